@@ -1,0 +1,1 @@
+//! Session tracker (placeholder, filled in below).
