@@ -4,3 +4,5 @@
 //! read no clock; `server` is the only module that knows glommio. See DESIGN.md.
 
 pub mod proto;
+pub mod tree;
+pub mod txn;
