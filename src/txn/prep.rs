@@ -156,14 +156,14 @@ fn req_parts(r: &CreateRequest) -> CreateParts<'_> {
     }
 }
 
-/// `checkAndIncVersion`: −1 matches any version; the next version skips −1 (it
-/// would mean "any"), wrapping from `i32::MAX` as Java does.
+/// `checkAndIncVersion` (3.9.5): −1 matches any version; the new version is the
+/// current + 1, wrapping as Java's `int` does. (Newer ZooKeeper skips −1 here,
+/// ZOOKEEPER-4743; 3.9.5 does not.)
 fn check_and_inc_version(current: i32, expected: i32) -> Result<i32, ErrorCode> {
     if expected != -1 && expected != current {
         return Err(ErrorCode::BadVersion);
     }
-    let next = current.wrapping_add(1);
-    Ok(if next == -1 { 0 } else { next })
+    Ok(current.wrapping_add(1))
 }
 
 /// `isSpecialPath`: nodes that can never be deleted.
@@ -376,6 +376,9 @@ fn set_acl(
     need(&node.acl, perms::ADMIN, ctx)?;
     let version = check_and_inc_version(node.aversion, r.version)?;
     node.aversion = version;
+    // Publish the new ACL to later prepped requests (3.9.5 does not, which lets a
+    // request prepped before this setACL commits pass the old ACL; newer ZooKeeper
+    // fixed that and so do we).
     node.acl = acl.clone().into();
     view.put(&r.path, Some(node));
     Ok(Txn::SetAcl(SetAclTxn {

@@ -224,21 +224,23 @@ fn sequence_numbers_count_creates_not_deletes() {
 }
 
 #[test]
-fn version_wraps_skip_minus_one() {
+fn version_increments_wrap_like_java_int() {
     let mut h = Harness::new();
     h.run(create("/v", 0));
-    // Force version −2 through a txn; the next version would be −1, which means
-    // "any", so checkAndIncVersion yields 0 (ZOOKEEPER-4743).
-    let txn = Txn::SetData(SetDataTxn {
-        path: "/v".into(),
-        data: None,
-        version: -2,
-    });
-    let hdr = TxnHeader::for_txn(1, 1, 50, 1, &txn);
-    apply(&mut h.tree, &hdr, &txn);
-    match h.run(set_data("/v", -2)).result {
-        OpOutcome::DataSet { stat, .. } => assert_eq!(stat.version, 0),
-        other => panic!("{other:?}"),
+    // Force version i32::MAX through a txn: 3.9.5's checkAndIncVersion is a plain
+    // Java `int` + 1, so the next version is i32::MIN, and after −2 comes −1.
+    for (forced, next) in [(i32::MAX, i32::MIN), (-2, -1)] {
+        let txn = Txn::SetData(SetDataTxn {
+            path: "/v".into(),
+            data: None,
+            version: forced,
+        });
+        let hdr = TxnHeader::for_txn(1, 1, 50, 1, &txn);
+        apply(&mut h.tree, &hdr, &txn);
+        match h.run(set_data("/v", forced)).result {
+            OpOutcome::DataSet { stat, .. } => assert_eq!(stat.version, next),
+            other => panic!("{other:?}"),
+        }
     }
 }
 
@@ -859,6 +861,7 @@ fn seeded_replicas_stay_identical() {
         let mut follower = DataTree::new();
         let mut pending = Outstanding::new();
         let mut zxid = 0i64;
+        let (mut applied, mut multis_ok) = (0, 0);
         for _round in 0..60 {
             // Prep a pipelined batch against leader + outstanding, then apply it.
             let batch: Vec<(TxnHeader, Txn)> = (0..rng.gen_range(1..5))
@@ -876,6 +879,13 @@ fn seeded_replicas_stay_identical() {
                 .collect();
             for (hdr, txn) in &batch {
                 let out = apply(&mut leader, hdr, txn);
+                if !matches!(txn, Txn::Error(_)) {
+                    applied += 1;
+                }
+                if matches!(&out.result, OpOutcome::Multi { err: ErrorCode::Ok, results } if !results.is_empty())
+                {
+                    multis_ok += 1;
+                }
                 // A txn prep let through must apply cleanly.
                 if !matches!(txn, Txn::Error(_)) {
                     match &out.result {
@@ -898,6 +908,11 @@ fn seeded_replicas_stay_identical() {
             leader.validate();
             assert_eq!(leader, follower, "seed {seed}");
         }
+        // The generator must exercise successful writes, not only errors.
+        assert!(
+            applied > 40 && multis_ok > 0,
+            "seed {seed}: {applied} applied, {multis_ok} multis"
+        );
     }
 }
 
