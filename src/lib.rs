@@ -3,6 +3,11 @@
 //! The pure modules (`proto`, `tree`, `session`, `watch`, `txn`, `zab`) do no I/O and
 //! read no clock; `server` is the only module that knows glommio. See DESIGN.md.
 
+pub mod config;
+pub mod ops;
 pub mod proto;
+pub mod server;
 pub mod session;
+pub mod tree;
+pub mod txn;
 pub mod watch;

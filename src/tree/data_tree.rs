@@ -1,0 +1,499 @@
+//! `DataTree`: one full replica of the znode tree, as ZooKeeper 3.9's `DataTree`
+//! keeps it: nodes by path, per-session ephemerals, the container and TTL sets, an
+//! ACL table, and the approximate data size.
+//!
+//! Pure and deterministic: mutations take zxid and time as arguments and report the
+//! watch triggers they fire; the tree never reads a clock, never does I/O, never
+//! panics on what a txn contains. Validation belongs to `txn::prep`; the mutations
+//! here only do what `DataTree.createNode/deleteNode/setData/setACL` do.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::acl_table::AclTable;
+use super::ephemeral_type::EphemeralType;
+use super::node::{Node, StatPersisted};
+use super::path::{parent_key, split_parent};
+use super::trigger::{
+    WatchTrigger, NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED,
+};
+use crate::proto::{Acl, ErrorCode, Stat};
+
+/// `/zookeeper`: the reserved subtree.
+pub const ZOOKEEPER_PATH: &str = "/zookeeper";
+/// `Quotas.quotaZookeeper`.
+pub const QUOTA_PATH: &str = "/zookeeper/quota";
+/// `ZooDefs.CONFIG_NODE`.
+pub const CONFIG_PATH: &str = "/zookeeper/config";
+
+/// Java's `String.length()`: UTF-16 units, which is what ZooKeeper's size counts.
+fn java_len(s: &str) -> i64 {
+    s.encode_utf16().count() as i64
+}
+
+fn data_len(d: Option<&Bytes>) -> i64 {
+    d.map_or(0, |b| b.len() as i64)
+}
+
+/// One replica of the tree.
+#[derive(Debug, Clone)]
+pub struct DataTree {
+    /// Every node by absolute path; the root is "/". ZooKeeper also keeps the root
+    /// under "" — lookups map "" to "/" and the counters add the alias back.
+    nodes: HashMap<Box<str>, Node>,
+    acls: AclTable,
+    /// Paths of ephemerals per owning session. Invariant: no empty sets.
+    ephemerals: HashMap<i64, BTreeSet<Box<str>>>,
+    containers: BTreeSet<Box<str>>,
+    ttls: BTreeSet<Box<str>>,
+    /// `zookeeper.extendedTypesEnabled`: whether owner values with the top byte 0xff
+    /// mean TTL nodes.
+    extended_types_enabled: bool,
+    /// Sum over nodes of path length + data length (see `approximate_data_size`).
+    data_size: i64,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        DataTree::new()
+    }
+}
+
+impl PartialEq for DataTree {
+    /// Same content: nodes (with stats, data, ACL values and children), ephemerals,
+    /// containers and TTL sets. Children order and ACL sharing do not matter.
+    fn eq(&self, other: &Self) -> bool {
+        self.nodes == other.nodes
+            && self.ephemerals == other.ephemerals
+            && self.containers == other.containers
+            && self.ttls == other.ttls
+            && self.data_size == other.data_size
+            && self.acls.len() == other.acls.len()
+    }
+}
+
+impl DataTree {
+    /// The tree of a fresh ZooKeeper 3.9 server: `/`, `/zookeeper`,
+    /// `/zookeeper/quota` (world:anyone ALL) and `/zookeeper/config` (world:anyone
+    /// READ, set through setACL with version −1, so its aversion is −1). All stats are
+    /// zero, all data empty (not null). `/` has one child, so clients see its cversion
+    /// as −1 (`0 * 2 - 1`).
+    pub fn new() -> DataTree {
+        DataTree::with_extended_types(false)
+    }
+
+    /// As [`DataTree::new`], with `zookeeper.extendedTypesEnabled` as given.
+    pub fn with_extended_types(extended_types_enabled: bool) -> DataTree {
+        let mut t = DataTree {
+            nodes: HashMap::new(),
+            acls: AclTable::default(),
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            extended_types_enabled,
+            data_size: 0,
+        };
+        let open = Acl::open_unsafe();
+        for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
+            let node = Node {
+                data: Some(Bytes::new()),
+                acl: t.acls.intern(&open),
+                stat: StatPersisted::default(),
+                kind: EphemeralType::Void,
+                children: BTreeSet::new(),
+            };
+            t.data_size += java_len(path);
+            t.nodes.insert(path.into(), node);
+        }
+        for (parent, child) in [
+            ("/", "zookeeper"),
+            (ZOOKEEPER_PATH, "quota"),
+            (ZOOKEEPER_PATH, "config"),
+        ] {
+            if let Some(p) = t.nodes.get_mut(parent) {
+                p.children.insert(child.into());
+            }
+        }
+        let _ = t.set_acl(CONFIG_PATH, &Acl::read_unsafe(), -1);
+        t
+    }
+
+    pub fn extended_types_enabled(&self) -> bool {
+        self.extended_types_enabled
+    }
+
+    /// The node at `path`; "" is the root as in ZooKeeper's node map.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(parent_key(path))
+    }
+
+    fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+        self.nodes.get_mut(parent_key(path))
+    }
+
+    /// The classification of an owner value on this tree.
+    pub fn ephemeral_type(&self, owner: i64) -> EphemeralType {
+        EphemeralType::of(owner, self.extended_types_enabled)
+    }
+
+    /// Paths of the ephemerals `session` owns, sorted.
+    pub fn ephemerals(&self, session: i64) -> impl Iterator<Item = &str> {
+        self.ephemerals
+            .get(&session)
+            .into_iter()
+            .flat_map(|s| s.iter().map(|p| &**p))
+    }
+
+    /// getEphemerals: a null, blank (after Java's `trim`) or "/" prefix means all;
+    /// otherwise a plain string prefix match (not per path component: "/a" matches
+    /// "/ab"), as `FinalRequestProcessor` does.
+    pub fn ephemerals_under(&self, session: i64, prefix: Option<&str>) -> Vec<String> {
+        let trimmed = prefix.map(|p| p.trim_matches(|c: char| c <= ' '));
+        let all = matches!(trimmed, None | Some("") | Some("/"));
+        self.ephemerals(session)
+            .filter(|p| all || prefix.is_some_and(|pre| p.starts_with(pre)))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Sessions owning at least one ephemeral.
+    pub fn sessions_with_ephemerals(&self) -> impl Iterator<Item = i64> + '_ {
+        self.ephemerals.keys().copied()
+    }
+
+    /// getAllChildrenNumber: all descendants (not the node itself); `None` if absent.
+    /// For "/" this includes the `/zookeeper` subtree, as ZooKeeper's `nodes.size() - 2`.
+    pub fn count_descendants(&self, path: &str) -> Option<usize> {
+        let start = self.get(path)?;
+        let base = parent_key(path).trim_end_matches('/').to_owned();
+        let mut count = 0usize;
+        let mut stack: Vec<String> = start.children().map(|c| format!("{base}/{c}")).collect();
+        while let Some(p) = stack.pop() {
+            count += 1;
+            if let Some(n) = self.nodes.get(p.as_str()) {
+                stack.extend(n.children().map(|c| format!("{p}/{c}")));
+            }
+        }
+        Some(count)
+    }
+
+    /// mntr `zk_znode_count`: ZooKeeper's `nodes.size()`, which counts the root twice
+    /// ("" and "/"), so a fresh server reports 5.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() + 1
+    }
+
+    /// mntr `zk_ephemerals_count`.
+    pub fn ephemerals_count(&self) -> usize {
+        self.ephemerals.values().map(BTreeSet::len).sum()
+    }
+
+    /// mntr `zk_approximate_data_size`: over ZooKeeper's node map, path length (UTF-16
+    /// units) + data length; the root is in that map twice ("" and "/"), so its data
+    /// counts twice and "/" adds 1. A fresh server reports 44.
+    pub fn approximate_data_size(&self) -> i64 {
+        let root_alias = self.get("/").map_or(0, |r| data_len(r.data.as_ref()));
+        self.data_size + root_alias
+    }
+
+    /// Distinct ACL lists in use.
+    pub fn acl_count(&self) -> usize {
+        self.acls.len()
+    }
+
+    pub fn containers(&self) -> impl Iterator<Item = &str> {
+        self.containers.iter().map(|p| &**p)
+    }
+
+    pub fn ttls(&self) -> impl Iterator<Item = &str> {
+        self.ttls.iter().map(|p| &**p)
+    }
+
+    /// `ContainerManager.getCandidates` at `now_ms`: containers with no children that
+    /// have had one (stored cversion > 0) or, when `max_never_used_interval_ms` is not
+    /// 0, were last modified more than that long ago; TTL nodes with no children whose
+    /// `now - mtime` exceeds their TTL. The caller preps a deleteContainer (op 20) for
+    /// each — ZooKeeper deletes TTL nodes with that op too and ignores its errors.
+    pub fn expired_containers_and_ttls(
+        &self,
+        now_ms: i64,
+        max_never_used_interval_ms: i64,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for path in &self.containers {
+            let Some(n) = self.nodes.get(path) else {
+                continue;
+            };
+            if !n.children.is_empty() {
+                continue;
+            }
+            let elapsed = now_ms.wrapping_sub(n.stat.mtime);
+            if n.stat.cversion > 0
+                || (max_never_used_interval_ms != 0 && elapsed > max_never_used_interval_ms)
+            {
+                out.push(path.to_string());
+            }
+        }
+        for path in &self.ttls {
+            let Some(n) = self.nodes.get(path) else {
+                continue;
+            };
+            if !n.children.is_empty() || n.kind != EphemeralType::Ttl {
+                continue;
+            }
+            let ttl = EphemeralType::ttl_of(n.stat.ephemeral_owner);
+            if ttl != 0 && now_ms.wrapping_sub(n.stat.mtime) > ttl {
+                out.push(path.to_string());
+            }
+        }
+        out
+    }
+
+    // ----- mutations: what `DataTree` does when a txn is applied -----
+
+    /// `createNode`. A `parent_cversion` of −1 means "parent's + 1". The parent's
+    /// cversion and pzxid change only when `parent_cversion` is greater than its
+    /// cversion. On NODEEXISTS the existing node takes the txn's ACL (ZooKeeper's
+    /// fuzzy-snapshot replay rule) and nothing else changes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_node(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        acl: &[Acl],
+        ephemeral_owner: i64,
+        parent_cversion: i32,
+        zxid: i64,
+        time_ms: i64,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Result<Stat, ErrorCode> {
+        let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        if self.get(parent_name).is_none() {
+            return Err(ErrorCode::NoNode);
+        }
+        if self.nodes.contains_key(path) {
+            let shared = self.acls.intern(acl);
+            if let Some(existing) = self.nodes.get_mut(path) {
+                let old = std::mem::replace(&mut existing.acl, shared);
+                self.acls.release(&old);
+            }
+            return Err(ErrorCode::NodeExists);
+        }
+        let kind = self.ephemeral_type(ephemeral_owner);
+        let acl = self.acls.intern(acl);
+        let Some(parent) = self.get_mut(parent_name) else {
+            return Err(ErrorCode::NoNode);
+        };
+        let new_cversion = if parent_cversion == -1 {
+            parent.stat.cversion.wrapping_add(1)
+        } else {
+            parent_cversion
+        };
+        if new_cversion > parent.stat.cversion {
+            parent.stat.cversion = new_cversion;
+            parent.stat.pzxid = zxid;
+        }
+        parent.children.insert(child_name.into());
+        self.data_size += java_len(path) + data_len(data.as_ref());
+        let node = Node {
+            data,
+            acl,
+            stat: StatPersisted::created(zxid, time_ms, ephemeral_owner),
+            kind,
+            children: BTreeSet::new(),
+        };
+        let stat = node.stat();
+        self.nodes.insert(path.into(), node);
+        match kind {
+            EphemeralType::Container => {
+                self.containers.insert(path.into());
+            }
+            EphemeralType::Ttl => {
+                self.ttls.insert(path.into());
+            }
+            EphemeralType::Normal => {
+                self.ephemerals
+                    .entry(ephemeral_owner)
+                    .or_default()
+                    .insert(path.into());
+            }
+            EphemeralType::Void => {}
+        }
+        triggers.push(WatchTrigger::new(path, NODE_CREATED));
+        triggers.push(WatchTrigger::new(
+            parent_key(parent_name),
+            NODE_CHILDREN_CHANGED,
+        ));
+        Ok(stat)
+    }
+
+    /// `deleteNode`. The parent loses the child and its pzxid rises to `zxid` (never
+    /// falls) even when the node itself is missing; the parent's cversion does not
+    /// change (it counts creates).
+    pub fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: i64,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Result<(), ErrorCode> {
+        let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        let Some(parent) = self.get_mut(parent_name) else {
+            return Err(ErrorCode::NoNode);
+        };
+        parent.children.remove(child_name);
+        if zxid > parent.stat.pzxid {
+            parent.stat.pzxid = zxid;
+        }
+        let Some(node) = self.nodes.remove(path) else {
+            return Err(ErrorCode::NoNode);
+        };
+        self.acls.release(&node.acl);
+        self.data_size -= java_len(path) + data_len(node.data.as_ref());
+        match node.kind {
+            EphemeralType::Container => {
+                self.containers.remove(path);
+            }
+            EphemeralType::Ttl => {
+                self.ttls.remove(path);
+            }
+            EphemeralType::Normal => {
+                let owner = node.stat.ephemeral_owner;
+                if let Some(set) = self.ephemerals.get_mut(&owner) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&owner);
+                    }
+                }
+            }
+            EphemeralType::Void => {}
+        }
+        triggers.push(WatchTrigger::new(path, NODE_DELETED));
+        triggers.push(WatchTrigger::new(
+            parent_key(parent_name),
+            NODE_CHILDREN_CHANGED,
+        ));
+        Ok(())
+    }
+
+    /// `setData`: data, mtime, mzxid and version (taken from the txn) change.
+    pub fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        version: i32,
+        zxid: i64,
+        time_ms: i64,
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Result<Stat, ErrorCode> {
+        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        self.data_size += data_len(data.as_ref()) - data_len(node.data.as_ref());
+        node.data = data;
+        node.stat.mtime = time_ms;
+        node.stat.mzxid = zxid;
+        node.stat.version = version;
+        let stat = node.stat();
+        triggers.push(WatchTrigger::new(path, NODE_DATA_CHANGED));
+        Ok(stat)
+    }
+
+    /// `setACL`: the ACL and aversion (taken from the txn) change; no watch fires.
+    pub fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {
+        if !self.nodes.contains_key(path) {
+            return Err(ErrorCode::NoNode);
+        }
+        let shared: Arc<[Acl]> = self.acls.intern(acl);
+        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        node.stat.aversion = version;
+        let old = std::mem::replace(&mut node.acl, shared);
+        let stat = node.stat();
+        self.acls.release(&old);
+        Ok(stat)
+    }
+
+    /// `setCversionPzxid`: used when replaying a create that finds its node present.
+    pub fn set_cversion_pzxid(
+        &mut self,
+        path: &str,
+        new_cversion: i32,
+        zxid: i64,
+    ) -> Result<(), ErrorCode> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let node = self.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let v = if new_cversion == -1 {
+            node.stat.cversion.wrapping_add(1)
+        } else {
+            new_cversion
+        };
+        if v > node.stat.cversion {
+            node.stat.cversion = v;
+            node.stat.pzxid = zxid;
+        }
+        Ok(())
+    }
+
+    /// `killSession`: deletes the txn's paths (missing ones ignored), then whatever
+    /// ephemerals of the session the txn did not list. Returns the deleted paths.
+    pub fn kill_session(
+        &mut self,
+        session: i64,
+        zxid: i64,
+        paths_in_txn: &[String],
+        triggers: &mut Vec<WatchTrigger>,
+    ) -> Vec<String> {
+        let mut local = self.ephemerals.remove(&session).unwrap_or_default();
+        let mut deleted = Vec::new();
+        for p in paths_in_txn {
+            if self.delete_node(p, zxid, triggers).is_ok() {
+                deleted.push(p.clone());
+            }
+            local.remove(p.as_str());
+        }
+        for p in local {
+            if self.delete_node(&p, zxid, triggers).is_ok() {
+                deleted.push(p.to_string());
+            }
+        }
+        deleted
+    }
+
+    /// Checks every structural invariant (O(n)); for tests.
+    #[cfg(test)]
+    pub fn validate(&self) {
+        let mut size = 0;
+        for (path, node) in &self.nodes {
+            size += java_len(path) + data_len(node.data.as_ref());
+            for c in node.children() {
+                let child = if &**path == "/" {
+                    format!("/{c}")
+                } else {
+                    format!("{path}/{c}")
+                };
+                assert!(
+                    self.nodes.contains_key(child.as_str()),
+                    "missing child {child}"
+                );
+            }
+            if &**path != "/" {
+                let (parent, name) = split_parent(path).expect("absolute");
+                let p = self.get(parent).expect("parent exists");
+                assert!(p.children.contains(name), "{path} not listed in parent");
+            }
+            let owner = node.stat.ephemeral_owner;
+            match node.kind {
+                EphemeralType::Normal => assert!(self.ephemerals[&owner].contains(&**path)),
+                EphemeralType::Container => assert!(self.containers.contains(&**path)),
+                EphemeralType::Ttl => assert!(self.ttls.contains(&**path)),
+                EphemeralType::Void => assert_eq!(owner, 0),
+            }
+        }
+        assert_eq!(size, self.data_size);
+        for set in self.ephemerals.values() {
+            assert!(!set.is_empty());
+            for p in set {
+                assert!(self.nodes.contains_key(p));
+            }
+        }
+    }
+}

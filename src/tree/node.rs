@@ -1,0 +1,113 @@
+//! One znode as a replica stores it: data, shared ACL, persisted stat, child names.
+//!
+//! Compact on purpose (several replicas per process): data is a shared `Bytes`, the
+//! ACL an interned `Arc`, children a set of names (paths are the tree's keys). Owns no
+//! behaviour beyond turning its persisted stat into the `Stat` clients see.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::ephemeral_type::EphemeralType;
+use crate::proto::{Acl, Stat};
+
+/// `StatPersisted`: the stat fields ZooKeeper stores. `cversion` here counts child
+/// *creates* only; clients see `cversion * 2 - numChildren` (see [`Node::stat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatPersisted {
+    pub czxid: i64,
+    pub mzxid: i64,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    pub cversion: i32,
+    pub aversion: i32,
+    pub ephemeral_owner: i64,
+    pub pzxid: i64,
+}
+
+impl StatPersisted {
+    /// `DataTree.createStat`: every zxid field is the creating zxid, both times the
+    /// txn time, versions 0.
+    pub fn created(zxid: i64, time_ms: i64, ephemeral_owner: i64) -> StatPersisted {
+        StatPersisted {
+            czxid: zxid,
+            mzxid: zxid,
+            ctime: time_ms,
+            mtime: time_ms,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner,
+            pzxid: zxid,
+        }
+    }
+}
+
+/// A znode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// `None` is ZooKeeper's null data, distinct from empty.
+    pub(super) data: Option<Bytes>,
+    pub(super) acl: Arc<[Acl]>,
+    pub(super) stat: StatPersisted,
+    /// Set once at create from `ephemeral_owner` and the tree's extended-types flag.
+    pub(super) kind: EphemeralType,
+    /// Child names (not paths).
+    pub(super) children: BTreeSet<Box<str>>,
+}
+
+impl Node {
+    /// The `Stat` clients see (`DataNode.copyStat`): cversion counts changes (creates
+    /// and deletes: `2 * creates - children`), containers and TTL nodes show owner 0.
+    pub fn stat(&self) -> Stat {
+        let num_children = self.children.len() as i32;
+        Stat {
+            czxid: self.stat.czxid,
+            mzxid: self.stat.mzxid,
+            ctime: self.stat.ctime,
+            mtime: self.stat.mtime,
+            version: self.stat.version,
+            cversion: self
+                .stat
+                .cversion
+                .wrapping_mul(2)
+                .wrapping_sub(num_children),
+            aversion: self.stat.aversion,
+            ephemeral_owner: match self.kind {
+                EphemeralType::Normal => self.stat.ephemeral_owner,
+                _ => 0,
+            },
+            data_length: self.data.as_ref().map_or(0, |d| d.len() as i32),
+            num_children,
+            pzxid: self.stat.pzxid,
+        }
+    }
+
+    /// The stored stat, as snapshots and prep see it.
+    pub fn persisted(&self) -> &StatPersisted {
+        &self.stat
+    }
+
+    pub fn data(&self) -> Option<&Bytes> {
+        self.data.as_ref()
+    }
+
+    pub fn acl(&self) -> &Arc<[Acl]> {
+        &self.acl
+    }
+
+    /// Child names in sorted order.
+    pub fn children(&self) -> impl Iterator<Item = &str> {
+        self.children.iter().map(|c| &**c)
+    }
+
+    pub fn num_children(&self) -> usize {
+        self.children.len()
+    }
+
+    pub fn kind(&self) -> EphemeralType {
+        self.kind
+    }
+}
