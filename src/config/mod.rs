@@ -1,0 +1,413 @@
+//! Server configuration: `zoo.cfg` read as ZooKeeper reads it, plus ringkeeper's own
+//! keys, and the embedded default used when no file is given.
+//!
+//! ZooKeeper passes every key it does not parse itself on as the system property
+//! `zookeeper.<key>`, so both `snapCount` and `zookeeper.snapCount` mean the same
+//! here. Unknown keys are warned about and ignored, never fatal: an operator's existing
+//! `zoo.cfg` must start the server.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// A configuration that cannot be used; the server refuses to start with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {key}: {reason}")]
+    BadValue {
+        file: String,
+        line: usize,
+        key: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Which four-letter words the client port answers (`4lw.commands.whitelist`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FourLetterWhitelist {
+    All,
+    Only(Vec<String>),
+}
+
+impl FourLetterWhitelist {
+    pub fn allows(&self, word: &str) -> bool {
+        match self {
+            FourLetterWhitelist::All => true,
+            FourLetterWhitelist::Only(words) => words.iter().any(|w| w == word),
+        }
+    }
+}
+
+/// Everything the server needs to start. Times are in milliseconds, sizes in bytes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the client port listens.
+    pub client_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The txn log's directory; `data_dir` when not set.
+    pub data_log_dir: PathBuf,
+    pub tick_time_ms: u32,
+    pub min_session_timeout_ms: u32,
+    pub max_session_timeout_ms: u32,
+    /// Connections per client IP address; 0 = unlimited.
+    pub max_client_cnxns: u32,
+    /// Requests queued in the server at once before reads from sockets pause.
+    pub global_outstanding_limit: u32,
+    pub four_letter_words: FourLetterWhitelist,
+    /// TTL nodes need this (ZooKeeper's `extendedTypesEnabled`).
+    pub extended_types_enabled: bool,
+    /// The largest frame accepted from a client (`jute.maxbuffer`).
+    pub jute_max_buffer: u32,
+    pub container_check_interval_ms: u64,
+    pub container_max_per_minute: u32,
+    /// `DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
+    pub super_digest: Option<String>,
+    /// Session cores (ringkeeper's own key `cores`); the quorum core is extra.
+    pub session_cores: usize,
+    /// The server id (`myid`); 0 for a standalone server without one.
+    pub server_id: u64,
+    /// Keys as read, for the `conf` four-letter word.
+    pub raw: BTreeMap<String, String>,
+}
+
+/// ZooKeeper's default `tickTime` when a file gives none (the embedded default).
+pub const TICK_TIME_MS_DEFAULT: u32 = 2000;
+pub const MAX_CLIENT_CNXNS_DEFAULT: u32 = 60;
+pub const GLOBAL_OUTSTANDING_LIMIT_DEFAULT: u32 = 1000;
+pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 60_000;
+pub const CONTAINER_MAX_PER_MINUTE_DEFAULT: u32 = 10_000;
+/// An upper bound on session cores: beyond the machine's CPUs it only adds replicas.
+pub const SESSION_CORES_MAX: usize = 256;
+
+/// Keys ZooKeeper knows that ringkeeper reads or accepts without effect; anything else
+/// gets a warning.
+const ACCEPTED_KEYS: &[&str] = &[
+    "initLimit",
+    "syncLimit",
+    "snapCount",
+    "preAllocSize",
+    "forceSync",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+    "admin.enableServer",
+    "admin.serverPort",
+    "admin.serverAddress",
+    "admin.commandURL",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "maxCnxns",
+    "clientPortListenBacklog",
+    "metricsProvider.className",
+    "metricsProvider.httpPort",
+    "metricsProvider.exportJvmInfo",
+    "snapSizeLimitInKb",
+    "txnLogSizeLimitInKb",
+    "commitLogCount",
+    "fsync.warningthresholdms",
+    "leaderServes",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "digest.enabled",
+    "skipACL",
+    "audit.enable",
+    "electionAlg",
+    "peerType",
+    "dynamicConfigFile",
+    "znode.container.maxNeverUsedIntervalMs",
+    "jute.maxbuffer.extrasize",
+    "syncEnabled",
+    "quorumListenOnAllIPs",
+    "serverCnxnFactory",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "authProvider.1",
+    "enforceQuota",
+];
+
+impl Config {
+    /// The embedded default: a standalone server on 127.0.0.1:2181 with its data under
+    /// `./ringkeeper-data`.
+    pub fn embedded_default() -> Config {
+        let data_dir = PathBuf::from("ringkeeper-data");
+        Config {
+            client_addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 2181),
+            data_log_dir: data_dir.clone(),
+            data_dir,
+            tick_time_ms: TICK_TIME_MS_DEFAULT,
+            min_session_timeout_ms: 2 * TICK_TIME_MS_DEFAULT,
+            max_session_timeout_ms: 20 * TICK_TIME_MS_DEFAULT,
+            max_client_cnxns: MAX_CLIENT_CNXNS_DEFAULT,
+            global_outstanding_limit: GLOBAL_OUTSTANDING_LIMIT_DEFAULT,
+            four_letter_words: FourLetterWhitelist::Only(vec!["srvr".into()]),
+            extended_types_enabled: false,
+            jute_max_buffer: crate::proto::frame::JUTE_MAXBUFFER_DEFAULT,
+            container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
+            container_max_per_minute: CONTAINER_MAX_PER_MINUTE_DEFAULT,
+            super_digest: None,
+            session_cores: 1,
+            server_id: 0,
+            raw: BTreeMap::new(),
+        }
+    }
+
+    /// Reads a `zoo.cfg`. Relative `dataDir`s are taken as given (relative to the
+    /// working directory), as ZooKeeper does.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut cfg = Config::parse(&text, &path.display().to_string())?;
+        // ZooKeeper reads `myid` from dataDir for an ensemble; standalone ignores it.
+        let myid = cfg.data_dir.join("myid");
+        if let Ok(s) = std::fs::read_to_string(&myid) {
+            if let Ok(id) = s.trim().parse::<u64>() {
+                cfg.server_id = id;
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Parses the text of a `zoo.cfg` (Java properties: `key=value`, `key: value` or
+    /// `key value`; `#` and `!` start comments).
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let mut cfg = Config::embedded_default();
+        // A config file means ZooKeeper's defaults: listen on every address unless
+        // clientPortAddress says otherwise.
+        cfg.client_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 2181);
+        let mut client_port: Option<u16> = None;
+        let mut client_ip: Option<IpAddr> = None;
+        let mut min_to: Option<i64> = None;
+        let mut max_to: Option<i64> = None;
+        let mut data_log_dir: Option<PathBuf> = None;
+        let mut saw_data_dir = false;
+
+        for (idx, raw_line) in text.lines().enumerate() {
+            let line_no = idx + 1;
+            let line = raw_line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            let (key, value) = split_property(line);
+            let key = key.strip_prefix("zookeeper.").unwrap_or(key);
+            let bad = |reason: &str| ConfigError::BadValue {
+                file: file.to_owned(),
+                line: line_no,
+                key: key.to_owned(),
+                reason: reason.to_owned(),
+            };
+            cfg.raw.insert(key.to_owned(), value.to_owned());
+            match key {
+                "clientPort" => client_port = Some(value.parse().map_err(|_| bad("not a port"))?),
+                "clientPortAddress" => {
+                    client_ip = Some(value.parse().map_err(|_| bad("not an IP address"))?)
+                }
+                "dataDir" => {
+                    cfg.data_dir = PathBuf::from(value);
+                    saw_data_dir = true;
+                }
+                "dataLogDir" => data_log_dir = Some(PathBuf::from(value)),
+                "tickTime" => {
+                    cfg.tick_time_ms =
+                        parse_positive(value).ok_or_else(|| bad("not a positive integer"))?
+                }
+                "minSessionTimeout" => {
+                    min_to = Some(value.parse().map_err(|_| bad("not an integer"))?)
+                }
+                "maxSessionTimeout" => {
+                    max_to = Some(value.parse().map_err(|_| bad("not an integer"))?)
+                }
+                "maxClientCnxns" => {
+                    cfg.max_client_cnxns = value.parse().map_err(|_| bad("not a count"))?
+                }
+                "globalOutstandingLimit" => {
+                    cfg.global_outstanding_limit =
+                        parse_positive(value).ok_or_else(|| bad("not a positive integer"))?
+                }
+                "4lw.commands.whitelist" => cfg.four_letter_words = parse_whitelist(value),
+                "extendedTypesEnabled" => cfg.extended_types_enabled = parse_bool(value),
+                "jute.maxbuffer" => {
+                    cfg.jute_max_buffer = parse_int_maybe_hex(value)
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| bad("not a positive size"))?
+                }
+                "znode.container.checkIntervalMs" => {
+                    cfg.container_check_interval_ms =
+                        value.parse().map_err(|_| bad("not a duration in ms"))?
+                }
+                "znode.container.maxPerMinute" => {
+                    cfg.container_max_per_minute = value.parse().map_err(|_| bad("not a count"))?
+                }
+                "DigestAuthenticationProvider.superDigest" => {
+                    if !value.contains(':') {
+                        return Err(bad("expected super:<base64 sha1 digest>"));
+                    }
+                    cfg.super_digest = Some(value.to_owned())
+                }
+                "cores" => {
+                    let n: usize = value.parse().map_err(|_| bad("not a count"))?;
+                    if n == 0 || n > SESSION_CORES_MAX {
+                        return Err(bad(&format!("must be 1..={SESSION_CORES_MAX}")));
+                    }
+                    cfg.session_cores = n;
+                }
+                k if k.starts_with("server.") => {
+                    tracing::warn!(
+                        "{file}:{line_no}: {k}: ensembles are not supported yet; running standalone"
+                    );
+                }
+                k if ACCEPTED_KEYS.contains(&k)
+                    || k.starts_with("ssl.")
+                    || k.starts_with("metricsProvider.")
+                    || k.starts_with("admin.") => {}
+                k => tracing::warn!("{file}:{line_no}: unknown key {k} ignored"),
+            }
+        }
+        if !saw_data_dir {
+            return Err(ConfigError::Invalid(format!("{file}: dataDir is not set")));
+        }
+        let port = client_port
+            .ok_or_else(|| ConfigError::Invalid(format!("{file}: clientPort is not set")))?;
+        cfg.client_addr = SocketAddr::new(client_ip.unwrap_or(cfg.client_addr.ip()), port);
+        cfg.data_log_dir = data_log_dir.unwrap_or_else(|| cfg.data_dir.clone());
+        cfg.set_session_timeouts(min_to, max_to)?;
+        Ok(cfg)
+    }
+
+    /// ZooKeeper's rule: −1 (or absent) means 2× and 20× tickTime; min must not exceed max.
+    fn set_session_timeouts(
+        &mut self,
+        min: Option<i64>,
+        max: Option<i64>,
+    ) -> Result<(), ConfigError> {
+        let tick = i64::from(self.tick_time_ms);
+        let min = min.filter(|v| *v >= 0).unwrap_or(2 * tick);
+        let max = max.filter(|v| *v >= 0).unwrap_or(20 * tick);
+        if min > max {
+            return Err(ConfigError::Invalid(format!(
+                "minSessionTimeout {min} must not be larger than maxSessionTimeout {max}"
+            )));
+        }
+        self.min_session_timeout_ms = u32::try_from(min).unwrap_or(u32::MAX);
+        self.max_session_timeout_ms = u32::try_from(max).unwrap_or(u32::MAX);
+        Ok(())
+    }
+}
+
+fn split_property(line: &str) -> (&str, &str) {
+    match line.find(['=', ':', ' ', '\t']) {
+        Some(i) => {
+            let key = line[..i].trim();
+            let rest = line[i..].trim_start();
+            let rest = rest
+                .strip_prefix('=')
+                .or_else(|| rest.strip_prefix(':'))
+                .unwrap_or(rest);
+            (key, rest.trim())
+        }
+        None => (line, ""),
+    }
+}
+
+fn parse_positive(v: &str) -> Option<u32> {
+    v.parse::<u32>().ok().filter(|n| *n > 0)
+}
+
+fn parse_bool(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes")
+}
+
+fn parse_int_maybe_hex(v: &str) -> Option<u32> {
+    match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => v.parse().ok(),
+    }
+}
+
+/// `*` means all; otherwise a comma-separated list (spaces allowed). ZooKeeper adds
+/// `isro` only in read-only mode, which ringkeeper does not have.
+fn parse_whitelist(v: &str) -> FourLetterWhitelist {
+    let words: Vec<String> = v
+        .split(',')
+        .map(|w| w.trim().to_owned())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.iter().any(|w| w == "*") {
+        FourLetterWhitelist::All
+    } else {
+        FourLetterWhitelist::Only(words)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_typical_zoo_cfg() {
+        let cfg = Config::parse(
+            "# comment\ntickTime=1000\ndataDir=/tmp/zk\nclientPort=2190\nclientPortAddress = 127.0.0.2\n\
+             maxClientCnxns=0\nzookeeper.4lw.commands.whitelist=ruok, srvr ,mntr\nextendedTypesEnabled=true\n\
+             jute.maxbuffer=0x200000\nunknownKey=1\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        assert_eq!(cfg.client_addr, "127.0.0.2:2190".parse().expect("addr"));
+        assert_eq!(cfg.data_log_dir, PathBuf::from("/tmp/zk"));
+        assert_eq!(cfg.min_session_timeout_ms, 2000);
+        assert_eq!(cfg.max_session_timeout_ms, 20000);
+        assert_eq!(cfg.max_client_cnxns, 0);
+        assert!(cfg.four_letter_words.allows("mntr"));
+        assert!(!cfg.four_letter_words.allows("dump"));
+        assert!(cfg.extended_types_enabled);
+        assert_eq!(cfg.jute_max_buffer, 0x200000);
+    }
+
+    #[test]
+    fn star_allows_every_word_and_default_is_srvr_only() {
+        let cfg = Config::parse("dataDir=/d\nclientPort=1\n4lw.commands.whitelist=*\n", "f")
+            .expect("parses");
+        assert!(cfg.four_letter_words.allows("dump"));
+        let d = Config::embedded_default();
+        assert!(d.four_letter_words.allows("srvr"));
+        assert!(!d.four_letter_words.allows("ruok"));
+    }
+
+    #[test]
+    fn missing_data_dir_or_port_is_an_error() {
+        assert!(Config::parse("clientPort=1\n", "f").is_err());
+        assert!(Config::parse("dataDir=/d\n", "f").is_err());
+    }
+
+    #[test]
+    fn bad_values_name_file_line_and_key() {
+        let err =
+            Config::parse("dataDir=/d\nclientPort=notaport\n", "zoo.cfg").expect_err("must fail");
+        assert_eq!(err.to_string(), "zoo.cfg:2: clientPort: not a port");
+    }
+
+    #[test]
+    fn session_timeout_bounds_follow_tick_and_are_checked() {
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\ntickTime=500\nminSessionTimeout=-1\n",
+            "f",
+        )
+        .expect("parses");
+        assert_eq!(
+            (cfg.min_session_timeout_ms, cfg.max_session_timeout_ms),
+            (1000, 10000)
+        );
+        assert!(Config::parse(
+            "dataDir=/d\nclientPort=1\nminSessionTimeout=9000\nmaxSessionTimeout=100\n",
+            "f"
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,340 @@
+//! The four-letter words: plain-text commands sent on the client port instead of a
+//! handshake. Output formats follow ZooKeeper's `server/command/*Command.java`, since
+//! monitoring scripts parse them.
+//!
+//! A session core answers from what it holds: its own connections and watches, its
+//! replica of the tree, and the summed counters of every core.
+
+use std::fmt::Write as _;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::server::Core;
+
+/// The version string clients read (kazoo parses it from `envi`): the ZooKeeper
+/// protocol level ringkeeper implements, then ringkeeper's own version.
+pub fn version_string() -> String {
+    format!(
+        "3.9.3-ringkeeper-{}, built on {}",
+        env!("CARGO_PKG_VERSION"),
+        "ringkeeper release build"
+    )
+}
+
+/// Words ringkeeper recognises but does not answer (trace masks, digests, leader info).
+const UNSUPPORTED: &[&str] = &["gtmk", "stmk", "hash", "lead"];
+
+/// The full answer to `word`; the connection closes after it is written.
+pub fn answer(core: &Rc<Core>, word: &str) -> String {
+    if !core.cfg.four_letter_words.allows(word) {
+        return format!("{word} is not executed because it is not in the whitelist.\n");
+    }
+    match word {
+        "ruok" => "imok".to_owned(),
+        "srvr" => srvr(core, false),
+        "stat" => srvr(core, true),
+        "mntr" => mntr(core),
+        "conf" => conf(core),
+        "cons" => cons(core),
+        "crst" => {
+            for c in core.conns.borrow().values() {
+                c.stats.reset();
+            }
+            "Connection stats reset.\n".to_owned()
+        }
+        "srst" => {
+            core.stats.reset();
+            "Server stats reset.\n".to_owned()
+        }
+        "envi" => envi(core),
+        "wchs" => wchs(core),
+        "wchc" => wchc(core),
+        "wchp" => wchp(core),
+        "dump" => dump(core),
+        "dirs" => dirs(core),
+        "isro" => "rw".to_owned(),
+        w if UNSUPPORTED.contains(&w) => format!("{w} is not supported by ringkeeper\n"),
+        w => format!("{w} is not executed because it is not in the whitelist.\n"),
+    }
+}
+
+fn srvr(core: &Rc<Core>, with_clients: bool) -> String {
+    let t = core.stats.totals();
+    let mut s = String::new();
+    let _ = writeln!(s, "Zookeeper version: {}", version_string());
+    if with_clients {
+        s.push_str("Clients:\n");
+        for c in core.conns.borrow().values() {
+            let _ = writeln!(
+                s,
+                " /{}[1](queued={},recved={},sent={})",
+                c.peer,
+                c.pending.borrow().len(),
+                c.stats.packets_received.get(),
+                c.stats.packets_sent.get()
+            );
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "Latency min/avg/max: {}/{:.4}/{}",
+        t.latency_min_us / 1000,
+        t.latency_avg_us as f64 / 1000.0,
+        t.latency_max_us / 1000
+    );
+    let _ = writeln!(s, "Received: {}", t.packets_received);
+    let _ = writeln!(s, "Sent: {}", t.packets_sent);
+    let _ = writeln!(s, "Connections: {}", t.connections);
+    let _ = writeln!(s, "Outstanding: {}", t.outstanding);
+    let _ = writeln!(s, "Zxid: 0x{:x}", core.last_zxid.get());
+    s.push_str("Mode: standalone\n");
+    let _ = writeln!(s, "Node count: {}", core.tree.borrow().node_count());
+    s
+}
+
+fn mntr(core: &Rc<Core>) -> String {
+    let t = core.stats.totals();
+    let tree = core.tree.borrow();
+    let q = core.stats.quorum();
+    let (open_fds, max_fds) = fd_counts();
+    let batches = q.batches.load(Relaxed);
+    let batched = q.batched_txns.load(Relaxed);
+    let rows: Vec<(&str, String)> = vec![
+        ("zk_version", version_string()),
+        ("zk_server_state", "standalone".into()),
+        (
+            "zk_avg_latency",
+            format!("{:.4}", t.latency_avg_us as f64 / 1000.0),
+        ),
+        ("zk_max_latency", (t.latency_max_us / 1000).to_string()),
+        ("zk_min_latency", (t.latency_min_us / 1000).to_string()),
+        ("zk_packets_received", t.packets_received.to_string()),
+        ("zk_packets_sent", t.packets_sent.to_string()),
+        ("zk_num_alive_connections", t.connections.to_string()),
+        ("zk_outstanding_requests", t.outstanding.to_string()),
+        ("zk_znode_count", tree.node_count().to_string()),
+        (
+            "zk_watch_count",
+            core.watches.borrow().watch_count().to_string(),
+        ),
+        ("zk_ephemerals_count", tree.ephemerals_count().to_string()),
+        (
+            "zk_approximate_data_size",
+            tree.approximate_data_size().to_string(),
+        ),
+        ("zk_open_file_descriptor_count", open_fds.to_string()),
+        ("zk_max_file_descriptor_count", max_fds.to_string()),
+        (
+            "zk_uptime",
+            core.stats.started.elapsed().as_millis().to_string(),
+        ),
+        (
+            "zk_global_sessions",
+            core.by_session.borrow().len().to_string(),
+        ),
+        ("zk_local_sessions", "0".into()),
+        ("zk_connection_drop_probability", "0.0".into()),
+        ("zk_auth_failed_count", t.auth_failed.to_string()),
+        (
+            "zk_sessions_expired",
+            q.sessions_expired.load(Relaxed).to_string(),
+        ),
+        ("rk_session_cores", core.cfg.session_cores.to_string()),
+        ("rk_commit_batches", batches.to_string()),
+        ("rk_committed_txns", batched.to_string()),
+        (
+            "rk_txns_per_batch",
+            format!(
+                "{:.2}",
+                if batches == 0 {
+                    0.0
+                } else {
+                    batched as f64 / batches as f64
+                }
+            ),
+        ),
+    ];
+    let mut s = String::new();
+    for (k, v) in rows {
+        let _ = writeln!(s, "{k}\t{v}");
+    }
+    s
+}
+
+fn conf(core: &Rc<Core>) -> String {
+    let c = &core.cfg;
+    let mut s = String::new();
+    let _ = writeln!(s, "clientPort={}", c.client_addr.port());
+    let _ = writeln!(s, "clientPortAddress={}", c.client_addr.ip());
+    let _ = writeln!(s, "secureClientPort=-1");
+    let _ = writeln!(s, "dataDir={}", c.data_dir.display());
+    let _ = writeln!(s, "dataLogDir={}", c.data_log_dir.display());
+    let _ = writeln!(s, "tickTime={}", c.tick_time_ms);
+    let _ = writeln!(s, "maxClientCnxns={}", c.max_client_cnxns);
+    let _ = writeln!(s, "minSessionTimeout={}", c.min_session_timeout_ms);
+    let _ = writeln!(s, "maxSessionTimeout={}", c.max_session_timeout_ms);
+    let _ = writeln!(s, "clientPortListenBacklog=-1");
+    let _ = writeln!(s, "serverId={}", c.server_id);
+    let _ = writeln!(s, "cores={}", c.session_cores);
+    s
+}
+
+fn cons(core: &Rc<Core>) -> String {
+    let mut s = String::new();
+    for c in core.conns.borrow().values() {
+        let st = &c.stats;
+        let n = st.latency_count.get();
+        let (min, avg, max) = match st.latency_sum_us.get().checked_div(n) {
+            None => (0, 0, 0),
+            Some(avg) => (
+                st.latency_min_us.get() / 1000,
+                avg / 1000,
+                st.latency_max_us.get() / 1000,
+            ),
+        };
+        let _ = writeln!(
+            s,
+            " /{}[1](queued={},recved={},sent={},sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={})",
+            c.peer,
+            c.pending.borrow().len(),
+            st.packets_received.get(),
+            st.packets_sent.get(),
+            c.session.get(),
+            st.last_op.get(),
+            st.established_ms,
+            c.timeout_ms.get(),
+            st.last_cxid.get(),
+            st.last_zxid.get(),
+            st.last_response_ms.get(),
+            0,
+            min,
+            avg,
+            max
+        );
+    }
+    s.push('\n');
+    s
+}
+
+fn envi(core: &Rc<Core>) -> String {
+    let mut s = String::from("Environment:\n");
+    let _ = writeln!(s, "zookeeper.version={}", version_string());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let _ = writeln!(s, "host.name={}", host.trim());
+    let _ = writeln!(
+        s,
+        "server.implementation=ringkeeper {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(s, "os.name={}", std::env::consts::OS);
+    let _ = writeln!(s, "os.arch={}", std::env::consts::ARCH);
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let _ = writeln!(s, "os.version={}", release.trim());
+    let _ = writeln!(s, "user.name={}", std::env::var("USER").unwrap_or_default());
+    let _ = writeln!(s, "user.home={}", std::env::var("HOME").unwrap_or_default());
+    let dir = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let _ = writeln!(s, "user.dir={dir}");
+    let _ = writeln!(s, "session.cores={}", core.cfg.session_cores);
+    s
+}
+
+fn wchs(core: &Rc<Core>) -> String {
+    let sum = core.watches.borrow().summary();
+    format!(
+        "{} connections watching {} paths\nTotal watches:{}\n",
+        sum.sessions, sum.paths, sum.watches
+    )
+}
+
+fn wchc(core: &Rc<Core>) -> String {
+    let w = core.watches.borrow();
+    let mut s = String::new();
+    for (session, paths) in w.by_session() {
+        let _ = writeln!(s, "0x{session:x}");
+        for p in paths {
+            let _ = writeln!(s, "\t{p}");
+        }
+    }
+    s
+}
+
+fn wchp(core: &Rc<Core>) -> String {
+    let w = core.watches.borrow();
+    let mut s = String::new();
+    for (path, sessions) in w.by_path() {
+        let _ = writeln!(s, "{path}");
+        for id in sessions {
+            let _ = writeln!(s, "\t0x{id:x}");
+        }
+    }
+    s
+}
+
+fn dump(core: &Rc<Core>) -> String {
+    let tree = core.tree.borrow();
+    let mut s = String::from("SessionTracker dump:\n");
+    let sessions = core.by_session.borrow();
+    let _ = writeln!(s, "Global Sessions({}):", sessions.len());
+    let mut ids: Vec<i64> = sessions.keys().copied().collect();
+    ids.sort_unstable();
+    for id in &ids {
+        let _ = writeln!(s, "0x{id:x}");
+    }
+    s.push_str("ephemeral nodes dump:\n");
+    let with: Vec<(i64, Vec<String>)> = ids
+        .iter()
+        .map(|id| {
+            (
+                *id,
+                tree.ephemerals(*id).map(str::to_owned).collect::<Vec<_>>(),
+            )
+        })
+        .filter(|(_, e)| !e.is_empty())
+        .collect();
+    let _ = writeln!(s, "Sessions with Ephemerals ({}):", with.len());
+    for (id, paths) in with {
+        let _ = writeln!(s, "0x{id:x}:");
+        for p in paths {
+            let _ = writeln!(s, "\t{p}");
+        }
+    }
+    s
+}
+
+fn dirs(core: &Rc<Core>) -> String {
+    format!(
+        "datadir_size: {}\nlogdir_size: {}\n",
+        dir_size(&core.cfg.data_dir),
+        dir_size(&core.cfg.data_log_dir)
+    )
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn fd_counts() -> (u64, u64) {
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count() as u64)
+        .unwrap_or(0);
+    let max = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|x| x.starts_with("Max open files"))
+                .and_then(|x| x.split_whitespace().nth(3).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0);
+    (open, max)
+}

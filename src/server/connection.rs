@@ -1,0 +1,509 @@
+//! A client connection's tasks: the reader (frames in, handshake, requests dispatched
+//! in order) and the writer (the outbox drained to the socket).
+//!
+//! Bad input closes this connection with a log line and touches nothing else: an
+//! oversized or negative length prefix, a malformed handshake or request header, a
+//! handshake from a client that has seen a newer zxid than this server.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::net::TcpStream;
+
+use super::conn::{Conn, Handshake, Pending, PENDING_PER_CONN_MAX};
+use super::frame_out;
+use super::messages::{Origin, ToQuorum};
+use super::session_core::Core;
+use super::signal::Oneshot;
+use crate::proto::frame::{self, FrameError};
+use crate::proto::{
+    xid, ConnectRequest, ConnectResponse, Decode, ErrorCode, OpCode, Request, RequestError,
+    RequestHeader,
+};
+
+/// How long a new connection may take to send its handshake before it is dropped:
+/// a client that connects and never speaks must not hold a slot forever.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Socket read size; frames larger than this are assembled over several reads.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The stream shared by the reader and writer tasks. Each poll borrows it only for
+/// the duration of the call, so the two tasks never hold it across an await.
+#[derive(Clone)]
+struct Shared(Rc<RefCell<TcpStream>>);
+
+impl Shared {
+    async fn read_into(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        let start = buf.len();
+        buf.resize(start + READ_CHUNK, 0);
+        let res = poll_fn(|cx| {
+            let mut s = self.0.borrow_mut();
+            Pin::new(&mut *s).poll_read(cx, &mut buf[start..])
+        })
+        .await;
+        match res {
+            Ok(n) => {
+                buf.truncate(start + n);
+                Ok(n)
+            }
+            Err(e) => {
+                buf.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = poll_fn(|cx| {
+                let mut s = self.0.borrow_mut();
+                Pin::new(&mut *s).poll_write(cx, data)
+            })
+            .await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    async fn close(&self) {
+        let _ = poll_fn(|cx| {
+            let mut s = self.0.borrow_mut();
+            Pin::new(&mut *s).poll_close(cx)
+        })
+        .await;
+    }
+}
+
+/// Takes a new connection: enforces the per-IP limit, then starts its tasks.
+pub fn accept(core: Rc<Core>, stream: TcpStream) {
+    let peer = match stream.peer_addr() {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    let ip = peer.ip();
+    let limit = core.cfg.max_client_cnxns;
+    {
+        let mut per_ip = core.conns_per_ip.borrow_mut();
+        let n = per_ip.entry(ip).or_insert(0);
+        if limit != 0 && *n >= limit {
+            tracing::warn!("too many connections from {ip} - max is {limit}; closing the new one");
+            return;
+        }
+        *n += 1;
+    }
+    let _ = stream.set_nodelay(true);
+    let id = core.next_conn.get();
+    core.next_conn.set(id + 1);
+    let conn = Rc::new(Conn::new(id, peer, core.now_ms()));
+    core.conns.borrow_mut().insert(id, conn.clone());
+    core.my_stats().connection_opened();
+    let shared = Shared(Rc::new(RefCell::new(stream)));
+
+    let writer_conn = conn.clone();
+    let writer_stream = shared.clone();
+    glommio::spawn_local(async move {
+        write_loop(&writer_conn, &writer_stream).await;
+    })
+    .detach();
+
+    glommio::spawn_local(async move {
+        if let Err(reason) = read_loop(&core, &conn, &shared).await {
+            tracing::debug!("closing connection from {}: {reason}", conn.peer);
+        }
+        conn.outbox.close_after_flush();
+        core.detach_session(&conn);
+        if conn.session.get() != 0 {
+            let _ = core
+                .to_quorum
+                .send(ToQuorum::Disconnected {
+                    core: core.idx,
+                    conn: conn.id,
+                    session: conn.session.get(),
+                })
+                .await;
+        }
+        core.conns.borrow_mut().remove(&conn.id);
+        let mut per_ip = core.conns_per_ip.borrow_mut();
+        if let Some(n) = per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&ip);
+            }
+        }
+        core.my_stats().connection_closed();
+    })
+    .detach();
+}
+
+async fn write_loop(conn: &Conn, stream: &Shared) {
+    let mut buf = BytesMut::new();
+    loop {
+        match conn.outbox.next().await {
+            super::outbox::Next::Write(frames) => {
+                // Coalesce small frames into one write; send big ones as they are.
+                for f in frames {
+                    if f.len() >= 16 * 1024 {
+                        if !buf.is_empty() {
+                            if stream.write_all(&buf).await.is_err() {
+                                return stream.close().await;
+                            }
+                            buf.clear();
+                        }
+                        if stream.write_all(&f).await.is_err() {
+                            return stream.close().await;
+                        }
+                    } else {
+                        buf.extend_from_slice(&f);
+                    }
+                }
+                if !buf.is_empty() {
+                    if stream.write_all(&buf).await.is_err() {
+                        return stream.close().await;
+                    }
+                    buf.clear();
+                }
+            }
+            super::outbox::Next::Close => return stream.close().await,
+        }
+    }
+}
+
+/// Why the reader stopped (logged at debug level; the important ones at warn).
+type Closed = String;
+
+async fn read_loop(core: &Rc<Core>, conn: &Rc<Conn>, stream: &Shared) -> Result<(), Closed> {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let max = core.cfg.jute_max_buffer;
+
+    // The handshake (or a four-letter word) must arrive in time.
+    let first = glommio::timer::timeout(HANDSHAKE_TIMEOUT, async {
+        loop {
+            if buf.len() >= 4 {
+                let first4 = [buf[0], buf[1], buf[2], buf[3]];
+                if let Some(word) = frame::four_letter_word(first4) {
+                    return Ok(Err(word));
+                }
+                if first4 == frame::TELNET_CLOSE {
+                    return Ok(Err("telnet close"));
+                }
+            }
+            match frame::take_frame(&mut buf, max) {
+                Ok(Some(f)) => return Ok(Ok(f)),
+                Ok(None) => {}
+                Err(e) => return Err(glommio::GlommioError::IoError(io::Error::other(e))),
+            }
+            match stream.read_into(&mut buf).await {
+                Ok(0) => {
+                    return Err(glommio::GlommioError::IoError(
+                        io::ErrorKind::UnexpectedEof.into(),
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(glommio::GlommioError::IoError(e)),
+            }
+        }
+    })
+    .await;
+    let frame = match first {
+        Ok(Ok(f)) => f,
+        Ok(Err(word)) => {
+            if word != "telnet close" {
+                let out = crate::ops::four_letter::answer(core, word);
+                conn.send(Bytes::from(out));
+            }
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::info!(
+                "closing connection from {} before handshake: {e}",
+                conn.peer
+            );
+            return Ok(());
+        }
+    };
+    handshake(core, conn, frame).await?;
+
+    loop {
+        loop {
+            let f = match frame::take_frame(&mut buf, max) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(FrameError::PacketTooLarge { len, max }) => {
+                    tracing::warn!(
+                        "closing connection from {} (session 0x{:x}): packet length {len} exceeds jute.maxbuffer {max}",
+                        conn.peer,
+                        conn.session.get()
+                    );
+                    return Ok(());
+                }
+                Err(e) => return Err(format!("bad frame: {e}")),
+            };
+            conn.stats
+                .packets_received
+                .set(conn.stats.packets_received.get() + 1);
+            core.my_stats().packet_received();
+            handle_frame(core, conn, f).await?;
+            if conn.outbox.is_closing() {
+                return Ok(());
+            }
+            // Backpressure: stop reading while this connection has too much in flight.
+            while conn.pending.borrow().len() >= PENDING_PER_CONN_MAX {
+                conn.pending_space.wait().await;
+                if conn.outbox.is_closing() {
+                    return Ok(());
+                }
+            }
+            core.wait_for_room().await;
+        }
+        match stream.read_into(&mut buf).await {
+            Ok(0) => return Err("client closed the connection".into()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("read failed: {e}")),
+        }
+        if conn.outbox.is_closing() {
+            return Ok(());
+        }
+    }
+}
+
+async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<(), Closed> {
+    let req = match ConnectRequest::from_bytes(frame) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(
+                "closing connection from {}: bad ConnectRequest: {e}",
+                conn.peer
+            );
+            return Err("bad handshake".into());
+        }
+    };
+    let last = core.last_zxid.get();
+    if req.last_zxid_seen > last {
+        tracing::warn!(
+            "refusing session request from {}: client has seen zxid 0x{:x}, our last zxid is 0x{:x}",
+            conn.peer,
+            req.last_zxid_seen,
+            last
+        );
+        return Err("client ahead of server".into());
+    }
+    let timeout_ms = req
+        .timeout_ms
+        .max(core.cfg.min_session_timeout_ms as i32)
+        .min(core.cfg.max_session_timeout_ms as i32);
+    let slot = Oneshot::new();
+    *conn.handshake.borrow_mut() = Some(slot.clone());
+    let read_only = req.read_only.map(|_| false);
+    let msg = if req.session_id == 0 {
+        ToQuorum::CreateSession {
+            core: core.idx,
+            conn: conn.id,
+            timeout_ms,
+        }
+    } else {
+        let mut req = req;
+        req.timeout_ms = timeout_ms;
+        ToQuorum::Revalidate {
+            core: core.idx,
+            conn: conn.id,
+            req,
+        }
+    };
+    if core.to_quorum.send(msg).await.is_err() {
+        return Err("quorum core gone".into());
+    }
+    match slot.wait().await {
+        Handshake::Live {
+            session,
+            timeout_ms,
+            passwd,
+        } => {
+            conn.session.set(session);
+            conn.timeout_ms.set(timeout_ms);
+            // A session lives on at most one connection of this core.
+            let previous = core.by_session.borrow_mut().insert(session, conn.id);
+            if let Some(prev) = previous.filter(|p| *p != conn.id) {
+                let old = core.conns.borrow().get(&prev).cloned();
+                if let Some(old) = old {
+                    old.session.set(0);
+                    old.outbox.close_after_flush();
+                }
+            }
+            core.touched.borrow_mut().insert(session);
+            let resp = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms,
+                session_id: session,
+                passwd: Bytes::copy_from_slice(&passwd),
+                read_only,
+            };
+            conn.send(frame_out::bare(&resp));
+            tracing::debug!(
+                "session 0x{session:x} established for {} with timeout {timeout_ms} ms",
+                conn.peer
+            );
+            Ok(())
+        }
+        Handshake::Expired => {
+            let resp = ConnectResponse {
+                protocol_version: 0,
+                timeout_ms: 0,
+                session_id: 0,
+                passwd: Bytes::from_static(&[0; 16]),
+                read_only,
+            };
+            conn.send(frame_out::bare(&resp));
+            tracing::info!("invalid or expired session from {}", conn.peer);
+            Err("session expired".into())
+        }
+    }
+}
+
+async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<(), Closed> {
+    let started = Instant::now();
+    if frame.len() < 8 {
+        return Err(format!("request of {} bytes has no header", frame.len()));
+    }
+    let header = match RequestHeader::decode(&mut crate::proto::Reader::new(frame.slice(..8))) {
+        Ok(h) => h,
+        Err(e) => return Err(format!("bad request header: {e}")),
+    };
+    let body = frame.slice(8..);
+    let session = conn.session.get();
+    core.touched.borrow_mut().insert(session);
+
+    let request = match Request::decode(header.op, body) {
+        Ok(r) => r,
+        Err(RequestError::Unimplemented(op)) => {
+            tracing::info!("unimplemented request type {op} from {}", conn.peer);
+            enqueue_error(
+                core,
+                conn,
+                header.xid,
+                None,
+                ErrorCode::Unimplemented,
+                started,
+            );
+            return Ok(());
+        }
+        Err(e @ RequestError::Malformed { .. }) => {
+            tracing::info!("malformed request from {}: {e}", conn.peer);
+            let op = OpCode::from_i32(header.op);
+            enqueue_error(
+                core,
+                conn,
+                header.xid,
+                op,
+                ErrorCode::MarshallingError,
+                started,
+            );
+            return Ok(());
+        }
+    };
+
+    // Authentication is answered at once, out of band, as ZooKeeper does.
+    if let Request::Auth(auth) = &request {
+        let _ = header.xid == xid::AUTH;
+        return super::auth::handle(core, conn, auth);
+    }
+
+    let op = request.op_code();
+    match request {
+        Request::Sync(s) => {
+            conn.pending.borrow_mut().push_back(Pending::Write {
+                xid: header.xid,
+                op,
+                reply: None,
+                started,
+            });
+            core.outstanding_inc();
+            let origin = origin(core, conn, header.xid);
+            send_quorum(
+                core,
+                ToQuorum::Sync {
+                    origin,
+                    path: s.path,
+                },
+            )
+            .await
+        }
+        r if op.is_write() && !matches!(r, Request::Reconfig(_)) => {
+            conn.pending.borrow_mut().push_back(Pending::Write {
+                xid: header.xid,
+                op,
+                reply: None,
+                started,
+            });
+            core.outstanding_inc();
+            let origin = origin(core, conn, header.xid);
+            let auth = conn.auth.borrow().clone();
+            send_quorum(
+                core,
+                ToQuorum::Write {
+                    origin,
+                    request: r,
+                    auth,
+                },
+            )
+            .await
+        }
+        r => {
+            let queued = !conn.pending.borrow().is_empty();
+            if queued {
+                conn.pending.borrow_mut().push_back(Pending::Local {
+                    xid: header.xid,
+                    request: r,
+                    started,
+                });
+            } else {
+                let frame = core.serve_local(conn, header.xid, r);
+                core.note_answer(conn, op.short_name(), header.xid, started);
+                conn.send(frame);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn origin(core: &Core, conn: &Conn, xid: i32) -> Origin {
+    Origin {
+        core: core.idx,
+        conn: conn.id,
+        session: conn.session.get(),
+        xid,
+    }
+}
+
+async fn send_quorum(core: &Rc<Core>, msg: ToQuorum) -> Result<(), Closed> {
+    core.to_quorum
+        .send(msg)
+        .await
+        .map_err(|_| "quorum core gone".to_string())
+}
+
+/// Answers with an error code alone, in FIFO order with the connection's other requests.
+fn enqueue_error(
+    core: &Rc<Core>,
+    conn: &Rc<Conn>,
+    xid: i32,
+    op: Option<OpCode>,
+    err: ErrorCode,
+    started: Instant,
+) {
+    conn.pending.borrow_mut().push_back(Pending::Error {
+        xid,
+        op,
+        err: err.code(),
+        started,
+    });
+    core.drain(conn);
+}

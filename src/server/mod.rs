@@ -1,0 +1,134 @@
+//! The glommio runtime: the only module that knows about executors, sockets and
+//! timers. It turns them into inputs for the pure modules and carries out what they
+//! decide.
+//!
+//! Layout (DESIGN.md): one quorum core and N session cores, each a glommio executor
+//! pinned to a CPU with core_affinity. Cores share nothing mutable; they talk over
+//! bounded shared channels: session core → quorum core (`ToQuorum`), quorum core →
+//! session core (`ToSession`, carrying the committed-txn stream).
+
+mod auth;
+mod conn;
+mod connection;
+mod frame_out;
+pub mod messages;
+mod outbox;
+mod quorum;
+mod reads;
+mod replies;
+mod session_core;
+mod signal;
+pub mod stats;
+
+pub use session_core::Core;
+
+use std::sync::Arc;
+
+use glommio::channels::shared_channel;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::Config;
+use crate::tree::DataTree;
+
+/// Messages in flight on one channel between two cores before the sender waits.
+pub const CHANNEL_DEPTH: usize = 4096;
+/// io_uring registered-buffer memory per executor. glommio's default (10 MiB) is more
+/// than a core serving small requests needs, and locked memory is a scarce limit.
+const IO_MEMORY_BYTES: usize = 2 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start an executor: {0}")]
+    Executor(String),
+}
+
+/// Starts the server and blocks until it stops.
+pub fn run(cfg: Config) -> Result<(), ServerError> {
+    // SO_REUSEPORT would let a second server bind the same port and silently take half
+    // the connections; a plain bind first proves the port is free.
+    match std::net::TcpListener::bind(cfg.client_addr) {
+        Ok(probe) => drop(probe),
+        Err(source) => {
+            return Err(ServerError::Listen {
+                addr: cfg.client_addr,
+                source,
+            })
+        }
+    }
+    let cfg = Arc::new(cfg);
+    let n = cfg.session_cores;
+    let stats = Arc::new(stats::ServerStats::new(n));
+    let cpus = core_affinity::get_core_ids().unwrap_or_default();
+    let cpu_for = |slot: usize| cpus.get(slot % cpus.len().max(1)).copied();
+
+    let mut to_quorum_tx = Vec::with_capacity(n);
+    let mut to_quorum_rx = Vec::with_capacity(n);
+    let mut to_session_tx = Vec::with_capacity(n);
+    let mut to_session_rx = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (tx, rx) = shared_channel::new_bounded(CHANNEL_DEPTH);
+        to_quorum_tx.push(tx);
+        to_quorum_rx.push(rx);
+        let (tx, rx) = shared_channel::new_bounded(CHANNEL_DEPTH);
+        to_session_tx.push(tx);
+        to_session_rx.push(rx);
+    }
+
+    let tree = DataTree::with_extended_types(cfg.extended_types_enabled);
+    let last_zxid = 0;
+    let mut handles = Vec::with_capacity(n + 1);
+    {
+        let cfg = cfg.clone();
+        let stats = stats.clone();
+        let tree = tree.clone();
+        let cpu = cpu_for(0);
+        let h = LocalExecutorBuilder::new(Placement::Unbound)
+            .name("rk-quorum")
+            .io_memory(IO_MEMORY_BYTES)
+            .spawn(move || async move {
+                pin(cpu);
+                quorum::run(cfg, tree, last_zxid, to_session_tx, to_quorum_rx, stats).await
+            })
+            .map_err(|e| ServerError::Executor(e.to_string()))?;
+        handles.push(h);
+    }
+    for (i, (tx, rx)) in to_quorum_tx.into_iter().zip(to_session_rx).enumerate() {
+        let cfg = cfg.clone();
+        let stats = stats.clone();
+        let tree = tree.clone();
+        let cpu = cpu_for(i + 1);
+        let h = LocalExecutorBuilder::new(Placement::Unbound)
+            .name(&format!("rk-session-{i}"))
+            .io_memory(IO_MEMORY_BYTES)
+            .spawn(move || async move {
+                pin(cpu);
+                session_core::run(i, cfg, tree, tx, rx, last_zxid, stats).await
+            })
+            .map_err(|e| ServerError::Executor(e.to_string()))?;
+        handles.push(h);
+    }
+    tracing::info!(
+        "ringkeeper {} serving on {} with {n} session core(s) and one quorum core",
+        env!("CARGO_PKG_VERSION"),
+        cfg.client_addr
+    );
+    for h in handles {
+        if let Err(e) = h.join() {
+            tracing::error!("executor ended: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn pin(cpu: Option<core_affinity::CoreId>) {
+    if let Some(c) = cpu {
+        if !core_affinity::set_for_current(c) {
+            tracing::warn!("could not pin to CPU {}", c.id);
+        }
+    }
+}

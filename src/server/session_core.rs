@@ -1,0 +1,457 @@
+//! A session core: owns client connections (its own `SO_REUSEPORT` listener), a full
+//! replica of the committed tree, and the watches of its sessions.
+//!
+//! Reads are answered from the replica with no lock and no cross-core hop. Writes go to
+//! the quorum core; their answers come back through the committed-txn stream, which
+//! every session core applies in zxid order, firing watches before answering any later
+//! request. Everything here runs on one thread: state is `Rc`/`RefCell`, and no borrow
+//! is held across an `.await`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
+use glommio::net::TcpListener;
+
+use super::conn::{Conn, Handshake, Pending};
+use super::frame_out;
+use super::messages::{Committed, ConnId, CoreIdx, ToQuorum, ToSession};
+use super::replies;
+use super::stats::ServerStats;
+use crate::config::Config;
+use crate::proto::{keeper_state, perms, xid, WatcherEvent};
+use crate::tree::check_acl;
+use crate::tree::DataTree;
+use crate::tree::WatchTrigger;
+use crate::tree::{NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED};
+use crate::txn::{self, OpOutcome, Txn};
+use crate::watch::{WatchEvent, WatchRegistry};
+
+/// State of one session core. Shared by its tasks through `Rc`.
+pub struct Core {
+    pub idx: CoreIdx,
+    pub cfg: Arc<Config>,
+    pub tree: RefCell<DataTree>,
+    pub watches: RefCell<WatchRegistry>,
+    pub conns: RefCell<HashMap<ConnId, Rc<Conn>>>,
+    /// Which connection of this core a session is attached to.
+    pub by_session: RefCell<HashMap<i64, ConnId>>,
+    pub conns_per_ip: RefCell<HashMap<IpAddr, u32>>,
+    /// zxid of the last txn applied to this replica.
+    pub last_zxid: Cell<i64>,
+    pub to_quorum: ConnectedSender<ToQuorum>,
+    /// Sessions active since the last touch batch.
+    pub touched: RefCell<HashSet<i64>>,
+    pub next_conn: Cell<ConnId>,
+    pub stats: Arc<ServerStats>,
+    pub started: Instant,
+    /// Writes of this core's sessions in the pipeline; bounded by this core's share of
+    /// `globalOutstandingLimit`.
+    pub outstanding: Cell<usize>,
+    pub outstanding_max: usize,
+    /// Readers paused at the outstanding bound.
+    pub room_waiters: RefCell<Vec<std::task::Waker>>,
+}
+
+impl Core {
+    pub fn my_stats(&self) -> &crate::server::stats::CoreStats {
+        self.stats.core(self.idx)
+    }
+
+    pub fn outstanding_inc(&self) {
+        self.outstanding.set(self.outstanding.get() + 1);
+        self.my_stats().outstanding.store(
+            self.outstanding.get() as i64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    pub fn outstanding_dec(&self) {
+        self.outstanding
+            .set(self.outstanding.get().saturating_sub(1));
+        self.my_stats().outstanding.store(
+            self.outstanding.get() as i64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if self.outstanding.get() < self.outstanding_max {
+            for w in self.room_waiters.borrow_mut().drain(..) {
+                w.wake();
+            }
+        }
+    }
+
+    /// Waits while this core has its share of `globalOutstandingLimit` in flight:
+    /// readers stop reading sockets instead of queueing more.
+    pub async fn wait_for_room(&self) {
+        std::future::poll_fn(|cx| {
+            if self.outstanding.get() < self.outstanding_max {
+                std::task::Poll::Ready(())
+            } else {
+                self.room_waiters.borrow_mut().push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        wall_clock_ms()
+    }
+
+    /// Applies one committed batch: every txn in order, watches fired before answers.
+    pub fn apply_batch(&self, batch: &[Committed]) {
+        for entry in batch {
+            match entry {
+                Committed::Txn { origin, hdr, txn } => {
+                    let outcome = txn::apply(&mut self.tree.borrow_mut(), hdr, txn);
+                    self.last_zxid.set(hdr.zxid);
+                    self.fire_watches(hdr.zxid, &outcome.triggers);
+                    if let Some(o) = origin {
+                        if o.core == self.idx {
+                            let frame = replies::write_reply(o.xid, hdr.zxid, &outcome);
+                            self.complete_write(o.conn, o.xid, frame);
+                        }
+                    }
+                    // After the closeSession answer is queued, so the client gets it.
+                    if let (Txn::CloseSession(_), OpOutcome::SessionClosed { .. }) =
+                        (txn, &outcome.result)
+                    {
+                        self.session_closed(hdr.client_id);
+                    }
+                }
+                Committed::SessionCreated {
+                    core,
+                    conn,
+                    hdr,
+                    txn,
+                    timeout_ms,
+                    passwd,
+                } => {
+                    let _ = txn::apply(&mut self.tree.borrow_mut(), hdr, txn);
+                    self.last_zxid.set(hdr.zxid);
+                    if *core == self.idx {
+                        self.finish_handshake(
+                            *conn,
+                            Handshake::Live {
+                                session: hdr.client_id,
+                                timeout_ms: *timeout_ms,
+                                passwd: *passwd,
+                            },
+                        );
+                    }
+                }
+                Committed::Sync { origin, path } => {
+                    if origin.core == self.idx {
+                        let frame = frame_out::reply(
+                            origin.xid,
+                            self.last_zxid.get(),
+                            0,
+                            Some(&crate::proto::SyncResponse { path: path.clone() }),
+                        );
+                        self.complete_write(origin.conn, origin.xid, frame);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn on_message(&self, msg: ToSession) {
+        match msg {
+            ToSession::Committed(batch) => self.apply_batch(&batch),
+            ToSession::Revalidated {
+                conn,
+                session,
+                timeout_ms,
+                passwd,
+            } => {
+                let hs = match timeout_ms {
+                    Some(t) => Handshake::Live {
+                        session,
+                        timeout_ms: t,
+                        passwd,
+                    },
+                    None => Handshake::Expired,
+                };
+                self.finish_handshake(conn, hs);
+            }
+            ToSession::CloseConnection { conn, session } => {
+                let c = self.conns.borrow().get(&conn).cloned();
+                if let Some(c) = c {
+                    if c.session.get() == session {
+                        tracing::info!(
+                            "session 0x{session:x} moved to another connection; closing {}",
+                            c.peer
+                        );
+                        self.detach_session(&c);
+                        c.outbox.close_after_flush();
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish_handshake(&self, conn: ConnId, hs: Handshake) {
+        let c = self.conns.borrow().get(&conn).cloned();
+        if let Some(c) = c {
+            if let Some(slot) = c.handshake.borrow_mut().take() {
+                slot.set(hs);
+            }
+        }
+    }
+
+    /// Delivers the watch events of one txn to the sessions of this core.
+    /// The registry expands a create or delete into the parent's NodeChildrenChanged
+    /// itself, so only the primary triggers are fed to it.
+    fn fire_watches(&self, zxid: i64, triggers: &[WatchTrigger]) {
+        if triggers.is_empty() {
+            return;
+        }
+        let mut events: Vec<WatchEvent> = Vec::new();
+        {
+            let mut w = self.watches.borrow_mut();
+            for t in triggers {
+                match t.event_type {
+                    NODE_CREATED => w.on_create(&t.path, &mut events),
+                    NODE_DELETED => w.on_delete(&t.path, &mut events),
+                    NODE_DATA_CHANGED => w.on_set_data(&t.path, &mut events),
+                    _ => {}
+                }
+            }
+        }
+        if events.is_empty() {
+            return;
+        }
+        let conns = self.conns.borrow();
+        let by_session = self.by_session.borrow();
+        let tree = self.tree.borrow();
+        for ev in events {
+            let Some(conn) = by_session.get(&ev.session).and_then(|id| conns.get(id)) else {
+                continue;
+            };
+            // ZooKeeper delivers an event only to sessions that may read the node it
+            // names (the parent, for NodeChildrenChanged). A deleted node's ACL is gone
+            // with it, so its NodeDeleted goes to every watcher.
+            if let Some(node) = tree.get(&ev.path) {
+                if !check_acl(node.acl(), perms::READ, &conn.auth.borrow()) {
+                    continue;
+                }
+            }
+            let ev = WatcherEvent {
+                event_type: ev.event_type as i32,
+                state: keeper_state::SYNC_CONNECTED,
+                path: ev.path,
+            };
+            conn.send(frame_out::reply(xid::NOTIFICATION, zxid, 0, Some(&ev)));
+        }
+    }
+
+    /// A session was closed or expired: its connection on this core (if any) closes,
+    /// after the closeSession answer when the client asked for it.
+    fn session_closed(&self, session: i64) {
+        self.watches.borrow_mut().remove_session(session);
+        let conn_id = self.by_session.borrow_mut().remove(&session);
+        if let Some(id) = conn_id {
+            let c = self.conns.borrow().get(&id).cloned();
+            if let Some(c) = c {
+                c.outbox.close_after_flush();
+            }
+        }
+    }
+
+    /// Detaches a connection from its session without closing the session.
+    pub fn detach_session(&self, c: &Conn) {
+        let s = c.session.get();
+        if s == 0 {
+            return;
+        }
+        let mut by = self.by_session.borrow_mut();
+        if by.get(&s) == Some(&c.id) {
+            by.remove(&s);
+            self.watches.borrow_mut().remove_session(s);
+        }
+    }
+
+    /// The committed answer to a write arrived: record it and send every answer that
+    /// is now at the front of the connection's queue.
+    fn complete_write(&self, conn: ConnId, xid: i32, frame: bytes::Bytes) {
+        let c = self.conns.borrow().get(&conn).cloned();
+        let Some(c) = c else { return };
+        {
+            let mut pending = c.pending.borrow_mut();
+            let slot = pending
+                .iter_mut()
+                .find(|p| matches!(p, Pending::Write { xid: x, reply: None, .. } if *x == xid));
+            match slot {
+                Some(Pending::Write { reply, .. }) => *reply = Some(frame),
+                _ => {
+                    tracing::error!(
+                        "answer for xid {xid} on connection {} matches no pending write",
+                        c.peer
+                    );
+                    return;
+                }
+            }
+        }
+        self.drain(&c);
+    }
+
+    /// Sends the answers at the front of `pending` in order, serving queued reads when
+    /// they reach the front; stops at a write still in flight.
+    pub fn drain(&self, c: &Rc<Conn>) {
+        let mut sent_any = false;
+        loop {
+            let front = {
+                let mut pending = c.pending.borrow_mut();
+                match pending.front() {
+                    Some(Pending::Write { reply: None, .. }) | None => break,
+                    _ => pending.pop_front(),
+                }
+            };
+            let Some(p) = front else { break };
+            sent_any = true;
+            match p {
+                Pending::Write {
+                    reply: Some(frame),
+                    op,
+                    started,
+                    xid,
+                } => {
+                    self.note_answer(c, op.short_name(), xid, started);
+                    c.send(frame);
+                    self.outstanding_dec();
+                }
+                Pending::Write { reply: None, .. } => unreachable!("checked above"),
+                Pending::Local {
+                    xid,
+                    request,
+                    started,
+                } => {
+                    let op = request.op_code();
+                    let frame = self.serve_local(c, xid, request);
+                    self.note_answer(c, op.short_name(), xid, started);
+                    c.send(frame);
+                }
+                Pending::Error {
+                    xid,
+                    op,
+                    err,
+                    started,
+                } => {
+                    self.note_answer(c, op.map(|o| o.short_name()).unwrap_or("NA"), xid, started);
+                    c.send(frame_out::reply(xid, self.last_zxid.get(), err, None));
+                }
+            }
+        }
+        if sent_any {
+            c.pending_space.raise();
+        }
+    }
+
+    pub fn note_answer(&self, c: &Conn, op: &'static str, xid: i32, started: Instant) {
+        let us = started.elapsed().as_micros() as u64;
+        c.stats.record(us);
+        c.stats.last_op.set(op);
+        c.stats.last_cxid.set(xid);
+        c.stats.last_zxid.set(self.last_zxid.get());
+        c.stats.last_response_ms.set(self.now_ms());
+        self.my_stats().record_latency(us);
+    }
+}
+
+/// Milliseconds since the Unix epoch (txn and connection times, as ZooKeeper uses).
+pub fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs session core `idx` until the process ends.
+pub async fn run(
+    idx: CoreIdx,
+    cfg: Arc<Config>,
+    tree: DataTree,
+    to_quorum: SharedSender<ToQuorum>,
+    from_quorum: SharedReceiver<ToSession>,
+    last_zxid: i64,
+    stats: Arc<ServerStats>,
+) {
+    // Each end's connect waits for its peer, so both are connected at once.
+    let (to_quorum, from_quorum) =
+        futures_lite::future::zip(to_quorum.connect(), from_quorum.connect()).await;
+    let outstanding_max = (cfg.global_outstanding_limit as usize / cfg.session_cores.max(1)).max(1);
+    let core = Rc::new(Core {
+        idx,
+        cfg: cfg.clone(),
+        tree: RefCell::new(tree),
+        watches: RefCell::new(WatchRegistry::new()),
+        conns: RefCell::new(HashMap::new()),
+        by_session: RefCell::new(HashMap::new()),
+        conns_per_ip: RefCell::new(HashMap::new()),
+        last_zxid: Cell::new(last_zxid),
+        to_quorum,
+        touched: RefCell::new(HashSet::new()),
+        next_conn: Cell::new(1),
+        stats,
+        started: Instant::now(),
+        outstanding: Cell::new(0),
+        outstanding_max,
+        room_waiters: RefCell::new(Vec::new()),
+    });
+
+    let applier = core.clone();
+    glommio::spawn_local(async move {
+        while let Some(msg) = from_quorum.recv().await {
+            applier.on_message(msg);
+        }
+        tracing::error!("session core {}: quorum core went away", applier.idx);
+    })
+    .detach();
+
+    // Touches go to the quorum core twice per tick, so a session with traffic never
+    // reaches its expiry bucket (the smallest timeout is two ticks).
+    let toucher = core.clone();
+    glommio::spawn_local(async move {
+        let period = Duration::from_millis(u64::from(toucher.cfg.tick_time_ms / 2).max(1));
+        loop {
+            glommio::timer::sleep(period).await;
+            let batch: Vec<i64> = toucher.touched.borrow_mut().drain().collect();
+            if !batch.is_empty()
+                && toucher
+                    .to_quorum
+                    .send(ToQuorum::Touch(batch))
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+    })
+    .detach();
+
+    let listener = match TcpListener::bind(cfg.client_addr) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(
+                "session core {idx}: cannot listen on {}: {e}",
+                cfg.client_addr
+            );
+            std::process::exit(1);
+        }
+    };
+    tracing::info!("session core {idx} listening on {}", cfg.client_addr);
+    loop {
+        match listener.accept().await {
+            Ok(stream) => super::connection::accept(core.clone(), stream),
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("session core {idx}: accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

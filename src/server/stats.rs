@@ -1,0 +1,145 @@
+//! Server counters for the four-letter words and metrics. Each core writes only its
+//! own cache-line-aligned slot (relaxed atomics, never contended); readers sum slots.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+/// One core's counters.
+#[repr(align(128))]
+#[derive(Default)]
+pub struct CoreStats {
+    pub packets_received: AtomicU64,
+    pub packets_sent: AtomicU64,
+    pub latency_sum_us: AtomicU64,
+    pub latency_count: AtomicU64,
+    pub latency_min_us: AtomicU64,
+    pub latency_max_us: AtomicU64,
+    pub connections: AtomicI64,
+    pub outstanding: AtomicI64,
+    pub auth_failed: AtomicU64,
+    pub sessions_expired: AtomicU64,
+    pub batches: AtomicU64,
+    pub batched_txns: AtomicU64,
+    pub last_zxid: AtomicI64,
+    pub znode_count: AtomicU64,
+    pub watch_count: AtomicU64,
+    pub ephemerals_count: AtomicU64,
+    pub data_size: AtomicU64,
+}
+
+impl CoreStats {
+    pub fn new() -> Self {
+        let s = CoreStats::default();
+        s.latency_min_us.store(u64::MAX, Relaxed);
+        s
+    }
+
+    pub fn packet_received(&self) {
+        self.packets_received.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_latency(&self, us: u64) {
+        self.packets_sent.fetch_add(1, Relaxed);
+        self.latency_sum_us.fetch_add(us, Relaxed);
+        self.latency_count.fetch_add(1, Relaxed);
+        self.latency_min_us.fetch_min(us, Relaxed);
+        self.latency_max_us.fetch_max(us, Relaxed);
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Relaxed);
+    }
+
+    pub fn auth_failed(&self) {
+        self.auth_failed.fetch_add(1, Relaxed);
+    }
+
+    pub fn session_expired(&self) {
+        self.sessions_expired.fetch_add(1, Relaxed);
+    }
+
+    pub fn batch_committed(&self, txns: usize) {
+        self.batches.fetch_add(1, Relaxed);
+        self.batched_txns.fetch_add(txns as u64, Relaxed);
+    }
+
+    pub fn reset(&self) {
+        self.packets_received.store(0, Relaxed);
+        self.packets_sent.store(0, Relaxed);
+        self.latency_sum_us.store(0, Relaxed);
+        self.latency_count.store(0, Relaxed);
+        self.latency_min_us.store(u64::MAX, Relaxed);
+        self.latency_max_us.store(0, Relaxed);
+    }
+}
+
+/// All cores' counters. Slot 0 is the quorum core; slot `i + 1` is session core `i`.
+pub struct ServerStats {
+    pub slots: Vec<CoreStats>,
+    pub started: Instant,
+}
+
+/// Sums over the session cores, as the four-letter words print them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Totals {
+    pub packets_received: u64,
+    pub packets_sent: u64,
+    pub latency_min_us: u64,
+    pub latency_max_us: u64,
+    pub latency_avg_us: u64,
+    pub connections: i64,
+    pub outstanding: i64,
+    pub auth_failed: u64,
+}
+
+impl ServerStats {
+    pub fn new(session_cores: usize) -> Self {
+        ServerStats {
+            slots: (0..=session_cores).map(|_| CoreStats::new()).collect(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn quorum(&self) -> &CoreStats {
+        &self.slots[0]
+    }
+
+    pub fn core(&self, idx: usize) -> &CoreStats {
+        &self.slots[idx + 1]
+    }
+
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            latency_min_us: u64::MAX,
+            ..Totals::default()
+        };
+        let mut sum = 0u64;
+        let mut count = 0u64;
+        for s in &self.slots[1..] {
+            t.packets_received += s.packets_received.load(Relaxed);
+            t.packets_sent += s.packets_sent.load(Relaxed);
+            t.latency_min_us = t.latency_min_us.min(s.latency_min_us.load(Relaxed));
+            t.latency_max_us = t.latency_max_us.max(s.latency_max_us.load(Relaxed));
+            sum += s.latency_sum_us.load(Relaxed);
+            count += s.latency_count.load(Relaxed);
+            t.connections += s.connections.load(Relaxed);
+            t.outstanding += s.outstanding.load(Relaxed);
+            t.auth_failed += s.auth_failed.load(Relaxed);
+        }
+        if t.latency_min_us == u64::MAX {
+            t.latency_min_us = 0;
+        }
+        t.latency_avg_us = sum.checked_div(count).unwrap_or(0);
+        t
+    }
+
+    pub fn reset(&self) {
+        for s in &self.slots {
+            s.reset();
+        }
+    }
+}
