@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every check ringkeeper has, installing what they need first (Debian 12, root):
+# formatting, lints, unit and integration tests, then interop with real ZooKeeper
+# clients (kazoo's own test suite, the C client cli_mt, zkCli.sh).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test dependencies"
+bash tests/interop/install-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --all-targets --release -- -D warnings
+
+step "building the release binary"
+cargo build --release --bins
+
+step "cargo test (unit + integration)"
+cargo test --release --all-targets
+
+step "interop: cli_mt, zkCli.sh, kazoo test suite"
+RINGKEEPER_BIN="$PWD/target/release/ringkeeper" bash tests/interop/run-all.sh
+
+echo
+echo "all checks passed"
