@@ -11,7 +11,10 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{assert_fresh_session_works, err, op, raw_connect, request, send_frame, wait_closed, Jute, Server};
+use common::{
+    assert_fresh_session_works, err, op, raw_connect, request, send_frame, wait_closed, Jute,
+    Server,
+};
 
 /// How long a server may take to drop a connection after protocol-level garbage.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -24,7 +27,12 @@ fn tcp(addr: &str) -> TcpStream {
 }
 
 fn create_body(path: &str, acl: Jute) -> Vec<u8> {
-    Jute::new().string(path).buffer(b"").raw(&acl.into_vec()).int(0).into_vec()
+    Jute::new()
+        .string(path)
+        .buffer(b"")
+        .raw(&acl.into_vec())
+        .int(0)
+        .into_vec()
 }
 
 #[test]
@@ -43,7 +51,11 @@ fn truncated_frames_then_close() {
 
     // Truncated request after a good handshake, then close.
     let mut s = raw_connect(&addr);
-    let req = Jute::new().int(1).int(op::CREATE).raw(&create_body("/trunc", Jute::new().open_acl())).into_vec();
+    let req = Jute::new()
+        .int(1)
+        .int(op::CREATE)
+        .raw(&create_body("/trunc", Jute::new().open_acl()))
+        .into_vec();
     let mut partial = (req.len() as i32).to_be_bytes().to_vec();
     partial.extend_from_slice(&req[..req.len() / 2]);
     s.write_all(&partial).unwrap();
@@ -58,7 +70,13 @@ fn truncated_frames_then_close() {
 
     // The half-sent create was never applied.
     let mut s = raw_connect(&addr);
-    let r = request(&mut s, 1, op::EXISTS, &Jute::new().string("/trunc").boolean(false).into_vec()).unwrap();
+    let r = request(
+        &mut s,
+        1,
+        op::EXISTS,
+        &Jute::new().string("/trunc").boolean(false).into_vec(),
+    )
+    .unwrap();
     assert_eq!(r.err, err::NONODE);
 }
 
@@ -67,31 +85,51 @@ fn oversized_and_negative_lengths_close_the_connection() {
     let mut server = Server::start("");
     let addr = server.addr();
     // jute.maxbuffer defaults to 0xfffff (1 MiB - 1) in ZooKeeper 3.8.
-    for len in [0x7fff_ffffu32, 2 << 20, 0xffff_ffff /* -1 */, 0x8000_0000 /* i32::MIN */] {
+    for len in [
+        0x7fff_ffffu32,
+        2 << 20,
+        0xffff_ffff, /* -1 */
+        0x8000_0000, /* i32::MIN */
+    ] {
         // After a good handshake.
         let mut s = raw_connect(&addr);
         let mut bytes = len.to_be_bytes().to_vec();
         bytes.extend_from_slice(&[0u8; 64]);
         s.write_all(&bytes).unwrap();
-        assert!(wait_closed(&mut s, CLOSE_TIMEOUT), "length {len:#x} after handshake: connection left open");
+        assert!(
+            wait_closed(&mut s, CLOSE_TIMEOUT),
+            "length {len:#x} after handshake: connection left open"
+        );
         assert_fresh_session_works(&mut server, "len-after-handshake");
 
         // As the very first frame (instead of a ConnectRequest).
         let mut s = tcp(&addr);
         s.write_all(&bytes).unwrap();
-        assert!(wait_closed(&mut s, CLOSE_TIMEOUT), "length {len:#x} as first frame: connection left open");
+        assert!(
+            wait_closed(&mut s, CLOSE_TIMEOUT),
+            "length {len:#x} as first frame: connection left open"
+        );
         assert_fresh_session_works(&mut server, "len-first-frame");
     }
 
     // A 2 MiB frame actually sent in full is refused the same way.
     let mut s = raw_connect(&addr);
     let body = vec![b'x'; 2 << 20];
-    let mut req = Jute::new().int(1).int(op::SET_DATA).string("/big").buffer(&body).int(-1).into_vec();
+    let mut req = Jute::new()
+        .int(1)
+        .int(op::SET_DATA)
+        .string("/big")
+        .buffer(&body)
+        .int(-1)
+        .into_vec();
     let mut frame = (req.len() as i32).to_be_bytes().to_vec();
     frame.append(&mut req);
     // The server may close while we are still writing; that is fine.
     let _ = s.write_all(&frame);
-    assert!(wait_closed(&mut s, CLOSE_TIMEOUT), "2 MiB frame: connection left open");
+    assert!(
+        wait_closed(&mut s, CLOSE_TIMEOUT),
+        "2 MiB frame: connection left open"
+    );
     assert_fresh_session_works(&mut server, "big-frame");
 }
 
@@ -106,7 +144,13 @@ fn unknown_opcode_gets_unimplemented_and_the_connection_stays_usable() {
         assert!(r.body.is_empty(), "error replies carry no body");
     }
     // Same connection still serves.
-    let r = request(&mut s, 10, op::CREATE, &create_body("/after-unknown", Jute::new().open_acl())).unwrap();
+    let r = request(
+        &mut s,
+        10,
+        op::CREATE,
+        &create_body("/after-unknown", Jute::new().open_acl()),
+    )
+    .unwrap();
     assert_eq!(r.err, err::OK);
     assert_eq!(common::Reader(&r.body).string(), "/after-unknown");
     assert_fresh_session_works(&mut server, "unknown-op");
@@ -130,38 +174,83 @@ fn trailing_garbage_after_a_record_is_ignored() {
     let r = request(&mut s, 2, op::GET_DATA, &body).unwrap();
     assert_eq!(r.err, err::OK);
     // The connection still works for a clean request.
-    let r = request(&mut s, 3, op::EXISTS, &Jute::new().string("/trail").boolean(false).into_vec()).unwrap();
+    let r = request(
+        &mut s,
+        3,
+        op::EXISTS,
+        &Jute::new().string("/trail").boolean(false).into_vec(),
+    )
+    .unwrap();
     assert_eq!(r.err, err::OK);
     assert_fresh_session_works(&mut server, "trailing");
 }
 
-const BAD_PATHS: &[&str] =
-    &["", "a", "a/b", "/a/", "/a//b", "//", "/a/./b", "/a/../b", "/.", "/..", "/a/.", "/a\u{0}b", "/a\u{1}b"];
+const BAD_PATHS: &[&str] = &[
+    "", "a", "a/b", "/a/", "/a//b", "//", "/a/./b", "/a/../b", "/.", "/..", "/a/.", "/a\u{0}b",
+    "/a\u{1}b",
+];
 
 #[test]
 fn invalid_paths_get_badarguments() {
     let mut server = Server::start("");
     let addr = server.addr();
     let mut s = raw_connect(&addr);
-    assert_eq!(request(&mut s, 1, op::CREATE, &create_body("/a", Jute::new().open_acl())).unwrap().err, 0);
+    assert_eq!(
+        request(
+            &mut s,
+            1,
+            op::CREATE,
+            &create_body("/a", Jute::new().open_acl())
+        )
+        .unwrap()
+        .err,
+        0
+    );
     let mut xid = 10;
     for path in BAD_PATHS {
         for opcode in [op::CREATE, op::CREATE2] {
             xid += 1;
-            let r = request(&mut s, xid, opcode, &create_body(path, Jute::new().open_acl())).unwrap();
+            let r = request(
+                &mut s,
+                xid,
+                opcode,
+                &create_body(path, Jute::new().open_acl()),
+            )
+            .unwrap();
             assert_eq!(r.err, err::BADARGUMENTS, "create (op {opcode}) {path:?}");
         }
         // Sequential creates validate the path with the suffix appended: "/a/" is fine there.
         xid += 1;
-        let body = Jute::new().string(path).buffer(b"").open_acl().int(2).into_vec();
+        let body = Jute::new()
+            .string(path)
+            .buffer(b"")
+            .open_acl()
+            .int(2)
+            .into_vec();
         let r = request(&mut s, xid, op::CREATE, &body).unwrap();
-        let expected = if *path == "/a/" { err::OK } else { err::BADARGUMENTS };
+        let expected = if *path == "/a/" {
+            err::OK
+        } else {
+            err::BADARGUMENTS
+        };
         assert_eq!(r.err, expected, "sequential create {path:?}");
         xid += 1;
-        let r = request(&mut s, xid, op::SET_DATA, &Jute::new().string(path).buffer(b"").int(-1).into_vec()).unwrap();
+        let r = request(
+            &mut s,
+            xid,
+            op::SET_DATA,
+            &Jute::new().string(path).buffer(b"").int(-1).into_vec(),
+        )
+        .unwrap();
         assert_eq!(r.err, err::BADARGUMENTS, "setData {path:?}");
         xid += 1;
-        let r = request(&mut s, xid, op::DELETE, &Jute::new().string(path).int(-1).into_vec()).unwrap();
+        let r = request(
+            &mut s,
+            xid,
+            op::DELETE,
+            &Jute::new().string(path).int(-1).into_vec(),
+        )
+        .unwrap();
         assert_eq!(r.err, err::BADARGUMENTS, "delete {path:?}");
     }
     // Reads do not validate paths in ZooKeeper 3.8: FinalRequestProcessor looks the path up
@@ -169,18 +258,34 @@ fn invalid_paths_get_badarguments() {
     for path in BAD_PATHS {
         for opcode in [op::GET_DATA, op::EXISTS, op::GET_CHILDREN] {
             xid += 1;
-            let r = request(&mut s, xid, opcode, &Jute::new().string(path).boolean(false).into_vec()).unwrap();
+            let r = request(
+                &mut s,
+                xid,
+                opcode,
+                &Jute::new().string(path).boolean(false).into_vec(),
+            )
+            .unwrap();
             assert_eq!(r.err, err::NONODE, "op {opcode} {path:?}");
         }
     }
     // The connection is still good, and nothing odd was created.
     xid += 1;
-    let r = request(&mut s, xid, op::GET_CHILDREN, &Jute::new().string("/a").boolean(false).into_vec()).unwrap();
+    let r = request(
+        &mut s,
+        xid,
+        op::GET_CHILDREN,
+        &Jute::new().string("/a").boolean(false).into_vec(),
+    )
+    .unwrap();
     assert_eq!(r.err, err::OK);
     let mut rd = common::Reader(&r.body);
     let n = rd.int();
     let kids: Vec<String> = (0..n).map(|_| rd.string()).collect();
-    assert_eq!(kids, vec!["0000000000".to_string()], "only the sequential child of /a/");
+    assert_eq!(
+        kids,
+        vec!["0000000000".to_string()],
+        "only the sequential child of /a/"
+    );
     assert_fresh_session_works(&mut server, "paths");
 }
 
@@ -191,12 +296,27 @@ fn invalid_acls_get_invalidacl() {
     let mut s = raw_connect(&addr);
     let bad: Vec<(&str, Jute)> = vec![
         ("empty list", Jute::new().acls(&[])),
-        ("digest without colon", Jute::new().acls(&[(31, "digest", "nocolon")])),
+        (
+            "digest without colon",
+            Jute::new().acls(&[(31, "digest", "nocolon")]),
+        ),
         ("world:bogus", Jute::new().acls(&[(31, "world", "bogus")])),
-        ("unknown scheme", Jute::new().acls(&[(31, "nosuchscheme", "x")])),
-        ("auth without authenticated ids", Jute::new().acls(&[(31, "auth", "")])),
-        ("ip not an address", Jute::new().acls(&[(31, "ip", "not-an-ip")])),
-        ("one good one bad", Jute::new().acls(&[(31, "world", "anyone"), (1, "digest", "nocolon")])),
+        (
+            "unknown scheme",
+            Jute::new().acls(&[(31, "nosuchscheme", "x")]),
+        ),
+        (
+            "auth without authenticated ids",
+            Jute::new().acls(&[(31, "auth", "")]),
+        ),
+        (
+            "ip not an address",
+            Jute::new().acls(&[(31, "ip", "not-an-ip")]),
+        ),
+        (
+            "one good one bad",
+            Jute::new().acls(&[(31, "world", "anyone"), (1, "digest", "nocolon")]),
+        ),
     ];
     let mut xid = 0;
     for (what, acl) in bad {
@@ -205,18 +325,46 @@ fn invalid_acls_get_invalidacl() {
         let r = request(&mut s, xid, op::CREATE, &create_body(&path, acl)).unwrap();
         assert_eq!(r.err, err::INVALIDACL, "{what}");
         xid += 1;
-        let r = request(&mut s, xid, op::EXISTS, &Jute::new().string(&path).boolean(false).into_vec()).unwrap();
+        let r = request(
+            &mut s,
+            xid,
+            op::EXISTS,
+            &Jute::new().string(&path).boolean(false).into_vec(),
+        )
+        .unwrap();
         assert_eq!(r.err, err::NONODE, "{what}: node must not exist");
     }
     // setACL with a bad ACL on an existing node.
     xid += 1;
-    assert_eq!(request(&mut s, xid, op::CREATE, &create_body("/aclok", Jute::new().open_acl())).unwrap().err, 0);
+    assert_eq!(
+        request(
+            &mut s,
+            xid,
+            op::CREATE,
+            &create_body("/aclok", Jute::new().open_acl())
+        )
+        .unwrap()
+        .err,
+        0
+    );
     xid += 1;
-    let body = Jute::new().string("/aclok").acls(&[(31, "world", "bogus")]).int(-1).into_vec();
-    assert_eq!(request(&mut s, xid, 7, &body).unwrap().err, err::INVALIDACL, "setACL world:bogus");
+    let body = Jute::new()
+        .string("/aclok")
+        .acls(&[(31, "world", "bogus")])
+        .int(-1)
+        .into_vec();
+    assert_eq!(
+        request(&mut s, xid, 7, &body).unwrap().err,
+        err::INVALIDACL,
+        "setACL world:bogus"
+    );
     xid += 1;
     let body = Jute::new().string("/aclok").acls(&[]).int(-1).into_vec();
-    assert_eq!(request(&mut s, xid, 7, &body).unwrap().err, err::INVALIDACL, "setACL empty");
+    assert_eq!(
+        request(&mut s, xid, 7, &body).unwrap().err,
+        err::INVALIDACL,
+        "setACL empty"
+    );
     assert_fresh_session_works(&mut server, "acls");
 }
 
@@ -239,14 +387,23 @@ fn silent_clients_do_not_block_others_and_are_closed() {
     // ZooKeeper closes connections without a session after
     // zookeeper.nio.sessionlessCnxnTimeout (10 s, NIOServerCnxnFactory.java), checked on
     // its expiry-queue ticks; ringkeeper's handshake timeout is 10 s. Allow generous slack.
-    assert!(wait_closed(&mut silent, Duration::from_secs(40)), "silent connection never closed");
-    assert!(wait_closed(&mut stalled, Duration::from_secs(40)), "stalled handshake never closed");
+    assert!(
+        wait_closed(&mut silent, Duration::from_secs(40)),
+        "silent connection never closed"
+    );
+    assert!(
+        wait_closed(&mut stalled, Duration::from_secs(40)),
+        "stalled handshake never closed"
+    );
     assert_fresh_session_works(&mut server, "silent-2");
 }
 
 fn raise_nofile(want: u64) {
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
             lim.rlim_cur = want.min(lim.rlim_max);
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
@@ -269,10 +426,22 @@ fn thousands_of_connections_while_a_session_keeps_working() {
         for i in 0..300 {
             let path = format!("/busy-{i}");
             xid += 1;
-            let r = request(&mut s, xid, op::CREATE, &create_body(&path, Jute::new().open_acl())).unwrap();
+            let r = request(
+                &mut s,
+                xid,
+                op::CREATE,
+                &create_body(&path, Jute::new().open_acl()),
+            )
+            .unwrap();
             assert_eq!(r.err, 0, "create {path}");
             xid += 1;
-            let r = request(&mut s, xid, op::GET_DATA, &Jute::new().string(&path).boolean(false).into_vec()).unwrap();
+            let r = request(
+                &mut s,
+                xid,
+                op::GET_DATA,
+                &Jute::new().string(&path).boolean(false).into_vec(),
+            )
+            .unwrap();
             assert_eq!(r.err, 0, "getData {path}");
         }
     });
@@ -288,10 +457,17 @@ fn thousands_of_connections_while_a_session_keeps_working() {
         conns.push(c);
     }
     for (i, c) in conns.iter_mut().enumerate().step_by(2) {
-        let resp = common::read_frame(c).unwrap_or_else(|e| panic!("handshake reply on connection {i}: {e}"));
-        assert_eq!(resp.len(), 37, "ConnectResponse with readOnly byte, as sent");
+        let resp = common::read_frame(c)
+            .unwrap_or_else(|e| panic!("handshake reply on connection {i}: {e}"));
+        assert_eq!(
+            resp.len(),
+            37,
+            "ConnectResponse with readOnly byte, as sent"
+        );
     }
-    worker.join().expect("the busy session failed while thousands of connections were open");
+    worker
+        .join()
+        .expect("the busy session failed while thousands of connections were open");
     assert_fresh_session_works(&mut server, "many");
     drop(conns);
     assert_fresh_session_works(&mut server, "many-after");

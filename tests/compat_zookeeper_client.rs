@@ -16,13 +16,17 @@ use zookeeper_client as zk;
 const T: Duration = Duration::from_secs(20);
 
 async fn t<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(T, f).await.expect("operation timed out")
+    tokio::time::timeout(T, f)
+        .await
+        .expect("operation timed out")
 }
 
 async fn connect(server: &Server) -> zk::Client {
-    t(zk::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(&server.addr()))
-        .await
-        .expect("connect")
+    t(zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(10))
+        .connect(&server.addr()))
+    .await
+    .expect("connect")
 }
 
 async fn connect_auth(server: &Server, user_pw: &str) -> zk::Client {
@@ -45,7 +49,10 @@ fn mode(m: zk::CreateMode) -> zk::CreateOptions<'static> {
 /// `user:base64(sha1("user:password"))`, ZooKeeper's DigestAuthenticationProvider.
 fn digest_id(user: &str, password: &str) -> String {
     let hash = sha1::Sha1::digest(format!("{user}:{password}").as_bytes());
-    format!("{user}:{}", base64::engine::general_purpose::STANDARD.encode(hash))
+    format!(
+        "{user}:{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,22 +105,37 @@ async fn create_modes_and_stat_fields() {
     assert_eq!(st3.mzxid, st2.mzxid);
 
     // Ephemeral: ephemeralOwner is the session id.
-    let (eph, _) = t(c.create("/p/e", b"x", &mode(zk::CreateMode::Ephemeral))).await.unwrap();
+    let (eph, _) = t(c.create("/p/e", b"x", &mode(zk::CreateMode::Ephemeral)))
+        .await
+        .unwrap();
     assert_eq!(eph.ephemeral_owner, c.session_id().0);
     assert_ne!(eph.ephemeral_owner, 0);
 
     // Ephemerals cannot have children.
-    let e = t(c.create("/p/e/kid", b"", &persistent())).await.unwrap_err();
+    let e = t(c.create("/p/e/kid", b"", &persistent()))
+        .await
+        .unwrap_err();
     assert_eq!(e, zk::Error::NoChildrenForEphemerals);
 
-    // Container: ephemeralOwner is Long.MIN_VALUE (EphemeralType.CONTAINER_EPHEMERAL_OWNER).
-    let (cont, _) = t(c.create("/cont", b"", &mode(zk::CreateMode::Container))).await.unwrap();
-    assert_eq!(cont.ephemeral_owner, i64::MIN);
+    // Container. Surprise: internally ZooKeeper stores ephemeralOwner = Long.MIN_VALUE
+    // (EphemeralType.CONTAINER_EPHEMERAL_OWNER), but every Stat sent to clients goes through
+    // DataNode.copyStat -> getClientEphemeralOwner, which reports 0 for any non-NORMAL
+    // ephemeral type (zookeeper-server/src/main/java/org/apache/zookeeper/server/DataNode.java).
+    let (cont, _) = t(c.create("/cont", b"", &mode(zk::CreateMode::Container)))
+        .await
+        .unwrap();
+    assert_eq!(cont.ephemeral_owner, 0);
+    assert_eq!(t(c.get_data("/cont")).await.unwrap().1.ephemeral_owner, 0);
+    assert_eq!(t(c.check_stat("/cont")).await.unwrap().unwrap(), cont);
+    // A container can have children (it is not ephemeral).
+    t(c.create("/cont/kid", b"", &persistent())).await.unwrap();
 
     // NODEEXISTS / NONODE on create.
     let e = t(c.create("/p", b"", &persistent())).await.unwrap_err();
     assert_eq!(e, zk::Error::NodeExists);
-    let e = t(c.create("/missing/child", b"", &persistent())).await.unwrap_err();
+    let e = t(c.create("/missing/child", b"", &persistent()))
+        .await
+        .unwrap_err();
     assert_eq!(e, zk::Error::NoNode);
 }
 
@@ -125,8 +147,11 @@ async fn sequential_suffix_is_ten_digits_and_increases() {
     // One plain child first: the suffix is the parent's cversion, shared by all children.
     t(c.create("/s/plain", b"", &persistent())).await.unwrap();
     let mut seqs = Vec::new();
-    for m in [zk::CreateMode::PersistentSequential, zk::CreateMode::EphemeralSequential, zk::CreateMode::PersistentSequential]
-    {
+    for m in [
+        zk::CreateMode::PersistentSequential,
+        zk::CreateMode::EphemeralSequential,
+        zk::CreateMode::PersistentSequential,
+    ] {
         let (st, seq) = t(c.create("/s/n-", b"", &mode(m))).await.unwrap();
         if m == zk::CreateMode::EphemeralSequential {
             assert_eq!(st.ephemeral_owner, c.session_id().0);
@@ -136,11 +161,19 @@ async fn sequential_suffix_is_ten_digits_and_increases() {
     assert_eq!(seqs, vec![1, 2, 3], "suffix = parent cversion at creation");
     let mut children = t(c.list_children("/s")).await.unwrap();
     children.sort();
-    assert_eq!(children, vec!["n-0000000001", "n-0000000002", "n-0000000003", "plain"]);
+    assert_eq!(
+        children,
+        vec!["n-0000000001", "n-0000000002", "n-0000000003", "plain"]
+    );
     // A sequential name that sorts as a sibling of the parent path.
-    let (_, seq) = t(c.create("/s/", b"", &mode(zk::CreateMode::PersistentSequential))).await.unwrap();
+    let (_, seq) = t(c.create("/s/", b"", &mode(zk::CreateMode::PersistentSequential)))
+        .await
+        .unwrap();
     assert_eq!(seq.into_i64(), 4);
-    assert!(t(c.list_children("/s")).await.unwrap().contains(&"0000000004".to_string()));
+    assert!(t(c.list_children("/s"))
+        .await
+        .unwrap()
+        .contains(&"0000000004".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,13 +183,23 @@ async fn versions_and_error_codes() {
     t(c.create("/v", b"0", &persistent())).await.unwrap();
 
     // setData with a version.
-    assert_eq!(t(c.set_data("/v", b"1", Some(5))).await.unwrap_err(), zk::Error::BadVersion);
+    assert_eq!(
+        t(c.set_data("/v", b"1", Some(5))).await.unwrap_err(),
+        zk::Error::BadVersion
+    );
     let st = t(c.set_data("/v", b"1", Some(0))).await.unwrap();
     assert_eq!(st.version, 1);
     let st = t(c.set_data("/v", b"2", None)).await.unwrap();
     assert_eq!(st.version, 2);
-    assert_eq!(t(c.set_data("/v", b"3", Some(1))).await.unwrap_err(), zk::Error::BadVersion);
-    assert_eq!(t(c.get_data("/v")).await.unwrap().0, b"2", "failed setData changed nothing");
+    assert_eq!(
+        t(c.set_data("/v", b"3", Some(1))).await.unwrap_err(),
+        zk::Error::BadVersion
+    );
+    assert_eq!(
+        t(c.get_data("/v")).await.unwrap().0,
+        b"2",
+        "failed setData changed nothing"
+    );
 
     // exists / check_stat.
     let st_exists = t(c.check_stat("/v")).await.unwrap().expect("exists");
@@ -165,24 +208,44 @@ async fn versions_and_error_codes() {
 
     // NONODE everywhere.
     assert_eq!(t(c.get_data("/nope")).await.unwrap_err(), zk::Error::NoNode);
-    assert_eq!(t(c.set_data("/nope", b"", None)).await.unwrap_err(), zk::Error::NoNode);
-    assert_eq!(t(c.delete("/nope", None)).await.unwrap_err(), zk::Error::NoNode);
-    assert_eq!(t(c.list_children("/nope")).await.unwrap_err(), zk::Error::NoNode);
+    assert_eq!(
+        t(c.set_data("/nope", b"", None)).await.unwrap_err(),
+        zk::Error::NoNode
+    );
+    assert_eq!(
+        t(c.delete("/nope", None)).await.unwrap_err(),
+        zk::Error::NoNode
+    );
+    assert_eq!(
+        t(c.list_children("/nope")).await.unwrap_err(),
+        zk::Error::NoNode
+    );
     assert_eq!(t(c.get_acl("/nope")).await.unwrap_err(), zk::Error::NoNode);
 
     // delete with version, NOTEMPTY.
     t(c.create("/v/child", b"", &persistent())).await.unwrap();
-    assert_eq!(t(c.delete("/v", None)).await.unwrap_err(), zk::Error::NotEmpty);
-    assert_eq!(t(c.delete("/v/child", Some(3))).await.unwrap_err(), zk::Error::BadVersion);
+    assert_eq!(
+        t(c.delete("/v", None)).await.unwrap_err(),
+        zk::Error::NotEmpty
+    );
+    assert_eq!(
+        t(c.delete("/v/child", Some(3))).await.unwrap_err(),
+        zk::Error::BadVersion
+    );
     t(c.delete("/v/child", Some(0))).await.unwrap();
-    assert_eq!(t(c.delete("/v", Some(0))).await.unwrap_err(), zk::Error::BadVersion);
+    assert_eq!(
+        t(c.delete("/v", Some(0))).await.unwrap_err(),
+        zk::Error::BadVersion
+    );
     t(c.delete("/v", Some(2))).await.unwrap();
     assert_eq!(t(c.check_stat("/v")).await.unwrap(), None);
 
     // Children listing with Stat.
     t(c.create("/l", b"", &persistent())).await.unwrap();
     for name in ["b", "a", "c"] {
-        t(c.create(&format!("/l/{name}"), b"", &persistent())).await.unwrap();
+        t(c.create(&format!("/l/{name}"), b"", &persistent()))
+            .await
+            .unwrap();
     }
     let (mut kids, st) = t(c.get_children("/l")).await.unwrap();
     kids.sort();
@@ -197,17 +260,29 @@ async fn ephemerals_vanish_when_session_closes() {
     let owner = connect(&server).await;
     let observer = connect(&server).await;
     t(owner.create("/eph", b"", &persistent())).await.unwrap();
-    t(owner.create("/eph/a", b"", &mode(zk::CreateMode::Ephemeral))).await.unwrap();
-    t(owner.create("/eph/b", b"", &mode(zk::CreateMode::EphemeralSequential))).await.unwrap();
-    t(observer.create("/eph/mine", b"", &mode(zk::CreateMode::Ephemeral))).await.unwrap();
+    t(owner.create("/eph/a", b"", &mode(zk::CreateMode::Ephemeral)))
+        .await
+        .unwrap();
+    t(owner.create("/eph/b", b"", &mode(zk::CreateMode::EphemeralSequential)))
+        .await
+        .unwrap();
+    t(observer.create("/eph/mine", b"", &mode(zk::CreateMode::Ephemeral)))
+        .await
+        .unwrap();
 
     // getEphemerals lists only the caller's own ephemerals, as full paths.
     let mut mine = t(owner.list_ephemerals("/eph")).await.unwrap();
     mine.sort();
     assert_eq!(mine, vec!["/eph/a", "/eph/b0000000001"]);
     assert_eq!(t(owner.list_ephemerals("/")).await.unwrap().len(), 2);
-    assert_eq!(t(observer.list_ephemerals("/eph")).await.unwrap(), vec!["/eph/mine"]);
-    assert!(t(owner.list_ephemerals("/nothing-here")).await.unwrap().is_empty());
+    assert_eq!(
+        t(observer.list_ephemerals("/eph")).await.unwrap(),
+        vec!["/eph/mine"]
+    );
+    assert!(t(owner.list_ephemerals("/nothing-here"))
+        .await
+        .unwrap()
+        .is_empty());
 
     let (_, watcher) = t(observer.check_and_watch_stat("/eph/a")).await.unwrap();
     let (_, _, child_watcher) = t(observer.get_and_watch_children("/eph")).await.unwrap();
@@ -220,7 +295,10 @@ async fn ephemerals_vanish_when_session_closes() {
     assert_eq!(ev.event_type, zk::EventType::NodeChildrenChanged);
     assert_eq!(ev.path, "/eph");
     // Both of the owner's ephemerals are gone in the same close; the observer's stays.
-    assert_eq!(t(observer.list_children("/eph")).await.unwrap(), vec!["mine"]);
+    assert_eq!(
+        t(observer.list_children("/eph")).await.unwrap(),
+        vec!["mine"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,33 +312,51 @@ async fn oneshot_watches() {
     assert!(st.is_none());
     t(other.create("/w", b"", &persistent())).await.unwrap();
     let ev = t(w.changed()).await;
-    assert_eq!((ev.event_type, ev.path.as_str()), (zk::EventType::NodeCreated, "/w"));
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (zk::EventType::NodeCreated, "/w")
+    );
 
     // data watch fires NodeDataChanged.
     let (_, _, w) = t(c.get_and_watch_data("/w")).await.unwrap();
     t(other.set_data("/w", b"1", None)).await.unwrap();
     let ev = t(w.changed()).await;
-    assert_eq!((ev.event_type, ev.path.as_str()), (zk::EventType::NodeDataChanged, "/w"));
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (zk::EventType::NodeDataChanged, "/w")
+    );
 
     // child watch fires NodeChildrenChanged on the parent path (not on setData of the parent).
     let (_, _, w) = t(c.get_and_watch_children("/w")).await.unwrap();
     t(other.set_data("/w", b"2", None)).await.unwrap();
     t(other.create("/w/k", b"", &persistent())).await.unwrap();
     let ev = t(w.changed()).await;
-    assert_eq!((ev.event_type, ev.path.as_str()), (zk::EventType::NodeChildrenChanged, "/w"));
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (zk::EventType::NodeChildrenChanged, "/w")
+    );
 
     // exists watch on an existing node fires NodeDataChanged; data watch fires NodeDeleted.
     let (_, w) = t(c.check_and_watch_stat("/w/k")).await.unwrap();
     t(other.set_data("/w/k", b"x", None)).await.unwrap();
     let ev = t(w.changed()).await;
-    assert_eq!((ev.event_type, ev.path.as_str()), (zk::EventType::NodeDataChanged, "/w/k"));
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (zk::EventType::NodeDataChanged, "/w/k")
+    );
     let (_, _, w) = t(c.get_and_watch_data("/w/k")).await.unwrap();
     let (_, _, cw) = t(c.get_and_watch_children("/w/k")).await.unwrap();
     t(other.delete("/w/k", None)).await.unwrap();
     let ev = t(w.changed()).await;
-    assert_eq!((ev.event_type, ev.path.as_str()), (zk::EventType::NodeDeleted, "/w/k"));
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (zk::EventType::NodeDeleted, "/w/k")
+    );
     let ev = t(cw.changed()).await;
-    assert_eq!((ev.event_type, ev.path.as_str()), (zk::EventType::NodeDeleted, "/w/k"));
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (zk::EventType::NodeDeleted, "/w/k")
+    );
 }
 
 /// One-shot means once: two changes, one notification. Checked on the wire, where the
@@ -272,19 +368,44 @@ fn oneshot_watch_fires_once_on_the_wire() {
     let addr = server.addr();
     let mut writer = common::raw_connect(&addr);
     let mut watcher = common::raw_connect(&addr);
-    let body = Jute::new().string("/once").buffer(b"").open_acl().int(0).into_vec();
-    assert_eq!(common::request(&mut writer, 1, op::CREATE, &body).unwrap().err, 0);
+    let body = Jute::new()
+        .string("/once")
+        .buffer(b"")
+        .open_acl()
+        .int(0)
+        .into_vec();
+    assert_eq!(
+        common::request(&mut writer, 1, op::CREATE, &body)
+            .unwrap()
+            .err,
+        0
+    );
     // getData with watch=true.
-    let r = common::request(&mut watcher, 1, op::GET_DATA, &Jute::new().string("/once").boolean(true).into_vec())
-        .unwrap();
+    let r = common::request(
+        &mut watcher,
+        1,
+        op::GET_DATA,
+        &Jute::new().string("/once").boolean(true).into_vec(),
+    )
+    .unwrap();
     assert_eq!(r.err, 0);
     for (i, v) in [b"1", b"2"].iter().enumerate() {
         let body = Jute::new().string("/once").buffer(*v).int(-1).into_vec();
-        assert_eq!(common::request(&mut writer, 2 + i as i32, op::SET_DATA, &body).unwrap().err, 0);
+        assert_eq!(
+            common::request(&mut writer, 2 + i as i32, op::SET_DATA, &body)
+                .unwrap()
+                .err,
+            0
+        );
     }
     // Both writes are answered; now a read on the watcher's session. Everything queued
     // for it before that read's reply is the complete set of notifications.
-    let req = Jute::new().int(7).int(op::EXISTS).string("/once").boolean(false).into_vec();
+    let req = Jute::new()
+        .int(7)
+        .int(op::EXISTS)
+        .string("/once")
+        .boolean(false)
+        .into_vec();
     send_frame(&mut watcher, &req).unwrap();
     let mut events = Vec::new();
     loop {
@@ -302,7 +423,11 @@ fn oneshot_watch_fires_once_on_the_wire() {
         assert_eq!((xid, err), (7, 0));
         break;
     }
-    assert_eq!(events, vec![(3, 3, "/once".to_string())], "exactly one NodeDataChanged, SyncConnected");
+    assert_eq!(
+        events,
+        vec![(3, 3, "/once".to_string())],
+        "exactly one NodeDataChanged, SyncConnected"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,12 +437,16 @@ async fn persistent_and_recursive_watches() {
     let other = connect(&server).await;
 
     // Persistent: node, data and child events on that one path, repeatedly.
-    let mut w = t(c.watch("/pw", zk::AddWatchMode::Persistent)).await.unwrap();
+    let mut w = t(c.watch("/pw", zk::AddWatchMode::Persistent))
+        .await
+        .unwrap();
     t(other.create("/pw", b"", &persistent())).await.unwrap();
     t(other.set_data("/pw", b"1", None)).await.unwrap();
     t(other.set_data("/pw", b"2", None)).await.unwrap();
     t(other.create("/pw/a", b"", &persistent())).await.unwrap();
-    t(other.create("/pw/a/deep", b"", &persistent())).await.unwrap(); // not a child of /pw: no event
+    t(other.create("/pw/a/deep", b"", &persistent()))
+        .await
+        .unwrap(); // not a child of /pw: no event
     t(other.set_data("/pw/a", b"", None)).await.unwrap(); // child data: no event
     t(other.delete("/pw/a/deep", None)).await.unwrap();
     t(other.delete("/pw/a", None)).await.unwrap();
@@ -337,10 +466,14 @@ async fn persistent_and_recursive_watches() {
     }
 
     // Recursive: the whole subtree, and never NodeChildrenChanged (ZOOKEEPER-4475 semantics).
-    let mut r = t(c.watch("/rw", zk::AddWatchMode::PersistentRecursive)).await.unwrap();
+    let mut r = t(c.watch("/rw", zk::AddWatchMode::PersistentRecursive))
+        .await
+        .unwrap();
     t(other.create("/rw", b"", &persistent())).await.unwrap();
     t(other.create("/rw/a", b"", &persistent())).await.unwrap();
-    t(other.create("/rw/a/b", b"", &persistent())).await.unwrap();
+    t(other.create("/rw/a/b", b"", &persistent()))
+        .await
+        .unwrap();
     t(other.set_data("/rw/a/b", b"x", None)).await.unwrap();
     t(other.delete("/rw/a/b", None)).await.unwrap();
     t(other.create("/rwx", b"", &persistent())).await.unwrap(); // a sibling with a common prefix: no event
@@ -368,17 +501,18 @@ async fn multi_write_and_read() {
     // Success: every op's result in order.
     let mut w = c.new_multi_writer();
     w.add_create("/m/a", b"A", &persistent()).unwrap();
-    w.add_create("/m/s-", b"", &mode(zk::CreateMode::PersistentSequential)).unwrap();
+    w.add_create("/m/s-", b"", &mode(zk::CreateMode::PersistentSequential))
+        .unwrap();
     w.add_set_data("/m/a", b"AA", Some(0)).unwrap();
     w.add_check_version("/m", 0).unwrap();
     w.add_delete("/m/a", Some(1)).unwrap();
     let results = t(w.commit()).await.unwrap();
     assert_eq!(results.len(), 5);
-    let (a_path, a_stat) = match &results[0] {
-        zk::MultiWriteResult::Create { path, stat } => (path.clone(), *stat),
+    // The client sends plain `create` (op 1) inside multi, whose result carries no Stat.
+    match &results[0] {
+        zk::MultiWriteResult::Create { path, .. } => assert_eq!(path, "/m/a"),
         other => panic!("{other:?}"),
-    };
-    assert_eq!(a_path, "/m/a");
+    }
     match &results[1] {
         zk::MultiWriteResult::Create { path, .. } => assert_eq!(path, "/m/s-0000000001"),
         other => panic!("{other:?}"),
@@ -386,8 +520,8 @@ async fn multi_write_and_read() {
     match &results[2] {
         zk::MultiWriteResult::SetData { stat } => {
             assert_eq!(stat.version, 1);
-            assert_eq!(stat.czxid, a_stat.czxid, "all ops of a multi share one zxid");
-            assert_eq!(stat.mzxid, a_stat.czxid);
+            assert_eq!(stat.data_length, 2);
+            assert_eq!(stat.czxid, stat.mzxid, "all ops of a multi share one zxid");
         }
         other => panic!("{other:?}"),
     }
@@ -403,22 +537,45 @@ async fn multi_write_and_read() {
     w.add_set_data("/m/missing", b"", None).unwrap();
     w.add_create("/m/y", b"", &persistent()).unwrap();
     let e = t(w.commit()).await.unwrap_err();
-    assert_eq!(e, zk::MultiWriteError::OperationFailed { index: 1, source: zk::Error::NoNode });
-    assert_eq!(t(c.check_stat("/m/x")).await.unwrap(), None, "a failed multi applies nothing");
+    assert_eq!(
+        e,
+        zk::MultiWriteError::OperationFailed {
+            index: 1,
+            source: zk::Error::NoNode
+        }
+    );
+    assert_eq!(
+        t(c.check_stat("/m/x")).await.unwrap(),
+        None,
+        "a failed multi applies nothing"
+    );
     assert_eq!(t(c.check_stat("/m/y")).await.unwrap(), None);
 
     let mut w = c.new_multi_writer();
     w.add_create("/m/x", b"", &persistent()).unwrap();
-    w.add_check_version("/m", 0).unwrap();
+    // check compares the data version (0 here), not cversion.
+    w.add_check_version("/m", 5).unwrap();
     let e = t(w.commit()).await.unwrap_err();
-    assert_eq!(e, zk::MultiWriteError::OperationFailed { index: 1, source: zk::Error::BadVersion });
+    assert_eq!(
+        e,
+        zk::MultiWriteError::OperationFailed {
+            index: 1,
+            source: zk::Error::BadVersion
+        }
+    );
     assert_eq!(t(c.check_stat("/m/x")).await.unwrap(), None);
 
     let mut w = c.new_multi_writer();
     w.add_create("/m/x", b"", &persistent()).unwrap();
     w.add_create("/m/x", b"", &persistent()).unwrap();
     let e = t(w.commit()).await.unwrap_err();
-    assert_eq!(e, zk::MultiWriteError::OperationFailed { index: 1, source: zk::Error::NodeExists });
+    assert_eq!(
+        e,
+        zk::MultiWriteError::OperationFailed {
+            index: 1,
+            source: zk::Error::NodeExists
+        }
+    );
     let (_, m2) = t(c.get_data("/m")).await.unwrap();
     assert_eq!(m2, m, "failed multis did not touch /m");
 
@@ -426,7 +583,12 @@ async fn multi_write_and_read() {
     let mut cw = c.new_check_writer("/m", Some(7)).unwrap();
     cw.add_create("/m/z", b"", &persistent()).unwrap();
     let e = t(cw.commit()).await.unwrap_err();
-    assert_eq!(e, zk::CheckWriteError::CheckFailed { source: zk::Error::BadVersion });
+    assert_eq!(
+        e,
+        zk::CheckWriteError::CheckFailed {
+            source: zk::Error::BadVersion
+        }
+    );
 
     // multiRead: per-op results, errors inline.
     let mut r = c.new_multi_reader();
@@ -444,7 +606,9 @@ async fn multi_write_and_read() {
         other => panic!("{other:?}"),
     }
     match &results[1] {
-        zk::MultiReadResult::Children { children } => assert_eq!(children, &vec!["s-0000000001".to_string()]),
+        zk::MultiReadResult::Children { children } => {
+            assert_eq!(children, &vec!["s-0000000001".to_string()])
+        }
         other => panic!("{other:?}"),
     }
     for res in &results[2..] {
@@ -463,17 +627,54 @@ async fn digest_acls_and_who_am_i() {
     let alice2 = connect_auth(&server, "alice:secret").await;
 
     // creator_all = auth:: → stored as the session's digest id.
-    t(alice.create("/secret", b"s", &zk::CreateMode::Persistent.with_acls(zk::Acls::creator_all()))).await.unwrap();
+    t(alice.create(
+        "/secret",
+        b"s",
+        &zk::CreateMode::Persistent.with_acls(zk::Acls::creator_all()),
+    ))
+    .await
+    .unwrap();
     let (acl, st) = t(alice.get_acl("/secret")).await.unwrap();
-    assert_eq!(acl, vec![zk::Acl::new(zk::Permission::ALL, zk::AuthId::new("digest", &digest_id("alice", "secret")))]);
+    assert_eq!(
+        acl,
+        vec![zk::Acl::new(
+            zk::Permission::ALL,
+            zk::AuthId::new("digest", &digest_id("alice", "secret"))
+        )]
+    );
     assert_eq!(st.aversion, 0);
 
     // Another session has no permission at all: NOAUTH for reads, writes, and getACL.
-    assert_eq!(t(anon.get_data("/secret")).await.unwrap_err(), zk::Error::NoAuth);
-    assert_eq!(t(anon.set_data("/secret", b"", None)).await.unwrap_err(), zk::Error::NoAuth);
-    assert_eq!(t(anon.list_children("/secret")).await.unwrap_err(), zk::Error::NoAuth);
-    assert_eq!(t(anon.create("/secret/x", b"", &persistent())).await.unwrap_err(), zk::Error::NoAuth);
-    assert_eq!(t(anon.delete("/secret", None)).await.unwrap_err(), zk::Error::NoAuth);
+    assert_eq!(
+        t(anon.get_data("/secret")).await.unwrap_err(),
+        zk::Error::NoAuth
+    );
+    assert_eq!(
+        t(anon.set_data("/secret", b"", None)).await.unwrap_err(),
+        zk::Error::NoAuth
+    );
+    assert_eq!(
+        t(anon.list_children("/secret")).await.unwrap_err(),
+        zk::Error::NoAuth
+    );
+    assert_eq!(
+        t(anon.create("/secret/x", b"", &persistent()))
+            .await
+            .unwrap_err(),
+        zk::Error::NoAuth
+    );
+    t(alice.create("/secret/kid", b"", &persistent()))
+        .await
+        .unwrap();
+    // DELETE is checked on the parent: /secret grants anon nothing.
+    assert_eq!(
+        t(anon.delete("/secret/kid", None)).await.unwrap_err(),
+        zk::Error::NoAuth
+    );
+    assert_eq!(
+        t(anon.list_children("/secret")).await.unwrap_err(),
+        zk::Error::NoAuth
+    );
     // exists needs no permission.
     assert!(t(anon.check_stat("/secret")).await.unwrap().is_some());
     // A second session with the same credentials may read.
@@ -486,15 +687,26 @@ async fn digest_acls_and_who_am_i() {
     // A read-only world ACL set by digest: setACL bumps aversion, version checked.
     let acls = [
         zk::Acl::new(zk::Permission::READ, zk::AuthId::anyone()),
-        zk::Acl::new(zk::Permission::ALL, zk::AuthId::new("digest", &digest_id("alice", "secret"))),
+        zk::Acl::new(
+            zk::Permission::ALL,
+            zk::AuthId::new("digest", &digest_id("alice", "secret")),
+        ),
     ];
-    assert_eq!(t(alice.set_acl("/secret", &acls, Some(3))).await.unwrap_err(), zk::Error::BadVersion);
+    assert_eq!(
+        t(alice.set_acl("/secret", &acls, Some(3)))
+            .await
+            .unwrap_err(),
+        zk::Error::BadVersion
+    );
     let st = t(alice.set_acl("/secret", &acls, Some(0))).await.unwrap();
     assert_eq!(st.aversion, 1);
     assert_eq!(st.version, 0);
     let bob = connect_auth(&server, "bob:pw").await;
     assert_eq!(t(bob.get_data("/secret")).await.unwrap().0, b"s");
-    assert_eq!(t(bob.set_data("/secret", b"", None)).await.unwrap_err(), zk::Error::NoAuth);
+    assert_eq!(
+        t(bob.set_data("/secret", b"", None)).await.unwrap_err(),
+        zk::Error::NoAuth
+    );
     // READ suffices for getACL; without ADMIN, digest ids are masked ("x" after the colon).
     let (acl, _) = t(bob.get_acl("/secret")).await.unwrap();
     assert_eq!(acl.len(), 2);
@@ -506,11 +718,27 @@ async fn digest_acls_and_who_am_i() {
     // whoAmI: every session has its ip identity; digest sessions also the user.
     let mut users = t(alice.list_auth_users()).await.unwrap();
     users.sort_by(|a, b| a.scheme().cmp(b.scheme()));
-    assert_eq!(users, vec![zk::AuthUser::new("digest", "alice"), zk::AuthUser::new("ip", "127.0.0.1")]);
+    assert_eq!(
+        users,
+        vec![
+            zk::AuthUser::new("digest", "alice"),
+            zk::AuthUser::new("ip", "127.0.0.1")
+        ]
+    );
     let bob_users = t(bob.list_auth_users()).await.unwrap();
     assert!(bob_users.contains(&zk::AuthUser::new("digest", "bob")));
     let plain = connect(&server).await;
-    assert_eq!(t(plain.list_auth_users()).await.unwrap(), vec![zk::AuthUser::new("ip", "127.0.0.1")]);
+    assert_eq!(
+        t(plain.list_auth_users()).await.unwrap(),
+        vec![zk::AuthUser::new("ip", "127.0.0.1")]
+    );
+
+    // Deleting a node needs DELETE on its *parent* (PrepRequestProcessor checks the parent's
+    // ACL), so a session with no rights on /secret may still delete it once it is childless,
+    // because / is world:anyone ALL.
+    t(alice.delete("/secret/kid", None)).await.unwrap();
+    t(plain.delete("/secret", None)).await.unwrap();
+    assert_eq!(t(alice.check_stat("/secret")).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,19 +746,34 @@ async fn sync_counts_and_the_zookeeper_node() {
     let server = Server::start("");
     let c = connect(&server).await;
     t(c.sync("/")).await.unwrap();
-    assert!(t(c.check_stat("/zookeeper")).await.unwrap().is_some(), "/zookeeper exists");
+    assert!(
+        t(c.check_stat("/zookeeper")).await.unwrap().is_some(),
+        "/zookeeper exists"
+    );
     let mut zkkids = t(c.list_children("/zookeeper")).await.unwrap();
     zkkids.sort();
     assert!(zkkids.contains(&"quota".to_string()), "{zkkids:?}");
-    assert!(t(c.list_children("/")).await.unwrap().contains(&"zookeeper".to_string()));
+    assert!(t(c.list_children("/"))
+        .await
+        .unwrap()
+        .contains(&"zookeeper".to_string()));
 
     t(c.create("/cnt", b"", &persistent())).await.unwrap();
     t(c.create("/cnt/a", b"", &persistent())).await.unwrap();
     t(c.create("/cnt/a/b", b"", &persistent())).await.unwrap();
-    t(c.create("/cnt/c", b"", &mode(zk::CreateMode::Ephemeral))).await.unwrap();
-    assert_eq!(t(c.count_descendants_number("/cnt")).await.unwrap(), 3, "descendants, not counting itself");
+    t(c.create("/cnt/c", b"", &mode(zk::CreateMode::Ephemeral)))
+        .await
+        .unwrap();
+    assert_eq!(
+        t(c.count_descendants_number("/cnt")).await.unwrap(),
+        3,
+        "descendants, not counting itself"
+    );
     assert_eq!(t(c.count_descendants_number("/cnt/a/b")).await.unwrap(), 0);
-    assert_eq!(t(c.count_descendants_number("/nothing")).await.unwrap_err(), zk::Error::NoNode);
+    assert_eq!(
+        t(c.count_descendants_number("/nothing")).await.unwrap_err(),
+        zk::Error::NoNode
+    );
     t(c.sync("/cnt")).await.unwrap();
 }
 
@@ -539,16 +782,34 @@ async fn ttl_nodes_with_extended_types() {
     let server = Server::start("extendedTypesEnabled=true");
     let c = connect(&server).await;
     let opts = persistent().with_ttl(Duration::from_secs(60));
-    let (st, _) = t(c.create("/ttl", b"", &opts)).await.unwrap();
-    // EphemeralType.TTL: high byte 0xFF, TTL in milliseconds in the low bits.
-    assert_eq!(st.ephemeral_owner as u64, 0xFF00_0000_0000_0000 | 60_000);
+    let (st, _) = t(c.create("/ttl", b"x", &opts)).await.unwrap();
+    // Internally EphemeralType.TTL stores 0xFF in the high byte and the TTL in milliseconds in
+    // the low bits, but clients see ephemeralOwner 0 (DataNode.getClientEphemeralOwner, see
+    // create_modes_and_stat_fields).
+    assert_eq!(st.ephemeral_owner, 0);
+    assert_eq!(st.data_length, 1);
+    assert_eq!(t(c.get_data("/ttl")).await.unwrap(), (b"x".to_vec(), st));
     let opts = mode(zk::CreateMode::PersistentSequential).with_ttl(Duration::from_millis(1234));
     let (st, seq) = t(c.create("/ttl/s-", b"", &opts)).await.unwrap();
-    assert_eq!(st.ephemeral_owner as u64, 0xFF00_0000_0000_0000 | 1234);
+    assert_eq!(st.ephemeral_owner, 0);
     assert_eq!(seq.into_i64(), 0);
-    // With extended types on, a container is still Long.MIN_VALUE and ephemeral owners are sessions.
-    let (st, _) = t(c.create("/ttl-e", b"", &mode(zk::CreateMode::Ephemeral))).await.unwrap();
+    assert_eq!(
+        t(c.list_children("/ttl")).await.unwrap(),
+        vec!["s-0000000000"]
+    );
+    // A TTL node is not ephemeral: it may have plain children.
+    t(c.create("/ttl/plain", b"", &persistent())).await.unwrap();
+    // With extended types on (server id 0 in standalone), ephemeral owners are still session ids.
+    let (st, _) = t(c.create("/ttl-e", b"", &mode(zk::CreateMode::Ephemeral)))
+        .await
+        .unwrap();
     assert_eq!(st.ephemeral_owner, c.session_id().0);
+    // An existing path is still NODEEXISTS for a TTL create.
+    let opts = persistent().with_ttl(Duration::from_secs(5));
+    assert_eq!(
+        t(c.create("/ttl", b"", &opts)).await.unwrap_err(),
+        zk::Error::NodeExists
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,9 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Which server implementation the tests run against.
 pub fn against_zookeeper() -> bool {
-    std::env::var("RINGKEEPER_TEST_SERVER").map(|v| v == "zk").unwrap_or(false)
+    std::env::var("RINGKEEPER_TEST_SERVER")
+        .map(|v| v == "zk")
+        .unwrap_or(false)
 }
 
 pub struct Server {
@@ -38,7 +40,8 @@ impl Server {
     /// Starts a server with the common zoo.cfg plus `extra_cfg` (zoo.cfg lines).
     pub fn start(extra_cfg: &str) -> Server {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("ringkeeper-itest-{}-{}", std::process::id(), n));
+        let dir =
+            std::env::temp_dir().join(format!("ringkeeper-itest-{}-{}", std::process::id(), n));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("data")).expect("create temp dir");
         let port = free_port();
@@ -57,8 +60,10 @@ impl Server {
         let stdout = fs::File::create(dir.join("stdout.log")).unwrap();
         let stderr = fs::File::create(dir.join("stderr.log")).unwrap();
         let mut cmd = if against_zookeeper() {
-            // Debian's zkEnv.sh uses CLASSPATH="/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
-            // the jar's dependencies live next to it in /usr/share/java.
+            // Debian's zkEnv.sh uses CLASSPATH="/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+            // (the jar's manifest names its dependencies); add one slf4j binding + log4j so the
+            // server logs to stderr (the whole of /usr/share/java has several bindings and the
+            // no-op one wins).
             let mut c = Command::new("java");
             c.arg("-Xmx256m")
                 .arg("-XX:+UseSerialGC")
@@ -67,7 +72,10 @@ impl Server {
                 .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
                 .arg("-Dlog4j.configuration=file:/etc/zookeeper/conf/log4j.properties")
                 .arg("-cp")
-                .arg("/etc/zookeeper/conf:/usr/share/java/*")
+                .arg(
+                    "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:\
+                     /usr/share/java/log4j-1.2.jar",
+                )
                 .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
                 .arg(&cfg_path);
             c
@@ -78,7 +86,11 @@ impl Server {
         };
         cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         let child = cmd.spawn().expect("spawn server");
-        let mut server = Server { child: Some(child), dir, port };
+        let mut server = Server {
+            child: Some(child),
+            dir,
+            port,
+        };
         server.wait_ready();
         server
     }
@@ -87,10 +99,16 @@ impl Server {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("server exited during start-up ({status}); output:\n{}", self.output());
+                panic!(
+                    "server exited during start-up ({status}); output:\n{}",
+                    self.output()
+                );
             }
+            // ZooKeeper answers ruok before its database is loaded and closes session
+            // connections with "ZooKeeperServer not running" until then
+            // (NIOServerCnxn.readConnectRequest), so also wait for a real handshake.
             if let Ok(reply) = try_four_letter(&self.addr(), "ruok", Duration::from_secs(2)) {
-                if reply == "imok" {
+                if reply == "imok" && try_handshake(&self.addr()).is_ok() {
                     return;
                 }
             }
@@ -122,7 +140,11 @@ impl Server {
             let lines: Vec<&str> = s.lines().collect();
             lines[lines.len().saturating_sub(200)..].join("\n")
         };
-        format!("--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}", tail(&out), tail(&err))
+        format!(
+            "--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}",
+            tail(&out),
+            tail(&err)
+        )
     }
 
     /// True while the server process has not exited.
@@ -140,7 +162,10 @@ impl Server {
         }
         match try_four_letter(&self.addr(), "ruok", READ_TIMEOUT) {
             Ok(r) if r == "imok" => {}
-            other => panic!("server does not answer ruok ({other:?}); output:\n{}", self.output()),
+            other => panic!(
+                "server does not answer ruok ({other:?}); output:\n{}",
+                self.output()
+            ),
         }
     }
 
@@ -274,7 +299,10 @@ pub fn read_frame_timeout(stream: &mut TcpStream, timeout: Duration) -> std::io:
     stream.read_exact(&mut len)?;
     let len = i32::from_be_bytes(len);
     if !(0..=64 << 20).contains(&len) {
-        return Err(std::io::Error::new(ErrorKind::InvalidData, format!("bad frame length {len}")));
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            format!("bad frame length {len}"),
+        ));
     }
     let mut buf = vec![0u8; len as usize];
     stream.read_exact(&mut buf)?;
@@ -298,7 +326,10 @@ pub fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
     loop {
         let f = read_frame(stream)?;
         if f.len() < 16 {
-            return Err(std::io::Error::new(ErrorKind::InvalidData, format!("short reply {f:?}")));
+            return Err(std::io::Error::new(
+                ErrorKind::InvalidData,
+                format!("short reply {f:?}"),
+            ));
         }
         let mut r = Reader(&f);
         let xid = r.int();
@@ -307,7 +338,12 @@ pub fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
         if xid == -1 {
             continue;
         }
-        return Ok(Reply { xid, zxid, err, body: r.0.to_vec() });
+        return Ok(Reply {
+            xid,
+            zxid,
+            err,
+            body: r.0.to_vec(),
+        });
     }
 }
 
@@ -323,7 +359,14 @@ pub fn request(stream: &mut TcpStream, xid: i32, op: i32, body: &[u8]) -> std::i
 /// The 45-byte ConnectRequest (protocolVersion 0, lastZxidSeen 0, timeout 30000,
 /// sessionId 0, 16-byte zero password, readOnly false).
 pub fn connect_request() -> Vec<u8> {
-    Jute::new().int(0).long(0).int(30000).long(0).buffer(&[0u8; 16]).boolean(false).into_vec()
+    Jute::new()
+        .int(0)
+        .long(0)
+        .int(30000)
+        .long(0)
+        .buffer(&[0u8; 16])
+        .boolean(false)
+        .into_vec()
 }
 
 /// Opens a TCP connection and completes the handshake by hand.
@@ -351,6 +394,24 @@ pub fn raw_connect_session(addr: &str) -> (TcpStream, i64) {
     (stream, session_id)
 }
 
+fn try_handshake(addr: &str) -> std::io::Result<()> {
+    let sa: SocketAddr = addr.parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&sa, Duration::from_secs(2))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    send_frame(&mut stream, &connect_request())?;
+    let resp = read_frame_timeout(&mut stream, Duration::from_secs(2))?;
+    if resp.len() < 36 {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            "short ConnectResponse",
+        ));
+    }
+    let close = Jute::new().int(1).int(op::CLOSE_SESSION).into_vec();
+    send_frame(&mut stream, &close)?;
+    let _ = read_frame_timeout(&mut stream, Duration::from_secs(2));
+    Ok(())
+}
+
 /// Waits until the peer closes the connection (EOF or reset), discarding anything it sends.
 /// Returns false if it is still open after `timeout`.
 pub fn wait_closed(stream: &mut TcpStream, timeout: Duration) -> bool {
@@ -361,11 +422,15 @@ pub fn wait_closed(stream: &mut TcpStream, timeout: Duration) -> bool {
         if left.is_zero() {
             return false;
         }
-        stream.set_read_timeout(Some(left.min(Duration::from_millis(500)))).unwrap();
+        stream
+            .set_read_timeout(Some(left.min(Duration::from_millis(500))))
+            .unwrap();
         match stream.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+                continue
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => return true,
         }
@@ -397,7 +462,8 @@ fn try_four_letter(addr: &str, word: &str, timeout: Duration) -> std::io::Result
 
 /// Sends a four-letter word and returns the whole reply (the server closes afterwards).
 pub fn four_letter(addr: &str, word: &str) -> String {
-    try_four_letter(addr, word, READ_TIMEOUT).unwrap_or_else(|e| panic!("four-letter word {word}: {e}"))
+    try_four_letter(addr, word, READ_TIMEOUT)
+        .unwrap_or_else(|e| panic!("four-letter word {word}: {e}"))
 }
 
 /// Opcodes and error codes used by the raw tests.
@@ -427,14 +493,30 @@ pub fn assert_fresh_session_works(server: &mut Server, tag: &str) {
     let addr = server.addr();
     let mut s = raw_connect(&addr);
     let path = format!("/fresh-{tag}-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
-    let body = Jute::new().string(&path).buffer(b"v").open_acl().int(0).into_vec();
+    let body = Jute::new()
+        .string(&path)
+        .buffer(b"v")
+        .open_acl()
+        .int(0)
+        .into_vec();
     let r = request(&mut s, 1, op::CREATE, &body).expect("create on a fresh session");
     assert_eq!(r.err, err::OK, "create {path} on a fresh session");
-    let r = request(&mut s, 2, op::GET_DATA, &Jute::new().string(&path).boolean(false).into_vec())
-        .expect("getData on a fresh session");
+    let r = request(
+        &mut s,
+        2,
+        op::GET_DATA,
+        &Jute::new().string(&path).boolean(false).into_vec(),
+    )
+    .expect("getData on a fresh session");
     assert_eq!(r.err, err::OK);
     assert_eq!(Reader(&r.body).buffer(), b"v");
-    let r = request(&mut s, 3, op::DELETE, &Jute::new().string(&path).int(-1).into_vec()).expect("delete");
+    let r = request(
+        &mut s,
+        3,
+        op::DELETE,
+        &Jute::new().string(&path).int(-1).into_vec(),
+    )
+    .expect("delete");
     assert_eq!(r.err, err::OK);
     let _ = request(&mut s, 4, op::CLOSE_SESSION, &[]);
     server.assert_alive();
