@@ -134,25 +134,34 @@ fn oversized_and_negative_lengths_close_the_connection() {
 }
 
 #[test]
-fn unknown_opcode_gets_unimplemented_and_the_connection_stays_usable() {
+fn unknown_opcode_gets_unimplemented_then_the_connection_is_closed() {
+    // Surprise: ZooKeeper answers an unknown opcode with UNIMPLEMENTED and then closes the
+    // connection (UnimplementedRequestProcessor.processRequest calls cnxn.sendCloseSession();
+    // zookeeper-server/src/main/java/org/apache/zookeeper/server/UnimplementedRequestProcessor.java).
     let mut server = Server::start("");
     let addr = server.addr();
-    let mut s = raw_connect(&addr);
-    for (xid, opcode) in [(1, 999), (2, 10), (3, 500), (4, -999)] {
-        let r = request(&mut s, xid, opcode, b"whatever").unwrap();
-        assert_eq!(r.err, err::UNIMPLEMENTED, "opcode {opcode}");
-        assert!(r.body.is_empty(), "error replies carry no body");
+    for opcode in [999, 10, 500, -999, 0] {
+        for body in [&b"whatever"[..], &b""[..]] {
+            let mut s = raw_connect(&addr);
+            let r = request(&mut s, 5, opcode, body).unwrap();
+            assert_eq!(r.err, err::UNIMPLEMENTED, "opcode {opcode}");
+            assert!(r.body.is_empty(), "error replies carry no body");
+            // A request pipelined behind it is not answered: the connection closes.
+            let _ = send_frame(
+                &mut s,
+                &Jute::new()
+                    .int(6)
+                    .int(op::EXISTS)
+                    .string("/")
+                    .boolean(false)
+                    .into_vec(),
+            );
+            assert!(
+                wait_closed(&mut s, CLOSE_TIMEOUT),
+                "opcode {opcode}: connection left open"
+            );
+        }
     }
-    // Same connection still serves.
-    let r = request(
-        &mut s,
-        10,
-        op::CREATE,
-        &create_body("/after-unknown", Jute::new().open_acl()),
-    )
-    .unwrap();
-    assert_eq!(r.err, err::OK);
-    assert_eq!(common::Reader(&r.body).string(), "/after-unknown");
     assert_fresh_session_works(&mut server, "unknown-op");
 }
 
@@ -185,13 +194,49 @@ fn trailing_garbage_after_a_record_is_ignored() {
     assert_fresh_session_works(&mut server, "trailing");
 }
 
-const BAD_PATHS: &[&str] = &[
-    "", "a", "a/b", "/a/", "/a//b", "//", "/a/./b", "/a/../b", "/.", "/..", "/a/.", "/a\u{0}b",
-    "/a\u{1}b",
+const B: i32 = err::BADARGUMENTS;
+const N: i32 = err::NONODE;
+const O: i32 = err::OK;
+
+/// What ZooKeeper 3.8 answers for malformed paths, per operation:
+/// (path, [create, create2, sequential create, setData, delete, getData, exists, getChildren]).
+///
+/// Surprise: ZooKeeper does *not* simply answer BADARGUMENTS for every malformed path; the
+/// code depends on the order of its checks (read in zookeeper-server/src/main/java/org/apache/
+/// zookeeper/server/PrepRequestProcessor.java and FinalRequestProcessor.java, release-3.8):
+/// * create/create2: BADARGUMENTS if the path has no '/' or contains NUL; otherwise the parent
+///   (everything before the last '/') is looked up first (NONODE if missing); only then is the
+///   full path (with the sequence suffix appended, for sequential nodes) run through
+///   PathUtils.validatePath -> BADARGUMENTS. So "/a//b" is NONODE (parent "/a/" does not
+///   exist), "/a/" is BADARGUMENTS, and a *sequential* create of "/a/" or "/." succeeds
+///   ("/a/0000000000", "/.0000000001" are valid paths).
+/// * setData: validatePath first -> always BADARGUMENTS.
+/// * delete: BADARGUMENTS only without '/' or with NUL; otherwise NONODE (the path is simply
+///   not found).
+/// * getData/getChildren: no validation at all: the path is looked up as given -> NONODE;
+///   "" is the root's key in DataTree, so "" reads the root (OK).
+/// * exists: like getData, except a NUL character is BADARGUMENTS.
+const PATH_TABLE: &[(&str, [i32; 8])] = &[
+    ("", [B, B, B, B, B, O, O, O]),
+    ("a", [B, B, B, B, B, N, N, N]),
+    ("a/b", [N, N, N, B, N, N, N, N]),
+    ("/a/", [B, B, O, B, N, N, N, N]),
+    ("/a//b", [N, N, N, B, N, N, N, N]),
+    ("//", [B, B, B, B, N, N, N, N]),
+    ("/a/./b", [N, N, N, B, N, N, N, N]),
+    ("/a/../b", [N, N, N, B, N, N, N, N]),
+    ("/.", [B, B, O, B, N, N, N, N]),
+    ("/..", [B, B, O, B, N, N, N, N]),
+    ("/a/.", [B, B, O, B, N, N, N, N]),
+    ("/a\u{0}b", [B, B, B, B, B, N, B, N]),
+    ("/b\u{0}", [B, B, B, B, B, N, B, N]),
+    ("/a\u{1}b", [B, B, B, B, N, N, N, N]),
+    ("/nope/", [N, N, N, B, N, N, N, N]),
+    ("/nope//x", [N, N, N, B, N, N, N, N]),
 ];
 
 #[test]
-fn invalid_paths_get_badarguments() {
+fn invalid_paths_get_zookeepers_error_codes() {
     let mut server = Server::start("");
     let addr = server.addr();
     let mut s = raw_connect(&addr);
@@ -206,69 +251,56 @@ fn invalid_paths_get_badarguments() {
         .err,
         0
     );
+    let names = [
+        "create",
+        "create2",
+        "sequential create",
+        "setData",
+        "delete",
+        "getData",
+        "exists",
+        "getChildren",
+    ];
     let mut xid = 10;
-    for path in BAD_PATHS {
-        for opcode in [op::CREATE, op::CREATE2] {
+    for (path, expected) in PATH_TABLE {
+        let bodies = [
+            (op::CREATE, create_body(path, Jute::new().open_acl())),
+            (op::CREATE2, create_body(path, Jute::new().open_acl())),
+            (
+                op::CREATE,
+                Jute::new()
+                    .string(path)
+                    .buffer(b"")
+                    .open_acl()
+                    .int(2)
+                    .into_vec(),
+            ),
+            (
+                op::SET_DATA,
+                Jute::new().string(path).buffer(b"").int(-1).into_vec(),
+            ),
+            (op::DELETE, Jute::new().string(path).int(-1).into_vec()),
+            (
+                op::GET_DATA,
+                Jute::new().string(path).boolean(false).into_vec(),
+            ),
+            (
+                op::EXISTS,
+                Jute::new().string(path).boolean(false).into_vec(),
+            ),
+            (
+                op::GET_CHILDREN,
+                Jute::new().string(path).boolean(false).into_vec(),
+            ),
+        ];
+        for (i, (opcode, body)) in bodies.iter().enumerate() {
             xid += 1;
-            let r = request(
-                &mut s,
-                xid,
-                opcode,
-                &create_body(path, Jute::new().open_acl()),
-            )
-            .unwrap();
-            assert_eq!(r.err, err::BADARGUMENTS, "create (op {opcode}) {path:?}");
-        }
-        // Sequential creates validate the path with the suffix appended: "/a/" is fine there.
-        xid += 1;
-        let body = Jute::new()
-            .string(path)
-            .buffer(b"")
-            .open_acl()
-            .int(2)
-            .into_vec();
-        let r = request(&mut s, xid, op::CREATE, &body).unwrap();
-        let expected = if *path == "/a/" {
-            err::OK
-        } else {
-            err::BADARGUMENTS
-        };
-        assert_eq!(r.err, expected, "sequential create {path:?}");
-        xid += 1;
-        let r = request(
-            &mut s,
-            xid,
-            op::SET_DATA,
-            &Jute::new().string(path).buffer(b"").int(-1).into_vec(),
-        )
-        .unwrap();
-        assert_eq!(r.err, err::BADARGUMENTS, "setData {path:?}");
-        xid += 1;
-        let r = request(
-            &mut s,
-            xid,
-            op::DELETE,
-            &Jute::new().string(path).int(-1).into_vec(),
-        )
-        .unwrap();
-        assert_eq!(r.err, err::BADARGUMENTS, "delete {path:?}");
-    }
-    // Reads do not validate paths in ZooKeeper 3.8: FinalRequestProcessor looks the path up
-    // as given and answers NONODE (zookeeper-server/.../server/FinalRequestProcessor.java).
-    for path in BAD_PATHS {
-        for opcode in [op::GET_DATA, op::EXISTS, op::GET_CHILDREN] {
-            xid += 1;
-            let r = request(
-                &mut s,
-                xid,
-                opcode,
-                &Jute::new().string(path).boolean(false).into_vec(),
-            )
-            .unwrap();
-            assert_eq!(r.err, err::NONODE, "op {opcode} {path:?}");
+            let r = request(&mut s, xid, *opcode, body)
+                .unwrap_or_else(|e| panic!("{} {path:?}: connection failed: {e}", names[i]));
+            assert_eq!(r.err, expected[i], "{} {path:?}", names[i]);
         }
     }
-    // The connection is still good, and nothing odd was created.
+    // The connection is still good, and only the sequential child of "/a/" was created under /a.
     xid += 1;
     let r = request(
         &mut s,
@@ -280,11 +312,11 @@ fn invalid_paths_get_badarguments() {
     assert_eq!(r.err, err::OK);
     let mut rd = common::Reader(&r.body);
     let n = rd.int();
-    let kids: Vec<String> = (0..n).map(|_| rd.string()).collect();
+    let mut kids: Vec<String> = (0..n).map(|_| rd.string()).collect();
+    kids.sort();
     assert_eq!(
         kids,
-        vec!["0000000000".to_string()],
-        "only the sequential child of /a/"
+        vec![".0000000001".to_string(), "0000000000".to_string()]
     );
     assert_fresh_session_works(&mut server, "paths");
 }
