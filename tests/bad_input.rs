@@ -166,6 +166,130 @@ fn unknown_opcode_gets_unimplemented_then_the_connection_is_closed() {
 }
 
 #[test]
+fn malformed_records_get_marshallingerror_and_the_connection_stays_usable() {
+    // A complete frame whose record cannot be decoded: ZooKeeper answers MARSHALLINGERROR
+    // (-5) with the request's xid and keeps the connection (observed on 3.8).
+    let mut server = Server::start("");
+    let addr = server.addr();
+    let m = err::MARSHALLINGERROR;
+    let cases: Vec<(&str, Vec<u8>, i32)> = vec![
+        (
+            "getData, path longer than the frame",
+            Jute::new().int(100).raw(b"/ab").into_vec(),
+            m,
+        ),
+        ("getData, no body", vec![], m),
+        (
+            "getData, null path",
+            Jute::new().int(-1).boolean(false).into_vec(),
+            m,
+        ),
+        ("create, no body", vec![], m),
+        (
+            "create, ACL vector cut short",
+            Jute::new().string("/x").buffer(b"").int(3).into_vec(),
+            m,
+        ),
+        (
+            "create, null path",
+            Jute::new().int(-1).buffer(b"").open_acl().int(0).into_vec(),
+            m,
+        ),
+        (
+            "create, ACL count 2^31-1",
+            Jute::new()
+                .string("/y")
+                .buffer(b"")
+                .int(i32::MAX)
+                .into_vec(),
+            m,
+        ),
+        // Unknown create flags are BADARGUMENTS (CreateMode.fromFlag throws).
+        (
+            "create, flags 99",
+            Jute::new()
+                .string("/z")
+                .buffer(b"")
+                .open_acl()
+                .int(99)
+                .into_vec(),
+            err::BADARGUMENTS,
+        ),
+        // A null data buffer is accepted as empty data.
+        (
+            "setData, null data",
+            Jute::new().string("/").int(-1).int(-1).into_vec(),
+            err::OK,
+        ),
+        // multi with an op type that is not allowed inside multi.
+        (
+            "multi, op 77",
+            Jute::new().int(77).boolean(false).int(0).into_vec(),
+            m,
+        ),
+    ];
+    let opcodes = [
+        op::GET_DATA,
+        op::GET_DATA,
+        op::GET_DATA,
+        op::CREATE,
+        op::CREATE,
+        op::CREATE,
+        op::CREATE,
+        op::CREATE,
+        op::SET_DATA,
+        14,
+    ];
+    let mut s = raw_connect(&addr);
+    let mut xid = 0;
+    for ((what, body, expected), opcode) in cases.into_iter().zip(opcodes) {
+        xid += 1;
+        let r = request(&mut s, xid, opcode, &body).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(r.err, expected, "{what}");
+        // Same connection, next request answered normally.
+        xid += 1;
+        let r = request(
+            &mut s,
+            xid,
+            op::EXISTS,
+            &Jute::new().string("/").boolean(false).into_vec(),
+        )
+        .unwrap_or_else(|e| panic!("after {what}: {e}"));
+        assert_eq!(r.err, err::OK, "after {what}");
+    }
+    for path in ["/x", "/y", "/z"] {
+        xid += 1;
+        let r = request(
+            &mut s,
+            xid,
+            op::EXISTS,
+            &Jute::new().string(path).boolean(false).into_vec(),
+        )
+        .unwrap();
+        assert_eq!(r.err, err::NONODE, "{path} must not exist");
+    }
+    assert_fresh_session_works(&mut server, "marshalling");
+}
+
+#[test]
+fn frames_shorter_than_a_request_header_close_the_connection() {
+    let mut server = Server::start("");
+    let addr = server.addr();
+    for frame in [vec![], vec![0u8, 0, 0, 5, 0, 0]] {
+        let mut s = raw_connect(&addr);
+        send_frame(&mut s, &frame).unwrap();
+        assert!(
+            wait_closed(&mut s, CLOSE_TIMEOUT),
+            "{}-byte frame: connection left open",
+            frame.len()
+        );
+        assert_fresh_session_works(&mut server, "short-frame");
+    }
+    server.stop();
+    assert!(!server.is_running(), "server did not exit on SIGTERM");
+}
+
+#[test]
 fn trailing_garbage_after_a_record_is_ignored() {
     // ZooKeeper deserializes the record from the front of the frame and never checks that the
     // whole frame was consumed (ByteBufferInputStream.byteBuffer2Record in
