@@ -302,6 +302,35 @@ async fn ephemerals_vanish_when_session_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemerals_vanish_when_session_expires() {
+    let server = Server::start("");
+    let observer = connect(&server).await;
+    // A detached client drops its connection without closeSession: the session must expire.
+    // The requested 4 s is the minimum the server allows (2 * tickTime).
+    let owner = t(zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(4))
+        .with_detached()
+        .connect(&server.addr()))
+    .await
+    .expect("connect");
+    assert_eq!(owner.session_timeout(), Duration::from_secs(4));
+    let owner_id = owner.session_id().0;
+    let (st, _) = t(owner.create("/expiring", b"", &mode(zk::CreateMode::Ephemeral)))
+        .await
+        .unwrap();
+    assert_eq!(st.ephemeral_owner, owner_id);
+    let (st, w) = t(observer.check_and_watch_stat("/expiring")).await.unwrap();
+    assert_eq!(st.unwrap().ephemeral_owner, owner_id);
+    drop(owner);
+    let ev = t(w.changed()).await;
+    assert_eq!(
+        (ev.event_type, ev.path.as_str()),
+        (zk::EventType::NodeDeleted, "/expiring")
+    );
+    assert_eq!(t(observer.check_stat("/expiring")).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oneshot_watches() {
     let server = Server::start("");
     let c = connect(&server).await;
@@ -820,4 +849,34 @@ async fn ttl_nodes_without_extended_types_are_refused() {
     let e = t(c.create("/ttl", b"", &opts)).await.unwrap_err();
     assert_eq!(e, zk::Error::Unimplemented);
     assert_eq!(t(c.check_stat("/ttl")).await.unwrap(), None);
+}
+
+/// Old clients send a 44-byte ConnectRequest without the trailing readOnly byte and expect a
+/// 36-byte ConnectResponse; newer ones send 45 and get 37. ZooKeeper 3.8 mirrors what the
+/// client sent (ServerCnxn.isOldClient, set while reading the ConnectRequest).
+#[test]
+fn handshake_mirrors_the_read_only_byte() {
+    use common::{op, read_frame, send_frame};
+    let server = Server::start("");
+    let sa: std::net::SocketAddr = server.addr().parse().unwrap();
+    for (req_len, resp_len) in [(45, 37), (44, 36)] {
+        let mut s = std::net::TcpStream::connect_timeout(&sa, T).unwrap();
+        let hs = common::connect_request();
+        send_frame(&mut s, &hs[..req_len]).unwrap();
+        let resp = read_frame(&mut s).unwrap();
+        assert_eq!(
+            resp.len(),
+            resp_len,
+            "ConnectResponse length for a {req_len}-byte ConnectRequest"
+        );
+        // The session works either way.
+        let r = common::request(
+            &mut s,
+            1,
+            op::EXISTS,
+            &Jute::new().string("/").boolean(false).into_vec(),
+        )
+        .unwrap();
+        assert_eq!(r.err, 0);
+    }
 }
