@@ -1,0 +1,523 @@
+//! Test fixture shared by the integration tests: start a server (ringkeeper, or the real
+//! Apache ZooKeeper when `RINGKEEPER_TEST_SERVER=zk`) on a free 127.0.0.1 port with its own
+//! zoo.cfg and data directory, plus raw-socket helpers that speak the wire protocol by hand.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long the server gets to answer `ruok` after start.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default read timeout for raw-socket replies.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Which server implementation the tests run against.
+pub fn against_zookeeper() -> bool {
+    std::env::var("RINGKEEPER_TEST_SERVER")
+        .map(|v| v == "zk")
+        .unwrap_or(false)
+}
+
+pub struct Server {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts a server with the common zoo.cfg plus `extra_cfg` (zoo.cfg lines).
+    pub fn start(extra_cfg: &str) -> Server {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("ringkeeper-itest-{}-{}", std::process::id(), n));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("data")).expect("create temp dir");
+        let port = free_port();
+        let cfg = format!(
+            "tickTime=2000\n\
+             dataDir={data}\n\
+             clientPort={port}\n\
+             clientPortAddress=127.0.0.1\n\
+             4lw.commands.whitelist=*\n\
+             admin.enableServer=false\n\
+             {extra_cfg}\n",
+            data = dir.join("data").display(),
+        );
+        let cfg_path = dir.join("zoo.cfg");
+        fs::write(&cfg_path, cfg).expect("write zoo.cfg");
+        let stdout = fs::File::create(dir.join("stdout.log")).unwrap();
+        let stderr = fs::File::create(dir.join("stderr.log")).unwrap();
+        let mut cmd = if against_zookeeper() {
+            // Debian's zkEnv.sh uses CLASSPATH="/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
+            // (the jar's manifest names its dependencies); add one slf4j binding + log4j so the
+            // server logs to stderr (the whole of /usr/share/java has several bindings and the
+            // no-op one wins).
+            let mut c = Command::new("java");
+            c.arg("-Xmx256m")
+                .arg("-XX:+UseSerialGC")
+                .arg("-XX:TieredStopAtLevel=1")
+                .arg(format!("-Dzookeeper.log.dir={}", dir.display()))
+                .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
+                .arg("-Dlog4j.configuration=file:/etc/zookeeper/conf/log4j.properties")
+                .arg("-cp")
+                .arg(
+                    "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:\
+                     /usr/share/java/log4j-1.2.jar",
+                )
+                .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+                .arg(&cfg_path);
+            c
+        } else {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_ringkeeper"));
+            c.arg("server").arg("--config").arg(&cfg_path);
+            c
+        };
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        let child = cmd.spawn().expect("spawn server");
+        let mut server = Server {
+            child: Some(child),
+            dir,
+            port,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!(
+                    "server exited during start-up ({status}); output:\n{}",
+                    self.output()
+                );
+            }
+            // ZooKeeper answers ruok before its database is loaded and closes session
+            // connections with "ZooKeeperServer not running" until then
+            // (NIOServerCnxn.readConnectRequest), so also wait for a real handshake.
+            if let Ok(reply) = try_four_letter(&self.addr(), "ruok", Duration::from_secs(2)) {
+                if reply == "imok" && try_handshake(&self.addr()).is_ok() {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "server did not answer ruok with imok on {} within {:?}; output:\n{}",
+                    self.addr(),
+                    START_TIMEOUT,
+                    self.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The server's stdout and stderr so far.
+    pub fn output(&self) -> String {
+        let out = fs::read_to_string(self.dir.join("stdout.log")).unwrap_or_default();
+        let err = fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default();
+        let tail = |s: &str| {
+            let lines: Vec<&str> = s.lines().collect();
+            lines[lines.len().saturating_sub(200)..].join("\n")
+        };
+        format!(
+            "--- stdout (tail) ---\n{}\n--- stderr (tail) ---\n{}",
+            tail(&out),
+            tail(&err)
+        )
+    }
+
+    /// True while the server process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().unwrap().is_none(),
+            None => false,
+        }
+    }
+
+    /// Panics with the server's output if the process has exited or stopped answering `ruok`.
+    pub fn assert_alive(&mut self) {
+        if !self.is_running() {
+            panic!("server process exited; output:\n{}", self.output());
+        }
+        match try_four_letter(&self.addr(), "ruok", READ_TIMEOUT) {
+            Ok(r) if r == "imok" => {}
+            other => panic!(
+                "server does not answer ruok ({other:?}); output:\n{}",
+                self.output()
+            ),
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit; SIGKILL after 20 s.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("server output at failure:\n{}", self.output());
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw protocol helpers.
+
+/// Minimal jute encoder.
+#[derive(Default)]
+pub struct Jute(pub Vec<u8>);
+
+impl Jute {
+    pub fn new() -> Jute {
+        Jute(Vec::new())
+    }
+    pub fn int(mut self, v: i32) -> Self {
+        self.0.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+    pub fn long(mut self, v: i64) -> Self {
+        self.0.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+    pub fn boolean(mut self, v: bool) -> Self {
+        self.0.push(v as u8);
+        self
+    }
+    pub fn buffer(self, b: &[u8]) -> Self {
+        let mut s = self.int(b.len() as i32);
+        s.0.extend_from_slice(b);
+        s
+    }
+    pub fn string(self, s: &str) -> Self {
+        self.buffer(s.as_bytes())
+    }
+    pub fn raw(mut self, b: &[u8]) -> Self {
+        self.0.extend_from_slice(b);
+        self
+    }
+    /// A vector<ACL> of (perms, scheme, id).
+    pub fn acls(self, acls: &[(i32, &str, &str)]) -> Self {
+        let mut s = self.int(acls.len() as i32);
+        for (perms, scheme, id) in acls {
+            s = s.int(*perms).string(scheme).string(id);
+        }
+        s
+    }
+    /// world:anyone with all permissions.
+    pub fn open_acl(self) -> Self {
+        self.acls(&[(31, "world", "anyone")])
+    }
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+/// Minimal jute decoder.
+pub struct Reader<'a>(pub &'a [u8]);
+
+impl Reader<'_> {
+    pub fn int(&mut self) -> i32 {
+        let (h, t) = self.0.split_at(4);
+        self.0 = t;
+        i32::from_be_bytes(h.try_into().unwrap())
+    }
+    pub fn long(&mut self) -> i64 {
+        let (h, t) = self.0.split_at(8);
+        self.0 = t;
+        i64::from_be_bytes(h.try_into().unwrap())
+    }
+    pub fn buffer(&mut self) -> Vec<u8> {
+        let n = self.int();
+        if n < 0 {
+            return Vec::new();
+        }
+        let (h, t) = self.0.split_at(n as usize);
+        self.0 = t;
+        h.to_vec()
+    }
+    pub fn string(&mut self) -> String {
+        String::from_utf8(self.buffer()).unwrap()
+    }
+}
+
+/// Writes one length-prefixed frame.
+pub fn send_frame(stream: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(payload.len() + 4);
+    buf.extend_from_slice(&(payload.len() as i32).to_be_bytes());
+    buf.extend_from_slice(payload);
+    stream.write_all(&buf)
+}
+
+/// Reads one length-prefixed frame, failing after `timeout` or on EOF.
+pub fn read_frame_timeout(stream: &mut TcpStream, timeout: Duration) -> std::io::Result<Vec<u8>> {
+    stream.set_read_timeout(Some(timeout))?;
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len)?;
+    let len = i32::from_be_bytes(len);
+    if !(0..=64 << 20).contains(&len) {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            format!("bad frame length {len}"),
+        ));
+    }
+    let mut buf = vec![0u8; len as usize];
+    stream.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+pub fn read_frame(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    read_frame_timeout(stream, READ_TIMEOUT)
+}
+
+/// A reply: (xid, zxid, err, body).
+pub struct Reply {
+    pub xid: i32,
+    pub zxid: i64,
+    pub err: i32,
+    pub body: Vec<u8>,
+}
+
+/// Reads frames until a reply that is not a watch notification (xid −1) arrives.
+pub fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
+    loop {
+        let f = read_frame(stream)?;
+        if f.len() < 16 {
+            return Err(std::io::Error::new(
+                ErrorKind::InvalidData,
+                format!("short reply {f:?}"),
+            ));
+        }
+        let mut r = Reader(&f);
+        let xid = r.int();
+        let zxid = r.long();
+        let err = r.int();
+        if xid == -1 {
+            continue;
+        }
+        return Ok(Reply {
+            xid,
+            zxid,
+            err,
+            body: r.0.to_vec(),
+        });
+    }
+}
+
+/// Sends `RequestHeader{xid, op}` + body and returns the reply, checking the xid.
+pub fn request(stream: &mut TcpStream, xid: i32, op: i32, body: &[u8]) -> std::io::Result<Reply> {
+    let payload = Jute::new().int(xid).int(op).raw(body).into_vec();
+    send_frame(stream, &payload)?;
+    let reply = read_reply(stream)?;
+    assert_eq!(reply.xid, xid, "reply xid does not match the request");
+    Ok(reply)
+}
+
+/// The 45-byte ConnectRequest (protocolVersion 0, lastZxidSeen 0, timeout 30000,
+/// sessionId 0, 16-byte zero password, readOnly false).
+pub fn connect_request() -> Vec<u8> {
+    Jute::new()
+        .int(0)
+        .long(0)
+        .int(30000)
+        .long(0)
+        .buffer(&[0u8; 16])
+        .boolean(false)
+        .into_vec()
+}
+
+/// Opens a TCP connection and completes the handshake by hand.
+pub fn raw_connect(addr: &str) -> TcpStream {
+    let (stream, _) = raw_connect_session(addr);
+    stream
+}
+
+/// Like [raw_connect], also returning the session id.
+pub fn raw_connect_session(addr: &str) -> (TcpStream, i64) {
+    let sa: SocketAddr = addr.parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&sa, READ_TIMEOUT).expect("connect");
+    stream.set_nodelay(true).unwrap();
+    stream.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+    send_frame(&mut stream, &connect_request()).expect("send ConnectRequest");
+    let resp = read_frame(&mut stream).expect("read ConnectResponse");
+    let mut r = Reader(&resp);
+    let _protocol_version = r.int();
+    let timeout = r.int();
+    let session_id = r.long();
+    let passwd = r.buffer();
+    assert!(timeout > 0, "negotiated timeout {timeout}");
+    assert_ne!(session_id, 0, "session id 0");
+    assert_eq!(passwd.len(), 16, "password length");
+    (stream, session_id)
+}
+
+fn try_handshake(addr: &str) -> std::io::Result<()> {
+    let sa: SocketAddr = addr.parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&sa, Duration::from_secs(2))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    send_frame(&mut stream, &connect_request())?;
+    let resp = read_frame_timeout(&mut stream, Duration::from_secs(2))?;
+    if resp.len() < 36 {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            "short ConnectResponse",
+        ));
+    }
+    let close = Jute::new().int(1).int(op::CLOSE_SESSION).into_vec();
+    send_frame(&mut stream, &close)?;
+    let _ = read_frame_timeout(&mut stream, Duration::from_secs(2));
+    Ok(())
+}
+
+/// Waits until the peer closes the connection (EOF or reset), discarding anything it sends.
+/// Returns false if it is still open after `timeout`.
+pub fn wait_closed(stream: &mut TcpStream, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        stream
+            .set_read_timeout(Some(left.min(Duration::from_millis(500))))
+            .unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+                continue
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
+fn try_four_letter(addr: &str, word: &str, timeout: Duration) -> std::io::Result<String> {
+    let sa: SocketAddr = addr.parse().unwrap();
+    let mut s = TcpStream::connect_timeout(&sa, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    s.write_all(word.as_bytes())?;
+    let mut out = Vec::new();
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => return Err(e),
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Sends a four-letter word and returns the whole reply (the server closes afterwards).
+pub fn four_letter(addr: &str, word: &str) -> String {
+    try_four_letter(addr, word, READ_TIMEOUT)
+        .unwrap_or_else(|e| panic!("four-letter word {word}: {e}"))
+}
+
+/// Opcodes and error codes used by the raw tests.
+pub mod op {
+    pub const CREATE: i32 = 1;
+    pub const DELETE: i32 = 2;
+    pub const EXISTS: i32 = 3;
+    pub const GET_DATA: i32 = 4;
+    pub const SET_DATA: i32 = 5;
+    pub const GET_CHILDREN: i32 = 8;
+    pub const CREATE2: i32 = 15;
+    pub const CLOSE_SESSION: i32 = -11;
+}
+
+pub mod err {
+    pub const OK: i32 = 0;
+    pub const UNIMPLEMENTED: i32 = -6;
+    pub const MARSHALLINGERROR: i32 = -5;
+    pub const BADARGUMENTS: i32 = -8;
+    pub const NONODE: i32 = -101;
+    pub const NODEEXISTS: i32 = -110;
+    pub const INVALIDACL: i32 = -114;
+}
+
+/// A fresh raw session creates, reads and deletes a node: the server still serves.
+pub fn assert_fresh_session_works(server: &mut Server, tag: &str) {
+    let addr = server.addr();
+    let mut s = raw_connect(&addr);
+    let path = format!("/fresh-{tag}-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+    let body = Jute::new()
+        .string(&path)
+        .buffer(b"v")
+        .open_acl()
+        .int(0)
+        .into_vec();
+    let r = request(&mut s, 1, op::CREATE, &body).expect("create on a fresh session");
+    assert_eq!(r.err, err::OK, "create {path} on a fresh session");
+    let r = request(
+        &mut s,
+        2,
+        op::GET_DATA,
+        &Jute::new().string(&path).boolean(false).into_vec(),
+    )
+    .expect("getData on a fresh session");
+    assert_eq!(r.err, err::OK);
+    assert_eq!(Reader(&r.body).buffer(), b"v");
+    let r = request(
+        &mut s,
+        3,
+        op::DELETE,
+        &Jute::new().string(&path).int(-1).into_vec(),
+    )
+    .expect("delete");
+    assert_eq!(r.err, err::OK);
+    let _ = request(&mut s, 4, op::CLOSE_SESSION, &[]);
+    server.assert_alive();
+}
