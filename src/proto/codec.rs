@@ -18,6 +18,8 @@ pub enum DecodeError {
     TrailingBytes { count: usize },
     #[error("unknown {what} {value}")]
     UnknownValue { what: &'static str, value: i32 },
+    #[error("null string at offset {offset}")]
+    NullString { offset: usize },
     #[error("vector of {count} items exceeds the remaining {remaining} bytes")]
     VectorTooLong { count: i32, remaining: usize },
 }
@@ -185,9 +187,10 @@ impl Decode for Bytes {
     }
 }
 
-/// A ustring. Null reads as empty (ZooKeeper then rejects it as a path, which is what an
-/// empty path gets too). Written as standard UTF-8; read as UTF-8, accepting the
-/// CESU-8 surrogate pairs that Java's jute writer produces for characters outside the BMP.
+/// A ustring. A null string is refused (ZooKeeper fails such a request with
+/// MARSHALLINGERROR when it dereferences it). Written as standard UTF-8; read as UTF-8,
+/// accepting the CESU-8 surrogate pairs that Java's jute writer produces for characters
+/// outside the BMP.
 impl Encode for String {
     fn encode(&self, out: &mut BytesMut) {
         out.put_i32(self.len() as i32);
@@ -196,8 +199,11 @@ impl Encode for String {
 }
 impl Decode for String {
     fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
-        let bytes = r.read_buffer()?.unwrap_or_default();
-        Ok(decode_java_utf8(&bytes))
+        let offset = r.offset();
+        match r.read_buffer()? {
+            Some(bytes) => Ok(decode_java_utf8(&bytes)),
+            None => Err(DecodeError::NullString { offset }),
+        }
     }
 }
 
@@ -340,6 +346,12 @@ mod tests {
             String::from_bytes(buf),
             Err(DecodeError::NegativeLength { len: -2, .. })
         ));
+    }
+
+    #[test]
+    fn null_string_is_refused() {
+        let buf = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(String::from_bytes(buf), Err(DecodeError::NullString { offset: 0 }));
     }
 
     #[test]

@@ -63,9 +63,10 @@ impl Request {
             Some(c) => c,
             None => return Err(RequestError::Unimplemented(op)),
         };
+        // Bytes after the record are ignored, as ZooKeeper's `byteBuffer2Record` does;
+        // some clients pad requests.
         let mut r = Reader::new(body);
         let req = Self::decode_body(code, &mut r)
-            .and_then(|req| r.finish().map(|()| req))
             .map_err(|source| RequestError::Malformed { op: code, source })?;
         req.ok_or(RequestError::Unimplemented(op))
     }
@@ -162,7 +163,7 @@ mod tests {
     }
 
     #[test]
-    fn trailing_garbage_is_malformed() {
+    fn trailing_bytes_are_ignored_as_zookeeper_does() {
         let mut body = GetDataRequest {
             path: "/a".into(),
             watch: true,
@@ -172,6 +173,10 @@ mod tests {
         body.push(0);
         assert!(matches!(
             Request::decode(4, Bytes::from(body)),
+            Ok(Request::GetData(GetDataRequest { watch: true, .. }))
+        ));
+        assert!(matches!(
+            Request::decode(4, Bytes::from_static(&[0, 0, 0, 9, b'/'])),
             Err(RequestError::Malformed {
                 op: OpCode::GetData,
                 ..

@@ -7,10 +7,17 @@ use std::rc::Rc;
 use super::conn::Conn;
 use super::frame_out;
 use super::session_core::Core;
-use crate::proto::{xid, AuthPacket, ErrorCode, Id};
+use crate::proto::{AuthPacket, ErrorCode, Id};
 use crate::tree::acl::digest_of;
 
-pub fn handle(core: &Rc<Core>, conn: &Rc<Conn>, auth: &AuthPacket) -> Result<(), String> {
+/// `req_xid` is echoed: ZooKeeper answers with the request's own xid, and not every
+/// client uses −4 for auth.
+pub fn handle(
+    core: &Rc<Core>,
+    conn: &Rc<Conn>,
+    req_xid: i32,
+    auth: &AuthPacket,
+) -> Result<(), String> {
     let ok = match auth.scheme.as_str() {
         "digest" => {
             let user_pw = String::from_utf8_lossy(&auth.auth);
@@ -34,12 +41,12 @@ pub fn handle(core: &Rc<Core>, conn: &Rc<Conn>, auth: &AuthPacket) -> Result<(),
         }
     };
     if ok {
-        conn.send(frame_out::reply(xid::AUTH, 0, 0, None));
+        conn.send(frame_out::reply(req_xid, 0, 0, None));
         Ok(())
     } else {
         core.my_stats().auth_failed();
         conn.send(frame_out::reply(
-            xid::AUTH,
+            req_xid,
             0,
             ErrorCode::AuthFailed.code(),
             None,

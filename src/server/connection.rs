@@ -23,7 +23,7 @@ use super::session_core::Core;
 use super::signal::Oneshot;
 use crate::proto::frame::{self, FrameError};
 use crate::proto::{
-    xid, ConnectRequest, ConnectResponse, Decode, ErrorCode, OpCode, Request, RequestError,
+    ConnectRequest, ConnectResponse, Decode, ErrorCode, OpCode, Request, RequestError,
     RequestHeader,
 };
 
@@ -171,6 +171,7 @@ async fn write_loop(conn: &Conn, stream: &Shared) {
                     }
                     buf.clear();
                 }
+                conn.outbox.batch_written();
             }
             super::outbox::Next::Close => return stream.close().await,
         }
@@ -231,6 +232,10 @@ async fn read_loop(core: &Rc<Core>, conn: &Rc<Conn>, stream: &Shared) -> Result<
         }
     };
     handshake(core, conn, frame).await?;
+    // Like ZooKeeper (which stops reading until the session is set up), requests that
+    // came with the handshake are answered only after the ConnectResponse is on the
+    // wire: some clients cannot take both answers in one read.
+    conn.outbox.flushed().await;
 
     loop {
         loop {
@@ -384,7 +389,11 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
     let request = match Request::decode(header.op, body) {
         Ok(r) => r,
         Err(RequestError::Unimplemented(op)) => {
-            tracing::info!("unimplemented request type {op} from {}", conn.peer);
+            // ZooKeeper's UnimplementedRequestProcessor answers, then closes.
+            tracing::info!(
+                "unimplemented request type {op} from {}; closing",
+                conn.peer
+            );
             enqueue_error(
                 core,
                 conn,
@@ -393,6 +402,7 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
                 ErrorCode::Unimplemented,
                 started,
             );
+            conn.outbox.close_after_flush();
             return Ok(());
         }
         Err(e @ RequestError::Malformed { .. }) => {
@@ -412,8 +422,7 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
 
     // Authentication is answered at once, out of band, as ZooKeeper does.
     if let Request::Auth(auth) = &request {
-        let _ = header.xid == xid::AUTH;
-        return super::auth::handle(core, conn, auth);
+        return super::auth::handle(core, conn, header.xid, auth);
     }
 
     let op = request.op_code();

@@ -24,6 +24,10 @@ pub struct Outbox {
     closing: Cell<bool>,
     /// Set when the client is too slow: drop everything and close now.
     overflowed: Cell<bool>,
+    /// True while the writer holds a batch it has not finished writing.
+    writing: Cell<bool>,
+    /// The reader waiting for everything queued to reach the socket.
+    flush_waker: Cell<Option<Waker>>,
 }
 
 /// What the writer should do next.
@@ -83,6 +87,7 @@ impl Outbox {
             if !frames.is_empty() {
                 let batch: Vec<Bytes> = frames.drain(..).collect();
                 self.bytes.set(0);
+                self.writing.set(true);
                 return Poll::Ready(Next::Write(batch));
             }
             if self.closing.get() {
@@ -90,6 +95,27 @@ impl Outbox {
             }
             self.waker.set(Some(cx.waker().clone()));
             Poll::Pending
+        })
+        .await
+    }
+
+    /// The writer finished writing the batch `next` gave it.
+    pub fn batch_written(&self) {
+        self.writing.set(false);
+        if let Some(w) = self.flush_waker.take() {
+            w.wake();
+        }
+    }
+
+    /// Waits until everything queued so far has been written to the socket.
+    pub async fn flushed(&self) {
+        poll_fn(|cx| {
+            if self.overflowed.get() || (self.frames.borrow().is_empty() && !self.writing.get()) {
+                Poll::Ready(())
+            } else {
+                self.flush_waker.set(Some(cx.waker().clone()));
+                Poll::Pending
+            }
         })
         .await
     }
