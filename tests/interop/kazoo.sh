@@ -13,8 +13,12 @@
 #   KAZOO_OUT          output dir (default target/interop/kazoo-<mode>)
 #   ZOOKEEPER_PORT_OFFSET  first port kazoo uses (it uses offset..offset+4);
 #                      default: first free among 20000, 23000, 26000, ...
+#   KAZOO_SUITE_TIMEOUT  overall budget in seconds (default 1200); on expiry
+#                      pytest gets SIGINT and the run counts as failed
 # Outputs in $KAZOO_OUT: junit.xml, pytest.log, summary.txt (one
-# "OUTCOME node-id" line per test), shim.log (ringkeeper mode).
+# "OUTCOME node-id" line per test), shim.log (ringkeeper mode), tmp/ (the
+# servers' work dirs: zoo.cfg, data/, zookeeper.log; removed by kazoo at exit).
+# Four tests that need more than one server are deselected (see DESELECT).
 # Exit status: 0 iff every failing/erroring test is in the expected list.
 set -euo pipefail
 
@@ -78,16 +82,55 @@ export TMPDIR="$OUT/tmp"
 
 read -r -a TESTS <<<"${KAZOO_TESTS:-kazoo/tests}"
 TIMEOUT="${KAZOO_TIMEOUT:-60}"
+SUITE_TIMEOUT="${KAZOO_SUITE_TIMEOUT:-1200}"
+
+# Tests that cannot pass with ZOOKEEPER_CLUSTER_SIZE=1 whatever the server
+# does (they index cluster[1] or need a second server to fail over to).
+DESELECT=(
+  kazoo/tests/test_connection.py::TestReadOnlyMode::test_read_only
+  kazoo/tests/test_client.py::TestClient::test_update_host_list
+  kazoo/tests/test_eventlet_handler.py::TestEventletClient::test_update_host_list
+  kazoo/tests/test_gevent_handler.py::TestGeventClient::test_update_host_list
+)
+DESELECT_ARGS=()
+for t in "${DESELECT[@]}"; do DESELECT_ARGS+=(--deselect "$t"); done
+
+# test_utils.py::TestCreateTCPConnection::test_slow_connect needs *nothing*
+# listening on 127.0.0.1:2181.  If something is, tolerate that one failure.
+EXPECTED_RUN="$OUT/expected-failures.effective"
+{ [ -f "$EXPECTED" ] && cat "$EXPECTED"; true; } >"$EXPECTED_RUN"
+if ! port_free 2181; then
+  echo "kazoo.sh: WARNING: 127.0.0.1:2181 is in use; test_slow_connect is expected to fail" >&2
+  echo "kazoo/tests/test_utils.py::TestCreateTCPConnection::test_slow_connect  # 127.0.0.1:2181 in use on this host" >>"$EXPECTED_RUN"
+fi
+
+# Kill (by pid) any server process left over from this run: their command
+# lines mention our private TMPDIR.
+kill_leftovers() {
+  local pid cmd
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    [ "$pid" = $$ ] && continue
+    cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || continue
+    case "$cmd" in *"$OUT/tmp/"*zoo.cfg*)
+      echo "kazoo.sh: killing leftover server pid $pid" >&2
+      kill -TERM "$pid" 2>/dev/null || true ;;
+    esac
+  done
+}
 
 echo "kazoo.sh: mode=$MODE ports=$ZOOKEEPER_PORT_OFFSET.. tests=${TESTS[*]} timeout=${TIMEOUT}s out=$OUT"
 start=$(date +%s)
 set +e
-( cd "$KAZOO_DIR" && nice -n 5 "$PY" -m pytest -p no:cacheprovider -o addopts= \
+# SIGINT on overall timeout: pytest still writes junit.xml for what ran.
+( cd "$KAZOO_DIR" && exec timeout -s INT -k 60 "$SUITE_TIMEOUT" \
+    nice -n 5 "$PY" -m pytest -p no:cacheprovider -o addopts= \
     --timeout "$TIMEOUT" --timeout-method=signal -rA -q \
     --junitxml="$OUT/junit.xml" -o junit_family=xunit1 \
-    "${TESTS[@]}" ) >"$OUT/pytest.log" 2>&1
+    "${DESELECT_ARGS[@]}" "${TESTS[@]}" ) >"$OUT/pytest.log" 2>&1
 rc=$?
 set -e
+kill_leftovers
+[ $rc = 124 ] && echo "kazoo.sh: WARNING: suite hit the overall ${SUITE_TIMEOUT}s budget (KAZOO_SUITE_TIMEOUT)" >&2
 elapsed=$(( $(date +%s) - start ))
 tail -n 3 "$OUT/pytest.log" | sed 's/\x1b\[[0-9;]*m//g'
 echo "kazoo.sh: pytest exit $rc after ${elapsed}s"
@@ -95,4 +138,8 @@ if [ ! -s "$OUT/junit.xml" ]; then
   echo "FAIL kazoo ($MODE): no junit.xml produced (see $OUT/pytest.log)"; exit 1
 fi
 
-"$PY" "$HERE/kazoo_summary.py" "$OUT/junit.xml" "$EXPECTED" "$OUT/summary.txt" "$MODE"
+{ printf '%s\n' "${DESELECT[@]}" | sed 's/^/DESELECTED /; s/$/   # needs >1 server/'; } >"$OUT/deselected.txt"
+"$PY" "$HERE/kazoo_summary.py" "$OUT/junit.xml" "$EXPECTED_RUN" "$OUT/summary.txt" "$MODE" || rc2=$?
+cat "$OUT/deselected.txt" >>"$OUT/summary.txt"
+if [ $rc = 124 ]; then echo "FAIL kazoo ($MODE): overall time budget exceeded"; exit 1; fi
+exit "${rc2:-0}"
