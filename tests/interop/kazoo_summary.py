@@ -39,7 +39,7 @@ def load_expected(path):
             toks = body.split()
             if not toks:
                 continue
-            if toks[0] in OUTCOMES:
+            if toks[0] in OUTCOMES or toks[0] == "DESELECTED":
                 if toks[0] in ("FAIL", "ERROR") and len(toks) > 1:
                     exp[toks[1]] = reason.strip()
             else:
