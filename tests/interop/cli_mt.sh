@@ -7,8 +7,10 @@
 # digest ACL (node created with a digest ACL via zkCli.sh because cli_mt has no
 # setAcl: NOAUTH before, readable after `addauth digest`), ephemeral removal
 # at session close (checked from a second session).
-# cli_mt has no multi/getAcl/setAcl commands, so those are covered by zkcli.sh
-# (getAcl/setAcl) and the kazoo suite (multi/transactions).
+# cli_mt has no multi/getAcl/setAcl commands, so the same C library is then
+# driven directly by c/capi_check.c (compiled here with gcc -lzookeeper_mt):
+# multi (commit + atomic rollback with per-op results), setAcl/getAcl digest,
+# NOAUTH, add_auth, exists watch, multi delete.
 set -euo pipefail
 HOSTPORT="${1:?usage: cli_mt.sh HOST:PORT}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -161,4 +163,15 @@ done
 send "delete $P"; expect "^$P: rc = 0$"
 send "quit"
 sess_stop
+# --- C API: multi + ACLs (libzookeeper_mt, same library as cli_mt) ---------
+STEP="C API (capi_check)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BIN_DIR="${INTEROP_CACHE:-$ROOT/target/interop}/bin"; mkdir -p "$BIN_DIR"
+CAPI="$BIN_DIR/capi_check"
+if [ ! -x "$CAPI" ] || [ "$HERE/c/capi_check.c" -nt "$CAPI" ]; then
+  gcc -O1 -Wall -DTHREADED -o "$CAPI" "$HERE/c/capi_check.c" -lzookeeper_mt \
+    || { echo "FAIL cli_mt: cannot compile c/capi_check.c (need gcc + libzookeeper-mt-dev)" >&2; exit 1; }
+fi
+CAPI_DIGEST_ID="$(digest_id u1:p1)" timeout 60 "$CAPI" "$HOSTPORT" "$P-capi" \
+  || { echo "FAIL cli_mt: [C API] capi_check failed against $HOSTPORT" >&2; exit 1; }
 echo "PASS cli_mt ($HOSTPORT)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent installer for the interop harness (fresh Debian 12, run as root).
-#  - apt: zookeeper zookeeper-bin libzookeeper-mt-dev (+ java, python3-venv)
+#  - apt: zookeeper zookeeper-bin libzookeeper-mt-dev (+ java, python3-venv,
+#    gcc/libc6-dev for tests/interop/c/capi_check.c)
 #  - a Python venv in $INTEROP_CACHE/venv with kazoo's test dependencies
 #  - the kazoo 2.11.0 sdist (it ships kazoo/tests) unpacked in $INTEROP_CACHE
 # Prints the cache dir layout at the end.  Fast (no network) when already done.
@@ -32,7 +33,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # ---- apt ---------------------------------------------------------------
 need_apt=()
-for p in zookeeper zookeeper-bin libzookeeper-mt-dev python3-venv python3-pip curl; do
+for p in zookeeper zookeeper-bin libzookeeper-mt-dev python3-venv gcc libc6-dev; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     need_apt+=("$p")
   fi
