@@ -14,17 +14,19 @@ KAZOO_VERSION="${KAZOO_VERSION:-2.11.0}"
 VENV="$INTEROP_CACHE/venv"
 KAZOO_DIR="$INTEROP_CACHE/kazoo-$KAZOO_VERSION"
 # Bump when the pip set below changes, so existing venvs get updated.
-PIP_SET_VERSION=1
+PIP_SET_VERSION=2
+# Exact versions validated against ZooKeeper 3.8 (kazoo-baseline-zk38.txt).
+# pyOpenSSL must stay < 24.3 (kazoo's harness uses OpenSSL.crypto.X509Extension).
 PIP_PKGS=(
-  "pytest>=7,<9"
-  "pytest-timeout"
-  "objgraph"
-  "pyjks"
-  "pyOpenSSL<24.3"
-  "cryptography<44"
-  "gevent>=1.2"
-  "eventlet>=0.17.1"
-  "pure-sasl>=0.5.1"
+  "pytest==8.4.2"
+  "pytest-timeout==2.4.0"
+  "objgraph==3.7.0"
+  "pyjks==20.0.0"
+  "pyOpenSSL==24.2.1"
+  "cryptography==43.0.3"
+  "gevent==26.9.0"
+  "eventlet==0.41.3"
+  "pure-sasl==0.6.2"
 )
 
 log() { echo "[install-deps] $*"; }
