@@ -26,6 +26,10 @@ enum Command {
         /// A ZooKeeper zoo.cfg.
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// A setting as ZooKeeper's `-Dzookeeper.KEY=VALUE` system property; applied after
+        /// the config file. Repeatable.
+        #[arg(short = 'D', value_name = "KEY=VALUE")]
+        props: Vec<String>,
     },
 }
 
@@ -39,16 +43,20 @@ fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     match args.command {
-        Command::Server { config } => {
+        Command::Server { config, props } => {
             let cfg = match config {
-                Some(path) => match Config::from_file(&path) {
+                Some(path) => match Config::from_file_with(&path, &props) {
                     Ok(c) => c,
                     Err(e) => {
                         eprintln!("ringkeeper: {e}");
                         return ExitCode::from(2);
                     }
                 },
-                None => Config::embedded_default(),
+                None if props.is_empty() => Config::embedded_default(),
+                None => {
+                    eprintln!("ringkeeper: -D settings need a --config file");
+                    return ExitCode::from(2);
+                }
             };
             match ringkeeper::server::run(cfg) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -160,10 +160,20 @@ impl Config {
     /// Reads a `zoo.cfg`. Relative `dataDir`s are taken as given (relative to the
     /// working directory), as ZooKeeper does.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        Config::from_file_with(path, &[])
+    }
+
+    /// Reads a `zoo.cfg`, then `props` (`key=value`, ZooKeeper's `-Dzookeeper.key=value`
+    /// system properties) as if they were lines appended to it.
+    pub fn from_file_with(path: &Path, props: &[String]) -> Result<Config, ConfigError> {
+        let mut text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
+        for p in props {
+            text.push('\n');
+            text.push_str(p);
+        }
         let mut cfg = Config::parse(&text, &path.display().to_string())?;
         // ZooKeeper reads `myid` from dataDir for an ensemble; standalone ignores it.
         let myid = cfg.data_dir.join("myid");

@@ -351,7 +351,10 @@ mod tests {
     #[test]
     fn null_string_is_refused() {
         let buf = Bytes::from_static(&[0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(String::from_bytes(buf), Err(DecodeError::NullString { offset: 0 }));
+        assert_eq!(
+            String::from_bytes(buf),
+            Err(DecodeError::NullString { offset: 0 })
+        );
     }
 
     #[test]

@@ -370,6 +370,26 @@ pub fn wall_clock_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Connections the kernel queues per listener before accepting.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// One session core's listener: `SO_REUSEPORT` so every core binds the same port and
+/// the kernel spreads connections, and `SO_REUSEADDR` so a restarted server can bind
+/// while connections of the previous one sit in TIME_WAIT (the accepted sockets
+/// inherit it; glommio's own `bind` sets only the first).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let sk = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sk.set_reuse_address(true)?;
+    sk.set_reuse_port(true)?;
+    sk.bind(&addr.into())?;
+    sk.listen(LISTEN_BACKLOG)?;
+    // SAFETY: the fd was just created, bound and put in listening state by this
+    // function and is owned by nothing else; the TcpListener takes ownership.
+    Ok(unsafe { TcpListener::from_raw_fd(sk.into_raw_fd()) })
+}
+
 /// Runs session core `idx` until the process ends.
 pub async fn run(
     idx: CoreIdx,
@@ -433,7 +453,7 @@ pub async fn run(
     })
     .detach();
 
-    let listener = match TcpListener::bind(cfg.client_addr) {
+    let listener = match listen(cfg.client_addr) {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(
