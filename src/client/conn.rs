@@ -63,6 +63,9 @@ pub struct Options {
     pub last_zxid_seen: i64,
     /// Largest reply frame accepted; a bigger one drops the connection.
     pub reply_bytes_max: u32,
+    /// Requests in flight at most; a call beyond waits for a reply (backpressure
+    /// instead of an unbounded queue and output buffer).
+    pub in_flight_max: usize,
 }
 
 impl Default for Options {
@@ -75,6 +78,9 @@ impl Default for Options {
             // Above ZooKeeper's 1 MiB jute.maxbuffer so that a maximal znode plus
             // its Stat and header still fits.
             reply_bytes_max: 4 * 1024 * 1024,
+            // ZooKeeper's own per-connection throttle is 1000 outstanding
+            // requests (`globalOutstandingLimit`); pipelining deeper gains nothing.
+            in_flight_max: 1000,
         }
     }
 }
@@ -99,6 +105,8 @@ struct State {
     last_zxid: i64,
     last_send: Instant,
     last_recv: Instant,
+    /// Calls waiting for room under `in_flight_max`, woken one per reply.
+    room_waiters: VecDeque<Waker>,
 }
 
 struct Inner {
@@ -109,6 +117,7 @@ struct Inner {
     /// The socket, for `shutdown` (which wakes the reader with EOF).
     fd: RawFd,
     reply_bytes_max: u32,
+    in_flight_max: usize,
     st: RefCell<State>,
     events: SharedEvents,
     events_taken: std::cell::Cell<bool>,
@@ -228,6 +237,7 @@ impl Client {
             read_only: resp.read_only.unwrap_or(false),
             fd,
             reply_bytes_max: options.reply_bytes_max,
+            in_flight_max: options.in_flight_max.max(1),
             st: RefCell::new(State {
                 out: BytesMut::with_capacity(16 * 1024),
                 writer_waker: None,
@@ -238,6 +248,7 @@ impl Client {
                 last_zxid: options.last_zxid_seen,
                 last_send: now,
                 last_recv: now,
+                room_waiters: VecDeque::new(),
             }),
             events,
             events_taken: std::cell::Cell::new(false),
@@ -323,6 +334,7 @@ impl Client {
         op: OpCode,
         encode: impl FnOnce(&mut BytesMut),
     ) -> Result<(ReplyHeader, Bytes), ClientError> {
+        self.inner.room().await;
         let rx = self.inner.enqueue(fixed_xid, op, encode, true)?;
         match rx {
             Some(rx) => rx.await.ok_or(ClientError::ConnectionLoss),
@@ -635,6 +647,27 @@ impl Client {
 }
 
 impl Inner {
+    /// Waits until fewer than `in_flight_max` requests are pending (or the
+    /// connection is gone, which `enqueue` then reports).
+    async fn room(&self) {
+        poll_fn(|cx| {
+            let mut st = self.st.borrow_mut();
+            if st.closed || st.pending.len() < self.in_flight_max {
+                // Pass the wake on while room remains, so a waiter that was woken
+                // and then dropped cannot leave the others asleep.
+                if st.closed || st.pending.len() + 1 < self.in_flight_max {
+                    if let Some(w) = st.room_waiters.pop_front() {
+                        w.wake();
+                    }
+                }
+                return Poll::Ready(());
+            }
+            st.room_waiters.push_back(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Appends one request frame to the output buffer and registers its reply slot.
     /// `want_reply` false (pings) registers no slot.
     fn enqueue(
@@ -695,6 +728,9 @@ impl Inner {
             if h.xid == xid::NOTIFICATION {
                 None
             } else if st.pending.front().map(|p| p.xid) == Some(h.xid) {
+                if let Some(w) = st.room_waiters.pop_front() {
+                    w.wake();
+                }
                 st.pending.pop_front()
             } else if h.xid == xid::PING {
                 return Ok(());
@@ -738,7 +774,7 @@ impl Inner {
 
     /// The connection is gone: fail everything pending, end the event queue.
     fn fail(&self) {
-        let (pending, waker, closing) = {
+        let (pending, waker, closing, waiters) = {
             let mut st = self.st.borrow_mut();
             if st.closed {
                 return;
@@ -748,8 +784,12 @@ impl Inner {
                 std::mem::take(&mut st.pending),
                 st.writer_waker.take(),
                 st.closing,
+                std::mem::take(&mut st.room_waiters),
             )
         };
+        for w in waiters {
+            w.wake();
+        }
         // Dropping the reply senders resolves every waiting call to ConnectionLoss.
         drop(pending);
         if let Some(w) = waker {

@@ -158,7 +158,12 @@ fn null_data_container_and_ttl() {
 #[ignore]
 fn pipelined_requests_complete_in_order() {
     run(|| async {
-        let c = connect().await;
+        // Room for all 2000 at once, so the send order is the spawn order.
+        let opts = Options {
+            in_flight_max: 4096,
+            ..Options::default()
+        };
+        let c = Client::connect(&addr(), 10_000, opts).await.unwrap();
         let r = root(&c, "pipe").await;
         let n = 2000;
         // Tasks run in spawn order, so the requests go out in this order, all in flight.
@@ -181,6 +186,23 @@ fn pipelined_requests_complete_in_order() {
         }
         assert!(zxids.windows(2).all(|w| w[0] < w[1]), "FIFO order");
         assert_eq!(c.get_all_children_number(&r).await.unwrap(), n);
+        // A small window: calls beyond it wait for replies, and all complete.
+        let narrow = Options {
+            in_flight_max: 8,
+            ..Options::default()
+        };
+        let c2 = Client::connect(&addr(), 10_000, narrow).await.unwrap();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let c2 = c2.clone();
+                let p = format!("{r}/n{i}");
+                glommio::spawn_local(async move { c2.exists(&p, false).await.unwrap().is_some() })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await);
+        }
+        c2.close().await.unwrap();
         let ops: Vec<_> = (0..n)
             .map(|i| ops::delete(&format!("{r}/n{i}"), -1))
             .collect();
