@@ -325,7 +325,8 @@ impl Shell {
     /// zkCli's prompt: `[zk: host(CONNECTED) 3] `.
     pub fn prompt(&self) -> String {
         let state = match &self.client {
-            Some(c) if !c.is_closed() => "CONNECTED",
+            Some(c) if c.is_connected() => "CONNECTED",
+            Some(c) if !c.is_closed() => "CONNECTING",
             _ => "CLOSED",
         };
         format!("[zk: {}({}) {}] ", self.host, state, self.history.len())

@@ -16,12 +16,17 @@
 //!
 //! Single-threaded: `Rc`/`RefCell`, no lock; a `Client` is `!Send`.
 //!
-//! No reconnection: once the connection is lost every pending and later call fails
-//! with [`ClientError::ConnectionLoss`] and the event queue ends with a
-//! `Disconnected` event. The session itself lives on the server until it expires; a
-//! new `Client` may resume it with [`Options::session`] (watches are not re-set).
+//! Reconnection ([`Options::reconnect`], on by default): when the connection is
+//! lost, pending calls fail with [`ClientError::ConnectionLoss`], a `Disconnected`
+//! event is queued, and a task tries the servers again (backing off up to a second)
+//! with the session's id and password. Calls made while disconnected fail at once
+//! with `ConnectionLoss` (the Java client queues them instead). On success the
+//! watches the session held are set again (setWatches2, sent before anything else)
+//! and `SyncConnected` is queued; if the server says the session expired, `Expired`
+//! is queued and the client is closed for good. With `reconnect: false` a lost
+//! connection closes the client.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -38,6 +43,7 @@ use super::error::ClientError;
 use super::event::{self, event_type, keeper_state, Events, SharedEvents, WatchedEvent};
 use super::event::{AddWatchMode, WatcherType};
 use super::oneshot;
+use super::watches::{Kind, WatchSet};
 use crate::proto::frame::take_frame;
 use crate::proto::{
     xid, Acl, ClientInfo, ConnectRequest, ConnectResponse, Create2Response, CreateMode, Decode,
@@ -66,6 +72,8 @@ pub struct Options {
     /// Requests in flight at most; a call beyond waits for a reply (backpressure
     /// instead of an unbounded queue and output buffer).
     pub in_flight_max: usize,
+    /// Reconnect (same session, watches re-set) when the connection is lost.
+    pub reconnect: bool,
 }
 
 impl Default for Options {
@@ -81,6 +89,7 @@ impl Default for Options {
             // ZooKeeper's own per-connection throttle is 1000 outstanding
             // requests (`globalOutstandingLimit`); pipelining deeper gains nothing.
             in_flight_max: 1000,
+            reconnect: true,
         }
     }
 }
@@ -98,8 +107,12 @@ struct State {
     /// Requests sent and not answered, in send order (= reply order).
     pending: VecDeque<Pending>,
     next_xid: i32,
-    /// The connection is gone; nothing more is sent or received.
+    /// The client is finished (closed, expired, or lost without reconnection).
     closed: bool,
+    /// A connection is up (false while reconnecting).
+    connected: bool,
+    /// Authentication failed: the end of this connection ends the client.
+    no_reconnect: bool,
     /// `close()` was called: the end of the connection is a `Closed` event.
     closing: bool,
     last_zxid: i64,
@@ -112,15 +125,23 @@ struct State {
 struct Inner {
     session_id: i64,
     passwd: Bytes,
-    timeout_ms: i32,
-    read_only: bool,
-    /// The socket, for `shutdown` (which wakes the reader with EOF).
-    fd: RawFd,
+    /// Negotiated at each (re)connection.
+    timeout_ms: Cell<i32>,
+    read_only: Cell<bool>,
+    /// The current socket, for `shutdown` (which wakes its reader with EOF).
+    fd: Cell<RawFd>,
+    /// Bumped per connection; the tasks of an older connection see it and stop.
+    generation: Cell<u64>,
+    addrs: Vec<SocketAddr>,
+    /// The timeout asked for, and the options, for reconnecting.
+    requested_timeout_ms: i32,
+    options: Options,
     reply_bytes_max: u32,
     in_flight_max: usize,
+    watches: RefCell<WatchSet>,
     st: RefCell<State>,
     events: SharedEvents,
-    events_taken: std::cell::Cell<bool>,
+    events_taken: Cell<bool>,
 }
 
 /// A ZooKeeper session. Clones share it (cheap `Rc`). Dropping the last clone shuts
@@ -158,126 +179,60 @@ impl Client {
             "no server address",
         ));
         for addr in addrs {
-            match Self::connect_one(*addr, session_timeout_ms, &options).await {
-                Ok(c) => return Ok(c),
-                Err(ClientError::SessionExpired) => return Err(ClientError::SessionExpired),
-                Err(e) => last = e,
+            let r = handshake(
+                *addr,
+                session_timeout_ms,
+                &options,
+                options.session.clone(),
+                options.last_zxid_seen,
+            )
+            .await;
+            let (stream, resp, buf) = match r {
+                Ok(x) => x,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
+            };
+            if resp.timeout_ms <= 0 {
+                return Err(ClientError::SessionExpired);
             }
+            let now = Instant::now();
+            let inner = Rc::new(Inner {
+                session_id: resp.session_id,
+                passwd: resp.passwd.clone(),
+                timeout_ms: Cell::new(resp.timeout_ms),
+                read_only: Cell::new(resp.read_only.unwrap_or(false)),
+                fd: Cell::new(-1),
+                generation: Cell::new(0),
+                addrs: addrs.to_vec(),
+                requested_timeout_ms: session_timeout_ms,
+                reply_bytes_max: options.reply_bytes_max,
+                in_flight_max: options.in_flight_max.max(1),
+                options,
+                watches: RefCell::default(),
+                st: RefCell::new(State {
+                    out: BytesMut::with_capacity(16 * 1024),
+                    writer_waker: None,
+                    pending: VecDeque::new(),
+                    next_xid: 1,
+                    closed: false,
+                    connected: false,
+                    no_reconnect: false,
+                    closing: false,
+                    last_zxid: 0,
+                    last_send: now,
+                    last_recv: now,
+                    room_waiters: VecDeque::new(),
+                }),
+                events: Rc::default(),
+                events_taken: Cell::new(false),
+            });
+            inner.st.borrow_mut().last_zxid = inner.options.last_zxid_seen;
+            inner.start_io(stream, buf, &resp)?;
+            return Ok(Client { inner });
         }
         Err(last)
-    }
-
-    async fn connect_one(
-        addr: SocketAddr,
-        session_timeout_ms: i32,
-        options: &Options,
-    ) -> Result<Client, ClientError> {
-        let timeout = Duration::from_millis(options.connect_timeout_ms.max(1));
-        let handshake = async {
-            let mut stream = TcpStream::connect_timeout(addr, timeout)
-                .await
-                .map_err(std::io::Error::from)?;
-            stream.set_nodelay(true).map_err(std::io::Error::from)?;
-            let (session_id, passwd) = options
-                .session
-                .clone()
-                .unwrap_or_else(|| (0, Bytes::from_static(&[0; 16])));
-            let req = ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: options.last_zxid_seen,
-                timeout_ms: session_timeout_ms,
-                session_id,
-                passwd,
-                read_only: Some(options.read_only),
-            };
-            let mut out = BytesMut::new();
-            out.put_i32(0);
-            req.encode(&mut out);
-            let len = (out.len() - 4) as i32;
-            out[..4].copy_from_slice(&len.to_be_bytes());
-            stream.write_all(&out).await?;
-            let mut buf = BytesMut::with_capacity(READ_CHUNK);
-            let frame = loop {
-                if let Some(f) = take_frame(&mut buf, options.reply_bytes_max)
-                    .map_err(|_| ClientError::ConnectionLoss)?
-                {
-                    break f;
-                }
-                if read_some(&mut stream, &mut buf).await? == 0 {
-                    return Err(ClientError::ConnectionLoss);
-                }
-            };
-            let resp = ConnectResponse::from_bytes(frame)?;
-            Ok::<_, ClientError>((stream, resp, buf))
-        };
-        let timed_out = async {
-            glommio::timer::sleep(timeout).await;
-            Err(ClientError::ConnectionLoss)
-        };
-        let (stream, resp, buf) = futures_lite::future::or(handshake, timed_out).await?;
-        if resp.timeout_ms <= 0 {
-            return Err(ClientError::SessionExpired);
-        }
-        let fd = stream.as_raw_fd();
-        // The reader and the writer each own a stream on the same socket; dup keeps
-        // them independent without a lock around one stream.
-        // SAFETY: `dup` returns a new descriptor that only the writer stream owns.
-        let wfd = unsafe { libc::dup(fd) };
-        if wfd < 0 {
-            return Err(std::io::Error::last_os_error().into());
-        }
-        // SAFETY: `wfd` is a fresh, open socket descriptor owned by nobody else.
-        let writer = unsafe { TcpStream::from_raw_fd(wfd) };
-        let now = Instant::now();
-        let events: SharedEvents = Rc::default();
-        let inner = Rc::new(Inner {
-            session_id: resp.session_id,
-            passwd: resp.passwd,
-            timeout_ms: resp.timeout_ms,
-            read_only: resp.read_only.unwrap_or(false),
-            fd,
-            reply_bytes_max: options.reply_bytes_max,
-            in_flight_max: options.in_flight_max.max(1),
-            st: RefCell::new(State {
-                out: BytesMut::with_capacity(16 * 1024),
-                writer_waker: None,
-                pending: VecDeque::new(),
-                next_xid: 1,
-                closed: false,
-                closing: false,
-                last_zxid: options.last_zxid_seen,
-                last_send: now,
-                last_recv: now,
-                room_waiters: VecDeque::new(),
-            }),
-            events,
-            events_taken: std::cell::Cell::new(false),
-        });
-        let state = if inner.read_only {
-            keeper_state::CONNECTED_READ_ONLY
-        } else {
-            keeper_state::SYNC_CONNECTED
-        };
-        event::push(
-            &inner.events,
-            WatchedEvent {
-                event_type: event_type::NONE,
-                state,
-                path: None,
-                zxid: -1,
-            },
-        );
-        let weak = Rc::downgrade(&inner);
-        glommio::spawn_local(read_loop(weak.clone(), stream, buf)).detach();
-        glommio::spawn_local(write_loop(weak.clone(), writer)).detach();
-        let timeout_ms = resp.timeout_ms as u64;
-        glommio::spawn_local(ping_loop(
-            weak,
-            Duration::from_millis((timeout_ms / 3).max(1)),
-            Duration::from_millis((timeout_ms * 2 / 3).max(1)),
-        ))
-        .detach();
-        Ok(Client { inner })
     }
 
     pub fn session_id(&self) -> i64 {
@@ -290,12 +245,26 @@ impl Client {
 
     /// The timeout the server granted.
     pub fn session_timeout_ms(&self) -> i32 {
-        self.inner.timeout_ms
+        self.inner.timeout_ms.get()
     }
 
     /// The server accepted us as a read-only client.
     pub fn is_read_only(&self) -> bool {
-        self.inner.read_only
+        self.inner.read_only.get()
+    }
+
+    /// A connection is up (false while reconnecting, and once closed).
+    pub fn is_connected(&self) -> bool {
+        let st = self.inner.st.borrow();
+        st.connected && !st.closed
+    }
+
+    /// Shuts the current connection as a network failure would (for tests of
+    /// reconnection).
+    #[doc(hidden)]
+    pub fn break_connection(&self) {
+        // SAFETY: shutdown on our socket; a stale descriptor only yields EBADF.
+        unsafe { libc::shutdown(self.inner.fd.get(), libc::SHUT_RDWR) };
     }
 
     /// The highest zxid seen in any reply.
@@ -435,8 +404,14 @@ impl Client {
             .call_ok(OpCode::Exists, |out| put_path_watch(out, path, watch))
             .await
         {
-            Ok(body) => Ok(Some(Stat::from_bytes(body)?)),
-            Err(ClientError::Keeper(ErrorCode::NoNode)) => Ok(None),
+            Ok(body) => {
+                self.watched(watch, Kind::Data, path);
+                Ok(Some(Stat::from_bytes(body)?))
+            }
+            Err(ClientError::Keeper(ErrorCode::NoNode)) => {
+                self.watched(watch, Kind::Exist, path);
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -450,6 +425,7 @@ impl Client {
         let r: GetDataResponse = self
             .call_decode(OpCode::GetData, |out| put_path_watch(out, path, watch))
             .await?;
+        self.watched(watch, Kind::Data, path);
         Ok((r.data, r.stat))
     }
 
@@ -492,6 +468,7 @@ impl Client {
         let r: GetChildrenResponse = self
             .call_decode(OpCode::GetChildren, |out| put_path_watch(out, path, watch))
             .await?;
+        self.watched(watch, Kind::Child, path);
         Ok(r.children)
     }
 
@@ -503,6 +480,7 @@ impl Client {
         let r: GetChildren2Response = self
             .call_decode(OpCode::GetChildren2, |out| put_path_watch(out, path, watch))
             .await?;
+        self.watched(watch, Kind::Child, path);
         Ok((r.children, r.stat))
     }
 
@@ -586,6 +564,11 @@ impl Client {
             out.put_i32(mode as i32);
         })
         .await?;
+        let kind = match mode {
+            AddWatchMode::Persistent => Kind::Persistent,
+            AddWatchMode::PersistentRecursive => Kind::Recursive,
+        };
+        self.watched(true, kind, path);
         Ok(())
     }
 
@@ -597,6 +580,7 @@ impl Client {
             out.put_i32(kind as i32);
         })
         .await?;
+        self.inner.watches.borrow_mut().remove(kind, path);
         Ok(())
     }
 
@@ -631,14 +615,26 @@ impl Client {
         Ok(r.client_info)
     }
 
+    /// Records a watch the server now holds, to set it again after a reconnection.
+    fn watched(&self, watch: bool, kind: Kind, path: &str) {
+        if watch {
+            self.inner.watches.borrow_mut().add(kind, path);
+        }
+    }
+
     /// Ends the session (closeSession), then the connection. Ephemeral nodes go now.
     pub async fn close(&self) -> Result<(), ClientError> {
         if self.is_closed() {
             return Ok(());
         }
         self.inner.st.borrow_mut().closing = true;
+        if !self.is_connected() {
+            // Reconnecting: nothing to tell a server; stop here.
+            self.inner.finish(keeper_state::CLOSED);
+            return Ok(());
+        }
         let r = self.call_ok(OpCode::CloseSession, |_| {}).await;
-        self.inner.shutdown();
+        self.inner.finish(keeper_state::CLOSED);
         match r {
             Ok(_) | Err(ClientError::ConnectionLoss) => Ok(()),
             Err(e) => Err(e),
@@ -679,7 +675,7 @@ impl Inner {
     ) -> Result<Option<oneshot::Receiver<(ReplyHeader, Bytes)>>, ClientError> {
         let waker = {
             let mut st = self.st.borrow_mut();
-            if st.closed {
+            if st.closed || !st.connected {
                 return Err(ClientError::ConnectionLoss);
             }
             let xid = match fixed_xid {
@@ -742,6 +738,7 @@ impl Inner {
         match done {
             None => {
                 let ev = WatcherEvent::from_bytes(body)?;
+                self.watches.borrow_mut().on_event(ev.event_type, &ev.path);
                 event::push(
                     &self.events,
                     WatchedEvent {
@@ -754,6 +751,9 @@ impl Inner {
             }
             Some(p) => {
                 if h.xid == xid::AUTH && h.err == ErrorCode::AuthFailed.code() {
+                    // The server closes the connection next; the Java client then
+                    // stops for good, and so do we.
+                    self.st.borrow_mut().no_reconnect = true;
                     event::push(
                         &self.events,
                         WatchedEvent {
@@ -772,36 +772,71 @@ impl Inner {
         Ok(())
     }
 
-    /// The connection is gone: fail everything pending, end the event queue.
-    fn fail(&self) {
-        let (pending, waker, closing, waiters) = {
+    /// Takes a fresh connection into use: a new generation of reader, writer and
+    /// ping tasks, the watches set again, `SyncConnected` queued.
+    fn start_io(
+        self: &Rc<Self>,
+        stream: TcpStream,
+        buf: BytesMut,
+        resp: &ConnectResponse,
+    ) -> Result<(), ClientError> {
+        let fd = stream.as_raw_fd();
+        // The reader and the writer each own a stream on the same socket; dup keeps
+        // them independent without a lock around one stream.
+        // SAFETY: `dup` returns a new descriptor that only the writer stream owns.
+        let wfd = unsafe { libc::dup(fd) };
+        if wfd < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        // SAFETY: `wfd` is a fresh, open socket descriptor owned by nobody else.
+        let writer = unsafe { TcpStream::from_raw_fd(wfd) };
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        self.fd.set(fd);
+        self.timeout_ms.set(resp.timeout_ms);
+        self.read_only.set(resp.read_only.unwrap_or(false));
+        {
             let mut st = self.st.borrow_mut();
-            if st.closed {
-                return;
-            }
-            st.closed = true;
-            (
-                std::mem::take(&mut st.pending),
-                st.writer_waker.take(),
-                st.closing,
-                std::mem::take(&mut st.room_waiters),
-            )
-        };
-        for w in waiters {
-            w.wake();
+            st.connected = true;
+            st.out.clear();
+            let now = Instant::now();
+            st.last_send = now;
+            st.last_recv = now;
         }
-        // Dropping the reply senders resolves every waiting call to ConnectionLoss.
-        drop(pending);
-        if let Some(w) = waker {
-            w.wake();
+        // Before any other request on this connection, so that no change slips
+        // between the reconnection and the watches.
+        let watches = self.watches.borrow();
+        if !watches.is_empty() {
+            let record = watches.to_set_watches2(self.st.borrow().last_zxid);
+            self.enqueue(
+                Some(xid::SET_WATCHES),
+                OpCode::SetWatches2,
+                |out| record.encode(out),
+                false,
+            )?;
         }
-        // SAFETY: shutdown on a descriptor we own; a stale one only yields EBADF.
-        unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
-        let state = if closing {
-            keeper_state::CLOSED
+        drop(watches);
+        let state = if self.read_only.get() {
+            keeper_state::CONNECTED_READ_ONLY
         } else {
-            keeper_state::DISCONNECTED
+            keeper_state::SYNC_CONNECTED
         };
+        self.push_state(state);
+        let weak = Rc::downgrade(self);
+        glommio::spawn_local(read_loop(weak.clone(), generation, stream, buf)).detach();
+        glommio::spawn_local(write_loop(weak.clone(), generation, writer)).detach();
+        let timeout_ms = resp.timeout_ms as u64;
+        glommio::spawn_local(ping_loop(
+            weak,
+            generation,
+            Duration::from_millis((timeout_ms / 3).max(1)),
+            Duration::from_millis((timeout_ms * 2 / 3).max(1)),
+        ))
+        .detach();
+        Ok(())
+    }
+
+    fn push_state(&self, state: i32) {
         event::push(
             &self.events,
             WatchedEvent {
@@ -811,17 +846,177 @@ impl Inner {
                 zxid: -1,
             },
         );
-        event::close(&self.events);
     }
 
-    fn shutdown(&self) {
-        self.fail();
+    /// Connection `generation` is gone: fail everything pending, then reconnect or
+    /// finish. A stale generation (already replaced) is ignored.
+    fn lost(self: &Rc<Self>, generation: u64) {
+        if generation != self.generation.get() {
+            return;
+        }
+        let (pending, waker, waiters, closing, no_reconnect) = {
+            let mut st = self.st.borrow_mut();
+            if st.closed || !st.connected {
+                return;
+            }
+            st.connected = false;
+            st.out.clear();
+            (
+                std::mem::take(&mut st.pending),
+                st.writer_waker.take(),
+                std::mem::take(&mut st.room_waiters),
+                st.closing,
+                st.no_reconnect,
+            )
+        };
+        // Dropping the reply senders resolves every waiting call to ConnectionLoss.
+        drop(pending);
+        for w in waiters {
+            w.wake();
+        }
+        if let Some(w) = waker {
+            w.wake();
+        }
+        // SAFETY: shutdown on our socket; a stale descriptor only yields EBADF.
+        unsafe { libc::shutdown(self.fd.get(), libc::SHUT_RDWR) };
+        if closing {
+            self.finish(keeper_state::CLOSED);
+        } else if no_reconnect || !self.options.reconnect {
+            self.finish(keeper_state::DISCONNECTED);
+        } else {
+            self.push_state(keeper_state::DISCONNECTED);
+            glommio::spawn_local(reconnect_loop(Rc::downgrade(self))).detach();
+        }
+    }
+
+    /// The client is done for good: queue the last event, end the queue, drop the
+    /// connection if one is up.
+    fn finish(&self, state: i32) {
+        let (pending, waker, waiters) = {
+            let mut st = self.st.borrow_mut();
+            if st.closed {
+                return;
+            }
+            st.closed = true;
+            st.connected = false;
+            (
+                std::mem::take(&mut st.pending),
+                st.writer_waker.take(),
+                std::mem::take(&mut st.room_waiters),
+            )
+        };
+        drop(pending);
+        for w in waiters {
+            w.wake();
+        }
+        if let Some(w) = waker {
+            w.wake();
+        }
+        // SAFETY: shutdown on our socket; a stale descriptor only yields EBADF.
+        unsafe { libc::shutdown(self.fd.get(), libc::SHUT_RDWR) };
+        self.push_state(state);
+        event::close(&self.events);
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.fail();
+        self.finish(keeper_state::CLOSED);
+    }
+}
+
+/// Performs the handshake with one server, bounded by `connect_timeout_ms`.
+async fn handshake(
+    addr: SocketAddr,
+    session_timeout_ms: i32,
+    options: &Options,
+    session: Option<(i64, Bytes)>,
+    last_zxid_seen: i64,
+) -> Result<(TcpStream, ConnectResponse, BytesMut), ClientError> {
+    let timeout = Duration::from_millis(options.connect_timeout_ms.max(1));
+    let exchange = async {
+        let mut stream = TcpStream::connect_timeout(addr, timeout)
+            .await
+            .map_err(std::io::Error::from)?;
+        stream.set_nodelay(true).map_err(std::io::Error::from)?;
+        let (session_id, passwd) = session.unwrap_or_else(|| (0, Bytes::from_static(&[0; 16])));
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen,
+            timeout_ms: session_timeout_ms,
+            session_id,
+            passwd,
+            read_only: Some(options.read_only),
+        };
+        let mut out = BytesMut::new();
+        out.put_i32(0);
+        req.encode(&mut out);
+        let len = (out.len() - 4) as i32;
+        out[..4].copy_from_slice(&len.to_be_bytes());
+        stream.write_all(&out).await?;
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        let frame = loop {
+            if let Some(f) = take_frame(&mut buf, options.reply_bytes_max)
+                .map_err(|_| ClientError::ConnectionLoss)?
+            {
+                break f;
+            }
+            if read_some(&mut stream, &mut buf).await? == 0 {
+                return Err(ClientError::ConnectionLoss);
+            }
+        };
+        let resp = ConnectResponse::from_bytes(frame)?;
+        Ok::<_, ClientError>((stream, resp, buf))
+    };
+    let timed_out = async {
+        glommio::timer::sleep(timeout).await;
+        Err(ClientError::ConnectionLoss)
+    };
+    futures_lite::future::or(exchange, timed_out).await
+}
+
+/// Backoff between rounds over all servers while reconnecting.
+const RECONNECT_BACKOFF_MS_MIN: u64 = 50;
+const RECONNECT_BACKOFF_MS_MAX: u64 = 1000;
+
+/// Tries the servers until one takes the session back, the server says it expired,
+/// or the client is closed or dropped.
+async fn reconnect_loop(weak: Weak<Inner>) {
+    let mut backoff_ms = RECONNECT_BACKOFF_MS_MIN;
+    loop {
+        let (addrs, timeout_ms, options, session, last_zxid) = {
+            let Some(inner) = weak.upgrade() else { return };
+            let st = inner.st.borrow();
+            if st.closed || st.closing {
+                return;
+            }
+            (
+                inner.addrs.clone(),
+                inner.requested_timeout_ms,
+                inner.options.clone(),
+                (inner.session_id, inner.passwd.clone()),
+                st.last_zxid,
+            )
+        };
+        for addr in addrs {
+            let r = handshake(addr, timeout_ms, &options, Some(session.clone()), last_zxid).await;
+            let Some(inner) = weak.upgrade() else { return };
+            if inner.st.borrow().closed {
+                return;
+            }
+            let Ok((stream, resp, buf)) = r else { continue };
+            if resp.timeout_ms <= 0 {
+                inner.finish(keeper_state::EXPIRED);
+                return;
+            }
+            if let Err(e) = inner.start_io(stream, buf, &resp) {
+                tracing::debug!(error = %e, "reconnection failed");
+                continue;
+            }
+            return;
+        }
+        glommio::timer::sleep(Duration::from_millis(backoff_ms)).await;
+        backoff_ms = (backoff_ms * 2).min(RECONNECT_BACKOFF_MS_MAX);
     }
 }
 
@@ -834,7 +1029,7 @@ async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Resul
     r
 }
 
-async fn read_loop(weak: Weak<Inner>, mut stream: TcpStream, mut buf: BytesMut) {
+async fn read_loop(weak: Weak<Inner>, generation: u64, mut stream: TcpStream, mut buf: BytesMut) {
     let max = match weak.upgrade() {
         Some(i) => i.reply_bytes_max,
         None => return,
@@ -843,9 +1038,12 @@ async fn read_loop(weak: Weak<Inner>, mut stream: TcpStream, mut buf: BytesMut) 
         match take_frame(&mut buf, max) {
             Ok(Some(frame)) => {
                 let Some(inner) = weak.upgrade() else { return };
+                if inner.generation.get() != generation {
+                    return;
+                }
                 if let Err(e) = inner.dispatch(frame) {
                     tracing::debug!(error = %e, "bad reply");
-                    inner.fail();
+                    inner.lost(generation);
                     return;
                 }
                 continue;
@@ -865,19 +1063,22 @@ async fn read_loop(weak: Weak<Inner>, mut stream: TcpStream, mut buf: BytesMut) 
         }
     }
     if let Some(inner) = weak.upgrade() {
-        inner.fail();
+        inner.lost(generation);
     }
 }
 
-async fn write_loop(weak: Weak<Inner>, mut stream: TcpStream) {
+async fn write_loop(weak: Weak<Inner>, generation: u64, mut stream: TcpStream) {
     let mut chunk = BytesMut::with_capacity(16 * 1024);
     loop {
         let more = poll_fn(|cx| {
             let Some(inner) = weak.upgrade() else {
                 return Poll::Ready(false);
             };
+            if inner.generation.get() != generation {
+                return Poll::Ready(false);
+            }
             let mut st = inner.st.borrow_mut();
-            if st.closed {
+            if st.closed || !st.connected {
                 return Poll::Ready(false);
             }
             if st.out.is_empty() {
@@ -895,7 +1096,7 @@ async fn write_loop(weak: Weak<Inner>, mut stream: TcpStream) {
         }
         if stream.write_all(&chunk).await.is_err() {
             if let Some(inner) = weak.upgrade() {
-                inner.fail();
+                inner.lost(generation);
             }
             return;
         }
@@ -903,13 +1104,21 @@ async fn write_loop(weak: Weak<Inner>, mut stream: TcpStream) {
     }
 }
 
-async fn ping_loop(weak: Weak<Inner>, ping_every: Duration, read_timeout: Duration) {
+async fn ping_loop(
+    weak: Weak<Inner>,
+    generation: u64,
+    ping_every: Duration,
+    read_timeout: Duration,
+) {
     loop {
         let wait = {
             let Some(inner) = weak.upgrade() else { return };
+            if inner.generation.get() != generation {
+                return;
+            }
             let (idle_send, idle_recv) = {
                 let st = inner.st.borrow();
-                if st.closed {
+                if st.closed || !st.connected {
                     return;
                 }
                 (st.last_send.elapsed(), st.last_recv.elapsed())
@@ -919,7 +1128,7 @@ async fn ping_loop(weak: Weak<Inner>, ping_every: Duration, read_timeout: Durati
                     session = inner.session_id,
                     "server silent, dropping the connection"
                 );
-                inner.fail();
+                inner.lost(generation);
                 return;
             }
             if idle_send >= ping_every {

@@ -3,8 +3,9 @@
 //! One [`Client`] is one session on one connection, driven by tasks on the current
 //! glommio executor (single-threaded, `!Send`, no lock). Requests are pipelined:
 //! any number may be in flight, answered in FIFO order. Watches are asked for with a
-//! `watch: bool` argument and arrive on [`Client::events`]. There is no reconnection
-//! (see [`conn`]); [`Client::submit`] sends raw requests for tests and benchmarks.
+//! `watch: bool` argument and arrive on [`Client::events`]. A lost connection is
+//! re-established on the same session with its watches set again (see [`conn`]);
+//! [`Client::submit`] sends raw requests for tests and benchmarks.
 //!
 //! [`four_letter_word`] sends an admin word ("ruok", "mntr", ...) on its own connection.
 
@@ -13,6 +14,7 @@ mod error;
 mod event;
 mod oneshot;
 pub mod ops;
+mod watches;
 
 #[cfg(test)]
 mod tests;

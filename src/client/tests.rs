@@ -432,7 +432,14 @@ fn raw_submit_and_ephemerals_end_with_the_session() {
 #[ignore]
 fn resume_session_and_four_letter_words() {
     run(|| async {
-        let c = connect().await;
+        // Without reconnection, or `c` would take its session back from `again`.
+        let no_reconnect = Options {
+            reconnect: false,
+            ..Options::default()
+        };
+        let c = Client::connect(&addr(), 10_000, no_reconnect)
+            .await
+            .unwrap();
         let opts = Options {
             session: Some((c.session_id(), c.session_password().clone())),
             ..Options::default()
@@ -472,5 +479,99 @@ fn idle_session_is_kept_alive_by_pings() {
         assert!(!c.is_closed());
         c.exists("/", false).await.unwrap().unwrap();
         c.close().await.unwrap();
+    });
+}
+
+#[test]
+#[ignore]
+fn reconnects_to_the_same_session_and_sets_watches_again() {
+    run(|| async {
+        let c = connect().await;
+        let ev = c.events().unwrap();
+        assert_eq!(ev.next().await.unwrap().state, keeper_state::SYNC_CONNECTED);
+        let r = root(&c, "reconnect").await;
+        let e = format!("{r}/e");
+        c.create(&e, None, &Acl::open_unsafe(), CreateMode::Ephemeral)
+            .await
+            .unwrap();
+        c.get_data(&r, true).await.unwrap();
+        c.get_children(&r, true).await.unwrap();
+        c.add_watch(&e, AddWatchMode::Persistent).await.unwrap();
+        let id = c.session_id();
+
+        c.break_connection();
+        let d = ev.next().await.unwrap();
+        assert_eq!(d.state, keeper_state::DISCONNECTED);
+        assert!(matches!(
+            c.get_data(&r, false).await,
+            Err(ClientError::ConnectionLoss)
+        ));
+        let s = ev.next().await.unwrap();
+        assert_eq!(s.state, keeper_state::SYNC_CONNECTED);
+        assert!(c.is_connected());
+        assert_eq!(c.session_id(), id);
+        assert!(
+            c.exists(&e, false).await.unwrap().is_some(),
+            "ephemeral kept"
+        );
+
+        // Changes made by another session fire the watches set before the break.
+        let other = connect().await;
+        other.set_data(&r, Some(b"x"), -1).await.unwrap();
+        other.set_data(&e, Some(b"y"), -1).await.unwrap();
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let x = ev.next().await.unwrap();
+            got.push((x.event_type, x.path.unwrap()));
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (event_type::NODE_DATA_CHANGED, r.clone()),
+                (event_type::NODE_DATA_CHANGED, e.clone()),
+            ]
+        );
+        other
+            .create(
+                &format!("{r}/k"),
+                None,
+                &Acl::open_unsafe(),
+                CreateMode::Persistent,
+            )
+            .await
+            .unwrap();
+        let x = ev.next().await.unwrap();
+        assert_eq!(x.event_type, event_type::NODE_CHILDREN_CHANGED);
+        other.delete(&format!("{r}/k"), -1).await.unwrap();
+        c.delete(&e, -1).await.unwrap();
+        let x = ev.next().await.unwrap();
+        assert_eq!(
+            (x.event_type, x.path.as_deref()),
+            (event_type::NODE_DELETED, Some(&e[..]))
+        );
+        c.delete(&r, -1).await.unwrap();
+        other.close().await.unwrap();
+        c.close().await.unwrap();
+        assert_eq!(ev.next().await.unwrap().state, keeper_state::CLOSED);
+        assert_eq!(ev.next().await, None);
+    });
+}
+
+#[test]
+#[ignore]
+fn without_reconnect_a_lost_connection_closes_the_client() {
+    run(|| async {
+        let opts = Options {
+            reconnect: false,
+            ..Options::default()
+        };
+        let c = Client::connect(&addr(), 10_000, opts).await.unwrap();
+        let ev = c.events().unwrap();
+        ev.next().await.unwrap();
+        c.break_connection();
+        assert_eq!(ev.next().await.unwrap().state, keeper_state::DISCONNECTED);
+        assert_eq!(ev.next().await, None);
+        assert!(c.is_closed());
     });
 }
