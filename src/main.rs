@@ -31,6 +31,8 @@ enum Command {
         #[arg(short = 'D', value_name = "KEY=VALUE")]
         props: Vec<String>,
     },
+    /// A zkCli-compatible shell: interactive without a command, one-shot with one.
+    Cli(ringkeeper::cli::CliArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,8 +43,23 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    // zkCli spells its options `-server host:port`; accept that after `cli` too.
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "cli") {
+        let tail = ringkeeper::cli::normalize_zkcli_args(argv.split_off(1));
+        argv.extend(tail);
+    }
+    let args = Args::parse_from(argv);
     match args.command {
+        Command::Cli(cli) => match ringkeeper::cli::run(cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            // Its own message is already printed, as zkCli prints it.
+            Err(ringkeeper::cli::CliError::CommandFailed) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Server { config, props } => {
             let cfg = match config {
                 Some(path) => match Config::from_file_with(&path, &props) {
