@@ -1,12 +1,34 @@
 //! `org.apache.zookeeper.data.Id` and `ACL`.
 
-use super::codec::jute_record;
+use bytes::BytesMut;
 
-jute_record! {
-    /// An identity: a scheme (`world`, `auth`, `digest`, `ip`, `super`) and its id.
-    pub struct Id {
-        pub scheme: String,
-        pub id: String,
+use super::codec::{decode_java_utf8, jute_record, Decode, DecodeError, Encode, Reader};
+
+/// An identity: a scheme (`world`, `auth`, `digest`, `ip`, `super`) and its id.
+/// jute `Id`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
+pub struct Id {
+    pub scheme: String,
+    pub id: String,
+}
+
+impl Encode for Id {
+    fn encode(&self, out: &mut BytesMut) {
+        self.scheme.encode(out);
+        self.id.encode(out);
+    }
+}
+
+impl Decode for Id {
+    /// Clients send a null id with the `auth` scheme (kazoo's `CREATOR_ALL_ACL`);
+    /// ZooKeeper never reads it, so null reads as empty here, unlike other strings.
+    fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
+        let scheme = String::decode(r)?;
+        let id = r
+            .read_buffer()?
+            .map(|b| decode_java_utf8(&b))
+            .unwrap_or_default();
+        Ok(Id { scheme, id })
     }
 }
 
@@ -43,5 +65,21 @@ impl Acl {
     /// `ZooDefs.Ids.READ_ACL_UNSAFE`.
     pub fn read_unsafe() -> Vec<Acl> {
         vec![Acl::new(super::perms::READ, "world", "anyone")]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{BufMut, Bytes};
+
+    #[test]
+    fn null_id_reads_as_empty() {
+        let mut b = BytesMut::new();
+        b.put_i32(4);
+        b.put_slice(b"auth");
+        b.put_i32(-1);
+        assert_eq!(Id::from_bytes(b.freeze()), Ok(Id::new("auth", "")));
+        assert!(Id::from_bytes(Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])).is_err());
     }
 }

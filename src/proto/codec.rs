@@ -207,6 +207,22 @@ impl Decode for String {
     }
 }
 
+/// A ustring that may be null (`None`), for the few fields where clients send null
+/// and ZooKeeper accepts it (reconfig's server lists).
+impl Encode for Option<String> {
+    fn encode(&self, out: &mut BytesMut) {
+        match self {
+            None => out.put_i32(-1),
+            Some(s) => s.encode(out),
+        }
+    }
+}
+impl Decode for Option<String> {
+    fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
+        Ok(r.read_buffer()?.map(|b| decode_java_utf8(&b)))
+    }
+}
+
 /// Decodes UTF-8, also accepting CESU-8 (each UTF-16 surrogate encoded on its own in
 /// three bytes). Anything else malformed becomes U+FFFD, as Java's decoder does.
 pub fn decode_java_utf8(bytes: &[u8]) -> String {

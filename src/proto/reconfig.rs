@@ -7,11 +7,11 @@ use bytes::Bytes;
 use super::codec::jute_record;
 
 jute_record! {
-    /// jute `ReconfigRequest`.
+    /// jute `ReconfigRequest`; each server list may be null.
     pub struct ReconfigRequest {
-        pub joining_servers: String,
-        pub leaving_servers: String,
-        pub new_members: String,
+        pub joining_servers: Option<String>,
+        pub leaving_servers: Option<String>,
+        pub new_members: Option<String>,
         pub cur_config_id: i64,
     }
 }

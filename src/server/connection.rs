@@ -132,6 +132,17 @@ pub fn accept(core: Rc<Core>, stream: TcpStream) {
                 .await;
         }
         core.conns.borrow_mut().remove(&conn.id);
+        // Writes still in the pipeline will find no connection to answer; release
+        // their share of the outstanding bound now.
+        let in_flight = conn
+            .pending
+            .borrow_mut()
+            .drain(..)
+            .filter(|p| matches!(p, Pending::Write { .. }))
+            .count();
+        for _ in 0..in_flight {
+            core.outstanding_dec();
+        }
         let mut per_ip = core.conns_per_ip.borrow_mut();
         if let Some(n) = per_ip.get_mut(&ip) {
             *n -= 1;

@@ -59,6 +59,9 @@ struct Quorum {
     owners: RefCell<HashMap<i64, (CoreIdx, ConnId)>>,
     last_zxid: Cell<i64>,
     inbox: RefCell<VecDeque<Work>>,
+    /// Handshakes refused while preparing a batch (session table full), answered
+    /// after the batch.
+    refused: RefCell<Vec<(CoreIdx, ConnId)>>,
     inbox_ready: Signal,
     outs: Vec<ConnectedSender<ToSession>>,
     /// Monotonic clock anchored at the wall clock, for session expiry.
@@ -194,6 +197,7 @@ impl Quorum {
                     Ok(id) => id,
                     Err(e) => {
                         tracing::warn!("refusing a new session: {e}");
+                        self.refused.borrow_mut().push((core, conn));
                         return None;
                     }
                 };
@@ -383,6 +387,7 @@ pub async fn run(
         owners: RefCell::new(HashMap::new()),
         last_zxid: Cell::new(last_zxid),
         inbox: RefCell::new(VecDeque::new()),
+        refused: RefCell::new(Vec::new()),
         inbox_ready: Signal::default(),
         outs: connected_outs,
         clock_base_ms,
