@@ -25,8 +25,10 @@
 //! # Preallocation
 //!
 //! A new segment is `set_len` to `prealloc_bytes` (zoo.cfg `preAllocSize`, in KiB;
-//! default 64 MiB) — sparse zeros, so the zero `len` after the last record marks the
-//! end without a separate size field — and mapped `MAP_SHARED`. When a record does not
+//! default 64 MiB) and its blocks reserved with `posix_fallocate` (so a full disk is an
+//! error at creation, not a SIGBUS inside the map); it reads as zeros, so the zero `len`
+//! after the last record marks the end without a separate size field. It is mapped
+//! `MAP_SHARED`. When a record does not
 //! fit, the segment is truncated to its used size and a new segment starts with that
 //! record; a record bigger than `prealloc_bytes` gets a segment of its own size.
 //!
@@ -418,6 +420,7 @@ impl TxnLog {
             .map_err(|e| StorageError::io(&path, "create segment", e))?;
         file.set_len(size)
             .map_err(|e| StorageError::io(&path, "preallocate segment", e))?;
+        reserve_blocks(&file, &path, size)?;
         // SAFETY: the file was just created by us and is only resized by this log
         // (in `roll`, after the map is dropped); no other process writes it.
         let mut map = unsafe { MmapOptions::new().map_mut(&file) }
@@ -434,6 +437,31 @@ impl TxnLog {
             // The header is not synced yet, but it is synced with the first record.
             synced_pos: HEADER_BYTES,
         })
+    }
+}
+
+/// Reserves the disk blocks of a new segment. A write through the map into a sparse
+/// hole on a full disk would be a SIGBUS at page fault; with the blocks allocated up
+/// front, a full disk is an error here, when the segment is created.
+fn reserve_blocks(file: &File, path: &Path, size: u64) -> Result<()> {
+    let Ok(len) = libc::off_t::try_from(size) else {
+        return Err(StorageError::io(
+            path,
+            "fallocate segment",
+            std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        ));
+    };
+    // SAFETY: plain syscall on an fd we own. Returns an errno value, not -1.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+    match rc {
+        0 => Ok(()),
+        // Filesystems without fallocate keep the sparse file (as ZooKeeper does).
+        libc::EOPNOTSUPP | libc::EINVAL => Ok(()),
+        errno => Err(StorageError::io(
+            path,
+            "fallocate segment",
+            std::io::Error::from_raw_os_error(errno),
+        )),
     }
 }
 

@@ -87,6 +87,7 @@ pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> R
     let mut active = None;
     let last = segs.len().saturating_sub(1);
     for (i, (first_zxid, path)) in segs.iter().enumerate().skip(start) {
+        check_no_missing_segment(path, prev_zxid, *first_zxid)?;
         let mut replay = |_offset: u64, hdr: TxnHeader, txn: Txn| -> Result<()> {
             if hdr.zxid > snap_zxid {
                 replay_one(&mut tree, &mut sessions, &hdr, &txn);
@@ -236,6 +237,26 @@ fn check_log_covers(
             snapshot: snapshot.to_owned(),
             snapshot_zxid: zxid,
             first_log_zxid: *first,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a segment that starts after a hole: within one epoch zxids are
+/// consecutive, so a segment starting past `prev_zxid + 1` means a missing segment.
+fn check_no_missing_segment(path: &Path, prev_zxid: i64, first_zxid: i64) -> Result<()> {
+    if prev_zxid == i64::MIN {
+        return Ok(());
+    }
+    let next = prev_zxid.saturating_add(1);
+    if first_zxid > next && (first_zxid >> 32) == (next >> 32) {
+        return Err(StorageError::CorruptRecord {
+            path: path.to_owned(),
+            offset: HEADER_BYTES as u64,
+            reason: format!(
+                "the previous segment ends at zxid {prev_zxid:#x} and this one starts at \
+                 {first_zxid:#x} in the same epoch: a segment is missing"
+            ),
         });
     }
     Ok(())

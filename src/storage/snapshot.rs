@@ -237,7 +237,8 @@ pub fn read_snapshot(path: &Path, extended_types: bool) -> Result<SnapshotConten
             format!("crc {stored:#010x}, computed {actual:#010x} over the file"),
         ));
     }
-    let mut r = Reader::new(Bytes::copy_from_slice(&bytes[8..body_end]));
+    // Node data are slices of this one buffer (no copy per node).
+    let mut r = Reader::new(Bytes::from(bytes).slice(8..body_end));
     // Offsets in errors are file offsets: the reader starts at byte 8.
     let at = |r: &Reader| 8 + r.offset();
     let decode_err = |e: DecodeError, off: usize| corrupt(off, e.to_string());

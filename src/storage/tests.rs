@@ -822,3 +822,22 @@ fn purge_keeps_newest_snapshots_and_the_log_they_need() {
     assert_same(&r, &live.tree, &live.sessions(), live.zxid);
     assert_eq!(PREALLOC_BYTES_DEFAULT, 64 << 20);
 }
+
+#[test]
+fn a_missing_middle_segment_is_refused() {
+    let d = TempDir::new("hole");
+    let mut live = Live::new();
+    live.many_kinds();
+    write_log(&d.log(), 1024, &live.records);
+    let segs = names::list(&d.log(), names::LOG_PREFIX).expect("list");
+    assert!(segs.len() > 2, "{segs:?}");
+    std::fs::remove_file(&segs[1].1).expect("rm");
+    let err = recover(&d.data(), &d.log(), false)
+        .err()
+        .expect("hole refused");
+    assert!(
+        matches!(&err, StorageError::CorruptRecord { path, .. } if *path == segs[2].1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("a segment is missing"), "{err}");
+}
