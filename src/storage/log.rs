@@ -25,7 +25,7 @@
 //! # Preallocation
 //!
 //! A new segment is `set_len` to `prealloc_bytes` (zoo.cfg `preAllocSize`, in KiB;
-//! default 64 MiB) and its blocks reserved with `posix_fallocate` (so a full disk is an
+//! default 64 MiB) and its blocks reserved with `fallocate` (so a full disk is an
 //! error at creation, not a SIGBUS inside the map); it reads as zeros, so the zero `len`
 //! after the last record marks the end without a separate size field. It is mapped
 //! `MAP_SHARED`. When a record does not
@@ -451,17 +451,17 @@ fn reserve_blocks(file: &File, path: &Path, size: u64) -> Result<()> {
             std::io::Error::from(std::io::ErrorKind::InvalidInput),
         ));
     };
-    // SAFETY: plain syscall on an fd we own. Returns an errno value, not -1.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
-    match rc {
-        0 => Ok(()),
+    // SAFETY: plain syscall on an fd we own. Linux `fallocate`, not glibc's
+    // `posix_fallocate`, which would emulate it by writing every block.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
         // Filesystems without fallocate keep the sparse file (as ZooKeeper does).
-        libc::EOPNOTSUPP | libc::EINVAL => Ok(()),
-        errno => Err(StorageError::io(
-            path,
-            "fallocate segment",
-            std::io::Error::from_raw_os_error(errno),
-        )),
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(()),
+        _ => Err(StorageError::io(path, "fallocate segment", err)),
     }
 }
 

@@ -8,6 +8,24 @@
 //! skips corruption silently: the only damage repaired is a torn last record of the
 //! newest log segment (logged with `tracing::warn!`); everything else is a
 //! [`StorageError`] naming the file and offset.
+//!
+//! # Use (the quorum core)
+//!
+//! - Start: [`recover_with`] → tree, sessions, `last_zxid`, and the [`TxnLog`] to
+//!   append to; the next zxid must exceed `last_zxid`.
+//! - Each batch: [`TxnLog::append_batch`] (memcpy only) → `let t = log.pending_sync()`
+//!   → `fdatasync` each `t[i].fd` (`fsync` where `full_fsync`, the directory after a
+//!   segment was created) through io_uring → when all succeeded,
+//!   [`TxnLog::mark_synced`]`(&t)` → commit, apply, reply. A failed sync is fatal:
+//!   stop serving, never retry. (`forceSync=no`: skip the syncs, still `mark_synced`.)
+//! - Every `snapCount` txns: [`write_snapshot`] of the tree and sessions with the
+//!   last zxid applied when it starts (off the core, e.g. on a clone of the tree),
+//!   then [`purge`] with `autopurge.snapRetainCount`. Optionally [`TxnLog::roll`] first
+//!   so purge can free the older segments sooner.
+//! - Rare blocking syscalls: creating a segment (inside `append`, once per
+//!   `prealloc_bytes`: `ftruncate`, `fallocate`, `mmap`), [`TxnLog::roll`]
+//!   (`ftruncate`), [`TxnLog::remove_segments_before`] and [`purge`] (unlink +
+//!   directory fsync: run purge off the core).
 
 mod error;
 pub mod log;

@@ -146,7 +146,7 @@ impl Live {
     }
 
     /// Many kinds of txn: sessions, creates (null/empty data, ephemeral, container),
-    /// setData, setACL, delete, multi (ok and failed), error, closeSession.
+    /// setData, setACL, delete, multi (ok and failed), error; a closeSession last.
     fn many_kinds(&mut self) {
         self.push(1, Txn::CreateSession(CreateSessionTxn { time_out: 30_000 }));
         self.push(2, Txn::CreateSession(CreateSessionTxn { time_out: 10_000 }));
@@ -198,14 +198,14 @@ impl Live {
                 path: "/a/empty".into(),
             }),
         );
+        let t = self.create("/big", Some(Bytes::from(vec![7u8; 3000])), false);
+        self.push(1, t);
         self.push(
             2,
             Txn::CloseSession(CloseSessionTxn {
                 paths2_delete: vec!["/e1".into()],
             }),
         );
-        let t = self.create("/big", Some(Bytes::from(vec![7u8; 3000])), false);
-        self.push(1, t);
     }
 
     /// A random valid txn over a small path space.
