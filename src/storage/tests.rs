@@ -841,3 +841,37 @@ fn a_missing_middle_segment_is_refused() {
     );
     assert!(err.to_string().contains("a segment is missing"), "{err}");
 }
+
+#[test]
+fn ttl_nodes_survive_snapshot_and_log_with_extended_types() {
+    let d = TempDir::new("ttl");
+    let mut tree = DataTree::with_extended_types(true);
+    let ttl = Txn::CreateTtl(crate::txn::CreateTtlTxn {
+        path: "/t".into(),
+        data: data("ttl"),
+        acl: Acl::open_unsafe(),
+        parent_cversion: 1,
+        ttl: 5_000,
+    });
+    let h1 = TxnHeader::for_txn(1, 1, 1, 100, &ttl);
+    let _ = apply(&mut tree, &h1, &ttl);
+    assert_eq!(tree.ttls().collect::<Vec<_>>(), vec!["/t"]);
+    write_snapshot(&d.data(), &tree, &[], 1).expect("snapshot");
+    let mut log = TxnLog::create(&d.log(), 4096, 1).expect("create");
+    let ttl2 = Txn::CreateTtl(crate::txn::CreateTtlTxn {
+        path: "/t2".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        parent_cversion: 2,
+        ttl: 7_000,
+    });
+    let h2 = TxnHeader::for_txn(1, 2, 2, 200, &ttl2);
+    let _ = apply(&mut tree, &h2, &ttl2);
+    log.append(&h2, &ttl2).expect("append");
+    log.sync().expect("sync");
+    drop(log);
+    let r = recover(&d.data(), &d.log(), true).expect("recover");
+    assert!(r.tree == tree);
+    assert_eq!(r.tree.ttls().collect::<Vec<_>>(), vec!["/t", "/t2"]);
+    assert_eq!(r.replayed, 1);
+}
