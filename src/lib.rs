@@ -11,6 +11,7 @@ pub mod ops;
 pub mod proto;
 pub mod server;
 pub mod session;
+pub mod storage;
 pub mod tree;
 pub mod txn;
 pub mod watch;

@@ -458,6 +458,76 @@ impl DataTree {
         deleted
     }
 
+    // ----- restore: what a snapshot reader needs (`storage::snapshot`) -----
+
+    /// A tree with no nodes at all, not even `/`, to be filled by
+    /// [`DataTree::insert_restored`] from a snapshot, parents before children.
+    /// Not a valid tree until `/` has been inserted.
+    pub fn empty_for_restore(extended_types_enabled: bool) -> DataTree {
+        DataTree {
+            nodes: HashMap::new(),
+            acls: AclTable::default(),
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            extended_types_enabled,
+            data_size: 0,
+        }
+    }
+
+    /// Inserts a node exactly as a snapshot stored it: data, ACL and stored stat
+    /// (including cversion as stored and `ephemeral_owner`), with no watch triggers and
+    /// no change to the parent's stat. `/` must come first and every other node after
+    /// its parent. Fails with NODEEXISTS for a duplicate, NONODE for a missing parent,
+    /// BADARGUMENTS for a path that is not absolute.
+    pub fn insert_restored(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        acl: &[Acl],
+        stat: StatPersisted,
+    ) -> Result<(), ErrorCode> {
+        if self.nodes.contains_key(path) {
+            return Err(ErrorCode::NodeExists);
+        }
+        if path != "/" {
+            let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+            let parent = self.get_mut(parent_name).ok_or(ErrorCode::NoNode)?;
+            parent.children.insert(child_name.into());
+        } else if !self.nodes.is_empty() {
+            return Err(ErrorCode::BadArguments);
+        }
+        let kind = self.ephemeral_type(stat.ephemeral_owner);
+        let acl = self.acls.intern(acl);
+        self.data_size += java_len(path) + data_len(data.as_ref());
+        self.nodes.insert(
+            path.into(),
+            Node {
+                data,
+                acl,
+                stat,
+                kind,
+                children: BTreeSet::new(),
+            },
+        );
+        match kind {
+            EphemeralType::Container => {
+                self.containers.insert(path.into());
+            }
+            EphemeralType::Ttl => {
+                self.ttls.insert(path.into());
+            }
+            EphemeralType::Normal => {
+                self.ephemerals
+                    .entry(stat.ephemeral_owner)
+                    .or_default()
+                    .insert(path.into());
+            }
+            EphemeralType::Void => {}
+        }
+        Ok(())
+    }
+
     /// Checks every structural invariant (O(n)); for tests.
     #[cfg(test)]
     pub fn validate(&self) {

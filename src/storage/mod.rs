@@ -1,0 +1,47 @@
+//! Durable storage: the txn log (`log`), snapshots (`snapshot`), crash recovery
+//! (`recovery`) and purge (`purge`). ZooKeeper's `FileTxnLog`, `FileSnap` and
+//! `FileTxnSnapLog`, with our own formats (documented in `log` and `snapshot`).
+//!
+//! Owns files in `dataDir` (snapshots) and `dataLogDir` (log segments) and nothing
+//! else. Synchronous std code: the server calls it from its quorum core and issues the
+//! `fdatasync` of each batch itself (io_uring) from [`TxnLog::pending_sync`]. Never
+//! skips corruption silently: the only damage repaired is a torn last record of the
+//! newest log segment (logged with `tracing::warn!`); everything else is a
+//! [`StorageError`] naming the file and offset.
+//!
+//! # Use (the quorum core)
+//!
+//! - Start: [`recover_with`] → tree, sessions, `last_zxid`, and the [`TxnLog`] to
+//!   append to; the next zxid must exceed `last_zxid`.
+//! - Each batch: [`TxnLog::append_batch`] (memcpy only) → `let t = log.pending_sync()`
+//!   → `fdatasync` each `t[i].fd` (`fsync` where `full_fsync`, the directory after a
+//!   segment was created) through io_uring → when all succeeded,
+//!   [`TxnLog::mark_synced`]`(&t)` → commit, apply, reply. A failed sync is fatal:
+//!   stop serving, never retry. (`forceSync=no`: skip the syncs, still `mark_synced`.)
+//! - Every `snapCount` txns: [`write_snapshot`] of the tree and sessions with the
+//!   last zxid applied when it starts (off the core, e.g. on a clone of the tree),
+//!   then [`purge`] with `autopurge.snapRetainCount`. Optionally [`TxnLog::roll`] first
+//!   so purge can free the older segments sooner.
+//! - Rare blocking syscalls: creating a segment (inside `append`, once per
+//!   `prealloc_bytes`: `ftruncate`, `fallocate`, `mmap`), [`TxnLog::roll`]
+//!   (`ftruncate`), [`TxnLog::remove_segments_before`] and [`purge`] (unlink +
+//!   directory fsync: run purge off the core).
+
+mod error;
+pub mod log;
+mod names;
+mod purge;
+pub mod recovery;
+pub mod snapshot;
+
+pub use error::StorageError;
+pub use log::{SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
+pub use purge::{purge, Purged};
+pub use recovery::{recover, recover_with, RecoverOptions, Recovered};
+pub use snapshot::{read_snapshot, write_snapshot, SnapshotContents};
+
+/// Result of every storage operation.
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,877 @@
+//! Storage tests: log round trips, torn tails at every byte, bit flips, garbage,
+//! empty and missing files, snapshot fallback, rollover, fuzzy snapshots, purge.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::log::{HEADER_BYTES, PREALLOC_BYTES_DEFAULT};
+use super::*;
+use crate::proto::{Acl, ErrorCode, Id};
+use crate::tree::{path::split_parent, DataTree, CONTAINER_EPHEMERAL_OWNER};
+use crate::txn::{
+    apply, CloseSessionTxn, CreateContainerTxn, CreateSessionTxn, CreateTxn, DeleteTxn, SetAclTxn,
+    SetDataTxn, Txn, TxnHeader,
+};
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "rk-storage-{}-{tag}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.0.join("data")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.0.join("log")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `f` with tracing output captured; returns its result and the output.
+fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let out = tracing::subscriber::with_default(sub, f);
+    let text = String::from_utf8_lossy(&buf.0.lock().expect("lock")).into_owned();
+    (out, text)
+}
+
+/// A live replica: txns are applied here as they are logged, so recovery can be
+/// compared with it.
+struct Live {
+    tree: DataTree,
+    sessions: BTreeMap<i64, i32>,
+    zxid: i64,
+    records: Vec<(TxnHeader, Txn)>,
+}
+
+fn data(s: &str) -> Option<Bytes> {
+    Some(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+impl Live {
+    fn new() -> Live {
+        Live {
+            tree: DataTree::new(),
+            sessions: BTreeMap::new(),
+            zxid: 0,
+            records: Vec::new(),
+        }
+    }
+
+    /// Gives `txn` the next zxid, applies it, records it.
+    fn push(&mut self, client: i64, txn: Txn) -> (TxnHeader, Txn) {
+        self.zxid += 1;
+        let hdr = TxnHeader::for_txn(client, self.zxid as i32, self.zxid, 1_000 + self.zxid, &txn);
+        match &txn {
+            Txn::CreateSession(t) => {
+                self.sessions.insert(client, t.time_out);
+            }
+            Txn::CloseSession(_) => {
+                self.sessions.remove(&client);
+            }
+            _ => {}
+        }
+        let _ = apply(&mut self.tree, &hdr, &txn);
+        self.records.push((hdr.clone(), txn.clone()));
+        (hdr, txn)
+    }
+
+    fn parent_cversion(&self, path: &str) -> i32 {
+        let parent = split_parent(path).map_or("/", |(p, _)| if p.is_empty() { "/" } else { p });
+        self.tree
+            .get(parent)
+            .map_or(0, |n| n.persisted().cversion + 1)
+    }
+
+    fn create(&self, path: &str, d: Option<Bytes>, ephemeral: bool) -> Txn {
+        Txn::Create(CreateTxn {
+            path: path.into(),
+            data: d,
+            acl: Acl::open_unsafe(),
+            ephemeral,
+            parent_cversion: self.parent_cversion(path),
+        })
+    }
+
+    fn set(&self, path: &str, d: Option<Bytes>) -> Txn {
+        let v = self.tree.get(path).map_or(0, |n| n.persisted().version + 1);
+        Txn::SetData(SetDataTxn {
+            path: path.into(),
+            data: d,
+            version: v,
+        })
+    }
+
+    fn sessions(&self) -> Vec<(i64, i32)> {
+        self.sessions.iter().map(|(k, v)| (*k, *v)).collect()
+    }
+
+    /// Many kinds of txn: sessions, creates (null/empty data, ephemeral, container),
+    /// setData, setACL, delete, multi (ok and failed), error; a closeSession last.
+    fn many_kinds(&mut self) {
+        self.push(1, Txn::CreateSession(CreateSessionTxn { time_out: 30_000 }));
+        self.push(2, Txn::CreateSession(CreateSessionTxn { time_out: 10_000 }));
+        let t = self.create("/a", data("alpha"), false);
+        self.push(1, t);
+        let t = self.create("/a/null", None, false);
+        self.push(1, t);
+        let t = self.create("/a/empty", Some(Bytes::new()), false);
+        self.push(1, t);
+        let t = self.create("/e1", data("eph"), true);
+        self.push(2, t);
+        let t = self.create("/e2", data("eph"), true);
+        self.push(1, t);
+        let t = self.set("/a", data("beta"));
+        self.push(1, t);
+        let digest = vec![Acl {
+            perms: 31,
+            id: Id::new("digest", "u:abc"),
+        }];
+        self.push(
+            1,
+            Txn::SetAcl(SetAclTxn {
+                path: "/a/null".into(),
+                acl: digest,
+                version: 1,
+            }),
+        );
+        let t = Txn::CreateContainer(CreateContainerTxn {
+            path: "/c".into(),
+            data: data("box"),
+            acl: Acl::open_unsafe(),
+            parent_cversion: self.parent_cversion("/c"),
+        });
+        self.push(1, t);
+        let m1 = self.create("/m", data("m"), false);
+        let m2 = self.set("/a", data("gamma"));
+        self.push(1, Txn::Multi(vec![m1, m2]));
+        self.push(
+            1,
+            Txn::Multi(vec![
+                Txn::error(ErrorCode::Ok),
+                Txn::error(ErrorCode::NoNode),
+            ]),
+        );
+        self.push(1, Txn::error(ErrorCode::NodeExists));
+        self.push(
+            1,
+            Txn::Delete(DeleteTxn {
+                path: "/a/empty".into(),
+            }),
+        );
+        let t = self.create("/big", Some(Bytes::from(vec![7u8; 3000])), false);
+        self.push(1, t);
+        self.push(
+            2,
+            Txn::CloseSession(CloseSessionTxn {
+                paths2_delete: vec!["/e1".into()],
+            }),
+        );
+    }
+
+    /// A random valid txn over a small path space.
+    fn random(&mut self, rng: &mut StdRng) -> (TxnHeader, Txn) {
+        let names = ["/r", "/r/x", "/r/y", "/q", "/q/z"];
+        let path = names[rng.gen_range(0..names.len())];
+        let exists = self.tree.get(path).is_some();
+        let parent_ok =
+            split_parent(path).is_some_and(|(p, _)| p.is_empty() || self.tree.get(p).is_some());
+        let txn = match rng.gen_range(0..4) {
+            0 | 1 if !exists && parent_ok => {
+                self.create(path, data(&format!("{}", self.zxid)), false)
+            }
+            2 if exists => self.set(path, data(&format!("v{}", self.zxid))),
+            3 if exists && self.tree.get(path).is_some_and(|n| n.num_children() == 0) => {
+                Txn::Delete(DeleteTxn { path: path.into() })
+            }
+            _ if exists => self.set(path, None),
+            _ => Txn::error(ErrorCode::NoNode),
+        };
+        self.push(9, txn)
+    }
+}
+
+fn assert_same(r: &Recovered, tree: &DataTree, sessions: &[(i64, i32)], zxid: i64) {
+    assert!(r.tree == *tree, "recovered tree differs");
+    r.tree.validate();
+    assert_eq!(r.sessions, sessions);
+    assert_eq!(r.last_zxid, zxid);
+    assert_eq!(r.log.last_zxid(), zxid);
+}
+
+fn write_log(dir: &Path, prealloc: u64, records: &[(TxnHeader, Txn)]) -> Vec<usize> {
+    let mut log = TxnLog::create(dir, prealloc, 0).expect("create");
+    let mut offsets = Vec::new();
+    for (h, t) in records {
+        offsets.push(HEADER_BYTES + log.bytes_appended() as usize);
+        log.append(h, t).expect("append");
+    }
+    log.sync().expect("sync");
+    offsets.push(HEADER_BYTES + log.bytes_appended() as usize);
+    offsets
+}
+
+fn only_segment(dir: &Path) -> PathBuf {
+    let segs = names::list(dir, names::LOG_PREFIX).expect("list");
+    assert_eq!(segs.len(), 1);
+    segs[0].1.clone()
+}
+
+/// The tree after applying the first `n` of `records` to a fresh tree.
+fn replayed(records: &[(TxnHeader, Txn)], n: usize) -> (DataTree, Vec<(i64, i32)>) {
+    let mut live = Live::new();
+    for (h, t) in &records[..n] {
+        live.push(h.client_id, t.clone());
+    }
+    let sessions = live.sessions();
+    (live.tree, sessions)
+}
+
+#[test]
+fn append_recover_round_trip_many_kinds() {
+    let d = TempDir::new("roundtrip");
+    let mut live = Live::new();
+    live.many_kinds();
+    let mut log = TxnLog::create(&d.log(), 1 << 20, 0).expect("create");
+    let (first, rest) = live.records.split_at(3);
+    for (h, t) in first {
+        log.append(h, t).expect("append");
+    }
+    log.append_batch(rest.iter().map(|(h, t)| (h, t)))
+        .expect("batch");
+    let pending = log.pending_sync();
+    assert_eq!(pending.len(), 2, "segment and directory: {pending:?}");
+    assert!(pending.iter().any(|t| t.full_fsync));
+    assert_eq!(log.synced_zxid(), 0);
+    log.sync().expect("sync");
+    assert!(log.pending_sync().is_empty());
+    assert_eq!(log.synced_zxid(), live.zxid);
+    drop(log);
+
+    let mut r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    assert_eq!(r.replayed, live.records.len() as u64);
+    assert_eq!(r.sessions, vec![(1, 30_000)]);
+    assert!(r.tree.get("/a/null").is_some_and(|n| n.data().is_none()));
+    assert!(r.tree.get("/a/empty").is_none());
+    assert_eq!(r.tree.ephemerals(1).collect::<Vec<_>>(), vec!["/e2"]);
+    assert_eq!(
+        r.tree.get("/c").map(|n| n.persisted().ephemeral_owner),
+        Some(CONTAINER_EPHEMERAL_OWNER)
+    );
+
+    // The recovered log appends after the last record, in the same segment.
+    let (h, t) = live.push(1, Txn::Delete(DeleteTxn { path: "/m".into() }));
+    r.log.append(&h, &t).expect("append after recovery");
+    r.log.sync().expect("sync");
+    drop(r);
+    let r = recover(&d.data(), &d.log(), false).expect("recover again");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    assert_eq!(
+        names::list(&d.log(), names::LOG_PREFIX)
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn missing_and_empty_dirs_give_a_fresh_tree() {
+    let d = TempDir::new("fresh");
+    let r = recover(&d.data(), &d.log(), true).expect("missing dirs");
+    assert!(d.data().is_dir() && d.log().is_dir());
+    assert!(r.tree == DataTree::with_extended_types(true));
+    assert!(r.tree.extended_types_enabled());
+    assert_eq!(
+        (r.last_zxid, r.sessions.len(), r.snapshot.is_none()),
+        (0, 0, true)
+    );
+    drop(r);
+    let r = recover(&d.data(), &d.log(), false).expect("empty dirs");
+    assert_eq!(r.last_zxid, 0);
+}
+
+#[test]
+fn last_record_cut_at_every_byte_offset() {
+    let d = TempDir::new("torn");
+    let mut live = Live::new();
+    live.many_kinds();
+    let records = live.records.clone();
+    let n = records.len();
+    let offsets = write_log(&d.log(), 8192, &records);
+    let seg = only_segment(&d.log());
+    let name = seg.file_name().expect("name").to_owned();
+    let full = std::fs::read(&seg).expect("read");
+    let (start, end) = (offsets[n - 1], offsets[n]);
+    let (prefix_tree, prefix_sessions) = replayed(&records, n - 1);
+    for cut in start..end {
+        let case = TempDir::new("torn-case");
+        std::fs::create_dir_all(case.log()).expect("mkdir");
+        let mut bytes = full.clone();
+        bytes[cut..end].fill(0);
+        let path = case.log().join(&name);
+        std::fs::write(&path, &bytes).expect("write");
+        let whole = full[cut..end].iter().all(|b| *b == 0);
+        let wrote_something = bytes[start..end].iter().any(|b| *b != 0);
+        let (r, logs) = capture_logs(|| recover(&case.data(), &case.log(), false));
+        let mut r = r.unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        if whole {
+            assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+            continue;
+        }
+        assert_same(&r, &prefix_tree, &prefix_sessions, records[n - 2].0.zxid);
+        if wrote_something {
+            assert!(
+                logs.contains("torn"),
+                "cut at {cut}: no warning in {logs:?}"
+            );
+            assert!(logs.contains(&format!("offset={start}")), "{logs}");
+            assert!(logs.contains(&*name.to_string_lossy()), "{logs}");
+        }
+        // The torn bytes are gone: appending again and recovering gives everything.
+        let (h, t) = records[n - 1].clone();
+        r.log.append(&h, &t).expect("re-append");
+        r.log.sync().expect("sync");
+        drop(r);
+        let r = recover(&case.data(), &case.log(), false).expect("recover after re-append");
+        assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    }
+}
+
+#[test]
+fn bit_flip_mid_segment_is_refused_with_file_and_offset() {
+    let d = TempDir::new("flip");
+    let mut live = Live::new();
+    live.many_kinds();
+    let offsets = write_log(&d.log(), 8192, &live.records);
+    let seg = only_segment(&d.log());
+    let full = std::fs::read(&seg).expect("read");
+    let victim = 5;
+    let (start, end) = (offsets[victim], offsets[victim + 1]);
+    for at in start..end {
+        for bit in [0x01u8, 0x80] {
+            let mut bytes = full.clone();
+            bytes[at] ^= bit;
+            std::fs::write(&seg, &bytes).expect("write");
+            let err = match recover(&d.data(), &d.log(), false) {
+                Ok(_) => panic!("flip at {at} accepted"),
+                Err(e) => e,
+            };
+            match &err {
+                StorageError::CorruptRecord { path, offset, .. } => {
+                    assert_eq!((path, *offset), (&seg, start as u64), "flip at {at}: {err}");
+                }
+                other => panic!("flip at {at}: unexpected {other}"),
+            }
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&seg.display().to_string())
+                    && msg.contains(&format!("offset {start}"))
+            );
+        }
+    }
+    // A flip in the file header.
+    let mut bytes = full.clone();
+    bytes[1] ^= 0x04;
+    std::fs::write(&seg, &bytes).expect("write");
+    assert!(matches!(
+        recover(&d.data(), &d.log(), false),
+        Err(StorageError::BadHeader { offset: 0, .. })
+    ));
+    // A wrong version.
+    let mut bytes = full.clone();
+    bytes[7] = 9;
+    std::fs::write(&seg, &bytes).expect("write");
+    let err = recover(&d.data(), &d.log(), false)
+        .err()
+        .expect("version refused");
+    assert!(err.to_string().contains("version 9"), "{err}");
+}
+
+#[test]
+fn garbage_after_the_tail_is_refused_unless_it_is_a_torn_record() {
+    let d = TempDir::new("garbage");
+    let mut live = Live::new();
+    live.many_kinds();
+    let offsets = write_log(&d.log(), 8192, &live.records);
+    let seg = only_segment(&d.log());
+    let full = std::fs::read(&seg).expect("read");
+    let end = *offsets.last().expect("end");
+    // Non-zero bytes well after the end marker.
+    let mut bytes = full.clone();
+    bytes[end + 100] = 0x5a;
+    std::fs::write(&seg, &bytes).expect("write");
+    match recover(&d.data(), &d.log(), false) {
+        Err(StorageError::CorruptRecord { offset, .. }) => assert_eq!(offset, end as u64),
+        Err(e) => panic!("unexpected {e}"),
+        Ok(_) => panic!("garbage accepted"),
+    }
+    // A second, complete-looking record after a garbage one: refused.
+    let mut bytes = full.clone();
+    bytes[end..end + 8].copy_from_slice(&[0, 0, 0, 40, 1, 2, 3, 4]);
+    let rec = &full[offsets[2]..offsets[3]];
+    let later = end + 8 + 40;
+    bytes[later..later + rec.len()].copy_from_slice(rec);
+    std::fs::write(&seg, &bytes).expect("write");
+    assert!(matches!(
+        recover(&d.data(), &d.log(), false),
+        Err(StorageError::CorruptRecord { offset, .. }) if offset == end as u64
+    ));
+    // Garbage shaped like a partial last record: a torn tail, truncated.
+    let mut bytes = full.clone();
+    bytes[end..end + 7].copy_from_slice(&[0, 0, 0, 40, 9, 9, 9]);
+    std::fs::write(&seg, &bytes).expect("write");
+    let r = recover(&d.data(), &d.log(), false).expect("torn tail");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    drop(r);
+    assert_eq!(
+        std::fs::read(&seg).expect("read"),
+        full,
+        "torn bytes zeroed"
+    );
+}
+
+#[test]
+fn empty_and_short_files() {
+    let d = TempDir::new("empty");
+    let mut live = Live::new();
+    live.many_kinds();
+    write_log(&d.log(), 8192, &live.records);
+    // An empty newest segment (crash right after creating it): removed.
+    let empty = d
+        .log()
+        .join(names::file_name(names::LOG_PREFIX, live.zxid + 1));
+    std::fs::write(&empty, b"").expect("write");
+    let r = recover(&d.data(), &d.log(), false).expect("empty newest segment");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    drop(r);
+    assert!(!empty.exists());
+    // A newest segment holding only its header: removed.
+    let mut header = b"RKLG\0\0\0\x01".to_vec();
+    header.resize(4096, 0);
+    std::fs::write(&empty, &header).expect("write");
+    let r = recover(&d.data(), &d.log(), false).expect("header-only segment");
+    assert_eq!(r.last_zxid, live.zxid);
+    drop(r);
+    assert!(!empty.exists());
+    // An empty segment that is not the newest: refused.
+    let rolled = TempDir::new("empty-older");
+    write_log(&rolled.log(), 1024, &live.records);
+    let segs = names::list(&rolled.log(), names::LOG_PREFIX).expect("list");
+    assert!(segs.len() > 2);
+    let older = segs[0].1.clone();
+    std::fs::write(&older, b"").expect("write");
+    let err = recover(&rolled.data(), &rolled.log(), false)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&err, StorageError::BadHeader { path, .. } if *path == older),
+        "{err}"
+    );
+    // A segment that is not the newest, cut short: refused (no torn tail there).
+    let second = segs[1].1.clone();
+    let bytes = std::fs::read(&second).expect("read");
+    std::fs::write(&second, &bytes[..bytes.len() - 3]).expect("write");
+    std::fs::remove_file(&older).expect("rm");
+    let err = recover(&rolled.data(), &rolled.log(), false)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&err, StorageError::CorruptRecord { path, .. } if *path == second),
+        "{err}"
+    );
+    // An empty snapshot file, the only one: refused (never written by us: rename is atomic).
+    let snap = d.data().join(names::file_name(names::SNAPSHOT_PREFIX, 3));
+    std::fs::create_dir_all(d.data()).expect("mkdir");
+    std::fs::write(&snap, b"").expect("write");
+    let err = recover(&d.data(), &d.log(), false).err().expect("refused");
+    assert!(
+        matches!(err, StorageError::NoUsableSnapshot { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&snap.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn zxid_going_backwards_across_segments_is_refused() {
+    let d = TempDir::new("backwards");
+    let other = TempDir::new("backwards-src");
+    let mut live = Live::new();
+    live.many_kinds();
+    write_log(&d.log(), 8192, &live.records);
+    write_log(&other.log(), 8192, &live.records[2..4]);
+    let src = only_segment(&other.log());
+    let dst = d.log().join(src.file_name().expect("name"));
+    std::fs::copy(&src, &dst).expect("copy");
+    let err = recover(&d.data(), &d.log(), false).err().expect("refused");
+    assert!(
+        matches!(&err, StorageError::ZxidOrder { path, zxid: 3, .. } if *path == dst),
+        "{err}"
+    );
+}
+
+#[test]
+fn rollover_across_segments() {
+    let d = TempDir::new("roll");
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut log = TxnLog::create(&d.log(), 2048, 0).expect("create");
+    for i in 0..300 {
+        let (h, t) = if i == 150 {
+            // Bigger than a segment: a segment of its own.
+            let t = live.create("/huge", Some(Bytes::from(vec![1u8; 5000])), false);
+            live.push(3, t)
+        } else {
+            live.random(&mut rng)
+        };
+        log.append(&h, &t).expect("append");
+        if i == 200 {
+            log.roll().expect("roll");
+        }
+        if i % 37 == 0 {
+            log.sync().expect("sync");
+        }
+    }
+    log.sync().expect("sync");
+    drop(log);
+    let segs = names::list(&d.log(), names::LOG_PREFIX).expect("list");
+    assert!(segs.len() > 10, "{} segments", segs.len());
+    assert!(
+        segs.iter().any(|(z, _)| *z == 202),
+        "explicit roll starts a segment at 202"
+    );
+    for (_, p) in &segs[..segs.len() - 1] {
+        let len = std::fs::metadata(p).expect("stat").len();
+        assert!(len <= 2048 || len > 5000, "rolled segment truncated: {len}");
+    }
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    assert_eq!(r.replayed, 300);
+}
+
+#[test]
+fn sync_targets_cover_retired_segments() {
+    let d = TempDir::new("targets");
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut log = TxnLog::create(&d.log(), 1024, 0).expect("create");
+    for _ in 0..60 {
+        let (h, t) = live.random(&mut rng);
+        log.append(&h, &t).expect("append");
+    }
+    let targets = log.pending_sync();
+    let segments = targets.iter().filter(|t| !t.full_fsync).count();
+    assert!(segments > 1, "retired segments stay pending: {targets:?}");
+    assert_eq!(targets.iter().filter(|t| t.full_fsync).count(), 1);
+    assert!(targets.iter().all(|t| t.covers_zxid == live.zxid));
+    assert_eq!(
+        log.sync_fd(),
+        targets.iter().rev().find(|t| !t.full_fsync).map(|t| t.fd)
+    );
+    log.mark_synced(&targets);
+    assert!(log.pending_sync().is_empty());
+    assert_eq!(log.synced_zxid(), live.zxid);
+}
+
+#[test]
+fn snapshot_round_trip_and_corruption() {
+    let d = TempDir::new("snap");
+    let mut live = Live::new();
+    live.many_kinds();
+    let sessions = live.sessions();
+    let path = write_snapshot(&d.data(), &live.tree, &sessions, live.zxid).expect("write");
+    assert_eq!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some("snapshot.0000000000000010")
+    );
+    let (tree, s, z) = read_snapshot(&path, false).expect("read");
+    assert!(tree == live.tree);
+    assert_eq!((s, z), (sessions, live.zxid));
+    assert!(tree.get("/a/null").is_some_and(|n| n.data().is_none()));
+    assert_eq!(
+        tree.get("/a").map(|n| n.stat()),
+        live.tree.get("/a").map(|n| n.stat())
+    );
+    let full = std::fs::read(&path).expect("read");
+    for at in 0..full.len() {
+        let mut bytes = full.clone();
+        bytes[at] ^= 0x20;
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(
+            matches!(
+                read_snapshot(&path, false),
+                Err(StorageError::CorruptSnapshot { .. })
+            ),
+            "flip at {at} accepted"
+        );
+    }
+    for len in [0, 5, 19, full.len() / 2, full.len() - 1] {
+        std::fs::write(&path, &full[..len]).expect("write");
+        assert!(
+            read_snapshot(&path, false).is_err(),
+            "cut at {len} accepted"
+        );
+    }
+    let mut longer = full.clone();
+    longer.push(0);
+    std::fs::write(&path, &longer).expect("write");
+    assert!(read_snapshot(&path, false).is_err());
+}
+
+#[test]
+fn snapshot_plus_later_log_equals_live_tree() {
+    let d = TempDir::new("snaplog");
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(3);
+    live.many_kinds();
+    let mut log = TxnLog::create(&d.log(), 4096, 0).expect("create");
+    log.append_batch(live.records.iter().map(|(h, t)| (h, t)))
+        .expect("append");
+    write_snapshot(&d.data(), &live.tree, &live.sessions(), live.zxid).expect("snapshot");
+    let snap_zxid = live.zxid;
+    for _ in 0..100 {
+        let (h, t) = live.random(&mut rng);
+        log.append(&h, &t).expect("append");
+    }
+    log.sync().expect("sync");
+    drop(log);
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    assert_eq!(r.replayed, 100);
+    assert_eq!(
+        r.snapshot
+            .as_deref()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str()),
+        Some(names::file_name(names::SNAPSHOT_PREFIX, snap_zxid).as_str())
+    );
+}
+
+#[test]
+fn fuzzy_snapshot_replays_to_the_live_tree() {
+    for seed in 0..40u64 {
+        let d = TempDir::new("fuzzy");
+        let mut live = Live::new();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut log = TxnLog::create(&d.log(), 1 << 16, 0).expect("create");
+        for _ in 0..rng.gen_range(5..40) {
+            let (h, t) = live.random(&mut rng);
+            log.append(&h, &t).expect("append");
+        }
+        // The snapshot starts here (zxid), while more txns land in the tree it reads.
+        let start_zxid = live.zxid;
+        let start_sessions = live.sessions();
+        for _ in 0..rng.gen_range(1..20) {
+            let (h, t) = live.random(&mut rng);
+            log.append(&h, &t).expect("append");
+        }
+        write_snapshot(&d.data(), &live.tree, &start_sessions, start_zxid).expect("snapshot");
+        for _ in 0..rng.gen_range(0..20) {
+            let (h, t) = live.random(&mut rng);
+            log.append(&h, &t).expect("append");
+        }
+        log.sync().expect("sync");
+        drop(log);
+        let r = recover(&d.data(), &d.log(), false).expect("recover");
+        assert!(r.tree == live.tree, "seed {seed}: fuzzy replay differs");
+        assert_eq!(r.last_zxid, live.zxid);
+    }
+}
+
+#[test]
+fn corrupt_newest_snapshot_falls_back_to_an_older_one() {
+    let d = TempDir::new("fallback");
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut log = TxnLog::create(&d.log(), 2048, 0).expect("create");
+    let mut snaps = Vec::new();
+    for round in 0..3 {
+        for _ in 0..40 {
+            let (h, t) = live.random(&mut rng);
+            log.append(&h, &t).expect("append");
+        }
+        if round < 2 {
+            snaps.push(
+                write_snapshot(&d.data(), &live.tree, &live.sessions(), live.zxid).expect("snap"),
+            );
+        }
+    }
+    log.sync().expect("sync");
+    drop(log);
+    let newest = snaps[1].clone();
+    let mut bytes = std::fs::read(&newest).expect("read");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&newest, &bytes).expect("write");
+    let (r, logs) = capture_logs(|| recover(&d.data(), &d.log(), false));
+    let r = r.expect("fallback");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    assert_eq!(r.snapshot.as_ref(), Some(&snaps[0]));
+    assert_eq!(r.replayed, 80);
+    assert!(
+        logs.contains("older snapshot") && logs.contains("snapshot.0000000000000050"),
+        "{logs}"
+    );
+    drop(r);
+    // If the log no longer covers the older snapshot, recovery refuses.
+    super::log::remove_segments_before(&d.log(), 60).expect("remove");
+    let err = recover(&d.data(), &d.log(), false)
+        .err()
+        .expect("gap refused");
+    assert!(
+        matches!(
+            err,
+            StorageError::LogGap {
+                snapshot_zxid: 40,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn purge_keeps_newest_snapshots_and_the_log_they_need() {
+    let d = TempDir::new("purge");
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut log = TxnLog::create(&d.log(), 1024, 0).expect("create");
+    let mut snap_zxids = Vec::new();
+    for _ in 0..4 {
+        for _ in 0..50 {
+            let (h, t) = live.random(&mut rng);
+            log.append(&h, &t).expect("append");
+        }
+        log.sync().expect("sync");
+        write_snapshot(&d.data(), &live.tree, &live.sessions(), live.zxid).expect("snap");
+        snap_zxids.push(live.zxid);
+    }
+    for _ in 0..10 {
+        let (h, t) = live.random(&mut rng);
+        log.append(&h, &t).expect("append");
+    }
+    log.sync().expect("sync");
+    let before = names::list(&d.log(), names::LOG_PREFIX)
+        .expect("list")
+        .len();
+    let purged = purge(&d.data(), &d.log(), 2).expect("purge");
+    assert_eq!(purged.snapshots, 2);
+    assert!(purged.segments > 0 && purged.segments < before);
+    let snaps: Vec<i64> = names::list(&d.data(), names::SNAPSHOT_PREFIX)
+        .expect("list")
+        .into_iter()
+        .map(|(z, _)| z)
+        .collect();
+    assert_eq!(snaps, snap_zxids[2..]);
+    let segs = names::list(&d.log(), names::LOG_PREFIX).expect("list");
+    assert!(
+        segs[0].0 <= snap_zxids[2] + 1,
+        "oldest kept snapshot replayable"
+    );
+    assert_eq!(log.remove_segments_before(snap_zxids[2]).expect("again"), 0);
+    drop(log);
+    // Recovery from the oldest kept snapshot still works once the newest is lost.
+    std::fs::remove_file(
+        d.data()
+            .join(names::file_name(names::SNAPSHOT_PREFIX, snap_zxids[3])),
+    )
+    .expect("rm");
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    assert_eq!(PREALLOC_BYTES_DEFAULT, 64 << 20);
+}
+
+#[test]
+fn a_missing_middle_segment_is_refused() {
+    let d = TempDir::new("hole");
+    let mut live = Live::new();
+    live.many_kinds();
+    write_log(&d.log(), 1024, &live.records);
+    let segs = names::list(&d.log(), names::LOG_PREFIX).expect("list");
+    assert!(segs.len() > 2, "{segs:?}");
+    std::fs::remove_file(&segs[1].1).expect("rm");
+    let err = recover(&d.data(), &d.log(), false)
+        .err()
+        .expect("hole refused");
+    assert!(
+        matches!(&err, StorageError::CorruptRecord { path, .. } if *path == segs[2].1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("a segment is missing"), "{err}");
+}
+
+#[test]
+fn ttl_nodes_survive_snapshot_and_log_with_extended_types() {
+    let d = TempDir::new("ttl");
+    let mut tree = DataTree::with_extended_types(true);
+    let ttl = Txn::CreateTtl(crate::txn::CreateTtlTxn {
+        path: "/t".into(),
+        data: data("ttl"),
+        acl: Acl::open_unsafe(),
+        parent_cversion: 1,
+        ttl: 5_000,
+    });
+    let h1 = TxnHeader::for_txn(1, 1, 1, 100, &ttl);
+    let _ = apply(&mut tree, &h1, &ttl);
+    assert_eq!(tree.ttls().collect::<Vec<_>>(), vec!["/t"]);
+    write_snapshot(&d.data(), &tree, &[], 1).expect("snapshot");
+    let mut log = TxnLog::create(&d.log(), 4096, 1).expect("create");
+    let ttl2 = Txn::CreateTtl(crate::txn::CreateTtlTxn {
+        path: "/t2".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        parent_cversion: 2,
+        ttl: 7_000,
+    });
+    let h2 = TxnHeader::for_txn(1, 2, 2, 200, &ttl2);
+    let _ = apply(&mut tree, &h2, &ttl2);
+    log.append(&h2, &ttl2).expect("append");
+    log.sync().expect("sync");
+    drop(log);
+    let r = recover(&d.data(), &d.log(), true).expect("recover");
+    assert!(r.tree == tree);
+    assert_eq!(r.tree.ttls().collect::<Vec<_>>(), vec!["/t", "/t2"]);
+    assert_eq!(r.replayed, 1);
+}
