@@ -73,6 +73,18 @@ pub struct Config {
     pub session_cores: usize,
     /// The server id (`myid`); 0 for a standalone server without one.
     pub server_id: u64,
+    /// Txns between snapshots (`snapCount`); each interval is drawn at random from
+    /// [snapCount/2 + 1, snapCount] as ZooKeeper does, so servers do not snapshot together.
+    pub snap_count: u64,
+    /// Size of a new txn log segment in bytes (`preAllocSize` is in KiB).
+    pub prealloc_bytes: u64,
+    /// `forceSync`: fsync the log before acknowledging. `no` is unsafe: an
+    /// acknowledged write can be lost in a power failure.
+    pub force_sync: bool,
+    /// Snapshots (and the log needed to replay them) kept by purging.
+    pub snap_retain_count: usize,
+    /// Hours between purges; 0 turns purging off (ZooKeeper's default).
+    pub purge_interval_hours: u64,
     /// Keys as read, for the `conf` four-letter word.
     pub raw: BTreeMap<String, String>,
 }
@@ -85,17 +97,16 @@ pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 60_000;
 pub const CONTAINER_MAX_PER_MINUTE_DEFAULT: u32 = 10_000;
 /// An upper bound on session cores: beyond the machine's CPUs it only adds replicas.
 pub const SESSION_CORES_MAX: usize = 256;
+pub const SNAP_COUNT_DEFAULT: u64 = 100_000;
+pub const PREALLOC_KIB_DEFAULT: u64 = 65_536;
+/// ZooKeeper refuses to keep fewer than 3 snapshots.
+pub const SNAP_RETAIN_MIN: usize = 3;
 
 /// Keys ZooKeeper knows that ringkeeper reads or accepts without effect; anything else
 /// gets a warning.
 const ACCEPTED_KEYS: &[&str] = &[
     "initLimit",
     "syncLimit",
-    "snapCount",
-    "preAllocSize",
-    "forceSync",
-    "autopurge.snapRetainCount",
-    "autopurge.purgeInterval",
     "admin.enableServer",
     "admin.serverPort",
     "admin.serverAddress",
@@ -153,6 +164,11 @@ impl Config {
             super_digest: None,
             session_cores: 1,
             server_id: 0,
+            snap_count: SNAP_COUNT_DEFAULT,
+            prealloc_bytes: PREALLOC_KIB_DEFAULT * 1024,
+            force_sync: true,
+            snap_retain_count: SNAP_RETAIN_MIN,
+            purge_interval_hours: 0,
             raw: BTreeMap::new(),
         }
     }
@@ -267,6 +283,35 @@ impl Config {
                         return Err(bad(&format!("must be 1..={SESSION_CORES_MAX}")));
                     }
                     cfg.session_cores = n;
+                }
+                "snapCount" => {
+                    cfg.snap_count = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|v| *v >= 2)
+                        .ok_or_else(|| bad("must be a count of at least 2"))?
+                }
+                "preAllocSize" => {
+                    let kib: u64 = value
+                        .parse()
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| bad("not a positive size in KiB"))?;
+                    cfg.prealloc_bytes = kib.saturating_mul(1024);
+                }
+                "forceSync" => {
+                    cfg.force_sync = !matches!(value.to_ascii_lowercase().as_str(), "no" | "false")
+                }
+                "autopurge.snapRetainCount" => {
+                    let n: usize = value.parse().map_err(|_| bad("not a count"))?;
+                    if n < SNAP_RETAIN_MIN {
+                        tracing::warn!("{file}:{line_no}: {key} below {SNAP_RETAIN_MIN}; using {SNAP_RETAIN_MIN}");
+                    }
+                    cfg.snap_retain_count = n.max(SNAP_RETAIN_MIN);
+                }
+                "autopurge.purgeInterval" => {
+                    cfg.purge_interval_hours =
+                        value.parse().map_err(|_| bad("not a count of hours"))?
                 }
                 k if k.starts_with("server.") => {
                     tracing::warn!(

@@ -140,6 +140,33 @@ fn mntr(core: &Rc<Core>) -> String {
             "zk_sessions_expired",
             q.sessions_expired.load(Relaxed).to_string(),
         ),
+        ("zk_fsync_count", q.fsyncs.load(Relaxed).to_string()),
+        (
+            "zk_avg_fsynctime",
+            format!(
+                "{:.3}",
+                ratio(q.fsync_us_sum.load(Relaxed), q.fsyncs.load(Relaxed)) / 1000.0
+            ),
+        ),
+        (
+            "zk_max_fsynctime",
+            format!("{:.3}", q.fsync_us_max.load(Relaxed) as f64 / 1000.0),
+        ),
+        (
+            "rk_txns_per_fsync",
+            format!(
+                "{:.2}",
+                ratio(q.fsynced_txns.load(Relaxed), q.fsyncs.load(Relaxed))
+            ),
+        ),
+        (
+            "rk_bytes_per_fsync",
+            format!(
+                "{:.0}",
+                ratio(q.fsynced_bytes.load(Relaxed), q.fsyncs.load(Relaxed))
+            ),
+        ),
+        ("rk_snapshots", q.snapshots.load(Relaxed).to_string()),
         ("rk_session_cores", core.cfg.session_cores.to_string()),
         ("rk_commit_batches", batches.to_string()),
         ("rk_committed_txns", batched.to_string()),
@@ -162,6 +189,14 @@ fn mntr(core: &Rc<Core>) -> String {
     s
 }
 
+fn ratio(num: u64, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
 fn conf(core: &Rc<Core>) -> String {
     let c = &core.cfg;
     let mut s = String::new();
@@ -176,6 +211,11 @@ fn conf(core: &Rc<Core>) -> String {
     let _ = writeln!(s, "maxSessionTimeout={}", c.max_session_timeout_ms);
     let _ = writeln!(s, "clientPortListenBacklog=-1");
     let _ = writeln!(s, "serverId={}", c.server_id);
+    let _ = writeln!(s, "snapCount={}", c.snap_count);
+    let _ = writeln!(s, "preAllocSize={}", c.prealloc_bytes / 1024);
+    let _ = writeln!(s, "forceSync={}", if c.force_sync { "yes" } else { "no" });
+    let _ = writeln!(s, "autopurge.snapRetainCount={}", c.snap_retain_count);
+    let _ = writeln!(s, "autopurge.purgeInterval={}", c.purge_interval_hours);
     let _ = writeln!(s, "cores={}", c.session_cores);
     s
 }

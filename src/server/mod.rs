@@ -45,6 +45,8 @@ pub enum ServerError {
     },
     #[error("cannot start an executor: {0}")]
     Executor(String),
+    #[error("cannot recover the data directory: {0}")]
+    Recovery(#[from] crate::storage::StorageError),
 }
 
 /// Starts the server and blocks until it stops.
@@ -79,8 +81,29 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         to_session_rx.push(rx);
     }
 
-    let tree = DataTree::with_extended_types(cfg.extended_types_enabled);
-    let last_zxid = 0;
+    let opts = crate::storage::RecoverOptions {
+        extended_types: cfg.extended_types_enabled,
+        prealloc_bytes: cfg.prealloc_bytes,
+    };
+    let recovered = crate::storage::recover_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
+    tracing::info!(
+        "recovered zxid 0x{:x} ({} nodes, {} sessions) from {} and {} log txns",
+        recovered.last_zxid,
+        recovered.tree.node_count(),
+        recovered.sessions.len(),
+        recovered
+            .snapshot
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "no snapshot".into()),
+        recovered.replayed
+    );
+    let tree: DataTree = recovered.tree;
+    let last_zxid = recovered.last_zxid;
+    let durable = quorum::Durable {
+        log: recovered.log,
+        sessions: recovered.sessions,
+    };
     let mut handles = Vec::with_capacity(n + 1);
     {
         let cfg = cfg.clone();
@@ -92,7 +115,16 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             .io_memory(IO_MEMORY_BYTES)
             .spawn(move || async move {
                 pin(cpu);
-                quorum::run(cfg, tree, last_zxid, to_session_tx, to_quorum_rx, stats).await
+                quorum::run(
+                    cfg,
+                    tree,
+                    durable,
+                    last_zxid,
+                    to_session_tx,
+                    to_quorum_rx,
+                    stats,
+                )
+                .await
             })
             .map_err(|e| ServerError::Executor(e.to_string()))?;
         handles.push(h);

@@ -23,11 +23,19 @@ use super::stats::ServerStats;
 use crate::config::Config;
 use crate::proto::{ErrorCode, Id, OpCode, Request};
 use crate::session::{self, SessionTracker};
+use crate::storage::{self, SyncTarget, TxnLog};
 use crate::tree::DataTree;
 use crate::txn::{self, CreateSessionTxn, PrepContext, Txn, TxnHeader, WriteRequest};
 
 /// Upper bound on requests taken into one batch (one log append, one sync).
 pub const BATCH_TXNS_MAX: usize = 4096;
+
+/// What recovery hands the quorum core: the log to append to and the sessions that
+/// were live when the server stopped (they expire normally unless clients return).
+pub struct Durable {
+    pub log: TxnLog,
+    pub sessions: Vec<(i64, i32)>,
+}
 
 /// Work waiting for the pipeline, in arrival order.
 enum Work {
@@ -68,6 +76,14 @@ struct Quorum {
     clock_base_ms: i64,
     clock_base: Instant,
     stats: Arc<ServerStats>,
+    log: RefCell<TxnLog>,
+    /// `bytes_appended` at the last sync, to report bytes per sync.
+    synced_bytes: Cell<u64>,
+    /// Txns committed since the last snapshot, and the (randomised) count that
+    /// triggers the next one.
+    since_snapshot: Cell<u64>,
+    snapshot_at: Cell<u64>,
+    snapshot_running: Rc<Cell<bool>>,
 }
 
 impl Quorum {
@@ -293,6 +309,94 @@ impl Quorum {
         }
     }
 
+    /// Appends the batch's txns to the log (memcpy into the mapped segment).
+    fn append(&self, committed: &[Committed]) {
+        let mut log = self.log.borrow_mut();
+        for c in committed {
+            let (hdr, txn) = match c {
+                Committed::Txn { hdr, txn, .. } | Committed::SessionCreated { hdr, txn, .. } => {
+                    (hdr, txn)
+                }
+                Committed::Sync { .. } => continue,
+            };
+            if let Err(e) = log.append(hdr, txn) {
+                fatal(&format!("cannot append to the txn log: {e}"));
+            }
+        }
+    }
+
+    /// One group commit: every segment written since the last sync is made durable
+    /// with fdatasync through io_uring (the directory with fsync after a new
+    /// segment). A failed sync is fatal: the page cache state is unknown, so the
+    /// server stops rather than retry or acknowledge.
+    async fn sync(&self, txns: u64) {
+        let targets: Vec<SyncTarget> = self.log.borrow().pending_sync();
+        if targets.is_empty() {
+            return;
+        }
+        let bytes_before = self.log.borrow().bytes_appended();
+        let started = Instant::now();
+        if self.cfg.force_sync {
+            for t in &targets {
+                if let Err(e) = sync_target(t).await {
+                    fatal(&format!("fsync of {} failed: {e}", t.path.display()));
+                }
+            }
+        }
+        self.log.borrow_mut().mark_synced(&targets);
+        let bytes = bytes_before.saturating_sub(self.synced_bytes.replace(bytes_before));
+        self.stats
+            .quorum()
+            .fsync_done(started.elapsed().as_micros() as u64, txns, bytes);
+    }
+
+    /// Takes a snapshot when enough txns were committed since the last one. The
+    /// tree is copied on this core (the pipeline pauses for the copy) and written on
+    /// a blocking thread while writes go on; recovery replays the log after it.
+    fn maybe_snapshot(&self, txns: u64) {
+        self.since_snapshot.set(self.since_snapshot.get() + txns);
+        if self.since_snapshot.get() < self.snapshot_at.get() || self.snapshot_running.get() {
+            return;
+        }
+        self.since_snapshot.set(0);
+        self.snapshot_at.set(snapshot_interval(self.cfg.snap_count));
+        if let Err(e) = self.log.borrow_mut().roll() {
+            fatal(&format!("cannot roll the txn log: {e}"));
+        }
+        let tree = self.tree.borrow().clone();
+        let sessions: Vec<(i64, i32)> = self
+            .sessions
+            .borrow()
+            .sessions()
+            .into_iter()
+            .map(|s| (s.id, s.timeout_ms as i32))
+            .collect();
+        let zxid = self.last_zxid.get();
+        let dir = self.cfg.data_dir.clone();
+        let running = self.snapshot_running.clone();
+        let stats = self.stats.clone();
+        running.set(true);
+        glommio::spawn_local(async move {
+            let res = glommio::executor()
+                .spawn_blocking(move || storage::write_snapshot(&dir, &tree, &sessions, zxid))
+                .await;
+            match res {
+                Ok(path) => {
+                    stats
+                        .quorum()
+                        .snapshots
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!("snapshot 0x{zxid:x} written to {}", path.display());
+                }
+                // The log still holds everything; a failed snapshot only costs
+                // recovery time, so it is logged, not fatal.
+                Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
+            }
+            running.set(false);
+        })
+        .detach();
+    }
+
     /// The pipeline: take a batch, prepare it, append, sync, commit (fan out).
     async fn pipeline(&self) {
         loop {
@@ -309,8 +413,12 @@ impl Quorum {
             if committed.is_empty() {
                 continue;
             }
-            // append → sync: durability slots in here (the txn log); in this build the
-            // log is memory only, so the batch is durable once prepared.
+            let txns = committed
+                .iter()
+                .filter(|c| !matches!(c, Committed::Sync { .. }))
+                .count() as u64;
+            self.append(&committed);
+            self.sync(txns).await;
             self.stats.quorum().batch_committed(committed.len());
             let batch = Arc::new(committed);
             for out in &self.outs {
@@ -319,6 +427,7 @@ impl Quorum {
                     return;
                 }
             }
+            self.maybe_snapshot(txns);
         }
     }
 
@@ -327,12 +436,32 @@ impl Quorum {
         let tick = Duration::from_millis(u64::from(self.cfg.tick_time_ms.max(1)));
         let reap_every = Duration::from_millis(self.cfg.container_check_interval_ms.max(1));
         let mut last_reap = Instant::now();
+        let mut last_purge = Instant::now();
+        let purge_every = Duration::from_secs(self.cfg.purge_interval_hours.saturating_mul(3600));
         loop {
             glommio::timer::sleep(tick.min(Duration::from_millis(500))).await;
             let now = self.now_ms();
             let expired = self.sessions.borrow_mut().expire_due(now);
             for id in expired {
                 self.push(Work::Expire(id));
+            }
+            if self.cfg.purge_interval_hours > 0 && last_purge.elapsed() >= purge_every {
+                last_purge = Instant::now();
+                let (data, logs, keep) = (
+                    self.cfg.data_dir.clone(),
+                    self.cfg.data_log_dir.clone(),
+                    self.cfg.snap_retain_count,
+                );
+                glommio::spawn_local(async move {
+                    let res = glommio::executor()
+                        .spawn_blocking(move || storage::purge(&data, &logs, keep))
+                        .await;
+                    match res {
+                        Ok(p) => tracing::info!("purge: {p:?}"),
+                        Err(e) => tracing::error!("purge failed: {e}"),
+                    }
+                })
+                .detach();
             }
             if last_reap.elapsed() >= reap_every {
                 last_reap = Instant::now();
@@ -356,6 +485,7 @@ impl Quorum {
 pub async fn run(
     cfg: Arc<Config>,
     tree: DataTree,
+    durable: Durable,
     last_zxid: i64,
     outs: Vec<SharedSender<ToSession>>,
     ins: Vec<SharedReceiver<ToQuorum>>,
@@ -376,12 +506,25 @@ pub async fn run(
         connected_ins.push(t.await);
     }
     let clock_base_ms = wall_clock_ms();
+    let mut tracker = SessionTracker::new(
+        cfg.server_id,
+        clock_base_ms.max(0) as u64,
+        u64::from(cfg.tick_time_ms.max(1)),
+    );
+    for (id, timeout) in &durable.sessions {
+        if let Err(e) =
+            tracker.add_existing(*id, (*timeout).max(0) as u32, clock_base_ms.max(0) as u64)
+        {
+            tracing::warn!("session 0x{id:x} not restored: {e}");
+        }
+    }
     let q = Rc::new(Quorum {
-        sessions: RefCell::new(SessionTracker::new(
-            cfg.server_id,
-            clock_base_ms.max(0) as u64,
-            u64::from(cfg.tick_time_ms.max(1)),
-        )),
+        sessions: RefCell::new(tracker),
+        log: RefCell::new(durable.log),
+        synced_bytes: Cell::new(0),
+        since_snapshot: Cell::new(0),
+        snapshot_at: Cell::new(snapshot_interval(cfg.snap_count)),
+        snapshot_running: Rc::new(Cell::new(false)),
         cfg,
         tree: RefCell::new(tree),
         owners: RefCell::new(HashMap::new()),
@@ -406,4 +549,41 @@ pub async fn run(
     let t = q.clone();
     glommio::spawn_local(async move { t.timers().await }).detach();
     q.pipeline().await;
+}
+
+/// Stops the process: used where continuing could acknowledge a write that is not
+/// durable (a failed fsync or append). Recovery on restart takes it from the log.
+fn fatal(msg: &str) -> ! {
+    tracing::error!("fatal: {msg}; stopping");
+    eprintln!("ringkeeper: fatal: {msg}");
+    std::process::exit(70)
+}
+
+/// ZooKeeper draws each snapshot interval from [snapCount/2 + 1, snapCount].
+fn snapshot_interval(snap_count: u64) -> u64 {
+    use rand::Rng;
+    let lo = snap_count / 2 + 1;
+    rand::thread_rng().gen_range(lo..=snap_count.max(lo))
+}
+
+/// Makes one sync target durable through io_uring. The log keeps its fds; the sync
+/// goes through a duplicate so glommio can own (and close) it.
+async fn sync_target(t: &SyncTarget) -> std::io::Result<()> {
+    use std::os::fd::FromRawFd;
+    if t.full_fsync {
+        let dir = glommio::io::Directory::open(&t.path).await?;
+        dir.sync().await?;
+        dir.close().await?;
+        return Ok(());
+    }
+    // SAFETY: `dup` returns a new fd (checked below) that nothing else owns; the
+    // BufferedFile takes ownership and closes it.
+    let fd = unsafe { libc::dup(t.fd) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let f = unsafe { glommio::io::BufferedFile::from_raw_fd(fd) };
+    let res = f.fdatasync().await;
+    let _ = f.close().await;
+    res.map_err(Into::into)
 }

@@ -20,6 +20,13 @@ pub struct CoreStats {
     pub sessions_expired: AtomicU64,
     pub batches: AtomicU64,
     pub batched_txns: AtomicU64,
+    /// Group commits: one sync (fdatasync) of the log per batch.
+    pub fsyncs: AtomicU64,
+    pub fsync_us_sum: AtomicU64,
+    pub fsync_us_max: AtomicU64,
+    pub fsynced_txns: AtomicU64,
+    pub fsynced_bytes: AtomicU64,
+    pub snapshots: AtomicU64,
     pub last_zxid: AtomicI64,
     pub znode_count: AtomicU64,
     pub watch_count: AtomicU64,
@@ -65,6 +72,14 @@ impl CoreStats {
     pub fn batch_committed(&self, txns: usize) {
         self.batches.fetch_add(1, Relaxed);
         self.batched_txns.fetch_add(txns as u64, Relaxed);
+    }
+
+    pub fn fsync_done(&self, us: u64, txns: u64, bytes: u64) {
+        self.fsyncs.fetch_add(1, Relaxed);
+        self.fsync_us_sum.fetch_add(us, Relaxed);
+        self.fsync_us_max.fetch_max(us, Relaxed);
+        self.fsynced_txns.fetch_add(txns, Relaxed);
+        self.fsynced_bytes.fetch_add(bytes, Relaxed);
     }
 
     pub fn reset(&self) {
