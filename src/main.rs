@@ -50,6 +50,15 @@ fn main() -> ExitCode {
         argv.extend(tail);
     }
     let args = Args::parse_from(argv);
+    // A panic is a bug (bad input gets an error code, never a panic). In a server a
+    // panicking core would leave the others waiting on it forever, so the process
+    // stops at once instead; recovery on restart comes from the log.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        eprintln!("ringkeeper: internal error (a bug); stopping");
+        std::process::abort();
+    }));
     match args.command {
         Command::Cli(cli) => match ringkeeper::cli::run(cli) {
             Ok(()) => ExitCode::SUCCESS,

@@ -189,8 +189,11 @@ impl Quorum {
                 auth,
             } => {
                 let op = request.op_code();
-                let hdr = self.next_header(origin.session, origin.xid, op);
+                let mut hdr = self.next_header(origin.session, origin.xid, op);
                 let txn = self.prep_checked(origin.session, &auth, &request);
+                // The header names the txn actually logged (error, multi, ...), as
+                // ZooKeeper's does.
+                hdr.op = txn.op_code() as i32;
                 self.commit_local(&hdr, &txn);
                 Some(Committed::Txn {
                     origin: Some(origin),
@@ -238,7 +241,7 @@ impl Quorum {
                 }
                 tracing::info!("expiring session 0x{id:x}");
                 self.stats.quorum().session_expired();
-                let hdr = self.next_header(id, 0, OpCode::CloseSession);
+                let mut hdr = self.next_header(id, 0, OpCode::CloseSession);
                 self.sessions.borrow_mut().set_closing(id);
                 let ctx = PrepContext {
                     session_id: id,
@@ -246,6 +249,7 @@ impl Quorum {
                     extended_types_enabled: self.cfg.extended_types_enabled,
                 };
                 let txn = txn::prep(&self.tree.borrow(), &ctx, &WriteRequest::CloseSession);
+                hdr.op = txn.op_code() as i32;
                 self.commit_local(&hdr, &txn);
                 Some(Committed::Txn {
                     origin: None,
