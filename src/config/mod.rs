@@ -85,6 +85,11 @@ pub struct Config {
     pub snap_retain_count: usize,
     /// Hours between purges; 0 turns purging off (ZooKeeper's default).
     pub purge_interval_hours: u64,
+    /// Group commit bounds (ringkeeper's own `commitBatchMaxTxns`,
+    /// `commitBatchMaxBytes`): a batch (one log sync) closes when the queue is empty
+    /// or either bound is reached.
+    pub commit_batch_max_txns: usize,
+    pub commit_batch_max_bytes: u64,
     /// Keys as read, for the `conf` four-letter word.
     pub raw: BTreeMap<String, String>,
 }
@@ -101,6 +106,8 @@ pub const SNAP_COUNT_DEFAULT: u64 = 100_000;
 pub const PREALLOC_KIB_DEFAULT: u64 = 65_536;
 /// ZooKeeper refuses to keep fewer than 3 snapshots.
 pub const SNAP_RETAIN_MIN: usize = 3;
+pub const COMMIT_BATCH_MAX_TXNS_DEFAULT: usize = 4096;
+pub const COMMIT_BATCH_MAX_BYTES_DEFAULT: u64 = 4 << 20;
 
 /// Keys ZooKeeper knows that ringkeeper reads or accepts without effect; anything else
 /// gets a warning.
@@ -169,6 +176,8 @@ impl Config {
             force_sync: true,
             snap_retain_count: SNAP_RETAIN_MIN,
             purge_interval_hours: 0,
+            commit_batch_max_txns: COMMIT_BATCH_MAX_TXNS_DEFAULT,
+            commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
             raw: BTreeMap::new(),
         }
     }
@@ -308,6 +317,20 @@ impl Config {
                         tracing::warn!("{file}:{line_no}: {key} below {SNAP_RETAIN_MIN}; using {SNAP_RETAIN_MIN}");
                     }
                     cfg.snap_retain_count = n.max(SNAP_RETAIN_MIN);
+                }
+                "commitBatchMaxTxns" => {
+                    cfg.commit_batch_max_txns = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| bad("not a positive count"))?
+                }
+                "commitBatchMaxBytes" => {
+                    cfg.commit_batch_max_bytes = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| bad("not a positive size in bytes"))?
                 }
                 "autopurge.purgeInterval" => {
                     cfg.purge_interval_hours =

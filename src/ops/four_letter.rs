@@ -216,6 +216,8 @@ fn conf(core: &Rc<Core>) -> String {
     let _ = writeln!(s, "forceSync={}", if c.force_sync { "yes" } else { "no" });
     let _ = writeln!(s, "autopurge.snapRetainCount={}", c.snap_retain_count);
     let _ = writeln!(s, "autopurge.purgeInterval={}", c.purge_interval_hours);
+    let _ = writeln!(s, "commitBatchMaxTxns={}", c.commit_batch_max_txns);
+    let _ = writeln!(s, "commitBatchMaxBytes={}", c.commit_batch_max_bytes);
     let _ = writeln!(s, "cores={}", c.session_cores);
     s
 }

@@ -27,9 +27,6 @@ use crate::storage::{self, SyncTarget, TxnLog};
 use crate::tree::DataTree;
 use crate::txn::{self, CreateSessionTxn, PrepContext, Txn, TxnHeader, WriteRequest};
 
-/// Upper bound on requests taken into one batch (one log append, one sync).
-pub const BATCH_TXNS_MAX: usize = 4096;
-
 /// What recovery hands the quorum core: the log to append to and the sessions that
 /// were live when the server stopped (they expire normally unless clients return).
 pub struct Durable {
@@ -407,13 +404,36 @@ impl Quorum {
             while self.inbox.borrow().is_empty() {
                 self.inbox_ready.wait().await;
             }
-            let work: Vec<Work> = {
-                let mut inbox = self.inbox.borrow_mut();
-                let n = inbox.len().min(BATCH_TXNS_MAX);
-                inbox.drain(..n).collect()
-            };
-            let committed: Vec<Committed> =
-                work.into_iter().filter_map(|w| self.prepare(w)).collect();
+            // A batch takes what is queued, up to the txn and byte bounds; whatever
+            // arrives while it syncs forms the next batch (group commit).
+            let max_txns = self.cfg.commit_batch_max_txns;
+            let max_bytes = self.cfg.commit_batch_max_bytes;
+            let start_bytes = self.log.borrow().bytes_appended();
+            let mut committed: Vec<Committed> = Vec::new();
+            loop {
+                if committed.len() >= max_txns
+                    || self.log.borrow().bytes_appended() - start_bytes >= max_bytes
+                {
+                    break;
+                }
+                let next = self.inbox.borrow_mut().pop_front();
+                let Some(w) = next else { break };
+                if let Some(c) = self.prepare(w) {
+                    self.append(std::slice::from_ref(&c));
+                    committed.push(c);
+                }
+            }
+            let refused: Vec<(CoreIdx, ConnId)> = self.refused.borrow_mut().drain(..).collect();
+            for (core, conn) in refused {
+                let _ = self.outs[core]
+                    .send(ToSession::Revalidated {
+                        conn,
+                        session: 0,
+                        timeout_ms: None,
+                        passwd: [0; 16],
+                    })
+                    .await;
+            }
             if committed.is_empty() {
                 continue;
             }
@@ -421,7 +441,6 @@ impl Quorum {
                 .iter()
                 .filter(|c| !matches!(c, Committed::Sync { .. }))
                 .count() as u64;
-            self.append(&committed);
             self.sync(txns).await;
             self.stats.quorum().batch_committed(committed.len());
             let batch = Arc::new(committed);
