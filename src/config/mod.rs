@@ -85,6 +85,9 @@ pub struct Config {
     pub snap_retain_count: usize,
     /// Hours between purges; 0 turns purging off (ZooKeeper's default).
     pub purge_interval_hours: u64,
+    /// Where the Prometheus endpoint listens (`metricsProvider.httpHost`/`httpPort`);
+    /// `None` = off, as in ZooKeeper without a metrics provider.
+    pub metrics_addr: Option<SocketAddr>,
     /// Group commit bounds (ringkeeper's own `commitBatchMaxTxns`,
     /// `commitBatchMaxBytes`): a batch (one log sync) closes when the queue is empty
     /// or either bound is reached.
@@ -176,6 +179,7 @@ impl Config {
             force_sync: true,
             snap_retain_count: SNAP_RETAIN_MIN,
             purge_interval_hours: 0,
+            metrics_addr: None,
             commit_batch_max_txns: COMMIT_BATCH_MAX_TXNS_DEFAULT,
             commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
             raw: BTreeMap::new(),
@@ -222,6 +226,9 @@ impl Config {
         let mut min_to: Option<i64> = None;
         let mut max_to: Option<i64> = None;
         let mut data_log_dir: Option<PathBuf> = None;
+        let mut metrics_port: Option<u16> = None;
+        let mut metrics_host: Option<IpAddr> = None;
+        let mut metrics_provider = false;
         let mut saw_data_dir = false;
 
         for (idx, raw_line) in text.lines().enumerate() {
@@ -318,6 +325,13 @@ impl Config {
                     }
                     cfg.snap_retain_count = n.max(SNAP_RETAIN_MIN);
                 }
+                "metricsProvider.httpPort" => {
+                    metrics_port = Some(value.parse().map_err(|_| bad("not a port"))?)
+                }
+                "metricsProvider.httpHost" => {
+                    metrics_host = Some(value.parse().map_err(|_| bad("not an IP address"))?)
+                }
+                "metricsProvider.className" => metrics_provider = value.contains("Prometheus"),
                 "commitBatchMaxTxns" => {
                     cfg.commit_batch_max_txns = value
                         .parse::<usize>()
@@ -355,6 +369,12 @@ impl Config {
             .ok_or_else(|| ConfigError::Invalid(format!("{file}: clientPort is not set")))?;
         cfg.client_addr = SocketAddr::new(client_ip.unwrap_or(cfg.client_addr.ip()), port);
         cfg.data_log_dir = data_log_dir.unwrap_or_else(|| cfg.data_dir.clone());
+        // ZooKeeper serves metrics only with the Prometheus provider configured
+        // (default port 7000); an explicit httpPort is taken as the same wish.
+        if metrics_provider || metrics_port.is_some() {
+            let ip = metrics_host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            cfg.metrics_addr = Some(SocketAddr::new(ip, metrics_port.unwrap_or(7000)));
+        }
         cfg.set_session_timeouts(min_to, max_to)?;
         Ok(cfg)
     }

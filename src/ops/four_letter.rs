@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::server::stats::Stage;
 use crate::server::Core;
 
 /// The version string clients read (kazoo parses it from `envi`): the ZooKeeper
@@ -93,7 +94,8 @@ fn srvr(core: &Rc<Core>, with_clients: bool) -> String {
     s
 }
 
-fn mntr(core: &Rc<Core>) -> String {
+/// The `mntr` rows (key, value), also served as Prometheus gauges.
+pub fn mntr_rows(core: &Rc<Core>) -> Vec<(String, String)> {
     let t = core.stats.totals();
     let tree = core.tree.borrow();
     let q = core.stats.quorum();
@@ -182,8 +184,23 @@ fn mntr(core: &Rc<Core>) -> String {
             ),
         ),
     ];
+    let mut rows: Vec<(String, String)> =
+        rows.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    for stage in Stage::ALL {
+        let sum = core.stats.stage_summary(stage);
+        let name = stage.name();
+        rows.push((format!("rk_stage_{name}_count"), sum.count.to_string()));
+        rows.push((format!("rk_stage_{name}_us_p50"), sum.p50_us.to_string()));
+        rows.push((format!("rk_stage_{name}_us_p99"), sum.p99_us.to_string()));
+        rows.push((format!("rk_stage_{name}_us_p999"), sum.p999_us.to_string()));
+        rows.push((format!("rk_stage_{name}_us_max"), sum.max_us.to_string()));
+    }
+    rows
+}
+
+fn mntr(core: &Rc<Core>) -> String {
     let mut s = String::new();
-    for (k, v) in rows {
+    for (k, v) in mntr_rows(core) {
         let _ = writeln!(s, "{k}\t{v}");
     }
     s

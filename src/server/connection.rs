@@ -21,6 +21,7 @@ use super::frame_out;
 use super::messages::{Origin, ToQuorum};
 use super::session_core::Core;
 use super::signal::Oneshot;
+use super::stats::Stage;
 use crate::proto::frame::{self, FrameError};
 use crate::proto::{
     ConnectRequest, ConnectResponse, Decode, ErrorCode, OpCode, Request, RequestError,
@@ -431,6 +432,9 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
         }
     };
 
+    core.my_stats()
+        .stage(Stage::Decode, started.elapsed().as_micros() as u64);
+
     // Authentication is answered at once, out of band, as ZooKeeper does.
     if let Request::Auth(auth) = &request {
         return super::auth::handle(core, conn, header.xid, auth);
@@ -486,7 +490,7 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
                 });
             } else {
                 let frame = core.serve_local(conn, header.xid, r);
-                core.note_answer(conn, op.short_name(), header.xid, started);
+                core.note_answer(conn, op.short_name(), false, header.xid, started);
                 conn.send(frame);
             }
             Ok(())

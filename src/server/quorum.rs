@@ -19,7 +19,7 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 use super::messages::{Committed, ConnId, CoreIdx, Origin, ToQuorum, ToSession};
 use super::session_core::wall_clock_ms;
 use super::signal::Signal;
-use super::stats::ServerStats;
+use super::stats::{ServerStats, Stage};
 use crate::config::Config;
 use crate::proto::{ErrorCode, Id, OpCode, Request};
 use crate::session::{self, SessionTracker};
@@ -63,7 +63,8 @@ struct Quorum {
     /// Where each live session is attached (core, connection).
     owners: RefCell<HashMap<i64, (CoreIdx, ConnId)>>,
     last_zxid: Cell<i64>,
-    inbox: RefCell<VecDeque<Work>>,
+    /// Work with the time it arrived (for the queue-stage histogram).
+    inbox: RefCell<VecDeque<(Instant, Work)>>,
     /// Handshakes refused while preparing a batch (session table full), answered
     /// after the batch.
     refused: RefCell<Vec<(CoreIdx, ConnId)>>,
@@ -89,7 +90,7 @@ impl Quorum {
     }
 
     fn push(&self, w: Work) {
-        self.inbox.borrow_mut().push_back(w);
+        self.inbox.borrow_mut().push_back((Instant::now(), w));
         self.inbox_ready.raise();
     }
 
@@ -345,6 +346,11 @@ impl Quorum {
             }
         }
         self.log.borrow_mut().mark_synced(&targets);
+        if self.cfg.force_sync {
+            self.stats
+                .quorum()
+                .stage(Stage::Fsync, started.elapsed().as_micros() as u64);
+        }
         let bytes = bytes_before.saturating_sub(self.synced_bytes.replace(bytes_before));
         self.stats
             .quorum()
@@ -410,6 +416,7 @@ impl Quorum {
             let max_bytes = self.cfg.commit_batch_max_bytes;
             let start_bytes = self.log.borrow().bytes_appended();
             let mut committed: Vec<Committed> = Vec::new();
+            let mut append_us = 0u64;
             loop {
                 if committed.len() >= max_txns
                     || self.log.borrow().bytes_appended() - start_bytes >= max_bytes
@@ -417,9 +424,16 @@ impl Quorum {
                     break;
                 }
                 let next = self.inbox.borrow_mut().pop_front();
-                let Some(w) = next else { break };
-                if let Some(c) = self.prepare(w) {
+                let Some((arrived, w)) = next else { break };
+                let qs = self.stats.quorum();
+                let t0 = Instant::now();
+                qs.stage(Stage::Queue, t0.duration_since(arrived).as_micros() as u64);
+                let prepared = self.prepare(w);
+                let t1 = Instant::now();
+                qs.stage(Stage::Prep, t1.duration_since(t0).as_micros() as u64);
+                if let Some(c) = prepared {
                     self.append(std::slice::from_ref(&c));
+                    append_us += t1.elapsed().as_micros() as u64;
                     committed.push(c);
                 }
             }
@@ -441,15 +455,20 @@ impl Quorum {
                 .iter()
                 .filter(|c| !matches!(c, Committed::Sync { .. }))
                 .count() as u64;
+            self.stats.quorum().stage(Stage::Append, append_us);
             self.sync(txns).await;
             self.stats.quorum().batch_committed(committed.len());
             let batch = Arc::new(committed);
+            let fanout = Instant::now();
             for out in &self.outs {
                 if out.send(ToSession::Committed(batch.clone())).await.is_err() {
                     tracing::error!("a session core went away; stopping the pipeline");
                     return;
                 }
             }
+            self.stats
+                .quorum()
+                .stage(Stage::Commit, fanout.elapsed().as_micros() as u64);
             self.maybe_snapshot(txns);
         }
     }

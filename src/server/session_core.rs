@@ -21,7 +21,7 @@ use super::conn::{Conn, Handshake, Pending};
 use super::frame_out;
 use super::messages::{Committed, ConnId, CoreIdx, ToQuorum, ToSession};
 use super::replies;
-use super::stats::ServerStats;
+use super::stats::{ServerStats, Stage};
 use crate::config::Config;
 use crate::proto::{keeper_state, perms, xid, WatcherEvent};
 use crate::tree::check_acl;
@@ -161,7 +161,12 @@ impl Core {
 
     pub fn on_message(&self, msg: ToSession) {
         match msg {
-            ToSession::Committed(batch) => self.apply_batch(&batch),
+            ToSession::Committed(batch) => {
+                let t = Instant::now();
+                self.apply_batch(&batch);
+                self.my_stats()
+                    .stage(Stage::Apply, t.elapsed().as_micros() as u64);
+            }
             ToSession::Revalidated {
                 conn,
                 session,
@@ -320,7 +325,7 @@ impl Core {
                     started,
                     xid,
                 } => {
-                    self.note_answer(c, op.short_name(), xid, started);
+                    self.note_answer(c, op.short_name(), true, xid, started);
                     c.send(frame);
                     self.outstanding_dec();
                 }
@@ -332,7 +337,7 @@ impl Core {
                 } => {
                     let op = request.op_code();
                     let frame = self.serve_local(c, xid, request);
-                    self.note_answer(c, op.short_name(), xid, started);
+                    self.note_answer(c, op.short_name(), false, xid, started);
                     c.send(frame);
                 }
                 Pending::Error {
@@ -341,7 +346,13 @@ impl Core {
                     err,
                     started,
                 } => {
-                    self.note_answer(c, op.map(|o| o.short_name()).unwrap_or("NA"), xid, started);
+                    self.note_answer(
+                        c,
+                        op.map(|o| o.short_name()).unwrap_or("NA"),
+                        false,
+                        xid,
+                        started,
+                    );
                     c.send(frame_out::reply(xid, self.last_zxid.get(), err, None));
                 }
             }
@@ -351,8 +362,10 @@ impl Core {
         }
     }
 
-    pub fn note_answer(&self, c: &Conn, op: &'static str, xid: i32, started: Instant) {
+    pub fn note_answer(&self, c: &Conn, op: &'static str, write: bool, xid: i32, started: Instant) {
         let us = started.elapsed().as_micros() as u64;
+        self.my_stats()
+            .stage(if write { Stage::Write } else { Stage::Read }, us);
         c.stats.record(us);
         c.stats.last_op.set(op);
         c.stats.last_cxid.set(xid);
@@ -453,6 +466,11 @@ pub async fn run(
     })
     .detach();
 
+    if idx == 0 {
+        if let Some(addr) = cfg.metrics_addr {
+            glommio::spawn_local(crate::ops::prometheus::serve(core.clone(), addr)).detach();
+        }
+    }
     let listener = match listen(cfg.client_addr) {
         Ok(l) => l,
         Err(e) => {

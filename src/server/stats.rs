@@ -4,6 +4,59 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
+use crate::ops::histogram::{AtomicHistogram, Summary};
+
+/// The stages a request passes through, each with its own latency histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Session core: a frame taken off the socket buffer until its request is decoded.
+    Decode,
+    /// Quorum core: a write waiting in the inbox until its batch takes it.
+    Queue,
+    /// Quorum core: validating one request and turning it into a txn.
+    Prep,
+    /// Quorum core: appending one batch to the mapped log.
+    Append,
+    /// Quorum core: the group commit's fdatasync of one batch.
+    Fsync,
+    /// Quorum core: handing one committed batch to every session core.
+    Commit,
+    /// Session core: applying one committed batch to its replica and firing watches.
+    Apply,
+    /// Session core: a read from arrival to its reply being queued.
+    Read,
+    /// Session core: a write from arrival to its reply being queued (end to end).
+    Write,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 9] = [
+        Stage::Decode,
+        Stage::Queue,
+        Stage::Prep,
+        Stage::Append,
+        Stage::Fsync,
+        Stage::Commit,
+        Stage::Apply,
+        Stage::Read,
+        Stage::Write,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Decode => "decode",
+            Stage::Queue => "queue",
+            Stage::Prep => "prep",
+            Stage::Append => "append",
+            Stage::Fsync => "fsync",
+            Stage::Commit => "commit",
+            Stage::Apply => "apply",
+            Stage::Read => "read",
+            Stage::Write => "write",
+        }
+    }
+}
+
 /// One core's counters.
 #[repr(align(128))]
 #[derive(Default)]
@@ -27,11 +80,8 @@ pub struct CoreStats {
     pub fsynced_txns: AtomicU64,
     pub fsynced_bytes: AtomicU64,
     pub snapshots: AtomicU64,
-    pub last_zxid: AtomicI64,
-    pub znode_count: AtomicU64,
-    pub watch_count: AtomicU64,
-    pub ephemerals_count: AtomicU64,
-    pub data_size: AtomicU64,
+    /// One latency histogram per `Stage`, indexed by `Stage as usize`.
+    pub stages: [AtomicHistogram; 9],
 }
 
 impl CoreStats {
@@ -74,6 +124,10 @@ impl CoreStats {
         self.batched_txns.fetch_add(txns as u64, Relaxed);
     }
 
+    pub fn stage(&self, stage: Stage, us: u64) {
+        self.stages[stage as usize].record(us);
+    }
+
     pub fn fsync_done(&self, us: u64, txns: u64, bytes: u64) {
         self.fsyncs.fetch_add(1, Relaxed);
         self.fsync_us_sum.fetch_add(us, Relaxed);
@@ -89,6 +143,9 @@ impl CoreStats {
         self.latency_count.store(0, Relaxed);
         self.latency_min_us.store(u64::MAX, Relaxed);
         self.latency_max_us.store(0, Relaxed);
+        for h in &self.stages {
+            h.reset();
+        }
     }
 }
 
@@ -156,5 +213,10 @@ impl ServerStats {
         for s in &self.slots {
             s.reset();
         }
+    }
+
+    /// Percentiles of one stage over every core.
+    pub fn stage_summary(&self, stage: Stage) -> Summary {
+        AtomicHistogram::summarize(self.slots.iter().map(|s| &s.stages[stage as usize]))
     }
 }
