@@ -33,6 +33,21 @@ enum Command {
     },
     /// A zkCli-compatible shell: interactive without a command, one-shot with one.
     Cli(ringkeeper::cli::CliArgs),
+    /// Import an Apache ZooKeeper 3.8 data directory (version-2/snapshot.* and log.*)
+    /// into a new ringkeeper data directory.
+    ImportZk {
+        /// ZooKeeper's dataDir (the directory holding version-2/).
+        zk_data_dir: PathBuf,
+        /// ZooKeeper's dataLogDir, when its logs live apart from dataDir.
+        #[arg(long)]
+        zk_log_dir: Option<PathBuf>,
+        /// The ringkeeper dataDir to create; must be missing or empty.
+        #[arg(long, default_value = "./ringkeeper-data")]
+        to: PathBuf,
+        /// Read owners as zookeeper.extendedTypesEnabled=true does (TTL nodes).
+        #[arg(long)]
+        extended_types: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -60,6 +75,12 @@ fn main() -> ExitCode {
         std::process::abort();
     }));
     match args.command {
+        Command::ImportZk {
+            zk_data_dir,
+            zk_log_dir,
+            to,
+            extended_types,
+        } => import_zk(&zk_data_dir, zk_log_dir.as_deref(), &to, extended_types),
         Command::Cli(cli) => match ringkeeper::cli::run(cli) {
             Ok(()) => ExitCode::SUCCESS,
             // Its own message is already printed, as zkCli prints it.
@@ -91,6 +112,54 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn import_zk(
+    zk_data_dir: &std::path::Path,
+    zk_log_dir: Option<&std::path::Path>,
+    to: &std::path::Path,
+    extended_types: bool,
+) -> ExitCode {
+    use ringkeeper::storage::zk;
+    match zk::import(zk_data_dir, zk_log_dir, to, extended_types) {
+        Ok((l, written)) => {
+            println!("imported {}", zk_data_dir.display());
+            println!(
+                "  snapshot  {} (zxid 0x{:x}, {} nodes)",
+                l.snapshot.display(),
+                l.snapshot_zxid,
+                l.snapshot_nodes
+            );
+            for p in &l.skipped_snapshots {
+                println!("  skipped   {} (incomplete)", p.display());
+            }
+            for p in &l.logs {
+                println!("  log       {}", p.display());
+            }
+            for (p, off, why) in &l.torn {
+                println!(
+                    "  torn tail {} at offset {off}: {why} (ignored)",
+                    p.display()
+                );
+            }
+            for p in &l.added_system_nodes {
+                println!("  added     {p} (missing from the snapshot)");
+            }
+            println!(
+                "  result    {} nodes, {} sessions, {} txns replayed, last zxid 0x{:x}",
+                l.tree.node_count(),
+                l.sessions.len(),
+                l.replayed,
+                l.last_zxid
+            );
+            println!("  written   {}", written.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringkeeper import-zk: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -45,12 +45,28 @@ pub enum ServerError {
     },
     #[error("cannot start an executor: {0}")]
     Executor(String),
+    #[error(
+        "{dir} is an Apache ZooKeeper data directory ({found} exists); import it with \
+         `ringkeeper import-zk {dir} --to <new dataDir>` and point dataDir at the result"
+    )]
+    ZooKeeperDataDir {
+        dir: std::path::PathBuf,
+        found: std::path::PathBuf,
+    },
     #[error("cannot recover the data directory: {0}")]
     Recovery(#[from] crate::storage::StorageError),
 }
 
 /// Starts the server and blocks until it stops.
 pub fn run(cfg: Config) -> Result<(), ServerError> {
+    for dir in [&cfg.data_dir, &cfg.data_log_dir] {
+        if let Some(found) = crate::storage::zk::zookeeper_files_in(dir) {
+            return Err(ServerError::ZooKeeperDataDir {
+                dir: dir.clone(),
+                found,
+            });
+        }
+    }
     // SO_REUSEPORT would let a second server bind the same port and silently take half
     // the connections; a plain bind first proves the port is free.
     match std::net::TcpListener::bind(cfg.client_addr) {

@@ -33,6 +33,7 @@ mod names;
 mod purge;
 pub mod recovery;
 pub mod snapshot;
+pub mod zk;
 
 pub use error::StorageError;
 pub use log::{SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
