@@ -11,9 +11,10 @@
 //! reply (connection lost when the server died) may or may not be applied, but only whole.
 //! The multi's txn zxid (reply header) is both the czxid of w-t-s and the counter's mzxid.
 //!
-//! Run (release; the default is 20 kill/restart cycles per case, ~20-40 s in all):
+//! Run (release; the default is 20 kill/restart cycles per case, ~10-15 s in all):
 //!     cargo test --release --test crash -- --nocapture
-//! Hundreds mode (a soak; minutes):
+//! Hundreds mode (a soak; 300 cycles took ~7 min on 2 cores, the log-only case slowing as
+//! its log grows, since every restart replays all of it):
 //!     RINGKEEPER_CRASH_CYCLES=300 cargo test --release --test crash -- --nocapture
 //! Replay a seed (the kill moments follow the seed; thread timing does not, so a replay
 //! reproduces the schedule, not necessarily the exact interleaving):
