@@ -29,6 +29,10 @@ pub struct Server {
     child: Option<Child>,
     dir: PathBuf,
     port: u16,
+    cfg_path: PathBuf,
+    /// How many times the process has been spawned (1 after `start`).
+    starts: u32,
+    lingering_listeners: u32,
 }
 
 fn free_port() -> u16 {
@@ -57,8 +61,40 @@ impl Server {
         );
         let cfg_path = dir.join("zoo.cfg");
         fs::write(&cfg_path, cfg).expect("write zoo.cfg");
-        let stdout = fs::File::create(dir.join("stdout.log")).unwrap();
-        let stderr = fs::File::create(dir.join("stderr.log")).unwrap();
+        let mut server = Server {
+            child: None,
+            dir,
+            port,
+            cfg_path,
+            starts: 0,
+            lingering_listeners: 0,
+        };
+        server.spawn();
+        server.wait_ready();
+        server
+    }
+
+    /// Spawns the process on this server's zoo.cfg (same port, same dataDir). Output is
+    /// appended to stdout.log/stderr.log after a `=== start N ===` marker line.
+    fn spawn(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "spawn while a server process is running"
+        );
+        self.starts += 1;
+        let open = |name: &str| {
+            let mut f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.join(name))
+                .unwrap();
+            writeln!(f, "=== start {} ===", self.starts).unwrap();
+            f
+        };
+        let stdout = open("stdout.log");
+        let stderr = open("stderr.log");
+        let dir = &self.dir;
+        let cfg_path = &self.cfg_path;
         let mut cmd = if against_zookeeper() {
             // Debian's zkEnv.sh uses CLASSPATH="/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
             // (the jar's manifest names its dependencies); add one slf4j binding + log4j so the
@@ -77,22 +113,83 @@ impl Server {
                      /usr/share/java/log4j-1.2.jar",
                 )
                 .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-                .arg(&cfg_path);
+                .arg(cfg_path);
             c
         } else {
             let mut c = Command::new(env!("CARGO_BIN_EXE_ringkeeper"));
-            c.arg("server").arg("--config").arg(&cfg_path);
+            c.arg("server").arg("--config").arg(cfg_path);
             c
         };
         cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
-        let child = cmd.spawn().expect("spawn server");
-        let mut server = Server {
-            child: Some(child),
-            dir,
-            port,
+        self.child = Some(cmd.spawn().expect("spawn server"));
+    }
+
+    /// SIGKILLs the process (no chance to flush or clean up) and reaps it. Returns false if
+    /// it had already exited on its own before the signal (or no process was running).
+    pub fn kill9(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
         };
-        server.wait_ready();
-        server
+        let was_running = child.try_wait().unwrap().is_none();
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
+        }
+        let _ = child.wait();
+        self.wait_port_released();
+        was_running
+    }
+
+    /// Waits (up to 10 s) until connecting to the port is refused. The process being
+    /// reaped does not mean its listening socket is gone: a socket held by an io_uring is
+    /// released when the kernel tears the ring down, asynchronously, so for a moment it
+    /// still accepts and a new server cannot bind it.
+    fn wait_port_released(&mut self) {
+        let sa: SocketAddr = self.addr().parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lingered = false;
+        while Instant::now() < deadline {
+            match TcpStream::connect_timeout(&sa, Duration::from_millis(200)) {
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => break,
+                _ => {
+                    lingered = true;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        if lingered {
+            self.lingering_listeners += 1;
+        }
+    }
+
+    /// How many times [Server::kill9] found the port still accepting after the process had
+    /// been reaped.
+    pub fn lingering_listeners(&self) -> u32 {
+        self.lingering_listeners
+    }
+
+    /// Starts the process again on the same zoo.cfg, dataDir and port, and waits until it
+    /// serves sessions (panics with its output otherwise). SIGKILLs a running one first.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+        self.wait_ready();
+    }
+
+    /// Like [Server::restart] without waiting for it to serve: for killing it again while
+    /// it is still recovering.
+    pub fn restart_no_wait(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// How many times the process has been spawned.
+    pub fn starts(&self) -> u32 {
+        self.starts
+    }
+
+    /// The server's dataDir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
     }
 
     fn wait_ready(&mut self) {
@@ -199,6 +296,10 @@ impl Drop for Server {
         }
         if std::thread::panicking() {
             eprintln!("server output at failure:\n{}", self.output());
+        }
+        if std::thread::panicking() && std::env::var_os("RINGKEEPER_TEST_KEEP_DIR").is_some() {
+            eprintln!("kept the server's directory {}", self.dir.display());
+            return;
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
