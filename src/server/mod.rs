@@ -69,15 +69,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     }
     // SO_REUSEPORT would let a second server bind the same port and silently take half
     // the connections; a plain bind first proves the port is free.
-    match std::net::TcpListener::bind(cfg.client_addr) {
-        Ok(probe) => drop(probe),
-        Err(source) => {
-            return Err(ServerError::Listen {
-                addr: cfg.client_addr,
-                source,
-            })
-        }
-    }
+    probe_port(cfg.client_addr)?;
     let cfg = Arc::new(cfg);
     let n = cfg.session_cores;
     let stats = Arc::new(stats::ServerStats::new(n));
@@ -114,6 +106,17 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             .unwrap_or_else(|| "no snapshot".into()),
         recovered.replayed
     );
+    // As ZooKeeper does after loading, a snapshot of what was replayed: the next start
+    // then replays only what comes after, however short each run is.
+    if recovered.replayed > 0 {
+        let path = crate::storage::write_snapshot(
+            &cfg.data_dir,
+            &recovered.tree,
+            &recovered.sessions,
+            recovered.last_zxid,
+        )?;
+        tracing::info!("snapshot after recovery: {}", path.display());
+    }
     let tree: DataTree = recovered.tree;
     let last_zxid = recovered.last_zxid;
     let durable = quorum::Durable {
@@ -171,6 +174,38 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         }
     }
     Ok(())
+}
+
+/// How long a start waits for the client port to be released.
+const PORT_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Proves the client port is free with a plain bind (no SO_REUSEPORT). After a
+/// SIGKILL the kernel can keep the dead server's listening socket open for a moment
+/// (io_uring releases it asynchronously); binding beside it with SO_REUSEPORT would
+/// hand some new connections to a socket nobody accepts on. So wait for it to go,
+/// then fail if the port stays taken (another server is running).
+fn probe_port(addr: std::net::SocketAddr) -> Result<(), ServerError> {
+    let deadline = std::time::Instant::now() + PORT_RELEASE_WAIT;
+    let mut warned = false;
+    loop {
+        match std::net::TcpListener::bind(addr) {
+            Ok(probe) => {
+                drop(probe);
+                return Ok(());
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                if !warned {
+                    tracing::warn!("{addr} is in use; waiting up to {PORT_RELEASE_WAIT:?} for it to be released");
+                    warned = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(source) => return Err(ServerError::Listen { addr, source }),
+        }
+    }
 }
 
 fn pin(cpu: Option<core_affinity::CoreId>) {
