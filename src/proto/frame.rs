@@ -15,8 +15,8 @@ pub enum FrameError {
     NegativeLength(i32),
 }
 
-/// Takes one complete frame off the front of `buf`, or `Ok(None)` when more bytes are
-/// needed. The length is checked before any payload is buffered, so an oversized
+/// Takes one complete frame off the front of `buf` (as its own allocation), or
+/// `Ok(None)` when more bytes are needed. The length is checked before any payload is buffered, so an oversized
 /// frame costs nothing but its four length bytes.
 pub fn take_frame(buf: &mut BytesMut, max: u32) -> Result<Option<Bytes>, FrameError> {
     if buf.len() < 4 {
@@ -34,8 +34,12 @@ pub fn take_frame(buf: &mut BytesMut, max: u32) -> Result<Option<Bytes>, FrameEr
     if buf.len() < total {
         return Ok(None);
     }
-    buf.advance(4);
-    Ok(Some(buf.split_to(len as usize).freeze()))
+    // The frame is copied out rather than split off: a split shares the whole read
+    // buffer's allocation, and znode data sliced from the frame would pin a 64 KiB
+    // read chunk per node for as long as the node lives.
+    let frame = Bytes::copy_from_slice(&buf[4..total]);
+    buf.advance(total);
+    Ok(Some(frame))
 }
 
 /// The four-letter words, as the int their four ASCII bytes make.

@@ -10,6 +10,7 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -34,30 +35,35 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Socket read size; frames larger than this are assembled over several reads.
 const READ_CHUNK: usize = 64 * 1024;
 
+thread_local! {
+    /// One read buffer per core, used only inside a poll (never across an await).
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0u8; READ_CHUNK].into_boxed_slice());
+}
+
 /// The stream shared by the reader and writer tasks. Each poll borrows it only for
 /// the duration of the call, so the two tasks never hold it across an await.
 #[derive(Clone)]
 struct Shared(Rc<RefCell<TcpStream>>);
 
 impl Shared {
+    /// Reads what the socket has into `buf`. The bytes land in this core's scratch
+    /// buffer first and only what arrived is appended, so an idle connection holds no
+    /// read buffer and no read pays for zeroing a whole chunk.
     async fn read_into(&self, buf: &mut BytesMut) -> io::Result<usize> {
-        let start = buf.len();
-        buf.resize(start + READ_CHUNK, 0);
-        let res = poll_fn(|cx| {
-            let mut s = self.0.borrow_mut();
-            Pin::new(&mut *s).poll_read(cx, &mut buf[start..])
+        poll_fn(|cx| {
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let mut s = self.0.borrow_mut();
+                match Pin::new(&mut *s).poll_read(cx, &mut scratch[..]) {
+                    Poll::Ready(Ok(n)) => {
+                        buf.extend_from_slice(&scratch[..n]);
+                        Poll::Ready(Ok(n))
+                    }
+                    other => other,
+                }
+            })
         })
-        .await;
-        match res {
-            Ok(n) => {
-                buf.truncate(start + n);
-                Ok(n)
-            }
-            Err(e) => {
-                buf.truncate(start);
-                Err(e)
-            }
-        }
+        .await
     }
 
     async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
@@ -194,7 +200,7 @@ async fn write_loop(conn: &Conn, stream: &Shared) {
 type Closed = String;
 
 async fn read_loop(core: &Rc<Core>, conn: &Rc<Conn>, stream: &Shared) -> Result<(), Closed> {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::new();
     let max = core.cfg.jute_max_buffer;
 
     // The handshake (or a four-letter word) must arrive in time.
