@@ -33,6 +33,8 @@ enum Command {
     },
     /// A zkCli-compatible shell: interactive without a command, one-shot with one.
     Cli(ringkeeper::cli::CliArgs),
+    /// A load generator for any ZooKeeper-protocol server (see bench/).
+    Bench(Box<ringkeeper::bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
     }
     let args = Args::parse_from(argv);
     match args.command {
+        Command::Bench(bench) => ringkeeper::bench::main(*bench),
         Command::Cli(cli) => match ringkeeper::cli::run(cli) {
             Ok(()) => ExitCode::SUCCESS,
             // Its own message is already printed, as zkCli prints it.
