@@ -647,9 +647,19 @@ async fn setup(
     if plan.workload == Workload::Cleanup {
         return cleanup(args, plan, servers).await;
     }
-    let c = Client::connect(servers, args.session_timeout_ms, options())
-        .await
-        .map_err(cerr(format!("connect {servers}")))?;
+    // A server that has just started may accept and then drop the first sessions
+    // (ZooKeeper: "ZooKeeperServer not running"); try for a few seconds.
+    let mut tries = 0;
+    let c = loop {
+        match Client::connect(servers, args.session_timeout_ms, options()).await {
+            Ok(c) => break c,
+            Err(e) if tries < 25 && e.code() == ErrorCode::ConnectionLoss => {
+                tries += 1;
+                glommio::timer::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(cerr(format!("connect {servers}"))(e)),
+        }
+    };
     let p = &args.prefix;
     ensure(&c, p, b"").await?;
     let leaves = |dir: &str, data: Bytes| {
