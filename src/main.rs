@@ -48,6 +48,8 @@ enum Command {
         #[arg(long)]
         extended_types: bool,
     },
+    /// A load generator for any ZooKeeper-protocol server (see bench/).
+    Bench(Box<ringkeeper::bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
             to,
             extended_types,
         } => import_zk(&zk_data_dir, zk_log_dir.as_deref(), &to, extended_types),
+        Command::Bench(bench) => ringkeeper::bench::main(*bench),
         Command::Cli(cli) => match ringkeeper::cli::run(cli) {
             Ok(()) => ExitCode::SUCCESS,
             // Its own message is already printed, as zkCli prints it.
