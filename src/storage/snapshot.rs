@@ -85,32 +85,6 @@ fn nodes_in_order(tree: &DataTree) -> Vec<(String, &Node)> {
     out
 }
 
-fn encode_stat(s: &StatPersisted, out: &mut BytesMut) {
-    out.put_i64(s.czxid);
-    out.put_i64(s.mzxid);
-    out.put_i64(s.ctime);
-    out.put_i64(s.mtime);
-    out.put_i32(s.version);
-    out.put_i32(s.cversion);
-    out.put_i32(s.aversion);
-    out.put_i64(s.ephemeral_owner);
-    out.put_i64(s.pzxid);
-}
-
-fn decode_stat(r: &mut Reader) -> std::result::Result<StatPersisted, DecodeError> {
-    Ok(StatPersisted {
-        czxid: r.read_i64()?,
-        mzxid: r.read_i64()?,
-        ctime: r.read_i64()?,
-        mtime: r.read_i64()?,
-        version: r.read_i32()?,
-        cversion: r.read_i32()?,
-        aversion: r.read_i32()?,
-        ephemeral_owner: r.read_i64()?,
-        pzxid: r.read_i64()?,
-    })
-}
-
 /// Writes `snapshot.<last_zxid>` into `dir` (created if missing) atomically and
 /// durably; returns its path. `last_zxid` is the last zxid applied when the snapshot
 /// started (the tree may hold later ones: fuzzy).
@@ -188,7 +162,7 @@ fn write_body(
         path.encode(&mut buf);
         node.data().cloned().encode(&mut buf);
         buf.put_u32(acl_index[&node.acl().as_ptr()]);
-        encode_stat(node.persisted(), &mut buf);
+        node.persisted().encode(&mut buf);
         if buf.len() >= 32 << 10 {
             w.write_all(&buf)?;
             buf.clear();
@@ -306,7 +280,7 @@ fn restore(r: &mut Reader, extended_types: bool) -> std::result::Result<Restored
         let data = Option::<Bytes>::decode(r).map_err(|e| err(e, r))?;
         let acl_off = r.offset();
         let acl_ix = r.read_i32().map_err(|e| err(e, r))? as u32 as usize;
-        let stat = decode_stat(r).map_err(|e| err(e, r))?;
+        let stat = StatPersisted::decode(r).map_err(|e| err(e, r))?;
         let Some(acl) = acls.get(acl_ix) else {
             return Err((format!("acl index {acl_ix} of {n_acls}"), acl_off));
         };

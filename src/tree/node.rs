@@ -7,10 +7,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::ephemeral_type::EphemeralType;
-use crate::proto::{Acl, Stat};
+use crate::proto::{Acl, Decode, DecodeError, Encode, Reader, Stat};
 
 /// `StatPersisted`: the stat fields ZooKeeper stores. `cversion` here counts child
 /// *creates* only; clients see `cversion * 2 - numChildren` (see [`Node::stat`]).
@@ -25,6 +25,38 @@ pub struct StatPersisted {
     pub aversion: i32,
     pub ephemeral_owner: i64,
     pub pzxid: i64,
+}
+
+/// jute `StatPersisted`, in its field order: ringkeeper's snapshots store it this way
+/// and ZooKeeper's snapshots hold it this way.
+impl Encode for StatPersisted {
+    fn encode(&self, out: &mut BytesMut) {
+        self.czxid.encode(out);
+        self.mzxid.encode(out);
+        self.ctime.encode(out);
+        self.mtime.encode(out);
+        self.version.encode(out);
+        self.cversion.encode(out);
+        self.aversion.encode(out);
+        self.ephemeral_owner.encode(out);
+        self.pzxid.encode(out);
+    }
+}
+
+impl Decode for StatPersisted {
+    fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
+        Ok(StatPersisted {
+            czxid: r.read_i64()?,
+            mzxid: r.read_i64()?,
+            ctime: r.read_i64()?,
+            mtime: r.read_i64()?,
+            version: r.read_i32()?,
+            cversion: r.read_i32()?,
+            aversion: r.read_i32()?,
+            ephemeral_owner: r.read_i64()?,
+            pzxid: r.read_i64()?,
+        })
+    }
 }
 
 impl StatPersisted {

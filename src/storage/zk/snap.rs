@@ -183,7 +183,7 @@ pub fn read_snapshot_bytes(
         let ref_at = r.offset();
         let aref = r.read_i64().map_err(dec(path, ref_at))?;
         let stat_at = r.offset();
-        let stat = read_stat(&mut r).map_err(dec(path, stat_at))?;
+        let stat = StatPersisted::decode(&mut r).map_err(dec(path, stat_at))?;
         let acl: &[Acl] = if aref == OPEN_UNSAFE_ACL_REF {
             &open
         } else {
@@ -255,21 +255,6 @@ pub fn read_snapshot_bytes(
         zxid_digest,
         last_processed_zxid,
         added_system_nodes,
-    })
-}
-
-/// jute `StatPersisted`, same field order as ours.
-fn read_stat(r: &mut Reader) -> Result<StatPersisted, DecodeError> {
-    Ok(StatPersisted {
-        czxid: r.read_i64()?,
-        mzxid: r.read_i64()?,
-        ctime: r.read_i64()?,
-        mtime: r.read_i64()?,
-        version: r.read_i32()?,
-        cversion: r.read_i32()?,
-        aversion: r.read_i32()?,
-        ephemeral_owner: r.read_i64()?,
-        pzxid: r.read_i64()?,
     })
 }
 
