@@ -169,8 +169,10 @@ impl Encode for Option<Bytes> {
     }
 }
 impl Decode for Option<Bytes> {
+    /// Copied out of the frame: znode data outlives its request, and a slice would keep
+    /// the whole frame (path, ACLs, headers) allocated for as long as the node lives.
     fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
-        r.read_buffer()
+        Ok(r.read_buffer()?.map(|b| Bytes::copy_from_slice(&b)))
     }
 }
 
