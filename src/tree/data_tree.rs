@@ -306,21 +306,7 @@ impl DataTree {
         };
         let stat = node.stat();
         self.nodes.insert(path.into(), node);
-        match kind {
-            EphemeralType::Container => {
-                self.containers.insert(path.into());
-            }
-            EphemeralType::Ttl => {
-                self.ttls.insert(path.into());
-            }
-            EphemeralType::Normal => {
-                self.ephemerals
-                    .entry(ephemeral_owner)
-                    .or_default()
-                    .insert(path.into());
-            }
-            EphemeralType::Void => {}
-        }
+        self.index_kind(path, kind, ephemeral_owner);
         triggers.push(WatchTrigger::new(path, NODE_CREATED));
         triggers.push(WatchTrigger::new(
             parent_key(parent_name),
@@ -510,6 +496,13 @@ impl DataTree {
                 children: BTreeSet::new(),
             },
         );
+        self.index_kind(path, kind, stat.ephemeral_owner);
+        Ok(())
+    }
+
+    /// Records a new node in the index of its kind (containers, TTL nodes, a session's
+    /// ephemerals), which reaping and session close walk instead of the whole tree.
+    fn index_kind(&mut self, path: &str, kind: EphemeralType, ephemeral_owner: i64) {
         match kind {
             EphemeralType::Container => {
                 self.containers.insert(path.into());
@@ -519,13 +512,12 @@ impl DataTree {
             }
             EphemeralType::Normal => {
                 self.ephemerals
-                    .entry(stat.ephemeral_owner)
+                    .entry(ephemeral_owner)
                     .or_default()
                     .insert(path.into());
             }
             EphemeralType::Void => {}
         }
-        Ok(())
     }
 
     /// Checks every structural invariant (O(n)); for tests.
