@@ -286,15 +286,7 @@ impl DataTree {
         let Some(parent) = self.get_mut(parent_name) else {
             return Err(ErrorCode::NoNode);
         };
-        let new_cversion = if parent_cversion == -1 {
-            parent.stat.cversion.wrapping_add(1)
-        } else {
-            parent_cversion
-        };
-        if new_cversion > parent.stat.cversion {
-            parent.stat.cversion = new_cversion;
-            parent.stat.pzxid = zxid;
-        }
+        raise_cversion(&mut parent.stat, parent_cversion, zxid);
         parent.children.insert(child_name.into());
         self.data_size += java_len(path) + data_len(data.as_ref());
         let node = Node {
@@ -407,15 +399,7 @@ impl DataTree {
     ) -> Result<(), ErrorCode> {
         let path = path.strip_suffix('/').unwrap_or(path);
         let node = self.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        let v = if new_cversion == -1 {
-            node.stat.cversion.wrapping_add(1)
-        } else {
-            new_cversion
-        };
-        if v > node.stat.cversion {
-            node.stat.cversion = v;
-            node.stat.pzxid = zxid;
-        }
+        raise_cversion(&mut node.stat, new_cversion, zxid);
         Ok(())
     }
 
@@ -557,5 +541,19 @@ impl DataTree {
                 assert!(self.nodes.contains_key(p));
             }
         }
+    }
+}
+
+/// ZooKeeper's parent update on create (and `setCversionPzxid` on replay): the txn's
+/// cversion (−1 means "one more") is taken only if it is newer, and pzxid with it.
+fn raise_cversion(stat: &mut StatPersisted, cversion: i32, zxid: i64) {
+    let v = if cversion == -1 {
+        stat.cversion.wrapping_add(1)
+    } else {
+        cversion
+    };
+    if v > stat.cversion {
+        stat.cversion = v;
+        stat.pzxid = zxid;
     }
 }
