@@ -14,7 +14,7 @@ use crate::proto::{
     GetEphemeralsResponse, Id, MultiOp, MultiResponse, OpCode, OpResult, Request, WatcherEvent,
     WhoAmIResponse,
 };
-use crate::tree::{check_acl, mask_digests_for_get_acl as mask_digests};
+use crate::tree::{check_acl, mask_digests_for_get_acl as mask_digests, DataTree, Node};
 use crate::watch::{AddWatchMode, NodeZxids, SetWatches as WatchSet, WatchEvent, WatcherType};
 
 type Answer = Result<Option<Box<dyn EncodeDyn>>, ErrorCode>;
@@ -61,11 +61,9 @@ impl Core {
             }
             Request::GetAcl(r) => {
                 let tree = self.tree.borrow();
-                let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+                // READ or ADMIN suffices; digests are masked without ADMIN.
+                let node = readable(&tree, &r.path, perms::READ | perms::ADMIN, &auth)?;
                 let acl = node.acl();
-                if !check_acl(acl, perms::READ | perms::ADMIN, &auth) {
-                    return Err(ErrorCode::NoAuth);
-                }
                 let acl = if check_acl(acl, perms::ADMIN, &auth) {
                     acl.to_vec()
                 } else {
@@ -78,10 +76,7 @@ impl Core {
             }
             Request::GetAllChildrenNumber(r) => {
                 let tree = self.tree.borrow();
-                let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-                if !check_acl(node.acl(), perms::READ, &auth) {
-                    return Err(ErrorCode::NoAuth);
-                }
+                readable(&tree, &r.path, perms::READ, &auth)?;
                 let total = tree.count_descendants(&r.path).unwrap_or(0);
                 Ok(Some(Box::new(GetAllChildrenNumberResponse {
                     total_number: i32::try_from(total).unwrap_or(i32::MAX),
@@ -196,10 +191,7 @@ impl Core {
     ) -> Result<GetDataResponse, ErrorCode> {
         let resp = {
             let tree = self.tree.borrow();
-            let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
-            if !check_acl(node.acl(), perms::READ, auth) {
-                return Err(ErrorCode::NoAuth);
-            }
+            let node = readable(&tree, path, perms::READ, auth)?;
             GetDataResponse {
                 data: node.data().cloned(),
                 stat: node.stat(),
@@ -220,10 +212,7 @@ impl Core {
     ) -> Result<(Vec<String>, crate::proto::Stat), ErrorCode> {
         let out = {
             let tree = self.tree.borrow();
-            let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
-            if !check_acl(node.acl(), perms::READ, auth) {
-                return Err(ErrorCode::NoAuth);
-            }
+            let node = readable(&tree, path, perms::READ, auth)?;
             (
                 node.children().map(|s| s.to_string()).collect(),
                 node.stat(),
@@ -278,6 +267,21 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// The node at `path` if the identities may do `perm` on it: NONODE first, then
+/// NOAUTH, the order ZooKeeper's FinalRequestProcessor checks them in.
+fn readable<'t>(
+    tree: &'t DataTree,
+    path: &str,
+    perm: i32,
+    auth: &[Id],
+) -> Result<&'t Node, ErrorCode> {
+    let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
+    if !check_acl(node.acl(), perm, auth) {
+        return Err(ErrorCode::NoAuth);
+    }
+    Ok(node)
 }
 
 /// The user name `whoAmI` reports: the part before ':' for digest ids, the id itself
