@@ -135,6 +135,20 @@ impl Node {
         self.children.iter().map(|c| &**c)
     }
 
+    /// The first child name after `after` (or the first of all), in sorted order: lets
+    /// a walk resume where it stopped even though the set changed in between.
+    pub fn child_after(&self, after: Option<&str>) -> Option<&str> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        match after {
+            None => self.children.iter().next(),
+            Some(a) => self
+                .children
+                .range::<str, _>((Excluded(a), Unbounded))
+                .next(),
+        }
+        .map(|c| &**c)
+    }
+
     pub fn num_children(&self) -> usize {
         self.children.len()
     }

@@ -292,3 +292,22 @@ fn tree_is_send() {
     fn is_send<T: Send>() {}
     is_send::<DataTree>();
 }
+
+#[test]
+fn child_after_resumes_a_walk_across_changes() {
+    let mut t = DataTree::new();
+    for (i, name) in ["b", "d", "f"].iter().enumerate() {
+        create(&mut t, &format!("/{name}"), 0, 10 + i as i64, 1);
+    }
+    let root = |t: &DataTree| t.get("/").expect("root").clone();
+    assert_eq!(root(&t).child_after(None), Some("b"));
+    assert_eq!(root(&t).child_after(Some("b")), Some("d"));
+    // The cursor's last name is gone and a name before it appeared: the walk goes on
+    // after where it was, not from the start.
+    let mut tr = Vec::new();
+    t.delete_node("/d", 20, &mut tr).expect("delete");
+    create(&mut t, "/a", 0, 21, 1);
+    assert_eq!(root(&t).child_after(Some("d")), Some("f"));
+    assert_eq!(root(&t).child_after(Some("f")), Some("zookeeper"));
+    assert_eq!(root(&t).child_after(Some("zookeeper")), None);
+}
