@@ -193,10 +193,15 @@ impl Decode for Bytes {
 /// MARSHALLINGERROR when it dereferences it). Written as standard UTF-8; read as UTF-8,
 /// accepting the CESU-8 surrogate pairs that Java's jute writer produces for characters
 /// outside the BMP.
-impl Encode for String {
+impl Encode for str {
     fn encode(&self, out: &mut BytesMut) {
         out.put_i32(self.len() as i32);
         out.put_slice(self.as_bytes());
+    }
+}
+impl Encode for String {
+    fn encode(&self, out: &mut BytesMut) {
+        self.as_str().encode(out);
     }
 }
 impl Decode for String {

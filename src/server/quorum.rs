@@ -14,6 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 
 use super::messages::{Committed, ConnId, CoreIdx, Origin, ToQuorum, ToSession};
@@ -357,10 +358,10 @@ impl Quorum {
             .fsync_done(started.elapsed().as_micros() as u64, txns, bytes);
     }
 
-    /// Takes a snapshot when enough txns were committed since the last one. The
-    /// tree is copied on this core (the pipeline pauses for the copy) and written on
-    /// a blocking thread while writes go on; recovery replays the log after it.
-    fn maybe_snapshot(&self, txns: u64) {
+    /// Starts a snapshot when enough txns were committed since the last one. The
+    /// tree is walked on this core a few nodes per step while the pipeline goes on
+    /// between steps (a fuzzy snapshot); the bytes are written on the blocking pool.
+    fn maybe_snapshot(self: &Rc<Self>, txns: u64) {
         self.since_snapshot.set(self.since_snapshot.get() + txns);
         if self.since_snapshot.get() < self.snapshot_at.get() || self.snapshot_running.get() {
             return;
@@ -370,7 +371,6 @@ impl Quorum {
         if let Err(e) = self.log.borrow_mut().roll() {
             fatal(&format!("cannot roll the txn log: {e}"));
         }
-        let tree = self.tree.borrow().clone();
         let sessions: Vec<(i64, i32)> = self
             .sessions
             .borrow()
@@ -378,34 +378,79 @@ impl Quorum {
             .into_iter()
             .map(|s| (s.id, s.timeout_ms as i32))
             .collect();
+        // The pipeline is between batches: every txn in the tree is committed.
         let zxid = self.last_zxid.get();
-        let dir = self.cfg.data_dir.clone();
-        let running = self.snapshot_running.clone();
-        let stats = self.stats.clone();
-        running.set(true);
+        self.snapshot_running.set(true);
+        let q = self.clone();
         glommio::spawn_local(async move {
-            let res = glommio::executor()
-                .spawn_blocking(move || storage::write_snapshot(&dir, &tree, &sessions, zxid))
-                .await;
-            match res {
-                Ok(path) => {
-                    stats
+            let started = Instant::now();
+            match q.write_snapshot(&sessions, zxid).await {
+                Ok((path, nodes)) => {
+                    q.stats
                         .quorum()
                         .snapshots
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::info!("snapshot 0x{zxid:x} written to {}", path.display());
+                    tracing::info!(
+                        "snapshot 0x{zxid:x} ({nodes} nodes) written to {} in {} ms",
+                        path.display(),
+                        started.elapsed().as_millis()
+                    );
                 }
                 // The log still holds everything; a failed snapshot only costs
                 // recovery time, so it is logged, not fatal.
                 Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
             }
-            running.set(false);
+            q.snapshot_running.set(false);
         })
         .detach();
     }
 
+    /// Walks the tree into a snapshot file, [`SNAPSHOT_NODES_PER_STEP`] nodes at a
+    /// time, sleeping between steps so the executor polls its rings and the pipeline
+    /// runs; returns the file and the number of nodes written.
+    async fn write_snapshot(
+        &self,
+        sessions: &[(i64, i32)],
+        zxid: i64,
+    ) -> storage::Result<(std::path::PathBuf, u64)> {
+        let dir = self.cfg.data_dir.clone();
+        let mut file = blocking(move || storage::SnapshotFile::create(&dir, zxid)).await?;
+        let mut buf = BytesMut::with_capacity(SNAPSHOT_CHUNK_BYTES + (64 << 10));
+        let mut enc = storage::SnapshotEncoder::new(sessions, zxid, &mut buf);
+        loop {
+            let done = enc.encode_some(&self.tree.borrow(), SNAPSHOT_NODES_PER_STEP, &mut buf);
+            if done || buf.len() >= SNAPSHOT_CHUNK_BYTES {
+                let chunk = buf.split().freeze();
+                let res = blocking(move || match file.write(&chunk) {
+                    Ok(()) => Ok(file),
+                    Err(e) => {
+                        file.abandon();
+                        Err(e)
+                    }
+                })
+                .await;
+                file = res?;
+            }
+            if done {
+                break;
+            }
+            // A timer, not a yield: glommio reruns a yielding task before it polls
+            // io_uring, which would starve the pipeline's fsync completions.
+            glommio::timer::sleep(SNAPSHOT_STEP_PAUSE).await;
+        }
+        // The walk may have seen txns prepared after `zxid` whose batch is still
+        // being synced; the file must not be found before they are in the log.
+        let seen = self.last_zxid.get();
+        while self.log.borrow().synced_zxid() < seen {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+        let nodes = enc.nodes();
+        let path = blocking(move || file.finish()).await?;
+        Ok((path, nodes))
+    }
+
     /// The pipeline: take a batch, prepare it, append, sync, commit (fan out).
-    async fn pipeline(&self) {
+    async fn pipeline(self: &Rc<Self>) {
         loop {
             while self.inbox.borrow().is_empty() {
                 self.inbox_ready.wait().await;
@@ -591,6 +636,19 @@ pub async fn run(
     let t = q.clone();
     glommio::spawn_local(async move { t.timers().await }).detach();
     q.pipeline().await;
+}
+
+/// Nodes encoded per step of a snapshot walk: some tens of microseconds of work, the
+/// most a batch waits for the walk.
+const SNAPSHOT_NODES_PER_STEP: usize = 128;
+/// Encoded bytes handed to the blocking pool at a time.
+const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// Pause between walk steps, during which the executor polls its rings.
+const SNAPSHOT_STEP_PAUSE: Duration = Duration::from_micros(20);
+
+/// Runs blocking work (file I/O) on this executor's blocking pool.
+async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    glommio::executor().spawn_blocking(f).await
 }
 
 /// Stops the process: used where continuing could acknowledge a write that is not

@@ -18,9 +18,11 @@
 //!   segment was created) through io_uring → when all succeeded,
 //!   [`TxnLog::mark_synced`]`(&t)` → commit, apply, reply. A failed sync is fatal:
 //!   stop serving, never retry. (`forceSync=no`: skip the syncs, still `mark_synced`.)
-//! - Every `snapCount` txns: [`write_snapshot`] of the tree and sessions with the
-//!   last zxid applied when it starts (off the core, e.g. on a clone of the tree),
-//!   then [`purge`] with `autopurge.snapRetainCount`. Optionally [`TxnLog::roll`] first
+//! - Every `snapCount` txns: a fuzzy snapshot of the tree and sessions with the
+//!   last zxid applied when it starts: [`SnapshotEncoder`] walks the live tree a few
+//!   nodes per step on the core, [`SnapshotFile`] writes the bytes off the core
+//!   ([`write_snapshot`] does both in one go for a tree that does not change), then
+//!   [`purge`] with `autopurge.snapRetainCount`. Optionally [`TxnLog::roll`] first
 //!   so purge can free the older segments sooner.
 //! - Rare blocking syscalls: creating a segment (inside `append`, once per
 //!   `prealloc_bytes`: `ftruncate`, `fallocate`, `mmap`), [`TxnLog::roll`]
@@ -39,7 +41,9 @@ pub use error::StorageError;
 pub use log::{SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
 pub use purge::{purge, Purged};
 pub use recovery::{recover, recover_with, RecoverOptions, Recovered};
-pub use snapshot::{read_snapshot, write_snapshot, SnapshotContents};
+pub use snapshot::{
+    read_snapshot, write_snapshot, SnapshotContents, SnapshotEncoder, SnapshotFile,
+};
 
 /// Result of every storage operation.
 pub type Result<T> = std::result::Result<T, StorageError>;

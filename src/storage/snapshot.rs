@@ -4,30 +4,42 @@
 //! # Byte layout (all integers big-endian; strings and buffers as jute)
 //!
 //! ```text
-//! header     magic "RKSN" [u8; 4] | version u32 = 1 | zxid i64
+//! header     magic "RKSN" [u8; 4] | version u32 = 2 | zxid i64
 //! sessions   count u32, then per session: id i64 | timeout_ms i32
-//! acl table  count u32, then per list: jute vector<ACL> (count i32, then per ACL:
-//!            perms i32 | scheme ustring | id ustring)
-//! nodes      count u64, then per node, parents before children (`/` first):
-//!            path ustring | data buffer (length −1 = null, 0 = empty)
-//!            | acl index u32 (into the table) | StatPersisted: czxid i64 | mzxid i64
-//!            | ctime i64 | mtime i64 | version i32 | cversion i32 (stored: child
-//!            creates) | aversion i32 | ephemeral_owner i64 | pzxid i64
+//! records    tag u8, then by tag:
+//!            1  ACL list: jute vector<ACL> (count i32, then per ACL: perms i32
+//!               | scheme ustring | id ustring); lists are numbered 0, 1, ... in
+//!               the order they appear, and each appears before its first use
+//!            2  node: path ustring | data buffer (length −1 = null, 0 = empty)
+//!               | acl index u32 | StatPersisted: czxid i64 | mzxid i64 | ctime i64
+//!               | mtime i64 | version i32 | cversion i32 (stored: child creates)
+//!               | aversion i32 | ephemeral_owner i64 | pzxid i64
+//!            0  end of records
 //! trailer    crc32c u32 over every byte before it (header included)
 //! ```
 //!
-//! Children lists, the ephemeral/container/TTL sets and the data size are rebuilt from
-//! the nodes. A reader refuses a wrong magic or version, a crc mismatch, a short or
-//! long file, a zxid that differs from the file name, and any node that does not fit
-//! the tree (duplicate, missing parent, bad ACL index).
+//! Nodes come parents before children, `/` first. Children lists, the
+//! ephemeral/container/TTL sets and the data size are rebuilt from the nodes. A reader
+//! refuses a wrong magic or an unknown version, a crc mismatch, a short or long file,
+//! a zxid that differs from the file name, an unknown tag, and any node that does not
+//! fit the tree (duplicate, missing parent, bad ACL index). Version 1 (counts up
+//! front instead of tags: ACL table count u32 + lists, then node count u64 + nodes) is
+//! still read.
 //!
 //! # Fuzzy snapshots and atomicity
 //!
-//! `zxid` is the last zxid applied when the snapshot *started*; the tree given may
-//! already contain later txns (ZooKeeper's fuzzy snapshot). Recovery replays the log
-//! from `zxid + 1`, which `txn::apply` tolerates as ZooKeeper's `processTxn` does.
-//! The file is written as `<name>.tmp`, fsynced, renamed, and the directory fsynced,
-//! so a crash leaves either no snapshot or a complete one.
+//! `zxid` is the last zxid applied when the snapshot *started*. [`SnapshotEncoder`]
+//! walks the live tree a few nodes at a time while writes go on between the steps, so
+//! the file holds each node as it was when the walk reached it: ZooKeeper's fuzzy
+//! snapshot. Recovery replays the log from `zxid + 1`, which `txn::apply` tolerates
+//! as ZooKeeper's `processTxn` does. Two rules keep the walk replayable: it resumes in
+//! a children set by name (so a node is written at most once), and it leaves a subtree
+//! whose root was deleted or recreated since the walk entered it (every node under a
+//! recreated parent was created after `zxid`, so the log creates it again; without the
+//! rule a file could hold a child of one incarnation under another).
+//! The caller must not finish a file before the log holds every txn the walk could
+//! have seen. The file is written as `<name>.tmp`, fsynced, renamed, and the directory
+//! fsynced, so a crash leaves either no snapshot or a complete one.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -45,130 +57,231 @@ use crate::tree::{DataTree, Node, StatPersisted};
 
 /// Snapshot file magic.
 pub const MAGIC: [u8; 4] = *b"RKSN";
-/// Snapshot format version; a reader refuses any other.
-pub const VERSION: u32 = 1;
+/// The format version this build writes; it reads this one and version 1.
+pub const VERSION: u32 = 2;
+const VERSION_1: u32 = 1;
 const HEADER_BYTES: usize = 16;
 const TRAILER_BYTES: usize = 4;
+const TAG_END: u8 = 0;
+const TAG_ACL: u8 = 1;
+const TAG_NODE: u8 = 2;
 
-/// A writer that keeps the crc32c of everything written through it.
-struct CrcWriter<W: Write> {
-    inner: W,
+/// One level of the walk: a node being descended, the incarnation entered (its
+/// czxid), and the last child name written.
+struct Frame {
+    path: String,
+    czxid: i64,
+    last: Option<Box<str>>,
+}
+
+/// Encodes a snapshot a few nodes at a time from a tree that may change between
+/// calls (see "Fuzzy snapshots" above). Pure: bytes out, no I/O.
+pub struct SnapshotEncoder {
+    stack: Vec<Frame>,
+    /// ACL lists written so far by the identity of the tree's interned `Arc`; the
+    /// `Arc` is kept so its address cannot be reused by another list mid-walk.
+    acls: HashMap<*const u8, (u32, Arc<[Acl]>)>,
+    started: bool,
+    done: bool,
+    nodes: u64,
+}
+
+impl SnapshotEncoder {
+    /// Writes the header and session table into `out`.
+    pub fn new(sessions: &[(i64, i32)], last_zxid: i64, out: &mut BytesMut) -> SnapshotEncoder {
+        out.put_slice(&MAGIC);
+        out.put_u32(VERSION);
+        out.put_i64(last_zxid);
+        out.put_u32(sessions.len() as u32);
+        for (id, timeout_ms) in sessions {
+            out.put_i64(*id);
+            out.put_i32(*timeout_ms);
+        }
+        SnapshotEncoder {
+            stack: Vec::new(),
+            acls: HashMap::new(),
+            started: false,
+            done: false,
+            nodes: 0,
+        }
+    }
+
+    /// Nodes written so far.
+    pub fn nodes(&self) -> u64 {
+        self.nodes
+    }
+
+    /// Appends up to `budget` more nodes of `tree` to `out`; true once the walk is
+    /// complete and the end record written (the trailer is the file writer's).
+    pub fn encode_some(&mut self, tree: &DataTree, budget: usize, out: &mut BytesMut) -> bool {
+        if self.done {
+            return true;
+        }
+        let mut left = budget.max(1);
+        if !self.started {
+            self.started = true;
+            if let Some(root) = tree.get("/") {
+                self.emit("/", root, out);
+                left -= 1;
+                self.stack.push(Frame {
+                    path: "/".to_owned(),
+                    czxid: root.persisted().czxid,
+                    last: None,
+                });
+            }
+        }
+        while left > 0 {
+            let Some(top) = self.stack.last_mut() else {
+                out.put_u8(TAG_END);
+                self.done = true;
+                return true;
+            };
+            let next = tree
+                .get(&top.path)
+                .filter(|n| n.persisted().czxid == top.czxid)
+                .and_then(|n| n.child_after(top.last.as_deref()));
+            let Some(name) = next else {
+                self.stack.pop();
+                continue;
+            };
+            let path = if top.path == "/" {
+                format!("/{name}")
+            } else {
+                format!("{}/{name}", top.path)
+            };
+            top.last = Some(name.into());
+            let Some(child) = tree.get(&path) else {
+                continue;
+            };
+            self.emit(&path, child, out);
+            left -= 1;
+            if child.num_children() > 0 {
+                self.stack.push(Frame {
+                    czxid: child.persisted().czxid,
+                    path,
+                    last: None,
+                });
+            }
+        }
+        false
+    }
+
+    fn emit(&mut self, path: &str, node: &Node, out: &mut BytesMut) {
+        let key = Arc::as_ptr(node.acl()) as *const u8;
+        let next = self.acls.len() as u32;
+        let index = match self.acls.get(&key) {
+            Some((i, _)) => *i,
+            None => {
+                out.put_u8(TAG_ACL);
+                node.acl().to_vec().encode(out);
+                self.acls.insert(key, (next, node.acl().clone()));
+                next
+            }
+        };
+        out.put_u8(TAG_NODE);
+        path.encode(out);
+        node.data().cloned().encode(out);
+        out.put_u32(index);
+        node.persisted().encode(out);
+        self.nodes += 1;
+    }
+}
+
+/// A snapshot file being written: `<name>.tmp` until [`SnapshotFile::finish`]
+/// makes it durable and renames it. Blocking std I/O: call it off the executors.
+pub struct SnapshotFile {
+    dir: PathBuf,
+    tmp: PathBuf,
+    path: PathBuf,
+    out: BufWriter<File>,
     crc: u32,
 }
 
-impl<W: Write> Write for CrcWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
-        Ok(n)
+impl SnapshotFile {
+    /// Creates `snapshot.<last_zxid>.tmp` in `dir` (created if missing).
+    pub fn create(dir: &Path, last_zxid: i64) -> Result<SnapshotFile> {
+        names::create_dir(dir)?;
+        let name = names::file_name(SNAPSHOT_PREFIX, last_zxid);
+        let path = dir.join(&name);
+        let tmp = dir.join(format!("{name}.tmp"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| StorageError::io(&tmp, "create snapshot", e))?;
+        Ok(SnapshotFile {
+            dir: dir.to_owned(),
+            tmp,
+            path,
+            out: BufWriter::with_capacity(1 << 20, file),
+            crc: 0,
+        })
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
+    /// Appends encoded bytes (from a [`SnapshotEncoder`]).
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.crc = crc32c::crc32c_append(self.crc, bytes);
+        self.out
+            .write_all(bytes)
+            .map_err(|e| StorageError::io(&self.tmp, "write snapshot", e))
+    }
+
+    /// Writes the trailer, fsyncs, renames into place and fsyncs the directory;
+    /// returns the snapshot's path.
+    pub fn finish(self) -> Result<PathBuf> {
+        let SnapshotFile {
+            dir,
+            tmp,
+            path,
+            mut out,
+            crc,
+        } = self;
+        out.write_all(&crc.to_be_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| StorageError::io(&tmp, "write snapshot", e))?;
+        let file: File = out
+            .into_inner()
+            .map_err(|e| StorageError::io(&tmp, "write snapshot", e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| StorageError::io(&tmp, "fsync snapshot", e))?;
+        drop(file);
+        std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, "rename snapshot", e))?;
+        names::sync_dir(&dir)?;
+        Ok(path)
+    }
+
+    /// Gives up on the file: removes the temporary (best effort; a leftover `.tmp`
+    /// is never read as a snapshot).
+    pub fn abandon(self) {
+        let _ = std::fs::remove_file(&self.tmp);
     }
 }
 
-/// Every node, parents before children (depth first from `/`).
-fn nodes_in_order(tree: &DataTree) -> Vec<(String, &Node)> {
-    let mut out = Vec::with_capacity(tree.node_count());
-    let mut stack = vec!["/".to_owned()];
-    while let Some(path) = stack.pop() {
-        let Some(node) = tree.get(&path) else {
-            continue;
-        };
-        let base = if path == "/" { "" } else { path.as_str() };
-        for child in node.children() {
-            stack.push(format!("{base}/{child}"));
-        }
-        out.push((path, node));
-    }
-    out
-}
-
-/// Writes `snapshot.<last_zxid>` into `dir` (created if missing) atomically and
-/// durably; returns its path. `last_zxid` is the last zxid applied when the snapshot
-/// started (the tree may hold later ones: fuzzy).
+/// Writes `snapshot.<last_zxid>` of a tree that does not change meanwhile, in one go,
+/// atomically and durably; returns its path.
 pub fn write_snapshot(
     dir: &Path,
     tree: &DataTree,
     sessions: &[(i64, i32)],
     last_zxid: i64,
 ) -> Result<PathBuf> {
-    names::create_dir(dir)?;
-    let name = names::file_name(SNAPSHOT_PREFIX, last_zxid);
-    let path = dir.join(&name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(|e| StorageError::io(&tmp, "create snapshot", e))?;
-    let mut w = CrcWriter {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        crc: 0,
-    };
-    write_body(&mut w, tree, sessions, last_zxid)
-        .map_err(|e| StorageError::io(&tmp, "write snapshot", e))?;
-    let crc = w.crc;
-    let mut inner = w.inner;
-    inner
-        .write_all(&crc.to_be_bytes())
-        .and_then(|()| inner.flush())
-        .map_err(|e| StorageError::io(&tmp, "write snapshot", e))?;
-    let file: File = inner
-        .into_inner()
-        .map_err(|e| StorageError::io(&tmp, "write snapshot", e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| StorageError::io(&tmp, "fsync snapshot", e))?;
-    drop(file);
-    std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, "rename snapshot", e))?;
-    names::sync_dir(dir)?;
-    Ok(path)
-}
-
-fn write_body(
-    w: &mut impl Write,
-    tree: &DataTree,
-    sessions: &[(i64, i32)],
-    last_zxid: i64,
-) -> std::io::Result<()> {
+    let mut file = SnapshotFile::create(dir, last_zxid)?;
     let mut buf = BytesMut::with_capacity(64 << 10);
-    buf.put_slice(&MAGIC);
-    buf.put_u32(VERSION);
-    buf.put_i64(last_zxid);
-    buf.put_u32(sessions.len() as u32);
-    for (id, timeout_ms) in sessions {
-        buf.put_i64(*id);
-        buf.put_i32(*timeout_ms);
-    }
-    let nodes = nodes_in_order(tree);
-    // ACL lists by identity of the tree's interned Arc, in first-use order.
-    let mut acl_index: HashMap<*const Acl, u32> = HashMap::new();
-    let mut acl_lists: Vec<&Arc<[Acl]>> = Vec::new();
-    for (_, node) in &nodes {
-        let key = node.acl().as_ptr();
-        acl_index.entry(key).or_insert_with(|| {
-            acl_lists.push(node.acl());
-            (acl_lists.len() - 1) as u32
-        });
-    }
-    buf.put_u32(acl_lists.len() as u32);
-    for list in &acl_lists {
-        list.to_vec().encode(&mut buf);
-    }
-    buf.put_u64(nodes.len() as u64);
-    for (path, node) in &nodes {
-        path.encode(&mut buf);
-        node.data().cloned().encode(&mut buf);
-        buf.put_u32(acl_index[&node.acl().as_ptr()]);
-        node.persisted().encode(&mut buf);
-        if buf.len() >= 32 << 10 {
-            w.write_all(&buf)?;
+    let mut enc = SnapshotEncoder::new(sessions, last_zxid, &mut buf);
+    loop {
+        let done = enc.encode_some(tree, 256, &mut buf);
+        if done || buf.len() >= 32 << 10 {
+            if let Err(e) = file.write(&buf) {
+                file.abandon();
+                return Err(e);
+            }
             buf.clear();
         }
+        if done {
+            return file.finish();
+        }
     }
-    w.write_all(&buf)
 }
 
 /// What a snapshot holds: the tree, the sessions (id, timeout in ms), its zxid.
@@ -194,10 +307,10 @@ pub fn read_snapshot(path: &Path, extended_types: bool) -> Result<SnapshotConten
         ));
     }
     let version = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-    if version != VERSION {
+    if version != VERSION && version != VERSION_1 {
         return Err(corrupt(
             4,
-            format!("format version {version}, this build reads {VERSION}"),
+            format!("format version {version}, this build reads {VERSION_1} and {VERSION}"),
         ));
     }
     let body_end = bytes.len() - TRAILER_BYTES;
@@ -230,7 +343,7 @@ pub fn read_snapshot(path: &Path, extended_types: bool) -> Result<SnapshotConten
         }
     }
     let (tree, sessions) =
-        restore(&mut r, extended_types).map_err(|(e, off)| corrupt(8 + off, e))?;
+        restore(&mut r, version, extended_types).map_err(|(e, off)| corrupt(8 + off, e))?;
     if r.remaining() != 0 {
         return Err(corrupt(
             at(&r),
@@ -243,57 +356,94 @@ pub fn read_snapshot(path: &Path, extended_types: bool) -> Result<SnapshotConten
 }
 
 type Restored = (DataTree, Vec<(i64, i32)>);
+type Failed = (String, usize);
 
-/// Sessions, ACL table and nodes; errors carry the reader offset.
-fn restore(r: &mut Reader, extended_types: bool) -> std::result::Result<Restored, (String, usize)> {
-    let err = |e: DecodeError, r: &Reader| (e.to_string(), r.offset());
-    let count = |r: &mut Reader, each: usize| -> std::result::Result<usize, (String, usize)> {
-        let off = r.offset();
-        let n = r.read_i32().map_err(|e| err(e, r))? as u32 as usize;
-        if n > r.remaining() / each {
-            return Err((format!("count {n} exceeds the remaining bytes"), off));
-        }
-        Ok(n)
-    };
+fn decode_err(e: DecodeError, r: &Reader) -> Failed {
+    (e.to_string(), r.offset())
+}
+
+/// A count that must fit the remaining bytes at `each` bytes per item.
+fn count(r: &mut Reader, each: usize) -> std::result::Result<usize, Failed> {
+    let off = r.offset();
+    let n = r.read_i32().map_err(|e| decode_err(e, r))? as u32 as usize;
+    if n > r.remaining() / each {
+        return Err((format!("count {n} exceeds the remaining bytes"), off));
+    }
+    Ok(n)
+}
+
+/// Sessions, then the ACL lists and nodes (by version); errors carry the reader
+/// offset.
+fn restore(
+    r: &mut Reader,
+    version: u32,
+    extended_types: bool,
+) -> std::result::Result<Restored, Failed> {
     let n_sessions = count(r, 12)?;
     let mut sessions = Vec::with_capacity(n_sessions);
     for _ in 0..n_sessions {
-        let id = r.read_i64().map_err(|e| err(e, r))?;
-        let timeout = r.read_i32().map_err(|e| err(e, r))?;
+        let id = r.read_i64().map_err(|e| decode_err(e, r))?;
+        let timeout = r.read_i32().map_err(|e| decode_err(e, r))?;
         sessions.push((id, timeout));
     }
-    let n_acls = count(r, 4)?;
-    let mut acls: Vec<Vec<Acl>> = Vec::with_capacity(n_acls);
-    for _ in 0..n_acls {
-        acls.push(Vec::<Acl>::decode(r).map_err(|e| err(e, r))?);
-    }
-    let off = r.offset();
-    let n_nodes = r.read_i64().map_err(|e| err(e, r))? as u64;
-    // A node takes at least 4 + 4 + 4 + 60 bytes.
-    if n_nodes > (r.remaining() / 72) as u64 || n_nodes == 0 {
-        return Err((format!("node count {n_nodes} does not fit the file"), off));
-    }
     let mut tree = DataTree::empty_for_restore(extended_types);
-    for i in 0..n_nodes {
-        let off = r.offset();
-        let path = String::decode(r).map_err(|e| err(e, r))?;
-        let data = Option::<Bytes>::decode(r).map_err(|e| err(e, r))?;
-        let acl_off = r.offset();
-        let acl_ix = r.read_i32().map_err(|e| err(e, r))? as u32 as usize;
-        let stat = StatPersisted::decode(r).map_err(|e| err(e, r))?;
-        let Some(acl) = acls.get(acl_ix) else {
-            return Err((format!("acl index {acl_ix} of {n_acls}"), acl_off));
-        };
-        if i == 0 && path != "/" {
-            return Err((format!("first node is {path:?}, not \"/\""), off));
+    let mut acls: Vec<Vec<Acl>> = Vec::new();
+    let mut nodes = 0u64;
+    if version == VERSION_1 {
+        for _ in 0..count(r, 4)? {
+            acls.push(Vec::<Acl>::decode(r).map_err(|e| decode_err(e, r))?);
         }
-        tree.insert_restored(&path, data, acl, stat)
-            .map_err(|code| {
-                (
-                    format!("node {path:?} does not fit the tree: {code:?}"),
-                    off,
-                )
-            })?;
+        let off = r.offset();
+        let n_nodes = r.read_i64().map_err(|e| decode_err(e, r))? as u64;
+        // A node takes at least 4 + 4 + 4 + 60 bytes.
+        if n_nodes > (r.remaining() / 72) as u64 || n_nodes == 0 {
+            return Err((format!("node count {n_nodes} does not fit the file"), off));
+        }
+        for _ in 0..n_nodes {
+            restore_node(r, &mut tree, &acls, &mut nodes)?;
+        }
+        return Ok((tree, sessions));
+    }
+    loop {
+        let off = r.offset();
+        match r.read_u8().map_err(|e| decode_err(e, r))? {
+            TAG_END => break,
+            TAG_ACL => acls.push(Vec::<Acl>::decode(r).map_err(|e| decode_err(e, r))?),
+            TAG_NODE => restore_node(r, &mut tree, &acls, &mut nodes)?,
+            tag => return Err((format!("unknown record tag {tag}"), off)),
+        }
+    }
+    if nodes == 0 {
+        return Err(("no nodes (not even \"/\")".to_owned(), r.offset()));
     }
     Ok((tree, sessions))
+}
+
+/// One node record (after its tag in version 2); `seen` counts nodes so far.
+fn restore_node(
+    r: &mut Reader,
+    tree: &mut DataTree,
+    acls: &[Vec<Acl>],
+    seen: &mut u64,
+) -> std::result::Result<(), Failed> {
+    let off = r.offset();
+    let path = String::decode(r).map_err(|e| decode_err(e, r))?;
+    let data = Option::<Bytes>::decode(r).map_err(|e| decode_err(e, r))?;
+    let acl_off = r.offset();
+    let acl_ix = r.read_i32().map_err(|e| decode_err(e, r))? as u32 as usize;
+    let stat = StatPersisted::decode(r).map_err(|e| decode_err(e, r))?;
+    let Some(acl) = acls.get(acl_ix) else {
+        return Err((format!("acl index {acl_ix} of {}", acls.len()), acl_off));
+    };
+    if *seen == 0 && path != "/" {
+        return Err((format!("first node is {path:?}, not \"/\""), off));
+    }
+    *seen += 1;
+    tree.insert_restored(&path, data, acl, stat)
+        .map_err(|code| {
+            (
+                format!("node {path:?} does not fit the tree: {code:?}"),
+                off,
+            )
+        })
 }

@@ -11,7 +11,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::log::{HEADER_BYTES, PREALLOC_BYTES_DEFAULT};
+use super::snapshot::{SnapshotEncoder, SnapshotFile};
 use super::*;
+use crate::proto::codec::Encode;
 use crate::proto::{Acl, ErrorCode, Id};
 use crate::tree::{path::split_parent, DataTree, CONTAINER_EPHEMERAL_OWNER};
 use crate::txn::{
@@ -206,6 +208,46 @@ impl Live {
                 paths2_delete: vec!["/e1".into()],
             }),
         );
+    }
+
+    /// A random valid txn over a three-level path space, where whole subtrees get
+    /// emptied, deleted and created again (what a fuzzy walk must survive). ACLs
+    /// change too, so the walk meets new ACL lists midway.
+    fn random_deep(&mut self, rng: &mut StdRng) -> (TxnHeader, Txn) {
+        let depth = rng.gen_range(1..=3);
+        let mut path = String::new();
+        for level in 0..depth {
+            let names = ["a", "b", "c", "d", "e"];
+            path.push('/');
+            path.push_str(names[rng.gen_range(0..names.len() - level)]);
+        }
+        let exists = self.tree.get(&path).is_some();
+        let parent_ok =
+            split_parent(&path).is_some_and(|(p, _)| p.is_empty() || self.tree.get(p).is_some());
+        let leaf = self.tree.get(&path).is_some_and(|n| n.num_children() == 0);
+        let txn = match rng.gen_range(0..6) {
+            0 | 1 if !exists && parent_ok => {
+                self.create(&path, data(&format!("{}", self.zxid)), false)
+            }
+            2 | 3 if leaf => Txn::Delete(DeleteTxn { path }),
+            4 if exists => {
+                let v = self
+                    .tree
+                    .get(&path)
+                    .map_or(0, |n| n.persisted().aversion + 1);
+                Txn::SetAcl(SetAclTxn {
+                    path,
+                    acl: vec![Acl {
+                        perms: rng.gen_range(1..32),
+                        id: Id::new("world", "anyone"),
+                    }],
+                    version: v,
+                })
+            }
+            _ if exists => self.set(&path, data(&format!("v{}", self.zxid))),
+            _ => Txn::error(ErrorCode::NoNode),
+        };
+        self.push(9, txn)
     }
 
     /// A random valid txn over a small path space.
@@ -718,6 +760,137 @@ fn fuzzy_snapshot_replays_to_the_live_tree() {
         assert!(r.tree == live.tree, "seed {seed}: fuzzy replay differs");
         assert_eq!(r.last_zxid, live.zxid);
     }
+}
+
+#[test]
+fn snapshot_walked_while_the_tree_changes_replays_to_the_live_tree() {
+    for seed in 0..60u64 {
+        let d = TempDir::new("walk");
+        let mut live = Live::new();
+        let mut rng = StdRng::seed_from_u64(seed);
+        for _ in 0..rng.gen_range(20..200) {
+            live.random_deep(&mut rng);
+        }
+        // The walk starts at this zxid and takes a few nodes at a time; between
+        // steps the tree keeps changing, as on the quorum core.
+        let start_zxid = live.zxid;
+        let mut file = SnapshotFile::create(&d.data(), start_zxid).expect("create");
+        let mut buf = bytes::BytesMut::new();
+        let mut enc = SnapshotEncoder::new(&live.sessions(), start_zxid, &mut buf);
+        while !enc.encode_some(&live.tree, rng.gen_range(1..4), &mut buf) {
+            for _ in 0..rng.gen_range(0..6) {
+                live.random_deep(&mut rng);
+            }
+        }
+        file.write(&buf).expect("write");
+        file.finish().expect("finish");
+        for _ in 0..rng.gen_range(0..20) {
+            live.random_deep(&mut rng);
+        }
+        write_log(&d.log(), 1 << 20, &live.records);
+        let r = recover(&d.data(), &d.log(), false).expect("recover");
+        assert!(r.snapshot.is_some(), "seed {seed}: snapshot not used");
+        assert!(
+            r.tree == live.tree,
+            "seed {seed}: walked snapshot + log differs"
+        );
+        assert_eq!(r.last_zxid, live.zxid);
+    }
+}
+
+#[test]
+fn walk_leaves_a_subtree_whose_root_was_recreated() {
+    let d = TempDir::new("recreated");
+    let mut live = Live::new();
+    for p in ["/a", "/a/b", "/a/c"] {
+        let t = live.create(p, data(p), false);
+        live.push(1, t);
+    }
+    let start_zxid = live.zxid;
+    let mut buf = bytes::BytesMut::new();
+    let mut enc = SnapshotEncoder::new(&[], start_zxid, &mut buf);
+    // "/" and "/a": the walk is now inside /a.
+    assert!(!enc.encode_some(&live.tree, 2, &mut buf));
+    for p in ["/a/b", "/a/c", "/a"] {
+        live.push(1, Txn::Delete(DeleteTxn { path: p.into() }));
+    }
+    for p in ["/a", "/a/x"] {
+        let t = live.create(p, data("new"), false);
+        live.push(1, t);
+    }
+    while !enc.encode_some(&live.tree, 1, &mut buf) {}
+    let mut file = SnapshotFile::create(&d.data(), start_zxid).expect("create");
+    file.write(&buf).expect("write");
+    let path = file.finish().expect("finish");
+    // The new /a/x is not under the old /a in the file; the log creates both.
+    let (snap, _, _) = read_snapshot(&path, false).expect("read");
+    assert!(snap.get("/a/x").is_none());
+    assert!(snap.get("/a").is_some_and(|n| n.persisted().czxid == 1));
+    write_log(&d.log(), 1 << 20, &live.records);
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert!(
+        r.tree == live.tree,
+        "recovered tree differs from the live one"
+    );
+}
+
+#[test]
+fn version_1_snapshots_are_still_read() {
+    use bytes::BufMut;
+    let d = TempDir::new("v1");
+    let mut live = Live::new();
+    live.many_kinds();
+    // Version 1 by hand: counts up front, no tags.
+    let mut nodes: Vec<String> = vec!["/".into()];
+    let mut i = 0;
+    while i < nodes.len() {
+        let p = nodes[i].clone();
+        let base = if p == "/" { String::new() } else { p.clone() };
+        if let Some(n) = live.tree.get(&p) {
+            nodes.extend(n.children().map(|c| format!("{base}/{c}")));
+        }
+        i += 1;
+    }
+    let mut acls: Vec<Vec<Acl>> = Vec::new();
+    let mut b = bytes::BytesMut::new();
+    b.put_slice(b"RKSN");
+    b.put_u32(1);
+    b.put_i64(live.zxid);
+    let sessions = live.sessions();
+    b.put_u32(sessions.len() as u32);
+    for (id, t) in &sessions {
+        b.put_i64(*id);
+        b.put_i32(*t);
+    }
+    let mut body = bytes::BytesMut::new();
+    for p in &nodes {
+        let n = live.tree.get(p).expect("node");
+        let acl = n.acl().to_vec();
+        let ix = acls.iter().position(|a| *a == acl).unwrap_or_else(|| {
+            acls.push(acl);
+            acls.len() - 1
+        });
+        p.encode(&mut body);
+        n.data().cloned().encode(&mut body);
+        body.put_u32(ix as u32);
+        n.persisted().encode(&mut body);
+    }
+    b.put_u32(acls.len() as u32);
+    for a in &acls {
+        a.encode(&mut b);
+    }
+    b.put_u64(nodes.len() as u64);
+    b.put_slice(&body);
+    let crc = crc32c::crc32c(&b);
+    b.put_u32(crc);
+    std::fs::create_dir_all(d.data()).expect("mkdir");
+    let path = d
+        .data()
+        .join(names::file_name(names::SNAPSHOT_PREFIX, live.zxid));
+    std::fs::write(&path, &b).expect("write");
+    let (tree, s, z) = read_snapshot(&path, false).expect("read v1");
+    assert!(tree == live.tree);
+    assert_eq!((s, z), (sessions, live.zxid));
 }
 
 #[test]
