@@ -93,6 +93,9 @@ pub struct Config {
     /// or either bound is reached.
     pub commit_batch_max_txns: usize,
     pub commit_batch_max_bytes: u64,
+    /// ringkeeper's own `spinBeforeParkUs`: how long an idle core polls its rings
+    /// before it sleeps in the kernel (glommio `spin_before_park`); 0 = sleep at once.
+    pub spin_before_park_us: u64,
     /// Keys as read, for the `conf` four-letter word.
     pub raw: BTreeMap<String, String>,
 }
@@ -110,6 +113,8 @@ pub const PREALLOC_KIB_DEFAULT: u64 = 65_536;
 /// ZooKeeper refuses to keep fewer than 3 snapshots.
 pub const SNAP_RETAIN_MIN: usize = 3;
 pub const COMMIT_BATCH_MAX_TXNS_DEFAULT: usize = 4096;
+/// `spinBeforeParkUs` unless set.
+pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 200;
 pub const COMMIT_BATCH_MAX_BYTES_DEFAULT: u64 = 4 << 20;
 
 /// Keys ZooKeeper knows that ringkeeper reads or accepts without effect; anything else
@@ -181,6 +186,7 @@ impl Config {
             purge_interval_hours: 0,
             metrics_addr: None,
             commit_batch_max_txns: COMMIT_BATCH_MAX_TXNS_DEFAULT,
+            spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
             commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
             raw: BTreeMap::new(),
         }
@@ -332,6 +338,13 @@ impl Config {
                     metrics_host = Some(value.parse().map_err(|_| bad("not an IP address"))?)
                 }
                 "metricsProvider.className" => metrics_provider = value.contains("Prometheus"),
+                "spinBeforeParkUs" => {
+                    cfg.spin_before_park_us = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|v| *v <= 1_000_000)
+                        .ok_or_else(|| bad("not a count of microseconds up to 1000000"))?
+                }
                 "commitBatchMaxTxns" => {
                     cfg.commit_batch_max_txns = value
                         .parse::<usize>()
@@ -466,6 +479,19 @@ mod tests {
         assert!(!cfg.four_letter_words.allows("dump"));
         assert!(cfg.extended_types_enabled);
         assert_eq!(cfg.jute_max_buffer, 0x200000);
+    }
+
+    #[test]
+    fn spin_before_park_is_read_and_bounded() {
+        let cfg =
+            Config::parse("dataDir=/d\nclientPort=1\nspinBeforeParkUs=0\n", "f").expect("parses");
+        assert_eq!(cfg.spin_before_park_us, 0);
+        let d = Config::parse("dataDir=/d\nclientPort=1\n", "f").expect("parses");
+        assert_eq!(d.spin_before_park_us, SPIN_BEFORE_PARK_US_DEFAULT);
+        for bad in ["-1", "soon", "2000000"] {
+            let text = format!("dataDir=/d\nclientPort=1\nspinBeforeParkUs={bad}\n");
+            assert!(Config::parse(&text, "f").is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

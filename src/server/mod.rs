@@ -25,6 +25,8 @@ pub use session_core::Core;
 use std::sync::Arc;
 
 use glommio::channels::shared_channel;
+use std::time::Duration;
+
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
@@ -124,6 +126,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         sessions: recovered.sessions,
     };
     let mut handles = Vec::with_capacity(n + 1);
+    let spin = Duration::from_micros(cfg.spin_before_park_us);
     {
         let cfg = cfg.clone();
         let stats = stats.clone();
@@ -132,6 +135,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         let h = LocalExecutorBuilder::new(Placement::Unbound)
             .name("rk-quorum")
             .io_memory(IO_MEMORY_BYTES)
+            .spin_before_park(spin)
             .spawn(move || async move {
                 pin(cpu);
                 quorum::run(
@@ -156,6 +160,7 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
         let h = LocalExecutorBuilder::new(Placement::Unbound)
             .name(&format!("rk-session-{i}"))
             .io_memory(IO_MEMORY_BYTES)
+            .spin_before_park(spin)
             .spawn(move || async move {
                 pin(cpu);
                 session_core::run(i, cfg, tree, tx, rx, last_zxid, stats).await
