@@ -34,7 +34,10 @@ CFG
 J=/usr/share/java
 CP="$J/zookeeper.jar:$J/netty-codec.jar:$J/netty-resolver.jar:$J/netty-transport-native-unix-common.jar:$J/slf4j-log4j12.jar:$J/log4j-1.2.jar"
 JAVA="${JAVA:-java}"
-nohup "$JAVA" -cp "$CP" -Xmx256m -Dfile.encoding=UTF-8 \
+# ZK_JVM_FLAGS: extra flags from the caller (word-split on purpose), e.g.
+# -Dzookeeper.extendedTypesEnabled=true.
+# shellcheck disable=SC2086
+nohup "$JAVA" -cp "$CP" -Xmx256m -Dfile.encoding=UTF-8 ${ZK_JVM_FLAGS:-} \
   "-Dlog4j.configuration=file:$DIR/log4j.properties" \
   -Dzookeeper.DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU= \
   org.apache.zookeeper.server.quorum.QuorumPeerMain "$DIR/zoo.cfg" \
