@@ -64,6 +64,11 @@
 //! deletes it. (Its spare was fsynced empty; any record in it was appended but not
 //! acknowledged, exactly like a torn tail.)
 //!
+//! Synced pages behind the append position are handed back to the kernel
+//! (`MADV_DONTNEED`, at least [`RELEASE_MIN_BYTES`] at a time), so the log does not
+//! stay resident in the process: on a `MAP_SHARED` file mapping that only drops the
+//! page table entries; the data stays in the file and the page cache.
+//!
 //! # Never
 //!
 //! Never reuses or overwrites a byte that was handed to a sync; never appends a zxid
@@ -75,11 +80,11 @@ use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
-use memmap2::{MmapMut, MmapOptions};
+use memmap2::{MmapMut, MmapOptions, UncheckedAdvice};
 
 use super::names::{self, LOG_PREFIX};
 use super::{Result, StorageError};
@@ -100,6 +105,9 @@ pub const PREALLOC_BYTES_DEFAULT: u64 = 64 << 20;
 /// 1 MiB per request; a multi of many of them stays far below this, and a `len` above
 /// it can only be damage.
 pub const RECORD_PAYLOAD_MAX: usize = 256 << 20;
+/// Synced pages are released from the map in steps of at least this many bytes: one
+/// `madvise` (and TLB flush) per MiB of log rather than per batch.
+pub const RELEASE_MIN_BYTES: usize = 1 << 20;
 /// Smallest payload: a jute TxnHeader is 8 + 4 + 8 + 8 + 4 bytes.
 const TXN_HEADER_BYTES: usize = 32;
 /// Offset of the zxid inside a payload (after client_id and cxid).
@@ -117,6 +125,15 @@ fn header_bytes(dbid: u64) -> [u8; HEADER_BYTES] {
 /// crc32c over the `len` bytes then the payload.
 pub(crate) fn record_crc(len_bytes: [u8; 4], payload: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&len_bytes), payload)
+}
+
+fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(p).ok().filter(|p| *p > 0).unwrap_or(4096)
+    })
 }
 
 /// One file descriptor to sync. Keep the `TxnLog` alive and do not call `mark_synced`
@@ -158,6 +175,9 @@ pub(crate) struct Segment {
     synced_pos: usize,
     /// Where appends must stop: `map.len()`, or `write_pos` once the segment is left.
     capacity: usize,
+    /// Bytes `..released` of the map were released with `MADV_DONTNEED`; a multiple of
+    /// the page size, never past the page holding `synced_pos`.
+    released: usize,
 }
 
 impl Segment {
@@ -174,6 +194,11 @@ impl Segment {
         let mut seg = Segment::fresh(path, None, file, map, first_zxid);
         seg.write_pos = write_pos;
         seg.synced_pos = write_pos;
+        // Recovery read every page of it, the zeros after the last record too; none of
+        // that needs to stay resident. Nothing is being appended yet: the next append
+        // faults its page back in.
+        seg.advise_dont_need(0, seg.map.len());
+        seg.released = write_pos / page_size() * page_size();
         seg
     }
 
@@ -196,6 +221,7 @@ impl Segment {
             // The header is not necessarily synced yet, but it is synced with the
             // first record (or was, with the spare).
             synced_pos: HEADER_BYTES,
+            released: 0,
         }
     }
 
@@ -211,6 +237,37 @@ impl Segment {
             at += p.len();
         }
         self.write_pos = at;
+    }
+
+    /// Releases the whole pages below `synced_pos` not yet released, if they are at
+    /// least `min_bytes`. Never the page holding `synced_pos`: appends still write it.
+    /// No I/O (page table entries and a TLB flush), so it may run on an executor.
+    fn release_synced(&mut self, min_bytes: usize) {
+        let page = page_size();
+        let end = self.synced_pos / page * page;
+        if end <= self.released || end - self.released < min_bytes {
+            return;
+        }
+        self.advise_dont_need(self.released, end - self.released);
+        self.released = end;
+    }
+
+    /// `madvise(MADV_DONTNEED)` on `len` bytes of the map from `offset`.
+    fn advise_dont_need(&self, offset: usize, len: usize) {
+        // SAFETY: MADV_DONTNEED on a MAP_SHARED file mapping only drops page table
+        // entries: a later access faults the page back in from the page cache / the
+        // file, which hold what was written (a dirty page keeps its dirty state, so
+        // even unsynced bytes would not be lost; callers pass synced or unwritten
+        // pages). No reference into the map outlives a call of `put`, so no Rust
+        // reference sees the pages go.
+        let res = unsafe {
+            self.map
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, offset, len)
+        };
+        if let Err(e) = res {
+            // Only memory is at stake.
+            tracing::warn!(file = %self.path.display(), "txn log: madvise(DONTNEED): {e}");
+        }
     }
 }
 
@@ -743,8 +800,9 @@ impl TxnLog {
 
     /// Records that `targets` — all of one `pending_sync` call — were synced
     /// successfully. Hands left segments that are now fully synced to
-    /// [`TxnLog::background_jobs`]. (A failed sync is fatal: never call this for it,
-    /// never retry it.)
+    /// [`TxnLog::background_jobs`], and releases synced pages of the active segment
+    /// from memory. (A failed sync is fatal: never call this for it, never retry
+    /// it.)
     pub fn mark_synced(&mut self, targets: &[SyncTarget]) {
         let mut covers = self.synced_zxid;
         for t in targets {
@@ -763,6 +821,9 @@ impl TxnLog {
             }
         }
         self.collect_closing();
+        if let Some(seg) = self.active.as_mut() {
+            seg.release_synced(RELEASE_MIN_BYTES);
+        }
         self.synced_zxid = covers;
     }
 

@@ -817,6 +817,61 @@ fn segment_names_follow_first_zxids_with_spares_staging_and_rolls() {
     }
 }
 
+/// Resident KiB of this process's mapping of `path` (from /proc/self/smaps).
+fn mapped_rss_kib(path: &Path) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+    let name = path.to_str().expect("utf-8 path");
+    let mut lines = smaps.lines();
+    while let Some(line) = lines.next() {
+        if line.ends_with(name) {
+            for l in lines.by_ref() {
+                if let Some(v) = l.strip_prefix("Rss:") {
+                    return v.trim().trim_end_matches("kB").trim().parse().ok();
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn synced_pages_are_released_from_memory() {
+    let d = TempDir::new("release");
+    let mut live = Live::new();
+    let mut log = TxnLog::create(&d.log(), 8 << 20, 0).expect("create");
+    for i in 0..3000 {
+        let t = live.create(
+            &format!("/n{i}"),
+            Some(Bytes::from(vec![b'x'; 1000])),
+            false,
+        );
+        let (h, t) = live.push(2, t);
+        log.append(&h, &t).expect("append");
+    }
+    log.run_jobs().expect("jobs");
+    let path = only_segment(&d.log());
+    let written = mapped_rss_kib(&path).expect("mapped");
+    assert!(written >= 2900, "written pages are resident: {written} KiB");
+    log.sync().expect("sync");
+    let synced = mapped_rss_kib(&path).expect("mapped");
+    assert!(synced <= 4, "synced pages released: {synced} KiB");
+    // Appends continue on the page that was kept, and after the released ones.
+    for i in 0..10 {
+        let t = live.set(&format!("/n{i}"), data("after"));
+        let (h, t) = live.push(2, t);
+        log.append(&h, &t).expect("append");
+    }
+    log.sync().expect("sync");
+    drop(log);
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    let reopened = mapped_rss_kib(&path).expect("mapped");
+    assert!(
+        reopened <= 4,
+        "recovery releases what it read: {reopened} KiB"
+    );
+}
+
 #[test]
 fn snapshot_round_trip_and_corruption() {
     let d = TempDir::new("snap");
