@@ -332,7 +332,26 @@ impl Quorum {
     /// with fdatasync through io_uring (the directory with fsync after a new
     /// segment). A failed sync is fatal: the page cache state is unknown, so the
     /// server stops rather than retry or acknowledge.
+    ///
+    /// First the log's file jobs (naming a spare segment taken into use, or creating
+    /// one if no spare was ready), awaited on the log's own thread (glommio's blocking
+    /// pool may be busy writing a snapshot): the directory fsync must follow them.
+    /// The next spare and the closing of synced, left segments go to the blocking
+    /// pool, not waited for.
     async fn sync(&self, txns: u64) {
+        loop {
+            let Some(job) = self.log.borrow_mut().next_job() else {
+                break;
+            };
+            let running = self.log.borrow_mut().start_job(job);
+            let done = running.await;
+            if let Err(e) = done.and_then(|d| self.log.borrow_mut().finish_job(d)) {
+                fatal(&format!("txn log: {e}"));
+            }
+        }
+        for job in self.log.borrow_mut().background_jobs() {
+            glommio::spawn_local(glommio::executor().spawn_blocking(move || job.run())).detach();
+        }
         let targets: Vec<SyncTarget> = self.log.borrow().pending_sync();
         if targets.is_empty() {
             return;
@@ -347,6 +366,17 @@ impl Quorum {
             }
         }
         self.log.borrow_mut().mark_synced(&targets);
+        // The batch is acknowledged after this returns: a record not covered (its
+        // segment not yet named) must stop the server, not be acknowledged.
+        let (synced, last) = {
+            let log = self.log.borrow();
+            (log.synced_zxid(), log.last_zxid())
+        };
+        if synced != last {
+            fatal(&format!(
+                "txn log synced to 0x{synced:x}, appended to 0x{last:x}"
+            ));
+        }
         if self.cfg.force_sync {
             self.stats
                 .quorum()
@@ -368,9 +398,7 @@ impl Quorum {
         }
         self.since_snapshot.set(0);
         self.snapshot_at.set(snapshot_interval(self.cfg.snap_count));
-        if let Err(e) = self.log.borrow_mut().roll() {
-            fatal(&format!("cannot roll the txn log: {e}"));
-        }
+        self.log.borrow_mut().roll();
         let sessions: Vec<(i64, i32)> = self
             .sessions
             .borrow()

@@ -1,9 +1,14 @@
 //! The txn log: segment files of framed txn records in `dataLogDir`, written by memcpy
 //! into a shared memory map and made durable by one `fdatasync` per batch.
 //!
-//! # Byte layout (all integers big-endian, as jute)
+//! # Names
 //!
-//! A segment is named `log.<zxid of its first record, 16 hex digits>`:
+//! A segment is named `log.<zxid of its first record, 16 hex digits>`, so names sort
+//! by zxid. A preallocated segment that holds no record yet is named
+//! `log.prealloc.<n>` (`n` counts spares made since the log was opened); no listing of
+//! segments returns it, and recovery deletes it (see *Durability*).
+//!
+//! # Byte layout (all integers big-endian, as jute)
 //!
 //! ```text
 //! offset 0   file header, 16 bytes
@@ -24,33 +29,62 @@
 //!
 //! # Preallocation
 //!
-//! A new segment is `set_len` to `prealloc_bytes` (zoo.cfg `preAllocSize`, in KiB;
+//! A segment file is `set_len` to `prealloc_bytes` (zoo.cfg `preAllocSize`, in KiB;
 //! default 64 MiB) and its blocks reserved with `fallocate` (so a full disk is an
 //! error at creation, not a SIGBUS inside the map); it reads as zeros, so the zero `len`
 //! after the last record marks the end without a separate size field. It is mapped
-//! `MAP_SHARED`. When a record does not
-//! fit, the segment is truncated to its used size and a new segment starts with that
-//! record; a record bigger than `prealloc_bytes` gets a segment of its own size.
+//! `MAP_SHARED` and its header written when it is created.
+//!
+//! Creating one (open, `set_len`, `fallocate`, `mmap`, `fsync`) is blocking work
+//! `append` never does: [`TxnLog::background_jobs`] hands out a job that makes the
+//! next segment ahead of need, as the *spare* `log.prealloc.<n>`, on whatever thread
+//! the caller runs it (the server: glommio's blocking pool). When a record does not
+//! fit in the active segment, the ready spare becomes the active segment, named after
+//! that record. If no spare is ready (or the record is bigger than it), the record is
+//! staged in memory and [`TxnLog::next_job`] asks for a segment `log.<zxid>` of
+//! `max(prealloc_bytes, the record)` bytes, made before the next sync. A segment that
+//! is left (full, or at [`TxnLog::roll`]) is unmapped and truncated to its used size
+//! by a background job once it is synced.
 //!
 //! # Durability
 //!
-//! Appends only dirty pages. [`TxnLog::pending_sync`] names the file descriptors whose
-//! sync makes everything appended so far durable: the segments with unsynced bytes
-//! (`fdatasync`; on Linux it writes pages dirtied through a shared map) and, after a
-//! segment was created, the log directory (`fsync`). The caller syncs them all, then
-//! calls [`TxnLog::mark_synced`]. [`TxnLog::sync`] does both, blocking.
+//! Appends only dirty pages. Before a sync, the caller runs every [`TxnLog::next_job`]
+//! (a segment for staged records; the rename of each spare taken into use to
+//! `log.<zxid>`) — on the log's own thread with [`TxnLog::start_job`], or here with
+//! [`TxnLog::run_jobs`] — and hands the results to [`TxnLog::finish_job`]. Then
+//! [`TxnLog::pending_sync`] names the file descriptors whose sync makes everything
+//! appended so far durable: the segments with unsynced bytes (`fdatasync`; on Linux
+//! it writes pages dirtied through a shared map) and, after a segment got its name
+//! (created or renamed), the log directory (`fsync`). The caller syncs them all, then
+//! calls [`TxnLog::mark_synced`]. [`TxnLog::sync`] does it all, blocking.
+//!
+//! So a record is acknowledged only after its segment's rename completed and a
+//! directory fsync that started after it succeeded: a file still named
+//! `log.prealloc.<n>` after a crash never held an acknowledged record, and recovery
+//! deletes it. (Its spare was fsynced empty; any record in it was appended but not
+//! acknowledged, exactly like a torn tail.)
+//!
+//! Synced pages behind the append position are handed back to the kernel
+//! (`MADV_DONTNEED`, at least [`RELEASE_MIN_BYTES`] at a time), so the log does not
+//! stay resident in the process: on a `MAP_SHARED` file mapping that only drops the
+//! page table entries; the data stays in the file and the page cache.
 //!
 //! # Never
 //!
 //! Never reuses or overwrites a byte that was handed to a sync; never appends a zxid
 //! that does not exceed the last one (an `assert!`, kept in release).
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
-use memmap2::{MmapMut, MmapOptions};
+use memmap2::{MmapMut, MmapOptions, UncheckedAdvice};
 
 use super::names::{self, LOG_PREFIX};
 use super::{Result, StorageError};
@@ -71,6 +105,9 @@ pub const PREALLOC_BYTES_DEFAULT: u64 = 64 << 20;
 /// 1 MiB per request; a multi of many of them stays far below this, and a `len` above
 /// it can only be damage.
 pub const RECORD_PAYLOAD_MAX: usize = 256 << 20;
+/// Synced pages are released from the map in steps of at least this many bytes: one
+/// `madvise` (and TLB flush) per MiB of log rather than per batch.
+pub const RELEASE_MIN_BYTES: usize = 1 << 20;
 /// Smallest payload: a jute TxnHeader is 8 + 4 + 8 + 8 + 4 bytes.
 const TXN_HEADER_BYTES: usize = 32;
 /// Offset of the zxid inside a payload (after client_id and cxid).
@@ -90,6 +127,15 @@ pub(crate) fn record_crc(len_bytes: [u8; 4], payload: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&len_bytes), payload)
 }
 
+fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(p).ok().filter(|p| *p > 0).unwrap_or(4096)
+    })
+}
+
 /// One file descriptor to sync. Keep the `TxnLog` alive and do not call `mark_synced`
 /// for it until its sync has completed: the log keeps the fd open until then.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,8 +144,9 @@ pub struct SyncTarget {
     pub path: PathBuf,
     /// `true` for the log directory: use `fsync`; `false`: `fdatasync` suffices.
     pub full_fsync: bool,
-    /// The log's last zxid when this target was taken: once every target of one
-    /// `pending_sync` call is synced, everything up to this zxid is durable.
+    /// Once every target of one `pending_sync` call is synced, everything up to this
+    /// zxid is durable: the log's last zxid when the jobs of `next_job` were all
+    /// finished first, as they must be.
     pub covers_zxid: i64,
     what: Covered,
 }
@@ -108,21 +155,29 @@ pub struct SyncTarget {
 enum Covered {
     /// Bytes `..end` of the segment whose first zxid is given.
     Segment { first_zxid: i64, end: usize },
-    /// The directory as of this creation count.
+    /// The directory as of this count of named segments.
     Dir { generation: u64 },
 }
 
 /// One open segment.
 pub(crate) struct Segment {
+    /// Its name: `log.<first_zxid>`.
     path: PathBuf,
+    /// The name it still has on disk while its rename to `path` is pending (a spare
+    /// taken into use); `None` once it is named `path`.
+    temp: Option<PathBuf>,
     file: File,
-    /// The shared map; `None` once the segment is retired (truncated to `write_pos`).
-    map: Option<MmapMut>,
+    /// The shared map of the whole file, unmapped when the segment is closed.
+    map: MmapMut,
     first_zxid: i64,
-    /// Invariant: `HEADER_BYTES <= synced_pos <= write_pos <= capacity`.
+    /// Invariant: `HEADER_BYTES <= synced_pos <= write_pos <= capacity <= map.len()`.
     write_pos: usize,
     synced_pos: usize,
+    /// Where appends must stop: `map.len()`, or `write_pos` once the segment is left.
     capacity: usize,
+    /// Bytes `..released` of the map were released with `MADV_DONTNEED`; a multiple of
+    /// the page size, never past the page holding `synced_pos`.
+    released: usize,
 }
 
 impl Segment {
@@ -136,14 +191,285 @@ impl Segment {
         write_pos: usize,
     ) -> Segment {
         assert!(write_pos >= HEADER_BYTES && write_pos <= map.len());
+        let mut seg = Segment::fresh(path, None, file, map, first_zxid);
+        seg.write_pos = write_pos;
+        seg.synced_pos = write_pos;
+        // Recovery read every page of it, the zeros after the last record too; none of
+        // that needs to stay resident. Nothing is being appended yet: the next append
+        // faults its page back in.
+        seg.advise_dont_need(0, seg.map.len());
+        seg.released = write_pos / page_size() * page_size();
+        seg
+    }
+
+    /// A segment whose header is written and that holds no record yet.
+    fn fresh(
+        path: PathBuf,
+        temp: Option<PathBuf>,
+        file: File,
+        map: MmapMut,
+        first_zxid: i64,
+    ) -> Segment {
         Segment {
             path,
+            temp,
             file,
             capacity: map.len(),
-            map: Some(map),
+            map,
             first_zxid,
-            write_pos,
-            synced_pos: write_pos,
+            write_pos: HEADER_BYTES,
+            // The header is not necessarily synced yet, but it is synced with the
+            // first record (or was, with the spare).
+            synced_pos: HEADER_BYTES,
+            released: 0,
+        }
+    }
+
+    fn has_room(&self, record_len: usize) -> bool {
+        self.write_pos + record_len <= self.capacity
+    }
+
+    /// Copies `parts` after the last record (the caller checked `has_room`).
+    fn put(&mut self, parts: &[&[u8]]) {
+        let mut at = self.write_pos;
+        for p in parts {
+            self.map[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        self.write_pos = at;
+    }
+
+    /// Releases the whole pages below `synced_pos` not yet released, if they are at
+    /// least `min_bytes`. Never the page holding `synced_pos`: appends still write it.
+    /// No I/O (page table entries and a TLB flush), so it may run on an executor.
+    fn release_synced(&mut self, min_bytes: usize) {
+        let page = page_size();
+        let end = self.synced_pos / page * page;
+        if end <= self.released || end - self.released < min_bytes {
+            return;
+        }
+        self.advise_dont_need(self.released, end - self.released);
+        self.released = end;
+    }
+
+    /// `madvise(MADV_DONTNEED)` on `len` bytes of the map from `offset`.
+    fn advise_dont_need(&self, offset: usize, len: usize) {
+        // SAFETY: MADV_DONTNEED on a MAP_SHARED file mapping only drops page table
+        // entries: a later access faults the page back in from the page cache / the
+        // file, which hold what was written (a dirty page keeps its dirty state, so
+        // even unsynced bytes would not be lost; callers pass synced or unwritten
+        // pages). No reference into the map outlives a call of `put`, so no Rust
+        // reference sees the pages go.
+        let res = unsafe {
+            self.map
+                .unchecked_advise_range(UncheckedAdvice::DontNeed, offset, len)
+        };
+        if let Err(e) = res {
+            // Only memory is at stake.
+            tracing::warn!(file = %self.path.display(), "txn log: madvise(DONTNEED): {e}");
+        }
+    }
+}
+
+/// A preallocated segment under its temporary name, header written, fsynced.
+struct Spare {
+    temp: PathBuf,
+    file: File,
+    map: MmapMut,
+}
+
+/// The next segment, shared with the background job that makes it.
+#[derive(Default)]
+struct SpareSlot {
+    ready: Option<Spare>,
+    /// A job to make one was handed out and has not finished.
+    in_flight: bool,
+    /// The last attempt failed: no new attempt until a segment was created again
+    /// (so a full disk does not mean one failed job per batch).
+    failed: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No holder of these locks can leave the value half updated.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A record appended while no segment had room for it.
+struct Staged {
+    zxid: i64,
+    /// The framed record, as it goes into the file.
+    record: Vec<u8>,
+    /// `roll` was called just before it: it starts a segment.
+    new_segment: bool,
+}
+
+/// Blocking file work the log needs before its next sync: see [`TxnLog::next_job`].
+#[derive(Debug)]
+pub struct LogJob(JobKind);
+
+#[derive(Debug)]
+enum JobKind {
+    /// A segment for staged records, created under its final name.
+    Create {
+        path: PathBuf,
+        first_zxid: i64,
+        size: u64,
+        dbid: u64,
+    },
+    /// A spare taken into use gets its segment name.
+    Rename { from: PathBuf, to: PathBuf },
+}
+
+/// What a [`LogJob`] did, for [`TxnLog::finish_job`].
+pub struct LogJobDone(DoneKind);
+
+enum DoneKind {
+    Created {
+        path: PathBuf,
+        first_zxid: i64,
+        made: Result<(File, MmapMut)>,
+    },
+    Renamed {
+        to: PathBuf,
+        done: Result<()>,
+    },
+}
+
+impl LogJob {
+    /// Does the work (blocking: run it off an executor).
+    pub fn run(self) -> LogJobDone {
+        LogJobDone(match self.0 {
+            JobKind::Create {
+                path,
+                first_zxid,
+                size,
+                dbid,
+            } => DoneKind::Created {
+                made: create_segment_file(&path, size, dbid),
+                path,
+                first_zxid,
+            },
+            JobKind::Rename { from, to } => DoneKind::Renamed {
+                done: rename_no_replace(&from, &to),
+                to,
+            },
+        })
+    }
+}
+
+/// File work nothing waits for: see [`TxnLog::background_jobs`].
+pub struct BackgroundJob(BgKind);
+
+enum BgKind {
+    /// Makes the next spare and leaves it in the slot.
+    Spare {
+        slot: Arc<Mutex<SpareSlot>>,
+        temp: PathBuf,
+        size: u64,
+        dbid: u64,
+    },
+    /// Unmaps, truncates and closes a left, fully synced segment.
+    Close(Segment),
+}
+
+impl BackgroundJob {
+    /// Does the work (blocking: run it off an executor). Failures are logged: a
+    /// missing spare only means the next segment is made when needed, and an
+    /// untruncated segment only holds zeros after its last record.
+    pub fn run(self) {
+        match self.0 {
+            BgKind::Spare {
+                slot,
+                temp,
+                size,
+                dbid,
+            } => {
+                let made = make_spare(temp, size, dbid);
+                let mut s = lock(&slot);
+                s.in_flight = false;
+                match made {
+                    Ok(spare) => s.ready = Some(spare),
+                    Err(e) => {
+                        s.failed = true;
+                        drop(s);
+                        tracing::warn!("txn log: cannot preallocate the next segment: {e}");
+                    }
+                }
+            }
+            BgKind::Close(seg) => {
+                if let Err(e) = close_segment(seg) {
+                    tracing::warn!("txn log: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// The log's own thread for the jobs a sync waits for ([`TxnLog::start_job`]).
+///
+/// Not glommio's blocking pool: an executor has one blocking thread, which also
+/// writes snapshots, and a rename queued behind a snapshot held the batch (and so the
+/// whole write pipeline) for 0.4-1.2 s after each snapshot of a 300k-create run.
+struct JobThread {
+    tx: mpsc::Sender<(LogJob, Reply)>,
+}
+
+#[derive(Default)]
+struct ReplySlot {
+    done: Option<Result<LogJobDone>>,
+    waker: Option<Waker>,
+}
+
+/// The sending half: the job thread fills the slot and wakes the awaiting task
+/// (glommio accepts wakes from other threads). Dropped unsent (the thread panicked
+/// or is gone), it reports that instead, so the awaiting task never hangs.
+struct Reply {
+    slot: Arc<Mutex<ReplySlot>>,
+    dir: PathBuf,
+    sent: bool,
+}
+
+impl Reply {
+    fn send(mut self, done: Result<LogJobDone>) {
+        self.deliver(done);
+        self.sent = true;
+    }
+
+    fn deliver(&self, done: Result<LogJobDone>) {
+        let mut s = lock(&self.slot);
+        s.done = Some(done);
+        let waker = s.waker.take();
+        drop(s);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if !self.sent {
+            let gone = std::io::Error::other("the log's job thread stopped");
+            self.deliver(Err(StorageError::io(&self.dir, "run log job", gone)));
+        }
+    }
+}
+
+/// A job running on the log's thread; resolves to its result for
+/// [`TxnLog::finish_job`].
+pub struct StartedJob(Arc<Mutex<ReplySlot>>);
+
+impl Future for StartedJob {
+    type Output = Result<LogJobDone>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut s = lock(&self.0);
+        match s.done.take() {
+            Some(done) => Poll::Ready(done),
+            None => {
+                s.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
         }
     }
 }
@@ -154,13 +480,25 @@ pub struct TxnLog {
     prealloc_bytes: u64,
     dbid: u64,
     /// The segment appends go to; `None` before the first append and after `roll`
-    /// (a segment is named after its first record, so it is created with it).
+    /// (a segment is named after its first record, so it is started with it).
     active: Option<Segment>,
-    /// Rolled segments whose last bytes are not yet synced (their fds stay open).
+    /// Left segments not yet synced or renamed (their fds stay open).
     retired: Vec<Segment>,
+    /// Left segments fully synced and named, to close in a background job.
+    closing: Vec<Segment>,
+    /// Records appended while no segment had room, in order; nothing appended after
+    /// them goes to a segment before them.
+    staged: VecDeque<Staged>,
+    /// `roll` was called while records were staged: the next record starts a segment.
+    roll_pending: bool,
+    spare: Arc<Mutex<SpareSlot>>,
+    spares_made: u64,
+    /// Started with the first [`TxnLog::start_job`].
+    job_thread: Option<JobThread>,
     /// The log directory, for the fsync that makes a new segment's entry durable.
     dir_file: File,
-    /// Segments created so far; the directory is clean when it equals `dir_synced`.
+    /// Segments named so far (created or renamed); the directory is clean when it
+    /// equals `dir_synced`.
     dir_generation: u64,
     dir_synced: u64,
     /// Invariant: strictly increasing over appends.
@@ -200,6 +538,12 @@ impl TxnLog {
             dbid: 0,
             active,
             retired: Vec::new(),
+            closing: Vec::new(),
+            staged: VecDeque::new(),
+            roll_pending: false,
+            spare: Arc::default(),
+            spares_made: 0,
+            job_thread: None,
             dir_file,
             dir_generation: 0,
             dir_synced: 0,
@@ -240,7 +584,9 @@ impl TxnLog {
     }
 
     /// Appends one record. Panics if `hdr.zxid` does not exceed the last zxid or
-    /// `hdr.op` is not `txn`'s op (caller bugs). Not durable until synced.
+    /// `hdr.op` is not `txn`'s op (caller bugs). Not durable until synced. Makes no
+    /// system call: a full segment is replaced by the ready spare, or the record waits
+    /// in memory for [`TxnLog::next_job`].
     pub fn append(&mut self, hdr: &TxnHeader, txn: &Txn) -> Result<()> {
         assert!(
             hdr.zxid > self.last_zxid,
@@ -263,29 +609,32 @@ impl TxnLog {
         #[cfg(test)]
         validate_payload(&self.scratch, hdr, txn);
         let record_len = FRAME_BYTES + payload_len;
-        let fits = self
-            .active
-            .as_ref()
-            .is_some_and(|s| s.write_pos + record_len <= s.capacity);
-        if !fits {
-            self.roll()?;
-            self.active = Some(self.create_segment(hdr.zxid, record_len)?);
-        }
-        let Some(seg) = self.active.as_mut() else {
-            unreachable!("a segment was just created");
-        };
-        let Some(map) = seg.map.as_mut() else {
-            unreachable!("the active segment is mapped");
-        };
         let len_bytes = (payload_len as u32).to_be_bytes();
-        let crc = record_crc(len_bytes, &self.scratch);
-        let at = seg.write_pos;
-        map[at..at + 4].copy_from_slice(&len_bytes);
-        map[at + 4..at + 8].copy_from_slice(&crc.to_be_bytes());
-        map[at + 8..at + record_len].copy_from_slice(&self.scratch);
-        seg.write_pos += record_len;
+        let crc = record_crc(len_bytes, &self.scratch).to_be_bytes();
         self.last_zxid = hdr.zxid;
         self.bytes_appended += record_len as u64;
+        let new_segment = std::mem::take(&mut self.roll_pending);
+        if self.staged.is_empty() {
+            if new_segment {
+                self.retire_active();
+            }
+            if self.make_room(hdr.zxid, record_len) {
+                let Some(seg) = self.active.as_mut() else {
+                    unreachable!("make_room leaves an active segment");
+                };
+                seg.put(&[&len_bytes, &crc, &self.scratch]);
+                return Ok(());
+            }
+        }
+        let mut record = Vec::with_capacity(record_len);
+        record.extend_from_slice(&len_bytes);
+        record.extend_from_slice(&crc);
+        record.extend_from_slice(&self.scratch);
+        self.staged.push_back(Staged {
+            zxid: hdr.zxid,
+            record,
+            new_segment,
+        });
         Ok(())
     }
 
@@ -300,9 +649,110 @@ impl TxnLog {
         Ok(())
     }
 
+    /// The next blocking job to run before [`TxnLog::pending_sync`]: the rename of a
+    /// spare taken into use, or the creation of a segment for staged records. Run it
+    /// (off the executor), give the result to [`TxnLog::finish_job`], and ask again
+    /// until `None`; nothing appended is durable before that.
+    pub fn next_job(&mut self) -> Option<LogJob> {
+        // A spare may have become ready since the records were staged.
+        self.place_staged();
+        for seg in self.retired.iter().chain(self.active.as_ref()) {
+            if let Some(temp) = &seg.temp {
+                return Some(LogJob(JobKind::Rename {
+                    from: temp.clone(),
+                    to: seg.path.clone(),
+                }));
+            }
+        }
+        let front = self.staged.front()?;
+        Some(LogJob(JobKind::Create {
+            path: self.segment_path(front.zxid),
+            first_zxid: front.zxid,
+            size: self
+                .prealloc_bytes
+                .max((HEADER_BYTES + front.record.len()) as u64),
+            dbid: self.dbid,
+        }))
+    }
+
+    /// Takes the result of a [`LogJob`]. An error is the job's (create or rename
+    /// failed): fatal for a server, as a failed sync is.
+    pub fn finish_job(&mut self, done: LogJobDone) -> Result<()> {
+        match done.0 {
+            DoneKind::Created {
+                path,
+                first_zxid,
+                made,
+            } => {
+                let (file, map) = made?;
+                assert_eq!(
+                    self.staged.front().map(|s| s.zxid),
+                    Some(first_zxid),
+                    "txn log: a segment was created for a record no longer staged"
+                );
+                self.retire_active();
+                self.active = Some(Segment::fresh(path, None, file, map, first_zxid));
+                self.dir_generation += 1;
+                // Creating files works again: spares may be tried again.
+                lock(&self.spare).failed = false;
+                self.place_staged();
+            }
+            DoneKind::Renamed { to, done } => {
+                done?;
+                for seg in self.retired.iter_mut().chain(self.active.as_mut()) {
+                    if seg.path == to {
+                        seg.temp = None;
+                    }
+                }
+                self.dir_generation += 1;
+                self.collect_closing();
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `job` on the log's own thread (started on first use); await the result
+    /// and give it to [`TxnLog::finish_job`]. For callers that must not block (the
+    /// server's quorum executor).
+    pub fn start_job(&mut self, job: LogJob) -> StartedJob {
+        let slot = Arc::new(Mutex::new(ReplySlot::default()));
+        let reply = Reply {
+            slot: slot.clone(),
+            dir: self.dir.clone(),
+            sent: false,
+        };
+        if self.job_thread.is_none() {
+            match spawn_job_thread() {
+                Ok(t) => self.job_thread = Some(t),
+                Err(e) => {
+                    reply.send(Err(StorageError::io(&self.dir, "start log job thread", e)));
+                    return StartedJob(slot);
+                }
+            }
+        }
+        if let Some(t) = &self.job_thread {
+            if t.tx.send((job, reply)).is_err() {
+                // The thread is gone (the dropped `Reply` said so): a new one next time.
+                self.job_thread = None;
+            }
+        }
+        StartedJob(slot)
+    }
+
+    /// Runs every [`TxnLog::next_job`] here, blocking (tests, tools, shutdown).
+    pub fn run_jobs(&mut self) -> Result<()> {
+        while let Some(job) = self.next_job() {
+            self.finish_job(job.run())?;
+        }
+        Ok(())
+    }
+
     /// Everything to sync so that all appended records are durable: segments with
-    /// unsynced bytes (fdatasync) and the directory after a segment was created (fsync).
+    /// unsynced bytes (fdatasync) and the directory after a segment was named (fsync).
+    /// Run the jobs of [`TxnLog::next_job`] first: records in a segment whose rename
+    /// is pending, or staged, are not covered (`covers_zxid` stops before them).
     pub fn pending_sync(&self) -> Vec<SyncTarget> {
+        let covers_zxid = self.coverable_zxid();
         let mut out = Vec::new();
         for seg in self.retired.iter().chain(self.active.as_ref()) {
             if seg.synced_pos < seg.write_pos {
@@ -310,7 +760,7 @@ impl TxnLog {
                     fd: seg.file.as_raw_fd(),
                     path: seg.path.clone(),
                     full_fsync: false,
-                    covers_zxid: self.last_zxid,
+                    covers_zxid,
                     what: Covered::Segment {
                         first_zxid: seg.first_zxid,
                         end: seg.write_pos,
@@ -323,7 +773,7 @@ impl TxnLog {
                 fd: self.dir_file.as_raw_fd(),
                 path: self.dir.clone(),
                 full_fsync: true,
-                covers_zxid: self.last_zxid,
+                covers_zxid,
                 what: Covered::Dir {
                     generation: self.dir_generation,
                 },
@@ -332,9 +782,27 @@ impl TxnLog {
         out
     }
 
+    /// The last zxid a sync can make durable now: every record before the first one
+    /// that is staged or in a segment still under its temporary name.
+    fn coverable_zxid(&self) -> i64 {
+        let unnamed = self
+            .retired
+            .iter()
+            .chain(self.active.as_ref())
+            .filter(|s| s.temp.is_some())
+            .map(|s| s.first_zxid);
+        let first_uncovered = unnamed.chain(self.staged.front().map(|s| s.zxid)).min();
+        match first_uncovered {
+            Some(z) => self.last_zxid.min(z - 1),
+            None => self.last_zxid,
+        }
+    }
+
     /// Records that `targets` — all of one `pending_sync` call — were synced
-    /// successfully. Closes retired segments that are now fully synced. (A failed sync
-    /// is fatal: never call this for it, never retry it.)
+    /// successfully. Hands left segments that are now fully synced to
+    /// [`TxnLog::background_jobs`], and releases synced pages of the active segment
+    /// from memory. (A failed sync is fatal: never call this for it, never retry
+    /// it.)
     pub fn mark_synced(&mut self, targets: &[SyncTarget]) {
         let mut covers = self.synced_zxid;
         for t in targets {
@@ -352,13 +820,42 @@ impl TxnLog {
                 }
             }
         }
-        self.retired.retain(|s| s.synced_pos < s.write_pos);
+        self.collect_closing();
+        if let Some(seg) = self.active.as_mut() {
+            seg.release_synced(RELEASE_MIN_BYTES);
+        }
         self.synced_zxid = covers;
     }
 
-    /// Blocking sync of everything pending (tests, tools, shutdown): `fdatasync` of
-    /// each segment, `fsync` of the directory.
+    /// File work off the append path, to run on a blocking thread without waiting:
+    /// closing the left segments that are fully synced, and making the next spare
+    /// when none is ready or being made. Call it after each sync.
+    pub fn background_jobs(&mut self) -> Vec<BackgroundJob> {
+        let mut jobs: Vec<BackgroundJob> = self
+            .closing
+            .drain(..)
+            .map(|s| BackgroundJob(BgKind::Close(s)))
+            .collect();
+        let mut slot = lock(&self.spare);
+        if slot.ready.is_none() && !slot.in_flight && !slot.failed {
+            slot.in_flight = true;
+            let temp = self.dir.join(names::prealloc_name(self.spares_made));
+            self.spares_made += 1;
+            jobs.push(BackgroundJob(BgKind::Spare {
+                slot: self.spare.clone(),
+                temp,
+                size: self.prealloc_bytes,
+                dbid: self.dbid,
+            }));
+        }
+        jobs
+    }
+
+    /// Blocking sync of everything pending (tests, tools, shutdown): the jobs of
+    /// [`TxnLog::next_job`], `fdatasync` of each segment, `fsync` of the directory,
+    /// then the left segments closed. Makes no spare.
     pub fn sync(&mut self) -> Result<()> {
+        self.run_jobs()?;
         let targets = self.pending_sync();
         for t in &targets {
             // SAFETY: `t.fd` belongs to a File this log owns and keeps open until
@@ -380,26 +877,21 @@ impl TxnLog {
             }
         }
         self.mark_synced(&targets);
+        for seg in std::mem::take(&mut self.closing) {
+            close_segment(seg)?;
+        }
         Ok(())
     }
 
-    /// Ends the active segment (truncated to its used size); the next append starts
-    /// a new one. Its unsynced bytes stay in `pending_sync` until synced.
-    pub fn roll(&mut self) -> Result<()> {
-        let Some(mut seg) = self.active.take() else {
-            return Ok(());
-        };
-        // Unmap before shrinking: touching a mapped page past the end is SIGBUS. The
-        // dirty pages stay in the page cache; the fdatasync still writes them.
-        seg.map = None;
-        seg.file
-            .set_len(seg.write_pos as u64)
-            .map_err(|e| StorageError::io(&seg.path, "truncate segment", e))?;
-        seg.capacity = seg.write_pos;
-        if seg.synced_pos < seg.write_pos {
-            self.retired.push(seg);
+    /// Ends the active segment; the next append starts a new one. No system call: the
+    /// segment is truncated to its used size by a background job once it is synced,
+    /// and its unsynced bytes stay in `pending_sync` until then.
+    pub fn roll(&mut self) {
+        if self.staged.is_empty() {
+            self.retire_active();
+        } else {
+            self.roll_pending = true;
         }
-        Ok(())
     }
 
     /// Deletes the segment files whose records all precede `zxid` (every segment
@@ -409,35 +901,155 @@ impl TxnLog {
         remove_segments_before(&self.dir, zxid)
     }
 
-    fn create_segment(&mut self, first_zxid: i64, record_len: usize) -> Result<Segment> {
-        let path = self.dir.join(names::file_name(LOG_PREFIX, first_zxid));
-        let size = self.prealloc_bytes.max((HEADER_BYTES + record_len) as u64);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| StorageError::io(&path, "create segment", e))?;
-        file.set_len(size)
-            .map_err(|e| StorageError::io(&path, "preallocate segment", e))?;
-        reserve_blocks(&file, &path, size)?;
-        // SAFETY: the file was just created by us and is only resized by this log
-        // (in `roll`, after the map is dropped); no other process writes it.
-        let mut map = unsafe { MmapOptions::new().map_mut(&file) }
-            .map_err(|e| StorageError::io(&path, "mmap segment", e))?;
-        map[..HEADER_BYTES].copy_from_slice(&header_bytes(self.dbid));
-        self.dir_generation += 1;
-        Ok(Segment {
-            path,
-            file,
-            capacity: map.len(),
-            map: Some(map),
-            first_zxid,
-            write_pos: HEADER_BYTES,
-            // The header is not synced yet, but it is synced with the first record.
-            synced_pos: HEADER_BYTES,
-        })
+    fn segment_path(&self, first_zxid: i64) -> PathBuf {
+        self.dir.join(names::file_name(LOG_PREFIX, first_zxid))
     }
+
+    /// Whether the active segment has room for `record_len` bytes, after taking the
+    /// ready spare (named for `zxid`) if it had not.
+    fn make_room(&mut self, zxid: i64, record_len: usize) -> bool {
+        if self.active.as_ref().is_some_and(|s| s.has_room(record_len)) {
+            return true;
+        }
+        let spare = {
+            let mut slot = lock(&self.spare);
+            let fits = slot
+                .ready
+                .as_ref()
+                .is_some_and(|s| HEADER_BYTES + record_len <= s.map.len());
+            if !fits {
+                return false;
+            }
+            slot.ready.take()
+        };
+        let Some(spare) = spare else {
+            return false;
+        };
+        self.retire_active();
+        let path = self.segment_path(zxid);
+        self.active = Some(Segment::fresh(
+            path,
+            Some(spare.temp),
+            spare.file,
+            spare.map,
+            zxid,
+        ));
+        true
+    }
+
+    /// Moves staged records into segments while there is room (the active segment,
+    /// then the ready spare).
+    fn place_staged(&mut self) {
+        while let Some(front) = self.staged.front_mut() {
+            if std::mem::take(&mut front.new_segment) {
+                self.retire_active();
+                continue;
+            }
+            let (zxid, len) = (front.zxid, front.record.len());
+            if !self.make_room(zxid, len) {
+                return;
+            }
+            let (Some(st), Some(seg)) = (self.staged.pop_front(), self.active.as_mut()) else {
+                unreachable!("a staged record and the active segment with room for it");
+            };
+            seg.put(&[&st.record]);
+        }
+    }
+
+    /// Leaves the active segment: no more appends to it.
+    fn retire_active(&mut self) {
+        let Some(mut seg) = self.active.take() else {
+            return;
+        };
+        seg.capacity = seg.write_pos;
+        self.retired.push(seg);
+        self.collect_closing();
+    }
+
+    /// Moves left segments that are fully synced and named to `closing`.
+    fn collect_closing(&mut self) {
+        let mut i = 0;
+        while i < self.retired.len() {
+            let s = &self.retired[i];
+            if s.synced_pos >= s.write_pos && s.temp.is_none() {
+                self.closing.push(self.retired.remove(i));
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// The thread behind [`TxnLog::start_job`]; it ends when the log (the sender) does.
+/// It inherits the CPU affinity of the thread that starts it (the quorum core's),
+/// which is fine: that thread waits for it.
+fn spawn_job_thread() -> std::io::Result<JobThread> {
+    let (tx, rx) = mpsc::channel::<(LogJob, Reply)>();
+    std::thread::Builder::new()
+        .name("rk-log-jobs".into())
+        .spawn(move || {
+            for (job, reply) in rx {
+                reply.send(Ok(job.run()));
+            }
+        })?;
+    Ok(JobThread { tx })
+}
+
+/// Creates a segment file at `path` (which must not exist): `size` bytes, blocks
+/// reserved, mapped, header written. Blocking.
+fn create_segment_file(path: &Path, size: u64, dbid: u64) -> Result<(File, MmapMut)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| StorageError::io(path, "create segment", e))?;
+    file.set_len(size)
+        .map_err(|e| StorageError::io(path, "preallocate segment", e))?;
+    reserve_blocks(&file, path, size)?;
+    // SAFETY: the file was just created by us and is only resized by this log
+    // (in `close_segment`, after the map is dropped); no other process writes it.
+    let mut map = unsafe { MmapOptions::new().map_mut(&file) }
+        .map_err(|e| StorageError::io(path, "mmap segment", e))?;
+    map[..HEADER_BYTES].copy_from_slice(&header_bytes(dbid));
+    Ok((file, map))
+}
+
+/// A spare: a segment file under its temporary name, fsynced so that its size, its
+/// reserved blocks and its header are on disk before it is used, which leaves the
+/// sync of its first batch less to write.
+fn make_spare(temp: PathBuf, size: u64, dbid: u64) -> Result<Spare> {
+    let (file, map) = create_segment_file(&temp, size, dbid)?;
+    file.sync_all()
+        .map_err(|e| StorageError::io(&temp, "fsync spare segment", e))?;
+    Ok(Spare { temp, file, map })
+}
+
+/// `rename`, refusing to replace an existing file (a segment is never overwritten).
+fn rename_no_replace(from: &Path, to: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(to).is_ok() {
+        return Err(StorageError::io(
+            to,
+            "rename spare segment",
+            std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        ));
+    }
+    std::fs::rename(from, to).map_err(|e| StorageError::io(to, "rename spare segment", e))
+}
+
+/// Unmaps a left segment, truncates it to its used size, closes it. Blocking.
+fn close_segment(seg: Segment) -> Result<()> {
+    let Segment {
+        path,
+        file,
+        map,
+        write_pos,
+        ..
+    } = seg;
+    // Unmap before shrinking: touching a mapped page past the end is SIGBUS.
+    drop(map);
+    file.set_len(write_pos as u64)
+        .map_err(|e| StorageError::io(&path, "truncate segment", e))
 }
 
 /// Reserves the disk blocks of a new segment. A write through the map into a sparse

@@ -13,21 +13,24 @@
 //!
 //! - Start: [`recover_with`] → tree, sessions, `last_zxid`, and the [`TxnLog`] to
 //!   append to; the next zxid must exceed `last_zxid`.
-//! - Each batch: [`TxnLog::append_batch`] (memcpy only) → `let t = log.pending_sync()`
-//!   → `fdatasync` each `t[i].fd` (`fsync` where `full_fsync`, the directory after a
-//!   segment was created) through io_uring → when all succeeded,
-//!   [`TxnLog::mark_synced`]`(&t)` → commit, apply, reply. A failed sync is fatal:
-//!   stop serving, never retry. (`forceSync=no`: skip the syncs, still `mark_synced`.)
+//! - Each batch: [`TxnLog::append_batch`] (memcpy only) → each [`TxnLog::next_job`]
+//!   awaited through [`TxnLog::start_job`], its result to [`TxnLog::finish_job`] →
+//!   `let t = log.pending_sync()` → `fdatasync` each `t[i].fd` (`fsync` where
+//!   `full_fsync`, the directory after a segment was named) through io_uring → when
+//!   all succeeded, [`TxnLog::mark_synced`]`(&t)` → commit, apply, reply; and each
+//!   [`TxnLog::background_jobs`] on a blocking thread, not waited for. A failed sync
+//!   or job is fatal: stop serving, never retry. (`forceSync=no`: skip the syncs,
+//!   still `mark_synced`.)
 //! - Every `snapCount` txns: a fuzzy snapshot of the tree and sessions with the
 //!   last zxid applied when it starts: [`SnapshotEncoder`] walks the live tree a few
 //!   nodes per step on the core, [`SnapshotFile`] writes the bytes off the core
 //!   ([`write_snapshot`] does both in one go for a tree that does not change), then
 //!   [`purge`] with `autopurge.snapRetainCount`. Optionally [`TxnLog::roll`] first
 //!   so purge can free the older segments sooner.
-//! - Rare blocking syscalls: creating a segment (inside `append`, once per
-//!   `prealloc_bytes`: `ftruncate`, `fallocate`, `mmap`), [`TxnLog::roll`]
-//!   (`ftruncate`), [`TxnLog::remove_segments_before`] and [`purge`] (unlink +
-//!   directory fsync: run purge off the core).
+//! - Blocking syscalls: only in the jobs the log hands out (creating, renaming,
+//!   truncating segments), [`TxnLog::sync`] and [`TxnLog::run_jobs`] (tests, tools),
+//!   [`TxnLog::remove_segments_before`] and [`purge`] (unlink + directory fsync: run
+//!   purge off the core). `append` and `roll` make none.
 
 mod error;
 pub mod log;

@@ -1,5 +1,7 @@
 //! File names: `log.<zxid>` and `snapshot.<zxid>`, the zxid as 16 lower-case hex
-//! digits (so names sort by zxid), as ZooKeeper names its files.
+//! digits (so names sort by zxid), as ZooKeeper names its files; and
+//! `log.prealloc.<n>`, a preallocated log segment not yet named after a record (see
+//! the `//!` block of `log.rs`), which no listing of segments ever returns.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +9,8 @@ use super::{Result, StorageError};
 
 pub(crate) const LOG_PREFIX: &str = "log.";
 pub(crate) const SNAPSHOT_PREFIX: &str = "snapshot.";
+/// Not `log.` + 16 hex digits, so [`list`] never takes it for a segment.
+pub(crate) const PREALLOC_PREFIX: &str = "log.prealloc.";
 
 pub(crate) fn file_name(prefix: &str, zxid: i64) -> String {
     format!("{prefix}{:016x}", zxid as u64)
@@ -35,6 +39,28 @@ pub(crate) fn list(dir: &Path, prefix: &str) -> Result<Vec<(i64, PathBuf)>> {
         }
     }
     out.sort_by_key(|(z, _)| *z as u64);
+    Ok(out)
+}
+
+/// `log.prealloc.<n>`.
+pub(crate) fn prealloc_name(n: u64) -> String {
+    format!("{PREALLOC_PREFIX}{n}")
+}
+
+/// Preallocated segment files (`log.prealloc.*`) in `dir`, in no particular order.
+pub(crate) fn list_preallocated(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, "read_dir", e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StorageError::io(dir, "read_dir", e))?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(PREALLOC_PREFIX))
+        {
+            out.push(entry.path());
+        }
+    }
     Ok(out)
 }
 

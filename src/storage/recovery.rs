@@ -3,8 +3,10 @@
 //! record.
 //!
 //! What is repaired, and nothing else: a torn last record of the newest segment (its
-//! bytes are zeroed, with a warning naming the file and offset), and a newest segment
-//! whose header or first record never reached the disk (removed, with a warning). A
+//! bytes are zeroed, with a warning naming the file and offset), a newest segment
+//! whose header or first record never reached the disk (removed, with a warning), and
+//! preallocated segments never named after a record (`log.prealloc.*`: removed; no
+//! acknowledged record can be in one, see the `//!` block of `log.rs`). A
 //! snapshot that fails its checks is skipped with a warning for the next older one,
 //! as ZooKeeper does, provided the log still covers it. Every other defect is a
 //! `StorageError` naming the file and offset; nothing is skipped silently.
@@ -75,6 +77,7 @@ pub fn recover(data_dir: &Path, log_dir: &Path, extended_types: bool) -> Result<
 pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> Result<Recovered> {
     names::create_dir(data_dir)?;
     names::create_dir(log_dir)?;
+    remove_preallocated(log_dir)?;
     let mut segs = names::list(log_dir, LOG_PREFIX)?;
     drop_unwritten_newest(log_dir, &mut segs)?;
 
@@ -280,6 +283,22 @@ fn drop_unwritten_newest(log_dir: &Path, segs: &mut Vec<(i64, PathBuf)>) -> Resu
     if unwritten {
         remove_unwritten(log_dir, &path, "it holds no record")?;
         segs.pop();
+    }
+    Ok(())
+}
+
+/// Removes the spares a previous run left (`log.prealloc.*`). Their records, if any,
+/// were never acknowledged: a record is acknowledged only after its segment was
+/// renamed to `log.<zxid>` and the directory fsynced after that.
+fn remove_preallocated(log_dir: &Path) -> Result<()> {
+    let spares = names::list_preallocated(log_dir)?;
+    for path in &spares {
+        tracing::info!(file = %path.display(), "txn log: removing an unused preallocated segment");
+        std::fs::remove_file(path)
+            .map_err(|e| StorageError::io(path, "remove spare segment", e))?;
+    }
+    if !spares.is_empty() {
+        names::sync_dir(log_dir)?;
     }
     Ok(())
 }

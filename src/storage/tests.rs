@@ -320,6 +320,9 @@ fn append_recover_round_trip_many_kinds() {
     }
     log.append_batch(rest.iter().map(|(h, t)| (h, t)))
         .expect("batch");
+    // No segment yet: the records wait in memory for the segment the job creates.
+    assert!(log.pending_sync().is_empty());
+    log.run_jobs().expect("jobs");
     let pending = log.pending_sync();
     assert_eq!(pending.len(), 2, "segment and directory: {pending:?}");
     assert!(pending.iter().any(|t| t.full_fsync));
@@ -610,7 +613,7 @@ fn rollover_across_segments() {
         };
         log.append(&h, &t).expect("append");
         if i == 200 {
-            log.roll().expect("roll");
+            log.roll();
         }
         if i % 37 == 0 {
             log.sync().expect("sync");
@@ -643,6 +646,7 @@ fn sync_targets_cover_retired_segments() {
         let (h, t) = live.random(&mut rng);
         log.append(&h, &t).expect("append");
     }
+    log.run_jobs().expect("jobs");
     let targets = log.pending_sync();
     let segments = targets.iter().filter(|t| !t.full_fsync).count();
     assert!(segments > 1, "retired segments stay pending: {targets:?}");
@@ -655,6 +659,259 @@ fn sync_targets_cover_retired_segments() {
     log.mark_synced(&targets);
     assert!(log.pending_sync().is_empty());
     assert_eq!(log.synced_zxid(), live.zxid);
+}
+
+/// The log's background jobs, run here (the server runs them on its blocking pool).
+fn run_background(log: &mut TxnLog) {
+    for job in log.background_jobs() {
+        job.run();
+    }
+}
+
+fn spares(dir: &Path) -> Vec<PathBuf> {
+    names::list_preallocated(dir).expect("list spares")
+}
+
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).expect("stat").ino()
+}
+
+/// Appends random records, syncing after each while `sync_each`, until one lands in
+/// a different segment than the one before; returns how many records were appended.
+fn append_until_rollover(
+    log: &mut TxnLog,
+    live: &mut Live,
+    rng: &mut StdRng,
+    sync_each: bool,
+) -> usize {
+    let fd = log.sync_fd();
+    for n in 1..10_000 {
+        let (h, t) = live.random(rng);
+        log.append(&h, &t).expect("append");
+        if log.sync_fd() != fd {
+            return n;
+        }
+        if sync_each {
+            log.sync().expect("sync");
+        }
+    }
+    panic!("no rollover");
+}
+
+/// A log of 4096-byte segments with one synced record and its spare made.
+fn log_with_spare(tag: &str, seed: u64) -> (TempDir, Live, StdRng, TxnLog) {
+    let d = TempDir::new(tag);
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut log = TxnLog::create(&d.log(), 4096, 0).expect("create");
+    let (h, t) = live.random(&mut rng);
+    log.append(&h, &t).expect("append");
+    // No spare yet: the first segment is made by a job of the sync.
+    log.sync().expect("sync");
+    assert!(spares(&d.log()).is_empty());
+    run_background(&mut log);
+    (d, live, rng, log)
+}
+
+#[test]
+fn spare_segment_is_used_on_rollover() {
+    let (d, mut live, mut rng, mut log) = log_with_spare("spare", 11);
+    let spare = spares(&d.log());
+    assert_eq!(spare.len(), 1, "one spare made ahead of need");
+    assert_eq!(std::fs::metadata(&spare[0]).expect("stat").len(), 4096);
+    let spare_inode = inode(&spare[0]);
+    assert!(log.background_jobs().is_empty(), "one spare at a time");
+
+    append_until_rollover(&mut log, &mut live, &mut rng, true);
+    let first = live.zxid;
+    let new_path = d.log().join(names::file_name(names::LOG_PREFIX, first));
+    // The record is in the spare, which still has its temporary name: no sync may
+    // cover it before the rename.
+    assert!(spares(&d.log()).len() == 1 && !new_path.exists());
+    let targets = log.pending_sync();
+    assert!(!targets.is_empty());
+    assert!(
+        targets.iter().all(|t| t.covers_zxid == first - 1),
+        "{targets:?}"
+    );
+    // As the server does: the rename runs on the log's own thread, awaited.
+    while let Some(job) = log.next_job() {
+        let done = futures_lite::future::block_on(log.start_job(job)).expect("job thread");
+        log.finish_job(done).expect("rename");
+    }
+    assert!(spares(&d.log()).is_empty());
+    assert_eq!(inode(&new_path), spare_inode, "the spare became log.<zxid>");
+    let targets = log.pending_sync();
+    assert!(
+        targets.iter().any(|t| t.full_fsync),
+        "directory fsync after rename"
+    );
+    assert!(targets.iter().all(|t| t.covers_zxid == first));
+    log.sync().expect("sync");
+
+    // The left segment is truncated (blocking sync closes it); the next spare comes
+    // from the background jobs again.
+    let segs = names::list(&d.log(), names::LOG_PREFIX).expect("list");
+    assert_eq!(segs.len(), 2);
+    assert!(std::fs::metadata(&segs[0].1).expect("stat").len() < 4096);
+    run_background(&mut log);
+    assert_eq!(spares(&d.log()).len(), 1);
+    drop(log);
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    assert!(
+        spares(&d.log()).is_empty(),
+        "recovery removes the unused spare"
+    );
+}
+
+#[test]
+fn leftover_spares_are_removed_with_the_durable_prefix_recovered() {
+    let (d, mut live, mut rng, mut log) = log_with_spare("leftover", 12);
+    // Synced up to the record before the one that goes into the spare.
+    append_until_rollover(&mut log, &mut live, &mut rng, true);
+    let durable = live.records.len() - 1;
+    for _ in 0..5 {
+        let (h, t) = live.random(&mut rng);
+        log.append(&h, &t).expect("append");
+    }
+    // A second spare, never used.
+    run_background(&mut log);
+    let left = spares(&d.log());
+    assert_eq!(left.len(), 2);
+    // Crash before the rename: the records are in the page cache, so the spare that
+    // was taken really holds them.
+    drop(log);
+    let holds_records = left.iter().any(|p| {
+        std::fs::read(p).expect("read")[HEADER_BYTES..]
+            .iter()
+            .any(|b| *b != 0)
+    });
+    assert!(
+        holds_records,
+        "a leftover spare holds unacknowledged records"
+    );
+
+    let (r, logs) = capture_logs(|| recover(&d.data(), &d.log(), false).expect("recover"));
+    let (tree, sessions) = replayed(&live.records, durable);
+    let durable_zxid = live.records[durable - 1].0.zxid;
+    assert_same(&r, &tree, &sessions, durable_zxid);
+    assert!(spares(&d.log()).is_empty());
+    assert!(logs.contains("log.prealloc."), "{logs}");
+    assert_eq!(only_segment(&d.log()), d.log().join("log.0000000000000001"));
+
+    // The lost records are logged again (as clients would retry them).
+    let mut log = r.log;
+    log.append_batch(live.records[durable..].iter().map(|(h, t)| (h, t)))
+        .expect("append again");
+    log.sync().expect("sync");
+    drop(log);
+    let r = recover(&d.data(), &d.log(), false).expect("recover again");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+}
+
+#[test]
+fn segment_names_follow_first_zxids_with_spares_staging_and_rolls() {
+    for seed in 0..4u64 {
+        let d = TempDir::new("names");
+        let mut live = Live::new();
+        let mut rng = StdRng::seed_from_u64(100 + seed);
+        let mut log = TxnLog::create(&d.log(), 1024, 0).expect("create");
+        for i in 0..400 {
+            let (h, t) = if rng.gen_ratio(1, 40) {
+                // Bigger than a segment (and than any spare): a segment of its own.
+                let t = live.create(
+                    &format!("/big{i}"),
+                    Some(Bytes::from(vec![7u8; 1500])),
+                    false,
+                );
+                live.push(4, t)
+            } else {
+                live.random(&mut rng)
+            };
+            log.append(&h, &t).expect("append");
+            match rng.gen_range(0..10) {
+                0..=2 => log.sync().expect("sync"),
+                3 | 4 => run_background(&mut log),
+                5 => log.roll(),
+                6 => log.run_jobs().expect("jobs"),
+                _ => {}
+            }
+        }
+        log.sync().expect("sync");
+        drop(log);
+        let segs = names::list(&d.log(), names::LOG_PREFIX).expect("list");
+        assert!(segs.len() > 20, "seed {seed}: {} segments", segs.len());
+        for w in segs.windows(2) {
+            assert!(w[0].0 < w[1].0);
+        }
+        for (first, path) in &segs {
+            let bytes = std::fs::read(path).expect("read");
+            let len = u32::from_be_bytes(bytes[16..20].try_into().expect("4 bytes")) as usize;
+            let payload = Bytes::copy_from_slice(&bytes[24..24 + len]);
+            let (hdr, _) = super::log::decode_payload(payload).expect("first record");
+            assert_eq!(hdr.zxid, *first, "seed {seed}: {}", path.display());
+        }
+        let r = recover(&d.data(), &d.log(), false).expect("recover");
+        assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+        assert_eq!(r.replayed, 400);
+    }
+}
+
+/// Resident KiB of this process's mapping of `path` (from /proc/self/smaps).
+fn mapped_rss_kib(path: &Path) -> Option<u64> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+    let name = path.to_str().expect("utf-8 path");
+    let mut lines = smaps.lines();
+    while let Some(line) = lines.next() {
+        if line.ends_with(name) {
+            for l in lines.by_ref() {
+                if let Some(v) = l.strip_prefix("Rss:") {
+                    return v.trim().trim_end_matches("kB").trim().parse().ok();
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn synced_pages_are_released_from_memory() {
+    let d = TempDir::new("release");
+    let mut live = Live::new();
+    let mut log = TxnLog::create(&d.log(), 8 << 20, 0).expect("create");
+    for i in 0..3000 {
+        let t = live.create(
+            &format!("/n{i}"),
+            Some(Bytes::from(vec![b'x'; 1000])),
+            false,
+        );
+        let (h, t) = live.push(2, t);
+        log.append(&h, &t).expect("append");
+    }
+    log.run_jobs().expect("jobs");
+    let path = only_segment(&d.log());
+    let written = mapped_rss_kib(&path).expect("mapped");
+    assert!(written >= 2900, "written pages are resident: {written} KiB");
+    log.sync().expect("sync");
+    let synced = mapped_rss_kib(&path).expect("mapped");
+    assert!(synced <= 4, "synced pages released: {synced} KiB");
+    // Appends continue on the page that was kept, and after the released ones.
+    for i in 0..10 {
+        let t = live.set(&format!("/n{i}"), data("after"));
+        let (h, t) = live.push(2, t);
+        log.append(&h, &t).expect("append");
+    }
+    log.sync().expect("sync");
+    drop(log);
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+    let reopened = mapped_rss_kib(&path).expect("mapped");
+    assert!(
+        reopened <= 4,
+        "recovery releases what it read: {reopened} KiB"
+    );
 }
 
 #[test]
