@@ -114,7 +114,7 @@ pub const PREALLOC_KIB_DEFAULT: u64 = 65_536;
 pub const SNAP_RETAIN_MIN: usize = 3;
 pub const COMMIT_BATCH_MAX_TXNS_DEFAULT: usize = 4096;
 /// `spinBeforeParkUs` unless set.
-pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 200;
+pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 0;
 pub const COMMIT_BATCH_MAX_BYTES_DEFAULT: u64 = 4 << 20;
 
 /// Keys ZooKeeper knows that ringkeeper reads or accepts without effect; anything else
