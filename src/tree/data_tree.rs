@@ -15,6 +15,7 @@ use bytes::Bytes;
 use super::acl_table::AclTable;
 use super::ephemeral_type::EphemeralType;
 use super::node::{Node, StatPersisted};
+use super::node_map::NodeMap;
 use super::path::{parent_key, split_parent};
 use super::trigger::{
     WatchTrigger, NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED,
@@ -42,7 +43,7 @@ fn data_len(d: Option<&Bytes>) -> i64 {
 pub struct DataTree {
     /// Every node by absolute path; the root is "/". ZooKeeper also keeps the root
     /// under "" — lookups map "" to "/" and the counters add the alias back.
-    nodes: HashMap<Box<str>, Node>,
+    nodes: NodeMap,
     acls: AclTable,
     /// Paths of ephemerals per owning session. Invariant: no empty sets.
     ephemerals: HashMap<i64, BTreeSet<Box<str>>>,
@@ -87,7 +88,7 @@ impl DataTree {
     /// As [`DataTree::new`], with `zookeeper.extendedTypesEnabled` as given.
     pub fn with_extended_types(extended_types_enabled: bool) -> DataTree {
         let mut t = DataTree {
-            nodes: HashMap::new(),
+            nodes: NodeMap::new(),
             acls: AclTable::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -98,6 +99,7 @@ impl DataTree {
         let open = Acl::open_unsafe();
         for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
             let node = Node {
+                path: path.into(),
                 data: Some(Bytes::new()),
                 acl: t.acls.intern(&open),
                 stat: StatPersisted::default(),
@@ -105,7 +107,8 @@ impl DataTree {
                 children: BTreeSet::new(),
             };
             t.data_size += java_len(path);
-            t.nodes.insert(path.into(), node);
+            let added = t.nodes.insert(node);
+            debug_assert!(added);
         }
         for (parent, child) in [
             ("/", "zookeeper"),
@@ -281,6 +284,9 @@ impl DataTree {
             }
             return Err(ErrorCode::NodeExists);
         }
+        if self.nodes.is_full() {
+            return Err(ErrorCode::SystemError);
+        }
         let kind = self.ephemeral_type(ephemeral_owner);
         let acl = self.acls.intern(acl);
         let Some(parent) = self.get_mut(parent_name) else {
@@ -290,6 +296,7 @@ impl DataTree {
         parent.children.insert(child_name.into());
         self.data_size += java_len(path) + data_len(data.as_ref());
         let node = Node {
+            path: path.into(),
             data,
             acl,
             stat: StatPersisted::created(zxid, time_ms, ephemeral_owner),
@@ -297,7 +304,9 @@ impl DataTree {
             children: BTreeSet::new(),
         };
         let stat = node.stat();
-        self.nodes.insert(path.into(), node);
+        // Absent and not full: checked above.
+        let added = self.nodes.insert(node);
+        debug_assert!(added);
         self.index_kind(path, kind, ephemeral_owner);
         triggers.push(WatchTrigger::new(path, NODE_CREATED));
         triggers.push(WatchTrigger::new(
@@ -435,7 +444,7 @@ impl DataTree {
     /// Not a valid tree until `/` has been inserted.
     pub fn empty_for_restore(extended_types_enabled: bool) -> DataTree {
         DataTree {
-            nodes: HashMap::new(),
+            nodes: NodeMap::new(),
             acls: AclTable::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -460,6 +469,9 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(ErrorCode::NodeExists);
         }
+        if self.nodes.is_full() {
+            return Err(ErrorCode::SystemError);
+        }
         if path != "/" {
             let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
             let parent = self.get_mut(parent_name).ok_or(ErrorCode::NoNode)?;
@@ -470,16 +482,16 @@ impl DataTree {
         let kind = self.ephemeral_type(stat.ephemeral_owner);
         let acl = self.acls.intern(acl);
         self.data_size += java_len(path) + data_len(data.as_ref());
-        self.nodes.insert(
-            path.into(),
-            Node {
-                data,
-                acl,
-                stat,
-                kind,
-                children: BTreeSet::new(),
-            },
-        );
+        // Absent and not full: checked above.
+        let added = self.nodes.insert(Node {
+            path: path.into(),
+            data,
+            acl,
+            stat,
+            kind,
+            children: BTreeSet::new(),
+        });
+        debug_assert!(added);
         self.index_kind(path, kind, stat.ephemeral_owner);
         Ok(())
     }
@@ -508,7 +520,9 @@ impl DataTree {
     #[cfg(test)]
     pub fn validate(&self) {
         let mut size = 0;
-        for (path, node) in &self.nodes {
+        self.nodes.validate();
+        for node in self.nodes.iter() {
+            let path = &node.path;
             size += java_len(path) + data_len(node.data.as_ref());
             for c in node.children() {
                 let child = if &**path == "/" {

@@ -12,6 +12,7 @@ mod data_tree;
 mod ephemeral_type;
 mod ip;
 mod node;
+mod node_map;
 pub mod path;
 mod trigger;
 

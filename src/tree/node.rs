@@ -1,8 +1,10 @@
-//! One znode as a replica stores it: data, shared ACL, persisted stat, child names.
+//! One znode as a replica stores it: its path, data, shared ACL, persisted stat, child
+//! names.
 //!
 //! Compact on purpose (several replicas per process): data is a shared `Bytes`, the
-//! ACL an interned `Arc`, children a set of names (paths are the tree's keys). Owns no
-//! behaviour beyond turning its persisted stat into the `Stat` clients see.
+//! ACL an interned `Arc`, children a set of names; the path is the node's key in the
+//! tree's `NodeMap`. Owns no behaviour beyond turning its persisted stat into the
+//! `Stat` clients see.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -80,6 +82,8 @@ impl StatPersisted {
 /// A znode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// The node's absolute path (its key in the tree).
+    pub(super) path: Arc<str>,
     /// `None` is ZooKeeper's null data, distinct from empty.
     pub(super) data: Option<Bytes>,
     pub(super) acl: Arc<[Acl]>,
