@@ -13,6 +13,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::acl_table::AclTable;
+#[cfg(test)]
+use super::children::child_path;
+use super::children::Children;
 use super::ephemeral_type::EphemeralType;
 use super::node::{Node, StatPersisted};
 use super::node_map::NodeMap;
@@ -46,9 +49,10 @@ pub struct DataTree {
     nodes: NodeMap,
     acls: AclTable,
     /// Paths of ephemerals per owning session. Invariant: no empty sets.
-    ephemerals: HashMap<i64, BTreeSet<Box<str>>>,
-    containers: BTreeSet<Box<str>>,
-    ttls: BTreeSet<Box<str>>,
+    /// (These three hold the nodes' own path allocations.)
+    ephemerals: HashMap<i64, BTreeSet<Arc<str>>>,
+    containers: BTreeSet<Arc<str>>,
+    ttls: BTreeSet<Arc<str>>,
     /// `zookeeper.extendedTypesEnabled`: whether owner values with the top byte 0xff
     /// mean TTL nodes.
     extended_types_enabled: bool,
@@ -97,27 +101,26 @@ impl DataTree {
             data_size: 0,
         };
         let open = Acl::open_unsafe();
+        // Parents first, so each node can be listed in its parent as it is made.
         for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
+            let shared: Arc<str> = path.into();
+            if path != "/" {
+                let parent = split_parent(path).and_then(|(p, _)| t.get_mut(p));
+                if let Some(parent) = parent {
+                    parent.children.insert(Arc::clone(&shared));
+                }
+            }
             let node = Node {
-                path: path.into(),
+                path: shared,
                 data: Some(Bytes::new()),
                 acl: t.acls.intern(&open),
                 stat: StatPersisted::default(),
                 kind: EphemeralType::Void,
-                children: BTreeSet::new(),
+                children: Children::default(),
             };
             t.data_size += java_len(path);
             let added = t.nodes.insert(node);
             debug_assert!(added);
-        }
-        for (parent, child) in [
-            ("/", "zookeeper"),
-            (ZOOKEEPER_PATH, "quota"),
-            (ZOOKEEPER_PATH, "config"),
-        ] {
-            if let Some(p) = t.nodes.get_mut(parent) {
-                p.children.insert(child.into());
-            }
         }
         let _ = t.set_acl(CONFIG_PATH, &Acl::read_unsafe(), -1);
         t
@@ -170,13 +173,12 @@ impl DataTree {
     /// For "/" this includes the `/zookeeper` subtree, as ZooKeeper's `nodes.size() - 2`.
     pub fn count_descendants(&self, path: &str) -> Option<usize> {
         let start = self.get(path)?;
-        let base = parent_key(path).trim_end_matches('/').to_owned();
         let mut count = 0usize;
-        let mut stack: Vec<String> = start.children().map(|c| format!("{base}/{c}")).collect();
+        let mut stack: Vec<&str> = start.children.paths().collect();
         while let Some(p) = stack.pop() {
             count += 1;
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                stack.extend(n.children().map(|c| format!("{p}/{c}")));
+            if let Some(n) = self.nodes.get(p) {
+                stack.extend(n.children.paths());
             }
         }
         Some(count)
@@ -272,7 +274,7 @@ impl DataTree {
         time_ms: i64,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Stat, ErrorCode> {
-        let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
         if self.get(parent_name).is_none() {
             return Err(ErrorCode::NoNode);
         }
@@ -293,21 +295,22 @@ impl DataTree {
             return Err(ErrorCode::NoNode);
         };
         raise_cversion(&mut parent.stat, parent_cversion, zxid);
-        parent.children.insert(child_name.into());
+        let shared: Arc<str> = path.into();
+        parent.children.insert(Arc::clone(&shared));
         self.data_size += java_len(path) + data_len(data.as_ref());
         let node = Node {
-            path: path.into(),
+            path: Arc::clone(&shared),
             data,
             acl,
             stat: StatPersisted::created(zxid, time_ms, ephemeral_owner),
             kind,
-            children: BTreeSet::new(),
+            children: Children::default(),
         };
         let stat = node.stat();
         // Absent and not full: checked above.
         let added = self.nodes.insert(node);
         debug_assert!(added);
-        self.index_kind(path, kind, ephemeral_owner);
+        self.index_kind(shared, kind, ephemeral_owner);
         triggers.push(WatchTrigger::new(path, NODE_CREATED));
         triggers.push(WatchTrigger::new(
             parent_key(parent_name),
@@ -325,11 +328,11 @@ impl DataTree {
         zxid: i64,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<(), ErrorCode> {
-        let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
         let Some(parent) = self.get_mut(parent_name) else {
             return Err(ErrorCode::NoNode);
         };
-        parent.children.remove(child_name);
+        parent.children.remove(path);
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
@@ -472,10 +475,11 @@ impl DataTree {
         if self.nodes.is_full() {
             return Err(ErrorCode::SystemError);
         }
+        let shared: Arc<str> = path.into();
         if path != "/" {
-            let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+            let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
             let parent = self.get_mut(parent_name).ok_or(ErrorCode::NoNode)?;
-            parent.children.insert(child_name.into());
+            parent.children.insert(Arc::clone(&shared));
         } else if !self.nodes.is_empty() {
             return Err(ErrorCode::BadArguments);
         }
@@ -484,33 +488,33 @@ impl DataTree {
         self.data_size += java_len(path) + data_len(data.as_ref());
         // Absent and not full: checked above.
         let added = self.nodes.insert(Node {
-            path: path.into(),
+            path: Arc::clone(&shared),
             data,
             acl,
             stat,
             kind,
-            children: BTreeSet::new(),
+            children: Children::default(),
         });
         debug_assert!(added);
-        self.index_kind(path, kind, stat.ephemeral_owner);
+        self.index_kind(shared, kind, stat.ephemeral_owner);
         Ok(())
     }
 
     /// Records a new node in the index of its kind (containers, TTL nodes, a session's
     /// ephemerals), which reaping and session close walk instead of the whole tree.
-    fn index_kind(&mut self, path: &str, kind: EphemeralType, ephemeral_owner: i64) {
+    fn index_kind(&mut self, path: Arc<str>, kind: EphemeralType, ephemeral_owner: i64) {
         match kind {
             EphemeralType::Container => {
-                self.containers.insert(path.into());
+                self.containers.insert(path);
             }
             EphemeralType::Ttl => {
-                self.ttls.insert(path.into());
+                self.ttls.insert(path);
             }
             EphemeralType::Normal => {
                 self.ephemerals
                     .entry(ephemeral_owner)
                     .or_default()
-                    .insert(path.into());
+                    .insert(path);
             }
             EphemeralType::Void => {}
         }
@@ -524,21 +528,22 @@ impl DataTree {
         for node in self.nodes.iter() {
             let path = &node.path;
             size += java_len(path) + data_len(node.data.as_ref());
-            for c in node.children() {
-                let child = if &**path == "/" {
+            for (c, child) in node.children().zip(node.children.paths()) {
+                let expected = if &**path == "/" {
                     format!("/{c}")
                 } else {
                     format!("{path}/{c}")
                 };
-                assert!(
-                    self.nodes.contains_key(child.as_str()),
-                    "missing child {child}"
-                );
+                assert_eq!(child, expected);
+                let n = self.nodes.get(child).expect("child exists");
+                // The entry is the child's own path, not a copy.
+                assert!(std::ptr::eq(child, &*n.path));
             }
             if &**path != "/" {
                 let (parent, name) = split_parent(path).expect("absolute");
                 let p = self.get(parent).expect("parent exists");
-                assert!(p.children.contains(name), "{path} not listed in parent");
+                assert_eq!(child_path(&p.path, name), **path);
+                assert!(p.children.contains(path), "{path} not listed in parent");
             }
             let owner = node.stat.ephemeral_owner;
             match node.kind {

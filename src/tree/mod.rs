@@ -8,6 +8,7 @@
 
 pub mod acl;
 mod acl_table;
+mod children;
 mod data_tree;
 mod ephemeral_type;
 mod ip;

@@ -1,16 +1,16 @@
-//! One znode as a replica stores it: its path, data, shared ACL, persisted stat, child
-//! names.
+//! One znode as a replica stores it: its path, data, shared ACL, persisted stat,
+//! children.
 //!
 //! Compact on purpose (several replicas per process): data is a shared `Bytes`, the
-//! ACL an interned `Arc`, children a set of names; the path is the node's key in the
-//! tree's `NodeMap`. Owns no behaviour beyond turning its persisted stat into the
-//! `Stat` clients see.
+//! ACL an interned `Arc`; the path is the node's key in the tree's `NodeMap`, and the
+//! same allocation is the node's entry in its parent's `Children`. Owns no behaviour
+//! beyond turning its persisted stat into the `Stat` clients see.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use super::children::{child_path, name_of, Children};
 use super::ephemeral_type::EphemeralType;
 use crate::proto::{Acl, Decode, DecodeError, Encode, Reader, Stat};
 
@@ -82,7 +82,8 @@ impl StatPersisted {
 /// A znode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    /// The node's absolute path (its key in the tree).
+    /// The node's absolute path (its key in the tree); the same allocation is its
+    /// entry in the parent's children and in the tree's ephemeral/container/TTL sets.
     pub(super) path: Arc<str>,
     /// `None` is ZooKeeper's null data, distinct from empty.
     pub(super) data: Option<Bytes>,
@@ -90,8 +91,7 @@ pub struct Node {
     pub(super) stat: StatPersisted,
     /// Set once at create from `ephemeral_owner` and the tree's extended-types flag.
     pub(super) kind: EphemeralType,
-    /// Child names (not paths).
-    pub(super) children: BTreeSet<Box<str>>,
+    pub(super) children: Children,
 }
 
 impl Node {
@@ -136,21 +136,14 @@ impl Node {
 
     /// Child names in sorted order.
     pub fn children(&self) -> impl Iterator<Item = &str> {
-        self.children.iter().map(|c| &**c)
+        self.children.names()
     }
 
     /// The first child name after `after` (or the first of all), in sorted order: lets
     /// a walk resume where it stopped even though the set changed in between.
     pub fn child_after(&self, after: Option<&str>) -> Option<&str> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        match after {
-            None => self.children.iter().next(),
-            Some(a) => self
-                .children
-                .range::<str, _>((Excluded(a), Unbounded))
-                .next(),
-        }
-        .map(|c| &**c)
+        let after = after.map(|name| child_path(&self.path, name));
+        self.children.path_after(after.as_deref()).map(name_of)
     }
 
     pub fn num_children(&self) -> usize {
