@@ -59,6 +59,11 @@ fn main() {
     let per = |bytes: i64| bytes as f64 / n as f64;
     let acl = Acl::open_unsafe();
 
+    println!(
+        "size_of Node {} B, of a znode's data handle (Option<Bytes>) {} B",
+        std::mem::size_of::<ringkeeper::tree::Node>(),
+        std::mem::size_of::<Option<Bytes>>()
+    );
     let r0 = rss_bytes();
     let payloads: Vec<Bytes> = (0..n)
         .map(|i| {

@@ -393,7 +393,7 @@ impl DataTree {
         if !self.nodes.contains_key(path) {
             return Err(ErrorCode::NoNode);
         }
-        let shared: Arc<[Acl]> = self.acls.intern(acl);
+        let shared = self.acls.intern(acl);
         let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
         node.stat.aversion = version;
         let old = std::mem::replace(&mut node.acl, shared);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use super::acl_table::SharedAcl;
 use super::children::{child_path, name_of, Children};
 use super::ephemeral_type::EphemeralType;
 use crate::proto::{Acl, Decode, DecodeError, Encode, Reader, Stat};
@@ -87,7 +88,7 @@ pub struct Node {
     pub(super) path: Arc<str>,
     /// `None` is ZooKeeper's null data, distinct from empty.
     pub(super) data: Option<Bytes>,
-    pub(super) acl: Arc<[Acl]>,
+    pub(super) acl: SharedAcl,
     pub(super) stat: StatPersisted,
     /// Set once at create from `ephemeral_owner` and the tree's extended-types flag.
     pub(super) kind: EphemeralType,
