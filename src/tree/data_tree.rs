@@ -17,7 +17,7 @@ use super::acl_table::AclTable;
 use super::children::child_path;
 use super::children::Children;
 use super::ephemeral_type::EphemeralType;
-use super::node::{Node, StatPersisted};
+use super::node::{Node, NodeStat, StatPersisted};
 use super::node_map::NodeMap;
 use super::path::{parent_key, split_parent};
 use super::trigger::{
@@ -114,8 +114,7 @@ impl DataTree {
                 path: shared,
                 data: Some(Bytes::new()),
                 acl: t.acls.intern(&open),
-                stat: StatPersisted::default(),
-                kind: EphemeralType::Void,
+                stat: NodeStat::new(StatPersisted::default(), EphemeralType::Void),
                 children: Children::default(),
             };
             t.data_size += java_len(path);
@@ -245,7 +244,7 @@ impl DataTree {
             let Some(n) = self.nodes.get(path) else {
                 continue;
             };
-            if !n.children.is_empty() || n.kind != EphemeralType::Ttl {
+            if !n.children.is_empty() || n.stat.kind != EphemeralType::Ttl {
                 continue;
             }
             let ttl = EphemeralType::ttl_of(n.stat.ephemeral_owner);
@@ -302,8 +301,7 @@ impl DataTree {
             path: Arc::clone(&shared),
             data,
             acl,
-            stat: StatPersisted::created(zxid, time_ms, ephemeral_owner),
-            kind,
+            stat: NodeStat::new(StatPersisted::created(zxid, time_ms, ephemeral_owner), kind),
             children: Children::default(),
         };
         let stat = node.stat();
@@ -341,7 +339,7 @@ impl DataTree {
         };
         self.acls.release(&node.acl);
         self.data_size -= java_len(path) + data_len(node.data.as_ref());
-        match node.kind {
+        match node.stat.kind {
             EphemeralType::Container => {
                 self.containers.remove(path);
             }
@@ -491,8 +489,7 @@ impl DataTree {
             path: Arc::clone(&shared),
             data,
             acl,
-            stat,
-            kind,
+            stat: NodeStat::new(stat, kind),
             children: Children::default(),
         });
         debug_assert!(added);
@@ -546,7 +543,7 @@ impl DataTree {
                 assert!(p.children.contains(path), "{path} not listed in parent");
             }
             let owner = node.stat.ephemeral_owner;
-            match node.kind {
+            match node.stat.kind {
                 EphemeralType::Normal => assert!(self.ephemerals[&owner].contains(&**path)),
                 EphemeralType::Container => assert!(self.containers.contains(&**path)),
                 EphemeralType::Ttl => assert!(self.ttls.contains(&**path)),
@@ -565,7 +562,7 @@ impl DataTree {
 
 /// ZooKeeper's parent update on create (and `setCversionPzxid` on replay): the txn's
 /// cversion (−1 means "one more") is taken only if it is newer, and pzxid with it.
-fn raise_cversion(stat: &mut StatPersisted, cversion: i32, zxid: i64) {
+fn raise_cversion(stat: &mut NodeStat, cversion: i32, zxid: i64) {
     let v = if cversion == -1 {
         stat.cversion.wrapping_add(1)
     } else {

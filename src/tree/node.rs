@@ -80,6 +80,52 @@ impl StatPersisted {
     }
 }
 
+/// `StatPersisted` as a node keeps it, with the node's kind: the kind takes the 4
+/// bytes of padding after `StatPersisted`'s 60 bytes of fields, which a separate
+/// field could not use, and `Node` stays at 128 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NodeStat {
+    pub(super) czxid: i64,
+    pub(super) mzxid: i64,
+    pub(super) ctime: i64,
+    pub(super) mtime: i64,
+    pub(super) version: i32,
+    pub(super) cversion: i32,
+    pub(super) aversion: i32,
+    pub(super) ephemeral_owner: i64,
+    pub(super) pzxid: i64,
+    /// Set once at create from `ephemeral_owner` and the tree's extended-types flag.
+    pub(super) kind: EphemeralType,
+}
+
+impl NodeStat {
+    pub(super) fn new(s: StatPersisted, kind: EphemeralType) -> NodeStat {
+        let StatPersisted {
+            czxid,
+            mzxid,
+            ctime,
+            mtime,
+            version,
+            cversion,
+            aversion,
+            ephemeral_owner,
+            pzxid,
+        } = s;
+        NodeStat {
+            czxid,
+            mzxid,
+            ctime,
+            mtime,
+            version,
+            cversion,
+            aversion,
+            ephemeral_owner,
+            pzxid,
+            kind,
+        }
+    }
+}
+
 /// A znode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -89,9 +135,7 @@ pub struct Node {
     /// `None` is ZooKeeper's null data, distinct from empty.
     pub(super) data: Option<Bytes>,
     pub(super) acl: SharedAcl,
-    pub(super) stat: StatPersisted,
-    /// Set once at create from `ephemeral_owner` and the tree's extended-types flag.
-    pub(super) kind: EphemeralType,
+    pub(super) stat: NodeStat,
     pub(super) children: Children,
 }
 
@@ -112,7 +156,7 @@ impl Node {
                 .wrapping_mul(2)
                 .wrapping_sub(num_children),
             aversion: self.stat.aversion,
-            ephemeral_owner: match self.kind {
+            ephemeral_owner: match self.stat.kind {
                 EphemeralType::Normal => self.stat.ephemeral_owner,
                 _ => 0,
             },
@@ -123,8 +167,19 @@ impl Node {
     }
 
     /// The stored stat, as snapshots and prep see it.
-    pub fn persisted(&self) -> &StatPersisted {
-        &self.stat
+    pub fn persisted(&self) -> StatPersisted {
+        let s = &self.stat;
+        StatPersisted {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion,
+            aversion: s.aversion,
+            ephemeral_owner: s.ephemeral_owner,
+            pzxid: s.pzxid,
+        }
     }
 
     pub fn data(&self) -> Option<&Bytes> {
@@ -152,6 +207,6 @@ impl Node {
     }
 
     pub fn kind(&self) -> EphemeralType {
-        self.kind
+        self.stat.kind
     }
 }
