@@ -1,8 +1,10 @@
 //! Memory and speed of one `DataTree` replica with many znodes, through the public API.
 //!
-//! `cargo run --release --example tree_rss [N]` (default 1,000,000): makes N payloads of
-//! 100 bytes (as the proto decoder does, already shared as the replicas share them),
-//! then builds two replicas of `/bench/n<10 digits>` with those payloads and reports
+//! `cargo run --release --example tree_rss [N] [plain]` (default 1,000,000): makes N
+//! payloads of 100 bytes (as the proto decoder does, already shared as the replicas
+//! share them), then builds two replicas of `/bench/n<10 digits>` (with `plain`:
+//! `/bench/<decimal>`, as `ringkeeper bench --workload load` names them, so names do
+//! not arrive in sorted order) with those payloads and reports
 //! VmRSS growth per znode for the payloads and for each replica, then the time of a
 //! create, a get and a delete. Linux only (reads /proc/self/status).
 
@@ -30,10 +32,17 @@ fn cpu_ns() -> f64 {
     ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
 }
 
+static PLAIN: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::args().nth(2).as_deref() == Some("plain"));
+
 fn path(buf: &mut String, i: usize) -> &str {
     use std::fmt::Write;
     buf.clear();
-    let _ = write!(buf, "/bench/n{i:010}");
+    let _ = if *PLAIN {
+        write!(buf, "/bench/{i}")
+    } else {
+        write!(buf, "/bench/n{i:010}")
+    };
     buf
 }
 
