@@ -1,10 +1,9 @@
 //! Memory and speed of one `DataTree` replica with many znodes, through the public API.
 //!
-//! `cargo run --release --example tree_rss [N] [plain]` (default 1,000,000): makes N
-//! payloads of 100 bytes (as the proto decoder does, already shared as the replicas
-//! share them), then builds two replicas of `/bench/n<10 digits>` (with `plain`:
-//! `/bench/<decimal>`, as `ringkeeper bench --workload load` names them, so names do
-//! not arrive in sorted order) with those payloads and reports
+//! `cargo run --release --example tree_rss [N] [plain|shuffled]` (default 1,000,000):
+//! makes N payloads of 100 bytes (as the proto decoder does, already shared as the
+//! replicas share them), then builds two replicas of `/bench/n<10 digits>` (see
+//! `Names` for the other two) with those payloads and reports
 //! VmRSS growth per znode for the payloads and for each replica, then the time of a
 //! create, a get and a delete. Linux only (reads /proc/self/status).
 
@@ -32,16 +31,38 @@ fn cpu_ns() -> f64 {
     ts.tv_sec as f64 * 1e9 + ts.tv_nsec as f64
 }
 
-static PLAIN: std::sync::LazyLock<bool> =
-    std::sync::LazyLock::new(|| std::env::args().nth(2).as_deref() == Some("plain"));
+/// How names are made from the create's sequence number `i` (of `n`).
+#[derive(PartialEq)]
+enum Names {
+    /// `n<i, 10 digits>`: arrive in sorted order.
+    Padded,
+    /// `<i>`, as `ringkeeper bench --workload load` names them.
+    Plain,
+    /// `n<10 digits>` of a permutation of `i`: arrive in scattered order.
+    Shuffled,
+    /// `g<i / 10, 7 digits>/n<i % 10>`: small parents (made as needed, no data), as
+    /// many trees are.
+    Tens,
+}
 
-fn path(buf: &mut String, i: usize) -> &str {
+static NAMES: std::sync::LazyLock<Names> =
+    std::sync::LazyLock::new(|| match std::env::args().nth(2).as_deref() {
+        Some("plain") => Names::Plain,
+        Some("shuffled") => Names::Shuffled,
+        Some("tens") => Names::Tens,
+        _ => Names::Padded,
+    });
+
+fn path(buf: &mut String, i: usize, n: usize) -> &str {
     use std::fmt::Write;
     buf.clear();
-    let _ = if *PLAIN {
-        write!(buf, "/bench/{i}")
-    } else {
-        write!(buf, "/bench/n{i:010}")
+    let _ = match *NAMES {
+        Names::Plain => write!(buf, "/bench/{i}"),
+        Names::Padded => write!(buf, "/bench/n{i:010}"),
+        // 2,654,435,761 is prime, so i -> i * it mod n is a permutation unless n is
+        // one of its multiples.
+        Names::Shuffled => write!(buf, "/bench/n{:010}", (i as u64 * 2_654_435_761) % n as u64),
+        Names::Tens => write!(buf, "/bench/g{:07}/n{}", i / 10, i % 10),
     };
     buf
 }
@@ -52,7 +73,12 @@ fn build(n: usize, payloads: &[Bytes], acl: &[Acl]) -> DataTree {
     let mut buf = String::new();
     let _ = t.create_node("/bench", None, acl, 0, -1, 1, 1, &mut tr);
     for (i, d) in payloads.iter().enumerate().take(n) {
-        let p = path(&mut buf, i);
+        if *NAMES == Names::Tens && i % 10 == 0 {
+            let g = format!("/bench/g{:07}", i / 10);
+            let r = t.create_node(&g, None, acl, 0, -1, 2 + i as i64, 1, &mut tr);
+            assert!(r.is_ok(), "create {g}");
+        }
+        let p = path(&mut buf, i, n);
         let r = t.create_node(p, Some(d.clone()), acl, 0, -1, 2 + i as i64, 1, &mut tr);
         assert!(r.is_ok(), "create {p}");
         tr.clear();
@@ -66,6 +92,13 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let per = |bytes: i64| bytes as f64 / n as f64;
+    // Per node of a replica, parents included.
+    let parents = if *NAMES == Names::Tens {
+        n.div_ceil(10)
+    } else {
+        0
+    };
+    let per_node = |bytes: i64| bytes as f64 / (n + parents) as f64;
     let acl = Acl::open_unsafe();
 
     println!(
@@ -94,10 +127,10 @@ fn main() {
     let a = build(n, &payloads, &acl);
     let build_ns = (cpu_ns() - t0) / n as f64;
     let r2 = rss_bytes();
-    println!("replica 1: {:.1} B/znode", per(r2 - r1));
+    println!("replica 1: {:.1} B/znode", per_node(r2 - r1));
     let b = build(n, &payloads, &acl);
     let r3 = rss_bytes();
-    println!("replica 2: {:.1} B/znode", per(r3 - r2));
+    println!("replica 2: {:.1} B/znode", per_node(r3 - r2));
 
     // Gets in a scattered order (stride coprime with n), so caches do not help.
     let mut buf = String::new();
@@ -108,7 +141,7 @@ fn main() {
     for _ in 0..n {
         i = (i + stride) % n;
         found += a
-            .get(path(&mut buf, i))
+            .get(path(&mut buf, i, n))
             .map_or(0, |x| x.stat().data_length as usize);
     }
     let get_ns = (cpu_ns() - t0) / n as f64;
@@ -118,7 +151,7 @@ fn main() {
     let mut tr = Vec::new();
     let t0 = cpu_ns();
     for i in 0..n {
-        let r = b.delete_node(path(&mut buf, i), 10_000_000 + i as i64, &mut tr);
+        let r = b.delete_node(path(&mut buf, i, n), 10_000_000 + i as i64, &mut tr);
         assert!(r.is_ok());
         tr.clear();
     }
