@@ -20,8 +20,9 @@ pub(super) struct NodeMap {
     nodes: Vec<Node>,
     /// Positions in `nodes`, hashed by the node's path. Invariant: one entry per node.
     index: HashTable<u32>,
-    /// Keyed at random (clients choose paths, so they must not be able to choose
-    /// collisions); a cloned tree keeps it, as its cloned table was built with it.
+    /// Keyed at random as std's `HashMap` is (clients choose paths, so they must not
+    /// be able to choose collisions); a cloned tree keeps it, as its cloned table was
+    /// built with it. Nothing observable depends on it: `nodes` is in op order.
     hasher: RandomState,
 }
 
@@ -55,8 +56,8 @@ impl NodeMap {
         self.position(path).is_some()
     }
 
-    /// Whether another node fits: positions are `u32` (2^32 nodes would take some
-    /// 700 GiB, so this is a bound no server reaches, checked so no op can overflow).
+    /// Whether another node fits: positions are `u32` (2^32 nodes would take over
+    /// 800 GiB, so no server reaches this bound; it is checked so no op can overflow).
     pub(super) fn is_full(&self) -> bool {
         u32::try_from(self.nodes.len()).is_err()
     }
