@@ -1,11 +1,11 @@
 //! Memory and speed of one `DataTree` replica with many znodes, through the public API.
 //!
-//! `cargo run --release --example tree_rss [N] [plain|shuffled]` (default 1,000,000):
-//! makes N payloads of 100 bytes (as the proto decoder does, already shared as the
-//! replicas share them), then builds two replicas of `/bench/n<10 digits>` (see
-//! `Names` for the other two) with those payloads and reports
-//! VmRSS growth per znode for the payloads and for each replica, then the time of a
-//! create, a get and a delete. Linux only (reads /proc/self/status).
+//! `cargo run --release --example tree_rss [N] [plain|shuffled|tens]` (default
+//! 1,000,000): makes N payloads of 100 bytes (as the proto decoder does, already
+//! shared as the replicas share them), then builds two replicas of
+//! `/bench/n<10 digits>` (see `Names` for the others) with those payloads and reports
+//! VmRSS growth per znode for the payloads and for each replica, then the CPU time of
+//! a create, a get and a delete. Linux only (reads /proc/self/status).
 
 use bytes::Bytes;
 use ringkeeper::proto::Acl;
