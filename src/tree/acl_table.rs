@@ -1,5 +1,5 @@
 //! Per-tree interning of ACL lists (ZooKeeper's `ReferenceCountedACLCache`): nodes
-//! with equal ACLs share one `Arc<[Acl]>`, and an entry lives while nodes use it.
+//! with equal ACLs share one list, and an entry lives while nodes use it.
 //!
 //! Owns only the table; the tree calls `intern` on create/setACL and `release` on
 //! delete/setACL so reference counts stay exact.
@@ -11,8 +11,12 @@ use std::sync::Arc;
 
 use crate::proto::Acl;
 
+/// What a node holds: a thin (8-byte) pointer to the shared list. The list itself is
+/// an `Arc<[Acl]>` so that `Node::acl` can hand it out to be kept cheaply.
+pub(super) type SharedAcl = Arc<Arc<[Acl]>>;
+
 /// One shared list and the number of nodes using it (always ≥ 1).
-type Entry = (Arc<[Acl]>, u32);
+type Entry = (SharedAcl, u32);
 
 /// The shared ACL lists of one tree.
 #[derive(Debug, Default, Clone)]
@@ -37,19 +41,19 @@ fn hash_acl(acl: &[Acl]) -> u64 {
 
 impl AclTable {
     /// Returns the shared list equal to `acl`, adding one use.
-    pub fn intern(&mut self, acl: &[Acl]) -> Arc<[Acl]> {
+    pub fn intern(&mut self, acl: &[Acl]) -> SharedAcl {
         let bucket = self.by_hash.entry(hash_acl(acl)).or_default();
-        if let Some((shared, count)) = bucket.iter_mut().find(|(s, _)| **s == *acl) {
+        if let Some((shared, count)) = bucket.iter_mut().find(|(s, _)| ***s == *acl) {
             *count += 1;
             return shared.clone();
         }
-        let shared: Arc<[Acl]> = Arc::from(acl.to_vec());
+        let shared: SharedAcl = Arc::new(Arc::from(acl.to_vec()));
         bucket.push((shared.clone(), 1));
         shared
     }
 
     /// Drops one use of a list returned by `intern`.
-    pub fn release(&mut self, acl: &Arc<[Acl]>) {
+    pub fn release(&mut self, acl: &SharedAcl) {
         let h = hash_acl(acl);
         let Some(bucket) = self.by_hash.get_mut(&h) else {
             return;

@@ -13,8 +13,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::acl_table::AclTable;
+#[cfg(test)]
+use super::children::child_path;
+use super::children::Children;
 use super::ephemeral_type::EphemeralType;
-use super::node::{Node, StatPersisted};
+use super::node::{Node, NodeStat, StatPersisted};
+use super::node_map::NodeMap;
 use super::path::{parent_key, split_parent};
 use super::trigger::{
     WatchTrigger, NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED,
@@ -42,12 +46,13 @@ fn data_len(d: Option<&Bytes>) -> i64 {
 pub struct DataTree {
     /// Every node by absolute path; the root is "/". ZooKeeper also keeps the root
     /// under "" — lookups map "" to "/" and the counters add the alias back.
-    nodes: HashMap<Box<str>, Node>,
+    nodes: NodeMap,
     acls: AclTable,
     /// Paths of ephemerals per owning session. Invariant: no empty sets.
-    ephemerals: HashMap<i64, BTreeSet<Box<str>>>,
-    containers: BTreeSet<Box<str>>,
-    ttls: BTreeSet<Box<str>>,
+    /// (These three hold the nodes' own path allocations.)
+    ephemerals: HashMap<i64, BTreeSet<Arc<str>>>,
+    containers: BTreeSet<Arc<str>>,
+    ttls: BTreeSet<Arc<str>>,
     /// `zookeeper.extendedTypesEnabled`: whether owner values with the top byte 0xff
     /// mean TTL nodes.
     extended_types_enabled: bool,
@@ -87,7 +92,7 @@ impl DataTree {
     /// As [`DataTree::new`], with `zookeeper.extendedTypesEnabled` as given.
     pub fn with_extended_types(extended_types_enabled: bool) -> DataTree {
         let mut t = DataTree {
-            nodes: HashMap::new(),
+            nodes: NodeMap::new(),
             acls: AclTable::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -96,25 +101,25 @@ impl DataTree {
             data_size: 0,
         };
         let open = Acl::open_unsafe();
+        // Parents first, so each node can be listed in its parent as it is made.
         for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
+            let shared: Arc<str> = path.into();
+            if path != "/" {
+                let parent = split_parent(path).and_then(|(p, _)| t.get_mut(p));
+                if let Some(parent) = parent {
+                    parent.children.insert(Arc::clone(&shared));
+                }
+            }
             let node = Node {
+                path: shared,
                 data: Some(Bytes::new()),
                 acl: t.acls.intern(&open),
-                stat: StatPersisted::default(),
-                kind: EphemeralType::Void,
-                children: BTreeSet::new(),
+                stat: NodeStat::new(StatPersisted::default(), EphemeralType::Void),
+                children: Children::default(),
             };
             t.data_size += java_len(path);
-            t.nodes.insert(path.into(), node);
-        }
-        for (parent, child) in [
-            ("/", "zookeeper"),
-            (ZOOKEEPER_PATH, "quota"),
-            (ZOOKEEPER_PATH, "config"),
-        ] {
-            if let Some(p) = t.nodes.get_mut(parent) {
-                p.children.insert(child.into());
-            }
+            let added = t.nodes.insert(node);
+            debug_assert!(added);
         }
         let _ = t.set_acl(CONFIG_PATH, &Acl::read_unsafe(), -1);
         t
@@ -167,13 +172,12 @@ impl DataTree {
     /// For "/" this includes the `/zookeeper` subtree, as ZooKeeper's `nodes.size() - 2`.
     pub fn count_descendants(&self, path: &str) -> Option<usize> {
         let start = self.get(path)?;
-        let base = parent_key(path).trim_end_matches('/').to_owned();
         let mut count = 0usize;
-        let mut stack: Vec<String> = start.children().map(|c| format!("{base}/{c}")).collect();
+        let mut stack: Vec<&str> = start.children.paths().collect();
         while let Some(p) = stack.pop() {
             count += 1;
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                stack.extend(n.children().map(|c| format!("{p}/{c}")));
+            if let Some(n) = self.nodes.get(p) {
+                stack.extend(n.children.paths());
             }
         }
         Some(count)
@@ -240,7 +244,7 @@ impl DataTree {
             let Some(n) = self.nodes.get(path) else {
                 continue;
             };
-            if !n.children.is_empty() || n.kind != EphemeralType::Ttl {
+            if !n.children.is_empty() || n.stat.kind != EphemeralType::Ttl {
                 continue;
             }
             let ttl = EphemeralType::ttl_of(n.stat.ephemeral_owner);
@@ -269,7 +273,7 @@ impl DataTree {
         time_ms: i64,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Stat, ErrorCode> {
-        let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
         if self.get(parent_name).is_none() {
             return Err(ErrorCode::NoNode);
         }
@@ -281,24 +285,30 @@ impl DataTree {
             }
             return Err(ErrorCode::NodeExists);
         }
+        if self.nodes.is_full() {
+            return Err(ErrorCode::SystemError);
+        }
         let kind = self.ephemeral_type(ephemeral_owner);
         let acl = self.acls.intern(acl);
         let Some(parent) = self.get_mut(parent_name) else {
             return Err(ErrorCode::NoNode);
         };
         raise_cversion(&mut parent.stat, parent_cversion, zxid);
-        parent.children.insert(child_name.into());
+        let shared: Arc<str> = path.into();
+        parent.children.insert(Arc::clone(&shared));
         self.data_size += java_len(path) + data_len(data.as_ref());
         let node = Node {
+            path: Arc::clone(&shared),
             data,
             acl,
-            stat: StatPersisted::created(zxid, time_ms, ephemeral_owner),
-            kind,
-            children: BTreeSet::new(),
+            stat: NodeStat::new(StatPersisted::created(zxid, time_ms, ephemeral_owner), kind),
+            children: Children::default(),
         };
         let stat = node.stat();
-        self.nodes.insert(path.into(), node);
-        self.index_kind(path, kind, ephemeral_owner);
+        // Absent and not full: checked above.
+        let added = self.nodes.insert(node);
+        debug_assert!(added);
+        self.index_kind(shared, kind, ephemeral_owner);
         triggers.push(WatchTrigger::new(path, NODE_CREATED));
         triggers.push(WatchTrigger::new(
             parent_key(parent_name),
@@ -316,11 +326,11 @@ impl DataTree {
         zxid: i64,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<(), ErrorCode> {
-        let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
         let Some(parent) = self.get_mut(parent_name) else {
             return Err(ErrorCode::NoNode);
         };
-        parent.children.remove(child_name);
+        parent.children.remove(path);
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
@@ -329,7 +339,7 @@ impl DataTree {
         };
         self.acls.release(&node.acl);
         self.data_size -= java_len(path) + data_len(node.data.as_ref());
-        match node.kind {
+        match node.stat.kind {
             EphemeralType::Container => {
                 self.containers.remove(path);
             }
@@ -381,7 +391,7 @@ impl DataTree {
         if !self.nodes.contains_key(path) {
             return Err(ErrorCode::NoNode);
         }
-        let shared: Arc<[Acl]> = self.acls.intern(acl);
+        let shared = self.acls.intern(acl);
         let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
         node.stat.aversion = version;
         let old = std::mem::replace(&mut node.acl, shared);
@@ -435,7 +445,7 @@ impl DataTree {
     /// Not a valid tree until `/` has been inserted.
     pub fn empty_for_restore(extended_types_enabled: bool) -> DataTree {
         DataTree {
-            nodes: HashMap::new(),
+            nodes: NodeMap::new(),
             acls: AclTable::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -460,45 +470,48 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(ErrorCode::NodeExists);
         }
+        if self.nodes.is_full() {
+            return Err(ErrorCode::SystemError);
+        }
+        let shared: Arc<str> = path.into();
         if path != "/" {
-            let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+            let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
             let parent = self.get_mut(parent_name).ok_or(ErrorCode::NoNode)?;
-            parent.children.insert(child_name.into());
+            parent.children.insert(Arc::clone(&shared));
         } else if !self.nodes.is_empty() {
             return Err(ErrorCode::BadArguments);
         }
         let kind = self.ephemeral_type(stat.ephemeral_owner);
         let acl = self.acls.intern(acl);
         self.data_size += java_len(path) + data_len(data.as_ref());
-        self.nodes.insert(
-            path.into(),
-            Node {
-                data,
-                acl,
-                stat,
-                kind,
-                children: BTreeSet::new(),
-            },
-        );
-        self.index_kind(path, kind, stat.ephemeral_owner);
+        // Absent and not full: checked above.
+        let added = self.nodes.insert(Node {
+            path: Arc::clone(&shared),
+            data,
+            acl,
+            stat: NodeStat::new(stat, kind),
+            children: Children::default(),
+        });
+        debug_assert!(added);
+        self.index_kind(shared, kind, stat.ephemeral_owner);
         Ok(())
     }
 
     /// Records a new node in the index of its kind (containers, TTL nodes, a session's
     /// ephemerals), which reaping and session close walk instead of the whole tree.
-    fn index_kind(&mut self, path: &str, kind: EphemeralType, ephemeral_owner: i64) {
+    fn index_kind(&mut self, path: Arc<str>, kind: EphemeralType, ephemeral_owner: i64) {
         match kind {
             EphemeralType::Container => {
-                self.containers.insert(path.into());
+                self.containers.insert(path);
             }
             EphemeralType::Ttl => {
-                self.ttls.insert(path.into());
+                self.ttls.insert(path);
             }
             EphemeralType::Normal => {
                 self.ephemerals
                     .entry(ephemeral_owner)
                     .or_default()
-                    .insert(path.into());
+                    .insert(path);
             }
             EphemeralType::Void => {}
         }
@@ -508,26 +521,29 @@ impl DataTree {
     #[cfg(test)]
     pub fn validate(&self) {
         let mut size = 0;
-        for (path, node) in &self.nodes {
+        self.nodes.validate();
+        for node in self.nodes.iter() {
+            let path = &node.path;
             size += java_len(path) + data_len(node.data.as_ref());
-            for c in node.children() {
-                let child = if &**path == "/" {
+            for (c, child) in node.children().zip(node.children.paths()) {
+                let expected = if &**path == "/" {
                     format!("/{c}")
                 } else {
                     format!("{path}/{c}")
                 };
-                assert!(
-                    self.nodes.contains_key(child.as_str()),
-                    "missing child {child}"
-                );
+                assert_eq!(child, expected);
+                let n = self.nodes.get(child).expect("child exists");
+                // The entry is the child's own path, not a copy.
+                assert!(std::ptr::eq(child, &*n.path));
             }
             if &**path != "/" {
                 let (parent, name) = split_parent(path).expect("absolute");
                 let p = self.get(parent).expect("parent exists");
-                assert!(p.children.contains(name), "{path} not listed in parent");
+                assert_eq!(child_path(&p.path, name), **path);
+                assert!(p.children.contains(path), "{path} not listed in parent");
             }
             let owner = node.stat.ephemeral_owner;
-            match node.kind {
+            match node.stat.kind {
                 EphemeralType::Normal => assert!(self.ephemerals[&owner].contains(&**path)),
                 EphemeralType::Container => assert!(self.containers.contains(&**path)),
                 EphemeralType::Ttl => assert!(self.ttls.contains(&**path)),
@@ -546,7 +562,7 @@ impl DataTree {
 
 /// ZooKeeper's parent update on create (and `setCversionPzxid` on replay): the txn's
 /// cversion (−1 means "one more") is taken only if it is newer, and pzxid with it.
-fn raise_cversion(stat: &mut StatPersisted, cversion: i32, zxid: i64) {
+fn raise_cversion(stat: &mut NodeStat, cversion: i32, zxid: i64) {
     let v = if cversion == -1 {
         stat.cversion.wrapping_add(1)
     } else {

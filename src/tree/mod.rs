@@ -8,10 +8,12 @@
 
 pub mod acl;
 mod acl_table;
+mod children;
 mod data_tree;
 mod ephemeral_type;
 mod ip;
 mod node;
+mod node_map;
 pub mod path;
 mod trigger;
 

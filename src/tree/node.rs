@@ -1,14 +1,17 @@
-//! One znode as a replica stores it: data, shared ACL, persisted stat, child names.
+//! One znode as a replica stores it: its path, data, shared ACL, persisted stat,
+//! children.
 //!
 //! Compact on purpose (several replicas per process): data is a shared `Bytes`, the
-//! ACL an interned `Arc`, children a set of names (paths are the tree's keys). Owns no
-//! behaviour beyond turning its persisted stat into the `Stat` clients see.
+//! ACL an interned `Arc`; the path is the node's key in the tree's `NodeMap`, and the
+//! same allocation is the node's entry in its parent's `Children`. Owns no behaviour
+//! beyond turning its persisted stat into the `Stat` clients see.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use super::acl_table::SharedAcl;
+use super::children::{child_path, name_of, Children};
 use super::ephemeral_type::EphemeralType;
 use crate::proto::{Acl, Decode, DecodeError, Encode, Reader, Stat};
 
@@ -77,17 +80,63 @@ impl StatPersisted {
     }
 }
 
+/// `StatPersisted` as a node keeps it, with the node's kind: the kind takes the 4
+/// bytes of padding after `StatPersisted`'s 60 bytes of fields, which a separate
+/// field could not use, and `Node` stays at 128 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NodeStat {
+    pub(super) czxid: i64,
+    pub(super) mzxid: i64,
+    pub(super) ctime: i64,
+    pub(super) mtime: i64,
+    pub(super) version: i32,
+    pub(super) cversion: i32,
+    pub(super) aversion: i32,
+    pub(super) ephemeral_owner: i64,
+    pub(super) pzxid: i64,
+    /// Set once at create from `ephemeral_owner` and the tree's extended-types flag.
+    pub(super) kind: EphemeralType,
+}
+
+impl NodeStat {
+    pub(super) fn new(s: StatPersisted, kind: EphemeralType) -> NodeStat {
+        let StatPersisted {
+            czxid,
+            mzxid,
+            ctime,
+            mtime,
+            version,
+            cversion,
+            aversion,
+            ephemeral_owner,
+            pzxid,
+        } = s;
+        NodeStat {
+            czxid,
+            mzxid,
+            ctime,
+            mtime,
+            version,
+            cversion,
+            aversion,
+            ephemeral_owner,
+            pzxid,
+            kind,
+        }
+    }
+}
+
 /// A znode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// The node's absolute path (its key in the tree); the same allocation is its
+    /// entry in the parent's children and in the tree's ephemeral/container/TTL sets.
+    pub(super) path: Arc<str>,
     /// `None` is ZooKeeper's null data, distinct from empty.
     pub(super) data: Option<Bytes>,
-    pub(super) acl: Arc<[Acl]>,
-    pub(super) stat: StatPersisted,
-    /// Set once at create from `ephemeral_owner` and the tree's extended-types flag.
-    pub(super) kind: EphemeralType,
-    /// Child names (not paths).
-    pub(super) children: BTreeSet<Box<str>>,
+    pub(super) acl: SharedAcl,
+    pub(super) stat: NodeStat,
+    pub(super) children: Children,
 }
 
 impl Node {
@@ -107,7 +156,7 @@ impl Node {
                 .wrapping_mul(2)
                 .wrapping_sub(num_children),
             aversion: self.stat.aversion,
-            ephemeral_owner: match self.kind {
+            ephemeral_owner: match self.stat.kind {
                 EphemeralType::Normal => self.stat.ephemeral_owner,
                 _ => 0,
             },
@@ -118,8 +167,19 @@ impl Node {
     }
 
     /// The stored stat, as snapshots and prep see it.
-    pub fn persisted(&self) -> &StatPersisted {
-        &self.stat
+    pub fn persisted(&self) -> StatPersisted {
+        let s = &self.stat;
+        StatPersisted {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion,
+            aversion: s.aversion,
+            ephemeral_owner: s.ephemeral_owner,
+            pzxid: s.pzxid,
+        }
     }
 
     pub fn data(&self) -> Option<&Bytes> {
@@ -132,21 +192,14 @@ impl Node {
 
     /// Child names in sorted order.
     pub fn children(&self) -> impl Iterator<Item = &str> {
-        self.children.iter().map(|c| &**c)
+        self.children.names()
     }
 
     /// The first child name after `after` (or the first of all), in sorted order: lets
     /// a walk resume where it stopped even though the set changed in between.
     pub fn child_after(&self, after: Option<&str>) -> Option<&str> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        match after {
-            None => self.children.iter().next(),
-            Some(a) => self
-                .children
-                .range::<str, _>((Excluded(a), Unbounded))
-                .next(),
-        }
-        .map(|c| &**c)
+        let after = after.map(|name| child_path(&self.path, name));
+        self.children.path_after(after.as_deref()).map(name_of)
     }
 
     pub fn num_children(&self) -> usize {
@@ -154,6 +207,6 @@ impl Node {
     }
 
     pub fn kind(&self) -> EphemeralType {
-        self.kind
+        self.stat.kind
     }
 }

@@ -311,3 +311,11 @@ fn child_after_resumes_a_walk_across_changes() {
     assert_eq!(root(&t).child_after(Some("f")), Some("zookeeper"));
     assert_eq!(root(&t).child_after(Some("zookeeper")), None);
 }
+
+/// The node's size is what several replicas per process pay per znode (see
+/// `examples/tree_rss.rs`); a field that grows it should be a choice, not an accident.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn node_is_128_bytes() {
+    assert_eq!(std::mem::size_of::<Node>(), 128);
+}

@@ -131,7 +131,7 @@ fn snapshot_maps_every_field() {
     let a = t.get("/a").expect("/a");
     assert_eq!(a.data(), None, "null data stays null");
     assert_eq!(&**a.acl(), digest_acl().as_slice());
-    assert_eq!(*a.persisted(), stat(3, 1, SID));
+    assert_eq!(a.persisted(), stat(3, 1, SID));
     assert_eq!(t.ephemerals(SID).collect::<Vec<_>>(), vec!["/a"]);
     let b = t.get("/b").expect("/b");
     assert_eq!(b.data(), Some(&Bytes::new()), "empty data stays empty");
