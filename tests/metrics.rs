@@ -109,3 +109,47 @@ fn prometheus_endpoint_serves_gauges_and_stage_summaries() {
     s.read_to_string(&mut other).expect("read");
     assert!(other.starts_with("HTTP/1.1 404"), "{other}");
 }
+
+#[test]
+fn dirs_reports_the_bytes_in_the_data_and_log_dirs() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let server = Server::start("");
+    some_traffic(&server.addr());
+    let on_disk = || -> u64 {
+        std::fs::read_dir(server.data_dir())
+            .expect("read dataDir")
+            .filter_map(Result::ok)
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum()
+    };
+    let value = |dirs: &str, key: &str| -> u64 {
+        dirs.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{key} missing from dirs:\n{dirs}"))
+    };
+    // The log makes a spare segment in the background after the first sync, so the
+    // sizes settle a moment after the traffic; then the server's sums must match the
+    // files (dataLogDir defaults to dataDir: both count the same files).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let dirs = four_letter(&server.addr(), "dirs");
+        let (data, log, disk) = (
+            value(&dirs, "datadir_size:"),
+            value(&dirs, "logdir_size:"),
+            on_disk(),
+        );
+        if data == disk && log == disk && disk > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dirs says data {data}, log {log}; the files hold {disk}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

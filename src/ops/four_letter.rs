@@ -26,7 +26,20 @@ pub fn version_string() -> String {
 const UNSUPPORTED: &[&str] = &["gtmk", "stmk", "hash", "lead"];
 
 /// The full answer to `word`; the connection closes after it is written.
-pub fn answer(core: &Rc<Core>, word: &str) -> String {
+pub async fn answer(core: &Rc<Core>, word: &str) -> String {
+    if word == "dirs" && core.cfg.four_letter_words.allows(word) {
+        // The one word that reads the disk (directory entries and their metadata), so
+        // it runs on the blocking pool, not on the session core. The others read only
+        // this process's memory or /proc, which the kernel serves without disk I/O.
+        let (data, log) = (core.cfg.data_dir.clone(), core.cfg.data_log_dir.clone());
+        return glommio::executor()
+            .spawn_blocking(move || dirs(&data, &log))
+            .await;
+    }
+    answer_in_memory(core, word)
+}
+
+fn answer_in_memory(core: &Rc<Core>, word: &str) -> String {
     if !core.cfg.four_letter_words.allows(word) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
     }
@@ -52,7 +65,6 @@ pub fn answer(core: &Rc<Core>, word: &str) -> String {
         "wchc" => wchc(core),
         "wchp" => wchp(core),
         "dump" => dump(core),
-        "dirs" => dirs(core),
         "isro" => "rw".to_owned(),
         w if UNSUPPORTED.contains(&w) => format!("{w} is not supported by ringkeeper\n"),
         w => format!("{w} is not executed because it is not in the whitelist.\n"),
@@ -363,11 +375,11 @@ fn dump(core: &Rc<Core>) -> String {
     s
 }
 
-fn dirs(core: &Rc<Core>) -> String {
+fn dirs(data_dir: &std::path::Path, data_log_dir: &std::path::Path) -> String {
     format!(
         "datadir_size: {}\nlogdir_size: {}\n",
-        dir_size(&core.cfg.data_dir),
-        dir_size(&core.cfg.data_log_dir)
+        dir_size(data_dir),
+        dir_size(data_log_dir)
     )
 }
 

@@ -236,7 +236,7 @@ async fn read_loop(core: &Rc<Core>, conn: &Rc<Conn>, stream: &Shared) -> Result<
         Ok(Ok(f)) => f,
         Ok(Err(word)) => {
             if word != "telnet close" {
-                let out = crate::ops::four_letter::answer(core, word);
+                let out = crate::ops::four_letter::answer(core, word).await;
                 conn.send(Bytes::from(out));
             }
             return Ok(());
