@@ -91,15 +91,7 @@ impl DataTree {
 
     /// As [`DataTree::new`], with `zookeeper.extendedTypesEnabled` as given.
     pub fn with_extended_types(extended_types_enabled: bool) -> DataTree {
-        let mut t = DataTree {
-            nodes: NodeMap::new(),
-            acls: AclTable::default(),
-            ephemerals: HashMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            extended_types_enabled,
-            data_size: 0,
-        };
+        let mut t = DataTree::empty_for_restore(extended_types_enabled);
         let open = Acl::open_unsafe();
         // Parents first, so each node can be listed in its parent as it is made.
         for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
