@@ -350,7 +350,7 @@ impl Quorum {
             }
         }
         for job in self.log.borrow_mut().background_jobs() {
-            glommio::spawn_local(glommio::executor().spawn_blocking(move || job.run())).detach();
+            glommio::spawn_local(blocking(move || job.run())).detach();
         }
         let targets: Vec<SyncTarget> = self.log.borrow().pending_sync();
         if targets.is_empty() {
@@ -568,9 +568,7 @@ impl Quorum {
                     self.cfg.snap_retain_count,
                 );
                 glommio::spawn_local(async move {
-                    let res = glommio::executor()
-                        .spawn_blocking(move || storage::purge(&data, &logs, keep))
-                        .await;
+                    let res = blocking(move || storage::purge(&data, &logs, keep)).await;
                     match res {
                         Ok(p) => tracing::info!("purge: {p:?}"),
                         Err(e) => tracing::error!("purge failed: {e}"),
@@ -712,6 +710,11 @@ async fn sync_target(t: &SyncTarget) -> std::io::Result<()> {
     }
     let f = unsafe { glommio::io::BufferedFile::from_raw_fd(fd) };
     let res = f.fdatasync().await;
-    let _ = f.close().await;
+    // Closing the duplicate has nothing to do with durability: it is not waited for,
+    // so it costs the batch no extra ring round trip before the acknowledgment.
+    glommio::spawn_local(async move {
+        let _ = f.close().await;
+    })
+    .detach();
     res.map_err(Into::into)
 }
