@@ -486,13 +486,16 @@ fn import_from_real_zookeeper() {
 
     // Import.
     let target = base.join("rk");
-    let out = ringkeeper()
-        .arg("import-zk")
-        .arg(base.join("zk/data"))
-        .arg("--to")
-        .arg(&target)
-        .output()
-        .unwrap();
+    let import = || {
+        ringkeeper()
+            .arg("import-zk")
+            .arg(base.join("zk/data"))
+            .arg("--to")
+            .arg(&target)
+            .output()
+            .unwrap()
+    };
+    let out = import();
     let summary = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -506,13 +509,7 @@ fn import_from_real_zookeeper() {
     );
     assert!(!summary.contains(" 0 txns replayed"), "{summary}");
     // A second import into the same dir is refused.
-    let again = ringkeeper()
-        .arg("import-zk")
-        .arg(base.join("zk/data"))
-        .arg("--to")
-        .arg(&target)
-        .output()
-        .unwrap();
+    let again = import();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
 
