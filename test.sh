@@ -22,8 +22,17 @@ cargo build --release --bins
 step "cargo test (unit + integration)"
 cargo test --release --all-targets
 
-step "interop: cli_mt, zkCli.sh, kazoo test suite"
+step "interop: cli_mt, zkCli.sh, kazoo test suite (default layout: one session core, quorum task beside it)"
 RINGKEEPER_BIN="$PWD/target/release/ringkeeper" bash tests/interop/run-all.sh
+
+# Two session cores and a quorum core of its own: writes cross threads, connections
+# of one client land on different cores, and watches fire from the committed stream.
+step "interop again with cores=2 and a dedicated quorum core"
+RINGKEEPER_BIN="$PWD/target/release/ringkeeper" INTEROP_SKIP_INSTALL=1 \
+  RINGKEEPER_PROPS="cores=2 quorumCore=dedicated" \
+  INTEROP_OUT="$PWD/target/interop/run-ringkeeper-cores2" \
+  KAZOO_OUT="$PWD/target/interop/kazoo-cores2" \
+  bash tests/interop/run-all.sh
 
 echo
 echo "all checks passed"

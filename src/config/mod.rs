@@ -69,8 +69,10 @@ pub struct Config {
     pub container_max_per_minute: u32,
     /// `DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
     pub super_digest: Option<String>,
-    /// Session cores (ringkeeper's own key `cores`); the quorum core is extra.
+    /// Session cores (ringkeeper's own key `cores`).
     pub session_cores: usize,
+    /// Whether the quorum core has a thread of its own (ringkeeper's own `quorumCore`).
+    pub quorum_core: QuorumCore,
     /// The server id (`myid`); 0 for a standalone server without one.
     pub server_id: u64,
     /// Txns between snapshots (`snapCount`); each interval is drawn at random from
@@ -98,6 +100,18 @@ pub struct Config {
     pub spin_before_park_us: u64,
     /// Keys as read, for the `conf` four-letter word.
     pub raw: BTreeMap<String, String>,
+}
+
+/// Where the quorum core's task runs (ringkeeper's own `quorumCore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuorumCore {
+    /// `Shared` with one session core, `Dedicated` with more.
+    Auto,
+    /// On an executor (thread, CPU) of its own; session cores hand it writes over
+    /// shared channels.
+    Dedicated,
+    /// On session core 0's executor, so a write from that core crosses no thread.
+    Shared,
 }
 
 /// ZooKeeper's default `tickTime` when a file gives none (the embedded default).
@@ -158,6 +172,17 @@ const ACCEPTED_KEYS: &[&str] = &[
 ];
 
 impl Config {
+    /// Whether the quorum task runs on session core 0's executor (`quorumCore`, with
+    /// `auto` resolved: beside a single session core, a thread of its own only adds
+    /// two cross-thread wake-ups to every write).
+    pub fn quorum_shared(&self) -> bool {
+        match self.quorum_core {
+            QuorumCore::Auto => self.session_cores == 1,
+            QuorumCore::Dedicated => false,
+            QuorumCore::Shared => true,
+        }
+    }
+
     /// The embedded default: a standalone server on 127.0.0.1:2181 with its data under
     /// `./ringkeeper-data`.
     pub fn embedded_default() -> Config {
@@ -178,6 +203,7 @@ impl Config {
             container_max_per_minute: CONTAINER_MAX_PER_MINUTE_DEFAULT,
             super_digest: None,
             session_cores: 1,
+            quorum_core: QuorumCore::Auto,
             server_id: 0,
             snap_count: SNAP_COUNT_DEFAULT,
             prealloc_bytes: PREALLOC_KIB_DEFAULT * 1024,
@@ -305,6 +331,14 @@ impl Config {
                         return Err(bad(&format!("must be 1..={SESSION_CORES_MAX}")));
                     }
                     cfg.session_cores = n;
+                }
+                "quorumCore" => {
+                    cfg.quorum_core = match value.to_ascii_lowercase().as_str() {
+                        "auto" => QuorumCore::Auto,
+                        "dedicated" => QuorumCore::Dedicated,
+                        "shared" => QuorumCore::Shared,
+                        _ => return Err(bad("expected auto, dedicated or shared")),
+                    }
                 }
                 "snapCount" => {
                     cfg.snap_count = value
@@ -479,6 +513,18 @@ mod tests {
         assert!(!cfg.four_letter_words.allows("dump"));
         assert!(cfg.extended_types_enabled);
         assert_eq!(cfg.jute_max_buffer, 0x200000);
+    }
+
+    #[test]
+    fn quorum_core_auto_shares_only_beside_one_session_core() {
+        let parse = |extra: &str| {
+            Config::parse(&format!("dataDir=/d\nclientPort=1\n{extra}"), "f").expect("parses")
+        };
+        assert!(parse("").quorum_shared());
+        assert!(!parse("cores=2\n").quorum_shared());
+        assert!(parse("cores=2\nquorumCore=shared\n").quorum_shared());
+        assert!(!parse("quorumCore=Dedicated\n").quorum_shared());
+        assert!(Config::parse("dataDir=/d\nclientPort=1\nquorumCore=both\n", "f").is_err());
     }
 
     #[test]

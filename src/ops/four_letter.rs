@@ -248,6 +248,12 @@ fn conf(core: &Rc<Core>) -> String {
     let _ = writeln!(s, "commitBatchMaxTxns={}", c.commit_batch_max_txns);
     let _ = writeln!(s, "commitBatchMaxBytes={}", c.commit_batch_max_bytes);
     let _ = writeln!(s, "cores={}", c.session_cores);
+    let layout = if c.quorum_shared() {
+        "shared"
+    } else {
+        "dedicated"
+    };
+    let _ = writeln!(s, "quorumCore={layout}");
     s
 }
 

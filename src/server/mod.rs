@@ -127,10 +127,29 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     };
     let mut handles = Vec::with_capacity(n + 1);
     let spin = Duration::from_micros(cfg.spin_before_park_us);
-    {
+    let quorum_task = {
         let cfg = cfg.clone();
         let stats = stats.clone();
         let tree = tree.clone();
+        move || {
+            quorum::run(
+                cfg,
+                tree,
+                durable,
+                last_zxid,
+                to_session_tx,
+                to_quorum_rx,
+                stats,
+            )
+        }
+    };
+    // With a shared quorum core the quorum task runs on session core 0's executor:
+    // the write path then crosses no thread (no eventfd wake-up, no membarrier when
+    // an executor parks), which is what a machine with few CPUs wants.
+    let mut shared_quorum = None;
+    if cfg.quorum_shared() {
+        shared_quorum = Some(quorum_task);
+    } else {
         let cpu = cpu_for(0);
         let h = LocalExecutorBuilder::new(Placement::Unbound)
             .name("rk-quorum")
@@ -138,40 +157,41 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             .spin_before_park(spin)
             .spawn(move || async move {
                 pin(cpu);
-                quorum::run(
-                    cfg,
-                    tree,
-                    durable,
-                    last_zxid,
-                    to_session_tx,
-                    to_quorum_rx,
-                    stats,
-                )
-                .await
+                quorum_task().await
             })
             .map_err(|e| ServerError::Executor(e.to_string()))?;
         handles.push(h);
     }
+    let first_cpu = usize::from(!cfg.quorum_shared());
     for (i, (tx, rx)) in to_quorum_tx.into_iter().zip(to_session_rx).enumerate() {
         let cfg = cfg.clone();
         let stats = stats.clone();
         let tree = tree.clone();
-        let cpu = cpu_for(i + 1);
+        let cpu = cpu_for(i + first_cpu);
+        let quorum_here = if i == 0 { shared_quorum.take() } else { None };
         let h = LocalExecutorBuilder::new(Placement::Unbound)
             .name(&format!("rk-session-{i}"))
             .io_memory(IO_MEMORY_BYTES)
             .spin_before_park(spin)
             .spawn(move || async move {
                 pin(cpu);
+                if let Some(q) = quorum_here {
+                    glommio::spawn_local(q()).detach();
+                }
                 session_core::run(i, cfg, tree, tx, rx, last_zxid, stats).await
             })
             .map_err(|e| ServerError::Executor(e.to_string()))?;
         handles.push(h);
     }
     tracing::info!(
-        "ringkeeper {} serving on {} with {n} session core(s) and one quorum core",
+        "ringkeeper {} serving on {} with {n} session core(s) and {}",
         env!("CARGO_PKG_VERSION"),
-        cfg.client_addr
+        cfg.client_addr,
+        if cfg.quorum_shared() {
+            "the quorum task on session core 0"
+        } else {
+            "a dedicated quorum core"
+        }
     );
     for h in handles {
         if let Err(e) = h.join() {

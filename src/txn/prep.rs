@@ -492,22 +492,32 @@ fn prep_multi(view: &mut View<'_>, ctx: &PrepContext<'_>, m: &MultiRequest) -> T
 }
 
 /// closeSession: the session's ephemerals as they will be once pending txns apply
-/// (pending deletes removed, pending ephemeral creates added), sorted.
+/// (pending deletes and re-creations by others removed, pending ephemeral creates
+/// added), sorted.
 fn close_session(view: &mut View<'_>, ctx: &PrepContext<'_>) -> Txn {
     let session = ctx.session_id;
     let mut es: BTreeSet<String> = view.tree.ephemerals(session).map(str::to_owned).collect();
+    // A pending record is the node's latest state: it is the session's ephemeral only
+    // if the record says so (a node deleted and recreated by another session is not).
     for (path, c) in view.base.iter() {
         match &c.node {
-            None => {
-                es.remove(path);
-            }
             Some(n) if n.ephemeral_owner == session => {
                 es.insert(path.to_owned());
             }
-            Some(_) => {}
+            _ => {
+                es.remove(path);
+            }
         }
     }
+    // Unlike ZooKeeper's PrepRequestProcessor, the parents' child counts drop too: a
+    // delete of the parent pipelined behind this closeSession must not see NOTEMPTY.
     for p in &es {
+        if let Some((parent_path, _)) = split_parent(p) {
+            if let Some(mut parent) = view.get(parent_path) {
+                parent.child_count = parent.child_count.wrapping_sub(1);
+                view.put(parent_path, Some(parent));
+            }
+        }
         view.put(p, None);
     }
     Txn::CloseSession(CloseSessionTxn {

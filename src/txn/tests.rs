@@ -926,3 +926,56 @@ fn txn_is_send_and_clone() {
     ok::<Txn>();
     ok::<ApplyOutcome>();
 }
+
+/// The quorum core preps against the committed tree plus the outstanding changes,
+/// with the tree lagging behind by any number of prepared txns. Each txn must be
+/// exactly what prep makes on a tree that had every earlier txn applied at once.
+#[test]
+fn prep_through_outstanding_matches_prep_on_an_up_to_date_tree() {
+    let seeds: u64 = std::env::var("RK_PREP_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    for seed in 0..seeds {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut eager = DataTree::new();
+        let mut committed = DataTree::new();
+        let mut pending = Outstanding::new();
+        let mut unapplied: std::collections::VecDeque<(TxnHeader, Txn)> = Default::default();
+        let mut ok = 0;
+        for zxid in 1..=400i64 {
+            let (session, req) = random_request(&mut rng, &eager);
+            let ctx = PrepContext {
+                session_id: session,
+                auth_ids: &[],
+                extended_types_enabled: false,
+            };
+            let expected = prep(&eager, &ctx, &req);
+            let txn = prep_with(&committed, &mut pending, &ctx, zxid, &req);
+            assert_eq!(txn, expected, "seed {seed} zxid {zxid}: {req:?}");
+            if !matches!(txn, Txn::Error(_)) {
+                ok += 1;
+            }
+            let hdr = TxnHeader::for_txn(session, 0, zxid, zxid * 10, &txn);
+            let _ = apply(&mut eager, &hdr, &txn);
+            unapplied.push_back((hdr, txn));
+            // The committed tree catches up by a random prefix now and then.
+            if rng.gen_bool(0.3) {
+                for _ in 0..rng.gen_range(0..=unapplied.len()) {
+                    let Some((hdr, txn)) = unapplied.pop_front() else {
+                        break;
+                    };
+                    let _ = apply(&mut committed, &hdr, &txn);
+                    pending.commit_up_to(hdr.zxid);
+                }
+            }
+        }
+        while let Some((hdr, txn)) = unapplied.pop_front() {
+            let _ = apply(&mut committed, &hdr, &txn);
+            pending.commit_up_to(hdr.zxid);
+        }
+        assert!(pending.is_empty());
+        assert_eq!(committed, eager, "seed {seed}");
+        assert!(ok > 60, "seed {seed}: only {ok} txns succeeded");
+    }
+}

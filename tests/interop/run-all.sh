@@ -12,7 +12,9 @@
 # live-server tests of ringkeeper's client, cli and bench (`cargo test -- --ignored`);
 # stop it; kazoo.sh (which starts/stops its own servers).
 # Env: INTEROP_SKIP_INSTALL=1, INTEROP_SKIP_KAZOO=1, INTEROP_SKIP_CLI=1,
-#      INTEROP_OUT (default target/interop/run-<mode>), plus kazoo.sh's knobs.
+#      INTEROP_OUT (default target/interop/run-<mode>), plus kazoo.sh's knobs;
+#      RINGKEEPER_PROPS="key=value ..." gives every ringkeeper server these settings
+#      (as -D), e.g. "cores=2 quorumCore=dedicated" to test the multi-core layout.
 # Prints one PASS/FAIL line per part; exits non-zero if any part failed.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -72,7 +74,9 @@ maxClientCnxns=0
 admin.enableServer=false
 extendedTypesEnabled=true
 CFG
-    "$BIN" server --config "$SRV_DIR/zoo.cfg" >"$SRV_DIR/server.log" 2>&1 </dev/null &
+    DARGS=()
+    for p in ${RINGKEEPER_PROPS:-}; do DARGS+=(-D "$p"); done
+    "$BIN" server --config "$SRV_DIR/zoo.cfg" "${DARGS[@]}" >"$SRV_DIR/server.log" 2>&1 </dev/null &
     echo $! >"$SRV_DIR/zk.pid"
     "$HERE/wait-port.sh" 127.0.0.1 "$PORT" "${SERVER_START_TIMEOUT:-30}" "$(cat "$SRV_DIR/zk.pid")" || {
       rc=$?; echo "run-all: ringkeeper did not come up; last lines of $SRV_DIR/server.log:"; tail -n 30 "$SRV_DIR/server.log"; }
