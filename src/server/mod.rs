@@ -22,6 +22,8 @@ pub mod stats;
 
 pub use session_core::Core;
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use glommio::channels::shared_channel;
@@ -127,14 +129,23 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
     };
     let mut handles = Vec::with_capacity(n + 1);
     let spin = Duration::from_micros(cfg.spin_before_park_us);
+    // With a shared quorum core the quorum task runs on session core 0's executor and
+    // preps against that core's replica: the write path then crosses no thread (no
+    // eventfd wake-up, no membarrier when an executor parks) and the process holds
+    // one tree fewer, which is what a machine with few CPUs wants.
+    let shared = cfg.quorum_shared();
+    // One replica per executor that needs one; the recovered tree itself is the last,
+    // so none outlives its executor here.
+    let quorum_tree = (!shared).then(|| tree.clone());
+    let mut session_trees: Vec<DataTree> = (1..n).map(|_| tree.clone()).collect();
+    session_trees.push(tree);
     let quorum_task = {
         let cfg = cfg.clone();
         let stats = stats.clone();
-        let tree = tree.clone();
-        move || {
+        move |committed: quorum::CommittedTree| {
             quorum::run(
                 cfg,
-                tree,
+                committed,
                 durable,
                 last_zxid,
                 to_session_tx,
@@ -143,30 +154,33 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             )
         }
     };
-    // With a shared quorum core the quorum task runs on session core 0's executor:
-    // the write path then crosses no thread (no eventfd wake-up, no membarrier when
-    // an executor parks), which is what a machine with few CPUs wants.
     let mut shared_quorum = None;
-    if cfg.quorum_shared() {
-        shared_quorum = Some(quorum_task);
-    } else {
-        let cpu = cpu_for(0);
-        let h = LocalExecutorBuilder::new(Placement::Unbound)
-            .name("rk-quorum")
-            .io_memory(IO_MEMORY_BYTES)
-            .spin_before_park(spin)
-            .spawn(move || async move {
-                pin(cpu);
-                quorum_task().await
-            })
-            .map_err(|e| ServerError::Executor(e.to_string()))?;
-        handles.push(h);
+    match quorum_tree {
+        None => shared_quorum = Some(quorum_task),
+        Some(own) => {
+            let cpu = cpu_for(0);
+            let h = LocalExecutorBuilder::new(Placement::Unbound)
+                .name("rk-quorum")
+                .io_memory(IO_MEMORY_BYTES)
+                .spin_before_park(spin)
+                .spawn(move || async move {
+                    pin(cpu);
+                    quorum_task(quorum::CommittedTree {
+                        tree: Rc::new(RefCell::new(own)),
+                        applied: Rc::new(Cell::new(last_zxid)),
+                        quorum_applies: true,
+                    })
+                    .await
+                })
+                .map_err(|e| ServerError::Executor(e.to_string()))?;
+            handles.push(h);
+        }
     }
-    let first_cpu = usize::from(!cfg.quorum_shared());
-    for (i, (tx, rx)) in to_quorum_tx.into_iter().zip(to_session_rx).enumerate() {
+    let first_cpu = usize::from(!shared);
+    let channels = to_quorum_tx.into_iter().zip(to_session_rx);
+    for (i, ((tx, rx), replica)) in channels.zip(session_trees).enumerate() {
         let cfg = cfg.clone();
         let stats = stats.clone();
-        let tree = tree.clone();
         let cpu = cpu_for(i + first_cpu);
         let quorum_here = if i == 0 { shared_quorum.take() } else { None };
         let h = LocalExecutorBuilder::new(Placement::Unbound)
@@ -175,10 +189,17 @@ pub fn run(cfg: Config) -> Result<(), ServerError> {
             .spin_before_park(spin)
             .spawn(move || async move {
                 pin(cpu);
+                let tree = Rc::new(RefCell::new(replica));
+                let applied = Rc::new(Cell::new(last_zxid));
                 if let Some(q) = quorum_here {
-                    glommio::spawn_local(q()).detach();
+                    let committed = quorum::CommittedTree {
+                        tree: tree.clone(),
+                        applied: applied.clone(),
+                        quorum_applies: false,
+                    };
+                    glommio::spawn_local(q(committed)).detach();
                 }
-                session_core::run(i, cfg, tree, tx, rx, last_zxid, stats).await
+                session_core::run(i, cfg, tree, tx, rx, applied, stats).await
             })
             .map_err(|e| ServerError::Executor(e.to_string()))?;
         handles.push(h);

@@ -1,8 +1,12 @@
-//! The quorum core: the single writer. It validates write requests against its own
-//! copy of the tree (which already includes every earlier txn, so it doubles as
-//! ZooKeeper's "outstanding changes"), turns them into txns with zxids, appends them
+//! The quorum core: the single writer. It validates write requests against the
+//! committed tree seen through the changes of txns prepared but not yet applied
+//! (ZooKeeper's "outstanding changes"), turns them into txns with zxids, appends them
 //! as one batch, syncs the batch, then commits it: the batch is fanned out to every
 //! session core, which applies it and answers its clients.
+//!
+//! The committed tree is the quorum core's own replica, which it applies each batch
+//! to after the sync, or, when the quorum task shares session core 0's executor
+//! (`quorumCore`), that core's replica: one tree for both, applied by the core.
 //!
 //! It is also the authority on sessions: it creates them, revalidates reconnects,
 //! tracks their expiry from the touches the session cores send, and closes expired
@@ -26,7 +30,7 @@ use crate::proto::{ErrorCode, Id, OpCode, Request};
 use crate::session::{self, SessionTracker};
 use crate::storage::{self, SyncTarget, TxnLog};
 use crate::tree::DataTree;
-use crate::txn::{self, CreateSessionTxn, PrepContext, Txn, TxnHeader, WriteRequest};
+use crate::txn::{self, CreateSessionTxn, Outstanding, PrepContext, Txn, TxnHeader, WriteRequest};
 
 /// What recovery hands the quorum core: the log to append to and the sessions that
 /// were live when the server stopped (they expire normally unless clients return).
@@ -57,9 +61,21 @@ enum Work {
     Reap(String),
 }
 
+/// The committed tree the quorum core preps against, and who applies to it.
+pub struct CommittedTree {
+    pub tree: Rc<RefCell<DataTree>>,
+    /// zxid of the last txn applied to `tree`.
+    pub applied: Rc<Cell<i64>>,
+    /// Whether the quorum core applies committed batches to `tree` itself (its own
+    /// replica) or leaves that to the session core it shares the tree with.
+    pub quorum_applies: bool,
+}
+
 struct Quorum {
     cfg: Arc<Config>,
-    tree: RefCell<DataTree>,
+    committed: CommittedTree,
+    /// Changes of txns prepared but not yet applied to the committed tree.
+    outstanding: RefCell<Outstanding>,
     sessions: RefCell<SessionTracker>,
     /// Where each live session is attached (core, connection).
     owners: RefCell<HashMap<i64, (CoreIdx, ConnId)>>,
@@ -189,11 +205,11 @@ impl Quorum {
             } => {
                 let op = request.op_code();
                 let mut hdr = self.next_header(origin.session, origin.xid, op);
-                let txn = self.prep_checked(origin.session, &auth, &request);
+                let txn = self.prep_checked(origin.session, &auth, &request, hdr.zxid);
                 // The header names the txn actually logged (error, multi, ...), as
                 // ZooKeeper's does.
                 hdr.op = txn.op_code() as i32;
-                self.commit_local(&hdr, &txn);
+                self.commit_sessions(&hdr, &txn);
                 Some(Committed::Txn {
                     origin: Some(origin),
                     hdr,
@@ -224,7 +240,6 @@ impl Quorum {
                 let txn = Txn::CreateSession(CreateSessionTxn {
                     time_out: timeout_ms,
                 });
-                self.commit_local(&hdr, &txn);
                 Some(Committed::SessionCreated {
                     core,
                     conn,
@@ -247,9 +262,9 @@ impl Quorum {
                     auth_ids: &[],
                     extended_types_enabled: self.cfg.extended_types_enabled,
                 };
-                let txn = txn::prep(&self.tree.borrow(), &ctx, &WriteRequest::CloseSession);
+                let txn = self.prep(&ctx, hdr.zxid, &WriteRequest::CloseSession);
                 hdr.op = txn.op_code() as i32;
-                self.commit_local(&hdr, &txn);
+                self.commit_sessions(&hdr, &txn);
                 Some(Committed::Txn {
                     origin: None,
                     hdr,
@@ -263,14 +278,15 @@ impl Quorum {
                     extended_types_enabled: self.cfg.extended_types_enabled,
                 };
                 let req = WriteRequest::DeleteContainer { path };
-                let txn = txn::prep(&self.tree.borrow(), &ctx, &req);
+                // Prepared as the next zxid, which is taken only if the delete goes
+                // ahead (a failed prep leaves the outstanding changes as they were).
+                let txn = self.prep(&ctx, self.last_zxid.get() + 1, &req);
                 // The node changed since it was picked (a child came back): skip it,
                 // as ZooKeeper's ContainerManager ignores such failures.
                 if let Txn::Error(_) = txn {
                     return None;
                 }
                 let hdr = self.next_header(0, 0, OpCode::DeleteContainer);
-                self.commit_local(&hdr, &txn);
                 Some(Committed::Txn {
                     origin: None,
                     hdr,
@@ -281,7 +297,7 @@ impl Quorum {
     }
 
     /// `prep` behind the session check ZooKeeper's PrepRequestProcessor does first.
-    fn prep_checked(&self, session: i64, auth: &[Id], request: &Request) -> Txn {
+    fn prep_checked(&self, session: i64, auth: &[Id], request: &Request, zxid: i64) -> Txn {
         let live = {
             let s = self.sessions.borrow();
             s.contains(session) && s.is_closing(session) == Some(false)
@@ -300,12 +316,18 @@ impl Quorum {
             auth_ids: auth,
             extended_types_enabled: self.cfg.extended_types_enabled,
         };
-        txn::prep(&self.tree.borrow(), &ctx, &req)
+        self.prep(&ctx, zxid, &req)
     }
 
-    /// Applies a txn to the quorum core's tree and session table.
-    fn commit_local(&self, hdr: &TxnHeader, txn: &Txn) {
-        let _ = txn::apply(&mut self.tree.borrow_mut(), hdr, txn);
+    /// Prepares `req` as the txn `zxid` against the committed tree and the
+    /// outstanding changes, which then include its own.
+    fn prep(&self, ctx: &PrepContext<'_>, zxid: i64, req: &WriteRequest) -> Txn {
+        let tree = self.committed.tree.borrow();
+        txn::prep_with(&tree, &mut self.outstanding.borrow_mut(), ctx, zxid, req)
+    }
+
+    /// A prepared txn's effect on the session table (the tree gets it once committed).
+    fn commit_sessions(&self, hdr: &TxnHeader, txn: &Txn) {
         if let Txn::CloseSession(_) = txn {
             self.sessions.borrow_mut().remove(hdr.client_id);
             self.owners.borrow_mut().remove(&hdr.client_id);
@@ -406,7 +428,7 @@ impl Quorum {
             .into_iter()
             .map(|s| (s.id, s.timeout_ms as i32))
             .collect();
-        // The pipeline is between batches: every txn in the tree is committed.
+        // The pipeline is between batches: every txn up to here is committed.
         let zxid = self.last_zxid.get();
         self.snapshot_running.set(true);
         let q = self.clone();
@@ -441,12 +463,20 @@ impl Quorum {
         sessions: &[(i64, i32)],
         zxid: i64,
     ) -> storage::Result<(std::path::PathBuf, u64)> {
+        // The walk starts from a tree holding every txn up to `zxid`: the batch just
+        // committed may still be on its way to the core that applies it.
+        while self.committed.applied.get() < zxid {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
         let dir = self.cfg.data_dir.clone();
         let mut file = blocking(move || storage::SnapshotFile::create(&dir, zxid)).await?;
         let mut buf = BytesMut::with_capacity(SNAPSHOT_CHUNK_BYTES + (64 << 10));
         let mut enc = storage::SnapshotEncoder::new(sessions, zxid, &mut buf);
         loop {
-            let done = enc.encode_some(&self.tree.borrow(), SNAPSHOT_NODES_PER_STEP, &mut buf);
+            let done = {
+                let tree = self.committed.tree.borrow();
+                enc.encode_some(&tree, SNAPSHOT_NODES_PER_STEP, &mut buf)
+            };
             if done || buf.len() >= SNAPSHOT_CHUNK_BYTES {
                 let chunk = buf.split().freeze();
                 let res = blocking(move || match file.write(&chunk) {
@@ -466,12 +496,9 @@ impl Quorum {
             // io_uring, which would starve the pipeline's fsync completions.
             glommio::timer::sleep(SNAPSHOT_STEP_PAUSE).await;
         }
-        // The walk may have seen txns prepared after `zxid` whose batch is still
-        // being synced; the file must not be found before they are in the log.
-        let seen = self.last_zxid.get();
-        while self.log.borrow().synced_zxid() < seen {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
-        }
+        // The walk may have seen txns after `zxid`, but only synced ones: the
+        // committed tree gets a batch after its sync, so the file never holds a txn
+        // the log could lose.
         let nodes = enc.nodes();
         let path = blocking(move || file.finish()).await?;
         Ok((path, nodes))
@@ -488,6 +515,10 @@ impl Quorum {
             let max_txns = self.cfg.commit_batch_max_txns;
             let max_bytes = self.cfg.commit_batch_max_bytes;
             let start_bytes = self.log.borrow().bytes_appended();
+            // What the committed tree has applied needs no overlay any more.
+            self.outstanding
+                .borrow_mut()
+                .commit_up_to(self.committed.applied.get());
             let mut committed: Vec<Committed> = Vec::new();
             let mut append_us = 0u64;
             loop {
@@ -531,6 +562,9 @@ impl Quorum {
             self.stats.quorum().stage(Stage::Append, append_us);
             self.sync(txns).await;
             self.stats.quorum().batch_committed(committed.len());
+            if self.committed.quorum_applies {
+                self.apply_committed(&committed);
+            }
             let batch = Arc::new(committed);
             let fanout = Instant::now();
             for out in &self.outs {
@@ -543,6 +577,18 @@ impl Quorum {
                 .quorum()
                 .stage(Stage::Commit, fanout.elapsed().as_micros() as u64);
             self.maybe_snapshot(txns);
+        }
+    }
+
+    /// Applies a synced batch to the quorum core's own replica.
+    fn apply_committed(&self, batch: &[Committed]) {
+        let mut tree = self.committed.tree.borrow_mut();
+        for c in batch {
+            if let Committed::Txn { hdr, txn, .. } | Committed::SessionCreated { hdr, txn, .. } = c
+            {
+                let _ = txn::apply(&mut tree, hdr, txn);
+                self.committed.applied.set(hdr.zxid);
+            }
         }
     }
 
@@ -579,6 +625,7 @@ impl Quorum {
             if last_reap.elapsed() >= reap_every {
                 last_reap = Instant::now();
                 let paths = self
+                    .committed
                     .tree
                     .borrow()
                     .expired_containers_and_ttls(wall_clock_ms(), 0);
@@ -597,7 +644,7 @@ impl Quorum {
 /// Runs the quorum core until the process ends.
 pub async fn run(
     cfg: Arc<Config>,
-    tree: DataTree,
+    committed: CommittedTree,
     durable: Durable,
     last_zxid: i64,
     outs: Vec<SharedSender<ToSession>>,
@@ -639,7 +686,8 @@ pub async fn run(
         snapshot_at: Cell::new(snapshot_interval(cfg.snap_count)),
         snapshot_running: Rc::new(Cell::new(false)),
         cfg,
-        tree: RefCell::new(tree),
+        committed,
+        outstanding: RefCell::new(Outstanding::new()),
         owners: RefCell::new(HashMap::new()),
         last_zxid: Cell::new(last_zxid),
         inbox: RefCell::new(VecDeque::new()),

@@ -35,14 +35,17 @@ use crate::watch::{WatchEvent, WatchRegistry};
 pub struct Core {
     pub idx: CoreIdx,
     pub cfg: Arc<Config>,
-    pub tree: RefCell<DataTree>,
+    /// This core's replica; with a shared quorum core (core 0) also the tree the
+    /// quorum task preps against.
+    pub tree: Rc<RefCell<DataTree>>,
     pub watches: RefCell<WatchRegistry>,
     pub conns: RefCell<HashMap<ConnId, Rc<Conn>>>,
     /// Which connection of this core a session is attached to.
     pub by_session: RefCell<HashMap<i64, ConnId>>,
     pub conns_per_ip: RefCell<HashMap<IpAddr, u32>>,
-    /// zxid of the last txn applied to this replica.
-    pub last_zxid: Cell<i64>,
+    /// zxid of the last txn applied to this replica (shared with the quorum task
+    /// along with the tree).
+    pub last_zxid: Rc<Cell<i64>>,
     pub to_quorum: ConnectedSender<ToQuorum>,
     /// Sessions active since the last touch batch.
     pub touched: RefCell<HashSet<i64>>,
@@ -407,10 +410,10 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 pub async fn run(
     idx: CoreIdx,
     cfg: Arc<Config>,
-    tree: DataTree,
+    tree: Rc<RefCell<DataTree>>,
     to_quorum: SharedSender<ToQuorum>,
     from_quorum: SharedReceiver<ToSession>,
-    last_zxid: i64,
+    last_zxid: Rc<Cell<i64>>,
     stats: Arc<ServerStats>,
 ) {
     // Each end's connect waits for its peer, so both are connected at once.
@@ -420,12 +423,12 @@ pub async fn run(
     let core = Rc::new(Core {
         idx,
         cfg: cfg.clone(),
-        tree: RefCell::new(tree),
+        tree,
         watches: RefCell::new(WatchRegistry::new()),
         conns: RefCell::new(HashMap::new()),
         by_session: RefCell::new(HashMap::new()),
         conns_per_ip: RefCell::new(HashMap::new()),
-        last_zxid: Cell::new(last_zxid),
+        last_zxid,
         to_quorum,
         touched: RefCell::new(HashSet::new()),
         next_conn: Cell::new(1),
