@@ -73,6 +73,9 @@ pub struct Config {
     pub session_cores: usize,
     /// Whether the quorum core has a thread of its own (ringkeeper's own `quorumCore`).
     pub quorum_core: QuorumCore,
+    /// ringkeeper's own `syncInline`: `None` (auto) = inline with a dedicated quorum
+    /// core; see `sync_inline`.
+    pub sync_inline: Option<bool>,
     /// The server id (`myid`); 0 for a standalone server without one.
     pub server_id: u64,
     /// Txns between snapshots (`snapCount`); each interval is drawn at random from
@@ -183,6 +186,15 @@ impl Config {
         }
     }
 
+    /// Whether the quorum task fdatasyncs the log on its own thread (blocking its
+    /// executor for the flush) rather than through io_uring's worker threads. Inline
+    /// saves two thread wake-ups per batch but stalls everything else on the
+    /// executor, so `auto` uses it only on a dedicated quorum core, which serves no
+    /// connections.
+    pub fn sync_inline(&self) -> bool {
+        self.sync_inline.unwrap_or(!self.quorum_shared())
+    }
+
     /// The embedded default: a standalone server on 127.0.0.1:2181 with its data under
     /// `./ringkeeper-data`.
     pub fn embedded_default() -> Config {
@@ -204,6 +216,7 @@ impl Config {
             super_digest: None,
             session_cores: 1,
             quorum_core: QuorumCore::Auto,
+            sync_inline: None,
             server_id: 0,
             snap_count: SNAP_COUNT_DEFAULT,
             prealloc_bytes: PREALLOC_KIB_DEFAULT * 1024,
@@ -338,6 +351,14 @@ impl Config {
                         "dedicated" => QuorumCore::Dedicated,
                         "shared" => QuorumCore::Shared,
                         _ => return Err(bad("expected auto, dedicated or shared")),
+                    }
+                }
+                "syncInline" => {
+                    cfg.sync_inline = match value.to_ascii_lowercase().as_str() {
+                        "auto" => None,
+                        "yes" | "true" => Some(true),
+                        "no" | "false" => Some(false),
+                        _ => return Err(bad("expected auto, yes or no")),
                     }
                 }
                 "snapCount" => {
@@ -525,6 +546,18 @@ mod tests {
         assert!(parse("cores=2\nquorumCore=shared\n").quorum_shared());
         assert!(!parse("quorumCore=Dedicated\n").quorum_shared());
         assert!(Config::parse("dataDir=/d\nclientPort=1\nquorumCore=both\n", "f").is_err());
+    }
+
+    #[test]
+    fn sync_inline_auto_follows_the_quorum_core() {
+        let parse = |extra: &str| {
+            Config::parse(&format!("dataDir=/d\nclientPort=1\n{extra}"), "f").expect("parses")
+        };
+        assert!(!parse("").sync_inline());
+        assert!(parse("cores=2\n").sync_inline());
+        assert!(parse("syncInline=yes\n").sync_inline());
+        assert!(!parse("cores=2\nsyncInline=no\n").sync_inline());
+        assert!(Config::parse("dataDir=/d\nclientPort=1\nsyncInline=maybe\n", "f").is_err());
     }
 
     #[test]

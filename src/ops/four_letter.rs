@@ -254,6 +254,8 @@ fn conf(core: &Rc<Core>) -> String {
         "dedicated"
     };
     let _ = writeln!(s, "quorumCore={layout}");
+    let inline = if c.sync_inline() { "yes" } else { "no" };
+    let _ = writeln!(s, "syncInline={inline}");
     s
 }
 

@@ -381,8 +381,14 @@ impl Quorum {
         let bytes_before = self.log.borrow().bytes_appended();
         let started = Instant::now();
         if self.cfg.force_sync {
+            let inline = self.cfg.sync_inline();
             for t in &targets {
-                if let Err(e) = sync_target(t).await {
+                let res = if inline && !t.full_fsync {
+                    fdatasync_here(t)
+                } else {
+                    sync_target(t).await
+                };
+                if let Err(e) = res {
                     fatal(&format!("fsync of {} failed: {e}", t.path.display()));
                 }
             }
@@ -738,6 +744,19 @@ fn snapshot_interval(snap_count: u64) -> u64 {
     use rand::Rng;
     let lo = snap_count / 2 + 1;
     rand::thread_rng().gen_range(lo..=snap_count.max(lo))
+}
+
+/// Makes one segment durable with an fdatasync on this thread, which blocks the
+/// executor for the flush: no io_uring worker to wake, no completion to wait for.
+/// Used where nothing else waits on this executor (`syncInline`).
+fn fdatasync_here(t: &SyncTarget) -> std::io::Result<()> {
+    // SAFETY: fdatasync reads no memory; `t.fd` is a segment fd the log keeps open
+    // until the sync is marked done.
+    if unsafe { libc::fdatasync(t.fd) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Makes one sync target durable through io_uring. The log keeps its fds; the sync
