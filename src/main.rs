@@ -50,6 +50,19 @@ enum Command {
     },
     /// A load generator for any ZooKeeper-protocol server (see bench/).
     Bench(Box<ringkeeper::bench::BenchArgs>),
+    /// A measuring instrument for bench/compare, not a server: answers getData at
+    /// once with a fixed reply and setData with one write + fdatasync, to show the
+    /// machine's own unloaded latency floor (bench/loadgen/floor.rs).
+    FloorServer {
+        #[arg(long, default_value = "127.0.0.1:2181")]
+        listen: std::net::SocketAddr,
+        /// Bytes of data in each getData reply.
+        #[arg(long, default_value_t = 100)]
+        value_size: usize,
+        /// Answer setData by writing it to this file (made, 64 MiB) and fdatasync.
+        #[arg(long)]
+        sync_file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -84,6 +97,17 @@ fn main() -> ExitCode {
             extended_types,
         } => import_zk(&zk_data_dir, zk_log_dir.as_deref(), &to, extended_types),
         Command::Bench(bench) => ringkeeper::bench::main(*bench),
+        Command::FloorServer {
+            listen,
+            value_size,
+            sync_file,
+        } => match ringkeeper::bench::floor::serve(listen, value_size, sync_file.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ringkeeper: floor server on {listen}: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Cli(cli) => match ringkeeper::cli::run(cli) {
             Ok(()) => ExitCode::SUCCESS,
             // Its own message is already printed, as zkCli prints it.

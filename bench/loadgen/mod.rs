@@ -9,6 +9,7 @@
 //!
 //! The pure parts (schedule, summary, SVG) are in [`schedule`] and [`report`].
 
+pub mod floor;
 pub mod report;
 pub mod schedule;
 #[cfg(test)]

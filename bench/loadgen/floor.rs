@@ -1,0 +1,205 @@
+//! The floor server: a measuring instrument, not a ZooKeeper server. It answers the
+//! handshake, getData, exists and ping at once with fixed replies (no tree, no
+//! sessions), from one blocking thread per connection; create with NODEEXISTS and
+//! getChildren with NONODE, so the load generator's setup and cleanup pass; setData,
+//! given a sync file, with one write of the request and one fdatasync of that file
+//! (no batching); everything else with UNIMPLEMENTED.
+//!
+//! Run under the same unloaded `ringkeeper bench` workloads as the real servers, it
+//! shows what this machine's kernel, scheduler, disk and load generator cost by
+//! themselves: an unloaded request to a real server cannot be much faster. It is no
+//! bound on throughput (a thread per connection is not how to serve load).
+//! `bench/compare --floor` puts it beside ZooKeeper and ringkeeper.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::proto::codec::{Decode, Encode, Reader};
+use crate::proto::{
+    ConnectRequest, ConnectResponse, ErrorCode, GetDataResponse, ReplyHeader, Stat,
+};
+
+const OP_CREATE: i32 = 1;
+const OP_EXISTS: i32 = 3;
+const OP_GET_DATA: i32 = 4;
+const OP_SET_DATA: i32 = 5;
+const OP_GET_CHILDREN: i32 = 8;
+const OP_GET_CHILDREN2: i32 = 12;
+const OP_CREATE2: i32 = 15;
+const OP_PING: i32 = 11;
+const OP_CLOSE_SESSION: i32 = -11;
+/// Larger frames are refused (closes the connection): the instrument serves reads.
+const MAX_FRAME: usize = 1 << 20;
+
+/// Size of the sync file; writes wrap around inside it, so no write extends the file
+/// (an fdatasync then flushes data only, as in a preallocated txn log).
+const SYNC_FILE_BYTES: u64 = 64 << 20;
+
+/// Where setData requests are written and fdatasync'd.
+struct SyncFile {
+    file: File,
+    next: AtomicU64,
+}
+
+impl SyncFile {
+    fn create(path: &Path) -> io::Result<SyncFile> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        // Written blocks, not a sparse or unwritten range: later writes then change
+        // no metadata, as in ZooKeeper's and ringkeeper's preallocated logs.
+        let zeros = vec![0u8; 1 << 20];
+        for i in 0..SYNC_FILE_BYTES / zeros.len() as u64 {
+            file.write_all_at(&zeros, i * zeros.len() as u64)?;
+        }
+        file.sync_all()?;
+        Ok(SyncFile {
+            file,
+            next: AtomicU64::new(0),
+        })
+    }
+
+    fn write_and_sync(&self, bytes: &[u8]) -> io::Result<()> {
+        let len = bytes.len() as u64;
+        let at = self.next.fetch_add(len, Ordering::Relaxed)
+            % (SYNC_FILE_BYTES - len.min(SYNC_FILE_BYTES));
+        self.file.write_all_at(bytes, at)?;
+        self.file.sync_data()
+    }
+}
+
+/// Listens on `addr` and serves until the process is killed.
+pub fn serve(addr: SocketAddr, value_size: usize, sync_file: Option<&Path>) -> io::Result<()> {
+    serve_on(TcpListener::bind(addr)?, value_size, sync_file)
+}
+
+/// Serves on `listener` until the process ends.
+pub fn serve_on(
+    listener: TcpListener,
+    value_size: usize,
+    sync_file: Option<&Path>,
+) -> io::Result<()> {
+    let sync = sync_file.map(SyncFile::create).transpose()?.map(Arc::new);
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "floor server on {addr} (getData: {value_size} bytes; setData: {})",
+        sync_file.map_or("unimplemented".into(), |p| format!(
+            "write + fdatasync of {}",
+            p.display()
+        ))
+    );
+    let value = Bytes::from(vec![b'v'; value_size]);
+    let mut next_session = 1i64;
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("floor server: accept failed: {e}");
+                continue;
+            }
+        };
+        let (session, value, sync) = (next_session, value.clone(), sync.clone());
+        next_session += 1;
+        std::thread::spawn(move || {
+            if let Err(e) = serve_conn(stream, session, &value, sync.as_deref()) {
+                tracing::debug!("floor server: connection ended: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+fn read_frame(s: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Bytes> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len)?;
+    let n = i32::from_be_bytes(len);
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|n| *n <= MAX_FRAME)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("frame length {n}")))?;
+    buf.resize(n, 0);
+    s.read_exact(buf)?;
+    Ok(Bytes::copy_from_slice(buf))
+}
+
+fn send(s: &mut TcpStream, out: &mut BytesMut, body: impl FnOnce(&mut BytesMut)) -> io::Result<()> {
+    out.clear();
+    out.extend_from_slice(&[0; 4]);
+    body(out);
+    let len = (out.len() - 4) as i32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    s.write_all(out)
+}
+
+fn bad(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+fn serve_conn(
+    mut s: TcpStream,
+    session: i64,
+    value: &Bytes,
+    sync: Option<&SyncFile>,
+) -> io::Result<()> {
+    s.set_nodelay(true)?;
+    let mut buf = Vec::new();
+    let mut out = BytesMut::with_capacity(4096);
+    let req =
+        ConnectRequest::decode(&mut Reader::new(read_frame(&mut s, &mut buf)?)).map_err(bad)?;
+    send(&mut s, &mut out, |o| {
+        ConnectResponse {
+            protocol_version: 0,
+            timeout_ms: req.timeout_ms,
+            session_id: session,
+            passwd: Bytes::from_static(&[0; 16]),
+            read_only: req.read_only.map(|_| false),
+        }
+        .encode(o)
+    })?;
+    loop {
+        let frame = read_frame(&mut s, &mut buf)?;
+        let mut r = Reader::new(frame.clone());
+        let xid = r.read_i32().map_err(bad)?;
+        let op = r.read_i32().map_err(bad)?;
+        let err = match (op, sync) {
+            (OP_SET_DATA, Some(f)) => {
+                f.write_and_sync(&frame)?;
+                ErrorCode::Ok
+            }
+            (OP_GET_DATA | OP_EXISTS | OP_PING | OP_CLOSE_SESSION, _) => ErrorCode::Ok,
+            (OP_CREATE | OP_CREATE2, _) => ErrorCode::NodeExists,
+            (OP_GET_CHILDREN | OP_GET_CHILDREN2, _) => ErrorCode::NoNode,
+            _ => ErrorCode::Unimplemented,
+        };
+        send(&mut s, &mut out, |o| {
+            ReplyHeader {
+                xid,
+                zxid: 1,
+                err: err as i32,
+            }
+            .encode(o);
+            match op {
+                OP_GET_DATA => GetDataResponse {
+                    data: Some(value.clone()),
+                    stat: Stat::default(),
+                }
+                .encode(o),
+                OP_EXISTS | OP_SET_DATA => Stat::default().encode(o),
+                _ => {}
+            }
+        })?;
+        if op == OP_CLOSE_SESSION || err == ErrorCode::Unimplemented {
+            return Ok(());
+        }
+    }
+}
