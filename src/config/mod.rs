@@ -73,8 +73,7 @@ pub struct Config {
     pub session_cores: usize,
     /// Whether the quorum core has a thread of its own (ringkeeper's own `quorumCore`).
     pub quorum_core: QuorumCore,
-    /// ringkeeper's own `syncInline`: `None` (auto) = inline with a dedicated quorum
-    /// core; see `sync_inline`.
+    /// ringkeeper's own `syncInline`: `None` = `auto`; see `SyncInline`.
     pub sync_inline: Option<bool>,
     /// The server id (`myid`); 0 for a standalone server without one.
     pub server_id: u64,
@@ -115,6 +114,18 @@ pub enum QuorumCore {
     Dedicated,
     /// On session core 0's executor, so a write from that core crosses no thread.
     Shared,
+}
+
+/// How the quorum task syncs the log (`syncInline` resolved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncInline {
+    /// fdatasync on the quorum task's thread.
+    Always,
+    /// Through io_uring.
+    Never,
+    /// Inline when the executor answered no read since the previous sync, else
+    /// through io_uring.
+    WhenNoReads,
 }
 
 /// ZooKeeper's default `tickTime` when a file gives none (the embedded default).
@@ -189,10 +200,15 @@ impl Config {
     /// Whether the quorum task fdatasyncs the log on its own thread (blocking its
     /// executor for the flush) rather than through io_uring's worker threads. Inline
     /// saves two thread wake-ups per batch but stalls everything else on the
-    /// executor, so `auto` uses it only on a dedicated quorum core, which serves no
-    /// connections.
-    pub fn sync_inline(&self) -> bool {
-        self.sync_inline.unwrap_or(!self.quorum_shared())
+    /// executor: `auto` is always inline on a dedicated quorum core (it serves no
+    /// connections) and, on a shared one, only while core 0 answers no reads.
+    pub fn sync_inline(&self) -> SyncInline {
+        match self.sync_inline {
+            Some(true) => SyncInline::Always,
+            Some(false) => SyncInline::Never,
+            None if self.quorum_shared() => SyncInline::WhenNoReads,
+            None => SyncInline::Always,
+        }
     }
 
     /// The embedded default: a standalone server on 127.0.0.1:2181 with its data under
@@ -553,10 +569,13 @@ mod tests {
         let parse = |extra: &str| {
             Config::parse(&format!("dataDir=/d\nclientPort=1\n{extra}"), "f").expect("parses")
         };
-        assert!(!parse("").sync_inline());
-        assert!(parse("cores=2\n").sync_inline());
-        assert!(parse("syncInline=yes\n").sync_inline());
-        assert!(!parse("cores=2\nsyncInline=no\n").sync_inline());
+        assert_eq!(parse("").sync_inline(), SyncInline::WhenNoReads);
+        assert_eq!(parse("cores=2\n").sync_inline(), SyncInline::Always);
+        assert_eq!(parse("syncInline=yes\n").sync_inline(), SyncInline::Always);
+        assert_eq!(
+            parse("cores=2\nsyncInline=no\n").sync_inline(),
+            SyncInline::Never
+        );
         assert!(Config::parse("dataDir=/d\nclientPort=1\nsyncInline=maybe\n", "f").is_err());
     }
 

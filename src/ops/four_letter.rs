@@ -254,7 +254,11 @@ fn conf(core: &Rc<Core>) -> String {
         "dedicated"
     };
     let _ = writeln!(s, "quorumCore={layout}");
-    let inline = if c.sync_inline() { "yes" } else { "no" };
+    let inline = match c.sync_inline() {
+        crate::config::SyncInline::Always => "yes",
+        crate::config::SyncInline::Never => "no",
+        crate::config::SyncInline::WhenNoReads => "auto (when no reads)",
+    };
     let _ = writeln!(s, "syncInline={inline}");
     s
 }

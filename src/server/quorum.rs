@@ -25,12 +25,13 @@ use super::messages::{Committed, ConnId, CoreIdx, Origin, ToQuorum, ToSession};
 use super::session_core::wall_clock_ms;
 use super::signal::Signal;
 use super::stats::{ServerStats, Stage};
-use crate::config::Config;
+use crate::config::{Config, SyncInline};
 use crate::proto::{ErrorCode, Id, OpCode, Request};
 use crate::session::{self, SessionTracker};
 use crate::storage::{self, SyncTarget, TxnLog};
 use crate::tree::DataTree;
 use crate::txn::{self, CreateSessionTxn, Outstanding, PrepContext, Txn, TxnHeader, WriteRequest};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// What recovery hands the quorum core: the log to append to and the sessions that
 /// were live when the server stopped (they expire normally unless clients return).
@@ -99,6 +100,8 @@ struct Quorum {
     since_snapshot: Cell<u64>,
     snapshot_at: Cell<u64>,
     snapshot_running: Rc<Cell<bool>>,
+    /// Core 0's answered reads when the previous batch was synced.
+    reads_at_last_sync: Cell<u64>,
 }
 
 impl Quorum {
@@ -381,7 +384,14 @@ impl Quorum {
         let bytes_before = self.log.borrow().bytes_appended();
         let started = Instant::now();
         if self.cfg.force_sync {
-            let inline = self.cfg.sync_inline();
+            let inline = match self.cfg.sync_inline() {
+                SyncInline::Always => true,
+                SyncInline::Never => false,
+                SyncInline::WhenNoReads => {
+                    let reads = self.stats.core(0).reads_answered.load(Relaxed);
+                    reads == self.reads_at_last_sync.replace(reads)
+                }
+            };
             for t in &targets {
                 let res = if inline && !t.full_fsync {
                     fdatasync_here(t)
@@ -691,6 +701,7 @@ pub async fn run(
         since_snapshot: Cell::new(0),
         snapshot_at: Cell::new(snapshot_interval(cfg.snap_count)),
         snapshot_running: Rc::new(Cell::new(false)),
+        reads_at_last_sync: Cell::new(0),
         cfg,
         committed,
         outstanding: RefCell::new(Outstanding::new()),

@@ -80,6 +80,9 @@ pub struct CoreStats {
     pub fsynced_txns: AtomicU64,
     pub fsynced_bytes: AtomicU64,
     pub snapshots: AtomicU64,
+    /// Non-write requests answered; a shared quorum task reads core 0's to see
+    /// whether reads are flowing (`syncInline=auto`).
+    pub reads_answered: AtomicU64,
     /// One latency histogram per `Stage`, indexed by `Stage as usize`.
     pub stages: [AtomicHistogram; 9],
 }
