@@ -87,8 +87,10 @@ CFG
     run_part "zkcli-$MODE" "$HERE/zkcli.sh" "127.0.0.1:$PORT"
     # ringkeeper's own client, shell and load generator against this live server
     # (their `#[ignore]` tests; TTL nodes need extendedTypesEnabled, set above).
-    run_part "rust-client-$MODE" env RINGKEEPER_TEST_ADDR="127.0.0.1:$PORT" \
-      cargo test --manifest-path "$ROOT/Cargo.toml" --release --lib -- --ignored
+    # Output kept in $OUT too: a failure here names the test only in this log.
+    run_part "rust-client-$MODE" bash -c 'set -o pipefail; env RINGKEEPER_TEST_ADDR="$1" \
+      cargo test --manifest-path "$2" --release --lib -- --ignored 2>&1 | tee "$3"' _ \
+      "127.0.0.1:$PORT" "$ROOT/Cargo.toml" "$OUT/rust-client.log"
     t0=$(date +%s); rc=0
     if ! kill -0 "$(cat "$SRV_DIR/zk.pid")" 2>/dev/null; then
       echo "run-all: server died during the CLI tests"; rc=1
