@@ -57,12 +57,26 @@ pub enum ServerError {
         dir: std::path::PathBuf,
         found: std::path::PathBuf,
     },
+    #[error("cannot resolve the data directory {dir}: {source}")]
+    DataDir {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot recover the data directory: {0}")]
     Recovery(#[from] crate::storage::StorageError),
 }
 
 /// Starts the server and blocks until it stops.
-pub fn run(cfg: Config) -> Result<(), ServerError> {
+pub fn run(mut cfg: Config) -> Result<(), ServerError> {
+    // Relative directories (the embedded default's `ringkeeper-data` is one) are
+    // resolved once against the directory the server started in: io_uring opens and
+    // blocking-pool jobs must not depend on a relative path.
+    for dir in [&mut cfg.data_dir, &mut cfg.data_log_dir] {
+        *dir = std::path::absolute(&*dir).map_err(|source| ServerError::DataDir {
+            dir: dir.clone(),
+            source,
+        })?;
+    }
     for dir in [&cfg.data_dir, &cfg.data_log_dir] {
         if let Some(found) = crate::storage::zk::zookeeper_files_in(dir) {
             return Err(ServerError::ZooKeeperDataDir {

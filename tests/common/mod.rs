@@ -120,7 +120,11 @@ impl Server {
             c.arg("server").arg("--config").arg(cfg_path);
             c
         };
-        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        // Relative paths in zoo.cfg resolve in the server's own temp directory.
+        cmd.current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr);
         self.child = Some(cmd.spawn().expect("spawn server"));
     }
 
@@ -190,6 +194,11 @@ impl Server {
     /// The server's dataDir.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// The server's own temp directory (zoo.cfg, logs; its working directory).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     fn wait_ready(&mut self) {
