@@ -19,6 +19,23 @@ cargo clippy --all-targets --release -- -D warnings
 step "building the release binary"
 cargo build --release --bins
 
+step "the README's server command: embedded default config, a write and a read"
+smoke="$(mktemp -d)"
+( cd "$smoke" && exec "$OLDPWD/target/release/ringkeeper" server ) >"$smoke/server.log" 2>&1 &
+smoke_pid=$!
+ok=0
+for _ in $(seq 1 100); do
+  if target/release/ringkeeper cli -server 127.0.0.1:2181 create /readme-smoke written >/dev/null 2>&1; then ok=1; break; fi
+  sleep 0.1
+done
+got="$(target/release/ringkeeper cli -server 127.0.0.1:2181 get /readme-smoke 2>/dev/null | tail -n 1 || true)"
+kill "$smoke_pid" 2>/dev/null || true
+wait "$smoke_pid" 2>/dev/null || true
+if [ "$ok" != 1 ] || [ "$got" != written ]; then
+  echo "the embedded-default server did not take a write (got: $got); its log:"; cat "$smoke/server.log"; exit 1
+fi
+rm -rf "$smoke"
+
 step "cargo test (unit + integration)"
 cargo test --release --all-targets
 
