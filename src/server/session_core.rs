@@ -8,9 +8,10 @@
 //! is held across an `.await`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,7 +59,25 @@ pub struct Core {
     pub outstanding_max: usize,
     /// Readers paused at the outstanding bound.
     pub room_waiters: RefCell<Vec<std::task::Waker>>,
+    /// Answers to this core's writes, in zxid order, held until every session core
+    /// has applied their txn (see `hold`).
+    held: RefCell<VecDeque<(i64, Held)>>,
+    /// Whether a task is waiting for the other cores to release `held`.
+    release_pending: Cell<bool>,
 }
+
+/// What a write's commit does for its client, once every core has applied it.
+enum Held {
+    Answer {
+        conn: ConnId,
+        xid: i32,
+        frame: bytes::Bytes,
+    },
+    SessionClosed(i64),
+}
+
+/// How often held answers check whether the other cores caught up.
+const RELEASE_POLL: Duration = Duration::from_micros(50);
 
 impl Core {
     pub fn my_stats(&self) -> &crate::server::stats::CoreStats {
@@ -116,14 +135,15 @@ impl Core {
                     if let Some(o) = origin {
                         if o.core == self.idx {
                             let frame = replies::write_reply(o.xid, hdr.zxid, &outcome);
-                            self.complete_write(o.conn, o.xid, frame);
+                            let (conn, xid) = (o.conn, o.xid);
+                            self.hold(hdr.zxid, Held::Answer { conn, xid, frame });
                         }
                     }
                     // After the closeSession answer is queued, so the client gets it.
                     if let (Txn::CloseSession(_), OpOutcome::SessionClosed { .. }) =
                         (txn, &outcome.result)
                     {
-                        self.session_closed(hdr.client_id);
+                        self.hold(hdr.zxid, Held::SessionClosed(hdr.client_id));
                     }
                 }
                 Committed::SessionCreated {
@@ -162,11 +182,71 @@ impl Core {
         }
     }
 
-    pub fn on_message(&self, msg: ToSession) {
+    /// A write's answer (or a closed session's end) waits until every session core
+    /// has applied its txn: a client told "done" may tell another client, whose
+    /// connection another core serves, and that one's read must see the write, as
+    /// it would on a ZooKeeper server with its single tree. With one session core
+    /// there is nothing to wait for.
+    fn hold(&self, zxid: i64, what: Held) {
+        if self.cfg.session_cores <= 1 {
+            self.release(what);
+        } else {
+            self.held.borrow_mut().push_back((zxid, what));
+        }
+    }
+
+    fn release(&self, what: Held) {
+        match what {
+            Held::Answer { conn, xid, frame } => self.complete_write(conn, xid, frame),
+            Held::SessionClosed(session) => self.session_closed(session),
+        }
+    }
+
+    /// Releases, in order, the held answers whose txns every core has applied; if
+    /// some remain, a task checks again every [`RELEASE_POLL`] until none do.
+    fn release_applied(self: &Rc<Self>) {
+        self.release_ready();
+        if self.held.borrow().is_empty() || self.release_pending.replace(true) {
+            return;
+        }
+        let core = self.clone();
+        glommio::spawn_local(async move {
+            while !core.held.borrow().is_empty() {
+                glommio::timer::sleep(RELEASE_POLL).await;
+                core.release_ready();
+            }
+            core.release_pending.set(false);
+        })
+        .detach();
+    }
+
+    fn release_ready(&self) {
+        let everywhere = (0..self.cfg.session_cores)
+            .map(|i| self.stats.core(i).applied_zxid.load(Relaxed))
+            .min()
+            .unwrap_or(i64::MAX);
+        loop {
+            let next = {
+                let mut held = self.held.borrow_mut();
+                match held.front() {
+                    Some((zxid, _)) if *zxid <= everywhere => held.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some((_, what)) = next else { break };
+            self.release(what);
+        }
+    }
+
+    pub fn on_message(self: &Rc<Self>, msg: ToSession) {
         match msg {
             ToSession::Committed(batch) => {
                 let t = Instant::now();
                 self.apply_batch(&batch);
+                self.my_stats()
+                    .applied_zxid
+                    .store(self.last_zxid.get(), Relaxed);
+                self.release_applied();
                 self.my_stats()
                     .stage(Stage::Apply, t.elapsed().as_micros() as u64);
             }
@@ -442,7 +522,12 @@ pub async fn run(
         outstanding: Cell::new(0),
         outstanding_max,
         room_waiters: RefCell::new(Vec::new()),
+        held: RefCell::new(VecDeque::new()),
+        release_pending: Cell::new(false),
     });
+    core.my_stats()
+        .applied_zxid
+        .store(core.last_zxid.get(), Relaxed);
 
     let applier = core.clone();
     glommio::spawn_local(async move {

@@ -83,6 +83,9 @@ pub struct CoreStats {
     /// Non-write requests answered; a shared quorum task reads core 0's to see
     /// whether reads are flowing (`syncInline=auto`).
     pub reads_answered: AtomicU64,
+    /// zxid of the last committed txn this session core applied to its replica; a
+    /// write is answered once every core's is at or past it.
+    pub applied_zxid: AtomicI64,
     /// One latency histogram per `Stage`, indexed by `Stage as usize`.
     pub stages: [AtomicHistogram; 9],
 }
