@@ -72,6 +72,11 @@ impl AtomicHistogram {
         self.max.fetch_max(us, Relaxed);
     }
 
+    /// Samples recorded since the last reset.
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
     pub fn reset(&self) {
         for b in self.buckets.iter() {
             b.store(0, Relaxed);

@@ -31,7 +31,6 @@ use crate::session::{self, SessionTracker};
 use crate::storage::{self, SyncTarget, TxnLog};
 use crate::tree::DataTree;
 use crate::txn::{self, CreateSessionTxn, Outstanding, PrepContext, Txn, TxnHeader, WriteRequest};
-use std::sync::atomic::Ordering::Relaxed;
 
 /// What recovery hands the quorum core: the log to append to and the sessions that
 /// were live when the server stopped (they expire normally unless clients return).
@@ -388,7 +387,9 @@ impl Quorum {
                 SyncInline::Always => true,
                 SyncInline::Never => false,
                 SyncInline::WhenNoReads => {
-                    let reads = self.stats.core(0).reads_answered.load(Relaxed);
+                    // Core 0's read-stage samples: one per read it answered (an
+                    // `srst` in between only makes one batch go through io_uring).
+                    let reads = self.stats.core(0).stages[Stage::Read as usize].count();
                     reads == self.reads_at_last_sync.replace(reads)
                 }
             };

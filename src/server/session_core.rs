@@ -447,13 +447,8 @@ impl Core {
 
     pub fn note_answer(&self, c: &Conn, op: &'static str, write: bool, xid: i32, started: Instant) {
         let us = started.elapsed().as_micros() as u64;
-        let stats = self.my_stats();
-        stats.stage(if write { Stage::Write } else { Stage::Read }, us);
-        if !write {
-            stats
-                .reads_answered
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.my_stats()
+            .stage(if write { Stage::Write } else { Stage::Read }, us);
         c.stats.record(us);
         c.stats.last_op.set(op);
         c.stats.last_cxid.set(xid);

@@ -80,9 +80,6 @@ pub struct CoreStats {
     pub fsynced_txns: AtomicU64,
     pub fsynced_bytes: AtomicU64,
     pub snapshots: AtomicU64,
-    /// Non-write requests answered; a shared quorum task reads core 0's to see
-    /// whether reads are flowing (`syncInline=auto`).
-    pub reads_answered: AtomicU64,
     /// zxid of the last committed txn this session core applied to its replica; a
     /// write is answered once every core's is at or past it.
     pub applied_zxid: AtomicI64,
