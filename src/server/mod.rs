@@ -22,7 +22,7 @@ pub mod stats;
 
 pub use session_core::Core;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -181,8 +181,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
                     pin(cpu);
                     quorum_task(quorum::CommittedTree {
                         tree: Rc::new(RefCell::new(own)),
-                        applied: Rc::new(Cell::new(last_zxid)),
-                        quorum_applies: true,
+                        applier: None,
                     })
                     .await
                 })
@@ -204,16 +203,14 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             .spawn(move || async move {
                 pin(cpu);
                 let tree = Rc::new(RefCell::new(replica));
-                let applied = Rc::new(Cell::new(last_zxid));
                 if let Some(q) = quorum_here {
                     let committed = quorum::CommittedTree {
                         tree: tree.clone(),
-                        applied: applied.clone(),
-                        quorum_applies: false,
+                        applier: Some(i),
                     };
                     glommio::spawn_local(q(committed)).detach();
                 }
-                session_core::run(i, cfg, tree, tx, rx, applied, stats).await
+                session_core::run(i, cfg, tree, tx, rx, last_zxid, stats).await
             })
             .map_err(|e| ServerError::Executor(e.to_string()))?;
         handles.push(h);

@@ -31,6 +31,7 @@ use crate::session::{self, SessionTracker};
 use crate::storage::{self, SyncTarget, TxnLog};
 use crate::tree::DataTree;
 use crate::txn::{self, CreateSessionTxn, Outstanding, PrepContext, Txn, TxnHeader, WriteRequest};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// What recovery hands the quorum core: the log to append to and the sessions that
 /// were live when the server stopped (they expire normally unless clients return).
@@ -64,11 +65,10 @@ enum Work {
 /// The committed tree the quorum core preps against, and who applies to it.
 pub struct CommittedTree {
     pub tree: Rc<RefCell<DataTree>>,
-    /// zxid of the last txn applied to `tree`.
-    pub applied: Rc<Cell<i64>>,
-    /// Whether the quorum core applies committed batches to `tree` itself (its own
-    /// replica) or leaves that to the session core it shares the tree with.
-    pub quorum_applies: bool,
+    /// `None`: the quorum core's own replica, which it applies each batch to.
+    /// `Some(i)`: session core i's replica, which that core applies, publishing how
+    /// far it got in its `applied_zxid`.
+    pub applier: Option<CoreIdx>,
 }
 
 struct Quorum {
@@ -76,6 +76,9 @@ struct Quorum {
     committed: CommittedTree,
     /// Changes of txns prepared but not yet applied to the committed tree.
     outstanding: RefCell<Outstanding>,
+    /// zxid of the last txn applied to the committed tree when it is the quorum
+    /// core's own.
+    own_applied: Cell<i64>,
     sessions: RefCell<SessionTracker>,
     /// Where each live session is attached (core, connection).
     owners: RefCell<HashMap<i64, (CoreIdx, ConnId)>>,
@@ -482,7 +485,7 @@ impl Quorum {
     ) -> storage::Result<(std::path::PathBuf, u64)> {
         // The walk starts from a tree holding every txn up to `zxid`: the batch just
         // committed may still be on its way to the core that applies it.
-        while self.committed.applied.get() < zxid {
+        while self.applied() < zxid {
             glommio::timer::sleep(Duration::from_millis(1)).await;
         }
         let dir = self.cfg.data_dir.clone();
@@ -533,9 +536,7 @@ impl Quorum {
             let max_bytes = self.cfg.commit_batch_max_bytes;
             let start_bytes = self.log.borrow().bytes_appended();
             // What the committed tree has applied needs no overlay any more.
-            self.outstanding
-                .borrow_mut()
-                .commit_up_to(self.committed.applied.get());
+            self.outstanding.borrow_mut().commit_up_to(self.applied());
             let mut committed: Vec<Committed> = Vec::new();
             let mut append_us = 0u64;
             loop {
@@ -579,7 +580,7 @@ impl Quorum {
             self.stats.quorum().stage(Stage::Append, append_us);
             self.sync(txns).await;
             self.stats.quorum().batch_committed(committed.len());
-            if self.committed.quorum_applies {
+            if self.committed.applier.is_none() {
                 self.apply_committed(&committed);
             }
             let batch = Arc::new(committed);
@@ -597,6 +598,14 @@ impl Quorum {
         }
     }
 
+    /// zxid of the last txn applied to the committed tree.
+    fn applied(&self) -> i64 {
+        match self.committed.applier {
+            None => self.own_applied.get(),
+            Some(core) => self.stats.core(core).applied_zxid.load(Relaxed),
+        }
+    }
+
     /// Applies a synced batch to the quorum core's own replica.
     fn apply_committed(&self, batch: &[Committed]) {
         let mut tree = self.committed.tree.borrow_mut();
@@ -604,7 +613,7 @@ impl Quorum {
             if let Committed::Txn { hdr, txn, .. } | Committed::SessionCreated { hdr, txn, .. } = c
             {
                 let _ = txn::apply(&mut tree, hdr, txn);
-                self.committed.applied.set(hdr.zxid);
+                self.own_applied.set(hdr.zxid);
             }
         }
     }
@@ -706,6 +715,7 @@ pub async fn run(
         cfg,
         committed,
         outstanding: RefCell::new(Outstanding::new()),
+        own_applied: Cell::new(last_zxid),
         owners: RefCell::new(HashMap::new()),
         last_zxid: Cell::new(last_zxid),
         inbox: RefCell::new(VecDeque::new()),

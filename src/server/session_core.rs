@@ -44,9 +44,9 @@ pub struct Core {
     /// Which connection of this core a session is attached to.
     pub by_session: RefCell<HashMap<i64, ConnId>>,
     pub conns_per_ip: RefCell<HashMap<IpAddr, u32>>,
-    /// zxid of the last txn applied to this replica (shared with the quorum task
-    /// along with the tree).
-    pub last_zxid: Rc<Cell<i64>>,
+    /// zxid of the last txn applied to this replica (published per batch in this
+    /// core's `applied_zxid`).
+    pub last_zxid: Cell<i64>,
     pub to_quorum: ConnectedSender<ToQuorum>,
     /// Sessions active since the last touch batch.
     pub touched: RefCell<HashSet<i64>>,
@@ -493,7 +493,7 @@ pub async fn run(
     tree: Rc<RefCell<DataTree>>,
     to_quorum: SharedSender<ToQuorum>,
     from_quorum: SharedReceiver<ToSession>,
-    last_zxid: Rc<Cell<i64>>,
+    last_zxid: i64,
     stats: Arc<ServerStats>,
 ) {
     // Each end's connect waits for its peer, so both are connected at once.
@@ -508,7 +508,7 @@ pub async fn run(
         conns: RefCell::new(HashMap::new()),
         by_session: RefCell::new(HashMap::new()),
         conns_per_ip: RefCell::new(HashMap::new()),
-        last_zxid,
+        last_zxid: Cell::new(last_zxid),
         to_quorum,
         touched: RefCell::new(HashSet::new()),
         next_conn: Cell::new(1),

@@ -80,8 +80,9 @@ pub struct CoreStats {
     pub fsynced_txns: AtomicU64,
     pub fsynced_bytes: AtomicU64,
     pub snapshots: AtomicU64,
-    /// zxid of the last committed txn this session core applied to its replica; a
-    /// write is answered once every core's is at or past it.
+    /// zxid of the last committed txn this session core applied to its replica,
+    /// after each batch: a write is answered once every core's is at or past it, and
+    /// a quorum task sharing core 0's replica trims its pending changes by it.
     pub applied_zxid: AtomicI64,
     /// One latency histogram per `Stage`, indexed by `Stage as usize`.
     pub stages: [AtomicHistogram; 9],
