@@ -19,22 +19,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use crate::proto::codec::{Decode, Encode, Reader};
-use crate::proto::{
-    ConnectRequest, ConnectResponse, ErrorCode, GetDataResponse, ReplyHeader, Stat,
-};
+use crate::proto::codec::{Decode, Reader};
+use crate::proto::{ConnectRequest, ConnectResponse, ErrorCode, GetDataResponse, OpCode, Stat};
+use crate::server::frame_out::{self, EncodeDyn};
 
-const OP_CREATE: i32 = 1;
-const OP_EXISTS: i32 = 3;
-const OP_GET_DATA: i32 = 4;
-const OP_SET_DATA: i32 = 5;
-const OP_GET_CHILDREN: i32 = 8;
-const OP_GET_CHILDREN2: i32 = 12;
-const OP_CREATE2: i32 = 15;
-const OP_PING: i32 = 11;
-const OP_CLOSE_SESSION: i32 = -11;
 /// Larger frames are refused (closes the connection): the instrument serves reads.
 const MAX_FRAME: usize = 1 << 20;
 
@@ -132,15 +122,6 @@ fn read_frame(s: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Bytes> {
     Ok(Bytes::copy_from_slice(buf))
 }
 
-fn send(s: &mut TcpStream, out: &mut BytesMut, body: impl FnOnce(&mut BytesMut)) -> io::Result<()> {
-    out.clear();
-    out.extend_from_slice(&[0; 4]);
-    body(out);
-    let len = (out.len() - 4) as i32;
-    out[..4].copy_from_slice(&len.to_be_bytes());
-    s.write_all(out)
-}
-
 fn bad(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
@@ -153,52 +134,45 @@ fn serve_conn(
 ) -> io::Result<()> {
     s.set_nodelay(true)?;
     let mut buf = Vec::new();
-    let mut out = BytesMut::with_capacity(4096);
     let req =
         ConnectRequest::decode(&mut Reader::new(read_frame(&mut s, &mut buf)?)).map_err(bad)?;
-    send(&mut s, &mut out, |o| {
-        ConnectResponse {
-            protocol_version: 0,
-            timeout_ms: req.timeout_ms,
-            session_id: session,
-            passwd: Bytes::from_static(&[0; 16]),
-            read_only: req.read_only.map(|_| false),
-        }
-        .encode(o)
-    })?;
+    s.write_all(&frame_out::bare(&ConnectResponse {
+        protocol_version: 0,
+        timeout_ms: req.timeout_ms,
+        session_id: session,
+        passwd: Bytes::from_static(&[0; 16]),
+        read_only: req.read_only.map(|_| false),
+    }))?;
     loop {
         let frame = read_frame(&mut s, &mut buf)?;
         let mut r = Reader::new(frame.clone());
         let xid = r.read_i32().map_err(bad)?;
-        let op = r.read_i32().map_err(bad)?;
+        let op = OpCode::from_i32(r.read_i32().map_err(bad)?);
         let err = match (op, sync) {
-            (OP_SET_DATA, Some(f)) => {
+            (Some(OpCode::SetData), Some(f)) => {
                 f.write_and_sync(&frame)?;
                 ErrorCode::Ok
             }
-            (OP_GET_DATA | OP_EXISTS | OP_PING | OP_CLOSE_SESSION, _) => ErrorCode::Ok,
-            (OP_CREATE | OP_CREATE2, _) => ErrorCode::NodeExists,
-            (OP_GET_CHILDREN | OP_GET_CHILDREN2, _) => ErrorCode::NoNode,
+            (Some(OpCode::GetData | OpCode::Exists | OpCode::Ping | OpCode::CloseSession), _) => {
+                ErrorCode::Ok
+            }
+            (Some(OpCode::Create | OpCode::Create2), _) => ErrorCode::NodeExists,
+            (Some(OpCode::GetChildren | OpCode::GetChildren2), _) => ErrorCode::NoNode,
             _ => ErrorCode::Unimplemented,
         };
-        send(&mut s, &mut out, |o| {
-            ReplyHeader {
-                xid,
-                zxid: 1,
-                err: err as i32,
-            }
-            .encode(o);
-            match op {
-                OP_GET_DATA => GetDataResponse {
-                    data: Some(value.clone()),
-                    stat: Stat::default(),
-                }
-                .encode(o),
-                OP_EXISTS | OP_SET_DATA => Stat::default().encode(o),
-                _ => {}
-            }
-        })?;
-        if op == OP_CLOSE_SESSION || err == ErrorCode::Unimplemented {
+        // There are no nodes to describe: every stat is zeros.
+        let stat = Stat::default();
+        let data = GetDataResponse {
+            data: Some(value.clone()),
+            stat: Stat::default(),
+        };
+        let body: Option<&dyn EncodeDyn> = match op {
+            Some(OpCode::GetData) => Some(&data),
+            Some(OpCode::Exists | OpCode::SetData) => Some(&stat),
+            _ => None,
+        };
+        s.write_all(&frame_out::reply(xid, 1, err as i32, body))?;
+        if op == Some(OpCode::CloseSession) || err == ErrorCode::Unimplemented {
             return Ok(());
         }
     }

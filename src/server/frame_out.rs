@@ -1,4 +1,5 @@
-//! Building reply frames: length prefix, `ReplyHeader`, body.
+//! Building reply frames: length prefix, `ReplyHeader`, body (also used by the
+//! floor instrument in bench/loadgen/floor.rs).
 
 use bytes::{BufMut, Bytes, BytesMut};
 

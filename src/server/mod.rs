@@ -10,7 +10,7 @@
 mod auth;
 mod conn;
 mod connection;
-mod frame_out;
+pub(crate) mod frame_out;
 pub mod messages;
 mod outbox;
 mod quorum;
