@@ -1,14 +1,13 @@
 //! Memory and speed of one `DataTree` replica with many znodes, through the public API.
 //!
 //! `cargo run --release --example tree_rss [N] [plain|shuffled|tens]` (default
-//! 1,000,000): makes N payloads of 100 bytes (as the proto decoder does, already
-//! shared as the replicas share them), then builds two replicas of
+//! 1,000,000): makes N payloads of 100 bytes (as prep makes a txn's, shared by the
+//! replicas that apply it), then builds two replicas of
 //! `/bench/n<10 digits>` (see `Names` for the others) with those payloads and reports
 //! VmRSS growth per znode for the payloads and for each replica, then the CPU time of
 //! a create, a get and a delete. Linux only (reads /proc/self/status).
 
-use bytes::Bytes;
-use ringkeeper::proto::Acl;
+use ringkeeper::proto::{Acl, NodeData};
 use ringkeeper::tree::DataTree;
 
 fn rss_bytes() -> i64 {
@@ -67,7 +66,7 @@ fn path(buf: &mut String, i: usize, n: usize) -> &str {
     buf
 }
 
-fn build(n: usize, payloads: &[Bytes], acl: &[Acl]) -> DataTree {
+fn build(n: usize, payloads: &[NodeData], acl: &[Acl]) -> DataTree {
     let mut t = DataTree::new();
     let mut tr = Vec::new();
     let mut buf = String::new();
@@ -102,23 +101,18 @@ fn main() {
     let acl = Acl::open_unsafe();
 
     println!(
-        "size_of Node {} B, of a znode's data handle (Option<Bytes>) {} B",
+        "size_of Node {} B, of a znode's data handle (Option<NodeData>) {} B",
         std::mem::size_of::<ringkeeper::tree::Node>(),
-        std::mem::size_of::<Option<Bytes>>()
+        std::mem::size_of::<Option<NodeData>>()
     );
     let r0 = rss_bytes();
-    let payloads: Vec<Bytes> = (0..n)
-        .map(|i| {
-            let d = Bytes::copy_from_slice(&[(i % 251) as u8; 100]);
-            // A clone turns the buffer into its shared form, as a second replica does.
-            drop(d.clone());
-            d
-        })
+    let payloads: Vec<NodeData> = (0..n)
+        .map(|i| NodeData::new(&[(i % 251) as u8; 100]))
         .collect();
     let r1 = rss_bytes();
-    let payload_vec = (n * std::mem::size_of::<Bytes>()) as i64;
+    let payload_vec = (n * std::mem::size_of::<NodeData>()) as i64;
     println!(
-        "payloads: {:.1} B/znode (of which {:.1} the Vec<Bytes> of this tool)",
+        "payloads: {:.1} B/znode (of which {:.1} the Vec<NodeData> of this tool)",
         per(r1 - r0 - payload_vec) + per(payload_vec),
         per(payload_vec)
     );

@@ -157,15 +157,20 @@ impl Decode for bool {
 }
 
 /// A buffer that may be null; data of znodes keeps null apart from empty as ZooKeeper does.
+/// A jute buffer that may be null (length −1).
+pub fn put_buffer(out: &mut BytesMut, buf: Option<&[u8]>) {
+    match buf {
+        None => out.put_i32(-1),
+        Some(b) => {
+            out.put_i32(b.len() as i32);
+            out.put_slice(b);
+        }
+    }
+}
+
 impl Encode for Option<Bytes> {
     fn encode(&self, out: &mut BytesMut) {
-        match self {
-            None => out.put_i32(-1),
-            Some(b) => {
-                out.put_i32(b.len() as i32);
-                out.put_slice(b);
-            }
-        }
+        put_buffer(out, self.as_deref());
     }
 }
 impl Decode for Option<Bytes> {

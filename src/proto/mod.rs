@@ -22,6 +22,7 @@ mod get_children;
 mod get_data;
 mod header;
 pub mod multi;
+mod node_data;
 mod opcode;
 mod reconfig;
 mod request;
@@ -50,6 +51,7 @@ pub use get_children::{GetChildren2Response, GetChildrenRequest, GetChildrenResp
 pub use get_data::{GetDataRequest, GetDataResponse};
 pub use header::{ReplyHeader, RequestHeader, REPLY_HEADER_LEN};
 pub use multi::{MultiOp, MultiRequest, MultiResponse, OpResult};
+pub use node_data::NodeData;
 pub use opcode::{perms, xid, OpCode};
 pub use reconfig::{GetSaslRequest, ReconfigRequest};
 pub use request::{Request, RequestError};

@@ -11,8 +11,8 @@ use super::session_core::Core;
 use crate::proto::{
     keeper_state, perms, xid, ClientInfo, ErrorCode, ExistsResponse, GetAclResponse,
     GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
-    GetEphemeralsResponse, Id, MultiOp, MultiResponse, OpCode, OpResult, Request, WatcherEvent,
-    WhoAmIResponse,
+    GetEphemeralsResponse, Id, MultiOp, MultiResponse, NodeData, OpCode, OpResult, Request,
+    WatcherEvent, WhoAmIResponse,
 };
 use crate::tree::{check_acl, mask_digests_for_get_acl as mask_digests, DataTree, Node};
 use crate::watch::{AddWatchMode, NodeZxids, SetWatches as WatchSet, WatchEvent, WatcherType};
@@ -193,7 +193,7 @@ impl Core {
             let tree = self.tree.borrow();
             let node = readable(&tree, path, perms::READ, auth)?;
             GetDataResponse {
-                data: node.data().cloned(),
+                data: node.data().map(NodeData::shared_bytes),
                 stat: node.stat(),
             }
         };

@@ -52,7 +52,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::names::{self, SNAPSHOT_PREFIX};
 use super::{Result, StorageError};
 use crate::proto::codec::{Decode, DecodeError, Encode, Reader};
-use crate::proto::Acl;
+use crate::proto::{Acl, NodeData};
 use crate::tree::{DataTree, Node, StatPersisted};
 
 /// Snapshot file magic.
@@ -428,7 +428,7 @@ fn restore_node(
 ) -> std::result::Result<(), Failed> {
     let off = r.offset();
     let path = String::decode(r).map_err(|e| decode_err(e, r))?;
-    let data = Option::<Bytes>::decode(r).map_err(|e| decode_err(e, r))?;
+    let data = Option::<NodeData>::decode(r).map_err(|e| decode_err(e, r))?;
     let acl_off = r.offset();
     let acl_ix = r.read_i32().map_err(|e| decode_err(e, r))? as u32 as usize;
     let stat = StatPersisted::decode(r).map_err(|e| decode_err(e, r))?;

@@ -14,7 +14,7 @@ use super::log::{HEADER_BYTES, PREALLOC_BYTES_DEFAULT};
 use super::snapshot::{SnapshotEncoder, SnapshotFile};
 use super::*;
 use crate::proto::codec::Encode;
-use crate::proto::{Acl, ErrorCode, Id};
+use crate::proto::{Acl, ErrorCode, Id, NodeData};
 use crate::tree::{path::split_parent, DataTree, CONTAINER_EPHEMERAL_OWNER};
 use crate::txn::{
     apply, CloseSessionTxn, CreateContainerTxn, CreateSessionTxn, CreateTxn, DeleteTxn, SetAclTxn,
@@ -85,8 +85,8 @@ struct Live {
     records: Vec<(TxnHeader, Txn)>,
 }
 
-fn data(s: &str) -> Option<Bytes> {
-    Some(Bytes::copy_from_slice(s.as_bytes()))
+fn data(s: &str) -> Option<NodeData> {
+    Some(NodeData::new(s.as_bytes()))
 }
 
 impl Live {
@@ -124,7 +124,7 @@ impl Live {
             .map_or(0, |n| n.persisted().cversion + 1)
     }
 
-    fn create(&self, path: &str, d: Option<Bytes>, ephemeral: bool) -> Txn {
+    fn create(&self, path: &str, d: Option<NodeData>, ephemeral: bool) -> Txn {
         Txn::Create(CreateTxn {
             path: path.into(),
             data: d,
@@ -134,7 +134,7 @@ impl Live {
         })
     }
 
-    fn set(&self, path: &str, d: Option<Bytes>) -> Txn {
+    fn set(&self, path: &str, d: Option<NodeData>) -> Txn {
         let v = self.tree.get(path).map_or(0, |n| n.persisted().version + 1);
         Txn::SetData(SetDataTxn {
             path: path.into(),
@@ -156,7 +156,7 @@ impl Live {
         self.push(1, t);
         let t = self.create("/a/null", None, false);
         self.push(1, t);
-        let t = self.create("/a/empty", Some(Bytes::new()), false);
+        let t = self.create("/a/empty", Some(NodeData::new(b"")), false);
         self.push(1, t);
         let t = self.create("/e1", data("eph"), true);
         self.push(2, t);
@@ -200,7 +200,7 @@ impl Live {
                 path: "/a/empty".into(),
             }),
         );
-        let t = self.create("/big", Some(Bytes::from(vec![7u8; 3000])), false);
+        let t = self.create("/big", Some(NodeData::new(&vec![7u8; 3000])), false);
         self.push(1, t);
         self.push(
             2,
@@ -606,7 +606,7 @@ fn rollover_across_segments() {
     for i in 0..300 {
         let (h, t) = if i == 150 {
             // Bigger than a segment: a segment of its own.
-            let t = live.create("/huge", Some(Bytes::from(vec![1u8; 5000])), false);
+            let t = live.create("/huge", Some(NodeData::new(&vec![1u8; 5000])), false);
             live.push(3, t)
         } else {
             live.random(&mut rng)
@@ -823,7 +823,7 @@ fn segment_names_follow_first_zxids_with_spares_staging_and_rolls() {
                 // Bigger than a segment (and than any spare): a segment of its own.
                 let t = live.create(
                     &format!("/big{i}"),
-                    Some(Bytes::from(vec![7u8; 1500])),
+                    Some(NodeData::new(&vec![7u8; 1500])),
                     false,
                 );
                 live.push(4, t)
@@ -884,7 +884,7 @@ fn synced_pages_are_released_from_memory() {
     for i in 0..3000 {
         let t = live.create(
             &format!("/n{i}"),
-            Some(Bytes::from(vec![b'x'; 1000])),
+            Some(NodeData::new(&vec![b'x'; 1000])),
             false,
         );
         let (h, t) = live.push(2, t);

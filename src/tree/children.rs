@@ -1,27 +1,31 @@
 //! A node's children: the set of its child nodes, in name order.
 //!
-//! Each entry is the child's path, the very allocation its node holds (`Arc<str>`), so
-//! a name is not stored a second time; the name is the part after the last '/'. The
-//! set is ordered and searched by whole paths: siblings share their parent's prefix,
-//! so path order is name order, and a comparison is a plain `memcmp`. Owns only the
-//! set; the tree keeps it in step with its nodes.
+//! Each entry is the child's path, the very allocation its node holds (`SharedPath`,
+//! 8 bytes), so a name is not stored a second time; the name is the part after the
+//! last '/'. The set is ordered and searched by whole paths: siblings share their
+//! parent's prefix, so path order is name order, and a comparison is a plain `memcmp`.
+//! Owns only the set; the tree keeps it in step with its nodes.
 //!
 //! The set is sorted chunks of up to [`CHUNK`] paths, found through a `BTreeMap`, not
 //! a `BTreeSet` of paths: std's B-tree leaves hold 11 entries and a split leaves 6, so
 //! names that arrive in order (sequential nodes, bulk loads) fill them about half, and
-//! a child cost ~35 bytes for its 16-byte entry. Chunks grow a few slots at a time and
-//! a name past the end of a full chunk starts the next one, so a child costs ~17
+//! a child would cost about twice its 8-byte entry. Chunks grow a few slots at a time
+//! and a name past the end of a full chunk starts the next one, so a child costs ~9
 //! bytes whatever the order names arrive in, and a small set is one short `Vec`.
 //! Operations stay O(log n): a B-tree search for the chunk, then at most [`CHUNK`]
 //! entries moved within it.
 
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Included, Unbounded};
-use std::sync::Arc;
 
-/// Most paths in one chunk (2 KiB of entries): an insert or remove moves at most that
+/// Most paths in one chunk (1 KiB of entries): an insert or remove moves at most that
 /// much, and the map over chunks has 1/100 as many entries as the set.
 const CHUNK: usize = 128;
+
+/// A node's path, shared by the node, its parent's `Children` and the tree's
+/// ephemeral, container and TTL sets: one pointer to one allocation (count, length,
+/// bytes), where an `Arc<str>` is a pointer and a length in every holder.
+pub(super) type SharedPath = arcstr::ArcStr;
 
 /// The name of the node at `path`: what follows its last '/' ('/' is ASCII, so a
 /// byte search cannot split a character).
@@ -49,11 +53,11 @@ pub(super) fn child_path(parent: &str, name: &str) -> String {
 pub(super) struct Children(Option<Box<Chunks>>);
 
 /// Up to [`CHUNK`] sorted paths.
-type Chunk = Vec<Arc<str>>;
+type Chunk = Vec<SharedPath>;
 
 /// A non-empty set: sorted chunks of at most [`CHUNK`] paths. The first chunk is
 /// `head` (all of a small set, which then needs no map); the others are in `rest`,
-/// each under its first path (the same `Arc`), so finding a chunk is a B-tree search.
+/// each under its first path (the same allocation), so finding a chunk is a B-tree search.
 ///
 /// Invariants: no chunk is empty or longer than [`CHUNK`]; `rest` is `None` or not
 /// empty, and keys each chunk by its first path; `head`, then `rest`'s chunks in key
@@ -63,17 +67,17 @@ struct Chunks {
     head: Chunk,
     /// Boxed so that a small set's `Chunks` is 40 bytes (a 48-byte allocation).
     #[allow(clippy::box_collection)]
-    rest: Option<Box<BTreeMap<Arc<str>, Chunk>>>,
+    rest: Option<Box<BTreeMap<SharedPath, Chunk>>>,
     len: usize,
 }
 
 /// Most slots a chunk grows by at once. Chunks grow by a quarter of their length up
 /// to this, not by doubling, so spare capacity stays under a quarter of a small chunk
-/// and under `GROW` slots a large one (copies of ≤ 2 KiB, rarely, pay for it).
+/// and under `GROW` slots a large one (copies of ≤ 1 KiB, rarely, pay for it).
 const GROW: usize = 16;
 
 /// Inserts into a chunk, growing it by at most [`GROW`] slots.
-fn insert_at(chunk: &mut Chunk, pos: usize, path: Arc<str>) {
+fn insert_at(chunk: &mut Chunk, pos: usize, path: SharedPath) {
     if chunk.len() == chunk.capacity() {
         let room = CHUNK.saturating_sub(chunk.len()).max(1);
         chunk.reserve_exact((chunk.len() / 4).clamp(1, GROW).min(room));
@@ -87,7 +91,7 @@ fn insert_at(chunk: &mut Chunk, pos: usize, path: Arc<str>) {
 /// search: there each step waits for the string of the step before (a cache miss
 /// each in a large set), while the loads of a scan overlap, which measured 1.5x
 /// faster on 1M children in random order.
-fn search(chunk: &[Arc<str>], path: &str) -> Result<usize, usize> {
+fn search(chunk: &[SharedPath], path: &str) -> Result<usize, usize> {
     const S: usize = 16;
     let mut lo = 0;
     let mut i = S - 1;
@@ -108,7 +112,7 @@ fn search(chunk: &[Arc<str>], path: &str) -> Result<usize, usize> {
 }
 
 impl Chunks {
-    fn new(path: Arc<str>) -> Chunks {
+    fn new(path: SharedPath) -> Chunks {
         Chunks {
             head: vec![path],
             rest: None,
@@ -132,20 +136,20 @@ impl Chunks {
 
     /// [`Chunks::chunk_for`], to change the chunk (the key is a copy, so the map can
     /// be changed afterwards).
-    fn chunk_for_mut(&mut self, path: &str) -> (Option<Arc<str>>, &mut Chunk) {
+    fn chunk_for_mut(&mut self, path: &str) -> (Option<SharedPath>, &mut Chunk) {
         let at = (Unbounded, Included(path));
         let found = self
             .rest
             .as_deref_mut()
             .and_then(|m| m.range_mut::<str, _>(at).next_back());
         match found {
-            Some((key, chunk)) => (Some(Arc::clone(key)), chunk),
+            Some((key, chunk)) => (Some(SharedPath::clone(key)), chunk),
             None => (None, &mut self.head),
         }
     }
 
     /// The chunk after the one at `key` (`None`: `head`), with its key.
-    fn next_chunk(&self, key: Option<&str>) -> Option<(&Arc<str>, &Chunk)> {
+    fn next_chunk(&self, key: Option<&str>) -> Option<(&SharedPath, &Chunk)> {
         let rest = self.rest.as_deref()?;
         match key {
             None => rest.iter().next(),
@@ -157,7 +161,7 @@ impl Chunks {
     fn file(&mut self, chunk: Chunk) {
         if let Some(first) = chunk.first() {
             let rest = self.rest.get_or_insert_with(Box::default);
-            rest.insert(Arc::clone(first), chunk);
+            rest.insert(SharedPath::clone(first), chunk);
         }
     }
 
@@ -171,7 +175,7 @@ impl Chunks {
         chunk
     }
 
-    fn insert(&mut self, path: Arc<str>) -> bool {
+    fn insert(&mut self, path: SharedPath) -> bool {
         let (key, chunk) = self.chunk_for_mut(&path);
         let Err(pos) = search(chunk, &path) else {
             return false;
@@ -185,7 +189,7 @@ impl Chunks {
             let next = self.next_chunk(key.as_deref());
             let roomy = next
                 .filter(|(_, c)| c.len() < CHUNK)
-                .map(|(k, _)| Arc::clone(k));
+                .map(|(k, _)| SharedPath::clone(k));
             let mut chunk = roomy.and_then(|k| self.unfile(&k)).unwrap_or_default();
             insert_at(&mut chunk, 0, path);
             self.file(chunk);
@@ -263,7 +267,7 @@ impl Chunks {
 
 impl Children {
     /// Adds the child at `path`; false if it is there already (the entry stays).
-    pub(super) fn insert(&mut self, path: Arc<str>) -> bool {
+    pub(super) fn insert(&mut self, path: SharedPath) -> bool {
         match &mut self.0 {
             Some(set) => set.insert(path),
             None => {
@@ -368,7 +372,7 @@ mod tests {
         assert!(set.rest.as_ref().is_none_or(|m| !m.is_empty()));
         for (key, chunk) in set.rest.iter().flat_map(|m| m.iter()) {
             assert!(!chunk.is_empty() && chunk.capacity() <= CHUNK);
-            assert!(Arc::ptr_eq(key, &chunk[0]));
+            assert!(SharedPath::ptr_eq(key, &chunk[0]));
         }
         // path_after from every member and from a key between members.
         let all: Vec<&str> = model.iter().map(String::as_str).collect();

@@ -8,14 +8,11 @@
 //! here only do what `DataTree.createNode/deleteNode/setData/setACL` do.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-
-use bytes::Bytes;
 
 use super::acl_table::AclTable;
 #[cfg(test)]
 use super::children::child_path;
-use super::children::Children;
+use super::children::{Children, SharedPath};
 use super::ephemeral_type::EphemeralType;
 use super::node::{Node, NodeStat, StatPersisted};
 use super::node_map::NodeMap;
@@ -23,7 +20,7 @@ use super::path::{parent_key, split_parent};
 use super::trigger::{
     WatchTrigger, NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED,
 };
-use crate::proto::{Acl, ErrorCode, Stat};
+use crate::proto::{Acl, ErrorCode, NodeData, Stat};
 
 /// `/zookeeper`: the reserved subtree.
 pub const ZOOKEEPER_PATH: &str = "/zookeeper";
@@ -37,7 +34,7 @@ fn java_len(s: &str) -> i64 {
     s.encode_utf16().count() as i64
 }
 
-fn data_len(d: Option<&Bytes>) -> i64 {
+fn data_len(d: Option<&NodeData>) -> i64 {
     d.map_or(0, |b| b.len() as i64)
 }
 
@@ -50,9 +47,9 @@ pub struct DataTree {
     acls: AclTable,
     /// Paths of ephemerals per owning session. Invariant: no empty sets.
     /// (These three hold the nodes' own path allocations.)
-    ephemerals: HashMap<i64, BTreeSet<Arc<str>>>,
-    containers: BTreeSet<Arc<str>>,
-    ttls: BTreeSet<Arc<str>>,
+    ephemerals: HashMap<i64, BTreeSet<SharedPath>>,
+    containers: BTreeSet<SharedPath>,
+    ttls: BTreeSet<SharedPath>,
     /// `zookeeper.extendedTypesEnabled`: whether owner values with the top byte 0xff
     /// mean TTL nodes.
     extended_types_enabled: bool,
@@ -95,16 +92,16 @@ impl DataTree {
         let open = Acl::open_unsafe();
         // Parents first, so each node can be listed in its parent as it is made.
         for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
-            let shared: Arc<str> = path.into();
+            let shared: SharedPath = path.into();
             if path != "/" {
                 let parent = split_parent(path).and_then(|(p, _)| t.get_mut(p));
                 if let Some(parent) = parent {
-                    parent.children.insert(Arc::clone(&shared));
+                    parent.children.insert(SharedPath::clone(&shared));
                 }
             }
             let node = Node {
                 path: shared,
-                data: Some(Bytes::new()),
+                data: Some(NodeData::new(b"")),
                 acl: t.acls.intern(&open),
                 stat: NodeStat::new(StatPersisted::default(), EphemeralType::Void),
                 children: Children::default(),
@@ -257,7 +254,7 @@ impl DataTree {
     pub fn create_node(
         &mut self,
         path: &str,
-        data: Option<Bytes>,
+        data: Option<NodeData>,
         acl: &[Acl],
         ephemeral_owner: i64,
         parent_cversion: i32,
@@ -286,11 +283,11 @@ impl DataTree {
             return Err(ErrorCode::NoNode);
         };
         raise_cversion(&mut parent.stat, parent_cversion, zxid);
-        let shared: Arc<str> = path.into();
-        parent.children.insert(Arc::clone(&shared));
+        let shared: SharedPath = path.into();
+        parent.children.insert(SharedPath::clone(&shared));
         self.data_size += java_len(path) + data_len(data.as_ref());
         let node = Node {
-            path: Arc::clone(&shared),
+            path: SharedPath::clone(&shared),
             data,
             acl,
             stat: NodeStat::new(StatPersisted::created(zxid, time_ms, ephemeral_owner), kind),
@@ -361,7 +358,7 @@ impl DataTree {
     pub fn set_data(
         &mut self,
         path: &str,
-        data: Option<Bytes>,
+        data: Option<NodeData>,
         version: i32,
         zxid: i64,
         time_ms: i64,
@@ -455,7 +452,7 @@ impl DataTree {
     pub fn insert_restored(
         &mut self,
         path: &str,
-        data: Option<Bytes>,
+        data: Option<NodeData>,
         acl: &[Acl],
         stat: StatPersisted,
     ) -> Result<(), ErrorCode> {
@@ -465,11 +462,11 @@ impl DataTree {
         if self.nodes.is_full() {
             return Err(ErrorCode::SystemError);
         }
-        let shared: Arc<str> = path.into();
+        let shared: SharedPath = path.into();
         if path != "/" {
             let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
             let parent = self.get_mut(parent_name).ok_or(ErrorCode::NoNode)?;
-            parent.children.insert(Arc::clone(&shared));
+            parent.children.insert(SharedPath::clone(&shared));
         } else if !self.nodes.is_empty() {
             return Err(ErrorCode::BadArguments);
         }
@@ -478,7 +475,7 @@ impl DataTree {
         self.data_size += java_len(path) + data_len(data.as_ref());
         // Absent and not full: checked above.
         let added = self.nodes.insert(Node {
-            path: Arc::clone(&shared),
+            path: SharedPath::clone(&shared),
             data,
             acl,
             stat: NodeStat::new(stat, kind),
@@ -491,7 +488,7 @@ impl DataTree {
 
     /// Records a new node in the index of its kind (containers, TTL nodes, a session's
     /// ephemerals), which reaping and session close walk instead of the whole tree.
-    fn index_kind(&mut self, path: Arc<str>, kind: EphemeralType, ephemeral_owner: i64) {
+    fn index_kind(&mut self, path: SharedPath, kind: EphemeralType, ephemeral_owner: i64) {
         match kind {
             EphemeralType::Container => {
                 self.containers.insert(path);

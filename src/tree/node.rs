@@ -1,19 +1,21 @@
 //! One znode as a replica stores it: its path, data, shared ACL, persisted stat,
 //! children.
 //!
-//! Compact on purpose (several replicas per process): data is a shared `Bytes`, the
-//! ACL an interned `Arc`; the path is the node's key in the tree's `NodeMap`, and the
-//! same allocation is the node's entry in its parent's `Children`. Owns no behaviour
+//! Compact on purpose (a million znodes is a common size, and several replicas per
+//! process share their data): data, path and ACL are one pointer each, to a shared
+//! `NodeData`, a `SharedPath` and an interned ACL. The path is the node's key in the
+//! tree's `NodeMap`, and the same allocation is the node's entry in its parent's
+//! `Children`. Owns no behaviour
 //! beyond turning its persisted stat into the `Stat` clients see.
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use super::acl_table::SharedAcl;
-use super::children::{child_path, name_of, Children};
+use super::children::{child_path, name_of, Children, SharedPath};
 use super::ephemeral_type::EphemeralType;
-use crate::proto::{Acl, Decode, DecodeError, Encode, Reader, Stat};
+use crate::proto::{Acl, Decode, DecodeError, Encode, NodeData, Reader, Stat};
 
 /// `StatPersisted`: the stat fields ZooKeeper stores. `cversion` here counts child
 /// *creates* only; clients see `cversion * 2 - numChildren` (see [`Node::stat`]).
@@ -82,7 +84,7 @@ impl StatPersisted {
 
 /// `StatPersisted` as a node keeps it, with the node's kind: the kind takes the 4
 /// bytes of padding after `StatPersisted`'s 60 bytes of fields, which a separate
-/// field could not use, and `Node` stays at 128 bytes.
+/// field could not use, and `Node` stays at 96 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct NodeStat {
     pub(super) czxid: i64,
@@ -131,9 +133,9 @@ impl NodeStat {
 pub struct Node {
     /// The node's absolute path (its key in the tree); the same allocation is its
     /// entry in the parent's children and in the tree's ephemeral/container/TTL sets.
-    pub(super) path: Arc<str>,
+    pub(super) path: SharedPath,
     /// `None` is ZooKeeper's null data, distinct from empty.
-    pub(super) data: Option<Bytes>,
+    pub(super) data: Option<NodeData>,
     pub(super) acl: SharedAcl,
     pub(super) stat: NodeStat,
     pub(super) children: Children,
@@ -182,7 +184,7 @@ impl Node {
         }
     }
 
-    pub fn data(&self) -> Option<&Bytes> {
+    pub fn data(&self) -> Option<&NodeData> {
         self.data.as_ref()
     }
 

@@ -14,7 +14,7 @@ use super::outstanding::{NodeView, Outstanding, View};
 use super::records::*;
 use crate::proto::{
     perms, Acl, CheckVersionRequest, CreateMode, CreateRequest, CreateTtlRequest, DeleteRequest,
-    ErrorCode, Id, MultiOp, MultiRequest, OpCode, Request, SetAclRequest, SetDataRequest,
+    ErrorCode, Id, MultiOp, MultiRequest, NodeData, OpCode, Request, SetAclRequest, SetDataRequest,
 };
 use crate::tree::path::{split_parent, validate_path};
 use crate::tree::{
@@ -240,7 +240,7 @@ fn create(
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
     let new_cversion = parent.cversion.wrapping_add(1);
-    let data = req.data.clone();
+    let data = req.data.as_deref().map(NodeData::new);
     let txn = match op {
         OpCode::CreateContainer => Txn::CreateContainer(CreateContainerTxn {
             path: path.clone(),
@@ -358,7 +358,7 @@ fn set_data(
     view.put(&r.path, Some(node));
     Ok(Txn::SetData(SetDataTxn {
         path: r.path.clone(),
-        data: r.data.clone(),
+        data: r.data.as_deref().map(NodeData::new),
         version,
     }))
 }

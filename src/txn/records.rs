@@ -1,10 +1,8 @@
 //! The txn records of `zookeeper.jute` (module `org.apache.zookeeper.txn`, 3.9), field
 //! for field and in ZooKeeper's order, so a ZooKeeper txn log can be read later.
 
-use bytes::Bytes;
-
 use crate::proto::codec::jute_record;
-use crate::proto::Acl;
+use crate::proto::{Acl, NodeData};
 
 jute_record! {
     /// jute `TxnHeader`: `client_id` is the session, `time_ms` the leader's wall
@@ -23,7 +21,7 @@ jute_record! {
     /// parent's stored cversion after this create.
     pub struct CreateTxn {
         pub path: String,
-        pub data: Option<Bytes>,
+        pub data: Option<NodeData>,
         pub acl: Vec<Acl>,
         pub ephemeral: bool,
         pub parent_cversion: i32,
@@ -34,7 +32,7 @@ jute_record! {
     /// jute `CreateContainerTxn` (op 19).
     pub struct CreateContainerTxn {
         pub path: String,
-        pub data: Option<Bytes>,
+        pub data: Option<NodeData>,
         pub acl: Vec<Acl>,
         pub parent_cversion: i32,
     }
@@ -44,7 +42,7 @@ jute_record! {
     /// jute `CreateTTLTxn` (op 21); `ttl` in ms.
     pub struct CreateTtlTxn {
         pub path: String,
-        pub data: Option<Bytes>,
+        pub data: Option<NodeData>,
         pub acl: Vec<Acl>,
         pub parent_cversion: i32,
         pub ttl: i64,
@@ -62,7 +60,7 @@ jute_record! {
     /// jute `SetDataTxn` (op 5, and reconfig 16); `version` is the new version.
     pub struct SetDataTxn {
         pub path: String,
-        pub data: Option<Bytes>,
+        pub data: Option<NodeData>,
         pub version: i32,
     }
 }

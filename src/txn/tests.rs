@@ -763,7 +763,7 @@ fn txn_codec_round_trips() {
     let txns = vec![
         Txn::Create(CreateTxn {
             path: "/a".into(),
-            data: data("d"),
+            data: Some(NodeData::new(b"d")),
             acl: Acl::open_unsafe(),
             ephemeral: true,
             parent_cversion: 3,

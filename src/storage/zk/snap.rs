@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::adler::adler32;
 use super::ZkError;
 use crate::proto::codec::{Decode, DecodeError, Reader};
-use crate::proto::Acl;
+use crate::proto::{Acl, NodeData};
 use crate::tree::{DataTree, StatPersisted, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
 
 /// `"ZKSN"` read as a big-endian int (`FileSnap.SNAP_MAGIC`).
@@ -179,7 +179,10 @@ pub fn read_snapshot_bytes(
             break;
         }
         let data_at = r.offset();
-        let data = r.read_buffer().map_err(dec(path, data_at))?;
+        let data = r
+            .read_buffer()
+            .map_err(dec(path, data_at))?
+            .map(|b| NodeData::new(&b));
         let ref_at = r.offset();
         let aref = r.read_i64().map_err(dec(path, ref_at))?;
         let stat_at = r.offset();
@@ -278,7 +281,7 @@ fn add_missing_system_nodes(tree: &mut DataTree) -> Vec<&'static str> {
             ..StatPersisted::default()
         };
         if tree
-            .insert_restored(p, Some(Bytes::new()), &acl, stat)
+            .insert_restored(p, Some(NodeData::new(b"")), &acl, stat)
             .is_ok()
         {
             added.push(p);

@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 
 use super::*;
 use crate::proto::codec::Encode;
-use crate::proto::Acl;
+use crate::proto::{Acl, NodeData};
 use crate::tree::{StatPersisted, CONFIG_PATH, CONTAINER_EPHEMERAL_OWNER};
 use crate::txn::{CloseSessionTxn, CreateSessionTxn, CreateTxn, SetDataTxn, TxnHeader};
 
@@ -134,7 +134,11 @@ fn snapshot_maps_every_field() {
     assert_eq!(a.persisted(), stat(3, 1, SID));
     assert_eq!(t.ephemerals(SID).collect::<Vec<_>>(), vec!["/a"]);
     let b = t.get("/b").expect("/b");
-    assert_eq!(b.data(), Some(&Bytes::new()), "empty data stays empty");
+    assert_eq!(
+        b.data().map(|d| &d[..]),
+        Some(&b""[..]),
+        "empty data stays empty"
+    );
     assert_eq!(&**b.acl(), Acl::open_unsafe().as_slice());
     assert_eq!(t.containers().collect::<Vec<_>>(), vec!["/c"]);
     assert_eq!(t.get("/c/d").map(|n| n.persisted().version), Some(5));
@@ -229,7 +233,7 @@ fn hdr(zxid: i64, txn: &Txn) -> TxnHeader {
 fn create(path: &str) -> Txn {
     Txn::Create(CreateTxn {
         path: path.into(),
-        data: Some(Bytes::from_static(b"v")),
+        data: Some(NodeData::new(b"v")),
         acl: Acl::open_unsafe(),
         ephemeral: false,
         parent_cversion: 1,
