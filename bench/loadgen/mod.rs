@@ -434,10 +434,10 @@ pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
         handles.push(h);
     }
 
-    // Progress, intervals and server CPU, on this thread.
+    // Progress, intervals and CPU use, on this thread.
     let mut intervals: Vec<Interval> = Vec::new();
-    let mut cpu_at_warmup: Option<u64> = None;
-    let mut cpu_at_end: Option<u64> = None;
+    let mut cpu_at_warmup: Option<CpuSample> = None;
+    let mut cpu_at_end: Option<CpuSample> = None;
     let mut last_tick = Instant::now();
     let mut last_ops = 0u64;
     let mut last_err = 0u64;
@@ -454,13 +454,13 @@ pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
         };
         let now = Instant::now();
         if cpu_at_warmup.is_none() && now >= start + warm {
-            cpu_at_warmup = Some(cpu_ticks(&args.server_pid));
+            cpu_at_warmup = Some(CpuSample::take(&args.server_pid));
         }
         if cpu_at_end.is_none()
             && plan.workload != Workload::Load
             && now >= start + warm + args.duration
         {
-            cpu_at_end = Some(cpu_ticks(&args.server_pid));
+            cpu_at_end = Some(CpuSample::take(&args.server_pid));
         }
         if now.duration_since(last_tick) >= Duration::from_secs(1) {
             let mut h = report::new_histogram();
@@ -496,7 +496,7 @@ pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
         }
     }
     if cpu_at_end.is_none() {
-        cpu_at_end = Some(cpu_ticks(&args.server_pid));
+        cpu_at_end = Some(CpuSample::take(&args.server_pid));
     }
 
     let mut hist = report::new_histogram();
@@ -540,10 +540,17 @@ pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
         .into_iter()
         .map(|(k, v)| (ErrorCode::from_code(k).name().to_owned(), v))
         .collect::<BTreeMap<_, _>>();
-    if !args.server_pid.is_empty() && summary.ops > 0 {
-        let ticks = cpu_at_end.unwrap_or(0) - cpu_at_warmup.unwrap_or(0);
+    if let (Some(a), Some(b)) = (cpu_at_warmup, cpu_at_end) {
+        // SAFETY: sysconf only reads a constant of the system.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        summary.server_cpu_us_per_op = Some(ticks as f64 * 1e6 / hz / summary.ops as f64);
+        let per_op = |ticks: u64| ticks as f64 * 1e6 / hz / summary.ops.max(1) as f64;
+        if !args.server_pid.is_empty() && summary.ops > 0 {
+            summary.server_cpu_us_per_op = Some(per_op(b.server.saturating_sub(a.server)));
+        }
+        if summary.ops > 0 {
+            summary.client_cpu_us_per_op = Some(per_op(b.client.saturating_sub(a.client)));
+        }
+        summary.machine_busy_pct = b.machine_busy_pct_since(&a);
     }
 
     if let Some(path) = &args.hdr_log {
@@ -577,6 +584,53 @@ pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
             .run(async move { cleanup(&a, &p, &s).await })?;
     }
     Ok(summary)
+}
+
+/// CPU use at one moment, in clock ticks: the servers', this load generator's and the
+/// whole machine's. The load generator usually shares the machine with the server, and
+/// a ratio between servers means little once the machine is saturated; these say so.
+#[derive(Debug, Clone, Copy)]
+struct CpuSample {
+    server: u64,
+    client: u64,
+    /// (busy, total) over all CPUs from /proc/stat; None where it cannot be read.
+    machine: Option<(u64, u64)>,
+}
+
+impl CpuSample {
+    fn take(server_pid: &[u32]) -> CpuSample {
+        CpuSample {
+            server: cpu_ticks(server_pid),
+            client: cpu_ticks(&[std::process::id()]),
+            machine: std::fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|s| parse_proc_stat_busy(&s)),
+        }
+    }
+
+    fn machine_busy_pct_since(&self, earlier: &CpuSample) -> Option<f64> {
+        let ((b1, t1), (b0, t0)) = (self.machine?, earlier.machine?);
+        let total = t1.checked_sub(t0).filter(|&t| t > 0)?;
+        Some(b1.saturating_sub(b0) as f64 * 100.0 / total as f64)
+    }
+}
+
+/// (busy, total) ticks of all CPUs from the text of /proc/stat: its first line is
+/// `cpu user nice system idle iowait irq softirq steal guest guest_nice`; idle and
+/// iowait are not busy, and guest time is already counted in user.
+pub fn parse_proc_stat_busy(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .take(8)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    if f.len() < 5 {
+        return None;
+    }
+    let total: u64 = f.iter().sum();
+    let idle = f[3] + f[4];
+    Some((total - idle, total))
 }
 
 /// Sum of utime+stime, in clock ticks, of these processes (0 for one that is gone).

@@ -32,6 +32,11 @@ pub struct Summary {
     pub ops_total: u64,
     /// Server CPU (utime+stime of `--server-pid`) during the measured window, per op.
     pub server_cpu_us_per_op: Option<f64>,
+    /// This load generator's own CPU during the measured window, per op.
+    pub client_cpu_us_per_op: Option<f64>,
+    /// How busy the whole machine's CPUs were during the measured window, in percent:
+    /// near 100 the throughput is bounded by the machine, not by the server alone.
+    pub machine_busy_pct: Option<f64>,
 }
 
 impl Summary {
@@ -57,6 +62,8 @@ impl Summary {
             errors: BTreeMap::new(),
             ops_total: h.len(),
             server_cpu_us_per_op: None,
+            client_cpu_us_per_op: None,
+            machine_busy_pct: None,
         }
     }
 
@@ -85,6 +92,12 @@ impl Summary {
         if let Some(c) = self.server_cpu_us_per_op {
             let _ = write!(s, ", server CPU {c:.1} µs/op");
         }
+        if let Some(c) = self.client_cpu_us_per_op {
+            let _ = write!(s, ", client CPU {c:.1} µs/op");
+        }
+        if let Some(b) = self.machine_busy_pct {
+            let _ = write!(s, ", machine {b:.0}% busy");
+        }
         s.push(')');
         s
     }
@@ -99,15 +112,16 @@ impl Summary {
             let _ = write!(errs, "\"{}\":{v}", json_escape(k));
         }
         errs.push('}');
-        let cpu = match self.server_cpu_us_per_op {
-            Some(c) if c.is_finite() => format!("{c:.3}"),
+        let num = |v: Option<f64>, places: usize| match v {
+            Some(c) if c.is_finite() => format!("{c:.places$}"),
             _ => "null".to_owned(),
         };
         format!(
             "{{\"workload\":\"{}\",\"mode\":\"{}\",\"ops\":{},\"seconds\":{:.3},\
              \"throughput\":{:.1},\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\
              \"p999_us\":{},\"max_us\":{},\"mean_us\":{:.1},\"errors\":{},\
-             \"ops_total\":{},\"server_cpu_us_per_op\":{}}}",
+             \"ops_total\":{},\"server_cpu_us_per_op\":{},\
+             \"client_cpu_us_per_op\":{},\"machine_busy_pct\":{}}}",
             json_escape(&self.workload),
             json_escape(&self.mode),
             self.ops,
@@ -121,7 +135,9 @@ impl Summary {
             self.mean_us,
             errs,
             self.ops_total,
-            cpu,
+            num(self.server_cpu_us_per_op, 3),
+            num(self.client_cpu_us_per_op, 3),
+            num(self.machine_busy_pct, 1),
         )
     }
 }

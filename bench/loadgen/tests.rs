@@ -107,6 +107,13 @@ fn summary_json_shape() {
     );
     assert!(j.contains("\"errors\":{\"CONNECTIONLOSS\":3}"), "{j}");
     assert!(j.contains("\"server_cpu_us_per_op\":12.500"), "{j}");
+    assert!(j.contains("\"client_cpu_us_per_op\":null"), "{j}");
+    s.machine_busy_pct = Some(97.25);
+    assert!(
+        s.json().contains("\"machine_busy_pct\":97.2"),
+        "{}",
+        s.json()
+    );
     assert!(j.ends_with('}') && !j.contains('\n'));
 }
 
@@ -188,6 +195,15 @@ fn proc_stat_cpu() {
     let stat = "1234 (java (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 30 0";
     assert_eq!(parse_stat_cpu(stat), Some(300));
     assert_eq!(parse_stat_cpu("garbage"), None);
+}
+
+#[test]
+fn machine_busy_from_proc_stat() {
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    let stat = "cpu  100 5 50 800 20 3 2 20 7 0\ncpu0 50 2 25 400 10 1 1 10 3 0\nintr 1\n";
+    assert_eq!(parse_proc_stat_busy(stat), Some((180, 1000)));
+    assert_eq!(parse_proc_stat_busy("cpu0 1 2 3 4 5\n"), None);
+    assert_eq!(parse_proc_stat_busy("cpu  1 x 3 4 5\n"), None);
 }
 
 /// End to end against a live server: `RINGKEEPER_TEST_ADDR=127.0.0.1:2181 cargo test
