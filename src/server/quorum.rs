@@ -735,6 +735,11 @@ pub async fn run(
         })
         .detach();
     }
+    // The first spare segment is made now, so the first write usually finds it
+    // ready (see `storage::log`, preallocation).
+    for job in q.log.borrow_mut().background_jobs() {
+        glommio::spawn_local(blocking(move || job.run())).detach();
+    }
     let t = q.clone();
     glommio::spawn_local(async move { t.timers().await }).detach();
     q.pipeline().await;
