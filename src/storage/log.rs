@@ -32,11 +32,12 @@
 //! A segment file is `set_len` to `prealloc_bytes` (zoo.cfg `preAllocSize`, in KiB;
 //! default 64 MiB) and its blocks reserved with `fallocate` (so a full disk is an
 //! error at creation, not a SIGBUS inside the map); it reads as zeros, so the zero `len`
-//! after the last record marks the end without a separate size field. It is mapped
-//! `MAP_SHARED` and its header written when it is created.
+//! after the last record marks the end without a separate size field. A spare's blocks
+//! are also written with zeros, which makes each later sync of records cheaper (see
+//! `write_zeros`). It is mapped `MAP_SHARED` and its header written when it is created.
 //!
-//! Creating one (open, `set_len`, `fallocate`, `mmap`, `fsync`) is blocking work
-//! `append` never does: [`TxnLog::background_jobs`] hands out a job that makes the
+//! Creating one (open, `set_len`, `fallocate`, zero-fill, `mmap`, `fsync`) is blocking
+//! work `append` never does: [`TxnLog::background_jobs`] hands out a job that makes the
 //! next segment ahead of need, as the *spare* `log.prealloc.<n>`, on whatever thread
 //! the caller runs it (the server: glommio's blocking pool). When a record does not
 //! fit in the active segment, the ready spare becomes the active segment, named after
