@@ -44,3 +44,68 @@ fn a_write_answered_on_one_core_is_read_on_every_core() {
         }
     }
 }
+
+/// `maxClientCnxns` counts a client IP's connections over the whole server, as in
+/// ZooKeeper, not per session core (where two cores would let twice as many in).
+#[test]
+fn max_client_cnxns_counts_over_all_cores() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let server = Server::start("cores=2\nquorumCore=dedicated\nmaxClientCnxns=3");
+    // Eight attempts, spread over both cores by SO_REUSEPORT; all kept open.
+    let attempts: Vec<_> = (0..8).map(|_| try_session(&server.addr())).collect();
+    let mut open: Vec<_> = attempts.into_iter().flatten().collect();
+    assert_eq!(
+        open.len(),
+        3,
+        "sessions opened from one IP with maxClientCnxns=3 on two cores"
+    );
+    // A closed connection gives its place back (once the server has seen it close).
+    drop(open.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while try_session(&server.addr()).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no place given back after a close"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A connection with its session handshake done, or `None` if the server closed it.
+fn try_session(addr: &str) -> Option<std::net::TcpStream> {
+    let mut s = std::net::TcpStream::connect(addr).expect("tcp connect");
+    common::send_frame(&mut s, &common::connect_request()).expect("send");
+    match common::read_frame_timeout(&mut s, std::time::Duration::from_secs(5)) {
+        Ok(resp) if resp.len() >= 36 => Some(s),
+        _ => None,
+    }
+}
+
+/// `mntr` counts the watches of every core and every session, whichever core answers
+/// it, as ZooKeeper's single watch manager and session tracker do.
+#[test]
+fn mntr_counts_watches_and_sessions_of_every_core() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let server = Server::start("cores=2\nquorumCore=dedicated");
+    // Six sessions, spread over both cores; each sets one data watch (exists on a
+    // missing node).
+    let mut conns: Vec<_> = (0..6).map(|_| raw_connect(&server.addr())).collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        let exists = Jute::new()
+            .string(&format!("/w{i}"))
+            .boolean(true)
+            .into_vec();
+        let r = request(c, 1, op::EXISTS, &exists).expect("exists");
+        assert_eq!(r.err, err::NONODE);
+    }
+    // Each four-letter word is a new connection, answered by either core.
+    for _ in 0..4 {
+        let m = common::four_letter(&server.addr(), "mntr");
+        assert!(m.contains("zk_watch_count\t6\n"), "{m}");
+        assert!(m.contains("zk_global_sessions\t6\n"), "{m}");
+    }
+}

@@ -128,10 +128,7 @@ pub fn mntr_rows(core: &Rc<Core>) -> Vec<(String, String)> {
         ("zk_num_alive_connections", t.connections.to_string()),
         ("zk_outstanding_requests", t.outstanding.to_string()),
         ("zk_znode_count", tree.node_count().to_string()),
-        (
-            "zk_watch_count",
-            core.watches.borrow().watch_count().to_string(),
-        ),
+        ("zk_watch_count", core.stats.watch_count().to_string()),
         ("zk_ephemerals_count", tree.ephemerals_count().to_string()),
         (
             "zk_approximate_data_size",
@@ -143,10 +140,7 @@ pub fn mntr_rows(core: &Rc<Core>) -> Vec<(String, String)> {
             "zk_uptime",
             core.stats.started.elapsed().as_millis().to_string(),
         ),
-        (
-            "zk_global_sessions",
-            core.by_session.borrow().len().to_string(),
-        ),
+        ("zk_global_sessions", q.sessions.load(Relaxed).to_string()),
         ("zk_local_sessions", "0".into()),
         ("zk_connection_drop_probability", "0.0".into()),
         ("zk_auth_failed_count", t.auth_failed.to_string()),

@@ -98,14 +98,9 @@ pub fn accept(core: Rc<Core>, stream: TcpStream) {
     };
     let ip = peer.ip();
     let limit = core.cfg.max_client_cnxns;
-    {
-        let mut per_ip = core.conns_per_ip.borrow_mut();
-        let n = per_ip.entry(ip).or_insert(0);
-        if limit != 0 && *n >= limit {
-            tracing::warn!("too many connections from {ip} - max is {limit}; closing the new one");
-            return;
-        }
-        *n += 1;
+    if !core.stats.conn_opened_from(ip, limit) {
+        tracing::warn!("too many connections from {ip} - max is {limit}; closing the new one");
+        return;
     }
     let _ = stream.set_nodelay(true);
     let id = core.next_conn.get();
@@ -150,13 +145,7 @@ pub fn accept(core: Rc<Core>, stream: TcpStream) {
         for _ in 0..in_flight {
             core.outstanding_dec();
         }
-        let mut per_ip = core.conns_per_ip.borrow_mut();
-        if let Some(n) = per_ip.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                per_ip.remove(&ip);
-            }
-        }
+        core.stats.conn_closed_from(ip);
         core.my_stats().connection_closed();
     })
     .detach();

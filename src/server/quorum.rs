@@ -241,6 +241,7 @@ impl Quorum {
                     }
                 };
                 self.owners.borrow_mut().insert(id, (core, conn));
+                self.publish_session_count();
                 let hdr = self.next_header(id, 0, OpCode::CreateSession);
                 let txn = Txn::CreateSession(CreateSessionTxn {
                     time_out: timeout_ms,
@@ -331,11 +332,18 @@ impl Quorum {
         txn::prep_with(&tree, &mut self.outstanding.borrow_mut(), ctx, zxid, req)
     }
 
+    /// Stores the session count for `mntr`'s `zk_global_sessions` (any core answers it).
+    fn publish_session_count(&self) {
+        let n = self.sessions.borrow().len() as u64;
+        self.stats.quorum().sessions.store(n, Relaxed);
+    }
+
     /// A prepared txn's effect on the session table (the tree gets it once committed).
     fn commit_sessions(&self, hdr: &TxnHeader, txn: &Txn) {
         if let Txn::CloseSession(_) = txn {
             self.sessions.borrow_mut().remove(hdr.client_id);
             self.owners.borrow_mut().remove(&hdr.client_id);
+            self.publish_session_count();
         }
     }
 
@@ -735,6 +743,7 @@ pub async fn run(
         })
         .detach();
     }
+    q.publish_session_count();
     // The first spare segment is made now, so the first write usually finds it
     // ready (see `storage::log`, preallocation).
     for job in q.log.borrow_mut().background_jobs() {

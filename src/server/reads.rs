@@ -156,7 +156,9 @@ impl Core {
             Request::RemoveWatches(r) => {
                 let t =
                     WatcherType::try_from(r.watcher_type).map_err(|_| ErrorCode::BadArguments)?;
-                if self.watches.borrow_mut().remove(session, &r.path, t) {
+                let removed = self.watches.borrow_mut().remove(session, &r.path, t);
+                self.publish_watch_count();
+                if removed {
                     Ok(None)
                 } else {
                     Err(ErrorCode::NoWatcher)
@@ -229,7 +231,9 @@ impl Core {
         session: i64,
         f: impl FnOnce(&mut crate::watch::WatchRegistry) -> Result<(), crate::watch::WatchError>,
     ) -> Result<(), ErrorCode> {
-        f(&mut self.watches.borrow_mut()).map_err(|e| {
+        let added = f(&mut self.watches.borrow_mut());
+        self.publish_watch_count();
+        added.map_err(|e| {
             tracing::warn!("session 0x{session:x}: {e}");
             // The limit is ringkeeper's own; the nearest ZooKeeper code that clients
             // treat as "retry later" is THROTTLEDOP.

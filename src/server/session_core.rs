@@ -9,7 +9,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -43,7 +42,6 @@ pub struct Core {
     pub conns: RefCell<HashMap<ConnId, Rc<Conn>>>,
     /// Which connection of this core a session is attached to.
     pub by_session: RefCell<HashMap<i64, ConnId>>,
-    pub conns_per_ip: RefCell<HashMap<IpAddr, u32>>,
     /// zxid of the last txn applied to this replica (published per batch in this
     /// core's `applied_zxid`).
     pub last_zxid: Cell<i64>,
@@ -82,6 +80,13 @@ const RELEASE_POLL: Duration = Duration::from_micros(50);
 impl Core {
     pub fn my_stats(&self) -> &crate::server::stats::CoreStats {
         self.stats.core(self.idx)
+    }
+
+    /// Stores this core's watch count for `mntr` (see `CoreStats::watches`); call
+    /// after any change to `watches`.
+    pub fn publish_watch_count(&self) {
+        let n = self.watches.borrow().watch_count() as u64;
+        self.my_stats().watches.store(n, Relaxed);
     }
 
     pub fn outstanding_inc(&self) {
@@ -310,6 +315,7 @@ impl Core {
                 }
             }
         }
+        self.publish_watch_count();
         if events.is_empty() {
             return;
         }
@@ -341,6 +347,7 @@ impl Core {
     /// after the closeSession answer when the client asked for it.
     fn session_closed(&self, session: i64) {
         self.watches.borrow_mut().remove_session(session);
+        self.publish_watch_count();
         let conn_id = self.by_session.borrow_mut().remove(&session);
         if let Some(id) = conn_id {
             let c = self.conns.borrow().get(&id).cloned();
@@ -360,6 +367,7 @@ impl Core {
         if by.get(&s) == Some(&c.id) {
             by.remove(&s);
             self.watches.borrow_mut().remove_session(s);
+            self.publish_watch_count();
         }
     }
 
@@ -507,7 +515,6 @@ pub async fn run(
         watches: RefCell::new(WatchRegistry::new()),
         conns: RefCell::new(HashMap::new()),
         by_session: RefCell::new(HashMap::new()),
-        conns_per_ip: RefCell::new(HashMap::new()),
         last_zxid: Cell::new(last_zxid),
         to_quorum,
         touched: RefCell::new(HashSet::new()),

@@ -1,7 +1,12 @@
 //! Server counters for the four-letter words and metrics. Each core writes only its
 //! own cache-line-aligned slot (relaxed atomics, never contended); readers sum slots.
+//! The one count shared by all cores is connections per client IP (`maxClientCnxns`),
+//! taken under a lock at accept and close only.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::ops::histogram::{AtomicHistogram, Summary};
@@ -84,6 +89,11 @@ pub struct CoreStats {
     /// after each batch: a write is answered once every core's is at or past it, and
     /// a quorum task sharing core 0's replica trims its pending changes by it.
     pub applied_zxid: AtomicI64,
+    /// Watches a session core holds, stored whenever they change: `mntr` on any core
+    /// sums them, as ZooKeeper's one watch manager counts them.
+    pub watches: AtomicU64,
+    /// Sessions the quorum's tracker holds (quorum slot), stored whenever it changes.
+    pub sessions: AtomicU64,
     /// One latency histogram per `Stage`, indexed by `Stage as usize`.
     pub stages: [AtomicHistogram; 9],
 }
@@ -157,6 +167,8 @@ impl CoreStats {
 pub struct ServerStats {
     pub slots: Vec<CoreStats>,
     pub started: Instant,
+    /// Open connections per client IP, over every session core.
+    conns_per_ip: Mutex<HashMap<IpAddr, u32>>,
 }
 
 /// Sums over the session cores, as the four-letter words print them.
@@ -177,6 +189,37 @@ impl ServerStats {
         ServerStats {
             slots: (0..=session_cores).map(|_| CoreStats::new()).collect(),
             started: Instant::now(),
+            conns_per_ip: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a new connection from `ip` unless `limit` (0: none) connections from
+    /// it are open on the whole server, as ZooKeeper's `maxClientCnxns` counts; false,
+    /// counting nothing, at the limit.
+    pub fn conn_opened_from(&self, ip: IpAddr, limit: u32) -> bool {
+        let mut per_ip = self
+            .conns_per_ip
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let n = per_ip.entry(ip).or_insert(0);
+        if limit != 0 && *n >= limit {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    /// Uncounts a connection from `ip` that [`ServerStats::conn_opened_from`] counted.
+    pub fn conn_closed_from(&self, ip: IpAddr) {
+        let mut per_ip = self
+            .conns_per_ip
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&ip);
+            }
         }
     }
 
@@ -217,6 +260,14 @@ impl ServerStats {
         for s in &self.slots {
             s.reset();
         }
+    }
+
+    /// Watches held over every session core.
+    pub fn watch_count(&self) -> u64 {
+        self.slots[1..]
+            .iter()
+            .map(|s| s.watches.load(Relaxed))
+            .sum()
     }
 
     /// Percentiles of one stage over every core.
