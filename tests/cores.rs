@@ -109,3 +109,47 @@ fn mntr_counts_watches_and_sessions_of_every_core() {
         assert!(m.contains("zk_global_sessions\t6\n"), "{m}");
     }
 }
+
+/// The words about connections and watches (`cons`, `stat`, `wchs`, `wchc`, `wchp`,
+/// `dump`) list every core's, whichever core answers.
+#[test]
+fn four_letter_words_list_every_core() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let server = Server::start("cores=2\nquorumCore=dedicated");
+    let mut sessions = Vec::new();
+    let mut conns = Vec::new();
+    for i in 0..6 {
+        let (mut c, id) = common::raw_connect_session(&server.addr());
+        let exists = Jute::new()
+            .string(&format!("/w{i}"))
+            .boolean(true)
+            .into_vec();
+        let r = request(&mut c, 1, op::EXISTS, &exists).expect("exists");
+        assert_eq!(r.err, err::NONODE);
+        sessions.push(id);
+        conns.push(c);
+    }
+    let addr = server.addr();
+    for _ in 0..4 {
+        let wchs = common::four_letter(&addr, "wchs");
+        assert_eq!(wchs, "6 connections watching 6 paths\nTotal watches:6\n");
+        let wchc = common::four_letter(&addr, "wchc");
+        let wchp = common::four_letter(&addr, "wchp");
+        let cons = common::four_letter(&addr, "cons");
+        let dump = common::four_letter(&addr, "dump");
+        let stat = common::four_letter(&addr, "stat");
+        assert!(dump.contains("Global Sessions(6):"), "{dump}");
+        for (i, id) in sessions.iter().enumerate() {
+            let hex = format!("0x{id:x}");
+            assert!(wchc.contains(&format!("{hex}\n\t/w{i}\n")), "{wchc}");
+            assert!(wchp.contains(&format!("/w{i}\n\t{hex}\n")), "{wchp}");
+            assert!(cons.contains(&format!("sid={hex},")), "{cons}");
+            assert!(dump.contains(&format!("{hex}\n")), "{dump}");
+        }
+        // Six sessions' connections, and the one asking (ZooKeeper lists it too).
+        let clients = stat.lines().filter(|l| l.starts_with(" /")).count();
+        assert_eq!(clients, 7, "{stat}");
+    }
+}

@@ -2,13 +2,17 @@
 //! handshake. Output formats follow ZooKeeper's `server/command/*Command.java`, since
 //! monitoring scripts parse them.
 //!
-//! A session core answers from what it holds: its own connections and watches, its
-//! replica of the tree, and the summed counters of every core.
+//! A session core answers from its replica of the tree and the summed counters of
+//! every core; words about connections and watches (`cons`, `stat`, `crst`, `wchs`,
+//! `wchc`, `wchp`, `dump`) gather every core's share first ([`Core::gather`]), so the
+//! answer covers the whole server as ZooKeeper's does.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use crate::server::messages::{GatherKind, GatherPart};
 use crate::server::stats::Stage;
 use crate::server::Core;
 
@@ -36,7 +40,91 @@ pub async fn answer(core: &Rc<Core>, word: &str) -> String {
             .spawn_blocking(move || dirs(&data, &log))
             .await;
     }
-    answer_in_memory(core, word)
+    if !core.cfg.four_letter_words.allows(word) {
+        return answer_in_memory(core, word);
+    }
+    match word {
+        "cons" => {
+            let mut s = texts(core.gather(GatherKind::Cons).await);
+            s.push('\n');
+            s
+        }
+        "stat" => srvr(core, Some(texts(core.gather(GatherKind::Clients).await))),
+        "crst" => {
+            core.gather(GatherKind::ResetConns).await;
+            "Connection stats reset.\n".to_owned()
+        }
+        "wchs" | "wchc" | "wchp" => {
+            let by_session = watches(core.gather(GatherKind::Watches).await);
+            match word {
+                "wchs" => wchs(&by_session),
+                "wchc" => wchc(&by_session),
+                _ => wchp(&by_session),
+            }
+        }
+        "dump" => {
+            let mut ids: Vec<i64> = core
+                .gather(GatherKind::Sessions)
+                .await
+                .into_iter()
+                .flat_map(|p| match p {
+                    GatherPart::Sessions(ids) => ids,
+                    _ => Vec::new(),
+                })
+                .collect();
+            ids.sort_unstable();
+            dump(core, &ids)
+        }
+        _ => answer_in_memory(core, word),
+    }
+}
+
+/// This core's share of a gather (see [`Core::gather`]).
+pub fn local_part(core: &Rc<Core>, kind: GatherKind) -> GatherPart {
+    match kind {
+        GatherKind::Cons => GatherPart::Text(cons_lines(core)),
+        GatherKind::Clients => GatherPart::Text(client_lines(core)),
+        GatherKind::Watches => GatherPart::Watches(
+            core.watches
+                .borrow()
+                .by_session()
+                .into_iter()
+                .map(|(s, paths)| (s, paths.into_iter().map(str::to_owned).collect()))
+                .collect(),
+        ),
+        GatherKind::Sessions => {
+            GatherPart::Sessions(core.by_session.borrow().keys().copied().collect())
+        }
+        GatherKind::ResetConns => {
+            for c in core.conns.borrow().values() {
+                c.stats.reset();
+            }
+            GatherPart::Text(String::new())
+        }
+    }
+}
+
+/// The text shares of a gather, concatenated.
+fn texts(parts: Vec<GatherPart>) -> String {
+    parts
+        .into_iter()
+        .filter_map(|p| match p {
+            GatherPart::Text(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The watch shares of a gather, by session (ascending). A session's watches live on
+/// the one core its connection is on.
+fn watches(parts: Vec<GatherPart>) -> BTreeMap<i64, Vec<String>> {
+    let mut by_session = BTreeMap::new();
+    for p in parts {
+        if let GatherPart::Watches(w) = p {
+            by_session.extend(w);
+        }
+    }
+    by_session
 }
 
 fn answer_in_memory(core: &Rc<Core>, word: &str) -> String {
@@ -45,48 +133,44 @@ fn answer_in_memory(core: &Rc<Core>, word: &str) -> String {
     }
     match word {
         "ruok" => "imok".to_owned(),
-        "srvr" => srvr(core, false),
-        "stat" => srvr(core, true),
+        "srvr" => srvr(core, None),
         "mntr" => mntr(core),
         "conf" => conf(core),
-        "cons" => cons(core),
-        "crst" => {
-            for c in core.conns.borrow().values() {
-                c.stats.reset();
-            }
-            "Connection stats reset.\n".to_owned()
-        }
         "srst" => {
             core.stats.reset();
             "Server stats reset.\n".to_owned()
         }
         "envi" => envi(core),
-        "wchs" => wchs(core),
-        "wchc" => wchc(core),
-        "wchp" => wchp(core),
-        "dump" => dump(core),
         "isro" => "rw".to_owned(),
         w if UNSUPPORTED.contains(&w) => format!("{w} is not supported by ringkeeper\n"),
         w => format!("{w} is not executed because it is not in the whitelist.\n"),
     }
 }
 
-fn srvr(core: &Rc<Core>, with_clients: bool) -> String {
+/// `stat`'s line for each of this core's connections.
+fn client_lines(core: &Rc<Core>) -> String {
+    let mut s = String::new();
+    for c in core.conns.borrow().values() {
+        let _ = writeln!(
+            s,
+            " /{}[1](queued={},recved={},sent={})",
+            c.peer,
+            c.pending.borrow().len(),
+            c.stats.packets_received.get(),
+            c.stats.packets_sent.get()
+        );
+    }
+    s
+}
+
+/// `srvr`, or `stat` when given every core's client lines.
+fn srvr(core: &Rc<Core>, clients: Option<String>) -> String {
     let t = core.stats.totals();
     let mut s = String::new();
     let _ = writeln!(s, "Zookeeper version: {}", version_string());
-    if with_clients {
+    if let Some(clients) = clients {
         s.push_str("Clients:\n");
-        for c in core.conns.borrow().values() {
-            let _ = writeln!(
-                s,
-                " /{}[1](queued={},recved={},sent={})",
-                c.peer,
-                c.pending.borrow().len(),
-                c.stats.packets_received.get(),
-                c.stats.packets_sent.get()
-            );
-        }
+        s.push_str(&clients);
         s.push('\n');
     }
     let _ = writeln!(
@@ -257,7 +341,8 @@ fn conf(core: &Rc<Core>) -> String {
     s
 }
 
-fn cons(core: &Rc<Core>) -> String {
+/// `cons`' line for each of this core's connections.
+fn cons_lines(core: &Rc<Core>) -> String {
     let mut s = String::new();
     for c in core.conns.borrow().values() {
         let st = &c.stats;
@@ -290,7 +375,6 @@ fn cons(core: &Rc<Core>) -> String {
             max
         );
     }
-    s.push('\n');
     s
 }
 
@@ -318,18 +402,24 @@ fn envi(core: &Rc<Core>) -> String {
     s
 }
 
-fn wchs(core: &Rc<Core>) -> String {
-    let sum = core.watches.borrow().summary();
+/// Data watches of the whole server by session (`WatchRegistry::summary` over
+/// every core: sessions, distinct paths, watches).
+fn wchs(by_session: &BTreeMap<i64, Vec<String>>) -> String {
+    let paths: std::collections::HashSet<&str> = by_session
+        .values()
+        .flat_map(|p| p.iter().map(String::as_str))
+        .collect();
+    let watches: usize = by_session.values().map(Vec::len).sum();
     format!(
-        "{} connections watching {} paths\nTotal watches:{}\n",
-        sum.sessions, sum.paths, sum.watches
+        "{} connections watching {} paths\nTotal watches:{watches}\n",
+        by_session.len(),
+        paths.len()
     )
 }
 
-fn wchc(core: &Rc<Core>) -> String {
-    let w = core.watches.borrow();
+fn wchc(by_session: &BTreeMap<i64, Vec<String>>) -> String {
     let mut s = String::new();
-    for (session, paths) in w.by_session() {
+    for (session, paths) in by_session {
         let _ = writeln!(s, "0x{session:x}");
         for p in paths {
             let _ = writeln!(s, "\t{p}");
@@ -338,10 +428,15 @@ fn wchc(core: &Rc<Core>) -> String {
     s
 }
 
-fn wchp(core: &Rc<Core>) -> String {
-    let w = core.watches.borrow();
+fn wchp(by_session: &BTreeMap<i64, Vec<String>>) -> String {
+    let mut by_path: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (session, paths) in by_session {
+        for p in paths {
+            by_path.entry(p).or_default().push(*session);
+        }
+    }
     let mut s = String::new();
-    for (path, sessions) in w.by_path() {
+    for (path, sessions) in by_path {
         let _ = writeln!(s, "{path}");
         for id in sessions {
             let _ = writeln!(s, "\t0x{id:x}");
@@ -350,14 +445,12 @@ fn wchp(core: &Rc<Core>) -> String {
     s
 }
 
-fn dump(core: &Rc<Core>) -> String {
+/// `dump`, given the sessions attached to every core's connections (ascending).
+fn dump(core: &Rc<Core>, ids: &[i64]) -> String {
     let tree = core.tree.borrow();
     let mut s = String::from("SessionTracker dump:\n");
-    let sessions = core.by_session.borrow();
-    let _ = writeln!(s, "Global Sessions({}):", sessions.len());
-    let mut ids: Vec<i64> = sessions.keys().copied().collect();
-    ids.sort_unstable();
-    for id in &ids {
+    let _ = writeln!(s, "Global Sessions({}):", ids.len());
+    for id in ids {
         let _ = writeln!(s, "0x{id:x}");
     }
     s.push_str("ephemeral nodes dump:\n");

@@ -54,6 +54,43 @@ pub enum ToQuorum {
         conn: ConnId,
         session: i64,
     },
+    /// A four-letter word on core `asker` needs every core's share: ask them all.
+    Gather {
+        asker: CoreIdx,
+        id: u64,
+        kind: GatherKind,
+    },
+    /// One core's share of gather `id`, for core `asker`.
+    GatherPart {
+        asker: CoreIdx,
+        id: u64,
+        part: GatherPart,
+    },
+}
+
+/// What a four-letter word needs from every session core, where ZooKeeper has one
+/// connection table and one watch manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatherKind {
+    /// `cons`: a line per connection.
+    Cons,
+    /// `stat`: a client line per connection.
+    Clients,
+    /// `wchs`, `wchc`, `wchp`: data watches by session.
+    Watches,
+    /// `dump`: the sessions attached to the core's connections.
+    Sessions,
+    /// `crst`: each connection's stats reset (the share is empty).
+    ResetConns,
+}
+
+/// One session core's share of a gather.
+#[derive(Debug)]
+pub enum GatherPart {
+    Text(String),
+    /// Per session, its watched paths.
+    Watches(Vec<(i64, Vec<String>)>),
+    Sessions(Vec<i64>),
 }
 
 /// What happened to a committed txn, for the core that must answer it.
@@ -93,4 +130,12 @@ pub enum ToSession {
     },
     /// The session moved to another connection: close this one without closing the session.
     CloseConnection { conn: ConnId, session: i64 },
+    /// Core `asker` gathers `kind` (see `ToQuorum::Gather`): send this core's share.
+    GatherAsk {
+        asker: CoreIdx,
+        id: u64,
+        kind: GatherKind,
+    },
+    /// A core's share of this core's gather `id`.
+    GatherPart { id: u64, part: GatherPart },
 }

@@ -119,6 +119,17 @@ impl Quorum {
     /// Messages from one session core.
     async fn on_message(&self, msg: ToQuorum) {
         match msg {
+            // Four-letter words are rare: routed here, as cores only talk to the quorum.
+            ToQuorum::Gather { asker, id, kind } => {
+                for out in &self.outs {
+                    let _ = out.send(ToSession::GatherAsk { asker, id, kind }).await;
+                }
+            }
+            ToQuorum::GatherPart { asker, id, part } => {
+                if let Some(out) = self.outs.get(asker) {
+                    let _ = out.send(ToSession::GatherPart { id, part }).await;
+                }
+            }
             ToQuorum::Write {
                 origin,
                 request,

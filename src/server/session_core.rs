@@ -19,8 +19,9 @@ use glommio::net::TcpListener;
 
 use super::conn::{Conn, Handshake, Pending};
 use super::frame_out;
-use super::messages::{Committed, ConnId, CoreIdx, ToQuorum, ToSession};
+use super::messages::{Committed, ConnId, CoreIdx, GatherKind, GatherPart, ToQuorum, ToSession};
 use super::replies;
+use super::signal::Signal;
 use super::stats::{ServerStats, Stage};
 use crate::config::Config;
 use crate::proto::{keeper_state, perms, xid, WatcherEvent};
@@ -62,7 +63,21 @@ pub struct Core {
     held: RefCell<VecDeque<(i64, Held)>>,
     /// Whether a task is waiting for the other cores to release `held`.
     release_pending: Cell<bool>,
+    /// This core's gathers in progress (four-letter words), by id.
+    gathers: RefCell<HashMap<u64, Rc<Gathering>>>,
+    next_gather: Cell<u64>,
 }
+
+/// The shares of one gather received so far.
+#[derive(Default)]
+struct Gathering {
+    parts: RefCell<Vec<GatherPart>>,
+    arrived: Signal,
+}
+
+/// How long a four-letter word waits for the other cores' shares; it answers with
+/// what arrived, so a stuck core cannot hang a monitoring script.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a write's commit does for its client, once every core has applied it.
 enum Held {
@@ -80,6 +95,51 @@ const RELEASE_POLL: Duration = Duration::from_micros(50);
 impl Core {
     pub fn my_stats(&self) -> &crate::server::stats::CoreStats {
         self.stats.core(self.idx)
+    }
+
+    /// Every session core's share of `kind` (this core's included), for a four-letter
+    /// word. With one core, this core's share at once; otherwise asked through the
+    /// quorum, waiting at most `GATHER_TIMEOUT`.
+    pub async fn gather(self: &Rc<Self>, kind: GatherKind) -> Vec<GatherPart> {
+        let cores = self.cfg.session_cores.max(1);
+        if cores == 1 {
+            return vec![crate::ops::four_letter::local_part(self, kind)];
+        }
+        let id = self.next_gather.get();
+        self.next_gather.set(id + 1);
+        let g = Rc::new(Gathering::default());
+        self.gathers.borrow_mut().insert(id, g.clone());
+        let ask = ToQuorum::Gather {
+            asker: self.idx,
+            id,
+            kind,
+        };
+        if self.to_quorum.send(ask).await.is_ok() {
+            let deadline = Instant::now() + GATHER_TIMEOUT;
+            while g.parts.borrow().len() < cores {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let arrived = futures_lite::future::or(
+                    async {
+                        g.arrived.wait().await;
+                        true
+                    },
+                    async {
+                        glommio::timer::sleep(left).await;
+                        false
+                    },
+                )
+                .await;
+                if !arrived {
+                    tracing::warn!(
+                        "four-letter word: {} of {cores} cores answered in time",
+                        g.parts.borrow().len()
+                    );
+                    break;
+                }
+            }
+        }
+        self.gathers.borrow_mut().remove(&id);
+        g.parts.take()
     }
 
     /// Stores this core's watch count for `mntr` (see `CoreStats::watches`); call
@@ -270,6 +330,24 @@ impl Core {
                     None => Handshake::Expired,
                 };
                 self.finish_handshake(conn, hs);
+            }
+            ToSession::GatherAsk { asker, id, kind } => {
+                let part = crate::ops::four_letter::local_part(self, kind);
+                let core = self.clone();
+                glommio::spawn_local(async move {
+                    let _ = core
+                        .to_quorum
+                        .send(ToQuorum::GatherPart { asker, id, part })
+                        .await;
+                })
+                .detach();
+            }
+            ToSession::GatherPart { id, part } => {
+                let g = self.gathers.borrow().get(&id).cloned();
+                if let Some(g) = g {
+                    g.parts.borrow_mut().push(part);
+                    g.arrived.raise();
+                }
             }
             ToSession::CloseConnection { conn, session } => {
                 let c = self.conns.borrow().get(&conn).cloned();
@@ -526,6 +604,8 @@ pub async fn run(
         room_waiters: RefCell::new(Vec::new()),
         held: RefCell::new(VecDeque::new()),
         release_pending: Cell::new(false),
+        gathers: RefCell::new(HashMap::new()),
+        next_gather: Cell::new(0),
     });
     core.my_stats()
         .applied_zxid
