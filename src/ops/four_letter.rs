@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use crate::server::messages::{GatherKind, GatherPart};
 use crate::server::stats::Stage;
 use crate::server::Core;
+use crate::watch::WatchSummary;
 
 /// The version string clients read (kazoo parses it from `envi`): the ZooKeeper
 /// protocol level ringkeeper implements, then ringkeeper's own version.
@@ -54,12 +55,28 @@ pub async fn answer(core: &Rc<Core>, word: &str) -> String {
             core.gather(GatherKind::ResetConns).await;
             "Connection stats reset.\n".to_owned()
         }
-        "wchs" | "wchc" | "wchp" => {
-            let by_session = watches(core.gather(GatherKind::Watches).await);
-            match word {
-                "wchs" => wchs(&by_session),
-                "wchc" => wchc(&by_session),
-                _ => wchp(&by_session),
+        "wchc" => {
+            let mut by_session = BTreeMap::new();
+            for p in core.gather(GatherKind::WatchesBySession).await {
+                if let GatherPart::BySession(w) = p {
+                    by_session.extend(w);
+                }
+            }
+            wchc(&by_session)
+        }
+        "wchs" | "wchp" => {
+            let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+            for p in core.gather(GatherKind::WatchesByPath).await {
+                if let GatherPart::ByPath(w) = p {
+                    for (path, ids) in w {
+                        by_path.entry(path).or_default().extend(ids);
+                    }
+                }
+            }
+            if word == "wchs" {
+                wchs(&by_path)
+            } else {
+                wchp(&mut by_path)
             }
         }
         "dump" => {
@@ -84,12 +101,20 @@ pub fn local_part(core: &Rc<Core>, kind: GatherKind) -> GatherPart {
     match kind {
         GatherKind::Cons => GatherPart::Text(cons_lines(core)),
         GatherKind::Clients => GatherPart::Text(client_lines(core)),
-        GatherKind::Watches => GatherPart::Watches(
+        GatherKind::WatchesBySession => GatherPart::BySession(
             core.watches
                 .borrow()
                 .by_session()
                 .into_iter()
                 .map(|(s, paths)| (s, paths.into_iter().map(str::to_owned).collect()))
+                .collect(),
+        ),
+        GatherKind::WatchesByPath => GatherPart::ByPath(
+            core.watches
+                .borrow()
+                .by_path()
+                .into_iter()
+                .map(|(p, ids)| (p.to_owned(), ids))
                 .collect(),
         ),
         GatherKind::Sessions => {
@@ -113,18 +138,6 @@ fn texts(parts: Vec<GatherPart>) -> String {
             _ => None,
         })
         .collect()
-}
-
-/// The watch shares of a gather, by session (ascending). A session's watches live on
-/// the one core its connection is on.
-fn watches(parts: Vec<GatherPart>) -> BTreeMap<i64, Vec<String>> {
-    let mut by_session = BTreeMap::new();
-    for p in parts {
-        if let GatherPart::Watches(w) = p {
-            by_session.extend(w);
-        }
-    }
-    by_session
 }
 
 fn answer_in_memory(core: &Rc<Core>, word: &str) -> String {
@@ -402,21 +415,22 @@ fn envi(core: &Rc<Core>) -> String {
     s
 }
 
-/// Data watches of the whole server by session (`WatchRegistry::summary` over
-/// every core: sessions, distinct paths, watches).
-fn wchs(by_session: &BTreeMap<i64, Vec<String>>) -> String {
-    let paths: std::collections::HashSet<&str> = by_session
-        .values()
-        .flat_map(|p| p.iter().map(String::as_str))
-        .collect();
-    let watches: usize = by_session.values().map(Vec::len).sum();
+/// `WatchRegistry::summary` over every core, from their data watches by path (a
+/// session's watches are all on the one core its connection is on).
+fn wchs(by_path: &BTreeMap<String, Vec<i64>>) -> String {
+    let sessions: std::collections::HashSet<i64> = by_path.values().flatten().copied().collect();
+    let sum = WatchSummary {
+        sessions: sessions.len(),
+        paths: by_path.len(),
+        watches: by_path.values().map(Vec::len).sum(),
+    };
     format!(
-        "{} connections watching {} paths\nTotal watches:{watches}\n",
-        by_session.len(),
-        paths.len()
+        "{} connections watching {} paths\nTotal watches:{}\n",
+        sum.sessions, sum.paths, sum.watches
     )
 }
 
+/// Sessions ascending, as `WatchRegistry::by_session` sorts them.
 fn wchc(by_session: &BTreeMap<i64, Vec<String>>) -> String {
     let mut s = String::new();
     for (session, paths) in by_session {
@@ -428,15 +442,11 @@ fn wchc(by_session: &BTreeMap<i64, Vec<String>>) -> String {
     s
 }
 
-fn wchp(by_session: &BTreeMap<i64, Vec<String>>) -> String {
-    let mut by_path: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-    for (session, paths) in by_session {
-        for p in paths {
-            by_path.entry(p).or_default().push(*session);
-        }
-    }
+/// Each path's sessions ascending, as `WatchRegistry::by_path` sorts them.
+fn wchp(by_path: &mut BTreeMap<String, Vec<i64>>) -> String {
     let mut s = String::new();
     for (path, sessions) in by_path {
+        sessions.sort_unstable();
         let _ = writeln!(s, "{path}");
         for id in sessions {
             let _ = writeln!(s, "\t0x{id:x}");

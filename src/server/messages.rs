@@ -76,8 +76,10 @@ pub enum GatherKind {
     Cons,
     /// `stat`: a client line per connection.
     Clients,
-    /// `wchs`, `wchc`, `wchp`: data watches by session.
-    Watches,
+    /// `wchc`: data watches by session.
+    WatchesBySession,
+    /// `wchs`, `wchp`: data watches by path.
+    WatchesByPath,
     /// `dump`: the sessions attached to the core's connections.
     Sessions,
     /// `crst`: each connection's stats reset (the share is empty).
@@ -88,8 +90,10 @@ pub enum GatherKind {
 #[derive(Debug)]
 pub enum GatherPart {
     Text(String),
-    /// Per session, its watched paths.
-    Watches(Vec<(i64, Vec<String>)>),
+    /// Per session, its watched paths (`WatchRegistry::by_session`).
+    BySession(Vec<(i64, Vec<String>)>),
+    /// Per path, the sessions watching it (`WatchRegistry::by_path`).
+    ByPath(Vec<(String, Vec<i64>)>),
     Sessions(Vec<i64>),
 }
 
