@@ -32,7 +32,10 @@ const UNSUPPORTED: &[&str] = &["gtmk", "stmk", "hash", "lead"];
 
 /// The full answer to `word`; the connection closes after it is written.
 pub async fn answer(core: &Rc<Core>, word: &str) -> String {
-    if word == "dirs" && core.cfg.four_letter_words.allows(word) {
+    if !core.cfg.four_letter_words.allows(word) {
+        return format!("{word} is not executed because it is not in the whitelist.\n");
+    }
+    if word == "dirs" {
         // The one word that reads the disk (directory entries and their metadata), so
         // it runs on the blocking pool, not on the session core. The others read only
         // this process's memory or /proc, which the kernel serves without disk I/O.
@@ -40,9 +43,6 @@ pub async fn answer(core: &Rc<Core>, word: &str) -> String {
         return glommio::executor()
             .spawn_blocking(move || dirs(&data, &log))
             .await;
-    }
-    if !core.cfg.four_letter_words.allows(word) {
-        return answer_in_memory(core, word);
     }
     match word {
         "cons" => {
@@ -140,10 +140,8 @@ fn texts(parts: Vec<GatherPart>) -> String {
         .collect()
 }
 
+/// The whitelisted words that need nothing from the other cores.
 fn answer_in_memory(core: &Rc<Core>, word: &str) -> String {
-    if !core.cfg.four_letter_words.allows(word) {
-        return format!("{word} is not executed because it is not in the whitelist.\n");
-    }
     match word {
         "ruok" => "imok".to_owned(),
         "srvr" => srvr(core, None),
