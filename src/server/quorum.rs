@@ -343,6 +343,14 @@ impl Quorum {
         txn::prep_with(&tree, &mut self.outstanding.borrow_mut(), ctx, zxid, req)
     }
 
+    /// Hands the log's file work nothing waits for (the next spare, closing left
+    /// segments) to the blocking pool.
+    fn start_background_jobs(&self) {
+        for job in self.log.borrow_mut().background_jobs() {
+            glommio::spawn_local(blocking(move || job.run())).detach();
+        }
+    }
+
     /// Stores the session count for `mntr`'s `zk_global_sessions` (any core answers it).
     fn publish_session_count(&self) {
         let n = self.sessions.borrow().len() as u64;
@@ -395,9 +403,7 @@ impl Quorum {
                 fatal(&format!("txn log: {e}"));
             }
         }
-        for job in self.log.borrow_mut().background_jobs() {
-            glommio::spawn_local(blocking(move || job.run())).detach();
-        }
+        self.start_background_jobs();
         let targets: Vec<SyncTarget> = self.log.borrow().pending_sync();
         if targets.is_empty() {
             return;
@@ -757,9 +763,7 @@ pub async fn run(
     q.publish_session_count();
     // The first spare segment is made now, so the first write usually finds it
     // ready (see `storage::log`, preallocation).
-    for job in q.log.borrow_mut().background_jobs() {
-        glommio::spawn_local(blocking(move || job.run())).detach();
-    }
+    q.start_background_jobs();
     let t = q.clone();
     glommio::spawn_local(async move { t.timers().await }).detach();
     q.pipeline().await;
