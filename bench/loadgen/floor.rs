@@ -46,12 +46,9 @@ impl SyncFile {
             .create(true)
             .truncate(true)
             .open(path)?;
-        // Written blocks, not a sparse or unwritten range: later writes then change
-        // no metadata, as in ZooKeeper's and ringkeeper's preallocated logs.
-        let zeros = vec![0u8; 1 << 20];
-        for i in 0..SYNC_FILE_BYTES / zeros.len() as u64 {
-            file.write_all_at(&zeros, i * zeros.len() as u64)?;
-        }
+        // Written blocks, not a sparse or unwritten range, as ringkeeper's spare log
+        // segments get: later writes then change no metadata.
+        crate::storage::write_zeros(&file, path, SYNC_FILE_BYTES).map_err(io::Error::other)?;
         file.sync_all()?;
         Ok(SyncFile {
             file,

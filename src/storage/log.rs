@@ -1081,7 +1081,7 @@ const ZERO_FILL_SYNC_BYTES: u64 = 4 << 20;
 /// 530–630 µs after 1 MiB zero writes. Costs one extra write of each segment, off
 /// the append path (a 64 MiB spare takes ~0.1 s on the blocking pool), synced a few
 /// MiB at a time so that it never puts a long flush ahead of the log's own syncs.
-fn write_zeros(file: &File, path: &Path, size: u64) -> Result<()> {
+pub fn write_zeros(file: &File, path: &Path, size: u64) -> Result<()> {
     use std::os::unix::fs::FileExt;
     let zeros = [0u8; ZERO_FILL_CHUNK];
     let mut at = 0u64;

@@ -41,7 +41,7 @@ pub mod snapshot;
 pub mod zk;
 
 pub use error::StorageError;
-pub use log::{SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
+pub use log::{write_zeros, SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
 pub use purge::{purge, Purged};
 pub use recovery::{recover, recover_with, RecoverOptions, Recovered};
 pub use snapshot::{
