@@ -541,13 +541,13 @@ pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
         .map(|(k, v)| (ErrorCode::from_code(k).name().to_owned(), v))
         .collect::<BTreeMap<_, _>>();
     if let (Some(a), Some(b)) = (cpu_at_warmup, cpu_at_end) {
-        // SAFETY: sysconf only reads a constant of the system.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        let per_op = |ticks: u64| ticks as f64 * 1e6 / hz / summary.ops.max(1) as f64;
-        if !args.server_pid.is_empty() && summary.ops > 0 {
-            summary.server_cpu_us_per_op = Some(per_op(b.server.saturating_sub(a.server)));
-        }
         if summary.ops > 0 {
+            // SAFETY: sysconf only reads a constant of the system.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+            let per_op = |ticks: u64| ticks as f64 * 1e6 / hz / summary.ops as f64;
+            if !args.server_pid.is_empty() {
+                summary.server_cpu_us_per_op = Some(per_op(b.server.saturating_sub(a.server)));
+            }
             summary.client_cpu_us_per_op = Some(per_op(b.client.saturating_sub(a.client)));
         }
         summary.machine_busy_pct = b.machine_busy_pct_since(&a);
