@@ -21,15 +21,22 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a server. Without --config: standalone on 127.0.0.1:2181, data in ./ringkeeper-data.
+    /// Run a server. Without a config file: standalone on 127.0.0.1:2181, data in
+    /// ./ringkeeper-data.
     Server {
+        /// A ZooKeeper zoo.cfg (as `zkServer.sh start zoo.cfg` takes it).
+        #[arg(value_name = "ZOO_CFG", conflicts_with = "config")]
+        config_file: Option<PathBuf>,
         /// A ZooKeeper zoo.cfg.
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// A setting as ZooKeeper's `-Dzookeeper.KEY=VALUE` system property; applied after
-        /// the config file. Repeatable.
+        /// the config file (or the embedded default). Repeatable.
         #[arg(short = 'D', value_name = "KEY=VALUE")]
         props: Vec<String>,
+        /// The client port; the same as `-D clientPort=PORT` (0: any free port).
+        #[arg(long, short)]
+        port: Option<u16>,
     },
     /// A zkCli-compatible shell: interactive without a command, one-shot with one.
     Cli(ringkeeper::cli::CliArgs),
@@ -66,11 +73,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Colour only on a terminal: escape codes in a log file or journal are noise.
+    // NO_COLOR (no-color.org) turns it off on a terminal too.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
     // zkCli spells its options `-server host:port`; accept that after `cli` too.
@@ -117,18 +129,19 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Server { config, props } => {
-            let cfg = match config {
-                Some(path) => match Config::from_file_with(&path, &props) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("ringkeeper: {e}");
-                        return ExitCode::from(2);
-                    }
-                },
-                None if props.is_empty() => Config::embedded_default(),
-                None => {
-                    eprintln!("ringkeeper: -D settings need a --config file");
+        Command::Server {
+            config_file,
+            config,
+            mut props,
+            port,
+        } => {
+            if let Some(p) = port {
+                props.push(format!("clientPort={p}"));
+            }
+            let cfg = match Config::load(config_file.or(config).as_deref(), &props) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("ringkeeper: {e}");
                     return ExitCode::from(2);
                 }
             };

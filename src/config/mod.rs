@@ -4,7 +4,13 @@
 //! ZooKeeper passes every key it does not parse itself on as the system property
 //! `zookeeper.<key>`, so both `snapCount` and `zookeeper.snapCount` mean the same
 //! here. Unknown keys are warned about and ignored, never fatal: an operator's existing
-//! `zoo.cfg` must start the server.
+//! `zoo.cfg` must start the server. Keys ZooKeeper knows that ringkeeper accepts but
+//! does not honour (TLS, the AdminServer, ensemble settings, ...) get a warning naming
+//! what is missing. The one exception is an ensemble (more than one `server.N`
+//! line): it is refused, because servers that do not replicate would diverge.
+//!
+//! Settings come from the file's lines, then the `-D key=value` flags, which win;
+//! every message names where a setting came from (`zoo.cfg:12` or `-D`).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -18,10 +24,10 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{file}:{line}: {key}: {reason}")]
+    /// `file` is where the setting was read: `zoo.cfg:12`, or `-D` for a flag.
+    #[error("{file}: {key}: {reason}")]
     BadValue {
         file: String,
-        line: usize,
         key: String,
         reason: String,
     },
@@ -58,6 +64,10 @@ pub struct Config {
     pub max_session_timeout_ms: u32,
     /// Connections per client IP address; 0 = unlimited.
     pub max_client_cnxns: u32,
+    /// Connections to the whole server (`maxCnxns`); 0 = unlimited.
+    pub max_cnxns: u32,
+    /// The client listener's backlog (`clientPortListenBacklog`); `None`: the default.
+    pub listen_backlog: Option<i32>,
     /// Requests queued in the server at once before reads from sockets pause.
     pub global_outstanding_limit: u32,
     pub four_letter_words: FourLetterWhitelist,
@@ -67,6 +77,9 @@ pub struct Config {
     pub jute_max_buffer: u32,
     pub container_check_interval_ms: u64,
     pub container_max_per_minute: u32,
+    /// `znode.container.maxNeverUsedIntervalMs`: a container that never had a child
+    /// is reaped this long after its last change; 0 = never.
+    pub container_max_never_used_interval_ms: i64,
     /// `DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
     pub super_digest: Option<String>,
     /// Session cores (ringkeeper's own key `cores`).
@@ -85,6 +98,8 @@ pub struct Config {
     /// `forceSync`: fsync the log before acknowledging. `no` is unsafe: an
     /// acknowledged write can be lost in a power failure.
     pub force_sync: bool,
+    /// A log sync slower than this is logged (`fsync.warningthresholdms`).
+    pub fsync_warning_threshold_ms: u64,
     /// Snapshots (and the log needed to replay them) kept by purging.
     pub snap_retain_count: usize,
     /// Hours between purges; 0 turns purging off (ZooKeeper's default).
@@ -102,6 +117,9 @@ pub struct Config {
     pub spin_before_park_us: u64,
     /// Keys as read, for the `conf` four-letter word.
     pub raw: BTreeMap<String, String>,
+    /// What the server must say at start about the settings: keys read but not
+    /// honoured, unknown keys, values adjusted. Logged as warnings by `server::run`.
+    pub warnings: Vec<String>,
 }
 
 /// Where the quorum core's task runs (ringkeeper's own `quorumCore`).
@@ -144,46 +162,113 @@ pub const COMMIT_BATCH_MAX_TXNS_DEFAULT: usize = 4096;
 /// `spinBeforeParkUs` unless set.
 pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 0;
 pub const COMMIT_BATCH_MAX_BYTES_DEFAULT: u64 = 4 << 20;
+/// ZooKeeper's `fsync.warningthresholdms` default.
+pub const FSYNC_WARNING_THRESHOLD_MS_DEFAULT: u64 = 1000;
 
-/// Keys ZooKeeper knows that ringkeeper reads or accepts without effect; anything else
-/// gets a warning.
-const ACCEPTED_KEYS: &[&str] = &[
-    "initLimit",
-    "syncLimit",
-    "admin.enableServer",
-    "admin.serverPort",
-    "admin.serverAddress",
-    "admin.commandURL",
-    "standaloneEnabled",
-    "reconfigEnabled",
-    "maxCnxns",
-    "clientPortListenBacklog",
-    "metricsProvider.className",
-    "metricsProvider.httpPort",
-    "metricsProvider.exportJvmInfo",
-    "snapSizeLimitInKb",
-    "txnLogSizeLimitInKb",
-    "commitLogCount",
-    "fsync.warningthresholdms",
-    "leaderServes",
-    "localSessionsEnabled",
-    "localSessionsUpgradingEnabled",
-    "digest.enabled",
-    "skipACL",
-    "audit.enable",
-    "electionAlg",
-    "peerType",
-    "dynamicConfigFile",
-    "znode.container.maxNeverUsedIntervalMs",
-    "jute.maxbuffer.extrasize",
-    "syncEnabled",
-    "quorumListenOnAllIPs",
-    "serverCnxnFactory",
-    "secureClientPort",
-    "secureClientPortAddress",
-    "authProvider.1",
-    "enforceQuota",
+/// Keys ZooKeeper reads that ringkeeper accepts but does not honour, with why; each one
+/// present gets a WARN at start, so nobody believes a setting took effect that did not.
+const NOT_HONOURED: &[(&str, &str)] = &[
+    ("initLimit", ENSEMBLE_ONLY),
+    ("syncLimit", ENSEMBLE_ONLY),
+    ("peerType", ENSEMBLE_ONLY),
+    ("electionAlg", ENSEMBLE_ONLY),
+    ("electionPortBindRetry", ENSEMBLE_ONLY),
+    ("cnxTimeout", ENSEMBLE_ONLY),
+    ("quorumListenOnAllIPs", ENSEMBLE_ONLY),
+    ("syncEnabled", ENSEMBLE_ONLY),
+    ("leaderServes", ENSEMBLE_ONLY),
+    ("commitLogCount", ENSEMBLE_ONLY),
+    ("observerMasterPort", ENSEMBLE_ONLY),
+    ("standaloneEnabled", ENSEMBLE_ONLY),
+    (
+        "reconfigEnabled",
+        "dynamic reconfiguration is not supported; reconfig answers RECONFIGDISABLED",
+    ),
+    (
+        "dynamicConfigFile",
+        "dynamic configuration is not supported; only its server lines are read, to refuse an ensemble",
+    ),
+    ("secureClientPort", NO_TLS),
+    ("secureClientPortAddress", NO_TLS),
+    ("client.portUnification", NO_TLS),
+    ("sslQuorum", NO_TLS),
+    ("serverCnxnFactory", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
+    ("clientCnxnSocket", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
+    ("skipACL", "ACLs are always checked"),
+    ("enforceQuota", "quotas are tracked in /zookeeper/quota but not enforced"),
+    (
+        "localSessionsEnabled",
+        "local sessions are not implemented; every session is global",
+    ),
+    (
+        "localSessionsUpgradingEnabled",
+        "local sessions are not implemented; every session is global",
+    ),
+    ("digest.enabled", "the txn digest is not computed yet"),
+    ("audit.enable", "audit logging is not implemented"),
+    ("snapSizeLimitInKb", "snapshots are triggered by snapCount alone"),
+    ("txnLogSizeLimitInKb", "log segments are sized by preAllocSize alone"),
+    ("metricsProvider.exportJvmInfo", "there is no JVM to report on"),
+    (
+        "jute.maxbuffer.extrasize",
+        "only jute.maxbuffer bounds a request",
+    ),
 ];
+const ENSEMBLE_ONLY: &str = "an ensemble setting, and ensembles are not supported yet";
+const NO_TLS: &str = "TLS is not implemented: no secure port is opened";
+
+/// Key prefixes accepted the same way (each key present gets the warning).
+const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
+    ("admin.", "the AdminServer is not implemented; no admin port is opened"),
+    ("ssl.", NO_TLS),
+    ("authProvider.", "only the built-in auth schemes (digest, ip, world, super) exist; no provider class is loaded"),
+    ("quorum.auth.", ENSEMBLE_ONLY),
+    ("group.", ENSEMBLE_ONLY),
+    ("weight.", ENSEMBLE_ONLY),
+    ("sasl.", "SASL is not implemented"),
+    ("kerberos.", "SASL is not implemented"),
+];
+
+/// Where one setting came from, for messages: `zoo.cfg:12` or `-D`.
+#[derive(Debug, Clone)]
+struct Setting {
+    at: String,
+    key: String,
+    value: String,
+}
+
+impl Setting {
+    /// `-D key=value` (or `-D key`, an empty value, as Java takes `-Dkey`).
+    fn from_flag(prop: &str) -> Setting {
+        let (key, value) = match prop.split_once('=') {
+            Some((k, v)) => (k.trim(), v.trim()),
+            None => (prop.trim(), ""),
+        };
+        Setting {
+            at: "-D".into(),
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// The lines of a properties text as settings (`#` and `!` start comments).
+fn settings_of(text: &str, file: &str) -> Vec<Setting> {
+    let mut out = Vec::new();
+    for (idx, raw_line) in text.lines().enumerate() {
+        let line = raw_line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let (key, value) = split_property(line);
+        out.push(Setting {
+            at: format!("{file}:{}", idx + 1),
+            key: key.into(),
+            value: value.into(),
+        });
+    }
+    out
+}
 
 impl Config {
     /// Whether the quorum task runs on session core 0's executor (`quorumCore`, with
@@ -223,12 +308,15 @@ impl Config {
             min_session_timeout_ms: 2 * TICK_TIME_MS_DEFAULT,
             max_session_timeout_ms: 20 * TICK_TIME_MS_DEFAULT,
             max_client_cnxns: MAX_CLIENT_CNXNS_DEFAULT,
+            max_cnxns: 0,
+            listen_backlog: None,
             global_outstanding_limit: GLOBAL_OUTSTANDING_LIMIT_DEFAULT,
             four_letter_words: FourLetterWhitelist::Only(vec!["srvr".into()]),
             extended_types_enabled: false,
             jute_max_buffer: crate::proto::frame::JUTE_MAXBUFFER_DEFAULT,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
             container_max_per_minute: CONTAINER_MAX_PER_MINUTE_DEFAULT,
+            container_max_never_used_interval_ms: 0,
             super_digest: None,
             session_cores: 1,
             quorum_core: QuorumCore::Auto,
@@ -237,6 +325,7 @@ impl Config {
             snap_count: SNAP_COUNT_DEFAULT,
             prealloc_bytes: PREALLOC_KIB_DEFAULT * 1024,
             force_sync: true,
+            fsync_warning_threshold_ms: FSYNC_WARNING_THRESHOLD_MS_DEFAULT,
             snap_retain_count: SNAP_RETAIN_MIN,
             purge_interval_hours: 0,
             metrics_addr: None,
@@ -244,27 +333,37 @@ impl Config {
             spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
             commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
             raw: BTreeMap::new(),
+            warnings: Vec::new(),
         }
     }
 
     /// Reads a `zoo.cfg`. Relative `dataDir`s are taken as given (relative to the
     /// working directory), as ZooKeeper does.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        Config::from_file_with(path, &[])
+        Config::load(Some(path), &[])
     }
 
     /// Reads a `zoo.cfg`, then `props` (`key=value`, ZooKeeper's `-Dzookeeper.key=value`
     /// system properties) as if they were lines appended to it.
     pub fn from_file_with(path: &Path, props: &[String]) -> Result<Config, ConfigError> {
-        let mut text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        Config::load(Some(path), props)
+    }
+
+    /// The configuration of `ringkeeper server`: `file` (a `zoo.cfg`) if given, else
+    /// the embedded default; then `props` (`-D key=value`), which win over the file.
+    pub fn load(file: Option<&Path>, props: &[String]) -> Result<Config, ConfigError> {
+        let flags = props.iter().map(|p| Setting::from_flag(p));
+        let Some(path) = file else {
+            return Config::from_settings(Config::embedded_default(), flags.collect(), None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        for p in props {
-            text.push('\n');
-            text.push_str(p);
-        }
-        let mut cfg = Config::parse(&text, &path.display().to_string())?;
+        let name = path.display().to_string();
+        let mut settings = settings_of(&text, &name);
+        settings.extend(flags);
+        let mut cfg = Config::from_settings(Config::file_defaults(), settings, Some(&name))?;
         // ZooKeeper reads `myid` from dataDir for an ensemble; standalone ignores it.
         let myid = cfg.data_dir.join("myid");
         if let Ok(s) = std::fs::read_to_string(&myid) {
@@ -278,40 +377,49 @@ impl Config {
     /// Parses the text of a `zoo.cfg` (Java properties: `key=value`, `key: value` or
     /// `key value`; `#` and `!` start comments).
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        Config::from_settings(Config::file_defaults(), settings_of(text, file), Some(file))
+    }
+
+    /// What a config file starts from: ZooKeeper's defaults, which listen on every
+    /// address unless `clientPortAddress` says otherwise.
+    fn file_defaults() -> Config {
         let mut cfg = Config::embedded_default();
-        // A config file means ZooKeeper's defaults: listen on every address unless
-        // clientPortAddress says otherwise.
         cfg.client_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 2181);
+        cfg
+    }
+
+    /// Applies `settings` in order over `base`. `file`: they come (at least in part)
+    /// from that config file, which must then set `dataDir` and `clientPort`.
+    fn from_settings(
+        base: Config,
+        settings: Vec<Setting>,
+        file: Option<&str>,
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = base;
         let mut client_port: Option<u16> = None;
-        let mut client_ip: Option<IpAddr> = None;
+        let mut client_host: Option<String> = None;
         let mut min_to: Option<i64> = None;
         let mut max_to: Option<i64> = None;
         let mut data_log_dir: Option<PathBuf> = None;
         let mut metrics_port: Option<u16> = None;
-        let mut metrics_host: Option<IpAddr> = None;
+        let mut metrics_host: Option<String> = None;
         let mut metrics_provider = false;
         let mut saw_data_dir = false;
+        let mut servers: Vec<String> = Vec::new();
+        let mut force_standalone = false;
 
-        for (idx, raw_line) in text.lines().enumerate() {
-            let line_no = idx + 1;
-            let line = raw_line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-                continue;
-            }
-            let (key, value) = split_property(line);
+        for Setting { at, key, value } in &settings {
             let key = key.strip_prefix("zookeeper.").unwrap_or(key);
+            let value = value.as_str();
             let bad = |reason: &str| ConfigError::BadValue {
-                file: file.to_owned(),
-                line: line_no,
+                file: at.clone(),
                 key: key.to_owned(),
                 reason: reason.to_owned(),
             };
             cfg.raw.insert(key.to_owned(), value.to_owned());
             match key {
                 "clientPort" => client_port = Some(value.parse().map_err(|_| bad("not a port"))?),
-                "clientPortAddress" => {
-                    client_ip = Some(value.parse().map_err(|_| bad("not an IP address"))?)
-                }
+                "clientPortAddress" => client_host = Some(value.to_owned()),
                 "dataDir" => {
                     cfg.data_dir = PathBuf::from(value);
                     saw_data_dir = true;
@@ -330,6 +438,12 @@ impl Config {
                 "maxClientCnxns" => {
                     cfg.max_client_cnxns = value.parse().map_err(|_| bad("not a count"))?
                 }
+                "maxCnxns" => cfg.max_cnxns = value.parse().map_err(|_| bad("not a count"))?,
+                "clientPortListenBacklog" => {
+                    let n: i32 = value.parse().map_err(|_| bad("not an integer"))?;
+                    // ZooKeeper: -1 (or anything below 1) leaves the default backlog.
+                    cfg.listen_backlog = (n > 0).then_some(n);
+                }
                 "globalOutstandingLimit" => {
                     cfg.global_outstanding_limit =
                         parse_positive(value).ok_or_else(|| bad("not a positive integer"))?
@@ -347,6 +461,13 @@ impl Config {
                 }
                 "znode.container.maxPerMinute" => {
                     cfg.container_max_per_minute = value.parse().map_err(|_| bad("not a count"))?
+                }
+                "znode.container.maxNeverUsedIntervalMs" => {
+                    cfg.container_max_never_used_interval_ms = value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|v| *v >= 0)
+                        .ok_or_else(|| bad("not a duration in ms"))?
                 }
                 "DigestAuthenticationProvider.superDigest" => {
                     if !value.contains(':') {
@@ -395,20 +516,32 @@ impl Config {
                 "forceSync" => {
                     cfg.force_sync = !matches!(value.to_ascii_lowercase().as_str(), "no" | "false")
                 }
+                "fsync.warningthresholdms" => {
+                    cfg.fsync_warning_threshold_ms =
+                        value.parse().map_err(|_| bad("not a duration in ms"))?
+                }
                 "autopurge.snapRetainCount" => {
                     let n: usize = value.parse().map_err(|_| bad("not a count"))?;
                     if n < SNAP_RETAIN_MIN {
-                        tracing::warn!("{file}:{line_no}: {key} below {SNAP_RETAIN_MIN}; using {SNAP_RETAIN_MIN}");
+                        cfg.warnings.push(format!(
+                            "{at}: {key} below {SNAP_RETAIN_MIN}; using {SNAP_RETAIN_MIN}"
+                        ));
                     }
                     cfg.snap_retain_count = n.max(SNAP_RETAIN_MIN);
                 }
                 "metricsProvider.httpPort" => {
                     metrics_port = Some(value.parse().map_err(|_| bad("not a port"))?)
                 }
-                "metricsProvider.httpHost" => {
-                    metrics_host = Some(value.parse().map_err(|_| bad("not an IP address"))?)
+                "metricsProvider.httpHost" => metrics_host = Some(value.to_owned()),
+                "metricsProvider.className" => {
+                    metrics_provider = value.contains("Prometheus");
+                    if !metrics_provider {
+                        cfg.warnings.push(format!(
+                            "{at}: {key}={value} is not honoured: only the Prometheus \
+                             provider exists (PrometheusMetricsProvider)"
+                        ));
+                    }
                 }
-                "metricsProvider.className" => metrics_provider = value.contains("Prometheus"),
                 "spinBeforeParkUs" => {
                     cfg.spin_before_park_us = value
                         .parse::<u64>()
@@ -434,29 +567,67 @@ impl Config {
                     cfg.purge_interval_hours =
                         value.parse().map_err(|_| bad("not a count of hours"))?
                 }
-                k if k.starts_with("server.") => {
-                    tracing::warn!(
-                        "{file}:{line_no}: {k}: ensembles are not supported yet; running standalone"
-                    );
+                "forceStandalone" => force_standalone = parse_bool(value),
+                k if is_server_line(k) => servers.push(format!("{at}: {k}")),
+                "dynamicConfigFile" => {
+                    let text = std::fs::read_to_string(value).map_err(|e| {
+                        bad(&format!("cannot read the dynamic config file {value}: {e}"))
+                    })?;
+                    for s in settings_of(&text, value) {
+                        if is_server_line(&s.key) {
+                            servers.push(format!("{}: {}", s.at, s.key));
+                        }
+                    }
+                    cfg.warnings.push(not_honoured(at, key, value));
                 }
-                k if ACCEPTED_KEYS.contains(&k)
-                    || k.starts_with("ssl.")
-                    || k.starts_with("metricsProvider.")
-                    || k.starts_with("admin.") => {}
-                k => tracing::warn!("{file}:{line_no}: unknown key {k} ignored"),
+                k => {
+                    if let Some(why) = not_honoured_reason(k) {
+                        cfg.warnings.push(not_honoured(at, k, why));
+                    } else if at == "-D" {
+                        cfg.warnings
+                            .push(format!("-D {k}: unknown setting ignored"));
+                    } else {
+                        cfg.warnings.push(format!("{at}: unknown key {k} ignored"));
+                    }
+                }
             }
         }
-        if !saw_data_dir {
-            return Err(ConfigError::Invalid(format!("{file}: dataDir is not set")));
+        if let Some(file) = file {
+            if !saw_data_dir {
+                return Err(ConfigError::Invalid(format!("{file}: dataDir is not set")));
+            }
+            if client_port.is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "{file}: clientPort is not set"
+                )));
+            }
         }
-        let port = client_port
-            .ok_or_else(|| ConfigError::Invalid(format!("{file}: clientPort is not set")))?;
-        cfg.client_addr = SocketAddr::new(client_ip.unwrap_or(cfg.client_addr.ip()), port);
-        cfg.data_log_dir = data_log_dir.unwrap_or_else(|| cfg.data_dir.clone());
+        check_servers(&servers, force_standalone, &mut cfg.warnings)?;
+        let ip = match client_host {
+            Some(host) => resolve(&host).map_err(|reason| ConfigError::BadValue {
+                file: setting_at(&settings, "clientPortAddress"),
+                key: "clientPortAddress".into(),
+                reason,
+            })?,
+            None => cfg.client_addr.ip(),
+        };
+        cfg.client_addr = SocketAddr::new(ip, client_port.unwrap_or(cfg.client_addr.port()));
+        if let Some(d) = data_log_dir {
+            cfg.data_log_dir = d;
+        } else if saw_data_dir {
+            cfg.data_log_dir = cfg.data_dir.clone();
+        }
         // ZooKeeper serves metrics only with the Prometheus provider configured
         // (default port 7000); an explicit httpPort is taken as the same wish.
         if metrics_provider || metrics_port.is_some() {
-            let ip = metrics_host.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+            let ip = match metrics_host {
+                Some(host) => resolve(&host).map_err(|reason| ConfigError::BadValue {
+                    file: setting_at(&settings, "metricsProvider.httpHost"),
+                    key: "metricsProvider.httpHost".into(),
+                    reason,
+                })?,
+                None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            };
             cfg.metrics_addr = Some(SocketAddr::new(ip, metrics_port.unwrap_or(7000)));
         }
         cfg.set_session_timeouts(min_to, max_to)?;
@@ -481,6 +652,98 @@ impl Config {
         self.max_session_timeout_ms = u32::try_from(max).unwrap_or(u32::MAX);
         Ok(())
     }
+}
+
+/// `server.N` (an ensemble member; `N` is its id).
+fn is_server_line(key: &str) -> bool {
+    key.strip_prefix("server.")
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// More than one `server.N` line describes an ensemble. Run standalone, each host
+/// would accept writes the others never see: the same `zoo.cfg` on three hosts makes
+/// three diverging servers. So that is refused unless `forceStandalone` says to run
+/// this one server alone; one line is standalone, as ZooKeeper runs it.
+fn check_servers(
+    servers: &[String],
+    force_standalone: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    match servers.len() {
+        0 => Ok(()),
+        1 => {
+            warnings.push(format!(
+                "{}: a single server line; running standalone, as ZooKeeper does",
+                servers[0]
+            ));
+            Ok(())
+        }
+        n if force_standalone => {
+            warnings.push(format!(
+                "the configuration lists {n} servers ({}), but forceStandalone is set: \
+                 running this server alone; it does not replicate, and nothing it \
+                 accepts reaches the others",
+                servers.join(", ")
+            ));
+            Ok(())
+        }
+        n => Err(ConfigError::Invalid(format!(
+            "the configuration describes an ensemble of {n} servers ({}), and ringkeeper \
+             does not replicate yet: each server would run alone and their data would \
+             diverge. Run one standalone server (remove the server lines), or set \
+             forceStandalone=true to run this one alone anyway",
+            servers.join(", ")
+        ))),
+    }
+}
+
+/// Why a key ZooKeeper knows is accepted without effect, if it is one of those.
+fn not_honoured_reason(key: &str) -> Option<&'static str> {
+    NOT_HONOURED
+        .iter()
+        .find(|(k, _)| *k == key)
+        .or_else(|| {
+            NOT_HONOURED_PREFIXES
+                .iter()
+                .find(|(p, _)| key.starts_with(p))
+        })
+        .map(|(_, why)| *why)
+}
+
+fn not_honoured(at: &str, key: &str, why: &str) -> String {
+    if at == "-D" {
+        format!("-D {key} is read but not honoured: {why}")
+    } else {
+        format!("{at}: {key} is read but not honoured: {why}")
+    }
+}
+
+/// Where the last setting of `key` came from (for a message about its value).
+fn setting_at(settings: &[Setting], key: &str) -> String {
+    settings
+        .iter()
+        .rev()
+        .find(|s| s.key.strip_prefix("zookeeper.").unwrap_or(&s.key) == key)
+        .map_or_else(String::new, |s| s.at.clone())
+}
+
+/// An IP address, or a host name resolved as ZooKeeper's `InetSocketAddress` does
+/// (an IPv4 address first when the name has both).
+fn resolve(host: &str) -> Result<IpAddr, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = (host, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve host name {host}: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("host name {host} has no address"))
 }
 
 fn split_property(line: &str) -> (&str, &str) {
@@ -631,5 +894,118 @@ mod tests {
             "f"
         )
         .is_err());
+    }
+    #[test]
+    fn keys_not_honoured_are_warned_with_where_they_came_from() {
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\ninitLimit=10\nsecureClientPort=2281\nadmin.serverPort=8080\n\
+             ssl.keyStore.location=/k\nskipACL=yes\nnoSuchKey=1\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        let w = cfg.warnings.join("\n");
+        for needle in [
+            "zoo.cfg:3: initLimit is read but not honoured: an ensemble setting",
+            "zoo.cfg:4: secureClientPort is read but not honoured: TLS",
+            "zoo.cfg:5: admin.serverPort is read but not honoured: the AdminServer",
+            "zoo.cfg:6: ssl.keyStore.location is read but not honoured: TLS",
+            "zoo.cfg:7: skipACL is read but not honoured: ACLs are always checked",
+            "zoo.cfg:8: unknown key noSuchKey ignored",
+        ] {
+            assert!(w.contains(needle), "missing {needle:?} in:\n{w}");
+        }
+        // Keys it honours say nothing.
+        assert!(!w.contains("dataDir") && !w.contains("clientPort"), "{w}");
+    }
+
+    #[test]
+    fn flags_are_named_as_flags_and_win_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("rk-cfg-flags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let file = dir.join("zoo.cfg");
+        std::fs::write(&file, "dataDir=/d\nclientPort=1\ntickTime=1000\n").expect("write");
+        let props = vec![
+            "zookeeper.tickTime=3000".to_owned(),
+            "mystery=1".to_owned(),
+            "maxClientCnxns=x".to_owned(),
+        ];
+        let err = Config::load(Some(&file), &props).expect_err("bad flag value");
+        assert_eq!(err.to_string(), "-D: maxClientCnxns: not a count");
+        let cfg = Config::load(Some(&file), &props[..2]).expect("loads");
+        assert_eq!(cfg.tick_time_ms, 3000);
+        assert_eq!(
+            cfg.warnings,
+            vec!["-D mystery: unknown setting ignored".to_owned()]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn flags_alone_adjust_the_embedded_default() {
+        let cfg = Config::load(None, &["clientPort=2999".to_owned()]).expect("loads");
+        assert_eq!(cfg.client_addr, "127.0.0.1:2999".parse().expect("addr"));
+        assert_eq!(cfg.data_dir, PathBuf::from("ringkeeper-data"));
+        let cfg = Config::load(None, &["dataDir=/x".to_owned()]).expect("loads");
+        assert_eq!(cfg.data_log_dir, PathBuf::from("/x"));
+        let none = Config::load(None, &[]).expect("loads");
+        assert_eq!(none.client_addr, Config::embedded_default().client_addr);
+        assert!(none.warnings.is_empty());
+    }
+
+    #[test]
+    fn an_ensemble_is_refused_unless_forced_and_one_server_line_is_standalone() {
+        let three = "dataDir=/d\nclientPort=1\nserver.1=a:2888:3888\nserver.2=b:2888:3888\n\
+                     server.3=c:2888:3888;2181\n";
+        let err = Config::parse(three, "zoo.cfg").expect_err("an ensemble");
+        let msg = err.to_string();
+        assert!(msg.contains("ensemble of 3 servers"), "{msg}");
+        assert!(msg.contains("zoo.cfg:3: server.1"), "{msg}");
+        let forced =
+            Config::parse(&format!("{three}forceStandalone=true\n"), "zoo.cfg").expect("forced");
+        assert!(forced
+            .warnings
+            .iter()
+            .any(|w| w.contains("forceStandalone is set")));
+        let one = Config::parse("dataDir=/d\nclientPort=1\nserver.1=a:2888:3888\n", "f")
+            .expect("one server line");
+        assert!(one
+            .warnings
+            .iter()
+            .any(|w| w.contains("running standalone")));
+    }
+
+    #[test]
+    fn the_ensemble_check_reads_the_dynamic_config_file() {
+        let dir = std::env::temp_dir().join(format!("rk-cfg-dyn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let dynamic = dir.join("zoo.cfg.dynamic");
+        std::fs::write(&dynamic, "server.1=a:1:2\nserver.2=b:1:2\n").expect("write");
+        let text = format!(
+            "dataDir=/d\nclientPort=1\ndynamicConfigFile={}\n",
+            dynamic.display()
+        );
+        let err = Config::parse(&text, "zoo.cfg").expect_err("an ensemble");
+        assert!(err.to_string().contains("ensemble of 2 servers"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn client_port_address_may_be_a_host_name() {
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=5\nclientPortAddress=localhost\n",
+            "f",
+        )
+        .expect("parses");
+        assert!(cfg.client_addr.ip().is_loopback(), "{}", cfg.client_addr);
+        let err = Config::parse(
+            "dataDir=/d\nclientPort=5\nclientPortAddress=no-such-host.invalid\n",
+            "f",
+        )
+        .expect_err("unresolvable");
+        assert!(
+            err.to_string()
+                .starts_with("f:3: clientPortAddress: cannot resolve"),
+            "{err}"
+        );
     }
 }
