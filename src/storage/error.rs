@@ -63,6 +63,12 @@ pub enum StorageError {
         dir: PathBuf,
         newest: Box<StorageError>,
     },
+    #[error(
+        "{dir} is in use by another process ({holder}); two servers on one data \
+         directory destroy each other's log. Stop that process first, or give this one a \
+         dataDir (and dataLogDir) of its own"
+    )]
+    Locked { dir: PathBuf, holder: String },
     #[error("{path}: log record of {len} bytes exceeds the limit of {max}")]
     RecordTooLarge {
         path: PathBuf,

@@ -33,6 +33,7 @@
 //!   purge off the core). `append` and `roll` make none.
 
 mod error;
+mod lock;
 pub mod log;
 mod names;
 mod purge;
@@ -41,6 +42,7 @@ pub mod snapshot;
 pub mod zk;
 
 pub use error::StorageError;
+pub use lock::{DirLock, LOCK_FILE};
 pub use log::{write_zeros, SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
 pub use purge::{purge, Purged};
 pub use recovery::{recover, recover_with, RecoverOptions, Recovered};

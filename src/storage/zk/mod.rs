@@ -364,13 +364,21 @@ pub fn import(
     to: &Path,
     extended_types: bool,
 ) -> Result<(Loaded, PathBuf), ZkError> {
-    if to.exists() {
-        let mut entries = std::fs::read_dir(to).map_err(|e| ZkError::Io {
+    // Locked first, so a server cannot start on it while it is being written (and
+    // two imports cannot write it at once); held until the import returns.
+    let _lock = crate::storage::DirLock::acquire(to)?;
+    let entries = std::fs::read_dir(to).map_err(|e| ZkError::Io {
+        path: to.to_owned(),
+        op: "read_dir",
+        source: e,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|e| ZkError::Io {
             path: to.to_owned(),
             op: "read_dir",
             source: e,
         })?;
-        if entries.next().is_some() {
+        if entry.file_name() != crate::storage::LOCK_FILE {
             return Err(ZkError::TargetNotEmpty { dir: to.to_owned() });
         }
     }
