@@ -63,15 +63,15 @@ pub fn render(core: &Rc<Core>) -> String {
     out
 }
 
-/// Serves the endpoint on `addr` until the process ends.
-pub async fn serve(core: Rc<Core>, addr: std::net::SocketAddr) {
-    let listener = match glommio::net::TcpListener::bind(addr) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("metrics endpoint: cannot listen on {addr}: {e}");
-            return;
-        }
-    };
+/// Serves the endpoint on `listener` (bound by `server::run`, exclusively) until the
+/// process ends.
+pub async fn serve(core: Rc<Core>, listener: std::net::TcpListener) {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "?".into(), |a| a.to_string());
+    // SAFETY: a listening socket moved here; the glommio listener takes it over.
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
     tracing::info!("metrics endpoint on http://{addr}/metrics");
     loop {
         let mut stream = match listener.accept().await {

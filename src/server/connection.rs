@@ -22,7 +22,7 @@ use super::frame_out;
 use super::messages::{Origin, ToQuorum};
 use super::session_core::Core;
 use super::signal::Oneshot;
-use super::stats::Stage;
+use super::stats::{ConnLimit, Stage};
 use crate::proto::frame::{self, FrameError};
 use crate::proto::{
     ConnectRequest, ConnectResponse, Decode, ErrorCode, OpCode, Request, RequestError,
@@ -97,10 +97,19 @@ pub fn accept(core: Rc<Core>, stream: TcpStream) {
         Err(_) => return,
     };
     let ip = peer.ip();
-    let limit = core.cfg.max_client_cnxns;
-    if !core.stats.conn_opened_from(ip, limit) {
-        tracing::warn!("too many connections from {ip} - max is {limit}; closing the new one");
-        return;
+    let (per_ip, total) = (core.cfg.max_client_cnxns, core.cfg.max_cnxns);
+    match core.stats.conn_opened_from(ip, per_ip, total) {
+        Ok(()) => {}
+        Err(ConnLimit::PerIp) => {
+            tracing::warn!("too many connections from {ip} - max is {per_ip}; closing the new one");
+            return;
+        }
+        Err(ConnLimit::Total) => {
+            tracing::warn!(
+                "too many connections - max is {total} (maxCnxns); closing the new one from {ip}"
+            );
+            return;
+        }
     }
     let _ = stream.set_nodelay(true);
     let id = core.next_conn.get();
@@ -114,6 +123,7 @@ pub fn accept(core: Rc<Core>, stream: TcpStream) {
     let writer_stream = shared.clone();
     glommio::spawn_local(async move {
         write_loop(&writer_conn, &writer_stream).await;
+        writer_conn.outbox.mark_closed();
     })
     .detach();
 
@@ -259,6 +269,12 @@ async fn read_loop(core: &Rc<Core>, conn: &Rc<Conn>, stream: &Shared) -> Result<
                 }
                 Err(e) => return Err(format!("bad frame: {e}")),
             };
+            if core.draining.get() {
+                // The server is stopping: this request is not taken. The connection
+                // is closed once the earlier ones are answered (`Core::stop_connections`); the
+                // client sees a connection loss, and its request was never applied.
+                std::future::pending::<()>().await;
+            }
             conn.stats
                 .packets_received
                 .set(conn.stats.packets_received.get() + 1);

@@ -11,12 +11,14 @@ mod auth;
 mod conn;
 mod connection;
 pub(crate) mod frame_out;
+mod listeners;
 pub mod messages;
 mod outbox;
 mod quorum;
 mod reads;
 mod replies;
 mod session_core;
+mod shutdown;
 mod signal;
 pub mod stats;
 
@@ -42,11 +44,16 @@ const IO_MEMORY_BYTES: usize = 2 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr} ({what}): {source}")]
     Listen {
         addr: std::net::SocketAddr,
+        what: &'static str,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Locked(crate::storage::StorageError),
+    #[error("cannot set up signal handling: {0}")]
+    Signals(std::io::Error),
     #[error("cannot start an executor: {0}")]
     Executor(String),
     #[error(
@@ -77,6 +84,9 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             source,
         })?;
     }
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
     for dir in [&cfg.data_dir, &cfg.data_log_dir] {
         if let Some(found) = crate::storage::zk::zookeeper_files_in(dir) {
             return Err(ServerError::ZooKeeperDataDir {
@@ -85,9 +95,11 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             });
         }
     }
-    // SO_REUSEPORT would let a second server bind the same port and silently take half
-    // the connections; a plain bind first proves the port is free.
-    probe_port(cfg.client_addr)?;
+    // Held until the process ends: a second server on these directories is refused.
+    let _locks = crate::storage::DirLock::acquire_both(&cfg.data_dir, &cfg.data_log_dir)
+        .map_err(ServerError::Locked)?;
+    let listeners = listeners::Listeners::bind(&cfg)?;
+    cfg.client_addr = listeners.client_addr;
     let cfg = Arc::new(cfg);
     let n = cfg.session_cores;
     let stats = Arc::new(stats::ServerStats::new(n));
@@ -141,6 +153,12 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
         log: recovered.log,
         sessions: recovered.sessions,
     };
+    // From here on SIGTERM and SIGINT wait for the main thread (every executor thread
+    // inherits the blocked mask), which stops the server in order: `shutdown`.
+    let signals = shutdown::SignalSet::block().map_err(ServerError::Signals)?;
+    let mut stopper = shutdown::Stopper::new(n);
+    let stop_notice = |s: &mut shutdown::Stopper| s.notice().map_err(ServerError::Signals);
+    let quorum_stop = stop_notice(&mut stopper)?;
     let mut handles = Vec::with_capacity(n + 1);
     let spin = Duration::from_micros(cfg.spin_before_park_us);
     // With a shared quorum core the quorum task runs on session core 0's executor and
@@ -162,9 +180,12 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
                 committed,
                 durable,
                 last_zxid,
-                to_session_tx,
-                to_quorum_rx,
+                quorum::Channels {
+                    outs: to_session_tx,
+                    ins: to_quorum_rx,
+                },
                 stats,
+                quorum_stop,
             )
         }
     };
@@ -191,9 +212,21 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     }
     let first_cpu = usize::from(!shared);
     let channels = to_quorum_tx.into_iter().zip(to_session_rx);
+    let mut client_listeners = listeners.client.into_iter();
+    let mut metrics_listener = listeners.metrics;
     for (i, ((tx, rx), replica)) in channels.zip(session_trees).enumerate() {
-        let cfg = cfg.clone();
-        let stats = stats.clone();
+        let start = session_core::CoreStart {
+            idx: i,
+            cfg: cfg.clone(),
+            last_zxid,
+            stats: stats.clone(),
+            listener: client_listeners
+                .next()
+                .ok_or_else(|| ServerError::Executor("a listener per session core".into()))?,
+            metrics: metrics_listener.take(),
+            stop: stop_notice(&mut stopper)?,
+            report: stopper.reporter(),
+        };
         let cpu = cpu_for(i + first_cpu);
         let quorum_here = if i == 0 { shared_quorum.take() } else { None };
         let h = LocalExecutorBuilder::new(Placement::Unbound)
@@ -210,7 +243,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
                     };
                     glommio::spawn_local(q(committed)).detach();
                 }
-                session_core::run(i, cfg, tree, tx, rx, last_zxid, stats).await
+                session_core::run(start, tree, tx, rx).await
             })
             .map_err(|e| ServerError::Executor(e.to_string()))?;
         handles.push(h);
@@ -225,44 +258,10 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             "a dedicated quorum core"
         }
     );
-    for h in handles {
-        if let Err(e) = h.join() {
-            tracing::error!("executor ended: {e}");
-        }
-    }
+    // The executors run until the process exits; this thread waits for a stop.
+    drop(handles);
+    stopper.run(&signals);
     Ok(())
-}
-
-/// How long a start waits for the client port to be released.
-const PORT_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Proves the client port is free with a plain bind (no SO_REUSEPORT). After a
-/// SIGKILL the kernel can keep the dead server's listening socket open for a moment
-/// (io_uring releases it asynchronously); binding beside it with SO_REUSEPORT would
-/// hand some new connections to a socket nobody accepts on. So wait for it to go,
-/// then fail if the port stays taken (another server is running).
-fn probe_port(addr: std::net::SocketAddr) -> Result<(), ServerError> {
-    let deadline = std::time::Instant::now() + PORT_RELEASE_WAIT;
-    let mut warned = false;
-    loop {
-        match std::net::TcpListener::bind(addr) {
-            Ok(probe) => {
-                drop(probe);
-                return Ok(());
-            }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::AddrInUse
-                    && std::time::Instant::now() < deadline =>
-            {
-                if !warned {
-                    tracing::warn!("{addr} is in use; waiting up to {PORT_RELEASE_WAIT:?} for it to be released");
-                    warned = true;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            Err(source) => return Err(ServerError::Listen { addr, source }),
-        }
-    }
 }
 
 fn pin(cpu: Option<core_affinity::CoreId>) {

@@ -28,6 +28,8 @@ pub struct Outbox {
     writing: Cell<bool>,
     /// The reader waiting for everything queued to reach the socket.
     flush_waker: Cell<Option<Waker>>,
+    /// The writer has stopped and closed the socket's sending side.
+    closed: Cell<bool>,
 }
 
 /// What the writer should do next.
@@ -65,6 +67,15 @@ impl Outbox {
 
     pub fn is_closing(&self) -> bool {
         self.closing.get() || self.overflowed.get()
+    }
+
+    /// The writer says it stopped: the client has seen the connection end.
+    pub fn mark_closed(&self) {
+        self.closed.set(true);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
     }
 
     pub fn queued_bytes(&self) -> usize {

@@ -23,6 +23,7 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 
 use super::messages::{Committed, ConnId, CoreIdx, Origin, ToQuorum, ToSession};
 use super::session_core::wall_clock_ms;
+use super::shutdown::StopNotice;
 use super::signal::Signal;
 use super::stats::{ServerStats, Stage};
 use crate::config::{Config, SyncInline};
@@ -104,6 +105,8 @@ struct Quorum {
     snapshot_running: Rc<Cell<bool>>,
     /// Core 0's answered reads when the previous batch was synced.
     reads_at_last_sync: Cell<u64>,
+    /// The server is stopping (see `shutdown`).
+    stopping: Cell<bool>,
 }
 
 impl Quorum {
@@ -445,9 +448,18 @@ impl Quorum {
             ));
         }
         if self.cfg.force_sync {
+            let took = started.elapsed();
             self.stats
                 .quorum()
-                .stage(Stage::Fsync, started.elapsed().as_micros() as u64);
+                .stage(Stage::Fsync, took.as_micros() as u64);
+            if took > Duration::from_millis(self.cfg.fsync_warning_threshold_ms) {
+                tracing::warn!(
+                    "syncing the txn log took {} ms (fsync.warningthresholdms={}): every \
+                     write of the batch waited for it; see tuning/README.md on the log device",
+                    took.as_millis(),
+                    self.cfg.fsync_warning_threshold_ms
+                );
+            }
         }
         let bytes = bytes_before.saturating_sub(self.synced_bytes.replace(bytes_before));
         self.stats
@@ -652,6 +664,11 @@ impl Quorum {
         let purge_every = Duration::from_secs(self.cfg.purge_interval_hours.saturating_mul(3600));
         loop {
             glommio::timer::sleep(tick.min(Duration::from_millis(500))).await;
+            if self.stopping.get() {
+                // Sessions outlive a stop (their clients reconnect to the restarted
+                // server): none is expired, nothing reaped while connections close.
+                continue;
+            }
             let now = self.now_ms();
             let expired = self.sessions.borrow_mut().expire_due(now);
             for id in expired {
@@ -675,11 +692,10 @@ impl Quorum {
             }
             if last_reap.elapsed() >= reap_every {
                 last_reap = Instant::now();
-                let paths = self
-                    .committed
-                    .tree
-                    .borrow()
-                    .expired_containers_and_ttls(wall_clock_ms(), 0);
+                let paths = self.committed.tree.borrow().expired_containers_and_ttls(
+                    wall_clock_ms(),
+                    self.cfg.container_max_never_used_interval_ms,
+                );
                 let per_pass = (self.cfg.container_max_per_minute as u64
                     * self.cfg.container_check_interval_ms
                     / 60_000)
@@ -692,15 +708,21 @@ impl Quorum {
     }
 }
 
+/// The quorum core's channels: one pair per session core.
+pub struct Channels {
+    pub outs: Vec<SharedSender<ToSession>>,
+    pub ins: Vec<SharedReceiver<ToQuorum>>,
+}
+
 /// Runs the quorum core until the process ends.
 pub async fn run(
     cfg: Arc<Config>,
     committed: CommittedTree,
     durable: Durable,
     last_zxid: i64,
-    outs: Vec<SharedSender<ToSession>>,
-    ins: Vec<SharedReceiver<ToQuorum>>,
+    Channels { outs, ins }: Channels,
     stats: Arc<ServerStats>,
+    stop: StopNotice,
 ) {
     // A channel end's connect waits for its peer; the receivers connect in their own
     // tasks so session cores can connect both their ends at once.
@@ -737,6 +759,7 @@ pub async fn run(
         snapshot_at: Cell::new(snapshot_interval(cfg.snap_count)),
         snapshot_running: Rc::new(Cell::new(false)),
         reads_at_last_sync: Cell::new(0),
+        stopping: Cell::new(false),
         cfg,
         committed,
         outstanding: RefCell::new(Outstanding::new()),
@@ -766,6 +789,12 @@ pub async fn run(
     q.start_background_jobs();
     let t = q.clone();
     glommio::spawn_local(async move { t.timers().await }).detach();
+    let t = q.clone();
+    glommio::spawn_local(async move {
+        stop.wait().await;
+        t.stopping.set(true);
+    })
+    .detach();
     q.pipeline().await;
 }
 

@@ -9,9 +9,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
@@ -21,6 +22,7 @@ use super::conn::{Conn, Handshake, Pending};
 use super::frame_out;
 use super::messages::{Committed, ConnId, CoreIdx, GatherKind, GatherPart, ToQuorum, ToSession};
 use super::replies;
+use super::shutdown::{Drained, StopNotice, DRAIN_WAIT, FLUSH_WAIT};
 use super::signal::Signal;
 use super::stats::{ServerStats, Stage};
 use crate::config::Config;
@@ -66,6 +68,8 @@ pub struct Core {
     /// This core's gathers in progress (four-letter words), by id.
     gathers: RefCell<HashMap<u64, Rc<Gathering>>>,
     next_gather: Cell<u64>,
+    /// The server is stopping: connections take no new request (see `stop_connections`).
+    pub draining: Cell<bool>,
 }
 
 /// The shares of one gather received so far.
@@ -187,6 +191,37 @@ impl Core {
 
     pub fn now_ms(&self) -> i64 {
         wall_clock_ms()
+    }
+
+    /// The stop (see `shutdown`): no new request is taken (readers check `draining`),
+    /// the ones in flight are answered (at most `DRAIN_WAIT`), then every connection
+    /// is flushed and closed (at most `FLUSH_WAIT`). Sessions stay open.
+    async fn stop_connections(&self) -> Drained {
+        self.draining.set(true);
+        let in_flight = || -> usize {
+            self.conns
+                .borrow()
+                .values()
+                .map(|c| c.pending.borrow().len())
+                .sum()
+        };
+        let deadline = Instant::now() + DRAIN_WAIT;
+        while in_flight() > 0 && Instant::now() < deadline {
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+        let unanswered = in_flight();
+        let conns: Vec<Rc<Conn>> = self.conns.borrow().values().cloned().collect();
+        for c in &conns {
+            c.outbox.close_after_flush();
+        }
+        let deadline = Instant::now() + FLUSH_WAIT;
+        while !conns.iter().all(|c| c.outbox.is_closed()) && Instant::now() < deadline {
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+        Drained {
+            connections: conns.len(),
+            unanswered,
+        }
     }
 
     /// Applies one committed batch: every txn in order, watches fired before answers.
@@ -552,36 +587,37 @@ pub fn wall_clock_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Connections the kernel queues per listener before accepting.
-const LISTEN_BACKLOG: i32 = 1024;
-
-/// One session core's listener: `SO_REUSEPORT` so every core binds the same port and
-/// the kernel spreads connections, and `SO_REUSEADDR` so a restarted server can bind
-/// while connections of the previous one sit in TIME_WAIT (the accepted sockets
-/// inherit it; glommio's own `bind` sets only the first).
-fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    use std::os::fd::{FromRawFd, IntoRawFd};
-    let sk = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    sk.set_reuse_address(true)?;
-    sk.set_reuse_port(true)?;
-    sk.bind(&addr.into())?;
-    sk.listen(LISTEN_BACKLOG)?;
-    // SAFETY: the fd was just created, bound and put in listening state by this
-    // function and is owned by nothing else; the TcpListener takes ownership.
-    Ok(unsafe { TcpListener::from_raw_fd(sk.into_raw_fd()) })
+/// What a session core is given at start besides its tree and channels.
+pub struct CoreStart {
+    pub idx: CoreIdx,
+    pub cfg: Arc<Config>,
+    pub last_zxid: i64,
+    pub stats: Arc<ServerStats>,
+    /// Its client listener (bound by `server::run`, in the cores' SO_REUSEPORT group).
+    pub listener: std::net::TcpListener,
+    /// The metrics endpoint's listener, served by this core.
+    pub metrics: Option<std::net::TcpListener>,
+    pub stop: StopNotice,
+    pub report: mpsc::Sender<Drained>,
 }
 
-/// Runs session core `idx` until the process ends.
+/// Runs a session core until the server stops.
 pub async fn run(
-    idx: CoreIdx,
-    cfg: Arc<Config>,
+    start: CoreStart,
     tree: Rc<RefCell<DataTree>>,
     to_quorum: SharedSender<ToQuorum>,
     from_quorum: SharedReceiver<ToSession>,
-    last_zxid: i64,
-    stats: Arc<ServerStats>,
 ) {
+    let CoreStart {
+        idx,
+        cfg,
+        last_zxid,
+        stats,
+        listener,
+        metrics,
+        stop,
+        report,
+    } = start;
     // Each end's connect waits for its peer, so both are connected at once.
     let (to_quorum, from_quorum) =
         futures_lite::future::zip(to_quorum.connect(), from_quorum.connect()).await;
@@ -606,6 +642,7 @@ pub async fn run(
         release_pending: Cell::new(false),
         gathers: RefCell::new(HashMap::new()),
         next_gather: Cell::new(0),
+        draining: Cell::new(false),
     });
     core.my_stats()
         .applied_zxid
@@ -641,30 +678,27 @@ pub async fn run(
     })
     .detach();
 
-    if idx == 0 {
-        if let Some(addr) = cfg.metrics_addr {
-            glommio::spawn_local(crate::ops::prometheus::serve(core.clone(), addr)).detach();
-        }
+    if let Some(l) = metrics {
+        glommio::spawn_local(crate::ops::prometheus::serve(core.clone(), l)).detach();
     }
-    let listener = match listen(cfg.client_addr) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(
-                "session core {idx}: cannot listen on {}: {e}",
-                cfg.client_addr
-            );
-            std::process::exit(1);
-        }
-    };
-    tracing::info!("session core {idx} listening on {}", cfg.client_addr);
-    loop {
-        match listener.accept().await {
-            Ok(stream) => super::connection::accept(core.clone(), stream),
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!("session core {idx}: accept failed: {e}");
-                glommio::timer::sleep(Duration::from_millis(50)).await;
+    // SAFETY: the fd is a listening socket `server::run` bound and moved here; the
+    // glommio listener takes ownership of it.
+    let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    let accepting = async {
+        loop {
+            match listener.accept().await {
+                Ok(stream) => super::connection::accept(core.clone(), stream),
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!("session core {idx}: accept failed: {e}");
+                    glommio::timer::sleep(Duration::from_millis(50)).await;
+                }
             }
         }
-    }
+    };
+    futures_lite::future::or(accepting, stop.wait()).await;
+    // The listener closes here: no new connection reaches this core.
+    drop(listener);
+    let drained = core.stop_connections().await;
+    let _ = report.send(drained);
 }

@@ -167,8 +167,23 @@ impl CoreStats {
 pub struct ServerStats {
     pub slots: Vec<CoreStats>,
     pub started: Instant,
-    /// Open connections per client IP, over every session core.
-    conns_per_ip: Mutex<HashMap<IpAddr, u32>>,
+    /// Open connections per client IP and in all, over every session core.
+    conns_per_ip: Mutex<OpenConns>,
+}
+
+#[derive(Default)]
+struct OpenConns {
+    by_ip: HashMap<IpAddr, u32>,
+    total: u32,
+}
+
+/// Which connection limit a new connection hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnLimit {
+    /// `maxClientCnxns`, per client IP.
+    PerIp,
+    /// `maxCnxns`, for the whole server.
+    Total,
 }
 
 /// Sums over the session cores, as the four-letter words print them.
@@ -189,36 +204,42 @@ impl ServerStats {
         ServerStats {
             slots: (0..=session_cores).map(|_| CoreStats::new()).collect(),
             started: Instant::now(),
-            conns_per_ip: Mutex::new(HashMap::new()),
+            conns_per_ip: Mutex::new(OpenConns::default()),
         }
     }
 
-    /// Counts a new connection from `ip` unless `limit` (0: none) connections from
-    /// it are open on the whole server, as ZooKeeper's `maxClientCnxns` counts; false,
-    /// counting nothing, at the limit.
-    pub fn conn_opened_from(&self, ip: IpAddr, limit: u32) -> bool {
-        let mut per_ip = self
+    /// Counts a new connection from `ip` unless `per_ip` connections from it, or
+    /// `total` in all, are open on the whole server (0: no limit), as ZooKeeper's
+    /// `maxClientCnxns` and `maxCnxns` count; at a limit it counts nothing.
+    pub fn conn_opened_from(&self, ip: IpAddr, per_ip: u32, total: u32) -> Result<(), ConnLimit> {
+        let mut conns = self
             .conns_per_ip
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let n = per_ip.entry(ip).or_insert(0);
-        if limit != 0 && *n >= limit {
-            return false;
+        if total != 0 && conns.total >= total {
+            return Err(ConnLimit::Total);
+        }
+        let n = conns.by_ip.entry(ip).or_insert(0);
+        if per_ip != 0 && *n >= per_ip {
+            return Err(ConnLimit::PerIp);
         }
         *n += 1;
-        true
+        conns.total += 1;
+        Ok(())
     }
 
     /// Uncounts a connection from `ip` that [`ServerStats::conn_opened_from`] counted.
     pub fn conn_closed_from(&self, ip: IpAddr) {
-        let mut per_ip = self
+        let mut conns = self
             .conns_per_ip
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = per_ip.get_mut(&ip) {
+        let OpenConns { by_ip, total } = &mut *conns;
+        if let Some(n) = by_ip.get_mut(&ip) {
             *n -= 1;
+            *total -= 1;
             if *n == 0 {
-                per_ip.remove(&ip);
+                by_ip.remove(&ip);
             }
         }
     }

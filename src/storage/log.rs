@@ -1090,7 +1090,7 @@ pub fn write_zeros(file: &File, path: &Path, size: u64) -> Result<()> {
         file.write_all_at(&zeros[..n], at)
             .map_err(|e| StorageError::io(path, "zero-fill segment", e))?;
         at += n as u64;
-        if at % ZERO_FILL_SYNC_BYTES == 0 {
+        if at.is_multiple_of(ZERO_FILL_SYNC_BYTES) {
             file.sync_data()
                 .map_err(|e| StorageError::io(path, "fsync zero-filled segment", e))?;
         }

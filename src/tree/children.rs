@@ -418,7 +418,7 @@ mod tests {
                     .wrapping_add(1442695040888963407);
                 let k = (x >> 33) % 3000;
                 // Rounds alternate between mostly adding and mostly removing.
-                let add = (x >> 20) % 4 != 0;
+                let add = !(x >> 20).is_multiple_of(4);
                 step(&mut c, &mut model, k, add == (round % 2 == 0));
             }
             check(&c, &model);
