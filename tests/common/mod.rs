@@ -275,6 +275,43 @@ impl Server {
         }
     }
 
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sends `signal` and waits up to `timeout` for the process to exit: its exit
+    /// status, or `None` if it was still running (then it is SIGKILLed).
+    pub fn signal_and_wait(
+        &mut self,
+        signal: i32,
+        timeout: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, signal);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Starts the process again after it exited (or was stopped), and waits until it
+    /// serves sessions.
+    pub fn start_again(&mut self) {
+        self.spawn();
+        self.wait_ready();
+    }
+
     /// Sends SIGTERM and waits (bounded) for the process to exit; SIGKILL after 20 s.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
