@@ -20,15 +20,17 @@ step "building the release binary"
 cargo build --release --bins
 
 step "the README's server command: embedded default config, a write and a read"
+# On a free port (--port), so a service already on 2181 is neither disturbed nor hit.
 smoke="$(mktemp -d)"
-( cd "$smoke" && exec "$OLDPWD/target/release/ringkeeper" server ) >"$smoke/server.log" 2>&1 &
+smoke_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+( cd "$smoke" && exec "$OLDPWD/target/release/ringkeeper" server --port "$smoke_port" ) >"$smoke/server.log" 2>&1 &
 smoke_pid=$!
 ok=0
 for _ in $(seq 1 100); do
-  if target/release/ringkeeper cli -server 127.0.0.1:2181 create /readme-smoke written >/dev/null 2>&1; then ok=1; break; fi
+  if target/release/ringkeeper cli -server "127.0.0.1:$smoke_port" create /readme-smoke written >/dev/null 2>&1; then ok=1; break; fi
   sleep 0.1
 done
-got="$(target/release/ringkeeper cli -server 127.0.0.1:2181 get /readme-smoke 2>/dev/null | tail -n 1 || true)"
+got="$(target/release/ringkeeper cli -server "127.0.0.1:$smoke_port" get /readme-smoke 2>/dev/null | tail -n 1 || true)"
 kill "$smoke_pid" 2>/dev/null || true
 wait "$smoke_pid" 2>/dev/null || true
 if [ "$ok" != 1 ] || [ "$got" != written ]; then
