@@ -681,9 +681,10 @@ pub async fn run(
     if let Some(l) = metrics {
         glommio::spawn_local(crate::ops::prometheus::serve(core.clone(), l)).detach();
     }
+    let listen_fd = listener.into_raw_fd();
     // SAFETY: the fd is a listening socket `server::run` bound and moved here; the
     // glommio listener takes ownership of it.
-    let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+    let listener = unsafe { TcpListener::from_raw_fd(listen_fd) };
     let accepting = async {
         loop {
             match listener.accept().await {
@@ -697,7 +698,12 @@ pub async fn run(
         }
     };
     futures_lite::future::or(accepting, stop.wait()).await;
-    // The listener closes here: no new connection reaches this core.
+    // No new connection reaches this core. `shutdown`, not only the close: the
+    // listener sentinel holds a duplicate of the socket, which would keep it listening.
+    // SAFETY: plain syscall on a socket this core owns.
+    unsafe {
+        libc::shutdown(listen_fd, libc::SHUT_RDWR);
+    }
     drop(listener);
     let drained = core.stop_connections().await;
     let _ = report.send(drained);
