@@ -35,9 +35,9 @@
 //! - **Permission bits and owner** are durable with the node's next sync; **times**
 //!   are not modelled (after a cut they are the backing files' own).
 //! - A **torn cut** ([`Cut::Torn`]) also lets each file's dirty pages inside its
-//!   durable size reach the disk in ascending order up to a random point, cutting the
-//!   page there at a 512-byte sector: a disk in the middle of an ordered writeback. A
-//!   seed replays it.
+//!   durable size reach the disk in ascending order, up to a random 512-byte sector
+//!   (uniform over none to all of them): a disk in the middle of an ordered writeback,
+//!   the last write torn. A seed replays it.
 //!
 //! ext4 (data=ordered) keeps more: its `fsync` of a file commits the whole journal,
 //! which usually makes the file's new name and earlier renames durable too. A program
