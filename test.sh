@@ -13,8 +13,8 @@ bash tests/interop/install-deps.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy"
-cargo clippy --all-targets --release -- -D warnings
+step "cargo clippy (workspace: ringkeeper and tests/faults/lossyfs)"
+cargo clippy --workspace --all-targets --release -- -D warnings
 
 step "building the release binary"
 cargo build --release --bins
@@ -38,8 +38,10 @@ if [ "$ok" != 1 ] || [ "$got" != written ]; then
 fi
 rm -rf "$smoke"
 
-step "cargo test (unit + integration)"
-cargo test --release --all-targets
+# The workspace: lossyfs's own tests too. tests/power_loss.rs and lossyfs's mount
+# tests need root and /dev/fuse (as this script runs); without them they fail.
+step "cargo test (unit + integration, workspace)"
+cargo test --release --workspace --all-targets
 
 step "interop: cli_mt, zkCli.sh, kazoo test suite (default layout: one session core, quorum task beside it)"
 RINGKEEPER_BIN="$PWD/target/release/ringkeeper" bash tests/interop/run-all.sh

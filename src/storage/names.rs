@@ -71,6 +71,47 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| StorageError::io(dir, "fsync dir", e))
 }
 
+/// Creates `dir` and its missing ancestors, fsyncing the parent of each one it
+/// creates. A new directory's entry is durable only once its parent is fsynced
+/// (POSIX; ext4 usually commits it with the first fsync of a file inside, other file
+/// systems need not): without it a power cut can take the directory away with every
+/// segment and snapshot synced into it. No system call beyond a stat when `dir`
+/// exists, so the snapshot writer may call it each time.
 pub(crate) fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, "create_dir_all", e))
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at.filter(|d| !d.as_os_str().is_empty()) {
+        if std::fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        missing.push(d);
+        at = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        match std::fs::create_dir(d) {
+            Ok(()) => {}
+            // Made by someone else in between; its entry still wants the fsync below.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StorageError::io(d, "create_dir", e)),
+        }
+        sync_dir(parent_of(d))?;
+    }
+    Ok(())
+}
+
+/// [`create_dir`], then an fsync of `dir`'s parent even when `dir` existed: recovery
+/// calls it once per start, so a directory made by a run that died between its
+/// mkdir and that fsync (or by a build without it) is durable before anything in it
+/// is acknowledged.
+pub(crate) fn create_dir_synced(dir: &Path) -> Result<()> {
+    create_dir(dir)?;
+    sync_dir(parent_of(dir))
+}
+
+/// The directory holding `path`'s entry ("." for a bare relative name).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }

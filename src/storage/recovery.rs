@@ -73,10 +73,10 @@ pub fn recover(data_dir: &Path, log_dir: &Path, extended_types: bool) -> Result<
 }
 
 /// Recovers the tree, sessions and log from `data_dir` (snapshots) and `log_dir`
-/// (segments); both are created if missing.
+/// (segments); both are created if missing, and their entries made durable.
 pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> Result<Recovered> {
-    names::create_dir(data_dir)?;
-    names::create_dir(log_dir)?;
+    names::create_dir_synced(data_dir)?;
+    names::create_dir_synced(log_dir)?;
     remove_preallocated(log_dir)?;
     let mut segs = names::list(log_dir, LOG_PREFIX)?;
     drop_unwritten_newest(log_dir, &mut segs)?;

@@ -375,6 +375,35 @@ fn missing_and_empty_dirs_give_a_fresh_tree() {
     assert_eq!(r.last_zxid, 0);
 }
 
+/// The directories storage creates survive a power cut right after: lossyfs (the
+/// test file system of tests/faults/lossyfs) drops every directory entry no fsync
+/// of its directory made durable, and the cut leaves its backing directory holding
+/// only what is durable. Needs root and /dev/fuse, as tests/power_loss.rs does.
+#[test]
+fn created_directories_survive_a_power_cut() {
+    let d = TempDir::new("mkdir-cut");
+    let (backing, mnt) = (d.0.join("backing"), d.0.join("mnt"));
+    std::fs::create_dir_all(&backing).expect("mkdir");
+    std::fs::create_dir_all(&mnt).expect("mkdir");
+    let mount = lossyfs::Mount::new(&backing, &mnt)
+        .unwrap_or_else(|e| panic!("{e}: this test needs root and /dev/fuse"));
+    names::create_dir(&mnt.join("a/b/c")).expect("create_dir");
+    // Made (by a run that died before its parent's fsync) and not durable yet.
+    std::fs::create_dir(mnt.join("old")).expect("mkdir");
+    names::create_dir(&mnt.join("old")).expect("create_dir");
+    assert!(!mount.unsynced().is_empty(), "a plain mkdir is not durable");
+    names::create_dir_synced(&mnt.join("old")).expect("create_dir_synced");
+    mount.cut(lossyfs::Cut::DropAll).expect("cut");
+    assert!(
+        backing.join("a/b/c").is_dir(),
+        "create_dir's directories lost"
+    );
+    assert!(
+        backing.join("old").is_dir(),
+        "create_dir_synced left it unsynced"
+    );
+}
+
 #[test]
 fn last_record_cut_at_every_byte_offset() {
     let d = TempDir::new("torn");

@@ -201,6 +201,12 @@ impl Server {
         &self.dir
     }
 
+    /// Its zoo.cfg, which each (re)start reads: rewrite it between restarts to change
+    /// settings.
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.cfg_path
+    }
+
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
