@@ -243,7 +243,7 @@ fn writer(addr: String, t: usize, round: u32) -> WriterOutcome {
     loop {
         while inflight.len() < DEPTH {
             let data = payload(round, t, seq);
-            let (opcode, body, pending) = if seq % 2 == 0 {
+            let (opcode, body, pending) = if seq.is_multiple_of(2) {
                 let path = format!("/pl/r{round}-t{t}-s{seq}");
                 let body = create_body(&path, &data);
                 (op::CREATE, body, Pending::Create { path, data })
