@@ -37,6 +37,9 @@ pub struct Shell {
     /// Entered lines by command number.
     history: Vec<String>,
     print_watches: Rc<Cell<bool>>,
+    /// Watch events that arrive while a command runs go to stderr instead of stdout
+    /// (one-shot mode, whose stdout is the command's answer only).
+    events_to_stderr: bool,
 }
 
 /// Usage lines, sorted by command as zkCli's `usage()` prints them.
@@ -279,11 +282,18 @@ impl Shell {
             read_only,
             history: Vec::new(),
             print_watches: Rc::new(Cell::new(true)),
+            events_to_stderr: false,
         }
     }
 
+    /// Watch events from the next [`connect`](Self::connect) on go to stderr.
+    pub fn print_events_to_stderr(&mut self) {
+        self.events_to_stderr = true;
+    }
+
     /// Connects to `host` (closing any current session) and prints its events as
-    /// they come. The first event (SyncConnected) is printed into `out` at once.
+    /// they come. The first event (SyncConnected) is printed into `out` at once (the
+    /// caller's stdout or stderr).
     pub async fn connect(&mut self, host: &str, out: &mut String) -> Result<(), ClientError> {
         if let Some(c) = self.client.take() {
             let _ = c.close().await;
@@ -301,9 +311,15 @@ impl Shell {
                 }
             }
             let print = self.print_watches.clone();
+            let to_stderr = self.events_to_stderr;
             glommio::spawn_local(async move {
                 while let Some(ev) = events.next().await {
-                    if print.get() {
+                    if !print.get() {
+                        continue;
+                    }
+                    if to_stderr {
+                        eprintln!("\nWATCHER::\n\n{ev}");
+                    } else {
                         println!("\nWATCHER::\n\n{ev}");
                     }
                 }
