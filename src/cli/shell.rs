@@ -88,9 +88,10 @@ fn usage(err: &mut String) {
     }
 }
 
-/// Options of one command, parsed the way commons-cli's PosixParser does: flags may
-/// be bundled (`-sw`), a valued option takes the rest of its token or the next one,
-/// options may follow positional arguments.
+/// Options of one command, parsed the way commons-cli's parsers do: flags may be
+/// bundled (`-sw`), a valued option takes the rest of its token or the next one
+/// (unless that is another option), options may follow positional arguments. Errors
+/// read as zkCli prints them: the commons-cli exception's `toString`.
 struct Opts {
     flags: Vec<char>,
     values: Vec<(char, String)>,
@@ -98,8 +99,26 @@ struct Opts {
     args: Vec<String>,
 }
 
+/// Whether `tok`, met where an option's value could be, is an option instead
+/// (commons-cli `DefaultParser.isArgument`: negative numbers are values).
+fn is_option_token(tok: &str, flags: &str, valued: &str) -> bool {
+    let Some(body) = tok.strip_prefix('-') else {
+        return false;
+    };
+    let Some(first) = body.chars().next() else {
+        return false;
+    };
+    body.parse::<f64>().is_err()
+        && (first == '-' || flags.contains(first) || valued.contains(first))
+}
+
 impl Opts {
     fn parse(argv: &[String], flags: &str, valued: &str) -> Result<Opts, String> {
+        let missing = |c: char| {
+            format!(
+                "org.apache.commons.cli.MissingArgumentException: Missing argument for option: {c}"
+            )
+        };
         let mut o = Opts {
             flags: Vec::new(),
             values: Vec::new(),
@@ -125,16 +144,19 @@ impl Opts {
                     let v = if !rest.is_empty() {
                         rest.to_owned()
                     } else {
-                        it.next()
-                            .cloned()
-                            .ok_or_else(|| format!("Missing argument for option: {c}"))?
+                        match it.next() {
+                            Some(v) if !is_option_token(v, flags, valued) => v.clone(),
+                            _ => return Err(missing(c)),
+                        }
                     };
                     o.values.push((c, v));
                     break;
                 } else if flags.contains(c) {
                     o.flags.push(c);
                 } else {
-                    return Err(format!("Unrecognized option: {a}"));
+                    return Err(format!(
+                        "org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: {a}"
+                    ));
                 }
             }
         }
@@ -896,7 +918,25 @@ mod tests {
         let argv: Vec<String> = ["get", "-x", "/a"].iter().map(|s| s.to_string()).collect();
         assert_eq!(
             Opts::parse(&argv, "sw", "").err().unwrap(),
-            "Unrecognized option: -x"
+            "org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: -x"
+        );
+        // A valued option followed by another option has no value; a negative number
+        // is a value.
+        let argv: Vec<String> = ["setquota", "-n", "-b", "5", "/a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            Opts::parse(&argv, "", "nbNB").err().unwrap(),
+            "org.apache.commons.cli.MissingArgumentException: Missing argument for option: n"
+        );
+        let argv: Vec<String> = ["setquota", "-n", "-5", "/a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            Opts::parse(&argv, "", "nbNB").unwrap().value('n'),
+            Some("-5")
         );
     }
 
