@@ -14,7 +14,9 @@
 //! interactive mode a second thread reads lines (rustyline blocks) and hands them
 //! over a channel, so watch events print while the prompt waits.
 
+mod config;
 mod format;
+mod quota;
 mod shell;
 
 pub use format::{java_date, perm_string};

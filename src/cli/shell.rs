@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::fmt::Write;
 use std::rc::Rc;
 
-use super::format;
+use super::{config, format, quota};
 use crate::client::{ops, AddWatchMode, Client, ClientError, Options, WatcherType};
 use crate::proto::{Acl, CreateMode, ErrorCode, MultiOp};
 
@@ -47,16 +47,19 @@ const USAGE: &[(&str, &str)] = &[
     ("addWatch", "[-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE"),
     ("addauth", "scheme auth"),
     ("close", ""),
+    ("config", "[-c] [-w] [-s]"),
     ("connect", "host:port"),
     ("create", "[-s] [-e] [-c] [-t ttl] path [data] [acl]"),
     ("delete", "[-v version] path"),
     ("deleteall", "path [-b batch size]"),
+    ("delquota", "[-n|-b|-N|-B] path"),
     ("get", "[-s] [-w] path"),
     ("getAcl", "[-s] path"),
     ("getAllChildrenNumber", "path"),
     ("getEphemerals", "path"),
     ("help", ""),
     ("history", ""),
+    ("listquota", "path"),
     ("ls", "[-s] [-w] [-R] path"),
     ("printwatches", "on|off"),
     ("quit", ""),
@@ -65,13 +68,14 @@ const USAGE: &[(&str, &str)] = &[
     ("rmr", "path"),
     ("set", "[-s] [-v version] path data"),
     ("setAcl", "[-s] [-v version] [-R] path acl"),
+    ("setquota", "-n|-b|-N|-B val path"),
     ("stat", "[-w] path"),
     ("sync", "path"),
     ("version", ""),
     ("whoami", ""),
 ];
 
-fn usage_of(cmd: &str) -> String {
+pub(super) fn usage_of(cmd: &str) -> String {
     let opts = USAGE
         .iter()
         .find(|(c, _)| *c == cmd)
@@ -92,11 +96,13 @@ fn usage(err: &mut String) {
 /// bundled (`-sw`), a valued option takes the rest of its token or the next one
 /// (unless that is another option), options may follow positional arguments. Errors
 /// read as zkCli prints them: the commons-cli exception's `toString`.
-struct Opts {
+pub(super) struct Opts {
     flags: Vec<char>,
     values: Vec<(char, String)>,
+    /// Every option, in the order given.
+    order: Vec<char>,
     /// The command name first, then the positional arguments.
-    args: Vec<String>,
+    pub(super) args: Vec<String>,
 }
 
 /// Whether `tok`, met where an option's value could be, is an option instead
@@ -113,7 +119,7 @@ fn is_option_token(tok: &str, flags: &str, valued: &str) -> bool {
 }
 
 impl Opts {
-    fn parse(argv: &[String], flags: &str, valued: &str) -> Result<Opts, String> {
+    pub(super) fn parse(argv: &[String], flags: &str, valued: &str) -> Result<Opts, String> {
         let missing = |c: char| {
             format!(
                 "org.apache.commons.cli.MissingArgumentException: Missing argument for option: {c}"
@@ -122,6 +128,7 @@ impl Opts {
         let mut o = Opts {
             flags: Vec::new(),
             values: Vec::new(),
+            order: Vec::new(),
             args: Vec::new(),
         };
         let mut it = argv.iter();
@@ -150,9 +157,11 @@ impl Opts {
                         }
                     };
                     o.values.push((c, v));
+                    o.order.push(c);
                     break;
                 } else if flags.contains(c) {
                     o.flags.push(c);
+                    o.order.push(c);
                 } else {
                     return Err(format!(
                         "org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: {a}"
@@ -163,16 +172,34 @@ impl Opts {
         Ok(o)
     }
 
-    fn has(&self, c: char) -> bool {
+    pub(super) fn has(&self, c: char) -> bool {
         self.flags.contains(&c) || self.values.iter().any(|(k, _)| *k == c)
     }
 
-    fn value(&self, c: char) -> Option<&str> {
+    pub(super) fn value(&self, c: char) -> Option<&str> {
         self.values
             .iter()
             .rev()
             .find(|(k, _)| *k == c)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The option of the mutually exclusive `group` that was given, if any; a second
+    /// one is commons-cli's `AlreadySelectedException` (the same one twice is not).
+    pub(super) fn one_of(&self, group: &str) -> Result<Option<char>, String> {
+        let mut selected = None;
+        for &c in self.order.iter().filter(|c| group.contains(**c)) {
+            match selected {
+                Some(s) if s != c => {
+                    return Err(format!(
+                        "org.apache.commons.cli.AlreadySelectedException: The option '{c}' was \
+                         specified but an option from this group has already been selected: '{s}'"
+                    ))
+                }
+                _ => selected = Some(c),
+            }
+        }
+        Ok(selected)
     }
 }
 
@@ -293,7 +320,7 @@ pub fn split_line(line: &str) -> Vec<String> {
 }
 
 /// A failed command: the message zkCli prints on stderr.
-type CmdResult = Result<(), String>;
+pub(super) type CmdResult = Result<(), String>;
 
 impl Shell {
     pub fn new(host: &str, timeout_ms: i32, read_only: bool) -> Shell {
@@ -492,6 +519,10 @@ impl Shell {
             "stat" => stat(c, args, o).await,
             "getAcl" => get_acl(c, args, o).await,
             "setAcl" => set_acl(c, args, o).await,
+            "setquota" => quota::set_quota(c, args, o).await,
+            "listquota" => quota::list_quota(c, args, o).await,
+            "delquota" => quota::del_quota(c, args, o).await,
+            "config" => config::get_config(c, args, o).await,
             "addauth" => {
                 let a = Opts::parse(args, "", "")?;
                 if a.args.len() < 2 {
@@ -937,6 +968,19 @@ mod tests {
         assert_eq!(
             Opts::parse(&argv, "", "nbNB").unwrap().value('n'),
             Some("-5")
+        );
+        let argv: Vec<String> = ["delquota", "-nb", "/a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            Opts::parse(&argv, "nbNB", "")
+                .unwrap()
+                .one_of("nbNB")
+                .err()
+                .unwrap(),
+            "org.apache.commons.cli.AlreadySelectedException: The option 'b' was specified \
+             but an option from this group has already been selected: 'n'"
         );
     }
 
