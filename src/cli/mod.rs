@@ -5,13 +5,18 @@
 //! interactive, with line editing and history (rustyline). zkCli's single-dash long
 //! options (`-server host:port`, `-timeout ms`) are accepted: call
 //! [`normalize_zkcli_args`] on argv before clap parses it. Unlike zkCli, one-shot
-//! mode closes its session on exit, so its ephemeral nodes go at once.
+//! mode closes its session on exit, so its ephemeral nodes go at once, and its stdout
+//! carries only the command's answer (`get /x` prints the data and nothing else): the
+//! `Connecting to` line and the connection and watch events that zkCli prints first
+//! go to stderr, so a script can take stdout as it is.
 //!
 //! Threads: the client runs on a glommio executor on the calling thread; in
 //! interactive mode a second thread reads lines (rustyline blocks) and hands them
 //! over a channel, so watch events print while the prompt waits.
 
+mod config;
 mod format;
+mod quota;
 mod shell;
 
 pub use format::{java_date, perm_string};
@@ -124,10 +129,11 @@ fn emit(o: &Output) {
 
 async fn one_shot(args: CliArgs) -> Result<(), CliError> {
     let mut sh = Shell::new(&args.server, args.timeout, args.read_only);
+    sh.print_events_to_stderr();
     let mut o = Output::default();
-    let _ = writeln!(o.out, "Connecting to {}", args.server);
     use std::fmt::Write as _;
-    let connected = sh.connect(&args.server, &mut o.out).await;
+    let _ = writeln!(o.err, "Connecting to {}", args.server);
+    let connected = sh.connect(&args.server, &mut o.err).await;
     emit(&o);
     if let Err(e) = connected {
         return Err(CliError::Connect {

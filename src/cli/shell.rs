@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::fmt::Write;
 use std::rc::Rc;
 
-use super::format;
+use super::{config, format, quota};
 use crate::client::{ops, AddWatchMode, Client, ClientError, Options, WatcherType};
 use crate::proto::{Acl, CreateMode, ErrorCode, MultiOp};
 
@@ -37,6 +37,9 @@ pub struct Shell {
     /// Entered lines by command number.
     history: Vec<String>,
     print_watches: Rc<Cell<bool>>,
+    /// Watch events that arrive while a command runs go to stderr instead of stdout
+    /// (one-shot mode, whose stdout is the command's answer only).
+    events_to_stderr: bool,
 }
 
 /// Usage lines, sorted by command as zkCli's `usage()` prints them.
@@ -44,16 +47,19 @@ const USAGE: &[(&str, &str)] = &[
     ("addWatch", "[-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE"),
     ("addauth", "scheme auth"),
     ("close", ""),
+    ("config", "[-c] [-w] [-s]"),
     ("connect", "host:port"),
     ("create", "[-s] [-e] [-c] [-t ttl] path [data] [acl]"),
     ("delete", "[-v version] path"),
     ("deleteall", "path [-b batch size]"),
+    ("delquota", "[-n|-b|-N|-B] path"),
     ("get", "[-s] [-w] path"),
     ("getAcl", "[-s] path"),
     ("getAllChildrenNumber", "path"),
     ("getEphemerals", "path"),
     ("help", ""),
     ("history", ""),
+    ("listquota", "path"),
     ("ls", "[-s] [-w] [-R] path"),
     ("printwatches", "on|off"),
     ("quit", ""),
@@ -62,13 +68,14 @@ const USAGE: &[(&str, &str)] = &[
     ("rmr", "path"),
     ("set", "[-s] [-v version] path data"),
     ("setAcl", "[-s] [-v version] [-R] path acl"),
+    ("setquota", "-n|-b|-N|-B val path"),
     ("stat", "[-w] path"),
     ("sync", "path"),
     ("version", ""),
     ("whoami", ""),
 ];
 
-fn usage_of(cmd: &str) -> String {
+pub(super) fn usage_of(cmd: &str) -> String {
     let opts = USAGE
         .iter()
         .find(|(c, _)| *c == cmd)
@@ -85,21 +92,43 @@ fn usage(err: &mut String) {
     }
 }
 
-/// Options of one command, parsed the way commons-cli's PosixParser does: flags may
-/// be bundled (`-sw`), a valued option takes the rest of its token or the next one,
-/// options may follow positional arguments.
-struct Opts {
+/// Options of one command, parsed the way commons-cli's parsers do: flags may be
+/// bundled (`-sw`), a valued option takes the rest of its token or the next one
+/// (unless that is another option), options may follow positional arguments. Errors
+/// read as zkCli prints them: the commons-cli exception's `toString`.
+pub(super) struct Opts {
     flags: Vec<char>,
     values: Vec<(char, String)>,
+    /// Every option, in the order given.
+    order: Vec<char>,
     /// The command name first, then the positional arguments.
-    args: Vec<String>,
+    pub(super) args: Vec<String>,
+}
+
+/// Whether `tok`, met where an option's value could be, is an option instead
+/// (commons-cli `DefaultParser.isArgument`: negative numbers are values).
+fn is_option_token(tok: &str, flags: &str, valued: &str) -> bool {
+    let Some(body) = tok.strip_prefix('-') else {
+        return false;
+    };
+    let Some(first) = body.chars().next() else {
+        return false;
+    };
+    body.parse::<f64>().is_err()
+        && (first == '-' || flags.contains(first) || valued.contains(first))
 }
 
 impl Opts {
-    fn parse(argv: &[String], flags: &str, valued: &str) -> Result<Opts, String> {
+    pub(super) fn parse(argv: &[String], flags: &str, valued: &str) -> Result<Opts, String> {
+        let missing = |c: char| {
+            format!(
+                "org.apache.commons.cli.MissingArgumentException: Missing argument for option: {c}"
+            )
+        };
         let mut o = Opts {
             flags: Vec::new(),
             values: Vec::new(),
+            order: Vec::new(),
             args: Vec::new(),
         };
         let mut it = argv.iter();
@@ -122,32 +151,55 @@ impl Opts {
                     let v = if !rest.is_empty() {
                         rest.to_owned()
                     } else {
-                        it.next()
-                            .cloned()
-                            .ok_or_else(|| format!("Missing argument for option: {c}"))?
+                        match it.next() {
+                            Some(v) if !is_option_token(v, flags, valued) => v.clone(),
+                            _ => return Err(missing(c)),
+                        }
                     };
                     o.values.push((c, v));
+                    o.order.push(c);
                     break;
                 } else if flags.contains(c) {
                     o.flags.push(c);
+                    o.order.push(c);
                 } else {
-                    return Err(format!("Unrecognized option: {a}"));
+                    return Err(format!(
+                        "org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: {a}"
+                    ));
                 }
             }
         }
         Ok(o)
     }
 
-    fn has(&self, c: char) -> bool {
+    pub(super) fn has(&self, c: char) -> bool {
         self.flags.contains(&c) || self.values.iter().any(|(k, _)| *k == c)
     }
 
-    fn value(&self, c: char) -> Option<&str> {
+    pub(super) fn value(&self, c: char) -> Option<&str> {
         self.values
             .iter()
             .rev()
             .find(|(k, _)| *k == c)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The option of the mutually exclusive `group` that was given, if any; a second
+    /// one is commons-cli's `AlreadySelectedException` (the same one twice is not).
+    pub(super) fn one_of(&self, group: &str) -> Result<Option<char>, String> {
+        let mut selected = None;
+        for &c in self.order.iter().filter(|c| group.contains(**c)) {
+            match selected {
+                Some(s) if s != c => {
+                    return Err(format!(
+                        "org.apache.commons.cli.AlreadySelectedException: The option '{c}' was \
+                         specified but an option from this group has already been selected: '{s}'"
+                    ))
+                }
+                _ => selected = Some(c),
+            }
+        }
+        Ok(selected)
     }
 }
 
@@ -268,7 +320,7 @@ pub fn split_line(line: &str) -> Vec<String> {
 }
 
 /// A failed command: the message zkCli prints on stderr.
-type CmdResult = Result<(), String>;
+pub(super) type CmdResult = Result<(), String>;
 
 impl Shell {
     pub fn new(host: &str, timeout_ms: i32, read_only: bool) -> Shell {
@@ -279,11 +331,18 @@ impl Shell {
             read_only,
             history: Vec::new(),
             print_watches: Rc::new(Cell::new(true)),
+            events_to_stderr: false,
         }
     }
 
+    /// Watch events from the next [`connect`](Self::connect) on go to stderr.
+    pub fn print_events_to_stderr(&mut self) {
+        self.events_to_stderr = true;
+    }
+
     /// Connects to `host` (closing any current session) and prints its events as
-    /// they come. The first event (SyncConnected) is printed into `out` at once.
+    /// they come. The first event (SyncConnected) is printed into `out` at once (the
+    /// caller's stdout or stderr).
     pub async fn connect(&mut self, host: &str, out: &mut String) -> Result<(), ClientError> {
         if let Some(c) = self.client.take() {
             let _ = c.close().await;
@@ -301,9 +360,15 @@ impl Shell {
                 }
             }
             let print = self.print_watches.clone();
+            let to_stderr = self.events_to_stderr;
             glommio::spawn_local(async move {
                 while let Some(ev) = events.next().await {
-                    if print.get() {
+                    if !print.get() {
+                        continue;
+                    }
+                    if to_stderr {
+                        eprintln!("\nWATCHER::\n\n{ev}");
+                    } else {
                         println!("\nWATCHER::\n\n{ev}");
                     }
                 }
@@ -454,6 +519,10 @@ impl Shell {
             "stat" => stat(c, args, o).await,
             "getAcl" => get_acl(c, args, o).await,
             "setAcl" => set_acl(c, args, o).await,
+            "setquota" => quota::set_quota(c, args, o).await,
+            "listquota" => quota::list_quota(c, args, o).await,
+            "delquota" => quota::del_quota(c, args, o).await,
+            "config" => config::get_config(c, args, o).await,
             "addauth" => {
                 let a = Opts::parse(args, "", "")?;
                 if a.args.len() < 2 {
@@ -880,7 +949,38 @@ mod tests {
         let argv: Vec<String> = ["get", "-x", "/a"].iter().map(|s| s.to_string()).collect();
         assert_eq!(
             Opts::parse(&argv, "sw", "").err().unwrap(),
-            "Unrecognized option: -x"
+            "org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: -x"
+        );
+        // A valued option followed by another option has no value; a negative number
+        // is a value.
+        let argv: Vec<String> = ["setquota", "-n", "-b", "5", "/a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            Opts::parse(&argv, "", "nbNB").err().unwrap(),
+            "org.apache.commons.cli.MissingArgumentException: Missing argument for option: n"
+        );
+        let argv: Vec<String> = ["setquota", "-n", "-5", "/a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            Opts::parse(&argv, "", "nbNB").unwrap().value('n'),
+            Some("-5")
+        );
+        let argv: Vec<String> = ["delquota", "-nb", "/a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            Opts::parse(&argv, "nbNB", "")
+                .unwrap()
+                .one_of("nbNB")
+                .err()
+                .unwrap(),
+            "org.apache.commons.cli.AlreadySelectedException: The option 'b' was specified \
+             but an option from this group has already been selected: 'n'"
         );
     }
 

@@ -104,7 +104,10 @@ fn every_command_prints_what_zkcli_prints() {
                 "Node does not exist: /rk-cli-nope\n"
             );
             assert_eq!(fails(&mut sh, "ls").await, "ls [-s] [-w] [-R] path\n");
-            assert_eq!(fails(&mut sh, "ls -x /").await, "Unrecognized option: -x\n");
+            assert_eq!(
+                fails(&mut sh, "ls -x /").await,
+                "org.apache.commons.cli.UnrecognizedOptionException: Unrecognized option: -x\n"
+            );
 
             assert_eq!(ok(&mut sh, &format!("get {r}")).await, "d1\n");
             assert_eq!(ok(&mut sh, &format!("get {r}/e")).await, "null\n");

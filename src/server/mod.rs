@@ -130,7 +130,8 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
         extended_types: cfg.extended_types_enabled,
         prealloc_bytes: cfg.prealloc_bytes,
     };
-    let recovered = crate::storage::recover_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
+    let mut recovered = crate::storage::recover_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
+    recovered.tree.recompute_quotas();
     tracing::info!(
         "recovered zxid 0x{:x} ({} nodes, {} sessions) from {} and {} log txns",
         recovered.last_zxid,

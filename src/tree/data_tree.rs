@@ -1,6 +1,7 @@
 //! `DataTree`: one full replica of the znode tree, as ZooKeeper 3.9's `DataTree`
 //! keeps it: nodes by path, per-session ephemerals, the container and TTL sets, an
-//! ACL table, and the approximate data size.
+//! ACL table, the approximate data size, and the quota index with the upkeep of each
+//! quota's stats node (`updateQuotaStat`, `updateQuotaForPath`, `setupQuota`).
 //!
 //! Pure and deterministic: mutations take zxid and time as arguments and report the
 //! watch triggers they fire; the tree never reads a clock, never does I/O, never
@@ -17,6 +18,7 @@ use super::ephemeral_type::EphemeralType;
 use super::node::{Node, NodeStat, StatPersisted};
 use super::node_map::NodeMap;
 use super::path::{parent_key, split_parent};
+use super::quota::{stat_path, QuotaIndex, StatsTrack, BYTES, COUNT, LIMIT_NODE, STAT_NODE};
 use super::trigger::{
     WatchTrigger, NODE_CHILDREN_CHANGED, NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED,
 };
@@ -55,6 +57,11 @@ pub struct DataTree {
     extended_types_enabled: bool,
     /// Sum over nodes of path length + data length (see `approximate_data_size`).
     data_size: i64,
+    /// The quota roots (`pTrie`): a path is in it while its limits node exists, from
+    /// the create of that node (or its restore) to its delete, and after
+    /// [`DataTree::recompute_quotas`] exactly the leaf limits nodes. Derived from the
+    /// nodes, so not part of equality.
+    quotas: QuotaIndex,
 }
 
 impl Default for DataTree {
@@ -285,7 +292,8 @@ impl DataTree {
         raise_cversion(&mut parent.stat, parent_cversion, zxid);
         let shared: SharedPath = path.into();
         parent.children.insert(SharedPath::clone(&shared));
-        self.data_size += java_len(path) + data_len(data.as_ref());
+        let data_bytes = data_len(data.as_ref());
+        self.data_size += java_len(path) + data_bytes;
         let node = Node {
             path: SharedPath::clone(&shared),
             data,
@@ -298,6 +306,7 @@ impl DataTree {
         let added = self.nodes.insert(node);
         debug_assert!(added);
         self.index_kind(shared, kind, ephemeral_owner);
+        self.quota_on_create(path, parent_name, data_bytes);
         triggers.push(WatchTrigger::new(path, NODE_CREATED));
         triggers.push(WatchTrigger::new(
             parent_key(parent_name),
@@ -346,6 +355,7 @@ impl DataTree {
             }
             EphemeralType::Void => {}
         }
+        self.quota_on_delete(path, parent_name, data_len(node.data.as_ref()));
         triggers.push(WatchTrigger::new(path, NODE_DELETED));
         triggers.push(WatchTrigger::new(
             parent_key(parent_name),
@@ -365,12 +375,14 @@ impl DataTree {
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Stat, ErrorCode> {
         let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        self.data_size += data_len(data.as_ref()) - data_len(node.data.as_ref());
+        let bytes_diff = data_len(data.as_ref()) - data_len(node.data.as_ref());
+        self.data_size += bytes_diff;
         node.data = data;
         node.stat.mtime = time_ms;
         node.stat.mzxid = zxid;
         node.stat.version = version;
         let stat = node.stat();
+        self.update_quota_stat_of(path, bytes_diff, 0);
         triggers.push(WatchTrigger::new(path, NODE_DATA_CHANGED));
         Ok(stat)
     }
@@ -441,6 +453,7 @@ impl DataTree {
             ttls: BTreeSet::new(),
             extended_types_enabled,
             data_size: 0,
+            quotas: QuotaIndex::default(),
         }
     }
 
@@ -483,6 +496,13 @@ impl DataTree {
         });
         debug_assert!(added);
         self.index_kind(shared, kind, stat.ephemeral_owner);
+        // So that txns replayed on top of a snapshot find their quota; the stats they
+        // add to are recomputed once the tree is complete (`recompute_quotas`).
+        if let Some((parent, LIMIT_NODE)) = split_parent(path) {
+            if let Some(quoted) = parent.strip_prefix(QUOTA_PATH) {
+                self.quotas.add(quoted);
+            }
+        }
         Ok(())
     }
 
@@ -504,6 +524,141 @@ impl DataTree {
             }
             EphemeralType::Void => {}
         }
+    }
+
+    // ----- quotas: ZooKeeper's stats-node upkeep -----
+
+    /// `setupQuota` for a finished tree (after a snapshot and the log after it are
+    /// applied, or an import): the index is rebuilt from the limits nodes under
+    /// `/zookeeper/quota` that have no children, and each such quota's stats node is
+    /// set to a fresh count of its subtree. Replaying txns over a fuzzy snapshot can
+    /// count a write twice (or miss it), so the stats a replay leaves are not trusted.
+    /// Cost: the `/zookeeper/quota` subtree plus each quota's subtree.
+    pub fn recompute_quotas(&mut self) {
+        self.quotas = QuotaIndex::default();
+        let suffix = format!("/{LIMIT_NODE}");
+        let mut roots = Vec::new();
+        let mut stack = vec![QUOTA_PATH.to_owned()];
+        while let Some(p) = stack.pop() {
+            let Some(n) = self.get(&p) else {
+                continue;
+            };
+            if !n.children.is_empty() {
+                stack.extend(n.children.paths().map(str::to_owned));
+                continue;
+            }
+            // `traverseNode`: the quota root is what lies between `/zookeeper/quota`
+            // and the first "/zookeeper_limits" (the path ends with one).
+            if p.ends_with(&suffix) {
+                let root = p.find(&suffix).and_then(|i| p.get(QUOTA_PATH.len()..i));
+                if let Some(root) = root {
+                    roots.push(root.to_owned());
+                }
+            }
+        }
+        for root in roots {
+            self.update_quota_for_path(&root);
+            self.quotas.add(&root);
+        }
+    }
+
+    /// The quota side of `createNode`: a limits node makes its parent's path (under
+    /// `/zookeeper/quota`) a quota root; a stats node gets that path's current count
+    /// (this is how `setquota` on an existing subtree starts from the right numbers);
+    /// then the new node counts for its own quota, if it has one.
+    fn quota_on_create(&mut self, path: &str, parent: &str, data_bytes: i64) {
+        // ZooKeeper tests `parentName.startsWith(quotaZookeeper)`: a plain string
+        // prefix, so "/zookeeper/quotax/y" names the root "x/y", which its trie (and
+        // the index) reads as "/x/y".
+        if let Some(quoted) = parent.strip_prefix(QUOTA_PATH) {
+            match split_parent(path).map(|(_, name)| name) {
+                Some(LIMIT_NODE) => self.quotas.add(quoted),
+                Some(STAT_NODE) => self.update_quota_for_path(quoted),
+                _ => {}
+            }
+        }
+        self.update_quota_stat_of(path, data_bytes, 1);
+    }
+
+    /// The quota side of `deleteNode`: deleting a limits node ends its quota; the
+    /// node stops counting for its own quota.
+    ///
+    /// ZooKeeper tests `parentName.startsWith("/zookeeper")` and then cuts 16 chars
+    /// off, so a limits node deleted elsewhere under `/zookeeper` would end an
+    /// unrelated quota (and a parent shorter than 16 chars throws). Only parents
+    /// under `/zookeeper/quota` are taken here, which is the same for every path
+    /// `setquota` and `delquota` use.
+    fn quota_on_delete(&mut self, path: &str, parent: &str, data_bytes: i64) {
+        if let Some(quoted) = parent.strip_prefix(QUOTA_PATH) {
+            if split_parent(path).map(|(_, name)| name) == Some(LIMIT_NODE) {
+                self.quotas.remove(quoted);
+            }
+        }
+        self.update_quota_stat_of(path, -data_bytes, -1);
+    }
+
+    /// If `path` is under a quota root, adds the diffs to that root's stats node.
+    /// With no quota anywhere this is one comparison, whatever the tree's size.
+    fn update_quota_stat_of(&mut self, path: &str, bytes_diff: i64, count_diff: i64) {
+        if self.quotas.is_empty() {
+            return;
+        }
+        if let Some(root) = self.quotas.max_prefix(path) {
+            self.update_quota_stat(&root, bytes_diff, count_diff);
+        }
+    }
+
+    /// `updateQuotaStat`: the stats node of the quota on `root` gets count and bytes
+    /// moved by the diffs; its other keys stay. Only the data changes: no version,
+    /// mzxid or mtime moves and no watch fires, as in ZooKeeper. A missing stats node
+    /// is skipped (ZooKeeper logs it); so is one whose data ZooKeeper could not parse
+    /// (its constructor would throw in the middle of applying the txn).
+    fn update_quota_stat(&mut self, root: &str, bytes_diff: i64, count_diff: i64) {
+        let path = stat_path(root);
+        let Some(node) = self.nodes.get(&path) else {
+            return;
+        };
+        let Some(Ok(mut stats)) = node.data.as_deref().map(StatsTrack::parse_bytes) else {
+            return;
+        };
+        stats.set(COUNT, stats.count().wrapping_add(count_diff));
+        stats.set(BYTES, stats.bytes().wrapping_add(bytes_diff));
+        self.replace_quota_data(&path, stats);
+    }
+
+    /// `updateQuotaForPath`: the stats node of the quota on `root` is set to
+    /// `count=N,bytes=M` for the subtree at `root` (the root itself counts, bytes are
+    /// data lengths), whatever it held. A root that is no node counts 0.
+    fn update_quota_for_path(&mut self, root: &str) {
+        let path = stat_path(root);
+        if !self.nodes.contains_key(&path) {
+            return;
+        }
+        let (mut count, mut bytes) = (0i64, 0i64);
+        let mut stack: Vec<&str> = self.get(root).map(|n| &*n.path).into_iter().collect();
+        while let Some(p) = stack.pop() {
+            if let Some(n) = self.nodes.get(p) {
+                count += 1;
+                bytes += data_len(n.data.as_ref());
+                stack.extend(n.children.paths());
+            }
+        }
+        let mut stats = StatsTrack::default();
+        stats.set(COUNT, count);
+        stats.set(BYTES, bytes);
+        self.replace_quota_data(&path, stats);
+    }
+
+    /// Sets a quota node's data to `stats`, keeping its Stat as it is.
+    fn replace_quota_data(&mut self, path: &str, stats: StatsTrack) {
+        let Some(node) = self.nodes.get_mut(path) else {
+            return;
+        };
+        let data = NodeData::new(stats.to_string().as_bytes());
+        // Kept exact here; ZooKeeper leaves its approximate size alone for this
+        // change and recounts it on the next start.
+        self.data_size += data_len(Some(&data)) - data_len(node.data.as_ref());
+        node.data = Some(data);
     }
 
     /// Checks every structural invariant (O(n)); for tests.

@@ -2,7 +2,7 @@
 //! `DataTree` / `DataNode` source, with the reasoning next to each.
 
 use super::*;
-use crate::proto::{perms, Acl, NodeData, Stat};
+use crate::proto::{perms, Acl, ErrorCode, NodeData, Stat};
 
 fn b(s: &str) -> Option<NodeData> {
     Some(NodeData::new(s.as_bytes()))
@@ -316,4 +316,275 @@ fn child_after_resumes_a_walk_across_changes() {
 #[test]
 fn node_is_96_bytes() {
     assert_eq!(std::mem::size_of::<Node>(), 96);
+}
+
+// ----- quotas: what ZooKeeper 3.8's DataTree does to `zookeeper_stats` -----
+
+/// Creates `path` with `data` (None is null) as zxid `zxid`.
+fn put(t: &mut DataTree, path: &str, data: Option<&str>, owner: i64, zxid: i64) {
+    let mut tr = Vec::new();
+    t.create_node(
+        path,
+        data.and_then(b),
+        &Acl::open_unsafe(),
+        owner,
+        -1,
+        zxid,
+        zxid * 10,
+        &mut tr,
+    )
+    .expect(path);
+}
+
+fn data_of(t: &DataTree, path: &str) -> String {
+    let d = t.get(path).and_then(|n| n.data().cloned());
+    String::from_utf8_lossy(d.as_deref().unwrap_or(b"<null>")).into_owned()
+}
+
+const STATS: &str = "/zookeeper/quota/app/zookeeper_stats";
+
+/// What zkCli's `setquota -n 10 /app` makes, in its order: the quota path's nodes
+/// with null data, the limits node, then the stats node holding zeros.
+fn set_quota(t: &mut DataTree, zxid: i64) {
+    put(t, "/zookeeper/quota/app", None, 0, zxid);
+    put(
+        t,
+        "/zookeeper/quota/app/zookeeper_limits",
+        Some("count=10,bytes=-1=;byteHardLimit=-1;countHardLimit=-1"),
+        0,
+        zxid + 1,
+    );
+    put(t, STATS, Some("count=0,bytes=0"), 0, zxid + 2);
+}
+
+/// /app "a1", /app/a "12345", /app/b "xyz", /app/b/c "1234567890": 4 nodes, 20 bytes.
+fn app_tree() -> DataTree {
+    let mut t = DataTree::new();
+    put(&mut t, "/app", Some("a1"), 0, 1);
+    put(&mut t, "/app/a", Some("12345"), 0, 2);
+    put(&mut t, "/app/b", Some("xyz"), 0, 3);
+    put(&mut t, "/app/b/c", Some("1234567890"), 0, 4);
+    t
+}
+
+#[test]
+fn quota_on_an_existing_subtree_counts_it_when_the_stats_node_is_made() {
+    let mut t = app_tree();
+    set_quota(&mut t, 5);
+    // updateQuotaForPath on the stats node's create: the quota root counts itself.
+    // (ZooKeeper 3.8 answers listquota with exactly this for the same tree.)
+    assert_eq!(data_of(&t, STATS), "count=4,bytes=20");
+    // The data changed, the Stat did not: still as created by zxid 7, version 0;
+    // dataLength follows the data.
+    let s = t.get(STATS).expect("stats").stat();
+    assert_eq!((s.mzxid, s.version, s.mtime), (7, 0, 70));
+    assert_eq!(s.data_length, 16);
+    t.validate();
+}
+
+#[test]
+fn create_set_data_delete_keep_the_stats_current() {
+    let mut t = app_tree();
+    set_quota(&mut t, 5);
+    let mut tr = Vec::new();
+    put(&mut t, "/app/d", Some("12"), 0, 8);
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=22");
+    // Null data counts 0 bytes; a sequential name is just a name by now.
+    put(&mut t, "/app/b/s0000000003", None, 0, 9);
+    assert_eq!(data_of(&t, STATS), "count=6,bytes=22");
+    // setData: the difference in length.
+    t.set_data("/app/a", b("1"), 1, 10, 100, &mut tr)
+        .expect("set");
+    assert_eq!(data_of(&t, STATS), "count=6,bytes=18");
+    t.set_data("/app", None, 1, 11, 110, &mut tr).expect("set");
+    assert_eq!(data_of(&t, STATS), "count=6,bytes=16");
+    // delete: one node and its bytes.
+    t.delete_node("/app/b/c", 12, &mut tr).expect("delete");
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=6");
+    // Outside the quota nothing moves, and the stats node fired no watch.
+    put(&mut t, "/other", Some("zzz"), 0, 13);
+    t.set_data("/other", b("zzzz"), 1, 14, 140, &mut tr)
+        .expect("set");
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=6");
+    assert!(
+        tr.iter().all(|w| !w.path.contains("zookeeper_stats")),
+        "{tr:?}"
+    );
+    // Still version 0, mzxid of its create.
+    let s = t.get(STATS).expect("stats").stat();
+    assert_eq!((s.mzxid, s.version), (7, 0));
+    // Deleting the quota root itself counts too.
+    t.delete_node("/app/d", 15, &mut tr).expect("delete");
+    t.delete_node("/app/b/s0000000003", 16, &mut tr)
+        .expect("delete");
+    t.delete_node("/app/b", 17, &mut tr).expect("delete");
+    t.delete_node("/app/a", 18, &mut tr).expect("delete");
+    t.delete_node("/app", 19, &mut tr).expect("delete");
+    assert_eq!(data_of(&t, STATS), "count=0,bytes=0");
+    t.validate();
+}
+
+#[test]
+fn an_ephemeral_counts_until_its_session_goes() {
+    let mut t = app_tree();
+    set_quota(&mut t, 5);
+    put(&mut t, "/app/e", Some("eph"), 0x77, 8);
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=23");
+    let mut tr = Vec::new();
+    let gone = t.kill_session(0x77, 9, &[], &mut tr);
+    assert_eq!(gone, vec!["/app/e".to_owned()]);
+    assert_eq!(data_of(&t, STATS), "count=4,bytes=20");
+    t.validate();
+}
+
+#[test]
+fn nested_quotas_update_only_the_deepest() {
+    let mut t = app_tree();
+    set_quota(&mut t, 5);
+    // A second quota below the first (zkCli refuses this; a client can do it).
+    put(&mut t, "/zookeeper/quota/app/b", None, 0, 8);
+    put(
+        &mut t,
+        "/zookeeper/quota/app/b/zookeeper_limits",
+        Some(""),
+        0,
+        9,
+    );
+    let inner = "/zookeeper/quota/app/b/zookeeper_stats";
+    put(&mut t, inner, Some(""), 0, 10);
+    assert_eq!(data_of(&t, inner), "count=2,bytes=13");
+    // getMaxPrefixWithQuota: a write under /app/b counts for /app/b only.
+    put(&mut t, "/app/b/x", Some("1"), 0, 11);
+    assert_eq!(data_of(&t, inner), "count=3,bytes=14");
+    assert_eq!(data_of(&t, STATS), "count=4,bytes=20");
+    put(&mut t, "/app/y", Some("1"), 0, 12);
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=21");
+    t.validate();
+}
+
+#[test]
+fn deleting_the_limits_node_ends_the_upkeep_and_keeps_other_keys() {
+    let mut t = app_tree();
+    set_quota(&mut t, 5);
+    // Keys other than count and bytes survive an update, sorted, after a '='.
+    let mut tr = Vec::new();
+    t.set_data(STATS, b("count=4,bytes=20=;z=1;a=2"), 1, 8, 80, &mut tr)
+        .expect("set");
+    put(&mut t, "/app/d", Some("1"), 0, 9);
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=21=;a=2;z=1");
+    // Data ZooKeeper could not parse is left alone.
+    t.set_data(STATS, b("count=x"), 2, 10, 100, &mut tr)
+        .expect("set");
+    put(&mut t, "/app/e", Some("1"), 0, 11);
+    assert_eq!(data_of(&t, STATS), "count=x");
+    t.set_data(STATS, b("count=5,bytes=21"), 3, 12, 120, &mut tr)
+        .expect("set");
+    t.delete_node("/zookeeper/quota/app/zookeeper_limits", 13, &mut tr)
+        .expect("delete");
+    put(&mut t, "/app/f", Some("1"), 0, 14);
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=21");
+    t.validate();
+}
+
+/// A fuzzy snapshot of `live`: every node as `live` holds it, parents first, except
+/// the stats node, which holds `stats` (what it held when the walk passed it).
+fn fuzzy_restore(live: &DataTree, stats: &str) -> DataTree {
+    let mut t = DataTree::empty_for_restore(false);
+    let mut stack = vec!["/".to_owned()];
+    while let Some(p) = stack.pop() {
+        let n = live.get(&p).expect("node");
+        let data = if p == STATS {
+            b(stats)
+        } else {
+            n.data().cloned()
+        };
+        t.insert_restored(&p, data, n.acl(), n.persisted())
+            .expect("restore");
+        for c in n.children() {
+            stack.push(if p == "/" {
+                format!("/{c}")
+            } else {
+                format!("{p}/{c}")
+            });
+        }
+    }
+    t
+}
+
+#[test]
+fn recompute_fixes_what_a_replay_over_a_fuzzy_snapshot_miscounted() {
+    let mut live = app_tree();
+    set_quota(&mut live, 5);
+    // Snapshot from zxid 7; the walk passed the stats node before zxid 8 created
+    // /app/d and reached /app/d after. Replaying zxid 8 finds /app/d (NODEEXISTS),
+    // so nothing counts it: one node short.
+    put(&mut live, "/app/d", Some("12"), 0, 8);
+    let mut t = fuzzy_restore(&live, "count=4,bytes=20");
+    let mut tr = Vec::new();
+    let again = t.create_node(
+        "/app/d",
+        b("12"),
+        &Acl::open_unsafe(),
+        0,
+        -1,
+        8,
+        80,
+        &mut tr,
+    );
+    assert_eq!(again, Err(ErrorCode::NodeExists));
+    assert_eq!(data_of(&t, STATS), "count=4,bytes=20");
+    t.recompute_quotas();
+    assert_eq!(data_of(&t, STATS), data_of(&live, STATS));
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=22");
+
+    // Snapshot from zxid 8; the walk reached /app/d before zxid 9 deleted it and the
+    // stats node after. Replaying zxid 9 deletes /app/d again from the stats: the
+    // delete counts twice.
+    let mut t = fuzzy_restore(&live, "count=4,bytes=20");
+    live.delete_node("/app/d", 9, &mut tr).expect("delete");
+    t.delete_node("/app/d", 9, &mut tr)
+        .expect("replayed delete");
+    assert_eq!(data_of(&t, STATS), "count=3,bytes=18");
+    t.recompute_quotas();
+    assert_eq!(data_of(&t, STATS), data_of(&live, STATS));
+    assert_eq!(data_of(&t, STATS), "count=4,bytes=20");
+    // The index is rebuilt too: writes count after recompute.
+    put(&mut t, "/app/z", Some("1"), 0, 10);
+    assert_eq!(data_of(&t, STATS), "count=5,bytes=21");
+    t.validate();
+}
+
+#[test]
+fn recompute_takes_only_leaf_limits_nodes_and_skips_quotas_without_stats() {
+    let mut t = app_tree();
+    set_quota(&mut t, 5);
+    let mut tr = Vec::new();
+    t.set_data(STATS, b("count=99,bytes=99"), 0, 7, 70, &mut tr)
+        .expect("set");
+    // A quota on /app/b with no stats node: indexed, nothing to write.
+    put(&mut t, "/zookeeper/quota/app/b", None, 0, 8);
+    put(
+        &mut t,
+        "/zookeeper/quota/app/b/zookeeper_limits",
+        Some(""),
+        0,
+        9,
+    );
+    t.recompute_quotas();
+    assert_eq!(data_of(&t, STATS), "count=4,bytes=20");
+    put(&mut t, "/app/b/x", Some("1"), 0, 10);
+    assert_eq!(data_of(&t, STATS), "count=4,bytes=20");
+    // A limits node with a child is not a quota after recompute (setupQuota only
+    // looks at leaves).
+    put(
+        &mut t,
+        "/zookeeper/quota/app/zookeeper_limits/k",
+        None,
+        0,
+        11,
+    );
+    t.recompute_quotas();
+    put(&mut t, "/app/y", Some("1"), 0, 12);
+    assert_eq!(data_of(&t, STATS), "count=4,bytes=20");
+    t.validate();
 }

@@ -976,3 +976,121 @@ fn prep_through_outstanding_matches_prep_on_an_up_to_date_tree() {
         assert!(ok > 60, "seed {seed}: only {ok} txns succeeded");
     }
 }
+
+fn create_with(path: &str, d: Option<&str>, flags: i32) -> WriteRequest {
+    WriteRequest::Create {
+        op: OpCode::Create,
+        req: CreateRequest {
+            path: path.into(),
+            data: d.and_then(data),
+            acl: Acl::open_unsafe(),
+            flags,
+        },
+    }
+}
+
+fn stats_of(tree: &DataTree) -> String {
+    let n = tree
+        .get("/zookeeper/quota/app/zookeeper_stats")
+        .expect("stats");
+    String::from_utf8_lossy(n.data().map_or(&b""[..], |d| &d[..])).into_owned()
+}
+
+/// /app "a1" with two children, and a quota on it made as zkCli's `setquota` makes
+/// it, all through prep and apply.
+fn quota_harness() -> Harness {
+    let mut h = Harness::new();
+    h.run(create_with("/app", Some("a1"), 0));
+    h.run(create_with("/app/a", Some("12345"), 0));
+    h.run(create_with("/app/b", Some("xyz"), 0));
+    h.run(create_with("/zookeeper/quota/app", None, 0));
+    h.run(create_with(
+        "/zookeeper/quota/app/zookeeper_limits",
+        Some("count=10,bytes=-1=;byteHardLimit=-1;countHardLimit=-1"),
+        0,
+    ));
+    h.run(create_with(
+        "/zookeeper/quota/app/zookeeper_stats",
+        Some("count=0,bytes=0"),
+        0,
+    ));
+    assert_eq!(stats_of(&h.tree), "count=3,bytes=10");
+    h
+}
+
+#[test]
+fn multi_keeps_quota_stats_per_sub_txn_and_a_failed_multi_none() {
+    let mut h = quota_harness();
+    let out = h.run(multi(vec![
+        MultiOp::Create {
+            op: OpCode::Create,
+            req: CreateRequest {
+                path: "/app/m".into(),
+                data: data("1234"),
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            },
+        },
+        MultiOp::SetData(SetDataRequest {
+            path: "/app/a".into(),
+            data: data("1"),
+            version: -1,
+        }),
+        MultiOp::Delete(DeleteRequest {
+            path: "/app/b".into(),
+            version: -1,
+        }),
+    ]));
+    assert!(
+        matches!(
+            &out.result,
+            OpOutcome::Multi {
+                err: ErrorCode::Ok,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    // +1 node +4 bytes, −4 bytes, −1 node −3 bytes.
+    assert_eq!(stats_of(&h.tree), "count=3,bytes=7");
+    let before = h.tree.clone();
+    let out = h.run(multi(vec![
+        m_create(OpCode::Create, "/app/n", 0),
+        MultiOp::Delete(DeleteRequest {
+            path: "/app/nope".into(),
+            version: -1,
+        }),
+    ]));
+    assert!(
+        matches!(
+            &out.result,
+            OpOutcome::Multi {
+                err: ErrorCode::NoNode,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(stats_of(&h.tree), "count=3,bytes=7");
+    assert_eq!(h.tree, before);
+}
+
+#[test]
+fn sequential_and_ephemeral_nodes_count_and_a_closed_session_uncounts() {
+    let mut h = quota_harness();
+    // Ephemeral sequential (flags 3) from session 7, then its session closes.
+    let (_, out) = h.run_as(7, &[], create_with("/app/e-", Some("ee"), 3));
+    assert_eq!(created_path(&out), "/app/e-0000000002");
+    h.run_as(7, &[], create_with("/app/s-", None, 2));
+    assert_eq!(stats_of(&h.tree), "count=5,bytes=12");
+    let (_, out) = h.run_as(7, &[], WriteRequest::CloseSession);
+    assert!(matches!(out.result, OpOutcome::SessionClosed { .. }));
+    assert_eq!(stats_of(&h.tree), "count=4,bytes=10");
+    // The stats node's Stat never moved: version 0, mzxid of its own create (6).
+    let s = h
+        .tree
+        .get("/zookeeper/quota/app/zookeeper_stats")
+        .expect("stats")
+        .stat();
+    assert_eq!((s.version, s.mzxid), (0, 6));
+}

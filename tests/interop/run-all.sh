@@ -10,7 +10,7 @@
 # (clientPort = free port on 127.0.0.1, dataDir in a temp dir,
 # 4lw.commands.whitelist=*) and wait for ruok=imok; cli_mt.sh; zkcli.sh; the
 # live-server tests of ringkeeper's client, cli and bench (`cargo test -- --ignored`);
-# stop it; kazoo.sh (which starts/stops its own servers).
+# stop it; quota.sh and kazoo.sh (which start/stop their own servers).
 # Env: INTEROP_SKIP_INSTALL=1, INTEROP_SKIP_KAZOO=1, INTEROP_SKIP_CLI=1,
 #      INTEROP_OUT (default target/interop/run-<mode>), plus kazoo.sh's knobs;
 #      RINGKEEPER_PROPS="key=value ..." gives every ringkeeper server these settings
@@ -98,6 +98,8 @@ CFG
     "$HERE/stop-zk.sh" "$SRV_DIR" || rc=$?
     record "stop-server-$MODE" "$rc" $(( $(date +%s) - t0 ))
   fi
+  # Quotas against ZooKeeper 3.8's transcript (starts and restarts its own servers).
+  run_part "quota-$MODE" "$HERE/quota.sh" "$BIN"
 fi
 
 if [ "${INTEROP_SKIP_KAZOO:-0}" != 1 ]; then

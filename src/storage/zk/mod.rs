@@ -340,6 +340,7 @@ pub fn load(
             torn.push((path.clone(), *offset, reason.clone()));
         }
     }
+    tree.recompute_quotas();
     Ok(Loaded {
         tree,
         sessions: sessions.into_iter().collect(),
