@@ -30,7 +30,7 @@ for _ in $(seq 1 100); do
   if target/release/ringkeeper cli -server "127.0.0.1:$smoke_port" create /readme-smoke written >/dev/null 2>&1; then ok=1; break; fi
   sleep 0.1
 done
-got="$(target/release/ringkeeper cli -server "127.0.0.1:$smoke_port" get /readme-smoke 2>/dev/null | tail -n 1 || true)"
+got="$(target/release/ringkeeper cli -server "127.0.0.1:$smoke_port" get /readme-smoke 2>/dev/null || true)"
 kill "$smoke_pid" 2>/dev/null || true
 wait "$smoke_pid" 2>/dev/null || true
 if [ "$ok" != 1 ] || [ "$got" != written ]; then
