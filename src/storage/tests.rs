@@ -790,6 +790,50 @@ fn spare_segment_blocks_are_written() {
     }
 }
 
+/// A segment made on demand (no spare was ready) is written like a spare before it is
+/// mapped: a store through the map into an unwritten extent or a hole needs the file
+/// system to find blocks at page-fault time, where a full disk can only be a SIGBUS.
+#[test]
+fn on_demand_segment_blocks_are_written_before_use() {
+    let d = TempDir::new("on-demand");
+    let mut live = Live::new();
+    let mut log = TxnLog::create(&d.log(), 1 << 20, 0).expect("create");
+    let (h, t) = live.random(&mut StdRng::seed_from_u64(3));
+    log.append(&h, &t).expect("append");
+    // No spare was made: the sync's job creates the segment.
+    log.sync().expect("sync");
+    assert!(spares(&d.log()).is_empty());
+    let f = std::fs::File::open(only_segment(&d.log())).expect("open segment");
+    match unwritten_bytes(&f) {
+        Some(n) => assert_eq!(n, 0, "{n} bytes of the segment are unwritten extents"),
+        None => eprintln!("no FIEMAP on {}: not checked", d.log().display()),
+    }
+}
+
+/// A segment that cannot be made (here: larger than any file system allows) leaves no
+/// partial file behind: on a full disk the blocks a failed `fallocate` got would stay
+/// taken, and the next attempt (or the snapshot) would find even less room.
+#[test]
+fn a_failed_segment_leaves_no_file() {
+    let d = TempDir::new("too-big");
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(4);
+    let huge = 1u64 << 52;
+    let mut log = TxnLog::create(&d.log(), huge, 0).expect("create");
+    run_background(&mut log);
+    assert!(spares(&d.log()).is_empty(), "a failed spare is removed");
+    let (h, t) = live.random(&mut rng);
+    log.append(&h, &t).expect("append");
+    let err = log.run_jobs().expect_err("a 4 PiB segment cannot be made");
+    assert!(err.to_string().contains("log.0000000000000001"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(d.log())
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[test]
 fn spare_segment_is_used_on_rollover() {
     let (d, mut live, mut rng, mut log) = log_with_spare("spare", 11);
