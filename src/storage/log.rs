@@ -48,7 +48,9 @@
 //! staged in memory and [`TxnLog::next_job`] asks for a segment `log.<zxid>` of
 //! `max(prealloc_bytes, the record)` bytes, made before the next sync. A segment that
 //! is left (full, or at [`TxnLog::roll`]) is unmapped and truncated to its used size
-//! by a background job once it is synced.
+//! by a background job once it is synced. The segment that was active when the server
+//! stopped is truncated by recovery (see `recovery`): a log never appends to a segment
+//! written before it was opened; its first append starts a new one.
 //!
 //! # Durability
 //!
@@ -164,7 +166,7 @@ enum Covered {
 }
 
 /// One open segment.
-pub(crate) struct Segment {
+struct Segment {
     /// Its name: `log.<first_zxid>`.
     path: PathBuf,
     /// The name it still has on disk while its rename to `path` is pending (a spare
@@ -185,27 +187,6 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    /// Wraps a segment opened by recovery: `map` holds the whole file and
-    /// `write_pos` is the end of its last valid record.
-    pub(crate) fn reopened(
-        path: PathBuf,
-        file: File,
-        map: MmapMut,
-        first_zxid: i64,
-        write_pos: usize,
-    ) -> Segment {
-        assert!(write_pos >= HEADER_BYTES && write_pos <= map.len());
-        let mut seg = Segment::fresh(path, None, file, map, first_zxid);
-        seg.write_pos = write_pos;
-        seg.synced_pos = write_pos;
-        // Recovery read every page of it, the zeros after the last record too; none of
-        // that needs to stay resident. Nothing is being appended yet: the next append
-        // faults its page back in.
-        seg.advise_dont_need(0, seg.map.len());
-        seg.released = write_pos / page_size() * page_size();
-        seg
-    }
-
     /// A segment whose header is written and that holds no record yet.
     fn fresh(
         path: PathBuf,
@@ -528,14 +509,14 @@ impl TxnLog {
                 reason: "TxnLog::create on a directory that already holds segments".into(),
             });
         }
-        TxnLog::with_active(dir, prealloc_bytes, None, last_zxid)
+        TxnLog::open_after_recovery(dir, prealloc_bytes, last_zxid)
     }
 
-    /// The log as recovery leaves it: `active` is the newest segment, if any.
-    pub(crate) fn with_active(
+    /// The log as recovery leaves it: segments up to `last_zxid` may exist, but none is
+    /// open; the first append starts a new segment (see `recovery`).
+    pub(crate) fn open_after_recovery(
         dir: &Path,
         prealloc_bytes: u64,
-        active: Option<Segment>,
         last_zxid: i64,
     ) -> Result<TxnLog> {
         let dir_file = File::open(dir).map_err(|e| StorageError::io(dir, "open dir", e))?;
@@ -543,7 +524,7 @@ impl TxnLog {
             dir: dir.to_owned(),
             prealloc_bytes: prealloc_bytes.max(HEADER_BYTES as u64 + 1),
             dbid: 0,
-            active,
+            active: None,
             retired: Vec::new(),
             closing: Vec::new(),
             staged: VecDeque::new(),
