@@ -111,7 +111,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
         extended_types: cfg.extended_types_enabled,
         prealloc_bytes: cfg.prealloc_bytes,
     };
-    let recovered = crate::storage::recover_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
+    let mut recovered = crate::storage::recover_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
     tracing::info!(
         "recovered zxid 0x{:x} ({} nodes, {} sessions) from {} and {} log txns",
         recovered.last_zxid,
@@ -124,6 +124,9 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             .unwrap_or_else(|| "no snapshot".into()),
         recovered.replayed
     );
+    // Before the server says it serves: the log must be able to grow by one segment,
+    // or a full (or too small) disk would stop it at the first write.
+    recovered.log.make_spare_now()?;
     // As ZooKeeper does after loading, a snapshot of what was replayed: the next start
     // then replays only what comes after, however short each run is.
     if recovered.replayed > 0 {

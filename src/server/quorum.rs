@@ -761,8 +761,8 @@ pub async fn run(
         .detach();
     }
     q.publish_session_count();
-    // The first spare segment is made now, so the first write usually finds it
-    // ready (see `storage::log`, preallocation).
+    // The first spare was made before the server said it serves (`server::run`); this
+    // closes nothing yet, and makes a spare only if that one is gone.
     q.start_background_jobs();
     let t = q.clone();
     glommio::spawn_local(async move { t.timers().await }).detach();

@@ -93,6 +93,7 @@ use bytes::{Bytes, BytesMut};
 use memmap2::{MmapMut, MmapOptions, UncheckedAdvice};
 
 use super::names::{self, LOG_PREFIX};
+use super::space::FreeSpace;
 use super::{Result, StorageError};
 use crate::proto::codec::{Decode, Encode, Reader};
 use crate::txn::{Txn, TxnHeader};
@@ -380,7 +381,13 @@ impl BackgroundJob {
                     Err(e) => {
                         s.failed = true;
                         drop(s);
-                        tracing::warn!("txn log: cannot preallocate the next segment: {e}");
+                        let advice = if e.is_no_space() {
+                            "; free space on that file system: once the active segment is \
+                             full the server stops (acknowledged writes stay in the log)"
+                        } else {
+                            ""
+                        };
+                        tracing::warn!("txn log: cannot preallocate the next segment: {e}{advice}");
                     }
                 }
             }
@@ -837,6 +844,38 @@ impl TxnLog {
             }));
         }
         jobs
+    }
+
+    /// Makes the next segment (the spare) now, on this thread, blocking. The server
+    /// calls it at start, before it says it is serving: a log that cannot grow by one
+    /// segment would stop the server at its first write instead. A file system without
+    /// room for it is [`StorageError::NoSpace`], which says how much is free and how
+    /// much is needed.
+    pub fn make_spare_now(&mut self) -> Result<()> {
+        let mut slot = lock(&self.spare);
+        if slot.ready.is_some() {
+            return Ok(());
+        }
+        assert!(
+            !slot.in_flight,
+            "txn log: make_spare_now while a spare job runs"
+        );
+        let temp = self.dir.join(names::prealloc_name(self.spares_made));
+        self.spares_made += 1;
+        match make_spare(temp, self.prealloc_bytes, self.dbid) {
+            Ok(spare) => {
+                slot.ready = Some(spare);
+                slot.failed = false;
+                Ok(())
+            }
+            Err(e) if e.is_no_space() => Err(StorageError::NoSpace {
+                space: FreeSpace::of(&self.dir),
+                dir: self.dir.clone(),
+                needed_bytes: self.prealloc_bytes,
+                source: Box::new(e),
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Blocking sync of everything pending (tests, tools, shutdown): the jobs of

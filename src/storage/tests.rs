@@ -891,6 +891,35 @@ fn spare_segment_is_used_on_rollover() {
     );
 }
 
+/// At start the server makes the first spare before it serves (so a disk without room
+/// for one fails the start, not the first write); the first append after recovery
+/// then takes it, and no segment is made while a client waits.
+#[test]
+fn the_spare_made_at_start_takes_the_first_append() {
+    let d = TempDir::new("spare-now");
+    let mut live = Live::new();
+    live.many_kinds();
+    write_log(&d.log(), 8192, &live.records);
+    let mut r = recover(&d.data(), &d.log(), false).expect("recover");
+    r.log.set_prealloc_bytes(4096);
+    r.log.make_spare_now().expect("spare");
+    r.log
+        .make_spare_now()
+        .expect("a second call keeps the ready spare");
+    let spare = spares(&d.log());
+    assert_eq!(spare.len(), 1, "one spare: {spare:?}");
+    let spare_inode = inode(&spare[0]);
+    let (h, t) = live.push(1, Txn::Delete(DeleteTxn { path: "/m".into() }));
+    r.log.append(&h, &t).expect("append");
+    r.log.sync().expect("sync");
+    let new_path = d.log().join(names::file_name(names::LOG_PREFIX, h.zxid));
+    assert_eq!(inode(&new_path), spare_inode, "the spare became log.<zxid>");
+    assert!(spares(&d.log()).is_empty());
+    drop(r);
+    let r = recover(&d.data(), &d.log(), false).expect("recover again");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+}
+
 #[test]
 fn leftover_spares_are_removed_with_the_durable_prefix_recovered() {
     let (d, mut live, mut rng, mut log) = log_with_spare("leftover", 12);
