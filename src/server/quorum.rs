@@ -492,8 +492,18 @@ impl Quorum {
                     );
                 }
                 // The log still holds everything; a failed snapshot only costs
-                // recovery time, so it is logged, not fatal.
-                Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
+                // recovery time, so it is logged, not fatal (its partial file is
+                // removed: see `SnapshotFile`).
+                Err(e) => tracing::error!(
+                    "snapshot 0x{zxid:x} failed: {e}; the txn log holds every txn, and \
+                     the next snapshot is tried after snapCount more; {}",
+                    storage::snapshot::failure_advice(
+                        &q.cfg.data_dir,
+                        &e,
+                        &q.committed.tree.borrow(),
+                        sessions.len()
+                    )
+                ),
             }
             q.snapshot_running.set(false);
         })

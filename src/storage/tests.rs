@@ -1066,6 +1066,49 @@ fn synced_pages_are_released_from_memory() {
     assert_eq!(mapped_rss_kib(&path), None, "recovery maps the segment");
 }
 
+/// A snapshot that fails (here: its rename, onto a directory) removes its partial
+/// file: on a nearly full disk a leftover `.tmp` would hold the space the log needs.
+#[test]
+fn a_failed_snapshot_leaves_no_partial_file() {
+    let d = TempDir::new("snap-fail");
+    let mut live = Live::new();
+    live.many_kinds();
+    let target = d
+        .data()
+        .join(names::file_name(names::SNAPSHOT_PREFIX, live.zxid));
+    std::fs::create_dir_all(target.join("in-the-way")).expect("mkdir");
+    let err = write_snapshot(&d.data(), &live.tree, &live.sessions(), live.zxid)
+        .expect_err("rename onto a directory fails");
+    assert!(err.to_string().contains("rename snapshot"), "{err}");
+    let tmp: Vec<_> = std::fs::read_dir(d.data())
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(tmp.is_empty(), "partial snapshot left: {tmp:?}");
+}
+
+/// The size the messages quote for a snapshot is close to what one takes.
+#[test]
+fn snapshot_size_estimate_is_close() {
+    let d = TempDir::new("snap-size");
+    let mut live = Live::new();
+    live.many_kinds();
+    for i in 0..2000 {
+        let t = live.create(&format!("/n{i}"), Some(NodeData::new(&[7u8; 100])), false);
+        live.push(2, t);
+    }
+    let sessions = live.sessions();
+    let path = write_snapshot(&d.data(), &live.tree, &sessions, live.zxid).expect("write");
+    let actual = std::fs::metadata(&path).expect("stat").len();
+    let estimate = snapshot::estimated_bytes(&live.tree, sessions.len());
+    assert!(
+        estimate.abs_diff(actual) * 20 < actual,
+        "estimate {estimate}, actual {actual}"
+    );
+}
+
 #[test]
 fn snapshot_round_trip_and_corruption() {
     let d = TempDir::new("snap");
