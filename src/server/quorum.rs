@@ -400,7 +400,7 @@ impl Quorum {
             let running = self.log.borrow_mut().start_job(job);
             let done = running.await;
             if let Err(e) = done.and_then(|d| self.log.borrow_mut().finish_job(d)) {
-                fatal(&format!("txn log: {e}"));
+                self.log_fatal(format!("txn log: {e}"), e.is_no_space());
             }
         }
         self.start_background_jobs();
@@ -428,7 +428,11 @@ impl Quorum {
                     sync_target(t).await
                 };
                 if let Err(e) = res {
-                    fatal(&format!("fsync of {} failed: {e}", t.path.display()));
+                    let no_space = storage::is_no_space_io(&e);
+                    self.log_fatal(
+                        format!("fsync of {} failed: {e}", t.path.display()),
+                        no_space,
+                    );
                 }
             }
         }
@@ -453,6 +457,22 @@ impl Quorum {
         self.stats
             .quorum()
             .fsync_done(started.elapsed().as_micros() as u64, txns, bytes);
+    }
+
+    /// Stops the server after a txn log failure, saying what to do. Nothing in the
+    /// failed batch was acknowledged; everything acknowledged before it was synced.
+    fn log_fatal(&self, what: String, no_space: bool) -> ! {
+        let advice = if no_space {
+            format!(
+                "the file system of {} is full: free space there (a new log segment needs \
+                 {} KiB, preAllocSize), then restart; every acknowledged write is in the log",
+                self.cfg.data_log_dir.display(),
+                self.cfg.prealloc_bytes >> 10
+            )
+        } else {
+            "every acknowledged write is in the log; fix the cause, then restart".to_owned()
+        };
+        fatal(&format!("{what}; {advice}"))
     }
 
     /// Starts a snapshot when enough txns were committed since the last one. The

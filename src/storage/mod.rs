@@ -43,7 +43,7 @@ pub mod snapshot;
 pub mod space;
 pub mod zk;
 
-pub use error::StorageError;
+pub use error::{is_no_space_io, StorageError};
 pub use log::{write_zeros, SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
 pub use purge::{purge, Purged};
 pub use recovery::{recover, recover_with, RecoverOptions, Recovered};
