@@ -72,6 +72,8 @@ pub enum ServerError {
     },
     #[error("cannot recover the data directory: {0}")]
     Recovery(#[from] crate::storage::StorageError),
+    #[error("cannot start: {0}")]
+    LogCannotGrow(crate::storage::StorageError),
 }
 
 /// Starts the server and blocks until it stops.
@@ -144,16 +146,35 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             .unwrap_or_else(|| "no snapshot".into()),
         recovered.replayed
     );
+    // Before the server says it serves: the log must be able to grow by one segment,
+    // or a full (or too small) disk would stop it at the first write.
+    recovered
+        .log
+        .make_spare_now()
+        .map_err(ServerError::LogCannotGrow)?;
     // As ZooKeeper does after loading, a snapshot of what was replayed: the next start
-    // then replays only what comes after, however short each run is.
+    // then replays only what comes after, however short each run is. Not needed to
+    // serve (the log holds every txn replayed), so on a nearly full disk its failure
+    // is an error line, not a refused start.
     if recovered.replayed > 0 {
-        let path = crate::storage::write_snapshot(
+        match crate::storage::write_snapshot(
             &cfg.data_dir,
             &recovered.tree,
             &recovered.sessions,
             recovered.last_zxid,
-        )?;
-        tracing::info!("snapshot after recovery: {}", path.display());
+        ) {
+            Ok(path) => tracing::info!("snapshot after recovery: {}", path.display()),
+            Err(e) => tracing::error!(
+                "snapshot after recovery failed: {e}; starting without it (the txn log \
+                 holds every txn; the next start replays them again); {}",
+                crate::storage::snapshot::failure_advice(
+                    &cfg.data_dir,
+                    &e,
+                    &recovered.tree,
+                    recovered.sessions.len()
+                )
+            ),
+        }
     }
     let tree: DataTree = recovered.tree;
     let last_zxid = recovered.last_zxid;

@@ -403,7 +403,7 @@ impl Quorum {
             let running = self.log.borrow_mut().start_job(job);
             let done = running.await;
             if let Err(e) = done.and_then(|d| self.log.borrow_mut().finish_job(d)) {
-                fatal(&format!("txn log: {e}"));
+                self.log_fatal(format!("txn log: {e}"), e.is_no_space());
             }
         }
         self.start_background_jobs();
@@ -431,7 +431,11 @@ impl Quorum {
                     sync_target(t).await
                 };
                 if let Err(e) = res {
-                    fatal(&format!("fsync of {} failed: {e}", t.path.display()));
+                    let no_space = storage::is_no_space_io(&e);
+                    self.log_fatal(
+                        format!("fsync of {} failed: {e}", t.path.display()),
+                        no_space,
+                    );
                 }
             }
         }
@@ -465,6 +469,22 @@ impl Quorum {
         self.stats
             .quorum()
             .fsync_done(started.elapsed().as_micros() as u64, txns, bytes);
+    }
+
+    /// Stops the server after a txn log failure, saying what to do. Nothing in the
+    /// failed batch was acknowledged; everything acknowledged before it was synced.
+    fn log_fatal(&self, what: String, no_space: bool) -> ! {
+        let advice = if no_space {
+            format!(
+                "the file system of {} is full: free space there (a new log segment needs \
+                 {} KiB, preAllocSize), then restart; every acknowledged write is in the log",
+                self.cfg.data_log_dir.display(),
+                self.cfg.prealloc_bytes >> 10
+            )
+        } else {
+            "every acknowledged write is in the log; fix the cause, then restart".to_owned()
+        };
+        fatal(&format!("{what}; {advice}"))
     }
 
     /// Starts a snapshot when enough txns were committed since the last one. The
@@ -504,8 +524,18 @@ impl Quorum {
                     );
                 }
                 // The log still holds everything; a failed snapshot only costs
-                // recovery time, so it is logged, not fatal.
-                Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
+                // recovery time, so it is logged, not fatal (its partial file is
+                // removed: see `SnapshotFile`).
+                Err(e) => tracing::error!(
+                    "snapshot 0x{zxid:x} failed: {e}; the txn log holds every txn, and \
+                     the next snapshot is tried after snapCount more; {}",
+                    storage::snapshot::failure_advice(
+                        &q.cfg.data_dir,
+                        &e,
+                        &q.committed.tree.borrow(),
+                        sessions.len()
+                    )
+                ),
             }
             q.snapshot_running.set(false);
         })
@@ -784,8 +814,8 @@ pub async fn run(
         .detach();
     }
     q.publish_session_count();
-    // The first spare segment is made now, so the first write usually finds it
-    // ready (see `storage::log`, preallocation).
+    // The first spare was made before the server said it serves (`server::run`); this
+    // closes nothing yet, and makes a spare only if that one is gone.
     q.start_background_jobs();
     let t = q.clone();
     glommio::spawn_local(async move { t.timers().await }).detach();

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::space::{kib, FreeSpace};
 use crate::proto::codec::DecodeError;
 
 /// Why a storage operation failed.
@@ -75,6 +76,32 @@ pub enum StorageError {
         len: usize,
         max: usize,
     },
+    /// The log cannot make its next segment for lack of space: what an operator must
+    /// free, or how to need less.
+    #[error(
+        "the txn log in {dir} cannot grow: a new log segment needs {} KiB (preAllocSize) and \
+         {}; free space there, or lower preAllocSize (in KiB) in zoo.cfg ({source})",
+        kib(*needed_bytes),
+        describe_space(space)
+    )]
+    NoSpace {
+        dir: PathBuf,
+        needed_bytes: u64,
+        space: Option<FreeSpace>,
+        #[source]
+        source: Box<StorageError>,
+    },
+}
+
+fn describe_space(space: &Option<FreeSpace>) -> String {
+    match space {
+        Some(s) => format!(
+            "the file system has {} KiB free ({} KiB counting the blocks reserved for root)",
+            kib(s.available_bytes),
+            kib(s.free_bytes)
+        ),
+        None => "statvfs cannot say how much is free".to_owned(),
+    }
 }
 
 impl StorageError {
@@ -85,4 +112,19 @@ impl StorageError {
             source,
         }
     }
+
+    /// Whether this is a file system out of space (ENOSPC) or over its quota (EDQUOT):
+    /// an operator can fix it by freeing space, and nothing else is wrong.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            StorageError::Io { source, .. } => is_no_space_io(source),
+            StorageError::NoSpace { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// ENOSPC or EDQUOT.
+pub fn is_no_space_io(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }

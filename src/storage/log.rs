@@ -29,14 +29,17 @@
 //!
 //! # Preallocation
 //!
-//! A segment file is `set_len` to `prealloc_bytes` (zoo.cfg `preAllocSize`, in KiB;
-//! default 64 MiB) and its blocks reserved with `fallocate` (so a full disk is an
-//! error at creation, not a SIGBUS inside the map); it reads as zeros, so the zero `len`
-//! after the last record marks the end without a separate size field. A spare's blocks
-//! are also written with zeros, which makes each later sync of records cheaper (see
-//! `write_zeros`). It is mapped `MAP_SHARED` and its header written when it is created.
+//! A segment file is `prealloc_bytes` long (zoo.cfg `preAllocSize`, in KiB; default
+//! 64 MiB). Its blocks are reserved with `fallocate`, written with zeros and its header
+//! with `pwrite`, the file fsynced, and only then is it mapped `MAP_SHARED`: a full
+//! disk is an error at creation, and no store through the map ever needs a block the
+//! file system might not have (that page fault could only fail as a SIGBUS; see
+//! `create_segment_file`). A failed creation removes its partial file. It reads as
+//! zeros after the header, so the zero `len` after the last record marks the end
+//! without a separate size field; the written zeros also make each later sync of
+//! records cheaper (see `write_zeros`).
 //!
-//! Creating one (open, `set_len`, `fallocate`, zero-fill, `mmap`, `fsync`) is blocking
+//! Creating one (open, `fallocate`, zero-fill, header, `fsync`, `mmap`) is blocking
 //! work `append` never does: [`TxnLog::background_jobs`] hands out a job that makes the
 //! next segment ahead of need, as the *spare* `log.prealloc.<n>`, on whatever thread
 //! the caller runs it (the server: glommio's blocking pool). When a record does not
@@ -45,7 +48,9 @@
 //! staged in memory and [`TxnLog::next_job`] asks for a segment `log.<zxid>` of
 //! `max(prealloc_bytes, the record)` bytes, made before the next sync. A segment that
 //! is left (full, or at [`TxnLog::roll`]) is unmapped and truncated to its used size
-//! by a background job once it is synced.
+//! by a background job once it is synced. The segment that was active when the server
+//! stopped is truncated by recovery (see `recovery`): a log never appends to a segment
+//! written before it was opened; its first append starts a new one.
 //!
 //! # Durability
 //!
@@ -88,6 +93,7 @@ use bytes::{Bytes, BytesMut};
 use memmap2::{MmapMut, MmapOptions, UncheckedAdvice};
 
 use super::names::{self, LOG_PREFIX};
+use super::space::FreeSpace;
 use super::{Result, StorageError};
 use crate::proto::codec::{Decode, Encode, Reader};
 use crate::txn::{Txn, TxnHeader};
@@ -161,7 +167,7 @@ enum Covered {
 }
 
 /// One open segment.
-pub(crate) struct Segment {
+struct Segment {
     /// Its name: `log.<first_zxid>`.
     path: PathBuf,
     /// The name it still has on disk while its rename to `path` is pending (a spare
@@ -182,27 +188,6 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    /// Wraps a segment opened by recovery: `map` holds the whole file and
-    /// `write_pos` is the end of its last valid record.
-    pub(crate) fn reopened(
-        path: PathBuf,
-        file: File,
-        map: MmapMut,
-        first_zxid: i64,
-        write_pos: usize,
-    ) -> Segment {
-        assert!(write_pos >= HEADER_BYTES && write_pos <= map.len());
-        let mut seg = Segment::fresh(path, None, file, map, first_zxid);
-        seg.write_pos = write_pos;
-        seg.synced_pos = write_pos;
-        // Recovery read every page of it, the zeros after the last record too; none of
-        // that needs to stay resident. Nothing is being appended yet: the next append
-        // faults its page back in.
-        seg.advise_dont_need(0, seg.map.len());
-        seg.released = write_pos / page_size() * page_size();
-        seg
-    }
-
     /// A segment whose header is written and that holds no record yet.
     fn fresh(
         path: PathBuf,
@@ -346,9 +331,10 @@ impl LogJob {
                 size,
                 dbid,
             } => DoneKind::Created {
-                // A client waits for this one: reserved blocks only (see
-                // `write_zeros` for what the spares get and why).
-                made: create_segment_file(&path, size, dbid, false),
+                // A client waits for this one, but it is made like a spare: a
+                // segment is never mapped before its blocks are written (see
+                // `create_segment_file`).
+                made: create_segment_file(&path, size, dbid),
                 path,
                 first_zxid,
             },
@@ -395,7 +381,13 @@ impl BackgroundJob {
                     Err(e) => {
                         s.failed = true;
                         drop(s);
-                        tracing::warn!("txn log: cannot preallocate the next segment: {e}");
+                        let advice = if e.is_no_space() {
+                            "; free space on that file system: once the active segment is \
+                             full the server stops (acknowledged writes stay in the log)"
+                        } else {
+                            ""
+                        };
+                        tracing::warn!("txn log: cannot preallocate the next segment: {e}{advice}");
                     }
                 }
             }
@@ -524,14 +516,14 @@ impl TxnLog {
                 reason: "TxnLog::create on a directory that already holds segments".into(),
             });
         }
-        TxnLog::with_active(dir, prealloc_bytes, None, last_zxid)
+        TxnLog::open_after_recovery(dir, prealloc_bytes, last_zxid)
     }
 
-    /// The log as recovery leaves it: `active` is the newest segment, if any.
-    pub(crate) fn with_active(
+    /// The log as recovery leaves it: segments up to `last_zxid` may exist, but none is
+    /// open; the first append starts a new segment (see `recovery`).
+    pub(crate) fn open_after_recovery(
         dir: &Path,
         prealloc_bytes: u64,
-        active: Option<Segment>,
         last_zxid: i64,
     ) -> Result<TxnLog> {
         let dir_file = File::open(dir).map_err(|e| StorageError::io(dir, "open dir", e))?;
@@ -539,7 +531,7 @@ impl TxnLog {
             dir: dir.to_owned(),
             prealloc_bytes: prealloc_bytes.max(HEADER_BYTES as u64 + 1),
             dbid: 0,
-            active,
+            active: None,
             retired: Vec::new(),
             closing: Vec::new(),
             staged: VecDeque::new(),
@@ -854,6 +846,38 @@ impl TxnLog {
         jobs
     }
 
+    /// Makes the next segment (the spare) now, on this thread, blocking. The server
+    /// calls it at start, before it says it is serving: a log that cannot grow by one
+    /// segment would stop the server at its first write instead. A file system without
+    /// room for it is [`StorageError::NoSpace`], which says how much is free and how
+    /// much is needed.
+    pub fn make_spare_now(&mut self) -> Result<()> {
+        let mut slot = lock(&self.spare);
+        if slot.ready.is_some() {
+            return Ok(());
+        }
+        assert!(
+            !slot.in_flight,
+            "txn log: make_spare_now while a spare job runs"
+        );
+        let temp = self.dir.join(names::prealloc_name(self.spares_made));
+        self.spares_made += 1;
+        match make_spare(temp, self.prealloc_bytes, self.dbid) {
+            Ok(spare) => {
+                slot.ready = Some(spare);
+                slot.failed = false;
+                Ok(())
+            }
+            Err(e) if e.is_no_space() => Err(StorageError::NoSpace {
+                space: FreeSpace::of(&self.dir),
+                dir: self.dir.clone(),
+                needed_bytes: self.prealloc_bytes,
+                source: Box::new(e),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Blocking sync of everything pending (tests, tools, shutdown): the jobs of
     /// [`TxnLog::next_job`], `fdatasync` of each segment, `fsync` of the directory,
     /// then the left segments closed. Makes no spare.
@@ -998,41 +1022,62 @@ fn spawn_job_thread() -> std::io::Result<JobThread> {
     Ok(JobThread { tx })
 }
 
-/// Creates a segment file at `path` (which must not exist): `size` bytes, blocks
-/// reserved (and written with zeros if `zero_fill`), mapped, header written. Blocking.
-fn create_segment_file(
-    path: &Path,
-    size: u64,
-    dbid: u64,
-    zero_fill: bool,
-) -> Result<(File, MmapMut)> {
+/// Creates a segment file at `path` (which must not exist): `size` bytes, every block
+/// allocated and written (zeros, then the header), fsynced, and only then mapped.
+/// Blocking. On failure the partial file is removed, so a failed attempt on a full disk
+/// does not keep the blocks it got (a failed `fallocate` keeps what it allocated).
+///
+/// Why written before mapped: a store through a shared map into a block the file system
+/// still has to allocate is a page fault that can only fail as SIGBUS (a hole on a full
+/// disk; any page of a tmpfs that is full). `fallocate` alone leaves *unwritten* extents
+/// whose conversion also happens behind the map. After `write` and `fsync` the blocks
+/// are allocated, written and durable: a store into the map only dirties a page.
+fn create_segment_file(path: &Path, size: u64, dbid: u64) -> Result<(File, MmapMut)> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .open(path)
         .map_err(|e| StorageError::io(path, "create segment", e))?;
-    file.set_len(size)
-        .map_err(|e| StorageError::io(path, "preallocate segment", e))?;
-    reserve_blocks(&file, path, size)?;
-    if zero_fill {
-        write_zeros(&file, path, size)?;
+    let made = fill_segment(&file, path, size, dbid).and_then(|()| {
+        // SAFETY: the file was just created by us and is only resized by this log (in
+        // `close_segment`, after the map is dropped); no other process writes it. Every
+        // page is backed by written blocks (above).
+        unsafe { MmapOptions::new().map_mut(&file) }
+            .map_err(|e| StorageError::io(path, "mmap segment", e))
+    });
+    match made {
+        Ok(map) => Ok((file, map)),
+        Err(e) => {
+            drop(file);
+            if let Err(rm) = std::fs::remove_file(path) {
+                tracing::warn!(
+                    file = %path.display(),
+                    "txn log: cannot remove a segment that failed to be made ({rm}); \
+                     remove it by hand"
+                );
+            }
+            Err(e)
+        }
     }
-    // SAFETY: the file was just created by us and is only resized by this log
-    // (in `close_segment`, after the map is dropped); no other process writes it.
-    let mut map = unsafe { MmapOptions::new().map_mut(&file) }
-        .map_err(|e| StorageError::io(path, "mmap segment", e))?;
-    map[..HEADER_BYTES].copy_from_slice(&header_bytes(dbid));
-    Ok((file, map))
 }
 
-/// A spare: a segment file under its temporary name, fsynced so that its size, its
-/// reserved blocks and its header are on disk before it is used, which leaves the
-/// sync of its first batch less to write.
-fn make_spare(temp: PathBuf, size: u64, dbid: u64) -> Result<Spare> {
-    let (file, map) = create_segment_file(&temp, size, dbid, true)?;
+/// Reserves `size` bytes of blocks for a new segment file, writes zeros over them and
+/// the header at offset 0, and fsyncs it: a full disk is an error here, never later.
+fn fill_segment(file: &File, path: &Path, size: u64, dbid: u64) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    reserve_blocks(file, path, size)?;
+    write_zeros(file, path, size)?;
+    file.write_all_at(&header_bytes(dbid), 0)
+        .map_err(|e| StorageError::io(path, "write segment header", e))?;
     file.sync_all()
-        .map_err(|e| StorageError::io(&temp, "fsync spare segment", e))?;
+        .map_err(|e| StorageError::io(path, "fsync new segment", e))
+}
+
+/// A spare: a segment file under its temporary name, made (and fsynced) by
+/// [`create_segment_file`] ahead of need.
+fn make_spare(temp: PathBuf, size: u64, dbid: u64) -> Result<Spare> {
+    let (file, map) = create_segment_file(&temp, size, dbid)?;
     Ok(Spare { temp, file, map })
 }
 
@@ -1069,18 +1114,19 @@ const ZERO_FILL_CHUNK: usize = 4096;
 /// at most this much of the spare's writeback on a shared device.
 const ZERO_FILL_SYNC_BYTES: u64 = 4 << 20;
 
-/// Writes zeros over a spare's reserved blocks, so that the syncs of its records
-/// only write data. Blocks from `fallocate` are *unwritten* extents: the first sync of
-/// a record in one must also commit the extent's conversion to the file system's
-/// journal. ZooKeeper's sparse log has the same cost (block allocation); PostgreSQL
+/// Writes zeros over a new segment's reserved blocks, so that no store through the map
+/// needs a block allocated or converted, and the syncs of its records only write data.
+/// Blocks from `fallocate` are *unwritten* extents: the first sync of a record in one
+/// must also commit the extent's conversion to the file system's journal. ZooKeeper's sparse log has the same cost (block allocation); PostgreSQL
 /// zero-fills WAL segments (`wal_init_zero`) for this reason. One page per write:
 /// the page cache sizes its folios by the write, and a store through the map dirties
 /// a whole folio, so after 1 MiB writes each `fdatasync` wrote back a large folio.
 /// Measured on this project's ext4 VM, 3 KiB appended through the map + `fdatasync`:
 /// p50 ≈ 200–240 µs on a spare filled this way, 300–430 µs on fallocated blocks,
 /// 530–630 µs after 1 MiB zero writes. Costs one extra write of each segment, off
-/// the append path (a 64 MiB spare takes ~0.1 s on the blocking pool), synced a few
-/// MiB at a time so that it never puts a long flush ahead of the log's own syncs.
+/// the append path for a spare (a 64 MiB spare takes ~0.1 s on the blocking pool; a
+/// segment made on demand costs its batch that wait), synced a few MiB at a time so
+/// that it never puts a long flush ahead of the log's own syncs.
 pub fn write_zeros(file: &File, path: &Path, size: u64) -> Result<()> {
     use std::os::unix::fs::FileExt;
     let zeros = [0u8; ZERO_FILL_CHUNK];
@@ -1098,9 +1144,8 @@ pub fn write_zeros(file: &File, path: &Path, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// Reserves the disk blocks of a new segment. A write through the map into a sparse
-/// hole on a full disk would be a SIGBUS at page fault; with the blocks allocated up
-/// front, a full disk is an error here, when the segment is created.
+/// Reserves the disk blocks of a new segment (and sets its size) in one call, so a
+/// disk without room fails here at once, before megabytes of zeros are written.
 fn reserve_blocks(file: &File, path: &Path, size: u64) -> Result<()> {
     let Ok(len) = libc::off_t::try_from(size) else {
         return Err(StorageError::io(
@@ -1117,7 +1162,8 @@ fn reserve_blocks(file: &File, path: &Path, size: u64) -> Result<()> {
     }
     let err = std::io::Error::last_os_error();
     match err.raw_os_error() {
-        // Filesystems without fallocate keep the sparse file (as ZooKeeper does).
+        // File systems without fallocate: `write_zeros` allocates the blocks as it
+        // writes them (and fails there on a full disk).
         Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(()),
         _ => Err(StorageError::io(path, "fallocate segment", err)),
     }

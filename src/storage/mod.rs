@@ -12,7 +12,9 @@
 //! # Use (the quorum core)
 //!
 //! - Start: [`recover_with`] → tree, sessions, `last_zxid`, and the [`TxnLog`] to
-//!   append to; the next zxid must exceed `last_zxid`.
+//!   append to; the next zxid must exceed `last_zxid`. Then
+//!   [`TxnLog::make_spare_now`] before serving: its [`StorageError::NoSpace`] says
+//!   the disk has no room for the log to grow.
 //! - Each batch: [`TxnLog::append_batch`] (memcpy only) → each [`TxnLog::next_job`]
 //!   awaited through [`TxnLog::start_job`], its result to [`TxnLog::finish_job`] →
 //!   `let t = log.pending_sync()` → `fdatasync` each `t[i].fd` (`fsync` where
@@ -39,9 +41,10 @@ mod names;
 mod purge;
 pub mod recovery;
 pub mod snapshot;
+pub mod space;
 pub mod zk;
 
-pub use error::StorageError;
+pub use error::{is_no_space_io, StorageError};
 pub use lock::{DirLock, LOCK_FILE};
 pub use log::{write_zeros, SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
 pub use purge::{purge, Purged};

@@ -1,24 +1,29 @@
 //! Recovery on start: the newest valid snapshot, then every log record after its zxid
-//! applied with `txn::apply`, then the log reopened for appends after the last valid
-//! record.
+//! applied with `txn::apply`. The log it hands back appends to a new segment, never to
+//! one written before the start (as ZooKeeper starts a new log file after each start):
+//! the newest segment is cut after its last valid record instead.
 //!
-//! What is repaired, and nothing else: a torn last record of the newest segment (its
-//! bytes are zeroed, with a warning naming the file and offset), a newest segment
-//! whose header or first record never reached the disk (removed, with a warning), and
-//! preallocated segments never named after a record (`log.prealloc.*`: removed; no
-//! acknowledged record can be in one, see the `//!` block of `log.rs`). A
-//! snapshot that fails its checks is skipped with a warning for the next older one,
-//! as ZooKeeper does, provided the log still covers it. Every other defect is a
-//! `StorageError` naming the file and offset; nothing is skipped silently.
+//! Segments are read with `read`, never through a map: a page fault that fails (an
+//! I/O error; a hole on a full tmpfs) would be a SIGBUS instead of an error naming
+//! the file, and repairs are `ftruncate` + `fsync`, which need no free block.
+//!
+//! What is repaired, and nothing else: a torn last record of the newest segment (cut
+//! off, with a warning naming the file and offset; the preallocated zeros after the
+//! last record go with it, as when a segment is left), a newest segment whose header or
+//! first record never reached the disk (removed, with a warning), and preallocated
+//! segments never named after a record (`log.prealloc.*`: removed; no acknowledged
+//! record can be in one, see the `//!` block of `log.rs`). A snapshot that fails its
+//! checks is skipped with a warning for the next older one, as ZooKeeper does,
+//! provided the log still covers it. Every other defect is a `StorageError` naming the
+//! file and offset; nothing is skipped silently.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use memmap2::{Mmap, MmapMut, MmapOptions};
-
 use super::log::{
-    check_header, first_needed_segment, scan_records, HeaderState, Segment, TxnLog, HEADER_BYTES,
+    check_header, first_needed_segment, scan_records, HeaderState, TxnLog, HEADER_BYTES,
     PREALLOC_BYTES_DEFAULT,
 };
 use super::names::{self, LOG_PREFIX, SNAPSHOT_PREFIX};
@@ -52,7 +57,7 @@ pub struct Recovered {
     pub sessions: Vec<(i64, i32)>,
     /// The last zxid applied (snapshot's or last log record's).
     pub last_zxid: i64,
-    /// The log, open for appends after the last valid record.
+    /// The log, whose first append starts a new segment after the last valid record.
     pub log: TxnLog,
     /// The snapshot the tree started from, if any.
     pub snapshot: Option<PathBuf>,
@@ -79,7 +84,10 @@ pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> R
     names::create_dir_synced(log_dir)?;
     remove_preallocated(log_dir)?;
     let mut segs = names::list(log_dir, LOG_PREFIX)?;
-    drop_unwritten_newest(log_dir, &mut segs)?;
+    // One buffer for every segment read (a segment is `preAllocSize` at most, or one
+    // record larger than that).
+    let mut bytes = Vec::new();
+    drop_unwritten_newest(log_dir, &mut segs, &mut bytes)?;
 
     let (mut tree, sessions, snap_zxid, snapshot) = load_snapshot(data_dir, &segs, opts)?;
     let mut sessions: HashMap<i64, i32> = sessions.into_iter().collect();
@@ -87,7 +95,6 @@ pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> R
     let start = first_needed_segment(&segs, snap_zxid);
     let mut prev_zxid = i64::MIN;
     let mut replayed = 0u64;
-    let mut active = None;
     let last = segs.len().saturating_sub(1);
     for (i, (first_zxid, path)) in segs.iter().enumerate().skip(start) {
         check_no_missing_segment(path, prev_zxid, *first_zxid)?;
@@ -98,10 +105,11 @@ pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> R
             }
             Ok(())
         };
-        if i < last {
-            let map = map_read_only(path)?;
-            check_header(path, &map, false)?;
-            let end = scan_records(path, &map, false, *first_zxid, prev_zxid, &mut replay)?;
+        read_segment(path, &mut bytes)?;
+        let newest = i == last;
+        check_header(path, &bytes, newest)?;
+        let end = scan_records(path, &bytes, newest, *first_zxid, prev_zxid, &mut replay)?;
+        if !newest {
             let Some(last_zxid) = end.last_zxid else {
                 return Err(StorageError::CorruptRecord {
                     path: path.clone(),
@@ -112,9 +120,6 @@ pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> R
             prev_zxid = last_zxid;
             continue;
         }
-        let (file, mut map) = map_read_write(path)?;
-        check_header(path, &map, true)?;
-        let end = scan_records(path, &map, true, *first_zxid, prev_zxid, &mut replay)?;
         if let Some(torn) = &end.torn {
             tracing::warn!(
                 file = %path.display(),
@@ -123,30 +128,22 @@ pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> R
                 reason = %torn.reason,
                 "txn log: truncating a torn last record"
             );
-            map[end.end..torn.torn_end].fill(0);
-            map.flush_range(end.end, torn.torn_end - end.end)
-                .map_err(|e| StorageError::io(path, "msync torn tail", e))?;
         }
         match end.last_zxid {
             Some(z) => {
                 prev_zxid = z;
-                active = Some(Segment::reopened(
-                    path.clone(),
-                    file,
-                    map,
-                    *first_zxid,
-                    end.end,
-                ));
+                cut_after_last_record(path, end.end as u64, bytes.len() as u64)?;
             }
             None => {
                 // Its first record was torn: the segment never held a durable record.
-                drop(map);
                 remove_unwritten(log_dir, path, "its only record was torn")?;
             }
         }
     }
+    // Nothing read stays in memory.
+    drop(bytes);
     let last_zxid = snap_zxid.max(prev_zxid).max(0);
-    let log = TxnLog::with_active(log_dir, opts.prealloc_bytes, active, last_zxid)?;
+    let log = TxnLog::open_after_recovery(log_dir, opts.prealloc_bytes, last_zxid)?;
     let mut sessions: Vec<(i64, i32)> = sessions.into_iter().collect();
     sessions.sort_unstable();
     Ok(Recovered {
@@ -267,24 +264,45 @@ fn check_no_missing_segment(path: &Path, prev_zxid: i64, first_zxid: i64) -> Res
 
 /// Removes the newest segment if its header, or everything after its header, never
 /// reached the disk (a crash right after it was created).
-fn drop_unwritten_newest(log_dir: &Path, segs: &mut Vec<(i64, PathBuf)>) -> Result<()> {
+fn drop_unwritten_newest(
+    log_dir: &Path,
+    segs: &mut Vec<(i64, PathBuf)>,
+    bytes: &mut Vec<u8>,
+) -> Result<()> {
     let Some((_, path)) = segs.last() else {
         return Ok(());
     };
     let path = path.clone();
-    let len = file_len(&path)?;
-    let unwritten = if len == 0 {
-        true
-    } else {
-        let map = map_read_only(&path)?;
-        check_header(&path, &map, true)? == HeaderState::Unwritten
-            || map[HEADER_BYTES.min(map.len())..].iter().all(|b| *b == 0)
-    };
+    read_segment(&path, bytes)?;
+    let unwritten = check_header(&path, bytes, true)? == HeaderState::Unwritten
+        || bytes[HEADER_BYTES.min(bytes.len())..]
+            .iter()
+            .all(|b| *b == 0);
     if unwritten {
         remove_unwritten(log_dir, &path, "it holds no record")?;
         segs.pop();
     }
     Ok(())
+}
+
+/// Cuts the newest segment after its last valid record (`end`): a torn record and the
+/// preallocated zeros go, as when a segment is left. Nothing is appended to it again
+/// (the log's next append starts a new segment), so they are only wasted space, and a
+/// torn record must be gone before a newer segment exists: only the newest segment
+/// may end in one. `ftruncate` frees blocks and needs none, so this works on a full
+/// disk; the `fsync` makes the cut durable before anything is appended after it.
+fn cut_after_last_record(path: &Path, end: u64, len: u64) -> Result<()> {
+    if len <= end {
+        return Ok(());
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io(path, "open segment", e))?;
+    file.set_len(end)
+        .map_err(|e| StorageError::io(path, "truncate segment", e))?;
+    file.sync_all()
+        .map_err(|e| StorageError::io(path, "fsync truncated segment", e))
 }
 
 /// Removes the spares a previous run left (`log.prealloc.*`). Their records, if any,
@@ -309,35 +327,12 @@ fn remove_unwritten(log_dir: &Path, path: &Path, why: &str) -> Result<()> {
     names::sync_dir(log_dir)
 }
 
-fn file_len(path: &Path) -> Result<u64> {
-    std::fs::metadata(path)
-        .map(|m| m.len())
-        .map_err(|e| StorageError::io(path, "stat segment", e))
-}
-
-fn map_read_only(path: &Path) -> Result<Mmap> {
-    if file_len(path)? < HEADER_BYTES as u64 {
-        let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, "read segment", e))?;
-        check_header(path, &bytes, false)?;
-    }
-    let file = File::open(path).map_err(|e| StorageError::io(path, "open segment", e))?;
-    // SAFETY: segments are only written by this process, which is not appending
-    // while it recovers.
-    unsafe { Mmap::map(&file) }.map_err(|e| StorageError::io(path, "mmap segment", e))
-}
-
-fn map_read_write(path: &Path) -> Result<(File, MmapMut)> {
-    if file_len(path)? < HEADER_BYTES as u64 {
-        let bytes = std::fs::read(path).map_err(|e| StorageError::io(path, "read segment", e))?;
-        check_header(path, &bytes, false)?;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| StorageError::io(path, "open segment", e))?;
-    // SAFETY: as in `map_read_only`; from here on the log owns the file.
-    let map = unsafe { MmapOptions::new().map_mut(&file) }
-        .map_err(|e| StorageError::io(path, "mmap segment", e))?;
-    Ok((file, map))
+/// Reads a whole segment into `bytes` (cleared first) with `read`: an I/O error is an
+/// error naming the file, where a read through a map would be a SIGBUS.
+fn read_segment(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
+    bytes.clear();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(bytes))
+        .map_err(|e| StorageError::io(path, "read segment", e))?;
+    Ok(())
 }

@@ -50,6 +50,7 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::names::{self, SNAPSHOT_PREFIX};
+use super::space::{self, FreeSpace};
 use super::{Result, StorageError};
 use crate::proto::codec::{Decode, DecodeError, Encode, Reader};
 use crate::proto::{Acl, NodeData};
@@ -228,34 +229,92 @@ impl SnapshotFile {
     }
 
     /// Writes the trailer, fsyncs, renames into place and fsyncs the directory;
-    /// returns the snapshot's path.
+    /// returns the snapshot's path. On failure before the rename the temporary file is
+    /// removed: a partial snapshot on a nearly full disk would hold the space the log
+    /// needs.
     pub fn finish(self) -> Result<PathBuf> {
         let SnapshotFile {
             dir,
             tmp,
             path,
-            mut out,
+            out,
             crc,
         } = self;
-        out.write_all(&crc.to_be_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|e| StorageError::io(&tmp, "write snapshot", e))?;
-        let file: File = out
-            .into_inner()
-            .map_err(|e| StorageError::io(&tmp, "write snapshot", e.into_error()))?;
-        file.sync_all()
-            .map_err(|e| StorageError::io(&tmp, "fsync snapshot", e))?;
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, "rename snapshot", e))?;
+        if let Err(e) = seal(out, crc, &tmp) {
+            remove_tmp(&tmp);
+            return Err(e);
+        }
+        if let Err(e) = std::fs::rename(&tmp, &path) {
+            remove_tmp(&tmp);
+            return Err(StorageError::io(&path, "rename snapshot", e));
+        }
+        // Failing here leaves a complete, fsynced snapshot whose name may not be
+        // durable yet: it is reported, and it reads back if it is there.
         names::sync_dir(&dir)?;
         Ok(path)
     }
 
-    /// Gives up on the file: removes the temporary (best effort; a leftover `.tmp`
-    /// is never read as a snapshot).
+    /// Gives up on the file: removes the temporary (a leftover `.tmp` is never read
+    /// as a snapshot, but it holds disk space).
     pub fn abandon(self) {
-        let _ = std::fs::remove_file(&self.tmp);
+        remove_tmp(&self.tmp);
     }
+}
+
+/// The trailer, flushed and fsynced.
+fn seal(mut out: BufWriter<File>, crc: u32, tmp: &Path) -> Result<()> {
+    out.write_all(&crc.to_be_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| StorageError::io(tmp, "write snapshot", e))?;
+    let file: File = out
+        .into_inner()
+        .map_err(|e| StorageError::io(tmp, "write snapshot", e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| StorageError::io(tmp, "fsync snapshot", e))
+}
+
+/// Removes a snapshot's temporary file; a failure is logged with the file to remove.
+fn remove_tmp(tmp: &Path) {
+    match std::fs::remove_file(tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(
+            file = %tmp.display(),
+            "cannot remove a partial snapshot ({e}); remove it by hand"
+        ),
+    }
+}
+
+/// Bytes a snapshot of `tree` with `sessions` sessions takes, give or take its ACL
+/// lists: per node a tag, three length or index fields and the 60-byte
+/// StatPersisted (73 bytes) besides its path and data
+/// (`DataTree::approximate_data_size`); per session 12 bytes; header, counts, end tag
+/// and trailer 25 bytes.
+pub fn estimated_bytes(tree: &DataTree, sessions: usize) -> u64 {
+    const PER_NODE: u64 = 1 + 4 + 4 + 4 + 60;
+    const PER_SESSION: u64 = 12;
+    const FIXED: u64 = HEADER_BYTES as u64 + 4 + 1 + TRAILER_BYTES as u64;
+    FIXED
+        + PER_SESSION * sessions as u64
+        + PER_NODE * tree.node_count() as u64
+        + tree.approximate_data_size().max(0) as u64
+}
+
+/// What an operator should do after a snapshot of `tree` in `dir` failed with `err`:
+/// on a full disk, how much a snapshot needs and how much is free.
+pub fn failure_advice(dir: &Path, err: &StorageError, tree: &DataTree, sessions: usize) -> String {
+    if !err.is_no_space() {
+        return format!("check {} and its device", dir.display());
+    }
+    let free = match FreeSpace::of(dir) {
+        Some(s) => format!("{} are free", space::mib(s.available_bytes)),
+        None => "statvfs cannot say how much is free".to_owned(),
+    };
+    format!(
+        "free space in {}: a snapshot of this tree needs about {}, {free}",
+        dir.display(),
+        space::mib(estimated_bytes(tree, sessions))
+    )
 }
 
 /// Writes `snapshot.<last_zxid>` of a tree that does not change meanwhile, in one go,

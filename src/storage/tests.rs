@@ -344,19 +344,23 @@ fn append_recover_round_trip_many_kinds() {
         Some(CONTAINER_EPHEMERAL_OWNER)
     );
 
-    // The recovered log appends after the last record, in the same segment.
+    // Recovery cut the segment after its last record (no preallocated zeros left)...
+    let first = only_segment(&d.log());
+    let len = std::fs::metadata(&first).expect("stat").len();
+    assert!(len < 1 << 20, "segment of 1 MiB cut to {len} bytes");
+    assert_ne!(std::fs::read(&first).expect("read").last(), Some(&0));
+    // ...and the recovered log appends to a new segment, named after its first record,
+    // as ZooKeeper starts a new log file after each start.
     let (h, t) = live.push(1, Txn::Delete(DeleteTxn { path: "/m".into() }));
     r.log.append(&h, &t).expect("append after recovery");
     r.log.sync().expect("sync");
     drop(r);
+    assert_eq!(std::fs::metadata(&first).expect("stat").len(), len);
     let r = recover(&d.data(), &d.log(), false).expect("recover again");
     assert_same(&r, &live.tree, &live.sessions(), live.zxid);
-    assert_eq!(
-        names::list(&d.log(), names::LOG_PREFIX)
-            .expect("list")
-            .len(),
-        1
-    );
+    let segs = names::list(&d.log(), names::LOG_PREFIX).expect("list");
+    let firsts: Vec<i64> = segs.iter().map(|(z, _)| *z).collect();
+    assert_eq!(firsts, vec![1, h.zxid]);
 }
 
 #[test]
@@ -537,10 +541,11 @@ fn garbage_after_the_tail_is_refused_unless_it_is_a_torn_record() {
     let r = recover(&d.data(), &d.log(), false).expect("torn tail");
     assert_same(&r, &live.tree, &live.sessions(), live.zxid);
     drop(r);
-    assert_eq!(
-        std::fs::read(&seg).expect("read"),
-        full,
-        "torn bytes zeroed"
+    let cut = std::fs::read(&seg).expect("read");
+    assert!(
+        cut[..] == full[..end],
+        "the segment is cut after its last record: {} bytes, expected {end}",
+        cut.len()
     );
 }
 
@@ -819,6 +824,50 @@ fn spare_segment_blocks_are_written() {
     }
 }
 
+/// A segment made on demand (no spare was ready) is written like a spare before it is
+/// mapped: a store through the map into an unwritten extent or a hole needs the file
+/// system to find blocks at page-fault time, where a full disk can only be a SIGBUS.
+#[test]
+fn on_demand_segment_blocks_are_written_before_use() {
+    let d = TempDir::new("on-demand");
+    let mut live = Live::new();
+    let mut log = TxnLog::create(&d.log(), 1 << 20, 0).expect("create");
+    let (h, t) = live.random(&mut StdRng::seed_from_u64(3));
+    log.append(&h, &t).expect("append");
+    // No spare was made: the sync's job creates the segment.
+    log.sync().expect("sync");
+    assert!(spares(&d.log()).is_empty());
+    let f = std::fs::File::open(only_segment(&d.log())).expect("open segment");
+    match unwritten_bytes(&f) {
+        Some(n) => assert_eq!(n, 0, "{n} bytes of the segment are unwritten extents"),
+        None => eprintln!("no FIEMAP on {}: not checked", d.log().display()),
+    }
+}
+
+/// A segment that cannot be made (here: larger than any file system allows) leaves no
+/// partial file behind: on a full disk the blocks a failed `fallocate` got would stay
+/// taken, and the next attempt (or the snapshot) would find even less room.
+#[test]
+fn a_failed_segment_leaves_no_file() {
+    let d = TempDir::new("too-big");
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(4);
+    let huge = 1u64 << 52;
+    let mut log = TxnLog::create(&d.log(), huge, 0).expect("create");
+    run_background(&mut log);
+    assert!(spares(&d.log()).is_empty(), "a failed spare is removed");
+    let (h, t) = live.random(&mut rng);
+    log.append(&h, &t).expect("append");
+    let err = log.run_jobs().expect_err("a 4 PiB segment cannot be made");
+    assert!(err.to_string().contains("log.0000000000000001"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(d.log())
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[test]
 fn spare_segment_is_used_on_rollover() {
     let (d, mut live, mut rng, mut log) = log_with_spare("spare", 11);
@@ -869,6 +918,35 @@ fn spare_segment_is_used_on_rollover() {
         spares(&d.log()).is_empty(),
         "recovery removes the unused spare"
     );
+}
+
+/// At start the server makes the first spare before it serves (so a disk without room
+/// for one fails the start, not the first write); the first append after recovery
+/// then takes it, and no segment is made while a client waits.
+#[test]
+fn the_spare_made_at_start_takes_the_first_append() {
+    let d = TempDir::new("spare-now");
+    let mut live = Live::new();
+    live.many_kinds();
+    write_log(&d.log(), 8192, &live.records);
+    let mut r = recover(&d.data(), &d.log(), false).expect("recover");
+    r.log.set_prealloc_bytes(4096);
+    r.log.make_spare_now().expect("spare");
+    r.log
+        .make_spare_now()
+        .expect("a second call keeps the ready spare");
+    let spare = spares(&d.log());
+    assert_eq!(spare.len(), 1, "one spare: {spare:?}");
+    let spare_inode = inode(&spare[0]);
+    let (h, t) = live.push(1, Txn::Delete(DeleteTxn { path: "/m".into() }));
+    r.log.append(&h, &t).expect("append");
+    r.log.sync().expect("sync");
+    let new_path = d.log().join(names::file_name(names::LOG_PREFIX, h.zxid));
+    assert_eq!(inode(&new_path), spare_inode, "the spare became log.<zxid>");
+    assert!(spares(&d.log()).is_empty());
+    drop(r);
+    let r = recover(&d.data(), &d.log(), false).expect("recover again");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
 }
 
 #[test]
@@ -1012,10 +1090,51 @@ fn synced_pages_are_released_from_memory() {
     drop(log);
     let r = recover(&d.data(), &d.log(), false).expect("recover");
     assert_same(&r, &live.tree, &live.sessions(), live.zxid);
-    let reopened = mapped_rss_kib(&path).expect("mapped");
+    // Recovery reads with `read` (a failed page fault would be a SIGBUS) and keeps
+    // nothing open: the next append starts a new segment.
+    assert_eq!(mapped_rss_kib(&path), None, "recovery maps the segment");
+}
+
+/// A snapshot that fails (here: its rename, onto a directory) removes its partial
+/// file: on a nearly full disk a leftover `.tmp` would hold the space the log needs.
+#[test]
+fn a_failed_snapshot_leaves_no_partial_file() {
+    let d = TempDir::new("snap-fail");
+    let mut live = Live::new();
+    live.many_kinds();
+    let target = d
+        .data()
+        .join(names::file_name(names::SNAPSHOT_PREFIX, live.zxid));
+    std::fs::create_dir_all(target.join("in-the-way")).expect("mkdir");
+    let err = write_snapshot(&d.data(), &live.tree, &live.sessions(), live.zxid)
+        .expect_err("rename onto a directory fails");
+    assert!(err.to_string().contains("rename snapshot"), "{err}");
+    let tmp: Vec<_> = std::fs::read_dir(d.data())
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(tmp.is_empty(), "partial snapshot left: {tmp:?}");
+}
+
+/// The size the messages quote for a snapshot is close to what one takes.
+#[test]
+fn snapshot_size_estimate_is_close() {
+    let d = TempDir::new("snap-size");
+    let mut live = Live::new();
+    live.many_kinds();
+    for i in 0..2000 {
+        let t = live.create(&format!("/n{i}"), Some(NodeData::new(&[7u8; 100])), false);
+        live.push(2, t);
+    }
+    let sessions = live.sessions();
+    let path = write_snapshot(&d.data(), &live.tree, &sessions, live.zxid).expect("write");
+    let actual = std::fs::metadata(&path).expect("stat").len();
+    let estimate = snapshot::estimated_bytes(&live.tree, sessions.len());
     assert!(
-        reopened <= 4,
-        "recovery releases what it read: {reopened} KiB"
+        estimate.abs_diff(actual) * 20 < actual,
+        "estimate {estimate}, actual {actual}"
     );
 }
 
