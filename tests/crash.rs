@@ -24,11 +24,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{err, op, read_frame, read_reply, send_frame, Jute, Reader, Server};
+use common::{err, op, read_reply, send_frame, Jute, Reader, Server};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -83,27 +82,7 @@ fn read_stat(r: &mut Reader) -> Stat {
 /// Handshake by hand (session timeout 4 s so sessions of killed runs expire soon); errors
 /// instead of panics, since the server may die at any moment.
 fn connect(addr: &str) -> std::io::Result<TcpStream> {
-    let sa: SocketAddr = addr.parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&sa, Duration::from_secs(5))?;
-    s.set_nodelay(true)?;
-    s.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let req = Jute::new()
-        .int(0)
-        .long(0)
-        .int(4000)
-        .long(0)
-        .buffer(&[0u8; 16])
-        .boolean(false)
-        .into_vec();
-    send_frame(&mut s, &req)?;
-    let resp = read_frame(&mut s)?;
-    if resp.len() < 36 {
-        return Err(std::io::Error::new(
-            ErrorKind::InvalidData,
-            "short ConnectResponse",
-        ));
-    }
-    Ok(s)
+    common::try_connect(addr, 4000, Duration::from_secs(5))
 }
 
 fn w_path(task: usize, seq: i64) -> String {

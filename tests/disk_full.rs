@@ -20,8 +20,8 @@
 mod common;
 
 use std::fs;
-use std::io::{ErrorKind, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{err, op, read_frame, read_reply, send_frame, Jute, Reader};
+use common::{err, op, read_reply, send_frame, Jute, Reader};
 
 /// How long a start may take before the test calls it hung.
 const START_WAIT: Duration = Duration::from_secs(30);
@@ -327,19 +327,7 @@ impl Drop for Server {
 /// A handshake by hand that reports errors instead of panicking (the server may be
 /// starting or gone).
 fn connect(addr: &str) -> std::io::Result<TcpStream> {
-    let sa: SocketAddr = addr.parse().expect("socket address");
-    let mut s = TcpStream::connect_timeout(&sa, Duration::from_secs(2))?;
-    s.set_nodelay(true)?;
-    s.set_write_timeout(Some(Duration::from_secs(10)))?;
-    send_frame(&mut s, &common::connect_request())?;
-    let resp = read_frame(&mut s)?;
-    if resp.len() < 36 {
-        return Err(std::io::Error::new(
-            ErrorKind::InvalidData,
-            "short ConnectResponse",
-        ));
-    }
-    Ok(s)
+    common::try_connect(addr, 30000, Duration::from_secs(2))
 }
 
 fn handshake(addr: &str) -> std::io::Result<()> {

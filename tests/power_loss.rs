@@ -30,12 +30,11 @@ mod common;
 
 use std::collections::VecDeque;
 use std::fs;
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{err, op, read_frame, read_reply, send_frame, Jute, Reader, Server};
+use common::{err, op, read_reply, send_frame, Jute, Reader, Server};
 use lossyfs::{Cut, CutReport, Mount};
 
 /// Sessions writing at once.
@@ -192,27 +191,7 @@ struct WriterOutcome {
 
 /// A handshake by hand; session timeout 4 s, so the killed runs' sessions go soon.
 fn connect(addr: &str) -> std::io::Result<TcpStream> {
-    let sa: SocketAddr = addr.parse().expect("server address");
-    let mut s = TcpStream::connect_timeout(&sa, Duration::from_secs(5))?;
-    s.set_nodelay(true)?;
-    s.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let req = Jute::new()
-        .int(0)
-        .long(0)
-        .int(4000)
-        .long(0)
-        .buffer(&[0u8; 16])
-        .boolean(false)
-        .into_vec();
-    send_frame(&mut s, &req)?;
-    let resp = read_frame(&mut s)?;
-    if resp.len() < 36 {
-        return Err(std::io::Error::new(
-            ErrorKind::InvalidData,
-            "short ConnectResponse",
-        ));
-    }
-    Ok(s)
+    common::try_connect(addr, 4000, Duration::from_secs(5))
 }
 
 fn create_body(path: &str, data: &[u8]) -> Vec<u8> {

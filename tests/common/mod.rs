@@ -522,6 +522,36 @@ pub fn connect_request() -> Vec<u8> {
         .into_vec()
 }
 
+/// A handshake by hand asking for `session_timeout_ms`, that reports errors instead of
+/// panicking (for tests whose server may be starting, dying or gone).
+pub fn try_connect(
+    addr: &str,
+    session_timeout_ms: i32,
+    connect_timeout: Duration,
+) -> std::io::Result<TcpStream> {
+    let sa: SocketAddr = addr.parse().expect("server address");
+    let mut s = TcpStream::connect_timeout(&sa, connect_timeout)?;
+    s.set_nodelay(true)?;
+    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let req = Jute::new()
+        .int(0)
+        .long(0)
+        .int(session_timeout_ms)
+        .long(0)
+        .buffer(&[0u8; 16])
+        .boolean(false)
+        .into_vec();
+    send_frame(&mut s, &req)?;
+    let resp = read_frame(&mut s)?;
+    if resp.len() < 36 {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            "short ConnectResponse",
+        ));
+    }
+    Ok(s)
+}
+
 /// Opens a TCP connection and completes the handshake by hand.
 pub fn raw_connect(addr: &str) -> TcpStream {
     let (stream, _) = raw_connect_session(addr);
