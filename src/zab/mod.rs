@@ -1,6 +1,6 @@
-//! ZAB, ZooKeeper's replication protocol, as pure code: for now the bytes of ZooKeeper's
-//! own server-to-server protocol (`wire`); the protocol's decisions follow as state
-//! machines that take inputs and return actions.
+//! ZAB, ZooKeeper's replication protocol, as pure code: the bytes of ZooKeeper's own
+//! server-to-server protocol (`wire`) and the protocol's decisions as state machines
+//! that take inputs and return actions (`fle`, fast leader election).
 //!
 //! Everything here is pure: no sockets, no files, no clock reads and no randomness of its
 //! own (`tests/tidy.rs` enforces it). Time enters as `now_ms` arguments; a driver in
@@ -13,6 +13,8 @@
 //! `FLEHandleNotmsg`, ...). `docs/zab.md` maps the spec to the code and lists what is
 //! still to come (discovery, synchronization, broadcast).
 
+pub mod fle;
+pub mod quorum;
 pub mod vote;
 pub mod wire;
 
