@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 
 use super::vote::LearnerType;
+use super::wire::java_host_string;
 use super::Sid;
 
 /// One `server.N=` entry (`QuorumPeer.QuorumServer`), with a single address (ZooKeeper's
@@ -20,7 +21,7 @@ use super::Sid;
 pub struct QuorumServer {
     pub id: Sid,
     /// The quorum address's host as written in the config (hostname or IP literal,
-    /// IPv6 without brackets).
+    /// IPv6 without brackets); IP literals are printed in Java's form.
     pub host: String,
     pub quorum_port: u16,
     pub election_port: u16,
@@ -53,12 +54,14 @@ impl QuorumServer {
     }
 }
 
-/// `QuorumServer.delimitedHostString`: IPv6 literals get brackets.
+/// `QuorumServer.delimitedHostString` of a host Java resolved: IP literals in Java's
+/// form, IPv6 ones in brackets.
 fn delimited_host(host: &str) -> String {
+    let host = java_host_string(host);
     if host.contains(':') {
         format!("[{host}]")
     } else {
-        host.to_owned()
+        host
     }
 }
 
@@ -225,7 +228,7 @@ mod tests {
             std::str::from_utf8(q.text()).unwrap(),
             "server.1=127.0.0.1:2889:3889:participant\n\
              server.2=127.0.0.1:2890:3890:participant;0.0.0.0:2181\n\
-             server.3=[::1]:2891:3891:observer;[fe80::1]:2182\n\
+             server.3=[0:0:0:0:0:0:0:1]:2891:3891:observer;[fe80:0:0:0:0:0:0:1]:2182\n\
              version=100000000"
         );
     }

@@ -16,7 +16,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{be_i32, be_i64, Decoded};
+use super::{be_i32, be_i64, java_host_string, Decoded};
 use crate::zab::Sid;
 
 /// `QuorumCnxManager.PROTOCOL_VERSION_V1`.
@@ -47,12 +47,14 @@ pub struct ElectionAddress {
 }
 
 impl ElectionAddress {
-    /// `NetUtils.formatInetAddr`: `host:port`, IPv6 literals in brackets.
+    /// `NetUtils.formatInetAddr`: `host:port`, IP literals in Java's form, IPv6 ones
+    /// in brackets.
     pub fn to_wire_string(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
+        let host = java_host_string(&self.host);
+        if host.contains(':') {
+            format!("[{}]:{}", host, self.port)
         } else {
-            format!("{}:{}", self.host, self.port)
+            format!("{}:{}", host, self.port)
         }
     }
 
@@ -253,7 +255,7 @@ mod tests {
 
     #[test]
     fn every_prefix_is_incomplete() {
-        let msg = v1(7, b"[::1]:3888");
+        let msg = v1(7, b"[0:0:0:0:0:0:0:1]:3888");
         for cut in 0..msg.len() {
             assert_eq!(InitialMessage::decode(&msg[..cut]), Ok(Decoded::Incomplete));
         }
@@ -261,7 +263,7 @@ mod tests {
         assert_eq!(
             whole.addresses,
             vec![ElectionAddress {
-                host: "::1".into(),
+                host: "0:0:0:0:0:0:0:1".into(),
                 port: 3888
             }]
         );
