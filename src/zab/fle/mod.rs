@@ -8,10 +8,12 @@
 //! always empty between steps, so "re-queue and continue" becomes "handle it now".
 //!
 //! Spec names (`zookeeper-specifications/system-spec/zk-3.7`):
-//! - `FLEReceiveNotmsg`: [`Fle::receive`], the receiving thread's rules.
-//! - `FLEHandleNotmsg`: [`Fle::handle_notification`], one pass of the election loop.
-//! - `FLENotmsgTimeout`: [`Fle::notification_timeout`], the empty poll that re-sends.
-//! - `FLEWaitNewNotmsg`: [`Fle::finalize_wait`], the 200 ms wait once a quorum agrees.
+//! - `FLEReceiveNotmsg`: `Fle::receive` ([`Input::Received`]), the receiving thread's
+//!   rules.
+//! - `FLEHandleNotmsg`: `Fle::handle_notification`, one pass of the election loop.
+//! - `FLENotmsgTimeout`: `Fle::notification_timeout` ([`Input::Tick`]), the empty poll
+//!   that re-sends.
+//! - `FLEWaitNewNotmsg`: `Fle::finalize_wait`, the 200 ms wait once a quorum agrees.
 //!
 //! The machine keeps what the receiving thread needs between elections (the state, the
 //! current vote, the round) so that a LEADING or FOLLOWING server keeps answering

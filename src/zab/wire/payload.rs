@@ -107,7 +107,7 @@ pub struct ReceivedLearnerInfo {
     /// The learner's `acceptedEpoch` (`zxid >> 32`).
     pub accepted_epoch: i64,
     /// `None` for a null body (the leader makes up a negative sid) or one under 8 bytes
-    /// (the handler keeps its default).
+    /// (the handler keeps its default, 0).
     pub sid: Option<Sid>,
     /// `None` under 12 bytes; the leader then assumes the old protocol 1.
     pub protocol_version: Option<i32>,
