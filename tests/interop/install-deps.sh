@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent installer for the interop harness (fresh Debian 12, run as root).
-#  - apt: zookeeper zookeeper-bin libzookeeper-mt-dev (+ java, python3-venv,
+#  - apt: zookeeper zookeeper-bin libzookeeper-mt-dev (+ java and javac, python3-venv,
 #    gcc/libc6-dev for tests/interop/c/capi_check.c)
 #  - a Python venv in $INTEROP_CACHE/venv with kazoo's test dependencies
 #  - the kazoo 2.11.0 sdist (it ships kazoo/tests) unpacked in $INTEROP_CACHE
@@ -41,6 +41,8 @@ for p in zookeeper zookeeper-bin libzookeeper-mt-dev python3-venv gcc libc6-dev;
   fi
 done
 if ! command -v java >/dev/null 2>&1; then need_apt+=(default-jre-headless); fi
+# tests/zab_wire_java.rs compiles a checker against ZooKeeper's jar: it needs javac.
+if ! command -v javac >/dev/null 2>&1; then need_apt+=(default-jdk-headless); fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
