@@ -613,9 +613,9 @@ fn a_slow_log_sync_is_logged_above_the_threshold() {
 
 #[test]
 fn a_killed_server_stops_accepting_at_once() {
-    // After SIGKILL, io_uring's teardown used to leave the listener accepting for some
-    // milliseconds (in about one start out of four here): connections made then were
-    // accepted by nobody and reset. Ten kills make a miss all but certain.
+    // After SIGKILL, an io_uring accept in flight used to keep the listener accepting
+    // for some milliseconds (in about one start out of four here): connections made
+    // then were accepted by nobody and reset. Ten kills make a miss all but certain.
     for round in 0..10 {
         let mut server = Server::start("");
         let (_client, _) = raw_connect_session(&server.addr());

@@ -73,17 +73,6 @@ impl Listeners {
     }
 }
 
-impl Listeners {
-    /// Every listening socket's descriptor.
-    pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
-        self.client
-            .iter()
-            .chain(self.metrics.as_ref())
-            .map(|l| l.as_raw_fd())
-            .collect()
-    }
-}
-
 /// Proves the client port is free with a plain bind (no SO_REUSEPORT). After a
 /// SIGKILL the kernel can keep the dead server's listening socket open for a moment
 /// (io_uring releases it asynchronously); binding beside it with SO_REUSEPORT would

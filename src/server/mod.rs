@@ -7,6 +7,7 @@
 //! bounded shared channels: session core → quorum core (`ToQuorum`), quorum core →
 //! session core (`ToSession`, carrying the committed-txn stream).
 
+mod acceptor;
 mod auth;
 mod conn;
 mod connection;
@@ -17,7 +18,6 @@ mod outbox;
 mod quorum;
 mod reads;
 mod replies;
-mod sentinel;
 mod session_core;
 mod shutdown;
 mod signal;
@@ -103,12 +103,6 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
         .map_err(ServerError::Locked)?;
     let listeners = listeners::Listeners::bind(&cfg)?;
     cfg.client_addr = listeners.client_addr;
-    // Before any thread starts (it forks): see `sentinel` for why.
-    if let Err(e) = sentinel::spawn(&listeners.raw_fds()) {
-        tracing::warn!(
-            "no listener sentinel ({e}): after a crash the port may accept for a few ms more"
-        );
-    }
     let cfg = Arc::new(cfg);
     let n = cfg.session_cores;
     let stats = Arc::new(stats::ServerStats::new(n));

@@ -9,14 +9,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
-use glommio::net::TcpListener;
 
 use super::conn::{Conn, Handshake, Pending};
 use super::frame_out;
@@ -681,30 +679,23 @@ pub async fn run(
     if let Some(l) = metrics {
         glommio::spawn_local(crate::ops::prometheus::serve(core.clone(), l)).detach();
     }
-    let listen_fd = listener.into_raw_fd();
-    // SAFETY: the fd is a listening socket `server::run` bound and moved here; the
-    // glommio listener takes ownership of it.
-    let listener = unsafe { TcpListener::from_raw_fd(listen_fd) };
-    let accepting = async {
-        loop {
-            match listener.accept().await {
-                Ok(stream) => super::connection::accept(core.clone(), stream),
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!("session core {idx}: accept failed: {e}");
-                    glommio::timer::sleep(Duration::from_millis(50)).await;
-                }
-            }
+    let mut acceptor = match super::acceptor::Acceptor::spawn(idx, listener) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("session core {idx}: cannot start its acceptor thread: {e}; stopping");
+            std::process::exit(1);
         }
     };
+    let accepting = async {
+        while let Some(stream) = acceptor.next().await {
+            super::connection::accept(core.clone(), stream);
+        }
+        tracing::error!("session core {idx}: its acceptor thread ended; no new connections");
+        std::future::pending::<()>().await;
+    };
     futures_lite::future::or(accepting, stop.wait()).await;
-    // No new connection reaches this core. `shutdown`, not only the close: the
-    // listener sentinel holds a duplicate of the socket, which would keep it listening.
-    // SAFETY: plain syscall on a socket this core owns.
-    unsafe {
-        libc::shutdown(listen_fd, libc::SHUT_RDWR);
-    }
-    drop(listener);
+    // No new connection reaches this core from here on.
+    acceptor.stop();
     let drained = core.stop_connections().await;
     let _ = report.send(drained);
 }

@@ -1,0 +1,83 @@
+//! A session core's acceptor: a plain thread blocked in `accept` on the core's
+//! listening socket, handing each new connection to the core through a socket pair.
+//!
+//! Why not io_uring's accept: an io_uring request in flight holds its own reference
+//! to the listening socket, and when the process dies (SIGKILL, a crash) the kernel
+//! tears the rings down asynchronously. For some milliseconds the dead server's port
+//! still completed handshakes, for connections nobody would ever serve (seen here: up
+//! to 126 in 12 ms after a SIGKILL). A thread's blocking `accept` holds no reference
+//! that outlives the process: by the time a dead server can be reaped its listening
+//! sockets are closed, as ZooKeeper's are. Connections come in rarely next to
+//! requests, so one thread hop per connection costs nothing that matters.
+//!
+//! The thread inherits the core's blocked stop signals and CPU. It ends when the
+//! listener is shut down (the stop) or the core stops taking connections.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// The core's end: new connections, in the order they were accepted.
+pub struct Acceptor {
+    incoming: glommio::net::UnixStream,
+    /// The listening socket, for [`Acceptor::stop`] (the thread owns the listener).
+    listen_fd: RawFd,
+}
+
+impl Acceptor {
+    /// Starts the accepting thread for session core `idx`.
+    pub fn spawn(idx: usize, listener: TcpListener) -> std::io::Result<Acceptor> {
+        let (mut tx, rx) = UnixStream::pair()?;
+        let listen_fd = listener.as_raw_fd();
+        std::thread::Builder::new()
+            .name(format!("rk-accept-{idx}"))
+            .spawn(move || loop {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let fd = stream.into_raw_fd();
+                        if tx.write_all(&fd.to_ne_bytes()).is_err() {
+                            // The core is gone: nobody will serve it.
+                            // SAFETY: `fd` came from `into_raw_fd` and was not handed on.
+                            drop(unsafe { OwnedFd::from_raw_fd(fd) });
+                            return;
+                        }
+                    }
+                    // Shut down (the stop): the socket no longer listens.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, do not spin.
+                        tracing::warn!("session core {idx}: accept failed: {e}");
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            })?;
+        // SAFETY: `rx` is one end of the pair just made; the glommio stream takes it.
+        let incoming = unsafe { glommio::net::UnixStream::from_raw_fd(rx.into_raw_fd()) };
+        Ok(Acceptor {
+            incoming,
+            listen_fd,
+        })
+    }
+
+    /// The next accepted connection; `None` once the thread has ended.
+    pub async fn next(&mut self) -> Option<glommio::net::TcpStream> {
+        use futures_lite::AsyncReadExt;
+        let mut buf = [0u8; std::mem::size_of::<RawFd>()];
+        self.incoming.read_exact(&mut buf).await.ok()?;
+        let fd = RawFd::from_ne_bytes(buf);
+        // SAFETY: the thread sent a descriptor it accepted and gave up (`into_raw_fd`);
+        // this process owns it and nothing else holds it.
+        Some(unsafe { glommio::net::TcpStream::from_raw_fd(fd) })
+    }
+
+    /// Stops accepting: the listening socket is shut down (the kernel refuses new
+    /// connections from here on), which also ends the thread's `accept`.
+    pub fn stop(&self) {
+        // SAFETY: plain syscall on a socket the thread keeps open until it returns.
+        unsafe {
+            libc::shutdown(self.listen_fd, libc::SHUT_RDWR);
+        }
+    }
+}
