@@ -269,7 +269,7 @@ fn memory_per_entry() {
     type V = triomphe::Arc<u64>;
     let word = size_of::<PersistentChildren<V>>();
     let value = V::new(0);
-    for (n, most_per_entry) in [(0, 0), (1, 128), (4, 64), (32, 48), (1_000_000, 80)] {
+    for (n, most_per_entry) in [(0, 0), (1, 128), (4, 64), (32, 48), (1_000_000, 100)] {
         let mut m = PersistentChildren::<V>::new();
         for k in 0..n {
             m.insert(&format!("n{k:07}"), value.clone());
