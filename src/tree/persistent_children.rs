@@ -99,6 +99,15 @@ fn take_entries<V: Clone>(repr: &mut Arc<Repr<V>>, extra: usize) -> Vec<(Name, V
     }
 }
 
+/// Puts `new` in `repr`: in place if this map alone holds it (no allocation), else in
+/// a new `Arc`, leaving the shared one to its other holders.
+fn replace<V>(repr: &mut Arc<Repr<V>>, new: Repr<V>) {
+    match Arc::get_mut(repr) {
+        Some(r) => *r = new,
+        None => *repr = Arc::new(new),
+    }
+}
+
 impl<V> PersistentChildren<V> {
     pub(crate) fn new() -> Self {
         PersistentChildren(None)
@@ -158,12 +167,12 @@ impl<V: Clone> PersistentChildren<V> {
                 let at = search(entries, name).err().unwrap_or(entries.len());
                 let mut v = take_entries(repr, 1);
                 v.insert(at, (Name::new(name), value));
-                *repr = Arc::new(Repr::Small(v.into_boxed_slice()));
+                replace(repr, Repr::Small(v.into_boxed_slice()));
             }
             Repr::Small(_) => {
                 let mut map: Large<V> = take_entries(repr, 0).into_iter().collect();
                 map.insert(Name::new(name), value);
-                *repr = Arc::new(Repr::Large(map));
+                replace(repr, Repr::Large(map));
             }
             Repr::Large(_) => {
                 if let Repr::Large(map) = Arc::make_mut(repr) {
@@ -183,7 +192,11 @@ impl<V: Clone> PersistentChildren<V> {
                 let mut v = take_entries(repr, 0);
                 let (_, old) = v.remove(at);
                 // The last child gone: back to the null word.
-                self.0 = (!v.is_empty()).then(|| Arc::new(Repr::Small(v.into_boxed_slice())));
+                if v.is_empty() {
+                    self.0 = None;
+                } else {
+                    replace(repr, Repr::Small(v.into_boxed_slice()));
+                }
                 Some(old)
             }
             Repr::Large(map) => {
@@ -194,7 +207,7 @@ impl<V: Clone> PersistentChildren<V> {
                 let old = map.remove(name);
                 if map.len() <= SMALL_MIN {
                     let v = take_entries(repr, 0);
-                    *repr = Arc::new(Repr::Small(v.into_boxed_slice()));
+                    replace(repr, Repr::Small(v.into_boxed_slice()));
                 }
                 old
             }
