@@ -85,23 +85,32 @@ impl Stopper {
     /// Blocks until SIGTERM or SIGINT, then stops the cores and waits for them
     /// (bounded; a second signal stops waiting). Returns when the process may exit.
     pub fn run(self, signals: &SignalSet) {
+        let Stopper {
+            ends,
+            reports: incoming,
+            report_tx,
+            session_cores,
+        } = self;
+        // Only the cores hold senders now: if every core is gone, `Disconnected` ends
+        // the wait instead of the deadline.
+        drop(report_tx);
         let sig = signals.wait_forever();
         tracing::info!(
             "{}: stopping: no new connections or requests; answering those in flight \
              (at most {} s), then closing connections (sessions stay: clients \
              reconnect to the restarted server)",
-            signal_name(Some(sig)),
+            signal_name(sig),
             DRAIN_WAIT.as_secs()
         );
         let started = Instant::now();
-        for mut end in self.ends {
+        for mut end in ends {
             // Dropping the end would do too (EOF); the byte says it on purpose.
             let _ = end.write_all(&[1]);
         }
         let deadline = started + REPORT_WAIT;
         let mut reports = Vec::new();
-        while reports.len() < self.session_cores {
-            match self.reports.try_recv() {
+        while reports.len() < session_cores {
+            match incoming.try_recv() {
                 Ok(r) => {
                     reports.push(r);
                     continue;
@@ -113,12 +122,12 @@ impl Stopper {
                 tracing::warn!(
                     "{} of {} session cores finished closing in time; stopping anyway",
                     reports.len(),
-                    self.session_cores
+                    session_cores
                 );
                 break;
             }
             if let Some(again) = signals.wait(Some(Duration::from_millis(20))) {
-                tracing::warn!("{}: stopping at once", signal_name(Some(again)));
+                tracing::warn!("{}: stopping at once", signal_name(again));
                 break;
             }
         }
@@ -189,10 +198,10 @@ impl SignalSet {
     }
 }
 
-fn signal_name(sig: Option<i32>) -> &'static str {
+fn signal_name(sig: i32) -> &'static str {
     match sig {
-        Some(libc::SIGTERM) => "SIGTERM",
-        Some(libc::SIGINT) => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
         _ => "a stop signal",
     }
 }
