@@ -168,7 +168,7 @@ pub struct ServerStats {
     pub slots: Vec<CoreStats>,
     pub started: Instant,
     /// Open connections per client IP and in all, over every session core.
-    conns_per_ip: Mutex<OpenConns>,
+    open_conns: Mutex<OpenConns>,
 }
 
 #[derive(Default)]
@@ -204,7 +204,7 @@ impl ServerStats {
         ServerStats {
             slots: (0..=session_cores).map(|_| CoreStats::new()).collect(),
             started: Instant::now(),
-            conns_per_ip: Mutex::new(OpenConns::default()),
+            open_conns: Mutex::new(OpenConns::default()),
         }
     }
 
@@ -213,7 +213,7 @@ impl ServerStats {
     /// `maxClientCnxns` and `maxCnxns` count; at a limit it counts nothing.
     pub fn conn_opened_from(&self, ip: IpAddr, per_ip: u32, total: u32) -> Result<(), ConnLimit> {
         let mut conns = self
-            .conns_per_ip
+            .open_conns
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if total != 0 && conns.total >= total {
@@ -231,7 +231,7 @@ impl ServerStats {
     /// Uncounts a connection from `ip` that [`ServerStats::conn_opened_from`] counted.
     pub fn conn_closed_from(&self, ip: IpAddr) {
         let mut conns = self
-            .conns_per_ip
+            .open_conns
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let OpenConns { by_ip, total } = &mut *conns;
