@@ -1,7 +1,13 @@
-//! `DataTree`: one full replica of the znode tree, as ZooKeeper 3.9's `DataTree`
-//! keeps it: nodes by path, per-session ephemerals, the container and TTL sets, an
-//! ACL table, the approximate data size, and the quota index with the upkeep of each
-//! quota's stats node (`updateQuotaStat`, `updateQuotaForPath`, `setupQuota`).
+//! `DataTree`: the znode tree, as ZooKeeper 3.9's `DataTree` keeps it: nodes by path,
+//! per-session ephemerals, the container and TTL sets, an ACL table, the approximate
+//! data size, and the quota index with the upkeep of each quota's stats node
+//! (`updateQuotaStat`, `updateQuotaForPath`, `setupQuota`).
+//!
+//! Persistent (`docs/versioned-tree.md`, step 2): the nodes are shared records
+//! (`node.rs`) reached from the root through each node's children, and the indexes sit
+//! behind `Arc`s, so `clone()` is O(1) and yields a version that later changes to
+//! either tree never reach. A change copies only what the changed tree shares with a
+//! clone: the records from the root to the node, and an index the first time it moves.
 //!
 //! Pure and deterministic: mutations take zxid and time as arguments and report the
 //! watch triggers they fire; the tree never reads a clock, never does I/O, never
@@ -9,14 +15,11 @@
 //! here only do what `DataTree.createNode/deleteNode/setData/setACL` do.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::acl_table::AclTable;
-#[cfg(test)]
-use super::children::child_path;
-use super::children::{Children, SharedPath};
 use super::ephemeral_type::EphemeralType;
-use super::node::{Node, NodeStat, StatPersisted};
-use super::node_map::NodeMap;
+use super::node::{Node, NodeRef, NodeStat, StatPersisted};
 use super::path::{parent_key, split_parent};
 use super::quota::{stat_path, QuotaIndex, StatsTrack, BYTES, COUNT, LIMIT_NODE, STAT_NODE};
 use super::trigger::{
@@ -40,18 +43,55 @@ fn data_len(d: Option<&NodeData>) -> i64 {
     d.map_or(0, |b| b.len() as i64)
 }
 
-/// One replica of the tree.
+/// A path held by the ephemeral, container and TTL indexes: one pointer to one
+/// allocation (count, length, bytes).
+type SharedPath = arcstr::ArcStr;
+
+/// The path of the child `name` of the node at `parent`.
+fn child_path(parent: &str, name: &str) -> String {
+    let base = if parent == "/" { "" } else { parent };
+    let mut p = String::with_capacity(base.len() + 1 + name.len());
+    p.push_str(base);
+    p.push('/');
+    p.push_str(name);
+    p
+}
+
+/// The names from the root to the node at `path` ("/" has none); `None` for a path
+/// that is not absolute. A name that is empty ("//", a trailing '/') matches no child.
+fn names_of(path: &str) -> Option<impl Iterator<Item = &str>> {
+    let rest = path.strip_prefix('/')?;
+    Some(rest.split('/').filter(move |_| !rest.is_empty()))
+}
+
+/// The node at `path` under `root`, to change: the records on the way that the tree
+/// shares with a clone are copied first. Callers look the node up with
+/// [`DataTree::get`] before, so a miss here (which would have copied part of the way)
+/// does not happen in practice. A free function so the tree's other fields stay free
+/// to change while the node is borrowed.
+fn node_mut<'a>(root: &'a mut Option<NodeRef>, path: &str) -> Option<&'a mut Node> {
+    let names = names_of(parent_key(path))?;
+    let mut node = triomphe::Arc::make_mut(root.as_mut()?);
+    for name in names {
+        node = triomphe::Arc::make_mut(node.children.get_mut(name)?);
+    }
+    Some(node)
+}
+
+/// The tree: a version of it, which `clone()` keeps as it is (O(1)).
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    /// Every node by absolute path; the root is "/". ZooKeeper also keeps the root
-    /// under "" — lookups map "" to "/" and the counters add the alias back.
-    nodes: NodeMap,
-    acls: AclTable,
+    /// The node "/", through which every node is reached; `None` only in a tree made
+    /// by [`DataTree::empty_for_restore`] before "/" is restored. ZooKeeper also keeps
+    /// the root under "" — lookups map "" to "/" and the counters add the alias back.
+    root: Option<NodeRef>,
+    /// Nodes reachable from `root`, the root included.
+    nodes: usize,
+    acls: Arc<AclTable>,
     /// Paths of ephemerals per owning session. Invariant: no empty sets.
-    /// (These three hold the nodes' own path allocations.)
-    ephemerals: HashMap<i64, BTreeSet<SharedPath>>,
-    containers: BTreeSet<SharedPath>,
-    ttls: BTreeSet<SharedPath>,
+    ephemerals: Arc<HashMap<i64, BTreeSet<SharedPath>>>,
+    containers: Arc<BTreeSet<SharedPath>>,
+    ttls: Arc<BTreeSet<SharedPath>>,
     /// `zookeeper.extendedTypesEnabled`: whether owner values with the top byte 0xff
     /// mean TTL nodes.
     extended_types_enabled: bool,
@@ -61,7 +101,7 @@ pub struct DataTree {
     /// the create of that node (or its restore) to its delete, and after
     /// [`DataTree::recompute_quotas`] exactly the leaf limits nodes. Derived from the
     /// nodes, so not part of equality.
-    quotas: QuotaIndex,
+    quotas: Arc<QuotaIndex>,
 }
 
 impl Default for DataTree {
@@ -75,6 +115,7 @@ impl PartialEq for DataTree {
     /// containers and TTL sets. Children order and ACL sharing do not matter.
     fn eq(&self, other: &Self) -> bool {
         self.nodes == other.nodes
+            && same_nodes(self.root.as_ref(), other.root.as_ref())
             && self.ephemerals == other.ephemerals
             && self.containers == other.containers
             && self.ttls == other.ttls
@@ -99,23 +140,13 @@ impl DataTree {
         let open = Acl::open_unsafe();
         // Parents first, so each node can be listed in its parent as it is made.
         for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
-            let shared: SharedPath = path.into();
-            if path != "/" {
-                let parent = split_parent(path).and_then(|(p, _)| t.get_mut(p));
-                if let Some(parent) = parent {
-                    parent.children.insert(SharedPath::clone(&shared));
-                }
-            }
-            let node = Node {
-                path: shared,
-                data: Some(NodeData::new(b"")),
-                acl: t.acls.intern(&open),
-                stat: NodeStat::new(StatPersisted::default(), EphemeralType::Void),
-                children: Children::default(),
-            };
-            t.data_size += java_len(path);
-            let added = t.nodes.insert(node);
-            debug_assert!(added);
+            let added = t.insert_restored(
+                path,
+                Some(NodeData::new(b"")),
+                &open,
+                StatPersisted::default(),
+            );
+            debug_assert!(added.is_ok());
         }
         let _ = t.set_acl(CONFIG_PATH, &Acl::read_unsafe(), -1);
         t
@@ -125,13 +156,18 @@ impl DataTree {
         self.extended_types_enabled
     }
 
-    /// The node at `path`; "" is the root as in ZooKeeper's node map.
+    /// The node at `path`; "" is the root as in ZooKeeper's node map. Borrows all the
+    /// way: no reference count changes.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(parent_key(path))
+        let mut node = &**self.root.as_ref()?;
+        for name in names_of(parent_key(path))? {
+            node = node.child(name)?;
+        }
+        Some(node)
     }
 
-    fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
-        self.nodes.get_mut(parent_key(path))
+    fn contains(&self, path: &str) -> bool {
+        self.get(path).is_some()
     }
 
     /// The classification of an owner value on this tree.
@@ -169,12 +205,10 @@ impl DataTree {
     pub fn count_descendants(&self, path: &str) -> Option<usize> {
         let start = self.get(path)?;
         let mut count = 0usize;
-        let mut stack: Vec<&str> = start.children.paths().collect();
-        while let Some(p) = stack.pop() {
-            count += 1;
-            if let Some(n) = self.nodes.get(p) {
-                stack.extend(n.children.paths());
-            }
+        let mut stack = vec![start];
+        while let Some(n) = stack.pop() {
+            count += n.num_children();
+            stack.extend(n.child_nodes().map(|(_, c)| c));
         }
         Some(count)
     }
@@ -182,7 +216,7 @@ impl DataTree {
     /// mntr `zk_znode_count`: ZooKeeper's `nodes.size()`, which counts the root twice
     /// ("" and "/"), so a fresh server reports 5.
     pub fn node_count(&self) -> usize {
-        self.nodes.len() + 1
+        self.nodes + 1
     }
 
     /// mntr `zk_ephemerals_count`.
@@ -222,8 +256,8 @@ impl DataTree {
         max_never_used_interval_ms: i64,
     ) -> Vec<String> {
         let mut out = Vec::new();
-        for path in &self.containers {
-            let Some(n) = self.nodes.get(path) else {
+        for path in self.containers.iter() {
+            let Some(n) = self.get(path) else {
                 continue;
             };
             if !n.children.is_empty() {
@@ -236,8 +270,8 @@ impl DataTree {
                 out.push(path.to_string());
             }
         }
-        for path in &self.ttls {
-            let Some(n) = self.nodes.get(path) else {
+        for path in self.ttls.iter() {
+            let Some(n) = self.get(path) else {
                 continue;
             };
             if !n.children.is_empty() || n.stat.kind != EphemeralType::Ttl {
@@ -269,43 +303,35 @@ impl DataTree {
         time_ms: i64,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Stat, ErrorCode> {
-        let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
-        if self.get(parent_name).is_none() {
+        let (parent_name, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        if !self.contains(parent_name) || name.is_empty() {
             return Err(ErrorCode::NoNode);
         }
-        if self.nodes.contains_key(path) {
-            let shared = self.acls.intern(acl);
-            if let Some(existing) = self.nodes.get_mut(path) {
+        if self.contains(path) {
+            let shared = Arc::make_mut(&mut self.acls).intern(acl);
+            if let Some(existing) = node_mut(&mut self.root, path) {
                 let old = std::mem::replace(&mut existing.acl, shared);
-                self.acls.release(&old);
+                Arc::make_mut(&mut self.acls).release(&old);
             }
             return Err(ErrorCode::NodeExists);
         }
-        if self.nodes.is_full() {
-            return Err(ErrorCode::SystemError);
-        }
         let kind = self.ephemeral_type(ephemeral_owner);
-        let acl = self.acls.intern(acl);
-        let Some(parent) = self.get_mut(parent_name) else {
+        let acl = Arc::make_mut(&mut self.acls).intern(acl);
+        let data_bytes = data_len(data.as_ref());
+        let node = Node::new(
+            data,
+            acl,
+            NodeStat::new(StatPersisted::created(zxid, time_ms, ephemeral_owner), kind),
+        );
+        let stat = node.stat();
+        let Some(parent) = node_mut(&mut self.root, parent_name) else {
             return Err(ErrorCode::NoNode);
         };
         raise_cversion(&mut parent.stat, parent_cversion, zxid);
-        let shared: SharedPath = path.into();
-        parent.children.insert(SharedPath::clone(&shared));
-        let data_bytes = data_len(data.as_ref());
+        parent.children.insert(name, triomphe::Arc::new(node));
+        self.nodes += 1;
         self.data_size += java_len(path) + data_bytes;
-        let node = Node {
-            path: SharedPath::clone(&shared),
-            data,
-            acl,
-            stat: NodeStat::new(StatPersisted::created(zxid, time_ms, ephemeral_owner), kind),
-            children: Children::default(),
-        };
-        let stat = node.stat();
-        // Absent and not full: checked above.
-        let added = self.nodes.insert(node);
-        debug_assert!(added);
-        self.index_kind(shared, kind, ephemeral_owner);
+        self.index_kind(path, kind, ephemeral_owner);
         self.quota_on_create(path, parent_name, data_bytes);
         triggers.push(WatchTrigger::new(path, NODE_CREATED));
         triggers.push(WatchTrigger::new(
@@ -324,38 +350,33 @@ impl DataTree {
         zxid: i64,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<(), ErrorCode> {
-        let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
-        let Some(parent) = self.get_mut(parent_name) else {
+        let (parent_name, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        if !self.contains(parent_name) {
+            return Err(ErrorCode::NoNode);
+        }
+        let Some(parent) = node_mut(&mut self.root, parent_name) else {
             return Err(ErrorCode::NoNode);
         };
-        parent.children.remove(path);
+        let removed = parent.children.remove(name);
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
-        let Some(node) = self.nodes.remove(path) else {
+        let Some(node) = removed else {
             return Err(ErrorCode::NoNode);
         };
-        self.acls.release(&node.acl);
-        self.data_size -= java_len(path) + data_len(node.data.as_ref());
-        match node.stat.kind {
-            EphemeralType::Container => {
-                self.containers.remove(path);
-            }
-            EphemeralType::Ttl => {
-                self.ttls.remove(path);
-            }
-            EphemeralType::Normal => {
-                let owner = node.stat.ephemeral_owner;
-                if let Some(set) = self.ephemerals.get_mut(&owner) {
-                    set.remove(path);
-                    if set.is_empty() {
-                        self.ephemerals.remove(&owner);
-                    }
-                }
-            }
-            EphemeralType::Void => {}
+        let data_bytes = data_len(node.data.as_ref());
+        self.forget(path, &node);
+        // Prep refuses to delete a node with children, so this walk finds nothing in
+        // a server's own txns; it keeps the counts exact whatever a log holds.
+        let mut stack: Vec<(String, &Node)> = node
+            .child_nodes()
+            .map(|(n, c)| (child_path(path, n), c))
+            .collect();
+        while let Some((p, n)) = stack.pop() {
+            self.forget(&p, n);
+            stack.extend(n.child_nodes().map(|(name, c)| (child_path(&p, name), c)));
         }
-        self.quota_on_delete(path, parent_name, data_len(node.data.as_ref()));
+        self.quota_on_delete(path, parent_name, data_bytes);
         triggers.push(WatchTrigger::new(path, NODE_DELETED));
         triggers.push(WatchTrigger::new(
             parent_key(parent_name),
@@ -374,7 +395,10 @@ impl DataTree {
         time_ms: i64,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Stat, ErrorCode> {
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        if !self.contains(path) {
+            return Err(ErrorCode::NoNode);
+        }
+        let node = node_mut(&mut self.root, path).ok_or(ErrorCode::NoNode)?;
         let bytes_diff = data_len(data.as_ref()) - data_len(node.data.as_ref());
         self.data_size += bytes_diff;
         node.data = data;
@@ -389,15 +413,15 @@ impl DataTree {
 
     /// `setACL`: the ACL and aversion (taken from the txn) change; no watch fires.
     pub fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, ErrorCode> {
-        if !self.nodes.contains_key(path) {
+        if !self.contains(path) {
             return Err(ErrorCode::NoNode);
         }
-        let shared = self.acls.intern(acl);
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let shared = Arc::make_mut(&mut self.acls).intern(acl);
+        let node = node_mut(&mut self.root, path).ok_or(ErrorCode::NoNode)?;
         node.stat.aversion = version;
         let old = std::mem::replace(&mut node.acl, shared);
         let stat = node.stat();
-        self.acls.release(&old);
+        Arc::make_mut(&mut self.acls).release(&old);
         Ok(stat)
     }
 
@@ -409,7 +433,10 @@ impl DataTree {
         zxid: i64,
     ) -> Result<(), ErrorCode> {
         let path = path.strip_suffix('/').unwrap_or(path);
-        let node = self.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        if !self.contains(path) {
+            return Err(ErrorCode::NoNode);
+        }
+        let node = node_mut(&mut self.root, path).ok_or(ErrorCode::NoNode)?;
         raise_cversion(&mut node.stat, new_cversion, zxid);
         Ok(())
     }
@@ -423,7 +450,13 @@ impl DataTree {
         paths_in_txn: &[String],
         triggers: &mut Vec<WatchTrigger>,
     ) -> Vec<String> {
-        let mut local = self.ephemerals.remove(&session).unwrap_or_default();
+        let mut local = if self.ephemerals.contains_key(&session) {
+            Arc::make_mut(&mut self.ephemerals)
+                .remove(&session)
+                .unwrap_or_default()
+        } else {
+            BTreeSet::new()
+        };
         let mut deleted = Vec::new();
         for p in paths_in_txn {
             if self.delete_node(p, zxid, triggers).is_ok() {
@@ -446,14 +479,15 @@ impl DataTree {
     /// Not a valid tree until `/` has been inserted.
     pub fn empty_for_restore(extended_types_enabled: bool) -> DataTree {
         DataTree {
-            nodes: NodeMap::new(),
-            acls: AclTable::default(),
-            ephemerals: HashMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
+            root: None,
+            nodes: 0,
+            acls: Arc::default(),
+            ephemerals: Arc::default(),
+            containers: Arc::default(),
+            ttls: Arc::default(),
             extended_types_enabled,
             data_size: 0,
-            quotas: QuotaIndex::default(),
+            quotas: Arc::default(),
         }
     }
 
@@ -469,38 +503,36 @@ impl DataTree {
         acl: &[Acl],
         stat: StatPersisted,
     ) -> Result<(), ErrorCode> {
-        if self.nodes.contains_key(path) {
+        if self.contains(path) {
             return Err(ErrorCode::NodeExists);
         }
-        if self.nodes.is_full() {
-            return Err(ErrorCode::SystemError);
-        }
-        let shared: SharedPath = path.into();
-        if path != "/" {
-            let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
-            let parent = self.get_mut(parent_name).ok_or(ErrorCode::NoNode)?;
-            parent.children.insert(SharedPath::clone(&shared));
-        } else if !self.nodes.is_empty() {
-            return Err(ErrorCode::BadArguments);
-        }
         let kind = self.ephemeral_type(stat.ephemeral_owner);
-        let acl = self.acls.intern(acl);
-        self.data_size += java_len(path) + data_len(data.as_ref());
-        // Absent and not full: checked above.
-        let added = self.nodes.insert(Node {
-            path: SharedPath::clone(&shared),
-            data,
-            acl,
-            stat: NodeStat::new(stat, kind),
-            children: Children::default(),
-        });
-        debug_assert!(added);
-        self.index_kind(shared, kind, stat.ephemeral_owner);
+        let data_bytes = data_len(data.as_ref());
+        if path == "/" {
+            let acl = Arc::make_mut(&mut self.acls).intern(acl);
+            self.root = Some(triomphe::Arc::new(Node::new(
+                data,
+                acl,
+                NodeStat::new(stat, kind),
+            )));
+        } else {
+            let (parent_name, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+            if !self.contains(parent_name) || name.is_empty() {
+                return Err(ErrorCode::NoNode);
+            }
+            let acl = Arc::make_mut(&mut self.acls).intern(acl);
+            let node = Node::new(data, acl, NodeStat::new(stat, kind));
+            let parent = node_mut(&mut self.root, parent_name).ok_or(ErrorCode::NoNode)?;
+            parent.children.insert(name, triomphe::Arc::new(node));
+        }
+        self.nodes += 1;
+        self.data_size += java_len(path) + data_bytes;
+        self.index_kind(path, kind, stat.ephemeral_owner);
         // So that txns replayed on top of a snapshot find their quota; the stats they
         // add to are recomputed once the tree is complete (`recompute_quotas`).
         if let Some((parent, LIMIT_NODE)) = split_parent(path) {
             if let Some(quoted) = parent.strip_prefix(QUOTA_PATH) {
-                self.quotas.add(quoted);
+                Arc::make_mut(&mut self.quotas).add(quoted);
             }
         }
         Ok(())
@@ -508,19 +540,48 @@ impl DataTree {
 
     /// Records a new node in the index of its kind (containers, TTL nodes, a session's
     /// ephemerals), which reaping and session close walk instead of the whole tree.
-    fn index_kind(&mut self, path: SharedPath, kind: EphemeralType, ephemeral_owner: i64) {
+    fn index_kind(&mut self, path: &str, kind: EphemeralType, ephemeral_owner: i64) {
         match kind {
             EphemeralType::Container => {
-                self.containers.insert(path);
+                Arc::make_mut(&mut self.containers).insert(path.into());
             }
             EphemeralType::Ttl => {
-                self.ttls.insert(path);
+                Arc::make_mut(&mut self.ttls).insert(path.into());
             }
             EphemeralType::Normal => {
-                self.ephemerals
+                Arc::make_mut(&mut self.ephemerals)
                     .entry(ephemeral_owner)
                     .or_default()
-                    .insert(path);
+                    .insert(path.into());
+            }
+            EphemeralType::Void => {}
+        }
+    }
+
+    /// Takes a node that left the tree out of the counts, the ACL table and the
+    /// index of its kind.
+    fn forget(&mut self, path: &str, node: &Node) {
+        Arc::make_mut(&mut self.acls).release(&node.acl);
+        self.nodes = self.nodes.saturating_sub(1);
+        self.data_size -= java_len(path) + data_len(node.data.as_ref());
+        match node.stat.kind {
+            EphemeralType::Container => {
+                Arc::make_mut(&mut self.containers).remove(path);
+            }
+            EphemeralType::Ttl => {
+                Arc::make_mut(&mut self.ttls).remove(path);
+            }
+            EphemeralType::Normal => {
+                let owner = node.stat.ephemeral_owner;
+                if self.ephemerals.contains_key(&owner) {
+                    let all = Arc::make_mut(&mut self.ephemerals);
+                    if let Some(set) = all.get_mut(&owner) {
+                        set.remove(path);
+                        if set.is_empty() {
+                            all.remove(&owner);
+                        }
+                    }
+                }
             }
             EphemeralType::Void => {}
         }
@@ -535,7 +596,7 @@ impl DataTree {
     /// count a write twice (or miss it), so the stats a replay leaves are not trusted.
     /// Cost: the `/zookeeper/quota` subtree plus each quota's subtree.
     pub fn recompute_quotas(&mut self) {
-        self.quotas = QuotaIndex::default();
+        self.quotas = Arc::default();
         let suffix = format!("/{LIMIT_NODE}");
         let mut roots = Vec::new();
         let mut stack = vec![QUOTA_PATH.to_owned()];
@@ -543,8 +604,8 @@ impl DataTree {
             let Some(n) = self.get(&p) else {
                 continue;
             };
-            if !n.children.is_empty() {
-                stack.extend(n.children.paths().map(str::to_owned));
+            if n.num_children() > 0 {
+                stack.extend(n.children().map(|name| child_path(&p, name)));
                 continue;
             }
             // `traverseNode`: the quota root is what lies between `/zookeeper/quota`
@@ -558,7 +619,7 @@ impl DataTree {
         }
         for root in roots {
             self.update_quota_for_path(&root);
-            self.quotas.add(&root);
+            Arc::make_mut(&mut self.quotas).add(&root);
         }
     }
 
@@ -572,7 +633,7 @@ impl DataTree {
         // the index) reads as "/x/y".
         if let Some(quoted) = parent.strip_prefix(QUOTA_PATH) {
             match split_parent(path).map(|(_, name)| name) {
-                Some(LIMIT_NODE) => self.quotas.add(quoted),
+                Some(LIMIT_NODE) => Arc::make_mut(&mut self.quotas).add(quoted),
                 Some(STAT_NODE) => self.update_quota_for_path(quoted),
                 _ => {}
             }
@@ -591,7 +652,7 @@ impl DataTree {
     fn quota_on_delete(&mut self, path: &str, parent: &str, data_bytes: i64) {
         if let Some(quoted) = parent.strip_prefix(QUOTA_PATH) {
             if split_parent(path).map(|(_, name)| name) == Some(LIMIT_NODE) {
-                self.quotas.remove(quoted);
+                Arc::make_mut(&mut self.quotas).remove(quoted);
             }
         }
         self.update_quota_stat_of(path, -data_bytes, -1);
@@ -615,7 +676,7 @@ impl DataTree {
     /// (its constructor would throw in the middle of applying the txn).
     fn update_quota_stat(&mut self, root: &str, bytes_diff: i64, count_diff: i64) {
         let path = stat_path(root);
-        let Some(node) = self.nodes.get(&path) else {
+        let Some(node) = self.get(&path) else {
             return;
         };
         let Some(Ok(mut stats)) = node.data.as_deref().map(StatsTrack::parse_bytes) else {
@@ -631,17 +692,15 @@ impl DataTree {
     /// data lengths), whatever it held. A root that is no node counts 0.
     fn update_quota_for_path(&mut self, root: &str) {
         let path = stat_path(root);
-        if !self.nodes.contains_key(&path) {
+        if !self.contains(&path) {
             return;
         }
         let (mut count, mut bytes) = (0i64, 0i64);
-        let mut stack: Vec<&str> = self.get(root).map(|n| &*n.path).into_iter().collect();
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p) {
-                count += 1;
-                bytes += data_len(n.data.as_ref());
-                stack.extend(n.children.paths());
-            }
+        let mut stack: Vec<&Node> = self.get(root).into_iter().collect();
+        while let Some(n) = stack.pop() {
+            count += 1;
+            bytes += data_len(n.data.as_ref());
+            stack.extend(n.child_nodes().map(|(_, c)| c));
         }
         let mut stats = StatsTrack::default();
         stats.set(COUNT, count);
@@ -651,7 +710,10 @@ impl DataTree {
 
     /// Sets a quota node's data to `stats`, keeping its Stat as it is.
     fn replace_quota_data(&mut self, path: &str, stats: StatsTrack) {
-        let Some(node) = self.nodes.get_mut(path) else {
+        if !self.contains(path) {
+            return;
+        }
+        let Some(node) = node_mut(&mut self.root, path) else {
             return;
         };
         let data = NodeData::new(stats.to_string().as_bytes());
@@ -664,44 +726,77 @@ impl DataTree {
     /// Checks every structural invariant (O(n)); for tests.
     #[cfg(test)]
     pub fn validate(&self) {
-        let mut size = 0;
-        self.nodes.validate();
-        for node in self.nodes.iter() {
-            let path = &node.path;
-            size += java_len(path) + data_len(node.data.as_ref());
-            for (c, child) in node.children().zip(node.children.paths()) {
-                let expected = if &**path == "/" {
-                    format!("/{c}")
-                } else {
-                    format!("{path}/{c}")
-                };
-                assert_eq!(child, expected);
-                let n = self.nodes.get(child).expect("child exists");
-                // The entry is the child's own path, not a copy.
-                assert!(std::ptr::eq(child, &*n.path));
-            }
-            if &**path != "/" {
-                let (parent, name) = split_parent(path).expect("absolute");
-                let p = self.get(parent).expect("parent exists");
-                assert_eq!(child_path(&p.path, name), **path);
-                assert!(p.children.contains(path), "{path} not listed in parent");
-            }
+        let Some(root) = self.root.as_deref() else {
+            assert_eq!(self.nodes, 0);
+            return;
+        };
+        let (mut size, mut count) = (0, 0);
+        let mut kinds = (BTreeSet::new(), BTreeSet::new(), HashMap::new());
+        let mut stack = vec![("/".to_owned(), root)];
+        while let Some((path, node)) = stack.pop() {
+            count += 1;
+            size += java_len(&path) + data_len(node.data.as_ref());
+            let names: Vec<&str> = node.children().collect();
+            assert!(names.windows(2).all(|w| w[0] < w[1]), "{path}: order");
+            assert!(names.iter().all(|n| !n.is_empty() && !n.contains('/')));
             let owner = node.stat.ephemeral_owner;
             match node.stat.kind {
-                EphemeralType::Normal => assert!(self.ephemerals[&owner].contains(&**path)),
-                EphemeralType::Container => assert!(self.containers.contains(&**path)),
-                EphemeralType::Ttl => assert!(self.ttls.contains(&**path)),
+                EphemeralType::Normal => {
+                    let set: &mut BTreeSet<String> = kinds.2.entry(owner).or_default();
+                    set.insert(path.clone());
+                }
+                EphemeralType::Container => {
+                    kinds.0.insert(path.clone());
+                }
+                EphemeralType::Ttl => {
+                    kinds.1.insert(path.clone());
+                }
                 EphemeralType::Void => assert_eq!(owner, 0),
             }
+            stack.extend(node.child_nodes().map(|(n, c)| (child_path(&path, n), c)));
         }
+        assert_eq!(count, self.nodes);
         assert_eq!(size, self.data_size);
-        for set in self.ephemerals.values() {
-            assert!(!set.is_empty());
-            for p in set {
-                assert!(self.nodes.contains_key(p));
+        let strs = |s: &BTreeSet<SharedPath>| -> BTreeSet<String> {
+            s.iter().map(|p| p.to_string()).collect()
+        };
+        assert_eq!(strs(&self.containers), kinds.0);
+        assert_eq!(strs(&self.ttls), kinds.1);
+        let ephemerals: HashMap<i64, BTreeSet<String>> =
+            self.ephemerals.iter().map(|(k, v)| (*k, strs(v))).collect();
+        assert_eq!(ephemerals, kinds.2);
+    }
+}
+
+/// Whether two subtrees hold the same content (stats, data, ACL values, children by
+/// name), with a heap stack rather than recursion (trees can be deep). Shared records
+/// compare equal without a look inside.
+fn same_nodes(a: Option<&NodeRef>, b: Option<&NodeRef>) -> bool {
+    let (a, b) = match (a, b) {
+        (None, None) => return true,
+        (Some(a), Some(b)) => (a, b),
+        _ => return false,
+    };
+    let mut stack: Vec<(&NodeRef, &NodeRef)> = vec![(a, b)];
+    while let Some((a, b)) = stack.pop() {
+        if triomphe::Arc::ptr_eq(a, b) {
+            continue;
+        }
+        if a.stat != b.stat
+            || a.data != b.data
+            || **a.acl != **b.acl
+            || a.children.len() != b.children.len()
+        {
+            return false;
+        }
+        for ((na, ca), (nb, cb)) in a.children.iter().zip(b.children.iter()) {
+            if na != nb {
+                return false;
             }
+            stack.push((ca, cb));
         }
     }
+    true
 }
 
 /// ZooKeeper's parent update on create (and `setCversionPzxid` on replay): the txn's

@@ -11,15 +11,11 @@
 
 pub mod acl;
 mod acl_table;
-mod children;
 mod data_tree;
 mod ephemeral_type;
 mod ip;
 mod node;
-mod node_map;
 pub mod path;
-// Step 1 of docs/versioned-tree.md: only its tests use it until the tree moves onto it.
-#[cfg_attr(not(test), allow(dead_code))]
 mod persistent_children;
 mod quota;
 mod trigger;

@@ -1,20 +1,22 @@
-//! One znode as a replica stores it: its path, data, shared ACL, persisted stat,
-//! children.
+//! One znode as the tree stores it: a record with its data, shared ACL, persisted
+//! stat and its children, each child a shared record under its name.
 //!
-//! Compact on purpose (a million znodes is a common size, and several replicas per
-//! process share their data): data, path and ACL are one pointer each, to a shared
-//! `NodeData`, a `SharedPath` and an interned ACL. The path is the node's key in the
-//! tree's `NodeMap`, and the same allocation is the node's entry in its parent's
-//! `Children`. Owns no behaviour
-//! beyond turning its persisted stat into the `Stat` clients see.
+//! Records are immutable once shared: the tree is persistent (`docs/versioned-tree.md`).
+//! A change copies the records on the path from the root to the node it changes
+//! (`triomphe::Arc::make_mut`), so a clone of the tree is a version that later changes
+//! never reach. A record does not know its own path: a name is stored once, in its
+//! parent's children. Compact on purpose (a million znodes is a common size): data,
+//! ACL and children are one pointer each. Owns no behaviour beyond turning its
+//! persisted stat into the `Stat` clients see, and dropping a deep subtree without
+//! recursion.
 
 use std::sync::Arc;
 
 use bytes::BytesMut;
 
 use super::acl_table::SharedAcl;
-use super::children::{child_path, name_of, Children, SharedPath};
 use super::ephemeral_type::EphemeralType;
+use super::persistent_children::PersistentChildren;
 use crate::proto::{Acl, Decode, DecodeError, Encode, NodeData, Reader, Stat};
 
 /// `StatPersisted`: the stat fields ZooKeeper stores. `cversion` here counts child
@@ -128,20 +130,31 @@ impl NodeStat {
     }
 }
 
+/// A shared znode record: what a parent's children map holds and a tree's root is.
+/// `triomphe::Arc` has no weak count, so the header is one word.
+pub(super) type NodeRef = triomphe::Arc<Node>;
+
 /// A znode.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Node {
-    /// The node's absolute path (its key in the tree); the same allocation is its
-    /// entry in the parent's children and in the tree's ephemeral/container/TTL sets.
-    pub(super) path: SharedPath,
     /// `None` is ZooKeeper's null data, distinct from empty.
     pub(super) data: Option<NodeData>,
     pub(super) acl: SharedAcl,
     pub(super) stat: NodeStat,
-    pub(super) children: Children,
+    /// Child name → child record, in name order.
+    pub(super) children: PersistentChildren<NodeRef>,
 }
 
 impl Node {
+    pub(super) fn new(data: Option<NodeData>, acl: SharedAcl, stat: NodeStat) -> Node {
+        Node {
+            data,
+            acl,
+            stat,
+            children: PersistentChildren::new(),
+        }
+    }
+
     /// The `Stat` clients see (`DataNode.copyStat`): cversion counts changes (creates
     /// and deletes: `2 * creates - children`), containers and TTL nodes show owner 0.
     pub fn stat(&self) -> Stat {
@@ -194,14 +207,26 @@ impl Node {
 
     /// Child names in sorted order.
     pub fn children(&self) -> impl Iterator<Item = &str> {
-        self.children.names()
+        self.children.iter().map(|(name, _)| name)
+    }
+
+    /// The child called `name`.
+    pub fn child(&self, name: &str) -> Option<&Node> {
+        self.children.get(name).map(|c| &**c)
+    }
+
+    /// Children as (name, node) in name order.
+    pub fn child_nodes(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.children.iter().map(|(name, c)| (name, &**c))
     }
 
     /// The first child name after `after` (or the first of all), in sorted order: lets
     /// a walk resume where it stopped even though the set changed in between.
     pub fn child_after(&self, after: Option<&str>) -> Option<&str> {
-        let after = after.map(|name| child_path(&self.path, name));
-        self.children.path_after(after.as_deref()).map(name_of)
+        self.children
+            .range_after(after)
+            .next()
+            .map(|(name, _)| name)
     }
 
     pub fn num_children(&self) -> usize {
@@ -210,5 +235,27 @@ impl Node {
 
     pub fn kind(&self) -> EphemeralType {
         self.stat.kind
+    }
+}
+
+impl Drop for Node {
+    /// Dismantles the subtree this record alone holds with a heap stack: dropping a
+    /// chain of records recursively would take stack per level, and a chain can be
+    /// as deep as clients create it (a path of 1 MB has 500,000 levels). Records
+    /// shared with another version are only released.
+    fn drop(&mut self) {
+        if self.children.is_empty() {
+            return;
+        }
+        let mut stack = vec![std::mem::take(&mut self.children)];
+        while let Some(children) = stack.pop() {
+            for child in children.into_unique_values() {
+                if let Ok(mut node) = triomphe::Arc::try_unwrap(child) {
+                    if !node.children.is_empty() {
+                        stack.push(std::mem::take(&mut node.children));
+                    }
+                }
+            }
+        }
     }
 }

@@ -215,6 +215,22 @@ impl<V: Clone> PersistentChildren<V> {
     }
 }
 
+impl<V: Clone> PersistentChildren<V> {
+    /// The values, moved out, if this map alone holds its storage; none otherwise
+    /// (the storage stays with its other holders). Lets a deep tree be dropped with a
+    /// heap stack instead of recursion.
+    pub(crate) fn into_unique_values(mut self) -> Vec<V> {
+        let Some(repr) = self.0.take() else {
+            return Vec::new();
+        };
+        match Arc::try_unwrap(repr) {
+            Ok(Repr::Small(entries)) => entries.into_vec().into_iter().map(|(_, v)| v).collect(),
+            Ok(Repr::Large(map)) => map.into_iter().map(|(_, v)| v).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
 impl<V> PersistentChildren<V> {
     /// Every entry, in name order.
     pub(crate) fn iter(&self) -> Iter<'_, V> {
@@ -249,6 +265,8 @@ impl<V> PersistentChildren<V> {
     /// tree counts its records). For the large form the estimate assumes B-tree
     /// leaves half full ([`LEAF_FILL`]), and counts the whole tree, as imbl does not
     /// tell which of its nodes another version shares.
+    // For memory reports; only tests measure it so far.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn heap_bytes(&self) -> usize {
         let Some(repr) = self.0.as_ref() else {
             return 0;
@@ -277,9 +295,11 @@ impl<V> PersistentChildren<V> {
 /// at the median; counting allocations of 1M names measured ~76 B per entry
 /// inserted in order and ~71 B in scattered order (leaves ~half full, plus
 /// branches), which this reproduces within a few percent.
+#[cfg_attr(not(test), allow(dead_code))]
 const LEAF_FILL: usize = 8;
 
 /// Heap bytes of a name stored out of line: the shared string's counts and bytes.
+#[cfg_attr(not(test), allow(dead_code))]
 fn name_heap_bytes(name: &str) -> usize {
     if name.len() > SmolStr::INLINE_CAP {
         2 * std::mem::size_of::<usize>() + name.len()

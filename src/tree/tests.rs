@@ -310,12 +310,191 @@ fn child_after_resumes_a_walk_across_changes() {
     assert_eq!(root(&t).child_after(Some("zookeeper")), None);
 }
 
-/// The node's size is what several replicas per process pay per znode (see
-/// `examples/tree_rss.rs`); a field that grows it should be a choice, not an accident.
+/// The record's size is what every znode pays (see `examples/tree_rss.rs`), 96 bytes
+/// with the shared record's one-word count; a field that grows it should be a choice,
+/// not an accident.
 #[cfg(target_pointer_width = "64")]
 #[test]
-fn node_is_96_bytes() {
-    assert_eq!(std::mem::size_of::<Node>(), 96);
+fn node_record_is_88_bytes() {
+    assert_eq!(std::mem::size_of::<Node>(), 88);
+}
+
+/// Everything a client or a snapshot can see of a tree, as plain values.
+fn dump(t: &DataTree) -> Vec<String> {
+    let mut out = vec![format!(
+        "count={} size={} acls={} eph={}",
+        t.node_count(),
+        t.approximate_data_size(),
+        t.acl_count(),
+        t.ephemerals_count()
+    )];
+    let mut stack = vec!["/".to_owned()];
+    while let Some(p) = stack.pop() {
+        let n = t.get(&p).expect("listed node exists");
+        out.push(format!("{p} {:?} {:?} {:?}", n.stat(), n.data(), n.acl()));
+        for c in n.children() {
+            stack.push(if p == "/" {
+                format!("/{c}")
+            } else {
+                format!("{p}/{c}")
+            });
+        }
+    }
+    for s in t
+        .sessions_with_ephemerals()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        out.push(format!(
+            "session {s}: {:?}",
+            t.ephemerals(s).collect::<Vec<_>>()
+        ));
+    }
+    out.push(format!(
+        "containers {:?}",
+        t.containers().collect::<Vec<_>>()
+    ));
+    out.push(format!("ttls {:?}", t.ttls().collect::<Vec<_>>()));
+    out
+}
+
+/// A clone is a version: whatever the original goes through afterwards (creates,
+/// deletes, data and ACL changes, ephemerals, session kills), every clone taken along
+/// the way reads exactly what it read when taken, and so does a clone changed on its
+/// own. This is what snapshots and learner sync will rely on.
+#[test]
+fn clones_are_versions_later_changes_never_reach() {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut t = DataTree::with_extended_types(true);
+    let mut versions: Vec<(DataTree, Vec<String>)> = Vec::new();
+    let names = ["a", "b", "c", "d"];
+    let acls = [Acl::open_unsafe(), Acl::read_unsafe()];
+    let mut tr = Vec::new();
+    for step in 0..3000i64 {
+        let depth = rng.gen_range(1..=3);
+        let path: String = (0..depth)
+            .map(|_| format!("/{}", names[rng.gen_range(0..names.len())]))
+            .collect();
+        let zxid = 100 + step;
+        match rng.gen_range(0..10) {
+            0..=3 => {
+                let owner =
+                    [0, 0, 1, 2, crate::tree::CONTAINER_EPHEMERAL_OWNER][rng.gen_range(0..5)];
+                let _ = t.create_node(
+                    &path,
+                    b("x"),
+                    &acls[step as usize % 2],
+                    owner,
+                    -1,
+                    zxid,
+                    step,
+                    &mut tr,
+                );
+            }
+            4..=5 => {
+                if t.get(&path).is_some_and(|n| n.num_children() == 0) {
+                    let _ = t.delete_node(&path, zxid, &mut tr);
+                }
+            }
+            6..=7 => {
+                let _ = t.set_data(
+                    &path,
+                    b(&step.to_string()),
+                    step as i32,
+                    zxid,
+                    step,
+                    &mut tr,
+                );
+            }
+            8 => {
+                let _ = t.set_acl(&path, &acls[rng.gen_range(0..2)], step as i32);
+            }
+            _ => {
+                t.kill_session(rng.gen_range(1..3), zxid, &[], &mut tr);
+            }
+        }
+        if step % 97 == 0 {
+            t.validate();
+            versions.push((t.clone(), dump(&t)));
+        }
+        // A clone changed on its own leaves the original and the other clones alone.
+        if step % 503 == 0 {
+            let mut fork = t.clone();
+            let before = dump(&t);
+            for p in ["/a", "/b", "/a/c"] {
+                let _ = fork.set_data(p, b("fork"), 1, zxid, step, &mut tr);
+                let _ = fork.create_node(
+                    &format!("{p}/fork"),
+                    None,
+                    &acls[0],
+                    1,
+                    -1,
+                    zxid,
+                    step,
+                    &mut tr,
+                );
+            }
+            fork.kill_session(2, zxid, &[], &mut tr);
+            fork.validate();
+            assert_eq!(
+                dump(&t),
+                before,
+                "step {step}: a fork's changes reached the original"
+            );
+        }
+    }
+    for (i, (v, seen)) in versions.iter().enumerate() {
+        v.validate();
+        assert_eq!(&dump(v), seen, "version {i} changed after it was taken");
+    }
+}
+
+/// A change copies the records on its path and shares the rest with the clone: a
+/// sibling subtree is the very same record in both versions, so a version costs
+/// memory only for what changed since.
+#[test]
+fn a_change_copies_its_path_and_shares_the_rest() {
+    let mut t = DataTree::new();
+    for p in ["/a", "/a/x", "/b", "/b/y"] {
+        create(&mut t, p, 0, 5, 1);
+    }
+    let old = t.clone();
+    let mut tr = Vec::new();
+    t.set_data("/a/x", b("new"), 1, 6, 2, &mut tr).expect("set");
+    let same = |p: &str| std::ptr::eq(t.get(p).expect("t"), old.get(p).expect("old"));
+    assert!(same("/b") && same("/b/y") && same("/zookeeper"));
+    assert!(!same("/") && !same("/a") && !same("/a/x"));
+    assert_eq!(
+        old.get("/a/x").and_then(|n| n.data()).map(|d| d.to_vec()),
+        Some(b"d".to_vec())
+    );
+}
+
+/// A chain of nodes as deep as clients may make it is dropped (and compared) without
+/// recursion. Run on a thread with a 64 KiB stack, which a recursive drop of 3,000
+/// levels overflows (a 1 MB path has 500,000 levels, enough for any stack).
+#[test]
+fn a_deep_chain_drops_without_overflowing_the_stack() {
+    let mut t = DataTree::new();
+    let mut path = String::new();
+    for i in 0..3_000 {
+        path.push_str("/a");
+        create(&mut t, &path, 0, 10 + i, 1);
+    }
+    let copy = t.clone();
+    let mut tr = Vec::new();
+    t.set_data(&path, b("leaf"), 1, 99_999, 2, &mut tr)
+        .expect("set");
+    assert_eq!(t.count_descendants("/a"), Some(2_999));
+    let small_stack = std::thread::Builder::new().stack_size(64 * 1024);
+    let dropper = small_stack
+        .spawn(move || {
+            assert!(copy != t);
+            drop(copy);
+            drop(t);
+        })
+        .expect("spawn");
+    assert!(dropper.join().is_ok(), "dropping the tree failed");
 }
 
 // ----- quotas: what ZooKeeper 3.8's DataTree does to `zookeeper_stats` -----
