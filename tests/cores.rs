@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{err, op, raw_connect, request, Jute, Reader, Server};
+use common::{err, op, raw_connect, read_frame, request, send_frame, Jute, Reader, Server};
 
 #[test]
 fn a_write_answered_on_one_core_is_read_on_every_core() {
@@ -42,6 +42,68 @@ fn a_write_answered_on_one_core_is_read_on_every_core() {
             );
             assert_eq!(Reader(&r.body).buffer(), b"v");
         }
+    }
+}
+
+/// A watch event reaches its client before any read of the data that fired it, also
+/// when the write came through another core: a client that set a data watch, then
+/// reads right after another client's setData was answered, gets the
+/// NodeDataChanged event first and then the new data, as from one ZooKeeper server.
+#[test]
+fn a_watch_event_comes_before_the_data_that_fired_it_across_cores() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let server = Server::start("cores=2\nquorumCore=dedicated");
+    let mut conns: Vec<_> = (0..6).map(|_| raw_connect(&server.addr())).collect();
+    let mut xid = 1;
+    let create = Jute::new()
+        .string("/w")
+        .buffer(b"0")
+        .open_acl()
+        .int(0)
+        .into_vec();
+    let r = request(&mut conns[0], xid, op::CREATE, &create).expect("create");
+    assert_eq!(r.err, err::OK);
+    for round in 1..200 {
+        let watcher = round % conns.len();
+        let writer = (round / conns.len() + watcher + 1) % conns.len();
+        if writer == watcher {
+            continue;
+        }
+        xid += 1;
+        let watch = Jute::new().string("/w").boolean(true).into_vec();
+        let r = request(&mut conns[watcher], xid, op::GET_DATA, &watch).expect("watch");
+        assert_eq!(r.err, err::OK);
+        let value = round.to_string();
+        let set = Jute::new()
+            .string("/w")
+            .buffer(value.as_bytes())
+            .int(-1)
+            .into_vec();
+        xid += 1;
+        let r = request(&mut conns[writer], xid, op::SET_DATA, &set).expect("setData");
+        assert_eq!(r.err, err::OK);
+        // The write is answered: the watcher's next read must come after the event.
+        xid += 1;
+        let get = Jute::new().string("/w").boolean(false).into_vec();
+        let payload = Jute::new().int(xid).int(op::GET_DATA).raw(&get).into_vec();
+        send_frame(&mut conns[watcher], &payload).expect("send");
+        let first = read_frame(&mut conns[watcher]).expect("frame");
+        let mut r = Reader(&first);
+        assert_eq!(
+            r.int(),
+            -1,
+            "round {round}: the read was answered before the watch event"
+        );
+        let (_zxid, _err, event_type) = (r.long(), r.int(), r.int());
+        assert_eq!(event_type, 3, "round {round}: NodeDataChanged expected");
+        let reply = read_frame(&mut conns[watcher]).expect("reply");
+        let mut r = Reader(&reply);
+        assert_eq!(r.int(), xid);
+        let (_zxid, e) = (r.long(), r.int());
+        assert_eq!(e, err::OK);
+        assert_eq!(r.buffer(), value.as_bytes(), "round {round}: stale data");
     }
 }
 

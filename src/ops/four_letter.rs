@@ -197,14 +197,14 @@ fn srvr(core: &Rc<Core>, clients: Option<String>) -> String {
     let _ = writeln!(s, "Outstanding: {}", t.outstanding);
     let _ = writeln!(s, "Zxid: 0x{:x}", core.last_zxid.get());
     s.push_str("Mode: standalone\n");
-    let _ = writeln!(s, "Node count: {}", core.tree.borrow().node_count());
+    let _ = writeln!(s, "Node count: {}", core.tree().node_count());
     s
 }
 
 /// The `mntr` rows (key, value), also served as Prometheus gauges.
 pub fn mntr_rows(core: &Rc<Core>) -> Vec<(String, String)> {
     let t = core.stats.totals();
-    let tree = core.tree.borrow();
+    let tree = core.tree();
     let q = core.stats.quorum();
     let (open_fds, max_fds) = fd_counts();
     let batches = q.batches.load(Relaxed);
@@ -455,7 +455,7 @@ fn wchp(by_path: &mut BTreeMap<String, Vec<i64>>) -> String {
 
 /// `dump`, given the sessions attached to every core's connections (ascending).
 fn dump(core: &Rc<Core>, ids: &[i64]) -> String {
-    let tree = core.tree.borrow();
+    let tree = core.tree();
     let mut s = String::from("SessionTracker dump:\n");
     let _ = writeln!(s, "Global Sessions({}):", ids.len());
     for id in ids {

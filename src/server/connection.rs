@@ -492,6 +492,10 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
             .await
         }
         r => {
+            // Whatever was published before this read arrived is visible to it, even
+            // if this core has not had the quorum core's wake-up yet: a write another
+            // core has answered is in it (read-your-writes across cores).
+            core.catch_up();
             let queued = !conn.pending.borrow().is_empty();
             if queued {
                 conn.pending.borrow_mut().push_back(Pending::Local {

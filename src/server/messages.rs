@@ -97,10 +97,11 @@ pub enum GatherPart {
     Sessions(Vec<i64>),
 }
 
-/// What happened to a committed txn, for the core that must answer it.
+/// A committed entry of a batch, as published to the session cores, which answer
+/// their own clients' parts of it.
 #[derive(Debug, Clone)]
 pub enum Committed {
-    /// A txn every replica applies. `origin` is `None` for the server's own txns
+    /// A txn, applied to the tree. `origin` is `None` for the server's own txns
     /// (session expiry, container reaping).
     Txn {
         origin: Option<Origin>,
@@ -123,8 +124,9 @@ pub enum Committed {
 /// Quorum core → session core.
 #[derive(Debug)]
 pub enum ToSession {
-    /// Committed txns in zxid order, shared by every session core.
-    Committed(Arc<Vec<Committed>>),
+    /// A batch was published (`published.rs`): catch up. Carries nothing, as the
+    /// chain itself says what is new; a core that caught up on a read finds nothing.
+    Published,
     /// The answer to `Revalidate`: `Some(timeout)` if the session lives.
     Revalidated {
         conn: ConnId,

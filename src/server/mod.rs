@@ -15,6 +15,7 @@ pub(crate) mod frame_out;
 mod listeners;
 pub mod messages;
 mod outbox;
+mod published;
 mod quorum;
 mod reads;
 mod replies;
@@ -25,8 +26,6 @@ pub mod stats;
 
 pub use session_core::Core;
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use glommio::channels::shared_channel;
@@ -35,7 +34,6 @@ use std::time::Duration;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
-use crate::tree::DataTree;
 
 /// Messages in flight on one channel between two cores before the sender waits.
 pub const CHANNEL_DEPTH: usize = 4096;
@@ -170,9 +168,11 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             ),
         }
     }
-    let tree: DataTree = recovered.tree;
     let last_zxid = recovered.last_zxid;
+    let first = published::Published::first(recovered.tree.version(), last_zxid);
     let durable = quorum::Durable {
+        tree: recovered.tree,
+        last_zxid,
         log: recovered.log,
         sessions: recovered.sessions,
     };
@@ -184,25 +184,21 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     let quorum_stop = stop_notice(&mut stopper)?;
     let mut handles = Vec::with_capacity(n + 1);
     let spin = Duration::from_micros(cfg.spin_before_park_us);
-    // With a shared quorum core the quorum task runs on session core 0's executor and
-    // preps against that core's replica: the write path then crosses no thread (no
-    // eventfd wake-up, no membarrier when an executor parks) and the process holds
-    // one tree fewer, which is what a machine with few CPUs wants.
+    // With a shared quorum core the quorum task runs on session core 0's executor:
+    // the write path then crosses no thread (no eventfd wake-up, no membarrier when an
+    // executor parks), which is what a machine with few CPUs wants.
     let shared = cfg.quorum_shared();
-    // One replica per executor that needs one; the recovered tree itself is the last,
-    // so none outlives its executor here.
-    let quorum_tree = (!shared).then(|| tree.clone());
-    let mut session_trees: Vec<DataTree> = (1..n).map(|_| tree.clone()).collect();
-    session_trees.push(tree);
+    // The quorum core owns the tree and is its one writer; every session core starts
+    // from the same published version of it.
     let quorum_task = {
         let cfg = cfg.clone();
         let stats = stats.clone();
-        move |committed: quorum::CommittedTree| {
+        let first = first.clone();
+        move || {
             quorum::run(
                 cfg,
-                committed,
                 durable,
-                last_zxid,
+                first,
                 quorum::Channels {
                     outs: to_session_tx,
                     ins: to_quorum_rx,
@@ -213,9 +209,10 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
         }
     };
     let mut shared_quorum = None;
-    match quorum_tree {
-        None => shared_quorum = Some(quorum_task),
-        Some(own) => {
+    if shared {
+        shared_quorum = Some(quorum_task);
+    } else {
+        {
             let cpu = cpu_for(0);
             let h = LocalExecutorBuilder::new(Placement::Unbound)
                 .name("rk-quorum")
@@ -223,11 +220,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
                 .spin_before_park(spin)
                 .spawn(move || async move {
                     pin(cpu);
-                    quorum_task(quorum::CommittedTree {
-                        tree: Rc::new(RefCell::new(own)),
-                        applier: None,
-                    })
-                    .await
+                    quorum_task().await
                 })
                 .map_err(|e| ServerError::Executor(e.to_string()))?;
             handles.push(h);
@@ -237,7 +230,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     let channels = to_quorum_tx.into_iter().zip(to_session_rx);
     let mut client_listeners = listeners.client.into_iter();
     let mut metrics_listener = listeners.metrics;
-    for (i, ((tx, rx), replica)) in channels.zip(session_trees).enumerate() {
+    for (i, (tx, rx)) in channels.enumerate() {
         let start = session_core::CoreStart {
             idx: i,
             cfg: cfg.clone(),
@@ -252,21 +245,17 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
         };
         let cpu = cpu_for(i + first_cpu);
         let quorum_here = if i == 0 { shared_quorum.take() } else { None };
+        let first = first.clone();
         let h = LocalExecutorBuilder::new(Placement::Unbound)
             .name(&format!("rk-session-{i}"))
             .io_memory(IO_MEMORY_BYTES)
             .spin_before_park(spin)
             .spawn(move || async move {
                 pin(cpu);
-                let tree = Rc::new(RefCell::new(replica));
                 if let Some(q) = quorum_here {
-                    let committed = quorum::CommittedTree {
-                        tree: tree.clone(),
-                        applier: Some(i),
-                    };
-                    glommio::spawn_local(q(committed)).detach();
+                    glommio::spawn_local(q()).detach();
                 }
-                session_core::run(start, tree, tx, rx).await
+                session_core::run(start, first, tx, rx).await
             })
             .map_err(|e| ServerError::Executor(e.to_string()))?;
         handles.push(h);

@@ -4,9 +4,10 @@
 //! as one batch, syncs the batch, then commits it: the batch is fanned out to every
 //! session core, which applies it and answers its clients.
 //!
-//! The committed tree is the quorum core's own replica, which it applies each batch
-//! to after the sync, or, when the quorum task shares session core 0's executor
-//! (`quorumCore`), that core's replica: one tree for both, applied by the core.
+//! The quorum core is the tree's one writer: after a batch's sync it applies the batch
+//! to its tree, once for the whole process, and publishes the batch with the new
+//! version (`published.rs`); the session cores take it from there. With `quorumCore`
+//! shared the task runs on session core 0's executor, with the same tree of its own.
 //!
 //! It is also the authority on sessions: it creates them, revalidates reconnects,
 //! tracks their expiry from the touches the session cores send, and closes expired
@@ -18,10 +19,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 
 use super::messages::{Committed, ConnId, CoreIdx, Origin, ToQuorum, ToSession};
+use super::published::Published;
 use super::session_core::wall_clock_ms;
 use super::shutdown::StopNotice;
 use super::signal::Signal;
@@ -34,9 +35,12 @@ use crate::tree::DataTree;
 use crate::txn::{self, CreateSessionTxn, Outstanding, PrepContext, Txn, TxnHeader, WriteRequest};
 use std::sync::atomic::Ordering::Relaxed;
 
-/// What recovery hands the quorum core: the log to append to and the sessions that
-/// were live when the server stopped (they expire normally unless clients return).
+/// What recovery hands the quorum core: the tree, the zxid of its last txn, the log to
+/// append to and the sessions that were live when the server stopped (they expire
+/// normally unless clients return).
 pub struct Durable {
+    pub tree: DataTree,
+    pub last_zxid: i64,
     pub log: TxnLog,
     pub sessions: Vec<(i64, i32)>,
 }
@@ -63,23 +67,16 @@ enum Work {
     Reap(String),
 }
 
-/// The committed tree the quorum core preps against, and who applies to it.
-pub struct CommittedTree {
-    pub tree: Rc<RefCell<DataTree>>,
-    /// `None`: the quorum core's own replica, which it applies each batch to.
-    /// `Some(i)`: session core i's replica, which that core applies, publishing how
-    /// far it got in its `applied_zxid`.
-    pub applier: Option<CoreIdx>,
-}
-
 struct Quorum {
     cfg: Arc<Config>,
-    committed: CommittedTree,
+    /// The committed tree: every synced batch applied, and nothing else.
+    tree: RefCell<DataTree>,
+    /// The newest published entry, which the next batch is linked after.
+    newest: RefCell<Arc<Published>>,
     /// Changes of txns prepared but not yet applied to the committed tree.
     outstanding: RefCell<Outstanding>,
-    /// zxid of the last txn applied to the committed tree when it is the quorum
-    /// core's own.
-    own_applied: Cell<i64>,
+    /// zxid of the last txn applied to the committed tree.
+    applied: Cell<i64>,
     sessions: RefCell<SessionTracker>,
     /// Where each live session is attached (core, connection).
     owners: RefCell<HashMap<i64, (CoreIdx, ConnId)>>,
@@ -342,7 +339,7 @@ impl Quorum {
     /// Prepares `req` as the txn `zxid` against the committed tree and the
     /// outstanding changes, which then include its own.
     fn prep(&self, ctx: &PrepContext<'_>, zxid: i64, req: &WriteRequest) -> Txn {
-        let tree = self.committed.tree.borrow();
+        let tree = self.tree.borrow();
         txn::prep_with(&tree, &mut self.outstanding.borrow_mut(), ctx, zxid, req)
     }
 
@@ -487,9 +484,10 @@ impl Quorum {
         fatal(&format!("{what}; {advice}"))
     }
 
-    /// Starts a snapshot when enough txns were committed since the last one. The
-    /// tree is walked on this core a few nodes per step while the pipeline goes on
-    /// between steps (a fuzzy snapshot); the bytes are written on the blocking pool.
+    /// Starts a snapshot when enough txns were committed since the last one: a walk
+    /// of the version just committed, on the blocking pool, so the snapshot is exact
+    /// (it holds every txn up to its zxid and none after) and the pipeline never
+    /// waits for it.
     fn maybe_snapshot(self: &Rc<Self>, txns: u64) {
         self.since_snapshot.set(self.since_snapshot.get() + txns);
         if self.since_snapshot.get() < self.snapshot_at.get() || self.snapshot_running.get() {
@@ -505,20 +503,28 @@ impl Quorum {
             .into_iter()
             .map(|s| (s.id, s.timeout_ms as i32))
             .collect();
-        // The pipeline is between batches: every txn up to here is committed.
-        let zxid = self.last_zxid.get();
+        // The pipeline is between batches: every prepared txn is applied.
+        let zxid = self.applied.get();
+        let version = self.tree.borrow().version();
         self.snapshot_running.set(true);
         let q = self.clone();
         glommio::spawn_local(async move {
             let started = Instant::now();
-            match q.write_snapshot(&sessions, zxid).await {
-                Ok((path, nodes)) => {
+            let dir = q.cfg.data_dir.clone();
+            let (version, sessions, written) = blocking(move || {
+                let written = storage::write_snapshot(&dir, &version, &sessions, zxid);
+                (version, sessions, written)
+            })
+            .await;
+            match written {
+                Ok(path) => {
                     q.stats
                         .quorum()
                         .snapshots
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(
-                        "snapshot 0x{zxid:x} ({nodes} nodes) written to {} in {} ms",
+                        "snapshot 0x{zxid:x} ({} nodes) written to {} in {} ms",
+                        version.node_count().saturating_sub(1),
                         path.display(),
                         started.elapsed().as_millis()
                     );
@@ -532,7 +538,7 @@ impl Quorum {
                     storage::snapshot::failure_advice(
                         &q.cfg.data_dir,
                         &e,
-                        &q.committed.tree.borrow(),
+                        &version,
                         sessions.len()
                     )
                 ),
@@ -540,55 +546,6 @@ impl Quorum {
             q.snapshot_running.set(false);
         })
         .detach();
-    }
-
-    /// Walks the tree into a snapshot file, [`SNAPSHOT_NODES_PER_STEP`] nodes at a
-    /// time, sleeping between steps so the executor polls its rings and the pipeline
-    /// runs; returns the file and the number of nodes written.
-    async fn write_snapshot(
-        &self,
-        sessions: &[(i64, i32)],
-        zxid: i64,
-    ) -> storage::Result<(std::path::PathBuf, u64)> {
-        // The walk starts from a tree holding every txn up to `zxid`: the batch just
-        // committed may still be on its way to the core that applies it.
-        while self.applied() < zxid {
-            glommio::timer::sleep(Duration::from_millis(1)).await;
-        }
-        let dir = self.cfg.data_dir.clone();
-        let mut file = blocking(move || storage::SnapshotFile::create(&dir, zxid)).await?;
-        let mut buf = BytesMut::with_capacity(SNAPSHOT_CHUNK_BYTES + (64 << 10));
-        let mut enc = storage::SnapshotEncoder::new(sessions, zxid, &mut buf);
-        loop {
-            let done = {
-                let tree = self.committed.tree.borrow();
-                enc.encode_some(&tree, SNAPSHOT_NODES_PER_STEP, &mut buf)
-            };
-            if done || buf.len() >= SNAPSHOT_CHUNK_BYTES {
-                let chunk = buf.split().freeze();
-                let res = blocking(move || match file.write(&chunk) {
-                    Ok(()) => Ok(file),
-                    Err(e) => {
-                        file.abandon();
-                        Err(e)
-                    }
-                })
-                .await;
-                file = res?;
-            }
-            if done {
-                break;
-            }
-            // A timer, not a yield: glommio reruns a yielding task before it polls
-            // io_uring, which would starve the pipeline's fsync completions.
-            glommio::timer::sleep(SNAPSHOT_STEP_PAUSE).await;
-        }
-        // The walk may have seen txns after `zxid`, but only synced ones: the
-        // committed tree gets a batch after its sync, so the file never holds a txn
-        // the log could lose.
-        let nodes = enc.nodes();
-        let path = blocking(move || file.finish()).await?;
-        Ok((path, nodes))
     }
 
     /// The pipeline: take a batch, prepare it, append, sync, commit (fan out).
@@ -603,7 +560,9 @@ impl Quorum {
             let max_bytes = self.cfg.commit_batch_max_bytes;
             let start_bytes = self.log.borrow().bytes_appended();
             // What the committed tree has applied needs no overlay any more.
-            self.outstanding.borrow_mut().commit_up_to(self.applied());
+            self.outstanding
+                .borrow_mut()
+                .commit_up_to(self.applied.get());
             let mut committed: Vec<Committed> = Vec::new();
             let mut append_us = 0u64;
             loop {
@@ -647,13 +606,15 @@ impl Quorum {
             self.stats.quorum().stage(Stage::Append, append_us);
             self.sync(txns).await;
             self.stats.quorum().batch_committed(committed.len());
-            if self.committed.applier.is_none() {
-                self.apply_committed(&committed);
-            }
-            let batch = Arc::new(committed);
+            let applying = Instant::now();
+            self.apply_and_publish(committed);
             let fanout = Instant::now();
+            self.stats.quorum().stage(
+                Stage::Apply,
+                fanout.duration_since(applying).as_micros() as u64,
+            );
             for out in &self.outs {
-                if out.send(ToSession::Committed(batch.clone())).await.is_err() {
+                if out.send(ToSession::Published).await.is_err() {
                     tracing::error!("a session core went away; stopping the pipeline");
                     return;
                 }
@@ -665,24 +626,30 @@ impl Quorum {
         }
     }
 
-    /// zxid of the last txn applied to the committed tree.
-    fn applied(&self) -> i64 {
-        match self.committed.applier {
-            None => self.own_applied.get(),
-            Some(core) => self.stats.core(core).applied_zxid.load(Relaxed),
-        }
-    }
-
-    /// Applies a synced batch to the quorum core's own replica.
-    fn apply_committed(&self, batch: &[Committed]) {
-        let mut tree = self.committed.tree.borrow_mut();
-        for c in batch {
-            if let Committed::Txn { hdr, txn, .. } | Committed::SessionCreated { hdr, txn, .. } = c
-            {
-                let _ = txn::apply(&mut tree, hdr, txn);
-                self.own_applied.set(hdr.zxid);
+    /// Applies a synced batch to the committed tree, once for the whole process, and
+    /// publishes it with the version after it.
+    fn apply_and_publish(&self, batch: Vec<Committed>) {
+        let mut applied = Vec::with_capacity(batch.len());
+        {
+            let mut tree = self.tree.borrow_mut();
+            for c in batch {
+                let outcome = match &c {
+                    Committed::Txn { hdr, txn, .. }
+                    | Committed::SessionCreated { hdr, txn, .. } => {
+                        self.applied.set(hdr.zxid);
+                        Some(txn::apply(&mut tree, hdr, txn))
+                    }
+                    Committed::Sync { .. } => None,
+                };
+                applied.push((c, outcome));
             }
         }
+        let version = self.tree.borrow().version();
+        let next = self
+            .newest
+            .borrow()
+            .append(version, self.applied.get(), applied);
+        *self.newest.borrow_mut() = next;
     }
 
     /// Session expiry and container reaping, on the tick.
@@ -722,7 +689,7 @@ impl Quorum {
             }
             if last_reap.elapsed() >= reap_every {
                 last_reap = Instant::now();
-                let paths = self.committed.tree.borrow().expired_containers_and_ttls(
+                let paths = self.tree.borrow().expired_containers_and_ttls(
                     wall_clock_ms(),
                     self.cfg.container_max_never_used_interval_ms,
                 );
@@ -747,13 +714,13 @@ pub struct Channels {
 /// Runs the quorum core until the process ends.
 pub async fn run(
     cfg: Arc<Config>,
-    committed: CommittedTree,
     durable: Durable,
-    last_zxid: i64,
+    newest: Arc<Published>,
     Channels { outs, ins }: Channels,
     stats: Arc<ServerStats>,
     stop: StopNotice,
 ) {
+    let last_zxid = durable.last_zxid;
     // A channel end's connect waits for its peer; the receivers connect in their own
     // tasks so session cores can connect both their ends at once.
     let ins: Vec<_> = ins
@@ -791,9 +758,10 @@ pub async fn run(
         reads_at_last_sync: Cell::new(0),
         stopping: Cell::new(false),
         cfg,
-        committed,
+        tree: RefCell::new(durable.tree),
+        newest: RefCell::new(newest),
         outstanding: RefCell::new(Outstanding::new()),
-        own_applied: Cell::new(last_zxid),
+        applied: Cell::new(last_zxid),
         owners: RefCell::new(HashMap::new()),
         last_zxid: Cell::new(last_zxid),
         inbox: RefCell::new(VecDeque::new()),
@@ -827,14 +795,6 @@ pub async fn run(
     .detach();
     q.pipeline().await;
 }
-
-/// Nodes encoded per step of a snapshot walk: some tens of microseconds of work, the
-/// most a batch waits for the walk.
-const SNAPSHOT_NODES_PER_STEP: usize = 128;
-/// Encoded bytes handed to the blocking pool at a time.
-const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
-/// Pause between walk steps, during which the executor polls its rings.
-const SNAPSHOT_STEP_PAUSE: Duration = Duration::from_micros(20);
 
 /// Runs blocking work (file I/O) on this executor's blocking pool.
 async fn blocking<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {

@@ -14,7 +14,7 @@ use crate::proto::{
     GetEphemeralsResponse, Id, MultiOp, MultiResponse, NodeData, OpCode, OpResult, Request,
     WatcherEvent, WhoAmIResponse,
 };
-use crate::tree::{check_acl, mask_digests_for_get_acl as mask_digests, DataTree, Node};
+use crate::tree::{check_acl, mask_digests_for_get_acl as mask_digests, Node, TreeVersion};
 use crate::watch::{AddWatchMode, NodeZxids, SetWatches as WatchSet, WatchEvent, WatcherType};
 
 type Answer = Result<Option<Box<dyn EncodeDyn>>, ErrorCode>;
@@ -44,7 +44,7 @@ impl Core {
                 if r.watch {
                     self.add_watch(session, |w| w.add_data_watch(session, &r.path))?;
                 }
-                let tree = self.tree.borrow();
+                let tree = self.tree();
                 let node = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
                 Ok(Some(Box::new(ExistsResponse { stat: node.stat() })))
             }
@@ -60,7 +60,7 @@ impl Core {
                 }
             }
             Request::GetAcl(r) => {
-                let tree = self.tree.borrow();
+                let tree = self.tree();
                 // READ or ADMIN suffices; digests are masked without ADMIN.
                 let node = readable(&tree, &r.path, perms::READ | perms::ADMIN, &auth)?;
                 let acl = node.acl();
@@ -75,7 +75,7 @@ impl Core {
                 })))
             }
             Request::GetAllChildrenNumber(r) => {
-                let tree = self.tree.borrow();
+                let tree = self.tree();
                 readable(&tree, &r.path, perms::READ, &auth)?;
                 let total = tree.count_descendants(&r.path).unwrap_or(0);
                 Ok(Some(Box::new(GetAllChildrenNumberResponse {
@@ -83,7 +83,7 @@ impl Core {
                 })))
             }
             Request::GetEphemerals(r) => {
-                let tree = self.tree.borrow();
+                let tree = self.tree();
                 let prefix = r.prefix_path.trim();
                 let all = prefix.is_empty() || prefix == "/";
                 let ephemerals = tree
@@ -192,7 +192,7 @@ impl Core {
         watch: bool,
     ) -> Result<GetDataResponse, ErrorCode> {
         let resp = {
-            let tree = self.tree.borrow();
+            let tree = self.tree();
             let node = readable(&tree, path, perms::READ, auth)?;
             GetDataResponse {
                 data: node.data().map(NodeData::shared_bytes),
@@ -213,7 +213,7 @@ impl Core {
         watch: bool,
     ) -> Result<(Vec<String>, crate::proto::Stat), ErrorCode> {
         let out = {
-            let tree = self.tree.borrow();
+            let tree = self.tree();
             let node = readable(&tree, path, perms::READ, auth)?;
             (
                 node.children().map(|s| s.to_string()).collect(),
@@ -245,7 +245,7 @@ impl Core {
         let session = c.session.get();
         let mut events: Vec<WatchEvent> = Vec::new();
         {
-            let tree = self.tree.borrow();
+            let tree = self.tree();
             let lookup = |p: &str| {
                 tree.get(p).map(|n| {
                     let s = n.stat();
@@ -276,7 +276,7 @@ impl Core {
 /// The node at `path` if the identities may do `perm` on it: NONODE first, then
 /// NOAUTH, the order ZooKeeper's FinalRequestProcessor checks them in.
 fn readable<'t>(
-    tree: &'t DataTree,
+    tree: &'t TreeVersion,
     path: &str,
     perm: i32,
     auth: &[Id],

@@ -1,14 +1,16 @@
-//! A session core: owns client connections (its own `SO_REUSEPORT` listener), a full
-//! replica of the committed tree, and the watches of its sessions.
+//! A session core: owns client connections (its own `SO_REUSEPORT` listener), the tree
+//! version it has caught up to, and the watches of its sessions.
 //!
-//! Reads are answered from the replica with no lock and no cross-core hop. Writes go to
-//! the quorum core; their answers come back through the committed-txn stream, which
-//! every session core applies in zxid order, firing watches before answering any later
-//! request. Everything here runs on one thread: state is `Rc`/`RefCell`, and no borrow
-//! is held across an `.await`.
+//! Reads are answered from that version with no lock and no cross-core hop. Writes go
+//! to the quorum core, which applies each synced batch once and publishes it
+//! (`published.rs`); a core takes published batches in order: it fires their watch
+//! events, answers its own writes, then switches to the version after them. Before a
+//! read it catches up with the newest published batch, so a read started after any
+//! write was answered, on any core, sees it. Everything here runs on one thread: state
+//! is `Rc`/`RefCell`, and no borrow is held across an `.await`.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cell::{Cell, Ref, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc, Arc};
@@ -19,6 +21,7 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 use super::conn::{Conn, Handshake, Pending};
 use super::frame_out;
 use super::messages::{Committed, ConnId, CoreIdx, GatherKind, GatherPart, ToQuorum, ToSession};
+use super::published::Published;
 use super::replies;
 use super::shutdown::{Drained, StopNotice, DRAIN_WAIT, FLUSH_WAIT};
 use super::signal::Signal;
@@ -26,25 +29,23 @@ use super::stats::{ServerStats, Stage};
 use crate::config::Config;
 use crate::proto::{keeper_state, perms, xid, WatcherEvent};
 use crate::tree::check_acl;
-use crate::tree::DataTree;
+use crate::tree::TreeVersion;
 use crate::tree::WatchTrigger;
 use crate::tree::{NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED};
-use crate::txn::{self, OpOutcome, Txn};
+use crate::txn::{OpOutcome, Txn};
 use crate::watch::{WatchEvent, WatchRegistry};
 
 /// State of one session core. Shared by its tasks through `Rc`.
 pub struct Core {
     pub idx: CoreIdx,
     pub cfg: Arc<Config>,
-    /// This core's replica; with a shared quorum core (core 0) also the tree the
-    /// quorum task preps against.
-    pub tree: Rc<RefCell<DataTree>>,
+    /// The published batch this core has caught up to; its tree is what reads see.
+    published: RefCell<Arc<Published>>,
     pub watches: RefCell<WatchRegistry>,
     pub conns: RefCell<HashMap<ConnId, Rc<Conn>>>,
     /// Which connection of this core a session is attached to.
     pub by_session: RefCell<HashMap<i64, ConnId>>,
-    /// zxid of the last txn applied to this replica (published per batch in this
-    /// core's `applied_zxid`).
+    /// zxid of the last txn this core has taken: what its replies carry.
     pub last_zxid: Cell<i64>,
     pub to_quorum: ConnectedSender<ToQuorum>,
     /// Sessions active since the last touch batch.
@@ -58,11 +59,6 @@ pub struct Core {
     pub outstanding_max: usize,
     /// Readers paused at the outstanding bound.
     pub room_waiters: RefCell<Vec<std::task::Waker>>,
-    /// Answers to this core's writes, in zxid order, held until every session core
-    /// has applied their txn (see `hold`).
-    held: RefCell<VecDeque<(i64, Held)>>,
-    /// Whether a task is waiting for the other cores to release `held`.
-    release_pending: Cell<bool>,
     /// This core's gathers in progress (four-letter words), by id.
     gathers: RefCell<HashMap<u64, Rc<Gathering>>>,
     next_gather: Cell<u64>,
@@ -80,19 +76,6 @@ struct Gathering {
 /// How long a four-letter word waits for the other cores' shares; it answers with
 /// what arrived, so a stuck core cannot hang a monitoring script.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What a write's commit does for its client, once every core has applied it.
-enum Held {
-    Answer {
-        conn: ConnId,
-        xid: i32,
-        frame: bytes::Bytes,
-    },
-    SessionClosed(i64),
-}
-
-/// How often held answers check whether the other cores caught up.
-const RELEASE_POLL: Duration = Duration::from_micros(50);
 
 impl Core {
     pub fn my_stats(&self) -> &crate::server::stats::CoreStats {
@@ -222,37 +205,63 @@ impl Core {
         }
     }
 
-    /// Applies one committed batch: every txn in order, watches fired before answers.
-    pub fn apply_batch(&self, batch: &[Committed]) {
-        for entry in batch {
-            match entry {
-                Committed::Txn { origin, hdr, txn } => {
-                    let outcome = txn::apply(&mut self.tree.borrow_mut(), hdr, txn);
+    /// The tree version this core serves.
+    pub fn tree(&self) -> Ref<'_, TreeVersion> {
+        Ref::map(self.published.borrow(), |p| &p.tree)
+    }
+
+    /// Takes every batch published since the one this core is at. Called on the
+    /// quorum core's wake-up and before each read; costs one atomic load when there is
+    /// nothing new. Must not be called with a borrow of the core's cells held.
+    pub fn catch_up(&self) {
+        loop {
+            let next = self.published.borrow().next().cloned();
+            let Some(entry) = next else { break };
+            let t = Instant::now();
+            self.take(entry);
+            self.my_stats()
+                .stage(Stage::Deliver, t.elapsed().as_micros() as u64);
+        }
+    }
+
+    /// Takes one published batch, in three steps that keep ZooKeeper's orders:
+    /// 1. txn by txn: fire its watch events, queue its answer if it is this core's,
+    ///    and send the answers now at the front of their connection unless a read
+    ///    waits before them (so a client sees a write's answer before the events of
+    ///    later txns, as on ZooKeeper);
+    /// 2. switch to the batch's version: every watch event of the batch is sent, so
+    ///    no read can see data before the event it fired;
+    /// 3. serve the reads that were queued behind this batch's answers.
+    fn take(&self, entry: Arc<Published>) {
+        let mut answered: Vec<ConnId> = Vec::new();
+        for (committed, outcome) in &entry.batch {
+            match (committed, outcome) {
+                (Committed::Txn { origin, hdr, txn }, Some(outcome)) => {
                     self.last_zxid.set(hdr.zxid);
-                    self.fire_watches(hdr.zxid, &outcome.triggers);
-                    if let Some(o) = origin {
-                        if o.core == self.idx {
-                            let frame = replies::write_reply(o.xid, hdr.zxid, &outcome);
-                            let (conn, xid) = (o.conn, o.xid);
-                            self.hold(hdr.zxid, Held::Answer { conn, xid, frame });
-                        }
+                    self.fire_watches(hdr.zxid, &outcome.triggers, &entry.tree);
+                    if let Some(o) = origin.filter(|o| o.core == self.idx) {
+                        let frame = replies::write_reply(o.xid, hdr.zxid, outcome);
+                        self.complete_write(o.conn, o.xid, frame);
+                        answered.push(o.conn);
                     }
                     // After the closeSession answer is queued, so the client gets it.
                     if let (Txn::CloseSession(_), OpOutcome::SessionClosed { .. }) =
                         (txn, &outcome.result)
                     {
-                        self.hold(hdr.zxid, Held::SessionClosed(hdr.client_id));
+                        self.session_closed(hdr.client_id);
                     }
                 }
-                Committed::SessionCreated {
-                    core,
-                    conn,
-                    hdr,
-                    txn,
-                    timeout_ms,
-                    passwd,
-                } => {
-                    let _ = txn::apply(&mut self.tree.borrow_mut(), hdr, txn);
+                (
+                    Committed::SessionCreated {
+                        core,
+                        conn,
+                        hdr,
+                        timeout_ms,
+                        passwd,
+                        ..
+                    },
+                    _,
+                ) => {
                     self.last_zxid.set(hdr.zxid);
                     if *core == self.idx {
                         self.finish_handshake(
@@ -265,89 +274,33 @@ impl Core {
                         );
                     }
                 }
-                Committed::Sync { origin, path } => {
-                    if origin.core == self.idx {
-                        let frame = frame_out::reply(
-                            origin.xid,
-                            self.last_zxid.get(),
-                            0,
-                            Some(&crate::proto::SyncResponse { path: path.clone() }),
-                        );
-                        self.complete_write(origin.conn, origin.xid, frame);
-                    }
+                (Committed::Sync { origin, path }, _) if origin.core == self.idx => {
+                    let frame = frame_out::reply(
+                        origin.xid,
+                        self.last_zxid.get(),
+                        0,
+                        Some(&crate::proto::SyncResponse { path: path.clone() }),
+                    );
+                    self.complete_write(origin.conn, origin.xid, frame);
+                    answered.push(origin.conn);
                 }
+                _ => {}
             }
         }
-    }
-
-    /// A write's answer (or a closed session's end) waits until every session core
-    /// has applied its txn: a client told "done" may tell another client, whose
-    /// connection another core serves, and that one's read must see the write, as
-    /// it would on a ZooKeeper server with its single tree. With one session core
-    /// there is nothing to wait for.
-    fn hold(&self, zxid: i64, what: Held) {
-        if self.cfg.session_cores <= 1 {
-            self.release(what);
-        } else {
-            self.held.borrow_mut().push_back((zxid, what));
-        }
-    }
-
-    fn release(&self, what: Held) {
-        match what {
-            Held::Answer { conn, xid, frame } => self.complete_write(conn, xid, frame),
-            Held::SessionClosed(session) => self.session_closed(session),
-        }
-    }
-
-    /// Releases, in order, the held answers whose txns every core has applied; if
-    /// some remain, a task checks again every [`RELEASE_POLL`] until none do.
-    fn release_applied(self: &Rc<Self>) {
-        self.release_ready();
-        if self.held.borrow().is_empty() || self.release_pending.replace(true) {
-            return;
-        }
-        let core = self.clone();
-        glommio::spawn_local(async move {
-            while !core.held.borrow().is_empty() {
-                glommio::timer::sleep(RELEASE_POLL).await;
-                core.release_ready();
+        self.last_zxid.set(entry.zxid);
+        *self.published.borrow_mut() = entry;
+        answered.dedup();
+        for conn in answered {
+            let c = self.conns.borrow().get(&conn).cloned();
+            if let Some(c) = c {
+                self.drain(&c);
             }
-            core.release_pending.set(false);
-        })
-        .detach();
-    }
-
-    fn release_ready(&self) {
-        let everywhere = (0..self.cfg.session_cores)
-            .map(|i| self.stats.core(i).applied_zxid.load(Relaxed))
-            .min()
-            .unwrap_or(i64::MAX);
-        loop {
-            let next = {
-                let mut held = self.held.borrow_mut();
-                match held.front() {
-                    Some((zxid, _)) if *zxid <= everywhere => held.pop_front(),
-                    _ => None,
-                }
-            };
-            let Some((_, what)) = next else { break };
-            self.release(what);
         }
     }
 
     pub fn on_message(self: &Rc<Self>, msg: ToSession) {
         match msg {
-            ToSession::Committed(batch) => {
-                let t = Instant::now();
-                self.apply_batch(&batch);
-                self.my_stats()
-                    .applied_zxid
-                    .store(self.last_zxid.get(), Relaxed);
-                self.release_applied();
-                self.my_stats()
-                    .stage(Stage::Apply, t.elapsed().as_micros() as u64);
-            }
+            ToSession::Published => self.catch_up(),
             ToSession::Revalidated {
                 conn,
                 session,
@@ -410,7 +363,11 @@ impl Core {
     /// Delivers the watch events of one txn to the sessions of this core.
     /// The registry expands a create or delete into the parent's NodeChildrenChanged
     /// itself, so only the primary triggers are fed to it.
-    fn fire_watches(&self, zxid: i64, triggers: &[WatchTrigger]) {
+    ///
+    /// `tree` is the version after the txn's batch: the ACL a delivery is checked
+    /// against is the node's at the end of the batch (ZooKeeper checks it right after
+    /// the txn; the two differ only if the same batch also changes that ACL).
+    fn fire_watches(&self, zxid: i64, triggers: &[WatchTrigger], tree: &TreeVersion) {
         if triggers.is_empty() {
             return;
         }
@@ -432,7 +389,6 @@ impl Core {
         }
         let conns = self.conns.borrow();
         let by_session = self.by_session.borrow();
-        let tree = self.tree.borrow();
         for ev in events {
             let Some(conn) = by_session.get(&ev.session).and_then(|id| conns.get(id)) else {
                 continue;
@@ -482,8 +438,9 @@ impl Core {
         }
     }
 
-    /// The committed answer to a write arrived: record it and send every answer that
-    /// is now at the front of the connection's queue.
+    /// The committed answer to a write arrived: record it and send the answers now at
+    /// the front of the connection's queue, up to a queued read (reads wait for the
+    /// batch's version: see `take`).
     fn complete_write(&self, conn: ConnId, xid: i32, frame: bytes::Bytes) {
         let c = self.conns.borrow().get(&conn).cloned();
         let Some(c) = c else { return };
@@ -503,18 +460,24 @@ impl Core {
                 }
             }
         }
-        self.drain(&c);
+        self.drain_answers(&c, false);
     }
 
     /// Sends the answers at the front of `pending` in order, serving queued reads when
     /// they reach the front; stops at a write still in flight.
     pub fn drain(&self, c: &Rc<Conn>) {
+        self.drain_answers(c, true);
+    }
+
+    /// As [`Core::drain`]; without `serve_reads` it also stops at a queued read.
+    fn drain_answers(&self, c: &Rc<Conn>, serve_reads: bool) {
         let mut sent_any = false;
         loop {
             let front = {
                 let mut pending = c.pending.borrow_mut();
                 match pending.front() {
                     Some(Pending::Write { reply: None, .. }) | None => break,
+                    Some(Pending::Local { .. }) if !serve_reads => break,
                     _ => pending.pop_front(),
                 }
             };
@@ -602,7 +565,7 @@ pub struct CoreStart {
 /// Runs a session core until the server stops.
 pub async fn run(
     start: CoreStart,
-    tree: Rc<RefCell<DataTree>>,
+    published: Arc<Published>,
     to_quorum: SharedSender<ToQuorum>,
     from_quorum: SharedReceiver<ToSession>,
 ) {
@@ -623,7 +586,7 @@ pub async fn run(
     let core = Rc::new(Core {
         idx,
         cfg: cfg.clone(),
-        tree,
+        published: RefCell::new(published),
         watches: RefCell::new(WatchRegistry::new()),
         conns: RefCell::new(HashMap::new()),
         by_session: RefCell::new(HashMap::new()),
@@ -636,15 +599,12 @@ pub async fn run(
         outstanding: Cell::new(0),
         outstanding_max,
         room_waiters: RefCell::new(Vec::new()),
-        held: RefCell::new(VecDeque::new()),
-        release_pending: Cell::new(false),
         gathers: RefCell::new(HashMap::new()),
         next_gather: Cell::new(0),
         draining: Cell::new(false),
     });
-    core.my_stats()
-        .applied_zxid
-        .store(core.last_zxid.get(), Relaxed);
+    // Batches published before this core connected are taken now.
+    core.catch_up();
 
     let applier = core.clone();
     glommio::spawn_local(async move {

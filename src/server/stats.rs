@@ -26,8 +26,10 @@ pub enum Stage {
     Fsync,
     /// Quorum core: handing one committed batch to every session core.
     Commit,
-    /// Session core: applying one committed batch to its replica and firing watches.
+    /// Quorum core: applying one synced batch to the tree and publishing it.
     Apply,
+    /// Session core: taking one published batch (its watch events, its answers).
+    Deliver,
     /// Session core: a read from arrival to its reply being queued.
     Read,
     /// Session core: a write from arrival to its reply being queued (end to end).
@@ -35,7 +37,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Decode,
         Stage::Queue,
         Stage::Prep,
@@ -43,6 +45,7 @@ impl Stage {
         Stage::Fsync,
         Stage::Commit,
         Stage::Apply,
+        Stage::Deliver,
         Stage::Read,
         Stage::Write,
     ];
@@ -56,6 +59,7 @@ impl Stage {
             Stage::Fsync => "fsync",
             Stage::Commit => "commit",
             Stage::Apply => "apply",
+            Stage::Deliver => "deliver",
             Stage::Read => "read",
             Stage::Write => "write",
         }
@@ -85,17 +89,13 @@ pub struct CoreStats {
     pub fsynced_txns: AtomicU64,
     pub fsynced_bytes: AtomicU64,
     pub snapshots: AtomicU64,
-    /// zxid of the last committed txn this session core applied to its replica,
-    /// after each batch: a write is answered once every core's is at or past it, and
-    /// a quorum task sharing core 0's replica trims its pending changes by it.
-    pub applied_zxid: AtomicI64,
     /// Watches a session core holds, stored whenever they change: `mntr` on any core
     /// sums them, as ZooKeeper's one watch manager counts them.
     pub watches: AtomicU64,
     /// Sessions the quorum's tracker holds (quorum slot), stored whenever it changes.
     pub sessions: AtomicU64,
     /// One latency histogram per `Stage`, indexed by `Stage as usize`.
-    pub stages: [AtomicHistogram; 9],
+    pub stages: [AtomicHistogram; Stage::ALL.len()],
 }
 
 impl CoreStats {

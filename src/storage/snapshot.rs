@@ -26,13 +26,14 @@
 //! front instead of tags: ACL table count u32 + lists, then node count u64 + nodes) is
 //! still read.
 //!
-//! # Fuzzy snapshots and atomicity
+//! # Exact and fuzzy snapshots, and atomicity
 //!
-//! `zxid` is the last zxid applied when the snapshot *started*. [`SnapshotEncoder`]
-//! walks the live tree a few nodes at a time while writes go on between the steps, so
-//! the file holds each node as it was when the walk reached it: ZooKeeper's fuzzy
-//! snapshot. Recovery replays the log from `zxid + 1`, which `txn::apply` tolerates
-//! as ZooKeeper's `processTxn` does. Two rules keep the walk replayable: it resumes in
+//! `zxid` is the last zxid applied to the tree the walk starts from. The server walks
+//! a frozen version (`tree::TreeVersion`), so its files hold exactly the txns up to
+//! `zxid`. [`SnapshotEncoder`] can also walk a tree that changes between its steps
+//! (ZooKeeper's fuzzy snapshot; files of earlier builds were written that way), and
+//! recovery replays the log from `zxid + 1`, which `txn::apply` tolerates as
+//! ZooKeeper's `processTxn` does. Two rules keep such a walk replayable: it resumes in
 //! a children set by name (so a node is written at most once), and it leaves a subtree
 //! whose root was deleted or recreated since the walk entered it (every node under a
 //! recreated parent was created after `zxid`, so the log creates it again; without the
@@ -54,7 +55,7 @@ use super::space::{self, FreeSpace};
 use super::{Result, StorageError};
 use crate::proto::codec::{Decode, DecodeError, Encode, Reader};
 use crate::proto::{Acl, NodeData};
-use crate::tree::{DataTree, Node, StatPersisted};
+use crate::tree::{DataTree, Node, StatPersisted, TreeVersion};
 
 /// Snapshot file magic.
 pub const MAGIC: [u8; 4] = *b"RKSN";
@@ -75,8 +76,9 @@ struct Frame {
     last: Option<Box<str>>,
 }
 
-/// Encodes a snapshot a few nodes at a time from a tree that may change between
-/// calls (see "Fuzzy snapshots" above). Pure: bytes out, no I/O.
+/// Encodes a snapshot a few nodes at a time, from a frozen version or from a tree that
+/// may change between calls (see "Exact and fuzzy snapshots" above). Pure: bytes out,
+/// no I/O.
 pub struct SnapshotEncoder {
     stack: Vec<Frame>,
     /// ACL lists written so far by the identity of the tree's interned `Arc`; the
@@ -114,7 +116,7 @@ impl SnapshotEncoder {
 
     /// Appends up to `budget` more nodes of `tree` to `out`; true once the walk is
     /// complete and the end record written (the trailer is the file writer's).
-    pub fn encode_some(&mut self, tree: &DataTree, budget: usize, out: &mut BytesMut) -> bool {
+    pub fn encode_some(&mut self, tree: &TreeVersion, budget: usize, out: &mut BytesMut) -> bool {
         if self.done {
             return true;
         }
@@ -290,7 +292,7 @@ fn remove_tmp(tmp: &Path) {
 /// StatPersisted (73 bytes) besides its path and data
 /// (`DataTree::approximate_data_size`); per session 12 bytes; header, counts, end tag
 /// and trailer 25 bytes.
-pub fn estimated_bytes(tree: &DataTree, sessions: usize) -> u64 {
+pub fn estimated_bytes(tree: &TreeVersion, sessions: usize) -> u64 {
     const PER_NODE: u64 = 1 + 4 + 4 + 4 + 60;
     const PER_SESSION: u64 = 12;
     const FIXED: u64 = HEADER_BYTES as u64 + 4 + 1 + TRAILER_BYTES as u64;
@@ -302,7 +304,12 @@ pub fn estimated_bytes(tree: &DataTree, sessions: usize) -> u64 {
 
 /// What an operator should do after a snapshot of `tree` in `dir` failed with `err`:
 /// on a full disk, how much a snapshot needs and how much is free.
-pub fn failure_advice(dir: &Path, err: &StorageError, tree: &DataTree, sessions: usize) -> String {
+pub fn failure_advice(
+    dir: &Path,
+    err: &StorageError,
+    tree: &TreeVersion,
+    sessions: usize,
+) -> String {
     if !err.is_no_space() {
         return format!("check {} and its device", dir.display());
     }
@@ -321,7 +328,7 @@ pub fn failure_advice(dir: &Path, err: &StorageError, tree: &DataTree, sessions:
 /// atomically and durably; returns its path.
 pub fn write_snapshot(
     dir: &Path,
-    tree: &DataTree,
+    tree: &TreeVersion,
     sessions: &[(i64, i32)],
     last_zxid: i64,
 ) -> Result<PathBuf> {

@@ -78,30 +78,50 @@ fn node_mut<'a>(root: &'a mut Option<NodeRef>, path: &str) -> Option<&'a mut Nod
     Some(node)
 }
 
-/// The tree: a version of it, which `clone()` keeps as it is (O(1)).
+/// What readers need of the tree: the nodes, the counts and the ephemerals. O(1) to
+/// clone, and a clone never changes: session cores serve reads and watches from one,
+/// and snapshots walk one. The writer's own indexes stay in [`DataTree`].
 #[derive(Debug, Clone)]
-pub struct DataTree {
+pub struct TreeVersion {
     /// The node "/", through which every node is reached; `None` only in a tree made
     /// by [`DataTree::empty_for_restore`] before "/" is restored. ZooKeeper also keeps
     /// the root under "" — lookups map "" to "/" and the counters add the alias back.
     root: Option<NodeRef>,
     /// Nodes reachable from `root`, the root included.
     nodes: usize,
-    acls: Arc<AclTable>,
-    /// Paths of ephemerals per owning session. Invariant: no empty sets.
+    /// Paths of ephemerals per owning session. Invariant: no empty sets. Copied whole
+    /// the first time a batch changes it while a version shares it: O(sessions with
+    /// ephemerals) per such batch (a persistent map would make that O(log n)).
     ephemerals: Arc<HashMap<i64, BTreeSet<SharedPath>>>,
-    containers: Arc<BTreeSet<SharedPath>>,
-    ttls: Arc<BTreeSet<SharedPath>>,
     /// `zookeeper.extendedTypesEnabled`: whether owner values with the top byte 0xff
     /// mean TTL nodes.
     extended_types_enabled: bool,
     /// Sum over nodes of path length + data length (see `approximate_data_size`).
     data_size: i64,
+}
+
+/// The tree as its one writer holds it: the current [`TreeVersion`] (which it derefs
+/// to for reads) and the indexes only the writer uses. `clone()` is O(1) too (the
+/// indexes sit behind `Arc`s, copied the first time a clone changes them).
+#[derive(Debug, Clone)]
+pub struct DataTree {
+    v: TreeVersion,
+    acls: Arc<AclTable>,
+    containers: Arc<BTreeSet<SharedPath>>,
+    ttls: Arc<BTreeSet<SharedPath>>,
     /// The quota roots (`pTrie`): a path is in it while its limits node exists, from
     /// the create of that node (or its restore) to its delete, and after
     /// [`DataTree::recompute_quotas`] exactly the leaf limits nodes. Derived from the
     /// nodes, so not part of equality.
     quotas: Arc<QuotaIndex>,
+}
+
+impl std::ops::Deref for DataTree {
+    type Target = TreeVersion;
+
+    fn deref(&self) -> &TreeVersion {
+        &self.v
+    }
 }
 
 impl Default for DataTree {
@@ -114,44 +134,17 @@ impl PartialEq for DataTree {
     /// Same content: nodes (with stats, data, ACL values and children), ephemerals,
     /// containers and TTL sets. Children order and ACL sharing do not matter.
     fn eq(&self, other: &Self) -> bool {
-        self.nodes == other.nodes
-            && same_nodes(self.root.as_ref(), other.root.as_ref())
-            && self.ephemerals == other.ephemerals
+        self.v.nodes == other.v.nodes
+            && same_nodes(self.v.root.as_ref(), other.v.root.as_ref())
+            && self.v.ephemerals == other.v.ephemerals
             && self.containers == other.containers
             && self.ttls == other.ttls
-            && self.data_size == other.data_size
+            && self.v.data_size == other.v.data_size
             && self.acls.len() == other.acls.len()
     }
 }
 
-impl DataTree {
-    /// The tree of a fresh ZooKeeper 3.9 server: `/`, `/zookeeper`,
-    /// `/zookeeper/quota` (world:anyone ALL) and `/zookeeper/config` (world:anyone
-    /// READ, set through setACL with version −1, so its aversion is −1). All stats are
-    /// zero, all data empty (not null). `/` has one child, so clients see its cversion
-    /// as −1 (`0 * 2 - 1`).
-    pub fn new() -> DataTree {
-        DataTree::with_extended_types(false)
-    }
-
-    /// As [`DataTree::new`], with `zookeeper.extendedTypesEnabled` as given.
-    pub fn with_extended_types(extended_types_enabled: bool) -> DataTree {
-        let mut t = DataTree::empty_for_restore(extended_types_enabled);
-        let open = Acl::open_unsafe();
-        // Parents first, so each node can be listed in its parent as it is made.
-        for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
-            let added = t.insert_restored(
-                path,
-                Some(NodeData::new(b"")),
-                &open,
-                StatPersisted::default(),
-            );
-            debug_assert!(added.is_ok());
-        }
-        let _ = t.set_acl(CONFIG_PATH, &Acl::read_unsafe(), -1);
-        t
-    }
-
+impl TreeVersion {
     pub fn extended_types_enabled(&self) -> bool {
         self.extended_types_enabled
     }
@@ -231,6 +224,40 @@ impl DataTree {
         let root_alias = self.get("/").map_or(0, |r| data_len(r.data.as_ref()));
         self.data_size + root_alias
     }
+}
+
+impl DataTree {
+    /// The tree of a fresh ZooKeeper 3.9 server: `/`, `/zookeeper`,
+    /// `/zookeeper/quota` (world:anyone ALL) and `/zookeeper/config` (world:anyone
+    /// READ, set through setACL with version −1, so its aversion is −1). All stats are
+    /// zero, all data empty (not null). `/` has one child, so clients see its cversion
+    /// as −1 (`0 * 2 - 1`).
+    pub fn new() -> DataTree {
+        DataTree::with_extended_types(false)
+    }
+
+    /// As [`DataTree::new`], with `zookeeper.extendedTypesEnabled` as given.
+    pub fn with_extended_types(extended_types_enabled: bool) -> DataTree {
+        let mut t = DataTree::empty_for_restore(extended_types_enabled);
+        let open = Acl::open_unsafe();
+        // Parents first, so each node can be listed in its parent as it is made.
+        for path in ["/", ZOOKEEPER_PATH, QUOTA_PATH, CONFIG_PATH] {
+            let added = t.insert_restored(
+                path,
+                Some(NodeData::new(b"")),
+                &open,
+                StatPersisted::default(),
+            );
+            debug_assert!(added.is_ok());
+        }
+        let _ = t.set_acl(CONFIG_PATH, &Acl::read_unsafe(), -1);
+        t
+    }
+
+    /// The version readers get: O(1), and later changes to this tree never reach it.
+    pub fn version(&self) -> TreeVersion {
+        self.v.clone()
+    }
 
     /// Distinct ACL lists in use.
     pub fn acl_count(&self) -> usize {
@@ -309,7 +336,7 @@ impl DataTree {
         }
         if self.contains(path) {
             let shared = Arc::make_mut(&mut self.acls).intern(acl);
-            if let Some(existing) = node_mut(&mut self.root, path) {
+            if let Some(existing) = node_mut(&mut self.v.root, path) {
                 let old = std::mem::replace(&mut existing.acl, shared);
                 Arc::make_mut(&mut self.acls).release(&old);
             }
@@ -324,13 +351,13 @@ impl DataTree {
             NodeStat::new(StatPersisted::created(zxid, time_ms, ephemeral_owner), kind),
         );
         let stat = node.stat();
-        let Some(parent) = node_mut(&mut self.root, parent_name) else {
+        let Some(parent) = node_mut(&mut self.v.root, parent_name) else {
             return Err(ErrorCode::NoNode);
         };
         raise_cversion(&mut parent.stat, parent_cversion, zxid);
         parent.children.insert(name, triomphe::Arc::new(node));
-        self.nodes += 1;
-        self.data_size += java_len(path) + data_bytes;
+        self.v.nodes += 1;
+        self.v.data_size += java_len(path) + data_bytes;
         self.index_kind(path, kind, ephemeral_owner);
         self.quota_on_create(path, parent_name, data_bytes);
         triggers.push(WatchTrigger::new(path, NODE_CREATED));
@@ -354,7 +381,7 @@ impl DataTree {
         if !self.contains(parent_name) {
             return Err(ErrorCode::NoNode);
         }
-        let Some(parent) = node_mut(&mut self.root, parent_name) else {
+        let Some(parent) = node_mut(&mut self.v.root, parent_name) else {
             return Err(ErrorCode::NoNode);
         };
         let removed = parent.children.remove(name);
@@ -398,9 +425,9 @@ impl DataTree {
         if !self.contains(path) {
             return Err(ErrorCode::NoNode);
         }
-        let node = node_mut(&mut self.root, path).ok_or(ErrorCode::NoNode)?;
+        let node = node_mut(&mut self.v.root, path).ok_or(ErrorCode::NoNode)?;
         let bytes_diff = data_len(data.as_ref()) - data_len(node.data.as_ref());
-        self.data_size += bytes_diff;
+        self.v.data_size += bytes_diff;
         node.data = data;
         node.stat.mtime = time_ms;
         node.stat.mzxid = zxid;
@@ -417,7 +444,7 @@ impl DataTree {
             return Err(ErrorCode::NoNode);
         }
         let shared = Arc::make_mut(&mut self.acls).intern(acl);
-        let node = node_mut(&mut self.root, path).ok_or(ErrorCode::NoNode)?;
+        let node = node_mut(&mut self.v.root, path).ok_or(ErrorCode::NoNode)?;
         node.stat.aversion = version;
         let old = std::mem::replace(&mut node.acl, shared);
         let stat = node.stat();
@@ -436,7 +463,7 @@ impl DataTree {
         if !self.contains(path) {
             return Err(ErrorCode::NoNode);
         }
-        let node = node_mut(&mut self.root, path).ok_or(ErrorCode::NoNode)?;
+        let node = node_mut(&mut self.v.root, path).ok_or(ErrorCode::NoNode)?;
         raise_cversion(&mut node.stat, new_cversion, zxid);
         Ok(())
     }
@@ -450,8 +477,8 @@ impl DataTree {
         paths_in_txn: &[String],
         triggers: &mut Vec<WatchTrigger>,
     ) -> Vec<String> {
-        let mut local = if self.ephemerals.contains_key(&session) {
-            Arc::make_mut(&mut self.ephemerals)
+        let mut local = if self.v.ephemerals.contains_key(&session) {
+            Arc::make_mut(&mut self.v.ephemerals)
                 .remove(&session)
                 .unwrap_or_default()
         } else {
@@ -479,14 +506,16 @@ impl DataTree {
     /// Not a valid tree until `/` has been inserted.
     pub fn empty_for_restore(extended_types_enabled: bool) -> DataTree {
         DataTree {
-            root: None,
-            nodes: 0,
+            v: TreeVersion {
+                root: None,
+                nodes: 0,
+                ephemerals: Arc::default(),
+                extended_types_enabled,
+                data_size: 0,
+            },
             acls: Arc::default(),
-            ephemerals: Arc::default(),
             containers: Arc::default(),
             ttls: Arc::default(),
-            extended_types_enabled,
-            data_size: 0,
             quotas: Arc::default(),
         }
     }
@@ -510,7 +539,7 @@ impl DataTree {
         let data_bytes = data_len(data.as_ref());
         if path == "/" {
             let acl = Arc::make_mut(&mut self.acls).intern(acl);
-            self.root = Some(triomphe::Arc::new(Node::new(
+            self.v.root = Some(triomphe::Arc::new(Node::new(
                 data,
                 acl,
                 NodeStat::new(stat, kind),
@@ -522,11 +551,11 @@ impl DataTree {
             }
             let acl = Arc::make_mut(&mut self.acls).intern(acl);
             let node = Node::new(data, acl, NodeStat::new(stat, kind));
-            let parent = node_mut(&mut self.root, parent_name).ok_or(ErrorCode::NoNode)?;
+            let parent = node_mut(&mut self.v.root, parent_name).ok_or(ErrorCode::NoNode)?;
             parent.children.insert(name, triomphe::Arc::new(node));
         }
-        self.nodes += 1;
-        self.data_size += java_len(path) + data_bytes;
+        self.v.nodes += 1;
+        self.v.data_size += java_len(path) + data_bytes;
         self.index_kind(path, kind, stat.ephemeral_owner);
         // So that txns replayed on top of a snapshot find their quota; the stats they
         // add to are recomputed once the tree is complete (`recompute_quotas`).
@@ -549,7 +578,7 @@ impl DataTree {
                 Arc::make_mut(&mut self.ttls).insert(path.into());
             }
             EphemeralType::Normal => {
-                Arc::make_mut(&mut self.ephemerals)
+                Arc::make_mut(&mut self.v.ephemerals)
                     .entry(ephemeral_owner)
                     .or_default()
                     .insert(path.into());
@@ -562,8 +591,8 @@ impl DataTree {
     /// index of its kind.
     fn forget(&mut self, path: &str, node: &Node) {
         Arc::make_mut(&mut self.acls).release(&node.acl);
-        self.nodes = self.nodes.saturating_sub(1);
-        self.data_size -= java_len(path) + data_len(node.data.as_ref());
+        self.v.nodes = self.v.nodes.saturating_sub(1);
+        self.v.data_size -= java_len(path) + data_len(node.data.as_ref());
         match node.stat.kind {
             EphemeralType::Container => {
                 Arc::make_mut(&mut self.containers).remove(path);
@@ -573,8 +602,8 @@ impl DataTree {
             }
             EphemeralType::Normal => {
                 let owner = node.stat.ephemeral_owner;
-                if self.ephemerals.contains_key(&owner) {
-                    let all = Arc::make_mut(&mut self.ephemerals);
+                if self.v.ephemerals.contains_key(&owner) {
+                    let all = Arc::make_mut(&mut self.v.ephemerals);
                     if let Some(set) = all.get_mut(&owner) {
                         set.remove(path);
                         if set.is_empty() {
@@ -713,21 +742,21 @@ impl DataTree {
         if !self.contains(path) {
             return;
         }
-        let Some(node) = node_mut(&mut self.root, path) else {
+        let Some(node) = node_mut(&mut self.v.root, path) else {
             return;
         };
         let data = NodeData::new(stats.to_string().as_bytes());
         // Kept exact here; ZooKeeper leaves its approximate size alone for this
         // change and recounts it on the next start.
-        self.data_size += data_len(Some(&data)) - data_len(node.data.as_ref());
+        self.v.data_size += data_len(Some(&data)) - data_len(node.data.as_ref());
         node.data = Some(data);
     }
 
     /// Checks every structural invariant (O(n)); for tests.
     #[cfg(test)]
     pub fn validate(&self) {
-        let Some(root) = self.root.as_deref() else {
-            assert_eq!(self.nodes, 0);
+        let Some(root) = self.v.root.as_deref() else {
+            assert_eq!(self.v.nodes, 0);
             return;
         };
         let (mut size, mut count) = (0, 0);
@@ -755,15 +784,19 @@ impl DataTree {
             }
             stack.extend(node.child_nodes().map(|(n, c)| (child_path(&path, n), c)));
         }
-        assert_eq!(count, self.nodes);
-        assert_eq!(size, self.data_size);
+        assert_eq!(count, self.v.nodes);
+        assert_eq!(size, self.v.data_size);
         let strs = |s: &BTreeSet<SharedPath>| -> BTreeSet<String> {
             s.iter().map(|p| p.to_string()).collect()
         };
         assert_eq!(strs(&self.containers), kinds.0);
         assert_eq!(strs(&self.ttls), kinds.1);
-        let ephemerals: HashMap<i64, BTreeSet<String>> =
-            self.ephemerals.iter().map(|(k, v)| (*k, strs(v))).collect();
+        let ephemerals: HashMap<i64, BTreeSet<String>> = self
+            .v
+            .ephemerals
+            .iter()
+            .map(|(k, v)| (*k, strs(v)))
+            .collect();
         assert_eq!(ephemerals, kinds.2);
     }
 }

@@ -22,7 +22,7 @@ mod trigger;
 
 pub use acl::{check_acl, digest_of, mask_digests_for_get_acl, validate_and_fixup_acl};
 pub use acl_table::AclTable;
-pub use data_tree::{DataTree, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
+pub use data_tree::{DataTree, TreeVersion, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
 pub use ephemeral_type::{EphemeralType, CONTAINER_EPHEMERAL_OWNER, TTL_MAX_MS};
 pub use ip::{ip_is_valid, ip_matches};
 pub use node::{Node, StatPersisted};
