@@ -532,6 +532,8 @@ impl<V> PersistentChildren<V> {
     /// A map of `entries`, which a snapshot gives in name order: leaves and branches
     /// are packed full, as appends would leave them. Entries out of order or repeated
     /// are inserted one by one after the sorted prefix (a repeat replaces).
+    // For snapshot loads; the restore still inserts one child at a time.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn from_sorted<'a>(entries: impl IntoIterator<Item = (&'a str, V)>) -> Self
     where
         V: Clone,

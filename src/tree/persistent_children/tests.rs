@@ -2,7 +2,6 @@ use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
 
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::*;
@@ -552,89 +551,4 @@ fn from_sorted_packs_full_nodes() {
     let model: Model = entries.iter().map(|&(n, v)| (n.to_string(), v)).collect();
     check(&m, &model);
     assert_eq!(m.get("c"), Some(&4));
-}
-
-/// This process's resident set in bytes: `statm`'s resident pages, of 4 KiB on the
-/// x86-64 Linux boxes this is measured on (0 elsewhere).
-fn rss_bytes() -> i64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<i64>().ok());
-    pages.map_or(0, |p| p * 4096)
-}
-
-/// The numbers in `docs/versioned-tree.md` (step 1) for 1M children appended in name
-/// order: bytes per entry (the estimate and RSS growth), ns per insert, get, iteration
-/// step, insert while shared, and remove, then the estimate with every other one
-/// removed. One test per order, each run alone so RSS is its own:
-/// `cargo test --release --lib persistent_children::tests::measure_appended --
-/// --ignored --nocapture`.
-#[test]
-#[ignore]
-fn measure_appended() {
-    measure(false);
-}
-
-/// As [`measure_appended`], the same names inserted in random order.
-#[test]
-#[ignore]
-fn measure_scattered() {
-    measure(true);
-}
-
-fn measure(scatter: bool) {
-    type V = triomphe::Arc<u64>;
-    const N: usize = 1_000_000;
-    let value = V::new(0);
-    let names: Vec<String> = (0..N).map(|k| format!("n{k:07}")).collect();
-    let mut scattered: Vec<usize> = (0..N).collect();
-    scattered.shuffle(&mut StdRng::seed_from_u64(3));
-    let order: Vec<usize> = if scatter {
-        scattered.clone()
-    } else {
-        (0..N).collect()
-    };
-    let ns = |t: std::time::Instant, n: usize| t.elapsed().as_nanos() as f64 / n as f64;
-    let rss0 = rss_bytes();
-    let mut m = PersistentChildren::<V>::new();
-    let t = std::time::Instant::now();
-    for &k in &order {
-        m.insert(&names[k], value.clone());
-    }
-    let insert = ns(t, N);
-    let rss = (rss_bytes() - rss0) as f64 / N as f64;
-    let estimate = m.heap_bytes() as f64 / N as f64;
-    let t = std::time::Instant::now();
-    let mut found = 0;
-    for &k in &scattered {
-        found += usize::from(m.get(&names[k]).is_some());
-    }
-    let get = ns(t, N);
-    assert_eq!(found, N);
-    let t = std::time::Instant::now();
-    assert_eq!(m.iter().count(), N);
-    let iter = ns(t, N);
-    // Each change while a clone shares the map (one version per write, the worst
-    // case): copies a root-to-leaf path, and the clone's drop frees the old one.
-    let t = std::time::Instant::now();
-    for &k in &scattered[..N / 10] {
-        let shared = m.clone();
-        m.insert(&names[k], value.clone());
-        drop(shared);
-    }
-    let shared = ns(t, N / 10);
-    let t = std::time::Instant::now();
-    for k in (0..N).step_by(2) {
-        m.remove(&names[scattered[k]]);
-    }
-    let remove = ns(t, N / 2);
-    let half = m.heap_bytes() as f64 / m.len() as f64;
-    let what = if scatter { "random" } else { "appended" };
-    println!(
-        "{what}: {estimate:.1} B/entry estimated, {rss:.1} B/entry RSS; \
-         ns per insert {insert:.0}, get {get:.0}, iter {iter:.1}, shared insert {shared:.0}, \
-         remove {remove:.0}; half removed: {half:.1} B/entry estimated"
-    );
 }
