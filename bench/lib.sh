@@ -38,7 +38,7 @@ start_zk() { # fresh|keep
 }
 
 # ringkeeper in $DIR/rk (dataDir $DIR/rk/data, log $DIR/rk/server.log) with the
-# given snapCount: `fresh` in an empty directory, `keep` on the data of the
+# given snapCount and the lines of $RK_EXTRA_CFG: `fresh` in an empty directory, `keep` on the data of the
 # previous run.
 start_rk() { # SNAP_COUNT fresh|keep
   if [ "$2" != keep ]; then rm -rf "$DIR/rk"; fi
@@ -56,6 +56,8 @@ forceSync=yes
 4lw.commands.whitelist=*
 admin.enableServer=false
 CFG
+  # Extra zoo.cfg lines for ringkeeper (`compare --rk-cfg`), one per ';'.
+  if [ -n "${RK_EXTRA_CFG:-}" ]; then tr ';' '\n' <<<"$RK_EXTRA_CFG" >>"$DIR/rk/zoo.cfg"; fi
   setsid "$RK" server --config "$DIR/rk/zoo.cfg" >>"$DIR/rk/server.log" 2>&1 </dev/null &
   CURRENT_PID=$! CURRENT_KIND=rk
   "$INTEROP/wait-port.sh" 127.0.0.1 "$PORT" "${RK_START_TIMEOUT:-30}" "$CURRENT_PID" || {
