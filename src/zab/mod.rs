@@ -14,6 +14,9 @@
 //! still to come (discovery, synchronization, broadcast).
 
 pub mod fle;
+pub mod history;
+pub mod leader;
+pub mod learner;
 pub mod quorum;
 pub mod vote;
 pub mod wire;
