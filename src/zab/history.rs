@@ -28,6 +28,26 @@ pub struct ZabConfig {
     pub sync_limit: u64,
     /// `zookeeper.commitLogCount`.
     pub commit_log_count: usize,
+    /// A deliberate bug, for the simulator's canaries only; [`Canary::None`] otherwise.
+    #[doc(hidden)]
+    pub canary: Canary,
+}
+
+/// Deliberate bugs the simulator (`tests/zab_sync_sim.rs`) switches on to prove its
+/// checkers catch them. Never set outside tests.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Canary {
+    #[default]
+    None,
+    /// The learner ACKs NEWLEADER without waiting for its log to be durable
+    /// (ZOOKEEPER-3911, ZOOKEEPER-4646).
+    LearnerAcksNewLeaderBeforePersist,
+    /// The leader syncs a learner whose `(currentEpoch, lastZxid)` is ahead of its own
+    /// instead of dropping it (`waitForEpochAck`'s check).
+    LeaderSyncsLearnerAhead,
+    /// The leader syncs learners without waiting for a quorum of ACKEPOCHs.
+    LeaderSkipsEpochAckQuorum,
 }
 
 impl Default for ZabConfig {
@@ -37,6 +57,7 @@ impl Default for ZabConfig {
             init_limit: 10,
             sync_limit: 5,
             commit_log_count: DEFAULT_COMMIT_LOG_COUNT,
+            canary: Canary::None,
         }
     }
 }
@@ -255,7 +276,10 @@ mod tests {
         assert_eq!(log.max_zxid(), make_zxid(2, 1));
         assert_eq!(log.last_processed(), make_zxid(2, 1));
         let empty = CommittedLog::new(5, make_zxid(3, 9), []);
-        assert_eq!((empty.min_zxid(), empty.max_zxid()), (make_zxid(3, 9), make_zxid(3, 9)));
+        assert_eq!(
+            (empty.min_zxid(), empty.max_zxid()),
+            (make_zxid(3, 9), make_zxid(3, 9))
+        );
     }
 
     #[test]

@@ -37,11 +37,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
-use super::history::{sync_follower, CommittedLog, SyncPlan, Txn, ZabConfig};
+use super::history::{sync_follower, Canary, CommittedLog, SyncPlan, Txn, ZabConfig};
 use super::quorum::QuorumMaj;
 use super::wire::payload::{
-    AckEpoch, Bare, LeaderInfo, LearnerInfo, LearnerKind, NewLeader, Ping,
-    LEARNER_PROTOCOL_VERSION,
+    AckEpoch, Bare, LeaderInfo, LearnerInfo, LearnerKind, NewLeader, Ping, LEARNER_PROTOCOL_VERSION,
 };
 use super::wire::quorum_packet::{PacketType, QuorumPacket};
 use super::{counter_of, epoch_of, make_zxid, zxid_of_epoch, Sid, Zxid};
@@ -319,7 +318,11 @@ impl Leader {
             Stage::WaitEpoch | Stage::WaitEpochQuorum => {
                 // Java's handler is blocked and does not read; a learner that talks
                 // out of turn breaks the protocol.
-                self.close(conn, format!("unexpected {:?} during discovery", p.kind), out)
+                self.close(
+                    conn,
+                    format!("unexpected {:?} during discovery", p.kind),
+                    out,
+                )
             }
             Stage::WaitEstablished | Stage::Broadcast => self.process_in_broadcast(conn, &p, out),
         }
@@ -424,7 +427,7 @@ impl Leader {
         let sid = h.sid;
         if ack.current_epoch != AckEpoch::ALREADY_ACCEPTED {
             let theirs = (i64::from(ack.current_epoch), ack.last_zxid);
-            if theirs > self.summary {
+            if theirs > self.summary && self.config.canary != Canary::LeaderSyncsLearnerAhead {
                 return self.close(
                     conn,
                     format!(
@@ -443,7 +446,10 @@ impl Leader {
 
     /// The end of `waitForEpochAck`: the epoch becomes current and learners are synced.
     fn check_epoch_ack_quorum(&mut self, now: u64, out: &mut Vec<Action>) {
-        if self.phase != Phase::WaitEpochAcks || !self.quorum.contains_quorum(&self.electing) {
+        let skip = self.config.canary == Canary::LeaderSkipsEpochAckQuorum;
+        if self.phase != Phase::WaitEpochAcks
+            || !(skip || self.quorum.contains_quorum(&self.electing))
+        {
             return;
         }
         self.phase = Phase::WaitNewLeaderAcks;
@@ -658,7 +664,11 @@ impl Leader {
             return;
         }
         self.persisted = through;
-        let mine: Vec<Zxid> = self.outstanding.range(..=through).map(|(&z, _)| z).collect();
+        let mine: Vec<Zxid> = self
+            .outstanding
+            .range(..=through)
+            .map(|(&z, _)| z)
+            .collect();
         for zxid in mine {
             self.process_ack(self.myid, zxid, out);
         }
@@ -733,7 +743,9 @@ impl Leader {
         let timeout = match self.phase {
             Phase::Discovery => Some("timeout while waiting for epoch from quorum"),
             Phase::WaitEpochAcks => Some("timeout while waiting for epoch to be acked by quorum"),
-            Phase::WaitNewLeaderAcks => Some("timeout while waiting for NEWLEADER to be acked by quorum"),
+            Phase::WaitNewLeaderAcks => {
+                Some("timeout while waiting for NEWLEADER to be acked by quorum")
+            }
             Phase::Broadcast | Phase::Done => None,
         };
         if let Some(reason) = timeout {

@@ -32,10 +32,9 @@
 
 use std::collections::VecDeque;
 
-use super::history::{Txn, ZabConfig};
+use super::history::{Canary, Txn, ZabConfig};
 use super::wire::payload::{
-    AckEpoch, Bare, LeaderInfo, LearnerInfo, LearnerKind, NewLeader, Ping,
-    LEARNER_PROTOCOL_VERSION,
+    AckEpoch, Bare, LeaderInfo, LearnerInfo, LearnerKind, NewLeader, Ping, LEARNER_PROTOCOL_VERSION,
 };
 use super::wire::quorum_packet::{PacketType, QuorumPacket};
 use super::{zxid_of_epoch, Sid, Zxid};
@@ -323,10 +322,8 @@ impl Learner {
                 self.committed = p.zxid;
             }
             other => {
-                return self.go_looking(
-                    &format!("expected DIFF, TRUNC or SNAP, got {other:?}"),
-                    out,
-                )
+                return self
+                    .go_looking(&format!("expected DIFF, TRUNC or SNAP, got {other:?}"), out)
             }
         }
         self.phase = Phase::Syncing;
@@ -438,7 +435,8 @@ impl Learner {
         let (Some(needs), Some(epoch)) = (self.new_leader_needs, self.new_epoch) else {
             return;
         };
-        if self.new_leader_acked || self.persisted < needs {
+        let canary = self.config.canary == Canary::LearnerAcksNewLeaderBeforePersist;
+        if self.new_leader_acked || (self.persisted < needs && !canary) {
             return;
         }
         if self.current_epoch != epoch {
