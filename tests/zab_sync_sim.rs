@@ -33,6 +33,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::Instant;
 
+mod sim;
+use sim::{seeds, Rng};
+
 use bytes::{Bytes, BytesMut};
 use ringkeeper::zab::history::{Canary, Txn, ZabConfig};
 use ringkeeper::zab::leader::{self, Leader};
@@ -58,25 +61,6 @@ const ZAB: ZabConfig = ZabConfig {
     commit_log_count: 8,
     canary: Canary::None,
 };
-
-/// splitmix64: small, fast, and the same sequence everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn range(&mut self, lo: u64, hi_inclusive: u64) -> u64 {
-        lo + self.below(hi_inclusive - lo + 1)
-    }
-}
 
 /// Deliberate mistakes for the canary tests.
 #[derive(Debug, Clone, Copy, Default)]
@@ -1224,17 +1208,8 @@ struct Totals {
 }
 
 fn run_seeds(voters: usize, base: u64, default_seeds: u64) {
-    let single: Option<u64> = std::env::var("SYNC_SIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok());
-    let count: u64 = std::env::var("SYNC_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default_seeds);
-    let seeds: Vec<u64> = match single {
-        Some(s) => vec![s],
-        None => (0..count).map(|i| base + i).collect(),
-    };
+    let seeds = seeds("SYNC_SIM", base, default_seeds);
+    let single = seeds.single;
     let started = Instant::now();
     let mut t = Totals {
         runs: 0,
@@ -1245,11 +1220,11 @@ fn run_seeds(voters: usize, base: u64, default_seeds: u64) {
         epochs: 0,
         syncs: [0; 3],
     };
-    for seed in seeds {
+    for seed in seeds.list {
         let mut sim = Sim::new(seed, voters, Bugs::default());
         sim.run();
         if let Some(why) = &sim.failure {
-            let tail = if single.is_some() {
+            let tail = if single {
                 0
             } else {
                 sim.log.len().saturating_sub(120)
@@ -1261,7 +1236,7 @@ fn run_seeds(voters: usize, base: u64, default_seeds: u64) {
                 sim.log[tail..].join("\n")
             );
         }
-        if single.is_some() {
+        if single {
             println!("{}", sim.log.join("\n"));
         }
         t.runs += 1;
@@ -1287,6 +1262,14 @@ fn run_seeds(voters: usize, base: u64, default_seeds: u64) {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// The checkers that catch a lost committed or acknowledged write.
+const LOSS: &[&str] = &[
+    "NoAckedWriteLost",
+    "LeaderHasAllCommitted",
+    "Agreement",
+    "CommittedLogDurability",
+];
 
 /// Runs seeds with `bugs` until one fails naming `expected`; panics if none does within
 /// `limit` seeds (the checkers would have missed the bug).
@@ -1323,18 +1306,7 @@ fn canary_acks_before_persist_lose_committed_writes() {
         ack_before_persist: true,
         ..Bugs::default()
     };
-    expect_caught(
-        3,
-        0xca_0000,
-        300,
-        bugs,
-        &[
-            "NoAckedWriteLost",
-            "LeaderHasAllCommitted",
-            "Agreement",
-            "CommittedLogDurability",
-        ],
-    );
+    expect_caught(3, 0xca_0000, 300, bugs, LOSS);
 }
 
 #[test]
@@ -1360,18 +1332,7 @@ fn canary_a_learner_acking_newleader_before_persisting_loses_writes() {
         canary: Canary::LearnerAcksNewLeaderBeforePersist,
         ..Bugs::default()
     };
-    expect_caught(
-        3,
-        0xcc_0000,
-        3_000,
-        bugs,
-        &[
-            "NoAckedWriteLost",
-            "LeaderHasAllCommitted",
-            "Agreement",
-            "CommittedLogDurability",
-        ],
-    );
+    expect_caught(3, 0xcc_0000, 3_000, bugs, LOSS);
 }
 
 #[test]
@@ -1381,18 +1342,7 @@ fn canary_a_leader_syncing_a_learner_ahead_of_it_loses_writes() {
         elect_worst: true,
         ..Bugs::default()
     };
-    expect_caught(
-        5,
-        0xcd_0000,
-        300,
-        bugs,
-        &[
-            "LeaderHasAllCommitted",
-            "NoAckedWriteLost",
-            "CommittedLogDurability",
-            "Agreement",
-        ],
-    );
+    expect_caught(5, 0xcd_0000, 300, bugs, LOSS);
 }
 
 #[test]
@@ -1406,16 +1356,5 @@ fn canary_a_leader_skipping_the_epoch_ack_quorum_loses_writes() {
         elect_worst: true,
         ..Bugs::default()
     };
-    expect_caught(
-        5,
-        0xce_0000,
-        300,
-        bugs,
-        &[
-            "LeaderHasAllCommitted",
-            "NoAckedWriteLost",
-            "CommittedLogDurability",
-            "Agreement",
-        ],
-    );
+    expect_caught(5, 0xce_0000, 300, bugs, LOSS);
 }

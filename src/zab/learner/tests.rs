@@ -59,8 +59,20 @@ fn acked_new_leader() -> Learner {
     rx(&mut l, proposal(1, 4));
     rx(&mut l, Bare::commit(make_zxid(1, 4)));
     rx(&mut l, proposal(1, 5));
-    rx(&mut l, NewLeader { new_epoch: 2, config: None }.packet());
-    step(&mut l, Input::Persisted { through: make_zxid(1, 5) });
+    rx(
+        &mut l,
+        NewLeader {
+            new_epoch: 2,
+            config: None,
+        }
+        .packet(),
+    );
+    step(
+        &mut l,
+        Input::Persisted {
+            through: make_zxid(1, 5),
+        },
+    );
     l
 }
 
@@ -178,10 +190,7 @@ fn follower_process_sync_message_trunc_cuts_the_log() {
     );
     assert_eq!(l.last_logged(), make_zxid(1, 2));
     // TRUNC+DIFF: the pairs follow directly.
-    assert_eq!(
-        rx(&mut l, proposal(1, 3)),
-        vec![Action::Persist(txn(1, 3))]
-    );
+    assert_eq!(rx(&mut l, proposal(1, 3)), vec![Action::Persist(txn(1, 3))]);
 }
 
 #[test]
@@ -221,7 +230,12 @@ fn follower_process_proposal_in_sync_logs_without_acking() {
     assert_eq!(rx(&mut l, proposal(1, 4)), vec![Action::Persist(txn(1, 4))]);
     // Durable, but no ACK before the NEWLEADER ACK (ZOOKEEPER-4685).
     assert_eq!(
-        step(&mut l, Input::Persisted { through: make_zxid(1, 4) }),
+        step(
+            &mut l,
+            Input::Persisted {
+                through: make_zxid(1, 4)
+            }
+        ),
         vec![]
     );
 }
@@ -231,7 +245,12 @@ fn follower_process_commit_in_sync_applies_nothing_before_uptodate() {
     let mut l = at_sync(LearnerKind::Follower);
     rx(&mut l, Bare::diff(make_zxid(1, 4)));
     rx(&mut l, proposal(1, 4));
-    step(&mut l, Input::Persisted { through: make_zxid(1, 4) });
+    step(
+        &mut l,
+        Input::Persisted {
+            through: make_zxid(1, 4),
+        },
+    );
     assert_eq!(rx(&mut l, Bare::commit(make_zxid(1, 4))), vec![]);
 }
 
@@ -258,13 +277,23 @@ fn follower_process_newleader_persists_then_writes_the_epoch_then_acks() {
     // Nothing is durable yet: no epoch, no ACK.
     assert_eq!(rx(&mut l, nl.packet()), vec![]);
     assert_eq!(
-        step(&mut l, Input::Persisted { through: make_zxid(1, 4) }),
+        step(
+            &mut l,
+            Input::Persisted {
+                through: make_zxid(1, 4)
+            }
+        ),
         vec![]
     );
     // (1,4) was committed in sync and needs no ACK; (1,5) gets one after the NEWLEADER
     // ACK, never before.
     assert_eq!(
-        step(&mut l, Input::Persisted { through: make_zxid(1, 5) }),
+        step(
+            &mut l,
+            Input::Persisted {
+                through: make_zxid(1, 5)
+            }
+        ),
         vec![
             Action::WriteCurrentEpoch { epoch: 2 },
             Action::Send(Bare::ack(2 << 32)),
@@ -279,7 +308,14 @@ fn follower_process_newleader_with_everything_durable_acks_at_once() {
     let mut l = at_sync(LearnerKind::Follower);
     rx(&mut l, Bare::diff(make_zxid(1, 3)));
     assert_eq!(
-        rx(&mut l, NewLeader { new_epoch: 2, config: None }.packet()),
+        rx(
+            &mut l,
+            NewLeader {
+                new_epoch: 2,
+                config: None
+            }
+            .packet()
+        ),
         vec![
             Action::WriteCurrentEpoch { epoch: 2 },
             Action::Send(Bare::ack(2 << 32)),
@@ -293,7 +329,11 @@ fn follower_process_newleader_of_another_epoch_goes_looking() {
     rx(&mut l, Bare::diff(make_zxid(1, 3)));
     assert!(looking(&rx(
         &mut l,
-        NewLeader { new_epoch: 3, config: None }.packet()
+        NewLeader {
+            new_epoch: 3,
+            config: None
+        }
+        .packet()
     )));
 }
 
@@ -325,7 +365,14 @@ fn follower_process_uptodate_before_our_newleader_ack_goes_looking() {
     let mut l = at_sync(LearnerKind::Follower);
     rx(&mut l, Bare::diff(make_zxid(1, 4)));
     rx(&mut l, proposal(1, 4));
-    rx(&mut l, NewLeader { new_epoch: 2, config: None }.packet());
+    rx(
+        &mut l,
+        NewLeader {
+            new_epoch: 2,
+            config: None,
+        }
+        .packet(),
+    );
     assert!(looking(&rx(&mut l, Bare::up_to_date())));
 }
 
@@ -334,7 +381,12 @@ fn follower_process_proposal_acks_after_persist() {
     let mut l = broadcasting();
     assert_eq!(rx(&mut l, proposal(2, 1)), vec![Action::Persist(txn(2, 1))]);
     assert_eq!(
-        step(&mut l, Input::Persisted { through: make_zxid(2, 1) }),
+        step(
+            &mut l,
+            Input::Persisted {
+                through: make_zxid(2, 1)
+            }
+        ),
         vec![Action::Send(Bare::ack(make_zxid(2, 1)))]
     );
 }
@@ -359,7 +411,12 @@ fn follower_process_commit_applies_once_durable() {
     // no ACK is needed any more.
     assert_eq!(rx(&mut l, Bare::commit(make_zxid(2, 1))), vec![]);
     assert_eq!(
-        step(&mut l, Input::Persisted { through: make_zxid(2, 1) }),
+        step(
+            &mut l,
+            Input::Persisted {
+                through: make_zxid(2, 1)
+            }
+        ),
         vec![Action::Apply {
             through: make_zxid(2, 1)
         }]
@@ -415,12 +472,24 @@ fn follower_answers_ping_with_empty_not_null_data() {
 fn observer_takes_inform_and_never_acks() {
     let mut l = at_sync(LearnerKind::Observer);
     rx(&mut l, Bare::diff(make_zxid(1, 3)));
-    rx(&mut l, NewLeader { new_epoch: 2, config: None }.packet());
+    rx(
+        &mut l,
+        NewLeader {
+            new_epoch: 2,
+            config: None,
+        }
+        .packet(),
+    );
     rx(&mut l, Bare::up_to_date());
     let inform = QuorumPacket::with_data(PacketType::Inform, make_zxid(2, 1), "t2.1");
     assert_eq!(rx(&mut l, inform), vec![Action::Persist(txn(2, 1))]);
     assert_eq!(
-        step(&mut l, Input::Persisted { through: make_zxid(2, 1) }),
+        step(
+            &mut l,
+            Input::Persisted {
+                through: make_zxid(2, 1)
+            }
+        ),
         vec![Action::Apply {
             through: make_zxid(2, 1)
         }]
