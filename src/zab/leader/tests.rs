@@ -111,6 +111,21 @@ fn pair(conn: ConnId, t: Txn) -> [Action; 2] {
     ]
 }
 
+fn persisted(l: &mut Leader, epoch: i64, counter: i64) -> Vec<Action> {
+    step(
+        l,
+        Input::Persisted {
+            through: make_zxid(epoch, counter),
+        },
+    )
+}
+
+fn apply(epoch: i64, counter: i64) -> Action {
+    Action::Apply {
+        through: make_zxid(epoch, counter),
+    }
+}
+
 fn looking(out: &[Action]) -> bool {
     matches!(out.last(), Some(Action::GoLooking { .. }))
 }
@@ -299,9 +314,7 @@ fn leader_process_ackld_with_a_quorum_starts_the_server() {
     assert_eq!(
         rx(&mut l, 10, Bare::ack(2 << 32)),
         vec![
-            Action::Apply {
-                through: make_zxid(1, 5)
-            },
+            apply(1, 5),
             Action::Established { epoch: 2 },
             send(10, Bare::up_to_date()),
         ]
@@ -377,18 +390,8 @@ fn leader_process_ack_commits_with_a_quorum_and_applies_once_durable() {
     // The follower's ACK and ours form the quorum of 2; ours only once durable.
     assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(2, 1))), vec![]);
     assert_eq!(
-        step(
-            &mut l,
-            Input::Persisted {
-                through: make_zxid(2, 1)
-            }
-        ),
-        vec![
-            send(10, Bare::commit(make_zxid(2, 1))),
-            Action::Apply {
-                through: make_zxid(2, 1)
-            },
-        ]
+        persisted(&mut l, 2, 1),
+        vec![send(10, Bare::commit(make_zxid(2, 1))), apply(2, 1),]
     );
     assert_eq!(l.last_committed(), make_zxid(2, 1));
     // ACKs of committed, unknown, and epoch zxids are ignored.
@@ -425,9 +428,7 @@ fn leader_process_ack_commits_in_zxid_order() {
         vec![
             send(10, Bare::commit(make_zxid(2, 1))),
             send(10, Bare::commit(make_zxid(2, 2))),
-            Action::Apply {
-                through: make_zxid(2, 2)
-            },
+            apply(2, 2),
         ]
     );
 }
@@ -463,17 +464,7 @@ fn leader_commit_defers_apply_until_its_own_persist() {
             send(12, Bare::commit(make_zxid(2, 1))),
         ]
     );
-    assert_eq!(
-        step(
-            &mut l,
-            Input::Persisted {
-                through: make_zxid(2, 1)
-            }
-        ),
-        vec![Action::Apply {
-            through: make_zxid(2, 1)
-        }]
-    );
+    assert_eq!(persisted(&mut l, 2, 1), vec![apply(2, 1)]);
 }
 
 #[test]
@@ -554,9 +545,7 @@ fn observers_get_inform_not_proposals() {
                 12,
                 QuorumPacket::with_data(PacketType::Inform, make_zxid(2, 1), "t2.1")
             ),
-            Action::Apply {
-                through: make_zxid(2, 1)
-            },
+            apply(2, 1),
         ]
     );
 }

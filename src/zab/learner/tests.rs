@@ -39,6 +39,21 @@ fn txn(e: i64, c: i64) -> Txn {
     }
 }
 
+fn persisted(l: &mut Learner, epoch: i64, counter: i64) -> Vec<Action> {
+    step(
+        l,
+        Input::Persisted {
+            through: make_zxid(epoch, counter),
+        },
+    )
+}
+
+fn apply(epoch: i64, counter: i64) -> Action {
+    Action::Apply {
+        through: make_zxid(epoch, counter),
+    }
+}
+
 fn looking(out: &[Action]) -> bool {
     matches!(out.last(), Some(Action::GoLooking { .. }))
 }
@@ -229,15 +244,7 @@ fn follower_process_proposal_in_sync_logs_without_acking() {
     rx(&mut l, Bare::diff(make_zxid(1, 4)));
     assert_eq!(rx(&mut l, proposal(1, 4)), vec![Action::Persist(txn(1, 4))]);
     // Durable, but no ACK before the NEWLEADER ACK (ZOOKEEPER-4685).
-    assert_eq!(
-        step(
-            &mut l,
-            Input::Persisted {
-                through: make_zxid(1, 4)
-            }
-        ),
-        vec![]
-    );
+    assert_eq!(persisted(&mut l, 1, 4), vec![]);
 }
 
 #[test]
@@ -276,24 +283,11 @@ fn follower_process_newleader_persists_then_writes_the_epoch_then_acks() {
     };
     // Nothing is durable yet: no epoch, no ACK.
     assert_eq!(rx(&mut l, nl.packet()), vec![]);
-    assert_eq!(
-        step(
-            &mut l,
-            Input::Persisted {
-                through: make_zxid(1, 4)
-            }
-        ),
-        vec![]
-    );
+    assert_eq!(persisted(&mut l, 1, 4), vec![]);
     // (1,4) was committed in sync and needs no ACK; (1,5) gets one after the NEWLEADER
     // ACK, never before.
     assert_eq!(
-        step(
-            &mut l,
-            Input::Persisted {
-                through: make_zxid(1, 5)
-            }
-        ),
+        persisted(&mut l, 1, 5),
         vec![
             Action::WriteCurrentEpoch { epoch: 2 },
             Action::Send(Bare::ack(2 << 32)),
@@ -352,9 +346,7 @@ fn follower_process_uptodate_acks_serves_and_applies() {
         vec![
             Action::Send(Bare::ack(2 << 32)),
             Action::Synced { epoch: 2 },
-            Action::Apply {
-                through: make_zxid(1, 4)
-            },
+            apply(1, 4),
         ]
     );
     assert!(l.is_broadcasting());
@@ -381,12 +373,7 @@ fn follower_process_proposal_acks_after_persist() {
     let mut l = broadcasting();
     assert_eq!(rx(&mut l, proposal(2, 1)), vec![Action::Persist(txn(2, 1))]);
     assert_eq!(
-        step(
-            &mut l,
-            Input::Persisted {
-                through: make_zxid(2, 1)
-            }
-        ),
+        persisted(&mut l, 2, 1),
         vec![Action::Send(Bare::ack(make_zxid(2, 1)))]
     );
 }
@@ -410,28 +397,13 @@ fn follower_process_commit_applies_once_durable() {
     // Committed by the others before our write finished: apply only when durable, and
     // no ACK is needed any more.
     assert_eq!(rx(&mut l, Bare::commit(make_zxid(2, 1))), vec![]);
-    assert_eq!(
-        step(
-            &mut l,
-            Input::Persisted {
-                through: make_zxid(2, 1)
-            }
-        ),
-        vec![Action::Apply {
-            through: make_zxid(2, 1)
-        }]
-    );
+    assert_eq!(persisted(&mut l, 2, 1), vec![apply(2, 1)]);
 }
 
 #[test]
 fn follower_process_commit_of_the_outstanding_sync_proposal() {
     let mut l = broadcasting();
-    assert_eq!(
-        rx(&mut l, Bare::commit(make_zxid(1, 5))),
-        vec![Action::Apply {
-            through: make_zxid(1, 5)
-        }]
-    );
+    assert_eq!(rx(&mut l, Bare::commit(make_zxid(1, 5))), vec![apply(1, 5)]);
 }
 
 #[test]
@@ -483,17 +455,7 @@ fn observer_takes_inform_and_never_acks() {
     rx(&mut l, Bare::up_to_date());
     let inform = QuorumPacket::with_data(PacketType::Inform, make_zxid(2, 1), "t2.1");
     assert_eq!(rx(&mut l, inform), vec![Action::Persist(txn(2, 1))]);
-    assert_eq!(
-        step(
-            &mut l,
-            Input::Persisted {
-                through: make_zxid(2, 1)
-            }
-        ),
-        vec![Action::Apply {
-            through: make_zxid(2, 1)
-        }]
-    );
+    assert_eq!(persisted(&mut l, 2, 1), vec![apply(2, 1)]);
     // PROPOSAL is not for observers in broadcast.
     assert_eq!(rx(&mut l, proposal(2, 2)), vec![]);
 }
