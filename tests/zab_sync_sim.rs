@@ -228,14 +228,20 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(seed: u64, voters: usize, bugs: Bugs) -> Sim {
-        let servers: Vec<QuorumServer> = (1..=voters as Sid)
+    /// `voters` voters, sids 1..=voters, and with `observer` one observer after them.
+    fn new(seed: u64, voters: usize, observer: bool, bugs: Bugs) -> Sim {
+        let all = voters as Sid + Sid::from(observer);
+        let servers: Vec<QuorumServer> = (1..=all)
             .map(|id| QuorumServer {
                 id,
                 host: format!("10.0.0.{id}"),
                 quorum_port: 2888,
                 election_port: 3888,
-                learner_type: LearnerType::Participant,
+                learner_type: if id <= voters as Sid {
+                    LearnerType::Participant
+                } else {
+                    LearnerType::Observer
+                },
                 client: None,
             })
             .collect();
@@ -243,7 +249,7 @@ impl Sim {
             Ok(q) => q,
             Err(e) => panic!("config: {e}"),
         };
-        let nodes = (1..=voters as Sid)
+        let nodes = (1..=all)
             .map(|sid| {
                 (
                     sid,
@@ -678,6 +684,10 @@ impl Sim {
         // A quorum of looking servers in one group elects its best.
         let mut by_group: BTreeMap<u32, Vec<Sid>> = BTreeMap::new();
         for sid in still_looking {
+            // Observers only join a leader.
+            if !self.quorum.is_voter(sid) {
+                continue;
+            }
             by_group
                 .entry(self.nodes[&sid].group)
                 .or_default()
@@ -733,11 +743,16 @@ impl Sim {
 
     fn follow(&mut self, sid: Sid, leader: Sid) {
         let zab = self.zab();
+        let kind = if self.quorum.is_voter(sid) {
+            LearnerKind::Follower
+        } else {
+            LearnerKind::Observer
+        };
         let n = self.nodes.get_mut(&sid).expect("node");
         n.disk.flush();
         let machine = Learner::new(
             sid,
-            LearnerKind::Follower,
+            kind,
             zab,
             0,
             n.disk.accepted_epoch,
@@ -1207,7 +1222,7 @@ struct Totals {
     syncs: [u64; 3],
 }
 
-fn run_seeds(voters: usize, base: u64, default_seeds: u64) {
+fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
     let seeds = seeds("SYNC_SIM", base, default_seeds);
     let single = seeds.single;
     let started = Instant::now();
@@ -1221,7 +1236,7 @@ fn run_seeds(voters: usize, base: u64, default_seeds: u64) {
         syncs: [0; 3],
     };
     for seed in seeds.list {
-        let mut sim = Sim::new(seed, voters, Bugs::default());
+        let mut sim = Sim::new(seed, voters, observer, Bugs::default());
         sim.run();
         if let Some(why) = &sim.failure {
             let tail = if single {
@@ -1250,8 +1265,9 @@ fn run_seeds(voters: usize, base: u64, default_seeds: u64) {
         }
     }
     println!(
-        "{voters} voters: {} seeds, {} events, {} simulated s, {} txns committed, {} writes \
+        "{voters} voters{}: {} seeds, {} events, {} simulated s, {} txns committed, {} writes \
          acknowledged, {} epochs established, syncs DIFF/TRUNC/SNAP {:?}, {:.2} s wall",
+        if observer { " + observer" } else { "" },
         t.runs,
         t.events,
         t.sim_ms / 1000,
@@ -1275,7 +1291,7 @@ const LOSS: &[&str] = &[
 /// `limit` seeds (the checkers would have missed the bug).
 fn expect_caught(voters: usize, base: u64, limit: u64, bugs: Bugs, expected: &[&str]) {
     for seed in base..base + limit {
-        let mut sim = Sim::new(seed, voters, bugs);
+        let mut sim = Sim::new(seed, voters, false, bugs);
         sim.run();
         if let Some(why) = sim.failure {
             if expected.iter().any(|e| why.starts_with(e)) {
@@ -1291,13 +1307,13 @@ fn expect_caught(voters: usize, base: u64, limit: u64, bugs: Bugs, expected: &[&
 }
 
 #[test]
-fn three_voters() {
-    run_seeds(3, 0x3000_0000, 3_000);
+fn three_voters_and_an_observer() {
+    run_seeds(3, true, 0x3000_0000, 3_000);
 }
 
 #[test]
 fn five_voters() {
-    run_seeds(5, 0x5000_0000, 2_000);
+    run_seeds(5, false, 0x5000_0000, 2_000);
 }
 
 #[test]
@@ -1318,7 +1334,7 @@ fn worse_leaders_are_refused() {
         ..Bugs::default()
     };
     for seed in 0xcb_0000..0xcb_0000 + 200 {
-        let mut sim = Sim::new(seed, 5, bugs);
+        let mut sim = Sim::new(seed, 5, false, bugs);
         sim.run();
         if let Some(why) = &sim.failure {
             assert!(why.starts_with("Liveness"), "seed {seed}: {why}");

@@ -153,7 +153,13 @@ impl Handler {
     /// A voter that sent FOLLOWERINFO: its acks count (an observer, or a configured
     /// observer sending FOLLOWERINFO, never counts).
     fn participant(&self, quorum: &QuorumMaj) -> bool {
-        self.kind == LearnerKind::Follower && quorum.is_voter(self.sid)
+        self.follower() && quorum.is_voter(self.sid)
+    }
+
+    /// Sent FOLLOWERINFO (Java's `LearnerType.PARTICIPANT` handler): gets PROPOSAL and
+    /// COMMIT, even as a "non-voting follower" whose acks never count.
+    fn follower(&self) -> bool {
+        self.kind == LearnerKind::Follower
     }
 
     /// Registered by `startForwarding`: live proposals and commits go to it.
@@ -479,7 +485,7 @@ impl Leader {
             return;
         };
         let peer = h.peer_last_zxid;
-        let participant = h.participant(&self.quorum);
+        let follower = h.follower();
         let plan = sync_follower(peer, &self.history);
         let last_queued = plan.last_queued(peer);
         let pairs = match plan {
@@ -509,13 +515,13 @@ impl Leader {
         for t in &pairs {
             Self::send_pair(conn, t, out);
         }
-        // `startForwarding`: committed but not yet applied, then (participants only)
+        // `startForwarding`: committed but not yet applied, then (followers only)
         // still outstanding, each above what the sync brought.
         if self.last_proposed > last_queued {
             for t in self.to_be_applied.iter().filter(|t| t.zxid > last_queued) {
                 Self::send_pair(conn, t, out);
             }
-            if participant {
+            if follower {
                 for (&zxid, p) in self.outstanding.range(last_queued + 1..) {
                     out.push(Action::Send {
                         conn,
@@ -642,7 +648,7 @@ impl Leader {
         }));
         let packet = QuorumPacket::with_data(PacketType::Proposal, zxid, data.clone());
         for (&conn, h) in &self.handlers {
-            if h.forwarding() && h.participant(&self.quorum) {
+            if h.forwarding() && h.follower() {
                 out.push(Action::Send {
                     conn,
                     packet: packet.clone(),
@@ -703,14 +709,10 @@ impl Leader {
                 if !h.forwarding() {
                     continue;
                 }
-                let packet = if h.participant(&self.quorum) {
+                let packet = if h.follower() {
                     Bare::commit(zxid)
-                } else if h.kind == LearnerKind::Observer {
-                    QuorumPacket::with_data(PacketType::Inform, zxid, p.data.clone())
                 } else {
-                    // A configured observer that sent FOLLOWERINFO: no proposals, so
-                    // no commits either.
-                    continue;
+                    QuorumPacket::with_data(PacketType::Inform, zxid, p.data.clone())
                 };
                 out.push(Action::Send { conn, packet });
             }

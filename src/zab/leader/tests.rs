@@ -602,3 +602,39 @@ fn a_bad_ping_reply_closes_the_connection() {
         [Action::Close { conn: 10, .. }]
     ));
 }
+
+#[test]
+fn a_non_voting_follower_gets_proposals_but_its_acks_do_not_count() {
+    // Server 4 is configured as an observer but sends FOLLOWERINFO.
+    let mut l = broadcasting();
+    step(&mut l, Input::Accepted { conn: 12 });
+    rx(&mut l, 12, info(4, 1));
+    rx(&mut l, 12, ack_epoch(make_zxid(1, 5), 1));
+    rx(&mut l, 12, Bare::ack(2 << 32));
+    let out = step(
+        &mut l,
+        Input::Propose {
+            data: "t2.1".into(),
+        },
+    );
+    let proposal = QuorumPacket::with_data(PacketType::Proposal, make_zxid(2, 1), "t2.1");
+    assert_eq!(
+        out,
+        vec![
+            Action::Persist(txn(2, 1)),
+            send(10, proposal.clone()),
+            send(12, proposal),
+        ]
+    );
+    persisted(&mut l, 2, 1);
+    // Leader + server 4 are not a voter quorum of {1, 2, 3}.
+    assert_eq!(rx(&mut l, 12, Bare::ack(make_zxid(2, 1))), vec![]);
+    assert_eq!(
+        rx(&mut l, 10, Bare::ack(make_zxid(2, 1))),
+        vec![
+            send(10, Bare::commit(make_zxid(2, 1))),
+            send(12, Bare::commit(make_zxid(2, 1))),
+            apply(2, 1),
+        ]
+    );
+}
