@@ -380,6 +380,20 @@ mod tests {
     }
 
     #[test]
+    fn zk_1154_an_old_leader_with_an_uncommitted_txn_is_not_diffed() {
+        // A logged (1,4) alone and crashed; B led epoch 2 from (1,3) and committed
+        // (2,1). A must not get DIFF (which would keep (1,4)); the next txn above its
+        // zxid is of another epoch, so it gets a snapshot.
+        let log = window(&[(1, 1), (1, 2), (1, 3), (2, 1)]);
+        assert_eq!(
+            sync_follower(make_zxid(1, 4), &log),
+            SyncPlan::Snap {
+                zxid: make_zxid(2, 1)
+            }
+        );
+    }
+
+    #[test]
     fn last_queued_is_where_forwarding_starts() {
         let p = SyncPlan::Diff {
             zxid: 7,

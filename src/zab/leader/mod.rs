@@ -298,6 +298,27 @@ impl Leader {
             Input::Propose { data } => self.propose(data, out),
             Input::Tick => self.tick(now_ms, out),
         }
+        #[cfg(test)]
+        self.validate();
+    }
+
+    /// The O(n) invariants, checked after every step in unit tests.
+    #[cfg(test)]
+    fn validate(&self) {
+        assert!(self.history.last_processed() <= self.last_committed);
+        assert!(self.last_committed <= self.last_proposed || self.phase < Phase::WaitNewLeaderAcks);
+        let mut prev = self.history.last_processed();
+        for t in &self.to_be_applied {
+            assert!(t.zxid > prev && t.zxid <= self.last_committed && t.zxid > self.persisted);
+            prev = t.zxid;
+        }
+        for (&zxid, p) in &self.outstanding {
+            assert!(zxid > self.last_committed && zxid <= self.last_proposed);
+            assert!(p
+                .acks
+                .iter()
+                .all(|s| *s == self.myid || self.quorum.is_voter(*s)));
+        }
     }
 
     /// `Leader.lead`'s start: our own FOLLOWERINFO, so to speak.

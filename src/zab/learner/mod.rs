@@ -205,6 +205,27 @@ impl Learner {
             Input::Persisted { through } => self.persisted(through, out),
             Input::Tick => self.tick(now_ms, out),
         }
+        #[cfg(test)]
+        self.validate();
+    }
+
+    /// The O(n) invariants, checked after every step in unit tests.
+    #[cfg(test)]
+    fn validate(&self) {
+        assert!(self.persisted <= self.last_logged);
+        assert!(self.applied <= self.committed && self.applied <= self.persisted);
+        assert!(self
+            .pending
+            .iter()
+            .zip(self.pending.iter().skip(1))
+            .all(|(a, b)| a < b));
+        assert!(self.pending.back().is_none_or(|z| *z <= self.last_logged));
+        assert!(self
+            .unacked
+            .iter()
+            .zip(self.unacked.iter().skip(1))
+            .all(|(a, b)| a < b));
+        assert!(self.kind == LearnerKind::Follower || self.unacked.is_empty());
     }
 
     /// Java's socket read timeout: `initLimit` ticks until NEWLEADER, `syncLimit` after.
