@@ -190,6 +190,7 @@ enum Event {
     },
     Partition,
     Heal,
+    StartWrites,
     StopWrites,
     KillLink,
 }
@@ -422,6 +423,7 @@ impl Sim {
             }
             Event::Heal => self.heal(),
             Event::StopWrites => self.writes_on = false,
+            Event::StartWrites => self.writes_on = true,
         }
     }
 
@@ -1323,6 +1325,82 @@ fn canary_acks_before_persist_lose_committed_writes() {
         ..Bugs::default()
     };
     expect_caught(3, 0xca_0000, 300, bugs, LOSS);
+}
+
+/// A log `(1,1)..=(1,n)` with epochs `(accepted, current)`, all durable.
+fn disk(n: i64, accepted_epoch: i64, current_epoch: i64) -> Disk {
+    let log: Vec<Txn> = (1..=n)
+        .map(|c| Txn {
+            zxid: ringkeeper::zab::make_zxid(1, c),
+            data: Bytes::from(format!("old{c}")),
+        })
+        .collect();
+    Disk {
+        durable: log.len(),
+        log,
+        accepted_epoch,
+        current_epoch,
+        ..Disk::default()
+    }
+}
+
+#[test]
+fn scripted_every_kind_of_sync() {
+    // Five voters, no faults. 3 and 5 hold (1,1)..(1,5) and 5 leads epoch 2; 3 gets an
+    // empty DIFF, 2 holding (1,1)..(1,3) a DIFF with pairs, 4 holding nothing a SNAP
+    // (its zxid 0 lies below the window's first txn). Server 1,
+    // an old follower holding an uncommitted (1,6), starts late and joins the
+    // established leader before any write of epoch 2: TRUNC to (1,5), without the
+    // freshness check that would refuse it during discovery.
+    let disks = [
+        (1, disk(6, 1, 1)),
+        (2, disk(3, 1, 1)),
+        (3, disk(5, 1, 1)),
+        (4, Disk::default()),
+        (5, disk(5, 1, 1)),
+    ];
+    let mut sim = Sim::new(0x5c_0000, 5, false, Bugs::default());
+    sim.faults_on = false;
+    sim.writes_on = false;
+    for (sid, d) in disks {
+        sim.nodes.get_mut(&sid).expect("node").disk = d;
+    }
+    sim.nodes.get_mut(&1).expect("node").role = Role::Down;
+    for t in 1..=6 {
+        let z = ringkeeper::zab::make_zxid(1, t);
+        sim.proposed
+            .entry(z)
+            .or_default()
+            .insert(Bytes::from(format!("old{t}")));
+    }
+    sim.at(400, Event::Restart { sid: 1 });
+    sim.at(1_000, Event::StartWrites);
+    sim.run();
+    assert_eq!(sim.failure, None, "{}", sim.log.join("\n"));
+    let [diffs, truncs, snaps] = sim.syncs;
+    assert!(
+        diffs >= 2 && truncs >= 1 && snaps >= 1,
+        "syncs {:?}",
+        sim.syncs
+    );
+    assert!(sim
+        .log
+        .iter()
+        .any(|l| l.ends_with(" 5 established in epoch 2")));
+    assert!(sim
+        .log
+        .iter()
+        .any(|l| l.contains("1 truncates to 0x100000005")));
+    assert!(sim
+        .log
+        .iter()
+        .any(|l| l.contains("4 loads snapshot at 0x100000005")));
+    // Everyone ends with the old history, without (1,6), and the new writes.
+    for n in sim.nodes.values() {
+        assert_eq!(n.delivered.len(), sim.global.len(), "server {}", n.sid);
+    }
+    assert!(sim.global.len() > 5 && sim.global[4].0 == ringkeeper::zab::make_zxid(1, 5));
+    assert!(sim.global[5].0 >> 32 == 2);
 }
 
 #[test]
