@@ -1128,10 +1128,14 @@ impl Sim {
             }
         }
         let log = self.nodes[&sid].disk.log.clone();
-        // LeaderHasAllCommitted: every delivered txn is in the new leader's history.
+        // LeaderHasAllCommitted (PrimaryIntegrity): every txn of an earlier epoch that
+        // was delivered anywhere is in the new leader's history. A later epoch's txns
+        // need not be: a leader of epoch 3 may still establish (and soon fail) after
+        // epoch 4 committed, with NEWLEADER acks from servers that moved on since.
         let missing = self
             .global
             .iter()
+            .take_while(|g| epoch_of(g.0) < epoch)
             .zip(
                 log.iter()
                     .map(|t| (t.zxid, &t.data))
@@ -1145,10 +1149,12 @@ impl Sim {
                 format!("leader {sid} of epoch {epoch} lacks committed {z:#x}"),
             );
         }
-        // NoAckedWriteLost: every write a client saw acknowledged is in the history.
+        // NoAckedWriteLost: every write of an earlier epoch a client saw acknowledged
+        // is in the history.
         let lost = self
             .acked
             .iter()
+            .filter(|(_, z)| epoch_of(**z) < epoch)
             .find(|(d, z)| !log.iter().any(|t| t.zxid == **z && t.data == **d))
             .map(|(d, z)| (d.clone(), *z));
         if let Some((d, z)) = lost {
