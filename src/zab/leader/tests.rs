@@ -130,11 +130,17 @@ fn looking(out: &[Action]) -> bool {
     matches!(out.last(), Some(Action::GoLooking { .. }))
 }
 
-/// Three voters; server 2 on conn 10 up to its NEWLEADER (DIFF, nothing missing).
-fn syncing() -> Leader {
+/// Three voters; server 2 on conn 10 sent FOLLOWERINFO and got LEADERINFO(2).
+fn awaiting_ack_epoch() -> Leader {
     let mut l = leader(3);
     step(&mut l, Input::Accepted { conn: 10 });
     rx(&mut l, 10, info(2, 1));
+    l
+}
+
+/// Three voters; server 2 on conn 10 up to its NEWLEADER (DIFF, nothing missing).
+fn syncing() -> Leader {
+    let mut l = awaiting_ack_epoch();
     rx(&mut l, 10, ack_epoch(make_zxid(1, 5), 1));
     l
 }
@@ -214,9 +220,7 @@ fn leader_process_followerinfo_closes_on_anything_else() {
 
 #[test]
 fn leader_process_ackepoch_with_a_quorum_writes_the_epoch_and_syncs() {
-    let mut l = leader(3);
-    step(&mut l, Input::Accepted { conn: 10 });
-    rx(&mut l, 10, info(2, 1));
+    let mut l = awaiting_ack_epoch();
     let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 5), 1));
     assert_eq!(
         out,
@@ -230,9 +234,7 @@ fn leader_process_ackepoch_with_a_quorum_writes_the_epoch_and_syncs() {
 
 #[test]
 fn leader_process_ackepoch_drops_a_learner_ahead_of_the_leader() {
-    let mut l = leader(3);
-    step(&mut l, Input::Accepted { conn: 10 });
-    rx(&mut l, 10, info(2, 1));
+    let mut l = awaiting_ack_epoch();
     assert_eq!(
         rx(&mut l, 10, ack_epoch(make_zxid(1, 6), 1)),
         vec![Action::Close {
@@ -244,9 +246,7 @@ fn leader_process_ackepoch_drops_a_learner_ahead_of_the_leader() {
 
 #[test]
 fn leader_process_ackepoch_of_an_already_accepted_epoch_does_not_count() {
-    let mut l = leader(3);
-    step(&mut l, Input::Accepted { conn: 10 });
-    rx(&mut l, 10, info(2, 1));
+    let mut l = awaiting_ack_epoch();
     assert_eq!(rx(&mut l, 10, ack_epoch(make_zxid(1, 5), -1)), vec![]);
     // Nor does one with no log (zxid -1).
     step(&mut l, Input::Accepted { conn: 11 });
@@ -256,9 +256,7 @@ fn leader_process_ackepoch_of_an_already_accepted_epoch_does_not_count() {
 
 #[test]
 fn leader_sync_follower_diff_sends_the_missing_pairs() {
-    let mut l = leader(3);
-    step(&mut l, Input::Accepted { conn: 10 });
-    rx(&mut l, 10, info(2, 1));
+    let mut l = awaiting_ack_epoch();
     let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 3), 1));
     let mut want = vec![
         Action::WriteCurrentEpoch { epoch: 2 },
@@ -273,9 +271,7 @@ fn leader_sync_follower_diff_sends_the_missing_pairs() {
 #[test]
 fn leader_sync_follower_trunc_cuts_a_learner_ahead_in_the_epoch() {
     // Learner at (1,7): not "ahead" at ACKEPOCH because its current epoch is 0.
-    let mut l = leader(3);
-    step(&mut l, Input::Accepted { conn: 10 });
-    rx(&mut l, 10, info(2, 1));
+    let mut l = awaiting_ack_epoch();
     let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 7), 0));
     assert_eq!(
         out,
@@ -290,9 +286,7 @@ fn leader_sync_follower_trunc_cuts_a_learner_ahead_in_the_epoch() {
 #[test]
 fn leader_sync_follower_snap_below_the_window() {
     // The window holds (1,3)..(1,5); a learner at (1,1) gets SNAP.
-    let mut l = leader(3);
-    step(&mut l, Input::Accepted { conn: 10 });
-    rx(&mut l, 10, info(2, 1));
+    let mut l = awaiting_ack_epoch();
     let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 1), 1));
     assert_eq!(
         out,
