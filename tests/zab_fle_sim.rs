@@ -41,6 +41,9 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::time::Instant;
 
+mod sim;
+use sim::{seeds, Rng};
+
 use bytes::BytesMut;
 use ringkeeper::zab::fle::{Action, DecidedBy, Decision, Fle, FleConfig, Input};
 use ringkeeper::zab::quorum::{QuorumMaj, QuorumServer};
@@ -59,29 +62,6 @@ const SETTLE_LIMIT_MS: u64 = 180_000;
 const STABLE_MS: u64 = 10_000;
 /// A run that exceeds this many events is a livelock, not a slow run.
 const MAX_EVENTS: u64 = 3_000_000;
-
-/// splitmix64: small, fast, and the same sequence everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn range(&mut self, lo: u64, hi_inclusive: u64) -> u64 {
-        lo + self.below(hi_inclusive - lo + 1)
-    }
-    fn chance_per_mille(&mut self, p: u64) -> bool {
-        self.below(1000) < p
-    }
-}
 
 /// Deliberate mistakes for the canary tests, which prove that the checks catch them.
 #[derive(Debug, Clone, Copy, Default)]
@@ -1163,17 +1143,8 @@ struct Totals {
 const DEFAULT_SEEDS: u64 = 5_000;
 
 fn run_seeds(voters: usize, base: u64) {
-    let single: Option<u64> = std::env::var("FLE_SIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok());
-    let count: u64 = std::env::var("FLE_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SEEDS);
-    let seeds: Vec<u64> = match single {
-        Some(s) => vec![s],
-        None => (0..count).map(|i| base + i).collect(),
-    };
+    let seeds = seeds("FLE_SIM", base, DEFAULT_SEEDS);
+    let single = seeds.single;
     let started = Instant::now();
     let mut totals = Totals {
         runs: 0,
@@ -1181,12 +1152,12 @@ fn run_seeds(voters: usize, base: u64) {
         sim_ms: 0,
         kinds: BTreeMap::new(),
     };
-    for seed in seeds {
+    for seed in seeds.list {
         let mut sim = Sim::new(seed, voters, true, Bugs::default());
         sim.run();
         if let Some(why) = &sim.failure {
             // A replayed seed shows its whole log, a batch only the end.
-            let tail = if single.is_some() {
+            let tail = if single {
                 0
             } else {
                 sim.log.len().saturating_sub(80)
@@ -1198,7 +1169,7 @@ fn run_seeds(voters: usize, base: u64) {
                 sim.log[tail..].join("\n")
             );
         }
-        if single.is_some() {
+        if single {
             println!("{}", sim.log.join("\n"));
         }
         totals.runs += 1;

@@ -1,6 +1,8 @@
 //! ZAB, ZooKeeper's replication protocol, as pure code: the bytes of ZooKeeper's own
 //! server-to-server protocol (`wire`) and the protocol's decisions as state machines
-//! that take inputs and return actions (`fle`, fast leader election).
+//! that take inputs and return actions: `fle` (fast leader election), `leader` and
+//! `learner` (discovery, synchronization, broadcast), over `history` (the part of the
+//! log they reason about).
 //!
 //! Everything here is pure: no sockets, no files, no clock reads and no randomness of its
 //! own (`tests/tidy.rs` enforces it). Time enters as `now_ms` arguments; a driver in
@@ -11,9 +13,12 @@
 //! Names follow Apache ZooKeeper's Java classes for data (`QuorumPacket`, `Vote`,
 //! `QuorumMaj`) and its TLA+ system specification for actions (`FLEReceiveNotmsg`,
 //! `FLEHandleNotmsg`, ...). `docs/zab.md` maps the spec to the code and lists what is
-//! still to come (discovery, synchronization, broadcast).
+//! still to come.
 
 pub mod fle;
+pub mod history;
+pub mod leader;
+pub mod learner;
 pub mod quorum;
 pub mod vote;
 pub mod wire;

@@ -1,0 +1,847 @@
+//! The leader side of ZAB after the election, as ZooKeeper 3.8/3.9's `Leader` and its
+//! `LearnerHandler`s run it, as a pure state machine: [`Leader::step`] takes one
+//! [`Input`] and the time and pushes [`Action`]s.
+//!
+//! One `Leader` lives for one leadership: from the election's decision to the first
+//! failure, which ends it with [`Action::GoLooking`]. Each learner connection is a
+//! [`ConnId`] the driver chose; the machine keeps what Java keeps in that connection's
+//! `LearnerHandler` (its stage, its sid, when it was last heard).
+//!
+//! Phases, each bounded by `initLimit` ticks before broadcast:
+//! discovery (gather a voter quorum's FOLLOWERINFO, pick `max(acceptedEpoch) + 1`),
+//! epoch acks (a voter quorum's ACKEPOCH), NEWLEADER acks (a voter quorum synced and
+//! durable), then broadcast (propose, count ACKs, commit in zxid order).
+//!
+//! The driver executes actions in order. [`Action::WriteAcceptedEpoch`] and
+//! [`Action::WriteCurrentEpoch`] are durable before the next action;
+//! [`Action::Persist`] is asynchronous and completes as [`Input::Persisted`], in log
+//! order. The leader counts its own ACK of a proposal only then, and applies a commit
+//! only once it is durable here.
+//!
+//! Spec names (`zookeeper-specifications/system-spec/zk-3.7`):
+//! - `LeaderProcessFOLLOWERINFO`: `Leader::process_follower_info` (`getEpochToPropose`).
+//! - `LeaderProcessACKEPOCH`: `Leader::process_ack_epoch` (`waitForEpochAck`).
+//! - `LeaderSyncFollower`: `Leader::sync_follower` (`syncFollower`, `startForwarding`,
+//!   NEWLEADER).
+//! - `LeaderProcessACKLD`: `Leader::process_ack_ld` (`waitForNewLeaderAck`).
+//! - `StartZkServer`, `LeaderTurnToBroadcast`: `Leader::start_zk_server`.
+//! - `LeaderProcessRequest`: [`Input::Propose`] → `Leader::propose`.
+//! - `LeaderProcessACK`: `Leader::process_ack` and `Leader::try_to_commit`.
+//!
+//! Never here: sockets, the SNAP body's bytes, sessions and forwarded REQUESTs,
+//! REVALIDATE, SYNC, reconfiguration, `forceSnapshotSync`, syncing from the on-disk log
+//! below the in-memory window (such learners get SNAP), the per-learner "oldest
+//! unacked proposal" check, and the concurrent-snapshot-sync throttle.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+
+use super::history::{sync_follower, Canary, CommittedLog, SyncPlan, Txn, ZabConfig};
+use super::quorum::QuorumMaj;
+use super::wire::payload::{
+    AckEpoch, Bare, LeaderInfo, LearnerInfo, LearnerKind, NewLeader, Ping, LEARNER_PROTOCOL_VERSION,
+};
+use super::wire::quorum_packet::{PacketType, QuorumPacket};
+use super::{counter_of, epoch_of, make_zxid, zxid_of_epoch, Sid, Zxid};
+
+#[cfg(test)]
+mod tests;
+
+/// A learner connection, named by the driver.
+pub type ConnId = u64;
+
+/// The counter that may never be used: proposing it forces a new election
+/// (ZOOKEEPER-1277), so that the next epoch starts the counter afresh.
+pub const COUNTER_ROLLOVER: i64 = 0xffff_ffff;
+
+/// What happens to the leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// The election chose us (`Leader.lead`). `now_ms` starts the discovery deadline.
+    Start,
+    /// A learner connected to the quorum port.
+    Accepted { conn: ConnId },
+    /// A packet arrived on `conn`, decoded by `wire::quorum_packet`.
+    Received { conn: ConnId, packet: QuorumPacket },
+    /// `conn` broke.
+    Disconnected { conn: ConnId },
+    /// Every [`Action::Persist`] up to and including `through` is durable.
+    Persisted { through: Zxid },
+    /// A write to replicate (the PROPOSAL data: TxnHeader, txn, digest). Only in
+    /// broadcast ([`Leader::is_broadcasting`]); otherwise ignored.
+    Propose { data: Bytes },
+    /// Time passed; a timer set by [`Action::SetTimer`] may have expired.
+    Tick,
+}
+
+/// What the driver must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write `packet` to `conn`.
+    Send { conn: ConnId, packet: QuorumPacket },
+    /// Right after the SNAP packet just sent on `conn`, stream the database as of
+    /// `zxid` (the SNAP body, §4.5 of the reference).
+    SendSnapshot { conn: ConnId, zxid: Zxid },
+    /// Close `conn`; its handler is gone.
+    Close { conn: ConnId, reason: String },
+    /// Durably write the `acceptedEpoch` file before the next action.
+    WriteAcceptedEpoch { epoch: i64 },
+    /// Durably write the `currentEpoch` file before the next action.
+    WriteCurrentEpoch { epoch: i64 },
+    /// Append `txn` to the log; report [`Input::Persisted`] when durable.
+    Persist(Txn),
+    /// The txns up to `through` are committed and durable here: apply those not yet in
+    /// the database, in zxid order, and answer their clients.
+    Apply { through: Zxid },
+    /// Deliver [`Input::Tick`] at or after `at_ms`. Replaces any earlier timer.
+    SetTimer { at_ms: u64 },
+    /// A quorum acked NEWLEADER (`startZkServer`): serve clients, accept proposals, and
+    /// report `epoch` to the election (`Fle` `Input::Synced`).
+    Established { epoch: i64 },
+    /// Stop leading; the machine is done. The driver closes every learner connection
+    /// and starts an election.
+    GoLooking { reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// `getEpochToPropose`: waiting for a voter quorum of FOLLOWERINFO.
+    Discovery,
+    /// `waitForEpochAck`.
+    WaitEpochAcks,
+    /// `waitForNewLeaderAck`.
+    WaitNewLeaderAcks,
+    /// `startZkServer` done.
+    Broadcast,
+    /// Gone looking; every input is ignored.
+    Done,
+}
+
+/// Where one learner connection is (`LearnerHandler.run`'s position).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// Waiting for FOLLOWERINFO or OBSERVERINFO.
+    WaitInfo,
+    /// Blocked in `getEpochToPropose` until the epoch is decided.
+    WaitEpoch,
+    /// LEADERINFO sent; the next packet must be ACKEPOCH.
+    WaitAckEpoch,
+    /// Blocked in `waitForEpochAck`; `peer_last_zxid` known.
+    WaitEpochQuorum,
+    /// Synced and NEWLEADER queued (forwarding); the next packet must be an ACK.
+    WaitNewLeaderAck,
+    /// Its NEWLEADER ACK read; blocked until the leader is established.
+    WaitEstablished,
+    /// UPTODATE sent.
+    Broadcast,
+}
+
+#[derive(Debug, Clone)]
+struct Handler {
+    stage: Stage,
+    sid: Sid,
+    kind: LearnerKind,
+    /// The ACKEPOCH zxid.
+    peer_last_zxid: Zxid,
+    last_heard_ms: u64,
+    /// `tickOfNextAckDeadline`: the learner counts as synced until then.
+    synced_until_ms: u64,
+}
+
+impl Handler {
+    /// A voter that sent FOLLOWERINFO: its acks count (an observer, or a configured
+    /// observer sending FOLLOWERINFO, never counts).
+    fn participant(&self, quorum: &QuorumMaj) -> bool {
+        self.follower() && quorum.is_voter(self.sid)
+    }
+
+    /// Sent FOLLOWERINFO (Java's `LearnerType.PARTICIPANT` handler): gets PROPOSAL and
+    /// COMMIT, even as a "non-voting follower" whose acks never count.
+    fn follower(&self) -> bool {
+        self.kind == LearnerKind::Follower
+    }
+
+    /// Registered by `startForwarding`: live proposals and commits go to it.
+    fn forwarding(&self) -> bool {
+        self.stage >= Stage::WaitNewLeaderAck
+    }
+}
+
+/// A proposal waiting for its quorum.
+#[derive(Debug, Clone)]
+struct Outstanding {
+    data: Bytes,
+    /// Voters that acked; the leader only once its own persist is done.
+    acks: BTreeSet<Sid>,
+}
+
+/// One leadership.
+#[derive(Debug, Clone)]
+pub struct Leader {
+    myid: Sid,
+    quorum: QuorumMaj,
+    config: ZabConfig,
+    phase: Phase,
+    /// Deadline of the current pre-broadcast phase.
+    phase_deadline_ms: u64,
+    accepted_epoch: i64,
+    current_epoch: i64,
+    /// `leaderStateSummary`: `(currentEpoch, lastZxid)` when leadership began.
+    summary: (i64, Zxid),
+    /// The epoch to propose; decided when the discovery phase ends.
+    epoch: i64,
+    /// `connectingFollowers`: voters (and us) that sent FOLLOWERINFO.
+    connecting: BTreeSet<Sid>,
+    /// `electingFollowers`: voters (and us) whose ACKEPOCH counts.
+    electing: BTreeSet<Sid>,
+    /// `newLeaderProposal`'s ackers: voters (and us) that acked NEWLEADER.
+    new_leader_acks: BTreeSet<Sid>,
+    /// The committed and applied proposals (`committedLog`, `lastProcessedZxid`).
+    history: CommittedLog,
+    /// Committed, waiting for our own persist before they are applied (`toBeApplied`).
+    to_be_applied: VecDeque<Txn>,
+    /// `outstandingProposals`, by zxid.
+    outstanding: BTreeMap<Zxid, Outstanding>,
+    last_proposed: Zxid,
+    last_committed: Zxid,
+    /// Our own log is durable up to here.
+    persisted: Zxid,
+    handlers: BTreeMap<ConnId, Handler>,
+}
+
+impl Leader {
+    /// A leader over a loaded database: `last_zxid` is the end of the (durable) log and
+    /// `history_tail` its newest txns, at most `commit_log_count` of which are kept for
+    /// DIFF syncs. Feed [`Input::Start`] to begin.
+    pub fn new(
+        myid: Sid,
+        quorum: QuorumMaj,
+        config: ZabConfig,
+        accepted_epoch: i64,
+        current_epoch: i64,
+        last_zxid: Zxid,
+        history_tail: impl IntoIterator<Item = Txn>,
+    ) -> Leader {
+        let history = CommittedLog::new(config.commit_log_count, last_zxid, history_tail);
+        Leader {
+            myid,
+            quorum,
+            config,
+            phase: Phase::Discovery,
+            phase_deadline_ms: 0,
+            accepted_epoch,
+            current_epoch,
+            summary: (current_epoch, last_zxid),
+            epoch: -1,
+            connecting: BTreeSet::new(),
+            electing: BTreeSet::new(),
+            new_leader_acks: BTreeSet::new(),
+            history,
+            to_be_applied: VecDeque::new(),
+            outstanding: BTreeMap::new(),
+            last_proposed: last_zxid,
+            last_committed: last_zxid,
+            persisted: last_zxid,
+            handlers: BTreeMap::new(),
+        }
+    }
+
+    /// The epoch being established, once decided.
+    pub fn epoch(&self) -> Option<i64> {
+        (self.phase > Phase::Discovery).then_some(self.epoch)
+    }
+
+    pub fn is_broadcasting(&self) -> bool {
+        self.phase == Phase::Broadcast
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    pub fn last_proposed(&self) -> Zxid {
+        self.last_proposed
+    }
+
+    pub fn last_committed(&self) -> Zxid {
+        self.last_committed
+    }
+
+    /// Feeds one input at time `now_ms`; the actions it causes are appended to `out`.
+    pub fn step(&mut self, input: Input, now_ms: u64, out: &mut Vec<Action>) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        match input {
+            Input::Start => self.lead(now_ms, out),
+            Input::Accepted { conn } => {
+                self.handlers.insert(
+                    conn,
+                    Handler {
+                        stage: Stage::WaitInfo,
+                        sid: -1,
+                        kind: LearnerKind::Follower,
+                        peer_last_zxid: -1,
+                        last_heard_ms: now_ms,
+                        synced_until_ms: now_ms
+                            + self.config.init_limit_ms()
+                            + self.config.sync_limit_ms(),
+                    },
+                );
+            }
+            Input::Received { conn, packet } => self.received(conn, packet, now_ms, out),
+            Input::Disconnected { conn } => {
+                self.handlers.remove(&conn);
+            }
+            Input::Persisted { through } => self.persisted(through, out),
+            Input::Propose { data } => self.propose(data, out),
+            Input::Tick => self.tick(now_ms, out),
+        }
+        #[cfg(test)]
+        self.validate();
+    }
+
+    /// The O(n) invariants, checked after every step in unit tests.
+    #[cfg(test)]
+    fn validate(&self) {
+        assert!(self.history.last_processed() <= self.last_committed);
+        assert!(self.last_committed <= self.last_proposed || self.phase < Phase::WaitNewLeaderAcks);
+        let mut prev = self.history.last_processed();
+        for t in &self.to_be_applied {
+            assert!(t.zxid > prev && t.zxid <= self.last_committed && t.zxid > self.persisted);
+            prev = t.zxid;
+        }
+        for (&zxid, p) in &self.outstanding {
+            assert!(zxid > self.last_committed && zxid <= self.last_proposed);
+            assert!(p
+                .acks
+                .iter()
+                .all(|s| *s == self.myid || self.quorum.is_voter(*s)));
+        }
+    }
+
+    /// `Leader.lead`'s start: our own FOLLOWERINFO, so to speak.
+    fn lead(&mut self, now: u64, out: &mut Vec<Action>) {
+        self.phase_deadline_ms = now + self.config.init_limit_ms();
+        out.push(Action::SetTimer {
+            at_ms: now + self.config.ping_interval_ms(),
+        });
+        self.epoch = self.accepted_epoch + 1;
+        self.connecting.insert(self.myid);
+        self.check_epoch_quorum(now, out);
+    }
+
+    fn received(&mut self, conn: ConnId, p: QuorumPacket, now: u64, out: &mut Vec<Action>) {
+        let Some(h) = self.handlers.get_mut(&conn) else {
+            return;
+        };
+        h.last_heard_ms = now;
+        h.synced_until_ms = now + self.config.sync_limit_ms();
+        match h.stage {
+            Stage::WaitInfo => self.process_follower_info(conn, &p, now, out),
+            Stage::WaitAckEpoch => self.process_ack_epoch(conn, &p, now, out),
+            Stage::WaitNewLeaderAck => self.process_ack_ld(conn, &p, out),
+            Stage::WaitEpoch | Stage::WaitEpochQuorum => {
+                // Java's handler is blocked and does not read; a learner that talks
+                // out of turn breaks the protocol.
+                self.close(
+                    conn,
+                    format!("unexpected {:?} during discovery", p.kind),
+                    out,
+                )
+            }
+            Stage::WaitEstablished | Stage::Broadcast => self.process_in_broadcast(conn, &p, out),
+        }
+    }
+
+    /// `LeaderProcessFOLLOWERINFO`: learn the learner's sid and accepted epoch; the new
+    /// epoch is one above every accepted epoch seen (observers' too) until a voter
+    /// quorum, us included, has connected.
+    fn process_follower_info(
+        &mut self,
+        conn: ConnId,
+        p: &QuorumPacket,
+        now: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let info = match LearnerInfo::read(p) {
+            Ok(info) => info,
+            Err(e) => return self.close(conn, format!("first packet: {e}"), out),
+        };
+        let Some(sid) = info.sid else {
+            return self.close(conn, "learner info without a server id".into(), out);
+        };
+        if info.protocol_version.unwrap_or(0) < LEARNER_PROTOCOL_VERSION {
+            return self.close(conn, "learner protocol older than 0x10000".into(), out);
+        }
+        if info.config_version.unwrap_or(0) > self.quorum.version() {
+            return self.close(conn, "learner's config is newer than ours".into(), out);
+        }
+        let Some(h) = self.handlers.get_mut(&conn) else {
+            return;
+        };
+        h.sid = sid;
+        h.kind = info.kind;
+        let participant = h.participant(&self.quorum);
+        if self.phase == Phase::Discovery {
+            h.stage = Stage::WaitEpoch;
+            if info.accepted_epoch >= self.epoch {
+                self.epoch = info.accepted_epoch + 1;
+            }
+            if participant {
+                self.connecting.insert(sid);
+            }
+            self.check_epoch_quorum(now, out);
+        } else {
+            // The epoch is decided; late learners get it as is.
+            h.stage = Stage::WaitAckEpoch;
+            out.push(Action::Send {
+                conn,
+                packet: LeaderInfo::new(self.epoch).packet(),
+            });
+        }
+    }
+
+    /// The end of `getEpochToPropose`: with a quorum connected, the epoch is ours.
+    fn check_epoch_quorum(&mut self, now: u64, out: &mut Vec<Action>) {
+        if self.phase != Phase::Discovery || !self.quorum.contains_quorum(&self.connecting) {
+            return;
+        }
+        self.phase = Phase::WaitEpochAcks;
+        self.phase_deadline_ms = now + self.config.init_limit_ms();
+        self.accepted_epoch = self.epoch;
+        out.push(Action::WriteAcceptedEpoch { epoch: self.epoch });
+        let leader_info = LeaderInfo::new(self.epoch).packet();
+        for (&conn, h) in self.handlers.iter_mut() {
+            if h.stage == Stage::WaitEpoch {
+                h.stage = Stage::WaitAckEpoch;
+                out.push(Action::Send {
+                    conn,
+                    packet: leader_info.clone(),
+                });
+            }
+        }
+        // The leader's own epoch ack (`waitForEpochAck(self.getId(), ...)`).
+        self.electing.insert(self.myid);
+        self.check_epoch_ack_quorum(now, out);
+    }
+
+    /// `LeaderProcessACKEPOCH`: a learner ahead of us must not be synced by us; an ack
+    /// counts when the learner had not accepted the epoch before, has a log, and votes.
+    fn process_ack_epoch(
+        &mut self,
+        conn: ConnId,
+        p: &QuorumPacket,
+        now: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let ack = match AckEpoch::read(p) {
+            Ok(ack) => ack,
+            Err(e) => return self.close(conn, format!("expected ACKEPOCH: {e}"), out),
+        };
+        let Some(h) = self.handlers.get_mut(&conn) else {
+            return;
+        };
+        h.peer_last_zxid = ack.last_zxid;
+        h.stage = Stage::WaitEpochQuorum;
+        if self.phase != Phase::WaitEpochAcks {
+            // `electionFinished`: sync at once, without the freshness check (a learner
+            // synced earlier in this epoch is ahead of the old summary).
+            return self.sync_follower(conn, out);
+        }
+        let participant = h.participant(&self.quorum);
+        let sid = h.sid;
+        if ack.current_epoch != AckEpoch::ALREADY_ACCEPTED {
+            let theirs = (i64::from(ack.current_epoch), ack.last_zxid);
+            if theirs > self.summary && self.config.canary != Canary::LeaderSyncsLearnerAhead {
+                return self.close(
+                    conn,
+                    format!(
+                        "follower {sid} is ahead of the leader: {theirs:?} > {:?}",
+                        self.summary
+                    ),
+                    out,
+                );
+            }
+            if ack.last_zxid != -1 && participant {
+                self.electing.insert(sid);
+            }
+        }
+        self.check_epoch_ack_quorum(now, out);
+    }
+
+    /// The end of `waitForEpochAck`: the epoch becomes current and learners are synced.
+    fn check_epoch_ack_quorum(&mut self, now: u64, out: &mut Vec<Action>) {
+        let skip = self.config.canary == Canary::LeaderSkipsEpochAckQuorum;
+        if self.phase != Phase::WaitEpochAcks
+            || !(skip || self.quorum.contains_quorum(&self.electing))
+        {
+            return;
+        }
+        self.phase = Phase::WaitNewLeaderAcks;
+        self.phase_deadline_ms = now + self.config.init_limit_ms();
+        self.current_epoch = self.epoch;
+        out.push(Action::WriteCurrentEpoch { epoch: self.epoch });
+        // `zk.setZxid(makeZxid(epoch, 0))`: proposals of this epoch count from 1.
+        self.last_proposed = zxid_of_epoch(self.epoch);
+        let waiting: Vec<ConnId> = self
+            .handlers
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::WaitEpochQuorum)
+            .map(|(&c, _)| c)
+            .collect();
+        for conn in waiting {
+            self.sync_follower(conn, out);
+        }
+        // Our own NEWLEADER ack.
+        self.new_leader_acks.insert(self.myid);
+        self.check_new_leader_quorum(out);
+    }
+
+    /// `LeaderSyncFollower`: DIFF/TRUNC and the missing pairs, or SNAP; then what was
+    /// proposed meanwhile (`startForwarding`); then NEWLEADER.
+    fn sync_follower(&mut self, conn: ConnId, out: &mut Vec<Action>) {
+        let Some(h) = self.handlers.get_mut(&conn) else {
+            return;
+        };
+        let peer = h.peer_last_zxid;
+        let follower = h.follower();
+        let plan = sync_follower(peer, &self.history);
+        let last_queued = plan.last_queued(peer);
+        let pairs = match plan {
+            SyncPlan::Diff { zxid, txns } => {
+                out.push(Action::Send {
+                    conn,
+                    packet: Bare::diff(zxid),
+                });
+                txns
+            }
+            SyncPlan::Trunc { zxid, txns } => {
+                out.push(Action::Send {
+                    conn,
+                    packet: Bare::trunc(zxid),
+                });
+                txns
+            }
+            SyncPlan::Snap { zxid } => {
+                out.push(Action::Send {
+                    conn,
+                    packet: Bare::snap(zxid),
+                });
+                out.push(Action::SendSnapshot { conn, zxid });
+                Vec::new()
+            }
+        };
+        for t in &pairs {
+            Self::send_pair(conn, t, out);
+        }
+        // `startForwarding`: committed but not yet applied, then (followers only)
+        // still outstanding, each above what the sync brought.
+        if self.last_proposed > last_queued {
+            for t in self.to_be_applied.iter().filter(|t| t.zxid > last_queued) {
+                Self::send_pair(conn, t, out);
+            }
+            if follower {
+                for (&zxid, p) in self.outstanding.range(last_queued + 1..) {
+                    out.push(Action::Send {
+                        conn,
+                        packet: QuorumPacket::with_data(PacketType::Proposal, zxid, p.data.clone()),
+                    });
+                }
+            }
+        }
+        h.stage = Stage::WaitNewLeaderAck;
+        let new_leader = NewLeader {
+            new_epoch: self.epoch,
+            config: Some(self.quorum.text().clone()),
+        };
+        out.push(Action::Send {
+            conn,
+            packet: new_leader.packet(),
+        });
+    }
+
+    fn send_pair(conn: ConnId, t: &Txn, out: &mut Vec<Action>) {
+        out.push(Action::Send {
+            conn,
+            packet: QuorumPacket::with_data(PacketType::Proposal, t.zxid, t.data.clone()),
+        });
+        out.push(Action::Send {
+            conn,
+            packet: Bare::commit(t.zxid),
+        });
+    }
+
+    /// `LeaderProcessACKLD`: the one packet after NEWLEADER must be an ACK; it counts
+    /// when it names the new epoch and comes from a voter.
+    fn process_ack_ld(&mut self, conn: ConnId, p: &QuorumPacket, out: &mut Vec<Action>) {
+        if p.kind != PacketType::Ack {
+            return self.close(
+                conn,
+                format!("next packet was supposed to be an ACK, got {:?}", p.kind),
+                out,
+            );
+        }
+        let Some(h) = self.handlers.get_mut(&conn) else {
+            return;
+        };
+        if p.zxid == zxid_of_epoch(self.epoch) && h.participant(&self.quorum) {
+            self.new_leader_acks.insert(h.sid);
+        }
+        if self.phase == Phase::Broadcast {
+            h.stage = Stage::Broadcast;
+            out.push(Action::Send {
+                conn,
+                packet: Bare::up_to_date(),
+            });
+        } else {
+            h.stage = Stage::WaitEstablished;
+            self.check_new_leader_quorum(out);
+        }
+    }
+
+    fn check_new_leader_quorum(&mut self, out: &mut Vec<Action>) {
+        if self.phase == Phase::WaitNewLeaderAcks
+            && self.quorum.contains_quorum(&self.new_leader_acks)
+        {
+            self.start_zk_server(out);
+        }
+    }
+
+    /// `StartZkServer` / `LeaderTurnToBroadcast`: the history is committed by a quorum;
+    /// apply it, serve, and release the learners waiting for UPTODATE.
+    fn start_zk_server(&mut self, out: &mut Vec<Action>) {
+        self.phase = Phase::Broadcast;
+        out.push(Action::Apply {
+            through: self.history.last_processed(),
+        });
+        out.push(Action::Established { epoch: self.epoch });
+        for (&conn, h) in self.handlers.iter_mut() {
+            if h.stage == Stage::WaitEstablished {
+                h.stage = Stage::Broadcast;
+                out.push(Action::Send {
+                    conn,
+                    packet: Bare::up_to_date(),
+                });
+            }
+        }
+    }
+
+    fn process_in_broadcast(&mut self, conn: ConnId, p: &QuorumPacket, out: &mut Vec<Action>) {
+        let Some(h) = self.handlers.get(&conn) else {
+            return;
+        };
+        match p.kind {
+            PacketType::Ack if h.participant(&self.quorum) => {
+                let sid = h.sid;
+                self.process_ack(sid, p.zxid, out);
+            }
+            PacketType::Ping => {
+                if let Err(e) = Ping::read_reply(p) {
+                    self.close(conn, format!("PING reply: {e}"), out);
+                }
+            }
+            // REQUEST and REVALIDATE need sessions (not here yet); unknown types are
+            // logged and ignored by Java.
+            _ => {}
+        }
+    }
+
+    /// `LeaderProcessRequest`: the next zxid of the epoch, unless its counter would
+    /// roll over, which forces a new epoch.
+    fn propose(&mut self, data: Bytes, out: &mut Vec<Action>) {
+        if self.phase != Phase::Broadcast {
+            return;
+        }
+        let zxid = make_zxid(self.epoch, counter_of(self.last_proposed) + 1);
+        if counter_of(zxid) == COUNTER_ROLLOVER {
+            return self.go_looking(
+                "zxid lower 32 bits have rolled over, forcing re-election".into(),
+                out,
+            );
+        }
+        assert!(zxid > self.last_proposed && epoch_of(zxid) == self.epoch);
+        self.last_proposed = zxid;
+        out.push(Action::Persist(Txn {
+            zxid,
+            data: data.clone(),
+        }));
+        let packet = QuorumPacket::with_data(PacketType::Proposal, zxid, data.clone());
+        for (&conn, h) in &self.handlers {
+            if h.forwarding() && h.follower() {
+                out.push(Action::Send {
+                    conn,
+                    packet: packet.clone(),
+                });
+            }
+        }
+        self.outstanding.insert(
+            zxid,
+            Outstanding {
+                data,
+                acks: BTreeSet::new(),
+            },
+        );
+    }
+
+    /// Our own log is durable to `through`: our ACK for each proposal up to it.
+    fn persisted(&mut self, through: Zxid, out: &mut Vec<Action>) {
+        if through <= self.persisted {
+            return;
+        }
+        self.persisted = through;
+        let mine: Vec<Zxid> = self
+            .outstanding
+            .range(..=through)
+            .map(|(&z, _)| z)
+            .collect();
+        for zxid in mine {
+            self.process_ack(self.myid, zxid, out);
+        }
+        self.apply(out);
+    }
+
+    /// `LeaderProcessACK` (`processAck`): ACKs of epoch packets, of committed or
+    /// unknown zxids are ignored.
+    fn process_ack(&mut self, sid: Sid, zxid: Zxid, out: &mut Vec<Action>) {
+        if counter_of(zxid) == 0 || zxid <= self.last_committed {
+            return;
+        }
+        let Some(p) = self.outstanding.get_mut(&zxid) else {
+            return;
+        };
+        p.acks.insert(sid);
+        self.try_to_commit(out);
+    }
+
+    /// `tryToCommit`, repeated: commit the oldest outstanding proposal while it has a
+    /// quorum, so commits go strictly in zxid order.
+    fn try_to_commit(&mut self, out: &mut Vec<Action>) {
+        let mut committed = false;
+        while let Some(entry) = self.outstanding.first_entry() {
+            if !self.quorum.contains_quorum(&entry.get().acks) {
+                break;
+            }
+            let (zxid, p) = entry.remove_entry();
+            assert!(zxid > self.last_committed, "commits out of order");
+            self.last_committed = zxid;
+            for (&conn, h) in &self.handlers {
+                if !h.forwarding() {
+                    continue;
+                }
+                let packet = if h.follower() {
+                    Bare::commit(zxid)
+                } else {
+                    QuorumPacket::with_data(PacketType::Inform, zxid, p.data.clone())
+                };
+                out.push(Action::Send { conn, packet });
+            }
+            self.to_be_applied.push_back(Txn { zxid, data: p.data });
+            committed = true;
+        }
+        if committed {
+            self.apply(out);
+        }
+    }
+
+    /// Apply the committed txns that are durable here.
+    fn apply(&mut self, out: &mut Vec<Action>) {
+        let mut through = None;
+        while let Some(t) = self.to_be_applied.front() {
+            if t.zxid > self.persisted {
+                break;
+            }
+            through = Some(t.zxid);
+            if let Some(t) = self.to_be_applied.pop_front() {
+                self.history.push(t);
+            }
+        }
+        if let Some(through) = through {
+            out.push(Action::Apply { through });
+        }
+    }
+
+    fn tick(&mut self, now: u64, out: &mut Vec<Action>) {
+        let timeout = match self.phase {
+            Phase::Discovery => Some("timeout while waiting for epoch from quorum"),
+            Phase::WaitEpochAcks => Some("timeout while waiting for epoch to be acked by quorum"),
+            Phase::WaitNewLeaderAcks => {
+                Some("timeout while waiting for NEWLEADER to be acked by quorum")
+            }
+            Phase::Broadcast | Phase::Done => None,
+        };
+        if let Some(reason) = timeout {
+            if now >= self.phase_deadline_ms {
+                return self.go_looking(reason.into(), out);
+            }
+        }
+        self.close_silent_handlers(now, out);
+        if self.phase == Phase::Broadcast {
+            let mut synced: BTreeSet<Sid> = self
+                .handlers
+                .values()
+                .filter(|h| {
+                    h.forwarding() && h.participant(&self.quorum) && now <= h.synced_until_ms
+                })
+                .map(|h| h.sid)
+                .collect();
+            synced.insert(self.myid);
+            if !self.quorum.contains_quorum(&synced) {
+                return self.go_looking(
+                    format!("not sufficient followers synced, only synced with sids: {synced:?}"),
+                    out,
+                );
+            }
+            let ping = Ping::packet(self.last_proposed);
+            for (&conn, h) in &self.handlers {
+                if h.forwarding() {
+                    out.push(Action::Send {
+                        conn,
+                        packet: ping.clone(),
+                    });
+                }
+            }
+        }
+        out.push(Action::SetTimer {
+            at_ms: now + self.config.ping_interval_ms(),
+        });
+    }
+
+    /// The handlers' socket timeouts: `initLimit` ticks while the handler reads during
+    /// discovery and sync, `syncLimit` in broadcast. Blocked handlers do not read, so
+    /// the leader's phase deadline bounds them instead.
+    fn close_silent_handlers(&mut self, now: u64, out: &mut Vec<Action>) {
+        let init = self.config.init_limit_ms();
+        let sync = self.config.sync_limit_ms();
+        let silent: Vec<ConnId> = self
+            .handlers
+            .iter()
+            .filter(|(_, h)| {
+                let limit = match h.stage {
+                    Stage::WaitInfo | Stage::WaitAckEpoch | Stage::WaitNewLeaderAck => init,
+                    Stage::Broadcast => sync,
+                    Stage::WaitEpoch | Stage::WaitEpochQuorum | Stage::WaitEstablished => {
+                        return false
+                    }
+                };
+                now.saturating_sub(h.last_heard_ms) > limit
+            })
+            .map(|(&c, _)| c)
+            .collect();
+        for conn in silent {
+            self.close(conn, "read timeout".into(), out);
+        }
+    }
+
+    fn close(&mut self, conn: ConnId, reason: String, out: &mut Vec<Action>) {
+        self.handlers.remove(&conn);
+        out.push(Action::Close { conn, reason });
+    }
+
+    fn go_looking(&mut self, reason: String, out: &mut Vec<Action>) {
+        self.phase = Phase::Done;
+        self.handlers.clear();
+        out.push(Action::GoLooking { reason });
+    }
+}

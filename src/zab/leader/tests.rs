@@ -1,0 +1,634 @@
+//! Exact-action tests of the leader, one or more per spec action, named after it.
+
+use crate::zab::quorum::QuorumServer;
+use crate::zab::vote::LearnerType;
+
+use super::*;
+
+const CONFIG: ZabConfig = ZabConfig {
+    tick_ms: 100,
+    init_limit: 10,
+    sync_limit: 5,
+    commit_log_count: 3,
+    canary: Canary::None,
+};
+
+fn quorum(voters: i64, observers: i64) -> QuorumMaj {
+    let servers = (1..=voters + observers)
+        .map(|id| QuorumServer {
+            id,
+            host: format!("10.0.0.{id}"),
+            quorum_port: 2888,
+            election_port: 3888,
+            learner_type: if id <= voters {
+                LearnerType::Participant
+            } else {
+                LearnerType::Observer
+            },
+            client: None,
+        })
+        .collect();
+    match QuorumMaj::new(servers, 0) {
+        Ok(q) => q,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn txn(e: i64, c: i64) -> Txn {
+    Txn {
+        zxid: make_zxid(e, c),
+        data: Bytes::from(format!("t{e}.{c}")),
+    }
+}
+
+/// Server 1 of `voters` (+ one observer, sid voters+1), accepted and current epoch 1,
+/// log (1,1)..(1,5), started at time 0.
+fn leader(voters: i64) -> Leader {
+    let mut l = Leader::new(
+        1,
+        quorum(voters, 1),
+        CONFIG,
+        1,
+        1,
+        make_zxid(1, 5),
+        (1..=5).map(|c| txn(1, c)),
+    );
+    let mut out = Vec::new();
+    l.step(Input::Start, 0, &mut out);
+    assert_eq!(out, vec![Action::SetTimer { at_ms: 50 }]);
+    l
+}
+
+fn step(l: &mut Leader, input: Input) -> Vec<Action> {
+    let mut out = Vec::new();
+    l.step(input, 100, &mut out);
+    out
+}
+
+fn rx(l: &mut Leader, conn: ConnId, packet: QuorumPacket) -> Vec<Action> {
+    step(l, Input::Received { conn, packet })
+}
+
+fn info(sid: Sid, accepted_epoch: i64) -> QuorumPacket {
+    LearnerInfo {
+        sid,
+        protocol_version: 0x10000,
+        config_version: 0,
+    }
+    .packet(LearnerKind::Follower, accepted_epoch)
+}
+
+fn ack_epoch(last_zxid: Zxid, current_epoch: i32) -> QuorumPacket {
+    AckEpoch {
+        last_zxid,
+        current_epoch,
+    }
+    .packet()
+}
+
+fn send(conn: ConnId, packet: QuorumPacket) -> Action {
+    Action::Send { conn, packet }
+}
+
+fn new_leader(l: &Leader, epoch: i64) -> Action {
+    send(
+        10,
+        NewLeader {
+            new_epoch: epoch,
+            config: Some(l.quorum.text().clone()),
+        }
+        .packet(),
+    )
+}
+
+fn pair(conn: ConnId, t: Txn) -> [Action; 2] {
+    [
+        send(
+            conn,
+            QuorumPacket::with_data(PacketType::Proposal, t.zxid, t.data),
+        ),
+        send(conn, Bare::commit(t.zxid)),
+    ]
+}
+
+fn persisted(l: &mut Leader, epoch: i64, counter: i64) -> Vec<Action> {
+    step(
+        l,
+        Input::Persisted {
+            through: make_zxid(epoch, counter),
+        },
+    )
+}
+
+fn apply(epoch: i64, counter: i64) -> Action {
+    Action::Apply {
+        through: make_zxid(epoch, counter),
+    }
+}
+
+fn looking(out: &[Action]) -> bool {
+    matches!(out.last(), Some(Action::GoLooking { .. }))
+}
+
+/// Three voters; server 2 on conn 10 sent FOLLOWERINFO and got LEADERINFO(2).
+fn awaiting_ack_epoch() -> Leader {
+    let mut l = leader(3);
+    step(&mut l, Input::Accepted { conn: 10 });
+    rx(&mut l, 10, info(2, 1));
+    l
+}
+
+/// Three voters; server 2 on conn 10 up to its NEWLEADER (DIFF, nothing missing).
+fn syncing() -> Leader {
+    let mut l = awaiting_ack_epoch();
+    rx(&mut l, 10, ack_epoch(make_zxid(1, 5), 1));
+    l
+}
+
+/// Established in epoch 2 with server 2 on conn 10.
+fn broadcasting() -> Leader {
+    let mut l = syncing();
+    rx(&mut l, 10, Bare::ack(2 << 32));
+    assert!(l.is_broadcasting());
+    l
+}
+
+#[test]
+fn leader_process_followerinfo_decides_the_epoch_with_a_quorum() {
+    let mut l = leader(3);
+    step(&mut l, Input::Accepted { conn: 10 });
+    assert_eq!(
+        rx(&mut l, 10, info(2, 1)),
+        vec![
+            Action::WriteAcceptedEpoch { epoch: 2 },
+            send(10, LeaderInfo::new(2).packet()),
+        ]
+    );
+    assert_eq!(l.epoch(), Some(2));
+}
+
+#[test]
+fn leader_process_followerinfo_takes_one_above_the_highest_accepted_epoch() {
+    let mut l = leader(5);
+    step(&mut l, Input::Accepted { conn: 10 });
+    step(&mut l, Input::Accepted { conn: 11 });
+    step(&mut l, Input::Accepted { conn: 12 });
+    // An observer's accepted epoch raises the epoch but does not count to the quorum.
+    let observer = LearnerInfo {
+        sid: 6,
+        protocol_version: 0x10000,
+        config_version: 0,
+    }
+    .packet(LearnerKind::Observer, 7);
+    assert_eq!(rx(&mut l, 12, observer), vec![]);
+    assert_eq!(rx(&mut l, 10, info(2, 4)), vec![]);
+    assert_eq!(
+        rx(&mut l, 11, info(3, 1)),
+        vec![
+            Action::WriteAcceptedEpoch { epoch: 8 },
+            send(10, LeaderInfo::new(8).packet()),
+            send(11, LeaderInfo::new(8).packet()),
+            send(12, LeaderInfo::new(8).packet()),
+        ]
+    );
+}
+
+#[test]
+fn leader_process_followerinfo_closes_on_anything_else() {
+    let mut l = leader(3);
+    step(&mut l, Input::Accepted { conn: 10 });
+    assert_eq!(
+        rx(&mut l, 10, Bare::ack(0)),
+        vec![Action::Close {
+            conn: 10,
+            reason: "first packet: expected a FollowerInfo packet, got Ack".into()
+        }]
+    );
+    // A newer config than ours, and a pre-0x10000 protocol, are refused too.
+    step(&mut l, Input::Accepted { conn: 11 });
+    let newer = LearnerInfo {
+        sid: 2,
+        protocol_version: 0x10000,
+        config_version: 5,
+    }
+    .packet(LearnerKind::Follower, 1);
+    assert!(matches!(
+        &rx(&mut l, 11, newer)[..],
+        [Action::Close { conn: 11, .. }]
+    ));
+}
+
+#[test]
+fn leader_process_ackepoch_with_a_quorum_writes_the_epoch_and_syncs() {
+    let mut l = awaiting_ack_epoch();
+    let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 5), 1));
+    assert_eq!(
+        out,
+        vec![
+            Action::WriteCurrentEpoch { epoch: 2 },
+            send(10, Bare::diff(make_zxid(1, 5))),
+            new_leader(&l, 2),
+        ]
+    );
+}
+
+#[test]
+fn leader_process_ackepoch_drops_a_learner_ahead_of_the_leader() {
+    let mut l = awaiting_ack_epoch();
+    assert_eq!(
+        rx(&mut l, 10, ack_epoch(make_zxid(1, 6), 1)),
+        vec![Action::Close {
+            conn: 10,
+            reason: "follower 2 is ahead of the leader: (1, 4294967302) > (1, 4294967301)".into()
+        }]
+    );
+}
+
+#[test]
+fn leader_process_ackepoch_of_an_already_accepted_epoch_does_not_count() {
+    let mut l = awaiting_ack_epoch();
+    assert_eq!(rx(&mut l, 10, ack_epoch(make_zxid(1, 5), -1)), vec![]);
+    // Nor does one with no log (zxid -1).
+    step(&mut l, Input::Accepted { conn: 11 });
+    rx(&mut l, 11, info(3, 1));
+    assert_eq!(rx(&mut l, 11, ack_epoch(-1, 1)), vec![]);
+}
+
+#[test]
+fn leader_sync_follower_diff_sends_the_missing_pairs() {
+    let mut l = awaiting_ack_epoch();
+    let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 3), 1));
+    let mut want = vec![
+        Action::WriteCurrentEpoch { epoch: 2 },
+        send(10, Bare::diff(make_zxid(1, 5))),
+    ];
+    want.extend(pair(10, txn(1, 4)));
+    want.extend(pair(10, txn(1, 5)));
+    want.push(new_leader(&l, 2));
+    assert_eq!(out, want);
+}
+
+#[test]
+fn leader_sync_follower_trunc_cuts_a_learner_ahead_in_the_epoch() {
+    // Learner at (1,7): not "ahead" at ACKEPOCH because its current epoch is 0.
+    let mut l = awaiting_ack_epoch();
+    let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 7), 0));
+    assert_eq!(
+        out,
+        vec![
+            Action::WriteCurrentEpoch { epoch: 2 },
+            send(10, Bare::trunc(make_zxid(1, 5))),
+            new_leader(&l, 2),
+        ]
+    );
+}
+
+#[test]
+fn leader_sync_follower_snap_below_the_window() {
+    // The window holds (1,3)..(1,5); a learner at (1,1) gets SNAP.
+    let mut l = awaiting_ack_epoch();
+    let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 1), 1));
+    assert_eq!(
+        out,
+        vec![
+            Action::WriteCurrentEpoch { epoch: 2 },
+            send(10, Bare::snap(make_zxid(1, 5))),
+            Action::SendSnapshot {
+                conn: 10,
+                zxid: make_zxid(1, 5)
+            },
+            new_leader(&l, 2),
+        ]
+    );
+}
+
+#[test]
+fn leader_process_ackld_with_a_quorum_starts_the_server() {
+    let mut l = syncing();
+    assert_eq!(
+        rx(&mut l, 10, Bare::ack(2 << 32)),
+        vec![
+            apply(1, 5),
+            Action::Established { epoch: 2 },
+            send(10, Bare::up_to_date()),
+        ]
+    );
+}
+
+#[test]
+fn leader_process_ackld_requires_an_ack() {
+    let mut l = syncing();
+    assert_eq!(
+        rx(&mut l, 10, Ping::packet(0)),
+        vec![Action::Close {
+            conn: 10,
+            reason: "next packet was supposed to be an ACK, got Ping".into()
+        }]
+    );
+    // An ACK of another zxid is read but does not count.
+    let mut l = syncing();
+    assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(1, 5))), vec![]);
+    assert!(!l.is_broadcasting());
+}
+
+#[test]
+fn leader_process_request_persists_and_proposes() {
+    let mut l = broadcasting();
+    let out = step(
+        &mut l,
+        Input::Propose {
+            data: Bytes::from_static(b"t2.1"),
+        },
+    );
+    assert_eq!(
+        out,
+        vec![
+            Action::Persist(txn(2, 1)),
+            send(
+                10,
+                QuorumPacket::with_data(PacketType::Proposal, make_zxid(2, 1), "t2.1")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn leader_process_request_before_broadcast_is_ignored() {
+    let mut l = syncing();
+    let data = Bytes::from_static(b"x");
+    assert_eq!(step(&mut l, Input::Propose { data }), vec![]);
+}
+
+#[test]
+fn leader_process_request_at_the_counter_rollover_forces_an_election() {
+    let mut l = broadcasting();
+    l.last_proposed = make_zxid(2, COUNTER_ROLLOVER - 1);
+    let data = Bytes::from_static(b"x");
+    assert_eq!(
+        step(&mut l, Input::Propose { data }),
+        vec![Action::GoLooking {
+            reason: "zxid lower 32 bits have rolled over, forcing re-election".into()
+        }]
+    );
+}
+
+#[test]
+fn leader_process_ack_commits_with_a_quorum_and_applies_once_durable() {
+    let mut l = broadcasting();
+    step(
+        &mut l,
+        Input::Propose {
+            data: "t2.1".into(),
+        },
+    );
+    // The follower's ACK and ours form the quorum of 2; ours only once durable.
+    assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(2, 1))), vec![]);
+    assert_eq!(
+        persisted(&mut l, 2, 1),
+        vec![send(10, Bare::commit(make_zxid(2, 1))), apply(2, 1),]
+    );
+    assert_eq!(l.last_committed(), make_zxid(2, 1));
+    // ACKs of committed, unknown, and epoch zxids are ignored.
+    assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(2, 1))), vec![]);
+    assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(2, 9))), vec![]);
+    assert_eq!(rx(&mut l, 10, Bare::ack(2 << 32)), vec![]);
+}
+
+#[test]
+fn leader_process_ack_commits_in_zxid_order() {
+    let mut l = broadcasting();
+    step(
+        &mut l,
+        Input::Propose {
+            data: "t2.1".into(),
+        },
+    );
+    step(
+        &mut l,
+        Input::Propose {
+            data: "t2.2".into(),
+        },
+    );
+    step(
+        &mut l,
+        Input::Persisted {
+            through: make_zxid(2, 2),
+        },
+    );
+    // (2,2) has a quorum first but waits for (2,1).
+    assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(2, 2))), vec![]);
+    assert_eq!(
+        rx(&mut l, 10, Bare::ack(make_zxid(2, 1))),
+        vec![
+            send(10, Bare::commit(make_zxid(2, 1))),
+            send(10, Bare::commit(make_zxid(2, 2))),
+            apply(2, 2),
+        ]
+    );
+}
+
+#[test]
+fn leader_commit_defers_apply_until_its_own_persist() {
+    // Five voters: three followers commit it before our write is durable.
+    let mut l = leader(5);
+    for (conn, sid) in [(10, 2), (11, 3), (12, 4)] {
+        step(&mut l, Input::Accepted { conn });
+        rx(&mut l, conn, info(sid, 1));
+    }
+    for conn in [10, 11, 12] {
+        rx(&mut l, conn, ack_epoch(make_zxid(1, 5), 1));
+    }
+    for conn in [10, 11, 12] {
+        rx(&mut l, conn, Bare::ack(2 << 32));
+    }
+    assert!(l.is_broadcasting());
+    step(
+        &mut l,
+        Input::Propose {
+            data: "t2.1".into(),
+        },
+    );
+    rx(&mut l, 10, Bare::ack(make_zxid(2, 1)));
+    rx(&mut l, 11, Bare::ack(make_zxid(2, 1)));
+    assert_eq!(
+        rx(&mut l, 12, Bare::ack(make_zxid(2, 1))),
+        vec![
+            send(10, Bare::commit(make_zxid(2, 1))),
+            send(11, Bare::commit(make_zxid(2, 1))),
+            send(12, Bare::commit(make_zxid(2, 1))),
+        ]
+    );
+    assert_eq!(persisted(&mut l, 2, 1), vec![apply(2, 1)]);
+}
+
+#[test]
+fn a_late_learner_gets_the_epoch_outstanding_proposals_and_uptodate() {
+    let mut l = broadcasting();
+    step(
+        &mut l,
+        Input::Propose {
+            data: "t2.1".into(),
+        },
+    );
+    step(&mut l, Input::Accepted { conn: 11 });
+    assert_eq!(
+        rx(&mut l, 11, info(3, 1)),
+        vec![send(11, LeaderInfo::new(2).packet())]
+    );
+    // Synced without the freshness check, then the outstanding proposal.
+    let out = rx(&mut l, 11, ack_epoch(make_zxid(1, 5), 1));
+    assert_eq!(
+        out,
+        vec![
+            send(11, Bare::diff(make_zxid(1, 5))),
+            send(
+                11,
+                QuorumPacket::with_data(PacketType::Proposal, make_zxid(2, 1), "t2.1")
+            ),
+            send(
+                11,
+                NewLeader {
+                    new_epoch: 2,
+                    config: Some(l.quorum.text().clone()),
+                }
+                .packet()
+            ),
+        ]
+    );
+    assert_eq!(
+        rx(&mut l, 11, Bare::ack(2 << 32)),
+        vec![send(11, Bare::up_to_date())]
+    );
+}
+
+#[test]
+fn observers_get_inform_not_proposals() {
+    let mut l = broadcasting();
+    step(&mut l, Input::Accepted { conn: 12 });
+    let observer = LearnerInfo {
+        sid: 4,
+        protocol_version: 0x10000,
+        config_version: 0,
+    }
+    .packet(LearnerKind::Observer, 1);
+    rx(&mut l, 12, observer);
+    rx(&mut l, 12, ack_epoch(make_zxid(1, 5), 1));
+    rx(&mut l, 12, Bare::ack(2 << 32));
+    let out = step(
+        &mut l,
+        Input::Propose {
+            data: "t2.1".into(),
+        },
+    );
+    assert_eq!(
+        out.len(),
+        2,
+        "persist and the follower's PROPOSAL only: {out:?}"
+    );
+    step(
+        &mut l,
+        Input::Persisted {
+            through: make_zxid(2, 1),
+        },
+    );
+    assert_eq!(
+        rx(&mut l, 10, Bare::ack(make_zxid(2, 1))),
+        vec![
+            send(10, Bare::commit(make_zxid(2, 1))),
+            send(
+                12,
+                QuorumPacket::with_data(PacketType::Inform, make_zxid(2, 1), "t2.1")
+            ),
+            apply(2, 1),
+        ]
+    );
+}
+
+#[test]
+fn broadcast_ticks_ping_and_give_up_without_a_synced_quorum() {
+    let mut l = broadcasting();
+    let mut out = Vec::new();
+    l.step(Input::Tick, 150, &mut out);
+    assert_eq!(
+        out,
+        vec![
+            send(10, Ping::packet(2 << 32)),
+            Action::SetTimer { at_ms: 200 }
+        ]
+    );
+    // Silent beyond syncLimit (500 ms after its last packet at 100): closed, and the
+    // leader alone is no quorum.
+    out.clear();
+    l.step(Input::Tick, 601, &mut out);
+    assert_eq!(
+        out,
+        vec![
+            Action::Close {
+                conn: 10,
+                reason: "read timeout".into()
+            },
+            Action::GoLooking {
+                reason: "not sufficient followers synced, only synced with sids: {1}".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn discovery_phases_time_out_after_init_limit() {
+    let mut l = leader(3);
+    let mut out = Vec::new();
+    l.step(Input::Tick, 999, &mut out);
+    assert_eq!(out, vec![Action::SetTimer { at_ms: 1049 }]);
+    out.clear();
+    l.step(Input::Tick, 1000, &mut out);
+    assert!(looking(&out));
+    // Once done, nothing more happens.
+    assert_eq!(step(&mut l, Input::Accepted { conn: 10 }), vec![]);
+}
+
+#[test]
+fn a_bad_ping_reply_closes_the_connection() {
+    let mut l = broadcasting();
+    // A PING reply with null data kills a Java handler; we close the connection.
+    assert!(matches!(
+        &rx(&mut l, 10, Ping::packet(0))[..],
+        [Action::Close { conn: 10, .. }]
+    ));
+}
+
+#[test]
+fn a_non_voting_follower_gets_proposals_but_its_acks_do_not_count() {
+    // Server 4 is configured as an observer but sends FOLLOWERINFO.
+    let mut l = broadcasting();
+    step(&mut l, Input::Accepted { conn: 12 });
+    rx(&mut l, 12, info(4, 1));
+    rx(&mut l, 12, ack_epoch(make_zxid(1, 5), 1));
+    rx(&mut l, 12, Bare::ack(2 << 32));
+    let out = step(
+        &mut l,
+        Input::Propose {
+            data: "t2.1".into(),
+        },
+    );
+    let proposal = QuorumPacket::with_data(PacketType::Proposal, make_zxid(2, 1), "t2.1");
+    assert_eq!(
+        out,
+        vec![
+            Action::Persist(txn(2, 1)),
+            send(10, proposal.clone()),
+            send(12, proposal),
+        ]
+    );
+    persisted(&mut l, 2, 1);
+    // Leader + server 4 are not a voter quorum of {1, 2, 3}.
+    assert_eq!(rx(&mut l, 12, Bare::ack(make_zxid(2, 1))), vec![]);
+    assert_eq!(
+        rx(&mut l, 10, Bare::ack(make_zxid(2, 1))),
+        vec![
+            send(10, Bare::commit(make_zxid(2, 1))),
+            send(12, Bare::commit(make_zxid(2, 1))),
+            apply(2, 1),
+        ]
+    );
+}
