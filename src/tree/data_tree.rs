@@ -14,11 +14,14 @@
 //! panics on what a txn contains. Validation belongs to `txn::prep`; the mutations
 //! here only do what `DataTree.createNode/deleteNode/setData/setACL` do.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+#[cfg(test)]
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::acl_table::AclTable;
 use super::ephemeral_type::EphemeralType;
+use super::ephemerals::{Ephemerals, SharedPath};
 use super::node::{Node, NodeRef, NodeStat, StatPersisted};
 use super::path::{parent_key, split_parent};
 use super::quota::{stat_path, QuotaIndex, StatsTrack, BYTES, COUNT, LIMIT_NODE, STAT_NODE};
@@ -42,10 +45,6 @@ fn java_len(s: &str) -> i64 {
 fn data_len(d: Option<&NodeData>) -> i64 {
     d.map_or(0, |b| b.len() as i64)
 }
-
-/// A path held by the ephemeral, container and TTL indexes: one pointer to one
-/// allocation (count, length, bytes).
-type SharedPath = arcstr::ArcStr;
 
 /// The path of the child `name` of the node at `parent`.
 fn child_path(parent: &str, name: &str) -> String {
@@ -89,10 +88,8 @@ pub struct TreeVersion {
     root: Option<NodeRef>,
     /// Nodes reachable from `root`, the root included.
     nodes: usize,
-    /// Paths of ephemerals per owning session. Invariant: no empty sets. Copied whole
-    /// the first time a batch changes it while a version shares it: O(sessions with
-    /// ephemerals) per such batch (a persistent map would make that O(log n)).
-    ephemerals: Arc<HashMap<i64, BTreeSet<SharedPath>>>,
+    /// Paths of ephemerals per owning session (persistent: see `ephemerals.rs`).
+    ephemerals: Ephemerals,
     /// `zookeeper.extendedTypesEnabled`: whether owner values with the top byte 0xff
     /// mean TTL nodes.
     extended_types_enabled: bool,
@@ -171,7 +168,7 @@ impl TreeVersion {
     /// Paths of the ephemerals `session` owns, sorted.
     pub fn ephemerals(&self, session: i64) -> impl Iterator<Item = &str> {
         self.ephemerals
-            .get(&session)
+            .get(session)
             .into_iter()
             .flat_map(|s| s.iter().map(|p| &**p))
     }
@@ -190,7 +187,7 @@ impl TreeVersion {
 
     /// Sessions owning at least one ephemeral.
     pub fn sessions_with_ephemerals(&self) -> impl Iterator<Item = i64> + '_ {
-        self.ephemerals.keys().copied()
+        self.ephemerals.sessions()
     }
 
     /// getAllChildrenNumber: all descendants (not the node itself); `None` if absent.
@@ -214,7 +211,7 @@ impl TreeVersion {
 
     /// mntr `zk_ephemerals_count`.
     pub fn ephemerals_count(&self) -> usize {
-        self.ephemerals.values().map(BTreeSet::len).sum()
+        self.ephemerals.count()
     }
 
     /// mntr `zk_approximate_data_size`: over ZooKeeper's node map, path length (UTF-16
@@ -477,13 +474,7 @@ impl DataTree {
         paths_in_txn: &[String],
         triggers: &mut Vec<WatchTrigger>,
     ) -> Vec<String> {
-        let mut local = if self.v.ephemerals.contains_key(&session) {
-            Arc::make_mut(&mut self.v.ephemerals)
-                .remove(&session)
-                .unwrap_or_default()
-        } else {
-            BTreeSet::new()
-        };
+        let mut local = self.v.ephemerals.take_session(session);
         let mut deleted = Vec::new();
         for p in paths_in_txn {
             if self.delete_node(p, zxid, triggers).is_ok() {
@@ -509,7 +500,7 @@ impl DataTree {
             v: TreeVersion {
                 root: None,
                 nodes: 0,
-                ephemerals: Arc::default(),
+                ephemerals: Ephemerals::default(),
                 extended_types_enabled,
                 data_size: 0,
             },
@@ -577,12 +568,7 @@ impl DataTree {
             EphemeralType::Ttl => {
                 Arc::make_mut(&mut self.ttls).insert(path.into());
             }
-            EphemeralType::Normal => {
-                Arc::make_mut(&mut self.v.ephemerals)
-                    .entry(ephemeral_owner)
-                    .or_default()
-                    .insert(path.into());
-            }
+            EphemeralType::Normal => self.v.ephemerals.insert(ephemeral_owner, path),
             EphemeralType::Void => {}
         }
     }
@@ -601,16 +587,7 @@ impl DataTree {
                 Arc::make_mut(&mut self.ttls).remove(path);
             }
             EphemeralType::Normal => {
-                let owner = node.stat.ephemeral_owner;
-                if self.v.ephemerals.contains_key(&owner) {
-                    let all = Arc::make_mut(&mut self.v.ephemerals);
-                    if let Some(set) = all.get_mut(&owner) {
-                        set.remove(path);
-                        if set.is_empty() {
-                            all.remove(&owner);
-                        }
-                    }
-                }
+                self.v.ephemerals.remove(node.stat.ephemeral_owner, path);
             }
             EphemeralType::Void => {}
         }
@@ -795,7 +772,7 @@ impl DataTree {
             .v
             .ephemerals
             .iter()
-            .map(|(k, v)| (*k, strs(v)))
+            .map(|(k, v)| (k, strs(v)))
             .collect();
         assert_eq!(ephemerals, kinds.2);
     }

@@ -13,6 +13,7 @@ pub mod acl;
 mod acl_table;
 mod data_tree;
 mod ephemeral_type;
+mod ephemerals;
 mod ip;
 mod node;
 pub mod path;
