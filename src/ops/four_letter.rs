@@ -271,6 +271,10 @@ pub fn mntr_rows(core: &Rc<Core>) -> Vec<(String, String)> {
         ),
         ("rk_snapshots", q.snapshots.load(Relaxed).to_string()),
         ("rk_session_cores", core.cfg.session_cores.to_string()),
+        (
+            "rk_published_versions",
+            crate::server::published_versions().to_string(),
+        ),
         ("rk_commit_batches", batches.to_string()),
         ("rk_committed_txns", batched.to_string()),
         (

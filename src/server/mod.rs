@@ -16,6 +16,7 @@ mod listeners;
 pub mod messages;
 mod outbox;
 mod published;
+pub use published::live_entries as published_versions;
 mod quorum;
 mod reads;
 mod replies;
@@ -272,6 +273,9 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     );
     // The executors run until the process exits; this thread waits for a stop.
     drop(handles);
+    // The chain's head: held by this thread, which waits for the stop, it would keep
+    // every version published since the start.
+    drop(first);
     stopper.run(&signals);
     Ok(())
 }

@@ -10,11 +10,22 @@
 //! Owns the entry type and the chain's upkeep (linking, dropping without recursion);
 //! what a session core does with an entry is `session_core`'s.
 
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use super::messages::Committed;
 use crate::tree::TreeVersion;
 use crate::txn::ApplyOutcome;
+
+/// Entries alive in this process (mntr `rk_published_versions`). A handful is normal:
+/// the newest and the ones cores are still taking. Growth means something holds an
+/// old entry, and with it every version after it.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many published entries are alive (see [`LIVE`]).
+pub fn live_entries() -> usize {
+    LIVE.load(Relaxed)
+}
 
 /// One committed batch, applied.
 pub struct Published {
@@ -32,6 +43,7 @@ pub struct Published {
 impl Published {
     /// The head of a chain: the recovered tree, with no batch.
     pub fn first(tree: TreeVersion, zxid: i64) -> Arc<Published> {
+        LIVE.fetch_add(1, Relaxed);
         Arc::new(Published {
             tree,
             zxid,
@@ -49,6 +61,7 @@ impl Published {
         zxid: i64,
         batch: Vec<(Committed, Option<ApplyOutcome>)>,
     ) -> Arc<Published> {
+        LIVE.fetch_add(1, Relaxed);
         let entry = Arc::new(Published {
             tree,
             zxid,
@@ -72,9 +85,11 @@ impl Drop for Published {
     /// long chain dropped recursively could overflow the stack (a core that stopped
     /// while far behind drops every entry after its own).
     fn drop(&mut self) {
+        LIVE.fetch_sub(1, Relaxed);
         let mut next = self.next.take();
         while let Some(entry) = next {
             next = match Arc::try_unwrap(entry) {
+                // `e` drops here with its `next` taken: no recursion.
                 Ok(mut e) => e.next.take(),
                 Err(_) => None,
             };
