@@ -1,0 +1,15 @@
+//! ringkeeper-faults: a fault harness on real processes (issue 13).
+//!
+//! It owns: the network namespaces, bridge and nftables rules of a run ([`net`]), the
+//! server processes in them ([`cluster`]), the faults applied to them on a seeded
+//! schedule ([`nemesis`]), the client load that records a history ([`workload`]),
+//! and the linearizability checker of those histories ([`history`], [`wgl`]).
+//! It never touches a server's data or configuration beyond the run's own directory.
+
+pub mod cluster;
+pub mod history;
+pub mod nemesis;
+pub mod net;
+pub mod run;
+pub mod wgl;
+pub mod workload;

@@ -1,0 +1,206 @@
+//! Faults and their schedule. A schedule is drawn from a seed alone (the same seed
+//! gives the same faults, targets and durations), as a list of steps: stay quiet, apply
+//! one fault, hold it, heal it. [`run`] plays it against a [`Cluster`] within a
+//! deadline and returns a log of what it did, with times.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+
+use crate::cluster::{Cluster, SESSION_TIMEOUT_MS};
+use crate::net::Node;
+
+/// A family of faults, as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// SIGKILL a server, restart it after a while.
+    Kill,
+    /// SIGSTOP a server, shorter or longer than the session timeout, then SIGCONT.
+    Pause,
+    /// Drop packets between the client and a server (both ways or one way).
+    Partition,
+}
+
+/// One fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Kill {
+        server: u32,
+    },
+    Pause {
+        server: u32,
+    },
+    /// Packets from `from` to `to` are dropped; `both` drops the reverse direction too.
+    Partition {
+        from: Node,
+        to: Node,
+        both: bool,
+    },
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Kill { server } => write!(f, "kill s{server}"),
+            Fault::Pause { server } => write!(f, "pause s{server}"),
+            Fault::Partition { from, to, both } => {
+                write!(
+                    f,
+                    "partition {from} {} {to}",
+                    if *both { "<->" } else { "->" }
+                )
+            }
+        }
+    }
+}
+
+/// Quiet, then `fault` for `hold`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub quiet: Duration,
+    pub fault: Fault,
+    pub hold: Duration,
+}
+
+/// Steps filling `total` (the last may end after it; [`run`] cuts it at the deadline).
+pub fn schedule(seed: u64, kinds: &[Kind], servers: u32, total: Duration) -> Vec<Step> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut steps = Vec::new();
+    let mut t = Duration::ZERO;
+    if kinds.is_empty() || servers == 0 {
+        return steps;
+    }
+    let session = Duration::from_millis(SESSION_TIMEOUT_MS);
+    while t < total {
+        let quiet = Duration::from_millis(rng.gen_range(1_000..3_000));
+        let server = rng.gen_range(1..=servers);
+        let (fault, hold) = match kinds[rng.gen_range(0..kinds.len())] {
+            Kind::Kill => (
+                Fault::Kill { server },
+                Duration::from_millis(rng.gen_range(200..3_000)),
+            ),
+            Kind::Pause => {
+                // Half shorter than the session timeout (sessions survive), half
+                // longer (the server expires them when it wakes).
+                let hold = if rng.gen_bool(0.5) {
+                    session.mul_f64(rng.gen_range(0.2..0.8))
+                } else {
+                    session.mul_f64(rng.gen_range(1.2..1.8))
+                };
+                (Fault::Pause { server }, hold)
+            }
+            Kind::Partition => {
+                let s = Node::Server(server);
+                let (from, to, both) = match rng.gen_range(0..3) {
+                    0 => (Node::Client, s, true),
+                    1 => (Node::Client, s, false),
+                    _ => (s, Node::Client, false),
+                };
+                let hold = session.mul_f64(rng.gen_range(0.25..1.75));
+                (Fault::Partition { from, to, both }, hold)
+            }
+        };
+        steps.push(Step { quiet, fault, hold });
+        t += quiet + hold;
+    }
+    steps
+}
+
+/// Sleeps `d` in slices, stopping early at `deadline` or when `stop` is set. Checks the
+/// servers are alive in between. Returns false when it stopped early.
+fn nap(
+    cluster: &mut Cluster,
+    d: Duration,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> Result<bool, String> {
+    let end = (Instant::now() + d).min(deadline);
+    while Instant::now() < end {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        for s in &mut cluster.servers {
+            s.check_alive()?;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(Instant::now() < deadline)
+}
+
+/// Plays `steps` until `deadline` (or `stop`), healing each fault before the next and
+/// everything at the end. Returns the log lines (ms since `start`, what happened).
+pub fn run(
+    cluster: &mut Cluster,
+    steps: &[Step],
+    start: Instant,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> Result<Vec<String>, String> {
+    let mut log = Vec::new();
+    let io = |e: io::Error| e.to_string();
+    for step in steps {
+        if !nap(cluster, step.quiet, deadline, stop)? {
+            break;
+        }
+        let at = start.elapsed().as_millis();
+        log.push(format!("{at:>7} ms  {} for {:?}", step.fault, step.hold));
+        match step.fault {
+            Fault::Kill { server } => cluster.server(server).map_err(io)?.kill().map_err(io)?,
+            Fault::Pause { server } => cluster.server(server).map_err(io)?.pause().map_err(io)?,
+            Fault::Partition { from, to, both } => {
+                cluster.net.block(from, to).map_err(io)?;
+                if both {
+                    cluster.net.block(to, from).map_err(io)?;
+                }
+            }
+        }
+        // The fault is held to its end even past the deadline's slice; heal follows.
+        let held = nap(cluster, step.hold, deadline + step.hold, stop);
+        match step.fault {
+            Fault::Kill { server } => {
+                cluster.restart(server).map_err(io)?;
+                cluster
+                    .wait_ready(Duration::from_secs(60))
+                    .map_err(|e| format!("restart of s{server}: {e}"))?;
+            }
+            Fault::Pause { server } => cluster.server(server).map_err(io)?.resume().map_err(io)?,
+            Fault::Partition { .. } => cluster.net.heal().map_err(io)?,
+        }
+        log.push(format!("{:>7} ms  healed", start.elapsed().as_millis()));
+        if !held? {
+            break;
+        }
+    }
+    cluster.heal_all().map_err(io)?;
+    Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_gives_one_schedule() {
+        let k = [Kind::Kill, Kind::Pause, Kind::Partition];
+        let a = schedule(7, &k, 1, Duration::from_secs(60));
+        assert_eq!(a, schedule(7, &k, 1, Duration::from_secs(60)));
+        assert_ne!(a, schedule(8, &k, 1, Duration::from_secs(60)));
+        let total: Duration = a.iter().map(|s| s.quiet + s.hold).sum();
+        assert!(total >= Duration::from_secs(60));
+        assert!(a.iter().all(|s| s.hold < Duration::from_secs(8)));
+    }
+
+    #[test]
+    fn pauses_straddle_the_session_timeout() {
+        let s = schedule(1, &[Kind::Pause], 3, Duration::from_secs(600));
+        let session = Duration::from_millis(SESSION_TIMEOUT_MS);
+        assert!(s.iter().any(|s| s.hold < session));
+        assert!(s.iter().any(|s| s.hold > session));
+        assert!(s
+            .iter()
+            .all(|s| matches!(s.fault, Fault::Pause { server } if (1..=3).contains(&server))));
+    }
+}

@@ -1,0 +1,186 @@
+//! One run, start to end: sweep what killed runs left, start the cluster, start the
+//! load, play the nemesis schedule, heal, check the history, clean up. The command
+//! (`src/main.rs`) and the tests call [`run`].
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT};
+use crate::history::Op;
+use crate::nemesis::{self, Kind};
+use crate::net::{self, Net, Node};
+use crate::wgl::{self, Verdict};
+use crate::workload::{self, LoadConfig};
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub spec: ServerSpec,
+    pub servers: u32,
+    pub seed: u64,
+    pub duration: Duration,
+    pub nemeses: Vec<Kind>,
+    pub keys: u32,
+    pub workers_per_key: u32,
+    pub think_ms_max: u64,
+    pub op_timeout: Duration,
+    /// Where the servers' directories and the history go; removed after a passing
+    /// run unless `keep`.
+    pub dir: PathBuf,
+    pub keep: bool,
+}
+
+/// What a run found.
+pub struct RunReport {
+    pub ops: Vec<Op>,
+    pub check: wgl::Report,
+    pub check_time: Duration,
+    /// The nemesis log, and counts of client failures by kind.
+    pub text: String,
+    pub history_file: PathBuf,
+}
+
+/// A default run directory under /tmp, named after this process.
+pub fn default_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("ringkeeper-faults-{}", std::process::id()))
+}
+
+/// Plays one run. `stop` (set by SIGINT/SIGTERM) ends it early; cleanup still runs.
+pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> {
+    let swept = net::sweep_stale().map_err(|e| format!("sweeping stale namespaces: {e}"))?;
+    let mut text = String::new();
+    if swept > 0 {
+        let _ = writeln!(text, "swept {swept} namespaces of killed runs");
+    }
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("{}: {e}", cfg.dir.display()))?;
+    let steps = nemesis::schedule(cfg.seed, &cfg.nemeses, cfg.servers, cfg.duration);
+    let _ = writeln!(
+        text,
+        "target {} x{}, seed {}, {:?} of load on {} keys x {} workers, dir {}",
+        cfg.spec.name,
+        cfg.servers,
+        cfg.seed,
+        cfg.duration,
+        cfg.keys,
+        cfg.workers_per_key,
+        cfg.dir.display()
+    );
+
+    let mut cluster = Cluster::start(cfg.spec.clone(), cfg.servers, &cfg.dir)
+        .map_err(|e| format!("starting the cluster: {e}"))?;
+    cluster
+        .wait_ready(Duration::from_secs(60))
+        .map_err(|e| format!("cluster not ready: {e}"))?;
+
+    let start = Instant::now();
+    let load_cfg = LoadConfig {
+        servers: (1..=cfg.servers)
+            .map(|id| format!("{}:{CLIENT_PORT}", Net::addr(Node::Server(id))))
+            .collect(),
+        keys: cfg.keys,
+        workers_per_key: cfg.workers_per_key,
+        seed: cfg.seed,
+        duration: cfg.duration,
+        op_timeout: cfg.op_timeout,
+        think_ms_max: cfg.think_ms_max,
+    };
+    let ns = cluster
+        .net
+        .ns_file(Node::Client)
+        .map_err(|e| format!("client namespace: {e}"))?;
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let load = workload::spawn(load_cfg, ns, start, stop.clone(), ready_tx);
+    // The registers exist before the first fault; a load that cannot set up ends
+    // its thread, which drops the sender.
+    if ready_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        stop.store(true, Ordering::Relaxed);
+        let why = match load.join() {
+            Ok(Err(e)) => e,
+            _ => "the load did not start within 60 s".into(),
+        };
+        return Err(why);
+    }
+    let deadline = Instant::now() + cfg.duration;
+    let played = nemesis::run(&mut cluster, &steps, start, deadline, &stop);
+    let loaded = load
+        .join()
+        .map_err(|_| "the load thread panicked".to_string())?;
+    let log = played?;
+    let loaded = loaded?;
+    for s in &mut cluster.servers {
+        s.check_alive()?;
+    }
+    let _ = writeln!(text, "nemesis:");
+    for l in &log {
+        let _ = writeln!(text, "  {l}");
+    }
+    let _ = writeln!(
+        text,
+        "client: {} sessions, failures {:?}",
+        loaded.sessions, loaded.errors
+    );
+    let restarts: u32 = cluster.servers.iter().map(|s| s.starts - 1).sum();
+    let _ = writeln!(text, "server restarts: {restarts}");
+    drop(cluster);
+
+    let history_file = cfg.dir.join("history.txt");
+    let mut h = String::new();
+    for op in &loaded.ops {
+        let _ = writeln!(h, "{op}");
+    }
+    std::fs::write(&history_file, h).map_err(|e| format!("{}: {e}", history_file.display()))?;
+
+    let t = Instant::now();
+    let check = wgl::check(&loaded.ops, wgl::Limits::default());
+    let check_time = t.elapsed();
+    Ok(RunReport {
+        ops: loaded.ops,
+        check,
+        check_time,
+        text,
+        history_file,
+    })
+}
+
+/// The verdicts as text; for a violation, the ops of that key around the stuck op.
+pub fn describe(report: &wgl::Report, ops: &[Op]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "history: {} ops ({} with unknown outcome) on {} keys",
+        report.ops,
+        report.info_ops,
+        report.keys.len()
+    );
+    for (key, v) in &report.keys {
+        let n = ops.iter().filter(|o| o.key == *key).count();
+        match v {
+            Verdict::Linearizable => {
+                let _ = writeln!(out, "  key {key}: linearizable ({n} ops)");
+            }
+            Verdict::Unknown { reason } => {
+                let _ = writeln!(out, "  key {key}: UNKNOWN ({reason})");
+            }
+            Verdict::NotLinearizable { stuck, linearized } => {
+                let _ = writeln!(
+                    out,
+                    "  key {key}: NOT LINEARIZABLE ({n} ops); the deepest order placed \
+                     {linearized} ops and could not place: {stuck}"
+                );
+                let _ = writeln!(out, "    ops of key {key} overlapping it or just before:");
+                let lo = stuck.invoke_ns.saturating_sub(2_000_000_000);
+                let hi = stuck.complete_ns.unwrap_or(stuck.invoke_ns);
+                for o in ops.iter().filter(|o| o.key == *key) {
+                    let end = o.complete_ns.unwrap_or(u64::MAX);
+                    if end >= lo && o.invoke_ns <= hi {
+                        let _ = writeln!(out, "      {o}");
+                    }
+                }
+            }
+        }
+    }
+    out
+}
