@@ -8,7 +8,8 @@
 //! Text form, one op per line, fields separated by spaces:
 //! `key process invoke_ns complete_ns|- call ret`, with call `r`, `w VALUE` or
 //! `cas EXPECT_VERSION VALUE` and ret `ok VERSION VALUE` (read), `ok VERSION` (write,
-//! cas), `mismatch` (cas refused with BadVersion) or `?` (unknown).
+//! cas), `mismatch` (cas refused with BadVersion), `err CODE` (another definite error)
+//! or `?` (unknown).
 
 use std::fmt;
 
@@ -32,6 +33,9 @@ pub enum Ret {
     Written { version: i32 },
     /// A CAS was refused (BadVersion): it did not take effect.
     CasMismatch,
+    /// A definite error the model has no place for (NoNode on a register that always
+    /// exists, ...): the server said something no linearization can explain.
+    Error { code: i32 },
     /// The outcome is unknown (info).
     Unknown,
 }
@@ -78,6 +82,7 @@ impl fmt::Display for Op {
             Ret::Read { version, value } => write!(f, "ok {version} {value}"),
             Ret::Written { version } => write!(f, "ok {version}"),
             Ret::CasMismatch => write!(f, "mismatch"),
+            Ret::Error { code } => write!(f, "err {code}"),
             Ret::Unknown => write!(f, "?"),
         }
     }
@@ -143,6 +148,12 @@ pub fn parse(text: &str) -> Result<Vec<Op>, ParseError> {
         let ret = match (f.get(rest), call) {
             (Some(&"?"), _) => Ret::Unknown,
             (Some(&"mismatch"), Call::Cas { .. }) => Ret::CasMismatch,
+            (Some(&"err"), _) => Ret::Error {
+                code: f
+                    .get(rest + 1)
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| bad("no error code"))?,
+            },
             (Some(&"ok"), Call::Read) => Ret::Read {
                 version: ver(rest + 1)?,
                 value: num(rest + 2)?,
@@ -180,9 +191,9 @@ mod tests {
     #[test]
     fn text_form_round_trips() {
         let text =
-            "0 1 5 9 r ok 2 77\n0 2 6 - w 8 ?\n1 3 7 8 cas 4 9 mismatch\n1 3 10 12 cas 4 9 ok 5\n";
+            "0 1 5 9 r ok 2 77\n0 2 6 - w 8 ?\n1 3 7 8 cas 4 9 mismatch\n1 3 10 12 cas 4 9 ok 5\n0 4 1 2 r err -101\n";
         let ops = parse(text).unwrap();
-        assert_eq!(ops.len(), 4);
+        assert_eq!(ops.len(), 5);
         let back: String = ops.iter().map(|o| format!("{o}\n")).collect();
         assert_eq!(back, text);
     }

@@ -58,6 +58,7 @@ enum Cmd {
             long,
             value_enum,
             value_delimiter = ',',
+            num_args = 0..,
             default_value = "kill,pause,partition"
         )]
         nemesis: Vec<Kind>,
@@ -122,7 +123,14 @@ fn main() -> ExitCode {
             expect_violation,
         } => {
             let mut spec = match target {
-                Target::Ringkeeper => ServerSpec::ringkeeper(&bin),
+                // Absolute: each server runs in its own directory.
+                Target::Ringkeeper => match bin.canonicalize() {
+                    Ok(b) => ServerSpec::ringkeeper(&b),
+                    Err(e) => {
+                        eprintln!("{}: {e} (build it: cargo build --release)", bin.display());
+                        return ExitCode::FAILURE;
+                    }
+                },
                 Target::Zookeeper => ServerSpec::zookeeper(),
             };
             if let Some(t) = server_cmd {

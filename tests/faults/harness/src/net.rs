@@ -92,9 +92,10 @@ impl Net {
             run("ip", &["-n", &ns, "link", "set", "eth0", "up"])?;
             run("ip", &["-n", &ns, "link", "set", "lo", "up"])?;
             // The table partitions add their drop rules to; deleted with the namespace.
+            nft(&ns, "add table inet rkf")?;
             nft(
                 &ns,
-                "table inet rkf { chain input { type filter hook input priority 0; policy accept; } }",
+                "add chain inet rkf input { type filter hook input priority 0 ; policy accept ; }",
             )?;
         }
         Ok(net)

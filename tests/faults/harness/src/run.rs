@@ -85,6 +85,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         seed: cfg.seed,
         duration: cfg.duration,
         op_timeout: cfg.op_timeout,
+        setup_each_server: cfg.spec.independent,
         think_ms_max: cfg.think_ms_max,
     };
     let ns = cluster

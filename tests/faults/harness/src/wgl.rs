@@ -344,6 +344,14 @@ mod tests {
     }
 
     #[test]
+    fn a_definite_error_is_rejected() {
+        assert!(matches!(
+            verdict("0 1 0 10 r err -101\n"),
+            Verdict::NotLinearizable { .. }
+        ));
+    }
+
+    #[test]
     fn cas_mismatch_must_see_another_version() {
         assert!(matches!(
             verdict("0 1 0 10 cas 0 5 mismatch\n"),

@@ -41,6 +41,9 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// A call not answered within this is info.
     pub op_timeout: Duration,
+    /// Create the registers on each server on its own (for independent standalones,
+    /// which share nothing); otherwise once, through the first.
+    pub setup_each_server: bool,
     /// Pause between a worker's calls, drawn from 0..think_ms_max (bounds the history).
     pub think_ms_max: u64,
 }
@@ -86,10 +89,20 @@ pub fn spawn(
 /// Creates the parent and every register with value 0 (version 0): the checker's
 /// initial state. A register that exists already would break that, so it is an error.
 async fn setup(cfg: &LoadConfig) -> Result<(), String> {
+    if cfg.setup_each_server {
+        for s in &cfg.servers {
+            setup_on(cfg, s).await?;
+        }
+        Ok(())
+    } else {
+        setup_on(cfg, &cfg.servers.join(",")).await
+    }
+}
+
+async fn setup_on(cfg: &LoadConfig, servers: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let servers = cfg.servers.join(",");
     let client = loop {
-        match Client::connect(&servers, SESSION_TIMEOUT_MS as i32, options()).await {
+        match Client::connect(servers, SESSION_TIMEOUT_MS as i32, options()).await {
             Ok(c) => break c,
             Err(e) if Instant::now() > deadline => return Err(format!("setup connect: {e}")),
             Err(_) => glommio::timer::sleep(Duration::from_millis(200)).await,
@@ -268,7 +281,7 @@ impl Worker {
                 Ret::Read { version, .. } | Ret::Written { version } => last_version = version,
                 // Refused: re-read before the next CAS, by trying a later version.
                 Ret::CasMismatch => last_version = last_version.wrapping_add(1),
-                Ret::Unknown => {}
+                Ret::Unknown | Ret::Error { .. } => {}
             }
             self.shared.ops.borrow_mut().push(Op {
                 key: self.key,
@@ -295,7 +308,7 @@ impl Worker {
     }
 
     async fn call(&self, c: &Client, path: &str, call: Call) -> Outcome {
-        let failed = |e: ClientError| Outcome::Failed(e.code().to_string());
+        let failed = classify;
         match call {
             Call::Read => {
                 if let Err(e) = c.sync(path).await {
@@ -338,6 +351,20 @@ async fn set(c: &Client, path: &str, value: u64, version: i32) -> Outcome {
         Err(ClientError::Keeper(ErrorCode::BadVersion)) if version >= 0 => {
             Outcome::Done(Ret::CasMismatch)
         }
-        Err(e) => Outcome::Failed(e.code().to_string()),
+        Err(e) => classify(e),
+    }
+}
+
+/// Unknown outcome for transport failures and for the codes that say "maybe"
+/// (connection loss, expiry, operation timeout); any other code is a definite answer.
+fn classify(e: ClientError) -> Outcome {
+    let code = e.code();
+    match code {
+        ErrorCode::ConnectionLoss
+        | ErrorCode::SessionExpired
+        | ErrorCode::OperationTimeout
+        | ErrorCode::SessionMoved
+        | ErrorCode::MarshallingError => Outcome::Failed(code.to_string()),
+        _ => Outcome::Done(Ret::Error { code: code as i32 }),
     }
 }
