@@ -15,6 +15,9 @@ use crate::net::{self, Net, Node};
 use crate::wgl::{self, Verdict};
 use crate::workload::{self, LoadConfig};
 
+/// Ops listed around a violation in the report.
+const DESCRIBE_OPS_MAX: usize = 40;
+
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -174,11 +177,15 @@ pub fn describe(report: &wgl::Report, ops: &[Op]) -> String {
                 let _ = writeln!(out, "    ops of key {key} overlapping it or just before:");
                 let lo = stuck.invoke_ns.saturating_sub(2_000_000_000);
                 let hi = stuck.complete_ns.unwrap_or(stuck.invoke_ns);
-                for o in ops.iter().filter(|o| o.key == *key) {
-                    let end = o.complete_ns.unwrap_or(u64::MAX);
-                    if end >= lo && o.invoke_ns <= hi {
-                        let _ = writeln!(out, "      {o}");
-                    }
+                let near: Vec<&Op> = ops
+                    .iter()
+                    .filter(|o| o.key == *key)
+                    .filter(|o| o.complete_ns.unwrap_or(u64::MAX) >= lo && o.invoke_ns <= hi)
+                    .collect();
+                // The last ones matter most (the stuck op is among them); the whole
+                // history is in the history file.
+                for o in &near[near.len().saturating_sub(DESCRIBE_OPS_MAX)..] {
+                    let _ = writeln!(out, "      {o}");
                 }
             }
         }
