@@ -6,6 +6,7 @@
 //! and the linearizability checker of those histories ([`history`], [`wgl`]).
 //! It never touches a server's data or configuration beyond the run's own directory.
 
+pub mod chain;
 pub mod cluster;
 pub mod history;
 pub mod nemesis;

@@ -206,6 +206,9 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     } else {
         println!("kept {}", cfg.dir.display());
     }
+    if stopped {
+        println!("stopped by a signal before the end: not a pass");
+    }
     match (pass, expect_violation) {
         (true, false) => println!("PASS: linearizable"),
         (true, true) => println!("PASS: the checker found the expected violation"),

@@ -159,6 +159,12 @@ pub fn describe(report: &wgl::Report, ops: &[Op]) -> String {
         report.info_ops,
         report.keys.len()
     );
+    for (key, a) in &report.anomalies {
+        let _ = writeln!(out, "  key {key}: ANOMALY: {}", a.what);
+        for o in &a.ops {
+            let _ = writeln!(out, "      {o}");
+        }
+    }
     for (key, v) in &report.keys {
         let n = ops.iter().filter(|o| o.key == *key).count();
         match v {

@@ -14,6 +14,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::chain::{self, Anomaly};
 use crate::history::{Call, Op, Ret};
 
 /// The register's state: data version and value. A run creates each znode with value 0,
@@ -100,17 +101,22 @@ pub enum Verdict {
     },
 }
 
-/// The verdict of every key of a history, and counts for the report.
+/// The verdict of every key of a history, the white-box anomalies ([`chain`]), and
+/// counts for the report.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub keys: BTreeMap<u32, Verdict>,
+    pub anomalies: BTreeMap<u32, Anomaly>,
     pub ops: usize,
     pub info_ops: usize,
 }
 
 impl Report {
+    /// True when every key is linearizable and no white-box check found an anomaly
+    /// (which, with a linearizable verdict, would be a bug in one of the checkers:
+    /// either way not a pass).
     pub fn all_linearizable(&self) -> bool {
-        self.keys.values().all(|v| *v == Verdict::Linearizable)
+        self.anomalies.is_empty() && self.keys.values().all(|v| *v == Verdict::Linearizable)
     }
 }
 
@@ -124,8 +130,13 @@ pub fn check(ops: &[Op], limits: Limits) -> Report {
         .iter()
         .map(|(k, ops)| (*k, check_register(ops, limits)))
         .collect();
+    let anomalies = by_key
+        .iter()
+        .filter_map(|(k, ops)| Some((*k, chain::check_register(ops)?)))
+        .collect();
     Report {
         keys,
+        anomalies,
         ops: ops.len(),
         info_ops: ops.iter().filter(|o| o.is_info()).count(),
     }
@@ -542,6 +553,8 @@ mod tests {
                 version: 1_000,
                 value: 999_999,
             };
+            assert!(chain::check_register(&ops).is_none(), "seed {seed}");
+            assert!(chain::check_register(&bad).is_some(), "seed {seed}");
             assert!(
                 matches!(
                     check_register(&bad, Limits::default()),
@@ -578,6 +591,7 @@ mod tests {
                     ),
                     "seed {seed}"
                 );
+                assert!(chain::check_register(&stale).is_some(), "seed {seed}");
             }
         }
     }
