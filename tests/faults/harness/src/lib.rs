@@ -12,5 +12,6 @@ pub mod history;
 pub mod nemesis;
 pub mod net;
 pub mod run;
+pub mod set;
 pub mod wgl;
 pub mod workload;

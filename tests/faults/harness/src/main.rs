@@ -66,6 +66,9 @@ enum Cmd {
         keys: u32,
         #[arg(long, default_value_t = 3)]
         workers_per_key: u32,
+        /// Sessions adding to and reading the grow-only set (0: none).
+        #[arg(long, default_value_t = 2)]
+        set_workers: u32,
         /// Longest pause between a worker's calls, ms.
         #[arg(long, default_value_t = 40)]
         think_ms: u64,
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
             nemesis,
             keys,
             workers_per_key,
+            set_workers,
             think_ms,
             op_timeout_ms,
             dir,
@@ -147,6 +151,7 @@ fn main() -> ExitCode {
                 nemeses: nemesis,
                 keys,
                 workers_per_key,
+                set_workers,
                 think_ms_max: think_ms,
                 op_timeout: Duration::from_millis(op_timeout_ms),
                 dir: dir.unwrap_or_else(run::default_dir),
@@ -183,18 +188,23 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     };
     print!("{}", report.text);
     print!("{}", run::describe(&report.check, &report.ops));
+    if let Some(set) = &report.set {
+        print!("{}", set.describe());
+    }
     println!(
         "checked in {:.2} s; history in {}",
         report.check_time.as_secs_f64(),
         report.history_file.display()
     );
     let stopped = stop.load(std::sync::atomic::Ordering::Relaxed);
-    let ok = report.check.all_linearizable();
+    let ok = report.check.all_linearizable() && report.set.as_ref().is_none_or(|s| s.ok());
     let has_violation = report
         .check
         .keys
         .values()
-        .any(|v| matches!(v, wgl::Verdict::NotLinearizable { .. }));
+        .any(|v| matches!(v, wgl::Verdict::NotLinearizable { .. }))
+        || !report.check.anomalies.is_empty()
+        || report.set.as_ref().is_some_and(|s| !s.ok());
     let pass = !stopped
         && if expect_violation {
             has_violation

@@ -12,6 +12,7 @@ use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT};
 use crate::history::Op;
 use crate::nemesis::{self, Kind};
 use crate::net::{self, Net, Node};
+use crate::set;
 use crate::wgl::{self, Verdict};
 use crate::workload::{self, LoadConfig};
 
@@ -28,6 +29,8 @@ pub struct RunConfig {
     pub nemeses: Vec<Kind>,
     pub keys: u32,
     pub workers_per_key: u32,
+    /// Sessions on the grow-only set (0: no set).
+    pub set_workers: u32,
     pub think_ms_max: u64,
     pub op_timeout: Duration,
     /// Where the servers' directories and the history go; removed after a passing
@@ -40,6 +43,8 @@ pub struct RunConfig {
 pub struct RunReport {
     pub ops: Vec<Op>,
     pub check: wgl::Report,
+    /// The grow-only set's verdict, when the run had set workers.
+    pub set: Option<set::SetReport>,
     pub check_time: Duration,
     /// The nemesis log, and counts of client failures by kind.
     pub text: String,
@@ -62,13 +67,14 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     let steps = nemesis::schedule(cfg.seed, &cfg.nemeses, cfg.servers, cfg.duration);
     let _ = writeln!(
         text,
-        "target {} x{}, seed {}, {:?} of load on {} keys x {} workers, dir {}",
+        "target {} x{}, seed {}, {:?} of load on {} keys x {} workers and a set x {}, dir {}",
         cfg.spec.name,
         cfg.servers,
         cfg.seed,
         cfg.duration,
         cfg.keys,
         cfg.workers_per_key,
+        cfg.set_workers,
         cfg.dir.display()
     );
 
@@ -89,6 +95,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         duration: cfg.duration,
         op_timeout: cfg.op_timeout,
         setup_each_server: cfg.spec.independent,
+        set_workers: cfg.set_workers,
         think_ms_max: cfg.think_ms_max,
     };
     let ns = cluster
@@ -96,7 +103,8 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         .ns_file(Node::Client)
         .map_err(|e| format!("client namespace: {e}"))?;
     let (ready_tx, ready_rx) = mpsc::channel();
-    let load = workload::spawn(load_cfg, ns, start, stop.clone(), ready_tx);
+    let (healed_tx, healed_rx) = mpsc::channel();
+    let load = workload::spawn(load_cfg, ns, start, stop.clone(), ready_tx, healed_rx);
     // The registers exist before the first fault; a load that cannot set up ends
     // its thread, which drops the sender.
     if ready_rx.recv_timeout(Duration::from_secs(60)).is_err() {
@@ -109,6 +117,11 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     }
     let deadline = Instant::now() + cfg.duration;
     let played = nemesis::run(&mut cluster, &steps, start, deadline, &stop);
+    if played.is_ok() {
+        // Healed: the set's final read may go.
+        let _ = healed_tx.send(());
+    }
+    drop(healed_tx);
     let loaded = load
         .join()
         .map_err(|_| "the load thread panicked".to_string())?;
@@ -139,10 +152,17 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
 
     let t = Instant::now();
     let check = wgl::check(&loaded.ops, wgl::Limits::default());
+    let set = if cfg.set_workers > 0 {
+        let final_read = loaded.final_read?;
+        Some(set::check(&loaded.set_adds, &loaded.set_reads, &final_read))
+    } else {
+        None
+    };
     let check_time = t.elapsed();
     Ok(RunReport {
         ops: loaded.ops,
         check,
+        set,
         check_time,
         text,
         history_file,

@@ -8,9 +8,12 @@
 //! (connection loss, timeout, expired session) is recorded as info and the worker
 //! takes a new process id, because the old call may still be in flight. Calls are not
 //! made while the client is disconnected (they would fail without being sent).
+//!
+//! Beside them, `set_workers` sessions add unique elements to a grow-only set (one
+//! create each) and read it (`sync` then `getChildren`); see [`crate::set`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,9 +28,20 @@ use ringkeeper::proto::{Acl, CreateMode, ErrorCode};
 use crate::cluster::SESSION_TIMEOUT_MS;
 use crate::history::{Call, Op, Ret};
 use crate::net;
+use crate::set;
 
 /// Parent of the registers.
 pub const ROOT: &str = "/rkf";
+
+/// Parent of the grow-only set's elements.
+pub const SET_PATH: &str = "/rkf/set";
+
+/// Elements added at most per run: bounds the set checker's work (reads × elements)
+/// and the getChildren replies; past it the set workers only read.
+pub const SET_ELEMENTS_MAX: usize = 5_000;
+
+/// How long the load waits for the nemesis to heal before the set's final read.
+const HEAL_WAIT: Duration = Duration::from_secs(180);
 
 /// The load's parameters.
 #[derive(Debug, Clone)]
@@ -41,6 +55,8 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// A call not answered within this is info.
     pub op_timeout: Duration,
+    /// Sessions adding to and reading the grow-only set.
+    pub set_workers: u32,
     /// Create the registers on each server on its own (for independent standalones,
     /// which share nothing); otherwise once, through the first.
     pub setup_each_server: bool,
@@ -49,13 +65,17 @@ pub struct LoadConfig {
 }
 
 /// What the load recorded.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoadResult {
     pub ops: Vec<Op>,
     /// Failures by kind ("ConnectionLoss", "timeout", ...), for the report.
     pub errors: BTreeMap<String, usize>,
     /// Sessions opened (first and after expiry).
     pub sessions: usize,
+    pub set_adds: Vec<set::Add>,
+    pub set_reads: Vec<set::Read>,
+    /// The set read after healing (an error when there was none).
+    pub final_read: Result<set::Read, String>,
 }
 
 pub fn path(key: u32) -> String {
@@ -64,12 +84,14 @@ pub fn path(key: u32) -> String {
 
 /// Starts the load on its own thread in the client namespace. The thread sends on
 /// `ready` once the registers exist; its load then runs `cfg.duration` from that moment.
+/// The set's final read waits for a message on `healed` (at most [`HEAL_WAIT`]).
 pub fn spawn(
     cfg: LoadConfig,
     ns: File,
     start: Instant,
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<()>,
+    healed: mpsc::Receiver<()>,
 ) -> std::thread::JoinHandle<Result<LoadResult, String>> {
     std::thread::spawn(move || {
         net::enter(&ns).map_err(|e| format!("entering the client namespace: {e}"))?;
@@ -81,7 +103,7 @@ pub fn spawn(
             // The receiver may be gone if the harness is stopping; the load then ends
             // at once on `stop`.
             let _ = ready.send(());
-            Ok(load(cfg, start, stop).await)
+            Ok(load(cfg, start, stop, healed).await)
         })
     })
 }
@@ -108,7 +130,7 @@ async fn setup_on(cfg: &LoadConfig, servers: &str) -> Result<(), String> {
             Err(_) => glommio::timer::sleep(Duration::from_millis(200)).await,
         }
     };
-    let mut paths = vec![ROOT.to_owned()];
+    let mut paths = vec![ROOT.to_owned(), SET_PATH.to_owned()];
     paths.extend((0..cfg.keys).map(path));
     for p in paths {
         client
@@ -135,6 +157,8 @@ fn options() -> Options {
 
 struct Shared {
     ops: RefCell<Vec<Op>>,
+    set_adds: RefCell<Vec<set::Add>>,
+    set_reads: RefCell<Vec<set::Read>>,
     errors: RefCell<BTreeMap<String, usize>>,
     next_process: Cell<u64>,
     sessions: Cell<usize>,
@@ -163,9 +187,16 @@ impl Shared {
     }
 }
 
-async fn load(cfg: LoadConfig, start: Instant, stop: Arc<AtomicBool>) -> LoadResult {
+async fn load(
+    cfg: LoadConfig,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+    healed: mpsc::Receiver<()>,
+) -> LoadResult {
     let shared = Rc::new(Shared {
         ops: RefCell::new(Vec::new()),
+        set_adds: RefCell::new(Vec::new()),
+        set_reads: RefCell::new(Vec::new()),
         errors: RefCell::new(BTreeMap::new()),
         next_process: Cell::new(0),
         sessions: Cell::new(0),
@@ -174,46 +205,123 @@ async fn load(cfg: LoadConfig, start: Instant, stop: Arc<AtomicBool>) -> LoadRes
         stop,
     });
     let mut tasks = Vec::new();
-    for key in 0..cfg.keys {
-        for w in 0..cfg.workers_per_key {
-            let index = key * cfg.workers_per_key + w;
-            let n = cfg.servers.len().max(1);
-            let first = index as usize % n;
-            let servers: Vec<String> = (0..n)
-                .map(|i| cfg.servers[(first + i) % n].clone())
-                .collect();
-            let worker = Worker {
-                key,
-                index,
-                servers: servers.join(","),
-                rng: rand::rngs::StdRng::seed_from_u64(
-                    cfg.seed ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                ),
-                cfg: cfg.clone(),
-                shared: shared.clone(),
-            };
-            tasks.push(glommio::spawn_local(worker.run()));
-        }
+    let mut roles: Vec<Role> = (0..cfg.keys)
+        .flat_map(|key| (0..cfg.workers_per_key).map(move |_| Role::Register { key }))
+        .collect();
+    roles.extend((0..cfg.set_workers).map(|_| Role::Set));
+    for (index, role) in roles.into_iter().enumerate() {
+        let index = index as u32;
+        let n = cfg.servers.len().max(1);
+        let first = index as usize % n;
+        let servers: Vec<String> = (0..n)
+            .map(|i| cfg.servers[(first + i) % n].clone())
+            .collect();
+        let worker = Worker {
+            role,
+            index,
+            servers: servers.join(","),
+            rng: rand::rngs::StdRng::seed_from_u64(
+                cfg.seed ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ),
+            cfg: cfg.clone(),
+            shared: shared.clone(),
+            process: 0,
+            last_version: 0,
+            counter: 0,
+        };
+        tasks.push(glommio::spawn_local(worker.run()));
     }
     for t in tasks {
         t.await;
     }
     let mut ops = shared.ops.take();
     ops.sort_by_key(|o| (o.key, o.invoke_ns));
+    // The final read of the set waits until the faults are healed (or the harness
+    // gave up: then there is none, and the set is not checked).
+    let final_read = if cfg.set_workers > 0 && healed.recv_timeout(HEAL_WAIT).is_ok() {
+        final_set_read(&cfg, &shared).await
+    } else {
+        Err("no final read: the faults were not healed".to_string())
+    };
     LoadResult {
         ops,
         errors: shared.errors.take(),
         sessions: shared.sessions.get(),
+        set_adds: shared.set_adds.take(),
+        set_reads: shared.set_reads.take(),
+        final_read,
     }
 }
 
+/// Reads the set after healing: a fresh session, retried for up to 30 s.
+async fn final_set_read(cfg: &LoadConfig, shared: &Shared) -> Result<set::Read, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let servers = cfg.servers.join(",");
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let c = match Client::connect(&servers, SESSION_TIMEOUT_MS as i32, options()).await {
+            Ok(c) => c,
+            Err(e) => {
+                last = e.to_string();
+                glommio::timer::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let invoke_ns = shared.now_ns();
+        let r = read_set(&c).await;
+        let complete_ns = shared.now_ns();
+        let _ = c.close().await;
+        match r {
+            Ok(elements) => {
+                return Ok(set::Read {
+                    invoke_ns,
+                    complete_ns,
+                    elements,
+                })
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(format!("final read of the set failed for 30 s: {last}"))
+}
+
+/// `sync` then `getChildren` of the set; names that do not parse read as `u64::MAX`
+/// (a phantom to the checker).
+async fn read_set(c: &Client) -> Result<BTreeSet<u64>, String> {
+    c.sync(SET_PATH).await.map_err(|e| e.code().to_string())?;
+    let names = c
+        .get_children(SET_PATH, false)
+        .await
+        .map_err(|e| e.code().to_string())?;
+    Ok(names
+        .iter()
+        .map(|n| {
+            n.strip_prefix('e')
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX)
+        })
+        .collect())
+}
+
+/// What a worker drives.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Register { key: u32 },
+    Set,
+}
+
 struct Worker {
-    key: u32,
+    role: Role,
     index: u32,
     servers: String,
     rng: rand::rngs::StdRng,
     cfg: LoadConfig,
     shared: Rc<Shared>,
+    /// The logical process of the register history (renewed after an info op).
+    process: u64,
+    /// The version this worker saw last on its register (the next CAS expects it).
+    last_version: i32,
+    counter: u64,
 }
 
 /// What a call gave back.
@@ -225,74 +333,33 @@ enum Outcome {
 impl Worker {
     async fn run(mut self) {
         let mut client: Option<Client> = None;
-        let mut process = self.shared.new_process();
-        let mut last_version = 0i32;
-        let mut counter = 0u64;
-        let path = path(self.key);
+        self.process = self.shared.new_process();
         while !self.shared.done() {
             let c = match &client {
                 Some(c) if !c.is_closed() => c.clone(),
-                _ => {
-                    match Client::connect(&self.servers, SESSION_TIMEOUT_MS as i32, options()).await
-                    {
-                        Ok(c) => {
-                            self.shared.sessions.set(self.shared.sessions.get() + 1);
-                            client = Some(c.clone());
-                            c
-                        }
-                        Err(e) => {
-                            self.shared.count(format!("connect: {}", e.code()));
-                            glommio::timer::sleep(Duration::from_millis(200)).await;
-                            continue;
-                        }
+                _ => match Client::connect(&self.servers, SESSION_TIMEOUT_MS as i32, options())
+                    .await
+                {
+                    Ok(c) => {
+                        self.shared.sessions.set(self.shared.sessions.get() + 1);
+                        client = Some(c.clone());
+                        c
                     }
-                }
+                    Err(e) => {
+                        self.shared.count(format!("connect: {}", e.code()));
+                        glommio::timer::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                },
             };
             if !c.is_connected() {
                 glommio::timer::sleep(Duration::from_millis(50)).await;
                 continue;
             }
-            counter += 1;
-            // Unique per run: worker index in the high bits.
-            let value = (u64::from(self.index) + 1) << 32 | counter;
-            let call = match self.rng.gen_range(0..10) {
-                0..=3 => Call::Read,
-                4..=5 => Call::Write { value },
-                _ => Call::Cas {
-                    expect_version: last_version,
-                    value,
-                },
-            };
-            let invoke_ns = self.shared.now_ns();
-            let outcome = future::or(self.call(&c, &path, call), async {
-                glommio::timer::sleep(self.cfg.op_timeout).await;
-                Outcome::Failed("timeout".into())
-            })
-            .await;
-            let complete_ns = self.shared.now_ns();
-            let (ret, complete_ns) = match outcome {
-                Outcome::Done(ret) => (ret, Some(complete_ns)),
-                Outcome::Failed(why) => {
-                    self.shared.count(why);
-                    (Ret::Unknown, None)
-                }
-            };
-            match ret {
-                Ret::Read { version, .. } | Ret::Written { version } => last_version = version,
-                // Refused: re-read before the next CAS, by trying a later version.
-                Ret::CasMismatch => last_version = last_version.wrapping_add(1),
-                Ret::Unknown | Ret::Error { .. } => {}
-            }
-            self.shared.ops.borrow_mut().push(Op {
-                key: self.key,
-                process,
-                invoke_ns,
-                complete_ns,
-                call,
-                ret,
-            });
-            if ret == Ret::Unknown {
-                process = self.shared.new_process();
+            self.counter += 1;
+            match self.role {
+                Role::Register { key } => self.register_op(&c, key).await,
+                Role::Set => self.set_op(&c).await,
             }
             let think = self.rng.gen_range(0..=self.cfg.think_ms_max);
             glommio::timer::sleep(Duration::from_millis(think)).await;
@@ -305,6 +372,113 @@ impl Worker {
             })
             .await;
         }
+    }
+
+    /// Runs `f` within the op timeout; `Err` names why the outcome is unknown.
+    async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        future::or(f, async {
+            glommio::timer::sleep(self.cfg.op_timeout).await;
+            Err("timeout".to_string())
+        })
+        .await
+    }
+
+    async fn register_op(&mut self, c: &Client, key: u32) {
+        // Unique per run: worker index in the high bits.
+        let value = (u64::from(self.index) + 1) << 32 | self.counter;
+        let call = match self.rng.gen_range(0..10) {
+            0..=3 => Call::Read,
+            4..=5 => Call::Write { value },
+            _ => Call::Cas {
+                expect_version: self.last_version,
+                value,
+            },
+        };
+        let path = path(key);
+        let invoke_ns = self.shared.now_ns();
+        let outcome = self
+            .timed(async {
+                match self.call(c, &path, call).await {
+                    Outcome::Done(r) => Ok(r),
+                    Outcome::Failed(why) => Err(why),
+                }
+            })
+            .await;
+        let complete_ns = self.shared.now_ns();
+        let (ret, complete_ns) = match outcome {
+            Ok(ret) => (ret, Some(complete_ns)),
+            Err(why) => {
+                self.shared.count(why);
+                (Ret::Unknown, None)
+            }
+        };
+        match ret {
+            Ret::Read { version, .. } | Ret::Written { version } => self.last_version = version,
+            // Refused: try a later version next time.
+            Ret::CasMismatch => self.last_version = self.last_version.wrapping_add(1),
+            Ret::Unknown | Ret::Error { .. } => {}
+        }
+        self.shared.ops.borrow_mut().push(Op {
+            key,
+            process: self.process,
+            invoke_ns,
+            complete_ns,
+            call,
+            ret,
+        });
+        if ret == Ret::Unknown {
+            self.process = self.shared.new_process();
+        }
+    }
+
+    /// One add (create of a new element) or, one time in five, one read of the set.
+    async fn set_op(&mut self, c: &Client) {
+        let adds_so_far = self.shared.set_adds.borrow().len();
+        if self.rng.gen_range(0..5) == 0 || adds_so_far >= SET_ELEMENTS_MAX {
+            let invoke_ns = self.shared.now_ns();
+            match self.timed(read_set(c)).await {
+                Ok(elements) => self.shared.set_reads.borrow_mut().push(set::Read {
+                    invoke_ns,
+                    complete_ns: self.shared.now_ns(),
+                    elements,
+                }),
+                Err(why) => self.shared.count(why),
+            }
+            return;
+        }
+        let element = (u64::from(self.index) + 1) << 32 | self.counter;
+        let invoke_ns = self.shared.now_ns();
+        let path = format!("{SET_PATH}/e{element}");
+        let r = self
+            .timed(async {
+                match c
+                    .create(&path, None, &Acl::open_unsafe(), CreateMode::Persistent)
+                    .await
+                {
+                    Ok(_) => Ok(false),
+                    Err(e) => match classify(e) {
+                        Outcome::Failed(why) => Err(why),
+                        Outcome::Done(_) => Ok(true),
+                    },
+                }
+            })
+            .await;
+        let (complete_ns, failed) = match r {
+            Ok(failed) => (Some(self.shared.now_ns()), failed),
+            Err(why) => {
+                self.shared.count(why);
+                (None, false)
+            }
+        };
+        self.shared.set_adds.borrow_mut().push(set::Add {
+            element,
+            invoke_ns,
+            complete_ns,
+            failed,
+        });
     }
 
     async fn call(&self, c: &Client, path: &str, call: Call) -> Outcome {

@@ -1,0 +1,218 @@
+//! The grow-only set: elements are znodes created under one parent (one create per
+//! element, unique names), reads are `sync` then `getChildren`, and after the faults
+//! are healed a final read. Checks, per element (Jepsen's "set-full" rules):
+//!
+//! - **lost**: an element whose create was acknowledged, or that a read already
+//!   returned, is missing from a read invoked after that;
+//! - **phantom**: a read returns an element that was never added, or whose create was
+//!   invoked only after the read completed;
+//! - every acknowledged create is in the final read.
+//!
+//! A create with an unknown outcome may be present or not, but once seen it must stay.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+/// One create of element `element`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Add {
+    pub element: u64,
+    pub invoke_ns: u64,
+    /// `None`: unknown outcome (or a definite failure, kept in `failed`).
+    pub complete_ns: Option<u64>,
+    /// The server refused the create (it did not happen).
+    pub failed: bool,
+}
+
+/// One read of the whole set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    pub invoke_ns: u64,
+    pub complete_ns: u64,
+    /// Element names that did not parse are `u64::MAX` (always a phantom).
+    pub elements: BTreeSet<u64>,
+}
+
+/// What the set's history showed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetReport {
+    pub adds: usize,
+    pub acknowledged: usize,
+    pub reads: usize,
+    /// One line per anomaly, bounded to [`ANOMALIES_LISTED_MAX`].
+    pub anomalies: Vec<String>,
+    pub anomaly_count: usize,
+}
+
+/// Anomaly lines kept for the report (the count is exact).
+pub const ANOMALIES_LISTED_MAX: usize = 20;
+
+impl SetReport {
+    pub fn ok(&self) -> bool {
+        self.anomaly_count == 0
+    }
+
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "set: {} adds ({} acknowledged), {} reads: {}",
+            self.adds,
+            self.acknowledged,
+            self.reads,
+            if self.ok() {
+                "no element lost, none unexpected".to_string()
+            } else {
+                format!("{} ANOMALIES", self.anomaly_count)
+            }
+        );
+        for a in &self.anomalies {
+            let _ = writeln!(out, "  {a}");
+        }
+        out
+    }
+}
+
+/// Checks the set history; `final_read` is the read after healing (required: without
+/// it nothing says the acknowledged elements survived).
+pub fn check(adds: &[Add], reads: &[Read], final_read: &Read) -> SetReport {
+    let mut report = SetReport {
+        adds: adds.len(),
+        acknowledged: adds
+            .iter()
+            .filter(|a| a.complete_ns.is_some() && !a.failed)
+            .count(),
+        reads: reads.len() + 1,
+        ..SetReport::default()
+    };
+    let mut note = |line: String| {
+        report.anomaly_count += 1;
+        if report.anomalies.len() < ANOMALIES_LISTED_MAX {
+            report.anomalies.push(line);
+        }
+    };
+    let by_element: HashMap<u64, &Add> = adds.iter().map(|a| (a.element, a)).collect();
+    // When each element became known to be in: its ack, or the first read showing it.
+    let mut known_at: HashMap<u64, u64> = HashMap::new();
+    for a in adds {
+        if let (Some(c), false) = (a.complete_ns, a.failed) {
+            known_at.insert(a.element, c);
+        }
+    }
+    let all_reads: Vec<&Read> = reads.iter().chain(std::iter::once(final_read)).collect();
+    for r in &all_reads {
+        for e in &r.elements {
+            let t = known_at.entry(*e).or_insert(r.complete_ns);
+            *t = (*t).min(r.complete_ns);
+        }
+    }
+    for r in &all_reads {
+        for e in &r.elements {
+            match by_element.get(e) {
+                None => note(format!(
+                    "phantom: element {e} was never added (read at {} ns)",
+                    r.invoke_ns
+                )),
+                Some(a) if a.failed => note(format!(
+                    "phantom: element {e}'s create was refused, yet a read at {} ns returned it",
+                    r.invoke_ns
+                )),
+                Some(a) if a.invoke_ns > r.complete_ns => note(format!(
+                    "phantom: element {e} read at {}..{} ns before its create was invoked at {} ns",
+                    r.invoke_ns, r.complete_ns, a.invoke_ns
+                )),
+                Some(_) => {}
+            }
+        }
+        for (e, t) in &known_at {
+            if *t < r.invoke_ns && !r.elements.contains(e) {
+                note(format!(
+                    "lost: element {e}, in since {t} ns, missing from the read at {} ns",
+                    r.invoke_ns
+                ));
+            }
+        }
+    }
+    // Acknowledged creates that complete after the final read was invoked are covered
+    // by nothing above; the final read is invoked after all of them returned.
+    for a in adds {
+        if a.complete_ns.is_some() && !a.failed && !final_read.elements.contains(&a.element) {
+            let listed = known_at
+                .get(&a.element)
+                .is_some_and(|t| *t < final_read.invoke_ns);
+            if !listed {
+                note(format!(
+                    "lost: acknowledged element {} missing from the final read",
+                    a.element
+                ));
+            }
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(element: u64, invoke_ns: u64, complete_ns: Option<u64>) -> Add {
+        Add {
+            element,
+            invoke_ns,
+            complete_ns,
+            failed: false,
+        }
+    }
+
+    fn read(invoke_ns: u64, complete_ns: u64, elements: &[u64]) -> Read {
+        Read {
+            invoke_ns,
+            complete_ns,
+            elements: elements.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_history_passes() {
+        let adds = [add(1, 0, Some(10)), add(2, 5, None), add(3, 20, Some(30))];
+        let reads = [read(11, 12, &[1]), read(25, 35, &[1, 2, 3])];
+        let r = check(&adds, &reads, &read(100, 110, &[1, 2, 3]));
+        assert!(r.ok(), "{r:?}");
+        // An unknown create may also never appear.
+        let r = check(&adds[..1], &[], &read(100, 110, &[1]));
+        assert!(r.ok(), "{r:?}");
+    }
+
+    #[test]
+    fn an_acknowledged_element_missing_later_is_lost() {
+        let adds = [add(1, 0, Some(10))];
+        let r = check(&adds, &[read(20, 30, &[])], &read(100, 110, &[1]));
+        assert_eq!(r.anomaly_count, 1, "{r:?}");
+        let r = check(&adds, &[], &read(100, 110, &[]));
+        assert!(!r.ok());
+    }
+
+    #[test]
+    fn an_element_seen_then_gone_is_lost() {
+        // Unknown create, seen once, then missing.
+        let adds = [add(1, 0, None)];
+        let r = check(
+            &adds,
+            &[read(10, 20, &[1]), read(30, 40, &[])],
+            &read(100, 110, &[1]),
+        );
+        assert_eq!(r.anomaly_count, 1, "{r:?}");
+    }
+
+    #[test]
+    fn phantoms_are_found() {
+        let r = check(&[], &[], &read(100, 110, &[7]));
+        assert!(!r.ok());
+        let r = check(
+            &[add(1, 50, Some(60))],
+            &[read(10, 20, &[1])],
+            &read(100, 110, &[1]),
+        );
+        assert!(!r.ok());
+    }
+}
