@@ -1,10 +1,12 @@
 //! Faults and their schedule. A schedule is drawn from a seed alone (the same seed
 //! gives the same faults, targets and durations), as a list of steps: stay quiet, apply
 //! one fault, hold it, heal it. [`run`] plays it against a [`Cluster`] within a
-//! deadline and returns a log of what it did, with times.
+//! deadline and returns a log of what it did, with times. Link faults act on the
+//! client's TCP proxy ([`crate::proxy`]).
 
 use std::fmt;
 use std::io;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -12,6 +14,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::cluster::{Cluster, SESSION_TIMEOUT_MS};
 use crate::net::Node;
+use crate::proxy::{LinkFault, Proxy};
 
 /// A family of faults, as the command line names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,6 +25,8 @@ pub enum Kind {
     Pause,
     /// Drop packets between the client and a server (both ways or one way).
     Partition,
+    /// Through the client's TCP proxy to a server: delay, slow or stall the link.
+    Link,
 }
 
 /// One fault.
@@ -39,6 +44,20 @@ pub enum Fault {
         to: Node,
         both: bool,
     },
+    /// The proxied link to a server: each chunk `delay_ms` late.
+    Delay {
+        server: u32,
+        delay_ms: u64,
+    },
+    /// The proxied link to a server at `rate` bytes per second.
+    Slow {
+        server: u32,
+        rate: u64,
+    },
+    /// The proxied link to a server forwards nothing until healed.
+    Stall {
+        server: u32,
+    },
 }
 
 impl fmt::Display for Fault {
@@ -53,6 +72,9 @@ impl fmt::Display for Fault {
                     if *both { "<->" } else { "->" }
                 )
             }
+            Fault::Delay { server, delay_ms } => write!(f, "delay link s{server} {delay_ms} ms"),
+            Fault::Slow { server, rate } => write!(f, "slow link s{server} {rate} B/s"),
+            Fault::Stall { server } => write!(f, "stall link s{server}"),
         }
     }
 }
@@ -102,6 +124,22 @@ pub fn schedule(seed: u64, kinds: &[Kind], servers: u32, total: Duration) -> Vec
                 let hold = session.mul_f64(rng.gen_range(0.25..1.75));
                 (Fault::Partition { from, to, both }, hold)
             }
+            Kind::Link => {
+                let fault = match rng.gen_range(0..3) {
+                    // Up to a quarter of the session timeout: slow, not dead.
+                    0 => Fault::Delay {
+                        server,
+                        delay_ms: rng.gen_range(20..SESSION_TIMEOUT_MS / 4),
+                    },
+                    // A few KiB/s: a getChildren of the set takes seconds.
+                    1 => Fault::Slow {
+                        server,
+                        rate: rng.gen_range(2_000..20_000),
+                    },
+                    _ => Fault::Stall { server },
+                };
+                (fault, session.mul_f64(rng.gen_range(0.25..1.75)))
+            }
         };
         steps.push(Step { quiet, fault, hold });
         t += quiet + hold;
@@ -134,6 +172,7 @@ fn nap(
 /// everything at the end. Returns the log lines (ms since `start`, what happened).
 pub fn run(
     cluster: &mut Cluster,
+    proxy: Option<&Proxy>,
     steps: &[Step],
     start: Instant,
     deadline: Instant,
@@ -147,7 +186,17 @@ pub fn run(
         }
         let at = start.elapsed().as_millis();
         log.push(format!("{at:>7} ms  {} for {:?}", step.fault, step.hold));
+        let link = |server: u32| -> Result<&LinkFault, String> {
+            let i = server.checked_sub(1).ok_or("no server 0")? as usize;
+            proxy
+                .and_then(|p| p.links.get(i))
+                .map(|l| &**l)
+                .ok_or_else(|| format!("{}: no proxy for s{server}", step.fault))
+        };
         match step.fault {
+            Fault::Delay { server, delay_ms } => link(server)?.delay_ms.store(delay_ms, Relaxed),
+            Fault::Slow { server, rate } => link(server)?.rate.store(rate, Relaxed),
+            Fault::Stall { server } => link(server)?.stall.store(true, Relaxed),
             Fault::Kill { server } => cluster.server(server).map_err(io)?.kill().map_err(io)?,
             Fault::Pause { server } => cluster.server(server).map_err(io)?.pause().map_err(io)?,
             Fault::Partition { from, to, both } => {
@@ -168,6 +217,9 @@ pub fn run(
             }
             Fault::Pause { server } => cluster.server(server).map_err(io)?.resume().map_err(io)?,
             Fault::Partition { .. } => cluster.net.heal().map_err(io)?,
+            Fault::Delay { server, .. } | Fault::Slow { server, .. } | Fault::Stall { server } => {
+                link(server)?.heal()
+            }
         }
         log.push(format!("{:>7} ms  healed", start.elapsed().as_millis()));
         if !held? {
@@ -175,6 +227,9 @@ pub fn run(
         }
     }
     cluster.heal_all().map_err(io)?;
+    if let Some(p) = proxy {
+        p.heal();
+    }
     Ok(log)
 }
 

@@ -3,6 +3,7 @@
 //! (`src/main.rs`) and the tests call [`run`].
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -12,6 +13,7 @@ use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT};
 use crate::history::Op;
 use crate::nemesis::{self, Kind};
 use crate::net::{self, Net, Node};
+use crate::proxy::{Proxy, PROXY_PORT_BASE};
 use crate::set;
 use crate::wgl::{self, Verdict};
 use crate::workload::{self, LoadConfig};
@@ -84,11 +86,26 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         .wait_ready(Duration::from_secs(60))
         .map_err(|e| format!("cluster not ready: {e}"))?;
 
+    let upstreams: Vec<SocketAddr> = (1..=cfg.servers)
+        .map(|id| SocketAddr::new(Net::addr(Node::Server(id)).into(), CLIENT_PORT))
+        .collect();
+    // Link faults need the clients behind the proxy; other runs connect directly.
+    let proxy = if cfg.nemeses.contains(&Kind::Link) {
+        let ns = cluster
+            .net
+            .ns_file(Node::Client)
+            .map_err(|e| format!("client namespace: {e}"))?;
+        Some(Proxy::start(&ns, &upstreams, PROXY_PORT_BASE).map_err(|e| format!("proxy: {e}"))?)
+    } else {
+        None
+    };
+    let servers = match &proxy {
+        Some(p) => p.addrs.iter().map(SocketAddr::to_string).collect(),
+        None => upstreams.iter().map(SocketAddr::to_string).collect(),
+    };
     let start = Instant::now();
     let load_cfg = LoadConfig {
-        servers: (1..=cfg.servers)
-            .map(|id| format!("{}:{CLIENT_PORT}", Net::addr(Node::Server(id))))
-            .collect(),
+        servers,
         keys: cfg.keys,
         workers_per_key: cfg.workers_per_key,
         seed: cfg.seed,
@@ -116,7 +133,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         return Err(why);
     }
     let deadline = Instant::now() + cfg.duration;
-    let played = nemesis::run(&mut cluster, &steps, start, deadline, &stop);
+    let played = nemesis::run(&mut cluster, proxy.as_ref(), &steps, start, deadline, &stop);
     if played.is_ok() {
         // Healed: the set's final read may go.
         let _ = healed_tx.send(());
@@ -141,6 +158,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     );
     let restarts: u32 = cluster.servers.iter().map(|s| s.starts - 1).sum();
     let _ = writeln!(text, "server restarts: {restarts}");
+    drop(proxy);
     drop(cluster);
 
     let history_file = cfg.dir.join("history.txt");
