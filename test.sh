@@ -43,15 +43,17 @@ rm -rf "$smoke"
 step "cargo test (unit + integration, workspace)"
 cargo test --release --workspace --all-targets
 
-# Issue 13: real servers in network namespaces, CAS registers under SIGKILL+restart,
-# SIGSTOP pauses (shorter and longer than the session timeout) and nftables partitions,
-# checked for linearizability per znode. The seed is random unless
+# Issue 13: real servers in network namespaces, CAS registers and a grow-only set under
+# SIGKILL+restart, SIGSTOP pauses (shorter and longer than the session timeout),
+# nftables partitions and a delaying/slowing/stalling TCP proxy; the registers checked
+# for linearizability per znode, the set for lost and phantom elements. The seed is random unless
 # RINGKEEPER_FAULTS_SEED is set; a failure prints it (replay: tests/faults/README.md).
-step "faults: 45 s of CAS load on standalone ringkeeper under kill/pause/partition, checked"
+step "faults: 45 s of CAS + set load on standalone ringkeeper under kill/pause/partition/link, checked"
 cargo build --release -p ringkeeper-faults
 faults_seed=()
 if [ -n "${RINGKEEPER_FAULTS_SEED:-}" ]; then faults_seed=(--seed "$RINGKEEPER_FAULTS_SEED"); fi
-target/release/ringkeeper-faults run --target ringkeeper --duration-s 45 "${faults_seed[@]}"
+target/release/ringkeeper-faults run --target ringkeeper --duration-s 45 \
+  --nemesis kill,pause,partition,link "${faults_seed[@]}"
 
 # The canary of the whole pipeline: two standalone servers that share nothing, posing
 # as one ensemble (workers spread over both). The checker must reject the history.
