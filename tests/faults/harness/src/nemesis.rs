@@ -23,7 +23,8 @@ pub enum Kind {
     Kill,
     /// SIGSTOP a server, shorter or longer than the session timeout, then SIGCONT.
     Pause,
-    /// Drop packets between the client and a server (both ways or one way).
+    /// Drop packets between the client and a server (both ways or one way), or, in
+    /// an ensemble, between a server and its peers.
     Partition,
     /// Through the client's TCP proxy to a server: delay, slow or stall the link.
     Link,
@@ -43,6 +44,10 @@ pub enum Fault {
         from: Node,
         to: Node,
         both: bool,
+    },
+    /// A server cut off from every other server, both ways (ensembles only).
+    Isolate {
+        server: u32,
     },
     /// The proxied link to a server: each chunk `delay_ms` late.
     Delay {
@@ -75,6 +80,7 @@ impl fmt::Display for Fault {
             Fault::Delay { server, delay_ms } => write!(f, "delay link s{server} {delay_ms} ms"),
             Fault::Slow { server, rate } => write!(f, "slow link s{server} {rate} B/s"),
             Fault::Stall { server } => write!(f, "stall link s{server}"),
+            Fault::Isolate { server } => write!(f, "isolate s{server} from its peers"),
         }
     }
 }
@@ -116,13 +122,19 @@ pub fn schedule(seed: u64, kinds: &[Kind], servers: u32, total: Duration) -> Vec
             }
             Kind::Partition => {
                 let s = Node::Server(server);
-                let (from, to, both) = match rng.gen_range(0..3) {
-                    0 => (Node::Client, s, true),
-                    1 => (Node::Client, s, false),
-                    _ => (s, Node::Client, false),
-                };
                 let hold = session.mul_f64(rng.gen_range(0.25..1.75));
-                (Fault::Partition { from, to, both }, hold)
+                // With an ensemble, half the partitions cut a member off its peers
+                // (the clients still reach it).
+                if servers > 1 && rng.gen_bool(0.5) {
+                    (Fault::Isolate { server }, hold)
+                } else {
+                    let (from, to, both) = match rng.gen_range(0..3) {
+                        0 => (Node::Client, s, true),
+                        1 => (Node::Client, s, false),
+                        _ => (s, Node::Client, false),
+                    };
+                    (Fault::Partition { from, to, both }, hold)
+                }
             }
             Kind::Link => {
                 let fault = match rng.gen_range(0..3) {
@@ -205,6 +217,13 @@ pub fn run(
                     cluster.net.block(to, from).map_err(io)?;
                 }
             }
+            Fault::Isolate { server } => {
+                let s = Node::Server(server);
+                for other in (1..=cluster.net.servers()).filter(|o| *o != server) {
+                    cluster.net.block(s, Node::Server(other)).map_err(io)?;
+                    cluster.net.block(Node::Server(other), s).map_err(io)?;
+                }
+            }
         }
         // The fault is held to its end even past the deadline's slice; heal follows.
         let held = nap(cluster, step.hold, deadline + step.hold, stop);
@@ -216,7 +235,7 @@ pub fn run(
                     .map_err(|e| format!("restart of s{server}: {e}"))?;
             }
             Fault::Pause { server } => cluster.server(server).map_err(io)?.resume().map_err(io)?,
-            Fault::Partition { .. } => cluster.net.heal().map_err(io)?,
+            Fault::Partition { .. } | Fault::Isolate { .. } => cluster.net.heal().map_err(io)?,
             Fault::Delay { server, .. } | Fault::Slow { server, .. } | Fault::Stall { server } => {
                 link(server)?.heal()
             }
@@ -246,6 +265,19 @@ mod tests {
         let total: Duration = a.iter().map(|s| s.quiet + s.hold).sum();
         assert!(total >= Duration::from_secs(60));
         assert!(a.iter().all(|s| s.hold < Duration::from_secs(8)));
+    }
+
+    #[test]
+    fn ensembles_get_peer_partitions_and_standalones_do_not() {
+        let three = schedule(3, &[Kind::Partition], 3, Duration::from_secs(300));
+        assert!(three
+            .iter()
+            .any(|s| matches!(s.fault, Fault::Isolate { .. })));
+        assert!(three
+            .iter()
+            .any(|s| matches!(s.fault, Fault::Partition { .. })));
+        let one = schedule(3, &[Kind::Partition], 1, Duration::from_secs(300));
+        assert!(!one.iter().any(|s| matches!(s.fault, Fault::Isolate { .. })));
     }
 
     #[test]
