@@ -209,6 +209,12 @@ pub fn describe(report: &wgl::Report, ops: &[Op]) -> String {
             Verdict::Linearizable => {
                 let _ = writeln!(out, "  key {key}: linearizable ({n} ops)");
             }
+            Verdict::Anomalous => {
+                let _ = writeln!(
+                    out,
+                    "  key {key}: NOT LINEARIZABLE ({n} ops; the anomaly above)"
+                );
+            }
             Verdict::Unknown { reason } => {
                 let _ = writeln!(out, "  key {key}: UNKNOWN ({reason})");
             }
