@@ -66,6 +66,10 @@ enum Cmd {
         keys: u32,
         #[arg(long, default_value_t = 3)]
         workers_per_key: u32,
+        /// Read the registers without `sync` first (ZooKeeper followers may answer
+        /// stale: not linearizable on an ensemble).
+        #[arg(long)]
+        plain_reads: bool,
         /// Sessions adding to and reading the grow-only set (0: none).
         #[arg(long, default_value_t = 2)]
         set_workers: u32,
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
             keys,
             workers_per_key,
             set_workers,
+            plain_reads,
             think_ms,
             op_timeout_ms,
             dir,
@@ -152,6 +157,7 @@ fn main() -> ExitCode {
                 keys,
                 workers_per_key,
                 set_workers,
+                plain_reads,
                 think_ms_max: think_ms,
                 op_timeout: Duration::from_millis(op_timeout_ms),
                 dir: dir.unwrap_or_else(run::default_dir),

@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub workers_per_key: u32,
     /// Sessions on the grow-only set (0: no set).
     pub set_workers: u32,
+    /// Register reads without `sync` (not linearizable on a ZooKeeper ensemble).
+    pub plain_reads: bool,
     pub think_ms_max: u64,
     pub op_timeout: Duration,
     /// Where the servers' directories and the history go; removed after a passing
@@ -113,6 +115,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         op_timeout: cfg.op_timeout,
         setup_each_server: cfg.spec.independent,
         set_workers: cfg.set_workers,
+        sync_reads: !cfg.plain_reads,
         think_ms_max: cfg.think_ms_max,
     };
     let ns = cluster

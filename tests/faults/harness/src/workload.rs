@@ -2,7 +2,7 @@
 //! sessions (ringkeeper's client on one glommio executor, on a thread inside the
 //! client namespace), every call recorded as an [`Op`].
 //!
-//! Ops: read = `sync` then `getData`; write = `setData` with version −1; CAS =
+//! Ops: read = `sync` then `getData` (`getData` alone with `sync_reads` off); write = `setData` with version −1; CAS =
 //! `setData` with the version this worker saw last. Values are unique per run, so a
 //! read names the write it saw. A call that fails with anything but a definite answer
 //! (connection loss, timeout, expired session) is recorded as info and the worker
@@ -55,6 +55,9 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// A call not answered within this is info.
     pub op_timeout: Duration,
+    /// Reads of the registers `sync` first (the linearizable recipe); false makes
+    /// plain reads, which ZooKeeper serves from a follower's possibly stale copy.
+    pub sync_reads: bool,
     /// Sessions adding to and reading the grow-only set.
     pub set_workers: u32,
     /// Create the registers on each server on its own (for independent standalones,
@@ -485,8 +488,10 @@ impl Worker {
         let failed = classify;
         match call {
             Call::Read => {
-                if let Err(e) = c.sync(path).await {
-                    return failed(e);
+                if self.cfg.sync_reads {
+                    if let Err(e) = c.sync(path).await {
+                        return failed(e);
+                    }
                 }
                 match c.get_data(path, false).await {
                     Ok((data, stat)) => {
