@@ -10,7 +10,7 @@
 //!
 //! A create with an unknown outcome may be present or not, but once seen it must stay.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 /// One create of element `element`.
@@ -44,7 +44,16 @@ pub struct SetReport {
     pub anomaly_count: usize,
 }
 
-/// Anomaly lines kept for the report (the count is exact).
+/// Reads that missed one element known to be in.
+struct Lost {
+    since_ns: u64,
+    reads: usize,
+    first_ns: u64,
+    last_ns: u64,
+}
+
+/// Anomaly lines kept for the report (the count is exact: one per lost element, one
+/// per phantom element and read).
 pub const ANOMALIES_LISTED_MAX: usize = 20;
 
 impl SetReport {
@@ -93,7 +102,8 @@ pub fn check(adds: &[Add], reads: &[Read], final_read: &Read) -> SetReport {
     };
     let by_element: HashMap<u64, &Add> = adds.iter().map(|a| (a.element, a)).collect();
     // When each element became known to be in: its ack, or the first read showing it.
-    let mut known_at: HashMap<u64, u64> = HashMap::new();
+    let mut known_at: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut lost: BTreeMap<u64, Lost> = BTreeMap::new();
     for a in adds {
         if let (Some(c), false) = (a.complete_ns, a.failed) {
             known_at.insert(a.element, c);
@@ -126,27 +136,30 @@ pub fn check(adds: &[Add], reads: &[Read], final_read: &Read) -> SetReport {
         }
         for (e, t) in &known_at {
             if *t < r.invoke_ns && !r.elements.contains(e) {
-                note(format!(
-                    "lost: element {e}, in since {t} ns, missing from the read at {} ns",
-                    r.invoke_ns
-                ));
+                let l = lost.entry(*e).or_insert(Lost {
+                    since_ns: *t,
+                    reads: 0,
+                    first_ns: r.invoke_ns,
+                    last_ns: r.invoke_ns,
+                });
+                l.reads += 1;
+                l.first_ns = l.first_ns.min(r.invoke_ns);
+                l.last_ns = l.last_ns.max(r.invoke_ns);
             }
         }
     }
-    // Acknowledged creates that complete after the final read was invoked are covered
-    // by nothing above; the final read is invoked after all of them returned.
-    for a in adds {
-        if a.complete_ns.is_some() && !a.failed && !final_read.elements.contains(&a.element) {
-            let listed = known_at
-                .get(&a.element)
-                .is_some_and(|t| *t < final_read.invoke_ns);
-            if !listed {
-                note(format!(
-                    "lost: acknowledged element {} missing from the final read",
-                    a.element
-                ));
-            }
-        }
+    // One line per lost element. Every acknowledged element is covered: the final read
+    // is invoked after every create returned.
+    for (e, l) in &lost {
+        let end = if final_read.elements.contains(e) {
+            "back in the final read"
+        } else {
+            "missing from the final read too"
+        };
+        note(format!(
+            "lost: element {e}, in since {} ns, missing from {} reads invoked {}..{} ns; {end}",
+            l.since_ns, l.reads, l.first_ns, l.last_ns
+        ));
     }
     report
 }
