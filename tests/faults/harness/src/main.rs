@@ -94,6 +94,8 @@ enum Cmd {
     },
     /// Check a saved history (history.txt of a run).
     Check { file: PathBuf },
+    /// Check a saved set history (set.txt of a run).
+    CheckSet { file: PathBuf },
     /// Delete namespaces left by runs that were killed.
     Sweep,
 }
@@ -101,6 +103,7 @@ enum Cmd {
 fn main() -> ExitCode {
     match Args::parse().command {
         Cmd::Check { file } => check(&file),
+        Cmd::CheckSet { file } => check_set(&file),
         Cmd::Sweep => match net::sweep_stale() {
             Ok(n) => {
                 println!("deleted {n} stale namespaces");
@@ -257,5 +260,26 @@ fn check(file: &std::path::Path) -> ExitCode {
     } else {
         println!("NOT linearizable (or unknown)");
         ExitCode::FAILURE
+    }
+}
+
+fn check_set(file: &std::path::Path) -> ExitCode {
+    let parsed = std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|t| ringkeeper_faults::set::parse_text(&t));
+    match parsed {
+        Ok((adds, reads, final_read)) => {
+            let r = ringkeeper_faults::set::check(&adds, &reads, &final_read);
+            print!("{}", r.describe());
+            if r.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            ExitCode::FAILURE
+        }
     }
 }

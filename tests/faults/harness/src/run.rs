@@ -175,6 +175,12 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     let check = wgl::check(&loaded.ops, wgl::Limits::default());
     let set = if cfg.set_workers > 0 {
         let final_read = loaded.final_read?;
+        let set_file = cfg.dir.join("set.txt");
+        std::fs::write(
+            &set_file,
+            set::to_text(&loaded.set_adds, &loaded.set_reads, &final_read),
+        )
+        .map_err(|e| format!("{}: {e}", set_file.display()))?;
         Some(set::check(&loaded.set_adds, &loaded.set_reads, &final_read))
     } else {
         None

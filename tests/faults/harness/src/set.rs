@@ -164,6 +164,130 @@ pub fn check(adds: &[Add], reads: &[Read], final_read: &Read) -> SetReport {
     report
 }
 
+/// The set history as text, to keep beside `history.txt` and check again
+/// (`ringkeeper-faults check-set`). One line per op: `add ELEMENT INVOKE COMPLETE|- ok|fail|?`,
+/// `read INVOKE COMPLETE RANGES`, and last `final INVOKE COMPLETE RANGES`; RANGES lists
+/// the elements read as `a-b` runs and single values, comma-separated (`-` if none):
+/// elements of one session are consecutive numbers, so a read of thousands is a few runs.
+pub fn to_text(adds: &[Add], reads: &[Read], final_read: &Read) -> String {
+    let mut out = String::new();
+    for a in adds {
+        let c = a.complete_ns.map_or("-".to_string(), |c| c.to_string());
+        let r = match (a.complete_ns, a.failed) {
+            (_, true) => "fail",
+            (Some(_), false) => "ok",
+            (None, false) => "?",
+        };
+        let _ = writeln!(out, "add {} {} {c} {r}", a.element, a.invoke_ns);
+    }
+    for (kind, r) in reads
+        .iter()
+        .map(|r| ("read", r))
+        .chain(std::iter::once(("final", final_read)))
+    {
+        let _ = writeln!(
+            out,
+            "{kind} {} {} {}",
+            r.invoke_ns,
+            r.complete_ns,
+            ranges(&r.elements)
+        );
+    }
+    out
+}
+
+fn ranges(elements: &BTreeSet<u64>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut it = elements.iter().copied().peekable();
+    while let Some(a) = it.next() {
+        let mut b = a;
+        while it.peek() == Some(&(b.wrapping_add(1))) {
+            b += 1;
+            it.next();
+        }
+        parts.push(if a == b {
+            a.to_string()
+        } else {
+            format!("{a}-{b}")
+        });
+    }
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// Elements read at most per line of the text form (a guard on hostile input; a run
+/// adds at most `workload::SET_ELEMENTS_MAX`).
+const ELEMENTS_PER_READ_MAX: u64 = 10_000_000;
+
+/// Parses [`to_text`]'s form.
+pub fn parse_text(text: &str) -> Result<(Vec<Add>, Vec<Read>, Read), String> {
+    let mut adds = Vec::new();
+    let mut reads = Vec::new();
+    let mut final_read = None;
+    for (n, line) in text.lines().enumerate() {
+        let bad = |why: &str| format!("line {}: {why}: {line:?}", n + 1);
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        let num = |j: usize| -> Result<u64, String> {
+            f.get(j)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad("not a number"))
+        };
+        match f[0] {
+            "add" => adds.push(Add {
+                element: num(1)?,
+                invoke_ns: num(2)?,
+                complete_ns: if f.get(3) == Some(&"-") {
+                    None
+                } else {
+                    Some(num(3)?)
+                },
+                failed: match f.get(4) {
+                    Some(&"fail") => true,
+                    Some(&"ok") | Some(&"?") => false,
+                    _ => return Err(bad("unknown result")),
+                },
+            }),
+            "read" | "final" => {
+                let mut elements = BTreeSet::new();
+                let spec = f.get(3).ok_or_else(|| bad("no elements"))?;
+                for part in spec.split(',').filter(|p| *p != "-") {
+                    let (a, b) = match part.split_once('-') {
+                        Some((a, b)) => (a, b),
+                        None => (part, part),
+                    };
+                    let (a, b): (u64, u64) = (
+                        a.parse().map_err(|_| bad("bad range"))?,
+                        b.parse().map_err(|_| bad("bad range"))?,
+                    );
+                    if b < a || b - a >= ELEMENTS_PER_READ_MAX {
+                        return Err(bad("bad range"));
+                    }
+                    elements.extend(a..=b);
+                }
+                let r = Read {
+                    invoke_ns: num(1)?,
+                    complete_ns: num(2)?,
+                    elements,
+                };
+                if f[0] == "final" {
+                    final_read = Some(r);
+                } else {
+                    reads.push(r);
+                }
+            }
+            _ => return Err(bad("unknown line")),
+        }
+    }
+    let final_read = final_read.ok_or("no final read")?;
+    Ok((adds, reads, final_read))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +339,28 @@ mod tests {
             &read(100, 110, &[1]),
         );
         assert_eq!(r.anomaly_count, 1, "{r:?}");
+    }
+
+    #[test]
+    fn text_form_round_trips() {
+        let adds = [
+            add(1, 0, Some(10)),
+            add(2, 5, None),
+            Add {
+                failed: true,
+                ..add(9, 6, Some(7))
+            },
+        ];
+        let reads = [read(11, 12, &[1]), read(25, 35, &[])];
+        let fin = read(100, 110, &[1, 2, 3, 5, 6, 7]);
+        let text = to_text(&adds, &reads, &fin);
+        assert!(text.contains("final 100 110 1-3,5-7\n"), "{text}");
+        let (a, r, f) = parse_text(&text).unwrap();
+        assert_eq!(
+            (a.as_slice(), r.as_slice(), &f),
+            (&adds[..], &reads[..], &fin)
+        );
+        assert!(parse_text("read 1 2 5-1\nfinal 1 2 -\n").is_err());
     }
 
     #[test]
