@@ -1,0 +1,370 @@
+//! The server processes of a run: each started from a command-line template inside its
+//! own network namespace, with a `zoo.cfg` the harness writes, so ringkeeper and Apache
+//! ZooKeeper (or any ZooKeeper-protocol server) run the same schedule.
+//!
+//! Every server is started with `PR_SET_PDEATHSIG = SIGKILL` from the thread that
+//! owns the [`Cluster`] (the harness's main thread), so a harness killed outright takes
+//! its servers with it; on drop, the [`Cluster`] kills them and then its [`Net`].
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::net::{self, Net, Node};
+
+/// The client port every server listens on (each has an address of its own).
+pub const CLIENT_PORT: u16 = 2181;
+
+/// ZooKeeper's tick in this harness: short, so session timeouts (2–20 ticks) are
+/// seconds and pauses longer than them fit in a CI run.
+pub const TICK_MS: u64 = 500;
+
+/// The session timeout the clients ask for: 8 ticks.
+pub const SESSION_TIMEOUT_MS: u64 = 4_000;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ServerSpec {
+    /// Name in reports ("ringkeeper", "zookeeper", ...).
+    pub name: String,
+    /// The command, split on whitespace; `{cfg}` is the zoo.cfg path, `{dir}` the
+    /// server's directory, `{id}` its myid.
+    pub template: String,
+    /// Extra `key=value` lines for zoo.cfg.
+    pub props: Vec<String>,
+    /// With several servers: start each as a standalone server that knows no other
+    /// (no `server.N` lines). Not an ensemble: a deliberately broken target whose
+    /// history the checker must reject.
+    pub independent: bool,
+}
+
+impl ServerSpec {
+    /// ringkeeper's release binary.
+    pub fn ringkeeper(bin: &Path) -> ServerSpec {
+        ServerSpec {
+            name: "ringkeeper".into(),
+            template: format!("{} server {{cfg}}", bin.display()),
+            props: Vec::new(),
+            independent: false,
+        }
+    }
+
+    /// Apache ZooKeeper from Debian's `zookeeper` package, started as
+    /// tests/interop/start-zk.sh does.
+    pub fn zookeeper() -> ServerSpec {
+        let j = "/usr/share/java";
+        let cp = [
+            "zookeeper.jar",
+            "netty-codec.jar",
+            "netty-resolver.jar",
+            "netty-transport-native-unix-common.jar",
+            "slf4j-log4j12.jar",
+            "log4j-1.2.jar",
+        ]
+        .map(|f| format!("{j}/{f}"))
+        .join(":");
+        ServerSpec {
+            name: "zookeeper".into(),
+            template: format!(
+                "java -cp {cp} -Xmx256m -Dlog4j.configuration=file:{{dir}}/log4j.properties \
+                 org.apache.zookeeper.server.quorum.QuorumPeerMain {{cfg}}"
+            ),
+            props: Vec::new(),
+            independent: false,
+        }
+    }
+}
+
+/// One server: its directory, command and process.
+pub struct Server {
+    pub id: u32,
+    dir: PathBuf,
+    argv: Vec<String>,
+    ns: File,
+    child: Option<Child>,
+    paused: bool,
+    /// Times started, for the report.
+    pub starts: u32,
+}
+
+impl Server {
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn start(&mut self) -> io::Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))?;
+        let (prog, args) = self
+            .argv
+            .split_first()
+            .ok_or_else(|| io::Error::other("empty server command"))?;
+        let ns_fd = self.ns.as_raw_fd();
+        let mut cmd = Command::new(prog);
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // SAFETY: between fork and exec only async-signal-safe syscalls (setns, prctl).
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(ns_fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self.child = Some(cmd.spawn()?);
+        self.paused = false;
+        self.starts += 1;
+        Ok(())
+    }
+
+    fn signal(&self, sig: libc::c_int) -> io::Result<()> {
+        let Some(pid) = self.pid() else {
+            return Ok(());
+        };
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
+        if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) -> io::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        self.paused = false;
+        Ok(())
+    }
+
+    pub fn pause(&mut self) -> io::Result<()> {
+        self.signal(libc::SIGSTOP)?;
+        self.paused = true;
+        Ok(())
+    }
+
+    pub fn resume(&mut self) -> io::Result<()> {
+        self.signal(libc::SIGCONT)?;
+        self.paused = false;
+        Ok(())
+    }
+
+    /// An error if the process exited without being killed by the harness.
+    pub fn check_alive(&mut self) -> Result<(), String> {
+        let Some(c) = self.child.as_mut() else {
+            return Ok(());
+        };
+        match c.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => {
+                self.child = None;
+                Err(format!(
+                    "server {} exited on its own ({status}); see {}",
+                    self.id,
+                    self.dir.join("server.log").display()
+                ))
+            }
+            Err(e) => Err(format!("server {}: wait: {e}", self.id)),
+        }
+    }
+}
+
+/// The servers of a run and their network. Field order matters: servers drop (are
+/// killed) before the network is deleted.
+pub struct Cluster {
+    pub servers: Vec<Server>,
+    pub net: Net,
+    pub dir: PathBuf,
+    pub spec: ServerSpec,
+}
+
+impl Cluster {
+    /// Creates the network, writes each server's zoo.cfg under `dir`, and starts them.
+    pub fn start(spec: ServerSpec, n: u32, dir: &Path) -> io::Result<Cluster> {
+        let net = Net::create(n)?;
+        let mut servers = Vec::new();
+        for id in 1..=n {
+            let sdir = dir.join(format!("s{id}"));
+            fs::create_dir_all(sdir.join("data"))?;
+            let cfg = sdir.join("zoo.cfg");
+            fs::write(&cfg, zoo_cfg(&spec, id, n, &sdir))?;
+            fs::write(sdir.join("log4j.properties"), log4j(&sdir))?;
+            if n > 1 {
+                fs::write(sdir.join("data").join("myid"), format!("{id}\n"))?;
+            }
+            let argv = spec
+                .template
+                .split_whitespace()
+                .map(|w| {
+                    w.replace("{cfg}", &cfg.display().to_string())
+                        .replace("{dir}", &sdir.display().to_string())
+                        .replace("{id}", &id.to_string())
+                })
+                .collect();
+            servers.push(Server {
+                id,
+                dir: sdir,
+                argv,
+                ns: net.ns_file(Node::Server(id))?,
+                child: None,
+                paused: false,
+                starts: 0,
+            });
+        }
+        let mut c = Cluster {
+            servers,
+            net,
+            dir: dir.to_owned(),
+            spec,
+        };
+        for s in &mut c.servers {
+            s.start()?;
+        }
+        Ok(c)
+    }
+
+    /// The client connection string ("10.77.0.1:2181,...").
+    pub fn connect_string(&self) -> String {
+        (1..=self.net.servers())
+            .map(|id| format!("{}:{CLIENT_PORT}", Net::addr(Node::Server(id))))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn server(&mut self, id: u32) -> io::Result<&mut Server> {
+        self.servers
+            .iter_mut()
+            .find(|s| s.id == id)
+            .ok_or_else(|| io::Error::other(format!("no server {id}")))
+    }
+
+    /// Starts server `id` again (after a kill).
+    pub fn restart(&mut self, id: u32) -> io::Result<()> {
+        self.server(id)?.start()
+    }
+
+    /// Waits until every running server answers `ruok` from the client namespace.
+    pub fn wait_ready(&mut self, timeout: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let ids: Vec<u32> = self
+            .servers
+            .iter()
+            .filter(|s| s.is_running())
+            .map(|s| s.id)
+            .collect();
+        for id in ids {
+            let addr = SocketAddr::new(Net::addr(Node::Server(id)).into(), CLIENT_PORT);
+            loop {
+                if let Err(e) = self.server(id)?.check_alive() {
+                    return Err(io::Error::other(e));
+                }
+                let ns = self.net.ns_file(Node::Client)?;
+                if net::in_ns(ns, move || ruok(addr))? {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(io::Error::other(format!(
+                        "server {id} did not answer ruok within {timeout:?}"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Ok(())
+    }
+
+    /// Heals partitions, resumes paused servers and starts dead ones.
+    pub fn heal_all(&mut self) -> io::Result<()> {
+        self.net.heal()?;
+        for s in &mut self.servers {
+            if s.paused {
+                s.resume()?;
+            }
+            if !s.is_running() {
+                s.start()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for s in &mut self.servers {
+            if let Err(e) = s.kill() {
+                eprintln!("ringkeeper-faults: cleanup: server {}: {e}", s.id);
+            }
+        }
+    }
+}
+
+/// True when the server at `addr` answers "imok" to "ruok".
+fn ruok(addr: SocketAddr) -> bool {
+    let probe = || -> io::Result<bool> {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
+        s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
+        s.write_all(b"ruok")?;
+        let mut out = Vec::new();
+        // Bounded: the answer is 4 bytes; the take guards against a chatty server.
+        s.take(64).read_to_end(&mut out)?;
+        Ok(out == b"imok")
+    };
+    probe().unwrap_or(false)
+}
+
+fn zoo_cfg(spec: &ServerSpec, id: u32, n: u32, dir: &Path) -> String {
+    let mut cfg = format!(
+        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={CLIENT_PORT}\n\
+         clientPortAddress={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nmaxClientCnxns=0\n\
+         4lw.commands.whitelist=*\nadmin.enableServer=false\n",
+        dir.join("data").display(),
+        Net::addr(Node::Server(id)),
+        2 * TICK_MS,
+        20 * TICK_MS,
+    );
+    if n > 1 && !spec.independent {
+        for m in 1..=n {
+            cfg.push_str(&format!(
+                "server.{m}={}:2888:3888\n",
+                Net::addr(Node::Server(m))
+            ));
+        }
+    }
+    for p in &spec.props {
+        cfg.push_str(p);
+        cfg.push('\n');
+    }
+    cfg
+}
+
+fn log4j(dir: &Path) -> String {
+    format!(
+        "log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n\
+         log4j.appender.F.File={}\nlog4j.appender.F.layout=org.apache.log4j.PatternLayout\n\
+         log4j.appender.F.layout.ConversionPattern=%d{{ISO8601}} %-5p [%t:%C{{1}}@%L] - %m%n\n",
+        dir.join("zk.log").display()
+    )
+}

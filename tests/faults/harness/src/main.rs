@@ -1,0 +1,285 @@
+//! `ringkeeper-faults`: runs a fault schedule against real servers and checks the
+//! history (`run`), re-checks a saved history (`check`), or deletes what killed runs
+//! left behind (`sweep`). See tests/faults/README.md.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ringkeeper_faults::cluster::ServerSpec;
+use ringkeeper_faults::nemesis::Kind;
+use ringkeeper_faults::run::{self, RunConfig};
+use ringkeeper_faults::{history, net, wgl};
+
+#[derive(Parser)]
+#[command(
+    name = "ringkeeper-faults",
+    about = "Fault harness with a linearizability checker"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Target {
+    Ringkeeper,
+    Zookeeper,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start servers in network namespaces, load them under faults, check the history.
+    Run {
+        #[arg(long, value_enum, default_value = "ringkeeper")]
+        target: Target,
+        /// ringkeeper's binary (for --target ringkeeper).
+        #[arg(long, default_value = "target/release/ringkeeper")]
+        bin: PathBuf,
+        /// Any server command instead ({cfg}, {dir}, {id} are filled in).
+        #[arg(long)]
+        server_cmd: Option<String>,
+        /// Extra zoo.cfg lines (key=value), repeatable.
+        #[arg(long = "prop")]
+        props: Vec<String>,
+        #[arg(long, default_value_t = 1)]
+        servers: u32,
+        /// Seed of the fault schedule and of the clients' op choices (random if absent).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Seconds of load (the faults play inside it).
+        #[arg(long, default_value_t = 45)]
+        duration_s: u64,
+        /// Fault kinds, comma-separated; empty for none.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            num_args = 0..,
+            default_value = "kill,pause,partition"
+        )]
+        nemesis: Vec<Kind>,
+        #[arg(long, default_value_t = 4)]
+        keys: u32,
+        #[arg(long, default_value_t = 3)]
+        workers_per_key: u32,
+        /// Read the registers without `sync` first (ZooKeeper followers may answer
+        /// stale: not linearizable on an ensemble).
+        #[arg(long)]
+        plain_reads: bool,
+        /// Sessions adding to and reading the grow-only set (0: none).
+        #[arg(long, default_value_t = 2)]
+        set_workers: u32,
+        /// Longest pause between a worker's calls, ms.
+        #[arg(long, default_value_t = 40)]
+        think_ms: u64,
+        /// A call unanswered this long is recorded as unknown, ms.
+        #[arg(long, default_value_t = 3_000)]
+        op_timeout_ms: u64,
+        /// Where data dirs, logs and the history go (kept when the run fails).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep the directory after a passing run too.
+        #[arg(long)]
+        keep: bool,
+        /// Start the servers as independent standalones (a broken "ensemble"; canary).
+        #[arg(long)]
+        independent: bool,
+        /// Succeed only if the checker finds a violation (the canaries).
+        #[arg(long)]
+        expect_violation: bool,
+    },
+    /// Check a saved history (history.txt of a run).
+    Check { file: PathBuf },
+    /// Check a saved set history (set.txt of a run).
+    CheckSet { file: PathBuf },
+    /// Delete namespaces left by runs that were killed.
+    Sweep,
+}
+
+fn main() -> ExitCode {
+    match Args::parse().command {
+        Cmd::Check { file } => check(&file),
+        Cmd::CheckSet { file } => check_set(&file),
+        Cmd::Sweep => match net::sweep_stale() {
+            Ok(n) => {
+                println!("deleted {n} stale namespaces");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("sweep: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Run {
+            target,
+            bin,
+            server_cmd,
+            props,
+            servers,
+            seed,
+            duration_s,
+            nemesis,
+            keys,
+            workers_per_key,
+            set_workers,
+            plain_reads,
+            think_ms,
+            op_timeout_ms,
+            dir,
+            keep,
+            independent,
+            expect_violation,
+        } => {
+            let mut spec = match target {
+                // Absolute: each server runs in its own directory.
+                Target::Ringkeeper => match bin.canonicalize() {
+                    Ok(b) => ServerSpec::ringkeeper(&b),
+                    Err(e) => {
+                        eprintln!("{}: {e} (build it: cargo build --release)", bin.display());
+                        return ExitCode::FAILURE;
+                    }
+                },
+                Target::Zookeeper => ServerSpec::zookeeper(),
+            };
+            if let Some(t) = server_cmd {
+                spec.name = "custom".into();
+                spec.template = t;
+            }
+            spec.props = props;
+            spec.independent = independent;
+            let cfg = RunConfig {
+                spec,
+                servers,
+                seed: seed.unwrap_or_else(rand::random),
+                duration: Duration::from_secs(duration_s),
+                nemeses: nemesis,
+                keys,
+                workers_per_key,
+                set_workers,
+                plain_reads,
+                think_ms_max: think_ms,
+                op_timeout: Duration::from_millis(op_timeout_ms),
+                dir: dir.unwrap_or_else(run::default_dir),
+                keep,
+            };
+            play(&cfg, expect_violation)
+        }
+    }
+}
+
+fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            eprintln!("ringkeeper-faults: cannot handle signal {sig}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!(
+        "ringkeeper-faults: seed {} (replay with --seed {})",
+        cfg.seed, cfg.seed
+    );
+    let report = match run::run(cfg, stop.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ringkeeper-faults: run failed: {e}");
+            eprintln!("kept {}", cfg.dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    print!("{}", report.text);
+    print!("{}", run::describe(&report.check, &report.ops));
+    if let Some(set) = &report.set {
+        print!("{}", set.describe());
+    }
+    println!(
+        "checked in {:.2} s; history in {}",
+        report.check_time.as_secs_f64(),
+        report.history_file.display()
+    );
+    let stopped = stop.load(std::sync::atomic::Ordering::Relaxed);
+    let ok = report.check.all_linearizable() && report.set.as_ref().is_none_or(|s| s.ok());
+    let has_violation = report
+        .check
+        .keys
+        .values()
+        .any(|v| matches!(v, wgl::Verdict::NotLinearizable { .. }))
+        || !report.check.anomalies.is_empty()
+        || report.set.as_ref().is_some_and(|s| !s.ok());
+    let pass = !stopped
+        && if expect_violation {
+            has_violation
+        } else {
+            ok && report.ops.iter().any(|o| !o.is_info())
+        };
+    if pass && !cfg.keep {
+        let _ = std::fs::remove_dir_all(&cfg.dir);
+    } else {
+        println!("kept {}", cfg.dir.display());
+    }
+    if stopped {
+        println!("stopped by a signal before the end: not a pass");
+    }
+    match (pass, expect_violation) {
+        (true, false) => println!("PASS: linearizable"),
+        (true, true) => println!("PASS: the checker found the expected violation"),
+        (false, false) => println!("FAIL (seed {})", cfg.seed),
+        (false, true) => println!("FAIL: no violation found where one was expected"),
+    }
+    if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn check(file: &std::path::Path) -> ExitCode {
+    let ops = match std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|t| history::parse(&t).map_err(|e| e.to_string()))
+    {
+        Ok(ops) => ops,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = wgl::check(&ops, wgl::Limits::default());
+    print!("{}", run::describe(&report, &ops));
+    if report.all_linearizable() {
+        println!("linearizable");
+        ExitCode::SUCCESS
+    } else {
+        println!("NOT linearizable (or unknown)");
+        ExitCode::FAILURE
+    }
+}
+
+fn check_set(file: &std::path::Path) -> ExitCode {
+    let parsed = std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|t| ringkeeper_faults::set::parse_text(&t));
+    match parsed {
+        Ok((adds, reads, final_read)) => {
+            let r = ringkeeper_faults::set::check(&adds, &reads, &final_read);
+            print!("{}", r.describe());
+            if r.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! One run, start to end: sweep what killed runs left, start the cluster, start the
+//! load, play the nemesis schedule, heal, check the history, clean up. The command
+//! (`src/main.rs`) and the tests call [`run`].
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT};
+use crate::history::Op;
+use crate::nemesis::{self, Kind};
+use crate::net::{self, Net, Node};
+use crate::proxy::{Proxy, PROXY_PORT_BASE};
+use crate::set;
+use crate::wgl::{self, Verdict};
+use crate::workload::{self, LoadConfig};
+
+/// Ops listed around a violation in the report.
+const DESCRIBE_OPS_MAX: usize = 40;
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub spec: ServerSpec,
+    pub servers: u32,
+    pub seed: u64,
+    pub duration: Duration,
+    pub nemeses: Vec<Kind>,
+    pub keys: u32,
+    pub workers_per_key: u32,
+    /// Sessions on the grow-only set (0: no set).
+    pub set_workers: u32,
+    /// Register reads without `sync` (not linearizable on a ZooKeeper ensemble).
+    pub plain_reads: bool,
+    pub think_ms_max: u64,
+    pub op_timeout: Duration,
+    /// Where the servers' directories and the history go; removed after a passing
+    /// run unless `keep`.
+    pub dir: PathBuf,
+    pub keep: bool,
+}
+
+/// What a run found.
+pub struct RunReport {
+    pub ops: Vec<Op>,
+    pub check: wgl::Report,
+    /// The grow-only set's verdict, when the run had set workers.
+    pub set: Option<set::SetReport>,
+    pub check_time: Duration,
+    /// The nemesis log, and counts of client failures by kind.
+    pub text: String,
+    pub history_file: PathBuf,
+}
+
+/// A default run directory under /tmp, named after this process.
+pub fn default_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("ringkeeper-faults-{}", std::process::id()))
+}
+
+/// Plays one run. `stop` (set by SIGINT/SIGTERM) ends it early; cleanup still runs.
+pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> {
+    let swept = net::sweep_stale().map_err(|e| format!("sweeping stale namespaces: {e}"))?;
+    let mut text = String::new();
+    if swept > 0 {
+        let _ = writeln!(text, "swept {swept} namespaces of killed runs");
+    }
+    std::fs::create_dir_all(&cfg.dir).map_err(|e| format!("{}: {e}", cfg.dir.display()))?;
+    let steps = nemesis::schedule(cfg.seed, &cfg.nemeses, cfg.servers, cfg.duration);
+    let _ = writeln!(
+        text,
+        "target {} x{}, seed {}, {:?} of load on {} keys x {} workers and a set x {}, dir {}",
+        cfg.spec.name,
+        cfg.servers,
+        cfg.seed,
+        cfg.duration,
+        cfg.keys,
+        cfg.workers_per_key,
+        cfg.set_workers,
+        cfg.dir.display()
+    );
+
+    let mut cluster = Cluster::start(cfg.spec.clone(), cfg.servers, &cfg.dir)
+        .map_err(|e| format!("starting the cluster: {e}"))?;
+    cluster
+        .wait_ready(Duration::from_secs(60))
+        .map_err(|e| format!("cluster not ready: {e}"))?;
+
+    let upstreams: Vec<SocketAddr> = (1..=cfg.servers)
+        .map(|id| SocketAddr::new(Net::addr(Node::Server(id)).into(), CLIENT_PORT))
+        .collect();
+    // Link faults need the clients behind the proxy; other runs connect directly.
+    let proxy = if cfg.nemeses.contains(&Kind::Link) {
+        let ns = cluster
+            .net
+            .ns_file(Node::Client)
+            .map_err(|e| format!("client namespace: {e}"))?;
+        Some(Proxy::start(&ns, &upstreams, PROXY_PORT_BASE).map_err(|e| format!("proxy: {e}"))?)
+    } else {
+        None
+    };
+    let servers = match &proxy {
+        Some(p) => p.addrs.iter().map(SocketAddr::to_string).collect(),
+        None => upstreams.iter().map(SocketAddr::to_string).collect(),
+    };
+    let start = Instant::now();
+    let load_cfg = LoadConfig {
+        servers,
+        keys: cfg.keys,
+        workers_per_key: cfg.workers_per_key,
+        seed: cfg.seed,
+        duration: cfg.duration,
+        op_timeout: cfg.op_timeout,
+        setup_each_server: cfg.spec.independent,
+        set_workers: cfg.set_workers,
+        sync_reads: !cfg.plain_reads,
+        think_ms_max: cfg.think_ms_max,
+    };
+    let ns = cluster
+        .net
+        .ns_file(Node::Client)
+        .map_err(|e| format!("client namespace: {e}"))?;
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (healed_tx, healed_rx) = mpsc::channel();
+    let load = workload::spawn(load_cfg, ns, start, stop.clone(), ready_tx, healed_rx);
+    // The registers exist before the first fault; a load that cannot set up ends
+    // its thread, which drops the sender.
+    if ready_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        stop.store(true, Ordering::Relaxed);
+        let why = match load.join() {
+            Ok(Err(e)) => e,
+            _ => "the load did not start within 60 s".into(),
+        };
+        return Err(why);
+    }
+    let deadline = Instant::now() + cfg.duration;
+    let played = nemesis::run(&mut cluster, proxy.as_ref(), &steps, start, deadline, &stop);
+    if played.is_ok() {
+        // Healed: the set's final read may go.
+        let _ = healed_tx.send(());
+    }
+    drop(healed_tx);
+    let loaded = load
+        .join()
+        .map_err(|_| "the load thread panicked".to_string())?;
+    let log = played?;
+    let loaded = loaded?;
+    for s in &mut cluster.servers {
+        s.check_alive()?;
+    }
+    let _ = writeln!(text, "nemesis:");
+    for l in &log {
+        let _ = writeln!(text, "  {l}");
+    }
+    let _ = writeln!(
+        text,
+        "client: {} sessions, failures {:?}",
+        loaded.sessions, loaded.errors
+    );
+    let restarts: u32 = cluster.servers.iter().map(|s| s.starts - 1).sum();
+    let _ = writeln!(text, "server restarts: {restarts}");
+    drop(proxy);
+    drop(cluster);
+
+    let history_file = cfg.dir.join("history.txt");
+    let mut h = String::new();
+    for op in &loaded.ops {
+        let _ = writeln!(h, "{op}");
+    }
+    std::fs::write(&history_file, h).map_err(|e| format!("{}: {e}", history_file.display()))?;
+
+    let t = Instant::now();
+    let check = wgl::check(&loaded.ops, wgl::Limits::default());
+    let set = if cfg.set_workers > 0 {
+        let final_read = loaded.final_read?;
+        let set_file = cfg.dir.join("set.txt");
+        std::fs::write(
+            &set_file,
+            set::to_text(&loaded.set_adds, &loaded.set_reads, &final_read),
+        )
+        .map_err(|e| format!("{}: {e}", set_file.display()))?;
+        Some(set::check(&loaded.set_adds, &loaded.set_reads, &final_read))
+    } else {
+        None
+    };
+    let check_time = t.elapsed();
+    Ok(RunReport {
+        ops: loaded.ops,
+        check,
+        set,
+        check_time,
+        text,
+        history_file,
+    })
+}
+
+/// The verdicts as text; for a violation, the ops of that key around the stuck op.
+pub fn describe(report: &wgl::Report, ops: &[Op]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "history: {} ops ({} with unknown outcome) on {} keys",
+        report.ops,
+        report.info_ops,
+        report.keys.len()
+    );
+    for (key, a) in &report.anomalies {
+        let _ = writeln!(out, "  key {key}: ANOMALY: {}", a.what);
+        for o in &a.ops {
+            let _ = writeln!(out, "      {o}");
+        }
+    }
+    for (key, v) in &report.keys {
+        let n = ops.iter().filter(|o| o.key == *key).count();
+        match v {
+            Verdict::Linearizable => {
+                let _ = writeln!(out, "  key {key}: linearizable ({n} ops)");
+            }
+            Verdict::Anomalous => {
+                let _ = writeln!(
+                    out,
+                    "  key {key}: NOT LINEARIZABLE ({n} ops; the anomaly above)"
+                );
+            }
+            Verdict::Unknown { reason } => {
+                let _ = writeln!(out, "  key {key}: UNKNOWN ({reason})");
+            }
+            Verdict::NotLinearizable { stuck, linearized } => {
+                let _ = writeln!(
+                    out,
+                    "  key {key}: NOT LINEARIZABLE ({n} ops); the deepest order placed \
+                     {linearized} ops and could not place: {stuck}"
+                );
+                let _ = writeln!(out, "    ops of key {key} overlapping it or just before:");
+                let lo = stuck.invoke_ns.saturating_sub(2_000_000_000);
+                let hi = stuck.complete_ns.unwrap_or(stuck.invoke_ns);
+                let near: Vec<&Op> = ops
+                    .iter()
+                    .filter(|o| o.key == *key)
+                    .filter(|o| o.complete_ns.unwrap_or(u64::MAX) >= lo && o.invoke_ns <= hi)
+                    .collect();
+                // The last ones matter most (the stuck op is among them); the whole
+                // history is in the history file.
+                for o in &near[near.len().saturating_sub(DESCRIBE_OPS_MAX)..] {
+                    let _ = writeln!(out, "      {o}");
+                }
+            }
+        }
+    }
+    out
+}

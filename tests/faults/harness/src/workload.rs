@@ -1,0 +1,549 @@
+//! The CAS-register workload: `keys` znodes, each driven by its own `workers_per_key`
+//! sessions (ringkeeper's client on one glommio executor, on a thread inside the
+//! client namespace), every call recorded as an [`Op`].
+//!
+//! Ops: read = `sync` then `getData` (`getData` alone with `sync_reads` off); write = `setData` with version −1; CAS =
+//! `setData` with the version this worker saw last. Values are unique per run, so a
+//! read names the write it saw. A call that fails with anything but a definite answer
+//! (connection loss, timeout, expired session) is recorded as info and the worker
+//! takes a new process id, because the old call may still be in flight. Calls are not
+//! made while the client is disconnected (they would fail without being sent).
+//!
+//! Beside them, `set_workers` sessions add unique elements to a grow-only set (one
+//! create each) and read it (`sync` then `getChildren`); see [`crate::set`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use futures_lite::future;
+use rand::{Rng, SeedableRng};
+use ringkeeper::client::{Client, ClientError, Options};
+use ringkeeper::proto::{Acl, CreateMode, ErrorCode};
+
+use crate::cluster::SESSION_TIMEOUT_MS;
+use crate::history::{Call, Op, Ret};
+use crate::net;
+use crate::set;
+
+/// Parent of the registers.
+pub const ROOT: &str = "/rkf";
+
+/// Parent of the grow-only set's elements.
+pub const SET_PATH: &str = "/rkf/set";
+
+/// Elements added at most per run: bounds the set checker's work (reads × elements)
+/// and the getChildren replies; past it the set workers only read.
+pub const SET_ELEMENTS_MAX: usize = 5_000;
+
+/// How long the load waits for the nemesis to heal before the set's final read.
+const HEAL_WAIT: Duration = Duration::from_secs(180);
+
+/// The load's parameters.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Server addresses; worker i starts its list at server i mod n, so workers spread
+    /// over the members.
+    pub servers: Vec<String>,
+    pub keys: u32,
+    pub workers_per_key: u32,
+    pub seed: u64,
+    pub duration: Duration,
+    /// A call not answered within this is info.
+    pub op_timeout: Duration,
+    /// Reads of the registers `sync` first (the linearizable recipe); false makes
+    /// plain reads, which ZooKeeper serves from a follower's possibly stale copy.
+    pub sync_reads: bool,
+    /// Sessions adding to and reading the grow-only set.
+    pub set_workers: u32,
+    /// Create the registers on each server on its own (for independent standalones,
+    /// which share nothing); otherwise once, through the first.
+    pub setup_each_server: bool,
+    /// Pause between a worker's calls, drawn from 0..think_ms_max (bounds the history).
+    pub think_ms_max: u64,
+}
+
+/// What the load recorded.
+#[derive(Debug)]
+pub struct LoadResult {
+    pub ops: Vec<Op>,
+    /// Failures by kind ("ConnectionLoss", "timeout", ...), for the report.
+    pub errors: BTreeMap<String, usize>,
+    /// Sessions opened (first and after expiry).
+    pub sessions: usize,
+    pub set_adds: Vec<set::Add>,
+    pub set_reads: Vec<set::Read>,
+    /// The set read after healing (an error when there was none).
+    pub final_read: Result<set::Read, String>,
+}
+
+pub fn path(key: u32) -> String {
+    format!("{ROOT}/r{key}")
+}
+
+/// Starts the load on its own thread in the client namespace. The thread sends on
+/// `ready` once the registers exist; its load then runs `cfg.duration` from that moment.
+/// The set's final read waits for a message on `healed` (at most [`HEAL_WAIT`]).
+pub fn spawn(
+    cfg: LoadConfig,
+    ns: File,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<()>,
+    healed: mpsc::Receiver<()>,
+) -> std::thread::JoinHandle<Result<LoadResult, String>> {
+    std::thread::spawn(move || {
+        net::enter(&ns).map_err(|e| format!("entering the client namespace: {e}"))?;
+        let ex = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .make()
+            .map_err(|e| format!("glommio executor: {e}"))?;
+        ex.run(async move {
+            setup(&cfg).await?;
+            // The receiver may be gone if the harness is stopping; the load then ends
+            // at once on `stop`.
+            let _ = ready.send(());
+            Ok(load(cfg, start, stop, healed).await)
+        })
+    })
+}
+
+/// Creates the parent and every register with value 0 (version 0): the checker's
+/// initial state. A register that exists already would break that, so it is an error.
+async fn setup(cfg: &LoadConfig) -> Result<(), String> {
+    if cfg.setup_each_server {
+        for s in &cfg.servers {
+            setup_on(cfg, s).await?;
+        }
+        Ok(())
+    } else {
+        setup_on(cfg, &cfg.servers.join(",")).await
+    }
+}
+
+async fn setup_on(cfg: &LoadConfig, servers: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = loop {
+        match Client::connect(servers, SESSION_TIMEOUT_MS as i32, options()).await {
+            Ok(c) => break c,
+            Err(e) if Instant::now() > deadline => return Err(format!("setup connect: {e}")),
+            Err(_) => glommio::timer::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    let mut paths = vec![ROOT.to_owned(), SET_PATH.to_owned()];
+    paths.extend((0..cfg.keys).map(path));
+    for p in paths {
+        client
+            .create(&p, Some(b"0"), &Acl::open_unsafe(), CreateMode::Persistent)
+            .await
+            .map_err(|e| format!("setup: create {p}: {e}"))?;
+    }
+    // Each worker's first read then starts from a state every member has.
+    client
+        .sync(ROOT)
+        .await
+        .map_err(|e| format!("setup: sync: {e}"))?;
+    let _ = client.close().await;
+    Ok(())
+}
+
+fn options() -> Options {
+    Options {
+        // Short, so a worker cut off by a partition or pause tries again soon.
+        connect_timeout_ms: 1_000,
+        ..Options::default()
+    }
+}
+
+struct Shared {
+    ops: RefCell<Vec<Op>>,
+    set_adds: RefCell<Vec<set::Add>>,
+    set_reads: RefCell<Vec<set::Read>>,
+    errors: RefCell<BTreeMap<String, usize>>,
+    next_process: Cell<u64>,
+    sessions: Cell<usize>,
+    start: Instant,
+    deadline: Instant,
+    stop: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn new_process(&self) -> u64 {
+        let p = self.next_process.get();
+        self.next_process.set(p + 1);
+        p
+    }
+
+    fn count(&self, what: String) {
+        *self.errors.borrow_mut().entry(what).or_default() += 1;
+    }
+
+    fn done(&self) -> bool {
+        Instant::now() >= self.deadline || self.stop.load(Ordering::Relaxed)
+    }
+}
+
+async fn load(
+    cfg: LoadConfig,
+    start: Instant,
+    stop: Arc<AtomicBool>,
+    healed: mpsc::Receiver<()>,
+) -> LoadResult {
+    let shared = Rc::new(Shared {
+        ops: RefCell::new(Vec::new()),
+        set_adds: RefCell::new(Vec::new()),
+        set_reads: RefCell::new(Vec::new()),
+        errors: RefCell::new(BTreeMap::new()),
+        next_process: Cell::new(0),
+        sessions: Cell::new(0),
+        start,
+        deadline: Instant::now() + cfg.duration,
+        stop,
+    });
+    let mut tasks = Vec::new();
+    let mut roles: Vec<Role> = (0..cfg.keys)
+        .flat_map(|key| (0..cfg.workers_per_key).map(move |_| Role::Register { key }))
+        .collect();
+    roles.extend((0..cfg.set_workers).map(|_| Role::Set));
+    for (index, role) in roles.into_iter().enumerate() {
+        let index = index as u32;
+        let n = cfg.servers.len().max(1);
+        let first = index as usize % n;
+        let servers: Vec<String> = (0..n)
+            .map(|i| cfg.servers[(first + i) % n].clone())
+            .collect();
+        let worker = Worker {
+            role,
+            index,
+            servers: servers.join(","),
+            rng: rand::rngs::StdRng::seed_from_u64(
+                cfg.seed ^ (u64::from(index) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ),
+            cfg: cfg.clone(),
+            shared: shared.clone(),
+            process: 0,
+            last_version: 0,
+            counter: 0,
+        };
+        tasks.push(glommio::spawn_local(worker.run()));
+    }
+    for t in tasks {
+        t.await;
+    }
+    let mut ops = shared.ops.take();
+    ops.sort_by_key(|o| (o.key, o.invoke_ns));
+    // The final read of the set waits until the faults are healed (or the harness
+    // gave up: then there is none, and the set is not checked).
+    let final_read = if cfg.set_workers > 0 && healed.recv_timeout(HEAL_WAIT).is_ok() {
+        final_set_read(&cfg, &shared).await
+    } else {
+        Err("no final read: the faults were not healed".to_string())
+    };
+    LoadResult {
+        ops,
+        errors: shared.errors.take(),
+        sessions: shared.sessions.get(),
+        set_adds: shared.set_adds.take(),
+        set_reads: shared.set_reads.take(),
+        final_read,
+    }
+}
+
+/// Reads the set after healing: a fresh session, retried for up to 30 s.
+async fn final_set_read(cfg: &LoadConfig, shared: &Shared) -> Result<set::Read, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let servers = cfg.servers.join(",");
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let c = match Client::connect(&servers, SESSION_TIMEOUT_MS as i32, options()).await {
+            Ok(c) => c,
+            Err(e) => {
+                last = e.to_string();
+                glommio::timer::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let invoke_ns = shared.now_ns();
+        let r = read_set(&c).await;
+        let complete_ns = shared.now_ns();
+        let _ = c.close().await;
+        match r {
+            Ok(elements) => {
+                return Ok(set::Read {
+                    invoke_ns,
+                    complete_ns,
+                    elements,
+                })
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(format!("final read of the set failed for 30 s: {last}"))
+}
+
+/// `sync` then `getChildren` of the set; names that do not parse read as `u64::MAX`
+/// (a phantom to the checker).
+async fn read_set(c: &Client) -> Result<BTreeSet<u64>, String> {
+    c.sync(SET_PATH).await.map_err(|e| e.code().to_string())?;
+    let names = c
+        .get_children(SET_PATH, false)
+        .await
+        .map_err(|e| e.code().to_string())?;
+    Ok(names
+        .iter()
+        .map(|n| {
+            n.strip_prefix('e')
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(u64::MAX)
+        })
+        .collect())
+}
+
+/// What a worker drives.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Register { key: u32 },
+    Set,
+}
+
+struct Worker {
+    role: Role,
+    index: u32,
+    servers: String,
+    rng: rand::rngs::StdRng,
+    cfg: LoadConfig,
+    shared: Rc<Shared>,
+    /// The logical process of the register history (renewed after an info op).
+    process: u64,
+    /// The version this worker saw last on its register (the next CAS expects it).
+    last_version: i32,
+    counter: u64,
+}
+
+/// What a call gave back.
+enum Outcome {
+    Done(Ret),
+    Failed(String),
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut client: Option<Client> = None;
+        self.process = self.shared.new_process();
+        while !self.shared.done() {
+            let c = match &client {
+                Some(c) if !c.is_closed() => c.clone(),
+                _ => match Client::connect(&self.servers, SESSION_TIMEOUT_MS as i32, options())
+                    .await
+                {
+                    Ok(c) => {
+                        self.shared.sessions.set(self.shared.sessions.get() + 1);
+                        client = Some(c.clone());
+                        c
+                    }
+                    Err(e) => {
+                        self.shared.count(format!("connect: {}", e.code()));
+                        glommio::timer::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                },
+            };
+            if !c.is_connected() {
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            self.counter += 1;
+            match self.role {
+                Role::Register { key } => self.register_op(&c, key).await,
+                Role::Set => self.set_op(&c).await,
+            }
+            let think = self.rng.gen_range(0..=self.cfg.think_ms_max);
+            glommio::timer::sleep(Duration::from_millis(think)).await;
+        }
+        if let Some(c) = client {
+            // Bounded: a server still cut off must not hold the run.
+            let _ = future::or(async { c.close().await.map(|_| ()) }, async {
+                glommio::timer::sleep(Duration::from_millis(500)).await;
+                Ok(())
+            })
+            .await;
+        }
+    }
+
+    /// Runs `f` within the op timeout; `Err` names why the outcome is unknown.
+    async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        future::or(f, async {
+            glommio::timer::sleep(self.cfg.op_timeout).await;
+            Err("timeout".to_string())
+        })
+        .await
+    }
+
+    async fn register_op(&mut self, c: &Client, key: u32) {
+        // Unique per run: worker index in the high bits.
+        let value = (u64::from(self.index) + 1) << 32 | self.counter;
+        let call = match self.rng.gen_range(0..10) {
+            0..=3 => Call::Read,
+            4..=5 => Call::Write { value },
+            _ => Call::Cas {
+                expect_version: self.last_version,
+                value,
+            },
+        };
+        let path = path(key);
+        let invoke_ns = self.shared.now_ns();
+        let outcome = self
+            .timed(async {
+                match self.call(c, &path, call).await {
+                    Outcome::Done(r) => Ok(r),
+                    Outcome::Failed(why) => Err(why),
+                }
+            })
+            .await;
+        let complete_ns = self.shared.now_ns();
+        let (ret, complete_ns) = match outcome {
+            Ok(ret) => (ret, Some(complete_ns)),
+            Err(why) => {
+                self.shared.count(why);
+                (Ret::Unknown, None)
+            }
+        };
+        match ret {
+            Ret::Read { version, .. } | Ret::Written { version } => self.last_version = version,
+            // Refused: try a later version next time.
+            Ret::CasMismatch => self.last_version = self.last_version.wrapping_add(1),
+            Ret::Unknown | Ret::Error { .. } => {}
+        }
+        self.shared.ops.borrow_mut().push(Op {
+            key,
+            process: self.process,
+            invoke_ns,
+            complete_ns,
+            call,
+            ret,
+        });
+        if ret == Ret::Unknown {
+            self.process = self.shared.new_process();
+        }
+    }
+
+    /// One add (create of a new element) or, one time in five, one read of the set.
+    async fn set_op(&mut self, c: &Client) {
+        let adds_so_far = self.shared.set_adds.borrow().len();
+        if self.rng.gen_range(0..5) == 0 || adds_so_far >= SET_ELEMENTS_MAX {
+            let invoke_ns = self.shared.now_ns();
+            match self.timed(read_set(c)).await {
+                Ok(elements) => self.shared.set_reads.borrow_mut().push(set::Read {
+                    invoke_ns,
+                    complete_ns: self.shared.now_ns(),
+                    elements,
+                }),
+                Err(why) => self.shared.count(why),
+            }
+            return;
+        }
+        let element = (u64::from(self.index) + 1) << 32 | self.counter;
+        let invoke_ns = self.shared.now_ns();
+        let path = format!("{SET_PATH}/e{element}");
+        let r = self
+            .timed(async {
+                match c
+                    .create(&path, None, &Acl::open_unsafe(), CreateMode::Persistent)
+                    .await
+                {
+                    Ok(_) => Ok(false),
+                    Err(e) => match classify(e) {
+                        Outcome::Failed(why) => Err(why),
+                        Outcome::Done(_) => Ok(true),
+                    },
+                }
+            })
+            .await;
+        let (complete_ns, failed) = match r {
+            Ok(failed) => (Some(self.shared.now_ns()), failed),
+            Err(why) => {
+                self.shared.count(why);
+                (None, false)
+            }
+        };
+        self.shared.set_adds.borrow_mut().push(set::Add {
+            element,
+            invoke_ns,
+            complete_ns,
+            failed,
+        });
+    }
+
+    async fn call(&self, c: &Client, path: &str, call: Call) -> Outcome {
+        let failed = classify;
+        match call {
+            Call::Read => {
+                if self.cfg.sync_reads {
+                    if let Err(e) = c.sync(path).await {
+                        return failed(e);
+                    }
+                }
+                match c.get_data(path, false).await {
+                    Ok((data, stat)) => {
+                        // A value that does not parse matches no write: the checker
+                        // rejects it, which is what it deserves.
+                        let value = data
+                            .as_deref()
+                            .and_then(|d| std::str::from_utf8(d).ok())
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or(u64::MAX);
+                        Outcome::Done(Ret::Read {
+                            version: stat.version,
+                            value,
+                        })
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            Call::Write { value } => set(c, path, value, -1).await,
+            Call::Cas {
+                expect_version,
+                value,
+            } => set(c, path, value, expect_version).await,
+        }
+    }
+}
+
+async fn set(c: &Client, path: &str, value: u64, version: i32) -> Outcome {
+    match c
+        .set_data(path, Some(value.to_string().as_bytes()), version)
+        .await
+    {
+        Ok(stat) => Outcome::Done(Ret::Written {
+            version: stat.version,
+        }),
+        Err(ClientError::Keeper(ErrorCode::BadVersion)) if version >= 0 => {
+            Outcome::Done(Ret::CasMismatch)
+        }
+        Err(e) => classify(e),
+    }
+}
+
+/// Unknown outcome for transport failures and for the codes that say "maybe"
+/// (connection loss, expiry, operation timeout); any other code is a definite answer.
+fn classify(e: ClientError) -> Outcome {
+    let code = e.code();
+    match code {
+        ErrorCode::ConnectionLoss
+        | ErrorCode::SessionExpired
+        | ErrorCode::OperationTimeout
+        | ErrorCode::SessionMoved
+        | ErrorCode::MarshallingError => Outcome::Failed(code.to_string()),
+        _ => Outcome::Done(Ret::Error { code: code as i32 }),
+    }
+}
