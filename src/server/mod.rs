@@ -171,6 +171,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     }
     let last_zxid = recovered.last_zxid;
     let first = published::Published::first(recovered.tree.version(), last_zxid);
+    let (retire, retired) = std::sync::mpsc::channel();
     let durable = quorum::Durable {
         tree: recovered.tree,
         last_zxid,
@@ -203,6 +204,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
                 quorum::Channels {
                     outs: to_session_tx,
                     ins: to_quorum_rx,
+                    retired,
                 },
                 stats,
                 quorum_stop,
@@ -243,6 +245,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             metrics: metrics_listener.take(),
             stop: stop_notice(&mut stopper)?,
             report: stopper.reporter(),
+            retire: retire.clone(),
         };
         let cpu = cpu_for(i + first_cpu);
         let quorum_here = if i == 0 { shared_quorum.take() } else { None };

@@ -73,6 +73,8 @@ struct Quorum {
     tree: RefCell<DataTree>,
     /// The newest published entry, which the next batch is linked after.
     newest: RefCell<Arc<Published>>,
+    /// Entries the session cores moved past, dropped here (see `published::Retire`).
+    retired: std::sync::mpsc::Receiver<Arc<Published>>,
     /// Changes of txns prepared but not yet applied to the committed tree.
     outstanding: RefCell<Outstanding>,
     /// zxid of the last txn applied to the committed tree.
@@ -650,6 +652,15 @@ impl Quorum {
             .borrow()
             .append(version, self.applied.get(), applied);
         *self.newest.borrow_mut() = next;
+        self.drop_retired();
+    }
+
+    /// Drops the entries the session cores have moved past: on this thread, which
+    /// allocated what they alone hold.
+    fn drop_retired(&self) {
+        while let Ok(entry) = self.retired.try_recv() {
+            drop(entry);
+        }
     }
 
     /// Session expiry and container reaping, on the tick.
@@ -661,6 +672,8 @@ impl Quorum {
         let purge_every = Duration::from_secs(self.cfg.purge_interval_hours.saturating_mul(3600));
         loop {
             glommio::timer::sleep(tick.min(Duration::from_millis(500))).await;
+            // Idle, no batch drops them: what the cores retired since goes now.
+            self.drop_retired();
             if self.stopping.get() {
                 // Sessions outlive a stop (their clients reconnect to the restarted
                 // server): none is expired, nothing reaped while connections close.
@@ -705,10 +718,12 @@ impl Quorum {
     }
 }
 
-/// The quorum core's channels: one pair per session core.
+/// The quorum core's channels: one pair per session core, and the entries the
+/// session cores retire (`published::Retire`).
 pub struct Channels {
     pub outs: Vec<SharedSender<ToSession>>,
     pub ins: Vec<SharedReceiver<ToQuorum>>,
+    pub retired: std::sync::mpsc::Receiver<Arc<Published>>,
 }
 
 /// Runs the quorum core until the process ends.
@@ -716,7 +731,7 @@ pub async fn run(
     cfg: Arc<Config>,
     durable: Durable,
     newest: Arc<Published>,
-    Channels { outs, ins }: Channels,
+    Channels { outs, ins, retired }: Channels,
     stats: Arc<ServerStats>,
     stop: StopNotice,
 ) {
@@ -760,6 +775,7 @@ pub async fn run(
         cfg,
         tree: RefCell::new(durable.tree),
         newest: RefCell::new(newest),
+        retired,
         outstanding: RefCell::new(Outstanding::new()),
         applied: Cell::new(last_zxid),
         owners: RefCell::new(HashMap::new()),

@@ -21,7 +21,7 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 use super::conn::{Conn, Handshake, Pending};
 use super::frame_out;
 use super::messages::{Committed, ConnId, CoreIdx, GatherKind, GatherPart, ToQuorum, ToSession};
-use super::published::Published;
+use super::published::{Published, Retire};
 use super::replies;
 use super::shutdown::{Drained, StopNotice, DRAIN_WAIT, FLUSH_WAIT};
 use super::signal::Signal;
@@ -41,6 +41,8 @@ pub struct Core {
     pub cfg: Arc<Config>,
     /// The published batch this core has caught up to; its tree is what reads see.
     published: RefCell<Arc<Published>>,
+    /// Entries this core moved past go back to the writer (see [`Retire`]).
+    retire: Retire,
     pub watches: RefCell<WatchRegistry>,
     pub conns: RefCell<HashMap<ConnId, Rc<Conn>>>,
     /// Which connection of this core a session is attached to.
@@ -288,7 +290,9 @@ impl Core {
             }
         }
         self.last_zxid.set(entry.zxid);
-        *self.published.borrow_mut() = entry;
+        let old = std::mem::replace(&mut *self.published.borrow_mut(), entry);
+        // If the writer is gone the entry is dropped here instead.
+        let _ = self.retire.send(old);
         answered.dedup();
         for conn in answered {
             let c = self.conns.borrow().get(&conn).cloned();
@@ -560,6 +564,7 @@ pub struct CoreStart {
     pub metrics: Option<std::net::TcpListener>,
     pub stop: StopNotice,
     pub report: mpsc::Sender<Drained>,
+    pub retire: Retire,
 }
 
 /// Runs a session core until the server stops.
@@ -578,6 +583,7 @@ pub async fn run(
         metrics,
         stop,
         report,
+        retire,
     } = start;
     // Each end's connect waits for its peer, so both are connected at once.
     let (to_quorum, from_quorum) =
@@ -587,6 +593,7 @@ pub async fn run(
         idx,
         cfg: cfg.clone(),
         published: RefCell::new(published),
+        retire,
         watches: RefCell::new(WatchRegistry::new()),
         conns: RefCell::new(HashMap::new()),
         by_session: RefCell::new(HashMap::new()),
