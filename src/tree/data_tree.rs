@@ -328,10 +328,12 @@ impl DataTree {
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<Stat, ErrorCode> {
         let (parent_name, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
-        if !self.contains(parent_name) || name.is_empty() {
-            return Err(ErrorCode::NoNode);
-        }
-        if self.contains(path) {
+        // One walk to the parent answers both checks.
+        let exists = match self.get(parent_name) {
+            Some(parent) if !name.is_empty() => parent.child(name).is_some(),
+            _ => return Err(ErrorCode::NoNode),
+        };
+        if exists {
             let shared = Arc::make_mut(&mut self.acls).intern(acl);
             if let Some(existing) = node_mut(&mut self.v.root, path) {
                 let old = std::mem::replace(&mut existing.acl, shared);
@@ -523,12 +525,16 @@ impl DataTree {
         acl: &[Acl],
         stat: StatPersisted,
     ) -> Result<(), ErrorCode> {
-        if self.contains(path) {
-            return Err(ErrorCode::NodeExists);
-        }
         let kind = self.ephemeral_type(stat.ephemeral_owner);
         let data_bytes = data_len(data.as_ref());
-        if path == "/" {
+        // "" is the root too (`parent_key`).
+        if parent_key(path) == "/" {
+            if self.v.root.is_some() {
+                return Err(ErrorCode::NodeExists);
+            }
+            if path != "/" {
+                return Err(ErrorCode::BadArguments);
+            }
             let acl = Arc::make_mut(&mut self.acls).intern(acl);
             self.v.root = Some(triomphe::Arc::new(Node::new(
                 data,
@@ -537,8 +543,10 @@ impl DataTree {
             )));
         } else {
             let (parent_name, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
-            if !self.contains(parent_name) || name.is_empty() {
-                return Err(ErrorCode::NoNode);
+            match self.get(parent_name) {
+                Some(parent) if parent.child(name).is_some() => return Err(ErrorCode::NodeExists),
+                Some(_) if !name.is_empty() => {}
+                _ => return Err(ErrorCode::NoNode),
             }
             let acl = Arc::make_mut(&mut self.acls).intern(acl);
             let node = Node::new(data, acl, NodeStat::new(stat, kind));
