@@ -19,7 +19,7 @@ use glommio::net::TcpStream;
 
 use super::conn::{Conn, Handshake, Pending, PENDING_PER_CONN_MAX};
 use super::frame_out;
-use super::messages::{Origin, ToQuorum};
+use super::messages::ToQuorum;
 use super::session_core::Core;
 use super::signal::Oneshot;
 use super::stats::{ConnLimit, Stage};
@@ -332,9 +332,12 @@ async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<(),
     *conn.handshake.borrow_mut() = Some(slot.clone());
     let read_only = req.read_only.map(|_| false);
     let msg = if req.session_id == 0 {
+        let session = core.session_ids.borrow_mut().next_id();
+        core.awaiting_session.borrow_mut().insert(session, conn.id);
         ToQuorum::CreateSession {
             core: core.idx,
             conn: conn.id,
+            session,
             timeout_ms,
         }
     } else {
@@ -461,11 +464,12 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
                 started,
             });
             core.outstanding_inc();
-            let origin = origin(core, conn, header.xid);
             send_quorum(
                 core,
                 ToQuorum::Sync {
-                    origin,
+                    core: core.idx,
+                    conn: conn.id,
+                    xid: header.xid,
                     path: s.path,
                 },
             )
@@ -479,12 +483,12 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
                 started,
             });
             core.outstanding_inc();
-            let origin = origin(core, conn, header.xid);
             let auth = conn.auth.borrow().clone();
             send_quorum(
                 core,
                 ToQuorum::Write {
-                    origin,
+                    session: conn.session.get(),
+                    xid: header.xid,
                     request: r,
                     auth,
                 },
@@ -510,15 +514,6 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
             }
             Ok(())
         }
-    }
-}
-
-fn origin(core: &Core, conn: &Conn, xid: i32) -> Origin {
-    Origin {
-        core: core.idx,
-        conn: conn.id,
-        session: conn.session.get(),
-        xid,
     }
 }
 

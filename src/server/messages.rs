@@ -11,31 +11,37 @@ pub type CoreIdx = usize;
 /// A connection's id, unique within its session core.
 pub type ConnId = u64;
 
-/// Who sent a request, so the committed stream can route the answer back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Origin {
-    pub core: CoreIdx,
-    pub conn: ConnId,
-    pub session: i64,
-    pub xid: i32,
-}
-
 /// Session core → quorum core.
 #[derive(Debug)]
 pub enum ToQuorum {
     /// A write request (create, delete, setData, setACL, check, multi, closeSession).
+    /// Its txn carries `session` and `xid` (as client id and cxid): that is how the
+    /// session's core finds it again in the committed stream, as ZooKeeper's
+    /// CommitProcessor matches a commit to its pending request.
     Write {
-        origin: Origin,
+        session: i64,
+        xid: i32,
         request: Request,
         /// The identities the session has authenticated as, for ACL checks in prep.
         auth: Arc<[Id]>,
     },
-    /// `sync`: answered once every txn committed before it has been applied.
-    Sync { origin: Origin, path: String },
-    /// A handshake without a session id: create a session.
+    /// `sync`: answered (`ToSession::Synced`) once every txn committed before it
+    /// reached the quorum task is published.
+    Sync {
+        core: CoreIdx,
+        conn: ConnId,
+        xid: i32,
+        path: String,
+    },
+    /// A handshake without a session id: create session `session`, an id the core
+    /// chose (`session::SessionIdGen`), as a ZooKeeper server picks the id of a
+    /// session it is asked for before proposing it. The core answers the handshake
+    /// when the createSession txn of that id is committed; a refusal comes back as
+    /// `ToSession::Revalidated` with no timeout.
     CreateSession {
         core: CoreIdx,
         conn: ConnId,
+        session: i64,
         timeout_ms: i32,
     },
     /// A handshake with a session id: check it is alive and its password matches, and
@@ -97,28 +103,14 @@ pub enum GatherPart {
     Sessions(Vec<i64>),
 }
 
-/// A committed entry of a batch, as published to the session cores, which answer
-/// their own clients' parts of it.
+/// A committed txn as every server of an ensemble receives it: the header (whose
+/// client id and cxid name the request it came from, if any) and the txn. Nothing in it
+/// says which core or connection asked; each session core recognises its own requests
+/// by session id and cxid.
 #[derive(Debug, Clone)]
-pub enum Committed {
-    /// A txn, applied to the tree. `origin` is `None` for the server's own txns
-    /// (session expiry, container reaping).
-    Txn {
-        origin: Option<Origin>,
-        hdr: TxnHeader,
-        txn: Txn,
-    },
-    /// A new session: the originating connection gets its ConnectResponse.
-    SessionCreated {
-        core: CoreIdx,
-        conn: ConnId,
-        hdr: TxnHeader,
-        txn: Txn,
-        timeout_ms: i32,
-        passwd: [u8; 16],
-    },
-    /// A `sync` marker: everything before it is applied when it is reached.
-    Sync { origin: Origin, path: String },
+pub struct Committed {
+    pub hdr: TxnHeader,
+    pub txn: Txn,
 }
 
 /// Quorum core → session core.
@@ -127,7 +119,15 @@ pub enum ToSession {
     /// A batch was published (`published.rs`): catch up. Carries nothing, as the
     /// chain itself says what is new; a core that caught up on a read finds nothing.
     Published,
-    /// The answer to `Revalidate`: `Some(timeout)` if the session lives.
+    /// A `sync` of this core's connection `conn` is done: every txn committed before
+    /// it is published (catch up, then answer).
+    Synced {
+        conn: ConnId,
+        xid: i32,
+        path: String,
+    },
+    /// The answer to `Revalidate`: `Some(timeout)` if the session lives (also the
+    /// refusal of a `CreateSession`, with no timeout).
     Revalidated {
         conn: ConnId,
         session: i64,

@@ -40,9 +40,8 @@ pub struct Published {
     pub tree: TreeVersion,
     /// zxid of the last txn applied to `tree` (for the first entry, the recovered one).
     pub zxid: i64,
-    /// The batch in zxid order, with what applying each entry produced (`None` for a
-    /// `sync` marker, which applies nothing).
-    pub batch: Vec<(Committed, Option<ApplyOutcome>)>,
+    /// The batch in zxid order, with what applying each txn produced.
+    pub batch: Vec<(Committed, ApplyOutcome)>,
     /// The entry after this one, set once by the writer.
     next: OnceLock<Arc<Published>>,
 }
@@ -66,7 +65,7 @@ impl Published {
         &self,
         tree: TreeVersion,
         zxid: i64,
-        batch: Vec<(Committed, Option<ApplyOutcome>)>,
+        batch: Vec<(Committed, ApplyOutcome)>,
     ) -> Arc<Published> {
         LIVE.fetch_add(1, Relaxed);
         let entry = Arc::new(Published {

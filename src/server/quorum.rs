@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 
-use super::messages::{Committed, ConnId, CoreIdx, Origin, ToQuorum, ToSession};
+use super::messages::{Committed, ConnId, CoreIdx, ToQuorum, ToSession};
 use super::published::Published;
 use super::session_core::wall_clock_ms;
 use super::shutdown::StopNotice;
@@ -48,23 +48,30 @@ pub struct Durable {
 /// Work waiting for the pipeline, in arrival order.
 enum Work {
     Write {
-        origin: Origin,
+        session: i64,
+        xid: i32,
         request: Request,
         auth: Arc<[Id]>,
     },
-    Sync {
-        origin: Origin,
-        path: String,
-    },
+    Sync(SyncMarker),
     CreateSession {
         core: CoreIdx,
         conn: ConnId,
+        session: i64,
         timeout_ms: i32,
     },
     /// The server's own closeSession for an expired session.
     Expire(i64),
     /// The server's own delete of an empty container or expired TTL node.
     Reap(String),
+}
+
+/// A `sync` waiting for everything prepared before it to be published.
+struct SyncMarker {
+    core: CoreIdx,
+    conn: ConnId,
+    xid: i32,
+    path: String,
 }
 
 struct Quorum {
@@ -87,7 +94,7 @@ struct Quorum {
     inbox: RefCell<VecDeque<(Instant, Work)>>,
     /// Handshakes refused while preparing a batch (session table full), answered
     /// after the batch.
-    refused: RefCell<Vec<(CoreIdx, ConnId)>>,
+    refused: RefCell<Vec<(CoreIdx, ConnId, i64)>>,
     inbox_ready: Signal,
     outs: Vec<ConnectedSender<ToSession>>,
     /// Monotonic clock anchored at the wall clock, for session expiry.
@@ -133,22 +140,36 @@ impl Quorum {
                 }
             }
             ToQuorum::Write {
-                origin,
+                session,
+                xid,
                 request,
                 auth,
             } => self.push(Work::Write {
-                origin,
+                session,
+                xid,
                 request,
                 auth,
             }),
-            ToQuorum::Sync { origin, path } => self.push(Work::Sync { origin, path }),
+            ToQuorum::Sync {
+                core,
+                conn,
+                xid,
+                path,
+            } => self.push(Work::Sync(SyncMarker {
+                core,
+                conn,
+                xid,
+                path,
+            })),
             ToQuorum::CreateSession {
                 core,
                 conn,
+                session,
                 timeout_ms,
             } => self.push(Work::CreateSession {
                 core,
                 conn,
+                session,
                 timeout_ms,
             }),
             ToQuorum::Touch(ids) => {
@@ -212,61 +233,50 @@ impl Quorum {
         }
     }
 
-    /// Turns one unit of work into a committed entry, applying it to the quorum
-    /// core's own tree so the next request is validated against it.
+    /// Turns one unit of work into a txn, prepared against the quorum core's tree
+    /// and the outstanding changes, which then include it. A `sync` is not work for
+    /// the log: the pipeline keeps it aside (see `pipeline`).
     fn prepare(&self, w: Work) -> Option<Committed> {
         match w {
             Work::Write {
-                origin,
+                session,
+                xid,
                 request,
                 auth,
             } => {
                 let op = request.op_code();
-                let mut hdr = self.next_header(origin.session, origin.xid, op);
-                let txn = self.prep_checked(origin.session, &auth, &request, hdr.zxid);
+                let mut hdr = self.next_header(session, xid, op);
+                let txn = self.prep_checked(session, &auth, &request, hdr.zxid);
                 // The header names the txn actually logged (error, multi, ...), as
                 // ZooKeeper's does.
                 hdr.op = txn.op_code() as i32;
                 self.commit_sessions(&hdr, &txn);
-                Some(Committed::Txn {
-                    origin: Some(origin),
-                    hdr,
-                    txn,
-                })
+                Some(Committed { hdr, txn })
             }
-            Work::Sync { origin, path } => Some(Committed::Sync { origin, path }),
+            Work::Sync(_) => None,
             Work::CreateSession {
                 core,
                 conn,
+                session: id,
                 timeout_ms,
             } => {
                 let now = self.now_ms();
-                let id = match self
+                let added = self
                     .sessions
                     .borrow_mut()
-                    .create(timeout_ms.max(0) as u32, now)
-                {
-                    Ok(id) => id,
-                    Err(e) => {
-                        tracing::warn!("refusing a new session: {e}");
-                        self.refused.borrow_mut().push((core, conn));
-                        return None;
-                    }
-                };
+                    .add_new(id, timeout_ms.max(0) as u32, now);
+                if let Err(e) = added {
+                    tracing::warn!("refusing a new session: {e}");
+                    self.refused.borrow_mut().push((core, conn, id));
+                    return None;
+                }
                 self.owners.borrow_mut().insert(id, (core, conn));
                 self.publish_session_count();
                 let hdr = self.next_header(id, 0, OpCode::CreateSession);
                 let txn = Txn::CreateSession(CreateSessionTxn {
                     time_out: timeout_ms,
                 });
-                Some(Committed::SessionCreated {
-                    core,
-                    conn,
-                    hdr,
-                    txn,
-                    timeout_ms,
-                    passwd: session::password(id),
-                })
+                Some(Committed { hdr, txn })
             }
             Work::Expire(id) => {
                 if !self.sessions.borrow().contains(id) {
@@ -284,11 +294,7 @@ impl Quorum {
                 let txn = self.prep(&ctx, hdr.zxid, &WriteRequest::CloseSession);
                 hdr.op = txn.op_code() as i32;
                 self.commit_sessions(&hdr, &txn);
-                Some(Committed::Txn {
-                    origin: None,
-                    hdr,
-                    txn,
-                })
+                Some(Committed { hdr, txn })
             }
             Work::Reap(path) => {
                 let ctx = PrepContext {
@@ -306,11 +312,7 @@ impl Quorum {
                     return None;
                 }
                 let hdr = self.next_header(0, 0, OpCode::DeleteContainer);
-                Some(Committed::Txn {
-                    origin: None,
-                    hdr,
-                    txn,
-                })
+                Some(Committed { hdr, txn })
             }
         }
     }
@@ -371,13 +373,7 @@ impl Quorum {
     /// Appends the batch's txns to the log (memcpy into the mapped segment).
     fn append(&self, committed: &[Committed]) {
         let mut log = self.log.borrow_mut();
-        for c in committed {
-            let (hdr, txn) = match c {
-                Committed::Txn { hdr, txn, .. } | Committed::SessionCreated { hdr, txn, .. } => {
-                    (hdr, txn)
-                }
-                Committed::Sync { .. } => continue,
-            };
+        for Committed { hdr, txn } in committed {
             if let Err(e) = log.append(hdr, txn) {
                 fatal(&format!("cannot append to the txn log: {e}"));
             }
@@ -566,6 +562,9 @@ impl Quorum {
                 .borrow_mut()
                 .commit_up_to(self.applied.get());
             let mut committed: Vec<Committed> = Vec::new();
+            // Syncs taken with this batch: answered once it is published, so every txn
+            // prepared before them is in the version their core then catches up to.
+            let mut syncs: Vec<SyncMarker> = Vec::new();
             let mut append_us = 0u64;
             loop {
                 if committed.len() >= max_txns
@@ -575,6 +574,13 @@ impl Quorum {
                 }
                 let next = self.inbox.borrow_mut().pop_front();
                 let Some((arrived, w)) = next else { break };
+                let w = match w {
+                    Work::Sync(marker) => {
+                        syncs.push(marker);
+                        continue;
+                    }
+                    w => w,
+                };
                 let qs = self.stats.quorum();
                 let t0 = Instant::now();
                 qs.stage(Stage::Queue, t0.duration_since(arrived).as_micros() as u64);
@@ -587,24 +593,23 @@ impl Quorum {
                     committed.push(c);
                 }
             }
-            let refused: Vec<(CoreIdx, ConnId)> = self.refused.borrow_mut().drain(..).collect();
-            for (core, conn) in refused {
+            let refused: Vec<_> = self.refused.borrow_mut().drain(..).collect();
+            for (core, conn, session) in refused {
                 let _ = self.outs[core]
                     .send(ToSession::Revalidated {
                         conn,
-                        session: 0,
+                        session,
                         timeout_ms: None,
                         passwd: [0; 16],
                     })
                     .await;
             }
             if committed.is_empty() {
+                // Everything prepared before these syncs is published already.
+                self.answer_syncs(syncs).await;
                 continue;
             }
-            let txns = committed
-                .iter()
-                .filter(|c| !matches!(c, Committed::Sync { .. }))
-                .count() as u64;
+            let txns = committed.len() as u64;
             self.stats.quorum().stage(Stage::Append, append_us);
             self.sync(txns).await;
             self.stats.quorum().batch_committed(committed.len());
@@ -624,7 +629,23 @@ impl Quorum {
             self.stats
                 .quorum()
                 .stage(Stage::Commit, fanout.elapsed().as_micros() as u64);
+            self.answer_syncs(syncs).await;
             self.maybe_snapshot(txns);
+        }
+    }
+
+    /// Tells each sync's core that everything before the sync is published.
+    async fn answer_syncs(&self, syncs: Vec<SyncMarker>) {
+        for SyncMarker {
+            core,
+            conn,
+            xid,
+            path,
+        } in syncs
+        {
+            if let Some(out) = self.outs.get(core) {
+                let _ = out.send(ToSession::Synced { conn, xid, path }).await;
+            }
         }
     }
 
@@ -635,14 +656,8 @@ impl Quorum {
         {
             let mut tree = self.tree.borrow_mut();
             for c in batch {
-                let outcome = match &c {
-                    Committed::Txn { hdr, txn, .. }
-                    | Committed::SessionCreated { hdr, txn, .. } => {
-                        self.applied.set(hdr.zxid);
-                        Some(txn::apply(&mut tree, hdr, txn))
-                    }
-                    Committed::Sync { .. } => None,
-                };
+                self.applied.set(c.hdr.zxid);
+                let outcome = txn::apply(&mut tree, &c.hdr, &c.txn);
                 applied.push((c, outcome));
             }
         }

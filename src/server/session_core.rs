@@ -28,11 +28,12 @@ use super::signal::Signal;
 use super::stats::{ServerStats, Stage};
 use crate::config::Config;
 use crate::proto::{keeper_state, perms, xid, WatcherEvent};
+use crate::session::{self, SessionIdGen};
 use crate::tree::check_acl;
 use crate::tree::TreeVersion;
 use crate::tree::WatchTrigger;
 use crate::tree::{NODE_CREATED, NODE_DATA_CHANGED, NODE_DELETED};
-use crate::txn::{OpOutcome, Txn};
+use crate::txn::{OpOutcome, Txn, TxnHeader};
 use crate::watch::{WatchEvent, WatchRegistry};
 
 /// State of one session core. Shared by its tasks through `Rc`.
@@ -47,6 +48,10 @@ pub struct Core {
     pub conns: RefCell<HashMap<ConnId, Rc<Conn>>>,
     /// Which connection of this core a session is attached to.
     pub by_session: RefCell<HashMap<i64, ConnId>>,
+    /// Ids for the sessions this core asks the quorum to create.
+    pub session_ids: RefCell<SessionIdGen>,
+    /// Handshakes waiting for their createSession txn, by the session id asked for.
+    pub awaiting_session: RefCell<HashMap<i64, ConnId>>,
     /// zxid of the last txn this core has taken: what its replies carry.
     pub last_zxid: Cell<i64>,
     pub to_quorum: ConnectedSender<ToQuorum>,
@@ -227,7 +232,9 @@ impl Core {
     }
 
     /// Takes one published batch, in three steps that keep ZooKeeper's orders:
-    /// 1. txn by txn: fire its watch events, queue its answer if it is this core's,
+    /// 1. txn by txn: fire its watch events, queue its answer if it is this core's
+    ///    (a txn whose client id is a session attached here and whose cxid is a write
+    ///    that session has pending, as ZooKeeper's CommitProcessor matches commits),
     ///    and send the answers now at the front of their connection unless a read
     ///    waits before them (so a client sees a write's answer before the events of
     ///    later txns, as on ZooKeeper);
@@ -236,57 +243,22 @@ impl Core {
     /// 3. serve the reads that were queued behind this batch's answers.
     fn take(&self, entry: Arc<Published>) {
         let mut answered: Vec<ConnId> = Vec::new();
-        for (committed, outcome) in &entry.batch {
-            match (committed, outcome) {
-                (Committed::Txn { origin, hdr, txn }, Some(outcome)) => {
-                    self.last_zxid.set(hdr.zxid);
-                    self.fire_watches(hdr.zxid, &outcome.triggers, &entry.tree);
-                    if let Some(o) = origin.filter(|o| o.core == self.idx) {
-                        let frame = replies::write_reply(o.xid, hdr.zxid, outcome);
-                        self.complete_write(o.conn, o.xid, frame);
-                        answered.push(o.conn);
-                    }
-                    // After the closeSession answer is queued, so the client gets it.
-                    if let (Txn::CloseSession(_), OpOutcome::SessionClosed { .. }) =
-                        (txn, &outcome.result)
-                    {
-                        self.session_closed(hdr.client_id);
-                    }
-                }
-                (
-                    Committed::SessionCreated {
-                        core,
-                        conn,
-                        hdr,
-                        timeout_ms,
-                        passwd,
-                        ..
-                    },
-                    _,
-                ) => {
-                    self.last_zxid.set(hdr.zxid);
-                    if *core == self.idx {
-                        self.finish_handshake(
-                            *conn,
-                            Handshake::Live {
-                                session: hdr.client_id,
-                                timeout_ms: *timeout_ms,
-                                passwd: *passwd,
-                            },
-                        );
-                    }
-                }
-                (Committed::Sync { origin, path }, _) if origin.core == self.idx => {
-                    let frame = frame_out::reply(
-                        origin.xid,
-                        self.last_zxid.get(),
-                        0,
-                        Some(&crate::proto::SyncResponse { path: path.clone() }),
-                    );
-                    self.complete_write(origin.conn, origin.xid, frame);
-                    answered.push(origin.conn);
-                }
-                _ => {}
+        for (Committed { hdr, txn }, outcome) in &entry.batch {
+            self.last_zxid.set(hdr.zxid);
+            if let Txn::CreateSession(t) = txn {
+                self.session_created(hdr, t.time_out);
+                continue;
+            }
+            self.fire_watches(hdr.zxid, &outcome.triggers, &entry.tree);
+            if let Some(conn) = self.pending_write_of(hdr) {
+                let frame = replies::write_reply(hdr.cxid, hdr.zxid, outcome);
+                self.complete_write(conn, hdr.cxid, frame);
+                answered.push(conn);
+            }
+            // After the closeSession answer is queued, so the client gets it.
+            if let (Txn::CloseSession(_), OpOutcome::SessionClosed { .. }) = (txn, &outcome.result)
+            {
+                self.session_closed(hdr.client_id);
             }
         }
         self.last_zxid.set(entry.zxid);
@@ -302,15 +274,57 @@ impl Core {
         }
     }
 
+    /// The connection of this core with a pending write that `hdr` answers, if any.
+    fn pending_write_of(&self, hdr: &TxnHeader) -> Option<ConnId> {
+        let conn = *self.by_session.borrow().get(&hdr.client_id)?;
+        let c = self.conns.borrow().get(&conn).cloned()?;
+        let pending = c.pending.borrow();
+        pending
+            .iter()
+            .any(|p| matches!(p, Pending::Write { xid, reply: None, .. } if *xid == hdr.cxid))
+            .then_some(conn)
+    }
+
+    /// A createSession txn is committed: if this core asked for it, its handshake is
+    /// answered.
+    fn session_created(&self, hdr: &TxnHeader, timeout_ms: i32) {
+        let session = hdr.client_id;
+        let Some(conn) = self.awaiting_session.borrow_mut().remove(&session) else {
+            return;
+        };
+        self.finish_handshake(
+            conn,
+            Handshake::Live {
+                session,
+                timeout_ms,
+                passwd: session::password(session),
+            },
+        );
+    }
+
+    /// A `sync` of connection `conn` is done: every txn before it is published.
+    fn synced(&self, conn: ConnId, xid: i32, path: String) {
+        self.catch_up();
+        let frame = frame_out::reply(
+            xid,
+            self.last_zxid.get(),
+            0,
+            Some(&crate::proto::SyncResponse { path }),
+        );
+        self.complete_write(conn, xid, frame);
+    }
+
     pub fn on_message(self: &Rc<Self>, msg: ToSession) {
         match msg {
             ToSession::Published => self.catch_up(),
+            ToSession::Synced { conn, xid, path } => self.synced(conn, xid, path),
             ToSession::Revalidated {
                 conn,
                 session,
                 timeout_ms,
                 passwd,
             } => {
+                self.awaiting_session.borrow_mut().remove(&session);
                 let hs = match timeout_ms {
                     Some(t) => Handshake::Live {
                         session,
@@ -597,6 +611,13 @@ pub async fn run(
         watches: RefCell::new(WatchRegistry::new()),
         conns: RefCell::new(HashMap::new()),
         by_session: RefCell::new(HashMap::new()),
+        session_ids: RefCell::new(SessionIdGen::new(
+            cfg.server_id,
+            wall_clock_ms().max(0) as u64,
+            idx,
+            cfg.session_cores.max(1),
+        )),
+        awaiting_session: RefCell::new(HashMap::new()),
         last_zxid: Cell::new(last_zxid),
         to_quorum,
         touched: RefCell::new(HashSet::new()),

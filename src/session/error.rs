@@ -7,4 +7,7 @@ pub enum SessionError {
     /// server should refuse the connect (close the connection) rather than queue it.
     #[error("the tracker already holds the maximum of {max} sessions")]
     TooManySessions { max: usize },
+    /// A new session's id is already tracked (or is reserved).
+    #[error("session id 0x{id:x} is already in use")]
+    IdInUse { id: i64 },
 }

@@ -18,7 +18,9 @@ pub use expiry_queue::ExpiryQueue;
 pub use java_random::JavaRandom;
 pub use password::{check_password, password, PASSWORD_LEN, SUPER_SECRET};
 pub use timeout_bounds::{TimeoutBounds, TIMEOUT_MAX_TICKS_DEFAULT, TIMEOUT_MIN_TICKS_DEFAULT};
-pub use tracker::{initial_session_id, SessionInfo, SessionTracker, CONTAINER_EPHEMERAL_OWNER};
+pub use tracker::{
+    initial_session_id, SessionIdGen, SessionInfo, SessionTracker, CONTAINER_EPHEMERAL_OWNER,
+};
 
 pub use crate::watch::SessionId;
 

@@ -55,6 +55,41 @@ pub fn initial_session_id(server_id: u64, now_ms: u64) -> SessionId {
     }
 }
 
+/// Issues the ids of new sessions for one session core. A ZooKeeper server picks the
+/// id of a session it is asked for before it proposes the createSession txn, so the
+/// server can recognise the txn as its own when it is committed; ringkeeper's session
+/// cores do the same. Core `k` of `n` takes every `n`th id from
+/// `initial_session_id + k`, so the cores of one server never issue the same id and
+/// every id keeps ZooKeeper's layout (server id in the top byte).
+#[derive(Debug, Clone)]
+pub struct SessionIdGen {
+    next: SessionId,
+    stride: SessionId,
+}
+
+impl SessionIdGen {
+    /// The generator of core `core` (0-based) of `cores`.
+    pub fn new(server_id: u64, now_ms: u64, core: usize, cores: usize) -> Self {
+        let stride = cores.max(1) as SessionId;
+        Self {
+            next: initial_session_id(server_id, now_ms).wrapping_add(core as SessionId % stride),
+            stride,
+        }
+    }
+
+    /// The next id: never 0 nor `CONTAINER_EPHEMERAL_OWNER`. Whether it is still free
+    /// is the tracker's to say (`SessionTracker::add_new`).
+    pub fn next_id(&mut self) -> SessionId {
+        loop {
+            let id = self.next;
+            self.next = self.next.wrapping_add(self.stride);
+            if id != 0 && id != CONTAINER_EPHEMERAL_OWNER {
+                return id;
+            }
+        }
+    }
+}
+
 impl SessionTracker {
     /// A tracker issuing ids from `initial_session_id(server_id, now_ms)`.
     ///
@@ -80,6 +115,23 @@ impl SessionTracker {
         self.next_id = id.wrapping_add(1);
         self.insert(id, timeout_ms, now_ms);
         Ok(id)
+    }
+
+    /// Tracks a new session whose id a session core chose (`SessionIdGen`). Refused if
+    /// the table is full or the id is already tracked (a wall clock set back across a
+    /// restart can make a core repeat an id of a session restored from the snapshot).
+    pub fn add_new(
+        &mut self,
+        id: SessionId,
+        timeout_ms: u32,
+        now_ms: u64,
+    ) -> Result<(), SessionError> {
+        self.check_room()?;
+        if id == 0 || id == CONTAINER_EPHEMERAL_OWNER || self.sessions.contains_key(&id) {
+            return Err(SessionError::IdInUse { id });
+        }
+        self.insert(id, timeout_ms, now_ms);
+        Ok(())
     }
 
     /// `trackSession`: track a session known from a snapshot, a createSession txn or the
@@ -234,6 +286,33 @@ mod tests {
         assert_eq!(id & 0xffff, 0);
         // Server id 0x80 with a zero time would be the container marker.
         assert_eq!(initial_session_id(0x80, 0), CONTAINER_EPHEMERAL_OWNER + 1);
+    }
+
+    #[test]
+    fn the_cores_of_a_server_issue_disjoint_ids_in_zookeepers_layout() {
+        let now = 1_700_000_000_000;
+        let mut seen = std::collections::HashSet::new();
+        for core in 0..3 {
+            let mut g = SessionIdGen::new(7, now, core, 3);
+            for _ in 0..1000 {
+                let id = g.next_id();
+                assert_eq!(id >> 56, 7);
+                assert!(seen.insert(id), "core {core} repeated 0x{id:x}");
+            }
+        }
+        // One core: ZooKeeper's own sequence.
+        let mut g = SessionIdGen::new(7, now, 0, 1);
+        assert_eq!(g.next_id(), initial_session_id(7, now));
+        assert_eq!(g.next_id(), initial_session_id(7, now) + 1);
+    }
+
+    #[test]
+    fn a_new_session_with_an_id_in_use_is_refused() {
+        let mut t = SessionTracker::new(1, 0, TICK);
+        t.add_new(5, 4000, 0).unwrap();
+        assert_eq!(t.add_new(5, 4000, 0), Err(SessionError::IdInUse { id: 5 }));
+        assert_eq!(t.add_new(0, 4000, 0), Err(SessionError::IdInUse { id: 0 }));
+        assert_eq!(t.len(), 1);
     }
 
     #[test]
