@@ -198,7 +198,17 @@ pub struct SnapshotFile {
     path: PathBuf,
     out: BufWriter<File>,
     crc: u32,
+    /// Bytes handed to `out`, and how many of them writeback was started for.
+    written: u64,
+    kicked: u64,
 }
+
+/// Writeback of a snapshot is started every this many bytes (`sync_file_range`), so
+/// its dirty pages never pile up: a snapshot of a large tree left to the final fsync
+/// flushes hundreds of MiB at once, and the txn log's fdatasyncs, which share the
+/// disk and the file system's journal, stall behind it (setData p99 during a
+/// snapshot). RocksDB's `bytes_per_sync` does the same.
+const WRITEBACK_EVERY: u64 = 8 << 20;
 
 impl SnapshotFile {
     /// Creates `snapshot.<last_zxid>.tmp` in `dir` (created if missing).
@@ -219,6 +229,8 @@ impl SnapshotFile {
             path,
             out: BufWriter::with_capacity(1 << 20, file),
             crc: 0,
+            written: 0,
+            kicked: 0,
         })
     }
 
@@ -227,7 +239,42 @@ impl SnapshotFile {
         self.crc = crc32c::crc32c_append(self.crc, bytes);
         self.out
             .write_all(bytes)
-            .map_err(|e| StorageError::io(&self.tmp, "write snapshot", e))
+            .map_err(|e| StorageError::io(&self.tmp, "write snapshot", e))?;
+        self.written += bytes.len() as u64;
+        if self.written - self.kicked >= WRITEBACK_EVERY {
+            self.start_writeback()?;
+        }
+        Ok(())
+    }
+
+    /// Starts writeback of what was written since the last call, without waiting for
+    /// it (durability still comes from the fsync in `finish`).
+    fn start_writeback(&mut self) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        self.out
+            .flush()
+            .map_err(|e| StorageError::io(&self.tmp, "write snapshot", e))?;
+        let (from, len) = (self.kicked, self.written - self.kicked);
+        // SAFETY: sync_file_range reads no memory of ours; the fd is the open file
+        // `out` owns for as long as this call lasts.
+        let rc = unsafe {
+            libc::sync_file_range(
+                self.out.get_ref().as_raw_fd(),
+                from as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+        if rc != 0 {
+            // Only a hint: the final fsync makes the file durable either way.
+            tracing::debug!(
+                "sync_file_range on {}: {}",
+                self.tmp.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+        self.kicked = self.written;
+        Ok(())
     }
 
     /// Writes the trailer, fsyncs, renames into place and fsyncs the directory;
@@ -241,6 +288,7 @@ impl SnapshotFile {
             path,
             out,
             crc,
+            ..
         } = self;
         if let Err(e) = seal(out, crc, &tmp) {
             remove_tmp(&tmp);
