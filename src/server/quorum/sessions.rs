@@ -1,0 +1,140 @@
+//! The quorum task's authority on sessions: which sessions live, when each expires
+//! (from the touches the session cores send), and which core and connection each is
+//! attached to, so a session that reconnects elsewhere is moved and its old
+//! connection closed. The txns that open and close sessions are prepared by the
+//! pipeline; this table follows them.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use crate::server::messages::{ConnId, CoreIdx};
+use crate::server::stats::ServerStats;
+use crate::session::{self, SessionError, SessionTracker};
+
+pub struct Sessions {
+    tracker: RefCell<SessionTracker>,
+    /// Where each live session is attached (core, connection).
+    owners: RefCell<HashMap<i64, (CoreIdx, ConnId)>>,
+    stats: Arc<ServerStats>,
+}
+
+/// The outcome of a reconnect with a session id.
+pub struct Revalidation {
+    pub alive: bool,
+    /// The connection (on another core) the session was attached to before.
+    pub moved_from: Option<(CoreIdx, ConnId)>,
+}
+
+impl Sessions {
+    pub fn new(tracker: SessionTracker, stats: Arc<ServerStats>) -> Self {
+        let s = Self {
+            tracker: RefCell::new(tracker),
+            owners: RefCell::new(HashMap::new()),
+            stats,
+        };
+        s.publish_count();
+        s
+    }
+
+    /// Activity of `ids` moves their deadlines.
+    pub fn touch(&self, ids: Vec<i64>, now_ms: u64) {
+        let mut t = self.tracker.borrow_mut();
+        for id in ids {
+            t.touch(id, now_ms);
+        }
+    }
+
+    /// A client reconnects with session `id` and `passwd` on `(core, conn)`: alive if
+    /// the password is the session's and the session is live (which touches it); then
+    /// it is attached there.
+    pub fn revalidate(
+        &self,
+        id: i64,
+        passwd: &[u8],
+        core: CoreIdx,
+        conn: ConnId,
+        now_ms: u64,
+    ) -> Revalidation {
+        let alive =
+            session::check_password(id, passwd) && self.tracker.borrow_mut().touch(id, now_ms);
+        let moved_from = if alive {
+            self.owners.borrow_mut().insert(id, (core, conn))
+        } else {
+            None
+        };
+        Revalidation {
+            alive,
+            moved_from: moved_from.filter(|(c, _)| *c != core),
+        }
+    }
+
+    /// A connection ended without closing its session.
+    pub fn disconnected(&self, core: CoreIdx, conn: ConnId, session: i64) {
+        let mut owners = self.owners.borrow_mut();
+        if owners.get(&session) == Some(&(core, conn)) {
+            owners.remove(&session);
+        }
+    }
+
+    /// Tracks a new session a core asked for, attached to `(core, conn)`.
+    pub fn open(
+        &self,
+        id: i64,
+        timeout_ms: i32,
+        core: CoreIdx,
+        conn: ConnId,
+        now_ms: u64,
+    ) -> Result<(), SessionError> {
+        self.tracker
+            .borrow_mut()
+            .add_new(id, timeout_ms.max(0) as u32, now_ms)?;
+        self.owners.borrow_mut().insert(id, (core, conn));
+        self.publish_count();
+        Ok(())
+    }
+
+    /// Whether requests of `id` may be prepared: tracked and not closing.
+    pub fn is_live(&self, id: i64) -> bool {
+        let t = self.tracker.borrow();
+        t.contains(id) && t.is_closing(id) == Some(false)
+    }
+
+    pub fn contains(&self, id: i64) -> bool {
+        self.tracker.borrow().contains(id)
+    }
+
+    /// A closeSession for `id` is being prepared: no touch revives it.
+    pub fn set_closing(&self, id: i64) {
+        self.tracker.borrow_mut().set_closing(id);
+    }
+
+    /// A closeSession for `id` was prepared: the session is gone.
+    pub fn closed(&self, id: i64) {
+        self.tracker.borrow_mut().remove(id);
+        self.owners.borrow_mut().remove(&id);
+        self.publish_count();
+    }
+
+    /// The sessions whose deadline passed; they are closing from now on.
+    pub fn expire_due(&self, now_ms: u64) -> Vec<i64> {
+        self.tracker.borrow_mut().expire_due(now_ms)
+    }
+
+    /// Every live session with its timeout, for a snapshot.
+    pub fn list(&self) -> Vec<(i64, i32)> {
+        self.tracker
+            .borrow()
+            .sessions()
+            .into_iter()
+            .map(|s| (s.id, s.timeout_ms as i32))
+            .collect()
+    }
+
+    /// Stores the session count for `mntr`'s `zk_global_sessions` (any core answers it).
+    fn publish_count(&self) {
+        let n = self.tracker.borrow().len() as u64;
+        self.stats.quorum().sessions.store(n, Relaxed);
+    }
+}

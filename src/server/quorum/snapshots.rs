@@ -1,0 +1,115 @@
+//! When the quorum task snapshots and how: every `snapCount` txns (each interval drawn
+//! as ZooKeeper draws it), a walk of one frozen tree version on the blocking pool, so
+//! the snapshot is exact and the pipeline never waits for it; and the purge of old
+//! snapshots and log segments (`autopurge.*`).
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::server::stats::ServerStats;
+use crate::storage;
+use crate::tree::TreeVersion;
+
+pub struct Snapshots {
+    cfg: Arc<Config>,
+    stats: Arc<ServerStats>,
+    /// Txns committed since the last snapshot, and the count that triggers the next.
+    since: Cell<u64>,
+    at: Cell<u64>,
+    /// A snapshot is being written; the next waits for it.
+    running: Rc<Cell<bool>>,
+}
+
+impl Snapshots {
+    pub fn new(cfg: Arc<Config>, stats: Arc<ServerStats>) -> Self {
+        let at = snapshot_interval(cfg.snap_count);
+        Self {
+            cfg,
+            stats,
+            since: Cell::new(0),
+            at: Cell::new(at),
+            running: Rc::new(Cell::new(false)),
+        }
+    }
+
+    /// Counts `txns` more committed; true if a snapshot should start now (none is
+    /// running and the interval is reached), which starts the next interval.
+    pub fn due(&self, txns: u64) -> bool {
+        self.since.set(self.since.get() + txns);
+        if self.since.get() < self.at.get() || self.running.get() {
+            return false;
+        }
+        self.since.set(0);
+        self.at.set(snapshot_interval(self.cfg.snap_count));
+        true
+    }
+
+    /// Writes `version` (every txn through `zxid`) and `sessions` as a snapshot, on
+    /// the blocking pool. A failure is logged, not fatal: the log still holds
+    /// everything, so it costs only recovery time.
+    pub fn start(&self, version: TreeVersion, zxid: i64, sessions: Vec<(i64, i32)>) {
+        let (cfg, stats, running) = (self.cfg.clone(), self.stats.clone(), self.running.clone());
+        running.set(true);
+        glommio::spawn_local(async move {
+            let started = Instant::now();
+            let dir = cfg.data_dir.clone();
+            let (version, sessions, written) = super::blocking(move || {
+                let written = storage::write_snapshot(&dir, &version, &sessions, zxid);
+                (version, sessions, written)
+            })
+            .await;
+            match written {
+                Ok(path) => {
+                    stats
+                        .quorum()
+                        .snapshots
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(
+                        "snapshot 0x{zxid:x} ({} nodes) written to {} in {} ms",
+                        version.node_count().saturating_sub(1),
+                        path.display(),
+                        started.elapsed().as_millis()
+                    );
+                }
+                // The log still holds everything; a failed snapshot only costs
+                // recovery time, so it is logged, not fatal (its partial file is
+                // removed: see `SnapshotFile`).
+                Err(e) => tracing::error!(
+                    "snapshot 0x{zxid:x} failed: {e}; the txn log holds every txn, and \
+                     the next snapshot is tried after snapCount more; {}",
+                    storage::snapshot::failure_advice(&cfg.data_dir, &e, &version, sessions.len())
+                ),
+            }
+            running.set(false);
+        })
+        .detach();
+    }
+}
+
+/// Removes snapshots and log segments older than the newest `autopurge.snapRetainCount`
+/// snapshots need, on the blocking pool.
+pub fn purge(cfg: &Config) {
+    let (data, logs, keep) = (
+        cfg.data_dir.clone(),
+        cfg.data_log_dir.clone(),
+        cfg.snap_retain_count,
+    );
+    glommio::spawn_local(async move {
+        let res = super::blocking(move || storage::purge(&data, &logs, keep)).await;
+        match res {
+            Ok(p) => tracing::info!("purge: {p:?}"),
+            Err(e) => tracing::error!("purge failed: {e}"),
+        }
+    })
+    .detach();
+}
+
+/// ZooKeeper draws each snapshot interval from [snapCount/2 + 1, snapCount].
+fn snapshot_interval(snap_count: u64) -> u64 {
+    use rand::Rng;
+    let lo = snap_count / 2 + 1;
+    rand::thread_rng().gen_range(lo..=snap_count.max(lo))
+}
