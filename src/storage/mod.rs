@@ -1,5 +1,6 @@
 //! Durable storage: the txn log (`log`), snapshots (`snapshot`), crash recovery
-//! (`recovery`) and purge (`purge`). ZooKeeper's `FileTxnLog`, `FileSnap` and
+//! (`recovery`), purge (`purge`), and for replication the log read and cut by zxid
+//! (`log_edit`) and the epoch files (`epochs`). ZooKeeper's `FileTxnLog`, `FileSnap` and
 //! `FileTxnSnapLog`, with our own formats (documented in `log` and `snapshot`).
 //!
 //! Owns files in `dataDir` (snapshots) and `dataLogDir` (log segments) and nothing
@@ -23,20 +24,20 @@
 //!   [`TxnLog::background_jobs`] on a blocking thread, not waited for. A failed sync
 //!   or job is fatal: stop serving, never retry. (`forceSync=no`: skip the syncs,
 //!   still `mark_synced`.)
-//! - Every `snapCount` txns: a fuzzy snapshot of the tree and sessions with the
-//!   last zxid applied when it starts: [`SnapshotEncoder`] walks the live tree a few
-//!   nodes per step on the core, [`SnapshotFile`] writes the bytes off the core
-//!   ([`write_snapshot`] does both in one go for a tree that does not change), then
-//!   [`purge`] with `autopurge.snapRetainCount`. Optionally [`TxnLog::roll`] first
+//! - Every `snapCount` txns: [`write_snapshot`] of a frozen tree version (exact: every
+//!   txn up to its zxid, none after), off the cores, then [`purge`] with
+//!   `autopurge.snapRetainCount`. Optionally [`TxnLog::roll`] first
 //!   so purge can free the older segments sooner.
 //! - Blocking syscalls: only in the jobs the log hands out (creating, renaming,
 //!   truncating segments), [`TxnLog::sync`] and [`TxnLog::run_jobs`] (tests, tools),
 //!   [`TxnLog::remove_segments_before`] and [`purge`] (unlink + directory fsync: run
 //!   purge off the core). `append` and `roll` make none.
 
+pub mod epochs;
 mod error;
 mod lock;
 pub mod log;
+pub mod log_edit;
 mod names;
 mod purge;
 pub mod recovery;
@@ -44,9 +45,11 @@ pub mod snapshot;
 pub mod space;
 pub mod zk;
 
+pub use epochs::{load_epochs, write_epoch, Epochs, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 pub use error::{is_no_space_io, StorageError};
 pub use lock::{DirLock, LOCK_FILE};
 pub use log::{write_zeros, SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
+pub use log_edit::{read_log_after, truncate_log_after, Truncated};
 pub use purge::{purge, Purged};
 pub use recovery::{recover, recover_with, RecoverOptions, Recovered};
 pub use snapshot::{

@@ -244,7 +244,7 @@ fn check_log_covers(
 
 /// Refuses a segment that starts after a hole: within one epoch zxids are
 /// consecutive, so a segment starting past `prev_zxid + 1` means a missing segment.
-fn check_no_missing_segment(path: &Path, prev_zxid: i64, first_zxid: i64) -> Result<()> {
+pub(super) fn check_no_missing_segment(path: &Path, prev_zxid: i64, first_zxid: i64) -> Result<()> {
     if prev_zxid == i64::MIN {
         return Ok(());
     }
@@ -329,7 +329,7 @@ fn remove_unwritten(log_dir: &Path, path: &Path, why: &str) -> Result<()> {
 
 /// Reads a whole segment into `bytes` (cleared first) with `read`: an I/O error is an
 /// error naming the file, where a read through a map would be a SIGBUS.
-fn read_segment(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
+pub(super) fn read_segment(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
     bytes.clear();
     File::open(path)
         .and_then(|mut f| f.read_to_end(bytes))

@@ -1529,3 +1529,83 @@ fn ttl_nodes_survive_snapshot_and_log_with_extended_types() {
     assert_eq!(r.tree.ttls().collect::<Vec<_>>(), vec!["/t", "/t2"]);
     assert_eq!(r.replayed, 1);
 }
+
+/// A closed log of `n` creates (zxids 1..=n) spread over several segments.
+fn log_of_creates(dir: &Path, n: usize, per_segment: usize) -> Live {
+    let mut live = Live::new();
+    let mut log = TxnLog::create(dir, 4096, 0).expect("create");
+    for i in 1..=n {
+        let t = live.create(&format!("/n{i}"), data("x"), false);
+        let (h, t) = live.push(1, t);
+        log.append(&h, &t).expect("append");
+        if i % per_segment == 0 {
+            log.roll();
+        }
+        log.run_jobs().expect("jobs");
+    }
+    log.sync().expect("sync");
+    live
+}
+
+fn zxids_after(dir: &Path, after: i64) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let last = read_log_after(dir, after, |h, _| {
+        seen.push(h.zxid);
+        Ok(())
+    })
+    .expect("read");
+    assert_eq!(last, seen.last().copied().unwrap_or(after));
+    seen
+}
+
+#[test]
+fn the_log_reads_back_from_any_zxid_across_segments() {
+    let d = TempDir::new("readafter");
+    log_of_creates(&d.log(), 30, 7);
+    assert!(
+        names::list(&d.log(), names::LOG_PREFIX)
+            .expect("list")
+            .len()
+            >= 4
+    );
+    assert_eq!(zxids_after(&d.log(), 0), (1..=30).collect::<Vec<_>>());
+    assert_eq!(zxids_after(&d.log(), 7), (8..=30).collect::<Vec<_>>());
+    assert_eq!(zxids_after(&d.log(), 23), (24..=30).collect::<Vec<_>>());
+    assert!(zxids_after(&d.log(), 30).is_empty());
+}
+
+#[test]
+fn truncation_keeps_exactly_the_prefix_and_recovery_agrees() {
+    for cut_after in [30, 21, 14, 8, 7, 1, 0] {
+        let d = TempDir::new("truncate");
+        let live = log_of_creates(&d.log(), 30, 7);
+        let t = truncate_log_after(&d.log(), cut_after).expect("truncate");
+        assert_eq!(
+            zxids_after(&d.log(), 0),
+            (1..=cut_after).collect::<Vec<_>>(),
+            "cut after {cut_after}: {t:?}"
+        );
+        if cut_after == 30 {
+            assert_eq!(t.removed.len(), 0);
+        }
+        let r = recover(&d.data(), &d.log(), false).expect("recover");
+        assert_eq!(r.last_zxid, cut_after);
+        let (tree, _) = replayed(&live.records, cut_after as usize);
+        assert!(r.tree == tree, "cut after {cut_after}: tree differs");
+    }
+}
+
+#[test]
+fn truncation_at_a_zxid_the_log_never_had_is_refused() {
+    let d = TempDir::new("truncgap");
+    log_of_creates(&d.log(), 10, 4);
+    // An epoch the log never reached: nothing after it, nothing to cut.
+    assert_eq!(
+        truncate_log_after(&d.log(), 5 << 32).expect("past"),
+        Truncated::default()
+    );
+    // Below the first record (zxids here are 1..=10): not a txn of this log.
+    let err = truncate_log_after(&d.log(), -5).expect_err("not in the log");
+    assert!(err.to_string().contains("holds no such txn"), "{err}");
+    assert_eq!(zxids_after(&d.log(), 0), (1..=10).collect::<Vec<_>>());
+}

@@ -1,0 +1,131 @@
+//! Reading and cutting a closed txn log by zxid, for replication: a ZAB leader sends a
+//! learner the txns after the learner's last zxid (DIFF), and a learner whose log
+//! holds txns the leader never committed cuts them off (TRUNC), as ZooKeeper's
+//! `FileTxnLog.read` and `FileTxnLog.truncate` do.
+//!
+//! Both work on the segment files with `read`, like recovery, on a log no `TxnLog`
+//! is appending to: truncation happens before a learner appends anything of a new
+//! leadership, and reading from a live log sees unsynced records, which must not be
+//! sent to anyone.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use super::log::{check_header, first_needed_segment, scan_records};
+use super::names::{self, LOG_PREFIX};
+use super::recovery::{check_no_missing_segment, read_segment};
+use super::{Result, StorageError};
+use crate::txn::{Txn, TxnHeader};
+
+/// What `truncate_log_after` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Truncated {
+    /// The segment cut, and the offset it was cut at.
+    pub cut: Option<(PathBuf, u64)>,
+    /// Segments removed whole (every record in them was after the zxid).
+    pub removed: Vec<PathBuf>,
+}
+
+/// Calls `each` with every record of the log in `log_dir` whose zxid is above
+/// `after`, in zxid order. Returns the zxid of the last record read (`after` if none).
+/// A segment missing in the middle is an error, as in recovery.
+pub fn read_log_after(
+    log_dir: &Path,
+    after: i64,
+    mut each: impl FnMut(TxnHeader, Txn) -> Result<()>,
+) -> Result<i64> {
+    let segs = names::list(log_dir, LOG_PREFIX)?;
+    let start = first_needed_segment(&segs, after);
+    let mut bytes = Vec::new();
+    let mut prev = i64::MIN;
+    let mut last = after;
+    let newest = segs.len().saturating_sub(1);
+    for (i, (first, path)) in segs.iter().enumerate().skip(start) {
+        check_no_missing_segment(path, prev, *first)?;
+        read_segment(path, &mut bytes)?;
+        check_header(path, &bytes, i == newest)?;
+        let end = scan_records(path, &bytes, i == newest, *first, prev, |_, hdr, txn| {
+            if hdr.zxid > after {
+                last = hdr.zxid;
+                each(hdr, txn)?;
+            }
+            Ok(())
+        })?;
+        if let Some(z) = end.last_zxid {
+            prev = z;
+        }
+    }
+    Ok(last)
+}
+
+/// Removes every record after `zxid` from the log in `log_dir`: the segment holding
+/// the next record is cut before it (`ftruncate` + `fsync`), later segments are
+/// removed, and the directory is fsynced. The log must hold the record `zxid` itself,
+/// or nothing after it: cutting at a zxid the log never had would leave a history
+/// that is neither ours nor the leader's (ZooKeeper's learner exits on a failed
+/// truncation; here it is an error for the caller to act on).
+pub fn truncate_log_after(log_dir: &Path, zxid: i64) -> Result<Truncated> {
+    let segs = names::list(log_dir, LOG_PREFIX)?;
+    let mut done = Truncated::default();
+    let mut bytes = Vec::new();
+    let mut prev = i64::MIN;
+    let mut found = zxid == 0;
+    let newest = segs.len().saturating_sub(1);
+    // From the segment holding `zxid` (the last one starting at or before it).
+    let start = first_needed_segment(&segs, zxid.saturating_sub(1));
+    for (i, (first, path)) in segs.iter().enumerate().skip(start) {
+        if *first > zxid {
+            if !found {
+                return Err(not_in_log(path, zxid));
+            }
+            std::fs::remove_file(path).map_err(|e| StorageError::io(path, "remove segment", e))?;
+            done.removed.push(path.clone());
+            continue;
+        }
+        check_no_missing_segment(path, prev, *first)?;
+        read_segment(path, &mut bytes)?;
+        check_header(path, &bytes, i == newest)?;
+        let mut cut_at = None;
+        let end = scan_records(path, &bytes, i == newest, *first, prev, |offset, hdr, _| {
+            if hdr.zxid == zxid {
+                found = true;
+            } else if hdr.zxid > zxid && cut_at.is_none() {
+                cut_at = Some(offset);
+            }
+            Ok(())
+        })?;
+        if let Some(z) = end.last_zxid {
+            prev = z;
+        }
+        if let Some(offset) = cut_at {
+            if !found {
+                return Err(not_in_log(path, zxid));
+            }
+            cut(path, offset)?;
+            done.cut = Some((path.clone(), offset));
+        }
+    }
+    if !done.removed.is_empty() {
+        names::sync_dir(log_dir)?;
+    }
+    Ok(done)
+}
+
+fn not_in_log(path: &Path, zxid: i64) -> StorageError {
+    StorageError::CorruptRecord {
+        path: path.to_owned(),
+        offset: 0,
+        reason: format!("cannot truncate after zxid {zxid:#x}: the log holds no such txn"),
+    }
+}
+
+fn cut(path: &Path, offset: u64) -> Result<()> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| StorageError::io(path, "open segment", e))?;
+    file.set_len(offset)
+        .map_err(|e| StorageError::io(path, "truncate segment", e))?;
+    file.sync_all()
+        .map_err(|e| StorageError::io(path, "fsync truncated segment", e))
+}
