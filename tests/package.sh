@@ -146,17 +146,17 @@ umask_value="$(key UMask)"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 chmod 755 "$work"
+as_user=(setpriv --reuid="$user" --regid="$group" --init-groups --no-new-privs
+         --inh-caps=-all --bounding-set=-all --)
+# The unit's command line, on a free port and loopback only (the packaged zoo.cfg
+# listens on every address, as ZooKeeper's does, and 2181 may be taken).
+# shellcheck disable=SC2206
+server=(sh -c "umask $umask_value && exec \"\$@\"" sh
+        $exec_start --port "$port" -D clientPortAddress=127.0.0.1)
 run_as_unit() {
-  # The unit's command line, on a free port and loopback only (the packaged zoo.cfg
-  # listens on every address, as ZooKeeper's does, and 2181 may be taken).
-  # shellcheck disable=SC2086
   python3 tests/package_notify.py --socket "$work/notify" --port "$port" \
     --cli /usr/bin/ringkeeper --log "$work/server.log" --cwd "$cwd" "$@" -- \
-    prlimit --nofile="$nofile" --memlock="$memlock" -- \
-    setpriv --reuid="$user" --regid="$group" --init-groups --no-new-privs \
-      --inh-caps=-all --bounding-set=-all -- \
-    sh -c "umask $umask_value && exec \"\$@\"" sh \
-    $exec_start --port "$port" -D clientPortAddress=127.0.0.1 \
+    prlimit --nofile="$nofile" --memlock="$memlock" -- "${as_user[@]}" "${server[@]}" \
     || { echo "--- server log:"; cat "$work/server.log"; fail "run as the unit does: $*"; }
 }
 
@@ -167,6 +167,17 @@ run_as_unit --node /package-ready-2
 grep -q "recovered zxid" "$work/server.log" || fail "the server log lacks its recovery line"
 [ "$(stat -c %U /var/lib/ringkeeper/ringkeeper.lock)" = ringkeeper ] \
   || fail "the data was not written as the ringkeeper user"
+
+# Under glommio's minimum of locked memory (512 KiB) an executor cannot start: the
+# server must say so and exit, not report ready without it.
+say "LimitMEMLOCK=256K: the start must fail with the reason"
+rc=0
+out="$(cd "$cwd" && timeout 30 prlimit --memlock=262144 -- "${as_user[@]}" "${server[@]}" 2>&1)" \
+  || rc=$?
+if [ "$rc" != 1 ] || ! grep -q 'cannot start an executor: .*MemLockLimit' <<<"$out"; then
+  fail "with 256 KiB of memlock the server exited $rc (1 wanted, naming MemLockLimit):
+$out"
+fi
 
 # --- purge -----------------------------------------------------------------
 say "dpkg --purge"
