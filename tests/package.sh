@@ -45,8 +45,11 @@ cleanup() {
 trap cleanup EXIT
 
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)"
-commit="$(git rev-parse --short=12 HEAD)"
-git diff --quiet HEAD -- || commit="$commit-dirty"
+# What build-deb.sh bakes in: the commit, or nothing outside a git checkout.
+commit=""
+if commit="$(git rev-parse --short=12 HEAD 2>/dev/null)"; then
+  git diff --quiet HEAD -- 2>/dev/null || commit="$commit-dirty"
+fi
 
 say "building the package (packaging/build-deb.sh)"
 deb="$(bash packaging/build-deb.sh | tail -1)"
@@ -91,7 +94,7 @@ IFS=: read -r _ _ uid gid _ home shell < <(getent passwd ringkeeper) || fail "no
 grep -qx 'dataDir=/var/lib/ringkeeper' /etc/ringkeeper/zoo.cfg || fail "zoo.cfg's dataDir"
 [ ! -e /etc/systemd/system/multi-user.target.wants/ringkeeper.service ] \
   || fail "installing enabled the service"
-want="ringkeeper $version (commit $commit)"
+want="ringkeeper $version${commit:+ (commit $commit)}"
 [ "$(/usr/bin/ringkeeper --version)" = "$want" ] \
   || fail "--version says '$(/usr/bin/ringkeeper --version)', not '$want'"
 [ "$(/usr/bin/ringkeeper version)" = "$want" ] || fail "'ringkeeper version' differs"
