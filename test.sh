@@ -73,5 +73,8 @@ RINGKEEPER_BIN="$PWD/target/release/ringkeeper" INTEROP_SKIP_INSTALL=1 \
   KAZOO_OUT="$PWD/target/interop/kazoo-cores2" \
   bash tests/interop/run-all.sh
 
+step "the Debian package: build, dpkg -i, start as the systemd unit does (READY=1), purge"
+bash tests/package.sh
+
 echo
 echo "all checks passed"

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use ringkeeper::config::Config;
 
@@ -21,6 +21,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print the version (the same as `--version`).
+    Version,
     /// Run a server. Without a config file: standalone on 127.0.0.1:2181, data in
     /// ./ringkeeper-data.
     Server {
@@ -91,7 +93,9 @@ fn main() -> ExitCode {
         let tail = ringkeeper::cli::normalize_zkcli_args(argv.split_off(1));
         argv.extend(tail);
     }
-    let args = Args::parse_from(argv);
+    let version = version();
+    let args = Args::command().version(version).get_matches_from(argv);
+    let args = Args::from_arg_matches(&args).unwrap_or_else(|e| e.exit());
     // A panic is a bug (bad input gets an error code, never a panic). In a server a
     // panicking core would leave the others waiting on it forever, so the process
     // stops at once instead; recovery on restart comes from the log.
@@ -102,6 +106,10 @@ fn main() -> ExitCode {
         std::process::abort();
     }));
     match args.command {
+        Command::Version => {
+            println!("ringkeeper {version}");
+            ExitCode::SUCCESS
+        }
         Command::ImportZk {
             zk_data_dir,
             zk_log_dir,
@@ -153,6 +161,19 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The crate version, and the commit when the build was given one in
+/// RINGKEEPER_GIT_COMMIT (packaging/build-deb.sh does). An environment variable and not
+/// a build script running git: read here, a new commit rebuilds only this binary's
+/// crate, where a build script's output would rebuild the library on every commit.
+fn version() -> &'static str {
+    match option_env!("RINGKEEPER_GIT_COMMIT") {
+        Some(commit) if !commit.is_empty() => {
+            Box::leak(format!("{} (commit {commit})", env!("CARGO_PKG_VERSION")).into_boxed_str())
+        }
+        _ => env!("CARGO_PKG_VERSION"),
     }
 }
 

@@ -185,6 +185,10 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     let stop_notice = |s: &mut shutdown::Stopper| s.notice().map_err(ServerError::Signals);
     let quorum_stop = stop_notice(&mut stopper)?;
     let mut handles = Vec::with_capacity(n + 1);
+    // Each executor says it runs before it takes its task, so readiness waits for
+    // every io_uring ring to exist (an executor that cannot make its rings, say under
+    // a too-small memlock limit, never says so and the process never reports ready).
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<usize>();
     let spin = Duration::from_micros(cfg.spin_before_park_us);
     // With a shared quorum core the quorum task runs on session core 0's executor:
     // the write path then crosses no thread (no eventfd wake-up, no membarrier when an
@@ -217,12 +221,15 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     } else {
         {
             let cpu = cpu_for(0);
+            let (started, slot) = (started_tx.clone(), handles.len());
             let h = LocalExecutorBuilder::new(Placement::Unbound)
                 .name("rk-quorum")
                 .io_memory(IO_MEMORY_BYTES)
                 .spin_before_park(spin)
                 .spawn(move || async move {
                     pin(cpu);
+                    let _ = started.send(slot);
+                    drop(started);
                     quorum_task().await
                 })
                 .map_err(|e| ServerError::Executor(e.to_string()))?;
@@ -250,12 +257,15 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
         let cpu = cpu_for(i + first_cpu);
         let quorum_here = if i == 0 { shared_quorum.take() } else { None };
         let first = first.clone();
+        let (started, slot) = (started_tx.clone(), handles.len());
         let h = LocalExecutorBuilder::new(Placement::Unbound)
             .name(&format!("rk-session-{i}"))
             .io_memory(IO_MEMORY_BYTES)
             .spin_before_park(spin)
             .spawn(move || async move {
                 pin(cpu);
+                let _ = started.send(slot);
+                drop(started);
                 if let Some(q) = quorum_here {
                     glommio::spawn_local(q()).detach();
                 }
@@ -263,6 +273,21 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             })
             .map_err(|e| ServerError::Executor(e.to_string()))?;
         handles.push(h);
+    }
+    // Every executor running, on a tree recovered and ports bound: a client's
+    // request is answered from here on (a connection made earlier waits in the
+    // listen backlog). A sender dropped unsent is an executor that failed to start.
+    drop(started_tx);
+    let mut running = vec![false; handles.len()];
+    for slot in started_rx.iter().take(handles.len()) {
+        running[slot] = true;
+    }
+    if let Some(failed) = running.iter().position(|r| !r) {
+        let why = match handles.swap_remove(failed).join() {
+            Err(e) => e.to_string(),
+            Ok(()) => "it stopped at once".into(),
+        };
+        return Err(ServerError::Executor(why));
     }
     tracing::info!(
         "ringkeeper {} serving on {} with {n} session core(s) and {}",
@@ -274,6 +299,12 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             "a dedicated quorum core"
         }
     );
+    // For systemd (`Type=notify`, packaging/ringkeeper.service): started now. A
+    // no-op without NOTIFY_SOCKET; a failed send is logged, as the service then
+    // times out its start and says why.
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+        tracing::warn!("could not tell the service manager the server is ready: {e}");
+    }
     // The executors run until the process exits; this thread waits for a stop.
     drop(handles);
     // The chain's head: held by this thread, which waits for the stop, it would keep

@@ -95,6 +95,9 @@ impl Stopper {
         // the wait instead of the deadline.
         drop(report_tx);
         let sig = signals.wait_forever();
+        // Tells systemd the stop has begun even when the signal came from elsewhere
+        // than `systemctl stop` (a no-op without NOTIFY_SOCKET).
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         tracing::info!(
             "{}: stopping: no new connections or requests; answering those in flight \
              (at most {} s), then closing connections (sessions stay: clients \
