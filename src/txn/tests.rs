@@ -1094,3 +1094,264 @@ fn sequential_and_ephemeral_nodes_count_and_a_closed_session_uncounts() {
         .stat();
     assert_eq!((s.version, s.mzxid), (0, 6));
 }
+
+/// The model of a znode for `versions_follow_a_simple_model_through_multis`.
+#[derive(Clone, Debug, PartialEq)]
+struct ModelNode {
+    data: Vec<u8>,
+    version: i32,
+    aversion: i32,
+    writable: bool,
+}
+
+/// The whole model: every znode under `/t` by path.
+type Model = std::collections::BTreeMap<String, ModelNode>;
+
+fn model_parent(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => "/",
+    }
+}
+
+fn model_has_children(m: &Model, path: &str) -> bool {
+    let prefix = format!("{path}/");
+    m.range(prefix.clone()..)
+        .next()
+        .is_some_and(|(p, _)| p.starts_with(&prefix))
+}
+
+/// One model op; `Err(())` if ZooKeeper would refuse it (the model changes only on Ok).
+fn model_apply(m: &mut Model, op: &MultiOp) -> Result<(), ()> {
+    let ok_version = |want: i32, have: i32| want == -1 || want == have;
+    match op {
+        MultiOp::Create { req, .. } => {
+            let parent = model_parent(&req.path);
+            if m.contains_key(&req.path) || (parent != "/t" && !m.contains_key(parent)) {
+                return Err(());
+            }
+            let data = req.data.as_ref().map(|d| d.to_vec()).unwrap_or_default();
+            m.insert(
+                req.path.clone(),
+                ModelNode {
+                    data,
+                    version: 0,
+                    aversion: 0,
+                    writable: true,
+                },
+            );
+        }
+        MultiOp::Delete(r) => {
+            let n = m.get(&r.path).ok_or(())?;
+            if !ok_version(r.version, n.version) || model_has_children(m, &r.path) {
+                return Err(());
+            }
+            m.remove(&r.path);
+        }
+        MultiOp::SetData(r) => {
+            let n = m.get_mut(&r.path).ok_or(())?;
+            if !n.writable || !ok_version(r.version, n.version) {
+                return Err(());
+            }
+            n.data = r.data.as_ref().map(|d| d.to_vec()).unwrap_or_default();
+            n.version = n.version.wrapping_add(1);
+        }
+        MultiOp::Check(r) => {
+            let n = m.get(&r.path).ok_or(())?;
+            if !ok_version(r.version, n.version) {
+                return Err(());
+            }
+        }
+        _ => unreachable!("the test makes no other op"),
+    }
+    Ok(())
+}
+
+/// What the tree holds under `/t`, in the model's shape.
+fn tree_as_model(t: &DataTree) -> Model {
+    let mut out = Model::new();
+    let mut todo = vec!["/t".to_string()];
+    while let Some(p) = todo.pop() {
+        let node = t.get(&p).expect("listed child exists");
+        for c in node.children() {
+            todo.push(format!("{p}/{c}"));
+        }
+        if p == "/t" {
+            continue;
+        }
+        let stat = node.stat();
+        out.insert(
+            p,
+            ModelNode {
+                data: node
+                    .data()
+                    .map(|d| d.shared_bytes().to_vec())
+                    .unwrap_or_default(),
+                version: stat.version,
+                aversion: stat.aversion,
+                writable: node.acl().iter().any(|a| a.perms & perms::WRITE != 0),
+            },
+        );
+    }
+    out
+}
+
+/// Random batches of creates, deletes, setData, setACL and multis (some failing, so
+/// they must change nothing) over a deep chain and a directory of thousands, each
+/// checked against a plain map after every batch; every 25th version is pinned with
+/// the model of that moment and must still read exactly that at the end, after all
+/// the later batches (issue 11's property test).
+#[test]
+fn versions_follow_a_simple_model_through_multis() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut h = Harness::new();
+    h.run(create("/t", 0));
+    h.run(create("/t/w", 0));
+    let mut model = Model::new();
+    model.insert(
+        "/t/w".into(),
+        ModelNode {
+            data: b"x".to_vec(),
+            version: 0,
+            aversion: 0,
+            writable: true,
+        },
+    );
+    let mut pinned: Vec<(DataTree, Model)> = Vec::new();
+    let locked = vec![Acl::new(perms::ALL & !perms::WRITE, "world", "anyone")];
+    let pick_path = |rng: &mut StdRng| -> String {
+        if rng.gen_bool(0.5) {
+            // Wide: one directory with up to 3000 children (many B+tree leaves).
+            format!(
+                "/t/w{}",
+                if rng.gen_bool(0.02) {
+                    "".to_string()
+                } else {
+                    format!("/c{}", rng.gen_range(0..3000))
+                }
+            )
+        } else {
+            // Deep: a chain up to 10 levels, with a leaf beside each level.
+            let depth = rng.gen_range(1..=10);
+            let mut p = "/t".to_string();
+            for _ in 0..depth {
+                p.push_str("/d");
+            }
+            if rng.gen_bool(0.3) {
+                p.push_str(&format!("/x{}", rng.gen_range(0..4)));
+            }
+            p
+        }
+    };
+    let random_op = |rng: &mut StdRng, model: &Model| -> MultiOp {
+        let path = pick_path(rng);
+        let have = model.get(&path).map(|n| n.version).unwrap_or(0);
+        let version = match rng.gen_range(0..4) {
+            0 => -1,
+            1 => have + 1,
+            _ => have,
+        };
+        let value = Some(Bytes::from(format!("v{}", rng.gen_range(0..1000))));
+        match rng.gen_range(0..10) {
+            0..=3 => MultiOp::Create {
+                op: OpCode::Create,
+                req: CreateRequest {
+                    path,
+                    data: value,
+                    acl: Acl::open_unsafe(),
+                    flags: 0,
+                },
+            },
+            4..=5 => MultiOp::Delete(DeleteRequest { path, version }),
+            6..=8 => MultiOp::SetData(SetDataRequest {
+                path,
+                data: value,
+                version,
+            }),
+            _ => MultiOp::Check(CheckVersionRequest { path, version }),
+        }
+    };
+    let mut applied_ok = 0;
+    for batch in 0..3000 {
+        for _ in 0..rng.gen_range(1..=6) {
+            let kind = rng.gen_range(0..10);
+            if kind < 6 {
+                let op = random_op(&mut rng, &model);
+                let expect = model_apply(&mut model.clone(), &op).is_ok();
+                let req = match op.clone() {
+                    MultiOp::Create { op, req } => WriteRequest::Create { op, req },
+                    MultiOp::Delete(r) => WriteRequest::Delete(r),
+                    MultiOp::SetData(r) => WriteRequest::SetData(r),
+                    MultiOp::Check(r) => WriteRequest::Check(r),
+                    _ => unreachable!(),
+                };
+                let out = h.run(req);
+                assert_eq!(
+                    failed(&out).is_none(),
+                    expect,
+                    "batch {batch}: {op:?} -> {out:?}"
+                );
+                if expect {
+                    model_apply(&mut model, &op).expect("checked");
+                    applied_ok += 1;
+                }
+            } else if kind < 9 {
+                let ops: Vec<MultiOp> = (0..rng.gen_range(2..=4))
+                    .map(|_| random_op(&mut rng, &model))
+                    .collect();
+                let mut after = model.clone();
+                let expect = ops.iter().all(|op| model_apply(&mut after, op).is_ok());
+                let out = h.run(multi(ops.clone()));
+                let OpOutcome::Multi { err, .. } = &out.result else {
+                    panic!("batch {batch}: a multi answered {out:?}");
+                };
+                assert_eq!(
+                    *err == ErrorCode::Ok,
+                    expect,
+                    "batch {batch}: multi {ops:?} -> {out:?}"
+                );
+                if expect {
+                    model = after;
+                    applied_ok += 1;
+                }
+            } else {
+                let path = pick_path(&mut rng);
+                let Some(n) = model.get(&path).cloned() else {
+                    continue;
+                };
+                let lock = rng.gen_bool(0.5);
+                let acl = if lock {
+                    locked.clone()
+                } else {
+                    Acl::open_unsafe()
+                };
+                let out = h.run(set_acl(&path, acl, n.aversion));
+                assert!(
+                    failed(&out).is_none(),
+                    "batch {batch}: setACL {path} -> {out:?}"
+                );
+                let m = model.get_mut(&path).expect("present");
+                m.aversion += 1;
+                m.writable = !lock;
+            }
+        }
+        assert_eq!(
+            tree_as_model(&h.tree),
+            model,
+            "batch {batch}: the tree left the model"
+        );
+        if batch % 25 == 0 {
+            pinned.push((h.tree.clone(), model.clone()));
+        }
+    }
+    assert!(
+        applied_ok > 2000,
+        "too few writes took effect ({applied_ok}) to test much"
+    );
+    assert!(model.len() > 500, "the tree stayed small ({})", model.len());
+    for (i, (version, seen)) in pinned.iter().enumerate() {
+        version.validate();
+        assert_eq!(&tree_as_model(version), seen, "pinned version {i} changed");
+    }
+}
