@@ -1,24 +1,11 @@
 //! Adler-32 as `java.util.zip.Adler32` computes it (RFC 1950 §8.2): `a` starts at 1,
 //! `b` at 0, both modulo 65521; the value is `b << 16 | a`, which Java returns as a
-//! non-negative `long` and ZooKeeper writes with `writeLong`.
-
-const MOD: u32 = 65_521;
-/// The most bytes that can be summed before `b` could overflow a `u32` (zlib's NMAX).
-const NMAX: usize = 5552;
+//! non-negative `long` and ZooKeeper writes with `writeLong`. The `adler2` crate
+//! computes it; the tests pin it to Java's values.
 
 /// Adler-32 of `bytes` (initial state 1).
 pub fn adler32(bytes: &[u8]) -> u32 {
-    let mut a: u32 = 1;
-    let mut b: u32 = 0;
-    for chunk in bytes.chunks(NMAX) {
-        for &byte in chunk {
-            a += u32::from(byte);
-            b += a;
-        }
-        a %= MOD;
-        b %= MOD;
-    }
-    (b << 16) | a
+    adler2::adler32_slice(bytes)
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! Reading Apache ZooKeeper 3.8's data directory: its snapshots and txn logs, for
-//! `ringkeeper import-zk`. Read-only: nothing here writes into a ZooKeeper directory.
+//! Apache ZooKeeper 3.8's data directory: reading its snapshots and txn logs, for
+//! `ringkeeper import-zk`, and writing a snapshot in its serialization
+//! (`snap_write`), for `ringkeeper export-zk` and a ZAB leader's SNAP. The reader
+//! never writes into a ZooKeeper directory; the exporter writes only into a new one.
 //!
 //! Facts from Apache ZooKeeper 3.8 (`zookeeper-server/src/main/java/org/apache/zookeeper/`
 //! `server/persistence/FileSnap.java`, `SnapStream.java`, `FileTxnLog.java`, `Util.java`;
@@ -81,6 +83,7 @@
 mod adler;
 mod log;
 mod snap;
+mod snap_write;
 
 #[cfg(test)]
 mod tests;
@@ -93,6 +96,7 @@ use bytes::Bytes;
 pub use adler::adler32;
 pub use log::{read_log_bytes, LogEnd, ZkLog, ZkRecord, LOG_MAGIC};
 pub use snap::{looks_complete, read_snapshot_bytes, ZkSnapshot, ZxidDigest, SNAP_MAGIC};
+pub use snap_write::{export_snapshot, write_zk_snapshot};
 
 use crate::tree::DataTree;
 use crate::txn::{apply, Txn};
