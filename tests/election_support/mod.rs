@@ -45,7 +45,7 @@ pub fn server_lines(ports: &[Ports]) -> String {
         .enumerate()
         .map(|(i, p)| {
             format!(
-                "server.{}=127.0.0.1:{}:{};{}\n",
+                "server.{}=127.0.0.1:{}:{};127.0.0.1:{}\n",
                 i + 1,
                 p.quorum,
                 p.election,
