@@ -14,7 +14,7 @@
 //!   progress by [`MAX_HANDSHAKES`]. A peer that sends garbage is closed with a log line.
 
 use std::cell::Cell;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -48,8 +48,6 @@ pub(super) struct Peer {
     conn: Option<Rc<Conn>>,
     /// A connection attempt is under way (`inprogressConnections`).
     connecting: bool,
-    /// Where the peer said it listens, from its initial message.
-    announced: Option<SocketAddr>,
 }
 
 /// One live connection: its tasks stop when `closed` is set.
@@ -98,12 +96,14 @@ pub(super) fn spawn_listener(
     core: Rc<Core>,
     listener: std::net::TcpListener,
 ) -> std::io::Result<()> {
+    core.listen_fd
+        .set(Some(std::os::fd::AsRawFd::as_raw_fd(&listener)));
     let mut acceptor = Acceptor::spawn_named("election port", "rk-election-accept", listener)?;
     let in_handshake = Rc::new(Cell::new(0usize));
     glommio::spawn_local(async move {
         while let Some(stream) = acceptor.next().await {
             if core.stopped.get() {
-                acceptor.stop();
+                // `close_all` has shut the listener down already.
                 return;
             }
             let from = stream.peer_addr().ok();
@@ -201,20 +201,19 @@ fn received_hello(
         );
         return;
     }
-    if let Some(addr) = msg
-        .addresses
-        .first()
-        .and_then(|a| (a.host.as_str(), a.port).to_socket_addrs().ok())
-        .and_then(|mut it| it.next())
-    {
-        core.peers.borrow_mut().entry(sid).or_default().announced = Some(addr);
-    }
     if sid < core.myid {
-        // The smaller sid knocked: drop this one and any old connection, dial back.
+        // The smaller sid knocked: drop this one and any old connection, and dial back
+        // where it says it listens (Java too, for this one dial-back). Only an IP
+        // literal is taken: resolving a name would block the executor, and the
+        // configured address serves as well.
+        let announced = msg.addresses.first().and_then(|a| {
+            let ip: std::net::IpAddr = a.host.parse().ok()?;
+            Some(SocketAddr::new(ip, a.port))
+        });
         tracing::debug!("election: server {sid} connected; dialing it back");
         drop(stream);
         drop_conn(core, sid);
-        connect_one(core, sid);
+        connect_one(core, sid, announced);
     } else {
         install(core, sid, stream, rest);
     }
@@ -231,19 +230,20 @@ pub(super) fn send(core: &Rc<Core>, to: Sid, frame: Bytes) {
     };
     match conn {
         Some(c) => c.wake_writer.raise(),
-        None => connect_one(core, to),
+        None => connect_one(core, to, None),
     }
 }
 
-/// Opens a connection to `sid` unless one exists or is being opened.
-fn connect_one(core: &Rc<Core>, sid: Sid) {
+/// Opens a connection to `sid` (at `addr`, else its configured address) unless one
+/// exists or is being opened.
+fn connect_one(core: &Rc<Core>, sid: Sid, addr: Option<SocketAddr>) {
     let addr = {
         let mut peers = core.peers.borrow_mut();
         let peer = peers.entry(sid).or_default();
         if peer.conn.is_some() || peer.connecting || core.stopped.get() {
             return;
         }
-        let Some(addr) = peer.announced.or_else(|| core.addrs.get(&sid).copied()) else {
+        let Some(addr) = addr.or_else(|| core.addrs.get(&sid).copied()) else {
             tracing::debug!("election: no address for server {sid}; not connecting");
             return;
         };
@@ -431,13 +431,17 @@ async fn write_loop(
     }
 }
 
-/// Closes `conn` and forgets it if it is still `sid`'s connection.
+/// Closes `conn` and forgets it if it is still `sid`'s connection. A sid outside the
+/// configuration is forgotten altogether, so peers inventing ids cannot grow the map.
 fn end(core: &Core, sid: Sid, conn: &Rc<Conn>) {
     conn.close();
     let mut peers = core.peers.borrow_mut();
     if let Some(p) = peers.get_mut(&sid) {
         if p.conn.as_ref().is_some_and(|c| c.id == conn.id) {
             p.conn = None;
+            if !core.addrs.contains_key(&sid) && !p.connecting {
+                peers.remove(&sid);
+            }
         }
     }
 }
@@ -455,6 +459,14 @@ fn drop_conn(core: &Core, sid: Sid) {
 }
 
 pub(super) fn close_all(core: &Core) {
+    if let Some(fd) = core.listen_fd.take() {
+        // SAFETY: a plain syscall on the listening socket, which the accepting thread
+        // keeps open until this shutdown ends its `accept` (taken once, so never
+        // repeated on a reused descriptor).
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RDWR);
+        }
+    }
     let conns: Vec<Rc<Conn>> = core
         .peers
         .borrow_mut()

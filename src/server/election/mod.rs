@@ -84,6 +84,9 @@ struct Core {
     decided: RefCell<Option<Decided>>,
     decided_wake: Signal,
     stopped: Cell<bool>,
+    /// The election port's listening socket, for [`Election::stop`] (the accepting
+    /// thread owns and closes it).
+    listen_fd: Cell<Option<std::os::fd::RawFd>>,
 }
 
 impl Election {
@@ -149,6 +152,7 @@ impl Election {
             decided: RefCell::new(None),
             decided_wake: Signal::default(),
             stopped: Cell::new(false),
+            listen_fd: Cell::new(None),
         });
         tracing::info!(
             "election: server {} listening on {listen} for the election port",
@@ -201,8 +205,8 @@ impl Election {
         self.core.connected(sid)
     }
 
-    /// Stops answering: closes every connection; the listener thread ends with the
-    /// process.
+    /// Stops answering: the election port stops listening and every connection is
+    /// closed. A [`Election::look`] in progress never returns.
     pub fn stop(&self) {
         self.core.stopped.set(true);
         self.core.timer_wake.raise();
