@@ -27,8 +27,14 @@ fn ensemble_cfg(ports: &[support::Ports]) -> String {
 #[test]
 fn three_servers_elect_the_best_vote_reelect_and_a_restarted_one_follows() {
     let root = test_dir("election-three");
-    let ports = free_ports(3);
-    let cfg = ensemble_cfg(&ports);
+    let ports = free_ports(4);
+    // Three voters and an observer (server 4), which follows every decision.
+    let cfg = format!(
+        "{}server.4=127.0.0.1:{}:{}:observer\n",
+        ensemble_cfg(&ports[..3]),
+        ports[3].quorum,
+        ports[3].election
+    );
     // The best vote is server 1's (highest epoch), then 2's (higher zxid than 3's): a
     // rule that looked at sids alone would pick 3.
     let votes: [&[&str]; 3] = [
@@ -36,10 +42,15 @@ fn three_servers_elect_the_best_vote_reelect_and_a_restarted_one_follows() {
         &["--current-epoch", "1", "--last-zxid", "0x100000009"],
         &["--current-epoch", "1", "--last-zxid", "0x100000003"],
     ];
-    let mut nodes: Vec<Node> = (0..3)
-        .map(|i| Node::start(&root, i as i64 + 1, &cfg, votes[i]))
-        .collect();
+    // Server 1 listens before the others start: two of them alone are a quorum and
+    // would not wait for it.
+    let mut nodes = vec![Node::start(&root, 1, &cfg, votes[0])];
+    nodes[0].wait_log("listening on", DECIDE);
+    nodes.extend((1..3).map(|i| Node::start(&root, i as i64 + 1, &cfg, votes[i])));
+    let mut observer = Node::start(&root, 4, &cfg, &[]);
     let first: Vec<String> = nodes.iter_mut().map(|n| n.next_decision(DECIDE)).collect();
+    let seen = observer.next_decision(DECIDE);
+    assert!(seen.starts_with("OBSERVING 1 leader=1"), "{seen}");
     assert!(
         first[0].starts_with("LEADING leader=1 zxid=0x200000005 peerEpoch=2"),
         "{first:?}"
@@ -58,6 +69,21 @@ fn three_servers_elect_the_best_vote_reelect_and_a_restarted_one_follows() {
         "{second:?}"
     );
     assert!(second[1].starts_with("FOLLOWING 2 leader=2"), "{second:?}");
+    // The observer may first pick the dead leader again: voters still LOOKING answer a
+    // non-voter with their last election's vote, as Java's WorkerReceiver does. With no
+    // connection to it, it looks again and finds 2.
+    let deadline = std::time::Instant::now() + DECIDE;
+    loop {
+        let seen = observer.next_decision(DECIDE);
+        if seen.starts_with("OBSERVING 2 leader=2") {
+            break;
+        }
+        assert!(seen.starts_with("OBSERVING 1"), "{seen}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the observer never found 2"
+        );
+    }
 
     // Back with the best vote, server 1 still follows the leader in place: the others
     // answer it from outside the election with their votes and 2's LEADING one.

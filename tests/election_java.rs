@@ -204,6 +204,7 @@ fn java_servers_and_ringkeeper_agree_on_the_java_leader() {
     let ports = free_ports(3);
     let cfg = ensemble_cfg(&ports);
     let mut rk = Node::start(&root, 1, &cfg, &[]);
+    rk.wait_log("listening on", JAVA_UP);
     let mut zk3 = JavaZk::start(&root, 3, &cfg, ports[2].client);
     // Two of three agree: ringkeeper and Java 3 elect 3, in ZooKeeper's notifications.
     let d = rk.next_decision(JAVA_UP);
@@ -236,6 +237,8 @@ fn java_servers_vote_for_ringkeeper_when_its_vote_is_best() {
         &cfg,
         &["--current-epoch", "5", "--last-zxid", "0x500000001"],
     );
+    // Up before either JVM: two Java servers alone are a quorum and would elect 3.
+    rk.wait_log("listening on", JAVA_UP);
     let mut zk2 = JavaZk::start(&root, 2, &cfg, ports[1].client);
     let mut zk3 = JavaZk::start(&root, 3, &cfg, ports[2].client);
     let d = rk.next_decision(JAVA_UP);
