@@ -6,9 +6,9 @@
 //!   the Java pair forms its ensemble (`srvr`: leader and follower) while ringkeeper
 //!   reports FOLLOWING 3, and Java server 2, started last, learns the leader partly
 //!   from ringkeeper's answer.
-//! - ringkeeper with the best vote: it reports LEADING, and both Java servers follow
-//!   it, which their logs show as attempts to reach its quorum port (nothing listens
-//!   there yet); they then give up on it and elect among themselves.
+//! - ringkeeper with the best vote: it reports LEADING, and both Java servers decode its
+//!   vote and follow it, which their logs show as attempts to reach its quorum port
+//!   (nothing listens there yet); they then go back to LOOKING.
 //!
 //! Fails, naming the package, when java or the ZooKeeper jar is missing.
 
@@ -257,10 +257,10 @@ fn java_servers_vote_for_ringkeeper_when_its_vote_is_best() {
         zk.wait_log(&quorum_port);
         zk.wait_log("Peer state changed: looking");
     }
-    // Then they elect among themselves (ringkeeper's LEADING answer is from an older
-    // round and alone), and ringkeeper, which cannot see that, still says LEADING.
-    zk3.wait_mode("leader");
-    zk2.wait_mode("follower");
+    // What comes next depends on timing, in Java's own rules: ringkeeper's LEADING
+    // answer and the other Java server's FOLLOWING 1 (if it still follows) are a
+    // quorum out of the election, so they may follow 1 again, or they elect 3 among
+    // themselves. ringkeeper cannot see either and still says LEADING.
     assert_eq!(rk.printed(), vec![d.clone()], "ringkeeper moved");
     let _ = fs::remove_dir_all(&root);
 }
