@@ -278,6 +278,26 @@ fn bad_input_on_the_election_port_closes_that_connection_and_election_goes_on() 
     );
     drop(s);
 
+    // Ids outside the configuration are answered, but only 64 connections of them
+    // are kept at once.
+    let mut strangers: Vec<TcpStream> = (100..164)
+        .map(|sid| {
+            let mut s = connect(port);
+            s.write_all(&hello(sid, "127.0.0.1:1")).expect("hello");
+            s.write_all(&looking(sid, 0, 1, 0)).expect("notification");
+            let (state, ..) = read_notification(&mut s);
+            assert_eq!(state, 0, "the answer to server {sid}: LOOKING");
+            s
+        })
+        .collect();
+    let mut one_more = connect(port);
+    one_more
+        .write_all(&hello(200, "127.0.0.1:1"))
+        .expect("hello");
+    assert_closed(&mut one_more, Duration::from_secs(5), "the 65th stranger");
+    node.wait_log("64 such connections already open", DECIDE);
+    strangers.clear();
+
     // Still electing: with server 2 up, the pair reaches a decision. It is for 3, the
     // best vote they heard (FLE never asks whether the proposed leader is alive).
     let mut two = Node::start(&root, 2, &cfg, &[]);

@@ -37,6 +37,9 @@ use crate::zab::Sid;
 pub const MAX_HANDSHAKES: usize = 32;
 /// The longest initial message: two longs, the length, the address.
 const MAX_HELLO: usize = 20 + MAX_ADDRESS_LEN;
+/// Connections kept at once from sids outside the configuration (observers of an old
+/// config, tools); Java answers them too, but without a bound.
+pub const MAX_UNKNOWN_PEERS: usize = 64;
 
 /// One peer as the connection manager sees it.
 #[derive(Default)]
@@ -200,6 +203,21 @@ fn received_hello(
              (check myid on every server)"
         );
         return;
+    }
+    if !core.addrs.contains_key(&sid) {
+        let unknown = core
+            .peers
+            .borrow()
+            .iter()
+            .filter(|(id, p)| !core.addrs.contains_key(id) && p.conn.is_some())
+            .count();
+        if unknown >= MAX_UNKNOWN_PEERS {
+            tracing::warn!(
+                "election: closing the connection from {from:?} (server {sid}, not in the \
+                 configuration): {MAX_UNKNOWN_PEERS} such connections already open"
+            );
+            return;
+        }
     }
     if sid < core.myid {
         // The smaller sid knocked: drop this one and any old connection, and dial back
