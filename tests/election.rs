@@ -309,3 +309,32 @@ fn bad_input_on_the_election_port_closes_that_connection_and_election_goes_on() 
     assert!(node.is_running());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_bad_ensemble_config_is_refused_with_a_message() {
+    let root = test_dir("election-config");
+    let ports = free_ports(3);
+    let cfg_path = root.join("zoo.cfg");
+    std::fs::write(
+        &cfg_path,
+        format!("dataDir={}\n{}", root.display(), ensemble_cfg(&ports)),
+    )
+    .expect("zoo.cfg");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+            .args(["election", "-c"])
+            .arg(&cfg_path)
+            .output()
+            .expect("run")
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read myid"), "{err}");
+    std::fs::write(root.join("myid"), "7\n").expect("myid");
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("myid 7 is not in the server list"), "{err}");
+    let _ = std::fs::remove_dir_all(&root);
+}
