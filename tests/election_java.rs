@@ -14,36 +14,25 @@
 
 #[path = "election_support/mod.rs"]
 mod support;
+#[path = "common/zk_java.rs"]
+mod zk_java;
 
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use support::{free_ports, server_lines, test_dir, Node, Ports};
 
-const JARS: &str = "/usr/share/java";
 /// A JVM on a loaded 2-CPU machine can take a while to start.
 const JAVA_UP: Duration = Duration::from_secs(90);
 
 fn require_java() {
-    let java = Command::new("java")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    assert!(
-        java.is_ok_and(|s| s.success()),
-        "`java -version` does not run: install a JRE (apt-get install -y default-jre-headless)"
-    );
-    let jar = Path::new(JARS).join("zookeeper.jar");
-    assert!(
-        jar.exists(),
-        "{} is missing: apt-get install -y zookeeper",
-        jar.display()
-    );
+    if let Some(why) = zk_java::java_missing() {
+        panic!("{why}: apt-get install -y zookeeper default-jre-headless");
+    }
 }
 
 /// tickTime 500 ms and a long initLimit: the Java leader waits 15 s for followers, so
@@ -76,41 +65,8 @@ impl JavaZk {
             ),
         )
         .expect("zoo.cfg");
-        fs::write(
-            dir.join("log4j.properties"),
-            format!(
-                "log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n\
-                 log4j.appender.F.File={}\nlog4j.appender.F.layout=org.apache.log4j.PatternLayout\n\
-                 log4j.appender.F.layout.ConversionPattern=%d{{ISO8601}} %-5p [%t:%C{{1}}@%L] - %m%n\n",
-                dir.join("zk.log").display()
-            ),
-        )
-        .expect("log4j");
-        let cp = [
-            "zookeeper.jar",
-            "netty-codec.jar",
-            "netty-resolver.jar",
-            "netty-transport-native-unix-common.jar",
-            "slf4j-log4j12.jar",
-            "log4j-1.2.jar",
-        ]
-        .map(|j| format!("{JARS}/{j}"))
-        .join(":");
-        let child = Command::new("java")
-            .arg("-Xmx128m")
-            .arg("-XX:+UseSerialGC")
-            .arg("-XX:TieredStopAtLevel=1")
-            .arg(format!(
-                "-Dlog4j.configuration=file:{}",
-                dir.join("log4j.properties").display()
-            ))
-            .arg("-cp")
-            .arg(cp)
-            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(dir.join("zoo.cfg"))
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(dir.join("zk.out")).expect("out"))
-            .stderr(fs::File::create(dir.join("zk.err")).expect("err"))
+        let child = zk_java::quorum_peer_main(&dir, &dir.join("zoo.cfg"), &["-Xmx128m"])
+            .expect("java command")
             .spawn()
             .expect("spawn java");
         JavaZk {
