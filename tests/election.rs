@@ -338,3 +338,34 @@ fn a_bad_ensemble_config_is_refused_with_a_message() {
     assert!(err.contains("myid 7 is not in the server list"), "{err}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_busy_election_port_is_retried_then_refused() {
+    let root = test_dir("election-bind");
+    let ports = free_ports(3);
+    std::fs::write(root.join("myid"), "1\n").expect("myid");
+    let cfg_path = root.join("zoo.cfg");
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "dataDir={}\nelectionPortBindRetry=2\n{}",
+            root.display(),
+            ensemble_cfg(&ports)
+        ),
+    )
+    .expect("zoo.cfg");
+    let _busy = TcpListener::bind(("127.0.0.1", ports[0].election)).expect("occupy");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+        .args(["election", "-c"])
+        .arg(&cfg_path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("retrying in 1 s"), "{err}");
+    assert!(err.contains("cannot listen on the election port"), "{err}");
+    // Two tries, one second apart.
+    assert!(started.elapsed() >= Duration::from_millis(900), "{err}");
+    let _ = std::fs::remove_dir_all(&root);
+}
