@@ -57,6 +57,24 @@ enum Command {
         #[arg(long)]
         extended_types: bool,
     },
+    /// Diagnostic until ZAB is wired into the server: take part in an ensemble's
+    /// leader election (ZooKeeper's fast leader election on the election port, Java
+    /// peers included) and print each decision as one line; keeps answering peers until
+    /// killed. It has no quorum port: nobody can follow it.
+    Election {
+        /// The ensemble's zoo.cfg (server.N lines; myid in dataDir).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A setting as `-D KEY=VALUE`, applied after the file. Repeatable.
+        #[arg(short = 'D', value_name = "KEY=VALUE")]
+        props: Vec<String>,
+        /// The last logged zxid to vote with (decimal or 0x hex).
+        #[arg(long, default_value = "0", value_parser = parse_i64)]
+        last_zxid: i64,
+        /// The currentEpoch to vote with.
+        #[arg(long, default_value = "0", value_parser = parse_i64)]
+        current_epoch: i64,
+    },
     /// A load generator for any ZooKeeper-protocol server (see bench/).
     Bench(Box<ringkeeper::bench::BenchArgs>),
     /// A measuring instrument for bench/compare, not a server: answers getData at
@@ -116,6 +134,27 @@ fn main() -> ExitCode {
             to,
             extended_types,
         } => import_zk(&zk_data_dir, zk_log_dir.as_deref(), &to, extended_types),
+        Command::Election {
+            config,
+            props,
+            last_zxid,
+            current_epoch,
+        } => {
+            let cfg = match ringkeeper::config::QuorumConfig::load(&config, &props) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("ringkeeper election: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match ringkeeper::server::election::diagnostic::run(cfg, last_zxid, current_epoch) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ringkeeper election: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Bench(bench) => ringkeeper::bench::main(*bench),
         Command::FloorServer {
             listen,
@@ -223,4 +262,13 @@ fn import_zk(
             ExitCode::FAILURE
         }
     }
+}
+
+/// A number as decimal or `0x` hex (zxids are usually written in hex).
+fn parse_i64(s: &str) -> Result<i64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).map(|v| v as i64),
+        None => s.parse::<i64>(),
+    };
+    r.map_err(|e| format!("{s:?}: {e}"))
 }

@@ -13,12 +13,11 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{op, request, Jute, Reader, Server};
 
-const JARS: &str = "/usr/share/java";
 const ALL: i32 = 31;
 const READ: i32 = 1;
 const EPHEMERAL: i32 = 1;
@@ -30,22 +29,6 @@ const OP_MULTI: i32 = 14;
 const OP_CREATE_CONTAINER: i32 = 19;
 const OP_AUTH: i32 = 100;
 const OP_SET_DATA: i32 = 5;
-
-fn java_missing() -> Option<String> {
-    let java = Command::new("java")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !java.map(|s| s.success()).unwrap_or(false) {
-        return Some("`java -version` does not run".into());
-    }
-    let jar = Path::new(JARS).join("zookeeper.jar");
-    if !jar.exists() {
-        return Some(format!("{} is missing", jar.display()));
-    }
-    None
-}
 
 struct Zk {
     child: Option<Child>,
@@ -68,44 +51,14 @@ impl Zk {
             dir.join("data").display()
         );
         fs::write(dir.join("zoo.cfg"), cfg).unwrap();
-        fs::write(
-            dir.join("log4j.properties"),
-            format!(
-                "log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n\
-                 log4j.appender.F.File={}\nlog4j.appender.F.layout=org.apache.log4j.PatternLayout\n\
-                 log4j.appender.F.layout.ConversionPattern=%d{{ISO8601}} %-5p [%t:%C{{1}}@%L] - %m%n\n",
-                dir.join("zk.log").display()
-            ),
+        let child = common::zk_java::quorum_peer_main(
+            dir,
+            &dir.join("zoo.cfg"),
+            &["-Xmx256m", "-Dzookeeper.snapCount=10"],
         )
-        .unwrap();
-        let cp = [
-            "zookeeper.jar",
-            "netty-codec.jar",
-            "netty-resolver.jar",
-            "netty-transport-native-unix-common.jar",
-            "slf4j-log4j12.jar",
-            "log4j-1.2.jar",
-        ]
-        .map(|j| format!("{JARS}/{j}"))
-        .join(":");
-        let child = Command::new("java")
-            .arg("-Xmx256m")
-            .arg("-XX:+UseSerialGC")
-            .arg("-XX:TieredStopAtLevel=1")
-            .arg("-Dzookeeper.snapCount=10")
-            .arg(format!(
-                "-Dlog4j.configuration=file:{}",
-                dir.join("log4j.properties").display()
-            ))
-            .arg("-cp")
-            .arg(cp)
-            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(dir.join("zoo.cfg"))
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(dir.join("zk.out")).unwrap())
-            .stderr(fs::File::create(dir.join("zk.err")).unwrap())
-            .spawn()
-            .expect("spawn java");
+        .unwrap()
+        .spawn()
+        .expect("spawn java");
         let mut zk = Zk {
             child: Some(child),
             dir: dir.to_owned(),
@@ -329,7 +282,7 @@ fn ringkeeper() -> Command {
 
 #[test]
 fn import_from_real_zookeeper() {
-    if let Some(why) = java_missing() {
+    if let Some(why) = common::zk_java::java_missing() {
         eprintln!("SKIPPED import_from_real_zookeeper: {why} (needs Debian's zookeeper package)");
         return;
     }

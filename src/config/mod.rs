@@ -9,8 +9,14 @@
 //! what is missing. The one exception is an ensemble (more than one `server.N`
 //! line): it is refused, because servers that do not replicate would diverge.
 //!
+//! `ensemble` reads the same file's ensemble part (`QuorumConfig`: server lines,
+//! `myid`, the election settings) for the election driver.
+//!
 //! Settings come from the file's lines, then the `-D key=value` flags, which win;
 //! every message names where a setting came from (`zoo.cfg:12` or `-D`).
+
+mod ensemble;
+pub use ensemble::{QuorumConfig, CNX_TIMEOUT_MS_DEFAULT, ELECTION_PORT_BIND_RETRY_DEFAULT};
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

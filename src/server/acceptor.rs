@@ -29,10 +29,25 @@ pub struct Acceptor {
 impl Acceptor {
     /// Starts the accepting thread for session core `idx`.
     pub fn spawn(idx: usize, listener: TcpListener) -> std::io::Result<Acceptor> {
+        Acceptor::spawn_named(
+            &format!("session core {idx}"),
+            &format!("rk-accept-{idx}"),
+            listener,
+        )
+    }
+
+    /// Starts an accepting thread named `thread` for the listener of `owner` (named in
+    /// its log lines).
+    pub fn spawn_named(
+        owner: &str,
+        thread: &str,
+        listener: TcpListener,
+    ) -> std::io::Result<Acceptor> {
         let (mut tx, rx) = UnixStream::pair()?;
         let listen_fd = listener.as_raw_fd();
+        let owner = owner.to_owned();
         std::thread::Builder::new()
-            .name(format!("rk-accept-{idx}"))
+            .name(thread.to_owned())
             .spawn(move || loop {
                 match listener.accept() {
                     Ok((stream, _)) => {
@@ -48,7 +63,7 @@ impl Acceptor {
                     Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, do not spin.
-                        tracing::warn!("session core {idx}: accept failed: {e}");
+                        tracing::warn!("{owner}: accept failed: {e}");
                         std::thread::sleep(Duration::from_millis(50));
                     }
                 }

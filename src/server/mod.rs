@@ -11,6 +11,7 @@ mod acceptor;
 mod auth;
 mod conn;
 mod connection;
+pub mod election;
 pub(crate) mod frame_out;
 mod listeners;
 pub mod messages;

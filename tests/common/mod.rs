@@ -3,6 +3,8 @@
 //! zoo.cfg and data directory, plus raw-socket helpers that speak the wire protocol by hand.
 #![allow(dead_code)]
 
+pub mod zk_java;
+
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
