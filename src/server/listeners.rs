@@ -6,7 +6,7 @@
 //! connections over the cores. `SO_REUSEPORT` would also let any other process of the
 //! same user join the group and take a share of the connections, so the port is first
 //! proven free with a plain bind, and after binding the group is checked to hold our
-//! sockets only. Operator-facing ports (metrics) are bound without `SO_REUSEPORT`: a
+//! sockets only. Operator-facing ports (metrics, AdminServer) are bound without `SO_REUSEPORT`: a
 //! second binder fails loudly instead of splitting the scrapes.
 
 use std::net::{SocketAddr, TcpListener};
@@ -29,6 +29,8 @@ pub struct Listeners {
     /// The client address with the port actually bound.
     pub client_addr: SocketAddr,
     pub metrics: Option<TcpListener>,
+    /// The AdminServer's (`admin.serverPort`).
+    pub admin: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -65,10 +67,21 @@ impl Listeners {
                 source,
             })?),
         };
+        // ZooKeeper exits when its AdminServer cannot start; so does this, naming the
+        // way out (many servers on one host each want 8080 by default).
+        let admin = match &cfg.admin {
+            None => None,
+            Some(a) => Some(listen_exclusive(a.addr).map_err(|source| ServerError::Listen {
+                addr: a.addr,
+                what: "the AdminServer port (admin.serverPort; admin.enableServer=false turns it off)",
+                source,
+            })?),
+        };
         Ok(Listeners {
             client,
             client_addr: addr,
             metrics,
+            admin,
         })
     }
 }
