@@ -337,8 +337,8 @@ fn system_properties() -> Vec<(&'static str, String)> {
         ("os.version", release.trim().to_owned()),
         ("path.separator", ":".into()),
         ("user.dir", dir),
-        ("user.home", std::env::var("HOME").unwrap_or_default()),
-        ("user.name", std::env::var("USER").unwrap_or_default()),
+        ("user.home", report::user().1),
+        ("user.name", report::user().0),
     ]
 }
 

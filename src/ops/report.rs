@@ -305,10 +305,8 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
             "zk_avg_fsynctime",
             Metric::Float(ratio(q.fsync_us_sum.load(Relaxed), fsyncs) / 1000.0, 3),
         ),
-        (
-            "zk_max_fsynctime",
-            Metric::Float(q.fsync_us_max.load(Relaxed) as f64 / 1000.0, 3),
-        ),
+        // Whole ms, as ZooKeeper's summary maxima are.
+        ("zk_max_fsynctime", int(q.fsync_us_max.load(Relaxed) / 1000)),
         (
             "rk_txns_per_fsync",
             Metric::Float(ratio(q.fsynced_txns.load(Relaxed), fsyncs), 2),
@@ -398,6 +396,7 @@ pub fn environment(core: &Rc<Core>) -> Vec<(&'static str, String)> {
     let dir = std::env::current_dir()
         .map(|d| d.display().to_string())
         .unwrap_or_default();
+    let user = user();
     vec![
         ("zookeeper.version", version_string()),
         ("host.name", host.trim().to_owned()),
@@ -408,11 +407,32 @@ pub fn environment(core: &Rc<Core>) -> Vec<(&'static str, String)> {
         ("os.name", environment_os().0.to_owned()),
         ("os.arch", environment_os().1.to_owned()),
         ("os.version", release.trim().to_owned()),
-        ("user.name", std::env::var("USER").unwrap_or_default()),
-        ("user.home", std::env::var("HOME").unwrap_or_default()),
+        ("user.name", user.0),
+        ("user.home", user.1),
         ("user.dir", dir),
         ("session.cores", core.cfg.session_cores.to_string()),
     ]
+}
+
+/// (`user.name`, `user.home`) as Java finds them: the process's user in the
+/// password database, not the environment (which a service may not have).
+pub fn user() -> (String, String) {
+    // SAFETY: getuid cannot fail and touches no memory.
+    let uid = unsafe { libc::getuid() }.to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 6 && f[2] == uid).then(|| (f[0].to_owned(), f[5].to_owned()))
+            })
+        })
+        .unwrap_or_else(|| {
+            (
+                std::env::var("USER").unwrap_or_default(),
+                std::env::var("HOME").unwrap_or_default(),
+            )
+        })
 }
 
 /// (`os.name`, `os.arch`) as Java spells them.
