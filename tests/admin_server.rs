@@ -219,22 +219,14 @@ fn shape_of(m: &Map<String, Value>) -> BTreeSet<String> {
 
 /// Fields ZooKeeper has that ringkeeper leaves out, each with why (README, docs).
 const ABSENT: &[(&str, &[&str])] = &[
-    // Response sizes and the fsync warning count are not measured.
+    // Response sizes are not measured.
     (
         "server_stats",
-        &[
-            ".server_stats.fsync_threshold_exceed_count",
-            ".server_stats.client_response_stats",
-            ".client_response",
-        ],
+        &[".server_stats.client_response_stats", ".client_response"],
     ),
     (
         "stats",
-        &[
-            ".server_stats.fsync_threshold_exceed_count",
-            ".server_stats.client_response_stats",
-            ".client_response",
-        ],
+        &[".server_stats.client_response_stats", ".client_response"],
     ),
 ];
 
@@ -650,4 +642,32 @@ fn a_taken_admin_port_stops_the_start_with_a_clear_error() {
     );
     drop(taken);
     let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn srvr_counts_the_log_syncs_slower_than_the_warning_threshold() {
+    if common::against_zookeeper() {
+        return;
+    }
+    for (threshold, slow) in [("0", true), ("60000", false)] {
+        let admin = free_port();
+        let server = Server::start(&format!(
+            "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={admin}\n\
+             fsync.warningthresholdms={threshold}\n"
+        ));
+        let mut s = common::raw_connect(&server.addr());
+        let create = common::Jute::new()
+            .string("/slow")
+            .buffer(b"x")
+            .open_acl()
+            .int(0)
+            .into_vec();
+        let r = common::request(&mut s, 1, 1, &create).expect("create");
+        assert_eq!(r.err, 0);
+        let stats = command(admin, "srvr");
+        let n = stats["server_stats"]["fsync_threshold_exceed_count"]
+            .as_u64()
+            .expect("a count");
+        assert_eq!(n > 0, slow, "threshold {threshold} ms: {n}");
+    }
 }

@@ -220,6 +220,8 @@ pub struct ServerFacts {
     pub node_count: usize,
     pub auth_failed: u64,
     pub uptime_ms: u64,
+    /// Log syncs slower than `fsync.warningthresholdms`.
+    pub fsync_threshold_exceeded: u64,
 }
 
 pub fn server_facts(core: &Rc<Core>) -> ServerFacts {
@@ -237,6 +239,7 @@ pub fn server_facts(core: &Rc<Core>) -> ServerFacts {
         node_count: core.tree().node_count(),
         auth_failed: t.auth_failed,
         uptime_ms: core.stats.started.elapsed().as_millis() as u64,
+        fsync_threshold_exceeded: core.stats.quorum().fsync_threshold_exceeded.load(Relaxed),
     }
 }
 
