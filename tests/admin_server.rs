@@ -671,3 +671,25 @@ fn srvr_counts_the_log_syncs_slower_than_the_warning_threshold() {
         assert_eq!(n > 0, slow, "threshold {threshold} ms: {n}");
     }
 }
+
+#[test]
+fn a_killed_server_restarts_on_its_admin_port() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let admin = free_port();
+    let mut server = Server::start(&format!(
+        "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={admin}\n"
+    ));
+    // The killed process's listening socket is released by the kernel after the
+    // process is reaped (io_uring); the next start waits for it instead of failing.
+    for round in 0..5 {
+        assert_eq!(
+            command(admin, "ruok")["error"],
+            Value::Null,
+            "round {round}"
+        );
+        server.restart();
+    }
+    assert_eq!(command(admin, "ruok")["error"], Value::Null);
+}
