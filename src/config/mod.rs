@@ -231,6 +231,22 @@ const NOT_HONOURED: &[(&str, &str)] = &[
     ("txnLogSizeLimitInKb", "log segments are sized by preAllocSize alone"),
     ("metricsProvider.exportJvmInfo", "there is no JVM to report on"),
     (
+        "metricsProvider.prometheusMetricsSummaryRotateIntervalSeconds",
+        "the latency summaries cover the time since the start (or srst), not a rotating window",
+    ),
+    (
+        "metricsProvider.numWorkerThreads",
+        "summaries are recorded where they are measured; there are no worker threads",
+    ),
+    (
+        "metricsProvider.maxQueueSize",
+        "summaries are recorded where they are measured; there is no queue",
+    ),
+    (
+        "metricsProvider.workerShutdownTimeoutMs",
+        "summaries are recorded where they are measured; there are no worker threads",
+    ),
+    (
         "jute.maxbuffer.extrasize",
         "only jute.maxbuffer bounds a request",
     ),
