@@ -693,3 +693,35 @@ fn a_killed_server_restarts_on_its_admin_port() {
     }
     assert_eq!(command(admin, "ruok")["error"], Value::Null);
 }
+
+#[test]
+fn the_command_url_moves_the_commands_and_enable_server_false_binds_nothing() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let admin = free_port();
+    let _server = Server::start(&format!(
+        "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={admin}\n\
+         admin.commandURL=/zk/\n"
+    ));
+    let (status, body) = try_get(admin, "/zk/mntr").expect("answer");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"command\": \"monitor\""), "{body}");
+    let (status, page) = try_get(admin, "/zk").expect("listing");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<a href=\"/zk/monitor\">monitor</a>"),
+        "{page}"
+    );
+    assert_eq!(try_get(admin, "/commands/mntr").map(|a| a.0), Some(404));
+
+    // Off: the port stays free (the common zoo.cfg says admin.enableServer=false).
+    let off = free_port();
+    let _quiet = Server::start(&format!(
+        "admin.serverAddress=127.0.0.1\nadmin.serverPort={off}\n"
+    ));
+    assert!(
+        TcpListener::bind(("127.0.0.1", off)).is_ok(),
+        "something listens on {off}"
+    );
+}
