@@ -20,10 +20,11 @@ step "building the release binary"
 cargo build --release --bins
 
 step "the README's server command: embedded default config, a write and a read"
-# On a free port (--port), so a service already on 2181 is neither disturbed nor hit.
+# On a free port (--port), so a service already on 2181 is neither disturbed nor hit;
+# its AdminServer (127.0.0.1:8080 by default) likewise on a free port (0: logged).
 smoke="$(mktemp -d)"
 smoke_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-( cd "$smoke" && exec "$OLDPWD/target/release/ringkeeper" server --port "$smoke_port" ) >"$smoke/server.log" 2>&1 &
+( cd "$smoke" && exec "$OLDPWD/target/release/ringkeeper" server --port "$smoke_port" -D admin.serverPort=0 ) >"$smoke/server.log" 2>&1 &
 smoke_pid=$!
 ok=0
 for _ in $(seq 1 100); do

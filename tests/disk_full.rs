@@ -215,7 +215,7 @@ impl Server {
         assert!(self.child.is_none(), "a server is running");
         let cfg = format!(
             "tickTime=2000\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n\
-             4lw.commands.whitelist=*\n{extra}\n",
+             4lw.commands.whitelist=*\nadmin.enableServer=false\n{extra}\n",
             self.data.display(),
             self.port
         );

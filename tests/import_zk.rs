@@ -422,7 +422,8 @@ fn import_from_real_zookeeper() {
     fs::write(
         &refuse_cfg,
         format!(
-            "tickTime=2000\ndataDir={}\nclientPort=1\nclientPortAddress=127.0.0.1\n",
+            "tickTime=2000\ndataDir={}\nclientPort=1\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n",
             base.join("zk/data").display()
         ),
     )

@@ -123,13 +123,14 @@ fn prometheus_endpoint_serves_gauges_and_stage_summaries() {
     let mut body = String::new();
     s.read_to_string(&mut body).expect("read");
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
-    assert!(body.contains("\nzk_znode_count "), "{body}");
+    // ZooKeeper's PrometheusMetricsProvider names (tests/prometheus.rs checks them all).
+    assert!(body.contains("\nznode_count "), "{body}");
     assert!(
-        body.contains("rk_stage_latency_us{stage=\"fsync\",quantile=\"0.99\"}"),
+        body.contains("ringkeeper_stage_latency_us{stage=\"fsync\",quantile=\"0.99\"}"),
         "{body}"
     );
     assert!(
-        body.contains("rk_stage_latency_us_count{stage=\"read\"} 1"),
+        body.contains("ringkeeper_stage_latency_us_count{stage=\"read\"} 1"),
         "{body}"
     );
 

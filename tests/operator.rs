@@ -192,7 +192,7 @@ fn a_second_server_on_the_same_data_dir_is_refused_and_loses_nothing() {
     let cfg = scratch.write(
         "zoo.cfg",
         &format!(
-            "dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n",
+            "dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
             first.data_dir().display(),
             free_port()
         ),
@@ -217,7 +217,7 @@ fn a_second_server_on_the_same_data_dir_is_refused_and_loses_nothing() {
     let cfg = scratch.write(
         "zoo2.cfg",
         &format!(
-            "dataDir={}\ndataLogDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n",
+            "dataDir={}\ndataLogDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
             scratch.path().join("own").display(),
             first.data_dir().display(),
             free_port()
@@ -283,7 +283,7 @@ fn a_second_server_cannot_share_the_metrics_port() {
     let cfg = scratch.write(
         "zoo.cfg",
         &format!(
-            "dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n\
+            "dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
              metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort={metrics}\n",
             scratch.path().join("data").display(),
             free_port()
@@ -311,7 +311,7 @@ fn an_ensemble_config_is_refused_unless_forced() {
     let port = free_port();
     let text = format!(
         "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\n\
-         clientPortAddress=127.0.0.1\nserver.1=10.0.0.1:2888:3888\n\
+         clientPortAddress=127.0.0.1\nadmin.enableServer=false\nserver.1=10.0.0.1:2888:3888\n\
          server.2=10.0.0.2:2888:3888\nserver.3=10.0.0.3:2888:3888\n",
         scratch.path().join("data").display()
     );
@@ -355,7 +355,8 @@ fn keys_read_but_not_honoured_are_named_at_start() {
         "zoo.cfg",
         &format!(
             "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\n\
-             clientPortAddress=127.0.0.1\nsecureClientPort={}\nadmin.serverPort=8081\n\
+             clientPortAddress=127.0.0.1\nsecureClientPort={}\nadmin.enableServer=false\n\
+             admin.forceHttps=true\n\
              skipACL=yes\nenforceQuota=true\n\
              authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
             scratch.path().join("data").display(),
@@ -378,7 +379,7 @@ fn keys_read_but_not_honoured_are_named_at_start() {
         ("initLimit", "ensembles are not supported"),
         ("syncLimit", "ensembles are not supported"),
         ("secureClientPort", "TLS is not implemented"),
-        ("admin.serverPort", "AdminServer is not implemented"),
+        ("admin.forceHttps", "AdminServer serves plain HTTP/1.1 only"),
         ("skipACL", "ACLs are always checked"),
         ("enforceQuota", "not enforced"),
         ("authProvider.1", "no provider class is loaded"),
@@ -517,7 +518,18 @@ fn first_run_needs_no_config_file_to_move_the_port() {
     let scratch = Scratch::new("first-run");
     // `--port` with the embedded default (data in ./ringkeeper-data).
     let port = free_port();
-    let mut p = Proc::start(&["server", "--port", &port.to_string()], scratch.path());
+    // The embedded default's AdminServer would take 127.0.0.1:8080, which parallel
+    // tests (and the machine) may hold.
+    let mut p = Proc::start(
+        &[
+            "server",
+            "--port",
+            &port.to_string(),
+            "-D",
+            "admin.enableServer=false",
+        ],
+        scratch.path(),
+    );
     p.wait_for_line(
         &format!("serving on 127.0.0.1:{port}"),
         Duration::from_secs(20),
@@ -532,6 +544,8 @@ fn first_run_needs_no_config_file_to_move_the_port() {
     let mut p = Proc::start(
         &[
             "server",
+            "-D",
+            "admin.enableServer=false",
             "-D",
             &format!("clientPort={port}"),
             "-D",
@@ -551,7 +565,7 @@ fn first_run_needs_no_config_file_to_move_the_port() {
     let cfg = scratch.write(
         "zoo.cfg",
         &format!(
-            "dataDir={}\nclientPort=0\nclientPortAddress=localhost\n",
+            "dataDir={}\nclientPort=0\nclientPortAddress=localhost\nadmin.enableServer=false\n",
             scratch.path().join("cfg-data").display()
         ),
     );

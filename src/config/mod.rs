@@ -5,7 +5,7 @@
 //! `zookeeper.<key>`, so both `snapCount` and `zookeeper.snapCount` mean the same
 //! here. Unknown keys are warned about and ignored, never fatal: an operator's existing
 //! `zoo.cfg` must start the server. Keys ZooKeeper knows that ringkeeper accepts but
-//! does not honour (TLS, the AdminServer, ensemble settings, ...) get a warning naming
+//! does not honour (TLS, ensemble settings, ...) get a warning naming
 //! what is missing. The one exception is an ensemble (more than one `server.N`
 //! line): it is refused, because servers that do not replicate would diverge.
 //!
@@ -113,6 +113,11 @@ pub struct Config {
     /// Where the Prometheus endpoint listens (`metricsProvider.httpHost`/`httpPort`);
     /// `None` = off, as in ZooKeeper without a metrics provider.
     pub metrics_addr: Option<SocketAddr>,
+    /// The AdminServer (`admin.*`); `None` when `admin.enableServer` is not `true`.
+    pub admin: Option<AdminConfig>,
+    /// The configuration file's text as read (the AdminServer's
+    /// `initial_configuration`); empty without a file.
+    pub initial_config: String,
     /// Group commit bounds (ringkeeper's own `commitBatchMaxTxns`,
     /// `commitBatchMaxBytes`): a batch (one log sync) closes when the queue is empty
     /// or either bound is reached.
@@ -127,6 +132,22 @@ pub struct Config {
     /// honoured, unknown keys, values adjusted. Logged as warnings by `server::run`.
     pub warnings: Vec<String>,
 }
+
+/// The AdminServer's settings, ZooKeeper's `admin.*` keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `admin.serverAddress`:`admin.serverPort`.
+    pub addr: SocketAddr,
+    /// `admin.commandURL`: where the commands are served (`/commands`).
+    pub command_url: String,
+    /// `admin.idleTimeout`: how long a connection may sit without sending a request.
+    pub idle_timeout_ms: u64,
+}
+
+/// ZooKeeper's AdminServer defaults (`JettyAdminServer`).
+pub const ADMIN_PORT_DEFAULT: u16 = 8080;
+pub const ADMIN_COMMAND_URL_DEFAULT: &str = "/commands";
+pub const ADMIN_IDLE_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 
 /// Where the quorum core's task runs (ringkeeper's own `quorumCore`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +237,22 @@ const NOT_HONOURED: &[(&str, &str)] = &[
     ("txnLogSizeLimitInKb", "log segments are sized by preAllocSize alone"),
     ("metricsProvider.exportJvmInfo", "there is no JVM to report on"),
     (
+        "metricsProvider.prometheusMetricsSummaryRotateIntervalSeconds",
+        "the latency summaries cover the time since the start (or srst), not a rotating window",
+    ),
+    (
+        "metricsProvider.numWorkerThreads",
+        "summaries are recorded where they are measured; there are no worker threads",
+    ),
+    (
+        "metricsProvider.maxQueueSize",
+        "summaries are recorded where they are measured; there is no queue",
+    ),
+    (
+        "metricsProvider.workerShutdownTimeoutMs",
+        "summaries are recorded where they are measured; there are no worker threads",
+    ),
+    (
         "jute.maxbuffer.extrasize",
         "only jute.maxbuffer bounds a request",
     ),
@@ -225,7 +262,11 @@ const NO_TLS: &str = "TLS is not implemented: no secure port is opened";
 
 /// Key prefixes accepted the same way (each key present gets the warning).
 const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
-    ("admin.", "the AdminServer is not implemented; no admin port is opened"),
+    (
+        "admin.",
+        "the AdminServer serves plain HTTP/1.1 only (no TLS, client certificates, \
+         snapshot or restore)",
+    ),
     ("ssl.", NO_TLS),
     ("authProvider.", "only the built-in auth schemes (digest, ip, world, super) exist; no provider class is loaded"),
     ("quorum.auth.", ENSEMBLE_ONLY),
@@ -335,6 +376,14 @@ impl Config {
             snap_retain_count: SNAP_RETAIN_MIN,
             purge_interval_hours: 0,
             metrics_addr: None,
+            // As ZooKeeper, the AdminServer is on by default; the embedded default
+            // keeps it on loopback like its client port.
+            admin: Some(AdminConfig {
+                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), ADMIN_PORT_DEFAULT),
+                command_url: ADMIN_COMMAND_URL_DEFAULT.into(),
+                idle_timeout_ms: ADMIN_IDLE_TIMEOUT_MS_DEFAULT,
+            }),
+            initial_config: String::new(),
             commit_batch_max_txns: COMMIT_BATCH_MAX_TXNS_DEFAULT,
             spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
             commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
@@ -370,6 +419,7 @@ impl Config {
         let mut settings = settings_of(&text, &name);
         settings.extend(flags);
         let mut cfg = Config::from_settings(Config::file_defaults(), settings, Some(&name))?;
+        cfg.initial_config = text;
         // ZooKeeper reads `myid` from dataDir for an ensemble; standalone ignores it.
         let myid = cfg.data_dir.join("myid");
         if let Ok(s) = std::fs::read_to_string(&myid) {
@@ -391,6 +441,9 @@ impl Config {
     fn file_defaults() -> Config {
         let mut cfg = Config::embedded_default();
         cfg.client_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 2181);
+        if let Some(admin) = cfg.admin.as_mut() {
+            admin.addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), ADMIN_PORT_DEFAULT);
+        }
         cfg
     }
 
@@ -410,6 +463,9 @@ impl Config {
         let mut metrics_port: Option<u16> = None;
         let mut metrics_host: Option<String> = None;
         let mut metrics_provider = false;
+        let mut admin_enabled: Option<bool> = None;
+        let mut admin_host: Option<String> = None;
+        let mut admin_port: Option<u16> = None;
         let mut saw_data_dir = false;
         let mut servers: Vec<String> = Vec::new();
         let mut force_standalone = false;
@@ -548,6 +604,27 @@ impl Config {
                         ));
                     }
                 }
+                // Java's Boolean.parseBoolean: only "true" (any case) is true.
+                "admin.enableServer" => admin_enabled = Some(value.eq_ignore_ascii_case("true")),
+                "admin.serverAddress" => admin_host = Some(value.to_owned()),
+                "admin.serverPort" => {
+                    admin_port = Some(value.parse().map_err(|_| bad("not a port"))?)
+                }
+                "admin.commandURL" => {
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.command_url = command_url(value);
+                    }
+                }
+                "admin.idleTimeout" => {
+                    let ms = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| bad("not a positive duration in ms"))?;
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.idle_timeout_ms = ms;
+                    }
+                }
                 "spinBeforeParkUs" => {
                     cfg.spin_before_park_us = value
                         .parse::<u64>()
@@ -635,6 +712,22 @@ impl Config {
                 None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             };
             cfg.metrics_addr = Some(SocketAddr::new(ip, metrics_port.unwrap_or(7000)));
+        }
+        if admin_enabled == Some(false) {
+            cfg.admin = None;
+        }
+        if let Some(admin) = cfg.admin.as_mut() {
+            if let Some(host) = admin_host {
+                let ip = resolve(&host).map_err(|reason| ConfigError::BadValue {
+                    file: setting_at(&settings, "admin.serverAddress"),
+                    key: "admin.serverAddress".into(),
+                    reason,
+                })?;
+                admin.addr.set_ip(ip);
+            }
+            if let Some(port) = admin_port {
+                admin.addr.set_port(port);
+            }
         }
         cfg.set_session_timeouts(min_to, max_to)?;
         Ok(cfg)
@@ -771,6 +864,16 @@ fn parse_positive(v: &str) -> Option<u32> {
     v.parse::<u32>().ok().filter(|n| *n > 0)
 }
 
+/// `admin.commandURL` as Jetty mounts it: one leading `/`, no trailing one.
+fn command_url(v: &str) -> String {
+    let trimmed = v.trim().trim_end_matches('/');
+    if trimmed.starts_with('/') {
+        trimmed.to_owned()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
 fn parse_bool(v: &str) -> bool {
     matches!(v.to_ascii_lowercase().as_str(), "true" | "yes")
 }
@@ -902,9 +1005,41 @@ mod tests {
         .is_err());
     }
     #[test]
+    fn admin_server_keys_as_zookeeper_reads_them() {
+        let cfg = Config::parse("dataDir=/d\nclientPort=1\n", "f").expect("parses");
+        let admin = cfg.admin.expect("on by default, as in ZooKeeper");
+        assert_eq!(admin.addr, "0.0.0.0:8080".parse().expect("addr"));
+        assert_eq!(admin.command_url, "/commands");
+        assert_eq!(admin.idle_timeout_ms, 30_000);
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\nadmin.serverAddress=127.0.0.2\nadmin.serverPort=9\n\
+             zookeeper.admin.commandURL=cmds/\nadmin.idleTimeout=500\n",
+            "f",
+        )
+        .expect("parses");
+        let admin = cfg.admin.expect("on");
+        assert_eq!(admin.addr, "127.0.0.2:9".parse().expect("addr"));
+        assert_eq!(admin.command_url, "/cmds");
+        assert_eq!(admin.idle_timeout_ms, 500);
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        // Java's parseBoolean: anything but "true" turns it off.
+        for off in ["false", "no", "0"] {
+            let cfg = Config::parse(
+                &format!("dataDir=/d\nclientPort=1\nadmin.enableServer={off}\n"),
+                "f",
+            )
+            .expect("parses");
+            assert!(cfg.admin.is_none(), "{off}");
+        }
+        assert!(Config::parse("dataDir=/d\nclientPort=1\nadmin.serverPort=x\n", "f").is_err());
+        let embedded = Config::embedded_default().admin.expect("on");
+        assert!(embedded.addr.ip().is_loopback(), "{embedded:?}");
+    }
+
+    #[test]
     fn keys_not_honoured_are_warned_with_where_they_came_from() {
         let cfg = Config::parse(
-            "dataDir=/d\nclientPort=1\ninitLimit=10\nsecureClientPort=2281\nadmin.serverPort=8080\n\
+            "dataDir=/d\nclientPort=1\ninitLimit=10\nsecureClientPort=2281\nadmin.forceHttps=true\n\
              ssl.keyStore.location=/k\nskipACL=yes\nnoSuchKey=1\n",
             "zoo.cfg",
         )
@@ -913,7 +1048,7 @@ mod tests {
         for needle in [
             "zoo.cfg:3: initLimit is read but not honoured: an ensemble setting",
             "zoo.cfg:4: secureClientPort is read but not honoured: TLS",
-            "zoo.cfg:5: admin.serverPort is read but not honoured: the AdminServer",
+            "zoo.cfg:5: admin.forceHttps is read but not honoured: the AdminServer serves plain",
             "zoo.cfg:6: ssl.keyStore.location is read but not honoured: TLS",
             "zoo.cfg:7: skipACL is read but not honoured: ACLs are always checked",
             "zoo.cfg:8: unknown key noSuchKey ignored",

@@ -1,44 +1,154 @@
-//! The Prometheus metrics endpoint (`metricsProvider.httpPort`, ZooKeeper's default
-//! 7000): `GET /metrics` answers the `mntr` values as gauges and the per-stage latency
-//! histograms as summaries, in the Prometheus text format (version 0.0.4).
+//! The Prometheus metrics endpoint (`metricsProvider.httpHost`:`httpPort`, ZooKeeper's
+//! default 7000): `GET /metrics` in the Prometheus text format (0.0.4), with the
+//! names, types and labels ZooKeeper's `PrometheusMetricsProvider` exports, so its
+//! dashboards and alert rules work unchanged:
 //!
-//! Served by session core 0. Requests are read with a size and time bound; anything
-//! but `GET /metrics` gets 404.
+//! - the gauges `ZooKeeperServer.registerMetrics` registers (`znode_count`,
+//!   `num_alive_connections`, ...), from the same rows as `mntr`;
+//! - the summaries `readlatency` and `updatelatency` (quantiles 0.5, 0.9, 0.99) and
+//!   `fsynctime` (0.5), in ms, with `_count` and `_sum`;
+//! - the `process_*` metrics the Prometheus client's standard exports give
+//!   (what `exportJvmInfo` adds besides the `jvm_*` ones, which have no meaning here).
+//!
+//! What ZooKeeper exports and ringkeeper cannot measure is left out, not faked (see
+//! docs/design.md). ringkeeper's own values are named `ringkeeper_*`: the stage
+//! latency histograms, and the `rk_` rows of `mntr`.
 
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-
+use crate::ops::http;
+use crate::ops::report::{self, Metric};
 use crate::server::stats::Stage;
 use crate::server::Core;
 
-/// The most bytes read of one HTTP request: a scrape's request line and headers.
-const REQUEST_BYTES_MAX: usize = 8 * 1024;
 /// How long a scraper may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Scrapes served at once.
+const CONCURRENT_MAX: usize = 16;
+
+/// The `mntr` rows ZooKeeper registers as gauges of the same name less `zk_`.
+pub const ZOOKEEPER_GAUGES: &[&str] = &[
+    "avg_latency",
+    "max_latency",
+    "min_latency",
+    "packets_received",
+    "packets_sent",
+    "num_alive_connections",
+    "outstanding_requests",
+    "uptime",
+    "znode_count",
+    "watch_count",
+    "ephemerals_count",
+    "approximate_data_size",
+    "global_sessions",
+    "local_sessions",
+    "open_file_descriptor_count",
+    "max_file_descriptor_count",
+    "connection_drop_probability",
+    "auth_failed_count",
+];
 
 /// The body of `GET /metrics`.
 pub fn render(core: &Rc<Core>) -> String {
     let mut out = String::new();
-    for (k, v) in crate::ops::four_letter::mntr_rows(core) {
-        // Only numbers are samples; `zk_version` and `zk_server_state` become labels
-        // of an info gauge below.
-        if v.parse::<f64>().is_ok() {
-            let _ = writeln!(out, "# TYPE {k} gauge\n{k} {v}");
-        }
+    let mut info = Vec::new();
+    for (k, v) in report::monitor(core) {
+        let value = match v {
+            Metric::Int(i) => i as f64,
+            Metric::Float(f, _) => f,
+            Metric::Text(t) => {
+                info.push((k.trim_start_matches("zk_").to_owned(), t));
+                continue;
+            }
+        };
+        let name = match k.strip_prefix("zk_") {
+            Some(zk) if ZOOKEEPER_GAUGES.contains(&zk) => zk.to_owned(),
+            // The stage rows are the summary below.
+            _ if k.starts_with("rk_stage_") => continue,
+            _ => format!(
+                "ringkeeper_{}",
+                k.trim_start_matches("zk_").trim_start_matches("rk_")
+            ),
+        };
+        family(&mut out, &name, "gauge");
+        let _ = writeln!(out, "{name} {}", sample(value));
     }
+    zookeeper_summary(
+        &mut out,
+        core,
+        "readlatency",
+        Stage::Read,
+        &[0.5, 0.9, 0.99],
+    );
+    zookeeper_summary(
+        &mut out,
+        core,
+        "updatelatency",
+        Stage::Write,
+        &[0.5, 0.9, 0.99],
+    );
+    zookeeper_summary(&mut out, core, "fsynctime", Stage::Fsync, &[0.5]);
+    process_metrics(&mut out);
+    family(&mut out, "ringkeeper_info", "gauge");
+    let labels: Vec<String> = info
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    let _ = writeln!(out, "ringkeeper_info{{{}}} 1.0", labels.join(","));
+    stage_summaries(&mut out, core);
+    out
+}
+
+fn family(out: &mut String, name: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {name}\n# TYPE {name} {kind}");
+}
+
+/// A sample value as the Prometheus Java client prints it (always with a fraction).
+fn sample(v: f64) -> String {
+    format!("{v:?}")
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// One of ZooKeeper's `ServerMetrics` summaries, in ms, from a stage histogram (µs).
+/// ZooKeeper's quantiles cover a rotating 60 s window; these cover the time since
+/// the start (or the last `srst`).
+fn zookeeper_summary(out: &mut String, core: &Rc<Core>, name: &str, stage: Stage, qs: &[f64]) {
+    let s = core.stats.stage_summary(stage);
+    family(out, name, "summary");
+    for q in qs {
+        let us = match *q {
+            0.5 => s.p50_us,
+            0.9 => s.p90_us,
+            _ => s.p99_us,
+        };
+        let _ = writeln!(
+            out,
+            "{name}{{quantile=\"{q}\"}} {}",
+            sample(us as f64 / 1000.0)
+        );
+    }
+    let _ = writeln!(out, "{name}_count {}", sample(s.count as f64));
     let _ = writeln!(
         out,
-        "# TYPE zk_info gauge\nzk_info{{version=\"{}\",server_state=\"standalone\"}} 1",
-        crate::ops::four_letter::version_string()
+        "{name}_sum {}",
+        sample(s.mean_us * s.count as f64 / 1000.0)
     );
+}
+
+/// ringkeeper's per-stage latency histograms, in µs.
+fn stage_summaries(out: &mut String, core: &Rc<Core>) {
     let _ = writeln!(
         out,
-        "# HELP rk_stage_latency_us Latency of each request stage in microseconds."
+        "# HELP ringkeeper_stage_latency_us Latency of each request stage in microseconds.\n\
+         # TYPE ringkeeper_stage_latency_us summary"
     );
-    let _ = writeln!(out, "# TYPE rk_stage_latency_us summary");
     for stage in Stage::ALL {
         let s = core.stats.stage_summary(stage);
         let name = stage.name();
@@ -50,72 +160,135 @@ pub fn render(core: &Rc<Core>) -> String {
         ] {
             let _ = writeln!(
                 out,
-                "rk_stage_latency_us{{stage=\"{name}\",quantile=\"{q}\"}} {v}"
+                "ringkeeper_stage_latency_us{{stage=\"{name}\",quantile=\"{q}\"}} {v}"
             );
         }
         let _ = writeln!(
             out,
-            "rk_stage_latency_us_sum{{stage=\"{name}\"}} {}\nrk_stage_latency_us_count{{stage=\"{name}\"}} {}",
+            "ringkeeper_stage_latency_us_sum{{stage=\"{name}\"}} {}\n\
+             ringkeeper_stage_latency_us_count{{stage=\"{name}\"}} {}",
             (s.mean_us * s.count as f64).round(),
             s.count
         );
     }
-    out
+}
+
+/// The Prometheus client's standard process metrics, from /proc (omitted where
+/// /proc cannot be read).
+fn process_metrics(out: &mut String) {
+    let (open, max) = report::fd_counts();
+    family(out, "process_open_fds", "gauge");
+    let _ = writeln!(out, "process_open_fds {}", sample(open as f64));
+    family(out, "process_max_fds", "gauge");
+    let _ = writeln!(out, "process_max_fds {}", sample(max as f64));
+    let Some(p) = ProcStat::read() else {
+        return;
+    };
+    family(out, "process_cpu_seconds_total", "counter");
+    let _ = writeln!(out, "process_cpu_seconds_total {}", sample(p.cpu_seconds));
+    family(out, "process_start_time_seconds", "gauge");
+    let _ = writeln!(
+        out,
+        "process_start_time_seconds {}",
+        sample(p.start_time_seconds)
+    );
+    family(out, "process_virtual_memory_bytes", "gauge");
+    let _ = writeln!(
+        out,
+        "process_virtual_memory_bytes {}",
+        sample(p.virtual_bytes)
+    );
+    family(out, "process_resident_memory_bytes", "gauge");
+    let _ = writeln!(
+        out,
+        "process_resident_memory_bytes {}",
+        sample(p.resident_bytes)
+    );
+}
+
+/// What `/proc/self/stat` (with `/proc/stat`'s boot time) says about this process.
+struct ProcStat {
+    cpu_seconds: f64,
+    start_time_seconds: f64,
+    virtual_bytes: f64,
+    resident_bytes: f64,
+}
+
+impl ProcStat {
+    fn read() -> Option<ProcStat> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name (which may hold spaces and parentheses).
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+        // SAFETY: sysconf only reads a system constant.
+        let (ticks, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_CLK_TCK),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        if ticks <= 0 || page <= 0 {
+            return None;
+        }
+        let ticks = ticks as f64;
+        let boot = std::fs::read_to_string("/proc/stat")
+            .ok()?
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("btime ")
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })?;
+        // Fields 14, 15, 22, 23, 24 of proc(5), counted from `state` (field 3) here.
+        Some(ProcStat {
+            cpu_seconds: (num(11)? + num(12)?) / ticks,
+            start_time_seconds: boot + num(19)? / ticks,
+            virtual_bytes: num(20)?,
+            resident_bytes: num(21)? * page as f64,
+        })
+    }
 }
 
 /// Serves the endpoint on `listener` (bound by `server::run`, exclusively) until the
 /// process ends.
 pub async fn serve(core: Rc<Core>, listener: std::net::TcpListener) {
-    use std::os::fd::{FromRawFd, IntoRawFd};
     let addr = listener
         .local_addr()
         .map_or_else(|_| "?".into(), |a| a.to_string());
-    // SAFETY: a listening socket moved here; the glommio listener takes it over.
-    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) };
     tracing::info!("metrics endpoint on http://{addr}/metrics");
-    loop {
-        let mut stream = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("metrics endpoint: accept failed: {e}");
-                glommio::timer::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let core = core.clone();
-        glommio::spawn_local(async move {
-            let mut buf = Vec::with_capacity(1024);
-            let got = glommio::timer::timeout(REQUEST_TIMEOUT, async {
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < REQUEST_BYTES_MAX {
-                    let n = stream.read(&mut chunk).await?;
-                    if n == 0 {
-                        break;
+    http::serve(
+        listener,
+        "metrics endpoint",
+        CONCURRENT_MAX,
+        move |mut stream| {
+            let core = core.clone();
+            async move {
+                let req = match http::read_request(&mut stream, REQUEST_TIMEOUT).await {
+                    Ok(r) => r,
+                    Err(http::ReadError::Malformed(_)) => {
+                        return http::respond_error(&mut stream, 400).await
                     }
-                    buf.extend_from_slice(&chunk[..n]);
+                    Err(http::ReadError::TooLarge) => {
+                        return http::respond_error(&mut stream, 431).await
+                    }
+                    Err(_) => return,
+                };
+                if req.path != "/metrics" {
+                    return http::respond_error(&mut stream, 404).await;
                 }
-                Ok(())
-            })
-            .await;
-            if got.is_err() {
-                return;
-            }
-            let line = buf.split(|b| *b == b'\n').next().unwrap_or_default();
-            let line = String::from_utf8_lossy(line);
-            let mut parts = line.split_whitespace();
-            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let resp = if method == "GET" && (path == "/metrics" || path.starts_with("/metrics?")) {
+                if req.method != "GET" {
+                    return http::respond_error(&mut stream, 405).await;
+                }
                 let body = render(&core);
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
+                http::respond(
+                    &mut stream,
+                    200,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    body.as_bytes(),
                 )
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned()
-            };
-            let _ = stream.write_all(resp.as_bytes()).await;
-            let _ = stream.close().await;
-        })
-        .detach();
-    }
+                .await;
+            }
+        },
+    )
+    .await;
 }

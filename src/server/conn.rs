@@ -69,6 +69,8 @@ pub struct ConnStats {
     pub latency_max_us: Cell<u64>,
     pub latency_sum_us: Cell<u64>,
     pub latency_count: Cell<u64>,
+    /// The latest request's latency (`cons`' `llat`).
+    pub last_latency_us: Cell<u64>,
     pub last_op: Cell<&'static str>,
     pub last_cxid: Cell<i32>,
     pub last_zxid: Cell<i64>,
@@ -85,6 +87,7 @@ impl ConnStats {
             latency_max_us: Cell::new(0),
             latency_sum_us: Cell::new(0),
             latency_count: Cell::new(0),
+            last_latency_us: Cell::new(0),
             last_op: Cell::new("NA"),
             last_cxid: Cell::new(0),
             last_zxid: Cell::new(0),
@@ -100,6 +103,7 @@ impl ConnStats {
         self.latency_sum_us
             .set(self.latency_sum_us.get() + latency_us);
         self.latency_count.set(self.latency_count.get() + 1);
+        self.last_latency_us.set(latency_us);
     }
 
     pub fn reset(&self) {
@@ -109,6 +113,7 @@ impl ConnStats {
         self.latency_max_us.set(0);
         self.latency_sum_us.set(0);
         self.latency_count.set(0);
+        self.last_latency_us.set(0);
     }
 }
 

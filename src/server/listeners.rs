@@ -6,7 +6,7 @@
 //! connections over the cores. `SO_REUSEPORT` would also let any other process of the
 //! same user join the group and take a share of the connections, so the port is first
 //! proven free with a plain bind, and after binding the group is checked to hold our
-//! sockets only. Operator-facing ports (metrics) are bound without `SO_REUSEPORT`: a
+//! sockets only. Operator-facing ports (metrics, AdminServer) are bound without `SO_REUSEPORT`: a
 //! second binder fails loudly instead of splitting the scrapes.
 
 use std::net::{SocketAddr, TcpListener};
@@ -29,6 +29,8 @@ pub struct Listeners {
     /// The client address with the port actually bound.
     pub client_addr: SocketAddr,
     pub metrics: Option<TcpListener>,
+    /// The AdminServer's (`admin.serverPort`).
+    pub admin: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -57,11 +59,24 @@ impl Listeners {
             client.push(l);
         }
         check_group_is_ours(addr, &client)?;
-        let metrics = match cfg.metrics_addr {
+        let metrics =
+            match cfg.metrics_addr {
+                None => None,
+                Some(m) => Some(listen_exclusive_after_release(m).map_err(|source| {
+                    ServerError::Listen {
+                        addr: m,
+                        what: "the metrics port (metricsProvider.httpPort)",
+                        source,
+                    }
+                })?),
+            };
+        // ZooKeeper exits when its AdminServer cannot start; so does this, naming the
+        // way out (many servers on one host each want 8080 by default).
+        let admin = match &cfg.admin {
             None => None,
-            Some(m) => Some(listen_exclusive(m).map_err(|source| ServerError::Listen {
-                addr: m,
-                what: "the metrics port (metricsProvider.httpPort)",
+            Some(a) => Some(listen_exclusive_after_release(a.addr).map_err(|source| ServerError::Listen {
+                addr: a.addr,
+                what: "the AdminServer port (admin.serverPort; admin.enableServer=false turns it off)",
                 source,
             })?),
         };
@@ -69,6 +84,7 @@ impl Listeners {
             client,
             client_addr: addr,
             metrics,
+            admin,
         })
     }
 }
@@ -114,6 +130,26 @@ fn listen_shared(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener>
     sk.bind(&addr.into())?;
     sk.listen(backlog)?;
     Ok(sk.into())
+}
+
+/// How long a start waits for an operator port (metrics, AdminServer) to be released. Shorter than the
+/// client port's: a restarted server (kazoo's harness restarts them) finds its previous
+/// run's socket closing, while a port another server holds should fail the start soon.
+const OPS_PORT_RELEASE_WAIT: Duration = Duration::from_secs(3);
+
+/// [`listen_exclusive`], waiting up to [`OPS_PORT_RELEASE_WAIT`] while the port is
+/// in use: the operator ports accept through io_uring, and after their process dies the
+/// kernel releases that listening socket asynchronously (see [`probe_port`]).
+fn listen_exclusive_after_release(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let deadline = Instant::now() + OPS_PORT_RELEASE_WAIT;
+    loop {
+        match listen_exclusive(addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// A listener no other socket can share (SO_REUSEADDR only, for TIME_WAIT: on Linux

@@ -74,14 +74,12 @@ pub enum ToQuorum {
     },
 }
 
-/// What a four-letter word needs from every session core, where ZooKeeper has one
-/// connection table and one watch manager.
+/// What a four-letter word or AdminServer command needs from every session core,
+/// where ZooKeeper has one connection table and one watch manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GatherKind {
-    /// `cons`: a line per connection.
-    Cons,
-    /// `stat`: a client line per connection.
-    Clients,
+    /// `cons`, `stat`: each connection's counters.
+    Connections,
     /// `wchc`: data watches by session.
     WatchesBySession,
     /// `wchs`, `wchp`: data watches by path.
@@ -95,12 +93,15 @@ pub enum GatherKind {
 /// One session core's share of a gather.
 #[derive(Debug)]
 pub enum GatherPart {
-    Text(String),
+    Connections(Vec<crate::ops::report::ConnInfo>),
     /// Per session, its watched paths (`WatchRegistry::by_session`).
     BySession(Vec<(i64, Vec<String>)>),
     /// Per path, the sessions watching it (`WatchRegistry::by_path`).
     ByPath(Vec<(String, Vec<i64>)>),
-    Sessions(Vec<i64>),
+    /// The sessions attached here, each with when it expires without activity.
+    Sessions(Vec<crate::ops::report::SessionInfo>),
+    /// A reset was done.
+    Done,
 }
 
 /// A committed txn as every server of an ensemble receives it: the header (whose

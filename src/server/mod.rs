@@ -240,7 +240,11 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     let first_cpu = usize::from(!shared);
     let channels = to_quorum_tx.into_iter().zip(to_session_rx);
     let mut client_listeners = listeners.client.into_iter();
-    let mut metrics_listener = listeners.metrics;
+    // Session core 0 serves the operator ports, on a low-priority task queue.
+    let mut ops_listeners = Some(crate::ops::OpsListeners {
+        metrics: listeners.metrics,
+        admin: listeners.admin,
+    });
     for (i, (tx, rx)) in channels.enumerate() {
         let start = session_core::CoreStart {
             idx: i,
@@ -250,7 +254,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             listener: client_listeners
                 .next()
                 .ok_or_else(|| ServerError::Executor("a listener per session core".into()))?,
-            metrics: metrics_listener.take(),
+            ops: ops_listeners.take().unwrap_or_default(),
             stop: stop_notice(&mut stopper)?,
             report: stopper.reporter(),
             retire: retire.clone(),

@@ -574,8 +574,8 @@ pub struct CoreStart {
     pub stats: Arc<ServerStats>,
     /// Its client listener (bound by `server::run`, in the cores' SO_REUSEPORT group).
     pub listener: std::net::TcpListener,
-    /// The metrics endpoint's listener, served by this core.
-    pub metrics: Option<std::net::TcpListener>,
+    /// The operator ports (metrics, AdminServer) this core serves, if any.
+    pub ops: crate::ops::OpsListeners,
     pub stop: StopNotice,
     pub report: mpsc::Sender<Drained>,
     pub retire: Retire,
@@ -594,7 +594,7 @@ pub async fn run(
         last_zxid,
         stats,
         listener,
-        metrics,
+        ops,
         stop,
         report,
         retire,
@@ -664,9 +664,7 @@ pub async fn run(
     })
     .detach();
 
-    if let Some(l) = metrics {
-        glommio::spawn_local(crate::ops::prometheus::serve(core.clone(), l)).detach();
-    }
+    crate::ops::serve(&core, ops);
     let mut acceptor = match super::acceptor::Acceptor::spawn(idx, listener) {
         Ok(a) => a,
         Err(e) => {

@@ -86,6 +86,7 @@ pub struct CoreStats {
     pub fsyncs: AtomicU64,
     pub fsync_us_sum: AtomicU64,
     pub fsync_us_max: AtomicU64,
+    pub fsync_threshold_exceeded: AtomicU64,
     pub fsynced_txns: AtomicU64,
     pub fsynced_bytes: AtomicU64,
     pub snapshots: AtomicU64,
@@ -140,6 +141,12 @@ impl CoreStats {
 
     pub fn stage(&self, stage: Stage, us: u64) {
         self.stages[stage as usize].record(us);
+    }
+
+    /// A log sync took longer than `fsync.warningthresholdms` (ZooKeeper's
+    /// `fsync_threshold_exceed_count`; `srst` leaves it, as ZooKeeper's reset does).
+    pub fn fsync_slow(&self) {
+        self.fsync_threshold_exceeded.fetch_add(1, Relaxed);
     }
 
     pub fn fsync_done(&self, us: u64, txns: u64, bytes: u64) {

@@ -134,6 +134,7 @@ impl LogWriter {
                 .quorum()
                 .stage(Stage::Fsync, took.as_micros() as u64);
             if took > Duration::from_millis(self.cfg.fsync_warning_threshold_ms) {
+                self.stats.quorum().fsync_slow();
                 tracing::warn!(
                     "syncing the txn log took {} ms (fsync.warningthresholdms={}): every \
                      write of the batch waited for it; see tuning/README.md on the log device",

@@ -1,0 +1,247 @@
+//! The small part of HTTP/1.1 the operator ports need: read one request head, write
+//! one response, close. Shared by the Prometheus endpoint and the AdminServer.
+//!
+//! Why not a server crate: hyper and its peers are built around tokio's I/O traits
+//! and their own executors, while these ports live on a glommio session core; both
+//! ports answer one `GET` per connection, so parsing is left to `httparse` (the
+//! parser under hyper) and the rest is a bounded read and a `Connection: close`
+//! reply. Every input is bounded in size and time, and nothing here panics on what a
+//! peer sends: a bad request gets a 4xx answer or just a closed connection.
+
+use std::time::Duration;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+/// The most bytes of request line and headers read from one connection.
+pub const HEAD_BYTES_MAX: usize = 8 * 1024;
+/// Headers parsed per request; more is a malformed request.
+const HEADERS_MAX: usize = 64;
+
+/// One parsed request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    /// The path, percent-decoded, without the query.
+    pub path: String,
+    /// The query's `key=value` pairs, percent-decoded, in order.
+    pub query: Vec<(String, String)>,
+    /// `Content-Length`, 0 when absent.
+    pub content_length: u64,
+}
+
+/// Why no request could be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The peer closed (or reset) before a full head arrived.
+    Closed,
+    /// No full head within the time allowed.
+    TimedOut,
+    /// The head exceeds [`HEAD_BYTES_MAX`].
+    TooLarge,
+    /// Not HTTP/1.x.
+    Malformed(String),
+}
+
+/// Reads one request head within `timeout`.
+pub async fn read_request(stream: &mut TcpStream, timeout: Duration) -> Result<Request, ReadError> {
+    match glommio::timer::timeout(timeout, async { Ok(read_head(stream).await) }).await {
+        Ok(r) => r,
+        Err(_) => Err(ReadError::TimedOut),
+    }
+}
+
+async fn read_head(stream: &mut TcpStream) -> Result<Request, ReadError> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(req) = parse(&buf).map_err(ReadError::Malformed)? {
+            return Ok(req);
+        }
+        if buf.len() >= HEAD_BYTES_MAX {
+            return Err(ReadError::TooLarge);
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return Err(ReadError::Closed),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// `Some` once `buf` holds a whole head; `Err` if it cannot be HTTP.
+pub fn parse(buf: &[u8]) -> Result<Option<Request>, String> {
+    let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(buf) {
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(e.to_string()),
+        Ok(httparse::Status::Complete(_)) => {
+            let method = req.method.unwrap_or_default().to_owned();
+            let target = req.path.unwrap_or_default();
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            let mut content_length = 0;
+            for h in req.headers.iter() {
+                if h.name.eq_ignore_ascii_case("content-length") {
+                    content_length = std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                        .ok_or("a Content-Length that is not a number")?;
+                }
+            }
+            let query = query
+                .split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (percent_decode(k), percent_decode(v))
+                })
+                .collect();
+            Ok(Some(Request {
+                method,
+                path: percent_decode(path),
+                query,
+                content_length,
+            }))
+        }
+    }
+}
+
+/// `%XX` escapes (and `+` in queries is left as is, as Jetty leaves it in paths);
+/// a broken escape is kept literally.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes a whole response and closes the connection; a peer that went away is no
+/// error worth more than a debug line.
+pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        reason(status),
+        body.len()
+    );
+    let written = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body).await?;
+        stream.flush().await
+    }
+    .await;
+    if let Err(e) = written {
+        tracing::debug!("operator port: response not delivered: {e}");
+    }
+    let _ = stream.close().await;
+}
+
+/// A plain-text error response for `status`.
+pub async fn respond_error(stream: &mut TcpStream, status: u16) {
+    let body = format!("{status} {}\n", reason(status));
+    respond(stream, status, "text/plain; charset=utf-8", body.as_bytes()).await;
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// Takes over a listening socket bound by `server::run`.
+pub fn glommio_listener(listener: std::net::TcpListener) -> glommio::net::TcpListener {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    // SAFETY: a listening socket moved here; the glommio listener takes it over.
+    unsafe { glommio::net::TcpListener::from_raw_fd(listener.into_raw_fd()) }
+}
+
+/// Serves `listener` until the process ends: each connection gets `handle` (at most
+/// `concurrent` at once; beyond that a connection is answered 503 at once).
+pub async fn serve<F, Fut>(
+    listener: std::net::TcpListener,
+    what: &'static str,
+    concurrent: usize,
+    handle: F,
+) where
+    F: Fn(TcpStream) -> Fut + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let listener = glommio_listener(listener);
+    let busy = std::rc::Rc::new(std::cell::Cell::new(0usize));
+    loop {
+        let mut stream = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("{what}: accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if busy.get() >= concurrent {
+            glommio::spawn_local(async move { respond_error(&mut stream, 503).await }).detach();
+            continue;
+        }
+        busy.set(busy.get() + 1);
+        let busy = busy.clone();
+        let fut = handle(stream);
+        glommio::spawn_local(async move {
+            fut.await;
+            busy.set(busy.get() - 1);
+        })
+        .detach();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_get_with_a_query() {
+        let r = parse(b"GET /commands/stmk?traceMask=5&x=%2Fa HTTP/1.1\r\nHost: h\r\n\r\n")
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/commands/stmk");
+        assert_eq!(
+            r.query,
+            vec![("traceMask".into(), "5".into()), ("x".into(), "/a".into())]
+        );
+        assert_eq!(r.content_length, 0);
+    }
+
+    #[test]
+    fn partial_and_garbage_heads() {
+        assert_eq!(parse(b"GET /x HTTP/1.1\r\nHost"), Ok(None));
+        assert!(parse(b"\x00\x01garbage\r\n\r\n").is_err());
+        assert!(parse(b"POST / HTTP/1.1\r\nContent-Length: many\r\n\r\n").is_err());
+        let r = parse(b"POST / HTTP/1.1\r\nContent-Length: 104857600\r\n\r\n")
+            .expect("valid")
+            .expect("complete");
+        assert_eq!(r.content_length, 104_857_600);
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+}
