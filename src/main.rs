@@ -75,6 +75,20 @@ enum Command {
         #[arg(long, default_value = "0", value_parser = parse_i64)]
         current_epoch: i64,
     },
+    /// Write a ringkeeper data directory as a ZooKeeper 3.8 snapshot, for an Apache
+    /// ZooKeeper server to start from: the way back from ringkeeper. The server must
+    /// be stopped (its directories are locked).
+    ExportZk {
+        /// ringkeeper's dataDir.
+        data_dir: PathBuf,
+        /// ringkeeper's dataLogDir, when the log lives apart from dataDir.
+        #[arg(long)]
+        log_dir: Option<PathBuf>,
+        /// The ZooKeeper dataDir to write (version-2/snapshot.<zxid> goes in it);
+        /// its version-2/ must be missing or empty.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// A load generator for any ZooKeeper-protocol server (see bench/).
     Bench(Box<ringkeeper::bench::BenchArgs>),
     /// A measuring instrument for bench/compare, not a server: answers getData at
@@ -155,6 +169,27 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::ExportZk {
+            data_dir,
+            log_dir,
+            to,
+        } => match ringkeeper::storage::zk::export(&data_dir, log_dir.as_deref(), &to) {
+            Ok(e) => {
+                println!(
+                    "exported {}: {} nodes, {} sessions, zxid 0x{:x}\n  written   {}",
+                    data_dir.display(),
+                    e.nodes,
+                    e.sessions,
+                    e.zxid,
+                    e.snapshot.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ringkeeper export-zk: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Bench(bench) => ringkeeper::bench::main(*bench),
         Command::FloorServer {
             listen,

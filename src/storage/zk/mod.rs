@@ -136,6 +136,10 @@ pub enum ZkError {
     TargetNotEmpty { dir: PathBuf },
     #[error("writing the ringkeeper snapshot: {0}")]
     Write(#[from] crate::storage::StorageError),
+    #[error("reading the ringkeeper data: {0}")]
+    Ringkeeper(crate::storage::StorageError),
+    #[error("no ringkeeper data (snapshot or txn log) in {dir}")]
+    NoRingkeeperData { dir: PathBuf },
 }
 
 /// What [`load`] read: the tree and sessions at `last_zxid`, and from which files.
@@ -391,4 +395,42 @@ pub fn import(
     let written =
         crate::storage::write_snapshot(to, &loaded.tree, &loaded.sessions, loaded.last_zxid)?;
     Ok((loaded, written))
+}
+
+/// What [`export`] wrote.
+pub struct Exported {
+    pub snapshot: PathBuf,
+    pub zxid: i64,
+    /// Nodes in the tree, as `mntr`'s `zk_znode_count` counts them.
+    pub nodes: usize,
+    pub sessions: usize,
+}
+
+/// Recovers a ringkeeper data directory (`data_dir`, with its log in `log_dir` or in
+/// `data_dir`) and writes it as a ZooKeeper 3.8 snapshot at its last zxid into `to`
+/// (a ZooKeeper dataDir: `to/version-2/snapshot.<zxid>`), so a ZooKeeper server
+/// started on `to` serves the same tree and sessions: the way back from ringkeeper.
+/// Both ringkeeper directories are locked: no server may be running on them.
+pub fn export(data_dir: &Path, log_dir: Option<&Path>, to: &Path) -> Result<Exported, ZkError> {
+    let log_dir = log_dir.unwrap_or(data_dir);
+    for d in [data_dir, log_dir] {
+        if !d.is_dir() {
+            return Err(ZkError::NoRingkeeperData { dir: d.to_owned() });
+        }
+    }
+    let _locks =
+        crate::storage::DirLock::acquire_both(data_dir, log_dir).map_err(ZkError::Ringkeeper)?;
+    let r = crate::storage::recover(data_dir, log_dir, false).map_err(ZkError::Ringkeeper)?;
+    if r.snapshot.is_none() && r.last_zxid == 0 {
+        return Err(ZkError::NoRingkeeperData {
+            dir: data_dir.to_owned(),
+        });
+    }
+    let snapshot = snap_write::export_snapshot(to, &r.tree.version(), &r.sessions, r.last_zxid)?;
+    Ok(Exported {
+        snapshot,
+        zxid: r.last_zxid,
+        nodes: r.tree.node_count(),
+        sessions: r.sessions.len(),
+    })
 }
