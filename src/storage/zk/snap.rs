@@ -128,97 +128,12 @@ pub fn read_snapshot_bytes(
     }
     let dbid = r.read_i64().map_err(dec(path, 8))?;
 
-    // sessions: int count; (long id; int timeout)*
-    let at = r.offset();
-    let count = r.read_i32().map_err(dec(path, at))?;
-    if count < 0 || count as usize > r.remaining() / 12 {
-        return Err(corrupt(path, at, format!("session count {count}")));
-    }
-    let mut sessions = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let at = r.offset();
-        let id = r.read_i64().map_err(dec(path, at))?;
-        let timeout = r.read_i32().map_err(dec(path, at))?;
-        sessions.push((id, timeout));
-    }
-
-    // ACL cache: int n; (long ref; vector<ACL>)*
-    let at = r.offset();
-    let n = r.read_i32().map_err(dec(path, at))?;
-    if n < 0 || n as usize > r.remaining() / 12 {
-        return Err(corrupt(path, at, format!("ACL cache size {n}")));
-    }
-    let mut acl_cache: HashMap<i64, Vec<Acl>> = HashMap::with_capacity(n as usize);
-    for _ in 0..n {
-        let at = r.offset();
-        let aref = r.read_i64().map_err(dec(path, at))?;
-        let vat = r.offset();
-        let len = r.read_i32().map_err(dec(path, vat))?;
-        // ZooKeeper throws on a null vector here ("missing acls").
-        if len < 0 || len as usize > r.remaining() / 12 {
-            return Err(corrupt(path, vat, format!("ACL list of {len} entries")));
-        }
-        let mut list = Vec::with_capacity(len as usize);
-        for _ in 0..len {
-            let aat = r.offset();
-            list.push(Acl::decode(&mut r).map_err(dec(path, aat))?);
-        }
-        if acl_cache.insert(aref, list).is_some() {
-            return Err(corrupt(path, at, format!("ACL ref {aref} appears twice")));
-        }
-    }
-
-    // nodes: (ustring path; buffer data; long aclRef; StatPersisted)* until path "/"
-    let mut tree = DataTree::empty_for_restore(extended_types);
-    let mut nodes = 0usize;
-    let open = Acl::open_unsafe();
-    loop {
-        let at = r.offset();
-        let zk_path = String::decode(&mut r).map_err(dec(path, at))?;
-        if zk_path == "/" {
-            break;
-        }
-        let data_at = r.offset();
-        let data = r
-            .read_buffer()
-            .map_err(dec(path, data_at))?
-            .map(|b| NodeData::new(&b));
-        let ref_at = r.offset();
-        let aref = r.read_i64().map_err(dec(path, ref_at))?;
-        let stat_at = r.offset();
-        let stat = StatPersisted::decode(&mut r).map_err(dec(path, stat_at))?;
-        let acl: &[Acl] = if aref == OPEN_UNSAFE_ACL_REF {
-            &open
-        } else {
-            acl_cache.get(&aref).map(Vec::as_slice).ok_or_else(|| {
-                corrupt(
-                    path,
-                    ref_at,
-                    format!("node {zk_path:?}: ACL ref {aref} is not in the ACL cache"),
-                )
-            })?
-        };
-        // The root is stored under "" (DataTree keys it so); "/zookeeper"'s parent is "".
-        let ours = if zk_path.is_empty() {
-            "/"
-        } else {
-            zk_path.as_str()
-        };
-        if nodes == 0 && ours != "/" {
-            return Err(corrupt(
-                path,
-                at,
-                format!("first node is {zk_path:?}, not the root \"\""),
-            ));
-        }
-        tree.insert_restored(ours, data, acl, stat).map_err(|e| {
-            corrupt(path, at, format!("node {zk_path:?} does not fit the tree: {e:?} (duplicate, missing parent or bad path)"))
-        })?;
-        nodes += 1;
-    }
-    if nodes == 0 {
-        return Err(corrupt(path, r.offset(), "snapshot holds no nodes"));
-    }
+    let Body {
+        sessions,
+        mut tree,
+        nodes,
+        acl_lists,
+    } = read_body(path, &mut r, extended_types)?;
     check_seal(path, &all, &mut r)?;
 
     // Optional sections, each followed by its own seal: ZxidDigest (when
@@ -254,10 +169,120 @@ pub fn read_snapshot_bytes(
         sessions,
         tree,
         nodes,
-        acl_lists: acl_cache.len(),
+        acl_lists,
         zxid_digest,
         last_processed_zxid,
         added_system_nodes,
+    })
+}
+
+/// What a snapshot's body holds: the part a file and a SNAP stream share.
+struct Body {
+    sessions: Vec<(i64, i32)>,
+    tree: DataTree,
+    nodes: usize,
+    acl_lists: usize,
+}
+
+/// Sessions, ACL cache and nodes up to the end path "/" (`SerializeUtils
+/// .deserializeSnapshot`), into a tree built with `extended_types`.
+fn read_body(path: &Path, r: &mut Reader, extended_types: bool) -> Result<Body, ZkError> {
+    // sessions: int count; (long id; int timeout)*
+    let at = r.offset();
+    let count = r.read_i32().map_err(dec(path, at))?;
+    if count < 0 || count as usize > r.remaining() / 12 {
+        return Err(corrupt(path, at, format!("session count {count}")));
+    }
+    let mut sessions = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let at = r.offset();
+        let id = r.read_i64().map_err(dec(path, at))?;
+        let timeout = r.read_i32().map_err(dec(path, at))?;
+        sessions.push((id, timeout));
+    }
+
+    // ACL cache: int n; (long ref; vector<ACL>)*
+    let at = r.offset();
+    let n = r.read_i32().map_err(dec(path, at))?;
+    if n < 0 || n as usize > r.remaining() / 12 {
+        return Err(corrupt(path, at, format!("ACL cache size {n}")));
+    }
+    let mut acl_cache: HashMap<i64, Vec<Acl>> = HashMap::with_capacity(n as usize);
+    for _ in 0..n {
+        let at = r.offset();
+        let aref = r.read_i64().map_err(dec(path, at))?;
+        let vat = r.offset();
+        let len = r.read_i32().map_err(dec(path, vat))?;
+        // ZooKeeper throws on a null vector here ("missing acls").
+        if len < 0 || len as usize > r.remaining() / 12 {
+            return Err(corrupt(path, vat, format!("ACL list of {len} entries")));
+        }
+        let mut list = Vec::with_capacity(len as usize);
+        for _ in 0..len {
+            let aat = r.offset();
+            list.push(Acl::decode(r).map_err(dec(path, aat))?);
+        }
+        if acl_cache.insert(aref, list).is_some() {
+            return Err(corrupt(path, at, format!("ACL ref {aref} appears twice")));
+        }
+    }
+
+    // nodes: (ustring path; buffer data; long aclRef; StatPersisted)* until path "/"
+    let mut tree = DataTree::empty_for_restore(extended_types);
+    let mut nodes = 0usize;
+    let open = Acl::open_unsafe();
+    loop {
+        let at = r.offset();
+        let zk_path = String::decode(r).map_err(dec(path, at))?;
+        if zk_path == "/" {
+            break;
+        }
+        let data_at = r.offset();
+        let data = r
+            .read_buffer()
+            .map_err(dec(path, data_at))?
+            .map(|b| NodeData::new(&b));
+        let ref_at = r.offset();
+        let aref = r.read_i64().map_err(dec(path, ref_at))?;
+        let stat_at = r.offset();
+        let stat = StatPersisted::decode(r).map_err(dec(path, stat_at))?;
+        let acl: &[Acl] = if aref == OPEN_UNSAFE_ACL_REF {
+            &open
+        } else {
+            acl_cache.get(&aref).map(Vec::as_slice).ok_or_else(|| {
+                corrupt(
+                    path,
+                    ref_at,
+                    format!("node {zk_path:?}: ACL ref {aref} is not in the ACL cache"),
+                )
+            })?
+        };
+        // The root is stored under "" (DataTree keys it so); "/zookeeper"'s parent is "".
+        let ours = if zk_path.is_empty() {
+            "/"
+        } else {
+            zk_path.as_str()
+        };
+        if nodes == 0 && ours != "/" {
+            return Err(corrupt(
+                path,
+                at,
+                format!("first node is {zk_path:?}, not the root \"\""),
+            ));
+        }
+        tree.insert_restored(ours, data, acl, stat).map_err(|e| {
+            corrupt(path, at, format!("node {zk_path:?} does not fit the tree: {e:?} (duplicate, missing parent or bad path)"))
+        })?;
+        nodes += 1;
+    }
+    if nodes == 0 {
+        return Err(corrupt(path, r.offset(), "snapshot holds no nodes"));
+    }
+    Ok(Body {
+        sessions,
+        tree,
+        nodes,
+        acl_lists: acl_cache.len(),
     })
 }
 
