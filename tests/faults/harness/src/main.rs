@@ -73,6 +73,13 @@ enum Cmd {
         /// Sessions adding to and reading the grow-only set (0: none).
         #[arg(long, default_value_t = 2)]
         set_workers: u32,
+        /// Sessions enqueueing and dequeueing on the FIFO queue (0: none).
+        #[arg(long, default_value_t = 2)]
+        queue_workers: u32,
+        /// Sessions each holding an ephemeral, life after life (0: none; one reader
+        /// session comes with them).
+        #[arg(long, default_value_t = 3)]
+        eph_workers: u32,
         /// Longest pause between a worker's calls, ms.
         #[arg(long, default_value_t = 40)]
         think_ms: u64,
@@ -96,6 +103,10 @@ enum Cmd {
     Check { file: PathBuf },
     /// Check a saved set history (set.txt of a run).
     CheckSet { file: PathBuf },
+    /// Check a saved queue history (queue.txt of a run).
+    CheckQueue { file: PathBuf },
+    /// Check a saved sessions-and-ephemerals history (eph.txt of a run).
+    CheckEph { file: PathBuf },
     /// Delete namespaces left by runs that were killed.
     Sweep,
 }
@@ -103,7 +114,21 @@ enum Cmd {
 fn main() -> ExitCode {
     match Args::parse().command {
         Cmd::Check { file } => check(&file),
-        Cmd::CheckSet { file } => check_set(&file),
+        Cmd::CheckSet { file } => check_text(&file, |t| {
+            let (adds, reads, final_read) = ringkeeper_faults::set::parse_text(t)?;
+            let r = ringkeeper_faults::set::check(&adds, &reads, &final_read);
+            Ok((r.describe(), r.ok()))
+        }),
+        Cmd::CheckQueue { file } => check_text(&file, |t| {
+            let (e, d, f) = ringkeeper_faults::queue::parse_text(t)?;
+            let r = ringkeeper_faults::queue::check(&e, &d, &f);
+            Ok((r.describe(), r.ok()))
+        }),
+        Cmd::CheckEph { file } => check_text(&file, |t| {
+            let (l, r, w) = ringkeeper_faults::ephemeral::parse_text(t)?;
+            let r = ringkeeper_faults::ephemeral::check(&l, &r, &w);
+            Ok((r.describe(), r.ok()))
+        }),
         Cmd::Sweep => match net::sweep_stale() {
             Ok(n) => {
                 println!("deleted {n} stale namespaces");
@@ -126,6 +151,8 @@ fn main() -> ExitCode {
             keys,
             workers_per_key,
             set_workers,
+            queue_workers,
+            eph_workers,
             plain_reads,
             think_ms,
             op_timeout_ms,
@@ -160,6 +187,8 @@ fn main() -> ExitCode {
                 keys,
                 workers_per_key,
                 set_workers,
+                queue_workers,
+                eph_workers,
                 plain_reads,
                 think_ms_max: think_ms,
                 op_timeout: Duration::from_millis(op_timeout_ms),
@@ -200,20 +229,29 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     if let Some(set) = &report.set {
         print!("{}", set.describe());
     }
+    if let Some(q) = &report.queue {
+        print!("{}", q.describe());
+    }
+    if let Some(e) = &report.eph {
+        print!("{}", e.describe());
+    }
     println!(
         "checked in {:.2} s; history in {}",
         report.check_time.as_secs_f64(),
         report.history_file.display()
     );
     let stopped = stop.load(std::sync::atomic::Ordering::Relaxed);
-    let ok = report.check.all_linearizable() && report.set.as_ref().is_none_or(|s| s.ok());
+    let others_ok = report.set.as_ref().is_none_or(|s| s.ok())
+        && report.queue.as_ref().is_none_or(|q| q.ok())
+        && report.eph.as_ref().is_none_or(|e| e.ok());
+    let ok = report.check.all_linearizable() && others_ok;
     let has_violation = report
         .check
         .keys
         .values()
         .any(|v| matches!(v, wgl::Verdict::NotLinearizable { .. }))
         || !report.check.anomalies.is_empty()
-        || report.set.as_ref().is_some_and(|s| !s.ok());
+        || !others_ok;
     let pass = !stopped
         && if expect_violation {
             has_violation
@@ -229,7 +267,7 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
         println!("stopped by a signal before the end: not a pass");
     }
     match (pass, expect_violation) {
-        (true, false) => println!("PASS: linearizable"),
+        (true, false) => println!("PASS: linearizable, and every other checker passed"),
         (true, true) => println!("PASS: the checker found the expected violation"),
         (false, false) => println!("FAIL (seed {})", cfg.seed),
         (false, true) => println!("FAIL: no violation found where one was expected"),
@@ -263,15 +301,19 @@ fn check(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn check_set(file: &std::path::Path) -> ExitCode {
-    let parsed = std::fs::read_to_string(file)
+/// Reads `file` and runs `check` on its text, which returns the report and whether it
+/// passed.
+fn check_text(
+    file: &std::path::Path,
+    check: impl FnOnce(&str) -> Result<(String, bool), String>,
+) -> ExitCode {
+    match std::fs::read_to_string(file)
         .map_err(|e| e.to_string())
-        .and_then(|t| ringkeeper_faults::set::parse_text(&t));
-    match parsed {
-        Ok((adds, reads, final_read)) => {
-            let r = ringkeeper_faults::set::check(&adds, &reads, &final_read);
-            print!("{}", r.describe());
-            if r.ok() {
+        .and_then(|t| check(&t))
+    {
+        Ok((text, ok)) => {
+            print!("{text}");
+            if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

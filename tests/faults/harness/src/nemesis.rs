@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 
 use crate::cluster::{Cluster, SESSION_TIMEOUT_MS};
+use crate::ephemeral::Window;
 use crate::net::Node;
 use crate::proxy::{LinkFault, Proxy};
 
@@ -180,8 +181,26 @@ fn nap(
     Ok(Instant::now() < deadline)
 }
 
+/// What [`run`] did: log lines (ms since `start`, what happened) and each fault's span.
+#[derive(Debug, Default)]
+pub struct Played {
+    pub log: Vec<String>,
+    pub windows: Vec<Window>,
+}
+
+impl Fault {
+    /// The server itself stops (its session clocks stop too).
+    fn server_down(&self) -> bool {
+        matches!(self, Fault::Kill { .. } | Fault::Pause { .. })
+    }
+}
+
+fn ns_since(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Plays `steps` until `deadline` (or `stop`), healing each fault before the next and
-/// everything at the end. Returns the log lines (ms since `start`, what happened).
+/// everything at the end.
 pub fn run(
     cluster: &mut Cluster,
     proxy: Option<&Proxy>,
@@ -189,14 +208,16 @@ pub fn run(
     start: Instant,
     deadline: Instant,
     stop: &AtomicBool,
-) -> Result<Vec<String>, String> {
+) -> Result<Played, String> {
     let mut log = Vec::new();
+    let mut windows = Vec::new();
     let io = |e: io::Error| e.to_string();
     for step in steps {
         if !nap(cluster, step.quiet, deadline, stop)? {
             break;
         }
         let at = start.elapsed().as_millis();
+        let start_ns = ns_since(start);
         log.push(format!("{at:>7} ms  {} for {:?}", step.fault, step.hold));
         let link = |server: u32| -> Result<&LinkFault, String> {
             let i = server.checked_sub(1).ok_or("no server 0")? as usize;
@@ -241,6 +262,11 @@ pub fn run(
             }
         }
         log.push(format!("{:>7} ms  healed", start.elapsed().as_millis()));
+        windows.push(Window {
+            start_ns,
+            end_ns: ns_since(start),
+            server_down: step.fault.server_down(),
+        });
         if !held? {
             break;
         }
@@ -249,7 +275,7 @@ pub fn run(
     if let Some(p) = proxy {
         p.heal();
     }
-    Ok(log)
+    Ok(Played { log, windows })
 }
 
 #[cfg(test)]
