@@ -11,6 +11,7 @@
 pub mod anomalies;
 pub mod chain;
 pub mod cluster;
+pub mod disk;
 pub mod ephemeral;
 pub mod history;
 pub mod nemesis;

@@ -92,6 +92,15 @@ enum Cmd {
         /// Keep the directory after a passing run too.
         #[arg(long)]
         keep: bool,
+        /// Run the servers under libfaketime with this clock (`+3600`, `-600`, `x2`,
+        /// `x0.5`, `+3600 x1.5`; libfaketime's FAKETIME syntax). The `clock` nemesis
+        /// steps it while running.
+        #[arg(long)]
+        clock: Option<String>,
+        /// With --clock or the clock nemesis: skew the wall clock only, not
+        /// CLOCK_MONOTONIC.
+        #[arg(long)]
+        clock_realtime_only: bool,
         /// Start the servers as independent standalones (a broken "ensemble"; canary).
         #[arg(long)]
         independent: bool,
@@ -160,8 +169,12 @@ fn main() -> ExitCode {
             keep,
             independent,
             expect_violation,
+            clock,
+            clock_realtime_only,
         } => {
             let mut spec = match target {
+                // A custom command needs no binary.
+                Target::Ringkeeper if server_cmd.is_some() => ServerSpec::ringkeeper(&bin),
                 // Absolute: each server runs in its own directory.
                 Target::Ringkeeper => match bin.canonicalize() {
                     Ok(b) => ServerSpec::ringkeeper(&b),
@@ -178,6 +191,8 @@ fn main() -> ExitCode {
             }
             spec.props = props;
             spec.independent = independent;
+            spec.clock = clock;
+            spec.clock_realtime_only = clock_realtime_only;
             let cfg = RunConfig {
                 spec,
                 servers,
@@ -235,6 +250,9 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     if let Some(e) = &report.eph {
         print!("{}", e.describe());
     }
+    for f in &report.findings {
+        println!("FAULT FINDING: {f}");
+    }
     println!(
         "checked in {:.2} s; history in {}",
         report.check_time.as_secs_f64(),
@@ -243,7 +261,8 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     let stopped = stop.load(std::sync::atomic::Ordering::Relaxed);
     let others_ok = report.set.as_ref().is_none_or(|s| s.ok())
         && report.queue.as_ref().is_none_or(|q| q.ok())
-        && report.eph.as_ref().is_none_or(|e| e.ok());
+        && report.eph.as_ref().is_none_or(|e| e.ok())
+        && report.findings.is_empty();
     let ok = report.check.all_linearizable() && others_ok;
     let has_violation = report
         .check

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT};
+use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT, LOG_TMPFS_MIB};
 use crate::history::Op;
 use crate::nemesis::{self, Kind};
 use crate::net::{self, Net, Node};
@@ -56,6 +56,8 @@ pub struct RunReport {
     pub set: Option<set::SetReport>,
     pub queue: Option<queue::QueueReport>,
     pub eph: Option<ephemeral::EphReport>,
+    /// What the faults showed on their own (see `nemesis::Played::findings`).
+    pub findings: Vec<String>,
     pub check_time: Duration,
     /// The nemesis log, and counts of client failures by kind.
     pub text: String,
@@ -92,7 +94,14 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         cfg.dir.display()
     );
 
-    let mut cluster = Cluster::start(cfg.spec.clone(), cfg.servers, &cfg.dir)
+    let mut spec = cfg.spec.clone();
+    if cfg.nemeses.contains(&Kind::Disk) && spec.log_tmpfs_mib.is_none() {
+        spec.log_tmpfs_mib = Some(LOG_TMPFS_MIB);
+    }
+    if cfg.nemeses.contains(&Kind::Clock) && spec.clock.is_none() {
+        spec.clock = Some("+0".into());
+    }
+    let mut cluster = Cluster::start(spec, cfg.servers, &cfg.dir)
         .map_err(|e| format!("starting the cluster: {e}"))?;
     cluster
         .wait_ready(Duration::from_secs(60))
@@ -225,6 +234,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         set,
         queue,
         eph,
+        findings: played.findings,
         check_time,
         text,
         history_file,
