@@ -4,7 +4,7 @@
 //! server processes in them ([`cluster`]), a TCP proxy per client link ([`proxy`]), the faults applied to them on a seeded
 //! schedule ([`nemesis`]), the client load that records a history ([`workload`]),
 //! and the checkers of those histories ([`history`], [`wgl`], [`chain`], [`set`], [`queue`],
-//! [`ephemeral`]); one
+//! [`ephemeral`], [`lock`]); one
 //! run from start to end is [`run`].
 //! It never touches a server's data or configuration beyond the run's own directory.
 
@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod disk;
 pub mod ephemeral;
 pub mod history;
+pub mod lock;
 pub mod nemesis;
 pub mod net;
 pub mod proxy;

@@ -80,6 +80,9 @@ enum Cmd {
         /// session comes with them).
         #[arg(long, default_value_t = 3)]
         eph_workers: u32,
+        /// Sessions taking the lock recipe's lock in turn (0: none).
+        #[arg(long, default_value_t = 3)]
+        lock_workers: u32,
         /// Longest pause between a worker's calls, ms.
         #[arg(long, default_value_t = 40)]
         think_ms: u64,
@@ -116,6 +119,8 @@ enum Cmd {
     CheckQueue { file: PathBuf },
     /// Check a saved sessions-and-ephemerals history (eph.txt of a run).
     CheckEph { file: PathBuf },
+    /// Check a saved lock history (lock.txt of a run).
+    CheckLock { file: PathBuf },
     /// Delete namespaces left by runs that were killed.
     Sweep,
 }
@@ -131,6 +136,10 @@ fn main() -> ExitCode {
         Cmd::CheckQueue { file } => check_text(&file, |t| {
             let (e, d, f) = ringkeeper_faults::queue::parse_text(t)?;
             let r = ringkeeper_faults::queue::check(&e, &d, &f);
+            Ok((r.describe(), r.ok()))
+        }),
+        Cmd::CheckLock { file } => check_text(&file, |t| {
+            let r = ringkeeper_faults::lock::check(&ringkeeper_faults::lock::parse_text(t)?);
             Ok((r.describe(), r.ok()))
         }),
         Cmd::CheckEph { file } => check_text(&file, |t| {
@@ -162,6 +171,7 @@ fn main() -> ExitCode {
             set_workers,
             queue_workers,
             eph_workers,
+            lock_workers,
             plain_reads,
             think_ms,
             op_timeout_ms,
@@ -204,6 +214,7 @@ fn main() -> ExitCode {
                 set_workers,
                 queue_workers,
                 eph_workers,
+                lock_workers,
                 plain_reads,
                 think_ms_max: think_ms,
                 op_timeout: Duration::from_millis(op_timeout_ms),
@@ -250,6 +261,9 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     if let Some(e) = &report.eph {
         print!("{}", e.describe());
     }
+    if let Some(l) = &report.lock {
+        print!("{}", l.describe());
+    }
     for f in &report.findings {
         println!("FAULT FINDING: {f}");
     }
@@ -262,6 +276,7 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     let others_ok = report.set.as_ref().is_none_or(|s| s.ok())
         && report.queue.as_ref().is_none_or(|q| q.ok())
         && report.eph.as_ref().is_none_or(|e| e.ok())
+        && report.lock.as_ref().is_none_or(|l| l.ok())
         && report.findings.is_empty();
     let ok = report.check.all_linearizable() && others_ok;
     let has_violation = report

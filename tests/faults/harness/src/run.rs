@@ -17,7 +17,7 @@ use crate::proxy::{Proxy, PROXY_PORT_BASE};
 use crate::set;
 use crate::wgl::{self, Verdict};
 use crate::workload::{self, LoadConfig};
-use crate::{ephemeral, queue};
+use crate::{ephemeral, lock, queue};
 
 /// Ops listed around a violation in the report.
 const DESCRIBE_OPS_MAX: usize = 40;
@@ -38,6 +38,8 @@ pub struct RunConfig {
     pub queue_workers: u32,
     /// Sessions holding ephemerals (0: none).
     pub eph_workers: u32,
+    /// Sessions taking the lock in turn (0: none).
+    pub lock_workers: u32,
     /// Register reads without `sync` (not linearizable on a ZooKeeper ensemble).
     pub plain_reads: bool,
     pub think_ms_max: u64,
@@ -56,6 +58,7 @@ pub struct RunReport {
     pub set: Option<set::SetReport>,
     pub queue: Option<queue::QueueReport>,
     pub eph: Option<ephemeral::EphReport>,
+    pub lock: Option<lock::LockReport>,
     /// What the faults showed on their own (see `nemesis::Played::findings`).
     pub findings: Vec<String>,
     pub check_time: Duration,
@@ -81,7 +84,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     let _ = writeln!(
         text,
         "target {} x{}, seed {}, {:?} of load on {} keys x {} workers, a set x {}, a queue x {}, \
-         ephemerals x {}, dir {}",
+         ephemerals x {}, lock x {}, dir {}",
         cfg.spec.name,
         cfg.servers,
         cfg.seed,
@@ -91,6 +94,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         cfg.set_workers,
         cfg.queue_workers,
         cfg.eph_workers,
+        cfg.lock_workers,
         cfg.dir.display()
     );
 
@@ -136,6 +140,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         set_workers: cfg.set_workers,
         queue_workers: cfg.queue_workers,
         eph_workers: cfg.eph_workers,
+        lock_workers: cfg.lock_workers,
         sync_reads: !cfg.plain_reads,
         think_ms_max: cfg.think_ms_max,
     };
@@ -227,6 +232,12 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     } else {
         None
     };
+    let lock = if cfg.lock_workers > 0 {
+        save("lock.txt", lock::to_text(&loaded.holds))?;
+        Some(lock::check(&loaded.holds))
+    } else {
+        None
+    };
     let check_time = t.elapsed();
     Ok(RunReport {
         ops: loaded.ops,
@@ -234,6 +245,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         set,
         queue,
         eph,
+        lock,
         findings: played.findings,
         check_time,
         text,

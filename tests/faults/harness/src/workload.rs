@@ -34,8 +34,8 @@ use crate::cluster::SESSION_TIMEOUT_MS;
 use crate::ephemeral::{self, End, Life};
 use crate::history::{Call, Op, Ret};
 use crate::net;
-use crate::queue;
 use crate::set;
+use crate::{lock, queue};
 
 /// Parent of the registers.
 pub const ROOT: &str = "/rkf";
@@ -48,6 +48,13 @@ pub const QUEUE_PATH: &str = "/rkf/queue";
 
 /// Parent of the sessions' ephemerals.
 pub const EPH_PATH: &str = "/rkf/eph";
+
+/// Parent of the lock recipe's nodes, and the counter its holders write.
+pub const LOCK_PATH: &str = "/rkf/lock";
+pub const COUNTER_PATH: &str = "/rkf/counter";
+
+/// How long a lock worker waits in line before giving up its place.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Enqueues at most per run (then the queue sessions only dequeue).
 pub const QUEUE_ENQUEUES_MAX: usize = 5_000;
@@ -83,6 +90,8 @@ pub struct LoadConfig {
     pub queue_workers: u32,
     /// Sessions holding an ephemeral each, one life after another (plus one reader).
     pub eph_workers: u32,
+    /// Sessions taking the lock recipe's lock in turn.
+    pub lock_workers: u32,
     /// Create the registers on each server on its own (for independent standalones,
     /// which share nothing); otherwise once, through the first.
     pub setup_each_server: bool,
@@ -111,6 +120,7 @@ pub struct LoadResult {
     pub eph_reads: Vec<ephemeral::Read>,
     /// Whether the final read of the ephemerals happened.
     pub eph_final: Result<(), String>,
+    pub holds: Vec<lock::Hold>,
 }
 
 pub fn path(key: u32) -> String {
@@ -170,6 +180,8 @@ async fn setup_on(cfg: &LoadConfig, servers: &str) -> Result<(), String> {
         SET_PATH.to_owned(),
         QUEUE_PATH.to_owned(),
         EPH_PATH.to_owned(),
+        LOCK_PATH.to_owned(),
+        COUNTER_PATH.to_owned(),
     ];
     paths.extend((0..cfg.keys).map(path));
     for p in paths {
@@ -203,6 +215,7 @@ struct Shared {
     dequeues: RefCell<Vec<queue::Dequeue>>,
     lives: RefCell<Vec<Life>>,
     eph_reads: RefCell<Vec<ephemeral::Read>>,
+    holds: RefCell<Vec<lock::Hold>>,
     errors: RefCell<BTreeMap<String, usize>>,
     next_process: Cell<u64>,
     sessions: Cell<usize>,
@@ -245,6 +258,7 @@ async fn load(
         dequeues: RefCell::new(Vec::new()),
         lives: RefCell::new(Vec::new()),
         eph_reads: RefCell::new(Vec::new()),
+        holds: RefCell::new(Vec::new()),
         errors: RefCell::new(BTreeMap::new()),
         next_process: Cell::new(0),
         sessions: Cell::new(0),
@@ -262,6 +276,7 @@ async fn load(
     if cfg.eph_workers > 0 {
         roles.push(Role::EphReader);
     }
+    roles.extend((0..cfg.lock_workers).map(|_| Role::Lock));
     for (index, role) in roles.into_iter().enumerate() {
         let index = index as u32;
         let n = cfg.servers.len().max(1);
@@ -293,7 +308,7 @@ async fn load(
     // gave up: then there is none, and the set is not checked).
     // The final reads wait until the faults are healed (or the harness gave up: then
     // there are none, and those checkers do not run).
-    let is_healed = healed.recv_timeout(HEAL_WAIT).is_ok();
+    let is_healed = healed.recv_timeout(HEAL_WAIT).is_ok() && !shared.stop.load(Ordering::Relaxed);
     fn not_healed<T>() -> Result<T, String> {
         Err("no final read: the faults were not healed".to_string())
     }
@@ -331,6 +346,7 @@ async fn load(
         lives: shared.lives.take(),
         eph_reads: shared.eph_reads.take(),
         eph_final,
+        holds: shared.holds.take(),
     }
 }
 
@@ -462,6 +478,7 @@ enum Role {
     /// Runs its own loop of sessions ([`Worker::eph_lives`]).
     EphHolder,
     EphReader,
+    Lock,
 }
 
 struct Worker {
@@ -520,6 +537,17 @@ impl Worker {
                 Role::Queue => self.queue_op(&c).await,
                 Role::EphReader => self.eph_read(&c).await,
                 Role::EphHolder => {}
+                Role::Lock => {
+                    if !self.lock_op(&c).await {
+                        // A node of ours may be left (an unknown create or release):
+                        // end the session, which removes it, rather than block the
+                        // others until the session expires.
+                        let _ = self
+                            .timed(async { c.close().await.map_err(|e| e.to_string()) })
+                            .await;
+                        client = None;
+                    }
+                }
             }
             let think = self.rng.gen_range(0..=self.cfg.think_ms_max);
             glommio::timer::sleep(Duration::from_millis(think)).await;
@@ -704,6 +732,115 @@ impl Worker {
             });
             return;
         }
+    }
+
+    /// One turn at the lock: queue, hold (one fenced counter write), release. Returns
+    /// false when a node of this session may be left behind.
+    async fn lock_op(&mut self, c: &Client) -> bool {
+        let name = match self
+            .timed(create(
+                c,
+                &format!("{LOCK_PATH}/l-"),
+                CreateMode::EphemeralSequential,
+            ))
+            .await
+        {
+            Ok(Some(name)) => name,
+            Ok(None) => return true,
+            Err(why) => {
+                self.shared.count(why);
+                return false;
+            }
+        };
+        let Some(mine) = name.rsplit('-').next().and_then(|s| s.parse::<u64>().ok()) else {
+            return false;
+        };
+        let until = Instant::now() + LOCK_WAIT;
+        let (list_invoke_ns, acquired_ns) = loop {
+            if Instant::now() > until || self.shared.done() {
+                return self.release(c, &name).await.is_ok();
+            }
+            let list_invoke_ns = self.shared.now_ns();
+            let seqs: Vec<u64> = match self.timed(list(c, LOCK_PATH)).await {
+                Ok(names) => names
+                    .iter()
+                    .filter_map(|n| n.rsplit('-').next().and_then(|s| s.parse().ok()))
+                    .collect(),
+                Err(why) => {
+                    self.shared.count(why);
+                    return false;
+                }
+            };
+            let acquired_ns = self.shared.now_ns();
+            match seqs.iter().min() {
+                // Our node is gone: the session ended under us.
+                _ if !seqs.contains(&mine) => return false,
+                Some(low) if *low == mine => break (list_invoke_ns, acquired_ns),
+                _ => glommio::timer::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        let fence = self.fenced_increment(c).await;
+        let think = self.rng.gen_range(0..50);
+        glommio::timer::sleep(Duration::from_millis(think)).await;
+        let release_invoke_ns = self.shared.now_ns();
+        let released = self.release(c, &name).await;
+        self.shared.holds.borrow_mut().push(lock::Hold {
+            seq: mine,
+            list_invoke_ns,
+            acquired_ns,
+            release_invoke_ns,
+            release_ok: released.is_ok(),
+            fence,
+        });
+        released.is_ok()
+    }
+
+    /// Reads the counter and writes it + 1 with the version read.
+    async fn fenced_increment(&mut self, c: &Client) -> lock::Fence {
+        let read = self
+            .timed(async {
+                c.get_data(COUNTER_PATH, false)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        let (value, version) = match read {
+            Ok((data, stat)) => match data
+                .as_deref()
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                Some(v) => (v, stat.version),
+                None => return lock::Fence::Unknown,
+            },
+            Err(why) => {
+                self.shared.count(why);
+                return lock::Fence::Unknown;
+            }
+        };
+        match self
+            .timed(async { Ok(set(c, COUNTER_PATH, value + 1, version).await) })
+            .await
+        {
+            Ok(Outcome::Done(Ret::Written { .. })) => lock::Fence::Written { from: value },
+            Ok(Outcome::Done(Ret::CasMismatch)) => lock::Fence::Refused,
+            Ok(Outcome::Failed(why)) | Err(why) => {
+                self.shared.count(why);
+                lock::Fence::Unknown
+            }
+            Ok(Outcome::Done(_)) => lock::Fence::Unknown,
+        }
+    }
+
+    /// Deletes this session's lock node.
+    async fn release(&self, c: &Client, name: &str) -> Result<(), String> {
+        let r = self
+            .timed(async { c.delete(name, -1).await.map_err(|e| e.code().to_string()) })
+            .await;
+        if let Err(why) = &r {
+            self.shared.count(format!("release: {why}"));
+        }
+        r
     }
 
     /// One read of the ephemerals' parent.
