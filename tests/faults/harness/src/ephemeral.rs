@@ -82,6 +82,11 @@ pub struct Window {
     /// The server itself stopped (kill, pause, a full disk that stopped it): its
     /// session clocks did not run.
     pub server_down: bool,
+    /// How much later than the restarted wait a session may expire: a step of the
+    /// server's monotonic clock by X moves its session deadlines by up to X (back
+    /// when the step is undone, or when it steps back), so a silent session may live
+    /// X longer. 0 for every other fault.
+    pub defer_ns: u64,
 }
 
 /// What the history showed.
@@ -125,7 +130,7 @@ pub fn gone_by(life: &Life, windows: &[Window]) -> u64 {
                 let before = d;
                 for w in windows.iter().filter(|w| w.server_down) {
                     if w.start_ns < d && w.end_ns > at_ns {
-                        d = d.max(w.end_ns + timeout + EXPIRY_MARGIN_NS);
+                        d = d.max(w.end_ns + timeout + EXPIRY_MARGIN_NS + w.defer_ns);
                     }
                 }
                 if d == before {
@@ -254,7 +259,7 @@ pub fn check(lives: &[Life], reads: &[Read], windows: &[Window]) -> EphReport {
 /// `life ELEMENT TIMEOUT_MS CREATE_INVOKE CREATE_COMPLETE|- ok|fail|? END` with END
 /// `closed INVOKE COMPLETE`, `silent AT` or `expired AT`; `check ELEMENT INVOKE
 /// COMPLETE yes|no` (after its life); `read INVOKE COMPLETE E,E,...|-`;
-/// `window START END down|net`.
+/// `window START END down|net DEFER_NS`.
 pub fn to_text(lives: &[Life], reads: &[Read], windows: &[Window]) -> String {
     let mut out = String::new();
     for l in lives {
@@ -305,10 +310,11 @@ pub fn to_text(lives: &[Life], reads: &[Read], windows: &[Window]) -> String {
     for w in windows {
         let _ = writeln!(
             out,
-            "window {} {} {}",
+            "window {} {} {} {}",
             w.start_ns,
             w.end_ns,
-            if w.server_down { "down" } else { "net" }
+            if w.server_down { "down" } else { "net" },
+            w.defer_ns
         );
     }
     out
@@ -391,6 +397,7 @@ pub fn parse_text(text: &str) -> Result<History, String> {
                     Some("net") => false,
                     _ => return Err(l.bad("down or net")),
                 },
+                defer_ns: if l.word(4).is_some() { l.num(4)? } else { 0 },
             }),
             _ => return Err(l.bad("unknown line")),
         }
@@ -457,6 +464,7 @@ mod tests {
             start_ns: 3 * S,
             end_ns: 8 * S,
             server_down: false,
+            defer_ns: 0,
         }];
         (lives, reads, windows)
     }
@@ -499,9 +507,13 @@ mod tests {
             start_ns: 5 * S,
             end_ns: 6 * S,
             server_down: true,
+            defer_ns: 0,
         });
         assert_eq!(gone_by(&l[1], &w), 12 * S);
         assert!(check(&l, &r, &w).ok());
+        // A monotonic clock step of 100 s in between defers it by as much.
+        w[1].defer_ns = 100 * S;
+        assert_eq!(gone_by(&l[1], &w), 112 * S);
         // The final read is after everything.
         let (l, mut r, w) = good();
         r.push(read(30 * S, &[3]));

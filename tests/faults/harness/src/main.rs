@@ -201,7 +201,15 @@ fn main() -> ExitCode {
             }
             spec.props = props;
             spec.independent = independent;
-            spec.clock = clock;
+            // libfaketime ignores a rate without an offset in its timestamp file
+            // ("x2" does nothing, "+0 x2" works).
+            spec.clock = clock.map(|c| {
+                if c.trim_start().starts_with('x') {
+                    format!("+0 {}", c.trim())
+                } else {
+                    c
+                }
+            });
             spec.clock_realtime_only = clock_realtime_only;
             let cfg = RunConfig {
                 spec,

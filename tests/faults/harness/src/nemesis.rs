@@ -457,6 +457,10 @@ fn play(
                 start_ns,
                 end_ns: ns_since(start),
                 server_down: clock || step.fault.server_down(),
+                defer_ns: match step.fault {
+                    Fault::Clock { offset_s, .. } => offset_s.unsigned_abs() * 1_000_000_000,
+                    _ => 0,
+                },
             });
         }
         if !held? {
