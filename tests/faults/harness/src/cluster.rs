@@ -374,7 +374,8 @@ impl Cluster {
         self.server(id)?.start()
     }
 
-    /// Waits until every running server answers `ruok` from the client namespace.
+    /// Waits until every running server serves (see [`serving`]), probed from the
+    /// client namespace.
     pub fn wait_ready(&mut self, timeout: Duration) -> io::Result<()> {
         let deadline = Instant::now() + timeout;
         let ids: Vec<u32> = self
@@ -390,12 +391,12 @@ impl Cluster {
                     return Err(io::Error::other(e));
                 }
                 let ns = self.net.ns_file(Node::Client)?;
-                if net::in_ns(ns, move || ruok(addr))? {
+                if net::in_ns(ns, move || serving(addr))? {
                     break;
                 }
                 if Instant::now() > deadline {
                     return Err(io::Error::other(format!(
-                        "server {id} did not answer ruok within {timeout:?}"
+                        "server {id} did not serve within {timeout:?}"
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -422,7 +423,7 @@ impl Cluster {
                 }
             }
             let ns = ns.try_clone()?;
-            if net::in_ns(ns, move || ruok(addr))? {
+            if net::in_ns(ns, move || serving(addr))? {
                 return Ok(Started::Serving);
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -457,16 +458,19 @@ impl Drop for Cluster {
     }
 }
 
-/// True when the server at `addr` answers "imok" to "ruok".
-fn ruok(addr: SocketAddr) -> bool {
+/// True when the server at `addr` serves: its `srvr` answer has a "Mode: " line.
+/// Not `ruok`: ZooKeeper answers "imok" as soon as it listens, before it has read
+/// its snapshot and log (and may still exit on them); `srvr` says "not currently
+/// serving requests" until it is up (in an ensemble, until it has joined a quorum).
+fn serving(addr: SocketAddr) -> bool {
     let probe = || -> io::Result<bool> {
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
         s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
-        s.write_all(b"ruok")?;
+        s.write_all(b"srvr")?;
         let mut out = Vec::new();
-        // Bounded: the answer is 4 bytes; the take guards against a chatty server.
-        s.take(64).read_to_end(&mut out)?;
-        Ok(out == b"imok")
+        // Bounded: the answer is a few lines.
+        s.take(64 * 1024).read_to_end(&mut out)?;
+        Ok(String::from_utf8_lossy(&out).contains("Mode: "))
     };
     probe().unwrap_or(false)
 }
