@@ -507,6 +507,7 @@ impl Worker {
             return self.eph_lives().await;
         }
         let mut client: Option<Client> = None;
+        let mut disconnected_since: Option<Instant> = None;
         self.process = self.shared.new_process();
         while !self.shared.done() {
             let c = match &client {
@@ -527,9 +528,21 @@ impl Worker {
                 },
             };
             if !c.is_connected() {
+                // A client that cannot get its session back within a session timeout
+                // (a server that lost its state refuses, forever, a client that saw
+                // a higher zxid) is dropped for a new session, as an application
+                // would after expiry: the load then sees what the server has. No call
+                // is in flight, so nothing is lost from the history.
+                let since = *disconnected_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(SESSION_TIMEOUT_MS) {
+                    self.shared.count("stuck reconnecting: new session".into());
+                    client = None;
+                    disconnected_since = None;
+                }
                 glommio::timer::sleep(Duration::from_millis(50)).await;
                 continue;
             }
+            disconnected_since = None;
             self.counter += 1;
             match self.role {
                 Role::Register { key } => self.register_op(&c, key).await,
