@@ -808,10 +808,13 @@ impl Worker {
         released.is_ok()
     }
 
-    /// Reads the counter and writes it + 1 with the version read.
+    /// Reads the counter (after `sync`: a follower's stale copy would make the
+    /// fenced write fail for no fault of the lock) and writes it + 1 with the
+    /// version read.
     async fn fenced_increment(&mut self, c: &Client) -> lock::Fence {
         let read = self
             .timed(async {
+                c.sync(COUNTER_PATH).await.map_err(|e| e.to_string())?;
                 c.get_data(COUNTER_PATH, false)
                     .await
                     .map_err(|e| e.to_string())
