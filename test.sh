@@ -44,23 +44,31 @@ rm -rf "$smoke"
 step "cargo test (unit + integration, workspace)"
 cargo test --release --workspace --all-targets
 
-# Issue 13: real servers in network namespaces, CAS registers and a grow-only set under
-# SIGKILL+restart, SIGSTOP pauses (shorter and longer than the session timeout),
-# nftables partitions and a delaying/slowing/stalling TCP proxy; the registers checked
-# for linearizability per znode, the set for lost and phantom elements. The seed is random unless
-# RINGKEEPER_FAULTS_SEED is set; a failure prints it (replay: tests/faults/README.md).
-step "faults: 45 s of CAS + set load on standalone ringkeeper under kill/pause/partition/link, checked"
+# Issue 13: real servers in network namespaces, CAS registers, a grow-only set, a FIFO
+# queue, sessions holding ephemerals and a lock recipe under SIGKILL+restart, SIGSTOP
+# pauses (shorter and longer than the session timeout), nftables partitions, a
+# delaying/slowing/stalling TCP proxy, a full log disk, torn log tails and a corrupted
+# mid-log record (the start must be refused); each workload checked (tests/faults/README.md).
+# The seed is random unless RINGKEEPER_FAULTS_SEED is set; a failure prints it.
+step "faults: 45 s of register/set/queue/ephemeral/lock load on standalone ringkeeper under kill/pause/partition/link/disk/torn/corrupt, checked"
 cargo build --release -p ringkeeper-faults
 faults_seed=()
 if [ -n "${RINGKEEPER_FAULTS_SEED:-}" ]; then faults_seed=(--seed "$RINGKEEPER_FAULTS_SEED"); fi
 target/release/ringkeeper-faults run --target ringkeeper --duration-s 45 \
-  --nemesis kill,pause,partition,link "${faults_seed[@]}"
+  --nemesis kill,pause,partition,link,disk,torn,corrupt "${faults_seed[@]}"
 
 # The canary of the whole pipeline: two standalone servers that share nothing, posing
 # as one ensemble (workers spread over both). The checker must reject the history.
 step "faults canary: independent standalones must fail the linearizability check"
 target/release/ringkeeper-faults run --target ringkeeper --servers 2 --independent \
   --nemesis --duration-s 5 --expect-violation
+
+# The disk nemeses' canary: a server whose recovery throws its log away. Starting on
+# a corrupted log is a finding, and acknowledged writes go missing.
+step "faults canary: a server that drops its log must fail the torn/corrupt checks"
+target/release/ringkeeper-faults run --target ringkeeper --duration-s 10 --nemesis torn,corrupt \
+  --server-cmd "$PWD/tests/faults/wipe-log-then.sh {dir} $PWD/target/release/ringkeeper server {cfg}" \
+  --expect-violation
 
 step "interop: cli_mt, zkCli.sh, kazoo test suite (default layout: one session core, quorum task beside it)"
 RINGKEEPER_BIN="$PWD/target/release/ringkeeper" bash tests/interop/run-all.sh

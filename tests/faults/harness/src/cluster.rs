@@ -15,7 +15,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::disk::Tmpfs;
 use crate::net::{self, Net, Node};
+
+/// libfaketime from Debian's `faketime` package.
+pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// Size of the tmpfs under `dataLogDir` when the run fills disks.
+pub const LOG_TMPFS_MIB: u64 = 16;
+
+/// `preAllocSize` (KiB) with a small log disk: segments (ringkeeper) or
+/// preallocation steps (ZooKeeper) come every second or two under the load, so a
+/// full disk bites within a fault's hold.
+pub const SMALL_PREALLOC_KIB: u64 = 64;
 
 /// The client port every server listens on (each has an address of its own).
 pub const CLIENT_PORT: u16 = 2181;
@@ -41,6 +53,16 @@ pub struct ServerSpec {
     /// (no `server.N` lines). Not an ensemble: a deliberately broken target whose
     /// history the checker must reject.
     pub independent: bool,
+    /// Run every server under libfaketime: `Some(spec)` is the clock each starts
+    /// with (a FAKETIME string: `+0`, `+3600`, `x2`, `+3600 x0.5`); the `clock`
+    /// nemesis rewrites it while running.
+    pub clock: Option<String>,
+    /// With `clock`: fake the wall clock only (`FAKETIME_DONT_FAKE_MONOTONIC=1`), as
+    /// an NTP step would move it; otherwise CLOCK_MONOTONIC runs skewed too, as a
+    /// drifting oscillator would make it.
+    pub clock_realtime_only: bool,
+    /// Put `dataLogDir` on a tmpfs of this many MiB (for the full-disk nemesis).
+    pub log_tmpfs_mib: Option<u64>,
 }
 
 impl ServerSpec {
@@ -51,6 +73,9 @@ impl ServerSpec {
             template: format!("{} server {{cfg}}", bin.display()),
             props: Vec::new(),
             independent: false,
+            clock: None,
+            clock_realtime_only: false,
+            log_tmpfs_mib: None,
         }
     }
 
@@ -76,14 +101,36 @@ impl ServerSpec {
             ),
             props: Vec::new(),
             independent: false,
+            clock: None,
+            clock_realtime_only: false,
+            log_tmpfs_mib: None,
         }
     }
+}
+
+/// How a start probed by [`Cluster::probe_start`] went.
+#[derive(Debug)]
+pub enum Started {
+    Serving,
+    /// The process exited: its status and its log's last lines.
+    Exited(String),
 }
 
 /// One server: its directory, command and process.
 pub struct Server {
     pub id: u32,
     dir: PathBuf,
+    /// Where the txn log lives (`dataLogDir`, else `dataDir`).
+    pub log_dir: PathBuf,
+    /// The tmpfs under `log_dir`, if the run fills disks; unmounted on drop.
+    pub tmpfs: Option<Tmpfs>,
+    /// libfaketime's timestamp file, if the server runs under it.
+    pub clock_file: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    /// An exit of its own is expected (a full disk); it is recorded here instead of
+    /// failing the run.
+    pub may_exit: bool,
+    pub exited: Option<String>,
     argv: Vec<String>,
     ns: File,
     child: Option<Child>,
@@ -116,6 +163,7 @@ impl Server {
         let ns_fd = self.ns.as_raw_fd();
         let mut cmd = Command::new(prog);
         cmd.args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -179,6 +227,11 @@ impl Server {
         };
         match c.try_wait() {
             Ok(None) => Ok(()),
+            Ok(Some(status)) if self.may_exit => {
+                self.child = None;
+                self.exited = Some(format!("{status}; log ends: {}", self.log_tail()));
+                Ok(())
+            }
             Ok(Some(status)) => {
                 self.child = None;
                 Err(format!(
@@ -189,6 +242,29 @@ impl Server {
             }
             Err(e) => Err(format!("server {}: wait: {e}", self.id)),
         }
+    }
+}
+
+impl Server {
+    /// The last two error lines of the server's logs (ringkeeper's fatal line on
+    /// stderr, ZooKeeper's ERROR lines in zk.log), joined by " | ".
+    pub fn log_tail(&self) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        for f in ["server.log", "zk.log"] {
+            if let Ok(t) = fs::read_to_string(self.dir.join(f)) {
+                lines.extend(
+                    t.lines()
+                        .filter(|l| {
+                            l.starts_with("ringkeeper:")
+                                || ["ERROR", "FATAL", "Exception"]
+                                    .iter()
+                                    .any(|w| l.contains(w))
+                        })
+                        .map(str::to_owned),
+                );
+            }
+        }
+        lines[lines.len().saturating_sub(2)..].join(" | ")
     }
 }
 
@@ -209,6 +285,32 @@ impl Cluster {
         for id in 1..=n {
             let sdir = dir.join(format!("s{id}"));
             fs::create_dir_all(sdir.join("data"))?;
+            let (log_dir, tmpfs) = match spec.log_tmpfs_mib {
+                Some(mib) => {
+                    let t = Tmpfs::mount(&sdir.join("log"), mib)?;
+                    (t.dir.clone(), Some(t))
+                }
+                None => (sdir.join("data"), None),
+            };
+            let mut env = Vec::new();
+            let clock_file = match &spec.clock {
+                Some(c) => {
+                    let f = sdir.join("faketime.rc");
+                    fs::write(&f, format!("{c}\n"))?;
+                    env.push(("LD_PRELOAD".to_string(), LIBFAKETIME.to_string()));
+                    env.push((
+                        "FAKETIME_TIMESTAMP_FILE".to_string(),
+                        f.display().to_string(),
+                    ));
+                    // Re-read each second, so the clock nemesis takes effect.
+                    env.push(("FAKETIME_CACHE_DURATION".to_string(), "1".to_string()));
+                    if spec.clock_realtime_only {
+                        env.push(("FAKETIME_DONT_FAKE_MONOTONIC".to_string(), "1".to_string()));
+                    }
+                    Some(f)
+                }
+                None => None,
+            };
             let cfg = sdir.join("zoo.cfg");
             fs::write(&cfg, zoo_cfg(&spec, id, n, &sdir))?;
             fs::write(sdir.join("log4j.properties"), log4j(&sdir))?;
@@ -227,6 +329,12 @@ impl Cluster {
             servers.push(Server {
                 id,
                 dir: sdir,
+                log_dir,
+                tmpfs,
+                clock_file,
+                env,
+                may_exit: false,
+                exited: None,
                 argv,
                 ns: net.ns_file(Node::Server(id))?,
                 child: None,
@@ -266,7 +374,8 @@ impl Cluster {
         self.server(id)?.start()
     }
 
-    /// Waits until every running server answers `ruok` from the client namespace.
+    /// Waits until every running server serves (see [`serving`]), probed from the
+    /// client namespace.
     pub fn wait_ready(&mut self, timeout: Duration) -> io::Result<()> {
         let deadline = Instant::now() + timeout;
         let ids: Vec<u32> = self
@@ -282,18 +391,46 @@ impl Cluster {
                     return Err(io::Error::other(e));
                 }
                 let ns = self.net.ns_file(Node::Client)?;
-                if net::in_ns(ns, move || ruok(addr))? {
+                if net::in_ns(ns, move || serving(addr))? {
                     break;
                 }
                 if Instant::now() > deadline {
                     return Err(io::Error::other(format!(
-                        "server {id} did not answer ruok within {timeout:?}"
+                        "server {id} did not serve within {timeout:?}"
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
         Ok(())
+    }
+
+    /// Starts server `id` and waits until it serves or exits (at most `timeout`).
+    pub fn probe_start(&mut self, id: u32, timeout: Duration) -> io::Result<Started> {
+        let ns = self.net.ns_file(Node::Client)?;
+        let addr = SocketAddr::new(Net::addr(Node::Server(id)).into(), CLIENT_PORT);
+        let s = self.server(id)?;
+        s.start()?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(c) = s.child.as_mut() {
+                if let Some(status) = c.try_wait()? {
+                    s.child = None;
+                    return Ok(Started::Exited(format!(
+                        "{status}; log ends: {}",
+                        s.log_tail()
+                    )));
+                }
+            }
+            let ns = ns.try_clone()?;
+            if net::in_ns(ns, move || serving(addr))? {
+                return Ok(Started::Serving);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(io::Error::other(format!(
+            "s{id} neither served nor exited within {timeout:?}"
+        )))
     }
 
     /// Heals partitions, resumes paused servers and starts dead ones.
@@ -321,16 +458,19 @@ impl Drop for Cluster {
     }
 }
 
-/// True when the server at `addr` answers "imok" to "ruok".
-fn ruok(addr: SocketAddr) -> bool {
+/// True when the server at `addr` serves: its `srvr` answer has a "Mode: " line.
+/// Not `ruok`: ZooKeeper answers "imok" as soon as it listens, before it has read
+/// its snapshot and log (and may still exit on them); `srvr` says "not currently
+/// serving requests" until it is up (in an ensemble, until it has joined a quorum).
+fn serving(addr: SocketAddr) -> bool {
     let probe = || -> io::Result<bool> {
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
         s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
-        s.write_all(b"ruok")?;
+        s.write_all(b"srvr")?;
         let mut out = Vec::new();
-        // Bounded: the answer is 4 bytes; the take guards against a chatty server.
-        s.take(64).read_to_end(&mut out)?;
-        Ok(out == b"imok")
+        // Bounded: the answer is a few lines.
+        s.take(64 * 1024).read_to_end(&mut out)?;
+        Ok(String::from_utf8_lossy(&out).contains("Mode: "))
     };
     probe().unwrap_or(false)
 }
@@ -352,6 +492,12 @@ fn zoo_cfg(spec: &ServerSpec, id: u32, n: u32, dir: &Path) -> String {
                 Net::addr(Node::Server(m))
             ));
         }
+    }
+    if spec.log_tmpfs_mib.is_some() {
+        cfg.push_str(&format!(
+            "dataLogDir={}\npreAllocSize={SMALL_PREALLOC_KIB}\n",
+            dir.join("log").display()
+        ));
     }
     for p in &spec.props {
         cfg.push_str(p);

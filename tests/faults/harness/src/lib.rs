@@ -3,17 +3,24 @@
 //! It owns: the network namespaces, bridge and nftables rules of a run ([`net`]), the
 //! server processes in them ([`cluster`]), a TCP proxy per client link ([`proxy`]), the faults applied to them on a seeded
 //! schedule ([`nemesis`]), the client load that records a history ([`workload`]),
-//! and the checkers of those histories ([`history`], [`wgl`], [`chain`], [`set`]); one
+//! and the checkers of those histories ([`history`], [`wgl`], [`chain`], [`set`], [`queue`],
+//! [`ephemeral`], [`lock`]); one
 //! run from start to end is [`run`].
 //! It never touches a server's data or configuration beyond the run's own directory.
 
+pub mod anomalies;
 pub mod chain;
 pub mod cluster;
+pub mod disk;
+pub mod ephemeral;
 pub mod history;
+pub mod lock;
 pub mod nemesis;
 pub mod net;
 pub mod proxy;
+pub mod queue;
 pub mod run;
 pub mod set;
+pub mod textform;
 pub mod wgl;
 pub mod workload;

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
-use crate::cluster::{Cluster, SESSION_TIMEOUT_MS};
+use crate::cluster::{Cluster, Started, SESSION_TIMEOUT_MS};
+use crate::disk;
+use crate::ephemeral::Window;
 use crate::net::Node;
 use crate::proxy::{LinkFault, Proxy};
 
@@ -28,6 +30,19 @@ pub enum Kind {
     Partition,
     /// Through the client's TCP proxy to a server: delay, slow or stall the link.
     Link,
+    /// Step a server's clock (libfaketime) by ±10 s..10 min, then back.
+    Clock,
+    /// Fill the tmpfs under a server's `dataLogDir`, then empty it (restarting the
+    /// server if it stopped).
+    Disk,
+    /// SIGKILL a server, cut its newest log segment after the last record and append
+    /// a prefix of that record (a torn append), restart it.
+    Torn,
+    /// As `torn`, with random bytes appended instead of a record's prefix.
+    Garbage,
+    /// SIGKILL a server, flip a byte in a record in the middle of its newest log
+    /// segment: the start must be refused; then put the byte back and restart.
+    Corrupt,
 }
 
 /// One fault.
@@ -63,6 +78,26 @@ pub enum Fault {
     Stall {
         server: u32,
     },
+    /// The server's wall clock (and monotonic clock, unless realtime only) shifted.
+    Clock {
+        server: u32,
+        offset_s: i64,
+    },
+    DiskFull {
+        server: u32,
+    },
+    /// After the last record: the first `len` bytes of a copy of it (a torn append:
+    /// a plausible header, the payload cut short), or, with `garbage`, `len` random
+    /// bytes from `seed`.
+    Torn {
+        server: u32,
+        len: usize,
+        seed: u64,
+        garbage: bool,
+    },
+    Corrupt {
+        server: u32,
+    },
 }
 
 impl fmt::Display for Fault {
@@ -81,6 +116,23 @@ impl fmt::Display for Fault {
             Fault::Slow { server, rate } => write!(f, "slow link s{server} {rate} B/s"),
             Fault::Stall { server } => write!(f, "stall link s{server}"),
             Fault::Isolate { server } => write!(f, "isolate s{server} from its peers"),
+            Fault::Clock { server, offset_s } => write!(f, "clock s{server} {offset_s:+} s"),
+            Fault::DiskFull { server } => write!(f, "fill the log disk of s{server}"),
+            Fault::Torn {
+                server,
+                len,
+                garbage,
+                ..
+            } => write!(
+                f,
+                "kill s{server}, tear its log tail ({len} bytes of {})",
+                if *garbage {
+                    "garbage"
+                } else {
+                    "a record's prefix"
+                }
+            ),
+            Fault::Corrupt { server } => write!(f, "kill s{server}, corrupt a mid-log record"),
         }
     }
 }
@@ -152,6 +204,35 @@ pub fn schedule(seed: u64, kinds: &[Kind], servers: u32, total: Duration) -> Vec
                 };
                 (fault, session.mul_f64(rng.gen_range(0.25..1.75)))
             }
+            Kind::Clock => {
+                let magnitude = rng.gen_range(10..600);
+                let offset_s = if rng.gen_bool(0.5) {
+                    magnitude
+                } else {
+                    -magnitude
+                };
+                (
+                    Fault::Clock { server, offset_s },
+                    session.mul_f64(rng.gen_range(0.25..1.75)),
+                )
+            }
+            Kind::Disk => (
+                Fault::DiskFull { server },
+                session.mul_f64(rng.gen_range(0.25..1.75)),
+            ),
+            kind @ (Kind::Torn | Kind::Garbage) => (
+                Fault::Torn {
+                    server,
+                    len: rng.gen_range(1..=64),
+                    seed: rng.gen(),
+                    garbage: kind == Kind::Garbage,
+                },
+                Duration::from_millis(rng.gen_range(200..3_000)),
+            ),
+            Kind::Corrupt => (
+                Fault::Corrupt { server },
+                Duration::from_millis(rng.gen_range(200..1_000)),
+            ),
         };
         steps.push(Step { quiet, fault, hold });
         t += quiet + hold;
@@ -180,8 +261,36 @@ fn nap(
     Ok(Instant::now() < deadline)
 }
 
+/// What [`run`] did: log lines (ms since `start`, what happened) and each fault's span.
+#[derive(Debug, Default)]
+pub struct Played {
+    pub log: Vec<String>,
+    pub windows: Vec<Window>,
+    /// What a fault showed wrong on its own (a server that started on a corrupted
+    /// log, died of a signal on a full disk): each fails the run.
+    pub findings: Vec<String>,
+}
+
+impl Fault {
+    /// The server itself stops (its session clocks stop too).
+    fn server_down(&self) -> bool {
+        matches!(
+            self,
+            Fault::Kill { .. }
+                | Fault::Pause { .. }
+                | Fault::DiskFull { .. }
+                | Fault::Torn { .. }
+                | Fault::Corrupt { .. }
+        )
+    }
+}
+
+fn ns_since(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Plays `steps` until `deadline` (or `stop`), healing each fault before the next and
-/// everything at the end. Returns the log lines (ms since `start`, what happened).
+/// everything at the end. An error carries the log so far.
 pub fn run(
     cluster: &mut Cluster,
     proxy: Option<&Proxy>,
@@ -189,14 +298,35 @@ pub fn run(
     start: Instant,
     deadline: Instant,
     stop: &AtomicBool,
-) -> Result<Vec<String>, String> {
-    let mut log = Vec::new();
+) -> Result<Played, String> {
+    let mut played = Played::default();
+    match play(cluster, proxy, steps, start, deadline, stop, &mut played) {
+        Ok(()) => Ok(played),
+        Err(e) => Err(format!("{e}\nnemesis log:\n  {}", played.log.join("\n  "))),
+    }
+}
+
+fn play(
+    cluster: &mut Cluster,
+    proxy: Option<&Proxy>,
+    steps: &[Step],
+    start: Instant,
+    deadline: Instant,
+    stop: &AtomicBool,
+    played: &mut Played,
+) -> Result<(), String> {
+    let Played {
+        log,
+        windows,
+        findings,
+    } = played;
     let io = |e: io::Error| e.to_string();
     for step in steps {
         if !nap(cluster, step.quiet, deadline, stop)? {
             break;
         }
         let at = start.elapsed().as_millis();
+        let start_ns = ns_since(start);
         log.push(format!("{at:>7} ms  {} for {:?}", step.fault, step.hold));
         let link = |server: u32| -> Result<&LinkFault, String> {
             let i = server.checked_sub(1).ok_or("no server 0")? as usize;
@@ -224,11 +354,59 @@ pub fn run(
                     cluster.net.block(Node::Server(other), s).map_err(io)?;
                 }
             }
+            Fault::Clock { server, offset_s } => {
+                let s = cluster.server(server).map_err(io)?;
+                let f = s
+                    .clock_file
+                    .as_ref()
+                    .ok_or("clock fault on a server not under libfaketime")?;
+                std::fs::write(f, format!("{offset_s:+}\n")).map_err(io)?;
+            }
+            Fault::DiskFull { server } => {
+                let s = cluster.server(server).map_err(io)?;
+                s.may_exit = true;
+                let t = s.tmpfs.as_ref().ok_or("disk fault without a log tmpfs")?;
+                let n = t.fill().map_err(io)?;
+                log.push(format!("           filler: {} KiB", n / 1024));
+            }
+            Fault::Torn {
+                server,
+                len,
+                seed,
+                garbage,
+            } => {
+                let s = cluster.server(server).map_err(io)?;
+                s.kill().map_err(io)?;
+                let what = match disk::newest_segment(&s.log_dir).map_err(io)? {
+                    Some(p) => {
+                        let seg = disk::walk(&p).map_err(io)?;
+                        let tail = if garbage {
+                            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                            (0..len).map(|_| rng.gen()).collect()
+                        } else {
+                            disk::record_prefix(&seg, len).map_err(io)?
+                        };
+                        disk::tear(&seg, &tail).map_err(io)?;
+                        format!(
+                            "{}: {} records, cut at {} and {} bytes appended",
+                            p.display(),
+                            seg.records.len(),
+                            seg.end,
+                            tail.len()
+                        )
+                    }
+                    None => "no log segment yet".to_string(),
+                };
+                log.push(format!("           {what}"));
+            }
+            Fault::Corrupt { server } => {
+                corrupt(cluster, server, log, findings)?;
+            }
         }
         // The fault is held to its end even past the deadline's slice; heal follows.
         let held = nap(cluster, step.hold, deadline + step.hold, stop);
         match step.fault {
-            Fault::Kill { server } => {
+            Fault::Kill { server } | Fault::Torn { server, .. } | Fault::Corrupt { server } => {
                 cluster.restart(server).map_err(io)?;
                 cluster
                     .wait_ready(Duration::from_secs(60))
@@ -239,8 +417,52 @@ pub fn run(
             Fault::Delay { server, .. } | Fault::Slow { server, .. } | Fault::Stall { server } => {
                 link(server)?.heal()
             }
+            Fault::Clock { server, .. } => {
+                let base = cluster.spec.clock.clone().unwrap_or_else(|| "+0".into());
+                let s = cluster.server(server).map_err(io)?;
+                if let Some(f) = &s.clock_file {
+                    std::fs::write(f, format!("{base}\n")).map_err(io)?;
+                }
+            }
+            Fault::DiskFull { server } => {
+                let s = cluster.server(server).map_err(io)?;
+                // A stop seen only now (after the hold) is recorded as well.
+                s.check_alive()?;
+                if let Some(t) = &s.tmpfs {
+                    t.drain().map_err(io)?;
+                }
+                s.may_exit = false;
+                if let Some(why) = s.exited.take() {
+                    log.push(format!("           s{server} stopped: {why}"));
+                    // Stopping with an error is the design; a signal or a panic is not.
+                    if why.contains("signal") || why.contains("exit status: 101") {
+                        findings.push(format!(
+                            "s{server} did not stop cleanly on a full disk: {why}"
+                        ));
+                    }
+                    cluster.restart(server).map_err(io)?;
+                    cluster
+                        .wait_ready(Duration::from_secs(60))
+                        .map_err(|e| format!("restart of s{server} after the full disk: {e}"))?;
+                }
+            }
         }
         log.push(format!("{:>7} ms  healed", start.elapsed().as_millis()));
+        // A step of the wall clock alone must disturb nothing: no window excuses what
+        // happens during it. A step of the monotonic clock too moves the server's
+        // session deadlines, as an outage does.
+        let clock = matches!(step.fault, Fault::Clock { .. });
+        if !(clock && cluster.spec.clock_realtime_only) {
+            windows.push(Window {
+                start_ns,
+                end_ns: ns_since(start),
+                server_down: clock || step.fault.server_down(),
+                defer_ns: match step.fault {
+                    Fault::Clock { offset_s, .. } => offset_s.unsigned_abs() * 1_000_000_000,
+                    _ => 0,
+                },
+            });
+        }
         if !held? {
             break;
         }
@@ -249,7 +471,63 @@ pub fn run(
     if let Some(p) = proxy {
         p.heal();
     }
-    Ok(log)
+    Ok(())
+}
+
+/// Kills `server`, flips a byte in the middle record of its newest log segment and
+/// starts it: it must refuse to start. Then puts the byte back (the server is down
+/// again; the heal restarts it).
+fn corrupt(
+    cluster: &mut Cluster,
+    server: u32,
+    log: &mut Vec<String>,
+    findings: &mut Vec<String>,
+) -> Result<(), String> {
+    let io = |e: io::Error| e.to_string();
+    let s = cluster.server(server).map_err(io)?;
+    s.kill().map_err(io)?;
+    let Some(p) = disk::newest_segment(&s.log_dir).map_err(io)? else {
+        log.push("           no log segment yet: nothing corrupted".into());
+        return Ok(());
+    };
+    let seg = disk::walk(&p).map_err(io)?;
+    // The middle record, with records after it: damage, not a torn tail.
+    if seg.records.len() < 3 {
+        log.push(format!(
+            "           {}: {} records, too few to corrupt one in the middle",
+            p.display(),
+            seg.records.len()
+        ));
+        return Ok(());
+    }
+    let k = seg.records.len() / 2;
+    let (a, b) = seg.records[k];
+    let offset = (a + b) / 2;
+    let old = disk::flip(&p, offset).map_err(io)?;
+    let what = format!(
+        "{} record {k} of {} (bytes {a}..{b}) flipped at {offset}",
+        p.display(),
+        seg.records.len()
+    );
+    let started = cluster.probe_start(server, Duration::from_secs(30));
+    let s = cluster.server(server).map_err(io)?;
+    match started {
+        Ok(Started::Exited(why)) => log.push(format!("           {what}; start refused: {why}")),
+        Ok(Started::Serving) => {
+            s.kill().map_err(io)?;
+            findings.push(format!("s{server} started on a corrupted log: {what}"));
+            log.push(format!("           {what}; THE SERVER STARTED"));
+        }
+        Err(e) => {
+            s.kill().map_err(io)?;
+            findings.push(format!("s{server} on a corrupted log: {e}; {what}"));
+        }
+    }
+    match disk::restore(&p, offset, old) {
+        // The server (a broken one) removed the segment itself.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        r => r.map_err(io),
+    }
 }
 
 #[cfg(test)]

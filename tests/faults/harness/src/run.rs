@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT};
+use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT, LOG_TMPFS_MIB};
 use crate::history::Op;
 use crate::nemesis::{self, Kind};
 use crate::net::{self, Net, Node};
@@ -17,6 +17,7 @@ use crate::proxy::{Proxy, PROXY_PORT_BASE};
 use crate::set;
 use crate::wgl::{self, Verdict};
 use crate::workload::{self, LoadConfig};
+use crate::{ephemeral, lock, queue};
 
 /// Ops listed around a violation in the report.
 const DESCRIBE_OPS_MAX: usize = 40;
@@ -33,6 +34,12 @@ pub struct RunConfig {
     pub workers_per_key: u32,
     /// Sessions on the grow-only set (0: no set).
     pub set_workers: u32,
+    /// Sessions on the FIFO queue (0: no queue).
+    pub queue_workers: u32,
+    /// Sessions holding ephemerals (0: none).
+    pub eph_workers: u32,
+    /// Sessions taking the lock in turn (0: none).
+    pub lock_workers: u32,
     /// Register reads without `sync` (not linearizable on a ZooKeeper ensemble).
     pub plain_reads: bool,
     pub think_ms_max: u64,
@@ -49,6 +56,11 @@ pub struct RunReport {
     pub check: wgl::Report,
     /// The grow-only set's verdict, when the run had set workers.
     pub set: Option<set::SetReport>,
+    pub queue: Option<queue::QueueReport>,
+    pub eph: Option<ephemeral::EphReport>,
+    pub lock: Option<lock::LockReport>,
+    /// What the faults showed on their own (see `nemesis::Played::findings`).
+    pub findings: Vec<String>,
     pub check_time: Duration,
     /// The nemesis log, and counts of client failures by kind.
     pub text: String,
@@ -71,7 +83,8 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     let steps = nemesis::schedule(cfg.seed, &cfg.nemeses, cfg.servers, cfg.duration);
     let _ = writeln!(
         text,
-        "target {} x{}, seed {}, {:?} of load on {} keys x {} workers and a set x {}, dir {}",
+        "target {} x{}, seed {}, {:?} of load on {} keys x {} workers, a set x {}, a queue x {}, \
+         ephemerals x {}, lock x {}, dir {}",
         cfg.spec.name,
         cfg.servers,
         cfg.seed,
@@ -79,10 +92,20 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         cfg.keys,
         cfg.workers_per_key,
         cfg.set_workers,
+        cfg.queue_workers,
+        cfg.eph_workers,
+        cfg.lock_workers,
         cfg.dir.display()
     );
 
-    let mut cluster = Cluster::start(cfg.spec.clone(), cfg.servers, &cfg.dir)
+    let mut spec = cfg.spec.clone();
+    if cfg.nemeses.contains(&Kind::Disk) && spec.log_tmpfs_mib.is_none() {
+        spec.log_tmpfs_mib = Some(LOG_TMPFS_MIB);
+    }
+    if cfg.nemeses.contains(&Kind::Clock) && spec.clock.is_none() {
+        spec.clock = Some("+0".into());
+    }
+    let mut cluster = Cluster::start(spec, cfg.servers, &cfg.dir)
         .map_err(|e| format!("starting the cluster: {e}"))?;
     cluster
         .wait_ready(Duration::from_secs(60))
@@ -115,6 +138,9 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         op_timeout: cfg.op_timeout,
         setup_each_server: cfg.spec.independent,
         set_workers: cfg.set_workers,
+        queue_workers: cfg.queue_workers,
+        eph_workers: cfg.eph_workers,
+        lock_workers: cfg.lock_workers,
         sync_reads: !cfg.plain_reads,
         think_ms_max: cfg.think_ms_max,
     };
@@ -145,13 +171,14 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     let loaded = load
         .join()
         .map_err(|_| "the load thread panicked".to_string())?;
-    let log = played?;
+    let played = played?;
+    let log = &played.log;
     let loaded = loaded?;
     for s in &mut cluster.servers {
         s.check_alive()?;
     }
     let _ = writeln!(text, "nemesis:");
-    for l in &log {
+    for l in log {
         let _ = writeln!(text, "  {l}");
     }
     let _ = writeln!(
@@ -164,24 +191,50 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     drop(proxy);
     drop(cluster);
 
-    let history_file = cfg.dir.join("history.txt");
+    let save = |name: &str, text: String| -> Result<PathBuf, String> {
+        let file = cfg.dir.join(name);
+        std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok(file)
+    };
     let mut h = String::new();
     for op in &loaded.ops {
         let _ = writeln!(h, "{op}");
     }
-    std::fs::write(&history_file, h).map_err(|e| format!("{}: {e}", history_file.display()))?;
+    let history_file = save("history.txt", h)?;
 
     let t = Instant::now();
     let check = wgl::check(&loaded.ops, wgl::Limits::default());
     let set = if cfg.set_workers > 0 {
-        let final_read = loaded.final_read?;
-        let set_file = cfg.dir.join("set.txt");
-        std::fs::write(
-            &set_file,
-            set::to_text(&loaded.set_adds, &loaded.set_reads, &final_read),
-        )
-        .map_err(|e| format!("{}: {e}", set_file.display()))?;
-        Some(set::check(&loaded.set_adds, &loaded.set_reads, &final_read))
+        let fin = loaded.final_read?;
+        save(
+            "set.txt",
+            set::to_text(&loaded.set_adds, &loaded.set_reads, &fin),
+        )?;
+        Some(set::check(&loaded.set_adds, &loaded.set_reads, &fin))
+    } else {
+        None
+    };
+    let queue = if cfg.queue_workers > 0 {
+        let fin = loaded.queue_final?;
+        save(
+            "queue.txt",
+            queue::to_text(&loaded.enqueues, &loaded.dequeues, &fin),
+        )?;
+        Some(queue::check(&loaded.enqueues, &loaded.dequeues, &fin))
+    } else {
+        None
+    };
+    let eph = if cfg.eph_workers > 0 {
+        loaded.eph_final?;
+        let (lives, reads, windows) = (&loaded.lives, &loaded.eph_reads, &played.windows);
+        save("eph.txt", ephemeral::to_text(lives, reads, windows))?;
+        Some(ephemeral::check(lives, reads, windows))
+    } else {
+        None
+    };
+    let lock = if cfg.lock_workers > 0 {
+        save("lock.txt", lock::to_text(&loaded.holds))?;
+        Some(lock::check(&loaded.holds))
     } else {
         None
     };
@@ -190,6 +243,10 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         ops: loaded.ops,
         check,
         set,
+        queue,
+        eph,
+        lock,
+        findings: played.findings,
         check_time,
         text,
         history_file,

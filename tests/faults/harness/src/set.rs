@@ -13,6 +13,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
+use crate::anomalies::Anomalies;
+
 /// One create of element `element`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Add {
@@ -39,9 +41,8 @@ pub struct SetReport {
     pub adds: usize,
     pub acknowledged: usize,
     pub reads: usize,
-    /// One line per anomaly, bounded to [`ANOMALIES_LISTED_MAX`].
-    pub anomalies: Vec<String>,
-    pub anomaly_count: usize,
+    /// One per lost element, one per phantom element and read.
+    pub anomalies: Anomalies,
 }
 
 /// Reads that missed one element known to be in.
@@ -52,33 +53,19 @@ struct Lost {
     last_ns: u64,
 }
 
-/// Anomaly lines kept for the report (the count is exact: one per lost element, one
-/// per phantom element and read).
-pub const ANOMALIES_LISTED_MAX: usize = 20;
-
 impl SetReport {
     pub fn ok(&self) -> bool {
-        self.anomaly_count == 0
+        self.anomalies.ok()
     }
 
     pub fn describe(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "set: {} adds ({} acknowledged), {} reads: {}",
-            self.adds,
-            self.acknowledged,
-            self.reads,
-            if self.ok() {
-                "no element lost, none unexpected".to_string()
-            } else {
-                format!("{} ANOMALIES", self.anomaly_count)
-            }
-        );
-        for a in &self.anomalies {
-            let _ = writeln!(out, "  {a}");
-        }
-        out
+        self.anomalies.describe(
+            &format!(
+                "set: {} adds ({} acknowledged), {} reads",
+                self.adds, self.acknowledged, self.reads
+            ),
+            "no element lost, none unexpected",
+        )
     }
 }
 
@@ -94,12 +81,7 @@ pub fn check(adds: &[Add], reads: &[Read], final_read: &Read) -> SetReport {
         reads: reads.len() + 1,
         ..SetReport::default()
     };
-    let mut note = |line: String| {
-        report.anomaly_count += 1;
-        if report.anomalies.len() < ANOMALIES_LISTED_MAX {
-            report.anomalies.push(line);
-        }
-    };
+    let mut note = |line: String| report.anomalies.note(line);
     let by_element: HashMap<u64, &Add> = adds.iter().map(|a| (a.element, a)).collect();
     // When each element became known to be in: its ack, or the first read showing it.
     let mut known_at: BTreeMap<u64, u64> = BTreeMap::new();
@@ -324,7 +306,7 @@ mod tests {
     fn an_acknowledged_element_missing_later_is_lost() {
         let adds = [add(1, 0, Some(10))];
         let r = check(&adds, &[read(20, 30, &[])], &read(100, 110, &[1]));
-        assert_eq!(r.anomaly_count, 1, "{r:?}");
+        assert_eq!(r.anomalies.count, 1, "{r:?}");
         let r = check(&adds, &[], &read(100, 110, &[]));
         assert!(!r.ok());
     }
@@ -338,7 +320,7 @@ mod tests {
             &[read(10, 20, &[1]), read(30, 40, &[])],
             &read(100, 110, &[1]),
         );
-        assert_eq!(r.anomaly_count, 1, "{r:?}");
+        assert_eq!(r.anomalies.count, 1, "{r:?}");
     }
 
     #[test]
