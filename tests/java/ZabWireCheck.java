@@ -18,7 +18,13 @@ import java.util.*;
 
 import org.apache.jute.BinaryInputArchive;
 import org.apache.jute.BinaryOutputArchive;
+import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.common.NetUtils;
+import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.StatPersisted;
+import org.apache.zookeeper.server.DataNode;
+import org.apache.zookeeper.server.DataTree;
+import org.apache.zookeeper.server.util.SerializeUtils;
 import org.apache.zookeeper.data.Id;
 import org.apache.zookeeper.server.quorum.FastLeaderElection;
 import org.apache.zookeeper.server.quorum.Leader;
@@ -70,6 +76,7 @@ public class ZabWireCheck {
     };
 
     static void emit() throws Exception {
+        out("snapbody", javaSnapBody());
         for (String t : TYPES) {
             System.out.println("type:" + t + "\t" + leaderConstant(t));
         }
@@ -262,6 +269,16 @@ public class ZabWireCheck {
                     }
                     break;
                 }
+                case "snapbody": {
+                    // What a Java learner does with a SNAP body (Learner.syncWithLeader).
+                    BinaryInputArchive ia = BinaryInputArchive.getArchive(new ByteArrayInputStream(bytes));
+                    DataTree dt = new DataTree();
+                    Map<Long, Integer> sessions = new HashMap<>();
+                    SerializeUtils.deserializeSnapshot(dt, ia, sessions);
+                    String sig = ia.readString("signature");
+                    result = "signature=" + sig + "\n" + canonicalTree(dt, sessions);
+                    break;
+                }
                 case "config": {
                     Properties p = new Properties();
                     p.load(new StringReader(new String(bytes, StandardCharsets.UTF_8)));
@@ -276,6 +293,57 @@ public class ZabWireCheck {
             }
             System.out.println(kv[0] + "\t" + result);
         }
+    }
+
+    /// One line per session and per node, sorted, in the form tests/zab_wire_java.rs
+    /// prints for ringkeeper's tree: every stored field.
+    static String canonicalTree(DataTree dt, Map<Long, Integer> sessions) throws Exception {
+        List<String> lines = new ArrayList<>();
+        for (Map.Entry<Long, Integer> e : sessions.entrySet()) {
+            lines.add("session " + e.getKey() + " " + e.getValue());
+        }
+        Deque<String> todo = new ArrayDeque<>();
+        todo.push("");
+        while (!todo.isEmpty()) {
+            String path = todo.pop();
+            DataNode n = dt.getNode(path);
+            for (String c : n.getChildren()) todo.push(path + "/" + c);
+            StatPersisted st = n.stat;
+            byte[] data = n.getData();
+            StringBuilder acl = new StringBuilder();
+            for (ACL a : dt.getACL(n)) {
+                acl.append(a.getPerms()).append(':').append(a.getId().getScheme()).append(':').append(a.getId().getId()).append(';');
+            }
+            lines.add("node " + (path.isEmpty() ? "/" : path) + " data=" + (data == null ? "null" : hex(data))
+                + " stat=" + st.getCzxid() + "," + st.getMzxid() + "," + st.getCtime() + "," + st.getMtime() + ","
+                + st.getVersion() + "," + st.getCversion() + "," + st.getAversion() + "," + st.getEphemeralOwner() + ","
+                + st.getPzxid() + " acl=" + acl);
+        }
+        Collections.sort(lines);
+        return String.join("\n", lines);
+    }
+
+    /// A SNAP body as a Java leader writes it (LearnerHandler: serializeSnapshot, then
+    /// the signature), of a tree built with DataTree's own createNode.
+    static byte[] javaSnapBody() throws Exception {
+        DataTree dt = new DataTree();
+        List<ACL> digest = Arrays.asList(new ACL(ZooDefs.Perms.ALL, new Id("digest", "user:hash=")),
+            new ACL(ZooDefs.Perms.READ, new Id("world", "anyone")));
+        dt.createNode("/app", "root".getBytes(StandardCharsets.UTF_8), ZooDefs.Ids.OPEN_ACL_UNSAFE, 0, 0, 3, 1000);
+        dt.createNode("/app/null", null, ZooDefs.Ids.OPEN_ACL_UNSAFE, 0, 1, 4, 1001);
+        dt.createNode("/app/empty", new byte[0], ZooDefs.Ids.READ_ACL_UNSAFE, 0, 2, 5, 1002);
+        dt.createNode("/app/secret", "s".getBytes(StandardCharsets.UTF_8), digest, 0, 3, 6, 1003);
+        dt.createNode("/app/eph", "e".getBytes(StandardCharsets.UTF_8), ZooDefs.Ids.OPEN_ACL_UNSAFE, 0x1234L, 4, 7, 1004);
+        dt.createNode("/box", null, ZooDefs.Ids.OPEN_ACL_UNSAFE, Long.MIN_VALUE, 5, 8, 1005);
+        dt.setData("/app", "root2".getBytes(StandardCharsets.UTF_8), 1, 9, 1006);
+        Map<Long, Integer> sessions = new HashMap<>();
+        sessions.put(0x1234L, 30000);
+        sessions.put(0x5678L, 4000);
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        BinaryOutputArchive oa = BinaryOutputArchive.getArchive(bos);
+        SerializeUtils.serializeSnapshot(dt, oa, sessions);
+        oa.writeString("BenWasHere", "signature");
+        return bos.toByteArray();
     }
 
     public static void main(String[] args) throws Exception {

@@ -83,6 +83,7 @@
 mod adler;
 mod log;
 mod snap;
+mod snap_stream;
 mod snap_write;
 
 #[cfg(test)]
@@ -95,8 +96,10 @@ use bytes::Bytes;
 
 pub use adler::adler32;
 pub use log::{read_log_bytes, LogEnd, ZkLog, ZkRecord, LOG_MAGIC};
+pub use snap::SnapBody;
 pub use snap::{looks_complete, read_snapshot_bytes, ZkSnapshot, ZxidDigest, SNAP_MAGIC};
-pub use snap_write::{export_snapshot, write_zk_snapshot};
+pub use snap_stream::{read_snap_body, SnapBodyScanner, SIGNATURE};
+pub use snap_write::{export_snapshot, write_zk_snapshot, SnapshotForm};
 
 use crate::tree::DataTree;
 use crate::txn::{apply, Txn};

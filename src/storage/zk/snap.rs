@@ -128,12 +128,12 @@ pub fn read_snapshot_bytes(
     }
     let dbid = r.read_i64().map_err(dec(path, 8))?;
 
-    let Body {
+    let SnapBody {
         sessions,
         mut tree,
         nodes,
         acl_lists,
-    } = read_body(path, &mut r, extended_types)?;
+    } = read_body_from(path, &mut r, extended_types)?;
     check_seal(path, &all, &mut r)?;
 
     // Optional sections, each followed by its own seal: ZxidDigest (when
@@ -177,16 +177,21 @@ pub fn read_snapshot_bytes(
 }
 
 /// What a snapshot's body holds: the part a file and a SNAP stream share.
-struct Body {
-    sessions: Vec<(i64, i32)>,
-    tree: DataTree,
-    nodes: usize,
-    acl_lists: usize,
+pub struct SnapBody {
+    pub sessions: Vec<(i64, i32)>,
+    pub tree: DataTree,
+    /// Nodes stored (the root included).
+    pub nodes: usize,
+    pub acl_lists: usize,
 }
 
 /// Sessions, ACL cache and nodes up to the end path "/" (`SerializeUtils
 /// .deserializeSnapshot`), into a tree built with `extended_types`.
-fn read_body(path: &Path, r: &mut Reader, extended_types: bool) -> Result<Body, ZkError> {
+pub(super) fn read_body_from(
+    path: &Path,
+    r: &mut Reader,
+    extended_types: bool,
+) -> Result<SnapBody, ZkError> {
     // sessions: int count; (long id; int timeout)*
     let at = r.offset();
     let count = r.read_i32().map_err(dec(path, at))?;
@@ -278,7 +283,7 @@ fn read_body(path: &Path, r: &mut Reader, extended_types: bool) -> Result<Body, 
     if nodes == 0 {
         return Err(corrupt(path, r.offset(), "snapshot holds no nodes"));
     }
-    Ok(Body {
+    Ok(SnapBody {
         sessions,
         tree,
         nodes,

@@ -1,5 +1,6 @@
 //! Writing a tree in ZooKeeper 3.8's snapshot serialization (layout in the parent
-//! module's docs): the body a ZAB leader streams to a learner after SNAP, and a
+//! module's docs): the body a ZAB leader streams to a learner after SNAP (with the
+//! "BenWasHere" signature instead of a seal, `snap_stream`), and a
 //! `snapshot.<zxid>` file a ZooKeeper server starts from (`ringkeeper export-zk`, the
 //! way back from ringkeeper to ZooKeeper).
 //!
@@ -41,22 +42,30 @@ impl<W: Write> Checked<W> {
     }
 }
 
-/// Writes the snapshot body of `tree` and `sessions` to `out`: sessions, ACL cache,
-/// nodes, the end path "/", and the seal (the Adler-32 of every byte written through
-/// this call, then "/"). With `file_header`, ZooKeeper's file header comes first
-/// (and is covered by the seal), as in a `snapshot.<zxid>` file.
+/// Which of ZooKeeper's two framings of the snapshot serialization to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotForm {
+    /// A `snapshot.<zxid>` file: file header, body, seal (Adler-32 of every byte
+    /// before it, then "/").
+    File,
+    /// The body a leader sends after SNAP: no header, no seal, then "BenWasHere".
+    SnapStream,
+}
+
+/// Writes `tree` and `sessions` to `out` in ZooKeeper's snapshot serialization:
+/// sessions, ACL cache, nodes and the end path "/", framed as `form` says.
 pub fn write_zk_snapshot(
     out: impl Write,
     tree: &TreeVersion,
     sessions: &[(i64, i32)],
-    file_header: bool,
+    form: SnapshotForm,
 ) -> std::io::Result<()> {
     let mut out = Checked {
         inner: out,
         sum: adler2::Adler32::new(),
     };
     let mut buf = BytesMut::with_capacity(CHUNK + 1024);
-    if file_header {
+    if form == SnapshotForm::File {
         buf.put_i32(SNAP_MAGIC);
         buf.put_i32(SNAP_VERSION);
         buf.put_i64(DBID);
@@ -102,9 +111,14 @@ pub fn write_zk_snapshot(
     "/".encode(&mut buf);
     out.put(&buf)?;
     buf.clear();
-    let sum = out.sum.checksum();
-    buf.put_i64(i64::from(sum));
-    "/".encode(&mut buf);
+    match form {
+        SnapshotForm::File => {
+            let sum = out.sum.checksum();
+            buf.put_i64(i64::from(sum));
+            "/".encode(&mut buf);
+        }
+        SnapshotForm::SnapStream => super::SIGNATURE.encode(&mut buf),
+    }
     out.put(&buf)?;
     out.inner.flush()
 }
@@ -153,7 +167,8 @@ pub fn export_snapshot(
     let path = v2.join(format!("snapshot.{zxid:x}"));
     let file = std::fs::File::create(&path).map_err(io(&path, "create snapshot"))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    write_zk_snapshot(&mut w, tree, sessions, true).map_err(io(&path, "write snapshot"))?;
+    write_zk_snapshot(&mut w, tree, sessions, SnapshotForm::File)
+        .map_err(io(&path, "write snapshot"))?;
     let file = w
         .into_inner()
         .map_err(|e| e.into_error())

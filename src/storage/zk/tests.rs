@@ -434,7 +434,13 @@ fn written_snapshots_read_back_as_the_same_tree() {
         .expect("child");
     }
     let mut bytes = Vec::new();
-    write_zk_snapshot(&mut bytes, &tree.version(), &original.sessions, true).expect("write");
+    write_zk_snapshot(
+        &mut bytes,
+        &tree.version(),
+        &original.sessions,
+        SnapshotForm::File,
+    )
+    .expect("write");
     assert!(looks_complete(&bytes));
     let back = read_snapshot_bytes(&p(), bytes.into(), false).expect("reads back");
     assert!(back.tree == tree, "the tree changed on the way");
@@ -447,4 +453,54 @@ fn written_snapshots_read_back_as_the_same_tree() {
     );
     assert!(back.added_system_nodes.is_empty());
     back.tree.validate();
+}
+
+/// A SNAP body as a leader writes it, received in pieces with the next packet behind
+/// it: the scanner asks for more until the signature is in, then names exactly the
+/// body's length, and the body reads back as the same tree and sessions.
+#[test]
+fn a_snap_body_is_found_in_a_stream_and_reads_back() {
+    let original = read_snapshot_bytes(&p(), tiny_snapshot().freeze(), false).expect("reads");
+    let tree = original.tree.clone();
+    let mut body = Vec::new();
+    write_zk_snapshot(
+        &mut body,
+        &tree.version(),
+        &original.sessions,
+        SnapshotForm::SnapStream,
+    )
+    .expect("write");
+    assert!(body.ends_with(b"\0\0\0\x0aBenWasHere"));
+    let mut stream = body.clone();
+    stream.extend_from_slice(b"\0\0\0\x05next packet");
+    let mut scanner = SnapBodyScanner::new();
+    for end in 0..body.len() {
+        assert_eq!(
+            scanner.scan(&stream[..end]).expect("scan"),
+            None,
+            "complete at {end}?"
+        );
+    }
+    assert_eq!(scanner.scan(&stream).expect("scan"), Some(body.len()));
+    // A fresh scanner given everything at once agrees.
+    assert_eq!(
+        SnapBodyScanner::new().scan(&stream).expect("scan"),
+        Some(body.len())
+    );
+    let back = read_snap_body(bytes::Bytes::from(body.clone()), false).expect("reads");
+    assert!(back.tree == tree, "the tree changed on the way");
+    assert_eq!(back.sessions, original.sessions);
+
+    // A wrong signature, a negative count, a length past the bound: errors, not waits.
+    let mut wrong = body.clone();
+    let n = wrong.len();
+    wrong[n - 1] = b'X';
+    assert!(SnapBodyScanner::new().scan(&wrong).is_err());
+    assert!(read_snap_body(bytes::Bytes::from(wrong), false).is_err());
+    assert!(SnapBodyScanner::new().scan(&(-5i32).to_be_bytes()).is_err());
+    let mut huge = Vec::new();
+    huge.extend_from_slice(&0i32.to_be_bytes()); // no sessions
+    huge.extend_from_slice(&0i32.to_be_bytes()); // no ACL lists
+    huge.extend_from_slice(&i32::MAX.to_be_bytes()); // a path of 2 GiB
+    assert!(SnapBodyScanner::new().scan(&huge).is_err());
 }
