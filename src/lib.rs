@@ -4,8 +4,6 @@
 //! read no clock; `server` is the only module that knows glommio on the server side
 //! (`client` and `cli` use it on the client side). See DESIGN.md.
 
-#[path = "../bench/loadgen/mod.rs"]
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

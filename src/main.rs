@@ -8,6 +8,10 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use ringkeeper::config::Config;
 
+// The load generator is a tool of the binary, not part of the server library.
+#[path = "../bench/loadgen/mod.rs"]
+mod bench;
+
 #[derive(Parser)]
 #[command(
     name = "ringkeeper",
@@ -90,7 +94,7 @@ enum Command {
         to: PathBuf,
     },
     /// A load generator for any ZooKeeper-protocol server (see bench/).
-    Bench(Box<ringkeeper::bench::BenchArgs>),
+    Bench(Box<bench::BenchArgs>),
     /// A measuring instrument for bench/compare, not a server: answers getData at
     /// once with a fixed reply and setData with one write + fdatasync, to show the
     /// machine's own unloaded latency floor (bench/loadgen/floor.rs).
@@ -190,12 +194,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Bench(bench) => ringkeeper::bench::main(*bench),
+        Command::Bench(bench) => bench::main(*bench),
         Command::FloorServer {
             listen,
             value_size,
             sync_file,
-        } => match ringkeeper::bench::floor::serve(listen, value_size, sync_file.as_deref()) {
+        } => match bench::floor::serve(listen, value_size, sync_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("ringkeeper: floor server on {listen}: {e}");

@@ -21,9 +21,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::proto::codec::{Decode, Reader};
-use crate::proto::{ConnectRequest, ConnectResponse, ErrorCode, GetDataResponse, OpCode, Stat};
-use crate::server::frame_out::{self, EncodeDyn};
+use ringkeeper::proto::codec::{Decode, Reader};
+use ringkeeper::proto::{
+    ConnectRequest, ConnectResponse, ErrorCode, GetDataResponse, OpCode, Stat,
+};
+use ringkeeper::server::frame_out::{self, EncodeDyn};
 
 /// Larger frames are refused (closes the connection): the instrument serves reads.
 const MAX_FRAME: usize = 1 << 20;
@@ -48,7 +50,7 @@ impl SyncFile {
             .open(path)?;
         // Written blocks, not a sparse or unwritten range, as ringkeeper's spare log
         // segments get: later writes then change no metadata.
-        crate::storage::write_zeros(&file, path, SYNC_FILE_BYTES).map_err(io::Error::other)?;
+        ringkeeper::storage::write_zeros(&file, path, SYNC_FILE_BYTES).map_err(io::Error::other)?;
         file.sync_all()?;
         Ok(SyncFile {
             file,

@@ -1,5 +1,5 @@
 //! `ringkeeper bench`: a load generator for any ZooKeeper-protocol server
-//! (ringkeeper, Apache ZooKeeper, ClickHouse Keeper), built on [`crate::client`].
+//! (ringkeeper, Apache ZooKeeper, ClickHouse Keeper), built on [`ringkeeper::client`].
 //!
 //! Closed loop (`--sessions S --depth D`: D requests in flight per session) or open
 //! loop (`--rate R` ops/s in total, latency from the *intended* send time, so a server
@@ -26,9 +26,9 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 
-use crate::client::{self, event_type, Client, ClientError, Options};
-use crate::proto::{Acl, CreateMode, ErrorCode};
 use report::{Interval, Summary};
+use ringkeeper::client::{self, event_type, Client, ClientError, Options};
+use ringkeeper::proto::{Acl, CreateMode, ErrorCode};
 use schedule::{parse_duration, Rng, Schedule};
 
 /// Arguments of `ringkeeper bench`.

@@ -33,7 +33,8 @@ impl Schedule {
         Duration::from_nanos((self.offset_ns + self.interval_ns * k as f64) as u64)
     }
 
-    /// The first request due at or after `t` (used to start counting after warmup).
+    /// The first request due at or after `t` (pins the schedule's arithmetic in tests).
+    #[cfg(test)]
     pub fn first_at_or_after(&self, t: Duration) -> u64 {
         let t = t.as_nanos() as f64;
         if t <= self.offset_ns {

@@ -12,7 +12,7 @@ mod auth;
 mod conn;
 mod connection;
 pub mod election;
-pub(crate) mod frame_out;
+pub mod frame_out;
 mod listeners;
 pub mod messages;
 mod outbox;

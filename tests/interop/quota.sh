@@ -140,9 +140,31 @@ run_one() { # run_one CLIENT CMD...
   local o="$OUT/cmd.out" e="$OUT/cmd.err" rc=0
   if [ "$client" = zkcli ]; then
     "$ZKCLI" -server "127.0.0.1:$PORT" "$@" >"$o" 2>"$e" </dev/null || rc=$?
-    # zkCli prints "Connecting to", WATCHER:: and the SyncConnected event on stdout
-    # before the answer; the answer starts after that event's line.
-    sed -i '1,/^WatchedEvent state:SyncConnected type:None path:null/d' "$o"
+    # zkCli prints "Connecting to", then from its event thread "\nWATCHER::\n" and the
+    # SyncConnected event on stdout; the main thread's answer may come before, between
+    # or after those (a fast server answers before the event is printed), so exactly
+    # those lines are dropped, once each, wherever they are.
+    python3 - "$o" <<'PY'
+import sys
+path = sys.argv[1]
+lines = open(path).read().split("\n")
+out, seen = [], set()
+i = 0
+while i < len(lines):
+    l = lines[i]
+    if "connecting" not in seen and l.startswith("Connecting to "):
+        seen.add("connecting")
+    elif "watcher" not in seen and lines[i : i + 3] == ["", "WATCHER::", ""]:
+        # One println("\nWATCHER::\n").
+        seen.add("watcher")
+        i += 2
+    elif "event" not in seen and l == "WatchedEvent state:SyncConnected type:None path:null":
+        seen.add("event")
+    else:
+        out.append(l)
+    i += 1
+open(path, "w").write("\n".join(out))
+PY
   else
     "$RK_CLI" cli -server "127.0.0.1:$PORT" "$@" >"$o" 2>"$e" </dev/null || rc=$?
   fi

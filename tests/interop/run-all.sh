@@ -89,7 +89,7 @@ CFG
     # (their `#[ignore]` tests; TTL nodes need extendedTypesEnabled, set above).
     # Output kept in $OUT too: a failure here names the test only in this log.
     run_part "rust-client-$MODE" bash -c 'set -o pipefail; env RINGKEEPER_TEST_ADDR="$1" \
-      cargo test --manifest-path "$2" --release --lib -- --ignored 2>&1 | tee "$3"' _ \
+      cargo test --manifest-path "$2" --release --lib --bins -- --ignored 2>&1 | tee "$3"' _ \
       "127.0.0.1:$PORT" "$ROOT/Cargo.toml" "$OUT/rust-client.log"
     t0=$(date +%s); rc=0
     if ! kill -0 "$(cat "$SRV_DIR/zk.pid")" 2>/dev/null; then
