@@ -301,7 +301,7 @@ impl DataTree {
             if !n.children.is_empty() || n.stat.kind != EphemeralType::Ttl {
                 continue;
             }
-            let ttl = EphemeralType::ttl_of(n.stat.ephemeral_owner);
+            let ttl = EphemeralType::ttl_of(n.owner());
             if ttl != 0 && now_ms.wrapping_sub(n.stat.mtime) > ttl {
                 out.push(path.to_string());
             }
@@ -334,15 +334,15 @@ impl DataTree {
             _ => return Err(ErrorCode::NoNode),
         };
         if exists {
-            let shared = Arc::make_mut(&mut self.acls).intern(acl);
             if let Some(existing) = node_mut(&mut self.v.root, path) {
+                let shared = Arc::make_mut(&mut self.acls).intern(acl, existing.owner());
                 let old = std::mem::replace(&mut existing.acl, shared);
                 Arc::make_mut(&mut self.acls).release(&old);
             }
             return Err(ErrorCode::NodeExists);
         }
         let kind = self.ephemeral_type(ephemeral_owner);
-        let acl = Arc::make_mut(&mut self.acls).intern(acl);
+        let acl = Arc::make_mut(&mut self.acls).intern(acl, ephemeral_owner);
         let data_bytes = data_len(data.as_ref());
         let node = Node::new(
             data,
@@ -442,8 +442,8 @@ impl DataTree {
         if !self.contains(path) {
             return Err(ErrorCode::NoNode);
         }
-        let shared = Arc::make_mut(&mut self.acls).intern(acl);
         let node = node_mut(&mut self.v.root, path).ok_or(ErrorCode::NoNode)?;
+        let shared = Arc::make_mut(&mut self.acls).intern(acl, node.owner());
         node.stat.aversion = version;
         let old = std::mem::replace(&mut node.acl, shared);
         let stat = node.stat();
@@ -535,7 +535,7 @@ impl DataTree {
             if path != "/" {
                 return Err(ErrorCode::BadArguments);
             }
-            let acl = Arc::make_mut(&mut self.acls).intern(acl);
+            let acl = Arc::make_mut(&mut self.acls).intern(acl, stat.ephemeral_owner);
             self.v.root = Some(triomphe::Arc::new(Node::new(
                 data,
                 acl,
@@ -548,7 +548,7 @@ impl DataTree {
                 Some(_) if !name.is_empty() => {}
                 _ => return Err(ErrorCode::NoNode),
             }
-            let acl = Arc::make_mut(&mut self.acls).intern(acl);
+            let acl = Arc::make_mut(&mut self.acls).intern(acl, stat.ephemeral_owner);
             let node = Node::new(data, acl, NodeStat::new(stat, kind));
             let parent = node_mut(&mut self.v.root, parent_name).ok_or(ErrorCode::NoNode)?;
             parent.children.insert(name, triomphe::Arc::new(node));
@@ -595,7 +595,7 @@ impl DataTree {
                 Arc::make_mut(&mut self.ttls).remove(path);
             }
             EphemeralType::Normal => {
-                self.v.ephemerals.remove(node.stat.ephemeral_owner, path);
+                self.v.ephemerals.remove(node.owner(), path);
             }
             EphemeralType::Void => {}
         }
@@ -753,7 +753,7 @@ impl DataTree {
             let names: Vec<&str> = node.children().collect();
             assert!(names.windows(2).all(|w| w[0] < w[1]), "{path}: order");
             assert!(names.iter().all(|n| !n.is_empty() && !n.contains('/')));
-            let owner = node.stat.ephemeral_owner;
+            let owner = node.owner();
             match node.stat.kind {
                 EphemeralType::Normal => {
                     let set: &mut BTreeSet<String> = kinds.2.entry(owner).or_default();
@@ -802,7 +802,7 @@ fn same_nodes(a: Option<&NodeRef>, b: Option<&NodeRef>) -> bool {
         }
         if a.stat != b.stat
             || a.data != b.data
-            || **a.acl != **b.acl
+            || *a.acl != *b.acl
             || a.children.len() != b.children.len()
         {
             return false;

@@ -6,7 +6,8 @@
 //! (`triomphe::Arc::make_mut`), so a clone of the tree is a version that later changes
 //! never reach. A record does not know its own path: a name is stored once, in its
 //! parent's children. Compact on purpose (a million znodes is a common size): data,
-//! ACL and children are one pointer each. Owns no behaviour beyond turning its
+//! ACL (interned with the ephemeral owner) and children are one pointer each: 80
+//! bytes. Owns no behaviour beyond turning its
 //! persisted stat into the `Stat` clients see, and dropping a deep subtree without
 //! recursion.
 
@@ -84,9 +85,9 @@ impl StatPersisted {
     }
 }
 
-/// `StatPersisted` as a node keeps it, with the node's kind: the kind takes the 4
-/// bytes of padding after `StatPersisted`'s 60 bytes of fields, which a separate
-/// field could not use, and `Node` stays at 96 bytes.
+/// `StatPersisted` as a node keeps it, less `ephemeral_owner` (interned with the ACL:
+/// see `acl_table`), with the node's kind in the padding after the fields: 56 bytes,
+/// so that `Node` is 80 and a record with its count takes a 96-byte malloc chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct NodeStat {
     pub(super) czxid: i64,
@@ -96,13 +97,13 @@ pub(super) struct NodeStat {
     pub(super) version: i32,
     pub(super) cversion: i32,
     pub(super) aversion: i32,
-    pub(super) ephemeral_owner: i64,
     pub(super) pzxid: i64,
     /// Set once at create from `ephemeral_owner` and the tree's extended-types flag.
     pub(super) kind: EphemeralType,
 }
 
 impl NodeStat {
+    /// `s` without its `ephemeral_owner`, which the caller interns with the ACL.
     pub(super) fn new(s: StatPersisted, kind: EphemeralType) -> NodeStat {
         let StatPersisted {
             czxid,
@@ -112,7 +113,7 @@ impl NodeStat {
             version,
             cversion,
             aversion,
-            ephemeral_owner,
+            ephemeral_owner: _,
             pzxid,
         } = s;
         NodeStat {
@@ -123,7 +124,6 @@ impl NodeStat {
             version,
             cversion,
             aversion,
-            ephemeral_owner,
             pzxid,
             kind,
         }
@@ -139,6 +139,7 @@ pub(super) type NodeRef = triomphe::Arc<Node>;
 pub struct Node {
     /// `None` is ZooKeeper's null data, distinct from empty.
     pub(super) data: Option<NodeData>,
+    /// The ACL and the stored `ephemeral_owner`, interned together.
     pub(super) acl: SharedAcl,
     pub(super) stat: NodeStat,
     /// Child name → child record, in name order.
@@ -172,7 +173,7 @@ impl Node {
                 .wrapping_sub(num_children),
             aversion: self.stat.aversion,
             ephemeral_owner: match self.stat.kind {
-                EphemeralType::Normal => self.stat.ephemeral_owner,
+                EphemeralType::Normal => self.acl.owner,
                 _ => 0,
             },
             data_length: self.data.as_ref().map_or(0, |d| d.len() as i32),
@@ -192,7 +193,7 @@ impl Node {
             version: s.version,
             cversion: s.cversion,
             aversion: s.aversion,
-            ephemeral_owner: s.ephemeral_owner,
+            ephemeral_owner: self.acl.owner,
             pzxid: s.pzxid,
         }
     }
@@ -202,7 +203,12 @@ impl Node {
     }
 
     pub fn acl(&self) -> &Arc<[Acl]> {
-        &self.acl
+        &self.acl.acl
+    }
+
+    /// The stored `ephemeral_owner` (a container's marker or a TTL node's TTL too).
+    pub(super) fn owner(&self) -> i64 {
+        self.acl.owner
     }
 
     /// Child names in sorted order.

@@ -8,7 +8,7 @@
 //! Shape, chosen for the common case of no or few children:
 //! - empty: `None`, one null word and no allocation;
 //! - up to [`SMALL_MAX`] entries: one shared, exactly sized sorted slice, copied
-//!   whole on a change while shared (at most 32 × 32 bytes) and resized on every
+//!   whole on a change while shared (at most 32 × 24 bytes) and resized on every
 //!   insert and remove (small maps change rarely relative to reads);
 //! - above it: a persistent B+tree of our own (`Large`): entries in leaves of up to
 //!   [`LEAF_MAX`], branches of up to [`BRANCH_MAX`] children, every node behind a
@@ -29,14 +29,14 @@
 //!   sibling, except the rightmost node of each level, which appends fill and which
 //!   may hold as little as one entry (merged into its left sibling when they fit).
 //!
-//! Names of up to 23 bytes are stored inline in the entry (`SmolStr`), longer ones in a
-//! shared heap string, so copying an entry never copies name bytes.
+//! Names of up to 15 bytes are stored inline in the 16-byte entry name (`EcoString`),
+//! longer ones in a shared heap string, so copying an entry never copies name bytes.
 
-use smol_str::SmolStr;
+use ecow::EcoString;
 use triomphe::Arc;
 
-/// Most entries in the slice form: a copy-on-write of a full slice is ~1 KiB (32 ×
-/// 32-byte entries), half a B+tree leaf, and a search is 5 steps.
+/// Most entries in the slice form: a copy-on-write of a full slice is 768 bytes (32 ×
+/// 24-byte entries), half a B+tree leaf, and a search is 5 steps.
 const SMALL_MAX: usize = 32;
 
 /// A large map at this many entries becomes a slice again: half of [`SMALL_MAX`], so
@@ -50,7 +50,7 @@ const SMALL_MIN: usize = SMALL_MAX / 2;
 /// the memory stops improving much.
 const LEAF_MAX: usize = 64;
 
-/// Most children of a branch (`(Name, Node)` = 40 bytes each). Branches are few (one
+/// Most children of a branch (`(Name, Node)` = 32 bytes each). Branches are few (one
 /// per 1,000–2,000 entries), so their width barely shows in memory, but a copy-on-write
 /// copies one per level: 32 measured ~20% cheaper per shared insert than 64, with 1M
 /// entries still four levels deep.
@@ -63,9 +63,11 @@ const STEP: usize = 8;
 // `room` relies on it: no node's capacity is rounded past its width.
 const _: () = assert!(LEAF_MAX.is_multiple_of(STEP) && BRANCH_MAX.is_multiple_of(STEP));
 
-/// A child's name: inline up to 23 bytes, else a reference-counted heap string, so a
-/// clone never allocates (copy-on-write clones every entry of a slice or a node).
-type Name = SmolStr;
+/// A child's name: 16 bytes, inline up to 15 bytes (`n` + 10 digits, `lock-` + a
+/// sequence number), else a reference-counted heap string, so a clone never allocates
+/// (copy-on-write clones every entry of a slice or a node). `SmolStr`'s 24 bytes
+/// inline up to 23 bytes, but cost 8 more in every entry.
+type Name = EcoString;
 
 /// Both non-empty forms, behind one `Arc` so the map is one word and a clone is one
 /// count increment.
@@ -207,7 +209,7 @@ impl<V: Clone> Node<V> {
                     }
                     Err(at) => at,
                 };
-                let item = (Name::new(name), value);
+                let item = (Name::from(name), value);
                 let right = insert_item(&mut leaf.items, at, item, LEAF_MAX, rightmost);
                 Put::Added(right.map(|items| Node::Leaf(Arc::new(Items { items }))))
             }
@@ -489,7 +491,7 @@ fn take_entries<V: Clone>(repr: &mut Arc<Repr<V>>, extra: usize) -> Vec<(Name, V
             }
             Repr::Large(_) => PersistentChildren(Some(repr.clone()))
                 .iter()
-                .map(|(n, v)| (Name::new(n), v.clone()))
+                .map(|(n, v)| (Name::from(n), v.clone()))
                 .collect(),
         },
     }
@@ -546,7 +548,7 @@ impl<V> PersistentChildren<V> {
                 return None;
             }
             let (name, value) = entries.next()?;
-            let name = Name::new(name);
+            let name = Name::from(name);
             last = Some(name.clone());
             Some((name, value))
         });
@@ -559,7 +561,7 @@ impl<V> PersistentChildren<V> {
                 let small = PersistentChildren(Some(Arc::new(Repr::Large(large))));
                 let entries: Box<[_]> = small
                     .iter()
-                    .map(|(n, v)| (Name::new(n), v.clone()))
+                    .map(|(n, v)| (Name::from(n), v.clone()))
                     .collect();
                 PersistentChildren(Some(Arc::new(Repr::Small(entries))))
             }
@@ -603,7 +605,7 @@ impl<V: Clone> PersistentChildren<V> {
             return Some(std::mem::replace(slot, value));
         }
         let Some(repr) = self.0.as_mut() else {
-            let one: Box<[(Name, V)]> = Box::new([(Name::new(name), value)]);
+            let one: Box<[(Name, V)]> = Box::new([(Name::from(name), value)]);
             self.0 = Some(Arc::new(Repr::Small(one)));
             return None;
         };
@@ -611,13 +613,13 @@ impl<V: Clone> PersistentChildren<V> {
             Repr::Small(entries) if entries.len() < SMALL_MAX => {
                 let at = search(entries, name).err().unwrap_or(entries.len());
                 let mut v = take_entries(repr, 1);
-                v.insert(at, (Name::new(name), value));
+                v.insert(at, (Name::from(name), value));
                 replace(repr, Repr::Small(v.into_boxed_slice()));
             }
             Repr::Small(entries) => {
                 let at = search(entries, name).err().unwrap_or(entries.len());
                 let mut v = take_entries(repr, 1);
-                v.insert(at, (Name::new(name), value));
+                v.insert(at, (Name::from(name), value));
                 if let Some(large) = build(v.into_iter()) {
                     replace(repr, Repr::Large(large));
                 }
@@ -797,7 +799,7 @@ fn node_heap_bytes<V>(node: &Node<V>) -> usize {
 /// Heap bytes of a name stored out of line: the shared string's counts and bytes.
 #[cfg_attr(not(test), allow(dead_code))]
 fn name_heap_bytes(name: &str) -> usize {
-    if name.len() > SmolStr::INLINE_CAP {
+    if name.len() > EcoString::INLINE_LIMIT {
         2 * std::mem::size_of::<usize>() + name.len()
     } else {
         0

@@ -178,7 +178,7 @@ fn one_word_and_thread_safe() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<PersistentChildren<triomphe::Arc<u64>>>();
     assert_eq!(size_of::<PersistentChildren<triomphe::Arc<u64>>>(), 8);
-    assert_eq!(size_of::<(Name, triomphe::Arc<u64>)>(), 32);
+    assert_eq!(size_of::<(Name, triomphe::Arc<u64>)>(), 24);
 }
 
 /// After a clone, `get_mut`, `insert` and `remove` on one map never show in the other,
