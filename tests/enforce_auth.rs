@@ -67,7 +67,13 @@ fn raw_steps(addr: &str) -> Vec<String> {
     t.push(answer(&mut s, -4, AUTH, &auth_packet("nosuch", b"x"), true));
     // `addauth digest`: served, reads and writes, and pings.
     let mut s = raw_connect(addr);
-    t.push(answer(&mut s, -4, AUTH, &auth_packet("digest", b"u:p"), false));
+    t.push(answer(
+        &mut s,
+        -4,
+        AUTH,
+        &auth_packet("digest", b"u:p"),
+        false,
+    ));
     t.push(answer(&mut s, 2, op::GET_DATA, &get_data_root(), false));
     t.push(answer(&mut s, 3, op::CREATE, &create, false));
     t.push(answer(&mut s, -2, PING, &[], false));
@@ -146,7 +152,10 @@ async fn unauthenticated_connections_are_refused_and_closed_as_zookeeper_does() 
         rk_client[0].contains("AuthFailed"),
         "the client does not see an auth failure: {rk_client:?}"
     );
-    assert_eq!(rk_client[1..], ["create with digest: Ok(())", "get with digest: Ok([118])"]);
+    assert_eq!(
+        rk_client[1..],
+        ["create with digest: Ok(())", "get with digest: Ok([118])"]
+    );
     let out = server.output();
     assert!(
         out.contains("match none of the required ones [\"digest\"]"),
@@ -162,12 +171,17 @@ async fn unauthenticated_connections_are_refused_and_closed_as_zookeeper_does() 
             .expect("raw steps");
         assert_eq!(zk_raw, rk_raw, "ZooKeeper 3.8 answers differently");
         let zk_client = client_steps(&zk.addr()).await;
-        assert_eq!(zk_client, rk_client, "the client sees ZooKeeper 3.8 differently");
+        assert_eq!(
+            zk_client, rk_client,
+            "the client sees ZooKeeper 3.8 differently"
+        );
         drop(zk);
         let _ = std::fs::remove_dir_all(&dir);
         return;
     };
-    eprintln!("SKIPPED the comparison with ZooKeeper 3.8: {why} (needs Debian's zookeeper package)");
+    eprintln!(
+        "SKIPPED the comparison with ZooKeeper 3.8: {why} (needs Debian's zookeeper package)"
+    );
 }
 
 /// `sessionRequireClientSASLAuth=true` requires the scheme `sasl`, which needs a SASL
@@ -205,6 +219,9 @@ fn requiring_sasl_refuses_to_start_as_zookeeper_does_without_a_sasl_provider() {
     }
     let (status, log) = zk38::start_refused(&dir.join("zk"), "sessionRequireClientSASLAuth=true");
     assert!(!status.success());
-    assert!(log.contains("Authentication scheme sasl is not available"), "{log}");
+    assert!(
+        log.contains("Authentication scheme sasl is not available"),
+        "{log}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

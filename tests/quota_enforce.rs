@@ -221,7 +221,9 @@ fn hard_limits_refuse_soft_limits_log_and_a_restart_keeps_both_as_zookeeper_does
         let _ = std::fs::remove_dir_all(&dir);
         return;
     };
-    eprintln!("SKIPPED the comparison with ZooKeeper 3.8: {why} (needs Debian's zookeeper package)");
+    eprintln!(
+        "SKIPPED the comparison with ZooKeeper 3.8: {why} (needs Debian's zookeeper package)"
+    );
 }
 
 #[test]
