@@ -611,48 +611,68 @@ fn check_quota(
             return Ok(());
         };
         let (pending_count, pending_bytes) = pending_quota(view, &root);
-        let checks = [
-            (
-                check_count,
-                "count",
-                "Count",
-                stats.count(),
-                pending_count,
-                count_diff,
-                limits.count_hard_limit(),
-                limits.count(),
-            ),
-            (
-                check_bytes,
-                "bytes",
-                "Byte",
-                stats.bytes(),
-                pending_bytes,
-                bytes_diff,
-                limits.byte_hard_limit(),
-                limits.bytes(),
-            ),
-        ];
-        for (check, what, kind, used, pending, diff, hard, soft) in checks {
-            if !check {
-                continue;
+        if check_count {
+            QuotaCheck {
+                what: "count",
+                kind: "Count",
+                new: stats
+                    .count()
+                    .wrapping_add(pending_count)
+                    .wrapping_add(count_diff),
+                hard: limits.count_hard_limit(),
+                soft: limits.count(),
             }
-            let new = used.wrapping_add(pending).wrapping_add(diff);
-            let is_hard = hard > -1;
-            let limit = if is_hard { hard } else { soft };
-            if new > limit {
-                let level = if is_hard { "hard" } else { "soft" };
-                view.quota_warnings.push(format!(
-                    "Quota exceeded: {root} [current {what}={new}, {level}{kind}Limit={limit}]"
-                ));
-                if is_hard {
-                    return Err(ErrorCode::QuotaExceeded);
-                }
+            .run(&root, &mut view.quota_warnings)?;
+        }
+        if check_bytes {
+            QuotaCheck {
+                what: "bytes",
+                kind: "Byte",
+                new: stats
+                    .bytes()
+                    .wrapping_add(pending_bytes)
+                    .wrapping_add(bytes_diff),
+                hard: limits.byte_hard_limit(),
+                soft: limits.bytes(),
             }
+            .run(&root, &mut view.quota_warnings)?;
         }
     }
     note_quota_at(view, root, bytes_diff, count_diff);
     Ok(())
+}
+
+/// One limit (count or bytes) of a quota, as `checkQuota` tests it.
+struct QuotaCheck {
+    /// How ZooKeeper's message names the usage and the limit.
+    what: &'static str,
+    kind: &'static str,
+    /// The usage once the write is applied.
+    new: i64,
+    hard: i64,
+    soft: i64,
+}
+
+impl QuotaCheck {
+    /// The hard limit is the one that counts when it is set (> −1), else the soft one.
+    /// Passing either leaves ZooKeeper's message; passing the hard one refuses.
+    fn run(&self, root: &str, warnings: &mut Vec<String>) -> Result<(), ErrorCode> {
+        let is_hard = self.hard > -1;
+        let limit = if is_hard { self.hard } else { self.soft };
+        if self.new <= limit {
+            return Ok(());
+        }
+        let level = if is_hard { "hard" } else { "soft" };
+        warnings.push(format!(
+            "Quota exceeded: {root} [current {}={}, {level}{}Limit={limit}]",
+            self.what, self.new, self.kind
+        ));
+        if is_hard {
+            Err(ErrorCode::QuotaExceeded)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// The `StatsTrack` in the committed node at `path`; `None` (with a warning, as
