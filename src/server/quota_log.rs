@@ -17,30 +17,34 @@ struct RateLogger {
 }
 
 impl RateLogger {
-    fn flush(&mut self) {
-        if let Some((msg, _)) = &self.last {
-            if self.repeats > 0 {
-                tracing::warn!("[{} times] {msg}", self.repeats);
-            }
-        }
+    /// The line that reports the repeats not logged yet, if any.
+    fn flush(&mut self) -> Option<String> {
+        let line = match &self.last {
+            Some((msg, _)) if self.repeats > 0 => Some(format!("[{} times] {msg}", self.repeats)),
+            _ => None,
+        };
         self.repeats = 0;
+        line
     }
 
-    fn log(&mut self, msg: String, now: Instant) {
+    /// Takes `msg` at `now`; returns the lines to log.
+    fn take(&mut self, msg: String, now: Instant) -> Vec<String> {
+        let mut out = Vec::new();
         match &self.last {
             Some((last, at)) if *last == msg => {
                 self.repeats += 1;
                 if now.duration_since(*at) >= INTERVAL {
-                    self.flush();
+                    out.extend(self.flush());
                     self.last = Some((msg, now));
                 }
             }
             _ => {
-                self.flush();
-                tracing::warn!("{msg}");
+                out.extend(self.flush());
+                out.push(msg.clone());
                 self.last = Some((msg, now));
             }
         }
+        out
     }
 }
 
@@ -49,7 +53,7 @@ thread_local! {
     static LOGGER: RefCell<RateLogger> = RefCell::new(RateLogger::default());
 }
 
-/// Logs what `Outstanding::take_quota_warnings` returned.
+/// Logs (WARN) what `Outstanding::take_quota_warnings` returned.
 pub fn log(messages: Vec<String>) {
     if messages.is_empty() {
         return;
@@ -58,7 +62,30 @@ pub fn log(messages: Vec<String>) {
     LOGGER.with(|l| {
         let mut l = l.borrow_mut();
         for m in messages {
-            l.log(m, now);
+            for line in l.take(m, now) {
+                tracing::warn!("{line}");
+            }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_within_the_interval_are_counted_not_logged() {
+        let mut l = RateLogger::default();
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        assert_eq!(l.take("a".into(), t0), ["a"]);
+        assert!(l.take("a".into(), ms(10)).is_empty());
+        assert!(l.take("a".into(), ms(20)).is_empty());
+        // A different message reports the repeats, then itself.
+        assert_eq!(l.take("b".into(), ms(30)), ["[2 times] a", "b"]);
+        // The same message after the interval reports the count (itself included).
+        assert!(l.take("b".into(), ms(50)).is_empty());
+        assert_eq!(l.take("b".into(), ms(200)), ["[2 times] b"]);
+        assert_eq!(l.take("c".into(), ms(210)), ["c"]);
+    }
 }
