@@ -88,6 +88,13 @@ pub struct Config {
     pub container_max_never_used_interval_ms: i64,
     /// `DigestAuthenticationProvider.superDigest`: `super:<base64 sha1>`.
     pub super_digest: Option<String>,
+    /// `enforceQuota`: a create or setData past a quota's hard limit answers
+    /// QUOTAEXCEEDED, and one past a soft limit is logged.
+    pub enforce_quota: bool,
+    /// `enforce.auth.enabled` with `enforce.auth.schemes`: the schemes one of which a
+    /// connection must have authenticated with before any request but auth is
+    /// served; `None` when enforcement is off.
+    pub enforce_auth_schemes: Option<Vec<String>>,
     /// Session cores (ringkeeper's own key `cores`).
     pub session_cores: usize,
     /// Whether the quorum core has a thread of its own (ringkeeper's own `quorumCore`).
@@ -222,7 +229,6 @@ const NOT_HONOURED: &[(&str, &str)] = &[
     ("serverCnxnFactory", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
     ("clientCnxnSocket", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
     ("skipACL", "ACLs are always checked"),
-    ("enforceQuota", "quotas are tracked in /zookeeper/quota but not enforced"),
     (
         "localSessionsEnabled",
         "local sessions are not implemented; every session is global",
@@ -365,6 +371,8 @@ impl Config {
             container_max_per_minute: CONTAINER_MAX_PER_MINUTE_DEFAULT,
             container_max_never_used_interval_ms: 0,
             super_digest: None,
+            enforce_quota: false,
+            enforce_auth_schemes: None,
             session_cores: 1,
             quorum_core: QuorumCore::Auto,
             sync_inline: None,
@@ -469,6 +477,9 @@ impl Config {
         let mut saw_data_dir = false;
         let mut servers: Vec<String> = Vec::new();
         let mut force_standalone = false;
+        let mut enforce_auth = false;
+        let mut enforce_auth_schemes: Vec<String> = Vec::new();
+        let mut require_sasl = false;
 
         for Setting { at, key, value } in &settings {
             let key = key.strip_prefix("zookeeper.").unwrap_or(key);
@@ -537,6 +548,13 @@ impl Config {
                     }
                     cfg.super_digest = Some(value.to_owned())
                 }
+                "enforceQuota" => cfg.enforce_quota = java_bool(value),
+                "enforce.auth.enabled" => enforce_auth = java_bool(value),
+                // `split(",")` then `trim`, as AuthenticationHelper reads it.
+                "enforce.auth.schemes" => {
+                    enforce_auth_schemes = value.split(',').map(|s| s.trim().to_owned()).collect()
+                }
+                "sessionRequireClientSASLAuth" => require_sasl = java_bool(value),
                 "cores" => {
                     let n: usize = value.parse().map_err(|_| bad("not a count"))?;
                     if n == 0 || n > SESSION_CORES_MAX {
@@ -686,6 +704,8 @@ impl Config {
             }
         }
         check_servers(&servers, force_standalone, &mut cfg.warnings)?;
+        cfg.enforce_auth_schemes =
+            enforce_auth_config(&settings, enforce_auth, enforce_auth_schemes, require_sasl)?;
         let ip = match client_host {
             Some(host) => resolve(&host).map_err(|reason| ConfigError::BadValue {
                 file: setting_at(&settings, "clientPortAddress"),
@@ -751,6 +771,61 @@ impl Config {
         self.max_session_timeout_ms = u32::try_from(max).unwrap_or(u32::MAX);
         Ok(())
     }
+}
+
+/// The auth schemes a server has a provider for (ZooKeeper's `ProviderRegistry`
+/// without `authProvider.N` classes: `ip` and `digest`); only these can be required.
+pub const AUTH_PROVIDER_SCHEMES: &[&str] = &["ip", "digest"];
+
+/// `AuthenticationHelper`'s rules: `sessionRequireClientSASLAuth=true` means
+/// enforcement with the scheme `sasl` whatever the other two keys say; enforcement
+/// needs at least one scheme, and every scheme needs a provider, else the server does
+/// not start. ringkeeper has no SASL provider, so requiring `sasl` is refused as
+/// ZooKeeper refuses it when no SASL provider is configured.
+fn enforce_auth_config(
+    settings: &[Setting],
+    enabled: bool,
+    schemes: Vec<String>,
+    require_sasl: bool,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let (enabled, schemes, key) = if require_sasl {
+        (
+            true,
+            vec!["sasl".to_owned()],
+            "sessionRequireClientSASLAuth",
+        )
+    } else {
+        (enabled, schemes, "enforce.auth.schemes")
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let bad = |reason: String| ConfigError::BadValue {
+        file: setting_at(settings, key),
+        key: key.into(),
+        reason,
+    };
+    if schemes.is_empty() {
+        return Err(ConfigError::Invalid(
+            "enforce.auth.enabled is true, so enforce.auth.schemes must be set".into(),
+        ));
+    }
+    for s in &schemes {
+        if s == "sasl" {
+            return Err(bad(
+                "authentication scheme sasl is not available: ringkeeper has no SASL yet, \
+                 so no client could ever authenticate with it"
+                    .into(),
+            ));
+        }
+        if !AUTH_PROVIDER_SCHEMES.contains(&s.as_str()) {
+            return Err(bad(format!(
+                "authentication scheme {s:?} is not available (there are: {})",
+                AUTH_PROVIDER_SCHEMES.join(", ")
+            )));
+        }
+    }
+    Ok(Some(schemes))
 }
 
 /// `server.N` (an ensemble member; `N` is its id).
@@ -872,6 +947,11 @@ fn command_url(v: &str) -> String {
     } else {
         format!("/{trimmed}")
     }
+}
+
+/// Java's `Boolean.parseBoolean`: only "true" (any case) is true.
+fn java_bool(v: &str) -> bool {
+    v.eq_ignore_ascii_case("true")
 }
 
 fn parse_bool(v: &str) -> bool {
@@ -1034,6 +1114,44 @@ mod tests {
         assert!(Config::parse("dataDir=/d\nclientPort=1\nadmin.serverPort=x\n", "f").is_err());
         let embedded = Config::embedded_default().admin.expect("on");
         assert!(embedded.addr.ip().is_loopback(), "{embedded:?}");
+    }
+
+    #[test]
+    fn enforce_quota_and_enforced_auth_are_read_as_zookeeper_reads_them() {
+        let parse = |extra: &str| Config::parse(&format!("dataDir=/d\nclientPort=1\n{extra}"), "f");
+        let cfg = parse("").expect("parses");
+        assert!(!cfg.enforce_quota);
+        assert_eq!(cfg.enforce_auth_schemes, None);
+        let cfg = parse(
+            "enforceQuota=TRUE\nzookeeper.enforce.auth.enabled=true\n\
+             enforce.auth.schemes= digest , ip\n",
+        )
+        .expect("parses");
+        assert!(cfg.enforce_quota);
+        assert_eq!(
+            cfg.enforce_auth_schemes,
+            Some(vec!["digest".to_owned(), "ip".to_owned()])
+        );
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        // Java's parseBoolean; schemes alone enforce nothing.
+        let cfg = parse("enforceQuota=yes\nenforce.auth.enabled=1\nenforce.auth.schemes=digest\n")
+            .expect("parses");
+        assert!(!cfg.enforce_quota);
+        assert_eq!(cfg.enforce_auth_schemes, None);
+        // What AuthenticationHelper refuses to start with.
+        for bad in [
+            "enforce.auth.enabled=true\n",
+            "enforce.auth.enabled=true\nenforce.auth.schemes=digest,x509\n",
+            "enforce.auth.enabled=true\nenforce.auth.schemes=sasl\n",
+            // Requires sasl whatever the other keys say.
+            "enforce.auth.enabled=true\nenforce.auth.schemes=digest\nsessionRequireClientSASLAuth=true\n",
+            "sessionRequireClientSASLAuth=true\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let e = parse("sessionRequireClientSASLAuth=true\n").expect_err("refused");
+        assert!(e.to_string().contains("sasl is not available"), "{e}");
+        assert!(parse("sessionRequireClientSASLAuth=false\n").is_ok());
     }
 
     #[test]

@@ -408,6 +408,9 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
         Ok(h) => h,
         Err(e) => return Err(format!("bad request header: {e}")),
     };
+    if !super::auth::enforce(core, conn, header.xid, header.op) {
+        return Ok(());
+    }
     let body = frame.slice(8..);
     let session = conn.session.get();
     core.touched.borrow_mut().insert(session);

@@ -19,6 +19,7 @@ mod outbox;
 mod published;
 pub use published::live_entries as published_versions;
 mod quorum;
+mod quota_log;
 mod reads;
 mod replies;
 mod session_core;

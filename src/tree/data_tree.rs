@@ -672,6 +672,12 @@ impl DataTree {
         self.update_quota_stat_of(path, -data_bytes, -1);
     }
 
+    /// `getMaxPrefixWithQuota`: the quota root `path` counts for, if any (never
+    /// `/zookeeper`). With no quota anywhere this is one comparison.
+    pub fn quota_root(&self, path: &str) -> Option<String> {
+        self.quotas.max_prefix(path)
+    }
+
     /// If `path` is under a quota root, adds the diffs to that root's stats node.
     /// With no quota anywhere this is one comparison, whatever the tree's size.
     fn update_quota_stat_of(&mut self, path: &str, bytes_diff: i64, count_diff: i64) {

@@ -2,7 +2,7 @@
 //! 3.9's `DataTree`, `DataNode`, `PathUtils`, `EphemeralType`, ACL providers).
 //!
 //! Quotas (`quota`): ZooKeeper's stats nodes under `/zookeeper/quota` are kept
-//! current by the tree; limits are not enforced.
+//! current by the tree; `txn::prep` enforces the limits (with `enforceQuota`).
 //!
 //! Pure: no I/O, no clock, no RNG, no async. Time and zxids arrive as arguments. A
 //! `DataTree` is `Send` so a replica can be built on one thread and moved to its core.

@@ -6,7 +6,8 @@
 //! (the limits, written by clients such as zkCli's `setquota`) and
 //! `/zookeeper/quota/app/zookeeper_stats` (the usage, which the tree keeps current).
 //! This module owns the names, the format and the index; the upkeep itself (which
-//! write changes which stats node) is in `DataTree`. Pure: no I/O, no clock.
+//! write changes which stats node) is in `DataTree`, and the enforcement of the limits
+//! (`enforceQuota`) in `txn::prep`. Pure: no I/O, no clock.
 
 use std::collections::BTreeMap;
 use std::fmt;

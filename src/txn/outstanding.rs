@@ -3,8 +3,10 @@
 //! them, so a pipelined request sees the effect of the ones before it, and the ops of
 //! one multi see the earlier ops of the same multi.
 //!
-//! Owns only this overlay; holds no data bytes and no times (validation needs
-//! neither). The caller bounds its size by bounding proposals in flight.
+//! Owns only this overlay; holds no data bytes (only their lengths, for quotas) and no
+//! times (validation needs neither). The caller bounds its size by bounding proposals
+//! in flight. With `enforceQuota`, it also holds what the pending txns add to each
+//! quota's usage, and the soft-limit warnings prep found (for the caller to log).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +24,8 @@ pub struct NodeView {
     pub ephemeral_owner: i64,
     pub child_count: i32,
     pub acl: Arc<[Acl]>,
+    /// The data's length (0 for null), what a quota's `bytes` counts.
+    pub data_len: i64,
 }
 
 /// The latest pending change of one path; `node: None` means "deleted".
@@ -32,10 +36,36 @@ pub struct ChangeRecord {
     pub node: Option<NodeView>,
 }
 
+/// What one pending txn adds to the usage of the quota on `root` (as the committed
+/// tree's quota index named it when the txn was prepared).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct QuotaDelta {
+    pub zxid: i64,
+    pub root: String,
+    pub count: i64,
+    pub bytes: i64,
+}
+
+impl QuotaDelta {
+    /// What `deltas` add to the quota on `root`: (count, bytes).
+    pub(super) fn sum(deltas: &[QuotaDelta], root: &str) -> (i64, i64) {
+        deltas
+            .iter()
+            .filter(|d| d.root == root)
+            .fold((0, 0), |(c, b), d| {
+                (c.wrapping_add(d.count), b.wrapping_add(d.bytes))
+            })
+    }
+}
+
 /// Pending changes by path (root under "/").
 #[derive(Debug, Clone, Default)]
 pub struct Outstanding {
     by_path: HashMap<String, ChangeRecord>,
+    /// Only kept with `enforceQuota` and only for paths under a quota.
+    quota: Vec<QuotaDelta>,
+    /// Soft-limit messages prep produced, in order, until the caller takes them.
+    quota_warnings: Vec<String>,
 }
 
 impl Outstanding {
@@ -46,11 +76,33 @@ impl Outstanding {
     /// Forgets the changes of txns up to `zxid`: the tree passed to prep now has them.
     pub fn commit_up_to(&mut self, zxid: i64) {
         self.by_path.retain(|_, c| c.zxid > zxid);
+        self.quota.retain(|d| d.zxid > zxid);
     }
 
     /// Forgets everything (new leader epoch, resync).
     pub fn clear(&mut self) {
         self.by_path.clear();
+        self.quota.clear();
+    }
+
+    /// The soft-limit warnings of the requests prepared since the last call
+    /// (`Quota exceeded: /app [current count=4, softCountLimit=3]`), for the caller to
+    /// log: ZooKeeper logs them at WARN and serves the request.
+    pub fn take_quota_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.quota_warnings)
+    }
+
+    /// What pending txns add to the usage of the quota on `root`: (count, bytes).
+    pub(super) fn quota_pending(&self, root: &str) -> (i64, i64) {
+        QuotaDelta::sum(&self.quota, root)
+    }
+
+    pub(super) fn add_quota_deltas(&mut self, deltas: Vec<QuotaDelta>) {
+        self.quota.extend(deltas);
+    }
+
+    pub(super) fn add_quota_warnings(&mut self, warnings: Vec<String>) {
+        self.quota_warnings.extend(warnings);
     }
 
     pub fn len(&self) -> usize {
@@ -80,6 +132,9 @@ pub(super) struct View<'a> {
     pub tree: &'a DataTree,
     pub base: &'a Outstanding,
     pub scratch: HashMap<String, ChangeRecord>,
+    /// The quota usage changes of the request being prepared.
+    pub quota_scratch: Vec<QuotaDelta>,
+    pub quota_warnings: Vec<String>,
     pub zxid: i64,
 }
 
@@ -89,6 +144,8 @@ impl<'a> View<'a> {
             tree,
             base,
             scratch: HashMap::new(),
+            quota_scratch: Vec::new(),
+            quota_warnings: Vec::new(),
             zxid,
         }
     }
@@ -108,6 +165,7 @@ impl<'a> View<'a> {
             ephemeral_owner: s.ephemeral_owner,
             child_count: n.num_children() as i32,
             acl: n.acl().clone(),
+            data_len: n.data().map_or(0, |d| d.len() as i64),
         })
     }
 

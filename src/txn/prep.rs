@@ -5,12 +5,19 @@
 //! Pure: reads the tree, never changes it; no clock (times go in the txn header,
 //! which the caller builds). A failed write becomes `Txn::Error` (it still takes a
 //! zxid). Session checks (`checkSession`: SESSIONEXPIRED/SESSIONMOVED, local-session
-//! ephemerals) and quota checks belong to the caller and are not done here.
+//! ephemerals) belong to the caller and are not done here.
+//!
+//! Quotas (`enforceQuota`, ZooKeeper 3.7+'s `checkQuota`): a create or setData under a
+//! quota whose new usage passes a hard limit (`countHardLimit`, `byteHardLimit`)
+//! fails with QUOTAEXCEEDED; passing a soft one (`count`, `bytes`) only leaves a
+//! warning in `Outstanding` for the caller to log. Usage is the committed stats node
+//! plus what txns prepared before (and earlier ops of the same multi) add, where
+//! ZooKeeper reads the committed stats alone and so lets pipelined writes overshoot.
 
 use std::collections::BTreeSet;
 
 use super::body::Txn;
-use super::outstanding::{NodeView, Outstanding, View};
+use super::outstanding::{NodeView, Outstanding, QuotaDelta, View};
 use super::records::*;
 use crate::proto::{
     perms, Acl, CheckVersionRequest, CreateMode, CreateRequest, CreateTtlRequest, DeleteRequest,
@@ -18,8 +25,8 @@ use crate::proto::{
 };
 use crate::tree::path::{split_parent, validate_path};
 use crate::tree::{
-    check_acl, validate_and_fixup_acl, DataTree, EphemeralType, CONFIG_PATH,
-    CONTAINER_EPHEMERAL_OWNER, QUOTA_PATH, ZOOKEEPER_PATH,
+    check_acl, limit_path, stat_path, validate_and_fixup_acl, DataTree, EphemeralType, StatsTrack,
+    CONFIG_PATH, CONTAINER_EPHEMERAL_OWNER, QUOTA_PATH, ZOOKEEPER_PATH,
 };
 
 /// Who asks, and the server settings validation depends on.
@@ -30,6 +37,8 @@ pub struct PrepContext<'a> {
     pub auth_ids: &'a [Id],
     /// `zookeeper.extendedTypesEnabled` (TTL nodes).
     pub extended_types_enabled: bool,
+    /// `zookeeper.enforceQuota`.
+    pub enforce_quota: bool,
 }
 
 /// A request that becomes a txn.
@@ -104,8 +113,13 @@ pub fn prep_with(
     let keep = !matches!(txn, Txn::Error(_))
         && !matches!(&txn, Txn::Multi(t) if t.iter().any(|t| matches!(t, Txn::Error(_))));
     let scratch = std::mem::take(&mut view.scratch);
+    let quota = std::mem::take(&mut view.quota_scratch);
+    // Logged whether or not the request goes on to fail, as ZooKeeper logs at the check.
+    let warnings = std::mem::take(&mut view.quota_warnings);
+    outstanding.add_quota_warnings(warnings);
     if keep {
         outstanding.merge(scratch);
+        outstanding.add_quota_deltas(quota);
     }
     txn
 }
@@ -130,7 +144,7 @@ fn prep_single(
             create(view, ctx, OpCode::CreateTtl, mode, parts, r.ttl)
         }
         WriteRequest::Delete(r) => delete(view, ctx, &r.path, r.version),
-        WriteRequest::DeleteContainer { path } => delete_container(view, path),
+        WriteRequest::DeleteContainer { path } => delete_container(view, ctx, path),
         WriteRequest::SetData(r) => set_data(view, ctx, r),
         WriteRequest::SetAcl(r) => set_acl(view, ctx, r),
         WriteRequest::Check(r) => check(view, ctx, r),
@@ -198,7 +212,8 @@ fn need(acl: &[Acl], perm: i32, ctx: &PrepContext<'_>) -> Result<(), ErrorCode> 
 /// before anything else). Order: TTL support (UNIMPLEMENTED), ttl validity
 /// (BADARGUMENTS), '/' and NUL (BADARGUMENTS), ACL (INVALIDACL), parent (NONODE),
 /// CREATE on parent (NOAUTH), sequence suffix, full path rules (BADARGUMENTS),
-/// existence (NODEEXISTS), ephemeral parent (NOCHILDRENFOREPHEMERALS).
+/// existence (NODEEXISTS), ephemeral parent (NOCHILDRENFOREPHEMERALS), quota
+/// (QUOTAEXCEEDED).
 fn create(
     view: &mut View<'_>,
     ctx: &PrepContext<'_>,
@@ -239,6 +254,8 @@ fn create(
     {
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
+    let data_len = req.data.as_ref().map_or(0, |d| d.len() as i64);
+    check_quota(view, ctx, &path, data_len, 1)?;
     let new_cversion = parent.cversion.wrapping_add(1);
     let data = req.data.as_deref().map(NodeData::new);
     let txn = match op {
@@ -293,6 +310,7 @@ fn create(
             ephemeral_owner: owner,
             child_count: 0,
             acl: acl.into(),
+            data_len,
         }),
     );
     Ok(txn)
@@ -314,6 +332,7 @@ fn delete(
     if node.child_count > 0 {
         return Err(ErrorCode::NotEmpty);
     }
+    note_quota(view, ctx, path, -node.data_len, -1);
     parent.child_count = parent.child_count.wrapping_sub(1);
     view.put(parent_path, Some(parent));
     view.put(path, None);
@@ -325,7 +344,11 @@ fn delete(
 /// deleteContainer (internal): path shape (BADARGUMENTS), node (NONODE), children
 /// (NOTEMPTY), a session ephemeral (BADVERSION; a plain persistent node passes, as
 /// in ZooKeeper), parent (NONODE). No ACL check.
-fn delete_container(view: &mut View<'_>, path: &str) -> Result<Txn, ErrorCode> {
+fn delete_container(
+    view: &mut View<'_>,
+    ctx: &PrepContext<'_>,
+    path: &str,
+) -> Result<Txn, ErrorCode> {
     let parent_path = parent_for_delete(path)?;
     let node = view.get(path).ok_or(ErrorCode::NoNode)?;
     if node.child_count > 0 {
@@ -335,6 +358,7 @@ fn delete_container(view: &mut View<'_>, path: &str) -> Result<Txn, ErrorCode> {
         return Err(ErrorCode::BadVersion);
     }
     let mut parent = view.get(parent_path).ok_or(ErrorCode::NoNode)?;
+    note_quota(view, ctx, path, -node.data_len, -1);
     parent.child_count = parent.child_count.wrapping_sub(1);
     view.put(parent_path, Some(parent));
     view.put(path, None);
@@ -343,8 +367,8 @@ fn delete_container(view: &mut View<'_>, path: &str) -> Result<Txn, ErrorCode> {
     }))
 }
 
-/// setData: path rules (BADARGUMENTS), node (NONODE), WRITE (NOAUTH), version
-/// (BADVERSION).
+/// setData: path rules (BADARGUMENTS), node (NONODE), WRITE (NOAUTH), quota
+/// (QUOTAEXCEEDED), version (BADVERSION).
 fn set_data(
     view: &mut View<'_>,
     ctx: &PrepContext<'_>,
@@ -353,8 +377,11 @@ fn set_data(
     bad_path(&r.path)?;
     let mut node = view.get(&r.path).ok_or(ErrorCode::NoNode)?;
     need(&node.acl, perms::WRITE, ctx)?;
+    let data_len = r.data.as_ref().map_or(0, |d| d.len() as i64);
+    check_quota(view, ctx, &r.path, data_len - node.data_len, 0)?;
     let version = check_and_inc_version(node.version, r.version)?;
     node.version = version;
+    node.data_len = data_len;
     view.put(&r.path, Some(node));
     Ok(Txn::SetData(SetDataTxn {
         path: r.path.clone(),
@@ -512,6 +539,9 @@ fn close_session(view: &mut View<'_>, ctx: &PrepContext<'_>) -> Txn {
     // Unlike ZooKeeper's PrepRequestProcessor, the parents' child counts drop too: a
     // delete of the parent pipelined behind this closeSession must not see NOTEMPTY.
     for p in &es {
+        if let Some(n) = view.get(p) {
+            note_quota(view, ctx, p, -n.data_len, -1);
+        }
         if let Some((parent_path, _)) = split_parent(p) {
             if let Some(mut parent) = view.get(parent_path) {
                 parent.child_count = parent.child_count.wrapping_sub(1);
@@ -523,4 +553,145 @@ fn close_session(view: &mut View<'_>, ctx: &PrepContext<'_>) -> Txn {
     Txn::CloseSession(CloseSessionTxn {
         paths2_delete: es.into_iter().collect(),
     })
+}
+
+/// Records what a write that passed its checks adds to the usage of the quota its
+/// path counts for, so that later prepared requests see it. Only with `enforceQuota`
+/// (nothing reads it otherwise) and only under a quota.
+fn note_quota(view: &mut View<'_>, ctx: &PrepContext<'_>, path: &str, bytes: i64, count: i64) {
+    if !ctx.enforce_quota {
+        return;
+    }
+    if let Some(root) = view.tree.quota_root(path) {
+        note_quota_at(view, root, bytes, count);
+    }
+}
+
+fn note_quota_at(view: &mut View<'_>, root: String, bytes: i64, count: i64) {
+    if bytes != 0 || count != 0 {
+        let zxid = view.zxid;
+        view.quota_scratch.push(QuotaDelta {
+            zxid,
+            root,
+            count,
+            bytes,
+        });
+    }
+}
+
+/// `ZooKeeperServer.checkQuota` for a write to `path` that adds `count_diff` nodes
+/// and `bytes_diff` data bytes: the quota root is the deepest one over `path` in the
+/// committed tree; its limits node says which limits are set (each −1 when not). A
+/// limit is checked only when the write changes what it limits. The hard limit, when
+/// set, is the one that counts and refuses; otherwise the soft one only warns. Count
+/// is checked before bytes. A limits or stats node ZooKeeper cannot parse makes its
+/// `StatsTrack` throw, which its prep answers with MARSHALLINGERROR.
+fn check_quota(
+    view: &mut View<'_>,
+    ctx: &PrepContext<'_>,
+    path: &str,
+    bytes_diff: i64,
+    count_diff: i64,
+) -> Result<(), ErrorCode> {
+    if !ctx.enforce_quota {
+        return Ok(());
+    }
+    let Some(root) = view.tree.quota_root(path) else {
+        return Ok(());
+    };
+    let Some(limits) = stats_of(view, &limit_path(&root), "limit node for quota")? else {
+        note_quota_at(view, root, bytes_diff, count_diff);
+        return Ok(());
+    };
+    let check_count = count_diff != 0 && (limits.count() > -1 || limits.count_hard_limit() > -1);
+    let check_bytes = bytes_diff != 0 && (limits.bytes() > -1 || limits.byte_hard_limit() > -1);
+    if check_count || check_bytes {
+        let Some(stats) = stats_of(view, &stat_path(&root), "node for stat")? else {
+            note_quota_at(view, root, bytes_diff, count_diff);
+            return Ok(());
+        };
+        let (pending_count, pending_bytes) = pending_quota(view, &root);
+        if check_count {
+            QuotaCheck {
+                what: "count",
+                kind: "Count",
+                new: stats
+                    .count()
+                    .wrapping_add(pending_count)
+                    .wrapping_add(count_diff),
+                hard: limits.count_hard_limit(),
+                soft: limits.count(),
+            }
+            .run(&root, &mut view.quota_warnings)?;
+        }
+        if check_bytes {
+            QuotaCheck {
+                what: "bytes",
+                kind: "Byte",
+                new: stats
+                    .bytes()
+                    .wrapping_add(pending_bytes)
+                    .wrapping_add(bytes_diff),
+                hard: limits.byte_hard_limit(),
+                soft: limits.bytes(),
+            }
+            .run(&root, &mut view.quota_warnings)?;
+        }
+    }
+    note_quota_at(view, root, bytes_diff, count_diff);
+    Ok(())
+}
+
+/// One limit (count or bytes) of a quota, as `checkQuota` tests it.
+struct QuotaCheck {
+    /// How ZooKeeper's message names the usage and the limit.
+    what: &'static str,
+    kind: &'static str,
+    /// The usage once the write is applied.
+    new: i64,
+    hard: i64,
+    soft: i64,
+}
+
+impl QuotaCheck {
+    /// The hard limit is the one that counts when it is set (> −1), else the soft one.
+    /// Passing either leaves ZooKeeper's message; passing the hard one refuses.
+    fn run(&self, root: &str, warnings: &mut Vec<String>) -> Result<(), ErrorCode> {
+        let is_hard = self.hard > -1;
+        let limit = if is_hard { self.hard } else { self.soft };
+        if self.new <= limit {
+            return Ok(());
+        }
+        let level = if is_hard { "hard" } else { "soft" };
+        warnings.push(format!(
+            "Quota exceeded: {root} [current {}={}, {level}{}Limit={limit}]",
+            self.what, self.new, self.kind
+        ));
+        if is_hard {
+            Err(ErrorCode::QuotaExceeded)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The `StatsTrack` in the committed node at `path`; `None` (with a warning, as
+/// ZooKeeper logs it) when there is no such node.
+fn stats_of(view: &mut View<'_>, path: &str, what: &str) -> Result<Option<StatsTrack>, ErrorCode> {
+    let Some(node) = view.tree.get(path) else {
+        view.quota_warnings.push(format!("Missing {what} {path}"));
+        return Ok(None);
+    };
+    let data = node.data().ok_or(ErrorCode::MarshallingError)?;
+    StatsTrack::parse_bytes(data)
+        .map(Some)
+        .map_err(|_| ErrorCode::MarshallingError)
+}
+
+/// What the txns prepared before this one, and the earlier ops of this multi, add to
+/// the usage of the quota on `root`: (count, bytes).
+fn pending_quota(view: &View<'_>, root: &str) -> (i64, i64) {
+    let (c, b) = view.base.quota_pending(root);
+    let (c2, b2) = QuotaDelta::sum(&view.quota_scratch, root);
+    (c.wrapping_add(c2), b.wrapping_add(b2))
 }

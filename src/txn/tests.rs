@@ -17,6 +17,7 @@ struct Harness {
     zxid: i64,
     time: i64,
     extended: bool,
+    enforce_quota: bool,
 }
 
 impl Harness {
@@ -26,6 +27,7 @@ impl Harness {
             zxid: 0,
             time: 1_000,
             extended: false,
+            enforce_quota: false,
         }
     }
 
@@ -42,6 +44,7 @@ impl Harness {
             session_id: session,
             auth_ids: ids,
             extended_types_enabled: self.extended,
+            enforce_quota: self.enforce_quota,
         };
         let txn = prep(&self.tree, &ctx, &req);
         self.zxid += 1;
@@ -686,6 +689,7 @@ fn pipelined_prep_sees_outstanding_changes() {
         session_id: 7,
         auth_ids: &[],
         extended_types_enabled: false,
+        enforce_quota: false,
     };
     let t1 = prep_with(&tree, &mut pending, &ctx, 1, &create("/a", 0));
     let t2 = prep_with(&tree, &mut pending, &ctx, 2, &create("/a/e", 1));
@@ -872,6 +876,7 @@ fn seeded_replicas_stay_identical() {
                         session_id: session,
                         auth_ids: &[],
                         extended_types_enabled: false,
+                        enforce_quota: false,
                     };
                     let txn = prep_with(&leader, &mut pending, &ctx, zxid, &req);
                     (TxnHeader::for_txn(session, 0, zxid, zxid * 10, &txn), txn)
@@ -946,6 +951,7 @@ fn prep_through_outstanding_matches_prep_on_an_up_to_date_tree() {
                 session_id: session,
                 auth_ids: &[],
                 extended_types_enabled: false,
+                enforce_quota: false,
             };
             let expected = prep(&eager, &ctx, &req);
             let txn = prep_with(&committed, &mut pending, &ctx, zxid, &req);
@@ -1354,4 +1360,241 @@ fn versions_follow_a_simple_model_through_multis() {
         version.validate();
         assert_eq!(&tree_as_model(version), seen, "pinned version {i} changed");
     }
+}
+
+// ----- quotas (`enforceQuota`): ZooKeeper 3.9's `ZooKeeperServer.checkQuota` -----
+
+fn q_create(path: &str, bytes: &str) -> WriteRequest {
+    WriteRequest::Create {
+        op: OpCode::Create,
+        req: CreateRequest {
+            path: path.into(),
+            data: data(bytes),
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        },
+    }
+}
+
+fn set_data_to(path: &str, bytes: &str, version: i32) -> WriteRequest {
+    WriteRequest::SetData(SetDataRequest {
+        path: path.into(),
+        data: data(bytes),
+        version,
+    })
+}
+
+/// `/q` (data "x") with a quota whose limits node holds `limits`, set up as zkCli's
+/// setquota does it (limits node, then a stats node the tree fills in), with
+/// enforcement on.
+fn enforced_quota(limits: &str) -> Harness {
+    let mut h = Harness::new();
+    h.enforce_quota = true;
+    for req in [
+        q_create("/q", "x"),
+        q_create("/zookeeper/quota/q", ""),
+        q_create("/zookeeper/quota/q/zookeeper_limits", limits),
+        q_create("/zookeeper/quota/q/zookeeper_stats", "count=0,bytes=0"),
+    ] {
+        assert!(
+            matches!(h.run(req).result, OpOutcome::Created { .. }),
+            "quota setup"
+        );
+    }
+    assert_eq!(stats(&h), "count=1,bytes=1");
+    h
+}
+
+fn stats(h: &Harness) -> String {
+    let n = h
+        .tree
+        .get("/zookeeper/quota/q/zookeeper_stats")
+        .expect("stats");
+    String::from_utf8_lossy(n.data().expect("data")).into_owned()
+}
+
+fn quota_exceeded() -> Txn {
+    Txn::error(ErrorCode::QuotaExceeded)
+}
+
+/// Prepares `req` against `h`'s tree and `out` (nothing applied) with enforcement.
+fn prep_pending(h: &Harness, out: &mut Outstanding, zxid: i64, req: &WriteRequest) -> Txn {
+    let ctx = PrepContext {
+        session_id: 1,
+        auth_ids: &[],
+        extended_types_enabled: false,
+        enforce_quota: true,
+    };
+    prep_with(&h.tree, out, &ctx, zxid, req)
+}
+
+#[test]
+fn quota_hard_count_refuses_creates_past_it() {
+    let limits = "count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=3";
+    let mut h = enforced_quota(limits);
+    h.run(q_create("/q/a", "1"));
+    h.run(q_create("/q/b", "1"));
+    assert_eq!(stats(&h), "count=3,bytes=3");
+    let (txn, _) = h.run_as(1, &[], q_create("/q/c", "1"));
+    assert_eq!(txn, quota_exceeded());
+    // Outside the quota, and setData (no count change), are not limited by count.
+    assert!(matches!(
+        h.run(q_create("/r", "1")).result,
+        OpOutcome::Created { .. }
+    ));
+    assert!(matches!(
+        h.run(set_data_to("/q/a", "22", -1)).result,
+        OpOutcome::DataSet { .. }
+    ));
+    // Path errors come first: NODEEXISTS, not QUOTAEXCEEDED.
+    let (txn, _) = h.run_as(1, &[], q_create("/q/a", "1"));
+    assert_eq!(txn, Txn::error(ErrorCode::NodeExists));
+    // A delete makes room again.
+    h.run(delete("/q/b", -1));
+    assert!(matches!(
+        h.run(q_create("/q/c", "1")).result,
+        OpOutcome::Created { .. }
+    ));
+    // Without enforceQuota the same create is served.
+    h.enforce_quota = false;
+    assert!(matches!(
+        h.run(q_create("/q/d", "1")).result,
+        OpOutcome::Created { .. }
+    ));
+    assert_eq!(stats(&h), "count=4,bytes=5");
+}
+
+#[test]
+fn quota_hard_bytes_refuses_creates_and_set_data_past_it() {
+    let limits = "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=-1";
+    let mut h = enforced_quota(limits);
+    h.run(q_create("/q/a", "12345"));
+    assert_eq!(stats(&h), "count=2,bytes=6");
+    // 6 + 5 > 10.
+    let (txn, _) = h.run_as(1, &[], q_create("/q/b", "12345"));
+    assert_eq!(txn, quota_exceeded());
+    // 6 + 4 = 10 is at the limit, not past it.
+    assert!(matches!(
+        h.run(q_create("/q/b", "1234")).result,
+        OpOutcome::Created { .. }
+    ));
+    // setData counts the difference: 5 → 6 bytes passes 10; 5 → 5 changes nothing.
+    let (txn, _) = h.run_as(1, &[], set_data_to("/q/a", "123456", -1));
+    assert_eq!(txn, quota_exceeded());
+    // The quota check comes before the version check, as in ZooKeeper.
+    let (txn, _) = h.run_as(1, &[], set_data_to("/q/a", "123456", 7));
+    assert_eq!(txn, quota_exceeded());
+    assert!(matches!(
+        h.run(set_data_to("/q/a", "abcde", -1)).result,
+        OpOutcome::DataSet { .. }
+    ));
+    // Shrinking is allowed; an empty create adds no bytes and is not byte-checked.
+    assert!(matches!(
+        h.run(set_data_to("/q/a", "1", -1)).result,
+        OpOutcome::DataSet { .. }
+    ));
+    assert!(matches!(
+        h.run(q_create("/q/e", "")).result,
+        OpOutcome::Created { .. }
+    ));
+    assert_eq!(stats(&h), "count=4,bytes=6");
+}
+
+#[test]
+fn quota_soft_limits_only_warn() {
+    let limits = "count=2,bytes=3=;byteHardLimit=-1;countHardLimit=-1";
+    let h = enforced_quota(limits);
+    let mut out = Outstanding::new();
+    let txn = prep_pending(&h, &mut out, 10, &q_create("/q/a", "12"));
+    assert!(matches!(txn, Txn::Create(_)), "{txn:?}");
+    // count 2 is at the soft limit; bytes 3 too: no warning.
+    assert_eq!(out.take_quota_warnings(), Vec::<String>::new());
+    let txn = prep_pending(&h, &mut out, 11, &q_create("/q/b", "1"));
+    assert!(matches!(txn, Txn::Create(_)), "{txn:?}");
+    assert_eq!(
+        out.take_quota_warnings(),
+        vec![
+            "Quota exceeded: /q [current count=3, softCountLimit=2]".to_owned(),
+            "Quota exceeded: /q [current bytes=4, softByteLimit=3]".to_owned(),
+        ]
+    );
+    assert!(out.take_quota_warnings().is_empty());
+}
+
+#[test]
+fn quota_counts_txns_prepared_but_not_applied() {
+    let limits = "count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=3";
+    let h = enforced_quota(limits);
+    let mut out = Outstanding::new();
+    assert!(matches!(
+        prep_pending(&h, &mut out, 10, &q_create("/q/a", "")),
+        Txn::Create(_)
+    ));
+    assert!(matches!(
+        prep_pending(&h, &mut out, 11, &q_create("/q/b", "")),
+        Txn::Create(_)
+    ));
+    // The committed stats say 1, but two creates are pending: a third would be 4.
+    assert_eq!(
+        prep_pending(&h, &mut out, 12, &q_create("/q/c", "")),
+        quota_exceeded()
+    );
+    // A pending delete frees its place.
+    assert!(matches!(
+        prep_pending(&h, &mut out, 12, &delete("/q/a", -1)),
+        Txn::Delete(_)
+    ));
+    assert!(matches!(
+        prep_pending(&h, &mut out, 13, &q_create("/q/c", "")),
+        Txn::Create(_)
+    ));
+    // Once the tree has them, the overlay forgets them (here: the tree never got
+    // them, so the committed count of 1 is all that is left).
+    out.commit_up_to(13);
+    assert!(matches!(
+        prep_pending(&h, &mut out, 14, &q_create("/q/d", "")),
+        Txn::Create(_)
+    ));
+}
+
+#[test]
+fn quota_in_a_multi_counts_earlier_ops_and_fails_the_whole_multi() {
+    let limits = "count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=2";
+    let mut h = enforced_quota(limits);
+    let (txn, out) = h.run_as(
+        1,
+        &[],
+        multi(vec![
+            m_create(OpCode::Create, "/q/a", 0),
+            m_create(OpCode::Create, "/q/b", 0),
+            m_create(OpCode::Create, "/r", 0),
+        ]),
+    );
+    let Txn::Multi(txns) = txn else {
+        panic!("not a multi: {txn:?}")
+    };
+    assert!(matches!(txns[0], Txn::Create(_)));
+    assert_eq!(txns[1], quota_exceeded());
+    assert_eq!(txns[2], Txn::error(ErrorCode::RuntimeInconsistency));
+    assert!(matches!(
+        out.result,
+        OpOutcome::Multi {
+            err: ErrorCode::QuotaExceeded,
+            ..
+        }
+    ));
+    assert!(h.tree.get("/q/a").is_none());
+    assert_eq!(stats(&h), "count=1,bytes=1");
+}
+
+#[test]
+fn quota_nodes_zookeeper_cannot_parse_answer_marshalling_error() {
+    let mut h = enforced_quota("count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=2");
+    h.run(set_data_to(
+        "/zookeeper/quota/q/zookeeper_limits",
+        "count=x",
+        -1,
+    ));
+    let (txn, _) = h.run_as(1, &[], q_create("/q/a", ""));
+    assert_eq!(txn, Txn::error(ErrorCode::MarshallingError));
 }

@@ -266,6 +266,7 @@ impl Quorum {
                     session_id: id,
                     auth_ids: &[],
                     extended_types_enabled: self.cfg.extended_types_enabled,
+                    enforce_quota: self.cfg.enforce_quota,
                 };
                 let txn = self.prep(&ctx, hdr.zxid, &WriteRequest::CloseSession);
                 hdr.op = txn.op_code() as i32;
@@ -277,6 +278,7 @@ impl Quorum {
                     session_id: 0,
                     auth_ids: &[],
                     extended_types_enabled: self.cfg.extended_types_enabled,
+                    enforce_quota: self.cfg.enforce_quota,
                 };
                 let req = WriteRequest::DeleteContainer { path };
                 // Prepared as the next zxid, which is taken only if the delete goes
@@ -308,6 +310,7 @@ impl Quorum {
             session_id: session,
             auth_ids: auth,
             extended_types_enabled: self.cfg.extended_types_enabled,
+            enforce_quota: self.cfg.enforce_quota,
         };
         self.prep(&ctx, zxid, &req)
     }
@@ -316,7 +319,10 @@ impl Quorum {
     /// outstanding changes, which then include its own.
     fn prep(&self, ctx: &PrepContext<'_>, zxid: i64, req: &WriteRequest) -> Txn {
         let tree = self.tree.borrow();
-        txn::prep_with(&tree, &mut self.outstanding.borrow_mut(), ctx, zxid, req)
+        let mut outstanding = self.outstanding.borrow_mut();
+        let txn = txn::prep_with(&tree, &mut outstanding, ctx, zxid, req);
+        super::quota_log::log(outstanding.take_quota_warnings());
+        txn
     }
 
     /// A prepared txn's effect on the session table (the tree gets it once committed).
