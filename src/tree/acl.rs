@@ -78,12 +78,29 @@ fn is_valid_id(id: &Id) -> bool {
         "ip" => ip_is_valid(&id.id),
         // Java's `new X500Principal(id)` parses a DN; this takes what has the shape
         // of one (`type=value`, one or more), which every real subject has.
-        "x509" => id.id.split(',').all(|rdn| {
-            rdn.split_once('=')
-                .is_some_and(|(k, _)| !k.trim().is_empty())
-        }),
+        "x509" => looks_like_a_dn(&id.id),
         _ => false,
     }
+}
+
+/// Whether `dn` is `type=value` pieces separated by unescaped `,` or `+` (RFC 2253,
+/// where `\` escapes the next character), each with a non-empty type.
+fn looks_like_a_dn(dn: &str) -> bool {
+    let mut pieces = vec![String::new()];
+    let mut chars = dn.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n) => pieces.last_mut().into_iter().for_each(|p| p.push(n)),
+                None => return false,
+            },
+            ',' | '+' => pieces.push(String::new()),
+            c => pieces.last_mut().into_iter().for_each(|p| p.push(c)),
+        }
+    }
+    pieces
+        .iter()
+        .all(|p| p.split_once('=').is_some_and(|(k, _)| !k.trim().is_empty()))
 }
 
 /// `fixupACL`: drops exact duplicates (first wins), refuses an empty list, expands
@@ -260,6 +277,10 @@ mod tests {
             ("world", "someone", false),
             ("super", "", false),
             ("sasl", "bob", false),
+            ("x509", "CN=client one,O=Acme\\, Inc.,C=US", true),
+            ("x509", "CN=a+UID=b", true),
+            ("x509", "client one", false),
+            ("x509", "CN=a,", false),
         ] {
             let r = validate_and_fixup_acl(&[Acl::new(perms::ALL, scheme, id)], &[]);
             assert_eq!(r.is_ok(), ok, "{scheme}:{id}");
