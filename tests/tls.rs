@@ -4,7 +4,7 @@
 //! made by the `openssl` command, as X.509 v1 (no extensions), as kazoo's test
 //! harness makes them: webpki would refuse these, ZooKeeper accepts them.
 //!
-//! Needs `openssl` and `python3` on the PATH.
+//! Needs `openssl`, `python3` and a JDK's `keytool` on the PATH.
 
 mod common;
 
@@ -385,14 +385,90 @@ fn bad_or_missing_key_material_is_a_start_error_naming_the_key_and_file() {
         &tls_cfg(&pki, port, "ssl.ciphersuites=TLS_NO_SUCH_SUITE"),
     );
     assert!(err.contains("ssl.ciphersuites: TLS_NO_SUCH_SUITE"), "{err}");
-    let jks = pki.join("store.jks");
-    std::fs::write(&jks, b"\xfe\xed\xfe\xed").expect("write");
+    make_jks(&pki);
     let err = start_fails(
         &pki,
-        &tls_cfg(&pki, port, "").replace(
-            &pki.join("ca.pem").display().to_string(),
-            &jks.display().to_string(),
-        ),
+        &jks_cfg(&pki, port).replace("keyStore.password=secret", "keyStore.password=wrong"),
     );
-    assert!(err.contains("JKS stores are not read yet"), "{err}");
+    assert!(
+        err.contains("server.jks: JKS: the password is wrong"),
+        "{err}"
+    );
+}
+
+/// `server.jks` (the server's key, from server.p12) and `trust.jks` (the CA), made
+/// by Java's keytool, password `secret`.
+fn make_jks(pki: &Path) {
+    let keytool = |args: &[&str]| {
+        let out = Command::new("keytool")
+            .args(args)
+            .current_dir(pki)
+            .output()
+            .expect("run keytool (tests/tls.rs needs a JDK's keytool on the PATH)");
+        assert!(
+            out.status.success(),
+            "keytool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    keytool(&[
+        "-importkeystore",
+        "-srckeystore",
+        "server.p12",
+        "-srcstoretype",
+        "PKCS12",
+        "-srcstorepass",
+        "secret",
+        "-destkeystore",
+        "server.jks",
+        "-deststoretype",
+        "JKS",
+        "-deststorepass",
+        "secret",
+        "-noprompt",
+    ]);
+    keytool(&[
+        "-importcert",
+        "-file",
+        "ca.pem",
+        "-keystore",
+        "trust.jks",
+        "-storetype",
+        "JKS",
+        "-storepass",
+        "secret",
+        "-noprompt",
+        "-alias",
+        "ca",
+    ]);
+}
+
+fn jks_cfg(pki: &Path, port: u16) -> String {
+    format!(
+        "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={}\nssl.keyStore.password=secret\n\
+         ssl.trustStore.location={}\nssl.trustStore.password=secret\n",
+        pki.join("server.jks").display(),
+        pki.join("trust.jks").display(),
+    )
+}
+
+#[test]
+fn jks_key_and_trust_stores_written_by_keytool_are_read() {
+    let pki = pki_dir("jks");
+    make_jks(&pki);
+    let port = free_port();
+    let server = Server::start(&jks_cfg(&pki, port));
+    let out = py_client(&pki, port, "one", &["get:/".into()]);
+    assert_eq!(
+        out.get(1).map(String::as_str),
+        Some("get 0 "),
+        "{out:?}\n{}",
+        server.output()
+    );
+    let out = py_client(&pki, port, "stranger", &[]);
+    assert!(
+        out.iter().any(|l| l.starts_with("handshake-failed")),
+        "{out:?}"
+    );
 }

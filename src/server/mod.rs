@@ -13,6 +13,7 @@ mod conn;
 mod connection;
 pub mod election;
 pub(crate) mod frame_out;
+mod jks;
 mod listeners;
 pub mod messages;
 mod outbox;

@@ -14,8 +14,7 @@
 //! x509-parser, checks each signature up to a certificate of the trust store, and
 //! checks the handshake signature with rustls's own signature algorithms.
 //!
-//! Stores: PEM and PKCS12 (p12-keystore) are read; JKS is recognised and refused
-//! with a message saying how to convert it. The store type is the `.type` key or,
+//! Stores: PEM, PKCS12 (p12-keystore) and JKS (`jks`, no crate reads it) are read. The store type is the `.type` key or,
 //! without it, the file name's extension, as ZooKeeper's
 //! `KeyStoreFileType.fromPropertyValueOrFileName` infers it.
 
@@ -191,14 +190,6 @@ fn read_store(store: &StoreConfig, key: &str) -> Result<(StoreType, Vec<u8>), St
         ));
     }
     let t = store_type(store, key)?;
-    if t == StoreType::Jks {
-        return Err(format!(
-            "ssl.{key}.location={}: JKS stores are not read yet; convert it with \
-             `keytool -importkeystore -srckeystore {} -destkeystore NEW.p12 \
-             -deststoretype PKCS12` and point ssl.{key}.location at NEW.p12",
-            store.location, store.location
-        ));
-    }
     let data = std::fs::read(&store.location)
         .map_err(|e| format!("ssl.{key}.location={}: {e}", store.location))?;
     Ok((t, data))
@@ -242,7 +233,20 @@ fn load_key_store(store: &StoreConfig) -> Result<KeyAndChain, String> {
             let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec()));
             Ok((certs, key))
         }
-        StoreType::Jks => Err(bad("JKS is not read")),
+        StoreType::Jks => {
+            let jks =
+                super::jks::read(&data, &store.password).map_err(|e| bad(&format!("JKS: {e}")))?;
+            let (key, chain) = jks
+                .keys
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("JKS: no private key entry in it"))?;
+            if chain.is_empty() {
+                return Err(bad("JKS: the private key has no certificate"));
+            }
+            let certs = chain.into_iter().map(CertificateDer::from).collect();
+            Ok((certs, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key))))
+        }
     }
 }
 
@@ -275,7 +279,16 @@ fn load_trust_store(store: &StoreConfig) -> Result<Vec<CertificateDer<'static>>,
             }
             out
         }
-        StoreType::Jks => return Err(bad("JKS is not read")),
+        StoreType::Jks => {
+            let jks =
+                super::jks::read(&data, &store.password).map_err(|e| bad(&format!("JKS: {e}")))?;
+            let mut out: Vec<CertificateDer<'static>> =
+                jks.trusted.into_iter().map(CertificateDer::from).collect();
+            for (_, chain) in jks.keys {
+                out.extend(chain.into_iter().map(CertificateDer::from));
+            }
+            out
+        }
     };
     if certs.is_empty() {
         return Err(bad("no certificate in it"));
@@ -504,7 +517,12 @@ fn spki_algorithm(spki: &[u8]) -> Option<&[u8]> {
 }
 
 /// The tag and contents of the DER element at the start of `b`.
-fn der_element(b: &[u8]) -> Option<(u8, &[u8])> {
+pub(super) fn der_element(b: &[u8]) -> Option<(u8, &[u8])> {
+    der_split(b).map(|(t, c, _)| (t, c))
+}
+
+/// The tag and contents of the DER element at the start of `b`, and what follows it.
+pub(super) fn der_split(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *b.first()?;
     let first = *b.get(1)?;
     let (len, start) = if first < 0x80 {
@@ -520,7 +538,8 @@ fn der_element(b: &[u8]) -> Option<(u8, &[u8])> {
         }
         (len, 2 + n)
     };
-    Some((tag, b.get(start..start.checked_add(len)?)?))
+    let end = start.checked_add(len)?;
+    Some((tag, b.get(start..end)?, b.get(end..)?))
 }
 
 /// The auth ids a verified client certificate gives its connection, as ZooKeeper's
@@ -641,11 +660,8 @@ mod tests {
         );
         let e = store_type(&store("/a/k.key", None), "trustStore").expect_err("no type");
         assert!(e.contains("ssl.trustStore.type"), "{e}");
-        let e = read_store(&store("/a/k.jks", None), "keyStore").expect_err("JKS");
-        assert!(
-            e.contains("JKS stores are not read yet") && e.contains("/a/k.jks"),
-            "{e}"
-        );
+        let e = read_store(&store("/a/k.jks", None), "keyStore").expect_err("no file");
+        assert!(e.contains("ssl.keyStore.location=/a/k.jks"), "{e}");
     }
 
     #[test]
