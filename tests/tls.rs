@@ -472,3 +472,88 @@ fn jks_key_and_trust_stores_written_by_keytool_are_read() {
         "{out:?}"
     );
 }
+
+/// zkCli (Debian's ZooKeeper 3.8 `ZooKeeperMain`) over TLS, as ZooKeeper's docs set a
+/// client up: `zookeeper.client.secure`, the Netty socket, a PKCS12 key store and a
+/// PEM trust store. Debian's zkCli.sh leaves Netty off its class path, so the class
+/// path is spelled out here.
+#[test]
+fn zkcli_over_tls_creates_and_reads() {
+    let java = Path::new("/usr/share/java");
+    if !java.join("zookeeper.jar").exists() || !java.join("netty-handler.jar").exists() {
+        eprintln!("skipping: Debian's zookeeper (and its netty jars) not installed");
+        return;
+    }
+    let pki = pki_dir("zkcli");
+    openssl(
+        &pki,
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "one.crt",
+            "-inkey",
+            "one.key",
+            "-out",
+            "one.p12",
+            "-passout",
+            "pass:secret",
+        ],
+    );
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, ""));
+    let jars = [
+        "zookeeper.jar",
+        "zookeeper-jute.jar",
+        "slf4j-api.jar",
+        "netty-buffer.jar",
+        "netty-codec.jar",
+        "netty-common.jar",
+        "netty-handler.jar",
+        "netty-resolver.jar",
+        "netty-transport.jar",
+        "netty-transport-native-epoll.jar",
+        "netty-transport-native-unix-common.jar",
+    ];
+    let cp: Vec<String> = jars
+        .iter()
+        .map(|j| java.join(j).display().to_string())
+        .collect();
+    let zkcli = |cmd: &[&str]| -> String {
+        let out = Command::new("java")
+            .args(["-Xmx128m", "-XX:TieredStopAtLevel=1"])
+            .arg("-Dzookeeper.client.secure=true")
+            .arg("-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty")
+            .arg(format!(
+                "-Dzookeeper.ssl.keyStore.location={}",
+                pki.join("one.p12").display()
+            ))
+            .arg("-Dzookeeper.ssl.keyStore.password=secret")
+            .arg(format!(
+                "-Dzookeeper.ssl.trustStore.location={}",
+                pki.join("ca.pem").display()
+            ))
+            // The server's certificate names localhost, not 127.0.0.1.
+            .arg("-Dzookeeper.ssl.hostnameVerification=false")
+            .arg("-cp")
+            .arg(cp.join(":"))
+            .arg("org.apache.zookeeper.ZooKeeperMain")
+            .args(["-server", &format!("127.0.0.1:{port}")])
+            .args(cmd)
+            .output()
+            .expect("run java");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let out = zkcli(&["create", "/zkcli-tls", "hello"]);
+    assert!(
+        out.contains("Created /zkcli-tls"),
+        "{out}\n{}",
+        server.output()
+    );
+    let out = zkcli(&["get", "/zkcli-tls"]);
+    assert!(out.lines().any(|l| l == "hello"), "{out}");
+    wait_for_log(
+        &server,
+        &format!("authenticated id '{CLIENT_ONE_DN}' for scheme 'x509'"),
+    );
+}
