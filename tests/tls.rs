@@ -49,6 +49,23 @@ fn self_signed(dir: &Path, name: &str, subj: &str) {
     openssl(dir, &all);
 }
 
+/// Signs `csr` with the CA into `crt`, valid for `days`: `x509 -req` without an
+/// extension file writes a v1 certificate.
+fn sign(dir: &Path, csr: &str, crt: &str, days: &str) {
+    let ca = [
+        "x509",
+        "-req",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+    ];
+    let mut all: Vec<&str> = ca.to_vec();
+    all.extend(["-in", csr, "-out", crt, "-days", days]);
+    openssl(dir, &all);
+}
+
 /// A CA, a server certificate (PEM and PKCS12 with password `secret`), client
 /// certificates `one`, `admin` (both signed by the CA) and `stranger` (self-signed,
 /// not trusted): every certificate X.509 v1.
@@ -72,26 +89,11 @@ fn make_pki(dir: &Path) {
                 subj,
             ],
         );
-        // `x509 -req` without an extension file writes a v1 certificate.
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &crt,
-                "-days",
-                "2",
-            ],
-        );
+        sign(dir, &csr, &crt, "2");
     }
+    // Client one's key in a certificate whose validity ended a day before it began.
+    sign(dir, "one.csr", "expired.crt", "-1");
+    std::fs::copy(dir.join("one.key"), dir.join("expired.key")).expect("copy key");
     openssl(
         dir,
         &[
@@ -239,7 +241,7 @@ fn create_and_get_over_tls_with_an_x509_acl_and_the_x509_super_user() {
 }
 
 #[test]
-fn client_auth_need_refuses_a_client_without_or_with_an_untrusted_certificate() {
+fn client_auth_need_refuses_a_client_without_or_with_an_untrusted_or_expired_certificate() {
     let pki = pki_dir("need");
     let port = free_port();
     let mut server = Server::start(&tls_cfg(&pki, port, ""));
@@ -255,6 +257,12 @@ fn client_auth_need_refuses_a_client_without_or_with_an_untrusted_certificate() 
         "an untrusted certificate was accepted: {out:?}"
     );
     wait_for_log(&server, "UnknownIssuer");
+    let out = py_client(&pki, port, "expired", &["get:/".into()]);
+    assert!(
+        out.iter().any(|l| l.starts_with("handshake-failed")),
+        "an expired certificate was accepted: {out:?}"
+    );
+    wait_for_log(&server, "Expired");
     // The server goes on serving both ports.
     server.assert_alive();
     let out = py_client(&pki, port, "one", &["get:/".into()]);
@@ -266,7 +274,8 @@ fn client_auth_need_refuses_a_client_without_or_with_an_untrusted_certificate() 
 fn client_auth_want_serves_a_client_without_a_certificate() {
     let pki = pki_dir("want");
     let port = free_port();
-    let server = Server::start(&tls_cfg(&pki, port, "ssl.clientAuth=want"));
+    // Two session cores: the secure port is a SO_REUSEPORT group too.
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.clientAuth=want\ncores=2"));
     let out = py_client(
         &pki,
         port,
