@@ -5,7 +5,7 @@
 //! `zookeeper.<key>`, so both `snapCount` and `zookeeper.snapCount` mean the same
 //! here. Unknown keys are warned about and ignored, never fatal: an operator's existing
 //! `zoo.cfg` must start the server. Keys ZooKeeper knows that ringkeeper accepts but
-//! does not honour (TLS, ensemble settings, ...) get a warning naming
+//! does not honour (quorum TLS, ensemble settings, ...) get a warning naming
 //! what is missing. The one exception is an ensemble (more than one `server.N`
 //! line): it is refused, because servers that do not replicate would diverge.
 //!
