@@ -355,12 +355,11 @@ fn keys_read_but_not_honoured_are_named_at_start() {
         "zoo.cfg",
         &format!(
             "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\n\
-             clientPortAddress=127.0.0.1\nsecureClientPort={}\nadmin.enableServer=false\n\
+             clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
              admin.forceHttps=true\n\
-             skipACL=yes\nenforceQuota=true\n\
+             skipACL=yes\n\
              authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
             scratch.path().join("data").display(),
-            free_port()
         ),
     );
     let mut p = Proc::start(
@@ -378,10 +377,8 @@ fn keys_read_but_not_honoured_are_named_at_start() {
     for (key, why) in [
         ("initLimit", "ensembles are not supported"),
         ("syncLimit", "ensembles are not supported"),
-        ("secureClientPort", "TLS is not implemented"),
         ("admin.forceHttps", "AdminServer serves plain HTTP/1.1 only"),
         ("skipACL", "ACLs are always checked"),
-        ("enforceQuota", "not enforced"),
         ("authProvider.1", "no provider class is loaded"),
     ] {
         let line = out

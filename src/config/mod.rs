@@ -5,7 +5,7 @@
 //! `zookeeper.<key>`, so both `snapCount` and `zookeeper.snapCount` mean the same
 //! here. Unknown keys are warned about and ignored, never fatal: an operator's existing
 //! `zoo.cfg` must start the server. Keys ZooKeeper knows that ringkeeper accepts but
-//! does not honour (TLS, ensemble settings, ...) get a warning naming
+//! does not honour (quorum TLS, ensemble settings, ...) get a warning naming
 //! what is missing. The one exception is an ensemble (more than one `server.N`
 //! line): it is refused, because servers that do not replicate would diverge.
 //!
@@ -122,6 +122,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The AdminServer (`admin.*`); `None` when `admin.enableServer` is not `true`.
     pub admin: Option<AdminConfig>,
+    /// TLS on `secureClientPort` (the `ssl.*` keys); `None` without a secure port.
+    pub tls: Option<TlsConfig>,
     /// The configuration file's text as read (the AdminServer's
     /// `initial_configuration`); empty without a file.
     pub initial_config: String,
@@ -149,6 +151,48 @@ pub struct AdminConfig {
     pub command_url: String,
     /// `admin.idleTimeout`: how long a connection may sit without sending a request.
     pub idle_timeout_ms: u64,
+}
+
+/// The secure client port's settings: ZooKeeper's `secureClientPort`,
+/// `secureClientPortAddress` and its client-side `ssl.*` keys (`ClientX509Util`), as
+/// read; the files are loaded (and checked) by the server's TLS layer at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// `secureClientPortAddress`:`secureClientPort`.
+    pub addr: SocketAddr,
+    /// `ssl.keyStore.*`: the server's certificate and key.
+    pub key_store: StoreConfig,
+    /// `ssl.trustStore.*`: the CAs client certificates are checked against.
+    pub trust_store: StoreConfig,
+    /// `ssl.clientAuth`: `need` (ZooKeeper's default), `want` or `none`.
+    pub client_auth: ClientAuth,
+    /// `ssl.protocol` (default TLSv1.3, whose enabled set is TLSv1.3 and TLSv1.2).
+    pub protocol: String,
+    /// `ssl.enabledProtocols`; `None`: from `protocol`.
+    pub enabled_protocols: Option<Vec<String>>,
+    /// `ssl.ciphersuites` (Java/IANA names); `None`: the TLS library's defaults.
+    pub ciphersuites: Option<Vec<String>>,
+    /// `X509AuthenticationProvider.superUser`: the subject DN that is `super`.
+    pub x509_super_user: Option<String>,
+}
+
+/// One key or trust store (`ssl.keyStore.*` or `ssl.trustStore.*`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreConfig {
+    /// `.location`; empty when not set.
+    pub location: String,
+    /// `.password`, or the content of the file `.passwordPath` names.
+    pub password: String,
+    /// `.type` as given (JKS, PKCS12, PEM); `None`: inferred from the file name.
+    pub store_type: Option<String>,
+}
+
+/// `ssl.clientAuth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Need,
+    Want,
+    None,
 }
 
 /// ZooKeeper's AdminServer defaults (`JettyAdminServer`).
@@ -222,10 +266,11 @@ const NOT_HONOURED: &[(&str, &str)] = &[
         "dynamicConfigFile",
         "dynamic configuration is not supported; only its server lines are read, to refuse an ensemble",
     ),
-    ("secureClientPort", NO_TLS),
-    ("secureClientPortAddress", NO_TLS),
-    ("client.portUnification", NO_TLS),
-    ("sslQuorum", NO_TLS),
+    (
+        "client.portUnification",
+        "TLS is served on secureClientPort only, not next to plaintext on one port",
+    ),
+    ("sslQuorum", ENSEMBLE_ONLY),
     ("serverCnxnFactory", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
     ("clientCnxnSocket", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
     ("skipACL", "ACLs are always checked"),
@@ -264,7 +309,8 @@ const NOT_HONOURED: &[(&str, &str)] = &[
     ),
 ];
 const ENSEMBLE_ONLY: &str = "an ensemble setting, and ensembles are not supported yet";
-const NO_TLS: &str = "TLS is not implemented: no secure port is opened";
+const NO_TLS: &str = "only the client port's TLS keys are read (ssl.keyStore.*, \
+     ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites)";
 
 /// Key prefixes accepted the same way (each key present gets the warning).
 const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
@@ -392,6 +438,7 @@ impl Config {
                 idle_timeout_ms: ADMIN_IDLE_TIMEOUT_MS_DEFAULT,
             }),
             initial_config: String::new(),
+            tls: None,
             commit_batch_max_txns: COMMIT_BATCH_MAX_TXNS_DEFAULT,
             spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
             commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
@@ -480,6 +527,9 @@ impl Config {
         let mut enforce_auth = false;
         let mut enforce_auth_schemes: Vec<String> = Vec::new();
         let mut require_sasl = false;
+        let mut secure_port: Option<u16> = None;
+        let mut secure_host: Option<String> = None;
+        let mut tls = TlsKeys::default();
 
         for Setting { at, key, value } in &settings {
             let key = key.strip_prefix("zookeeper.").unwrap_or(key);
@@ -669,6 +719,11 @@ impl Config {
                         value.parse().map_err(|_| bad("not a count of hours"))?
                 }
                 "forceStandalone" => force_standalone = parse_bool(value),
+                "secureClientPort" => {
+                    secure_port = Some(value.parse().map_err(|_| bad("not a port"))?)
+                }
+                "secureClientPortAddress" => secure_host = Some(value.to_owned()),
+                k if tls.take(k, value).map_err(|r| bad(&r))? => {}
                 k if is_server_line(k) => servers.push(format!("{at}: {k}")),
                 "dynamicConfigFile" => {
                     let text = std::fs::read_to_string(value).map_err(|e| {
@@ -749,6 +804,22 @@ impl Config {
                 admin.addr.set_port(port);
             }
         }
+        if let Some(port) = secure_port {
+            let ip = match secure_host {
+                Some(host) => resolve(&host).map_err(|reason| ConfigError::BadValue {
+                    file: setting_at(&settings, "secureClientPortAddress"),
+                    key: "secureClientPortAddress".into(),
+                    reason,
+                })?,
+                // ZooKeeper binds the secure port on all addresses unless told.
+                None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            };
+            cfg.tls = Some(tls.into_config(SocketAddr::new(ip, port)));
+        } else if tls.any {
+            cfg.warnings.push(
+                "ssl.* keys are set but secureClientPort is not: no TLS port is opened".into(),
+            );
+        }
         cfg.set_session_timeouts(min_to, max_to)?;
         Ok(cfg)
     }
@@ -826,6 +897,97 @@ fn enforce_auth_config(
         }
     }
     Ok(Some(schemes))
+}
+
+/// The client-side `ssl.*` keys as they are read (`ClientX509Util`'s names).
+#[derive(Default)]
+struct TlsKeys {
+    key_store: StoreConfig,
+    trust_store: StoreConfig,
+    client_auth: Option<ClientAuth>,
+    protocol: Option<String>,
+    enabled_protocols: Option<Vec<String>>,
+    ciphersuites: Option<Vec<String>>,
+    x509_super_user: Option<String>,
+    /// Any of them was set.
+    any: bool,
+}
+
+impl TlsKeys {
+    /// Takes `key` if it is one of these; `Err` is a bad value's reason.
+    fn take(&mut self, key: &str, value: &str) -> Result<bool, String> {
+        let list = |v: &str| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let store = |s: &mut StoreConfig, field: &str| -> Result<(), String> {
+            match field {
+                "location" => s.location = value.to_owned(),
+                "password" => s.password = value.to_owned(),
+                // ZooKeeper reads the password from this file, trailing newline and all
+                // stripped (`SecretUtils.readSecret`).
+                "passwordPath" => {
+                    let text = std::fs::read_to_string(value)
+                        .map_err(|e| format!("cannot read the password file {value}: {e}"))?;
+                    s.password = text.trim_end_matches(['\r', '\n']).to_owned();
+                }
+                "type" => s.store_type = Some(value.to_owned()).filter(|t| !t.is_empty()),
+                _ => unreachable!("only the fields matched below"),
+            }
+            Ok(())
+        };
+        match key {
+            k if k.starts_with("ssl.keyStore.")
+                && matches!(&k[13..], "location" | "password" | "passwordPath" | "type") =>
+            {
+                store(&mut self.key_store, &k[13..])?
+            }
+            k if k.starts_with("ssl.trustStore.")
+                && matches!(&k[15..], "location" | "password" | "passwordPath" | "type") =>
+            {
+                store(&mut self.trust_store, &k[15..])?
+            }
+            "ssl.clientAuth" => {
+                // `ClientAuth.fromPropertyValue`: empty is the default (need).
+                self.client_auth = Some(match value.to_ascii_uppercase().as_str() {
+                    "" | "NEED" => ClientAuth::Need,
+                    "WANT" => ClientAuth::Want,
+                    "NONE" => ClientAuth::None,
+                    _ => return Err("expected need, want or none".into()),
+                })
+            }
+            "ssl.protocol" => self.protocol = Some(value.to_owned()),
+            "ssl.enabledProtocols" => self.enabled_protocols = Some(list(value)),
+            "ssl.ciphersuites" => self.ciphersuites = Some(list(value)),
+            // ZooKeeper's client port never checks a client's host name against its
+            // certificate (`ClientX509Util.shouldVerifyClientHostname` is false); the
+            // key is about the server's own name, which concerns clients.
+            "ssl.hostnameVerification" => {}
+            "X509AuthenticationProvider.superUser" => {
+                self.x509_super_user = Some(value.to_owned());
+                return Ok(true);
+            }
+            _ => return Ok(false),
+        }
+        self.any = true;
+        Ok(true)
+    }
+
+    fn into_config(self, addr: SocketAddr) -> TlsConfig {
+        TlsConfig {
+            addr,
+            key_store: self.key_store,
+            trust_store: self.trust_store,
+            client_auth: self.client_auth.unwrap_or(ClientAuth::Need),
+            protocol: self.protocol.unwrap_or_else(|| "TLSv1.3".into()),
+            enabled_protocols: self.enabled_protocols,
+            ciphersuites: self.ciphersuites,
+            x509_super_user: self.x509_super_user,
+        }
+    }
 }
 
 /// `server.N` (an ensemble member; `N` is its id).
@@ -1157,17 +1319,17 @@ mod tests {
     #[test]
     fn keys_not_honoured_are_warned_with_where_they_came_from() {
         let cfg = Config::parse(
-            "dataDir=/d\nclientPort=1\ninitLimit=10\nsecureClientPort=2281\nadmin.forceHttps=true\n\
-             ssl.keyStore.location=/k\nskipACL=yes\nnoSuchKey=1\n",
+            "dataDir=/d\nclientPort=1\ninitLimit=10\nsslQuorum=true\nadmin.forceHttps=true\n\
+             ssl.crl=true\nskipACL=yes\nnoSuchKey=1\n",
             "zoo.cfg",
         )
         .expect("parses");
         let w = cfg.warnings.join("\n");
         for needle in [
             "zoo.cfg:3: initLimit is read but not honoured: an ensemble setting",
-            "zoo.cfg:4: secureClientPort is read but not honoured: TLS",
+            "zoo.cfg:4: sslQuorum is read but not honoured: an ensemble setting",
             "zoo.cfg:5: admin.forceHttps is read but not honoured: the AdminServer serves plain",
-            "zoo.cfg:6: ssl.keyStore.location is read but not honoured: TLS",
+            "zoo.cfg:6: ssl.crl is read but not honoured: only the client port's TLS keys",
             "zoo.cfg:7: skipACL is read but not honoured: ACLs are always checked",
             "zoo.cfg:8: unknown key noSuchKey ignored",
         ] {
@@ -1175,6 +1337,37 @@ mod tests {
         }
         // Keys it honours say nothing.
         assert!(!w.contains("dataDir") && !w.contains("clientPort"), "{w}");
+    }
+
+    #[test]
+    fn the_secure_client_port_and_its_ssl_keys_are_read() {
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\nsecureClientPort=2281\nsecureClientPortAddress=127.0.0.2\n\
+             ssl.keyStore.location=/k.p12\nssl.keyStore.password=pw\n\
+             ssl.trustStore.location=/t.jks\nssl.trustStore.type=PEM\nssl.clientAuth=want\n\
+             ssl.enabledProtocols=TLSv1.2, TLSv1.3\nssl.hostnameVerification=false\n\
+             zookeeper.X509AuthenticationProvider.superUser=CN=admin\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        let tls = cfg.tls.expect("a secure port");
+        assert_eq!(tls.addr, "127.0.0.2:2281".parse().expect("addr"));
+        assert_eq!(tls.key_store.location, "/k.p12");
+        assert_eq!(tls.key_store.password, "pw");
+        assert_eq!(tls.trust_store.store_type.as_deref(), Some("PEM"));
+        assert_eq!(tls.client_auth, ClientAuth::Want);
+        assert_eq!(
+            tls.enabled_protocols,
+            Some(vec!["TLSv1.2".to_owned(), "TLSv1.3".to_owned()])
+        );
+        assert_eq!(tls.x509_super_user.as_deref(), Some("CN=admin"));
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        let bad = Config::parse(
+            "dataDir=/d\nclientPort=1\nsecureClientPort=2281\nssl.clientAuth=maybe\n",
+            "zoo.cfg",
+        )
+        .expect_err("a bad clientAuth");
+        assert!(bad.to_string().contains("ssl.clientAuth"), "{bad}");
     }
 
     #[test]

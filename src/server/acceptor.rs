@@ -17,7 +17,72 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// A session core's client listeners: the plaintext port's, and the secure port's
+/// with its TLS configuration when `secureClientPort` is set.
+pub struct ClientListener {
+    pub plain: TcpListener,
+    pub secure: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
+}
+
+/// A new client connection, and whether it speaks TLS.
+pub enum Accepted {
+    Plain(glommio::net::TcpStream),
+    Tls(glommio::net::TcpStream, Arc<rustls::ServerConfig>),
+}
+
+/// A session core's acceptors: one thread per listening socket.
+pub struct ClientAcceptor {
+    plain: Acceptor,
+    secure: Option<(Acceptor, Arc<rustls::ServerConfig>)>,
+}
+
+impl ClientAcceptor {
+    /// Starts the accepting threads for session core `idx`.
+    pub fn spawn(idx: usize, listener: ClientListener) -> std::io::Result<ClientAcceptor> {
+        let plain = Acceptor::spawn(idx, listener.plain)?;
+        let secure = match listener.secure {
+            None => None,
+            Some((l, tls)) => Some((
+                Acceptor::spawn_named(
+                    &format!("session core {idx} (secure port)"),
+                    &format!("rk-accept-tls-{idx}"),
+                    l,
+                )?,
+                tls,
+            )),
+        };
+        Ok(ClientAcceptor { plain, secure })
+    }
+
+    /// The next connection from either port; `None` once the plaintext port's thread
+    /// has ended (a secure port's end alone is logged and the plaintext port goes on).
+    pub async fn next(&mut self) -> Option<Accepted> {
+        let Some((secure, tls)) = self.secure.as_mut() else {
+            return self.plain.next().await.map(Accepted::Plain);
+        };
+        let plain = async { self.plain.next().await.map(Accepted::Plain) };
+        let tls_conn = async {
+            match secure.next().await {
+                Some(s) => Some(Accepted::Tls(s, tls.clone())),
+                None => {
+                    tracing::error!("the secure client port's acceptor thread ended");
+                    std::future::pending().await
+                }
+            }
+        };
+        futures_lite::future::or(plain, tls_conn).await
+    }
+
+    pub fn stop(&self) {
+        self.plain.stop();
+        if let Some((s, _)) = &self.secure {
+            s.stop();
+        }
+    }
+}
 
 /// The core's end: new connections, in the order they were accepted.
 pub struct Acceptor {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::{AsyncRead, AsyncWrite};
-use glommio::net::TcpStream;
 
+use super::acceptor::Accepted;
 use super::conn::{Conn, Handshake, Pending, PENDING_PER_CONN_MAX};
 use super::frame_out;
 use super::messages::ToQuorum;
@@ -42,10 +42,17 @@ thread_local! {
 
 /// The stream shared by the reader and writer tasks. Each poll borrows it only for
 /// the duration of the call, so the two tasks never hold it across an await.
-#[derive(Clone)]
-struct Shared(Rc<RefCell<TcpStream>>);
+/// Generic: a plaintext connection is served over glommio's `TcpStream` itself, a
+/// TLS one over futures-rustls's stream around it (see `tls`).
+struct Shared<S>(Rc<RefCell<S>>);
 
-impl Shared {
+impl<S> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
     /// Reads what the socket has into `buf`. The bytes land in this core's scratch
     /// buffer first and only what arrived is appended, so an idle connection holds no
     /// read buffer and no read pays for zeroing a whole chunk.
@@ -90,8 +97,13 @@ impl Shared {
     }
 }
 
-/// Takes a new connection: enforces the per-IP limit, then starts its tasks.
-pub fn accept(core: Rc<Core>, stream: TcpStream) {
+/// Takes a new connection: enforces the per-IP limit, then (after the TLS handshake,
+/// on the secure port) starts its tasks.
+pub fn accept(core: Rc<Core>, accepted: Accepted) {
+    let (stream, tls) = match accepted {
+        Accepted::Plain(s) => (s, None),
+        Accepted::Tls(s, cfg) => (s, Some(cfg)),
+    };
     let peer = match stream.peer_addr() {
         Ok(p) => p,
         Err(_) => return,
@@ -112,9 +124,62 @@ pub fn accept(core: Rc<Core>, stream: TcpStream) {
         }
     }
     let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return serve(core, peer, stream, Vec::new());
+    };
+    glommio::spawn_local(async move {
+        let handshake = async { Some(futures_rustls::TlsAcceptor::from(tls).accept(stream).await) };
+        let late = async {
+            glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
+            None
+        };
+        match futures_lite::future::or(handshake, late).await {
+            Some(Ok(s)) => {
+                let super_user = core
+                    .cfg
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.x509_super_user.as_deref());
+                let ids = super::tls::auth_ids(s.get_ref().1.peer_certificates(), super_user);
+                for id in &ids {
+                    tracing::info!(
+                        "authenticated id '{}' for scheme '{}' from {peer}",
+                        id.id,
+                        id.scheme
+                    );
+                }
+                serve(core, peer, s, ids)
+            }
+            Some(Err(e)) => {
+                tracing::info!("closing TLS connection from {peer}: handshake failed: {e}");
+                core.stats.conn_closed_from(ip);
+            }
+            None => {
+                tracing::info!(
+                    "closing TLS connection from {peer}: no handshake within {HANDSHAKE_TIMEOUT:?}"
+                );
+                core.stats.conn_closed_from(ip);
+            }
+        }
+    })
+    .detach();
+}
+
+/// Serves a connection (its handshake done, for TLS): registers it and starts its
+/// reader and writer. `auth` are the ids it has besides `ip` (a TLS client's `x509`).
+fn serve<S: AsyncRead + AsyncWrite + Unpin + 'static>(
+    core: Rc<Core>,
+    peer: std::net::SocketAddr,
+    stream: S,
+    auth: Vec<crate::proto::Id>,
+) {
+    let ip = peer.ip();
     let id = core.next_conn.get();
     core.next_conn.set(id + 1);
     let conn = Rc::new(Conn::new(id, peer, core.now_ms()));
+    for a in auth {
+        conn.add_auth(a);
+    }
     core.conns.borrow_mut().insert(id, conn.clone());
     core.my_stats().connection_opened();
     let shared = Shared(Rc::new(RefCell::new(stream)));
@@ -161,7 +226,7 @@ pub fn accept(core: Rc<Core>, stream: TcpStream) {
     .detach();
 }
 
-async fn write_loop(conn: &Conn, stream: &Shared) {
+async fn write_loop<S: AsyncRead + AsyncWrite + Unpin>(conn: &Conn, stream: &Shared<S>) {
     let mut buf = BytesMut::new();
     loop {
         match conn.outbox.next().await {
@@ -198,7 +263,11 @@ async fn write_loop(conn: &Conn, stream: &Shared) {
 /// Why the reader stopped (logged at debug level; the important ones at warn).
 type Closed = String;
 
-async fn read_loop(core: &Rc<Core>, conn: &Rc<Conn>, stream: &Shared) -> Result<(), Closed> {
+async fn read_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    core: &Rc<Core>,
+    conn: &Rc<Conn>,
+    stream: &Shared<S>,
+) -> Result<(), Closed> {
     let mut buf = BytesMut::new();
     let max = core.cfg.jute_max_buffer;
 

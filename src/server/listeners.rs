@@ -2,7 +2,8 @@
 //! cannot have its ports fails at once with a message, and the log names the ports
 //! actually bound (`clientPort=0` picks a free one).
 //!
-//! The client port is one `SO_REUSEPORT` listener per session core: the kernel spreads
+//! The client port (and the secure client port, with TLS) is one `SO_REUSEPORT`
+//! listener per session core: the kernel spreads
 //! connections over the cores. `SO_REUSEPORT` would also let any other process of the
 //! same user join the group and take a share of the connections, so the port is first
 //! proven free with a plain bind, and after binding the group is checked to hold our
@@ -28,6 +29,11 @@ pub struct Listeners {
     pub client: Vec<TcpListener>,
     /// The client address with the port actually bound.
     pub client_addr: SocketAddr,
+    /// One per session core for `secureClientPort`, in its own SO_REUSEPORT group;
+    /// empty without a secure port.
+    pub secure: Vec<TcpListener>,
+    /// The secure address with the port actually bound.
+    pub secure_addr: Option<SocketAddr>,
     pub metrics: Option<TcpListener>,
     /// The AdminServer's (`admin.serverPort`).
     pub admin: Option<TcpListener>,
@@ -37,28 +43,14 @@ impl Listeners {
     pub fn bind(cfg: &Config) -> Result<Listeners, ServerError> {
         let backlog = cfg.listen_backlog.unwrap_or(LISTEN_BACKLOG_DEFAULT);
         let n = cfg.session_cores.max(1);
-        let mut addr = cfg.client_addr;
-        if addr.port() != 0 {
-            probe_port(addr)?;
-        }
-        let mut client = Vec::with_capacity(n);
-        for _ in 0..n {
-            let l = listen_shared(addr, backlog).map_err(|source| ServerError::Listen {
-                addr,
-                what: "the client port",
-                source,
-            })?;
-            if addr.port() == 0 {
-                // The first socket picked the port; the others join it.
-                addr = l.local_addr().map_err(|source| ServerError::Listen {
-                    addr,
-                    what: "the client port",
-                    source,
-                })?;
+        let (client, addr) = bind_group(cfg.client_addr, n, backlog, "the client port")?;
+        let (secure, secure_addr) = match &cfg.tls {
+            None => (Vec::new(), None),
+            Some(t) => {
+                let (l, a) = bind_group(t.addr, n, backlog, "the secure client port")?;
+                (l, Some(a))
             }
-            client.push(l);
-        }
-        check_group_is_ours(addr, &client)?;
+        };
         let metrics =
             match cfg.metrics_addr {
                 None => None,
@@ -83,10 +75,42 @@ impl Listeners {
         Ok(Listeners {
             client,
             client_addr: addr,
+            secure,
+            secure_addr,
             metrics,
             admin,
         })
     }
+}
+
+/// `n` listeners on `addr` in one SO_REUSEPORT group, and the address with the port
+/// actually bound.
+fn bind_group(
+    mut addr: SocketAddr,
+    n: usize,
+    backlog: i32,
+    what: &'static str,
+) -> Result<(Vec<TcpListener>, SocketAddr), ServerError> {
+    if addr.port() != 0 {
+        probe_port(addr, what)?;
+    }
+    let mut group = Vec::with_capacity(n);
+    for _ in 0..n {
+        let l = listen_shared(addr, backlog).map_err(|source| ServerError::Listen {
+            addr,
+            what,
+            source,
+        })?;
+        if addr.port() == 0 {
+            // The first socket picked the port; the others join it.
+            addr = l
+                .local_addr()
+                .map_err(|source| ServerError::Listen { addr, what, source })?;
+        }
+        group.push(l);
+    }
+    check_group_is_ours(addr, &group, what)?;
+    Ok((group, addr))
 }
 
 /// Proves the client port is free with a plain bind (no SO_REUSEPORT). After a
@@ -94,7 +118,7 @@ impl Listeners {
 /// (io_uring releases it asynchronously); binding beside it with SO_REUSEPORT would
 /// hand some new connections to a socket nobody accepts on. So wait for it to go,
 /// then fail if the port stays taken (another server is running).
-fn probe_port(addr: SocketAddr) -> Result<(), ServerError> {
+fn probe_port(addr: SocketAddr, what: &'static str) -> Result<(), ServerError> {
     let deadline = Instant::now() + PORT_RELEASE_WAIT;
     let mut warned = false;
     loop {
@@ -110,13 +134,7 @@ fn probe_port(addr: SocketAddr) -> Result<(), ServerError> {
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            Err(source) => {
-                return Err(ServerError::Listen {
-                    addr,
-                    what: "the client port",
-                    source,
-                })
-            }
+            Err(source) => return Err(ServerError::Listen { addr, what, source }),
         }
     }
 }
@@ -172,7 +190,11 @@ fn new_socket(addr: SocketAddr) -> std::io::Result<socket2::Socket> {
 /// process joined our `SO_REUSEPORT` group (it raced our probe) and would take a
 /// share of the connections. Reads the kernel's socket tables for this network
 /// namespace; where they cannot be read (no /proc), the probe alone stands.
-fn check_group_is_ours(addr: SocketAddr, ours: &[TcpListener]) -> Result<(), ServerError> {
+fn check_group_is_ours(
+    addr: SocketAddr,
+    ours: &[TcpListener],
+    what: &'static str,
+) -> Result<(), ServerError> {
     let mut our_inodes = Vec::with_capacity(ours.len());
     for l in ours {
         let path = format!("/proc/self/fd/{}", l.as_raw_fd());
@@ -196,7 +218,7 @@ fn check_group_is_ours(addr: SocketAddr, ours: &[TcpListener]) -> Result<(), Ser
     if strangers > 0 {
         return Err(ServerError::Listen {
             addr,
-            what: "the client port",
+            what,
             source: std::io::Error::new(
                 std::io::ErrorKind::AddrInUse,
                 format!(
@@ -284,10 +306,11 @@ mod tests {
         let addr = first.local_addr().expect("addr");
         let ours = vec![listen_shared(addr, 16).expect("listen")];
         // `first` plays the other process: same port, same group, not in `ours`.
-        let err = check_group_is_ours(addr, &ours).expect_err("a stranger shares the port");
+        let err =
+            check_group_is_ours(addr, &ours, "a port").expect_err("a stranger shares the port");
         assert!(err.to_string().contains("another process"), "{err}");
         let all = vec![first, ours.into_iter().next().expect("one")];
-        check_group_is_ours(addr, &all).expect("only ours");
+        check_group_is_ours(addr, &all, "a port").expect("only ours");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod conn;
 mod connection;
 pub mod election;
 pub mod frame_out;
+mod jks;
 mod listeners;
 pub mod messages;
 mod outbox;
@@ -26,6 +27,7 @@ mod session_core;
 mod shutdown;
 mod signal;
 pub mod stats;
+mod tls;
 
 pub use session_core::Core;
 
@@ -75,6 +77,8 @@ pub enum ServerError {
     Recovery(#[from] crate::storage::StorageError),
     #[error("cannot start: {0}")]
     LogCannotGrow(crate::storage::StorageError),
+    #[error("cannot serve the secure client port: {0}")]
+    Tls(String),
 }
 
 /// Starts the server and blocks until it stops.
@@ -102,8 +106,17 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     // Held until the process ends: a second server on these directories is refused.
     let _locks = crate::storage::DirLock::acquire_both(&cfg.data_dir, &cfg.data_log_dir)
         .map_err(ServerError::Locked)?;
+    // Key material is checked before any port is bound: a bad store fails the start.
+    let tls_config = match &cfg.tls {
+        None => None,
+        Some(t) => Some(tls::server_config(t).map_err(ServerError::Tls)?),
+    };
     let listeners = listeners::Listeners::bind(&cfg)?;
     cfg.client_addr = listeners.client_addr;
+    if let (Some(t), Some(a)) = (cfg.tls.as_mut(), listeners.secure_addr) {
+        t.addr = a;
+        tracing::info!("serving TLS on the secure client port {a}");
+    }
     let cfg = Arc::new(cfg);
     let n = cfg.session_cores;
     let stats = Arc::new(stats::ServerStats::new(n));
@@ -241,6 +254,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     let first_cpu = usize::from(!shared);
     let channels = to_quorum_tx.into_iter().zip(to_session_rx);
     let mut client_listeners = listeners.client.into_iter();
+    let mut secure_listeners = listeners.secure.into_iter();
     // Session core 0 serves the operator ports, on a low-priority task queue.
     let mut ops_listeners = Some(crate::ops::OpsListeners {
         metrics: listeners.metrics,
@@ -252,9 +266,20 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
             cfg: cfg.clone(),
             last_zxid,
             stats: stats.clone(),
-            listener: client_listeners
-                .next()
-                .ok_or_else(|| ServerError::Executor("a listener per session core".into()))?,
+            listener: acceptor::ClientListener {
+                plain: client_listeners
+                    .next()
+                    .ok_or_else(|| ServerError::Executor("a listener per session core".into()))?,
+                secure: match &tls_config {
+                    None => None,
+                    Some(t) => Some((
+                        secure_listeners.next().ok_or_else(|| {
+                            ServerError::Executor("a secure listener per session core".into())
+                        })?,
+                        t.clone(),
+                    )),
+                },
+            },
             ops: ops_listeners.take().unwrap_or_default(),
             stop: stop_notice(&mut stopper)?,
             report: stopper.reporter(),

@@ -572,8 +572,8 @@ pub struct CoreStart {
     pub cfg: Arc<Config>,
     pub last_zxid: i64,
     pub stats: Arc<ServerStats>,
-    /// Its client listener (bound by `server::run`, in the cores' SO_REUSEPORT group).
-    pub listener: std::net::TcpListener,
+    /// Its client listeners (bound by `server::run`, in the cores' SO_REUSEPORT groups).
+    pub listener: super::acceptor::ClientListener,
     /// The operator ports (metrics, AdminServer) this core serves, if any.
     pub ops: crate::ops::OpsListeners,
     pub stop: StopNotice,
@@ -665,7 +665,7 @@ pub async fn run(
     .detach();
 
     crate::ops::serve(&core, ops);
-    let mut acceptor = match super::acceptor::Acceptor::spawn(idx, listener) {
+    let mut acceptor = match super::acceptor::ClientAcceptor::spawn(idx, listener) {
         Ok(a) => a,
         Err(e) => {
             tracing::error!("session core {idx}: cannot start its acceptor thread: {e}; stopping");

@@ -1,4 +1,5 @@
-//! ACL rules of ZooKeeper 3.9 with its two built-in providers, `digest` and `ip`:
+//! ACL rules of ZooKeeper 3.9 with its built-in providers, `digest` and `ip`, and
+//! `x509` (the TLS client certificate's subject, set by the server's TLS layer):
 //! `ZooKeeperServer.checkACL`, `PrepRequestProcessor.fixupACL`,
 //! `DigestAuthenticationProvider.generateDigest` and the digest masking of getACL in
 //! `FinalRequestProcessor`.
@@ -34,6 +35,9 @@ pub fn check_acl(node_acl: &[Acl], perm: i32, auth_ids: &[Id]) -> bool {
             "ip" => auth_ids
                 .iter()
                 .any(|c| c.scheme == "ip" && ip_matches(&c.id, &id.id)),
+            // `X509AuthenticationProvider.matches`: the certificate's subject DN,
+            // compared as a string (the superUser case is the `super` id above).
+            "x509" => auth_ids.iter().any(|c| c.scheme == "x509" && c.id == id.id),
             _ => false,
         }
     })
@@ -64,7 +68,7 @@ fn java_split_count(s: &str) -> usize {
 /// ids an `auth` ACL expands to. `ip` ids are not authenticated; `super` and
 /// unknown schemes have no provider.
 fn is_authenticated_scheme(scheme: &str) -> bool {
-    scheme == "digest"
+    scheme == "digest" || scheme == "x509"
 }
 
 /// `isValid` of the provider for `id.scheme`; false when there is no provider.
@@ -72,8 +76,31 @@ fn is_valid_id(id: &Id) -> bool {
     match id.scheme.as_str() {
         "digest" => java_split_count(&id.id) == 2,
         "ip" => ip_is_valid(&id.id),
+        // Java's `new X500Principal(id)` parses a DN; this takes what has the shape
+        // of one (`type=value`, one or more), which every real subject has.
+        "x509" => looks_like_a_dn(&id.id),
         _ => false,
     }
+}
+
+/// Whether `dn` is `type=value` pieces separated by unescaped `,` or `+` (RFC 2253,
+/// where `\` escapes the next character), each with a non-empty type.
+fn looks_like_a_dn(dn: &str) -> bool {
+    let mut pieces = vec![String::new()];
+    let mut chars = dn.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n) => pieces.last_mut().into_iter().for_each(|p| p.push(n)),
+                None => return false,
+            },
+            ',' | '+' => pieces.push(String::new()),
+            c => pieces.last_mut().into_iter().for_each(|p| p.push(c)),
+        }
+    }
+    pieces
+        .iter()
+        .all(|p| p.split_once('=').is_some_and(|(k, _)| !k.trim().is_empty()))
 }
 
 /// `fixupACL`: drops exact duplicates (first wins), refuses an empty list, expands
@@ -250,6 +277,10 @@ mod tests {
             ("world", "someone", false),
             ("super", "", false),
             ("sasl", "bob", false),
+            ("x509", "CN=client one,O=Acme\\, Inc.,C=US", true),
+            ("x509", "CN=a+UID=b", true),
+            ("x509", "client one", false),
+            ("x509", "CN=a,", false),
         ] {
             let r = validate_and_fixup_acl(&[Acl::new(perms::ALL, scheme, id)], &[]);
             assert_eq!(r.is_ok(), ok, "{scheme}:{id}");

@@ -1,0 +1,684 @@
+//! TLS on the secure client port: the rustls server configuration built from
+//! ZooKeeper's `ssl.*` keys, the client-certificate verifier, and the `x509` auth ids
+//! a verified certificate gives its connection.
+//!
+//! Why futures-rustls over glommio's `TcpStream`: glommio's streams implement the
+//! `futures` `AsyncRead`/`AsyncWrite` traits, and futures-rustls's `TlsStream`
+//! implements the same traits over any such stream. So the connection code is generic
+//! over its stream (`connection::serve`) and the plaintext path is compiled as before,
+//! with no branch or buffer added; only a TLS connection pays for TLS.
+//!
+//! Why a verifier of our own: webpki (rustls's default) accepts X.509 v3 certificates
+//! only, while ZooKeeper (Java's PKIX) also trusts v1 certificates, which kazoo's test
+//! harness and many older setups issue. [`ChainVerifier`] parses certificates with
+//! x509-parser, checks each signature up to a certificate of the trust store, and
+//! checks the handshake signature with rustls's own signature algorithms.
+//!
+//! Stores: PEM, PKCS12 (p12-keystore) and JKS (`jks`, no crate reads it) are read. The store type is the `.type` key or,
+//! without it, the file name's extension, as ZooKeeper's
+//! `KeyStoreFileType.fromPropertyValueOrFileName` infers it.
+
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
+};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::config::{ClientAuth, StoreConfig, TlsConfig};
+use crate::proto::Id;
+
+/// Certificates between a client's certificate and a trust anchor, at most.
+const CHAIN_DEPTH_MAX: usize = 8;
+
+/// The secure port's TLS configuration, checked at start: an error names the key
+/// and the file.
+pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
+    let provider = Arc::new(provider(tls)?);
+    let versions = protocol_versions(tls)?;
+    let (certs, key) = load_key_store(&tls.key_store)?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("ssl.enabledProtocols / ssl.ciphersuites: {e}"))?;
+    let builder = if tls.client_auth == ClientAuth::None {
+        builder.with_no_client_auth()
+    } else {
+        let anchors = load_trust_store(&tls.trust_store)?;
+        builder.with_client_cert_verifier(Arc::new(ChainVerifier::new(
+            anchors,
+            tls.client_auth == ClientAuth::Need,
+            provider.signature_verification_algorithms,
+        )?))
+    };
+    // Not `with_single_cert`: its key check parses the certificate with webpki, which
+    // refuses X.509 v1 (see the module doc); the same SPKI comparison is done here.
+    let bad = |what: String| format!("ssl.keyStore.location={}: {what}", tls.key_store.location);
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| bad(format!("the private key is not usable: {e}")))?;
+    let leaf =
+        parse(&certs[0]).map_err(|e| bad(format!("the certificate does not parse: {e:?}")))?;
+    let key_spki = signing
+        .public_key()
+        .ok_or_else(|| bad("the private key's public half is unknown".into()))?;
+    if key_spki.as_ref() != leaf.public_key().raw {
+        return Err(bad(
+            "the private key does not belong to the certificate".into()
+        ));
+    }
+    let certified = rustls::sign::CertifiedKey::new(certs, signing);
+    let cfg = builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
+    Ok(Arc::new(cfg))
+}
+
+/// ring's provider with the cipher suites `ssl.ciphersuites` names (Java's names,
+/// which are IANA's; rustls calls the TLS 1.3 ones `TLS13_*`). Java refuses a name it
+/// does not know when the engine is made; here an unknown name is a start error
+/// rather than a failure of every handshake.
+fn provider(tls: &TlsConfig) -> Result<CryptoProvider, String> {
+    // ring rather than aws-lc-rs: no C/cmake build beyond ring's own. rustls marks
+    // it deprecated for lacking post-quantum key exchange; TLS 1.3 then agrees on
+    // X25519 or a NIST curve, as Java's JSSE (ZooKeeper's) does.
+    #[allow(deprecated)]
+    let mut p = rustls::crypto::ring::default_provider();
+    if let Some(names) = &tls.ciphersuites {
+        let mut chosen = Vec::new();
+        for name in names {
+            let found = p.cipher_suites.iter().find(|s| {
+                let ours = s.suite().as_str().unwrap_or("");
+                ours == name || ours.strip_prefix("TLS13_") == name.strip_prefix("TLS_")
+            });
+            match found {
+                Some(s) => chosen.push(*s),
+                None => {
+                    let known: Vec<String> = p
+                        .cipher_suites
+                        .iter()
+                        .filter_map(|s| s.suite().as_str())
+                        .map(|n| {
+                            n.strip_prefix("TLS13_")
+                                .map_or_else(|| n.to_owned(), |r| format!("TLS_{r}"))
+                        })
+                        .collect();
+                    return Err(format!(
+                        "ssl.ciphersuites: {name} is not a cipher suite this server has \
+                         (it has {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        p.cipher_suites = chosen;
+    }
+    Ok(p)
+}
+
+/// `ssl.enabledProtocols`, or from `ssl.protocol` as ZooKeeper derives it: TLSv1.3
+/// enables TLSv1.3 and TLSv1.2; anything else enables itself.
+fn protocol_versions(
+    tls: &TlsConfig,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
+    let (names, key) = match &tls.enabled_protocols {
+        Some(v) => (v.clone(), "ssl.enabledProtocols"),
+        None if tls.protocol == "TLSv1.3" => {
+            (vec!["TLSv1.3".into(), "TLSv1.2".into()], "ssl.protocol")
+        }
+        None => (vec![tls.protocol.clone()], "ssl.protocol"),
+    };
+    let mut out = Vec::new();
+    for n in &names {
+        match n.as_str() {
+            "TLSv1.3" => out.push(&rustls::version::TLS13),
+            "TLSv1.2" => out.push(&rustls::version::TLS12),
+            // Java's generic names select the newest version it has.
+            "TLS" | "TLSv1" | "TLSv1.1" | "SSL" | "SSLv3" if key == "ssl.protocol" => {
+                out.push(&rustls::version::TLS13);
+                out.push(&rustls::version::TLS12);
+            }
+            other => {
+                return Err(format!(
+                    "{key}: {other} is not supported (TLSv1.2 and TLSv1.3 are)"
+                ))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{key}: no protocol enabled"));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreType {
+    Pem,
+    Pkcs12,
+    Jks,
+}
+
+/// `KeyStoreFileType.fromPropertyValueOrFileName`.
+fn store_type(store: &StoreConfig, key: &str) -> Result<StoreType, String> {
+    if let Some(t) = &store.store_type {
+        return match t.to_ascii_uppercase().as_str() {
+            "PEM" => Ok(StoreType::Pem),
+            "PKCS12" => Ok(StoreType::Pkcs12),
+            "JKS" => Ok(StoreType::Jks),
+            _ => Err(format!("ssl.{key}.type={t}: expected JKS, PKCS12 or PEM")),
+        };
+    }
+    let loc = &store.location;
+    match loc.rfind('.').map(|i| &loc[i..]) {
+        Some(".pem") => Ok(StoreType::Pem),
+        Some(".p12") => Ok(StoreType::Pkcs12),
+        Some(".jks") => Ok(StoreType::Jks),
+        _ => Err(format!(
+            "ssl.{key}.location={loc}: cannot tell the store type from the file name \
+             (.jks, .p12 or .pem); set ssl.{key}.type"
+        )),
+    }
+}
+
+fn read_store(store: &StoreConfig, key: &str) -> Result<(StoreType, Vec<u8>), String> {
+    if store.location.is_empty() {
+        return Err(format!(
+            "ssl.{key}.location is not set (the secure client port needs it)"
+        ));
+    }
+    let t = store_type(store, key)?;
+    let data = std::fs::read(&store.location)
+        .map_err(|e| format!("ssl.{key}.location={}: {e}", store.location))?;
+    Ok((t, data))
+}
+
+type KeyAndChain = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// The server's certificate chain and private key.
+fn load_key_store(store: &StoreConfig) -> Result<KeyAndChain, String> {
+    let (t, data) = read_store(store, "keyStore")?;
+    let loc = &store.location;
+    let bad = |what: &str| format!("ssl.keyStore.location={loc}: {what}");
+    match t {
+        StoreType::Pem => {
+            let certs = pem_certs(&data).map_err(|e| bad(&e))?;
+            let key = PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
+                bad(&format!(
+                    "no unencrypted private key (PKCS#8, PKCS#1 or SEC1) in it: {e}; \
+                     encrypted PEM keys are not read yet"
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(bad("no certificate in it"));
+            }
+            Ok((certs, key))
+        }
+        StoreType::Pkcs12 => {
+            let ks = open_pkcs12(
+                &data,
+                store,
+                "keyStore",
+                p12_keystore::Pkcs12ImportPolicy::Strict,
+            )?;
+            let (_, chain) = ks
+                .private_key_chain()
+                .ok_or_else(|| bad("no private key with its certificate in it"))?;
+            let certs = ders(chain.certs());
+            if certs.is_empty() {
+                return Err(bad("the private key has no certificate"));
+            }
+            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec()));
+            Ok((certs, key))
+        }
+        StoreType::Jks => {
+            let jks =
+                super::jks::read(&data, &store.password).map_err(|e| bad(&format!("JKS: {e}")))?;
+            let (key, chain) = jks
+                .keys
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("JKS: no private key entry in it"))?;
+            if chain.is_empty() {
+                return Err(bad("JKS: the private key has no certificate"));
+            }
+            let certs = chain.into_iter().map(CertificateDer::from).collect();
+            Ok((certs, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key))))
+        }
+    }
+}
+
+/// The trust store's certificates (the anchors client certificates must chain to).
+fn load_trust_store(store: &StoreConfig) -> Result<Vec<CertificateDer<'static>>, String> {
+    let (t, data) = read_store(store, "trustStore")?;
+    let loc = &store.location;
+    let bad = |what: &str| format!("ssl.trustStore.location={loc}: {what}");
+    let certs = match t {
+        StoreType::Pem => pem_certs(&data).map_err(|e| bad(&e))?,
+        StoreType::Pkcs12 => {
+            // Relaxed: Java writes trusted certificates without a key next to them.
+            let ks = open_pkcs12(
+                &data,
+                store,
+                "trustStore",
+                p12_keystore::Pkcs12ImportPolicy::Relaxed,
+            )?;
+            let mut out = Vec::new();
+            for (_, entry) in ks.entries() {
+                match entry {
+                    p12_keystore::KeyStoreEntry::Certificate(c) => {
+                        out.extend(ders(std::slice::from_ref(c)))
+                    }
+                    p12_keystore::KeyStoreEntry::PrivateKeyChain(ch) => {
+                        out.extend(ders(ch.certs()))
+                    }
+                    p12_keystore::KeyStoreEntry::Secret(_) => {}
+                }
+            }
+            out
+        }
+        StoreType::Jks => {
+            let jks =
+                super::jks::read(&data, &store.password).map_err(|e| bad(&format!("JKS: {e}")))?;
+            let mut out: Vec<CertificateDer<'static>> =
+                jks.trusted.into_iter().map(CertificateDer::from).collect();
+            for (_, chain) in jks.keys {
+                out.extend(chain.into_iter().map(CertificateDer::from));
+            }
+            out
+        }
+    };
+    if certs.is_empty() {
+        return Err(bad("no certificate in it"));
+    }
+    for c in &certs {
+        X509Certificate::from_der(c)
+            .map_err(|e| bad(&format!("a certificate does not parse: {e}")))?;
+    }
+    Ok(certs)
+}
+
+fn open_pkcs12(
+    data: &[u8],
+    store: &StoreConfig,
+    key: &str,
+    policy: p12_keystore::Pkcs12ImportPolicy,
+) -> Result<p12_keystore::KeyStore, String> {
+    p12_keystore::KeyStore::from_pkcs12(data, &store.password, policy).map_err(|e| {
+        format!(
+            "ssl.{key}.location={}: not a PKCS12 store this password (ssl.{key}.password) \
+             opens: {e}",
+            store.location
+        )
+    })
+}
+
+fn ders(certs: &[p12_keystore::Certificate]) -> Vec<CertificateDer<'static>> {
+    certs
+        .iter()
+        .map(|c| CertificateDer::from(c.as_der().to_vec()))
+        .collect()
+}
+
+fn parse(der: &[u8]) -> Result<X509Certificate<'_>, CertificateError> {
+    X509Certificate::from_der(der)
+        .map(|(_, c)| c)
+        .map_err(|_| CertificateError::BadEncoding)
+}
+
+fn pem_certs(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_slice_iter(data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("bad PEM: {e}"))
+}
+
+/// Checks a client's certificate chain against the trust store as Java's PKIX does
+/// for what matters here: every signature up to a trust anchor (or the certificate
+/// itself in the trust store), every certificate in its validity period, any X.509
+/// version.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    anchors: Vec<CertificateDer<'static>>,
+    hints: Vec<DistinguishedName>,
+    mandatory: bool,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ChainVerifier {
+    fn new(
+        anchors: Vec<CertificateDer<'static>>,
+        mandatory: bool,
+        algorithms: WebPkiSupportedAlgorithms,
+    ) -> Result<ChainVerifier, String> {
+        let mut hints = Vec::with_capacity(anchors.len());
+        for a in &anchors {
+            let (_, c) = X509Certificate::from_der(a)
+                .map_err(|e| format!("ssl.trustStore: a certificate does not parse: {e}"))?;
+            hints.push(DistinguishedName::from(c.subject().as_raw().to_vec()));
+        }
+        Ok(ChainVerifier {
+            anchors,
+            hints,
+            mandatory,
+            algorithms,
+        })
+    }
+
+    fn verify_chain(
+        &self,
+        end_entity: &[u8],
+        intermediates: &[CertificateDer<'_>],
+        now: i64,
+    ) -> Result<(), CertificateError> {
+        let in_period = |c: &X509Certificate<'_>| -> Result<(), CertificateError> {
+            let v = c.validity();
+            if now < v.not_before.timestamp() {
+                Err(CertificateError::NotValidYet)
+            } else if now > v.not_after.timestamp() {
+                Err(CertificateError::Expired)
+            } else {
+                Ok(())
+            }
+        };
+        let mut cur_der: &[u8] = end_entity;
+        for _ in 0..=CHAIN_DEPTH_MAX {
+            let cur = parse(cur_der)?;
+            in_period(&cur)?;
+            if self.anchors.iter().any(|a| a.as_ref() == cur_der) {
+                return Ok(());
+            }
+            let issuer = cur.issuer().as_raw();
+            for a in &self.anchors {
+                let anchor = parse(a)?;
+                if anchor.subject().as_raw() == issuer
+                    && cur.verify_signature(Some(anchor.public_key())).is_ok()
+                {
+                    return Ok(());
+                }
+            }
+            let next = intermediates.iter().find(|i| {
+                parse(i).is_ok_and(|c| {
+                    c.subject().as_raw() == issuer
+                        && cur.verify_signature(Some(c.public_key())).is_ok()
+                        // A v3 certificate that says it is no CA signs nothing.
+                        && !matches!(c.basic_constraints(), Ok(Some(bc)) if !bc.value.ca)
+                })
+            });
+            match next {
+                Some(n) => cur_der = n.as_ref(),
+                None => return Err(CertificateError::UnknownIssuer),
+            }
+        }
+        Err(CertificateError::UnknownIssuer)
+    }
+
+    /// The handshake signature, by the algorithm rustls maps `dss.scheme` to whose
+    /// key type is the certificate's.
+    fn verify_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let bad = || rustls::Error::InvalidCertificate(CertificateError::BadSignature);
+        let (_, c) = X509Certificate::from_der(cert)
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        let spki = c.public_key();
+        let alg_id = spki_algorithm(spki.raw).ok_or_else(bad)?;
+        let key = spki.subject_public_key.data.as_ref();
+        let algs = self
+            .algorithms
+            .mapping
+            .iter()
+            .find(|(s, _)| *s == dss.scheme)
+            .map(|(_, a)| *a)
+            .ok_or_else(bad)?;
+        for alg in algs {
+            if alg.public_key_alg_id().as_ref() == alg_id {
+                return alg
+                    .verify_signature(key, message, dss.signature())
+                    .map(|()| HandshakeSignatureValid::assertion())
+                    .map_err(|_| bad());
+            }
+        }
+        Err(bad())
+    }
+}
+
+impl ClientCertVerifier for ChainVerifier {
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &self.hints
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        self.verify_chain(end_entity, intermediates, now)
+            .map(|()| ClientCertVerified::assertion())
+            .map_err(rustls::Error::InvalidCertificate)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verify_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        // TLS 1.3 forbids PKCS#1 v1.5 and SHA-1 in handshake signatures.
+        use SignatureScheme as S;
+        if matches!(
+            dss.scheme,
+            S::RSA_PKCS1_SHA1
+                | S::RSA_PKCS1_SHA256
+                | S::RSA_PKCS1_SHA384
+                | S::RSA_PKCS1_SHA512
+                | S::ECDSA_SHA1_Legacy
+        ) {
+            return Err(rustls::Error::PeerMisbehaved(
+                rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme,
+            ));
+        }
+        self.verify_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The contents of a SubjectPublicKeyInfo's AlgorithmIdentifier (what rustls's
+/// algorithms name their key type by): SEQUENCE { SEQUENCE { here }, BIT STRING }.
+fn spki_algorithm(spki: &[u8]) -> Option<&[u8]> {
+    let (tag, outer) = der_element(spki)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, inner) = der_element(outer)?;
+    (tag == 0x30).then_some(inner)
+}
+
+/// The tag and contents of the DER element at the start of `b`.
+pub(super) fn der_element(b: &[u8]) -> Option<(u8, &[u8])> {
+    der_split(b).map(|(t, c, _)| (t, c))
+}
+
+/// The tag and contents of the DER element at the start of `b`, and what follows it.
+pub(super) fn der_split(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *b.first()?;
+    let first = *b.get(1)?;
+    let (len, start) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | usize::from(*b.get(2 + i)?);
+        }
+        (len, 2 + n)
+    };
+    let end = start.checked_add(len)?;
+    Some((tag, b.get(start..end)?, b.get(end..)?))
+}
+
+/// The auth ids a verified client certificate gives its connection, as ZooKeeper's
+/// `X509AuthenticationProvider` does: `x509:<subject DN>`, and `super` first when the
+/// DN is `X509AuthenticationProvider.superUser`. None without a certificate (an
+/// optional one not sent), as ZooKeeper serves such a client unauthenticated.
+pub fn auth_ids(peer_certs: Option<&[CertificateDer<'_>]>, super_user: Option<&str>) -> Vec<Id> {
+    let Some(leaf) = peer_certs.and_then(|c| c.first()) else {
+        return Vec::new();
+    };
+    let Ok((_, cert)) = X509Certificate::from_der(leaf) else {
+        return Vec::new();
+    };
+    let dn = rfc2253(cert.subject());
+    let mut ids = Vec::with_capacity(2);
+    if super_user == Some(dn.as_str()) {
+        ids.push(Id::new("super", &dn));
+    }
+    ids.push(Id::new("x509", &dn));
+    ids
+}
+
+/// A name as Java's `X500Principal.getName()` writes it (RFC 2253): the RDNs last
+/// first, comma-separated, no spaces; RFC 2253's keywords (CN, C, L, ST, O, OU,
+/// STREET, DC, UID) by name, other types as dotted OIDs with the value as `#` and
+/// the hex of its DER encoding; special characters escaped with `\`.
+pub fn rfc2253(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let rdns: Vec<String> = name
+        .iter()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| {
+                    let oid = atv.attr_type().to_id_string();
+                    let keyword = match oid.as_str() {
+                        "2.5.4.3" => Some("CN"),
+                        "2.5.4.6" => Some("C"),
+                        "2.5.4.7" => Some("L"),
+                        "2.5.4.8" => Some("ST"),
+                        "2.5.4.10" => Some("O"),
+                        "2.5.4.11" => Some("OU"),
+                        "2.5.4.9" => Some("STREET"),
+                        "0.9.2342.19200300.100.1.25" => Some("DC"),
+                        "0.9.2342.19200300.100.1.1" => Some("UID"),
+                        _ => None,
+                    };
+                    let value = atv.attr_value();
+                    match (keyword, value.as_any_str()) {
+                        (Some(k), Ok(s)) => format!("{k}={}", escape_rfc2253(&s)),
+                        (k, _) => {
+                            let mut der = Vec::with_capacity(value.data.len() + 4);
+                            der.push(value.header.tag().0 as u8);
+                            let len = value.data.len();
+                            if len < 0x80 {
+                                der.push(len as u8);
+                            } else {
+                                let bytes = len.to_be_bytes();
+                                let skip = bytes.iter().take_while(|b| **b == 0).count();
+                                der.push(0x80 | (bytes.len() - skip) as u8);
+                                der.extend_from_slice(&bytes[skip..]);
+                            }
+                            der.extend_from_slice(value.data);
+                            let hex: String = der.iter().map(|b| format!("{b:02x}")).collect();
+                            format!("{}=#{hex}", k.map_or(oid, str::to_owned))
+                        }
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
+fn escape_rfc2253(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let n = s.chars().count();
+    for (i, c) in s.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i + 1 == n && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(location: &str, t: Option<&str>) -> StoreConfig {
+        StoreConfig {
+            location: location.into(),
+            password: String::new(),
+            store_type: t.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_store_type_comes_from_the_key_or_the_file_name() {
+        assert_eq!(
+            store_type(&store("/a/k.p12", None), "keyStore"),
+            Ok(StoreType::Pkcs12)
+        );
+        assert_eq!(
+            store_type(&store("/a/k.pem", None), "keyStore"),
+            Ok(StoreType::Pem)
+        );
+        assert_eq!(
+            store_type(&store("/a/k.jks", None), "keyStore"),
+            Ok(StoreType::Jks)
+        );
+        assert_eq!(
+            store_type(&store("/a/k.jks", Some("pem")), "keyStore"),
+            Ok(StoreType::Pem)
+        );
+        let e = store_type(&store("/a/k.key", None), "trustStore").expect_err("no type");
+        assert!(e.contains("ssl.trustStore.type"), "{e}");
+        let e = read_store(&store("/a/k.jks", None), "keyStore").expect_err("no file");
+        assert!(e.contains("ssl.keyStore.location=/a/k.jks"), "{e}");
+    }
+
+    #[test]
+    fn rfc2253_escapes_what_java_escapes() {
+        assert_eq!(escape_rfc2253("a,b+c"), "a\\,b\\+c");
+        assert_eq!(escape_rfc2253("#x "), "\\#x\\ ");
+        assert_eq!(escape_rfc2253("plain name"), "plain name");
+    }
+
+    #[test]
+    fn der_elements_are_walked_with_long_lengths_and_bounds() {
+        assert_eq!(der_element(&[0x30, 0x01, 0x05]), Some((0x30, &[0x05][..])));
+        assert_eq!(
+            der_element(&[0x30, 0x81, 0x01, 0x07]),
+            Some((0x30, &[0x07][..]))
+        );
+        assert_eq!(der_element(&[0x30, 0x05, 0x01]), None);
+        assert_eq!(der_element(&[0x30, 0x89]), None);
+    }
+}

@@ -1,0 +1,568 @@
+//! TLS on the secure client port (`secureClientPort`, the `ssl.*` keys) and the `x509`
+//! auth scheme, tried with a client nobody on the team wrote: Python's ssl module
+//! (OpenSSL) speaking ZooKeeper's protocol (tests/tls_client.py). The certificates are
+//! made by the `openssl` command, as X.509 v1 (no extensions), as kazoo's test
+//! harness makes them: webpki would refuse these, ZooKeeper accepts them.
+//!
+//! Needs `openssl`, `python3` and a JDK's `keytool` on the PATH.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{raw_connect, request, Jute, Server};
+
+/// The subject of client one's certificate, as Java's `X500Principal.getName()`
+/// writes it (the `x509` id ZooKeeper gives the session).
+const CLIENT_ONE_DN: &str = "CN=client one,O=Acme\\, Inc.,C=US";
+const ADMIN_DN: &str = "CN=admin";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (tests/tls.rs needs it on the PATH)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A self-signed certificate `NAME.crt` (for the CA: `ca.pem`) with its key `NAME.key`.
+fn self_signed(dir: &Path, name: &str, subj: &str) {
+    let out = if name == "ca" {
+        "ca.pem".to_owned()
+    } else {
+        format!("{name}.crt")
+    };
+    let key = format!("{name}.key");
+    let args = [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+    ];
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["-keyout", &key, "-out", &out, "-subj", subj]);
+    openssl(dir, &all);
+}
+
+/// Signs `csr` with the CA into `crt`, valid for `days`: `x509 -req` without an
+/// extension file writes a v1 certificate.
+fn sign(dir: &Path, csr: &str, crt: &str, days: &str) {
+    let ca = [
+        "x509",
+        "-req",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+    ];
+    let mut all: Vec<&str> = ca.to_vec();
+    all.extend(["-in", csr, "-out", crt, "-days", days]);
+    openssl(dir, &all);
+}
+
+/// A CA, a server certificate (PEM and PKCS12 with password `secret`), client
+/// certificates `one`, `admin` (both signed by the CA) and `stranger` (self-signed,
+/// not trusted): every certificate X.509 v1.
+fn make_pki(dir: &Path) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    self_signed(dir, "ca", "/CN=Test CA");
+    for (name, subj) in [
+        ("server", "/CN=localhost"),
+        ("one", "/C=US/O=Acme, Inc./CN=client one"),
+        ("admin", "/CN=admin"),
+    ] {
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        openssl(
+            dir,
+            &[
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                subj,
+            ],
+        );
+        sign(dir, &csr, &crt, "2");
+    }
+    // Client one's key in a certificate whose validity ended a day before it began.
+    sign(dir, "one.csr", "expired.crt", "-1");
+    std::fs::copy(dir.join("one.key"), dir.join("expired.key")).expect("copy key");
+    openssl(
+        dir,
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "server.crt",
+            "-inkey",
+            "server.key",
+            "-out",
+            "server.p12",
+            "-passout",
+            "pass:secret",
+        ],
+    );
+    let pem = [
+        std::fs::read_to_string(dir.join("server.key")).expect("key"),
+        std::fs::read_to_string(dir.join("server.crt")).expect("crt"),
+    ]
+    .concat();
+    std::fs::write(dir.join("server.pem"), pem).expect("write server.pem");
+    self_signed(dir, "stranger", "/CN=stranger");
+    let v = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", "one.crt"])
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        String::from_utf8_lossy(&v.stdout).contains("Version: 1 (0x0)"),
+        "the test means X.509 v1 client certificates"
+    );
+}
+
+fn pki_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ringkeeper-tls-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    make_pki(&d);
+    d
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// The zoo.cfg lines for a secure port on `port` with the PKCS12 key store and the
+/// PEM trust store of `pki`.
+fn tls_cfg(pki: &Path, port: u16, extra: &str) -> String {
+    format!(
+        "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={ks}\nssl.keyStore.password=secret\n\
+         ssl.trustStore.location={ts}\n{extra}\n",
+        ks = pki.join("server.p12").display(),
+        ts = pki.join("ca.pem").display(),
+    )
+}
+
+/// Runs tests/tls_client.py against 127.0.0.1:`port` as client `who` (`-`: no
+/// certificate) with `steps`; its output lines.
+fn py_client(pki: &Path, port: u16, who: &str, steps: &[String]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_client.py");
+    let (cert, key) = if who == "-" {
+        ("-".to_owned(), "-".to_owned())
+    } else {
+        (
+            pki.join(format!("{who}.crt")).display().to_string(),
+            pki.join(format!("{who}.key")).display().to_string(),
+        )
+    };
+    let out = Command::new("python3")
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(port.to_string())
+        .arg(pki.join("ca.pem"))
+        .arg(cert)
+        .arg(key)
+        .args(steps)
+        .output()
+        .expect("run python3 (tests/tls.rs needs it on the PATH)");
+    assert!(
+        out.status.success(),
+        "tls_client.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Waits (bounded) for `needle` in the server's output.
+fn wait_for_log(server: &Server, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if server.output().contains(needle) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no {needle:?} in the server's log:\n{}", server.output());
+}
+
+/// getData on the plaintext port, by hand: the error code.
+fn plain_get_err(server: &Server, path: &str) -> i32 {
+    let mut s = raw_connect(&server.addr());
+    let body = Jute::new().string(path).boolean(false).into_vec();
+    request(&mut s, 1, 4, &body).expect("getData").err
+}
+
+#[test]
+fn create_and_get_over_tls_with_an_x509_acl_and_the_x509_super_user() {
+    let pki = pki_dir("acl");
+    let port = free_port();
+    let server = Server::start(&tls_cfg(
+        &pki,
+        port,
+        &format!("X509AuthenticationProvider.superUser={ADMIN_DN}"),
+    ));
+    let out = py_client(
+        &pki,
+        port,
+        "one",
+        &[
+            format!("create:/secure:hello:x509={CLIENT_ONE_DN}"),
+            "get:/secure".into(),
+        ],
+    );
+    assert_eq!(out.len(), 3, "{out:?}\n{}", server.output());
+    assert!(out[0].starts_with("connected TLSv1."), "{out:?}");
+    assert_eq!(out[1], "create 0", "{out:?}\n{}", server.output());
+    assert_eq!(out[2], "get 0 hello", "{out:?}");
+    // The ACL names client one only: the plaintext client has no x509 id (NOAUTH).
+    assert_eq!(plain_get_err(&server, "/secure"), -102);
+    // The superUser's certificate is `super`: it reads what it is not named in.
+    let out = py_client(&pki, port, "admin", &["get:/secure".into()]);
+    assert_eq!(
+        out.get(1).map(String::as_str),
+        Some("get 0 hello"),
+        "{out:?}"
+    );
+    wait_for_log(
+        &server,
+        &format!("authenticated id '{ADMIN_DN}' for scheme 'super'"),
+    );
+}
+
+#[test]
+fn client_auth_need_refuses_a_client_without_or_with_an_untrusted_or_expired_certificate() {
+    let pki = pki_dir("need");
+    let port = free_port();
+    let mut server = Server::start(&tls_cfg(&pki, port, ""));
+    let out = py_client(&pki, port, "-", &["get:/".into()]);
+    assert!(
+        out.iter().any(|l| l.starts_with("handshake-failed")),
+        "a client without a certificate was served: {out:?}"
+    );
+    wait_for_log(&server, "handshake failed: peer sent no certificates");
+    let out = py_client(&pki, port, "stranger", &["get:/".into()]);
+    assert!(
+        out.iter().any(|l| l.starts_with("handshake-failed")),
+        "an untrusted certificate was accepted: {out:?}"
+    );
+    wait_for_log(&server, "UnknownIssuer");
+    let out = py_client(&pki, port, "expired", &["get:/".into()]);
+    assert!(
+        out.iter().any(|l| l.starts_with("handshake-failed")),
+        "an expired certificate was accepted: {out:?}"
+    );
+    wait_for_log(&server, "Expired");
+    // The server goes on serving both ports.
+    server.assert_alive();
+    let out = py_client(&pki, port, "one", &["get:/".into()]);
+    assert_eq!(out.get(1).map(String::as_str), Some("get 0 "), "{out:?}");
+    assert_eq!(plain_get_err(&server, "/"), 0);
+}
+
+#[test]
+fn client_auth_want_serves_a_client_without_a_certificate() {
+    let pki = pki_dir("want");
+    let port = free_port();
+    // Two session cores: the secure port is a SO_REUSEPORT group too.
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.clientAuth=want\ncores=2"));
+    let out = py_client(
+        &pki,
+        port,
+        "-",
+        &["create:/open:x:world".into(), "get:/open".into()],
+    );
+    assert_eq!(
+        out[1..],
+        ["create 0", "get 0 x"],
+        "{out:?}\n{}",
+        server.output()
+    );
+}
+
+#[test]
+fn enabled_protocols_limit_the_version_and_a_pem_key_store_is_read() {
+    let pki = pki_dir("proto");
+    let port = free_port();
+    let cfg = format!(
+        "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={}\nssl.trustStore.location={}\n\
+         ssl.enabledProtocols=TLSv1.2\n",
+        pki.join("server.pem").display(),
+        pki.join("ca.pem").display(),
+    );
+    let _server = Server::start(&cfg);
+    let out = py_client(&pki, port, "one", &[]);
+    assert_eq!(out, ["connected TLSv1.2"]);
+}
+
+#[test]
+fn plaintext_on_the_tls_port_and_tls_on_the_plaintext_port_are_closed() {
+    use std::io::{Read, Write};
+    let pki = pki_dir("cross");
+    let port = free_port();
+    let mut server = Server::start(&tls_cfg(&pki, port, ""));
+    // A plaintext ConnectRequest on the secure port.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let req = common::connect_request();
+    let mut framed = (req.len() as i32).to_be_bytes().to_vec();
+    framed.extend_from_slice(&req);
+    s.write_all(&framed).expect("send");
+    let mut buf = [0u8; 64];
+    // A TLS alert at most, then the end: never a ConnectResponse.
+    let mut got = Vec::new();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the secure port kept a plaintext client open: {e}"),
+        }
+    }
+    assert!(got.len() < 36, "a plaintext client was answered: {got:?}");
+    wait_for_log(&server, "closing TLS connection from 127.0.0.1");
+    // TLS on the plaintext port.
+    let out = py_client(&pki, server.port(), "one", &[]);
+    assert!(
+        out.iter().any(|l| l.starts_with("handshake-failed")),
+        "{out:?}"
+    );
+    wait_for_log(&server, "before handshake");
+    server.assert_alive();
+    assert_eq!(plain_get_err(&server, "/"), 0);
+    let out = py_client(&pki, port, "one", &["get:/".into()]);
+    assert_eq!(out.get(1).map(String::as_str), Some("get 0 "), "{out:?}");
+}
+
+/// Starts ringkeeper on `cfg` and expects it to refuse to start; its stderr.
+fn start_fails(dir: &Path, cfg: &str) -> String {
+    let path = dir.join("bad.cfg");
+    std::fs::create_dir_all(dir.join("data")).expect("mkdir");
+    std::fs::write(
+        &path,
+        format!(
+            "dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n{cfg}",
+            dir.join("data").display(),
+            free_port()
+        ),
+    )
+    .expect("write cfg");
+    let out = Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+        .arg("server")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run ringkeeper");
+    assert!(!out.status.success(), "started on a bad TLS setup: {cfg}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_or_missing_key_material_is_a_start_error_naming_the_key_and_file() {
+    let pki = pki_dir("bad");
+    let port = free_port();
+    let missing = pki.join("nope.p12");
+    let err = start_fails(
+        &pki,
+        &tls_cfg(&pki, port, "").replace(
+            &pki.join("server.p12").display().to_string(),
+            &missing.display().to_string(),
+        ),
+    );
+    assert!(
+        err.contains(&format!("ssl.keyStore.location={}", missing.display())),
+        "{err}"
+    );
+    let err = start_fails(
+        &pki,
+        &tls_cfg(&pki, port, "").replace("password=secret", "password=wrong"),
+    );
+    assert!(err.contains("ssl.keyStore.password"), "{err}");
+    let err = start_fails(
+        &pki,
+        &tls_cfg(&pki, port, "ssl.ciphersuites=TLS_NO_SUCH_SUITE"),
+    );
+    assert!(err.contains("ssl.ciphersuites: TLS_NO_SUCH_SUITE"), "{err}");
+    make_jks(&pki);
+    let err = start_fails(
+        &pki,
+        &jks_cfg(&pki, port).replace("keyStore.password=secret", "keyStore.password=wrong"),
+    );
+    assert!(
+        err.contains("server.jks: JKS: the password is wrong"),
+        "{err}"
+    );
+}
+
+/// `server.jks` (the server's key, from server.p12) and `trust.jks` (the CA), made
+/// by Java's keytool, password `secret`.
+fn make_jks(pki: &Path) {
+    let keytool = |args: &[&str]| {
+        let out = Command::new("keytool")
+            .args(args)
+            .current_dir(pki)
+            .output()
+            .expect("run keytool (tests/tls.rs needs a JDK's keytool on the PATH)");
+        assert!(
+            out.status.success(),
+            "keytool {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    keytool(&[
+        "-importkeystore",
+        "-srckeystore",
+        "server.p12",
+        "-srcstoretype",
+        "PKCS12",
+        "-srcstorepass",
+        "secret",
+        "-destkeystore",
+        "server.jks",
+        "-deststoretype",
+        "JKS",
+        "-deststorepass",
+        "secret",
+        "-noprompt",
+    ]);
+    keytool(&[
+        "-importcert",
+        "-file",
+        "ca.pem",
+        "-keystore",
+        "trust.jks",
+        "-storetype",
+        "JKS",
+        "-storepass",
+        "secret",
+        "-noprompt",
+        "-alias",
+        "ca",
+    ]);
+}
+
+fn jks_cfg(pki: &Path, port: u16) -> String {
+    format!(
+        "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={}\nssl.keyStore.password=secret\n\
+         ssl.trustStore.location={}\nssl.trustStore.password=secret\n",
+        pki.join("server.jks").display(),
+        pki.join("trust.jks").display(),
+    )
+}
+
+#[test]
+fn jks_key_and_trust_stores_written_by_keytool_are_read() {
+    let pki = pki_dir("jks");
+    make_jks(&pki);
+    let port = free_port();
+    let server = Server::start(&jks_cfg(&pki, port));
+    let out = py_client(&pki, port, "one", &["get:/".into()]);
+    assert_eq!(
+        out.get(1).map(String::as_str),
+        Some("get 0 "),
+        "{out:?}\n{}",
+        server.output()
+    );
+    let out = py_client(&pki, port, "stranger", &[]);
+    assert!(
+        out.iter().any(|l| l.starts_with("handshake-failed")),
+        "{out:?}"
+    );
+}
+
+/// zkCli (Debian's ZooKeeper 3.8 `ZooKeeperMain`) over TLS, as ZooKeeper's docs set a
+/// client up: `zookeeper.client.secure`, the Netty socket, a PKCS12 key store and a
+/// PEM trust store. Debian's zkCli.sh leaves Netty off its class path, so the class
+/// path is spelled out here.
+#[test]
+fn zkcli_over_tls_creates_and_reads() {
+    let java = Path::new("/usr/share/java");
+    if !java.join("zookeeper.jar").exists() || !java.join("netty-handler.jar").exists() {
+        eprintln!("skipping: Debian's zookeeper (and its netty jars) not installed");
+        return;
+    }
+    let pki = pki_dir("zkcli");
+    openssl(
+        &pki,
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            "one.crt",
+            "-inkey",
+            "one.key",
+            "-out",
+            "one.p12",
+            "-passout",
+            "pass:secret",
+        ],
+    );
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, ""));
+    let jars = [
+        "zookeeper.jar",
+        "zookeeper-jute.jar",
+        "slf4j-api.jar",
+        "netty-buffer.jar",
+        "netty-codec.jar",
+        "netty-common.jar",
+        "netty-handler.jar",
+        "netty-resolver.jar",
+        "netty-transport.jar",
+        "netty-transport-native-epoll.jar",
+        "netty-transport-native-unix-common.jar",
+    ];
+    let cp: Vec<String> = jars
+        .iter()
+        .map(|j| java.join(j).display().to_string())
+        .collect();
+    let zkcli = |cmd: &[&str]| -> String {
+        let out = Command::new("java")
+            .args(["-Xmx128m", "-XX:TieredStopAtLevel=1"])
+            .arg("-Dzookeeper.client.secure=true")
+            .arg("-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty")
+            .arg(format!(
+                "-Dzookeeper.ssl.keyStore.location={}",
+                pki.join("one.p12").display()
+            ))
+            .arg("-Dzookeeper.ssl.keyStore.password=secret")
+            .arg(format!(
+                "-Dzookeeper.ssl.trustStore.location={}",
+                pki.join("ca.pem").display()
+            ))
+            // The server's certificate names localhost, not 127.0.0.1.
+            .arg("-Dzookeeper.ssl.hostnameVerification=false")
+            .arg("-cp")
+            .arg(cp.join(":"))
+            .arg("org.apache.zookeeper.ZooKeeperMain")
+            .args(["-server", &format!("127.0.0.1:{port}")])
+            .args(cmd)
+            .output()
+            .expect("run java");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let out = zkcli(&["create", "/zkcli-tls", "hello"]);
+    assert!(
+        out.contains("Created /zkcli-tls"),
+        "{out}\n{}",
+        server.output()
+    );
+    let out = zkcli(&["get", "/zkcli-tls"]);
+    assert!(out.lines().any(|l| l == "hello"), "{out}");
+    wait_for_log(
+        &server,
+        &format!("authenticated id '{CLIENT_ONE_DN}' for scheme 'x509'"),
+    );
+}
