@@ -13,23 +13,17 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::Server;
 use serde_json::{Map, Value};
 use zookeeper_client as zk;
 
-const JARS: &str = "/usr/share/java";
-/// The jars ZooKeeper 3.8's JettyAdminServer needs besides zookeeper.jar.
-const CLASSPATH: &[&str] = &[
-    "zookeeper.jar",
+/// The jars ZooKeeper 3.8's JettyAdminServer needs besides those `zk_java` puts on
+/// the classpath.
+const ADMIN_JARS: &[&str] = &[
     "zookeeper-jute.jar",
-    "netty-codec.jar",
-    "netty-resolver.jar",
-    "netty-transport-native-unix-common.jar",
-    "slf4j-log4j12.jar",
-    "log4j-1.2.jar",
     "jetty9-server.jar",
     "jetty9-servlet.jar",
     "jetty9-util.jar",
@@ -50,19 +44,13 @@ fn free_port() -> u16 {
 }
 
 fn java_missing() -> Option<String> {
-    let java = Command::new("java")
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !java.map(|s| s.success()).unwrap_or(false) {
-        return Some("`java -version` does not run".into());
-    }
-    CLASSPATH
-        .iter()
-        .map(|j| Path::new(JARS).join(j))
-        .find(|p| !p.exists())
-        .map(|p| format!("{} is missing", p.display()))
+    common::zk_java::java_missing().or_else(|| {
+        ADMIN_JARS
+            .iter()
+            .map(|j| Path::new(common::zk_java::JARS).join(j))
+            .find(|p| !p.exists())
+            .map(|p| format!("{} is missing", p.display()))
+    })
 }
 
 /// Apache ZooKeeper 3.8 with its AdminServer on.
@@ -88,24 +76,14 @@ impl Zk {
             ),
         )
         .expect("write zoo.cfg");
-        let cp = CLASSPATH
-            .iter()
-            .map(|j| format!("{JARS}/{j}"))
-            .collect::<Vec<_>>()
-            .join(":");
-        let child = Command::new("java")
-            .args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
-            .arg("-Dzookeeper.root.logger=INFO,CONSOLE")
-            .arg("-Dlog4j.configuration=file:/etc/zookeeper/conf/log4j.properties")
-            .arg("-cp")
-            .arg(cp)
-            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(dir.join("zoo.cfg"))
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(dir.join("zk.out")).expect("zk.out"))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn java");
+        let child = common::zk_java::quorum_peer_main_with(
+            &dir,
+            &dir.join("zoo.cfg"),
+            &["-Xmx256m"],
+            ADMIN_JARS,
+        )
+        .and_then(|mut c| c.spawn())
+        .expect("spawn java");
         let mut zk = Zk {
             child,
             dir,
@@ -126,7 +104,7 @@ impl Zk {
     }
 
     fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("zk.out")).unwrap_or_default()
+        fs::read_to_string(self.dir.join("zk.log")).unwrap_or_default()
     }
 }
 

@@ -29,6 +29,17 @@ pub fn java_missing() -> Option<String> {
 /// `java <jvm_args> … QuorumPeerMain <cfg>`, logging to `dir/zk.log` (log4j, INFO),
 /// `dir/zk.out` and `dir/zk.err`; writes `dir/log4j.properties`. Spawn it.
 pub fn quorum_peer_main(dir: &Path, cfg: &Path, jvm_args: &[&str]) -> std::io::Result<Command> {
+    quorum_peer_main_with(dir, cfg, jvm_args, &[])
+}
+
+/// [`quorum_peer_main`] with `extra_jars` (names under [`JARS`]) on the classpath, e.g.
+/// the Jetty jars of ZooKeeper's AdminServer.
+pub fn quorum_peer_main_with(
+    dir: &Path,
+    cfg: &Path,
+    jvm_args: &[&str],
+    extra_jars: &[&str],
+) -> std::io::Result<Command> {
     fs::write(
         dir.join("log4j.properties"),
         format!(
@@ -46,7 +57,10 @@ pub fn quorum_peer_main(dir: &Path, cfg: &Path, jvm_args: &[&str]) -> std::io::R
         "slf4j-log4j12.jar",
         "log4j-1.2.jar",
     ]
+    .iter()
+    .chain(extra_jars)
     .map(|j| format!("{JARS}/{j}"))
+    .collect::<Vec<_>>()
     .join(":");
     let mut c = Command::new("java");
     c.args(jvm_args)
