@@ -250,10 +250,16 @@ impl Core {
                 continue;
             }
             self.fire_watches(hdr.zxid, &outcome.triggers, &entry.tree);
-            if let Some(conn) = self.pending_write_of(hdr) {
-                let frame = replies::write_reply(hdr.cxid, hdr.zxid, outcome);
-                self.complete_write(conn, hdr.cxid, frame);
-                answered.push(conn);
+            let conn = self
+                .by_session
+                .borrow()
+                .get(&hdr.client_id)
+                .and_then(|id| self.conns.borrow().get(id).cloned());
+            if let Some(c) = conn {
+                let answer = || replies::write_reply(hdr.cxid, hdr.zxid, outcome);
+                if self.answer_write(&c, hdr.cxid, answer) {
+                    answered.push(c.id);
+                }
             }
             // After the closeSession answer is queued, so the client gets it.
             if let (Txn::CloseSession(_), OpOutcome::SessionClosed { .. }) = (txn, &outcome.result)
@@ -272,17 +278,6 @@ impl Core {
                 self.drain(&c);
             }
         }
-    }
-
-    /// The connection of this core with a pending write that `hdr` answers, if any.
-    fn pending_write_of(&self, hdr: &TxnHeader) -> Option<ConnId> {
-        let conn = *self.by_session.borrow().get(&hdr.client_id)?;
-        let c = self.conns.borrow().get(&conn).cloned()?;
-        let pending = c.pending.borrow();
-        pending
-            .iter()
-            .any(|p| matches!(p, Pending::Write { xid, reply: None, .. } if *xid == hdr.cxid))
-            .then_some(conn)
     }
 
     /// A createSession txn is committed: if this core asked for it, its handshake is
@@ -462,23 +457,30 @@ impl Core {
     fn complete_write(&self, conn: ConnId, xid: i32, frame: bytes::Bytes) {
         let c = self.conns.borrow().get(&conn).cloned();
         let Some(c) = c else { return };
+        if !self.answer_write(&c, xid, || frame) {
+            tracing::error!(
+                "answer for xid {xid} on connection {} matches no pending write",
+                c.peer
+            );
+        }
+    }
+
+    /// If `c` has a write `xid` in flight, gives it its answer (built only then) and
+    /// sends what is ready at the front of the queue; false if no such write waits
+    /// (a committed txn of this session from before it came to this connection).
+    fn answer_write(&self, c: &Rc<Conn>, xid: i32, frame: impl FnOnce() -> bytes::Bytes) -> bool {
         {
             let mut pending = c.pending.borrow_mut();
             let slot = pending
                 .iter_mut()
                 .find(|p| matches!(p, Pending::Write { xid: x, reply: None, .. } if *x == xid));
             match slot {
-                Some(Pending::Write { reply, .. }) => *reply = Some(frame),
-                _ => {
-                    tracing::error!(
-                        "answer for xid {xid} on connection {} matches no pending write",
-                        c.peer
-                    );
-                    return;
-                }
+                Some(Pending::Write { reply, .. }) => *reply = Some(frame()),
+                _ => return false,
             }
         }
-        self.drain_answers(&c, false);
+        self.drain_answers(c, false);
+        true
     }
 
     /// Sends the answers at the front of `pending` in order, serving queued reads when
