@@ -224,14 +224,26 @@ fn main() -> ExitCode {
             if let Some(p) = port {
                 props.push(format!("clientPort={p}"));
             }
-            let cfg = match Config::load(config_file.or(config).as_deref(), &props) {
+            let file = config_file.or(config);
+            let cfg = match Config::load(file.as_deref(), &props) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("ringkeeper: {e}");
                     return ExitCode::from(2);
                 }
             };
-            match ringkeeper::server::run(cfg) {
+            // An ensemble member also needs the ensemble part: server lines and myid.
+            let ensemble = match (&file, cfg.ensemble) {
+                (Some(path), true) => match ringkeeper::config::QuorumConfig::load(path, &props) {
+                    Ok(q) => Some(q),
+                    Err(e) => {
+                        eprintln!("ringkeeper: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                _ => None,
+            };
+            match ringkeeper::server::run(cfg, ensemble) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("ringkeeper: {e}");

@@ -306,7 +306,7 @@ fn a_second_server_cannot_share_the_metrics_port() {
 }
 
 #[test]
-fn an_ensemble_config_is_refused_unless_forced() {
+fn an_ensemble_member_without_myid_is_refused_and_forced_standalone_runs_alone() {
     let scratch = Scratch::new("ensemble");
     let port = free_port();
     let text = format!(
@@ -321,10 +321,10 @@ fn an_ensemble_config_is_refused_unless_forced() {
         scratch.path(),
         Duration::from_secs(10),
     );
-    let status = status.unwrap_or_else(|| panic!("it ran standalone:\n{out}"));
+    let status = status.unwrap_or_else(|| panic!("it ran without myid:\n{out}"));
     assert_eq!(status.code(), Some(2), "{out}");
     assert!(
-        out.contains("ensemble of 3 servers") && out.contains("forceStandalone"),
+        out.contains("cannot read myid, which an ensemble member needs"),
         "{out}"
     );
     assert!(!scratch.path().join("data").exists(), "it wrote a data dir");
@@ -358,6 +358,7 @@ fn keys_read_but_not_honoured_are_named_at_start() {
              clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
              admin.forceHttps=true\n\
              skipACL=yes\n\
+             syncEnabled=true\n\
              authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
             scratch.path().join("data").display(),
         ),
@@ -375,8 +376,10 @@ fn keys_read_but_not_honoured_are_named_at_start() {
     p.wait_for_line("serving on", Duration::from_secs(20));
     let out = p.output();
     for (key, why) in [
-        ("initLimit", "ensembles are not supported"),
-        ("syncLimit", "ensembles are not supported"),
+        (
+            "syncEnabled",
+            "an ensemble setting ringkeeper does not implement",
+        ),
         ("admin.forceHttps", "AdminServer serves plain HTTP/1.1 only"),
         ("skipACL", "ACLs are always checked"),
         ("authProvider.1", "no provider class is loaded"),

@@ -6,11 +6,11 @@
 //! here. Unknown keys are warned about and ignored, never fatal: an operator's existing
 //! `zoo.cfg` must start the server. Keys ZooKeeper knows that ringkeeper accepts but
 //! does not honour (quorum TLS, ensemble settings, ...) get a warning naming
-//! what is missing. The one exception is an ensemble (more than one `server.N`
-//! line): it is refused, because servers that do not replicate would diverge.
+//! what is missing.
 //!
-//! `ensemble` reads the same file's ensemble part (`QuorumConfig`: server lines,
-//! `myid`, the election settings) for the election driver.
+//! More than one `server.N` line makes the server an ensemble member
+//! (`Config::ensemble`); `ensemble` reads the same file's ensemble part
+//! (`QuorumConfig`: server lines, `myid`, the election and sync limits).
 //!
 //! Settings come from the file's lines, then the `-D key=value` flags, which win;
 //! every message names where a setting came from (`zoo.cfg:12` or `-D`).
@@ -111,6 +111,9 @@ pub struct Config {
     /// `forceSync`: fsync the log before acknowledging. `no` is unsafe: an
     /// acknowledged write can be lost in a power failure.
     pub force_sync: bool,
+    /// More than one `server.N` line (and no `forceStandalone`): this server is an
+    /// ensemble member, whose ensemble part `QuorumConfig` reads.
+    pub ensemble: bool,
     /// A log sync slower than this is logged (`fsync.warningthresholdms`).
     pub fsync_warning_threshold_ms: u64,
     /// Snapshots (and the log needed to replay them) kept by purging.
@@ -246,13 +249,7 @@ pub const FSYNC_WARNING_THRESHOLD_MS_DEFAULT: u64 = 1000;
 /// Keys ZooKeeper reads that ringkeeper accepts but does not honour, with why; each one
 /// present gets a WARN at start, so nobody believes a setting took effect that did not.
 const NOT_HONOURED: &[(&str, &str)] = &[
-    ("initLimit", ENSEMBLE_ONLY),
-    ("syncLimit", ENSEMBLE_ONLY),
     ("peerType", ENSEMBLE_ONLY),
-    ("electionAlg", ENSEMBLE_ONLY),
-    ("electionPortBindRetry", ENSEMBLE_ONLY),
-    ("cnxTimeout", ENSEMBLE_ONLY),
-    ("quorumListenOnAllIPs", ENSEMBLE_ONLY),
     ("syncEnabled", ENSEMBLE_ONLY),
     ("leaderServes", ENSEMBLE_ONLY),
     ("commitLogCount", ENSEMBLE_ONLY),
@@ -308,7 +305,7 @@ const NOT_HONOURED: &[(&str, &str)] = &[
         "only jute.maxbuffer bounds a request",
     ),
 ];
-const ENSEMBLE_ONLY: &str = "an ensemble setting, and ensembles are not supported yet";
+const ENSEMBLE_ONLY: &str = "an ensemble setting ringkeeper does not implement yet";
 const NO_TLS: &str = "only the client port's TLS keys are read (ssl.keyStore.*, \
      ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites)";
 
@@ -426,6 +423,7 @@ impl Config {
             snap_count: SNAP_COUNT_DEFAULT,
             prealloc_bytes: PREALLOC_KIB_DEFAULT * 1024,
             force_sync: true,
+            ensemble: false,
             fsync_warning_threshold_ms: FSYNC_WARNING_THRESHOLD_MS_DEFAULT,
             snap_retain_count: SNAP_RETAIN_MIN,
             purge_interval_hours: 0,
@@ -725,6 +723,14 @@ impl Config {
                 "secureClientPortAddress" => secure_host = Some(value.to_owned()),
                 k if tls.take(k, value).map_err(|r| bad(&r))? => {}
                 k if is_server_line(k) => servers.push(format!("{at}: {k}")),
+                // The ensemble's settings: `QuorumConfig` reads and checks them.
+                "initLimit"
+                | "syncLimit"
+                | "electionAlg"
+                | "electionPortBindRetry"
+                | "cnxTimeout"
+                | "quorumCnxnTimeoutMs"
+                | "quorumListenOnAllIPs" => {}
                 "dynamicConfigFile" => {
                     let text = std::fs::read_to_string(value).map_err(|e| {
                         bad(&format!("cannot read the dynamic config file {value}: {e}"))
@@ -758,7 +764,7 @@ impl Config {
                 )));
             }
         }
-        check_servers(&servers, force_standalone, &mut cfg.warnings)?;
+        cfg.ensemble = check_servers(&servers, force_standalone, &mut cfg.warnings)?;
         cfg.enforce_auth_schemes =
             enforce_auth_config(&settings, enforce_auth, enforce_auth_schemes, require_sasl)?;
         let ip = match client_host {
@@ -996,23 +1002,22 @@ fn is_server_line(key: &str) -> bool {
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// More than one `server.N` line describes an ensemble. Run standalone, each host
-/// would accept writes the others never see: the same `zoo.cfg` on three hosts makes
-/// three diverging servers. So that is refused unless `forceStandalone` says to run
-/// this one server alone; one line is standalone, as ZooKeeper runs it.
+/// Whether the server lines make this server an ensemble member: more than one
+/// `server.N` line does, unless `forceStandalone` says to run this one server alone;
+/// one line is standalone, as ZooKeeper runs it.
 fn check_servers(
     servers: &[String],
     force_standalone: bool,
     warnings: &mut Vec<String>,
-) -> Result<(), ConfigError> {
+) -> Result<bool, ConfigError> {
     match servers.len() {
-        0 => Ok(()),
+        0 => Ok(false),
         1 => {
             warnings.push(format!(
                 "{}: a single server line; running standalone, as ZooKeeper does",
                 servers[0]
             ));
-            Ok(())
+            Ok(false)
         }
         n if force_standalone => {
             warnings.push(format!(
@@ -1021,15 +1026,9 @@ fn check_servers(
                  accepts reaches the others",
                 servers.join(", ")
             ));
-            Ok(())
+            Ok(false)
         }
-        n => Err(ConfigError::Invalid(format!(
-            "the configuration describes an ensemble of {n} servers ({}), and ringkeeper \
-             does not replicate yet: each server would run alone and their data would \
-             diverge. Run one standalone server (remove the server lines), or set \
-             forceStandalone=true to run this one alone anyway",
-            servers.join(", ")
-        ))),
+        _ => Ok(true),
     }
 }
 
@@ -1319,14 +1318,14 @@ mod tests {
     #[test]
     fn keys_not_honoured_are_warned_with_where_they_came_from() {
         let cfg = Config::parse(
-            "dataDir=/d\nclientPort=1\ninitLimit=10\nsslQuorum=true\nadmin.forceHttps=true\n\
+            "dataDir=/d\nclientPort=1\nsyncEnabled=true\nsslQuorum=true\nadmin.forceHttps=true\n\
              ssl.crl=true\nskipACL=yes\nnoSuchKey=1\n",
             "zoo.cfg",
         )
         .expect("parses");
         let w = cfg.warnings.join("\n");
         for needle in [
-            "zoo.cfg:3: initLimit is read but not honoured: an ensemble setting",
+            "zoo.cfg:3: syncEnabled is read but not honoured: an ensemble setting",
             "zoo.cfg:4: sslQuorum is read but not honoured: an ensemble setting",
             "zoo.cfg:5: admin.forceHttps is read but not honoured: the AdminServer serves plain",
             "zoo.cfg:6: ssl.crl is read but not honoured: only the client port's TLS keys",
@@ -1405,15 +1404,17 @@ mod tests {
     }
 
     #[test]
-    fn an_ensemble_is_refused_unless_forced_and_one_server_line_is_standalone() {
+    fn an_ensemble_is_an_ensemble_unless_forced_and_one_server_line_is_standalone() {
         let three = "dataDir=/d\nclientPort=1\nserver.1=a:2888:3888\nserver.2=b:2888:3888\n\
                      server.3=c:2888:3888;2181\n";
-        let err = Config::parse(three, "zoo.cfg").expect_err("an ensemble");
-        let msg = err.to_string();
-        assert!(msg.contains("ensemble of 3 servers"), "{msg}");
-        assert!(msg.contains("zoo.cfg:3: server.1"), "{msg}");
+        assert!(
+            Config::parse(three, "zoo.cfg")
+                .expect("an ensemble")
+                .ensemble
+        );
         let forced =
             Config::parse(&format!("{three}forceStandalone=true\n"), "zoo.cfg").expect("forced");
+        assert!(!forced.ensemble);
         assert!(forced
             .warnings
             .iter()
@@ -1436,8 +1437,11 @@ mod tests {
             "dataDir=/d\nclientPort=1\ndynamicConfigFile={}\n",
             dynamic.display()
         );
-        let err = Config::parse(&text, "zoo.cfg").expect_err("an ensemble");
-        assert!(err.to_string().contains("ensemble of 2 servers"), "{err}");
+        assert!(
+            Config::parse(&text, "zoo.cfg")
+                .expect("an ensemble")
+                .ensemble
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -273,7 +273,7 @@ async fn server_stats(core: &Rc<Core>, m: &mut Map<String, Value>) {
             "data_dir_size": data,
             "log_dir_size": log,
             "provider_null": false,
-            "server_state": "standalone",
+            "server_state": core.stats.mode().name(),
             "last_processed_zxid": f.last_zxid,
             "outstanding_requests": f.outstanding,
             "avg_latency": f.avg_latency_ms,

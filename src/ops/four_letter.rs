@@ -102,7 +102,7 @@ fn srvr(core: &Rc<Core>, clients: Option<String>) -> String {
     let _ = writeln!(s, "Connections: {}", f.connections);
     let _ = writeln!(s, "Outstanding: {}", f.outstanding);
     let _ = writeln!(s, "Zxid: 0x{:x}", f.last_zxid);
-    s.push_str("Mode: standalone\n");
+    let _ = writeln!(s, "Mode: {}", core.stats.mode().name());
     let _ = writeln!(s, "Node count: {}", f.node_count);
     s
 }

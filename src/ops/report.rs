@@ -278,7 +278,10 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
     let fsyncs = q.fsyncs.load(Relaxed);
     let rows: Vec<(&str, Metric)> = vec![
         ("zk_version", Metric::Text(f.version)),
-        ("zk_server_state", Metric::Text("standalone".into())),
+        (
+            "zk_server_state",
+            Metric::Text(core.stats.mode().name().into()),
+        ),
         ("zk_avg_latency", Metric::Float(f.avg_latency_ms, 4)),
         ("zk_max_latency", int(f.max_latency_ms)),
         ("zk_min_latency", int(f.min_latency_ms)),

@@ -383,6 +383,15 @@ async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<(),
             return Err("bad handshake".into());
         }
     };
+    // An ensemble member between leaders serves nobody (ZooKeeper: "ZooKeeperServer
+    // not running"); the client tries another server.
+    if !core.stats.mode().serves() {
+        tracing::info!(
+            "closing connection from {}: not serving (no leader synchronized yet)",
+            conn.peer
+        );
+        return Err("not serving".into());
+    }
     let last = core.last_zxid.get();
     if req.last_zxid_seen > last {
         tracing::warn!(
@@ -484,7 +493,7 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
     let session = conn.session.get();
     core.touched.borrow_mut().insert(session);
 
-    let request = match Request::decode(header.op, body) {
+    let request = match Request::decode(header.op, body.clone()) {
         Ok(r) => r,
         Err(RequestError::Unimplemented(op)) => {
             // ZooKeeper's UnimplementedRequestProcessor answers, then closes.
@@ -562,6 +571,7 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
                     session: conn.session.get(),
                     xid: header.xid,
                     request: r,
+                    body,
                     auth,
                 },
             )

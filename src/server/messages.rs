@@ -22,6 +22,9 @@ pub enum ToQuorum {
         session: i64,
         xid: i32,
         request: Request,
+        /// The request's body as the client sent it, without its header: what a
+        /// follower forwards to its leader (REQUEST), which decodes it again.
+        body: bytes::Bytes,
         /// The identities the session has authenticated as, for ACL checks in prep.
         auth: Arc<[Id]>,
     },
@@ -137,6 +140,10 @@ pub enum ToSession {
     },
     /// The session moved to another connection: close this one without closing the session.
     CloseConnection { conn: ConnId, session: i64 },
+    /// The server stopped serving clients (an ensemble member that lost its leader or
+    /// quorum): close every connection without closing its session, as ZooKeeper's
+    /// server shutdown on LOOKING does; clients reconnect to another member.
+    StopServing,
     /// Core `asker` gathers `kind` (see `ToQuorum::Gather`): send this core's share.
     GatherAsk {
         asker: CoreIdx,

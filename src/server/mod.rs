@@ -82,7 +82,10 @@ pub enum ServerError {
 }
 
 /// Starts the server and blocks until it stops.
-pub fn run(mut cfg: Config) -> Result<(), ServerError> {
+pub fn run(
+    mut cfg: Config,
+    ensemble: Option<crate::config::QuorumConfig>,
+) -> Result<(), ServerError> {
     // Relative directories (the embedded default's `ringkeeper-data` is one) are
     // resolved once against the directory the server started in: io_uring opens and
     // blocking-pool jobs must not depend on a relative path.
@@ -120,6 +123,10 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
     let cfg = Arc::new(cfg);
     let n = cfg.session_cores;
     let stats = Arc::new(stats::ServerStats::new(n));
+    if cfg.ensemble {
+        // Nobody is served until this member has a leader and is synchronized.
+        stats.set_mode(stats::ServerMode::NotServing);
+    }
     let cpus = core_affinity::get_core_ids().unwrap_or_default();
     let cpu_for = |slot: usize| cpus.get(slot % cpus.len().max(1)).copied();
 
@@ -227,6 +234,7 @@ pub fn run(mut cfg: Config) -> Result<(), ServerError> {
                 },
                 stats,
                 quorum_stop,
+                ensemble,
             )
         }
     };

@@ -348,6 +348,7 @@ impl Core {
                     g.arrived.raise();
                 }
             }
+            ToSession::StopServing => self.stop_serving(),
             ToSession::CloseConnection { conn, session } => {
                 let c = self.conns.borrow().get(&conn).cloned();
                 if let Some(c) = c {
@@ -361,6 +362,23 @@ impl Core {
                     }
                 }
             }
+        }
+    }
+
+    /// Closes every connection, leaving its session open (`ToSession::StopServing`).
+    fn stop_serving(&self) {
+        let conns: Vec<Rc<Conn>> = self.conns.borrow().values().cloned().collect();
+        if !conns.is_empty() {
+            tracing::info!(
+                "session core {}: not serving; closing {} connection(s)",
+                self.idx,
+                conns.len()
+            );
+        }
+        self.awaiting_session.borrow_mut().clear();
+        for c in conns {
+            self.detach_session(&c);
+            c.outbox.close_after_flush();
         }
     }
 

@@ -176,6 +176,37 @@ pub struct ServerStats {
     pub started: Instant,
     /// Open connections per client IP and in all, over every session core.
     open_conns: Mutex<OpenConns>,
+    /// What this server is in its ensemble (`ServerMode`), as `srvr` and `mntr` say it.
+    mode: std::sync::atomic::AtomicU8,
+}
+
+/// A server's part in its ensemble, as ZooKeeper's `srvr` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerMode {
+    Standalone = 0,
+    /// An ensemble member that is electing or synchronizing: it serves no client.
+    NotServing = 1,
+    Leader = 2,
+    Follower = 3,
+    Observer = 4,
+}
+
+impl ServerMode {
+    /// The name `srvr` prints after `Mode:` and `mntr` as `zk_server_state`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerMode::Standalone => "standalone",
+            ServerMode::NotServing => "looking",
+            ServerMode::Leader => "leader",
+            ServerMode::Follower => "follower",
+            ServerMode::Observer => "observer",
+        }
+    }
+
+    /// Whether clients are served.
+    pub fn serves(self) -> bool {
+        self != ServerMode::NotServing
+    }
 }
 
 #[derive(Default)]
@@ -212,7 +243,23 @@ impl ServerStats {
             slots: (0..=session_cores).map(|_| CoreStats::new()).collect(),
             started: Instant::now(),
             open_conns: Mutex::new(OpenConns::default()),
+            mode: std::sync::atomic::AtomicU8::new(ServerMode::Standalone as u8),
         }
+    }
+
+    pub fn mode(&self) -> ServerMode {
+        match self.mode.load(std::sync::atomic::Ordering::Acquire) {
+            0 => ServerMode::Standalone,
+            2 => ServerMode::Leader,
+            3 => ServerMode::Follower,
+            4 => ServerMode::Observer,
+            _ => ServerMode::NotServing,
+        }
+    }
+
+    pub fn set_mode(&self, mode: ServerMode) {
+        self.mode
+            .store(mode as u8, std::sync::atomic::Ordering::Release);
     }
 
     /// Counts a new connection from `ip` unless `per_ip` connections from it, or

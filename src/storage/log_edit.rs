@@ -111,6 +111,21 @@ pub fn truncate_log_after(log_dir: &Path, zxid: i64) -> Result<Truncated> {
     Ok(done)
 }
 
+/// Removes every segment of the log in `log_dir` and fsyncs the directory; returns how
+/// many were removed. For a learner that received a SNAP: the snapshot replaces its
+/// whole history, and a record the log kept after the snapshot's zxid would be
+/// replayed on top of it at the next start.
+pub fn remove_log(log_dir: &Path) -> Result<usize> {
+    let segs = names::list(log_dir, LOG_PREFIX)?;
+    for (_, path) in &segs {
+        std::fs::remove_file(path).map_err(|e| StorageError::io(path, "remove segment", e))?;
+    }
+    if !segs.is_empty() {
+        names::sync_dir(log_dir)?;
+    }
+    Ok(segs.len())
+}
+
 fn not_in_log(path: &Path, zxid: i64) -> StorageError {
     StorageError::CorruptRecord {
         path: path.to_owned(),

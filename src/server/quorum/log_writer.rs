@@ -33,6 +33,20 @@ impl LogWriter {
         }
     }
 
+    /// The zxid of the last txn appended (durable once the next sync returns).
+    pub fn last_zxid(&self) -> i64 {
+        self.log.borrow().last_zxid()
+    }
+
+    /// Takes `log` in place of the current one (a learner that truncated its log or
+    /// loaded a snapshot recovered it again); the old one is dropped. No append or sync
+    /// may be in flight.
+    pub fn replace(&self, log: TxnLog) {
+        let old = std::mem::replace(&mut *self.log.borrow_mut(), log);
+        drop(old);
+        self.synced_bytes.set(self.log.borrow().bytes_appended());
+    }
+
     /// Bytes appended since the start (for the batch's byte bound).
     pub fn bytes_appended(&self) -> u64 {
         self.log.borrow().bytes_appended()

@@ -10,6 +10,13 @@
 //! The other jobs live beside it: the session table and who holds each session
 //! (`sessions`), snapshots and purge (`snapshots`). Standalone is a quorum of one: the
 //! same pipeline.
+//!
+//! In an ensemble (`peer`) the task also plays this server's part in ZAB. Its `Role`
+//! says what the pipeline does with work: a leader prepares it as above and proposes
+//! each txn to its followers, applying a txn once a quorum has it durable; a follower
+//! forwards work to its leader (REQUEST) and applies what the leader commits; between
+//! leaders no work is taken and no client is served. Either way a txn is applied only
+//! through `apply_through`, in zxid order, and reaches the session cores the same way.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -20,8 +27,10 @@ use std::time::{Duration, Instant};
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 
 mod log_writer;
+mod peer;
 mod sessions;
 mod snapshots;
+mod wire_io;
 
 use log_writer::LogWriter;
 use sessions::Sessions;
@@ -50,18 +59,34 @@ pub struct Durable {
     pub sessions: Vec<(i64, i32)>,
 }
 
+/// Where a unit of work came from: a connection of a session core here, or (on a
+/// leader) a learner's connection on the quorum port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Local { core: CoreIdx, conn: ConnId },
+    Learner(crate::zab::leader::ConnId),
+}
+
 /// Work waiting for the pipeline, in arrival order.
 enum Work {
     Write {
         session: i64,
         xid: i32,
         request: Request,
+        /// The body as the client sent it (what a follower forwards).
+        body: bytes::Bytes,
         auth: Arc<[Id]>,
+    },
+    /// A forwarded request whose body did not decode: logged as an error txn, so the
+    /// learner's client gets its answer (ZooKeeper proposes failed requests too).
+    Failed {
+        session: i64,
+        xid: i32,
+        code: ErrorCode,
     },
     Sync(SyncMarker),
     CreateSession {
-        core: CoreIdx,
-        conn: ConnId,
+        origin: Origin,
         session: i64,
         timeout_ms: i32,
     },
@@ -71,12 +96,27 @@ enum Work {
     Reap(String),
 }
 
-/// A `sync` waiting for everything prepared before it to be published.
-struct SyncMarker {
-    core: CoreIdx,
-    conn: ConnId,
-    xid: i32,
-    path: String,
+/// A `sync` waiting for everything prepared before it to be applied and published.
+enum SyncMarker {
+    /// A client of session core `core`.
+    Local {
+        core: CoreIdx,
+        conn: ConnId,
+        xid: i32,
+        path: String,
+    },
+    /// A learner forwarded it: answered with a SYNC packet on its connection.
+    Learner(crate::zab::leader::ConnId),
+}
+
+/// What the pipeline does with work (see the module doc).
+#[derive(Clone)]
+enum Role {
+    Standalone,
+    /// An ensemble member electing, or synchronizing with its leader.
+    NotServing,
+    Leading(Rc<peer::Leading>),
+    Following(Rc<peer::Following>),
 }
 
 struct Quorum {
@@ -110,6 +150,16 @@ struct Quorum {
     snapshots: Snapshots,
     /// The server is stopping (see `shutdown`).
     stopping: Cell<bool>,
+    role: RefCell<Role>,
+    /// Txns in the log and not yet applied, in zxid order.
+    unapplied: RefCell<VecDeque<Committed>>,
+    /// Syncs waiting for the tree to reach a zxid, in order.
+    waiting_syncs: RefCell<VecDeque<(i64, SyncMarker)>>,
+    /// The newest applied txns as PROPOSAL data, for a leader's DIFF syncs
+    /// (`committedLog`); at most `commitLogCount`.
+    window: RefCell<VecDeque<crate::zab::history::Txn>>,
+    /// A batch is between its prep and its log sync (a role change waits for it).
+    batch_in_flight: Cell<bool>,
 }
 
 impl Quorum {
@@ -140,11 +190,13 @@ impl Quorum {
                 session,
                 xid,
                 request,
+                body,
                 auth,
             } => self.push(Work::Write {
                 session,
                 xid,
                 request,
+                body,
                 auth,
             }),
             ToQuorum::Sync {
@@ -152,7 +204,7 @@ impl Quorum {
                 conn,
                 xid,
                 path,
-            } => self.push(Work::Sync(SyncMarker {
+            } => self.push(Work::Sync(SyncMarker::Local {
                 core,
                 conn,
                 xid,
@@ -164,12 +216,23 @@ impl Quorum {
                 session,
                 timeout_ms,
             } => self.push(Work::CreateSession {
-                core,
-                conn,
+                origin: Origin::Local { core, conn },
                 session,
                 timeout_ms,
             }),
-            ToQuorum::Touch(ids) => self.sessions.touch(ids, self.now_ms()),
+            ToQuorum::Touch(ids) => {
+                let role = self.role.borrow().clone();
+                if let Role::Following(f) = role {
+                    f.touched(self, &ids);
+                }
+                self.sessions.touch(ids, self.now_ms());
+            }
+            ToQuorum::Revalidate { core, conn, req } if self.is_following() => {
+                let role = self.role.borrow().clone();
+                if let Role::Following(f) = role {
+                    f.revalidate(self, core, conn, req).await;
+                }
+            }
             ToQuorum::Revalidate { core, conn, req } => {
                 let id = req.session_id;
                 let r = self
@@ -202,7 +265,10 @@ impl Quorum {
     }
 
     fn next_header(&self, client_id: i64, cxid: i32, op: OpCode) -> TxnHeader {
-        let zxid = self.last_zxid.get() + 1;
+        let zxid = match &*self.role.borrow() {
+            Role::Leading(l) => l.next_zxid(),
+            _ => self.last_zxid.get() + 1,
+        };
         self.last_zxid.set(zxid);
         TxnHeader {
             client_id,
@@ -223,6 +289,7 @@ impl Quorum {
                 xid,
                 request,
                 auth,
+                ..
             } => {
                 let op = request.op_code();
                 let mut hdr = self.next_header(session, xid, op);
@@ -233,19 +300,23 @@ impl Quorum {
                 self.commit_sessions(&hdr, &txn);
                 Some(Committed { hdr, txn })
             }
+            Work::Failed { session, xid, code } => {
+                let txn = Txn::error(code);
+                let hdr = self.next_header(session, xid, OpCode::Error);
+                Some(Committed { hdr, txn })
+            }
             Work::Sync(_) => None,
             Work::CreateSession {
-                core,
-                conn,
+                origin,
                 session: id,
                 timeout_ms,
             } => {
-                let opened = self
-                    .sessions
-                    .open(id, timeout_ms, core, conn, self.now_ms());
+                let opened = self.sessions.open(id, timeout_ms, origin, self.now_ms());
                 if let Err(e) = opened {
                     tracing::warn!("refusing a new session: {e}");
-                    self.refused.borrow_mut().push((core, conn, id));
+                    if let Origin::Local { core, conn } = origin {
+                        self.refused.borrow_mut().push((core, conn, id));
+                    }
                     return None;
                 }
                 let hdr = self.next_header(id, 0, OpCode::CreateSession);
@@ -347,12 +418,46 @@ impl Quorum {
         );
     }
 
-    /// The pipeline: take a batch, prepare it, append, sync, commit (fan out).
+    /// Whether the pipeline takes work now (see `Role`).
+    fn takes_work(&self) -> bool {
+        match &*self.role.borrow() {
+            Role::Standalone => true,
+            Role::NotServing => false,
+            Role::Leading(l) => l.is_broadcasting(),
+            Role::Following(f) => f.is_broadcasting(),
+        }
+    }
+
+    fn is_following(&self) -> bool {
+        matches!(&*self.role.borrow(), Role::Following(_))
+    }
+
+    /// Whether this server expires sessions and reaps nodes: standalone, or a leader.
+    fn is_authority(&self) -> bool {
+        match &*self.role.borrow() {
+            Role::Standalone => true,
+            Role::Leading(l) => l.is_broadcasting(),
+            _ => false,
+        }
+    }
+
+    /// The pipeline: take a batch, prepare it, append, sync; then apply it once it is
+    /// committed (at once standalone, on a quorum's ACKs as a leader); as a follower,
+    /// forward the work to the leader instead.
     async fn pipeline(self: &Rc<Self>) {
         loop {
-            while self.inbox.borrow().is_empty() {
+            while self.inbox.borrow().is_empty() || !self.takes_work() {
                 self.inbox_ready.wait().await;
             }
+            let role = self.role.borrow().clone();
+            if let Role::Following(f) = &role {
+                let work: Vec<_> = self.inbox.borrow_mut().drain(..).collect();
+                for (_, w) in work {
+                    f.forward(self, w);
+                }
+                continue;
+            }
+            self.batch_in_flight.set(true);
             // A batch takes what is queued, up to the txn and byte bounds; whatever
             // arrives while it syncs forms the next batch (group commit).
             let max_txns = self.cfg.commit_batch_max_txns;
@@ -363,9 +468,6 @@ impl Quorum {
                 .borrow_mut()
                 .commit_up_to(self.applied.get());
             let mut committed: Vec<Committed> = Vec::new();
-            // Syncs taken with this batch: answered once it is published, so every txn
-            // prepared before them is in the version their core then catches up to.
-            let mut syncs: Vec<SyncMarker> = Vec::new();
             let mut append_us = 0u64;
             loop {
                 if committed.len() >= max_txns
@@ -377,7 +479,9 @@ impl Quorum {
                 let Some((arrived, w)) = next else { break };
                 let w = match w {
                     Work::Sync(marker) => {
-                        syncs.push(marker);
+                        // Answered once everything prepared before it is applied.
+                        let after = self.last_zxid.get();
+                        self.waiting_syncs.borrow_mut().push_back((after, marker));
                         continue;
                     }
                     w => w,
@@ -389,6 +493,10 @@ impl Quorum {
                 let t1 = Instant::now();
                 qs.stage(Stage::Prep, t1.duration_since(t0).as_micros() as u64);
                 if let Some(c) = prepared {
+                    if let Role::Leading(l) = &role {
+                        // Followers get the PROPOSAL while our own append and sync run.
+                        l.propose(self, &c);
+                    }
                     self.log.append(std::slice::from_ref(&c));
                     append_us += t1.elapsed().as_micros() as u64;
                     committed.push(c);
@@ -405,47 +513,127 @@ impl Quorum {
                     })
                     .await;
             }
-            if committed.is_empty() {
-                // Everything prepared before these syncs is published already.
-                self.answer_syncs(syncs).await;
+            let Some(last) = committed.last().map(|c| c.hdr.zxid) else {
+                self.batch_in_flight.set(false);
+                // Everything prepared before these syncs may be applied already.
+                self.answer_due_syncs().await;
                 continue;
-            }
+            };
             let txns = committed.len() as u64;
             self.stats.quorum().stage(Stage::Append, append_us);
             self.log.sync(txns).await;
             self.stats.quorum().batch_committed(committed.len());
-            let applying = Instant::now();
-            self.apply_and_publish(committed);
-            let fanout = Instant::now();
-            self.stats.quorum().stage(
-                Stage::Apply,
-                fanout.duration_since(applying).as_micros() as u64,
-            );
-            for out in &self.outs {
-                if out.send(ToSession::Published).await.is_err() {
-                    tracing::error!("a session core went away; stopping the pipeline");
-                    return;
-                }
+            self.unapplied.borrow_mut().extend(committed);
+            self.batch_in_flight.set(false);
+            match &role {
+                Role::Leading(l) => l.persisted(self, last).await,
+                _ => self.apply_through(last).await,
             }
-            self.stats
-                .quorum()
-                .stage(Stage::Commit, fanout.elapsed().as_micros() as u64);
-            self.answer_syncs(syncs).await;
-            self.maybe_snapshot(txns);
         }
     }
 
-    /// Tells each sync's core that everything before the sync is published.
-    async fn answer_syncs(&self, syncs: Vec<SyncMarker>) {
-        for SyncMarker {
-            core,
-            conn,
-            xid,
-            path,
-        } in syncs
-        {
-            if let Some(out) = self.outs.get(core) {
-                let _ = out.send(ToSession::Synced { conn, xid, path }).await;
+    /// Applies every logged txn up to `through` and tells the session cores.
+    async fn apply_through(&self, through: i64) {
+        self.apply_now(through);
+        self.after_apply().await;
+    }
+
+    /// Applies, in zxid order, every logged txn up to `through` that is not applied
+    /// yet, and publishes them: the only way a txn reaches the tree. Synchronous, so
+    /// the tree and `applied` agree with whoever asked (a SNAP sent right after an
+    /// apply sends this tree). `after_apply` then tells the session cores.
+    fn apply_now(&self, through: i64) {
+        let batch: Vec<Committed> = {
+            let mut u = self.unapplied.borrow_mut();
+            let mut b = Vec::new();
+            while u.front().is_some_and(|c| c.hdr.zxid <= through) {
+                if let Some(c) = u.pop_front() {
+                    if c.hdr.zxid > self.applied.get() {
+                        b.push(c);
+                    }
+                }
+            }
+            b
+        };
+        if batch.is_empty() {
+            return;
+        }
+        if !self.is_authority() {
+            // A leader tracks sessions as it prepares their txns; everyone else as
+            // they are committed.
+            let now = self.now_ms();
+            for c in &batch {
+                self.sessions.follow_committed(&c.hdr, &c.txn, now);
+            }
+        }
+        if self.cfg.ensemble {
+            let mut w = self.window.borrow_mut();
+            for c in &batch {
+                w.push_back(crate::zab::history::Txn {
+                    zxid: c.hdr.zxid,
+                    data: peer::proposal_data(c),
+                });
+            }
+            while w.len() > crate::zab::history::DEFAULT_COMMIT_LOG_COUNT {
+                w.pop_front();
+            }
+        }
+        let txns = batch.len() as u64;
+        let applying = Instant::now();
+        self.apply_and_publish(batch);
+        self.stats
+            .quorum()
+            .stage(Stage::Apply, applying.elapsed().as_micros() as u64);
+        self.maybe_snapshot(txns);
+    }
+
+    /// After `apply_now`: wakes the session cores and answers the syncs now due.
+    async fn after_apply(&self) {
+        let fanout = Instant::now();
+        self.notify_cores().await;
+        self.stats
+            .quorum()
+            .stage(Stage::Commit, fanout.elapsed().as_micros() as u64);
+        self.answer_due_syncs().await;
+    }
+
+    /// Tells every session core a new entry is published.
+    async fn notify_cores(&self) {
+        for out in &self.outs {
+            if out.send(ToSession::Published).await.is_err() {
+                fatal("a session core went away");
+            }
+        }
+    }
+
+    /// Answers the syncs whose txns are all applied and published.
+    async fn answer_due_syncs(&self) {
+        loop {
+            let due = {
+                let mut w = self.waiting_syncs.borrow_mut();
+                match w.front() {
+                    Some((after, _)) if *after <= self.applied.get() => w.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some((_, marker)) = due else { break };
+            match marker {
+                SyncMarker::Local {
+                    core,
+                    conn,
+                    xid,
+                    path,
+                } => {
+                    if let Some(out) = self.outs.get(core) {
+                        let _ = out.send(ToSession::Synced { conn, xid, path }).await;
+                    }
+                }
+                SyncMarker::Learner(conn) => {
+                    let role = self.role.borrow().clone();
+                    if let Role::Leading(l) = role {
+                        l.send_sync(conn);
+                    }
+                }
             }
         }
     }
@@ -495,6 +683,11 @@ impl Quorum {
                 // server): none is expired, nothing reaped while connections close.
                 continue;
             }
+            if !self.is_authority() {
+                // Only the leader expires sessions and reaps nodes; the others follow
+                // the txns it commits.
+                continue;
+            }
             let now = self.now_ms();
             let expired = self.sessions.expire_due(now);
             for id in expired {
@@ -538,6 +731,7 @@ pub async fn run(
     Channels { outs, ins, retired }: Channels,
     stats: Arc<ServerStats>,
     stop: StopNotice,
+    ensemble: Option<crate::config::QuorumConfig>,
 ) {
     let last_zxid = durable.last_zxid;
     // A channel end's connect waits for its peer; the receivers connect in their own
@@ -572,6 +766,15 @@ pub async fn run(
         log: LogWriter::new(cfg.clone(), stats.clone(), durable.log),
         snapshots: Snapshots::new(cfg.clone(), stats.clone()),
         stopping: Cell::new(false),
+        role: RefCell::new(if ensemble.is_some() {
+            Role::NotServing
+        } else {
+            Role::Standalone
+        }),
+        unapplied: RefCell::new(VecDeque::new()),
+        waiting_syncs: RefCell::new(VecDeque::new()),
+        window: RefCell::new(VecDeque::new()),
+        batch_in_flight: Cell::new(false),
         cfg,
         tree: RefCell::new(durable.tree),
         newest: RefCell::new(newest),
@@ -607,6 +810,10 @@ pub async fn run(
         t.stopping.set(true);
     })
     .detach();
+    if let Some(qcfg) = ensemble {
+        let t = q.clone();
+        glommio::spawn_local(async move { peer::run(t, qcfg).await }).detach();
+    }
     q.pipeline().await;
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::server::messages::{ConnId, CoreIdx};
 use crate::server::stats::ServerStats;
 use crate::session::{self, SessionError, SessionTracker};
+use crate::txn::{Txn, TxnHeader};
 
 pub struct Sessions {
     tracker: RefCell<SessionTracker>,
@@ -78,21 +79,93 @@ impl Sessions {
         }
     }
 
-    /// Tracks a new session a core asked for, attached to `(core, conn)`.
+    /// Tracks a new session a core (or a learner) asked for; a core's is attached to
+    /// its connection.
     pub fn open(
         &self,
         id: i64,
         timeout_ms: i32,
-        core: CoreIdx,
-        conn: ConnId,
+        origin: super::Origin,
         now_ms: u64,
     ) -> Result<(), SessionError> {
         self.tracker
             .borrow_mut()
             .add_new(id, timeout_ms.max(0) as u32, now_ms)?;
-        self.owners.borrow_mut().insert(id, (core, conn));
+        if let super::Origin::Local { core, conn } = origin {
+            self.owners.borrow_mut().insert(id, (core, conn));
+        }
         self.publish_count();
         Ok(())
+    }
+
+    /// A committed txn's effect on the table of a server that did not prepare it (a
+    /// learner): sessions open and close as the leader committed them.
+    pub fn follow_committed(&self, hdr: &TxnHeader, txn: &Txn, now_ms: u64) {
+        match txn {
+            Txn::CreateSession(t) => {
+                let mut tr = self.tracker.borrow_mut();
+                if !tr.contains(hdr.client_id) {
+                    if let Err(e) = tr.add_existing(hdr.client_id, t.time_out.max(0) as u32, now_ms)
+                    {
+                        tracing::warn!("session 0x{:x} not tracked: {e}", hdr.client_id);
+                    }
+                }
+            }
+            Txn::CloseSession(_) => {
+                self.tracker.borrow_mut().remove(hdr.client_id);
+                self.owners.borrow_mut().remove(&hdr.client_id);
+            }
+            _ => return,
+        }
+        self.publish_count();
+    }
+
+    /// The timeout of a live session.
+    pub fn timeout_of(&self, id: i64) -> Option<i32> {
+        self.tracker
+            .borrow()
+            .timeout_ms(id)
+            .map(|t| t.min(i32::MAX as u32) as i32)
+    }
+
+    /// A learner's REVALIDATE (ZooKeeper's `Leader.revalidateSession`): alive if the
+    /// session lives (which touches it). A local connection holding it is returned, to
+    /// be closed: the session moved to the learner.
+    pub fn revalidate_remote(&self, id: i64, now_ms: u64) -> (bool, Option<(CoreIdx, ConnId)>) {
+        let alive = self.tracker.borrow_mut().touch(id, now_ms);
+        let moved = if alive {
+            self.owners.borrow_mut().remove(&id)
+        } else {
+            None
+        };
+        (alive, moved)
+    }
+
+    /// Replaces the table with `sessions` (a learner that loaded a leader's snapshot, or
+    /// reloaded its own data), their deadlines counted from `now_ms`.
+    pub fn replace_all(&self, sessions: &[(i64, i32)], now_ms: u64) {
+        {
+            let mut tr = self.tracker.borrow_mut();
+            for s in tr.sessions() {
+                tr.remove(s.id);
+            }
+            for (id, timeout) in sessions {
+                if let Err(e) = tr.add_existing(*id, (*timeout).max(0) as u32, now_ms) {
+                    tracing::warn!("session 0x{id:x} not tracked: {e}");
+                }
+            }
+        }
+        self.owners.borrow_mut().clear();
+        self.publish_count();
+    }
+
+    /// A new leader gives every session a full timeout from now, as ZooKeeper's does:
+    /// their clients had no leader to touch them meanwhile.
+    pub fn restart_deadlines(&self, now_ms: u64) {
+        let mut tr = self.tracker.borrow_mut();
+        for s in tr.sessions() {
+            tr.touch(s.id, now_ms);
+        }
     }
 
     /// Whether requests of `id` may be prepared: tracked and not closing.

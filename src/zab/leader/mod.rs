@@ -264,6 +264,12 @@ impl Leader {
         self.last_proposed
     }
 
+    /// The zxid the next [`Input::Propose`] gets (the driver builds the txn header with
+    /// it before proposing); meaningful while broadcasting.
+    pub fn next_zxid(&self) -> Zxid {
+        make_zxid(self.epoch, counter_of(self.last_proposed) + 1)
+    }
+
     pub fn last_committed(&self) -> Zxid {
         self.last_committed
     }

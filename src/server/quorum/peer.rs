@@ -1,0 +1,1020 @@
+//! This server's part in its ensemble: the ZAB driver. It runs the election
+//! (`server::election`), then leads or follows with the pure machines (`zab::leader`,
+//! `zab::learner`) on the quorum port's sockets (`wire_io`), and carries out their
+//! actions on the quorum task's state: the log (`LogWriter`, truncation, a snapshot
+//! loaded from the leader), the epoch files, the tree and the pipeline's role.
+//!
+//! What happens to client work in each role is the pipeline's (`mod.rs`, `Role`); the
+//! sessions part of the quorum protocol is here: forwarded requests (REQUEST), session
+//! touches in PING replies, REVALIDATE, and SYNC answers.
+//!
+//! Between roles (`end_role`) nobody is served: the session cores close their client
+//! connections (sessions live on; clients reconnect elsewhere), queued work is dropped,
+//! and txns that are in the log but were never applied are applied, as ZooKeeper
+//! reloads its database from its log when it leaves a role.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use glommio::net::TcpStream;
+
+use super::wire_io::{self, PacketSink};
+use super::{fatal, Origin, Quorum, Role, SyncMarker, Work};
+use crate::config::QuorumConfig;
+use crate::proto::codec::{Decode, Encode, Reader};
+use crate::proto::{ConnectRequest, ErrorCode, Id, OpCode, Request, SyncRequest};
+use crate::server::acceptor::Acceptor;
+use crate::server::election::Election;
+use crate::server::messages::{Committed, ConnId, CoreIdx, ToSession};
+use crate::server::signal::Signal;
+use crate::server::stats::ServerMode;
+use crate::session;
+use crate::storage::{self, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
+use crate::txn::{Outstanding, Txn, TxnHeader};
+use crate::zab::fle::Decision;
+use crate::zab::history::{self, ZabConfig};
+use crate::zab::leader::{self, Leader};
+use crate::zab::learner::{self, Learner};
+use crate::zab::wire::payload::{
+    Bare, ForwardedRequest, LearnerKind, Ping, Revalidate, RevalidateReply, SessionTouch,
+};
+use crate::zab::wire::quorum_packet::{PacketType, QuorumPacket};
+use crate::zab::Sid;
+
+/// How often the machines get a `Tick` (their timers are coarser: pings every half
+/// tickTime, limits in whole ticks).
+const TICK: Duration = Duration::from_millis(50);
+
+/// A txn as PROPOSAL data: its header and body as ZooKeeper serializes them (no
+/// digest: a Java learner reads a proposal without one as "no digest").
+pub(super) fn proposal_data(c: &Committed) -> Bytes {
+    let mut b = BytesMut::with_capacity(64);
+    c.hdr.encode(&mut b);
+    c.txn.encode(&mut b);
+    b.freeze()
+}
+
+/// The txn in PROPOSAL (or INFORM) data; a digest after it is ignored.
+fn decode_proposal(data: &Bytes) -> Result<Committed, String> {
+    let mut r = Reader::new(data.clone());
+    let hdr = TxnHeader::decode(&mut r).map_err(|e| format!("txn header: {e}"))?;
+    let txn = Txn::decode_body(hdr.op, &mut r).map_err(|e| format!("txn body: {e}"))?;
+    Ok(Committed { hdr, txn })
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host}:{port} has no address"))
+}
+
+/// Runs this member's ensemble life: elect, lead or follow, and again, until the
+/// process ends.
+pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
+    let zab = ZabConfig {
+        tick_ms: qcfg.tick_time_ms,
+        init_limit: qcfg.init_limit,
+        sync_limit: qcfg.sync_limit,
+        ..ZabConfig::default()
+    };
+    let dir = q.cfg.data_dir.clone();
+    let epochs = match storage::load_epochs(&dir, q.log.last_zxid()) {
+        Ok(e) => e,
+        Err(e) => fatal(&format!("cannot read the epoch files: {e}")),
+    };
+    tracing::info!(
+        "ensemble member {}: acceptedEpoch {}, currentEpoch {}, last zxid 0x{:x}",
+        qcfg.myid,
+        epochs.accepted,
+        epochs.current,
+        q.log.last_zxid()
+    );
+    let election = match Election::start(&qcfg, q.log.last_zxid(), epochs.current).await {
+        Ok(e) => Rc::new(e),
+        Err(e) => fatal(&format!("cannot start the election: {e}")),
+    };
+    let Some(me) = qcfg.me() else {
+        fatal(&format!("myid {} is not in the server list", qcfg.myid))
+    };
+    let own = match resolve(&me.host, me.quorum_port) {
+        Ok(a) => a,
+        Err(e) => fatal(&format!("the quorum port: {e}")),
+    };
+    let listen = if qcfg.listen_on_all_ips {
+        SocketAddr::new(
+            if own.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            },
+            own.port(),
+        )
+    } else {
+        own
+    };
+    // Bound for the whole process (a learner that reaches it while this server does
+    // not lead is closed at once), so a new leadership never waits for a port.
+    let listener = match std::net::TcpListener::bind(listen) {
+        Ok(l) => l,
+        Err(e) => fatal(&format!("cannot listen on the quorum port {listen}: {e}")),
+    };
+    let mut acceptor = match Acceptor::spawn_named("quorum port", "rk-accept-quorum", listener) {
+        Ok(a) => a,
+        Err(e) => fatal(&format!("cannot start the quorum port's acceptor: {e}")),
+    };
+    tracing::info!("listening on {listen} for the quorum port");
+    let accepting = q.clone();
+    let hold = Duration::from_millis(zab.init_limit_ms().max(1));
+    glommio::spawn_local(async move {
+        while let Some(stream) = acceptor.next().await {
+            let q = accepting.clone();
+            glommio::spawn_local(hand_to_leader(q, stream, hold)).detach();
+        }
+    })
+    .detach();
+
+    loop {
+        let last = q.log.last_zxid();
+        let current = match storage::epochs::read_epoch(&dir, CURRENT_EPOCH_FILE) {
+            Ok(e) => e.unwrap_or(epochs.current),
+            Err(e) => fatal(&format!("cannot read {CURRENT_EPOCH_FILE}: {e}")),
+        };
+        let d = election.look(last, current).await;
+        tracing::info!(
+            "election: {} (leader {}, zxid 0x{:x}, epoch {})",
+            match d.decision {
+                Decision::Leading => "LEADING".to_owned(),
+                Decision::Following { leader } => format!("FOLLOWING {leader}"),
+                Decision::Observing { leader } => format!("OBSERVING {leader}"),
+            },
+            d.vote.id,
+            d.vote.zxid,
+            d.vote.peer_epoch
+        );
+        match d.decision {
+            Decision::Leading => lead(&q, &qcfg, zab, &election).await,
+            Decision::Following { leader } => {
+                follow(&q, &qcfg, zab, &election, leader, LearnerKind::Follower).await
+            }
+            Decision::Observing { leader } => {
+                follow(&q, &qcfg, zab, &election, leader, LearnerKind::Observer).await
+            }
+        }
+        end_role(&q).await;
+    }
+}
+
+/// A learner's connection goes to the current leadership. One that arrives before this
+/// server leads (learners may decide sooner than their leader) is held for up to
+/// `hold` (initLimit), then closed: Java's leader opens its port only when it starts
+/// leading, and its learners retry; here the port stays bound, so the wait is ours.
+async fn hand_to_leader(q: Rc<Quorum>, stream: TcpStream, hold: Duration) {
+    let deadline = std::time::Instant::now() + hold;
+    loop {
+        let role = q.role.borrow().clone();
+        if let Role::Leading(l) = role {
+            if !l.done.get() {
+                return l.accept(&q, stream);
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            tracing::info!(
+                "quorum port: a learner connected, but this server does not lead; closing"
+            );
+            return;
+        }
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Calls `tick` every `TICK` for as long as it returns true (its machine lives).
+fn spawn_ticker(tick: impl Fn() -> bool + 'static) {
+    glommio::spawn_local(async move {
+        loop {
+            glommio::timer::sleep(TICK).await;
+            if !tick() {
+                break;
+            }
+        }
+    })
+    .detach();
+}
+
+fn epochs_now(q: &Quorum) -> (i64, i64) {
+    let dir = &q.cfg.data_dir;
+    let read = |name| match storage::epochs::read_epoch(dir, name) {
+        Ok(e) => e.unwrap_or(0),
+        Err(e) => fatal(&format!("cannot read {name}: {e}")),
+    };
+    (read(ACCEPTED_EPOCH_FILE), read(CURRENT_EPOCH_FILE))
+}
+
+fn write_epoch(q: &Quorum, name: &str, epoch: i64) {
+    if let Err(e) = storage::write_epoch(&q.cfg.data_dir, name, epoch) {
+        // Going on could vote with an epoch this server never made durable.
+        fatal(&format!("cannot write {name}: {e}"));
+    }
+}
+
+/// Leaves a role: stop serving, drop queued work, apply what the log holds.
+async fn end_role(q: &Rc<Quorum>) {
+    *q.role.borrow_mut() = Role::NotServing;
+    q.stats.set_mode(ServerMode::NotServing);
+    for out in &q.outs {
+        let _ = out.send(ToSession::StopServing).await;
+    }
+    // Its clients' connections are closed: nobody waits for these answers.
+    q.inbox.borrow_mut().clear();
+    q.waiting_syncs.borrow_mut().clear();
+    while q.batch_in_flight.get() {
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+    // Durable in our log: applied now, as a restart would replay them. If the next
+    // leader does not have them, it sends TRUNC and the tree is reloaded.
+    let last = q.log.last_zxid();
+    q.apply_now(last);
+    q.after_apply().await;
+    *q.outstanding.borrow_mut() = Outstanding::new();
+    q.last_zxid.set(q.applied.get());
+}
+
+// ---------------------------------------------------------------------------------
+// Leading
+
+/// One leadership: the machine, and one sink per learner connection.
+pub(super) struct Leading {
+    machine: RefCell<Leader>,
+    conns: RefCell<HashMap<leader::ConnId, Rc<PacketSink>>>,
+    next_conn: Cell<leader::ConnId>,
+    done: Cell<bool>,
+    wake: Signal,
+    election: Rc<Election>,
+}
+
+async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc<Election>) {
+    let (accepted, current) = epochs_now(q);
+    let last = q.log.last_zxid();
+    let tail: Vec<history::Txn> = q.window.borrow().iter().cloned().collect();
+    let machine = Leader::new(
+        qcfg.myid,
+        election.quorum(),
+        zab,
+        accepted,
+        current,
+        last,
+        tail,
+    );
+    let l = Rc::new(Leading {
+        machine: RefCell::new(machine),
+        conns: RefCell::new(HashMap::new()),
+        next_conn: Cell::new(1),
+        done: Cell::new(false),
+        wake: Signal::default(),
+        election: election.clone(),
+    });
+    *q.role.borrow_mut() = Role::Leading(l.clone());
+    l.step(q, leader::Input::Start);
+    let (ticking, tq) = (l.clone(), q.clone());
+    spawn_ticker(move || {
+        ticking.step(&tq, leader::Input::Tick);
+        !ticking.done.get()
+    });
+    while !l.done.get() {
+        l.wake.wait().await;
+    }
+    for (_, sink) in l.conns.borrow_mut().drain() {
+        sink.close();
+    }
+}
+
+impl Leading {
+    pub(super) fn is_broadcasting(&self) -> bool {
+        !self.done.get() && self.machine.borrow().is_broadcasting()
+    }
+
+    pub(super) fn next_zxid(&self) -> i64 {
+        self.machine.borrow().next_zxid()
+    }
+
+    /// Proposes a prepared txn (the pipeline appends it to our own log).
+    pub(super) fn propose(&self, q: &Rc<Quorum>, c: &Committed) {
+        let data = proposal_data(c);
+        let mut out = Vec::new();
+        self.machine
+            .borrow_mut()
+            .step(leader::Input::Propose { data }, q.now_ms(), &mut out);
+        for a in &out {
+            if let leader::Action::Persist(t) = a {
+                if t.zxid != c.hdr.zxid {
+                    fatal(&format!(
+                        "proposed zxid 0x{:x} for a txn prepared as 0x{:x}",
+                        t.zxid, c.hdr.zxid
+                    ));
+                }
+            }
+        }
+        self.execute(q, out);
+    }
+
+    /// Our log is durable through `through`.
+    pub(super) async fn persisted(&self, q: &Rc<Quorum>, through: i64) {
+        self.step(q, leader::Input::Persisted { through });
+        q.after_apply().await;
+    }
+
+    /// A learner's forwarded sync is done: everything before it is committed.
+    pub(super) fn send_sync(&self, conn: leader::ConnId) {
+        if let Some(s) = self.conns.borrow().get(&conn) {
+            s.send(&Bare::sync());
+        }
+    }
+
+    fn step(&self, q: &Rc<Quorum>, input: leader::Input) {
+        if self.done.get() {
+            return;
+        }
+        let mut out = Vec::new();
+        self.machine.borrow_mut().step(input, q.now_ms(), &mut out);
+        self.execute(q, out);
+    }
+
+    fn execute(&self, q: &Rc<Quorum>, actions: Vec<leader::Action>) {
+        use leader::Action as A;
+        let mut applied = false;
+        for a in actions {
+            match a {
+                A::Send { conn, packet } => {
+                    if let Some(s) = self.conns.borrow().get(&conn) {
+                        s.send(&packet);
+                    }
+                }
+                A::SendSnapshot { conn, zxid } => self.send_snapshot(q, conn, zxid),
+                A::Close { conn, reason } => {
+                    tracing::info!("quorum port: closing learner connection {conn}: {reason}");
+                    if let Some(s) = self.conns.borrow_mut().remove(&conn) {
+                        s.close();
+                    }
+                }
+                A::WriteAcceptedEpoch { epoch } => write_epoch(q, ACCEPTED_EPOCH_FILE, epoch),
+                A::WriteCurrentEpoch { epoch } => write_epoch(q, CURRENT_EPOCH_FILE, epoch),
+                // The pipeline appended it already (checked in `propose`).
+                A::Persist(_) => {}
+                A::Apply { through } => {
+                    q.apply_now(through);
+                    applied = true;
+                }
+                A::SetTimer { .. } => {}
+                A::Established { epoch } => {
+                    tracing::info!(
+                        "LEADING epoch {epoch}: a quorum is synchronized; serving clients"
+                    );
+                    self.election.synced(epoch);
+                    q.sessions.restart_deadlines(q.now_ms());
+                    q.stats.set_mode(ServerMode::Leader);
+                    q.inbox_ready.raise();
+                }
+                A::GoLooking { reason } => {
+                    tracing::warn!("leader: going back to LOOKING: {reason}");
+                    self.done.set(true);
+                    self.wake.raise();
+                }
+            }
+        }
+        if applied {
+            let q = q.clone();
+            glommio::spawn_local(async move { q.after_apply().await }).detach();
+        }
+    }
+
+    /// The SNAP body: our tree, which has applied exactly what SNAP's zxid says.
+    fn send_snapshot(&self, q: &Rc<Quorum>, conn: leader::ConnId, zxid: i64) {
+        let Some(sink) = self.conns.borrow().get(&conn).cloned() else {
+            return;
+        };
+        if q.applied.get() != zxid {
+            tracing::error!(
+                "SNAP at 0x{zxid:x} but the tree is at 0x{:x}; closing the learner",
+                q.applied.get()
+            );
+            sink.close();
+            return;
+        }
+        let version = q.tree.borrow().version();
+        let sessions = q.sessions.list();
+        let mut body = Vec::new();
+        if let Err(e) = storage::zk::write_zk_snapshot(
+            &mut body,
+            &version,
+            &sessions,
+            storage::zk::SnapshotForm::SnapStream,
+        ) {
+            tracing::error!("cannot serialize the SNAP body: {e}");
+            sink.close();
+            return;
+        }
+        tracing::info!(
+            "sending a snapshot at 0x{zxid:x} ({} bytes) to learner connection {conn}",
+            body.len()
+        );
+        sink.send_raw(Bytes::from(body));
+    }
+
+    fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: TcpStream) {
+        let conn = self.next_conn.get();
+        self.next_conn.set(conn + 1);
+        let peer = stream.peer_addr().ok();
+        let (mut reader, sink) = wire_io::open(stream);
+        self.conns.borrow_mut().insert(conn, sink.clone());
+        tracing::info!("quorum port: learner connection {conn} from {peer:?}");
+        self.step(q, leader::Input::Accepted { conn });
+        let l = self.clone();
+        let q = q.clone();
+        glommio::spawn_local(async move {
+            let why = loop {
+                if l.done.get() || sink.is_closed() {
+                    break "closed".to_owned();
+                }
+                match reader.next().await {
+                    Ok(p) => l.received(&q, conn, p),
+                    Err(e) => break e,
+                }
+            };
+            tracing::info!("quorum port: learner connection {conn} ended: {why}");
+            sink.close();
+            l.conns.borrow_mut().remove(&conn);
+            l.step(&q, leader::Input::Disconnected { conn });
+        })
+        .detach();
+    }
+
+    /// One packet from a learner: the sessions part here, then the machine.
+    fn received(&self, q: &Rc<Quorum>, conn: leader::ConnId, p: QuorumPacket) {
+        match p.kind {
+            PacketType::Request if self.is_broadcasting() => self.forwarded(q, conn, &p),
+            PacketType::Revalidate if self.is_broadcasting() => match Revalidate::read(&p) {
+                Ok(r) => {
+                    let (valid, moved) = q.sessions.revalidate_remote(r.session_id, q.now_ms());
+                    if let Some((core, old)) = moved {
+                        let q = q.clone();
+                        glommio::spawn_local(async move {
+                            let _ = q.outs[core]
+                                .send(ToSession::CloseConnection {
+                                    conn: old,
+                                    session: r.session_id,
+                                })
+                                .await;
+                        })
+                        .detach();
+                    }
+                    let reply = RevalidateReply {
+                        session_id: r.session_id,
+                        valid,
+                    };
+                    if let Some(s) = self.conns.borrow().get(&conn) {
+                        s.send(&reply.packet(&p));
+                    }
+                }
+                Err(e) => tracing::warn!("learner connection {conn}: bad REVALIDATE: {e}"),
+            },
+            PacketType::Ping => {
+                if let Ok(touches) = Ping::read_reply(&p) {
+                    q.sessions
+                        .touch(touches.iter().map(|t| t.session_id).collect(), q.now_ms());
+                }
+            }
+            _ => {}
+        }
+        self.step(q, leader::Input::Received { conn, packet: p });
+    }
+
+    /// A learner's REQUEST becomes work for the pipeline, as a local client's would.
+    fn forwarded(&self, q: &Rc<Quorum>, conn: leader::ConnId, p: &QuorumPacket) {
+        let r = match ForwardedRequest::read(p) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("learner connection {conn}: bad REQUEST: {e}");
+                return;
+            }
+        };
+        let auth: Arc<[Id]> = r.authinfo.clone().into();
+        let work = match OpCode::from_i32(r.op) {
+            Some(OpCode::CreateSession) => {
+                let timeout_ms = r
+                    .body
+                    .get(..4)
+                    .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                    .unwrap_or(0);
+                Work::CreateSession {
+                    origin: Origin::Learner(conn),
+                    session: r.session_id,
+                    timeout_ms,
+                }
+            }
+            Some(OpCode::Sync) => Work::Sync(SyncMarker::Learner(conn)),
+            Some(OpCode::CloseSession) => Work::Write {
+                session: r.session_id,
+                xid: r.cxid,
+                request: Request::CloseSession,
+                body: Bytes::new(),
+                auth,
+            },
+            _ => match Request::decode(r.op, r.body.clone()) {
+                Ok(request) if request.op_code().is_write() => Work::Write {
+                    session: r.session_id,
+                    xid: r.cxid,
+                    request,
+                    body: r.body,
+                    auth,
+                },
+                Ok(_) | Err(_) => {
+                    tracing::warn!(
+                        "learner connection {conn}: REQUEST of type {} from session 0x{:x} \
+                         is not a write this server can decode",
+                        r.op,
+                        r.session_id
+                    );
+                    Work::Failed {
+                        session: r.session_id,
+                        xid: r.cxid,
+                        code: ErrorCode::MarshallingError,
+                    }
+                }
+            },
+        };
+        q.push(work);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Following (and observing)
+
+/// A client reconnecting with a session: its core, connection and timeout.
+type Reconnect = (CoreIdx, ConnId, i32);
+
+/// One connection to a leader.
+pub(super) struct Following {
+    machine: RefCell<Learner>,
+    kind: LearnerKind,
+    sink: Rc<PacketSink>,
+    done: Cell<bool>,
+    wake: Signal,
+    election: Rc<Election>,
+    /// The SNAP body read after a SNAP packet, until the machine loads it.
+    snap_body: RefCell<Option<Bytes>>,
+    /// Proposals to append and make durable (the syncer's queue).
+    to_persist: RefCell<VecDeque<Committed>>,
+    persist_ready: Signal,
+    /// Sessions with client traffic since the last PING reply, with their timeouts.
+    touches: RefCell<HashMap<i64, i32>>,
+    /// Syncs forwarded to the leader, answered in order by its SYNC packets.
+    pending_syncs: RefCell<VecDeque<SyncMarker>>,
+    /// Reconnects asked of the leader (REVALIDATE), per session, in order.
+    revalidating: RefCell<HashMap<i64, VecDeque<Reconnect>>>,
+    /// The newest zxid the leader said is committed.
+    committed: Cell<i64>,
+}
+
+async fn follow(
+    q: &Rc<Quorum>,
+    qcfg: &QuorumConfig,
+    zab: ZabConfig,
+    election: &Rc<Election>,
+    leader_sid: Sid,
+    kind: LearnerKind,
+) {
+    let Some(server) = qcfg.servers.iter().find(|s| s.id == leader_sid) else {
+        tracing::warn!("the elected leader {leader_sid} is not in the server list");
+        return;
+    };
+    let addr = match resolve(&server.host, server.quorum_port) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!("leader {leader_sid}: {e}");
+            return;
+        }
+    };
+    // As Java's learner: a few tries, a moment apart (the leader may not be listening
+    // on its quorum port yet).
+    let mut stream = None;
+    for attempt in 1..=5 {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => {
+                tracing::info!("connecting to leader {leader_sid} at {addr} (try {attempt}): {e}");
+                glommio::timer::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    }
+    let Some(stream) = stream else {
+        tracing::warn!("cannot reach leader {leader_sid} at {addr}; looking again");
+        return;
+    };
+    let (mut reader, sink) = wire_io::open(stream);
+    let (accepted, current) = epochs_now(q);
+    let machine = Learner::new(
+        qcfg.myid,
+        kind,
+        zab,
+        0,
+        accepted,
+        current,
+        q.log.last_zxid(),
+    );
+    let f = Rc::new(Following {
+        machine: RefCell::new(machine),
+        kind,
+        sink,
+        done: Cell::new(false),
+        wake: Signal::default(),
+        election: election.clone(),
+        snap_body: RefCell::new(None),
+        to_persist: RefCell::new(VecDeque::new()),
+        persist_ready: Signal::default(),
+        touches: RefCell::new(HashMap::new()),
+        pending_syncs: RefCell::new(VecDeque::new()),
+        revalidating: RefCell::new(HashMap::new()),
+        committed: Cell::new(-1),
+    });
+    *q.role.borrow_mut() = Role::Following(f.clone());
+    glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
+    let (ticking, tq) = (f.clone(), q.clone());
+    spawn_ticker(move || {
+        ticking.step(&tq, learner::Input::Tick);
+        !ticking.done.get()
+    });
+    f.step(q, learner::Input::Connected);
+    let reading = async {
+        loop {
+            let p = match reader.next().await {
+                Ok(p) => p,
+                Err(e) => return e,
+            };
+            if p.kind == PacketType::Snap {
+                match reader.snap_body().await {
+                    Ok(body) => *f.snap_body.borrow_mut() = Some(body),
+                    Err(e) => return e,
+                }
+            }
+            f.received(q, p);
+        }
+    };
+    let ended = async {
+        while !f.done.get() {
+            f.wake.wait().await;
+        }
+        String::from("the learner ended")
+    };
+    let why = futures_lite::future::or(reading, ended).await;
+    if !f.done.get() {
+        tracing::warn!("connection to leader {leader_sid} ended: {why}");
+        f.step(q, learner::Input::Disconnected);
+        f.done.set(true);
+    }
+    f.sink.close();
+    f.persist_ready.raise();
+}
+
+/// Appends and syncs the learner's proposals in group commits, and reports them.
+async fn syncer(q: Rc<Quorum>, f: Rc<Following>) {
+    loop {
+        while f.to_persist.borrow().is_empty() && !f.done.get() {
+            f.persist_ready.wait().await;
+        }
+        if f.done.get() {
+            return;
+        }
+        let batch: Vec<Committed> = f.to_persist.borrow_mut().drain(..).collect();
+        let Some(last) = batch.last().map(|c| c.hdr.zxid) else {
+            continue;
+        };
+        q.batch_in_flight.set(true);
+        q.log.append(&batch);
+        q.log.sync(batch.len() as u64).await;
+        q.unapplied.borrow_mut().extend(batch);
+        q.batch_in_flight.set(false);
+        f.step(&q, learner::Input::Persisted { through: last });
+    }
+}
+
+impl Following {
+    pub(super) fn is_broadcasting(&self) -> bool {
+        !self.done.get() && self.machine.borrow().is_broadcasting()
+    }
+
+    fn step(&self, q: &Rc<Quorum>, input: learner::Input) {
+        if self.done.get() {
+            return;
+        }
+        let mut out = Vec::new();
+        self.machine.borrow_mut().step(input, q.now_ms(), &mut out);
+        self.execute(q, out);
+    }
+
+    fn received(&self, q: &Rc<Quorum>, p: QuorumPacket) {
+        match p.kind {
+            PacketType::Commit | PacketType::Inform => {
+                self.committed.set(self.committed.get().max(p.zxid));
+            }
+            PacketType::Sync => {
+                let marker = self.pending_syncs.borrow_mut().pop_front();
+                if let Some(m) = marker {
+                    // Answered once everything the leader committed before it is applied.
+                    q.waiting_syncs
+                        .borrow_mut()
+                        .push_back((self.committed.get(), m));
+                    let q = q.clone();
+                    glommio::spawn_local(async move { q.answer_due_syncs().await }).detach();
+                }
+            }
+            PacketType::Revalidate => match RevalidateReply::read(&p) {
+                Ok(r) => self.revalidated(q, r),
+                Err(e) => tracing::warn!("bad REVALIDATE answer from the leader: {e}"),
+            },
+            _ => {}
+        }
+        self.step(q, learner::Input::Received(p));
+    }
+
+    fn execute(&self, q: &Rc<Quorum>, actions: Vec<learner::Action>) {
+        use learner::Action as A;
+        let mut applied = false;
+        for a in actions {
+            if self.done.get() {
+                break;
+            }
+            match a {
+                A::Send(p) => {
+                    let p = if p.kind == PacketType::Ping {
+                        // The machine answers PING; the touch table is ours to fill.
+                        let touches: Vec<SessionTouch> = self
+                            .touches
+                            .borrow_mut()
+                            .drain()
+                            .map(|(session_id, timeout_ms)| SessionTouch {
+                                session_id,
+                                timeout_ms,
+                            })
+                            .collect();
+                        Ping::reply(&p, &touches)
+                    } else {
+                        p
+                    };
+                    self.sink.send(&p);
+                }
+                A::WriteAcceptedEpoch { epoch } => write_epoch(q, ACCEPTED_EPOCH_FILE, epoch),
+                A::WriteCurrentEpoch { epoch } => write_epoch(q, CURRENT_EPOCH_FILE, epoch),
+                A::Truncate { zxid } => {
+                    tracing::info!("TRUNC: cutting the log after 0x{zxid:x}");
+                    let res = storage::truncate_log_after(&q.cfg.data_log_dir, zxid)
+                        .map_err(|e| e.to_string())
+                        .and_then(|_| reload(q, zxid));
+                    if let Err(e) = res {
+                        self.fail(format!("TRUNC to 0x{zxid:x} failed: {e}"));
+                    }
+                }
+                A::LoadSnapshot { zxid } => {
+                    if let Err(e) = self.load_snapshot(q, zxid) {
+                        self.fail(format!("SNAP at 0x{zxid:x} failed: {e}"));
+                    }
+                }
+                A::Persist(t) => match decode_proposal(&t.data) {
+                    Ok(c) if c.hdr.zxid == t.zxid => {
+                        self.to_persist.borrow_mut().push_back(c);
+                        self.persist_ready.raise();
+                    }
+                    Ok(c) => self.fail(format!(
+                        "PROPOSAL 0x{:x} carries a txn of zxid 0x{:x}",
+                        t.zxid, c.hdr.zxid
+                    )),
+                    Err(e) => self.fail(format!("PROPOSAL 0x{:x}: {e}", t.zxid)),
+                },
+                A::Apply { through } => {
+                    q.apply_now(through);
+                    applied = true;
+                }
+                A::SetTimer { .. } => {}
+                A::Synced { epoch } => {
+                    let mode = match self.kind {
+                        LearnerKind::Observer => ServerMode::Observer,
+                        _ => ServerMode::Follower,
+                    };
+                    tracing::info!(
+                        "{} epoch {epoch}: synchronized with the leader; serving clients",
+                        mode.name()
+                    );
+                    self.election.synced(epoch);
+                    q.stats.set_mode(mode);
+                    q.inbox_ready.raise();
+                }
+                A::GoLooking { reason } => self.fail(reason),
+            }
+        }
+        if applied {
+            let q = q.clone();
+            glommio::spawn_local(async move { q.after_apply().await }).detach();
+        }
+    }
+
+    fn fail(&self, reason: String) {
+        if !self.done.get() {
+            tracing::warn!("learner: going back to LOOKING: {reason}");
+        }
+        self.done.set(true);
+        self.wake.raise();
+        self.persist_ready.raise();
+    }
+
+    /// SNAP: the leader's tree replaces ours, and its history our log.
+    fn load_snapshot(&self, q: &Rc<Quorum>, zxid: i64) -> Result<(), String> {
+        let body = self
+            .snap_body
+            .borrow_mut()
+            .take()
+            .ok_or("no SNAP body was read")?;
+        let snap = storage::zk::read_snap_body(body, q.cfg.extended_types_enabled)
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            "SNAP: loading the leader's snapshot at 0x{zxid:x} ({} nodes, {} sessions)",
+            snap.nodes,
+            snap.sessions.len()
+        );
+        // The log first: a crash between the two steps leaves an older snapshot and
+        // no log after it, which the next leader syncs again; the other order could
+        // replay our old records on top of the leader's snapshot.
+        storage::remove_log(&q.cfg.data_log_dir).map_err(|e| e.to_string())?;
+        storage::write_snapshot(&q.cfg.data_dir, &snap.tree.version(), &snap.sessions, zxid)
+            .map_err(|e| e.to_string())?;
+        reload(q, zxid)
+    }
+
+    /// A session's client reconnected here: the leader says whether it lives.
+    pub(super) async fn revalidate(
+        &self,
+        q: &Quorum,
+        core: CoreIdx,
+        conn: ConnId,
+        req: ConnectRequest,
+    ) {
+        let id = req.session_id;
+        if !session::check_password(id, &req.passwd) {
+            let _ = q.outs[core]
+                .send(ToSession::Revalidated {
+                    conn,
+                    session: id,
+                    timeout_ms: None,
+                    passwd: session::password(id),
+                })
+                .await;
+            return;
+        }
+        self.revalidating
+            .borrow_mut()
+            .entry(id)
+            .or_default()
+            .push_back((core, conn, req.timeout_ms));
+        self.sink.send(
+            &Revalidate {
+                session_id: id,
+                timeout_ms: req.timeout_ms,
+            }
+            .packet(),
+        );
+    }
+
+    fn revalidated(&self, q: &Rc<Quorum>, r: RevalidateReply) {
+        let waiting = {
+            let mut m = self.revalidating.borrow_mut();
+            let w = m.get_mut(&r.session_id).and_then(|v| v.pop_front());
+            if m.get(&r.session_id).is_some_and(|v| v.is_empty()) {
+                m.remove(&r.session_id);
+            }
+            w
+        };
+        let Some((core, conn, timeout)) = waiting else {
+            return;
+        };
+        if r.valid {
+            q.sessions.touch(vec![r.session_id], q.now_ms());
+            self.touches.borrow_mut().insert(r.session_id, timeout);
+        }
+        let q = q.clone();
+        glommio::spawn_local(async move {
+            let _ = q.outs[core]
+                .send(ToSession::Revalidated {
+                    conn,
+                    session: r.session_id,
+                    timeout_ms: r.valid.then_some(timeout),
+                    passwd: session::password(r.session_id),
+                })
+                .await;
+        })
+        .detach();
+    }
+
+    /// Client traffic of `ids`: reported to the leader with the next PING reply.
+    pub(super) fn touched(&self, q: &Quorum, ids: &[i64]) {
+        let mut t = self.touches.borrow_mut();
+        for id in ids {
+            if let Some(timeout) = q.sessions.timeout_of(*id) {
+                t.insert(*id, timeout);
+            }
+        }
+    }
+
+    /// Work from this server's clients goes to the leader.
+    pub(super) fn forward(&self, _q: &Rc<Quorum>, w: Work) {
+        let req = match w {
+            Work::Write {
+                session,
+                xid,
+                request,
+                body,
+                auth,
+            } => ForwardedRequest {
+                session_id: session,
+                cxid: xid,
+                op: request.op_code() as i32,
+                body,
+                authinfo: auth.to_vec(),
+            },
+            Work::CreateSession {
+                session,
+                timeout_ms,
+                ..
+            } => {
+                let mut body = BytesMut::with_capacity(4);
+                body.put_i32(timeout_ms);
+                ForwardedRequest {
+                    session_id: session,
+                    cxid: 0,
+                    op: OpCode::CreateSession as i32,
+                    body: body.freeze(),
+                    authinfo: Vec::new(),
+                }
+            }
+            Work::Sync(marker) => {
+                let (xid, path) = match &marker {
+                    SyncMarker::Local { xid, path, .. } => (*xid, path.clone()),
+                    SyncMarker::Learner(_) => return,
+                };
+                self.pending_syncs.borrow_mut().push_back(marker);
+                ForwardedRequest {
+                    // The session is not needed by a ringkeeper leader; a Java leader
+                    // checks it (to do for mixed ensembles).
+                    session_id: 0,
+                    cxid: xid,
+                    op: OpCode::Sync as i32,
+                    body: SyncRequest { path }.to_bytes(),
+                    authinfo: Vec::new(),
+                }
+            }
+            // Only the leader expires sessions and reaps nodes.
+            Work::Failed { .. } | Work::Expire(_) | Work::Reap(_) => return,
+        };
+        self.sink.send(&req.packet());
+    }
+}
+
+/// Rebuilds the quorum task's state from the data directory after the log was cut
+/// (TRUNC) or replaced by a leader's snapshot (SNAP): recovery as at a start, then the
+/// new tree is published to the session cores (no client is connected meanwhile).
+fn reload(q: &Rc<Quorum>, expect_zxid: i64) -> Result<(), String> {
+    let opts = storage::RecoverOptions {
+        extended_types: q.cfg.extended_types_enabled,
+        prealloc_bytes: q.cfg.prealloc_bytes,
+    };
+    let mut rec = storage::recover_with(&q.cfg.data_dir, &q.cfg.data_log_dir, &opts)
+        .map_err(|e| format!("recovery: {e}"))?;
+    if rec.last_zxid != expect_zxid {
+        return Err(format!(
+            "recovered to 0x{:x}, expected 0x{expect_zxid:x}",
+            rec.last_zxid
+        ));
+    }
+    rec.tree.recompute_quotas();
+    rec.log.make_spare_now().map_err(|e| e.to_string())?;
+    q.log.replace(rec.log);
+    *q.tree.borrow_mut() = rec.tree;
+    q.applied.set(rec.last_zxid);
+    q.last_zxid.set(rec.last_zxid);
+    q.unapplied.borrow_mut().clear();
+    q.window.borrow_mut().clear();
+    *q.outstanding.borrow_mut() = Outstanding::new();
+    q.sessions.replace_all(&rec.sessions, q.now_ms());
+    let version = q.tree.borrow().version();
+    let next = q.newest.borrow().append(version, rec.last_zxid, Vec::new());
+    *q.newest.borrow_mut() = next;
+    let q = q.clone();
+    glommio::spawn_local(async move { q.notify_cores().await }).detach();
+    Ok(())
+}

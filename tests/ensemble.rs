@@ -1,0 +1,346 @@
+//! Ensembles of ringkeeper servers, as a user runs them: three processes on one
+//! `zoo.cfg` (each with its `myid`) elect a leader, replicate every write to every
+//! member, keep serving when the leader is killed, bring a restarted member up to date,
+//! give a member whose disk was wiped the leader's snapshot, and keep a session's
+//! ephemeral node alive through a follower while its client pings (the follower's
+//! session touches reach the leader), then expire it once the client is gone.
+//! Everything on 127.0.0.1 with free ports; every wait is bounded.
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{four_letter, request, try_connect, Jute, Reader};
+
+const SETTLE: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Member {
+    sid: u32,
+    dir: PathBuf,
+    client_port: u16,
+    child: Option<Child>,
+}
+
+impl Member {
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    fn start(&mut self) {
+        std::fs::create_dir_all(self.data_dir()).expect("data dir");
+        std::fs::write(self.data_dir().join("myid"), format!("{}\n", self.sid)).expect("myid");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("log"))
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+            .args(["server", "-c"])
+            .arg(self.dir.join("zoo.cfg"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ringkeeper");
+        self.child = Some(child);
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// `srvr`'s Mode line, or "" while the server does not answer.
+    fn mode(&self) -> String {
+        let out =
+            std::panic::catch_unwind(|| four_letter(&self.addr(), "srvr")).unwrap_or_default();
+        out.lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+struct Ensemble {
+    members: Vec<Member>,
+}
+
+impl Ensemble {
+    fn start(name: &str, n: u32) -> Ensemble {
+        let root = std::env::temp_dir().join(format!("rk-ensemble-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let ports: Vec<(u16, u16, u16)> = (0..n)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let mut lines = String::new();
+        for (i, (_, q, e)) in ports.iter().enumerate() {
+            lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1));
+        }
+        let mut members = Vec::new();
+        for (i, (client, _, _)) in ports.iter().enumerate() {
+            let dir = root.join(format!("s{}", i + 1));
+            std::fs::create_dir_all(&dir).expect("member dir");
+            let cfg = format!(
+                "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
+                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n{lines}",
+                dir.join("data").display()
+            );
+            std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
+            let mut m = Member {
+                sid: i as u32 + 1,
+                dir,
+                client_port: *client,
+                child: None,
+            };
+            m.start();
+            members.push(m);
+        }
+        Ensemble { members }
+    }
+
+    /// Waits until the running members are one leader and followers; returns the
+    /// leader's index.
+    fn settled(&self) -> usize {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let modes: Vec<String> = self
+                .members
+                .iter()
+                .map(|m| {
+                    if m.child.is_some() {
+                        m.mode()
+                    } else {
+                        "down".into()
+                    }
+                })
+                .collect();
+            let leaders: Vec<usize> = (0..modes.len()).filter(|&i| modes[i] == "leader").collect();
+            let all_up = modes
+                .iter()
+                .all(|m| m == "leader" || m == "follower" || m == "down");
+            if leaders.len() == 1 && all_up {
+                return leaders[0];
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = self.members.iter().map(|m| m.log()).collect();
+                panic!("no settled ensemble: {modes:?}\n{}", logs.join("\n-----\n"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn connect(addr: &str, timeout_ms: i32) -> TcpStream {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        match try_connect(addr, timeout_ms, Duration::from_secs(2)) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("cannot connect to {addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+const CREATE: i32 = 1;
+const EXISTS: i32 = 3;
+const GET_DATA: i32 = 4;
+const SET_DATA: i32 = 5;
+const PING: i32 = 11;
+const SYNC: i32 = 9;
+const EPHEMERAL: i32 = 1;
+
+fn create(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], flags: i32) -> i32 {
+    let body = Jute::new()
+        .string(path)
+        .buffer(data)
+        .open_acl()
+        .int(flags)
+        .into_vec();
+    request(s, xid, CREATE, &body).expect("create").err
+}
+
+/// `sync` then `getData`: what a linearizable read of `path` returns on this server.
+fn synced_get(s: &mut TcpStream, xid: i32, path: &str) -> Option<Vec<u8>> {
+    let r = request(s, xid, SYNC, &Jute::new().string(path).into_vec()).expect("sync");
+    assert_eq!(r.err, 0, "sync of {path}");
+    let r = request(
+        s,
+        xid + 1,
+        GET_DATA,
+        &Jute::new().string(path).boolean(false).into_vec(),
+    )
+    .expect("getData");
+    match r.err {
+        0 => Some(Reader(&r.body).buffer()),
+        -101 => None,
+        e => panic!("getData {path}: error {e}"),
+    }
+}
+
+fn exists(s: &mut TcpStream, xid: i32, path: &str) -> bool {
+    let r = request(
+        s,
+        xid,
+        EXISTS,
+        &Jute::new().string(path).boolean(false).into_vec(),
+    )
+    .expect("exists");
+    r.err == 0
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn others(n: usize, not: usize) -> Vec<usize> {
+    (0..n).filter(|&i| i != not).collect()
+}
+
+#[test]
+fn writes_reach_every_member_and_survive_the_leader_dying() {
+    let mut e = Ensemble::start("failover", 3);
+    let leader = e.settled();
+    let followers = others(3, leader);
+    // A write through a follower is forwarded to the leader and committed everywhere.
+    let mut f0 = connect(&e.members[followers[0]].addr(), 5000);
+    assert_eq!(create(&mut f0, 1, "/a", b"one", 0), 0);
+    for &i in &[leader, followers[1]] {
+        let mut c = connect(&e.members[i].addr(), 5000);
+        assert_eq!(
+            synced_get(&mut c, 1, "/a").as_deref(),
+            Some(&b"one"[..]),
+            "member {i}"
+        );
+    }
+    // A write through the leader, read after sync on a follower.
+    let mut l = connect(&e.members[leader].addr(), 5000);
+    let set = Jute::new().string("/a").buffer(b"two").int(-1).into_vec();
+    assert_eq!(request(&mut l, 2, SET_DATA, &set).expect("setData").err, 0);
+    assert_eq!(synced_get(&mut f0, 5, "/a").as_deref(), Some(&b"two"[..]));
+    for k in 0..20 {
+        assert_eq!(create(&mut f0, 10 + k, &format!("/n{k}"), b"x", 0), 0);
+    }
+    drop((f0, l));
+
+    // The leader dies: the other two elect one of themselves and go on.
+    e.members[leader].kill9();
+    let second = e.settled();
+    assert_ne!(second, leader);
+    let survivor = others(3, leader)
+        .into_iter()
+        .find(|&i| i != second)
+        .expect("a follower");
+    let mut s = connect(&e.members[survivor].addr(), 5000);
+    assert_eq!(synced_get(&mut s, 1, "/a").as_deref(), Some(&b"two"[..]));
+    assert_eq!(create(&mut s, 3, "/after", b"three", 0), 0);
+
+    // The old leader comes back as a follower and catches up.
+    e.members[leader].start();
+    e.settled();
+    let mut back = connect(&e.members[leader].addr(), 5000);
+    assert_eq!(
+        synced_get(&mut back, 1, "/after").as_deref(),
+        Some(&b"three"[..])
+    );
+    for k in 0..20 {
+        assert!(exists(&mut back, 100 + k, &format!("/n{k}")), "/n{k}");
+    }
+}
+
+#[test]
+fn a_member_whose_disk_was_wiped_gets_the_leaders_snapshot() {
+    let mut e = Ensemble::start("snap", 3);
+    let leader = e.settled();
+    let mut l = connect(&e.members[leader].addr(), 5000);
+    for k in 0..50 {
+        assert_eq!(create(&mut l, k + 1, &format!("/s{k}"), b"v", 0), 0);
+    }
+    let victim = others(3, leader)[0];
+    e.members[victim].kill9();
+    std::fs::remove_dir_all(e.members[victim].data_dir()).expect("wipe");
+    e.members[victim].start();
+    e.settled();
+    let mut v = connect(&e.members[victim].addr(), 5000);
+    assert_eq!(synced_get(&mut v, 1, "/s49").as_deref(), Some(&b"v"[..]));
+    for k in 0..50 {
+        assert!(exists(&mut v, 10 + k, &format!("/s{k}")), "/s{k}");
+    }
+    assert!(
+        e.members[victim]
+            .log()
+            .contains("SNAP: loading the leader's snapshot"),
+        "{}",
+        e.members[victim].log()
+    );
+}
+
+#[test]
+fn a_followers_session_lives_while_its_client_pings_and_expires_when_it_is_gone() {
+    let e = Ensemble::start("session", 3);
+    let leader = e.settled();
+    let follower = others(3, leader)[0];
+    let mut client = connect(&e.members[follower].addr(), 1000);
+    assert_eq!(create(&mut client, 1, "/eph", b"", EPHEMERAL), 0);
+    // Three session timeouts of pings on the follower: only its touches, passed on in
+    // PING replies, keep the leader from expiring the session.
+    let until = Instant::now() + Duration::from_millis(3000);
+    let mut xid = 2;
+    while Instant::now() < until {
+        let r = request(&mut client, -2, PING, &[]).expect("ping");
+        assert_eq!(r.err, 0);
+        std::thread::sleep(Duration::from_millis(200));
+        xid += 1;
+    }
+    let mut other = connect(&e.members[leader].addr(), 5000);
+    assert!(
+        exists(&mut other, xid, "/eph"),
+        "the ephemeral died with a live session"
+    );
+    // The client vanishes without closing its session: the leader expires it.
+    drop(client);
+    wait_for("the ephemeral to go", Duration::from_secs(10), || {
+        xid += 1;
+        !exists(&mut other, xid, "/eph")
+    });
+}
+
+#[test]
+fn a_member_not_in_an_ensemble_with_a_leader_serves_no_client() {
+    // One member of three alone has no quorum: it must not accept a session.
+    let mut e = Ensemble::start("alone", 3);
+    e.members[1].kill9();
+    e.members[2].kill9();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(e.members[0].mode(), "looking");
+    assert!(try_connect(&e.members[0].addr(), 5000, Duration::from_secs(2)).is_err());
+    let _ = Path::new("/");
+}
