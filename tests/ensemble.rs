@@ -92,6 +92,12 @@ struct Ensemble {
 
 impl Ensemble {
     fn start(name: &str, n: u32) -> Ensemble {
+        Ensemble::start_with(name, n, 0)
+    }
+
+    /// `voters` participants, then `observers` observers.
+    fn start_with(name: &str, voters: u32, observers: u32) -> Ensemble {
+        let n = voters + observers;
         let root = std::env::temp_dir().join(format!("rk-ensemble-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let ports: Vec<(u16, u16, u16)> = (0..n)
@@ -99,7 +105,8 @@ impl Ensemble {
             .collect();
         let mut lines = String::new();
         for (i, (_, q, e)) in ports.iter().enumerate() {
-            lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1));
+            let kind = if i as u32 >= voters { ":observer" } else { "" };
+            lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}{kind}\n", i + 1));
         }
         let mut members = Vec::new();
         for (i, (client, _, _)) in ports.iter().enumerate() {
@@ -123,8 +130,8 @@ impl Ensemble {
         Ensemble { members }
     }
 
-    /// Waits until the running members are one leader and followers; returns the
-    /// leader's index.
+    /// Waits until the running members are one leader, followers and observers;
+    /// returns the leader's index.
     fn settled(&self) -> usize {
         let deadline = Instant::now() + SETTLE;
         loop {
@@ -142,7 +149,7 @@ impl Ensemble {
             let leaders: Vec<usize> = (0..modes.len()).filter(|&i| modes[i] == "leader").collect();
             let all_up = modes
                 .iter()
-                .all(|m| m == "leader" || m == "follower" || m == "down");
+                .all(|m| ["leader", "follower", "observer", "down"].contains(&m.as_str()));
             if leaders.len() == 1 && all_up {
                 return leaders[0];
             }
@@ -343,4 +350,34 @@ fn a_member_not_in_an_ensemble_with_a_leader_serves_no_client() {
     assert_eq!(e.members[0].mode(), "looking");
     assert!(try_connect(&e.members[0].addr(), 5000, Duration::from_secs(2)).is_err());
     let _ = Path::new("/");
+}
+
+#[test]
+fn an_observer_serves_reads_and_writes_but_is_no_part_of_the_quorum() {
+    let mut e = Ensemble::start_with("observer", 3, 1);
+    let leader = e.settled();
+    assert_eq!(e.members[3].mode(), "observer");
+    let mut o = connect(&e.members[3].addr(), 5000);
+    assert_eq!(create(&mut o, 1, "/from-observer", b"o", 0), 0);
+    let mut l = connect(&e.members[leader].addr(), 5000);
+    assert_eq!(
+        synced_get(&mut l, 1, "/from-observer").as_deref(),
+        Some(&b"o"[..])
+    );
+    assert_eq!(create(&mut l, 3, "/from-leader", b"l", 0), 0);
+    assert_eq!(
+        synced_get(&mut o, 2, "/from-leader").as_deref(),
+        Some(&b"l"[..])
+    );
+    drop((o, l));
+    // Two voters down: the leader and the observer are no quorum, so nobody serves.
+    for i in others(3, leader) {
+        e.members[i].kill9();
+    }
+    wait_for(
+        "the observer to stop serving",
+        Duration::from_secs(10),
+        || e.members[3].mode() == "looking",
+    );
+    assert!(try_connect(&e.members[3].addr(), 5000, Duration::from_secs(2)).is_err());
 }

@@ -140,6 +140,10 @@ pub enum ToSession {
     },
     /// The session moved to another connection: close this one without closing the session.
     CloseConnection { conn: ConnId, session: i64 },
+    /// The session is expiring (its closeSession is being logged): close its connection
+    /// now, so no request of it is answered from here on, as ZooKeeper fails every
+    /// request of a closing session.
+    SessionExpiring { conn: ConnId, session: i64 },
     /// The server stopped serving clients (an ensemble member that lost its leader or
     /// quorum): close every connection without closing its session, as ZooKeeper's
     /// server shutdown on LOOKING does; clients reconnect to another member.

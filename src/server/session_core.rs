@@ -349,6 +349,16 @@ impl Core {
                 }
             }
             ToSession::StopServing => self.stop_serving(),
+            ToSession::SessionExpiring { conn, session } => {
+                let c = self.conns.borrow().get(&conn).cloned();
+                if let Some(c) = c {
+                    if c.session.get() == session {
+                        tracing::info!("session 0x{session:x} expired; closing {}", c.peer);
+                        self.detach_session(&c);
+                        c.outbox.close_after_flush();
+                    }
+                }
+            }
             ToSession::CloseConnection { conn, session } => {
                 let c = self.conns.borrow().get(&conn).cloned();
                 if let Some(c) = c {

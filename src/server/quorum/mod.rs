@@ -135,6 +135,9 @@ struct Quorum {
     last_zxid: Cell<i64>,
     /// Work with the time it arrived (for the queue-stage histogram).
     inbox: RefCell<VecDeque<(Instant, Work)>>,
+    /// Connections of sessions expired while preparing a batch, closed before the
+    /// batch is logged (`ToSession::SessionExpiring`).
+    expiring: RefCell<Vec<((CoreIdx, ConnId), i64)>>,
     /// Handshakes refused while preparing a batch (session table full), answered
     /// after the batch.
     refused: RefCell<Vec<(CoreIdx, ConnId, i64)>>,
@@ -331,6 +334,9 @@ impl Quorum {
                 }
                 tracing::info!("expiring session 0x{id:x}");
                 self.stats.quorum().session_expired();
+                if let Some(owner) = self.sessions.owner_of(id) {
+                    self.expiring.borrow_mut().push((owner, id));
+                }
                 let mut hdr = self.next_header(id, 0, OpCode::CloseSession);
                 self.sessions.set_closing(id);
                 let ctx = PrepContext {
@@ -501,6 +507,12 @@ impl Quorum {
                     append_us += t1.elapsed().as_micros() as u64;
                     committed.push(c);
                 }
+            }
+            let expiring: Vec<_> = self.expiring.borrow_mut().drain(..).collect();
+            for ((core, conn), session) in expiring {
+                let _ = self.outs[core]
+                    .send(ToSession::SessionExpiring { conn, session })
+                    .await;
             }
             let refused: Vec<_> = self.refused.borrow_mut().drain(..).collect();
             for (core, conn, session) in refused {
@@ -683,6 +695,10 @@ impl Quorum {
                 // server): none is expired, nothing reaped while connections close.
                 continue;
             }
+            if self.cfg.purge_interval_hours > 0 && last_purge.elapsed() >= purge_every {
+                last_purge = Instant::now();
+                snapshots::purge(&self.cfg);
+            }
             if !self.is_authority() {
                 // Only the leader expires sessions and reaps nodes; the others follow
                 // the txns it commits.
@@ -692,10 +708,6 @@ impl Quorum {
             let expired = self.sessions.expire_due(now);
             for id in expired {
                 self.push(Work::Expire(id));
-            }
-            if self.cfg.purge_interval_hours > 0 && last_purge.elapsed() >= purge_every {
-                last_purge = Instant::now();
-                snapshots::purge(&self.cfg);
             }
             if last_reap.elapsed() >= reap_every {
                 last_reap = Instant::now();
@@ -784,6 +796,7 @@ pub async fn run(
         last_zxid: Cell::new(last_zxid),
         inbox: RefCell::new(VecDeque::new()),
         refused: RefCell::new(Vec::new()),
+        expiring: RefCell::new(Vec::new()),
         inbox_ready: Signal::default(),
         outs: connected_outs,
         clock_base_ms,

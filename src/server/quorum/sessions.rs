@@ -120,6 +120,11 @@ impl Sessions {
         self.publish_count();
     }
 
+    /// The core and connection a session is attached to here, if any.
+    pub fn owner_of(&self, id: i64) -> Option<(CoreIdx, ConnId)> {
+        self.owners.borrow().get(&id).copied()
+    }
+
     /// The timeout of a live session.
     pub fn timeout_of(&self, id: i64) -> Option<i32> {
         self.tracker
