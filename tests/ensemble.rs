@@ -9,11 +9,11 @@
 mod common;
 
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{four_letter, request, try_connect, Jute, Reader};
+use common::{request, try_connect, try_four_letter, Jute, Reader};
 
 const SETTLE: Duration = Duration::from_secs(20);
 
@@ -71,8 +71,7 @@ impl Member {
 
     /// `srvr`'s Mode line, or "" while the server does not answer.
     fn mode(&self) -> String {
-        let out =
-            std::panic::catch_unwind(|| four_letter(&self.addr(), "srvr")).unwrap_or_default();
+        let out = try_four_letter(&self.addr(), "srvr", Duration::from_secs(2)).unwrap_or_default();
         out.lines()
             .find_map(|l| l.strip_prefix("Mode: "))
             .unwrap_or("")
@@ -349,7 +348,6 @@ fn a_member_not_in_an_ensemble_with_a_leader_serves_no_client() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(e.members[0].mode(), "looking");
     assert!(try_connect(&e.members[0].addr(), 5000, Duration::from_secs(2)).is_err());
-    let _ = Path::new("/");
 }
 
 #[test]
@@ -380,4 +378,58 @@ fn an_observer_serves_reads_and_writes_but_is_no_part_of_the_quorum() {
         || e.members[3].mode() == "looking",
     );
     assert!(try_connect(&e.members[3].addr(), 5000, Duration::from_secs(2)).is_err());
+}
+
+#[test]
+fn a_leaders_txn_that_no_quorum_logged_is_truncated_when_it_comes_back() {
+    let mut e = Ensemble::start("trunc", 3);
+    let leader = e.settled();
+    let followers = others(3, leader);
+    let mut l = connect(&e.members[leader].addr(), 10000);
+    assert_eq!(create(&mut l, 1, "/base", b"b", 0), 0);
+    // The followers die: the leader logs and proposes /ghost, which nobody else gets
+    // (a frozen follower would still find the proposal in its socket buffer).
+    for &f in &followers {
+        e.members[f].kill9();
+    }
+    let ghost = Jute::new()
+        .int(2)
+        .int(CREATE)
+        .string("/ghost")
+        .buffer(b"g")
+        .open_acl()
+        .int(0)
+        .into_vec();
+    common::send_frame(&mut l, &ghost).expect("send the create");
+    std::thread::sleep(Duration::from_millis(500));
+    e.members[leader].kill9();
+    drop(l);
+    for &f in &followers {
+        e.members[f].start();
+    }
+    let second = e.settled();
+    assert_ne!(second, leader);
+    // Back with /ghost in its log; the new leader has committed nothing since, so the
+    // old leader's log is longer than the new history: TRUNC.
+    e.members[leader].start();
+    e.settled();
+    let log = e.members[leader].log();
+    assert!(log.contains("TRUNC: cutting the log after"), "{log}");
+    for i in 0..3 {
+        let mut c = connect(&e.members[i].addr(), 5000);
+        assert_eq!(
+            synced_get(&mut c, 1, "/base").as_deref(),
+            Some(&b"b"[..]),
+            "member {i}"
+        );
+        assert!(
+            !exists(&mut c, 3, "/ghost"),
+            "member {i} kept an uncommitted txn"
+        );
+    }
+    // And it takes part in what follows.
+    let mut c = connect(&e.members[leader].addr(), 5000);
+    assert_eq!(create(&mut c, 1, "/later", b"l", 0), 0);
+    let mut s = connect(&e.members[second].addr(), 5000);
+    assert_eq!(synced_get(&mut s, 1, "/later").as_deref(), Some(&b"l"[..]));
 }

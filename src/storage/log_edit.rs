@@ -12,7 +12,7 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use super::log::{check_header, first_needed_segment, scan_records};
-use super::names::{self, LOG_PREFIX};
+use super::names::{self, LOG_PREFIX, SNAPSHOT_PREFIX};
 use super::recovery::{check_no_missing_segment, read_segment};
 use super::{Result, StorageError};
 use crate::txn::{Txn, TxnHeader};
@@ -124,6 +124,24 @@ pub fn remove_log(log_dir: &Path) -> Result<usize> {
         names::sync_dir(log_dir)?;
     }
     Ok(segs.len())
+}
+
+/// Removes every snapshot in `data_dir` of a zxid above `zxid` and fsyncs the
+/// directory; returns how many were removed. With TRUNC: a snapshot taken after
+/// txns the leader does not have would bring them back at the next recovery.
+pub fn remove_snapshots_after(data_dir: &Path, zxid: i64) -> Result<usize> {
+    let snaps = names::list(data_dir, SNAPSHOT_PREFIX)?;
+    let mut removed = 0;
+    for (z, path) in &snaps {
+        if *z > zxid {
+            std::fs::remove_file(path).map_err(|e| StorageError::io(path, "remove snapshot", e))?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        names::sync_dir(data_dir)?;
+    }
+    Ok(removed)
 }
 
 fn not_in_log(path: &Path, zxid: i64) -> StorageError {

@@ -622,7 +622,7 @@ pub fn wait_closed(stream: &mut TcpStream, timeout: Duration) -> bool {
     }
 }
 
-fn try_four_letter(addr: &str, word: &str, timeout: Duration) -> std::io::Result<String> {
+pub fn try_four_letter(addr: &str, word: &str, timeout: Duration) -> std::io::Result<String> {
     let sa: SocketAddr = addr.parse().unwrap();
     let mut s = TcpStream::connect_timeout(&sa, timeout)?;
     s.set_read_timeout(Some(timeout))?;

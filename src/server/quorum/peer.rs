@@ -776,6 +776,7 @@ impl Following {
                 A::Truncate { zxid } => {
                     tracing::info!("TRUNC: cutting the log after 0x{zxid:x}");
                     let res = storage::truncate_log_after(&q.cfg.data_log_dir, zxid)
+                        .and_then(|_| storage::remove_snapshots_after(&q.cfg.data_dir, zxid))
                         .map_err(|e| e.to_string())
                         .and_then(|_| reload(q, zxid));
                     if let Err(e) = res {
