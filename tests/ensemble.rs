@@ -433,3 +433,34 @@ fn a_leaders_txn_that_no_quorum_logged_is_truncated_when_it_comes_back() {
     let mut s = connect(&e.members[second].addr(), 5000);
     assert_eq!(synced_get(&mut s, 1, "/later").as_deref(), Some(&b"l"[..]));
 }
+
+#[test]
+fn a_member_that_lags_a_restarted_leader_a_little_gets_a_diff_not_a_snapshot() {
+    let mut e = Ensemble::start("diff", 3);
+    let leader = e.settled();
+    let lagging = others(3, leader)[0];
+    let mut l = connect(&e.members[leader].addr(), 10000);
+    assert_eq!(create(&mut l, 1, "/early", b"e", 0), 0);
+    e.members[lagging].kill9();
+    for k in 0..10 {
+        assert_eq!(create(&mut l, 10 + k, &format!("/late{k}"), b"l", 0), 0);
+    }
+    drop(l);
+    // Everyone restarts: the new leader's window comes from its log.
+    for i in 0..3 {
+        e.members[i].kill9();
+    }
+    for i in others(3, lagging) {
+        e.members[i].start();
+    }
+    e.settled();
+    e.members[lagging].start();
+    e.settled();
+    let mut c = connect(&e.members[lagging].addr(), 5000);
+    for k in 0..10 {
+        assert!(exists(&mut c, 10 + k, &format!("/late{k}")), "/late{k}");
+    }
+    for m in &e.members {
+        assert!(!m.log().contains("sending a snapshot"), "{}", m.log());
+    }
+}

@@ -58,6 +58,41 @@ pub fn read_log_after(
     Ok(last)
 }
 
+/// The last `max` records of the log in `log_dir` (fewer if it holds fewer), in zxid
+/// order, read from the newest segments backwards: what a leader keeps in memory to
+/// DIFF-sync a learner that lags a little (ZooKeeper's `committedLog` after a start).
+pub fn read_log_tail(log_dir: &Path, max: usize) -> Result<Vec<(TxnHeader, Txn)>> {
+    let segs = names::list(log_dir, LOG_PREFIX)?;
+    let newest = segs.len().saturating_sub(1);
+    let mut bytes = Vec::new();
+    let mut tail: Vec<Vec<(TxnHeader, Txn)>> = Vec::new();
+    let mut count = 0;
+    for (i, (first, path)) in segs.iter().enumerate().rev() {
+        if count >= max {
+            break;
+        }
+        read_segment(path, &mut bytes)?;
+        check_header(path, &bytes, i == newest)?;
+        let mut records = Vec::new();
+        scan_records(
+            path,
+            &bytes,
+            i == newest,
+            *first,
+            i64::MIN,
+            |_, hdr, txn| {
+                records.push((hdr, txn));
+                Ok(())
+            },
+        )?;
+        count += records.len();
+        tail.push(records);
+    }
+    let mut all: Vec<(TxnHeader, Txn)> = tail.into_iter().rev().flatten().collect();
+    let skip = all.len().saturating_sub(max);
+    Ok(all.split_off(skip))
+}
+
 /// Removes every record after `zxid` from the log in `log_dir`: the segment holding
 /// the next record is cut before it (`ftruncate` + `fsync`), later segments are
 /// removed, and the directory is fsynced. The log must hold the record `zxid` itself,

@@ -96,6 +96,7 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
         epochs.current,
         q.log.last_zxid()
     );
+    load_window(&q);
     let election = match Election::start(&qcfg, q.log.last_zxid(), epochs.current).await {
         Ok(e) => Rc::new(e),
         Err(e) => fatal(&format!("cannot start the election: {e}")),
@@ -168,6 +169,31 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
             }
         }
         end_role(&q).await;
+    }
+}
+
+/// Fills the leader's DIFF window (`committedLog`) with the newest txns of the log, as
+/// ZooKeeper does when it loads its database: a learner that lags a restarted leader a
+/// little then gets DIFF, not the whole tree.
+fn load_window(q: &Quorum) {
+    let max = history::DEFAULT_COMMIT_LOG_COUNT;
+    match storage::read_log_tail(&q.cfg.data_log_dir, max) {
+        Ok(tail) => {
+            let mut w = q.window.borrow_mut();
+            for (hdr, txn) in tail {
+                if hdr.zxid <= q.applied.get() {
+                    let zxid = hdr.zxid;
+                    w.push_back(history::Txn {
+                        zxid,
+                        data: proposal_data(&Committed { hdr, txn }),
+                    });
+                }
+            }
+            tracing::info!("{} txns of the log kept for DIFF syncs", w.len());
+        }
+        Err(e) => tracing::warn!(
+            "cannot read the log's newest txns ({e}); a learner that lags gets a snapshot"
+        ),
     }
 }
 
