@@ -113,7 +113,7 @@ impl Ensemble {
             std::fs::create_dir_all(&dir).expect("member dir");
             let cfg = format!(
                 "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
-                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n{lines}",
+                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{lines}",
                 dir.join("data").display()
             );
             std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
@@ -463,4 +463,40 @@ fn a_member_that_lags_a_restarted_leader_a_little_gets_a_diff_not_a_snapshot() {
     for m in &e.members {
         assert!(!m.log().contains("sending a snapshot"), "{}", m.log());
     }
+}
+
+#[test]
+fn members_report_their_roles_and_the_ensembles_config_as_zookeeper_does() {
+    let e = Ensemble::start("report", 3);
+    let leader = e.settled();
+    let follower = others(3, leader)[0];
+    // mntr on the leader counts its synced followers.
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let mntr = try_four_letter(&e.members[leader].addr(), "mntr", Duration::from_secs(2))
+            .unwrap_or_default();
+        if mntr.contains("zk_synced_followers\t2") {
+            assert!(mntr.contains("zk_server_state\tleader"), "{mntr}");
+            assert!(mntr.contains("zk_learners\t2"), "{mntr}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{mntr}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mntr =
+        try_four_letter(&e.members[follower].addr(), "mntr", Duration::from_secs(2)).expect("mntr");
+    assert!(mntr.contains("zk_server_state\tfollower"), "{mntr}");
+    assert!(!mntr.contains("zk_synced_followers"), "{mntr}");
+    // /zookeeper/config holds the server lines and the config version.
+    let mut c = connect(&e.members[follower].addr(), 5000);
+    let config = synced_get(&mut c, 1, "/zookeeper/config").expect("/zookeeper/config");
+    let config = String::from_utf8(config).expect("utf-8");
+    for m in &e.members {
+        assert!(
+            config.contains(&format!("server.{}=127.0.0.1:", m.sid)),
+            "{config}"
+        );
+    }
+    assert!(config.contains(":participant"), "{config}");
+    assert!(config.ends_with("version=0"), "{config}");
 }

@@ -337,6 +337,25 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
     drop(tree);
     let mut rows: Vec<(String, Metric)> =
         rows.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    if core.stats.mode() == crate::server::stats::ServerMode::Leader {
+        // What ZooKeeper's leader adds to `mntr`.
+        let l = &core.stats.leader;
+        for (k, v) in [
+            ("zk_learners", &l.learners),
+            ("zk_synced_followers", &l.synced_followers),
+            (
+                "zk_synced_non_voting_followers",
+                &l.synced_non_voting_followers,
+            ),
+            ("zk_synced_observers", &l.synced_observers),
+            ("zk_pending_syncs", &l.pending_syncs),
+            ("zk_last_proposal_size", &l.last_proposal_size),
+            ("zk_max_proposal_size", &l.max_proposal_size),
+            ("zk_min_proposal_size", &l.min_proposal_size),
+        ] {
+            rows.push((k.to_owned(), int(v.load(Relaxed))));
+        }
+    }
     for stage in Stage::ALL {
         let sum = core.stats.stage_summary(stage);
         let name = stage.name();

@@ -178,6 +178,22 @@ pub struct ServerStats {
     open_conns: Mutex<OpenConns>,
     /// What this server is in its ensemble (`ServerMode`), as `srvr` and `mntr` say it.
     mode: std::sync::atomic::AtomicU8,
+    /// A leader's view of its learners, for `mntr`.
+    pub leader: LeaderStats,
+}
+
+/// What a leader's `mntr` adds (ZooKeeper's names without `zk_`), set by the ensemble
+/// driver after each step of the leader.
+#[derive(Default)]
+pub struct LeaderStats {
+    pub learners: AtomicU64,
+    pub synced_followers: AtomicU64,
+    pub synced_non_voting_followers: AtomicU64,
+    pub synced_observers: AtomicU64,
+    pub pending_syncs: AtomicU64,
+    pub last_proposal_size: AtomicU64,
+    pub min_proposal_size: AtomicU64,
+    pub max_proposal_size: AtomicU64,
 }
 
 /// A server's part in its ensemble, as ZooKeeper's `srvr` names it.
@@ -244,6 +260,7 @@ impl ServerStats {
             started: Instant::now(),
             open_conns: Mutex::new(OpenConns::default()),
             mode: std::sync::atomic::AtomicU8::new(ServerMode::Standalone as u8),
+            leader: LeaderStats::default(),
         }
     }
 

@@ -97,6 +97,7 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
         q.log.last_zxid()
     );
     load_window(&q);
+    set_config_node(&q, &qcfg).await;
     let election = match Election::start(&qcfg, q.log.last_zxid(), epochs.current).await {
         Ok(e) => Rc::new(e),
         Err(e) => fatal(&format!("cannot start the election: {e}")),
@@ -169,6 +170,40 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
             }
         }
         end_role(&q).await;
+    }
+}
+
+/// `/zookeeper/config` holds the ensemble's config text (`server.N=...` lines and
+/// `version=0`), as ZooKeeper writes it when it loads its database: outside any txn,
+/// data version −1 and mzxid the config's version. Set again after a reload.
+async fn set_config_node(q: &Rc<Quorum>, qcfg: &QuorumConfig) {
+    write_config_node(q, &config_text(qcfg));
+    let version = q.tree.borrow().version();
+    let next = q
+        .newest
+        .borrow()
+        .append(version, q.applied.get(), Vec::new());
+    *q.newest.borrow_mut() = next;
+    q.notify_cores().await;
+}
+
+fn config_text(qcfg: &QuorumConfig) -> String {
+    crate::zab::quorum::config_text(&qcfg.servers, 0)
+}
+
+/// Writes `text` into the tree's `/zookeeper/config` (not published yet).
+fn write_config_node(q: &Quorum, text: &str) {
+    let mut triggers = Vec::new();
+    let res = q.tree.borrow_mut().set_data(
+        crate::tree::CONFIG_PATH,
+        Some(crate::proto::NodeData::from(text.as_bytes())),
+        -1,
+        0,
+        crate::server::session_core::wall_clock_ms(),
+        &mut triggers,
+    );
+    if let Err(e) = res {
+        tracing::warn!("cannot write the ensemble's config into /zookeeper/config: {e:?}");
     }
 }
 
@@ -332,6 +367,17 @@ impl Leading {
     /// Proposes a prepared txn (the pipeline appends it to our own log).
     pub(super) fn propose(&self, q: &Rc<Quorum>, c: &Committed) {
         let data = proposal_data(c);
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            let s = &q.stats.leader;
+            let size = data.len() as u64;
+            s.last_proposal_size.store(size, Relaxed);
+            s.max_proposal_size.fetch_max(size, Relaxed);
+            let min = s.min_proposal_size.load(Relaxed);
+            if min == 0 || size < min {
+                s.min_proposal_size.store(size, Relaxed);
+            }
+        }
         let mut out = Vec::new();
         self.machine
             .borrow_mut()
@@ -369,6 +415,26 @@ impl Leading {
         let mut out = Vec::new();
         self.machine.borrow_mut().step(input, q.now_ms(), &mut out);
         self.execute(q, out);
+        self.publish_counts(q);
+    }
+
+    /// The learner counts `mntr` shows.
+    fn publish_counts(&self, q: &Quorum) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (learners, voting, non_voting, observers) = self.machine.borrow().learner_counts();
+        let s = &q.stats.leader;
+        s.learners.store(learners as u64, Relaxed);
+        s.synced_followers.store(voting as u64, Relaxed);
+        s.synced_non_voting_followers
+            .store(non_voting as u64, Relaxed);
+        s.synced_observers.store(observers as u64, Relaxed);
+        let pending = q
+            .waiting_syncs
+            .borrow()
+            .iter()
+            .filter(|(_, m)| matches!(m, SyncMarker::Learner(_)))
+            .count();
+        s.pending_syncs.store(pending as u64, Relaxed);
     }
 
     fn execute(&self, q: &Rc<Quorum>, actions: Vec<leader::Action>) {
@@ -605,6 +671,8 @@ pub(super) struct Following {
     revalidating: RefCell<HashMap<i64, VecDeque<Reconnect>>>,
     /// The newest zxid the leader said is committed.
     committed: Cell<i64>,
+    /// The ensemble's config text, written into `/zookeeper/config` after a reload.
+    config_text: String,
 }
 
 async fn follow(
@@ -670,6 +738,7 @@ async fn follow(
         pending_syncs: RefCell::new(VecDeque::new()),
         revalidating: RefCell::new(HashMap::new()),
         committed: Cell::new(-1),
+        config_text: config_text(qcfg),
     });
     *q.role.borrow_mut() = Role::Following(f.clone());
     glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
@@ -804,7 +873,7 @@ impl Following {
                     let res = storage::truncate_log_after(&q.cfg.data_log_dir, zxid)
                         .and_then(|_| storage::remove_snapshots_after(&q.cfg.data_dir, zxid))
                         .map_err(|e| e.to_string())
-                        .and_then(|_| reload(q, zxid));
+                        .and_then(|_| reload(q, zxid, &self.config_text));
                     if let Err(e) = res {
                         self.fail(format!("TRUNC to 0x{zxid:x} failed: {e}"));
                     }
@@ -881,7 +950,7 @@ impl Following {
         storage::remove_log(&q.cfg.data_log_dir).map_err(|e| e.to_string())?;
         storage::write_snapshot(&q.cfg.data_dir, &snap.tree.version(), &snap.sessions, zxid)
             .map_err(|e| e.to_string())?;
-        reload(q, zxid)
+        reload(q, zxid, &self.config_text)
     }
 
     /// A session's client reconnected here: the leader says whether it lives.
@@ -1015,7 +1084,7 @@ impl Following {
 /// Rebuilds the quorum task's state from the data directory after the log was cut
 /// (TRUNC) or replaced by a leader's snapshot (SNAP): recovery as at a start, then the
 /// new tree is published to the session cores (no client is connected meanwhile).
-fn reload(q: &Rc<Quorum>, expect_zxid: i64) -> Result<(), String> {
+fn reload(q: &Rc<Quorum>, expect_zxid: i64, config_text: &str) -> Result<(), String> {
     let opts = storage::RecoverOptions {
         extended_types: q.cfg.extended_types_enabled,
         prealloc_bytes: q.cfg.prealloc_bytes,
@@ -1032,6 +1101,7 @@ fn reload(q: &Rc<Quorum>, expect_zxid: i64) -> Result<(), String> {
     rec.log.make_spare_now().map_err(|e| e.to_string())?;
     q.log.replace(rec.log);
     *q.tree.borrow_mut() = rec.tree;
+    write_config_node(q, config_text);
     q.applied.set(rec.last_zxid);
     q.last_zxid.set(rec.last_zxid);
     q.unapplied.borrow_mut().clear();

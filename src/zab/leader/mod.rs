@@ -264,6 +264,26 @@ impl Leader {
         self.last_proposed
     }
 
+    /// The learners connected now, for `mntr`: `(learners, synced followers that
+    /// vote, synced followers that do not, synced observers)`; synced means in
+    /// broadcast.
+    pub fn learner_counts(&self) -> (usize, usize, usize, usize) {
+        let mut c = (self.handlers.len(), 0, 0, 0);
+        for h in self.handlers.values() {
+            if h.stage != Stage::Broadcast {
+                continue;
+            }
+            if h.participant(&self.quorum) {
+                c.1 += 1;
+            } else if h.follower() {
+                c.2 += 1;
+            } else {
+                c.3 += 1;
+            }
+        }
+        c
+    }
+
     /// The zxid the next [`Input::Propose`] gets (the driver builds the txn header with
     /// it before proposing); meaningful while broadcasting.
     pub fn next_zxid(&self) -> Zxid {
