@@ -525,6 +525,9 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
     if let Request::Auth(auth) = &request {
         return super::auth::handle(core, conn, header.xid, auth);
     }
+    if let Request::Sasl(s) = &request {
+        return super::auth::sasl(core, conn, header.xid, &s.token);
+    }
 
     let op = request.op_code();
     match request {
