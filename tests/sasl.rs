@@ -465,3 +465,115 @@ fn the_jaas_file_is_found_in_server_jvmflags() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `cmd` for at most 60 s; its stdout and stderr together.
+fn run_bounded(cmd: &mut std::process::Command) -> String {
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
+
+/// ZooKeeper's own Java CLI with a JAAS client file (the JDK's DIGEST-MD5 client): the
+/// lines it prints about authentication and the commands' results.
+fn zkcli_steps(addr: &str, dir: &Path) -> Vec<String> {
+    let client = |name: &str, pw: &str| {
+        let f = dir.join(name);
+        std::fs::write(
+            &f,
+            format!(
+                "Client {{\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n  \
+                 username=\"bob\"\n  password=\"{pw}\";\n}};\n"
+            ),
+        )
+        .expect("client jaas");
+        f
+    };
+    let good = client("client.jaas", "bob-secret");
+    let bad = client("client-bad.jaas", "wrong");
+    let mut t = Vec::new();
+    for (jaas, args) in [
+        (&good, &["create", "/cli", "by-zkcli", "sasl:bob:cdrwa"][..]),
+        (&good, &["get", "/cli"][..]),
+        (&bad, &["get", "/cli"][..]),
+    ] {
+        let out = run_bounded(
+            std::process::Command::new(ZKCLI)
+                .arg("-server")
+                .arg(addr)
+                .args(args)
+                .env(
+                    "CLIENT_JVMFLAGS",
+                    format!(
+                        "-Xmx128m -XX:TieredStopAtLevel=1 -Djava.security.auth.login.config={}",
+                        jaas.display()
+                    ),
+                ),
+        );
+        let lines: Vec<&str> = out
+            .lines()
+            .filter(|l| {
+                l.starts_with("WatchedEvent state:Sasl")
+                    || l.starts_with("WatchedEvent state:AuthFailed")
+                    || l.starts_with("Created ")
+                    || l.starts_with("KeeperErrorCode")
+                    || *l == "by-zkcli"
+            })
+            .collect();
+        t.push(format!("{}: {}", args.join(" "), lines.join(" | ")));
+    }
+    t
+}
+
+#[test]
+fn zkcli_authenticates_with_a_jaas_client_file_as_against_zookeeper() {
+    if let Some(why) = common::zk_java::java_missing() {
+        eprintln!("SKIPPED: {why} (zkCli.sh needs Debian's zookeeper)");
+        return;
+    }
+    if !Path::new(ZKCLI).exists() {
+        eprintln!("SKIPPED: {ZKCLI} is missing (apt-get install zookeeper)");
+        return;
+    }
+    let dir = scratch("zkcli");
+    let jaas = write_jaas(&dir);
+    let server = Server::start(&format!(
+        "{PROVIDER}java.security.auth.login.config={}\n",
+        jaas.display()
+    ));
+    let rk = zkcli_steps(&server.addr(), &dir);
+    assert_eq!(
+        rk,
+        [
+            "create /cli by-zkcli sasl:bob:cdrwa: WatchedEvent state:SaslAuthenticated type:None \
+             path:null | Created /cli",
+            "get /cli: WatchedEvent state:SaslAuthenticated type:None path:null | by-zkcli",
+            "get /cli: WatchedEvent state:AuthFailed type:None path:null | KeeperErrorCode = \
+             AuthFailed for /cli",
+        ],
+        "zkCli against ringkeeper"
+    );
+    if let Some(zk) = on_zookeeper("zkcli", PROVIDER, Some(&jaas), |addr| {
+        let dir = scratch("zkcli-client");
+        let t = zkcli_steps(addr, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        t
+    }) {
+        assert_eq!(zk, rk, "zkCli sees ZooKeeper 3.8 differently");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
