@@ -358,7 +358,7 @@ fn keys_read_but_not_honoured_are_named_at_start() {
              clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
              admin.forceHttps=true\n\
              skipACL=yes\n\
-             authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+             authProvider.1=com.example.CustomAuthenticationProvider\n",
             scratch.path().join("data").display(),
         ),
     );
@@ -379,7 +379,7 @@ fn keys_read_but_not_honoured_are_named_at_start() {
         ("syncLimit", "ensembles are not supported"),
         ("admin.forceHttps", "AdminServer serves plain HTTP/1.1 only"),
         ("skipACL", "ACLs are always checked"),
-        ("authProvider.1", "no provider class is loaded"),
+        ("authProvider.1", "no other provider class is loaded"),
     ] {
         let line = out
             .lines()

@@ -5,7 +5,8 @@
 //! same zoo.cfg lines (skipped with a message without Java or Debian's jars):
 //! a good password authenticates (`rspauth` checks out) and reads a node whose ACL is
 //! `sasl:bob:cdrwa`; a bad password, an unknown user, a GSSAPI client, garbage and a
-//! second exchange get AUTHFAILED and a closed connection; the SASL user `super`
+//! second exchange get AUTHFAILED and a closed connection (a SASL record cut short: a
+//! closed connection, no answer), and other sessions go on; the SASL user `super`
 //! and a `zookeeper.superUser` read everything; with `sessionRequireClientSASLAuth=true`
 //! a client without SASL (or with a failed one) gets SESSIONCLOSEDREQUIRESASLAUTH;
 //! without a JAAS login a SASL request is answered OK with no token.
@@ -275,6 +276,24 @@ fn steps(addr: &str) -> Vec<String> {
         let (line, _) = sasl_step(&mut s, 2, &resp);
         t.push(format!("{user}/{pw}: {line} closed {}", closed(&mut s)));
     }
+    // A SASL request whose record is cut short (a token longer than the frame).
+    let mut s = raw_connect(addr);
+    let cut = Jute::new()
+        .int(1)
+        .int(SASL)
+        .int(100)
+        .raw(b"short")
+        .into_vec();
+    common::send_frame(&mut s, &cut).expect("send");
+    let answer = common::read_reply(&mut s).map(|r| format!("err {}", r.err));
+    t.push(format!(
+        "cut record: {} closed {}",
+        answer.unwrap_or_else(|_| "no answer".into()),
+        closed(&mut s)
+    ));
+    // Other sessions were not disturbed.
+    let mut bob = login(addr, "bob", "bob-secret", &mut t);
+    t.push(format!("afterwards {}", get(&mut bob, 3, "/sasl-bob")));
     t
 }
 
@@ -325,6 +344,10 @@ const EXPECTED: &[&str] = &[
     "GSSAPI second token: err -115 zxid0 true body 4 token null closed true",
     "bob/wrong: err -115 zxid0 true body 4 token null closed true",
     "mallory/mallory-secret: err -115 zxid0 true body 4 token null closed true",
+    "cut record: no answer closed true",
+    "bob challenge: err 0 zxid0 true body 105 token realm=\"zk-sasl-md5\",nonce=<40 chars>\",charset=utf-8,algorithm=md5-sess",
+    "bob response: err 0 zxid0 true body 44 (rspauth verified)",
+    "afterwards get /sasl-bob: err 0 v",
 ];
 
 const ENFORCED_EXPECTED: &[&str] = &[
