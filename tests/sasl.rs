@@ -9,7 +9,8 @@
 //! closed connection, no answer), and other sessions go on; the SASL user `super`
 //! and a `zookeeper.superUser` read everything; with `sessionRequireClientSASLAuth=true`
 //! a client without SASL (or with a failed one) gets SESSIONCLOSEDREQUIRESASLAUTH;
-//! without a JAAS login a SASL request is answered OK with no token.
+//! with `allowSaslFailedClients=true` a failed exchange keeps the connection; without a
+//! JAAS login a SASL request is answered OK with no token.
 //! kazoo's own SASL tests run in tests/interop (kazoo.sh).
 
 mod common;
@@ -316,6 +317,19 @@ fn enforced_steps(addr: &str) -> Vec<String> {
     t
 }
 
+/// With `allowSaslFailedClients=true`: a failed exchange keeps the connection, which
+/// has no `sasl` id.
+fn allowed_failure_steps(addr: &str) -> Vec<String> {
+    let mut s = raw_connect(addr);
+    let (_, ch) = sasl_step(&mut s, 1, b"");
+    let (resp, _) = client_response(&ch.unwrap_or_default(), "bob", "wrong");
+    let (line, _) = sasl_step(&mut s, 2, &resp);
+    let mut t = vec![format!("bad password: {line}")];
+    t.push(create(&mut s, 3, "/allowed", &[(CDRWA, "auth", "")]));
+    t.push(get(&mut s, 4, "/"));
+    t
+}
+
 /// A SASL request to a server with no JAAS login.
 fn no_login_steps(addr: &str) -> Vec<String> {
     let mut s = raw_connect(addr);
@@ -434,6 +448,32 @@ fn without_a_jaas_login_sasl_is_answered_with_no_token_as_zookeeper() {
     if let Some(zk) = on_zookeeper("nologin", PROVIDER, None, no_login_steps) {
         assert_eq!(zk, rk, "ZooKeeper 3.8 answers differently");
     }
+}
+
+#[test]
+fn allow_sasl_failed_clients_keeps_the_connection_as_zookeeper() {
+    let dir = scratch("allowed");
+    let jaas = write_jaas(&dir);
+    let extra = format!("{PROVIDER}allowSaslFailedClients=true\n");
+    let server = Server::start(&format!(
+        "{extra}java.security.auth.login.config={}\n",
+        jaas.display()
+    ));
+    let rk = allowed_failure_steps(&server.addr());
+    assert_eq!(
+        rk,
+        [
+            "bad password: err 0 zxid0 true body 4 token null",
+            // No authenticated id for `auth` to expand to.
+            "create /allowed: err -114",
+            "get /: err 0 ",
+        ],
+        "ringkeeper"
+    );
+    if let Some(zk) = on_zookeeper("allowed", &extra, Some(&jaas), allowed_failure_steps) {
+        assert_eq!(zk, rk, "ZooKeeper 3.8 answers differently");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// zkServer.sh passes the JAAS file in `SERVER_JVMFLAGS`/`JVMFLAGS`: ringkeeper reads

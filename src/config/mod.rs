@@ -311,6 +311,14 @@ pub const FSYNC_WARNING_THRESHOLD_MS_DEFAULT: u64 = 1000;
 /// Keys ZooKeeper reads that ringkeeper accepts but does not honour, with why; each one
 /// present gets a WARN at start, so nobody believes a setting took effect that did not.
 const NOT_HONOURED: &[(&str, &str)] = &[
+    (
+        "letAnySaslUserDoX",
+        "a sasl ACL entry matches its own user (and the SASL user super) only",
+    ),
+    (
+        "security.auth_to_local",
+        "DIGEST-MD5 user names are not mapped through Kerberos rules",
+    ),
     ("initLimit", ENSEMBLE_ONLY),
     ("syncLimit", ENSEMBLE_ONLY),
     ("peerType", ENSEMBLE_ONLY),
@@ -1344,6 +1352,14 @@ mod tests {
         // No file: no login; the provider alone makes `sasl` requirable.
         let cfg = parse("").expect("parses");
         assert_eq!(cfg.sasl, SaslConfig::default());
+        let cfg = parse("zookeeper.letAnySaslUserDoX=x\nkerberos.removeRealmFromPrincipal=true\n")
+            .expect("parses");
+        assert!(cfg.warnings[0].contains("letAnySaslUserDoX is read but not honoured"));
+        assert!(
+            cfg.warnings[1].contains("change nothing"),
+            "{:?}",
+            cfg.warnings
+        );
         let cfg = parse(&format!(
             "authProvider.1={SASL_PROVIDER_CLASS}\nsessionRequireClientSASLAuth=true\n\
              zookeeper.superUser=bob\nsuperUser.2=al\nallowSaslFailedClients=true\n\
