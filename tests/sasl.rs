@@ -51,6 +51,18 @@ fn write_jaas(dir: &Path) -> PathBuf {
     f
 }
 
+/// ringkeeper with `extra` zoo.cfg lines and the JAAS file (written in a fresh scratch
+/// dir) named by its zoo.cfg key, as ZooKeeper gets it by its JVM flag.
+fn start_with_jaas(name: &str, extra: &str) -> (PathBuf, PathBuf, Server) {
+    let dir = scratch(name);
+    let jaas = write_jaas(&dir);
+    let server = Server::start(&format!(
+        "{extra}java.security.auth.login.config={}\n",
+        jaas.display()
+    ));
+    (dir, jaas, server)
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -401,14 +413,9 @@ fn on_zookeeper(
 
 #[test]
 fn digest_md5_exchange_acls_and_failures_as_zookeeper() {
-    let dir = scratch("plain");
-    let jaas = write_jaas(&dir);
     // ringkeeper reads the JAAS file's name as a zoo.cfg key; ZooKeeper as a JVM flag.
     let extra = format!("{PROVIDER}superUser=alice\n");
-    let server = Server::start(&format!(
-        "{extra}java.security.auth.login.config={}\n",
-        jaas.display()
-    ));
+    let (dir, jaas, server) = start_with_jaas("plain", &extra);
     let rk = steps(&server.addr());
     assert_eq!(rk, EXPECTED, "ringkeeper");
     let out = server.output();
@@ -425,13 +432,8 @@ fn digest_md5_exchange_acls_and_failures_as_zookeeper() {
 
 #[test]
 fn required_sasl_refuses_clients_without_it_as_zookeeper() {
-    let dir = scratch("required");
-    let jaas = write_jaas(&dir);
     let extra = format!("{PROVIDER}sessionRequireClientSASLAuth=true\n");
-    let server = Server::start(&format!(
-        "{extra}java.security.auth.login.config={}\n",
-        jaas.display()
-    ));
+    let (dir, jaas, server) = start_with_jaas("required", &extra);
     let rk = enforced_steps(&server.addr());
     assert_eq!(rk, ENFORCED_EXPECTED, "ringkeeper");
     if let Some(zk) = on_zookeeper("required", &extra, Some(&jaas), enforced_steps) {
@@ -452,13 +454,8 @@ fn without_a_jaas_login_sasl_is_answered_with_no_token_as_zookeeper() {
 
 #[test]
 fn allow_sasl_failed_clients_keeps_the_connection_as_zookeeper() {
-    let dir = scratch("allowed");
-    let jaas = write_jaas(&dir);
     let extra = format!("{PROVIDER}allowSaslFailedClients=true\n");
-    let server = Server::start(&format!(
-        "{extra}java.security.auth.login.config={}\n",
-        jaas.display()
-    ));
+    let (dir, jaas, server) = start_with_jaas("allowed", &extra);
     let rk = allowed_failure_steps(&server.addr());
     assert_eq!(
         rk,
@@ -612,12 +609,7 @@ fn zkcli_authenticates_with_a_jaas_client_file_as_against_zookeeper() {
         eprintln!("SKIPPED: {ZKCLI} is missing (apt-get install zookeeper)");
         return;
     }
-    let dir = scratch("zkcli");
-    let jaas = write_jaas(&dir);
-    let server = Server::start(&format!(
-        "{PROVIDER}java.security.auth.login.config={}\n",
-        jaas.display()
-    ));
+    let (dir, jaas, server) = start_with_jaas("zkcli", PROVIDER);
     let rk = zkcli_steps(&server.addr(), &dir);
     assert_eq!(
         rk,
