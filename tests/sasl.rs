@@ -7,7 +7,8 @@
 //! `sasl:bob:cdrwa`; a bad password, an unknown user, a GSSAPI client, garbage and a
 //! second exchange get AUTHFAILED and a closed connection (a SASL record cut short: a
 //! closed connection, no answer), and other sessions go on; the SASL user `super`
-//! and a `zookeeper.superUser` read everything; with `sessionRequireClientSASLAuth=true`
+//! (logging in with `SASLAuthenticationProvider.superPassword`) and a
+//! `zookeeper.superUser` read everything; with `sessionRequireClientSASLAuth=true`
 //! a client without SASL (or with a failed one) gets SESSIONCLOSEDREQUIRESASLAUTH;
 //! with `allowSaslFailedClients=true` a failed exchange keeps the connection; without a
 //! JAAS login a SASL request is answered OK with no token.
@@ -257,7 +258,7 @@ fn steps(addr: &str) -> Vec<String> {
     // Nobody else reads bob's node; the SASL user `super` and superUser alice do.
     let mut anon = raw_connect(addr);
     t.push(format!("anonymous {}", get(&mut anon, 1, "/sasl-bob")));
-    let mut sup = login(addr, "super", "super-secret", &mut t);
+    let mut sup = login(addr, "super", "super-pw", &mut t);
     t.push(format!("sasl user super {}", get(&mut sup, 3, "/sasl-bob")));
     let mut alice = login(addr, "alice", "alice-secret", &mut t);
     t.push(format!(
@@ -414,7 +415,9 @@ fn on_zookeeper(
 #[test]
 fn digest_md5_exchange_acls_and_failures_as_zookeeper() {
     // ringkeeper reads the JAAS file's name as a zoo.cfg key; ZooKeeper as a JVM flag.
-    let extra = format!("{PROVIDER}superUser=alice\n");
+    // The user `super` logs in with superPassword, not the JAAS file's password.
+    let extra =
+        format!("{PROVIDER}superUser=alice\nSASLAuthenticationProvider.superPassword=super-pw\n");
     let (dir, jaas, server) = start_with_jaas("plain", &extra);
     let rk = steps(&server.addr());
     assert_eq!(rk, EXPECTED, "ringkeeper");
