@@ -102,11 +102,12 @@ pub fn sasl(core: &Rc<Core>, conn: &Rc<Conn>, req_xid: i32, token: &[u8]) -> Res
         let mut state = conn.sasl.borrow_mut();
         let server = state.get_or_insert_with(|| DigestMd5Server::new(nonce()));
         server.evaluate(token, |user| {
-            // `SaslServerCallbackHandler`: the superPassword property is the password
-            // of the user `super` when it is set.
+            // `SaslServerCallbackHandler`: a user must be in the JAAS section; the
+            // superPassword property, when set, is the password of the user `super`.
+            let known = login.users.password(user)?;
             match (&cfg.super_password, user) {
                 (Some(pw), "super") => Some(pw.clone()),
-                _ => login.users.password(user).map(str::to_owned),
+                _ => Some(known.to_owned()),
             }
         })
     };
