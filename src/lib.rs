@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod ops;
 pub mod proto;
+pub mod sasl;
 pub mod server;
 pub mod session;
 pub mod storage;

@@ -224,8 +224,13 @@ fn main() -> ExitCode {
             if let Some(p) = port {
                 props.push(format!("clientPort={p}"));
             }
+            // zkServer.sh passes the JAAS file as a JVM flag in these variables.
+            let jvm = ringkeeper::config::jvm_flag_props(
+                std::env::var("SERVER_JVMFLAGS").ok().as_deref(),
+                std::env::var("JVMFLAGS").ok().as_deref(),
+            );
             let file = config_file.or(config);
-            let cfg = match Config::load(file.as_deref(), &props) {
+            let cfg = match Config::load_with_jvm_flags(file.as_deref(), &props, &jvm) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("ringkeeper: {e}");

@@ -184,8 +184,9 @@ async fn unauthenticated_connections_are_refused_and_closed_as_zookeeper_does() 
     );
 }
 
-/// `sessionRequireClientSASLAuth=true` requires the scheme `sasl`, which needs a SASL
-/// provider; ringkeeper has none, so it refuses to start, as ZooKeeper does without one.
+/// `sessionRequireClientSASLAuth=true` requires the scheme `sasl`, which needs the SASL
+/// provider (`authProvider.N=...SASLAuthenticationProvider`); without it the server
+/// refuses to start, as ZooKeeper does (tests/sasl.rs runs it with the provider).
 #[test]
 fn requiring_sasl_refuses_to_start_as_zookeeper_does_without_a_sasl_provider() {
     let dir = std::env::temp_dir().join(format!("ringkeeper-auth-sasl-{}", std::process::id()));

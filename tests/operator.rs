@@ -359,7 +359,7 @@ fn keys_read_but_not_honoured_are_named_at_start() {
              admin.forceHttps=true\n\
              skipACL=yes\n\
              syncEnabled=true\n\
-             authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+             authProvider.1=com.example.CustomAuthenticationProvider\n",
             scratch.path().join("data").display(),
         ),
     );
@@ -382,7 +382,7 @@ fn keys_read_but_not_honoured_are_named_at_start() {
         ),
         ("admin.forceHttps", "AdminServer serves plain HTTP/1.1 only"),
         ("skipACL", "ACLs are always checked"),
-        ("authProvider.1", "no provider class is loaded"),
+        ("authProvider.1", "no other provider class is loaded"),
     ] {
         let line = out
             .lines()

@@ -1,10 +1,10 @@
-//! Tidy: the pure modules (proto, tree, session, watch, txn, zab) must do no I/O and
+//! Tidy: the pure modules (proto, tree, session, watch, txn, zab, sasl) must do no I/O and
 //! read no clock or ambient randomness, so that they can be tested by deterministic
 //! simulation. This test fails when one of them mentions a forbidden API.
 
 use std::path::{Path, PathBuf};
 
-const PURE_MODULES: &[&str] = &["proto", "tree", "session", "watch", "txn", "zab"];
+const PURE_MODULES: &[&str] = &["proto", "tree", "session", "watch", "txn", "zab", "sasl"];
 
 /// Tokens that mean I/O, clocks, threads or ambient randomness.
 const FORBIDDEN: &[&str] = &[

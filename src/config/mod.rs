@@ -127,6 +127,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     /// TLS on `secureClientPort` (the `ssl.*` keys); `None` without a secure port.
     pub tls: Option<TlsConfig>,
+    /// SASL on the client port: the JAAS login section and the `sasl` scheme's keys.
+    pub sasl: SaslConfig,
     /// The configuration file's text as read (the AdminServer's
     /// `initial_configuration`); empty without a file.
     pub initial_config: String,
@@ -177,6 +179,69 @@ pub struct TlsConfig {
     pub ciphersuites: Option<Vec<String>>,
     /// `X509AuthenticationProvider.superUser`: the subject DN that is `super`.
     pub x509_super_user: Option<String>,
+}
+
+/// SASL (DIGEST-MD5) settings, as ZooKeeper's server reads them from its system
+/// properties: the JAAS file `java.security.auth.login.config` (also a zoo.cfg key
+/// here, or `-Djava.security.auth.login.config=` in `SERVER_JVMFLAGS`/`JVMFLAGS`), its
+/// section `zookeeper.sasl.serverconfig` (default `Server`), the provider
+/// `authProvider.N=...SASLAuthenticationProvider`, `zookeeper.superUser`,
+/// `zookeeper.SASLAuthenticationProvider.superPassword` and
+/// `zookeeper.allowSaslFailedClients`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SaslConfig {
+    /// `authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider`:
+    /// the `sasl` scheme is available to `enforce.auth.schemes`.
+    pub provider: bool,
+    /// The JAAS file and the users of its server section; `None` without a file or
+    /// without that section (SASL requests then fail as in ZooKeeper without a login).
+    pub login: Option<SaslLogin>,
+    /// `superUser` (and `superUser.*`): SASL users that are also `super`.
+    pub super_users: Vec<String>,
+    /// `SASLAuthenticationProvider.superPassword`: the password of the user `super`,
+    /// instead of the JAAS file's.
+    pub super_password: Option<String>,
+    /// `allowSaslFailedClients`: a failed exchange keeps the connection (unless SASL
+    /// is required).
+    pub allow_failed_clients: bool,
+}
+
+/// The JAAS server login section that was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslLogin {
+    pub file: PathBuf,
+    pub section: String,
+    pub users: crate::sasl::Users,
+}
+
+/// ZooKeeper's SASL provider class (`authProvider.N`).
+pub const SASL_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
+/// The system property naming the JAAS file; ringkeeper reads it as a key too.
+pub const JAAS_KEY: &str = "java.security.auth.login.config";
+/// ZooKeeper's default server login section (`zookeeper.sasl.serverconfig`).
+pub const JAAS_SECTION_DEFAULT: &str = "Server";
+
+/// The system properties ringkeeper takes from the JVM flags zkServer.sh passes
+/// (`SERVER_JVMFLAGS`, then `JVMFLAGS`, whose later `-D` wins as in Java): where
+/// the JAAS file is and which section to read. `(variable, "key=value")` pairs.
+pub fn jvm_flag_props(
+    server_jvmflags: Option<&str>,
+    jvmflags: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (var, flags) in [("SERVER_JVMFLAGS", server_jvmflags), ("JVMFLAGS", jvmflags)] {
+        // zkServer.sh expands them unquoted: words split at white space.
+        for word in flags.unwrap_or("").split_whitespace() {
+            let Some(prop) = word.strip_prefix("-D") else {
+                continue;
+            };
+            let key = prop.split('=').next().unwrap_or("");
+            if key == JAAS_KEY || key == "zookeeper.sasl.serverconfig" {
+                out.push((var.to_owned(), prop.to_owned()));
+            }
+        }
+    }
+    out
 }
 
 /// One key or trust store (`ssl.keyStore.*` or `ssl.trustStore.*`).
@@ -249,6 +314,14 @@ pub const FSYNC_WARNING_THRESHOLD_MS_DEFAULT: u64 = 1000;
 /// Keys ZooKeeper reads that ringkeeper accepts but does not honour, with why; each one
 /// present gets a WARN at start, so nobody believes a setting took effect that did not.
 const NOT_HONOURED: &[(&str, &str)] = &[
+    (
+        "letAnySaslUserDoX",
+        "a sasl ACL entry matches its own user (and the SASL user super) only",
+    ),
+    (
+        "security.auth_to_local",
+        "DIGEST-MD5 user names are not mapped through Kerberos rules",
+    ),
     ("peerType", ENSEMBLE_ONLY),
     ("syncEnabled", ENSEMBLE_ONLY),
     ("leaderServes", ENSEMBLE_ONLY),
@@ -317,12 +390,17 @@ const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
          snapshot or restore)",
     ),
     ("ssl.", NO_TLS),
-    ("authProvider.", "only the built-in auth schemes (digest, ip, world, super) exist; no provider class is loaded"),
+    ("authProvider.", "only the built-in auth schemes (digest, ip, world, super, x509) and \
+      org.apache.zookeeper.server.auth.SASLAuthenticationProvider exist; no other provider class is loaded"),
     ("quorum.auth.", ENSEMBLE_ONLY),
     ("group.", ENSEMBLE_ONLY),
     ("weight.", ENSEMBLE_ONLY),
-    ("sasl.", "SASL is not implemented"),
-    ("kerberos.", "SASL is not implemented"),
+    ("sasl.", "only sasl.serverconfig is read (SASL DIGEST-MD5 on the client port)"),
+    (
+        "kerberos.",
+        "GSSAPI/Kerberos is not implemented, and DIGEST-MD5 user names are not mapped \
+         through Kerberos rules, so these options change nothing",
+    ),
 ];
 
 /// Where one setting came from, for messages: `zoo.cfg:12` or `-D`.
@@ -437,6 +515,7 @@ impl Config {
             }),
             initial_config: String::new(),
             tls: None,
+            sasl: SaslConfig::default(),
             commit_batch_max_txns: COMMIT_BATCH_MAX_TXNS_DEFAULT,
             spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
             commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
@@ -460,7 +539,24 @@ impl Config {
     /// The configuration of `ringkeeper server`: `file` (a `zoo.cfg`) if given, else
     /// the embedded default; then `props` (`-D key=value`), which win over the file.
     pub fn load(file: Option<&Path>, props: &[String]) -> Result<Config, ConfigError> {
-        let flags = props.iter().map(|p| Setting::from_flag(p));
+        Config::load_with_jvm_flags(file, props, &[])
+    }
+
+    /// [`Config::load`] with the system properties of the JVM flags (`jvm_flag_props`):
+    /// they apply after the file and before `props`.
+    pub fn load_with_jvm_flags(
+        file: Option<&Path>,
+        props: &[String],
+        jvm: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let flags = jvm
+            .iter()
+            .map(|(var, p)| {
+                let mut s = Setting::from_flag(p);
+                s.at = var.clone();
+                s
+            })
+            .chain(props.iter().map(|p| Setting::from_flag(p)));
         let Some(path) = file else {
             return Config::from_settings(Config::embedded_default(), flags.collect(), None);
         };
@@ -528,6 +624,8 @@ impl Config {
         let mut secure_port: Option<u16> = None;
         let mut secure_host: Option<String> = None;
         let mut tls = TlsKeys::default();
+        let mut jaas_file: Option<PathBuf> = None;
+        let mut jaas_section: Option<String> = None;
 
         for Setting { at, key, value } in &settings {
             let key = key.strip_prefix("zookeeper.").unwrap_or(key);
@@ -603,6 +701,20 @@ impl Config {
                     enforce_auth_schemes = value.split(',').map(|s| s.trim().to_owned()).collect()
                 }
                 "sessionRequireClientSASLAuth" => require_sasl = java_bool(value),
+                JAAS_KEY => jaas_file = Some(PathBuf::from(value)).filter(|_| !value.is_empty()),
+                "sasl.serverconfig" => jaas_section = Some(value.to_owned()),
+                k if k.starts_with("authProvider.") && value == SASL_PROVIDER_CLASS => {
+                    cfg.sasl.provider = true
+                }
+                // `isSaslSuperUser`: `zookeeper.superUser` and any `zookeeper.superUser.*`.
+                k if k == "superUser" || k.starts_with("superUser.") => {
+                    cfg.sasl.super_users.push(value.to_owned())
+                }
+                "SASLAuthenticationProvider.superPassword" => {
+                    cfg.sasl.super_password = Some(value.to_owned())
+                }
+                // Java's Boolean.getBoolean.
+                "allowSaslFailedClients" => cfg.sasl.allow_failed_clients = java_bool(value),
                 "cores" => {
                     let n: usize = value.parse().map_err(|_| bad("not a count"))?;
                     if n == 0 || n > SESSION_CORES_MAX {
@@ -765,8 +877,14 @@ impl Config {
             }
         }
         cfg.ensemble = check_servers(&servers, force_standalone, &mut cfg.warnings)?;
-        cfg.enforce_auth_schemes =
-            enforce_auth_config(&settings, enforce_auth, enforce_auth_schemes, require_sasl)?;
+        cfg.enforce_auth_schemes = enforce_auth_config(
+            &settings,
+            enforce_auth,
+            enforce_auth_schemes,
+            require_sasl,
+            cfg.sasl.provider,
+        )?;
+        cfg.sasl.login = sasl_login(&settings, jaas_file, jaas_section, &mut cfg.warnings)?;
         let ip = match client_host {
             Some(host) => resolve(&host).map_err(|reason| ConfigError::BadValue {
                 file: setting_at(&settings, "clientPortAddress"),
@@ -850,20 +968,21 @@ impl Config {
     }
 }
 
-/// The auth schemes a server has a provider for (ZooKeeper's `ProviderRegistry`
-/// without `authProvider.N` classes: `ip` and `digest`); only these can be required.
+/// The auth schemes a server always has a provider for (ZooKeeper's `ProviderRegistry`
+/// without `authProvider.N` classes: `ip` and `digest`); `sasl` needs its provider.
 pub const AUTH_PROVIDER_SCHEMES: &[&str] = &["ip", "digest"];
 
 /// `AuthenticationHelper`'s rules: `sessionRequireClientSASLAuth=true` means
 /// enforcement with the scheme `sasl` whatever the other two keys say; enforcement
 /// needs at least one scheme, and every scheme needs a provider, else the server does
-/// not start. ringkeeper has no SASL provider, so requiring `sasl` is refused as
-/// ZooKeeper refuses it when no SASL provider is configured.
+/// not start: `sasl` has one only with `authProvider.N=...SASLAuthenticationProvider`
+/// (`sasl_provider`), as in ZooKeeper.
 fn enforce_auth_config(
     settings: &[Setting],
     enabled: bool,
     schemes: Vec<String>,
     require_sasl: bool,
+    sasl_provider: bool,
 ) -> Result<Option<Vec<String>>, ConfigError> {
     let (enabled, schemes, key) = if require_sasl {
         (
@@ -888,21 +1007,71 @@ fn enforce_auth_config(
         ));
     }
     for s in &schemes {
-        if s == "sasl" {
-            return Err(bad(
-                "authentication scheme sasl is not available: ringkeeper has no SASL yet, \
-                 so no client could ever authenticate with it"
-                    .into(),
-            ));
-        }
-        if !AUTH_PROVIDER_SCHEMES.contains(&s.as_str()) {
+        if s == "sasl" && !sasl_provider {
             return Err(bad(format!(
-                "authentication scheme {s:?} is not available (there are: {})",
+                "authentication scheme sasl is not available: it needs \
+                 authProvider.1={SASL_PROVIDER_CLASS}"
+            )));
+        }
+        if s != "sasl" && !AUTH_PROVIDER_SCHEMES.contains(&s.as_str()) {
+            return Err(bad(format!(
+                "authentication scheme {s:?} is not available (there are: {}, and sasl with \
+                 its authProvider)",
                 AUTH_PROVIDER_SCHEMES.join(", ")
             )));
         }
     }
     Ok(Some(schemes))
+}
+
+/// `ServerCnxnFactory.configureSaslLogin`: the JAAS file (if one is named) is read
+/// and must parse, else the server does not start; its server section (`section`,
+/// default `Server`) gives the DIGEST-MD5 users. A file without that section means no
+/// SASL login, as in ZooKeeper (kazoo's test harness always passes a file, empty
+/// unless its test wants SASL); a section is named but no file is: refused, as
+/// ZooKeeper refuses it.
+fn sasl_login(
+    settings: &[Setting],
+    file: Option<PathBuf>,
+    section: Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<SaslLogin>, ConfigError> {
+    let named_section = section.is_some();
+    let section = section.unwrap_or_else(|| JAAS_SECTION_DEFAULT.to_owned());
+    let Some(file) = file else {
+        if named_section {
+            return Err(ConfigError::Invalid(format!(
+                "No JAAS configuration section named '{section}' was found: \
+                 sasl.serverconfig is set but no JAAS file is ({JAAS_KEY})"
+            )));
+        }
+        return Ok(None);
+    };
+    let bad = |reason: String| ConfigError::BadValue {
+        file: setting_at(settings, JAAS_KEY),
+        key: JAAS_KEY.into(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| bad(format!("cannot read the JAAS file {}: {e}", file.display())))?;
+    let jaas =
+        crate::sasl::jaas::parse(&text).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+    let Some(found) = jaas.section(&section) else {
+        if !jaas.sections.is_empty() {
+            warnings.push(format!(
+                "{}: no section named '{section}': SASL authentication is off",
+                file.display()
+            ));
+        }
+        return Ok(None);
+    };
+    let users = crate::sasl::users_of(found)
+        .map_err(|e| bad(format!("{}: section {section}: {e}", file.display())))?;
+    Ok(Some(SaslLogin {
+        file,
+        section,
+        users,
+    }))
 }
 
 /// The client-side `ssl.*` keys as they are read (`ClientX509Util`'s names).
@@ -1163,6 +1332,124 @@ mod tests {
         assert!(!cfg.four_letter_words.allows("dump"));
         assert!(cfg.extended_types_enabled);
         assert_eq!(cfg.jute_max_buffer, 0x200000);
+    }
+
+    #[test]
+    fn sasl_login_from_the_jaas_file_as_zookeeper_finds_it() {
+        let dir = std::env::temp_dir().join(format!("rk-cfg-jaas-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let jaas = dir.join("jaas.conf");
+        std::fs::write(
+            &jaas,
+            "Server {\n org.apache.zookeeper.server.auth.DigestLoginModule required\n \
+             user_bob=\"b\";\n};\nOther { org.apache.zookeeper.server.auth.DigestLoginModule \
+             required user_al=\"a\"; };\n",
+        )
+        .expect("jaas");
+        let base = "dataDir=/d\nclientPort=1\n";
+        let parse = |extra: &str| Config::parse(&format!("{base}{extra}"), "zoo.cfg");
+        // No file: no login; the provider alone makes `sasl` requirable.
+        let cfg = parse("").expect("parses");
+        assert_eq!(cfg.sasl, SaslConfig::default());
+        let cfg = parse("zookeeper.letAnySaslUserDoX=x\nkerberos.removeRealmFromPrincipal=true\n")
+            .expect("parses");
+        assert!(cfg.warnings[0].contains("letAnySaslUserDoX is read but not honoured"));
+        assert!(
+            cfg.warnings[1].contains("change nothing"),
+            "{:?}",
+            cfg.warnings
+        );
+        let cfg = parse(&format!(
+            "authProvider.1={SASL_PROVIDER_CLASS}\nsessionRequireClientSASLAuth=true\n\
+             zookeeper.superUser=bob\nsuperUser.2=al\nallowSaslFailedClients=true\n\
+             SASLAuthenticationProvider.superPassword=sp\n"
+        ))
+        .expect("parses");
+        assert!(cfg.sasl.provider);
+        assert!(cfg.sasl.login.is_none());
+        assert_eq!(cfg.enforce_auth_schemes, Some(vec!["sasl".to_owned()]));
+        assert_eq!(cfg.sasl.super_users, ["bob", "al"]);
+        assert!(cfg.sasl.allow_failed_clients);
+        assert_eq!(cfg.sasl.super_password.as_deref(), Some("sp"));
+        let e = parse(
+            "authProvider.1=com.example.Other\nenforce.auth.enabled=true\n\
+                       enforce.auth.schemes=sasl\n",
+        )
+        .expect_err("no sasl provider");
+        assert!(e.to_string().contains("needs authProvider.1="), "{e}");
+        // The file, as a zoo.cfg key; the section from sasl.serverconfig.
+        let cfg = parse(&format!("{JAAS_KEY}={}\n", jaas.display())).expect("parses");
+        let login = cfg.sasl.login.expect("login");
+        assert_eq!(login.section, "Server");
+        assert_eq!(login.users.password("bob"), Some("b"));
+        let cfg = parse(&format!(
+            "{JAAS_KEY}={}\nzookeeper.sasl.serverconfig=Other\n",
+            jaas.display()
+        ))
+        .expect("parses");
+        assert_eq!(
+            cfg.sasl.login.expect("login").users.password("al"),
+            Some("a")
+        );
+        // A file without the section: no SASL, a warning (an empty file, none).
+        let cfg = parse(&format!(
+            "{JAAS_KEY}={}\nsasl.serverconfig=Nope\n",
+            jaas.display()
+        ))
+        .expect("parses");
+        assert!(cfg.sasl.login.is_none());
+        assert!(cfg
+            .warnings
+            .iter()
+            .any(|w| w.contains("no section named 'Nope'")));
+        let empty = dir.join("empty.conf");
+        std::fs::write(&empty, "").expect("empty");
+        let cfg = parse(&format!("{JAAS_KEY}={}\n", empty.display())).expect("parses");
+        assert!(cfg.sasl.login.is_none());
+        assert!(!cfg.warnings.iter().any(|w| w.contains("no section")));
+        // Refused: a missing file, bad syntax, a Kerberos module, a section without a file.
+        let missing = parse(&format!("{JAAS_KEY}={}\n", dir.join("nope").display()));
+        assert!(missing
+            .expect_err("missing")
+            .to_string()
+            .contains("cannot read the JAAS file"));
+        let bad = dir.join("bad.conf");
+        std::fs::write(&bad, "Server {\n x.Y required a=\"b\"\n};\n").expect("bad");
+        let e = parse(&format!("{JAAS_KEY}={}\n", bad.display())).expect_err("bad");
+        assert!(e.to_string().contains("bad.conf: line 3: expected"), "{e}");
+        let krb = dir.join("krb.conf");
+        std::fs::write(
+            &krb,
+            "Server { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true; };",
+        )
+        .expect("krb");
+        let e = parse(&format!("{JAAS_KEY}={}\n", krb.display())).expect_err("krb");
+        assert!(e.to_string().contains("GSSAPI/Kerberos is not"), "{e}");
+        let e = parse("sasl.serverconfig=Server\n").expect_err("no file");
+        assert!(
+            e.to_string().contains("No JAAS configuration section"),
+            "{e}"
+        );
+        // From the JVM flags: after the file, before -D; JVMFLAGS after SERVER_JVMFLAGS.
+        let jvm = jvm_flag_props(
+            Some(&format!("-Xmx1g -D{JAAS_KEY}=/nope -Dother=1")),
+            Some(&format!(
+                "-D{JAAS_KEY}={} -Dzookeeper.sasl.serverconfig=Other",
+                jaas.display()
+            )),
+        );
+        assert_eq!(jvm.len(), 3);
+        assert_eq!(jvm[0].0, "SERVER_JVMFLAGS");
+        let file = dir.join("zoo.cfg");
+        std::fs::write(&file, format!("{base}{JAAS_KEY}=/also-nope\n")).expect("zoo.cfg");
+        let cfg = Config::load_with_jvm_flags(Some(&file), &[], &jvm).expect("loads");
+        assert_eq!(cfg.sasl.login.expect("login").section, "Other");
+        let cli = ["sasl.serverconfig=Server".to_owned()];
+        let cfg = Config::load_with_jvm_flags(Some(&file), &cli, &jvm).expect("loads");
+        assert_eq!(cfg.sasl.login.expect("login").section, "Server");
+        let e = Config::load_with_jvm_flags(Some(&file), &[], &jvm[..1]).expect_err("nope");
+        assert!(e.to_string().starts_with("SERVER_JVMFLAGS: "), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

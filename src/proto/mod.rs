@@ -53,7 +53,7 @@ pub use header::{ReplyHeader, RequestHeader, REPLY_HEADER_LEN};
 pub use multi::{MultiOp, MultiRequest, MultiResponse, OpResult};
 pub use node_data::NodeData;
 pub use opcode::{perms, xid, OpCode};
-pub use reconfig::{GetSaslRequest, ReconfigRequest};
+pub use reconfig::{GetSaslRequest, ReconfigRequest, SetSaslResponse};
 pub use request::{Request, RequestError};
 pub use set_acl::{SetAclRequest, SetAclResponse};
 pub use set_data::{SetDataRequest, SetDataResponse};

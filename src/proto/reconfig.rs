@@ -1,6 +1,6 @@
 //! `ReconfigRequest` (op 16) and the SASL records (op 102). ringkeeper answers
-//! reconfig with RECONFIGDISABLED and sasl with UNIMPLEMENTED, but decodes both so the
-//! rest of the frame is validated.
+//! reconfig with RECONFIGDISABLED (decoded all the same, so the rest of the frame is
+//! validated); SASL tokens go to the server's DIGEST-MD5 exchange.
 
 use bytes::Bytes;
 
@@ -13,6 +13,13 @@ jute_record! {
         pub leaving_servers: Option<String>,
         pub new_members: Option<String>,
         pub cur_config_id: i64,
+    }
+}
+
+jute_record! {
+    /// jute `SetSASLResponse`: the server's next SASL token (null after a failure).
+    pub struct SetSaslResponse {
+        pub token: Option<Bytes>,
     }
 }
 

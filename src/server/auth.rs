@@ -2,15 +2,23 @@
 //! out of band, as ZooKeeper's `processPacket` does; a failure answers AUTHFAILED and
 //! closes the connection.
 //!
+//! The `sasl` request (op 102, [`sasl`]): one step of the connection's DIGEST-MD5
+//! exchange, answered at once too, as ZooKeeper's `processSasl` does.
+//!
 //! Enforced authentication (`enforce.auth.enabled`, ZooKeeper's `AuthenticationHelper`)
 //! is checked here too: see [`enforce`].
 
 use std::rc::Rc;
 
+use base64::Engine;
+use bytes::Bytes;
+use rand::RngCore;
+
 use super::conn::Conn;
 use super::frame_out;
 use super::session_core::Core;
-use crate::proto::{AuthPacket, ErrorCode, Id, OpCode};
+use crate::proto::{AuthPacket, ErrorCode, Id, OpCode, SetSaslResponse};
+use crate::sasl::digest_md5::{DigestMd5Server, Step};
 use crate::tree::acl::digest_of;
 
 /// `req_xid` is echoed: ZooKeeper answers with the request's own xid, and not every
@@ -57,6 +65,123 @@ pub fn handle(
         conn.outbox.close_after_flush();
         Err("authentication failed".into())
     }
+}
+
+/// One SASL token from the client (`ZooKeeperServer.processSasl`). Every answer has
+/// zxid 0. A step that goes on or completes answers OK with the server's token; on
+/// completion the connection gets the id `sasl:<user>` (and `super` when the user is
+/// a `zookeeper.superUser`). A failed step answers AUTHFAILED (or
+/// SESSIONCLOSEDREQUIRESASLAUTH when SASL is required) with a null token and closes
+/// the connection (the session lives on until it expires), unless
+/// `allowSaslFailedClients` keeps it. Without a JAAS server section ZooKeeper's
+/// connection has no SASL server: it logs an error and answers OK with a null token.
+pub fn sasl(core: &Rc<Core>, conn: &Rc<Conn>, req_xid: i32, token: &[u8]) -> Result<(), String> {
+    let cfg = &core.cfg.sasl;
+    let answer = |token: Option<Vec<u8>>| {
+        frame_out::reply(
+            req_xid,
+            0,
+            0,
+            Some(&SetSaslResponse {
+                token: token.map(Bytes::from),
+            }),
+        )
+    };
+    let Some(login) = cfg.login.as_ref() else {
+        tracing::error!(
+            "SASL request from {} (session 0x{:x}), but no JAAS server section is \
+             configured ({}): answering with no token",
+            conn.peer,
+            conn.session.get(),
+            crate::config::JAAS_KEY
+        );
+        conn.send(answer(None));
+        return Ok(());
+    };
+    let result = {
+        let mut state = conn.sasl.borrow_mut();
+        let server = state.get_or_insert_with(|| DigestMd5Server::new(nonce()));
+        server.evaluate(token, |user| {
+            // `SaslServerCallbackHandler`: a user must be in the JAAS section; the
+            // superPassword property, when set, is the password of the user `super`.
+            let known = login.users.password(user)?;
+            match (&cfg.super_password, user) {
+                (Some(pw), "super") => Some(pw.clone()),
+                _ => Some(known.to_owned()),
+            }
+        })
+    };
+    let failure = match result {
+        Ok(Step::Challenge(t)) => {
+            conn.send(answer(Some(t)));
+            return Ok(());
+        }
+        Ok(Step::Complete {
+            token,
+            username,
+            authzid,
+        }) => match crate::sasl::authorized_id(&username, authzid.as_deref()) {
+            Ok(id) => {
+                tracing::info!(
+                    "session 0x{:x}: adding SASL authorization for authorizationID: {id}",
+                    conn.session.get()
+                );
+                if cfg.super_users.contains(&id) {
+                    tracing::info!(
+                        "session 0x{:x}: authenticated id '{id}' as super user",
+                        conn.session.get()
+                    );
+                    conn.add_auth(Id::new("super", ""));
+                }
+                conn.add_auth(Id::new("sasl", &id));
+                conn.send(answer(Some(token)));
+                return Ok(());
+            }
+            Err(e) => e,
+        },
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(
+        "client {} (session 0x{:x}) failed to SASL authenticate: {failure}",
+        conn.peer,
+        conn.session.get()
+    );
+    let required = core
+        .cfg
+        .enforce_auth_schemes
+        .as_ref()
+        .is_some_and(|s| s.iter().any(|s| s == "sasl"));
+    if cfg.allow_failed_clients && !required {
+        tracing::warn!("maintaining client connection despite SASL authentication failure");
+        conn.send(answer(None));
+        return Ok(());
+    }
+    let err = if required {
+        tracing::warn!(
+            "closing client connection: the server requires SASL authentication and the \
+             client's has failed"
+        );
+        ErrorCode::SessionClosedRequireSaslAuth
+    } else {
+        tracing::warn!("closing client connection due to SASL authentication failure");
+        ErrorCode::AuthFailed
+    };
+    conn.send(frame_out::reply_with_body(
+        req_xid,
+        0,
+        err.code(),
+        &SetSaslResponse { token: None },
+    ));
+    conn.outbox.close_after_flush();
+    Err("SASL authentication failed".into())
+}
+
+/// A DIGEST-MD5 nonce as the JDK makes one: 30 random bytes in base64 (40 characters,
+/// none that needs quoting).
+fn nonce() -> String {
+    let mut raw = [0u8; 30];
+    rand::thread_rng().fill_bytes(&mut raw);
+    base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
 /// `AuthenticationHelper.enforceAuthentication`: with `enforce.auth.enabled`, every

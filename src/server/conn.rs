@@ -132,6 +132,9 @@ pub struct Conn {
     /// Set while the handshake waits for the quorum core.
     pub handshake: RefCell<Option<Rc<Oneshot<Handshake>>>>,
     pub stats: ConnStats,
+    /// The connection's SASL exchange, from its first SASL request on (ZooKeeper
+    /// gives each connection one SaslServer, so a second exchange fails).
+    pub sasl: RefCell<Option<crate::sasl::digest_md5::DigestMd5Server>>,
 }
 
 impl Conn {
@@ -148,6 +151,7 @@ impl Conn {
             pending_space: Signal::default(),
             handshake: RefCell::new(None),
             stats: ConnStats::new(now_ms),
+            sasl: RefCell::new(None),
         }
     }
 

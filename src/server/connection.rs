@@ -3,7 +3,8 @@
 //!
 //! Bad input closes this connection with a log line and touches nothing else: an
 //! oversized or negative length prefix, a malformed handshake or request header, a
-//! handshake from a client that has seen a newer zxid than this server.
+//! malformed auth or SASL record (as ZooKeeper), a handshake from a client that has
+//! seen a newer zxid than this server.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -512,6 +513,17 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
             conn.outbox.close_after_flush();
             return Ok(());
         }
+        Err(e @ RequestError::Malformed { .. })
+            if header.op == OpCode::Auth as i32 || header.op == OpCode::Sasl as i32 =>
+        {
+            // ZooKeeper reads these two records as the packet arrives (`processPacket`),
+            // and a record it cannot read closes the connection without an answer.
+            tracing::info!(
+                "closing connection from {}: malformed auth or SASL request: {e}",
+                conn.peer
+            );
+            return Err("malformed auth or SASL request".into());
+        }
         Err(e @ RequestError::Malformed { .. }) => {
             tracing::info!("malformed request from {}: {e}", conn.peer);
             let op = OpCode::from_i32(header.op);
@@ -533,6 +545,9 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
     // Authentication is answered at once, out of band, as ZooKeeper does.
     if let Request::Auth(auth) = &request {
         return super::auth::handle(core, conn, header.xid, auth);
+    }
+    if let Request::Sasl(s) = &request {
+        return super::auth::sasl(core, conn, header.xid, &s.token);
     }
 
     let op = request.op_code();

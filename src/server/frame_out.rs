@@ -20,6 +20,18 @@ pub fn reply(xid: i32, zxid: i64, err: i32, body: Option<&dyn EncodeDyn>) -> Byt
     out.freeze()
 }
 
+/// A reply frame whose body is written whatever `err` is: ZooKeeper's answer to a
+/// failed SASL exchange carries a `SetSASLResponse` with a null token.
+pub fn reply_with_body(xid: i32, zxid: i64, err: i32, body: &dyn EncodeDyn) -> Bytes {
+    let mut out = BytesMut::with_capacity(4 + REPLY_HEADER_LEN + 64);
+    out.put_i32(0);
+    ReplyHeader { xid, zxid, err }.encode(&mut out);
+    body.encode_dyn(&mut out);
+    let len = (out.len() - 4) as i32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    out.freeze()
+}
+
 /// A frame holding one record with no reply header (the handshake answer).
 pub fn bare(record: &dyn EncodeDyn) -> Bytes {
     let mut out = BytesMut::with_capacity(64);

@@ -177,9 +177,7 @@ impl Core {
             }
             // Dynamic reconfiguration is off, as in a ZooKeeper without reconfigEnabled.
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
-            // SASL is not implemented (see README).
-            Request::Sasl(_) => Err(ErrorCode::Unimplemented),
-            // Writes, sync, auth and ping never reach here.
+            // Writes, sync, auth, sasl and ping never reach here.
             _ => Err(ErrorCode::Unimplemented),
         }
     }

@@ -1,5 +1,6 @@
-//! ACL rules of ZooKeeper 3.9 with its built-in providers, `digest` and `ip`, and
-//! `x509` (the TLS client certificate's subject, set by the server's TLS layer):
+//! ACL rules of ZooKeeper 3.9 with its built-in providers, `digest` and `ip`,
+//! `x509` (the TLS client certificate's subject, set by the server's TLS layer) and
+//! `sasl` (`SASLAuthenticationProvider`: the SASL user, set by the SASL exchange):
 //! `ZooKeeperServer.checkACL`, `PrepRequestProcessor.fixupACL`,
 //! `DigestAuthenticationProvider.generateDigest` and the digest masking of getACL in
 //! `FinalRequestProcessor`.
@@ -38,6 +39,11 @@ pub fn check_acl(node_acl: &[Acl], perm: i32, auth_ids: &[Id]) -> bool {
             // `X509AuthenticationProvider.matches`: the certificate's subject DN,
             // compared as a string (the superUser case is the `super` id above).
             "x509" => auth_ids.iter().any(|c| c.scheme == "x509" && c.id == id.id),
+            // `SASLAuthenticationProvider.matches`: the same name, or the SASL user
+            // named `super`, which matches every `sasl` entry.
+            "sasl" => auth_ids
+                .iter()
+                .any(|c| c.scheme == "sasl" && (c.id == id.id || c.id == "super")),
             _ => false,
         }
     })
@@ -68,7 +74,7 @@ fn java_split_count(s: &str) -> usize {
 /// ids an `auth` ACL expands to. `ip` ids are not authenticated; `super` and
 /// unknown schemes have no provider.
 fn is_authenticated_scheme(scheme: &str) -> bool {
-    scheme == "digest" || scheme == "x509"
+    matches!(scheme, "digest" | "x509" | "sasl")
 }
 
 /// `isValid` of the provider for `id.scheme`; false when there is no provider.
@@ -79,6 +85,7 @@ fn is_valid_id(id: &Id) -> bool {
         // Java's `new X500Principal(id)` parses a DN; this takes what has the shape
         // of one (`type=value`, one or more), which every real subject has.
         "x509" => looks_like_a_dn(&id.id),
+        "sasl" => crate::sasl::is_valid_sasl_id(&id.id),
         _ => false,
     }
 }
@@ -240,6 +247,22 @@ mod tests {
     }
 
     #[test]
+    fn sasl_matches_the_name_and_the_sasl_user_super() {
+        let acl = vec![Acl::new(perms::READ, "sasl", "bob")];
+        assert!(check_acl(&acl, perms::READ, &[Id::new("sasl", "bob")]));
+        assert!(!check_acl(&acl, perms::READ, &[Id::new("sasl", "alice")]));
+        assert!(!check_acl(&acl, perms::WRITE, &[Id::new("sasl", "bob")]));
+        assert!(!check_acl(&acl, perms::READ, &[Id::new("digest", "bob")]));
+        assert!(check_acl(&acl, perms::READ, &[Id::new("sasl", "super")]));
+        // `auth` expands to the sasl id too (the provider is authenticated).
+        let auth = vec![Acl::new(perms::ALL, "auth", "")];
+        assert_eq!(
+            validate_and_fixup_acl(&auth, &[Id::new("ip", "1.2.3.4"), Id::new("sasl", "bob")]),
+            Ok(vec![Acl::new(perms::ALL, "sasl", "bob")])
+        );
+    }
+
+    #[test]
     fn fixup_rules() {
         let bob = Id::new("digest", &digest_of("bob:pw"));
         let ip = Id::new("ip", "127.0.0.1");
@@ -276,7 +299,9 @@ mod tests {
             ("ip", "host", false),
             ("world", "someone", false),
             ("super", "", false),
-            ("sasl", "bob", false),
+            ("sasl", "bob", true),
+            ("sasl", "bob/host@EXAMPLE.COM", true),
+            ("sasl", "a@b@c", false),
             ("x509", "CN=client one,O=Acme\\, Inc.,C=US", true),
             ("x509", "CN=a+UID=b", true),
             ("x509", "client one", false),

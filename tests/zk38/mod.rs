@@ -17,6 +17,9 @@ pub struct Zk {
     child: Option<Child>,
     dir: PathBuf,
     port: u16,
+    /// More JVM flags (system properties ZooKeeper reads only from there, such as
+    /// `-Djava.security.auth.login.config=`).
+    jvm_args: Vec<String>,
 }
 
 /// Serving: `srvr` answers with the version (ZooKeeper answers `ruok` before its
@@ -44,6 +47,11 @@ fn free_port() -> u16 {
 impl Zk {
     /// Starts ZooKeeper in a fresh `dir` with `extra` appended to its zoo.cfg.
     pub fn start(dir: &Path, extra: &str) -> Zk {
+        Zk::start_with_jvm(dir, extra, &[])
+    }
+
+    /// [`Zk::start`] with more JVM flags.
+    pub fn start_with_jvm(dir: &Path, extra: &str, jvm_args: &[&str]) -> Zk {
         let _ = fs::remove_dir_all(dir);
         fs::create_dir_all(dir.join("data")).expect("create ZooKeeper's dir");
         let port = free_port();
@@ -57,13 +65,16 @@ impl Zk {
             child: None,
             dir: dir.to_owned(),
             port,
+            jvm_args: jvm_args.iter().map(|a| a.to_string()).collect(),
         };
         zk.spawn();
         zk
     }
 
     fn spawn(&mut self) {
-        let child = zk_java::quorum_peer_main(&self.dir, &self.dir.join("zoo.cfg"), &["-Xmx256m"])
+        let mut jvm = vec!["-Xmx256m"];
+        jvm.extend(self.jvm_args.iter().map(String::as_str));
+        let child = zk_java::quorum_peer_main(&self.dir, &self.dir.join("zoo.cfg"), &jvm)
             .expect("ZooKeeper's command")
             .spawn()
             .expect("spawn java");
