@@ -82,6 +82,13 @@ RINGKEEPER_BIN="$PWD/target/release/ringkeeper" INTEROP_SKIP_INSTALL=1 \
   KAZOO_OUT="$PWD/target/interop/kazoo-cores2" \
   bash tests/interop/run-all.sh
 
+# kazoo's multi-server tests, its harness running a three-member ringkeeper ensemble:
+# clients moving between members, and read-only mode when two members are down.
+step "kazoo's multi-server tests against a 3-member ringkeeper ensemble"
+KAZOO_CLUSTER_SIZE=3 KAZOO_OUT="$PWD/target/interop/kazoo-ensemble" \
+  KAZOO_TESTS="kazoo/tests/test_connection.py::TestReadOnlyMode kazoo/tests/test_client.py::TestClient::test_update_host_list kazoo/tests/test_gevent_handler.py::TestGeventClient::test_update_host_list kazoo/tests/test_eventlet_handler.py::TestEventletClient::test_update_host_list" \
+  bash tests/interop/kazoo.sh "$PWD/target/release/ringkeeper"
+
 step "the Debian package: build, dpkg -i, start as the systemd unit does (READY=1), purge"
 bash tests/package.sh
 

@@ -91,6 +91,9 @@ pub struct Config {
     /// `enforceQuota`: a create or setData past a quota's hard limit answers
     /// QUOTAEXCEEDED, and one past a soft limit is logged.
     pub enforce_quota: bool,
+    /// `readonlymode.enabled`: an ensemble member cut off from its quorum serves reads
+    /// to clients that allow it.
+    pub read_only_mode: bool,
     /// `enforce.auth.enabled` with `enforce.auth.schemes`: the schemes one of which a
     /// connection must have authenticated with before any request but auth is
     /// served; `None` when enforcement is off.
@@ -493,6 +496,7 @@ impl Config {
             container_max_never_used_interval_ms: 0,
             super_digest: None,
             enforce_quota: false,
+            read_only_mode: false,
             enforce_auth_schemes: None,
             session_cores: 1,
             quorum_core: QuorumCore::Auto,
@@ -695,6 +699,9 @@ impl Config {
                     cfg.super_digest = Some(value.to_owned())
                 }
                 "enforceQuota" => cfg.enforce_quota = java_bool(value),
+                // A JVM system property in ZooKeeper (`-Dreadonlymode.enabled=true`); a
+                // key or `-D` flag here.
+                "readonlymode.enabled" => cfg.read_only_mode = java_bool(value),
                 "enforce.auth.enabled" => enforce_auth = java_bool(value),
                 // `split(",")` then `trim`, as AuthenticationHelper reads it.
                 "enforce.auth.schemes" => {

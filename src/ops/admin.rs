@@ -164,7 +164,8 @@ pub async fn run(core: &Rc<Core>, name: &str) -> Map<String, Value> {
             );
         }
         "is_read_only" => {
-            m.insert("read_only".into(), json!(false));
+            let ro = core.stats.mode() == crate::server::stats::ServerMode::ReadOnly;
+            m.insert("read_only".into(), json!(ro));
         }
         "last_snapshot" => {
             let dir = core.cfg.data_dir.clone();

@@ -76,7 +76,10 @@ fn answer_in_memory(core: &Rc<Core>, word: &str) -> String {
             "Server stats reset.\n".to_owned()
         }
         "envi" => envi(core),
-        "isro" => "rw".to_owned(),
+        "isro" => match core.stats.mode() {
+            crate::server::stats::ServerMode::ReadOnly => "ro".to_owned(),
+            _ => "rw".to_owned(),
+        },
         w if UNSUPPORTED.contains(&w) => format!("{w} is not supported by ringkeeper\n"),
         w => format!("{w} is not executed because it is not in the whitelist.\n"),
     }

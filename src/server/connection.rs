@@ -409,27 +409,61 @@ async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<(),
         .min(core.cfg.max_session_timeout_ms as i32);
     let slot = Oneshot::new();
     *conn.handshake.borrow_mut() = Some(slot.clone());
-    let read_only = req.read_only.map(|_| false);
-    let msg = if req.session_id == 0 {
+    let mode_ro = core.stats.mode() == crate::server::stats::ServerMode::ReadOnly;
+    let read_only = req.read_only.map(|_| mode_ro);
+    if mode_ro {
+        // Cut off from the quorum (`readonlymode.enabled`): only clients that allow a
+        // read-only server, with a session of this server alone, as ZooKeeper's
+        // ReadOnlyZooKeeperServer; it ends when the member rejoins (all connections
+        // close then).
+        if req.read_only != Some(true) {
+            tracing::info!(
+                "refusing session request from {}: this server is read-only and the client                  does not allow that",
+                conn.peer
+            );
+            return Err("not a read-only client".into());
+        }
+        let session = if req.session_id == 0 {
+            core.session_ids.borrow_mut().next_id()
+        } else if crate::session::check_password(req.session_id, &req.passwd) {
+            req.session_id
+        } else {
+            0
+        };
+        slot.set(if session == 0 {
+            Handshake::Expired
+        } else {
+            Handshake::Live {
+                session,
+                timeout_ms,
+                passwd: crate::session::password(session),
+            }
+        });
+    }
+    let msg = if mode_ro {
+        None
+    } else if req.session_id == 0 {
         let session = core.session_ids.borrow_mut().next_id();
         core.awaiting_session.borrow_mut().insert(session, conn.id);
-        ToQuorum::CreateSession {
+        Some(ToQuorum::CreateSession {
             core: core.idx,
             conn: conn.id,
             session,
             timeout_ms,
-        }
+        })
     } else {
         let mut req = req;
         req.timeout_ms = timeout_ms;
-        ToQuorum::Revalidate {
+        Some(ToQuorum::Revalidate {
             core: core.idx,
             conn: conn.id,
             req,
-        }
+        })
     };
-    if core.to_quorum.send(msg).await.is_err() {
-        return Err("quorum core gone".into());
+    if let Some(msg) = msg {
+        if core.to_quorum.send(msg).await.is_err() {
+            return Err("quorum core gone".into());
+        }
     }
     match slot.wait().await {
         Handshake::Live {
@@ -551,6 +585,26 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
     }
 
     let op = request.op_code();
+    if core.stats.mode() == crate::server::stats::ServerMode::ReadOnly {
+        if let Request::CloseSession = request {
+            // The session was this server's alone: nothing to log.
+            conn.send(frame_out::reply(header.xid, core.last_zxid.get(), 0, None));
+            conn.outbox.close_after_flush();
+            return Ok(());
+        }
+        if op.is_write() || matches!(request, Request::Sync(_)) {
+            // ZooKeeper's ReadOnlyRequestProcessor answers these at once.
+            enqueue_error(
+                core,
+                conn,
+                header.xid,
+                Some(op),
+                ErrorCode::NotReadOnly,
+                started,
+            );
+            return Ok(());
+        }
+    }
     match request {
         Request::Sync(s) => {
             conn.pending.borrow_mut().push_back(Pending::Write {

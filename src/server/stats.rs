@@ -205,6 +205,8 @@ pub enum ServerMode {
     Leader = 2,
     Follower = 3,
     Observer = 4,
+    /// Cut off from its quorum with `readonlymode.enabled`: reads for read-only clients.
+    ReadOnly = 5,
 }
 
 impl ServerMode {
@@ -216,6 +218,7 @@ impl ServerMode {
             ServerMode::Leader => "leader",
             ServerMode::Follower => "follower",
             ServerMode::Observer => "observer",
+            ServerMode::ReadOnly => "read-only",
         }
     }
 
@@ -270,6 +273,7 @@ impl ServerStats {
             2 => ServerMode::Leader,
             3 => ServerMode::Follower,
             4 => ServerMode::Observer,
+            5 => ServerMode::ReadOnly,
             _ => ServerMode::NotServing,
         }
     }

@@ -142,7 +142,13 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
     })
     .detach();
 
+    // Counts elections, so a read-only start meant for one is not taken by the next.
+    let looking = Rc::new(Cell::new(0u64));
     loop {
+        looking.set(looking.get() + 1);
+        if q.cfg.read_only_mode {
+            spawn_read_only_start(&q, &looking);
+        }
         let last = q.log.last_zxid();
         let current = match storage::epochs::read_epoch(&dir, CURRENT_EPOCH_FILE) {
             Ok(e) => e.unwrap_or(epochs.current),
@@ -253,6 +259,42 @@ async fn hand_to_leader(q: Rc<Quorum>, stream: TcpStream, hold: Duration) {
         }
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// With `readonlymode.enabled`: once this member has been without a leader for
+/// max(2 s, tickTime), as ZooKeeper's QuorumPeer waits, it serves read-only clients.
+fn spawn_read_only_start(q: &Rc<Quorum>, looking: &Rc<Cell<u64>>) {
+    let (q, looking) = (q.clone(), looking.clone());
+    let this = looking.get();
+    let delay = Duration::from_millis(u64::from(q.cfg.tick_time_ms).max(2000));
+    glommio::spawn_local(async move {
+        glommio::timer::sleep(delay).await;
+        if looking.get() == this && q.stats.mode() == ServerMode::NotServing {
+            tracing::info!(
+                "no leader for {} ms: serving read-only clients",
+                delay.as_millis()
+            );
+            q.stats.set_mode(ServerMode::ReadOnly);
+        }
+    })
+    .detach();
+}
+
+/// Leaves read-only mode before serving as a member again: its clients' sessions were
+/// this server's alone, so their connections close, as ZooKeeper shuts its read-only
+/// server down.
+fn leave_read_only(q: &Rc<Quorum>) {
+    if q.stats.mode() != ServerMode::ReadOnly {
+        return;
+    }
+    q.stats.set_mode(ServerMode::NotServing);
+    let q = q.clone();
+    glommio::spawn_local(async move {
+        for out in &q.outs {
+            let _ = out.send(ToSession::StopServing).await;
+        }
+    })
+    .detach();
 }
 
 /// Calls `tick` every `TICK` for as long as it returns true (its machine lives).
@@ -469,6 +511,7 @@ impl Leading {
                     );
                     self.election.synced(epoch);
                     q.sessions.restart_deadlines(q.now_ms());
+                    leave_read_only(q);
                     q.stats.set_mode(ServerMode::Leader);
                     q.inbox_ready.raise();
                 }
@@ -909,6 +952,7 @@ impl Following {
                         mode.name()
                     );
                     self.election.synced(epoch);
+                    leave_read_only(q);
                     q.stats.set_mode(mode);
                     q.inbox_ready.raise();
                 }
