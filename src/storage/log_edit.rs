@@ -144,3 +144,21 @@ fn cut(path: &Path, offset: u64) -> Result<()> {
     file.sync_all()
         .map_err(|e| StorageError::io(path, "fsync truncated segment", e))
 }
+
+/// Removes every snapshot in `snap_dir` taken after `zxid` and fsyncs the directory;
+/// returns how many were removed. TRUNC's other half: a snapshot written while this
+/// server held txns the leader never committed (at a start, say) holds them too, and
+/// recovery would start from it and undo the cut.
+pub fn remove_snapshots_after(snap_dir: &Path, zxid: i64) -> Result<usize> {
+    let snaps = names::list(snap_dir, names::SNAPSHOT_PREFIX)?;
+    let mut removed = 0;
+    for (at, path) in snaps.iter().filter(|(at, _)| *at > zxid) {
+        std::fs::remove_file(path).map_err(|e| StorageError::io(path, "remove snapshot", e))?;
+        tracing::info!("TRUNC: removed snapshot 0x{at:x}, taken after 0x{zxid:x}");
+        removed += 1;
+    }
+    if removed > 0 {
+        names::sync_dir(snap_dir)?;
+    }
+    Ok(removed)
+}

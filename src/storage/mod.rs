@@ -49,7 +49,9 @@ pub use epochs::{load_epochs, write_epoch, Epochs, ACCEPTED_EPOCH_FILE, CURRENT_
 pub use error::{is_no_space_io, StorageError};
 pub use lock::{DirLock, LOCK_FILE};
 pub use log::{write_zeros, SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
-pub use log_edit::{read_log_after, remove_log, truncate_log_after, Truncated};
+pub use log_edit::{
+    read_log_after, remove_log, remove_snapshots_after, truncate_log_after, Truncated,
+};
 pub use purge::{purge, Purged};
 pub use recovery::{recover, recover_with, RecoverOptions, Recovered};
 pub use snapshot::{

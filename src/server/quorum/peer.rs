@@ -722,6 +722,15 @@ impl Following {
 
     fn received(&self, q: &Rc<Quorum>, p: QuorumPacket) {
         match p.kind {
+            // Which way the leader syncs us is what an operator asks first.
+            PacketType::Diff | PacketType::Trunc | PacketType::Snap => {
+                let kind = match p.kind {
+                    PacketType::Diff => "DIFF",
+                    PacketType::Trunc => "TRUNC",
+                    _ => "SNAP",
+                };
+                tracing::info!("sync from the leader: {kind} 0x{:x}", p.zxid);
+            }
             PacketType::Commit | PacketType::Inform => {
                 self.committed.set(self.committed.get().max(p.zxid));
             }
@@ -776,6 +785,7 @@ impl Following {
                 A::Truncate { zxid } => {
                     tracing::info!("TRUNC: cutting the log after 0x{zxid:x}");
                     let res = storage::truncate_log_after(&q.cfg.data_log_dir, zxid)
+                        .and_then(|_| storage::remove_snapshots_after(&q.cfg.data_dir, zxid))
                         .map_err(|e| e.to_string())
                         .and_then(|_| reload(q, zxid));
                     if let Err(e) = res {
