@@ -91,10 +91,21 @@ impl Member {
         let cfg = self.dir.join("zoo.cfg");
         self.log_mark = self.log().len();
         let child = match self.kind {
-            Kind::Java => zk_java::quorum_peer_main(&self.dir, &cfg, &["-Xmx128m"])
-                .expect("java command")
-                .spawn()
-                .expect("start java"),
+            Kind::Java => {
+                let c = zk_java::quorum_peer_main(&self.dir, &cfg, &["-Xmx128m"]);
+                let mut c = c.expect("java command");
+                // Every request the leader prepares, with its session (ZooTrace 'P').
+                let mut props = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(self.dir.join("log4j.properties"))
+                    .expect("log4j.properties");
+                writeln!(
+                    props,
+                    "log4j.logger.org.apache.zookeeper.server.PrepRequestProcessor=TRACE"
+                )
+                .expect("log4j.properties");
+                c.spawn().expect("start java")
+            }
             Kind::Rk => {
                 let log = std::fs::OpenOptions::new()
                     .create(true)
@@ -318,7 +329,7 @@ impl Drop for Ensemble {
             m.kill9();
         }
         if !std::thread::panicking() {
-            //KEEP let _ = std::fs::remove_dir_all(&self.root);
+            let _ = std::fs::remove_dir_all(&self.root);
         }
     }
 }
@@ -657,6 +668,19 @@ fn java_leads_a_ringkeeper_follower() {
     assert_eq!(
         synced_get(&mut jf, 1, "/from-rk").as_deref(),
         Some(&b"R2"[..])
+    );
+    // ringkeeper forwarded its client's sync under the client's session (the Java
+    // leader checks it), not session 0.
+    let log = e.m(3).log();
+    assert!(
+        log.contains(" type:sync "),
+        "no sync traced:\n{}",
+        tail(&log)
+    );
+    assert!(
+        !log.contains("sessionid:0x0 type:sync"),
+        "a sync forwarded without its session:\n{}",
+        tail(&log)
     );
     // A burst of writes through the Java leader: the Java pair commits many of them
     // before ringkeeper's fsync, and ringkeeper must still ACK each one, or the Java

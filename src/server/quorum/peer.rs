@@ -973,15 +973,16 @@ impl Following {
                 }
             }
             Work::Sync(marker) => {
-                let (xid, path) = match &marker {
-                    SyncMarker::Local { xid, path, .. } => (*xid, path.clone()),
+                let (session, xid, path) = match &marker {
+                    SyncMarker::Local {
+                        session, xid, path, ..
+                    } => (*session, *xid, path.clone()),
                     SyncMarker::Learner(_) => return,
                 };
                 self.pending_syncs.borrow_mut().push_back(marker);
                 ForwardedRequest {
-                    // The session is not needed by a ringkeeper leader; a Java leader
-                    // checks it (to do for mixed ensembles).
-                    session_id: 0,
+                    // A Java leader checks the session (and its owner) in prep.
+                    session_id: session,
                     cxid: xid,
                     op: OpCode::Sync as i32,
                     body: SyncRequest { path }.to_bytes(),
