@@ -704,6 +704,17 @@ fn java_leads_a_ringkeeper_follower() {
     e.m(3).assert_java_content();
     e.m(2).assert_java_content();
 
+    // closeSession through ringkeeper, forwarded: its ephemeral goes on the leader.
+    let mut rk = connect(&e.m(1).addr(), 4000);
+    assert_eq!(create(&mut rk, 1, "/eph-closed", b"", EPHEMERAL), 0);
+    request(&mut rk, 2, CLOSE_SESSION, &[]).expect("closeSession");
+    let mut x = 100;
+    wait_for("the closed session's ephemeral to go", || {
+        x += 1;
+        !exists(&mut leader, x, "/eph-closed")
+    });
+    drop(rk);
+
     // ringkeeper comes back behind: DIFF.
     e.m(1).kill9();
     for k in 0..20 {
