@@ -287,12 +287,32 @@ impl Ensemble {
         Ensemble { root, members }
     }
 
+    /// Starts server `sid` (down) and waits until it follows `leader` and its log
+    /// has one more `line` than before: how it was synced this time.
+    fn start_synced_by(&mut self, sid: u32, leader: u32, line: &str) {
+        let before = self.m(sid).log().matches(line).count();
+        self.m(sid).start();
+        self.settled(leader);
+        let deadline = Instant::now() + SETTLE;
+        while self.m(sid).log().matches(line).count() <= before {
+            self.m(sid).assert_running();
+            assert!(Instant::now() < deadline, "server {sid}: no new {line:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn m(&mut self, sid: u32) -> &mut Member {
         &mut self.members[sid as usize - 1]
     }
 
     /// Waits until the running members are one leader, `leader`, and followers.
     fn settled(&mut self, leader: u32) {
+        self.settled_among(&[leader]);
+    }
+
+    /// Waits until the running members are one leader, one of `leaders`, and
+    /// followers; returns the leader.
+    fn settled_among(&mut self, leaders: &[u32]) -> u32 {
         let deadline = Instant::now() + SETTLE;
         loop {
             let mut modes = Vec::new();
@@ -304,19 +324,21 @@ impl Ensemble {
                     modes.push("down".into());
                 }
             }
-            let ok = modes.iter().enumerate().all(|(i, m)| {
-                if i as u32 + 1 == leader {
-                    m == "leader"
-                } else {
-                    m == "follower" || m == "down"
+            for &leader in leaders {
+                let ok = modes.iter().enumerate().all(|(i, m)| {
+                    if i as u32 + 1 == leader {
+                        m == "leader"
+                    } else {
+                        m == "follower" || m == "down"
+                    }
+                });
+                if ok {
+                    return leader;
                 }
-            });
-            if ok {
-                return;
             }
             assert!(
                 Instant::now() < deadline,
-                "not settled with leader {leader}: {modes:?}"
+                "not settled with a leader among {leaders:?}: {modes:?}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -586,20 +608,7 @@ fn ringkeeper_leads_a_java_follower() {
     for k in 0..10 {
         assert_eq!(create(&mut leader, 50 + k, &format!("/d{k}"), b"d", 0), 0);
     }
-    let diffs = e
-        .m(1)
-        .log()
-        .matches("Getting a diff from the leader")
-        .count();
-    e.m(1).start();
-    e.settled(3);
-    wait_for("a second DIFF", || {
-        e.members[0]
-            .log()
-            .matches("Getting a diff from the leader")
-            .count()
-            > diffs
-    });
+    e.start_synced_by(1, 3, "Getting a diff from the leader");
     let mut java = connect(&e.m(1).addr(), 4000);
     assert_eq!(synced_get(&mut java, 1, "/d9").as_deref(), Some(&b"d"[..]));
     e.m(1).assert_java_content();
@@ -633,6 +642,41 @@ fn ringkeeper_leads_a_java_follower() {
     assert_eq!(
         synced_get(&mut rk, 1, "/after-kill").as_deref(),
         Some(&b"A"[..])
+    );
+    e.m(1).assert_java_content();
+    drop((java, rk));
+
+    // A restarted ringkeeper leader syncs a Java member behind it by DIFF, from the
+    // txns it read back from its log at start, as a Java leader would; not SNAP.
+    e.m(3).start();
+    e.settled(2);
+    e.m(1).kill9();
+    let mut l = connect(&e.m(2).addr(), 4000);
+    assert_eq!(create(&mut l, 1, "/while-java-down", b"W", 0), 0);
+    drop(l);
+    e.m(2).kill9();
+    e.m(3).kill9();
+    e.m(2).start();
+    e.m(3).start();
+    let leader = e.settled_among(&[3, 2]);
+    let snaps = e
+        .m(1)
+        .log()
+        .matches("Getting a snapshot from leader")
+        .count();
+    e.start_synced_by(1, leader, "Getting a diff from the leader");
+    let mut java = connect(&e.m(1).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut java, 1, "/while-java-down").as_deref(),
+        Some(&b"W"[..])
+    );
+    assert_eq!(
+        e.m(1)
+            .log()
+            .matches("Getting a snapshot from leader")
+            .count(),
+        snaps,
+        "SNAP from a restarted leader"
     );
     e.m(1).assert_java_content();
 }
@@ -720,16 +764,7 @@ fn java_leads_a_ringkeeper_follower() {
     for k in 0..20 {
         assert_eq!(create(&mut leader, 100 + k, &format!("/d{k}"), b"d", 0), 0);
     }
-    let diffs = e.m(1).log().matches("sync from the leader: DIFF").count();
-    e.m(1).start();
-    e.settled(3);
-    wait_for("a second DIFF", || {
-        e.members[0]
-            .log()
-            .matches("sync from the leader: DIFF")
-            .count()
-            > diffs
-    });
+    e.start_synced_by(1, 3, "sync from the leader: DIFF");
     let mut rk = connect(&e.m(1).addr(), 4000);
     assert_eq!(synced_get(&mut rk, 1, "/d19").as_deref(), Some(&b"d"[..]));
     for k in 0..20 {

@@ -140,6 +140,7 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
     })
     .detach();
 
+    load_window(&q);
     loop {
         let last = q.log.last_zxid();
         let current = match storage::epochs::read_epoch(&dir, CURRENT_EPOCH_FILE) {
@@ -168,6 +169,46 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
             }
         }
         end_role(&q).await;
+    }
+}
+
+/// Fills the in-memory window of committed txns (`committedLog`) from the log at a
+/// start, as ZooKeeper's `loadDataBase` does: without it a leader that restarted sent
+/// SNAP to every learner behind it, where a Java leader sends DIFF. Only the newest
+/// epoch's last `DEFAULT_COMMIT_LOG_COUNT` txns are read (zxids are contiguous within an
+/// epoch), so a start reads a bounded part of the log.
+fn load_window(q: &Quorum) {
+    let last = q.log.last_zxid();
+    let count = history::DEFAULT_COMMIT_LOG_COUNT as i64;
+    let epoch_start = crate::zab::make_zxid(crate::zab::epoch_of(last), 0);
+    let after = (last - count).max(epoch_start);
+    if last <= after || !q.window.borrow().is_empty() {
+        return;
+    }
+    let mut txns = VecDeque::new();
+    let read = storage::read_log_after(&q.cfg.data_log_dir, after, |hdr, txn| {
+        if hdr.zxid <= last {
+            txns.push_back(history::Txn {
+                zxid: hdr.zxid,
+                data: proposal_data(&Committed { hdr, txn }),
+            });
+        }
+        Ok(())
+    });
+    match read {
+        // Only a gap-free run ending at our last zxid is a window.
+        Ok(_) if txns.back().map(|t| t.zxid) == Some(last) => {
+            tracing::info!(
+                "committed log: {} txns from the log (0x{:x}..0x{last:x})",
+                txns.len(),
+                txns.front().map_or(last, |t| t.zxid)
+            );
+            *q.window.borrow_mut() = txns;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!("committed log: cannot read the log: {e}; learners behind get SNAP")
+        }
     }
 }
 
@@ -1020,6 +1061,7 @@ fn reload(q: &Rc<Quorum>, expect_zxid: i64) -> Result<(), String> {
     q.last_zxid.set(rec.last_zxid);
     q.unapplied.borrow_mut().clear();
     q.window.borrow_mut().clear();
+    load_window(q);
     *q.outstanding.borrow_mut() = Outstanding::new();
     q.sessions.replace_all(&rec.sessions, q.now_ms());
     let version = q.tree.borrow().version();
