@@ -141,7 +141,18 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
     .detach();
 
     load_window(&q);
+    // Syncs with a leader that failed in a row: a learner that cannot take what its
+    // leader sends (a TRUNC it cannot do, say) must not reconnect at once forever,
+    // flooding both logs; a Java learner exits there (13) and waits for a restart.
+    let mut sync_failures = 0u32;
     loop {
+        if sync_failures >= 2 {
+            let pause = Duration::from_millis(50 << sync_failures.min(5));
+            tracing::warn!(
+                "{sync_failures} syncs with a leader failed in a row; pausing {pause:?}"
+            );
+            glommio::timer::sleep(pause).await;
+        }
         let last = q.log.last_zxid();
         let current = match storage::epochs::read_epoch(&dir, CURRENT_EPOCH_FILE) {
             Ok(e) => e.unwrap_or(epochs.current),
@@ -159,15 +170,22 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
             d.vote.zxid,
             d.vote.peer_epoch
         );
-        match d.decision {
-            Decision::Leading => lead(&q, &qcfg, zab, &election).await,
+        let followed = match d.decision {
+            Decision::Leading => {
+                lead(&q, &qcfg, zab, &election).await;
+                Followed::NotReached
+            }
             Decision::Following { leader } => {
                 follow(&q, &qcfg, zab, &election, leader, LearnerKind::Follower).await
             }
             Decision::Observing { leader } => {
                 follow(&q, &qcfg, zab, &election, leader, LearnerKind::Observer).await
             }
-        }
+        };
+        sync_failures = match followed {
+            Followed::FailedInSync => sync_failures + 1,
+            _ => 0,
+        };
         end_role(&q).await;
     }
 }
@@ -600,6 +618,14 @@ impl Leading {
 type Reconnect = (CoreIdx, ConnId, i32);
 
 /// One connection to a leader.
+/// How a connection to a leader went.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Followed {
+    NotReached,
+    FailedInSync,
+    Synced,
+}
+
 pub(super) struct Following {
     machine: RefCell<Learner>,
     kind: LearnerKind,
@@ -620,6 +646,8 @@ pub(super) struct Following {
     revalidating: RefCell<HashMap<i64, VecDeque<Reconnect>>>,
     /// The newest zxid the leader said is committed.
     committed: Cell<i64>,
+    /// Whether the leader ever said UPTODATE on this connection.
+    synced: Cell<bool>,
 }
 
 async fn follow(
@@ -629,16 +657,16 @@ async fn follow(
     election: &Rc<Election>,
     leader_sid: Sid,
     kind: LearnerKind,
-) {
+) -> Followed {
     let Some(server) = qcfg.servers.iter().find(|s| s.id == leader_sid) else {
         tracing::warn!("the elected leader {leader_sid} is not in the server list");
-        return;
+        return Followed::NotReached;
     };
     let addr = match resolve(&server.host, server.quorum_port) {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!("leader {leader_sid}: {e}");
-            return;
+            return Followed::NotReached;
         }
     };
     // As Java's learner: a few tries, a moment apart (the leader may not be listening
@@ -658,7 +686,7 @@ async fn follow(
     }
     let Some(stream) = stream else {
         tracing::warn!("cannot reach leader {leader_sid} at {addr}; looking again");
-        return;
+        return Followed::NotReached;
     };
     let (mut reader, sink) = wire_io::open(stream);
     let (accepted, current) = epochs_now(q);
@@ -685,6 +713,7 @@ async fn follow(
         pending_syncs: RefCell::new(VecDeque::new()),
         revalidating: RefCell::new(HashMap::new()),
         committed: Cell::new(-1),
+        synced: Cell::new(false),
     });
     *q.role.borrow_mut() = Role::Following(f.clone());
     glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
@@ -723,6 +752,11 @@ async fn follow(
     }
     f.sink.close();
     f.persist_ready.raise();
+    if f.synced.get() {
+        Followed::Synced
+    } else {
+        Followed::FailedInSync
+    }
 }
 
 /// Appends and syncs the learner's proposals in group commits, and reports them.
@@ -863,6 +897,7 @@ impl Following {
                         "{} epoch {epoch}: synchronized with the leader; serving clients",
                         mode.name()
                     );
+                    self.synced.set(true);
                     self.election.synced(epoch);
                     q.stats.set_mode(mode);
                     q.inbox_ready.raise();
