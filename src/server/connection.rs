@@ -619,6 +619,7 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
                 ToQuorum::Sync {
                     core: core.idx,
                     conn: conn.id,
+                    session: conn.session.get(),
                     xid: header.xid,
                     path: s.path,
                 },

@@ -33,6 +33,9 @@ pub enum ToQuorum {
     Sync {
         core: CoreIdx,
         conn: ConnId,
+        /// The client's session: a follower forwards the sync under it, and a Java
+        /// leader checks the session of what it is forwarded.
+        session: i64,
         xid: i32,
         path: String,
     },

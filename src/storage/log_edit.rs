@@ -12,7 +12,7 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use super::log::{check_header, first_needed_segment, scan_records};
-use super::names::{self, LOG_PREFIX, SNAPSHOT_PREFIX};
+use super::names::{self, LOG_PREFIX};
 use super::recovery::{check_no_missing_segment, read_segment};
 use super::{Result, StorageError};
 use crate::txn::{Txn, TxnHeader};
@@ -56,41 +56,6 @@ pub fn read_log_after(
         }
     }
     Ok(last)
-}
-
-/// The last `max` records of the log in `log_dir` (fewer if it holds fewer), in zxid
-/// order, read from the newest segments backwards: what a leader keeps in memory to
-/// DIFF-sync a learner that lags a little (ZooKeeper's `committedLog` after a start).
-pub fn read_log_tail(log_dir: &Path, max: usize) -> Result<Vec<(TxnHeader, Txn)>> {
-    let segs = names::list(log_dir, LOG_PREFIX)?;
-    let newest = segs.len().saturating_sub(1);
-    let mut bytes = Vec::new();
-    let mut tail: Vec<Vec<(TxnHeader, Txn)>> = Vec::new();
-    let mut count = 0;
-    for (i, (first, path)) in segs.iter().enumerate().rev() {
-        if count >= max {
-            break;
-        }
-        read_segment(path, &mut bytes)?;
-        check_header(path, &bytes, i == newest)?;
-        let mut records = Vec::new();
-        scan_records(
-            path,
-            &bytes,
-            i == newest,
-            *first,
-            i64::MIN,
-            |_, hdr, txn| {
-                records.push((hdr, txn));
-                Ok(())
-            },
-        )?;
-        count += records.len();
-        tail.push(records);
-    }
-    let mut all: Vec<(TxnHeader, Txn)> = tail.into_iter().rev().flatten().collect();
-    let skip = all.len().saturating_sub(max);
-    Ok(all.split_off(skip))
 }
 
 /// Removes every record after `zxid` from the log in `log_dir`: the segment holding
@@ -161,24 +126,6 @@ pub fn remove_log(log_dir: &Path) -> Result<usize> {
     Ok(segs.len())
 }
 
-/// Removes every snapshot in `data_dir` of a zxid above `zxid` and fsyncs the
-/// directory; returns how many were removed. With TRUNC: a snapshot taken after
-/// txns the leader does not have would bring them back at the next recovery.
-pub fn remove_snapshots_after(data_dir: &Path, zxid: i64) -> Result<usize> {
-    let snaps = names::list(data_dir, SNAPSHOT_PREFIX)?;
-    let mut removed = 0;
-    for (z, path) in &snaps {
-        if *z > zxid {
-            std::fs::remove_file(path).map_err(|e| StorageError::io(path, "remove snapshot", e))?;
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        names::sync_dir(data_dir)?;
-    }
-    Ok(removed)
-}
-
 fn not_in_log(path: &Path, zxid: i64) -> StorageError {
     StorageError::CorruptRecord {
         path: path.to_owned(),
@@ -196,4 +143,22 @@ fn cut(path: &Path, offset: u64) -> Result<()> {
         .map_err(|e| StorageError::io(path, "truncate segment", e))?;
     file.sync_all()
         .map_err(|e| StorageError::io(path, "fsync truncated segment", e))
+}
+
+/// Removes every snapshot in `snap_dir` taken after `zxid` and fsyncs the directory;
+/// returns how many were removed. TRUNC's other half: a snapshot written while this
+/// server held txns the leader never committed (at a start, say) holds them too, and
+/// recovery would start from it and undo the cut.
+pub fn remove_snapshots_after(snap_dir: &Path, zxid: i64) -> Result<usize> {
+    let snaps = names::list(snap_dir, names::SNAPSHOT_PREFIX)?;
+    let mut removed = 0;
+    for (at, path) in snaps.iter().filter(|(at, _)| *at > zxid) {
+        std::fs::remove_file(path).map_err(|e| StorageError::io(path, "remove snapshot", e))?;
+        tracing::info!("TRUNC: removed snapshot 0x{at:x}, taken after 0x{zxid:x}");
+        removed += 1;
+    }
+    if removed > 0 {
+        names::sync_dir(snap_dir)?;
+    }
+    Ok(removed)
 }

@@ -102,6 +102,7 @@ enum SyncMarker {
     Local {
         core: CoreIdx,
         conn: ConnId,
+        session: i64,
         xid: i32,
         path: String,
     },
@@ -205,11 +206,13 @@ impl Quorum {
             ToQuorum::Sync {
                 core,
                 conn,
+                session,
                 xid,
                 path,
             } => self.push(Work::Sync(SyncMarker::Local {
                 core,
                 conn,
+                session,
                 xid,
                 path,
             })),
@@ -635,6 +638,7 @@ impl Quorum {
                     conn,
                     xid,
                     path,
+                    ..
                 } => {
                     if let Some(out) = self.outs.get(core) {
                         let _ = out.send(ToSession::Synced { conn, xid, path }).await;

@@ -144,10 +144,21 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
 
     // Counts elections, so a read-only start meant for one is not taken by the next.
     let looking = Rc::new(Cell::new(0u64));
+    // Syncs with a leader that failed in a row: a learner that cannot take what its
+    // leader sends (a TRUNC it cannot do, say) must not reconnect at once forever,
+    // flooding both logs; a Java learner exits there (13) and waits for a restart.
+    let mut sync_failures = 0u32;
     loop {
         looking.set(looking.get() + 1);
         if q.cfg.read_only_mode {
             spawn_read_only_start(&q, &looking);
+        }
+        if sync_failures >= 2 {
+            let pause = Duration::from_millis(50 << sync_failures.min(5));
+            tracing::warn!(
+                "{sync_failures} syncs with a leader failed in a row; pausing {pause:?}"
+            );
+            glommio::timer::sleep(pause).await;
         }
         let last = q.log.last_zxid();
         let current = match storage::epochs::read_epoch(&dir, CURRENT_EPOCH_FILE) {
@@ -166,15 +177,22 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
             d.vote.zxid,
             d.vote.peer_epoch
         );
-        match d.decision {
-            Decision::Leading => lead(&q, &qcfg, zab, &election).await,
+        let followed = match d.decision {
+            Decision::Leading => {
+                lead(&q, &qcfg, zab, &election).await;
+                Followed::NotReached
+            }
             Decision::Following { leader } => {
                 follow(&q, &qcfg, zab, &election, leader, LearnerKind::Follower).await
             }
             Decision::Observing { leader } => {
                 follow(&q, &qcfg, zab, &election, leader, LearnerKind::Observer).await
             }
-        }
+        };
+        sync_failures = match followed {
+            Followed::FailedInSync => sync_failures + 1,
+            _ => 0,
+        };
         end_role(&q).await;
     }
 }
@@ -213,28 +231,43 @@ fn write_config_node(q: &Quorum, text: &str) {
     }
 }
 
-/// Fills the leader's DIFF window (`committedLog`) with the newest txns of the log, as
-/// ZooKeeper does when it loads its database: a learner that lags a restarted leader a
-/// little then gets DIFF, not the whole tree.
+/// Fills the in-memory window of committed txns (`committedLog`) from the log at a
+/// start, as ZooKeeper's `loadDataBase` does: without it a leader that restarted sent
+/// SNAP to every learner behind it, where a Java leader sends DIFF. Only the newest
+/// epoch's last `DEFAULT_COMMIT_LOG_COUNT` txns are read (zxids are contiguous within an
+/// epoch), so a start reads a bounded part of the log.
 fn load_window(q: &Quorum) {
-    let max = history::DEFAULT_COMMIT_LOG_COUNT;
-    match storage::read_log_tail(&q.cfg.data_log_dir, max) {
-        Ok(tail) => {
-            let mut w = q.window.borrow_mut();
-            for (hdr, txn) in tail {
-                if hdr.zxid <= q.applied.get() {
-                    let zxid = hdr.zxid;
-                    w.push_back(history::Txn {
-                        zxid,
-                        data: proposal_data(&Committed { hdr, txn }),
-                    });
-                }
-            }
-            tracing::info!("{} txns of the log kept for DIFF syncs", w.len());
+    let last = q.log.last_zxid();
+    let count = history::DEFAULT_COMMIT_LOG_COUNT as i64;
+    let epoch_start = crate::zab::make_zxid(crate::zab::epoch_of(last), 0);
+    let after = (last - count).max(epoch_start);
+    if last <= after || !q.window.borrow().is_empty() {
+        return;
+    }
+    let mut txns = VecDeque::new();
+    let read = storage::read_log_after(&q.cfg.data_log_dir, after, |hdr, txn| {
+        if hdr.zxid <= last {
+            txns.push_back(history::Txn {
+                zxid: hdr.zxid,
+                data: proposal_data(&Committed { hdr, txn }),
+            });
         }
-        Err(e) => tracing::warn!(
-            "cannot read the log's newest txns ({e}); a learner that lags gets a snapshot"
-        ),
+        Ok(())
+    });
+    match read {
+        // Only a gap-free run ending at our last zxid is a window.
+        Ok(_) if txns.back().map(|t| t.zxid) == Some(last) => {
+            tracing::info!(
+                "committed log: {} txns from the log (0x{:x}..0x{last:x})",
+                txns.len(),
+                txns.front().map_or(last, |t| t.zxid)
+            );
+            *q.window.borrow_mut() = txns;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!("committed log: cannot read the log: {e}; learners behind get SNAP")
+        }
     }
 }
 
@@ -694,6 +727,14 @@ impl Leading {
 type Reconnect = (CoreIdx, ConnId, i32);
 
 /// One connection to a leader.
+/// How a connection to a leader went.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Followed {
+    NotReached,
+    FailedInSync,
+    Synced,
+}
+
 pub(super) struct Following {
     machine: RefCell<Learner>,
     kind: LearnerKind,
@@ -716,6 +757,8 @@ pub(super) struct Following {
     committed: Cell<i64>,
     /// The ensemble's config text, written into `/zookeeper/config` after a reload.
     config_text: String,
+    /// Whether the leader ever said UPTODATE on this connection.
+    synced: Cell<bool>,
 }
 
 async fn follow(
@@ -725,16 +768,16 @@ async fn follow(
     election: &Rc<Election>,
     leader_sid: Sid,
     kind: LearnerKind,
-) {
+) -> Followed {
     let Some(server) = qcfg.servers.iter().find(|s| s.id == leader_sid) else {
         tracing::warn!("the elected leader {leader_sid} is not in the server list");
-        return;
+        return Followed::NotReached;
     };
     let addr = match resolve(&server.host, server.quorum_port) {
         Ok(a) => a,
         Err(e) => {
             tracing::warn!("leader {leader_sid}: {e}");
-            return;
+            return Followed::NotReached;
         }
     };
     // As Java's learner: a few tries, a moment apart (the leader may not be listening
@@ -754,7 +797,7 @@ async fn follow(
     }
     let Some(stream) = stream else {
         tracing::warn!("cannot reach leader {leader_sid} at {addr}; looking again");
-        return;
+        return Followed::NotReached;
     };
     let (mut reader, sink) = wire_io::open(stream);
     let (accepted, current) = epochs_now(q);
@@ -782,6 +825,7 @@ async fn follow(
         revalidating: RefCell::new(HashMap::new()),
         committed: Cell::new(-1),
         config_text: config_text(qcfg),
+        synced: Cell::new(false),
     });
     *q.role.borrow_mut() = Role::Following(f.clone());
     glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
@@ -820,6 +864,11 @@ async fn follow(
     }
     f.sink.close();
     f.persist_ready.raise();
+    if f.synced.get() {
+        Followed::Synced
+    } else {
+        Followed::FailedInSync
+    }
 }
 
 /// Appends and syncs the learner's proposals in group commits, and reports them.
@@ -860,6 +909,15 @@ impl Following {
 
     fn received(&self, q: &Rc<Quorum>, p: QuorumPacket) {
         match p.kind {
+            // Which way the leader syncs us is what an operator asks first.
+            PacketType::Diff | PacketType::Trunc | PacketType::Snap => {
+                let kind = match p.kind {
+                    PacketType::Diff => "DIFF",
+                    PacketType::Trunc => "TRUNC",
+                    _ => "SNAP",
+                };
+                tracing::info!("sync from the leader: {kind} 0x{:x}", p.zxid);
+            }
             PacketType::Commit | PacketType::Inform => {
                 self.committed.set(self.committed.get().max(p.zxid));
             }
@@ -951,6 +1009,7 @@ impl Following {
                         "{} epoch {epoch}: synchronized with the leader; serving clients",
                         mode.name()
                     );
+                    self.synced.set(true);
                     self.election.synced(epoch);
                     leave_read_only(q);
                     q.stats.set_mode(mode);
@@ -1103,15 +1162,16 @@ impl Following {
                 }
             }
             Work::Sync(marker) => {
-                let (xid, path) = match &marker {
-                    SyncMarker::Local { xid, path, .. } => (*xid, path.clone()),
+                let (session, xid, path) = match &marker {
+                    SyncMarker::Local {
+                        session, xid, path, ..
+                    } => (*session, *xid, path.clone()),
                     SyncMarker::Learner(_) => return,
                 };
                 self.pending_syncs.borrow_mut().push_back(marker);
                 ForwardedRequest {
-                    // The session is not needed by a ringkeeper leader; a Java leader
-                    // checks it (to do for mixed ensembles).
-                    session_id: 0,
+                    // A Java leader checks the session (and its owner) in prep.
+                    session_id: session,
                     cxid: xid,
                     op: OpCode::Sync as i32,
                     body: SyncRequest { path }.to_bytes(),
@@ -1150,6 +1210,7 @@ fn reload(q: &Rc<Quorum>, expect_zxid: i64, config_text: &str) -> Result<(), Str
     q.last_zxid.set(rec.last_zxid);
     q.unapplied.borrow_mut().clear();
     q.window.borrow_mut().clear();
+    load_window(q);
     *q.outstanding.borrow_mut() = Outstanding::new();
     q.sessions.replace_all(&rec.sessions, q.now_ms());
     let version = q.tree.borrow().version();

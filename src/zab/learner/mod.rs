@@ -131,6 +131,11 @@ pub struct Learner {
     new_leader_needs: Option<Zxid>,
     /// Whether the NEWLEADER ACK went out.
     new_leader_acked: bool,
+    /// What was known committed when the NEWLEADER ACK went out: proposals up to here
+    /// were committed in sync and get no ACK. Every later one does, even if its COMMIT
+    /// overtook our fsync: a Java leader's `SyncLimitCheck` waits for each proposal it
+    /// sent after that ACK and drops a learner that skips one ("transaction timeout").
+    committed_in_sync: Zxid,
     last_heard_ms: u64,
 }
 
@@ -164,6 +169,7 @@ impl Learner {
             unacked: VecDeque::new(),
             new_leader_needs: None,
             new_leader_acked: false,
+            committed_in_sync: -1,
             last_heard_ms: 0,
         }
     }
@@ -466,6 +472,7 @@ impl Learner {
         }
         out.push(Action::Send(Bare::ack(zxid_of_epoch(epoch))));
         self.new_leader_acked = true;
+        self.committed_in_sync = self.committed;
         self.send_acks(out);
     }
 
@@ -497,7 +504,8 @@ impl Learner {
     }
 
     /// One ACK per durable proposal, in zxid order (`SendAckRequestProcessor`), once the
-    /// NEWLEADER ACK is out. Proposals already known committed need none.
+    /// NEWLEADER ACK is out. Proposals committed during sync need none; later ones get
+    /// one even when already committed (a leader ignores those ACKs).
     fn send_acks(&mut self, out: &mut Vec<Action>) {
         if !self.new_leader_acked {
             return;
@@ -507,7 +515,7 @@ impl Learner {
                 break;
             }
             self.unacked.pop_front();
-            if zxid > self.committed {
+            if zxid > self.committed_in_sync {
                 out.push(Action::Send(Bare::ack(zxid)));
             }
         }

@@ -395,9 +395,12 @@ fn follower_process_commit_applies_once_durable() {
     rx(&mut l, Bare::commit(make_zxid(1, 5)));
     rx(&mut l, proposal(2, 1));
     // Committed by the others before our write finished: apply only when durable, and
-    // no ACK is needed any more.
+    // ACK it all the same (a Java leader's SyncLimitCheck waits for every ACK).
     assert_eq!(rx(&mut l, Bare::commit(make_zxid(2, 1))), vec![]);
-    assert_eq!(persisted(&mut l, 2, 1), vec![apply(2, 1)]);
+    assert_eq!(
+        persisted(&mut l, 2, 1),
+        vec![Action::Send(Bare::ack(make_zxid(2, 1))), apply(2, 1)]
+    );
 }
 
 #[test]

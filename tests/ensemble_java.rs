@@ -1,0 +1,961 @@
+//! Mixed ensembles: ringkeeper and Apache ZooKeeper 3.8 (Debian's `zookeeper` package,
+//! `QuorumPeerMain` from the jars under /usr/share/java) as members of one 3-server
+//! ensemble, as an operator replacing servers one at a time runs them.
+//!
+//! - ringkeeper leads a Java follower: the Java server syncs (DIFF when it joins an
+//!   empty ensemble, SNAP when it comes back with a wiped data directory), serves reads
+//!   of writes made through ringkeeper members, forwards its clients' writes, failed
+//!   writes, sessions (create, touches, close) and `sync` to the ringkeeper leader; when
+//!   that leader is killed the survivors elect and go on. The JVM never exits and logs
+//!   no ERROR.
+//! - ZooKeeper leads a ringkeeper follower: ringkeeper syncs (DIFF when it starts with
+//!   the ensemble and when it comes back behind, SNAP with a wiped directory), applies
+//!   the Java leader's proposals (which carry a TxnDigest), forwards its clients' writes,
+//!   sessions and `sync`, and its session touches keep its clients' sessions alive on
+//!   the Java leader; killing the Java leader leaves a Java leader and ringkeeper going
+//!   on.
+//!
+//! Skipped, with a line saying why, when `java` or Debian's zookeeper is missing.
+//! Everything on 127.0.0.1 with free ports; every wait is bounded.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{read_frame, request, send_frame, try_connect, zk_java, Jute, Reader};
+
+/// A JVM on a loaded 2-CPU machine can take a while to start and join.
+const SETTLE: Duration = Duration::from_secs(40);
+
+const CREATE: i32 = 1;
+const EXISTS: i32 = 3;
+const GET_DATA: i32 = 4;
+const SET_DATA: i32 = 5;
+const SYNC: i32 = 9;
+const PING: i32 = 11;
+const CLOSE_SESSION: i32 = -11;
+const EPHEMERAL: i32 = 1;
+const BAD_VERSION: i32 = -103;
+const NO_AUTH: i32 = -102;
+
+fn skip() -> bool {
+    if let Some(why) = zk_java::java_missing() {
+        eprintln!(
+            "SKIPPED: mixed ensembles need Apache ZooKeeper 3.8 ({why}); \
+             apt-get install -y zookeeper default-jre-headless"
+        );
+        return true;
+    }
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    Rk,
+    Java,
+}
+
+struct Member {
+    sid: u32,
+    kind: Kind,
+    dir: PathBuf,
+    client_port: u16,
+    child: Option<Child>,
+    /// Where this run's lines start in a Java log (log4j appends across restarts).
+    log_mark: usize,
+}
+
+impl Member {
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    fn start(&mut self) {
+        std::fs::create_dir_all(self.data_dir()).expect("data dir");
+        std::fs::write(self.data_dir().join("myid"), format!("{}\n", self.sid)).expect("myid");
+        let cfg = self.dir.join("zoo.cfg");
+        self.log_mark = self.log().len();
+        let child = match self.kind {
+            Kind::Java => {
+                let c = zk_java::quorum_peer_main(&self.dir, &cfg, &["-Xmx128m"]);
+                let mut c = c.expect("java command");
+                // Every request the leader prepares, with its session (ZooTrace 'P').
+                let mut props = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(self.dir.join("log4j.properties"))
+                    .expect("log4j.properties");
+                writeln!(
+                    props,
+                    "log4j.logger.org.apache.zookeeper.server.PrepRequestProcessor=TRACE"
+                )
+                .expect("log4j.properties");
+                c.spawn().expect("start java")
+            }
+            Kind::Rk => {
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.join("log"))
+                    .expect("log file");
+                Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+                    .args(["server", "-c"])
+                    .arg(&cfg)
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .expect("start ringkeeper")
+            }
+        };
+        self.child = Some(child);
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops it (SIGSTOP): its sockets stay open, it answers nothing.
+    fn freeze(&mut self) {
+        if let Some(c) = &self.child {
+            let st = Command::new("kill")
+                .args(["-STOP", &c.id().to_string()])
+                .status()
+                .expect("kill -STOP");
+            assert!(st.success(), "kill -STOP");
+        }
+    }
+
+    /// Kills it and empties its data directory (its `myid` is written again at start).
+    fn wipe(&mut self) {
+        self.kill9();
+        std::fs::remove_dir_all(self.data_dir()).expect("wipe");
+    }
+
+    fn log(&self) -> String {
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default();
+        match self.kind {
+            Kind::Rk => read("log"),
+            Kind::Java => read("zk.log") + &read("zk.out") + &read("zk.err"),
+        }
+    }
+
+    /// Panics with its log if the process has exited (a Java learner exits on a packet
+    /// it cannot take: the reference's §10).
+    fn assert_running(&mut self) {
+        if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
+            panic!(
+                "{:?} server {} exited ({st}):\n{}",
+                self.kind,
+                self.sid,
+                tail(&self.log())
+            );
+        }
+    }
+
+    /// `srvr`'s Mode line, or "" while the server does not answer.
+    fn mode(&self) -> String {
+        let srvr = || -> std::io::Result<String> {
+            let mut s = TcpStream::connect_timeout(
+                &self.addr().parse().expect("address"),
+                Duration::from_secs(2),
+            )?;
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.write_all(b"srvr")?;
+            let mut out = String::new();
+            s.read_to_string(&mut out)?;
+            Ok(out)
+        };
+        srvr()
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    fn wait_log(&mut self, needle: &str) {
+        let deadline = Instant::now() + SETTLE;
+        while !self.log().contains(needle) {
+            self.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "{:?} server {}: no {needle:?} in its log\n{}",
+                self.kind,
+                self.sid,
+                tail(&self.log())
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The Java member took every packet it got in this run: it runs, never asked for
+    /// an exit, and logged no ERROR (a learner killed under a Java leader is one, so
+    /// only this run counts).
+    fn assert_java_content(&mut self) {
+        self.assert_running();
+        let log = self.log();
+        let bad: Vec<&str> = log
+            .get(self.log_mark..)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" ERROR ") || l.contains("Exiting JVM"))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "Java server {} complained:\n{}",
+            self.sid,
+            bad.join("\n")
+        );
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {:?} server {} log ---\n{}",
+                self.kind,
+                self.sid,
+                tail(&self.log())
+            );
+        }
+    }
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(80)..].join("\n")
+}
+
+struct Ensemble {
+    root: PathBuf,
+    /// Index i is server i+1.
+    members: Vec<Member>,
+}
+
+impl Ensemble {
+    /// Writes each member's zoo.cfg; starts nobody.
+    fn new(name: &str, kinds: [Kind; 3]) -> Ensemble {
+        let root = std::env::temp_dir().join(format!("rk-mixed-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let ports: Vec<(u16, u16, u16)> = (0..3)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let mut lines = String::new();
+        for (i, (_, q, e)) in ports.iter().enumerate() {
+            lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1));
+        }
+        let mut members = Vec::new();
+        for (i, (client, _, _)) in ports.iter().enumerate() {
+            let dir = root.join(format!("s{}", i + 1));
+            std::fs::create_dir_all(&dir).expect("member dir");
+            // tickTime 200: sessions of 400..4000 ms; initLimit 4 s, syncLimit 2 s.
+            let cfg = format!(
+                "tickTime=200\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
+                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
+                 4lw.commands.whitelist=*\n{lines}",
+                dir.join("data").display()
+            );
+            std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
+            members.push(Member {
+                sid: i as u32 + 1,
+                kind: kinds[i],
+                dir,
+                client_port: *client,
+                child: None,
+                log_mark: 0,
+            });
+        }
+        Ensemble { root, members }
+    }
+
+    /// Starts server `sid` (down) and waits until it follows `leader` and its log
+    /// has one more `line` than before: how it was synced this time.
+    fn start_synced_by(&mut self, sid: u32, leader: u32, line: &str) {
+        let before = self.m(sid).log().matches(line).count();
+        self.m(sid).start();
+        self.settled(leader);
+        let deadline = Instant::now() + SETTLE;
+        while self.m(sid).log().matches(line).count() <= before {
+            self.m(sid).assert_running();
+            assert!(Instant::now() < deadline, "server {sid}: no new {line:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn m(&mut self, sid: u32) -> &mut Member {
+        &mut self.members[sid as usize - 1]
+    }
+
+    /// Waits until the running members are one leader, `leader`, and followers.
+    fn settled(&mut self, leader: u32) {
+        self.settled_among(&[leader]);
+    }
+
+    /// Waits until the running members are one leader, one of `leaders`, and
+    /// followers; returns the leader.
+    fn settled_among(&mut self, leaders: &[u32]) -> u32 {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let mut modes = Vec::new();
+            for m in &mut self.members {
+                if m.child.is_some() {
+                    m.assert_running();
+                    modes.push(m.mode());
+                } else {
+                    modes.push("down".into());
+                }
+            }
+            for &leader in leaders {
+                let ok = modes.iter().enumerate().all(|(i, m)| {
+                    if i as u32 + 1 == leader {
+                        m == "leader"
+                    } else {
+                        m == "follower" || m == "down"
+                    }
+                });
+                if ok {
+                    return leader;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not settled with a leader among {leaders:?}: {modes:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        for m in &mut self.members {
+            m.kill9();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+fn connect(addr: &str, timeout_ms: i32) -> TcpStream {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        match try_connect(addr, timeout_ms, Duration::from_secs(2)) {
+            Ok(s) => {
+                s.set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("read timeout");
+                return s;
+            }
+            Err(e) if Instant::now() > deadline => panic!("cannot connect to {addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn create(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], flags: i32) -> i32 {
+    let body = Jute::new()
+        .string(path)
+        .buffer(data)
+        .open_acl()
+        .int(flags)
+        .into_vec();
+    request(s, xid, CREATE, &body).expect("create").err
+}
+
+fn set_data(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], version: i32) -> i32 {
+    let body = Jute::new()
+        .string(path)
+        .buffer(data)
+        .int(version)
+        .into_vec();
+    request(s, xid, SET_DATA, &body).expect("setData").err
+}
+
+/// `sync` then `getData`: what a linearizable read of `path` returns on this server.
+fn synced_get(s: &mut TcpStream, xid: i32, path: &str) -> Option<Vec<u8>> {
+    let r = request(s, xid, SYNC, &Jute::new().string(path).into_vec()).expect("sync");
+    assert_eq!(r.err, 0, "sync of {path}");
+    let r = request(
+        s,
+        xid + 1,
+        GET_DATA,
+        &Jute::new().string(path).boolean(false).into_vec(),
+    )
+    .expect("getData");
+    match r.err {
+        0 => Some(Reader(&r.body).buffer()),
+        -101 => None,
+        e => panic!("getData {path}: error {e}"),
+    }
+}
+
+fn exists(s: &mut TcpStream, xid: i32, path: &str) -> bool {
+    let r = request(
+        s,
+        xid,
+        EXISTS,
+        &Jute::new().string(path).boolean(false).into_vec(),
+    )
+    .expect("exists");
+    r.err == 0
+}
+
+/// Pings for `how_long`: the session lives only if its server's touches reach the
+/// leader (the session timeout is shorter).
+fn ping_for(s: &mut TcpStream, how_long: Duration) {
+    let until = Instant::now() + how_long;
+    while Instant::now() < until {
+        let r = request(s, -2, PING, &[]).expect("ping");
+        assert_eq!(r.err, 0);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+/// A session opened on one server.
+struct Session {
+    stream: TcpStream,
+    id: i64,
+    passwd: Vec<u8>,
+}
+
+/// Opens a new session (`id` 0) or resumes one elsewhere; `None` when the server
+/// refuses to resume it (an expired or unknown session, or a wrong password).
+fn open_session(addr: &str, timeout_ms: i32, id: i64, passwd: &[u8]) -> Option<Session> {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let attempt = || -> std::io::Result<Option<Session>> {
+            let mut s =
+                TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(2))?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            let req = Jute::new()
+                .int(0)
+                .long(0)
+                .int(timeout_ms)
+                .long(id)
+                .buffer(passwd)
+                .boolean(false)
+                .into_vec();
+            send_frame(&mut s, &req)?;
+            let resp = read_frame(&mut s)?;
+            let mut r = Reader(&resp);
+            let _version = r.int();
+            let timeout = r.int();
+            let sid = r.long();
+            let pw = r.buffer();
+            Ok((timeout > 0 && sid != 0).then_some(Session {
+                stream: s,
+                id: sid,
+                passwd: pw,
+            }))
+        };
+        match attempt() {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("cannot connect to {addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + SETTLE;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ringkeeper_leads_a_java_follower() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    // ringkeeper 3 has the best vote (equal zxids: the largest sid).
+    let mut e = Ensemble::new("rk-leads", [Java, Rk, Rk]);
+    e.m(2).start();
+    e.m(3).start();
+    e.settled(3);
+    // Java joins the established, still empty ensemble: DIFF.
+    e.m(1).start();
+    e.settled(3);
+    e.m(1).wait_log("Getting a diff from the leader");
+
+    // Writes through both ringkeeper members, read on Java after sync.
+    let mut leader = connect(&e.m(3).addr(), 4000);
+    let mut rkf = connect(&e.m(2).addr(), 4000);
+    assert_eq!(create(&mut leader, 1, "/from-leader", b"L", 0), 0);
+    assert_eq!(create(&mut rkf, 1, "/from-rk-follower", b"F", 0), 0);
+    let mut java = connect(&e.m(1).addr(), 1000);
+    assert_eq!(
+        synced_get(&mut java, 1, "/from-leader").as_deref(),
+        Some(&b"L"[..])
+    );
+    assert_eq!(
+        synced_get(&mut java, 3, "/from-rk-follower").as_deref(),
+        Some(&b"F"[..])
+    );
+    // The Java member's clients write through it (REQUEST to the ringkeeper leader),
+    // failed writes included (an error txn answers them).
+    assert_eq!(create(&mut java, 5, "/from-java", b"J", 0), 0);
+    assert_eq!(set_data(&mut java, 6, "/from-java", b"J2", 7), BAD_VERSION);
+    assert_eq!(set_data(&mut java, 7, "/from-java", b"J2", 0), 0);
+    assert_eq!(
+        synced_get(&mut rkf, 2, "/from-java").as_deref(),
+        Some(&b"J2"[..])
+    );
+    // Its session (created through the ringkeeper leader) lives on Java's touches, in
+    // PING replies, for more than its 1 s timeout.
+    assert_eq!(create(&mut java, 8, "/eph-java", b"", EPHEMERAL), 0);
+    ping_for(&mut java, Duration::from_millis(2500));
+    assert!(exists(&mut leader, 4, "/eph-java"), "expired while pinging");
+    // closeSession, forwarded: the ephemeral goes everywhere.
+    request(&mut java, 9, CLOSE_SESSION, &[]).expect("closeSession");
+    let mut x = 10;
+    wait_for("the ephemeral to go", || {
+        x += 1;
+        !exists(&mut leader, x, "/eph-java")
+    });
+    drop(java);
+
+    // A session moves between kinds: opened on Java, resumed on ringkeeper 2 (each
+    // REVALIDATEs with the ringkeeper leader, each checks the JDK-Random password),
+    // and back; then its client vanishes and the ringkeeper leader expires it, which
+    // the Java member applies.
+    let s = open_session(&e.m(1).addr(), 1500, 0, &[0; 16]).expect("a session on Java");
+    let (id, pw) = (s.id, s.passwd.clone());
+    let mut st = s.stream;
+    assert_eq!(create(&mut st, 1, "/eph-moving", b"", EPHEMERAL), 0);
+    drop(st);
+    let mut on_rk =
+        open_session(&e.m(2).addr(), 1500, id, &pw).expect("Java's session resumed on ringkeeper");
+    assert!(exists(&mut on_rk.stream, 1, "/eph-moving"));
+    drop(on_rk);
+    let r = open_session(&e.m(2).addr(), 1500, 0, &[0; 16]).expect("a session on ringkeeper");
+    drop(r.stream);
+    let mut on_java =
+        open_session(&e.m(1).addr(), 1500, r.id, &r.passwd).expect("ringkeeper's session on Java");
+    assert!(exists(&mut on_java.stream, 1, "/eph-moving"));
+    drop(on_java);
+    let mut back = open_session(&e.m(1).addr(), 1500, id, &pw).expect("back on Java");
+    ping_for(&mut back.stream, Duration::from_millis(300));
+    drop(back);
+    let mut java = connect(&e.m(1).addr(), 4000);
+    let mut x = 10;
+    wait_for("the moved session to expire", || {
+        x += 1;
+        !exists(&mut java, x, "/eph-moving")
+    });
+
+    // Auth travels with a forwarded write (REQUEST's authinfo): a node only its
+    // creator may read, created through Java, read through ringkeeper.
+    let auth = Jute::new()
+        .int(0)
+        .string("digest")
+        .buffer(b"alice:secret")
+        .into_vec();
+    assert_eq!(request(&mut java, -4, 100, &auth).expect("addAuth").err, 0);
+    let body = Jute::new()
+        .string("/secret")
+        .buffer(b"s")
+        .acls(&[(31, "auth", "")])
+        .int(0)
+        .into_vec();
+    assert_eq!(
+        request(&mut java, 100, CREATE, &body).expect("create").err,
+        0
+    );
+    let get = Jute::new().string("/secret").boolean(false).into_vec();
+    let mut rkf = connect(&e.m(2).addr(), 4000);
+    let r = request(
+        &mut rkf,
+        10,
+        SYNC,
+        &Jute::new().string("/secret").into_vec(),
+    )
+    .expect("sync");
+    assert_eq!(r.err, 0);
+    assert_eq!(
+        request(&mut rkf, 11, GET_DATA, &get).expect("get").err,
+        NO_AUTH
+    );
+    assert_eq!(request(&mut rkf, -4, 100, &auth).expect("addAuth").err, 0);
+    assert_eq!(request(&mut rkf, 12, GET_DATA, &get).expect("get").err, 0);
+    drop((java, rkf));
+    e.m(1).assert_java_content();
+
+    // Java comes back behind: DIFF with the txns it missed.
+    e.m(1).kill9();
+    for k in 0..10 {
+        assert_eq!(create(&mut leader, 50 + k, &format!("/d{k}"), b"d", 0), 0);
+    }
+    e.start_synced_by(1, 3, "Getting a diff from the leader");
+    let mut java = connect(&e.m(1).addr(), 4000);
+    assert_eq!(synced_get(&mut java, 1, "/d9").as_deref(), Some(&b"d"[..]));
+    e.m(1).assert_java_content();
+    drop(java);
+
+    // Java comes back with a wiped data directory, behind: SNAP.
+    e.m(1).wipe();
+    for k in 0..30 {
+        assert_eq!(create(&mut leader, 100 + k, &format!("/s{k}"), b"v", 0), 0);
+    }
+    e.m(1).start();
+    e.settled(3);
+    e.m(1).wait_log("Getting a snapshot from leader");
+    let mut java = connect(&e.m(1).addr(), 4000);
+    assert_eq!(synced_get(&mut java, 1, "/s29").as_deref(), Some(&b"v"[..]));
+    for k in 0..30 {
+        assert!(exists(&mut java, 10 + k, &format!("/s{k}")), "/s{k}");
+    }
+    assert_eq!(
+        synced_get(&mut java, 50, "/from-java").as_deref(),
+        Some(&b"J2"[..])
+    );
+    drop((java, leader));
+
+    // The ringkeeper leader dies: ringkeeper 2 and Java 1 elect 2 and go on.
+    e.m(3).kill9();
+    e.settled(2);
+    let mut java = connect(&e.m(1).addr(), 4000);
+    assert_eq!(create(&mut java, 1, "/after-kill", b"A", 0), 0);
+    let mut rk = connect(&e.m(2).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut rk, 1, "/after-kill").as_deref(),
+        Some(&b"A"[..])
+    );
+    e.m(1).assert_java_content();
+    drop((java, rk));
+
+    // A restarted ringkeeper leader syncs a Java member behind it by DIFF, from the
+    // txns it read back from its log at start, as a Java leader would; not SNAP.
+    e.m(3).start();
+    e.settled(2);
+    e.m(1).kill9();
+    let mut l = connect(&e.m(2).addr(), 4000);
+    assert_eq!(create(&mut l, 1, "/while-java-down", b"W", 0), 0);
+    drop(l);
+    e.m(2).kill9();
+    e.m(3).kill9();
+    e.m(2).start();
+    e.m(3).start();
+    let leader = e.settled_among(&[3, 2]);
+    let snaps = e
+        .m(1)
+        .log()
+        .matches("Getting a snapshot from leader")
+        .count();
+    e.start_synced_by(1, leader, "Getting a diff from the leader");
+    let mut java = connect(&e.m(1).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut java, 1, "/while-java-down").as_deref(),
+        Some(&b"W"[..])
+    );
+    assert_eq!(
+        e.m(1)
+            .log()
+            .matches("Getting a snapshot from leader")
+            .count(),
+        snaps,
+        "SNAP from a restarted leader"
+    );
+    e.m(1).assert_java_content();
+}
+
+#[test]
+fn java_leads_a_ringkeeper_follower() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    // Java 3 has the best vote. ringkeeper and Java 3 form the ensemble, so ringkeeper
+    // is synced before the leader serves: DIFF on an empty history.
+    let mut e = Ensemble::new("java-leads", [Rk, Java, Java]);
+    e.m(1).start();
+    e.m(3).start();
+    e.settled(3);
+    e.m(2).start();
+    e.settled(3);
+    e.m(1).wait_log("sync from the leader: DIFF");
+
+    // Writes both ways; Java's proposals carry a TxnDigest after the txn.
+    let mut leader = connect(&e.m(3).addr(), 4000);
+    let mut rk = connect(&e.m(1).addr(), 1000);
+    assert_eq!(create(&mut leader, 1, "/from-java", b"J", 0), 0);
+    assert_eq!(
+        synced_get(&mut rk, 1, "/from-java").as_deref(),
+        Some(&b"J"[..])
+    );
+    assert_eq!(create(&mut rk, 3, "/from-rk", b"R", 0), 0);
+    assert_eq!(set_data(&mut rk, 4, "/from-rk", b"R2", 5), BAD_VERSION);
+    assert_eq!(set_data(&mut rk, 5, "/from-rk", b"R2", 0), 0);
+    let mut jf = connect(&e.m(2).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut jf, 1, "/from-rk").as_deref(),
+        Some(&b"R2"[..])
+    );
+    // ringkeeper forwarded its client's sync under the client's session (the Java
+    // leader checks it), not session 0.
+    let log = e.m(3).log();
+    assert!(
+        log.contains(" type:sync "),
+        "no sync traced:\n{}",
+        tail(&log)
+    );
+    assert!(
+        !log.contains("sessionid:0x0 type:sync"),
+        "a sync forwarded without its session:\n{}",
+        tail(&log)
+    );
+    // A burst of writes through the Java leader: the Java pair commits many of them
+    // before ringkeeper's fsync, and ringkeeper must still ACK each one, or the Java
+    // leader's SyncLimitCheck drops it after syncLimit (the pinging below outlasts it).
+    burst(&mut leader, 1000, "/burst", 200);
+    // ringkeeper's session lives on the Java leader through its touches, past its
+    // 1 s timeout; once its client is gone, the Java leader expires it.
+    assert_eq!(create(&mut rk, 6, "/eph-rk", b"", EPHEMERAL), 0);
+    ping_for(&mut rk, Duration::from_millis(2500));
+    assert!(exists(&mut leader, 3, "/eph-rk"), "expired while pinging");
+    assert_no_drop(&mut e, 3, 1);
+    assert_eq!(synced_get(&mut rk, 7, "/eph-rk").as_deref(), Some(&b""[..]));
+    drop(rk);
+    let mut x = 10;
+    wait_for("the ephemeral to expire", || {
+        x += 1;
+        !exists(&mut leader, x, "/eph-rk")
+    });
+
+    // The Java leader took every packet ringkeeper sent so far.
+    e.m(3).assert_java_content();
+    e.m(2).assert_java_content();
+
+    // closeSession through ringkeeper, forwarded: its ephemeral goes on the leader.
+    let mut rk = connect(&e.m(1).addr(), 4000);
+    assert_eq!(create(&mut rk, 1, "/eph-closed", b"", EPHEMERAL), 0);
+    request(&mut rk, 2, CLOSE_SESSION, &[]).expect("closeSession");
+    let mut x = 100;
+    wait_for("the closed session's ephemeral to go", || {
+        x += 1;
+        !exists(&mut leader, x, "/eph-closed")
+    });
+    drop(rk);
+
+    // ringkeeper comes back behind: DIFF.
+    e.m(1).kill9();
+    for k in 0..20 {
+        assert_eq!(create(&mut leader, 100 + k, &format!("/d{k}"), b"d", 0), 0);
+    }
+    e.start_synced_by(1, 3, "sync from the leader: DIFF");
+    let mut rk = connect(&e.m(1).addr(), 4000);
+    assert_eq!(synced_get(&mut rk, 1, "/d19").as_deref(), Some(&b"d"[..]));
+    for k in 0..20 {
+        assert!(exists(&mut rk, 10 + k, &format!("/d{k}")), "/d{k}");
+    }
+    drop(rk);
+
+    // ...and with a wiped data directory: SNAP, read by ringkeeper's stream parser.
+    e.m(1).wipe();
+    assert_eq!(create(&mut leader, 200, "/before-snap", b"S", 0), 0);
+    e.m(1).start();
+    e.settled(3);
+    e.m(1).wait_log("SNAP: loading the leader's snapshot");
+    let mut rk = connect(&e.m(1).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut rk, 1, "/before-snap").as_deref(),
+        Some(&b"S"[..])
+    );
+    assert_eq!(
+        synced_get(&mut rk, 3, "/from-rk").as_deref(),
+        Some(&b"R2"[..])
+    );
+    assert!(exists(&mut rk, 5, "/d7"));
+    // The first writes after a SNAP wait for a new log segment on ringkeeper, so the
+    // Java pair commits them first: each must still be ACKed (see `burst`).
+    burst(&mut leader, 300, "/after-snap", 20);
+    ping_for(&mut rk, Duration::from_millis(2500));
+    assert_no_drop(&mut e, 3, 1);
+    drop((rk, leader, jf));
+
+    // The Java leader dies: Java 2 and ringkeeper elect Java 2 and go on.
+    e.m(3).kill9();
+    e.settled(2);
+    let mut rk = connect(&e.m(1).addr(), 4000);
+    assert_eq!(create(&mut rk, 1, "/after-kill", b"A", 0), 0);
+    let mut java = connect(&e.m(2).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut java, 1, "/after-kill").as_deref(),
+        Some(&b"A"[..])
+    );
+    e.m(2).assert_java_content();
+}
+
+/// `n` creates sent back to back on one connection, then their answers.
+fn burst(s: &mut TcpStream, first_xid: i32, prefix: &str, n: i32) {
+    let mut out = Vec::new();
+    for k in 0..n {
+        let body = Jute::new()
+            .int(first_xid + k)
+            .int(CREATE)
+            .string(&format!("{prefix}{k}"))
+            .buffer(b"b")
+            .open_acl()
+            .int(0)
+            .into_vec();
+        out.extend_from_slice(&(body.len() as i32).to_be_bytes());
+        out.extend_from_slice(&body);
+    }
+    s.write_all(&out).expect("send the burst");
+    for k in 0..n {
+        let r = common::read_reply(s).expect("a burst answer");
+        assert_eq!((r.xid, r.err), (first_xid + k, 0), "burst create {k}");
+    }
+}
+
+/// The Java leader `java` never dropped the ringkeeper follower `rk` for a missing
+/// ACK, and ringkeeper never lost its leader.
+fn assert_no_drop(e: &mut Ensemble, java: u32, rk: u32) {
+    let log = e.m(java).log();
+    assert!(
+        !log.contains("due to transaction timeout"),
+        "the Java leader dropped a learner:\n{}",
+        tail(&log)
+    );
+    let log = e.m(rk).log();
+    assert!(
+        !log.contains("going back to LOOKING"),
+        "ringkeeper lost its leader:\n{}",
+        tail(&log)
+    );
+}
+
+/// Sends a create and does not wait for its answer (it may never come).
+fn create_no_wait(s: &mut TcpStream, xid: i32, path: &str) {
+    let body = Jute::new()
+        .int(xid)
+        .int(CREATE)
+        .string(path)
+        .buffer(b"lost")
+        .open_acl()
+        .int(0)
+        .into_vec();
+    send_frame(s, &body).expect("send create");
+}
+
+#[test]
+fn a_ringkeeper_leader_that_dies_with_an_uncommitted_txn_is_truncated_by_a_java_leader() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    // ringkeeper 3 leads two Java followers.
+    let mut e = Ensemble::new("rk-trunc", [Java, Java, Rk]);
+    e.m(3).start();
+    e.m(1).start();
+    e.m(2).start();
+    e.settled(3);
+    let mut leader = connect(&e.m(3).addr(), 4000);
+    for k in 0..5 {
+        assert_eq!(create(&mut leader, 1 + k, &format!("/c{k}"), b"c", 0), 0);
+    }
+    // One follower dies, the other freezes (its connection stays up, so the leader
+    // keeps leading); a write reaches only the leader's log; the leader dies.
+    e.m(1).kill9();
+    e.m(2).freeze();
+    create_no_wait(&mut leader, 10, "/uncommitted");
+    std::thread::sleep(Duration::from_millis(500));
+    e.m(3).kill9();
+    e.m(2).kill9();
+    // The Java pair elects 2; ringkeeper comes back ahead of it, in the same epoch:
+    // TRUNC to the last committed txn.
+    e.m(1).start();
+    e.m(2).start();
+    e.settled(2);
+    e.m(3).start();
+    e.settled(2);
+    e.m(3).wait_log("sync from the leader: TRUNC");
+    // The cut held: no failed TRUNC, no SNAP to repair it.
+    let log = e.m(3).log();
+    assert!(
+        !log.contains("going back to LOOKING: TRUNC")
+            && !log.contains("sync from the leader: SNAP"),
+        "{log}"
+    );
+    let mut rk = connect(&e.m(3).addr(), 4000);
+    assert_eq!(synced_get(&mut rk, 1, "/uncommitted"), None);
+    assert_eq!(synced_get(&mut rk, 3, "/c4").as_deref(), Some(&b"c"[..]));
+    assert_eq!(create(&mut rk, 5, "/after-trunc", b"T", 0), 0);
+    // ringkeeper ACKs every proposal, also those the Java pair committed first.
+    let mut java2 = connect(&e.m(2).addr(), 4000);
+    burst(&mut java2, 10, "/after-trunc-", 20);
+    ping_for(&mut rk, Duration::from_millis(2500));
+    assert_no_drop(&mut e, 2, 3);
+    let mut java = connect(&e.m(1).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut java, 1, "/after-trunc").as_deref(),
+        Some(&b"T"[..])
+    );
+    e.m(2).assert_java_content();
+}
+
+#[test]
+fn a_java_leader_that_dies_with_an_uncommitted_txn_is_truncated_by_a_ringkeeper_leader() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    // Java 3 leads two ringkeeper followers.
+    let mut e = Ensemble::new("java-trunc", [Rk, Rk, Java]);
+    e.m(1).start();
+    e.m(3).start();
+    e.settled(3);
+    e.m(2).start();
+    e.settled(3);
+    let mut leader = connect(&e.m(3).addr(), 4000);
+    for k in 0..5 {
+        assert_eq!(create(&mut leader, 1 + k, &format!("/c{k}"), b"c", 0), 0);
+    }
+    e.m(1).kill9();
+    e.m(2).freeze();
+    create_no_wait(&mut leader, 10, "/uncommitted");
+    std::thread::sleep(Duration::from_millis(500));
+    e.m(3).kill9();
+    e.m(2).kill9();
+    // The ringkeeper pair elects 2; Java comes back ahead of it: TRUNC, which a Java
+    // learner that cannot apply exits on.
+    e.m(1).start();
+    e.m(2).start();
+    e.settled(2);
+    e.m(3).start();
+    e.settled(2);
+    e.m(3)
+        .wait_log("Truncating log to get in sync with the leader");
+    let mut java = connect(&e.m(3).addr(), 4000);
+    assert_eq!(synced_get(&mut java, 1, "/uncommitted"), None);
+    assert_eq!(synced_get(&mut java, 3, "/c4").as_deref(), Some(&b"c"[..]));
+    assert_eq!(create(&mut java, 5, "/after-trunc", b"T", 0), 0);
+    let mut rk = connect(&e.m(1).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut rk, 1, "/after-trunc").as_deref(),
+        Some(&b"T"[..])
+    );
+    e.m(3).assert_java_content();
+}
