@@ -57,6 +57,15 @@ if [ -n "${RINGKEEPER_FAULTS_SEED:-}" ]; then faults_seed=(--seed "$RINGKEEPER_F
 target/release/ringkeeper-faults run --target ringkeeper --duration-s 45 \
   --nemesis kill,pause,partition,link,disk,torn,corrupt "${faults_seed[@]}"
 
+# The same load on a 3-server ringkeeper ensemble (each member in its own namespace):
+# kills of a member, of the leader and of every member; pauses of a member or the
+# leader (shorter than syncLimit x tickTime, up to the session timeout, longer);
+# partitions (client/member, a member or the leader off its peers, halves, one way
+# between members); after healing every member's tree must be the same.
+step "faults: 30 s of the same load on a 3-server ringkeeper ensemble under kill/pause/partition, checked"
+target/release/ringkeeper-faults run --target ringkeeper --servers 3 --duration-s 30 \
+  --nemesis kill,pause,partition "${faults_seed[@]}"
+
 # The canary of the whole pipeline: two standalone servers that share nothing, posing
 # as one ensemble (workers spread over both). The checker must reject the history.
 step "faults canary: independent standalones must fail the linearizability check"

@@ -36,6 +36,10 @@ pub const CLIENT_PORT: u16 = 2181;
 /// seconds and pauses longer than them fit in a CI run.
 pub const TICK_MS: u64 = 500;
 
+/// `initLimit` and `syncLimit` (ticks) of an ensemble's zoo.cfg.
+pub const INIT_LIMIT: u64 = 10;
+pub const SYNC_LIMIT: u64 = 5;
+
 /// The session timeout the clients ask for: 8 ticks.
 pub const SESSION_TIMEOUT_MS: u64 = 4_000;
 
@@ -146,6 +150,10 @@ impl Server {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
     }
 
     fn start(&mut self) -> io::Result<()> {
@@ -374,35 +382,84 @@ impl Cluster {
         self.server(id)?.start()
     }
 
-    /// Waits until every running server serves (see [`serving`]), probed from the
-    /// client namespace.
-    pub fn wait_ready(&mut self, timeout: Duration) -> io::Result<()> {
-        let deadline = Instant::now() + timeout;
+    /// A real ensemble: several servers that know each other (not `independent`).
+    pub fn is_ensemble(&self) -> bool {
+        self.servers.len() > 1 && !self.spec.independent
+    }
+
+    /// The `srvr` mode of each running, unpaused server (see [`mode`]), probed from
+    /// the client namespace; `None` for one that does not answer or does not serve.
+    pub fn modes(&self) -> io::Result<Vec<(u32, Option<String>)>> {
         let ids: Vec<u32> = self
             .servers
             .iter()
-            .filter(|s| s.is_running())
+            .filter(|s| s.is_running() && !s.paused)
             .map(|s| s.id)
             .collect();
-        for id in ids {
-            let addr = SocketAddr::new(Net::addr(Node::Server(id)).into(), CLIENT_PORT);
-            loop {
-                if let Err(e) = self.server(id)?.check_alive() {
-                    return Err(io::Error::other(e));
-                }
-                let ns = self.net.ns_file(Node::Client)?;
-                if net::in_ns(ns, move || serving(addr))? {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    return Err(io::Error::other(format!(
-                        "server {id} did not serve within {timeout:?}"
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(100));
+        let ns = self.net.ns_file(Node::Client)?;
+        net::in_ns(ns, move || {
+            ids.into_iter()
+                .map(|id| {
+                    let addr = SocketAddr::new(Net::addr(Node::Server(id)).into(), CLIENT_PORT);
+                    (id, mode(addr))
+                })
+                .collect()
+        })
+    }
+
+    /// The member whose `srvr` says "leader", when exactly one does.
+    pub fn leader(&self) -> io::Result<Option<u32>> {
+        let leaders: Vec<u32> = self
+            .modes()?
+            .into_iter()
+            .filter(|(_, m)| m.as_deref() == Some("leader"))
+            .map(|(id, _)| id)
+            .collect();
+        Ok(match leaders[..] {
+            [one] => Some(one),
+            _ => None,
+        })
+    }
+
+    /// Waits until every running server serves (see [`serving`]), probed from the
+    /// client namespace; in an ensemble, until the running members are one leader and
+    /// followers (or observers). Returns the leader, if any.
+    pub fn wait_ready(&mut self, timeout: Duration) -> io::Result<Option<u32>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for s in &mut self.servers {
+                s.check_alive().map_err(io::Error::other)?;
             }
+            let modes = self.modes()?;
+            let serving = |m: &Option<String>| m.as_deref().is_some_and(serves);
+            let leaders: Vec<u32> = modes
+                .iter()
+                .filter(|(_, m)| m.as_deref() == Some("leader"))
+                .map(|(id, _)| *id)
+                .collect();
+            let ready = if self.is_ensemble() {
+                leaders.len() == 1
+                    && modes.iter().all(|(_, m)| {
+                        matches!(m.as_deref(), Some("leader" | "follower" | "observer"))
+                    })
+            } else {
+                modes.iter().all(|(_, m)| serving(m))
+            };
+            if ready {
+                return Ok(leaders.first().copied());
+            }
+            if Instant::now() > deadline {
+                let seen: Vec<String> = modes
+                    .iter()
+                    .map(|(id, m)| format!("s{id}: {}", m.as_deref().unwrap_or("not serving")))
+                    .collect();
+                return Err(io::Error::other(format!(
+                    "not ready within {timeout:?} ({})",
+                    seen.join(", ")
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(())
     }
 
     /// Starts server `id` and waits until it serves or exits (at most `timeout`).
@@ -458,26 +515,41 @@ impl Drop for Cluster {
     }
 }
 
-/// True when the server at `addr` serves: its `srvr` answer has a "Mode: " line.
-/// Not `ruok`: ZooKeeper answers "imok" as soon as it listens, before it has read
-/// its snapshot and log (and may still exit on them); `srvr` says "not currently
-/// serving requests" until it is up (in an ensemble, until it has joined a quorum).
+/// True when the server at `addr` serves (see [`mode`]).
 fn serving(addr: SocketAddr) -> bool {
-    let probe = || -> io::Result<bool> {
+    mode(addr).as_deref().is_some_and(serves)
+}
+
+/// Whether a `srvr` mode is one that serves clients: ringkeeper says "Mode: looking"
+/// while it has no quorum (ZooKeeper prints no mode then).
+fn serves(mode: &str) -> bool {
+    mode != "looking"
+}
+
+/// The server's `Mode:` line from `srvr` ("standalone", "leader", "follower", ...), or
+/// `None` when it does not answer or prints none. Not `ruok`: ZooKeeper answers "imok"
+/// as soon as it listens, before it has read its snapshot and log (and may still exit
+/// on them); `srvr` says "not currently serving requests" until it is up (in an
+/// ensemble, until it has joined a quorum).
+fn mode(addr: SocketAddr) -> Option<String> {
+    let probe = || -> io::Result<Option<String>> {
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
         s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
         s.write_all(b"srvr")?;
         let mut out = Vec::new();
         // Bounded: the answer is a few lines.
         s.take(64 * 1024).read_to_end(&mut out)?;
-        Ok(String::from_utf8_lossy(&out).contains("Mode: "))
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .map(|m| m.trim().to_owned()))
     };
-    probe().unwrap_or(false)
+    probe().ok().flatten()
 }
 
 fn zoo_cfg(spec: &ServerSpec, id: u32, n: u32, dir: &Path) -> String {
     let mut cfg = format!(
-        "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={CLIENT_PORT}\n\
+        "tickTime={TICK_MS}\ninitLimit={INIT_LIMIT}\nsyncLimit={SYNC_LIMIT}\ndataDir={}\nclientPort={CLIENT_PORT}\n\
          clientPortAddress={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nmaxClientCnxns=0\n\
          4lw.commands.whitelist=*\nadmin.enableServer=false\n",
         dir.join("data").display(),

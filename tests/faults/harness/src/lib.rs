@@ -4,13 +4,14 @@
 //! server processes in them ([`cluster`]), a TCP proxy per client link ([`proxy`]), the faults applied to them on a seeded
 //! schedule ([`nemesis`]), the client load that records a history ([`workload`]),
 //! and the checkers of those histories ([`history`], [`wgl`], [`chain`], [`set`], [`queue`],
-//! [`ephemeral`], [`lock`]); one
+//! [`ephemeral`], [`lock`]; [`digest`] compares the members' trees); one
 //! run from start to end is [`run`].
 //! It never touches a server's data or configuration beyond the run's own directory.
 
 pub mod anomalies;
 pub mod chain;
 pub mod cluster;
+pub mod digest;
 pub mod disk;
 pub mod ephemeral;
 pub mod history;

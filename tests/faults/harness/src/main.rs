@@ -272,6 +272,9 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     if let Some(l) = &report.lock {
         print!("{}", l.describe());
     }
+    if let Some(t) = &report.trees {
+        print!("{}", t.describe());
+    }
     for f in &report.findings {
         println!("FAULT FINDING: {f}");
     }
@@ -285,6 +288,7 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
         && report.queue.as_ref().is_none_or(|q| q.ok())
         && report.eph.as_ref().is_none_or(|e| e.ok())
         && report.lock.as_ref().is_none_or(|l| l.ok())
+        && report.trees.as_ref().is_none_or(|t| t.ok())
         && report.findings.is_empty();
     let ok = report.check.all_linearizable() && others_ok;
     let has_violation = report

@@ -10,9 +10,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::cluster::{Cluster, Started, SESSION_TIMEOUT_MS};
+use crate::cluster::{Cluster, Started, SESSION_TIMEOUT_MS, SYNC_LIMIT, TICK_MS};
 use crate::disk;
 use crate::ephemeral::Window;
 use crate::net::Node;
@@ -63,6 +64,34 @@ pub enum Fault {
     /// A server cut off from every other server, both ways (ensembles only).
     Isolate {
         server: u32,
+    },
+    /// Ensembles: SIGKILL whichever member leads when the fault starts (`fallback`
+    /// when none does), restart it after the hold.
+    KillLeader {
+        fallback: u32,
+    },
+    /// Ensembles: SIGKILL every member, restart them all after the hold.
+    KillAll,
+    /// Ensembles: SIGSTOP whichever member leads (`fallback` when none does).
+    PauseLeader {
+        fallback: u32,
+    },
+    /// Ensembles: cut the leader (`fallback` when none leads) off its peers.
+    IsolateLeader {
+        fallback: u32,
+    },
+    /// Ensembles: the members in the bit set `minority` (bit n for server n) and the
+    /// rest cannot reach each other, both ways; the client stays with the minority
+    /// (`client_with_minority`) or with the majority, and cannot reach the other side.
+    Halves {
+        minority: u32,
+        client_with_minority: bool,
+    },
+    /// Ensembles: packets from member `from` to member `to` are dropped, the other
+    /// direction flows (TCP between them stalls, each side sees it differently).
+    PeerOneWay {
+        from: u32,
+        to: u32,
     },
     /// The proxied link to a server: each chunk `delay_ms` late.
     Delay {
@@ -116,6 +145,30 @@ impl fmt::Display for Fault {
             Fault::Slow { server, rate } => write!(f, "slow link s{server} {rate} B/s"),
             Fault::Stall { server } => write!(f, "stall link s{server}"),
             Fault::Isolate { server } => write!(f, "isolate s{server} from its peers"),
+            Fault::KillLeader { .. } => write!(f, "kill the leader"),
+            Fault::KillAll => write!(f, "kill every member"),
+            Fault::PauseLeader { .. } => write!(f, "pause the leader"),
+            Fault::IsolateLeader { .. } => write!(f, "isolate the leader from its peers"),
+            Fault::Halves {
+                minority,
+                client_with_minority,
+            } => {
+                let m: Vec<String> = (1..32)
+                    .filter(|n| minority & (1 << n) != 0)
+                    .map(|n| format!("s{n}"))
+                    .collect();
+                write!(
+                    f,
+                    "halves: {{{}}} | the rest, client with the {}",
+                    m.join(","),
+                    if *client_with_minority {
+                        "minority"
+                    } else {
+                        "majority"
+                    }
+                )
+            }
+            Fault::PeerOneWay { from, to } => write!(f, "partition s{from} -> s{to}"),
             Fault::Clock { server, offset_s } => write!(f, "clock s{server} {offset_s:+} s"),
             Fault::DiskFull { server } => write!(f, "fill the log disk of s{server}"),
             Fault::Torn {
@@ -158,10 +211,37 @@ pub fn schedule(seed: u64, kinds: &[Kind], servers: u32, total: Duration) -> Vec
         let quiet = Duration::from_millis(rng.gen_range(1_000..3_000));
         let server = rng.gen_range(1..=servers);
         let (fault, hold) = match kinds[rng.gen_range(0..kinds.len())] {
+            Kind::Kill if servers > 1 => {
+                let hold = Duration::from_millis(rng.gen_range(200..3_000));
+                let fault = match rng.gen_range(0..10) {
+                    0..=4 => Fault::Kill { server },
+                    5..=7 => Fault::KillLeader { fallback: server },
+                    _ => Fault::KillAll,
+                };
+                (fault, hold)
+            }
             Kind::Kill => (
                 Fault::Kill { server },
                 Duration::from_millis(rng.gen_range(200..3_000)),
             ),
+            Kind::Pause if servers > 1 => {
+                // A third shorter than syncLimit × tickTime (the leader keeps its
+                // followers), a third between it and the session timeout (followers
+                // drop the leader or the leader its quorum; sessions survive), a
+                // third longer (sessions expire).
+                let sync = Duration::from_millis(SYNC_LIMIT * TICK_MS);
+                let hold = match rng.gen_range(0..3) {
+                    0 => sync.mul_f64(rng.gen_range(0.3..0.9)),
+                    1 => sync + (session - sync).mul_f64(rng.gen_range(0.1..0.9)),
+                    _ => session.mul_f64(rng.gen_range(1.2..1.8)),
+                };
+                let fault = if rng.gen_bool(0.5) {
+                    Fault::Pause { server }
+                } else {
+                    Fault::PauseLeader { fallback: server }
+                };
+                (fault, hold)
+            }
             Kind::Pause => {
                 // Half shorter than the session timeout (sessions survive), half
                 // longer (the server expires them when it wakes).
@@ -175,18 +255,42 @@ pub fn schedule(seed: u64, kinds: &[Kind], servers: u32, total: Duration) -> Vec
             Kind::Partition => {
                 let s = Node::Server(server);
                 let hold = session.mul_f64(rng.gen_range(0.25..1.75));
-                // With an ensemble, half the partitions cut a member off its peers
-                // (the clients still reach it).
-                if servers > 1 && rng.gen_bool(0.5) {
-                    (Fault::Isolate { server }, hold)
-                } else {
+                let client_server = |rng: &mut rand::rngs::StdRng| {
                     let (from, to, both) = match rng.gen_range(0..3) {
                         0 => (Node::Client, s, true),
                         1 => (Node::Client, s, false),
                         _ => (s, Node::Client, false),
                     };
-                    (Fault::Partition { from, to, both }, hold)
-                }
+                    Fault::Partition { from, to, both }
+                };
+                // With an ensemble, most partitions cut between members: one member
+                // off its peers, the leader off its peers, a minority from a majority
+                // (the client on either side), one direction between two members.
+                let fault = if servers > 1 {
+                    match rng.gen_range(0..5) {
+                        0 => client_server(&mut rng),
+                        1 => Fault::Isolate { server },
+                        2 => Fault::IsolateLeader { fallback: server },
+                        3 => {
+                            let mut ids: Vec<u32> = (1..=servers).collect();
+                            ids.shuffle(&mut rng);
+                            let minority = ids[..(servers as usize - 1) / 2]
+                                .iter()
+                                .fold(0, |m, id| m | (1 << id));
+                            Fault::Halves {
+                                minority,
+                                client_with_minority: rng.gen_bool(0.5),
+                            }
+                        }
+                        _ => {
+                            let to = (server % servers) + 1;
+                            Fault::PeerOneWay { from: server, to }
+                        }
+                    }
+                } else {
+                    client_server(&mut rng)
+                };
+                (fault, hold)
             }
             Kind::Link => {
                 let fault = match rng.gen_range(0..3) {
@@ -277,7 +381,10 @@ impl Fault {
         matches!(
             self,
             Fault::Kill { .. }
+                | Fault::KillLeader { .. }
+                | Fault::KillAll
                 | Fault::Pause { .. }
+                | Fault::PauseLeader { .. }
                 | Fault::DiskFull { .. }
                 | Fault::Torn { .. }
                 | Fault::Corrupt { .. }
@@ -328,14 +435,15 @@ fn play(
         let at = start.elapsed().as_millis();
         let start_ns = ns_since(start);
         log.push(format!("{at:>7} ms  {} for {:?}", step.fault, step.hold));
+        let fault = resolve(cluster, step.fault, log)?;
         let link = |server: u32| -> Result<&LinkFault, String> {
             let i = server.checked_sub(1).ok_or("no server 0")? as usize;
             proxy
                 .and_then(|p| p.links.get(i))
                 .map(|l| &**l)
-                .ok_or_else(|| format!("{}: no proxy for s{server}", step.fault))
+                .ok_or_else(|| format!("{fault}: no proxy for s{server}"))
         };
-        match step.fault {
+        match fault {
             Fault::Delay { server, delay_ms } => link(server)?.delay_ms.store(delay_ms, Relaxed),
             Fault::Slow { server, rate } => link(server)?.rate.store(rate, Relaxed),
             Fault::Stall { server } => link(server)?.stall.store(true, Relaxed),
@@ -353,6 +461,36 @@ fn play(
                     cluster.net.block(s, Node::Server(other)).map_err(io)?;
                     cluster.net.block(Node::Server(other), s).map_err(io)?;
                 }
+            }
+            Fault::KillAll => {
+                for s in &mut cluster.servers {
+                    s.kill().map_err(io)?;
+                }
+            }
+            Fault::Halves {
+                minority,
+                client_with_minority,
+            } => {
+                let n = cluster.net.servers();
+                let (small, big): (Vec<u32>, Vec<u32>) =
+                    (1..=n).partition(|id| minority & (1 << id) != 0);
+                let away = if client_with_minority { &big } else { &small };
+                let mut cuts: Vec<(Node, Node)> = Vec::new();
+                for a in &small {
+                    cuts.extend(big.iter().map(|b| (Node::Server(*a), Node::Server(*b))));
+                }
+                cuts.extend(away.iter().map(|a| (Node::Client, Node::Server(*a))));
+                for (a, b) in cuts {
+                    cluster.net.block(a, b).map_err(io)?;
+                    cluster.net.block(b, a).map_err(io)?;
+                }
+            }
+            Fault::PeerOneWay { from, to } => cluster
+                .net
+                .block(Node::Server(from), Node::Server(to))
+                .map_err(io)?,
+            Fault::KillLeader { .. } | Fault::PauseLeader { .. } | Fault::IsolateLeader { .. } => {
+                return Err(format!("{fault}: not resolved to a member"));
             }
             Fault::Clock { server, offset_s } => {
                 let s = cluster.server(server).map_err(io)?;
@@ -405,15 +543,23 @@ fn play(
         }
         // The fault is held to its end even past the deadline's slice; heal follows.
         let held = nap(cluster, step.hold, deadline + step.hold, stop);
-        match step.fault {
+        match fault {
             Fault::Kill { server } | Fault::Torn { server, .. } | Fault::Corrupt { server } => {
                 cluster.restart(server).map_err(io)?;
-                cluster
-                    .wait_ready(Duration::from_secs(60))
-                    .map_err(|e| format!("restart of s{server}: {e}"))?;
+                settle(cluster, &format!("restart of s{server}"), start, log)?;
+            }
+            Fault::KillAll => {
+                for id in 1..=cluster.net.servers() {
+                    cluster.restart(id).map_err(io)?;
+                }
+                settle(cluster, "restart of every member", start, log)?;
             }
             Fault::Pause { server } => cluster.server(server).map_err(io)?.resume().map_err(io)?,
-            Fault::Partition { .. } | Fault::Isolate { .. } => cluster.net.heal().map_err(io)?,
+            Fault::Partition { .. }
+            | Fault::Isolate { .. }
+            | Fault::Halves { .. }
+            | Fault::PeerOneWay { .. } => cluster.net.heal().map_err(io)?,
+            Fault::KillLeader { .. } | Fault::PauseLeader { .. } | Fault::IsolateLeader { .. } => {}
             Fault::Delay { server, .. } | Fault::Slow { server, .. } | Fault::Stall { server } => {
                 link(server)?.heal()
             }
@@ -441,23 +587,33 @@ fn play(
                         ));
                     }
                     cluster.restart(server).map_err(io)?;
-                    cluster
-                        .wait_ready(Duration::from_secs(60))
-                        .map_err(|e| format!("restart of s{server} after the full disk: {e}"))?;
+                    settle(
+                        cluster,
+                        &format!("restart of s{server} after the full disk"),
+                        start,
+                        log,
+                    )?;
                 }
             }
         }
         log.push(format!("{:>7} ms  healed", start.elapsed().as_millis()));
         // A step of the wall clock alone must disturb nothing: no window excuses what
         // happens during it. A step of the monotonic clock too moves the server's
-        // session deadlines, as an outage does.
-        let clock = matches!(step.fault, Fault::Clock { .. });
+        // session deadlines, as an outage does. In an ensemble a cut between members
+        // may cost the leader its quorum, and a new leader gives every session a full
+        // timeout from its start (ZooKeeper's does): the same as an outage.
+        let clock = matches!(fault, Fault::Clock { .. });
+        let peers_cut = cluster.is_ensemble()
+            && matches!(
+                fault,
+                Fault::Isolate { .. } | Fault::Halves { .. } | Fault::PeerOneWay { .. }
+            );
         if !(clock && cluster.spec.clock_realtime_only) {
             windows.push(Window {
                 start_ns,
                 end_ns: ns_since(start),
-                server_down: clock || step.fault.server_down(),
-                defer_ns: match step.fault {
+                server_down: clock || peers_cut || fault.server_down(),
+                defer_ns: match fault {
                     Fault::Clock { offset_s, .. } => offset_s.unsigned_abs() * 1_000_000_000,
                     _ => 0,
                 },
@@ -470,6 +626,64 @@ fn play(
     cluster.heal_all().map_err(io)?;
     if let Some(p) = proxy {
         p.heal();
+    }
+    // Everything healed, an ensemble must form again: the final reads need it, and
+    // one that never does is a finding of its own (a hang).
+    if cluster.is_ensemble() {
+        settle(cluster, "the final heal", start, log)?;
+    }
+    Ok(())
+}
+
+/// Turns a fault aimed at "the leader" into one aimed at the member that leads now
+/// (asked with `srvr`), or at the fallback member when none or several say "leader";
+/// logs which. Other faults pass through.
+fn resolve(cluster: &Cluster, fault: Fault, log: &mut Vec<String>) -> Result<Fault, String> {
+    let fallback = match fault {
+        Fault::KillLeader { fallback }
+        | Fault::PauseLeader { fallback }
+        | Fault::IsolateLeader { fallback } => fallback,
+        other => return Ok(other),
+    };
+    let leader = cluster.leader().map_err(|e| e.to_string())?;
+    let server = match leader {
+        Some(l) => {
+            log.push(format!("           the leader is s{l}"));
+            l
+        }
+        None => {
+            log.push(format!(
+                "           no single leader answers srvr; s{fallback} instead"
+            ));
+            fallback
+        }
+    };
+    Ok(match fault {
+        Fault::KillLeader { .. } => Fault::Kill { server },
+        Fault::PauseLeader { .. } => Fault::Pause { server },
+        _ => Fault::Isolate { server },
+    })
+}
+
+/// Waits (at most 60 s) until every member serves again, an ensemble with one
+/// leader; logs how long that took. Not settling in time fails the run as `what`.
+fn settle(
+    cluster: &mut Cluster,
+    what: &str,
+    start: Instant,
+    log: &mut Vec<String>,
+) -> Result<(), String> {
+    let t = Instant::now();
+    let leader = cluster
+        .wait_ready(Duration::from_secs(60))
+        .map_err(|e| format!("{what}: {e}"))?;
+    if cluster.is_ensemble() {
+        log.push(format!(
+            "{:>7} ms  {what}: one leader (s{}) and followers after {} ms",
+            start.elapsed().as_millis(),
+            leader.unwrap_or(0),
+            t.elapsed().as_millis()
+        ));
     }
     Ok(())
 }
@@ -548,14 +762,62 @@ mod tests {
     #[test]
     fn ensembles_get_peer_partitions_and_standalones_do_not() {
         let three = schedule(3, &[Kind::Partition], 3, Duration::from_secs(300));
-        assert!(three
-            .iter()
-            .any(|s| matches!(s.fault, Fault::Isolate { .. })));
-        assert!(three
-            .iter()
-            .any(|s| matches!(s.fault, Fault::Partition { .. })));
+        let has = |f: fn(&Fault) -> bool| three.iter().any(|s| f(&s.fault));
+        assert!(has(|f| matches!(f, Fault::Isolate { .. })));
+        assert!(has(|f| matches!(f, Fault::IsolateLeader { .. })));
+        assert!(has(|f| matches!(f, Fault::Partition { .. })));
+        assert!(has(
+            |f| matches!(f, Fault::PeerOneWay { from, to } if from != to)
+        ));
+        // A minority of one out of three, the client on either side.
+        assert!(has(
+            |f| matches!(f, Fault::Halves { minority, client_with_minority: true }
+            if minority.count_ones() == 1 && minority & 1 == 0 && *minority < 16)
+        ));
+        assert!(has(|f| matches!(
+            f,
+            Fault::Halves {
+                client_with_minority: false,
+                ..
+            }
+        )));
+        let five = schedule(3, &[Kind::Partition], 5, Duration::from_secs(300));
+        assert!(five.iter().all(|s| match s.fault {
+            Fault::Halves { minority, .. } => minority.count_ones() == 2,
+            _ => true,
+        }));
         let one = schedule(3, &[Kind::Partition], 1, Duration::from_secs(300));
-        assert!(!one.iter().any(|s| matches!(s.fault, Fault::Isolate { .. })));
+        assert!(one
+            .iter()
+            .all(|s| matches!(s.fault, Fault::Partition { .. })));
+    }
+
+    #[test]
+    fn ensembles_kill_and_pause_members_the_leader_and_everyone() {
+        let s = schedule(4, &[Kind::Kill, Kind::Pause], 3, Duration::from_secs(600));
+        let has = |f: fn(&Fault) -> bool| s.iter().any(|s| f(&s.fault));
+        assert!(has(|f| matches!(f, Fault::Kill { .. })));
+        assert!(has(|f| matches!(f, Fault::KillLeader { .. })));
+        assert!(has(|f| matches!(f, Fault::KillAll)));
+        assert!(has(|f| matches!(f, Fault::Pause { .. })));
+        assert!(has(|f| matches!(f, Fault::PauseLeader { .. })));
+        // Pauses below syncLimit × tickTime, between it and the session timeout,
+        // and above the session timeout.
+        let sync = Duration::from_millis(SYNC_LIMIT * TICK_MS);
+        let session = Duration::from_millis(SESSION_TIMEOUT_MS);
+        let pauses: Vec<Duration> = s
+            .iter()
+            .filter(|s| matches!(s.fault, Fault::Pause { .. } | Fault::PauseLeader { .. }))
+            .map(|s| s.hold)
+            .collect();
+        assert!(pauses.iter().any(|h| *h < sync));
+        assert!(pauses.iter().any(|h| *h > sync && *h < session));
+        assert!(pauses.iter().any(|h| *h > session));
+        // A standalone server gets none of the ensemble faults.
+        let one = schedule(4, &[Kind::Kill, Kind::Pause], 1, Duration::from_secs(600));
+        assert!(one
+            .iter()
+            .all(|s| matches!(s.fault, Fault::Kill { .. } | Fault::Pause { .. })));
     }
 
     #[test]
@@ -564,8 +826,8 @@ mod tests {
         let session = Duration::from_millis(SESSION_TIMEOUT_MS);
         assert!(s.iter().any(|s| s.hold < session));
         assert!(s.iter().any(|s| s.hold > session));
-        assert!(s
-            .iter()
-            .all(|s| matches!(s.fault, Fault::Pause { server } if (1..=3).contains(&server))));
+        assert!(s.iter().all(|s| matches!(s.fault,
+            Fault::Pause { server } | Fault::PauseLeader { fallback: server }
+                if (1..=3).contains(&server))));
     }
 }

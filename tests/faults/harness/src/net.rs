@@ -199,6 +199,23 @@ pub fn in_ns<T: Send + 'static>(ns: File, f: impl FnOnce() -> T + Send + 'static
     .map_err(|_| io::Error::other("namespace thread panicked"))?
 }
 
+/// Starts a thread inside namespace `ns` that runs the future `make` returns on a
+/// glommio executor of its own (the project's client runs on glommio).
+pub fn spawn_executor<T, F, Fut>(ns: File, make: F) -> std::thread::JoinHandle<Result<T, String>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    std::thread::spawn(move || {
+        enter(&ns).map_err(|e| format!("entering the client namespace: {e}"))?;
+        let ex = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .make()
+            .map_err(|e| format!("glommio executor: {e}"))?;
+        ex.run(make())
+    })
+}
+
 /// Deletes the namespaces of runs whose harness process is gone (killed before its
 /// cleanup ran). Returns how many it deleted.
 pub fn sweep_stale() -> io::Result<usize> {

@@ -17,7 +17,7 @@ use crate::proxy::{Proxy, PROXY_PORT_BASE};
 use crate::set;
 use crate::wgl::{self, Verdict};
 use crate::workload::{self, LoadConfig};
-use crate::{ephemeral, lock, queue};
+use crate::{digest, ephemeral, lock, queue};
 
 /// Ops listed around a violation in the report.
 const DESCRIBE_OPS_MAX: usize = 40;
@@ -59,6 +59,8 @@ pub struct RunReport {
     pub queue: Option<queue::QueueReport>,
     pub eph: Option<ephemeral::EphReport>,
     pub lock: Option<lock::LockReport>,
+    /// Ensembles: how the members' trees compare after healing.
+    pub trees: Option<digest::DigestReport>,
     /// What the faults showed on their own (see `nemesis::Played::findings`).
     pub findings: Vec<String>,
     pub check_time: Duration,
@@ -177,6 +179,22 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     for s in &mut cluster.servers {
         s.check_alive()?;
     }
+    // Healed and quiet (the load's sessions are closed or expired): every member must
+    // hold the same tree. Independent servers (the canary) must fail this too.
+    let trees = if cfg.servers > 1 {
+        let ns = cluster
+            .net
+            .ns_file(Node::Client)
+            .map_err(|e| format!("client namespace: {e}"))?;
+        let members = upstreams
+            .iter()
+            .zip(1..)
+            .map(|(a, id)| (id, a.to_string()))
+            .collect();
+        Some(digest::check(ns, members, workload::ROOT)?)
+    } else {
+        None
+    };
     let _ = writeln!(text, "nemesis:");
     for l in log {
         let _ = writeln!(text, "  {l}");
@@ -246,6 +264,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         queue,
         eph,
         lock,
+        trees,
         findings: played.findings,
         check_time,
         text,

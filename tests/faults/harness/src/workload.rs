@@ -138,18 +138,12 @@ pub fn spawn(
     ready: mpsc::Sender<()>,
     healed: mpsc::Receiver<()>,
 ) -> std::thread::JoinHandle<Result<LoadResult, String>> {
-    std::thread::spawn(move || {
-        net::enter(&ns).map_err(|e| format!("entering the client namespace: {e}"))?;
-        let ex = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .make()
-            .map_err(|e| format!("glommio executor: {e}"))?;
-        ex.run(async move {
-            setup(&cfg).await?;
-            // The receiver may be gone if the harness is stopping; the load then ends
-            // at once on `stop`.
-            let _ = ready.send(());
-            Ok(load(cfg, start, stop, healed).await)
-        })
+    net::spawn_executor(ns, move || async move {
+        setup(&cfg).await?;
+        // The receiver may be gone if the harness is stopping; the load then ends
+        // at once on `stop`.
+        let _ = ready.send(());
+        Ok(load(cfg, start, stop, healed).await)
     })
 }
 

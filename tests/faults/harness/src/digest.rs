@@ -1,0 +1,269 @@
+//! After healing, every member of an ensemble must hold the same tree. Each member is
+//! read on its own (a session on that member alone, `sync`, then every znode under the
+//! workloads' root with its data and Stat), and the copies are compared znode by znode:
+//! a znode one member lacks, or holds with other data or another Stat (zxids, times,
+//! versions, owner, children), is a divergence. Stat is what ZooKeeper's own digest
+//! covers, so two members that agree here would agree on its digest of this subtree.
+//!
+//! Reads race nothing: the load has ended and its sessions are closed or expired before
+//! the members are read; a comparison that still differs is read again (twice, a
+//! second apart) so a commit that reached one member a moment later is not a finding.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs::File;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ringkeeper::client::{Client, Options};
+use ringkeeper::proto::Stat;
+
+use crate::cluster::SESSION_TIMEOUT_MS;
+use crate::net;
+
+/// One member's copy: path → (data, Stat).
+pub type Tree = BTreeMap<String, (Option<Bytes>, Stat)>;
+
+/// Differences listed in the report (the count is always complete).
+const LISTED_MAX: usize = 20;
+
+/// Reads in flight at once on one member.
+const READ_BATCH: usize = 64;
+
+/// How the members' copies compare.
+#[derive(Debug, Default)]
+pub struct DigestReport {
+    /// Each member and the znodes it holds under the root.
+    pub members: Vec<(u32, usize)>,
+    /// Paths where some member differs from the others: the path and what each
+    /// member holds there.
+    pub diffs: Vec<(String, Vec<String>)>,
+    /// Rounds read (more than one when the first differed).
+    pub rounds: u32,
+}
+
+impl DigestReport {
+    pub fn ok(&self) -> bool {
+        self.diffs.is_empty()
+    }
+
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        let counts: Vec<String> = self
+            .members
+            .iter()
+            .map(|(id, n)| format!("s{id} {n}"))
+            .collect();
+        if self.ok() {
+            let _ = writeln!(
+                out,
+                "trees: every member holds the same {} znodes (data and Stat)",
+                self.members.first().map_or(0, |m| m.1)
+            );
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "trees: MEMBERS DIFFER at {} znodes after {} reads ({})",
+            self.diffs.len(),
+            self.rounds,
+            counts.join(", ")
+        );
+        for (path, held) in self.diffs.iter().take(LISTED_MAX) {
+            let _ = writeln!(out, "  {path}");
+            for h in held {
+                let _ = writeln!(out, "      {h}");
+            }
+        }
+        out
+    }
+}
+
+/// Compares the members' copies.
+pub fn compare(trees: &[(u32, Tree)]) -> DigestReport {
+    let paths: BTreeSet<&String> = trees.iter().flat_map(|(_, t)| t.keys()).collect();
+    let mut diffs = Vec::new();
+    for path in paths {
+        let held: Vec<Option<&(Option<Bytes>, Stat)>> =
+            trees.iter().map(|(_, t)| t.get(path)).collect();
+        if held.windows(2).all(|w| w[0] == w[1]) {
+            continue;
+        }
+        let what = trees
+            .iter()
+            .zip(&held)
+            .map(|((id, _), h)| match h {
+                None => format!("s{id}: no such znode"),
+                Some((data, st)) => format!(
+                    "s{id}: data {:?} czxid {:#x} mzxid {:#x} pzxid {:#x} version {} cversion {} \
+                     children {} owner {:#x} ctime {} mtime {}",
+                    data.as_deref().map(String::from_utf8_lossy),
+                    st.czxid,
+                    st.mzxid,
+                    st.pzxid,
+                    st.version,
+                    st.cversion,
+                    st.num_children,
+                    st.ephemeral_owner,
+                    st.ctime,
+                    st.mtime
+                ),
+            })
+            .collect();
+        diffs.push((path.clone(), what));
+    }
+    DigestReport {
+        members: trees.iter().map(|(id, t)| (*id, t.len())).collect(),
+        diffs,
+        rounds: 1,
+    }
+}
+
+/// Reads every member (`(id, "addr:port")`) from the client namespace `ns` and
+/// compares them; reads again, up to three rounds a second apart, while they differ.
+pub fn check(
+    ns: File,
+    members: Vec<(u32, String)>,
+    root: &'static str,
+) -> Result<DigestReport, String> {
+    net::spawn_executor(ns, move || async move {
+        let mut report = DigestReport::default();
+        for round in 1..=3 {
+            if round > 1 {
+                glommio::timer::sleep(Duration::from_secs(1)).await;
+            }
+            let mut trees = Vec::new();
+            for (id, addr) in &members {
+                let t = read_member(addr, root)
+                    .await
+                    .map_err(|e| format!("reading the tree of s{id} ({addr}): {e}"))?;
+                trees.push((*id, t));
+            }
+            report = compare(&trees);
+            report.rounds = round;
+            if report.ok() {
+                break;
+            }
+        }
+        Ok(report)
+    })
+    .join()
+    .map_err(|_| "the tree reader panicked".to_string())?
+}
+
+/// A session on `addr` alone, `sync`, then the subtree under `root`; retried for up to
+/// 30 s (the member may still be joining).
+async fn read_member(addr: &str, root: &str) -> Result<Tree, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let opts = Options {
+            connect_timeout_ms: 1_000,
+            ..Options::default()
+        };
+        match Client::connect(addr, SESSION_TIMEOUT_MS as i32, opts).await {
+            Ok(c) => {
+                let r = read_tree(&c, root).await;
+                let _ = c.close().await;
+                match r {
+                    Ok(t) => return Ok(t),
+                    Err(e) => last = e,
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        glommio::timer::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("no complete read for 30 s: {last}"))
+}
+
+async fn read_tree(c: &Client, root: &str) -> Result<Tree, String> {
+    c.sync(root).await.map_err(|e| format!("sync: {e}"))?;
+    let mut tree = Tree::new();
+    let mut level = vec![root.to_owned()];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for batch in level.chunks(READ_BATCH) {
+            let tasks: Vec<_> = batch
+                .iter()
+                .map(|p| {
+                    let (c, p) = (c.clone(), p.clone());
+                    glommio::spawn_local(async move {
+                        let got = c.get_data(&p, false).await;
+                        (p, got)
+                    })
+                })
+                .collect();
+            for t in tasks {
+                let (path, got) = t.await;
+                let (data, stat) = got.map_err(|e| format!("getData {path}: {e}"))?;
+                if stat.num_children > 0 {
+                    let mut kids = c
+                        .get_children(&path, false)
+                        .await
+                        .map_err(|e| format!("getChildren {path}: {e}"))?;
+                    kids.sort();
+                    next.extend(kids.into_iter().map(|k| format!("{path}/{k}")));
+                }
+                tree.insert(path, (data, stat));
+            }
+        }
+        level = next;
+    }
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(data: &str, mzxid: i64, version: i32) -> (Option<Bytes>, Stat) {
+        let stat = Stat {
+            czxid: 1,
+            mzxid,
+            version,
+            ..Stat::default()
+        };
+        (Some(Bytes::from(data.to_owned())), stat)
+    }
+
+    fn tree(nodes: &[(&str, (Option<Bytes>, Stat))]) -> Tree {
+        nodes
+            .iter()
+            .map(|(p, n)| (p.to_string(), n.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn equal_copies_pass() {
+        let t = tree(&[("/rkf", node("0", 1, 0)), ("/rkf/a", node("7", 9, 3))]);
+        let r = compare(&[(1, t.clone()), (2, t.clone()), (3, t)]);
+        assert!(r.ok(), "{}", r.describe());
+        assert_eq!(r.members, vec![(1, 2), (2, 2), (3, 2)]);
+    }
+
+    #[test]
+    fn a_missing_znode_is_a_divergence() {
+        let full = tree(&[("/rkf", node("0", 1, 0)), ("/rkf/set/e1", node("", 5, 0))]);
+        let short = tree(&[("/rkf", node("0", 1, 0))]);
+        let r = compare(&[(1, full.clone()), (2, short), (3, full)]);
+        assert!(!r.ok());
+        assert_eq!(r.diffs.len(), 1);
+        assert_eq!(r.diffs[0].0, "/rkf/set/e1");
+        assert!(
+            r.describe().contains("s2: no such znode"),
+            "{}",
+            r.describe()
+        );
+    }
+
+    #[test]
+    fn other_data_or_another_stat_is_a_divergence() {
+        let a = tree(&[("/rkf/0", node("7", 9, 3))]);
+        // Same data, one member applied it at another zxid and version.
+        let b = tree(&[("/rkf/0", node("7", 8, 2))]);
+        assert!(!compare(&[(1, a.clone()), (2, b)]).ok());
+        let c = tree(&[("/rkf/0", node("6", 9, 3))]);
+        assert!(!compare(&[(1, a), (2, c)]).ok());
+    }
+}
