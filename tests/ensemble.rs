@@ -28,6 +28,7 @@ struct Member {
     sid: u32,
     dir: PathBuf,
     client_port: u16,
+    quorum_port: u16,
     child: Option<Child>,
 }
 
@@ -108,7 +109,7 @@ impl Ensemble {
             lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}{kind}\n", i + 1));
         }
         let mut members = Vec::new();
-        for (i, (client, _, _)) in ports.iter().enumerate() {
+        for (i, (client, quorum, _)) in ports.iter().enumerate() {
             let dir = root.join(format!("s{}", i + 1));
             std::fs::create_dir_all(&dir).expect("member dir");
             let cfg = format!(
@@ -121,6 +122,7 @@ impl Ensemble {
                 sid: i as u32 + 1,
                 dir,
                 client_port: *client,
+                quorum_port: *quorum,
                 child: None,
             };
             m.start();
@@ -499,4 +501,40 @@ fn members_report_their_roles_and_the_ensembles_config_as_zookeeper_does() {
     }
     assert!(config.contains(":participant"), "{config}");
     assert!(config.ends_with("version=0"), "{config}");
+}
+
+#[test]
+fn garbage_on_the_leaders_quorum_port_closes_that_connection_and_the_ensemble_goes_on() {
+    use std::io::{Read, Write};
+    let e = Ensemble::start("garbage", 3);
+    let leader = e.settled();
+    let addr = format!("127.0.0.1:{}", e.members[leader].quorum_port);
+    // A packet whose data length claims 2 GiB, then a truncated one: each connection
+    // is closed, none is waited on for bytes that never come.
+    for junk in [
+        [
+            &11i32.to_be_bytes()[..],
+            &0i64.to_be_bytes(),
+            &i32::MAX.to_be_bytes(),
+        ]
+        .concat(),
+        b"\xff\xff\xff\xff garbage garbage garbage".to_vec(),
+    ] {
+        let mut s = TcpStream::connect(&addr).expect("quorum port");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s.write_all(&junk).expect("write");
+        let mut buf = [0u8; 64];
+        // The leader closes it: EOF (or a reset), not a hang.
+        let closed = match s.read(&mut buf) {
+            Ok(0) | Err(_) => true,
+            Ok(_) => matches!(s.read(&mut buf), Ok(0) | Err(_)),
+        };
+        assert!(closed, "the leader kept a connection that sent garbage");
+    }
+    assert_eq!(e.members[leader].mode(), "leader");
+    let mut c = connect(&e.members[others(3, leader)[0]].addr(), 5000);
+    assert_eq!(create(&mut c, 1, "/still", b"ok", 0), 0);
+    let log = e.members[leader].log();
+    assert!(log.contains("quorum port: learner connection"), "{log}");
 }
