@@ -88,6 +88,19 @@ impl Drop for Member {
 
 struct Ensemble {
     members: Vec<Member>,
+    root: PathBuf,
+}
+
+impl Drop for Ensemble {
+    /// The members stop; their directories go unless the test failed (kept to look at).
+    fn drop(&mut self) {
+        for m in &mut self.members {
+            m.kill9();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
 }
 
 impl Ensemble {
@@ -114,7 +127,7 @@ impl Ensemble {
             std::fs::create_dir_all(&dir).expect("member dir");
             let cfg = format!(
                 "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
-                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{lines}",
+                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\npreAllocSize=1024\n{lines}",
                 dir.join("data").display()
             );
             std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
@@ -128,7 +141,7 @@ impl Ensemble {
             m.start();
             members.push(m);
         }
-        Ensemble { members }
+        Ensemble { members, root }
     }
 
     /// Waits until the running members are one leader, followers and observers;
