@@ -350,27 +350,23 @@ impl Core {
             }
             ToSession::StopServing => self.stop_serving(),
             ToSession::SessionExpiring { conn, session } => {
-                let c = self.conns.borrow().get(&conn).cloned();
-                if let Some(c) = c {
-                    if c.session.get() == session {
-                        tracing::info!("session 0x{session:x} expired; closing {}", c.peer);
-                        self.detach_session(&c);
-                        c.outbox.close_after_flush();
-                    }
-                }
+                self.close_session_conn(conn, session, "expired")
             }
             ToSession::CloseConnection { conn, session } => {
-                let c = self.conns.borrow().get(&conn).cloned();
-                if let Some(c) = c {
-                    if c.session.get() == session {
-                        tracing::info!(
-                            "session 0x{session:x} moved to another connection; closing {}",
-                            c.peer
-                        );
-                        self.detach_session(&c);
-                        c.outbox.close_after_flush();
-                    }
-                }
+                self.close_session_conn(conn, session, "moved to another connection")
+            }
+        }
+    }
+
+    /// Closes connection `conn` if `session` is still the one on it, leaving the
+    /// session to the quorum task (moved elsewhere, or expiring).
+    fn close_session_conn(&self, conn: ConnId, session: i64, why: &str) {
+        let c = self.conns.borrow().get(&conn).cloned();
+        if let Some(c) = c {
+            if c.session.get() == session {
+                tracing::info!("session 0x{session:x} {why}; closing {}", c.peer);
+                self.detach_session(&c);
+                c.outbox.close_after_flush();
             }
         }
     }

@@ -675,6 +675,17 @@ impl Quorum {
         self.drop_retired();
     }
 
+    /// Publishes the tree as it is now with no batch: a change made outside any txn
+    /// (a reload from disk, `/zookeeper/config`). The session cores still need waking.
+    fn publish_tree(&self) {
+        let version = self.tree.borrow().version();
+        let next = self
+            .newest
+            .borrow()
+            .append(version, self.applied.get(), Vec::new());
+        *self.newest.borrow_mut() = next;
+    }
+
     /// Drops the entries the session cores have moved past: on this thread, which
     /// allocated what they alone hold.
     fn drop_retired(&self) {

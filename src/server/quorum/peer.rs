@@ -202,12 +202,7 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
 /// data version −1 and mzxid the config's version. Set again after a reload.
 async fn set_config_node(q: &Rc<Quorum>, qcfg: &QuorumConfig) {
     write_config_node(q, &config_text(qcfg));
-    let version = q.tree.borrow().version();
-    let next = q
-        .newest
-        .borrow()
-        .append(version, q.applied.get(), Vec::new());
-    *q.newest.borrow_mut() = next;
+    q.publish_tree();
     q.notify_cores().await;
 }
 
@@ -1213,9 +1208,7 @@ fn reload(q: &Rc<Quorum>, expect_zxid: i64, config_text: &str) -> Result<(), Str
     load_window(q);
     *q.outstanding.borrow_mut() = Outstanding::new();
     q.sessions.replace_all(&rec.sessions, q.now_ms());
-    let version = q.tree.borrow().version();
-    let next = q.newest.borrow().append(version, rec.last_zxid, Vec::new());
-    *q.newest.borrow_mut() = next;
+    q.publish_tree();
     let q = q.clone();
     glommio::spawn_local(async move { q.notify_cores().await }).detach();
     Ok(())
