@@ -63,6 +63,8 @@ const ZOOKEEPER_METRICS: &[(&str, &str)] = &[
     ("readlatency", "summary"),
     ("updatelatency", "summary"),
     ("fsynctime", "summary"),
+    // A leader's (ADVANCED in ZooKeeper's ServerMetrics); empty on others.
+    ("quorum_ack_latency", "summary"),
     ("process_open_fds", "gauge"),
     ("process_max_fds", "gauge"),
     ("process_cpu_seconds_total", "counter"),
@@ -76,6 +78,7 @@ const QUANTILES: &[(&str, &[&str])] = &[
     ("readlatency", &["0.5", "0.9", "0.99"]),
     ("updatelatency", &["0.5", "0.9", "0.99"]),
     ("fsynctime", &["0.5"]),
+    ("quorum_ack_latency", &["0.5", "0.9", "0.99"]),
 ];
 
 /// Every metric the mixin's dashboard and alerts query, and whether ringkeeper can

@@ -90,6 +90,13 @@ pub fn render(core: &Rc<Core>) -> String {
         &[0.5, 0.9, 0.99],
     );
     zookeeper_summary(&mut out, core, "fsynctime", Stage::Fsync, &[0.5]);
+    zookeeper_summary(
+        &mut out,
+        core,
+        "quorum_ack_latency",
+        Stage::QuorumAck,
+        &[0.5, 0.9, 0.99],
+    );
     process_metrics(&mut out);
     family(&mut out, "ringkeeper_info", "gauge");
     let labels: Vec<String> = info

@@ -34,10 +34,16 @@ pub enum Stage {
     Read,
     /// Session core: a write from arrival to its reply being queued (end to end).
     Write,
+    /// Leader: a txn from its PROPOSAL to its commit by a quorum's ACKs.
+    QuorumAck,
+    /// Learner: a PROPOSAL from its arrival until it is durable here (its ACK leaves).
+    LearnerPersist,
+    /// Learner: a PROPOSAL from its arrival until the leader's COMMIT for it arrives.
+    LearnerCommit,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 13] = [
         Stage::Decode,
         Stage::Queue,
         Stage::Prep,
@@ -48,6 +54,9 @@ impl Stage {
         Stage::Deliver,
         Stage::Read,
         Stage::Write,
+        Stage::QuorumAck,
+        Stage::LearnerPersist,
+        Stage::LearnerCommit,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +71,9 @@ impl Stage {
             Stage::Deliver => "deliver",
             Stage::Read => "read",
             Stage::Write => "write",
+            Stage::QuorumAck => "quorum_ack",
+            Stage::LearnerPersist => "learner_persist",
+            Stage::LearnerCommit => "learner_commit",
         }
     }
 }

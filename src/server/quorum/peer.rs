@@ -18,7 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use glommio::net::TcpStream;
@@ -32,7 +32,7 @@ use crate::server::acceptor::Acceptor;
 use crate::server::election::Election;
 use crate::server::messages::{Committed, ConnId, CoreIdx, ToSession};
 use crate::server::signal::Signal;
-use crate::server::stats::ServerMode;
+use crate::server::stats::{ServerMode, Stage};
 use crate::session;
 use crate::storage::{self, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 use crate::txn::{Outstanding, Txn, TxnHeader};
@@ -387,6 +387,8 @@ pub(super) struct Leading {
     done: Cell<bool>,
     wake: Signal,
     election: Rc<Election>,
+    /// When each txn not yet committed was proposed (for `Stage::QuorumAck`).
+    proposed_at: RefCell<VecDeque<(i64, Instant)>>,
 }
 
 async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc<Election>) {
@@ -409,6 +411,7 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
         done: Cell::new(false),
         wake: Signal::default(),
         election: election.clone(),
+        proposed_at: RefCell::new(VecDeque::new()),
     });
     *q.role.borrow_mut() = Role::Leading(l.clone());
     l.step(q, leader::Input::Start);
@@ -448,6 +451,9 @@ impl Leading {
                 s.min_proposal_size.store(size, Relaxed);
             }
         }
+        self.proposed_at
+            .borrow_mut()
+            .push_back((c.hdr.zxid, Instant::now()));
         let mut out = Vec::new();
         self.machine
             .borrow_mut()
@@ -529,6 +535,7 @@ impl Leading {
                 // The pipeline appended it already (checked in `propose`).
                 A::Persist(_) => {}
                 A::Apply { through } => {
+                    record_arrivals(q, &self.proposed_at, through, Stage::QuorumAck);
                     q.apply_now(through);
                     applied = true;
                 }
@@ -754,6 +761,10 @@ pub(super) struct Following {
     config_text: String,
     /// Whether the leader ever said UPTODATE on this connection.
     synced: Cell<bool>,
+    /// When each proposal not yet durable, and each not yet committed, arrived (for
+    /// `Stage::LearnerPersist` and `Stage::LearnerCommit`).
+    persist_at: RefCell<VecDeque<(i64, Instant)>>,
+    commit_at: RefCell<VecDeque<(i64, Instant)>>,
 }
 
 async fn follow(
@@ -821,6 +832,8 @@ async fn follow(
         committed: Cell::new(-1),
         config_text: config_text(qcfg),
         synced: Cell::new(false),
+        persist_at: RefCell::new(VecDeque::new()),
+        commit_at: RefCell::new(VecDeque::new()),
     });
     *q.role.borrow_mut() = Role::Following(f.clone());
     glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
@@ -866,6 +879,25 @@ async fn follow(
     }
 }
 
+/// Records, as `stage`, how long each arrival up to `through` waited, and forgets it.
+fn record_arrivals(
+    q: &Quorum,
+    arrivals: &RefCell<VecDeque<(i64, Instant)>>,
+    through: i64,
+    stage: Stage,
+) {
+    let mut at = arrivals.borrow_mut();
+    while let Some(&(zxid, t)) = at.front() {
+        if zxid > through {
+            break;
+        }
+        at.pop_front();
+        q.stats
+            .quorum()
+            .stage(stage, t.elapsed().as_micros() as u64);
+    }
+}
+
 /// Appends and syncs the learner's proposals in group commits, and reports them.
 async fn syncer(q: Rc<Quorum>, f: Rc<Following>) {
     loop {
@@ -884,6 +916,7 @@ async fn syncer(q: Rc<Quorum>, f: Rc<Following>) {
         q.log.sync(batch.len() as u64).await;
         q.unapplied.borrow_mut().extend(batch);
         q.batch_in_flight.set(false);
+        record_arrivals(&q, &f.persist_at, last, Stage::LearnerPersist);
         f.step(&q, learner::Input::Persisted { through: last });
     }
 }
@@ -915,6 +948,7 @@ impl Following {
             }
             PacketType::Commit | PacketType::Inform => {
                 self.committed.set(self.committed.get().max(p.zxid));
+                record_arrivals(q, &self.commit_at, p.zxid, Stage::LearnerCommit);
             }
             PacketType::Sync => {
                 let marker = self.pending_syncs.borrow_mut().pop_front();
@@ -981,6 +1015,9 @@ impl Following {
                 }
                 A::Persist(t) => match decode_proposal(&t.data) {
                     Ok(c) if c.hdr.zxid == t.zxid => {
+                        let now = Instant::now();
+                        self.persist_at.borrow_mut().push_back((t.zxid, now));
+                        self.commit_at.borrow_mut().push_back((t.zxid, now));
                         self.to_persist.borrow_mut().push_back(c);
                         self.persist_ready.raise();
                     }
