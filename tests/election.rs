@@ -286,7 +286,12 @@ fn bad_input_on_the_election_port_closes_that_connection_and_election_goes_on() 
             s.write_all(&hello(sid, "127.0.0.1:1")).expect("hello");
             s.write_all(&looking(sid, 0, 1, 0)).expect("notification");
             let (state, ..) = read_notification(&mut s);
-            assert_eq!(state, 0, "the answer to server {sid}: LOOKING");
+            // Server 1 may follow "3" by now: 3 voted for itself and 2's port refuses,
+            // so nobody was left to hear from (`fast_failover`).
+            assert!(
+                state == 0 || state == 1,
+                "the answer to server {sid}: LOOKING or FOLLOWING, not {state}"
+            );
             s
         })
         .collect();
@@ -298,14 +303,19 @@ fn bad_input_on_the_election_port_closes_that_connection_and_election_goes_on() 
     node.wait_log("64 such connections already open", DECIDE);
     strangers.clear();
 
-    // Still electing: with server 2 up, the pair reaches a decision. It is for 3, the
-    // best vote they heard (FLE never asks whether the proposed leader is alive).
+    // The election went on through all of it: server 1 decided for 3, the best vote
+    // it heard (FLE never asks whether the proposed leader is alive), as soon as
+    // server 2's port refused it (fast failover: nobody left to hear from). With
+    // server 2 up and "3" gone, the pair elects again and decides.
     let mut two = Node::start(&root, 2, &cfg, &[]);
     let mut node = node;
     let d1 = node.next_decision(DECIDE);
-    let d2 = two.next_decision(DECIDE);
     assert!(d1.starts_with("FOLLOWING 3 leader=3 zxid=0x100"), "{d1}");
-    assert!(d2.starts_with("FOLLOWING 3 leader=3 zxid=0x100"), "{d2}");
+    let d2 = two.next_decision(DECIDE);
+    assert!(
+        d2.starts_with("LEADING") || d2.starts_with("FOLLOWING"),
+        "{d2}"
+    );
     assert!(node.is_running());
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -36,6 +36,11 @@
 //! established leader and stay so for 10 s. The canary tests run the same harness with a
 //! deliberate bug each (`Bugs`) and pass only if a check catches it.
 //! `FLE_SIM_TRACE=1` adds every delivered notification and action to the log.
+//!
+//! The `_fast_failover` tests run the same seeds with FLE as ringkeeper's driver runs
+//! it (`FleConfig::fast_failover`): a server that ran and is down refuses connections
+//! (`Input::Reachable`), which may end a finalize wait early, and LOOKING votes heard
+//! while following are read when the next election starts.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -111,6 +116,8 @@ struct Peer {
     accepted_epoch: i64,
     /// This server's own vote in its current election round.
     init_vote: Option<Proposal>,
+    /// Started at least once: once down, its election port refuses connections.
+    ever_started: bool,
 }
 
 impl Peer {
@@ -150,6 +157,11 @@ enum Event {
     Fault,
     Heal,
     Reconnect {
+        from: Sid,
+        to: Sid,
+    },
+    /// `from` tried to connect to `to`, which is down: refused (fast failover only).
+    Refused {
         from: Sid,
         to: Sid,
     },
@@ -213,6 +225,8 @@ struct Sim {
     converged_since: Option<(u64, Sid, i64)>,
     done: bool,
     events: u64,
+    /// FLE as ringkeeper's driver runs it (`FleConfig::fast_failover`), with refusals.
+    fast: bool,
     log: Vec<String>,
     /// Log every delivered notification and action too (`FLE_SIM_TRACE=1`).
     trace: bool,
@@ -261,6 +275,7 @@ impl Sim {
                     current_epoch,
                     accepted_epoch: current_epoch,
                     init_vote: None,
+                    ever_started: false,
                 },
             );
         }
@@ -311,6 +326,7 @@ impl Sim {
             converged_since: None,
             done: false,
             events: 0,
+            fast: false,
             log: Vec::new(),
             trace: std::env::var_os("FLE_SIM_TRACE").is_some(),
             failure: None,
@@ -513,6 +529,19 @@ impl Sim {
                 self.schedule(self.now + SYNC_LIMIT_MS, Event::Check);
             }
             Event::Fault => self.fault(),
+            Event::Refused { from, to } => {
+                if self.alive(from) && !self.alive(to) {
+                    let mut out = Vec::new();
+                    if let Some(fle) = self.peers.get_mut(&from).and_then(|p| p.fle.as_mut()) {
+                        let input = Input::Reachable {
+                            sid: to,
+                            reachable: false,
+                        };
+                        fle.step(input, self.now, &mut out);
+                    }
+                    self.apply(from, out);
+                }
+            }
             Event::Reconnect { from, to } => {
                 if self.alive(from) && self.alive(to) && self.linked(from, to) {
                     self.link_up(from, to);
@@ -551,14 +580,12 @@ impl Sim {
         }
         let quorum = self.quorum.clone();
         let p = self.peers.get_mut(&sid).expect("peer exists");
-        let config = if self.bugs.no_finalize_wait {
-            FleConfig {
-                finalize_wait_ms: 0,
-                ..FleConfig::default()
-            }
-        } else {
-            FleConfig::default()
+        let config = FleConfig {
+            finalize_wait_ms: if self.bugs.no_finalize_wait { 0 } else { 200 },
+            fast_failover: self.fast,
+            ..FleConfig::default()
         };
+        p.ever_started = true;
         p.fle = Some(Fle::new(
             sid,
             p.learner_type,
@@ -630,10 +657,16 @@ impl Sim {
             last_zxid: p.last_zxid,
             current_epoch: p.current_epoch,
         };
+        // Its own vote (`getInitId` and kin), not the proposal after the start: with
+        // fast failover the start also reads votes heard while following.
+        p.init_vote = p.is_voter().then_some(Proposal {
+            leader: sid,
+            zxid: p.last_zxid,
+            peer_epoch: p.current_epoch,
+        });
         let mut out = Vec::new();
         let Some(fle) = p.fle.as_mut() else { return };
         fle.step(input, now, &mut out);
-        p.init_vote = Some(fle.proposal());
         self.apply(sid, out);
     }
 
@@ -666,6 +699,11 @@ impl Sim {
         if !self.alive(to) || !self.linked(from, to) {
             // No connection: it waits in the queue of one, replacing an older message.
             self.pending.insert((from, to), frame);
+            // A server that ran and is down refuses the connection at once (a
+            // partition only times out, and tells nothing).
+            if self.fast && !self.alive(to) && self.peers[&to].ever_started {
+                self.schedule(self.now + 1, Event::Refused { from, to });
+            }
             return;
         }
         self.transmit(from, to, frame);
@@ -1142,7 +1180,7 @@ struct Totals {
 /// Seeds per ensemble in a normal run (`FLE_SIM_SEEDS` overrides).
 const DEFAULT_SEEDS: u64 = 5_000;
 
-fn run_seeds(voters: usize, base: u64) {
+fn run_seeds(voters: usize, base: u64, fast: bool) {
     let seeds = seeds("FLE_SIM", base, DEFAULT_SEEDS);
     let single = seeds.single;
     let started = Instant::now();
@@ -1154,6 +1192,7 @@ fn run_seeds(voters: usize, base: u64) {
     };
     for seed in seeds.list {
         let mut sim = Sim::new(seed, voters, true, Bugs::default());
+        sim.fast = fast;
         sim.run();
         if let Some(why) = &sim.failure {
             // A replayed seed shows its whole log, a batch only the end.
@@ -1163,8 +1202,9 @@ fn run_seeds(voters: usize, base: u64) {
                 sim.log.len().saturating_sub(80)
             };
             panic!(
-                "FLE simulation failed: {why}\nseed {seed} ({voters} voters + observer); replay with \
-                 FLE_SIM_SEED={seed} cargo test --release --test zab_fle_sim -- --nocapture\n\
+                "FLE simulation failed: {why}\nseed {seed} ({voters} voters + observer, fast \
+                 failover {fast}); replay with FLE_SIM_SEED={seed} cargo test --release --test \
+                 zab_fle_sim -- --nocapture\n\
                  last events:\n{}",
                 sim.log[tail..].join("\n")
             );
@@ -1178,7 +1218,7 @@ fn run_seeds(voters: usize, base: u64) {
         *totals.kinds.entry(format!("{:?}", sim.kind)).or_default() += 1;
     }
     println!(
-        "{voters} voters + observer: {} seeds {:?}, {} events, {} simulated s, {:.2} s wall",
+        "{voters} voters + observer, fast failover {fast}: {} seeds {:?}, {} events, {} simulated s, {:.2} s wall",
         totals.runs,
         totals.kinds,
         totals.events,
@@ -1208,12 +1248,25 @@ fn expect_caught(voters: usize, base: u64, limit: u64, bugs: Bugs, expected: &st
 
 #[test]
 fn three_voters_and_an_observer() {
-    run_seeds(3, 0x3000_0000);
+    run_seeds(3, 0x3000_0000, false);
+}
+
+/// The same runs with FLE as ringkeeper's driver runs it: the finalize wait cut short
+/// when every other voter has voted or refused, and LOOKING votes heard while
+/// following read at the next election's start.
+#[test]
+fn three_voters_and_an_observer_fast_failover() {
+    run_seeds(3, 0x3f00_0000, true);
+}
+
+#[test]
+fn five_voters_and_an_observer_fast_failover() {
+    run_seeds(5, 0x5f00_0000, true);
 }
 
 #[test]
 fn five_voters_and_an_observer() {
-    run_seeds(5, 0x5000_0000);
+    run_seeds(5, 0x5000_0000, false);
 }
 
 #[test]

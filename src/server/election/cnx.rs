@@ -51,6 +51,8 @@ pub(super) struct Peer {
     conn: Option<Rc<Conn>>,
     /// A connection attempt is under way (`inprogressConnections`).
     connecting: bool,
+    /// When a broken connection was last dialed again at once (see `redial`).
+    redialed_at: Option<std::time::Instant>,
 }
 
 /// One live connection: its tasks stop when `closed` is set.
@@ -277,7 +279,16 @@ fn connect_one(core: &Rc<Core>, sid: Sid, addr: Option<SocketAddr>) {
         match result {
             Ok(Some(stream)) => install(&core, sid, stream, Vec::new()),
             Ok(None) => tracing::debug!("election: knocked at server {sid}; it dials back"),
-            Err(e) => tracing::debug!("election: cannot connect to server {sid} at {addr}: {e}"),
+            Err(Dial { refused, why }) => {
+                tracing::debug!("election: cannot connect to server {sid} at {addr}: {why}");
+                if refused {
+                    // Nobody listens there: the election need not wait to hear from it.
+                    core.feed(Input::Reachable {
+                        sid,
+                        reachable: false,
+                    });
+                }
+            }
         }
     })
     .detach();
@@ -285,10 +296,28 @@ fn connect_one(core: &Rc<Core>, sid: Sid, addr: Option<SocketAddr>) {
 
 /// Connects to `addr` and sends our initial message in one write. Returns the stream
 /// to keep when our sid is the larger, else `None` (the peer dials back).
-async fn initiate(core: &Core, sid: Sid, addr: SocketAddr) -> Result<Option<TcpStream>, String> {
+/// Why a connection attempt failed, and whether the peer's port refused it.
+struct Dial {
+    refused: bool,
+    why: String,
+}
+
+impl From<String> for Dial {
+    fn from(why: String) -> Self {
+        Dial {
+            refused: false,
+            why,
+        }
+    }
+}
+
+async fn initiate(core: &Core, sid: Sid, addr: SocketAddr) -> Result<Option<TcpStream>, Dial> {
     let mut stream = TcpStream::connect_timeout(addr, core.cnx_timeout)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Dial {
+            refused: connection_refused(&e),
+            why: e.to_string(),
+        })?;
     let _ = stream.set_nodelay(true);
     let write = async {
         stream
@@ -306,6 +335,15 @@ async fn initiate(core: &Core, sid: Sid, addr: SocketAddr) -> Result<Option<TcpS
         return Ok(None);
     }
     Ok(Some(stream))
+}
+
+/// Whether a failed connect was refused (glommio reports io_uring's errno as an OS
+/// error or wraps it).
+fn connection_refused(e: &glommio::GlommioError<()>) -> bool {
+    match e {
+        glommio::GlommioError::IoError(io) => io.kind() == std::io::ErrorKind::ConnectionRefused,
+        other => other.to_string().contains("Connection refused"),
+    }
 }
 
 /// Makes `stream` the connection to `sid`, replacing any old one, and starts its
@@ -335,6 +373,10 @@ fn install(core: &Rc<Core>, sid: Sid, stream: TcpStream, rest: Vec<u8>) {
         }
     }
     tracing::info!("election: connected with server {sid}");
+    core.feed(Input::Reachable {
+        sid,
+        reachable: true,
+    });
     let (reader, writer) = futures_lite::io::split(stream);
     glommio::spawn_local(read_loop(core.clone(), sid, conn.clone(), reader, rest)).detach();
     glommio::spawn_local(write_loop(core.clone(), sid, conn, writer)).detach();
@@ -394,7 +436,8 @@ async fn read_loop(
             Some(Err(e)) => break format!("read failed: {e}"),
         }
     };
-    if !conn.closed.get() {
+    let broken = !conn.closed.get();
+    if broken {
         if why == "closed by the peer" {
             tracing::info!("election: connection with server {sid} {why}");
         } else {
@@ -402,6 +445,33 @@ async fn read_loop(
         }
     }
     end(&core, sid, &conn);
+    if broken {
+        redial(&core, sid);
+    }
+}
+
+/// While electing, a connection the peer broke is dialed again at once (at most once
+/// per 100 ms per peer), not at the next notification timeout as Java does: a vote
+/// written into a dying connection is re-sent on the new one, and a refusal tells the
+/// election that peer is gone (`Input::Reachable`). Both are on a failover's path.
+fn redial(core: &Rc<Core>, sid: Sid) {
+    if !core.fle.borrow().in_election() || !core.addrs.contains_key(&sid) {
+        return;
+    }
+    let now = std::time::Instant::now();
+    {
+        let mut peers = core.peers.borrow_mut();
+        let Some(p) = peers.get_mut(&sid) else {
+            return;
+        };
+        if p.redialed_at
+            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(100))
+        {
+            return;
+        }
+        p.redialed_at = Some(now);
+    }
+    connect_one(core, sid, None);
 }
 
 /// Drains `sid`'s send queue into the connection.
@@ -443,6 +513,7 @@ async fn write_loop(
                     "election: closing the connection with server {sid}: write failed: {e}"
                 );
                 end(&core, sid, &conn);
+                redial(&core, sid);
                 return;
             }
         }

@@ -134,7 +134,10 @@ impl Election {
             cfg.myid,
             me.learner_type,
             quorum,
-            FleConfig::default(),
+            FleConfig {
+                fast_failover: true,
+                ..FleConfig::default()
+            },
             last_zxid,
             current_epoch,
         );

@@ -15,6 +15,19 @@
 //!   that re-sends.
 //! - `FLEWaitNewNotmsg`: `Fle::finalize_wait`, the 200 ms wait once a quorum agrees.
 //!
+//! Two deviations, off in [`FleConfig::default`] and on in ringkeeper's driver
+//! ([`FleConfig::fast_failover`]); together they were most of a failover's time:
+//! - Once some voter is known unreachable ([`Input::Reachable`]: its election port
+//!   refused a connection), the finalize wait ends at once when every other voter has
+//!   voted this round. The wait only lets a better vote arrive; none can.
+//! - A LOOKING notification that arrives while we still follow (a peer noticed the
+//!   leader's death a moment before us) is answered as Java answers it, and also kept:
+//!   our next election reads it at its start. Java drops it, so both wait for the
+//!   200 ms notification timeout to hear each other again.
+//!
+//! Safety never rested on either: ZAB's discovery refuses a leader a quorum does not
+//! follow, and a member that comes back later is synchronized by whoever leads.
+//!
 //! The machine keeps what the receiving thread needs between elections (the state, the
 //! current vote, the round) so that a LEADING or FOLLOWING server keeps answering
 //! LOOKING servers, with the post-sync epoch after [`Input::Synced`] (ZOOKEEPER-1732).
@@ -42,6 +55,9 @@ pub struct FleConfig {
     pub min_notification_interval_ms: u64,
     /// `zookeeper.fastleader.maxNotificationInterval`: the poll timeout's ceiling.
     pub max_notification_interval_ms: u64,
+    /// End the finalize wait as soon as no voter is left to hear from (see the module
+    /// doc). Java has no such rule; false is its behaviour.
+    pub fast_failover: bool,
 }
 
 impl Default for FleConfig {
@@ -50,6 +66,7 @@ impl Default for FleConfig {
             finalize_wait_ms: 200,
             min_notification_interval_ms: 200,
             max_notification_interval_ms: 60_000,
+            fast_failover: false,
         }
     }
 }
@@ -74,6 +91,10 @@ pub enum Input {
     /// (UPTODATE) in `new_epoch`: `updateElectionVote`. Replies to LOOKING servers carry
     /// this epoch from now on.
     Synced { new_epoch: i64 },
+    /// The driver learned whether `sid` can be reached: false when its election port
+    /// refused a connection (nobody listens there), true when a connection to it came
+    /// up. Only [`FleConfig::fast_failover`] reads it.
+    Reachable { sid: Sid, reachable: bool },
 }
 
 /// The role an election ends in.
@@ -151,6 +172,9 @@ struct Round {
     /// FOLLOWING/LEADING votes of any round, by sender (voters only). Never cleared
     /// within a round.
     outofelection: BTreeMap<Sid, Vote>,
+    /// Voters whose LOOKING notification of this round the finalize wait consumed
+    /// unread (for [`FleConfig::fast_failover`]; Java keeps no such set).
+    heard: std::collections::BTreeSet<Sid>,
     /// `notTimeout`: doubles on each empty poll up to the maximum, never reset.
     not_timeout_ms: u64,
     wait: Wait,
@@ -174,6 +198,11 @@ pub struct Fle {
     current_vote: Vote,
     /// `Some` while `lookForLeader` runs.
     round: Option<Round>,
+    /// Voters whose election port refused us and who have not been heard from since.
+    unreachable: std::collections::BTreeSet<Sid>,
+    /// The newest LOOKING notification per voter received out of the election since
+    /// the last decision ([`FleConfig::fast_failover`]), read when the next one starts.
+    early: BTreeMap<Sid, Notification>,
 }
 
 impl Fle {
@@ -203,6 +232,8 @@ impl Fle {
             },
             current_vote: Vote::new(myid, last_zxid, -1, current_epoch),
             round: None,
+            unreachable: std::collections::BTreeSet::new(),
+            early: BTreeMap::new(),
         }
     }
 
@@ -253,6 +284,49 @@ impl Fle {
             Input::Received { from, notification } => self.receive(from, notification, now_ms, out),
             Input::Tick => self.tick(now_ms, out),
             Input::Synced { new_epoch } => self.update_election_vote(new_epoch),
+            Input::Reachable { sid, reachable } => {
+                if reachable {
+                    self.unreachable.remove(&sid);
+                } else if self.quorum.is_voter(sid) && sid != self.myid {
+                    self.unreachable.insert(sid);
+                    self.decide_if_none_left(out);
+                }
+            }
+        }
+    }
+
+    /// While finalizing with [`FleConfig::fast_failover`]: decide now if every
+    /// voter has voted this round or is unreachable, and the proposed leader is not
+    /// among the unreachable (then the wait and what follows it are Java's).
+    fn decide_if_none_left(&mut self, out: &mut Vec<Action>) {
+        if !self.config.fast_failover {
+            return;
+        }
+        let Some(round) = self.round.as_ref() else {
+            return;
+        };
+        // Only once some voter is known gone: with everyone up, votes queued before a
+        // server started can all be stale, and the wait lets the current leader's
+        // LEADING reply (a newer epoch) win, as in Java.
+        if !matches!(round.wait, Wait::Finalizing { .. })
+            || self.unreachable.is_empty()
+            || self.unreachable.contains(&self.proposal.leader)
+        {
+            return;
+        }
+        let none_left = self.quorum.voters().all(|v| {
+            round.recvset.contains_key(&v)
+                || round.heard.contains(&v)
+                || self.unreachable.contains(&v)
+        });
+        if none_left {
+            let end_vote = Vote::new(
+                self.proposal.leader,
+                self.proposal.zxid,
+                self.logicalclock,
+                self.proposal.peer_epoch,
+            );
+            self.decide(self.proposal.leader, end_vote, DecidedBy::Round, out);
         }
     }
 
@@ -275,11 +349,20 @@ impl Fle {
             init,
             recvset: BTreeMap::new(),
             outofelection: BTreeMap::new(),
+            heard: std::collections::BTreeSet::new(),
             not_timeout_ms,
             wait: Wait::Polling { deadline_ms },
         });
         self.send_notifications(out);
         out.push(Action::SetTimer { at_ms: deadline_ms });
+        // What peers said while we were still following, as if it arrived now; what
+        // belongs to an older round than ours is ignored by the loop as usual.
+        let early = std::mem::take(&mut self.early);
+        for (from, n) in early {
+            if self.round.is_some() && n.election_epoch >= self.logicalclock {
+                self.finalize_wait(from, n, now, out);
+            }
+        }
     }
 
     /// `getInitId`, `getInitLastLoggedZxid`, `getPeerEpoch`: an observer's vote is
@@ -338,6 +421,7 @@ impl Fle {
     /// - Out of the election, a LOOKING sender gets our current vote (with its own
     ///   election's round) and our real state; others get nothing.
     fn receive(&mut self, from: Sid, n: Notification, now: u64, out: &mut Vec<Action>) {
+        self.unreachable.remove(&from);
         if !self.quorum.is_voter(from) {
             let reply =
                 self.notification(self.state, self.current_vote.proposal(), self.logicalclock);
@@ -360,6 +444,9 @@ impl Fle {
                 self.finalize_wait(from, n, now, out);
             }
         } else if n.state == ServerState::Looking {
+            if self.config.fast_failover {
+                self.early.insert(from, n.clone());
+            }
             let reply = self.notification(
                 self.state,
                 self.current_vote.proposal(),
@@ -389,6 +476,10 @@ impl Fle {
                 let deadline_ms = now + self.config.finalize_wait_ms;
                 round.wait = Wait::Finalizing { deadline_ms };
                 out.push(Action::SetTimer { at_ms: deadline_ms });
+                if n.state == ServerState::Looking && n.election_epoch == self.logicalclock {
+                    round.heard.insert(from);
+                }
+                self.decide_if_none_left(out);
                 return;
             }
         }
@@ -447,6 +538,7 @@ impl Fle {
             // of theirs and our own initial vote.
             self.logicalclock = n.election_epoch;
             round.recvset.clear();
+            round.heard.clear();
             self.proposal = if total_order_predicate(theirs, weight, round.init) {
                 theirs
             } else {
@@ -476,6 +568,7 @@ impl Fle {
             let deadline_ms = now + self.config.finalize_wait_ms;
             round.wait = Wait::Finalizing { deadline_ms };
             out.push(Action::SetTimer { at_ms: deadline_ms });
+            self.decide_if_none_left(out);
             return true;
         }
         false
@@ -598,6 +691,7 @@ impl Fle {
         self.state = state;
         self.current_vote = vote;
         self.round = None;
+        self.early.clear();
         out.push(Action::Decide { decision, vote, by });
     }
 

@@ -541,3 +541,156 @@ fn restarting_the_election_opens_a_new_round_with_the_new_history() {
     );
     assert_eq!(out, vec![send(4, n(Looking, 3, Z1, 2, 1))]);
 }
+
+/// Server `myid` as ringkeeper's driver runs it: the finalize wait ends once nobody is
+/// left to hear from.
+fn looking_decide_early(myid: Sid) -> Fle {
+    let config = FleConfig {
+        fast_failover: true,
+        ..FleConfig::default()
+    };
+    let mut f = Fle::new(myid, Participant, quorum(), config, Z1, 1);
+    let mut out = Vec::new();
+    let start = Input::StartLooking {
+        last_zxid: Z1,
+        current_epoch: 1,
+    };
+    f.step(start, T0, &mut out);
+    f
+}
+
+fn unreachable(sid: Sid) -> Input {
+    Input::Reachable {
+        sid,
+        reachable: false,
+    }
+}
+
+#[test]
+fn fast_failover_a_refused_voter_ends_the_finalize_wait() {
+    // The leader (3) died: its port refuses us. 1 and 2 agree on 2.
+    let mut f = looking_decide_early(2);
+    recv(&mut f, 2, n(Looking, 2, Z1, 1, 1), T0 + 1);
+    assert_eq!(step(&mut f, unreachable(3), T0 + 2), vec![]);
+    let out = recv(&mut f, 1, n(Looking, 2, Z1, 1, 1), T0 + 5);
+    assert_eq!(
+        out,
+        vec![
+            timer(T0 + 205),
+            Action::Decide {
+                decision: Decision::Leading,
+                vote: Vote::new(2, Z1, 1, 1),
+                by: DecidedBy::Round,
+            }
+        ]
+    );
+
+    // The same when the refusal comes during the wait.
+    let mut f = looking_decide_early(1);
+    recv(&mut f, 1, n(Looking, 1, Z1, 1, 1), T0 + 1);
+    recv(&mut f, 2, n(Looking, 2, Z1, 1, 1), T0 + 2);
+    let out = recv(&mut f, 1, n(Looking, 2, Z1, 1, 1), T0 + 3);
+    assert_eq!(out, vec![timer(T0 + 203)]);
+    assert_eq!(
+        step(&mut f, unreachable(3), T0 + 50),
+        vec![Action::Decide {
+            decision: Decision::Following { leader: 2 },
+            vote: Vote::new(2, Z1, 1, 1),
+            by: DecidedBy::Round,
+        }]
+    );
+}
+
+#[test]
+fn fast_failover_waits_while_a_voter_may_still_speak() {
+    // Nobody refused: Java's 200 ms wait.
+    let mut f = looking_decide_early(2);
+    recv(&mut f, 2, n(Looking, 2, Z1, 1, 1), T0 + 1);
+    let out = recv(&mut f, 1, n(Looking, 2, Z1, 1, 1), T0 + 5);
+    assert_eq!(out, vec![timer(T0 + 205)]);
+    // Voter 3 refused once but has spoken since: still reachable, still waiting.
+    let mut f = looking_decide_early(2);
+    step(&mut f, unreachable(3), T0);
+    recv(&mut f, 3, n(Looking, 2, Z1, 1, 1), T0 + 1);
+    recv(&mut f, 2, n(Looking, 2, Z1, 1, 1), T0 + 2);
+    // Quorum {2, 3}; voter 1 not heard and not refused.
+    assert_eq!(f.deadline_ms(), Some(T0 + 202));
+    assert!(f.in_election());
+    // The proposed leader itself refused: no early decision (it cannot lead).
+    let mut f = looking_decide_early(1);
+    recv(&mut f, 1, n(Looking, 1, Z1, 1, 1), T0 + 1);
+    recv(&mut f, 2, n(Looking, 3, Z1, 1, 1), T0 + 2);
+    recv(&mut f, 1, n(Looking, 3, Z1, 1, 1), T0 + 3);
+    step(&mut f, unreachable(3), T0 + 4);
+    assert!(f.in_election());
+    // And Java's default never decides early.
+    let mut f = looking(2);
+    recv(&mut f, 2, n(Looking, 2, Z1, 1, 1), T0 + 1);
+    step(&mut f, unreachable(3), T0 + 2);
+    assert_eq!(
+        recv(&mut f, 1, n(Looking, 2, Z1, 1, 1), T0 + 5),
+        vec![timer(T0 + 205)]
+    );
+}
+
+#[test]
+fn fast_failover_a_looking_vote_heard_while_following_is_read_when_the_election_starts() {
+    // Server 1 follows 3 (round 1).
+    let mut f = looking_decide_early(1);
+    recv(&mut f, 1, n(Looking, 1, Z1, 1, 1), T0 + 1);
+    recv(&mut f, 3, n(Looking, 3, Z1, 1, 1), T0 + 2);
+    recv(&mut f, 1, n(Looking, 3, Z1, 1, 1), T0 + 3);
+    step(&mut f, Input::Tick, T0 + 203);
+    assert_eq!(f.state(), Following);
+
+    // 3 dies; 2 notices first and votes in round 2 while 1 still follows: answered
+    // with 1's current vote, as Java answers it.
+    let out = recv(&mut f, 2, n(Looking, 2, Z1, 2, 1), T0 + 1000);
+    assert_eq!(out, vec![send(2, n(Following, 3, Z1, 1, 1))]);
+
+    // 1's election starts: 2's vote is read at once (no 200 ms notification timeout),
+    // 1 adopts it, and with 3 refused nobody is left to hear from.
+    let out = step(
+        &mut f,
+        Input::StartLooking {
+            last_zxid: Z1,
+            current_epoch: 1,
+        },
+        T0 + 1001,
+    );
+    assert_eq!(
+        out,
+        cat(vec![
+            to_voters(1, Z1, 2, 1),
+            vec![timer(T0 + 1201)],
+            to_voters(2, Z1, 2, 1),
+            vec![timer(T0 + 1201)],
+        ])
+    );
+    step(&mut f, unreachable(3), T0 + 1002);
+    let out = recv(&mut f, 1, n(Looking, 2, Z1, 2, 1), T0 + 1003);
+    assert_eq!(
+        out.last(),
+        Some(&Action::Decide {
+            decision: Decision::Following { leader: 2 },
+            vote: Vote::new(2, Z1, 2, 1),
+            by: DecidedBy::Round,
+        })
+    );
+
+    // Java's default keeps nothing: the same start sends only its own vote.
+    let mut f = looking(1);
+    recv(&mut f, 1, n(Looking, 1, Z1, 1, 1), T0 + 1);
+    recv(&mut f, 3, n(Looking, 3, Z1, 1, 1), T0 + 2);
+    recv(&mut f, 1, n(Looking, 3, Z1, 1, 1), T0 + 3);
+    step(&mut f, Input::Tick, T0 + 203);
+    recv(&mut f, 2, n(Looking, 2, Z1, 2, 1), T0 + 1000);
+    let start = Input::StartLooking {
+        last_zxid: Z1,
+        current_epoch: 1,
+    };
+    assert_eq!(
+        step(&mut f, start, T0 + 1001),
+        cat(vec![to_voters(1, Z1, 2, 1), vec![timer(T0 + 1201)]])
+    );
+}
