@@ -320,13 +320,7 @@ impl Fle {
                 || self.unreachable.contains(&v)
         });
         if none_left {
-            let end_vote = Vote::new(
-                self.proposal.leader,
-                self.proposal.zxid,
-                self.logicalclock,
-                self.proposal.peer_epoch,
-            );
-            self.decide(self.proposal.leader, end_vote, DecidedBy::Round, out);
+            self.decide_by_round(out);
         }
     }
 
@@ -644,15 +638,7 @@ impl Fle {
             Wait::Polling { deadline_ms } if now >= deadline_ms => {
                 self.notification_timeout(now, out)
             }
-            Wait::Finalizing { deadline_ms } if now >= deadline_ms => {
-                let end_vote = Vote::new(
-                    self.proposal.leader,
-                    self.proposal.zxid,
-                    self.logicalclock,
-                    self.proposal.peer_epoch,
-                );
-                self.decide(self.proposal.leader, end_vote, DecidedBy::Round, out);
-            }
+            Wait::Finalizing { deadline_ms } if now >= deadline_ms => self.decide_by_round(out),
             _ => {}
         }
     }
@@ -673,6 +659,17 @@ impl Fle {
             round.wait = Wait::Polling { deadline_ms };
             out.push(Action::SetTimer { at_ms: deadline_ms });
         }
+    }
+
+    /// The end of a finalize wait: our proposal, in this round, is the decision.
+    fn decide_by_round(&mut self, out: &mut Vec<Action>) {
+        let end_vote = Vote::new(
+            self.proposal.leader,
+            self.proposal.zxid,
+            self.logicalclock,
+            self.proposal.peer_epoch,
+        );
+        self.decide(self.proposal.leader, end_vote, DecidedBy::Round, out);
     }
 
     /// `setPeerState` and the end of `lookForLeader`: leading if the leader is us,
