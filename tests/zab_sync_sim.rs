@@ -1690,18 +1690,18 @@ impl Sim {
     }
 }
 
-/// Runs `scenario` on the correct machines (it must pass, and `evidence` must be in
-/// its log: the sync it is about happened), then with `bugs` (a checker named in
-/// `caught_by` must fail).
-fn scenario(scenario: fn(Bugs) -> Sim, evidence: &[&str], bugs: Option<Bugs>, caught_by: &[&str]) {
-    let sim = scenario(Bugs::default());
+/// Runs `sc` on the correct machines (it must pass, and `evidence` must be in its log:
+/// the sync it is about happened), then with `bugs` (a checker named in `caught_by`
+/// must fail).
+fn scenario(sc: &Scenario, evidence: &[&str], bugs: Option<Bugs>, caught_by: &[&str]) {
+    let sim = run_scenario(sc, Bugs::default());
     let log = sim.log.join("\n");
     assert_eq!(sim.failure, None, "{log}");
     for e in evidence {
         assert!(sim.logged(e), "no {e:?} in the run:\n{log}");
     }
     let Some(bugs) = bugs else { return };
-    let sim = scenario(bugs);
+    let sim = run_scenario(sc, bugs);
     let log = sim.log.join("\n");
     match &sim.failure {
         Some(why) if caught_by.iter().any(|c| why.starts_with(c)) => {
@@ -1970,235 +1970,350 @@ fn canary_a_leader_skipping_the_epoch_ack_quorum_loses_writes() {
 //
 // One scenario per JIRA (the schedules of `fault-testing.md` §2.3), run on the correct
 // machines (it must pass, every acknowledged write on every server at the end) and with
-// the bug put back (a `Bugs` flag; a named checker must fail). In the comments "A", "B",
-// "C" are the JIRA's servers; the oracle election makes the highest sid the first leader.
+// the bug put back (a `Bugs` flag; a named checker must fail). "A", "B", "C" are the
+// JIRA's servers; the oracle election makes the highest sid the first leader, of
+// epoch 1, and each scenario starts with that leader established and `writes` txns
+// committed everywhere.
 
-/// ZOOKEEPER-1154: B and C stall, the leader A alone logs ⟨1,4⟩, everyone crashes; B
-/// and C elect B, which commits ⟨2,1⟩; A rejoins and must lose ⟨1,4⟩ (here SNAP: the
-/// next txn above it is of another epoch), not be sent DIFF.
-fn zk_1154(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 3);
-    sim.stall(&[1, 2]);
-    sim.write_then(100);
-    sim.crash_now(&[1, 2, 3]);
-    sim.restart_now(&[1, 2]);
-    sim.expect_established(2, &[1, 2]);
-    sim.writes(1);
-    sim.restart_now(&[3]);
-    sim.expect_established(2, &[1, 2, 3]);
-    sim.finish();
-    sim
+/// One step of a scenario, read as a transcript.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// `n` client writes, 60 ms apart.
+    Writes(usize),
+    /// One client write, then this many ms.
+    WriteThen(u64),
+    Crash(&'static [Sid]),
+    Restart(&'static [Sid]),
+    /// Their log writes stay in flight until a crash or the final heal.
+    Stall(&'static [Sid]),
+    /// These groups, and one more of the servers not named.
+    Split(&'static [&'static [Sid]]),
+    /// A leader of this epoch or later, with these servers synced, within 3 s.
+    Established(i64, &'static [Sid]),
+    /// Wait up to this many ms for a leader of this epoch or later (it may not come).
+    MaybeLeader(i64, u64),
+    /// Wait up to 2 s for this server to stop leading (it loses its quorum).
+    StepsDown(Sid),
+    /// Wait up to 600 ms for this server's `currentEpoch` to reach this epoch.
+    MaybeCurrentEpoch(Sid, i64),
+    /// A write every 2 ms until this server is synced (at most 2 s).
+    SyncUnderLoad(Sid),
+    /// The next log write of this server fails.
+    FailNextWrite(Sid),
+    /// This server crashes inside its next SNAP load.
+    CrashInSnapLoad(Sid),
+    RunFor(u64),
 }
 
-/// ZOOKEEPER-2845: the followers leave the leader (killed in the JIRA, cut off here);
-/// before it notices, the old leader logs a write nobody else sees; the others elect a
-/// leader of epoch 2; the old leader restarts (its recovery loads the uncommitted
-/// write) and rejoins: TRUNC must take the write out of its database too. Java kept
-/// the database across the election; our machines hold no database, the driver's
-/// contract (`Truncate`, `LoadSnapshot`) is what is tested.
-fn zk_2845(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 3);
-    sim.split(&[&[3]]);
-    sim.write_then(100);
-    sim.expect_established(2, &[1, 2]);
-    sim.wait_for(2_000, |s| !matches!(s.nodes[&3].role, Role::Leading(_)));
-    sim.crash_now(&[3]);
-    sim.restart_now(&[3]);
-    sim.split(&[]);
-    sim.expect_established(2, &[1, 2, 3]);
-    sim.finish();
-    sim
+struct Scenario {
+    voters: usize,
+    /// Down from the start (the epoch-1 leader establishes without them).
+    down: &'static [Sid],
+    /// Written and committed in epoch 1, before the steps.
+    writes: usize,
+    steps: &'static [Step],
 }
 
-/// ZOOKEEPER-3642: a learner crashes while loading a SNAP and comes back; its next
-/// sync must not be a DIFF from a partial snapshot. Our `LoadSnapshot` is all or
-/// nothing (the driver's contract); the re-injected bug records the snapshot's zxid
-/// over half its body.
-fn zk_3642(bugs: Bugs) -> Sim {
-    let mut sim = Sim::script(3, bugs);
-    sim.crash_now(&[1]);
-    sim.expect_established(1, &[2, 3]);
-    // More than the leader's window (8): 1 needs SNAP.
-    sim.writes(12);
-    sim.nodes.get_mut(&1).expect("node").crash_in_snap_load = true;
-    sim.restart_now(&[1]);
-    sim.run_for(300);
-    sim.expect_established(1, &[1, 2, 3]);
-    sim.finish();
-    sim
+impl Sim {
+    fn play(&mut self, step: Step) {
+        match step {
+            Step::Writes(n) => self.writes(n),
+            Step::WriteThen(ms) => self.write_then(ms),
+            Step::Crash(sids) => self.crash_now(sids),
+            Step::Restart(sids) => self.restart_now(sids),
+            Step::Stall(sids) => self.stall(sids),
+            Step::Split(groups) => self.split(groups),
+            Step::Established(epoch, with) => {
+                self.expect_established(epoch, with);
+            }
+            Step::MaybeLeader(epoch, ms) => {
+                self.wait_for(ms, |s| s.leader_at_least(epoch).is_some());
+            }
+            Step::StepsDown(sid) => {
+                self.wait_for(2_000, |s| !matches!(s.nodes[&sid].role, Role::Leading(_)));
+            }
+            Step::MaybeCurrentEpoch(sid, epoch) => {
+                self.wait_for(600, |s| s.nodes[&sid].disk.current_epoch >= epoch);
+            }
+            Step::SyncUnderLoad(sid) => {
+                let end = self.now + 2_000;
+                while !self.synced(sid) && self.now < end && self.failure.is_none() {
+                    self.write_then(2);
+                }
+            }
+            Step::FailNextWrite(sid) => {
+                self.nodes.get_mut(&sid).expect("node").fail_next_write = true;
+            }
+            Step::CrashInSnapLoad(sid) => {
+                self.nodes.get_mut(&sid).expect("node").crash_in_snap_load = true;
+            }
+            Step::RunFor(ms) => self.run_for(ms),
+        }
+    }
 }
 
-/// ZOOKEEPER-3911: followers ACK NEWLEADER before the DIFF's proposals are on disk;
-/// the leader is established on that ACK, then the quorum crashes and a new one forms
-/// without the leader. Here: only the leader 3 logged ⟨1,2⟩; it leads epoch 2 with 2,
-/// whose disk is slow; 3 and 2 crash; 1 and 2 elect.
-fn zk_3911(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 1);
-    sim.stall(&[1, 2]);
-    sim.write_then(100);
-    sim.crash_now(&[1, 2, 3]);
-    sim.restart_now(&[2, 3]);
-    sim.stall(&[2]);
-    sim.wait_for(1_500, |s| s.leader_at_least(2).is_some());
-    sim.crash_now(&[2, 3]);
-    sim.restart_now(&[1, 2]);
-    sim.wait_for(2_000, |s| s.leader_at_least(2).is_some());
-    sim.finish();
-    sim
-}
-
-/// ZOOKEEPER-4394: a learner joining a busy leader gets DIFF, PROPOSAL, COMMIT, ...,
-/// NEWLEADER, then COMMITs of live writes after its NEWLEADER ACK and before UPTODATE
-/// (Java's learner threw a NullPointerException there and dropped out).
-fn zk_4394(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 1);
-    sim.crash_now(&[1]);
-    sim.writes(2);
-    sim.restart_now(&[1]);
-    let start = sim.now;
-    while !sim.synced(1) && sim.now < start + 2_000 && sim.failure.is_none() {
-        sim.write_then(2);
+fn run_scenario(sc: &Scenario, bugs: Bugs) -> Sim {
+    let mut sim = Sim::script(sc.voters, bugs);
+    sim.crash_now(sc.down);
+    let up: Vec<Sid> = (1..=sc.voters as Sid)
+        .filter(|s| !sc.down.contains(s))
+        .collect();
+    sim.expect_established(1, &up);
+    sim.writes(sc.writes);
+    for &step in sc.steps {
+        if sim.failure.is_some() {
+            break;
+        }
+        sim.note(format!("step {step:?}"));
+        sim.play(step);
     }
     sim.finish();
     sim
 }
 
-/// ZOOKEEPER-4643: A, one txn behind, DIFF-syncs with B (leader of epoch 2), writes
-/// `currentEpoch` = 2 and crashes before logging the txn; B crashes; A and C elect A,
-/// whose epoch is higher, though C holds the committed ⟨1,4⟩.
-fn zk_4643(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 3);
-    sim.crash_now(&[1]);
-    sim.writes(1);
-    sim.crash_now(&[3]);
-    sim.restart_now(&[1]);
-    sim.stall(&[1]);
-    sim.wait_for(600, |s| s.nodes[&1].disk.current_epoch == 2);
-    sim.crash_now(&[1, 2]);
-    sim.restart_now(&[1, 3]);
-    sim.wait_for(2_000, |s| s.leader_at_least(2).is_some());
-    sim.finish();
-    sim
-}
+use Step::*;
 
-/// ZOOKEEPER-4646: followers ACK NEWLEADER while their log writes are still in flight
-/// and crash before they land; the leader was established on those ACKs. Five voters:
+/// ZOOKEEPER-1154: B and C (1, 2) stall, the leader A (3) alone logs ⟨1,4⟩, everyone
+/// crashes; B and C elect B, which commits ⟨2,1⟩; A rejoins and must lose ⟨1,4⟩ (here
+/// by SNAP: the next txn above it is of another epoch), not be sent DIFF.
+const ZK_1154: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 3,
+    steps: &[
+        Stall(&[1, 2]),
+        WriteThen(100),
+        Crash(&[1, 2, 3]),
+        Restart(&[1, 2]),
+        Established(2, &[1, 2]),
+        Writes(1),
+        Restart(&[3]),
+        Established(2, &[1, 2, 3]),
+    ],
+};
+
+/// ZOOKEEPER-2845: the followers leave the leader (killed in the JIRA, cut off here);
+/// before it notices, the old leader logs a write nobody else sees; the others elect a
+/// leader of epoch 2; the old leader restarts (its recovery loads the uncommitted
+/// write) and rejoins: TRUNC must take the write out of its database too. Java kept
+/// its database across the election; our machines hold no database, so the driver's
+/// contract (`Truncate`, `LoadSnapshot` replace what recovery loaded) is what is
+/// tested.
+const ZK_2845: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 3,
+    steps: &[
+        Split(&[&[3]]),
+        WriteThen(100),
+        Established(2, &[1, 2]),
+        StepsDown(3),
+        Crash(&[3]),
+        Restart(&[3]),
+        Split(&[]),
+        Established(2, &[1, 2, 3]),
+    ],
+};
+
+/// ZOOKEEPER-3642: a learner crashes while loading a SNAP and comes back; its next
+/// sync must not be a DIFF from a partial snapshot. Our `LoadSnapshot` is all or
+/// nothing (the driver's contract); the re-injected bug records the snapshot's zxid
+/// over half its body. 12 writes: more than the leader's window (8), so 1 needs SNAP.
+const ZK_3642: Scenario = Scenario {
+    voters: 3,
+    down: &[1],
+    writes: 12,
+    steps: &[
+        CrashInSnapLoad(1),
+        Restart(&[1]),
+        RunFor(300),
+        Established(1, &[1, 2, 3]),
+    ],
+};
+
+/// ZOOKEEPER-3911: followers ACK NEWLEADER before the DIFF's proposals are on disk;
+/// the leader is established on that ACK; the quorum crashes and a new one forms
+/// without the leader. Here only the leader 3 logged ⟨1,2⟩; it leads epoch 2 with 2,
+/// whose disk is slow; 3 and 2 crash; 1 and 2 elect.
+const ZK_3911: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 1,
+    steps: &[
+        Stall(&[1, 2]),
+        WriteThen(100),
+        Crash(&[1, 2, 3]),
+        Restart(&[2, 3]),
+        Stall(&[2]),
+        MaybeLeader(2, 1_500),
+        Crash(&[2, 3]),
+        Restart(&[1, 2]),
+        MaybeLeader(2, 2_000),
+    ],
+};
+
+/// ZOOKEEPER-4394: a learner joining a busy leader gets DIFF, PROPOSAL, COMMIT, ...,
+/// NEWLEADER, then COMMITs of live writes after its NEWLEADER ACK and before UPTODATE
+/// (Java's learner threw a NullPointerException there and dropped out).
+const ZK_4394: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 1,
+    steps: &[Crash(&[1]), Writes(2), Restart(&[1]), SyncUnderLoad(1)],
+};
+
+/// ZOOKEEPER-4643: A (1), one txn behind, DIFF-syncs with B (2, leader of epoch 2),
+/// would write `currentEpoch` = 2 and crash before logging the txn; B crashes; A and
+/// C (3) elect, and A must not win on its epoch: C holds the committed ⟨1,4⟩.
+const ZK_4643: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 3,
+    steps: &[
+        Crash(&[1]),
+        Writes(1),
+        Crash(&[3]),
+        Restart(&[1]),
+        Stall(&[1]),
+        MaybeCurrentEpoch(1, 2),
+        Crash(&[1, 2]),
+        Restart(&[1, 3]),
+        MaybeLeader(2, 2_000),
+    ],
+};
+
+/// ZOOKEEPER-4646: followers ACK NEWLEADER while their log writes are in flight and
+/// crash before they land; the leader was established on those ACKs. Five voters:
 /// only the leader 5 logged ⟨1,2⟩; it leads epoch 2 with 4 and 3, which crash right
 /// after; 1..4 elect without it.
-fn zk_4646(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(5, bugs, 1);
-    sim.stall(&[1, 2, 3, 4]);
-    sim.write_then(100);
-    sim.crash_now(&[1, 2, 3, 4, 5]);
-    sim.restart_now(&[3, 4, 5]);
-    sim.stall(&[3, 4]);
-    sim.wait_for(1_500, |s| s.leader_at_least(2).is_some());
-    sim.crash_now(&[3, 4]);
-    sim.split(&[&[5]]);
-    sim.restart_now(&[1, 2, 3, 4]);
-    sim.wait_for(2_000, |s| s.leader_at_least(3).is_some());
-    sim.finish();
-    sim
-}
+const ZK_4646: Scenario = Scenario {
+    voters: 5,
+    down: &[],
+    writes: 1,
+    steps: &[
+        Stall(&[1, 2, 3, 4]),
+        WriteThen(100),
+        Crash(&[1, 2, 3, 4, 5]),
+        Restart(&[3, 4, 5]),
+        Stall(&[3, 4]),
+        MaybeLeader(2, 1_500),
+        Crash(&[3, 4]),
+        Split(&[&[5]]),
+        Restart(&[1, 2, 3, 4]),
+        MaybeLeader(3, 2_000),
+    ],
+};
 
 /// ZOOKEEPER-4685: a learner ACKs the DIFF's proposals before its NEWLEADER ACK (a
 /// thread race in Java); the leader takes the first ACK for the NEWLEADER one.
-fn zk_4685(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 1);
-    sim.crash_now(&[1]);
-    sim.writes(4);
-    sim.restart_now(&[1]);
-    sim.expect_established(1, &[1, 2, 3]);
-    sim.finish();
-    sim
-}
+const ZK_4685: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 1,
+    steps: &[
+        Crash(&[1]),
+        Writes(4),
+        Restart(&[1]),
+        Established(1, &[1, 2, 3]),
+    ],
+};
 
 /// ZOOKEEPER-4712: a learner's sync thread survived re-election in Java. Our machines
 /// have no threads; the driver finishes a role's log writes before the next role
 /// starts (`Learner::new` takes the log as durable). The re-injected bug lets the new
 /// role trust writes still in flight: every disk stalls, the leader 3 crashes, 1 and
 /// 2 re-elect over their unsynced ⟨1,2⟩ and commit it, then crash.
-fn zk_4712(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 1);
-    sim.stall(&[1, 2, 3]);
-    sim.write_then(50);
-    sim.crash_now(&[3]);
-    sim.wait_for(1_500, |s| s.leader_at_least(2).is_some());
-    sim.crash_now(&[1, 2]);
-    sim.restart_now(&[1, 2, 3]);
-    sim.wait_for(2_000, |s| s.leader_at_least(2).is_some());
-    sim.finish();
-    sim
-}
+const ZK_4712: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 1,
+    steps: &[
+        Stall(&[1, 2, 3]),
+        WriteThen(50),
+        Crash(&[3]),
+        MaybeLeader(2, 1_500),
+        Crash(&[1, 2]),
+        Restart(&[1, 2, 3]),
+        MaybeLeader(2, 2_000),
+    ],
+};
 
 /// ZOOKEEPER-4785 (DIFFSyncTest `testTxnLoss_FailToPersistAndCommitTxns`), with S0,
 /// S1, S2 = 1, 2, 3: S2 leads and writes z0; kill S0; write z1; kill S1; restart S0,
-/// which ACKs NEWLEADER and fails to persist z1; kill S2 (and S0: its unpersisted z1
-/// is gone); start S1, S0 wins on its epoch; write z3; restart S2; z0, z1 and z3 must
-/// be everywhere.
-fn zk_4785(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 1);
-    sim.crash_now(&[1]);
-    sim.writes(1);
-    sim.crash_now(&[2]);
-    sim.wait_for(2_000, |s| !matches!(s.nodes[&3].role, Role::Leading(_)));
-    sim.restart_now(&[1]);
-    sim.stall(&[1]);
-    sim.wait_for(1_500, |s| s.leader_at_least(2).is_some());
-    sim.crash_now(&[3, 1]);
-    sim.restart_now(&[1, 2]);
-    sim.wait_for(2_000, |s| s.leader_at_least(2).is_some());
-    sim.writes(1);
-    sim.finish();
-    sim
-}
+/// which gets z1 by DIFF and fails to persist it; kill S2 (and S0: its unpersisted z1
+/// is gone); start S1 (S0 would win on its epoch); write z3; restart S2; z0, z1 and
+/// z3 must be everywhere.
+const ZK_4785: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 1,
+    steps: &[
+        Crash(&[1]),
+        Writes(1),
+        Crash(&[2]),
+        StepsDown(3),
+        Restart(&[1]),
+        Stall(&[1]),
+        MaybeLeader(2, 1_500),
+        Crash(&[3, 1]),
+        Restart(&[1, 2]),
+        MaybeLeader(2, 2_000),
+        Writes(1),
+    ],
+};
 
 /// ZOOKEEPER-4882: a follower's log write fails (a temporary disk error); Java went on
 /// with the txn in memory and not in its log. Here a failed write stops the server,
 /// which recovers from what its log holds and resyncs; the re-injected bug reports the
 /// write durable, and the next restart finds a hole.
-fn zk_4882(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 2);
-    sim.nodes.get_mut(&2).expect("node").fail_next_write = true;
-    sim.writes(3);
-    sim.crash_now(&[2]);
-    sim.restart_now(&[2]);
-    sim.expect_established(1, &[1, 2, 3]);
-    sim.finish();
-    sim
-}
+const ZK_4882: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 2,
+    steps: &[
+        FailNextWrite(2),
+        Writes(3),
+        Crash(&[2]),
+        Restart(&[2]),
+        Established(1, &[1, 2, 3]),
+    ],
+};
 
 /// ZOOKEEPER-4925: a follower whose window of committed txns has a hole becomes leader
 /// and DIFFs the hole to a learner behind it. Our window is the tail of the leader's
 /// own log, read at leadership start; the re-injected bug drops one txn from it.
-fn zk_4925(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(3, bugs, 2);
-    sim.crash_now(&[1]);
-    sim.writes(4);
-    sim.crash_now(&[3]);
-    sim.restart_now(&[1]);
-    sim.expect_established(2, &[1, 2]);
-    sim.finish();
-    sim
-}
+const ZK_4925: Scenario = Scenario {
+    voters: 3,
+    down: &[],
+    writes: 2,
+    steps: &[
+        Crash(&[1]),
+        Writes(4),
+        Crash(&[3]),
+        Restart(&[1]),
+        Established(2, &[1, 2]),
+    ],
+};
 
 /// ZOOKEEPER-5010: the leader crashes right after a create (an ephemeral in the JIRA;
 /// the kind of write does not matter here) that only one follower logged; that
 /// follower restarts holding it in its recovered database while the others elect and
 /// move on; it must come back without it (here by SNAP).
-fn zk_5010(bugs: Bugs) -> Sim {
-    let mut sim = epoch_one(5, bugs, 2);
-    sim.split(&[&[4, 5]]);
-    sim.write_then(100);
-    sim.crash_now(&[4, 5]);
-    sim.restart_now(&[4]);
-    sim.expect_established(2, &[1, 2, 3]);
-    sim.writes(2);
-    sim.split(&[]);
-    sim.expect_established(2, &[1, 2, 3, 4]);
-    sim.finish();
-    sim
-}
+const ZK_5010: Scenario = Scenario {
+    voters: 5,
+    down: &[],
+    writes: 2,
+    steps: &[
+        Split(&[&[4, 5]]),
+        WriteThen(100),
+        Crash(&[4, 5]),
+        Restart(&[4]),
+        Established(2, &[1, 2, 3]),
+        Writes(2),
+        Split(&[]),
+        Established(2, &[1, 2, 3, 4]),
+    ],
+};
 
 fn canary(canary: Canary) -> Option<Bugs> {
     Some(Bugs {
@@ -2211,7 +2326,12 @@ fn canary(canary: Canary) -> Option<Bugs> {
 fn zookeeper_1154_an_old_leader_is_not_diffed_past_its_uncommitted_txn() {
     let bugs = canary(Canary::LeaderDiffsInsteadOfTrunc);
     let caught = ["ProcessConsistency", "Agreement"];
-    scenario(zk_1154, &["3 loads snapshot at 0x200000001"], bugs, &caught);
+    scenario(
+        &ZK_1154,
+        &["3 loads snapshot at 0x200000001"],
+        bugs,
+        &caught,
+    );
 }
 
 #[test]
@@ -2221,7 +2341,7 @@ fn zookeeper_2845_trunc_takes_an_uncommitted_txn_out_of_the_recovered_database()
         ..Bugs::default()
     });
     scenario(
-        zk_2845,
+        &ZK_2845,
         &["3 truncates to 0x100000003"],
         bugs,
         &["ProcessConsistency"],
@@ -2236,39 +2356,39 @@ fn zookeeper_3642_a_crash_inside_a_snap_load_leaves_no_partial_snapshot() {
     });
     let evidence = ["1 crashes loading the snapshot", "1 loads snapshot"];
     let caught = ["ProcessConsistency", "LocalPrimaryOrder", "Agreement"];
-    scenario(zk_3642, &evidence, bugs, &caught);
+    scenario(&ZK_3642, &evidence, bugs, &caught);
 }
 
 #[test]
 fn zookeeper_3911_newleader_is_acked_only_after_the_diff_is_durable() {
     let bugs = canary(Canary::LearnerAcksNewLeaderBeforePersist);
-    scenario(zk_3911, &["2 gets DIFF"], bugs, LOSS);
+    scenario(&ZK_3911, &["2 gets DIFF"], bugs, LOSS);
 }
 
 #[test]
 fn zookeeper_4394_commits_between_the_newleader_ack_and_uptodate_are_taken() {
     let bugs = canary(Canary::LearnerFailsOnCommitAfterNewLeader);
     let evidence = ["between its NEWLEADER ACK and UPTODATE"];
-    scenario(zk_4394, &evidence, bugs, &["MessageIllegal"]);
+    scenario(&ZK_4394, &evidence, bugs, &["MessageIllegal"]);
 }
 
 #[test]
 fn zookeeper_4643_current_epoch_is_written_only_after_the_synced_txns() {
     let bugs = canary(Canary::LearnerWritesEpochBeforePersist);
-    scenario(zk_4643, &["1 gets DIFF"], bugs, LOSS);
+    scenario(&ZK_4643, &["1 gets DIFF"], bugs, LOSS);
 }
 
 #[test]
 fn zookeeper_4646_no_newleader_ack_while_log_writes_are_in_flight() {
     let bugs = canary(Canary::LearnerAcksNewLeaderBeforePersist);
-    scenario(zk_4646, &["4 gets DIFF"], bugs, LOSS);
+    scenario(&ZK_4646, &["4 gets DIFF"], bugs, LOSS);
 }
 
 #[test]
 fn zookeeper_4685_no_proposal_ack_before_the_newleader_ack() {
     let bugs = canary(Canary::LearnerAcksProposalBeforeNewLeader);
     scenario(
-        zk_4685,
+        &ZK_4685,
         &["1 gets DIFF 0x100000005"],
         bugs,
         &["AckConsistent"],
@@ -2282,13 +2402,13 @@ fn zookeeper_4712_a_new_role_does_not_trust_the_old_roles_writes() {
         ..Bugs::default()
     });
     let caught = [LOSS, &["ApplyOnlyDurable"]].concat();
-    scenario(zk_4712, &["2 established in epoch 2"], bugs, &caught);
+    scenario(&ZK_4712, &["2 established in epoch 2"], bugs, &caught);
 }
 
 #[test]
 fn zookeeper_4785_a_txn_acked_in_sync_but_not_persisted_is_not_lost() {
     let bugs = canary(Canary::LearnerAcksNewLeaderBeforePersist);
-    scenario(zk_4785, &["1 gets DIFF"], bugs, LOSS);
+    scenario(&ZK_4785, &["1 gets DIFF"], bugs, LOSS);
 }
 
 #[test]
@@ -2298,7 +2418,7 @@ fn zookeeper_4882_a_failed_log_write_stops_the_server() {
         ..Bugs::default()
     });
     let caught = ["ProcessConsistency", "LocalPrimaryOrder", "Agreement"];
-    scenario(zk_4882, &["2 fails to write"], bugs, &caught);
+    scenario(&ZK_4882, &["2 fails to write"], bugs, &caught);
 }
 
 #[test]
@@ -2308,7 +2428,7 @@ fn zookeeper_4925_a_new_leader_diffs_no_hole() {
         ..Bugs::default()
     });
     scenario(
-        zk_4925,
+        &ZK_4925,
         &["1 gets DIFF"],
         bugs,
         &["LocalPrimaryOrder", "Agreement"],
@@ -2322,7 +2442,7 @@ fn zookeeper_5010_an_uncommitted_create_leaves_the_follower_that_logged_it() {
         ..Bugs::default()
     });
     scenario(
-        zk_5010,
+        &ZK_5010,
         &["4 loads snapshot"],
         bugs,
         &["ProcessConsistency"],
