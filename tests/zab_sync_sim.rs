@@ -1735,6 +1735,7 @@ struct Totals {
     acked: u64,
     epochs: u64,
     syncs: [u64; 3],
+    commits_after_new_leader: u64,
 }
 
 fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
@@ -1749,6 +1750,7 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         acked: 0,
         epochs: 0,
         syncs: [0; 3],
+        commits_after_new_leader: 0,
     };
     for seed in seeds.list {
         let mut sim = Sim::new(seed, voters, observer, Bugs::default());
@@ -1775,13 +1777,15 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         t.delivered += sim.global.len() as u64;
         t.acked += sim.acked.len() as u64;
         t.epochs += sim.established.len() as u64;
+        t.commits_after_new_leader += sim.commits_after_new_leader;
         for (a, b) in t.syncs.iter_mut().zip(sim.syncs) {
             *a += b;
         }
     }
     println!(
         "{voters} voters{}: {} seeds, {} events, {} simulated s, {} txns committed, {} writes \
-         acknowledged, {} epochs established, syncs DIFF/TRUNC/SNAP {:?}, {:.2} s wall",
+         acknowledged, {} epochs established, syncs DIFF/TRUNC/SNAP {:?}, {} COMMITs between a \
+         NEWLEADER ACK and UPTODATE, {:.2} s wall",
         if observer { " + observer" } else { "" },
         t.runs,
         t.events,
@@ -1790,6 +1794,7 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         t.acked,
         t.epochs,
         t.syncs,
+        t.commits_after_new_leader,
         started.elapsed().as_secs_f64()
     );
 }
