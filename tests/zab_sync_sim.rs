@@ -1696,6 +1696,9 @@ impl Sim {
 fn scenario(sc: &Scenario, evidence: &[&str], bugs: Option<Bugs>, caught_by: &[&str]) {
     let sim = run_scenario(sc, Bugs::default());
     let log = sim.log.join("\n");
+    if std::env::var("SYNC_SIM_SCENARIO_LOG").is_ok() {
+        println!("{log}");
+    }
     assert_eq!(sim.failure, None, "{log}");
     for e in evidence {
         assert!(sim.logged(e), "no {e:?} in the run:\n{log}");
