@@ -1021,10 +1021,7 @@ impl Sim {
                 self.nodes.get_mut(&sid).expect("node").disk.current_epoch = epoch;
             }
             leader::Action::Persist(txn) => {
-                self.proposed
-                    .entry(txn.zxid)
-                    .or_default()
-                    .insert(txn.data.clone());
+                self.proposal(sid, &txn);
                 self.persist(sid, txn);
             }
             leader::Action::Apply { through } => self.apply(sid, through, true),
@@ -1326,6 +1323,21 @@ impl Sim {
             .expect("node")
             .delivered
             .push((z, t.data));
+    }
+
+    /// Records a leader's proposal (for `Integrity`). `PrimaryUniqueness` over the
+    /// whole run (the spec's `Leadership2`): one zxid is only ever proposed with one
+    /// txn, or two primaries broadcast in one epoch.
+    fn proposal(&mut self, sid: Sid, txn: &Txn) {
+        let seen = self.proposed.entry(txn.zxid).or_default();
+        seen.insert(txn.data.clone());
+        if seen.len() > 1 {
+            let what = format!(
+                "{sid} proposes {:#x} {:?}, also proposed as {seen:?}",
+                txn.zxid, txn.data
+            );
+            self.fail("PrimaryUniqueness", what);
+        }
     }
 
     /// `PrimaryIntegrity`: a learner of an established leader of epoch `e` delivers a
@@ -2504,10 +2516,19 @@ fn each_checker_fails_by_its_name() {
     );
     expect(&sim, "PrimaryIntegrity");
 
-    // PrimaryUniqueness: two servers established in one epoch.
+    // PrimaryUniqueness: two servers established in one epoch; two txns proposed at
+    // one zxid.
     let mut sim = Sim::script(3, Bugs::default());
     sim.established(1, 4);
     sim.established(2, 4);
+    expect(&sim, "PrimaryUniqueness");
+    let mut sim = Sim::script(3, Bugs::default());
+    let a = txn(&mut sim, z(4, 1), "a");
+    let b = Txn {
+        zxid: a.zxid,
+        data: Bytes::from("b"),
+    };
+    sim.proposal(2, &b);
     expect(&sim, "PrimaryUniqueness");
 
     // SessionFIFO: a session's second write commits before its first.
