@@ -52,6 +52,9 @@ cargo test --release --workspace --all-targets
 # The seed is random unless RINGKEEPER_FAULTS_SEED is set; a failure prints it.
 step "faults: 45 s of register/set/queue/ephemeral/lock load on standalone ringkeeper under kill/pause/partition/link/disk/torn/corrupt, checked"
 cargo build --release -p ringkeeper-faults
+# `cargo test` left target/release/ringkeeper linked to its own build, whose library
+# has the tests' `zab-canary` feature; link the release build back (no compiling).
+cargo build --release --bins
 faults_seed=()
 if [ -n "${RINGKEEPER_FAULTS_SEED:-}" ]; then faults_seed=(--seed "$RINGKEEPER_FAULTS_SEED"); fi
 target/release/ringkeeper-faults run --target ringkeeper --duration-s 45 \

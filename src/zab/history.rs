@@ -29,12 +29,17 @@ pub struct ZabConfig {
     /// `zookeeper.commitLogCount`.
     pub commit_log_count: usize,
     /// A deliberate bug, for the simulator's canaries only; [`Canary::None`] otherwise.
+    /// Only with the `zab-canary` feature, which only tests turn on.
+    #[cfg(feature = "zab-canary")]
     #[doc(hidden)]
     pub canary: Canary,
 }
 
 /// Deliberate bugs the simulator (`tests/zab_sync_sim.rs`) switches on to prove its
-/// checkers catch them. Never set outside tests.
+/// checkers catch them, several of them ZooKeeper's own sync bugs put back (the table
+/// in `docs/zab.md`). Compiled only with the `zab-canary` feature (tests); the machines
+/// test them through `canary!` (`zab/mod.rs`), which is `false` without it.
+#[cfg(feature = "zab-canary")]
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Canary {
@@ -48,6 +53,18 @@ pub enum Canary {
     LeaderSyncsLearnerAhead,
     /// The leader syncs learners without waiting for a quorum of ACKEPOCHs.
     LeaderSkipsEpochAckQuorum,
+    /// The leader sends DIFF where TRUNC (or SNAP) is due: a learner holding txns the
+    /// leader never committed keeps them (ZOOKEEPER-1154).
+    LeaderDiffsInsteadOfTrunc,
+    /// The learner writes `currentEpoch` on NEWLEADER before the synced txns are
+    /// durable; a crash in between leaves a high epoch over a short log
+    /// (ZOOKEEPER-4643).
+    LearnerWritesEpochBeforePersist,
+    /// The learner ACKs synced proposals before its NEWLEADER ACK (ZOOKEEPER-4685).
+    LearnerAcksProposalBeforeNewLeader,
+    /// The learner gives up on a COMMIT that arrives between its NEWLEADER ACK and
+    /// UPTODATE (ZOOKEEPER-4394, where Java's learner threw a NullPointerException).
+    LearnerFailsOnCommitAfterNewLeader,
 }
 
 impl Default for ZabConfig {
@@ -57,6 +74,7 @@ impl Default for ZabConfig {
             init_limit: 10,
             sync_limit: 5,
             commit_log_count: DEFAULT_COMMIT_LOG_COUNT,
+            #[cfg(feature = "zab-canary")]
             canary: Canary::None,
         }
     }
@@ -246,6 +264,26 @@ fn queue_committed_proposals(peer: Zxid, log: &CommittedLog) -> Option<SyncPlan>
     match op? {
         (false, zxid) => Some(SyncPlan::Diff { zxid, txns }),
         (true, zxid) => Some(SyncPlan::Trunc { zxid, txns }),
+    }
+}
+
+/// The [`Canary::LeaderDiffsInsteadOfTrunc`] plan: where `plan` would cut the learner's
+/// log (TRUNC) or replace it (SNAP although the learner is inside the window), DIFF
+/// the txns above its zxid instead, so it keeps whatever it holds that we do not.
+#[cfg(feature = "zab-canary")]
+#[doc(hidden)]
+pub fn diff_instead_of_trunc(peer: Zxid, log: &CommittedLog, plan: SyncPlan) -> SyncPlan {
+    let keep = match &plan {
+        SyncPlan::Trunc { .. } => true,
+        SyncPlan::Snap { .. } => peer >= log.min_zxid(),
+        SyncPlan::Diff { .. } => false,
+    };
+    if !keep {
+        return plan;
+    }
+    SyncPlan::Diff {
+        zxid: log.max_zxid(),
+        txns: log.txns().filter(|t| t.zxid > peer).cloned().collect(),
     }
 }
 

@@ -15,6 +15,22 @@
 //! `FLEHandleNotmsg`, ...). `docs/zab.md` maps the spec to the code and lists what is
 //! still to come.
 
+/// Whether the deliberate bug `$bug` ([`history::Canary`]) is switched on in `$config`:
+/// always `false` unless the `zab-canary` feature (tests only) is on, so the release
+/// server carries no canary. Defined before the modules so that they see it.
+#[cfg(feature = "zab-canary")]
+macro_rules! canary {
+    ($config:expr, $bug:ident) => {
+        $config.canary == $crate::zab::history::Canary::$bug
+    };
+}
+#[cfg(not(feature = "zab-canary"))]
+macro_rules! canary {
+    ($config:expr, $bug:ident) => {
+        false
+    };
+}
+
 pub mod fle;
 pub mod history;
 pub mod leader;

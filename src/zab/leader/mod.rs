@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
-use super::history::{sync_follower, Canary, CommittedLog, SyncPlan, Txn, ZabConfig};
+use super::history::{sync_follower, CommittedLog, SyncPlan, Txn, ZabConfig};
 use super::quorum::QuorumMaj;
 use super::wire::payload::{
     AckEpoch, Bare, LeaderInfo, LearnerInfo, LearnerKind, NewLeader, Ping, LEARNER_PROTOCOL_VERSION,
@@ -480,7 +480,7 @@ impl Leader {
         let sid = h.sid;
         if ack.current_epoch != AckEpoch::ALREADY_ACCEPTED {
             let theirs = (i64::from(ack.current_epoch), ack.last_zxid);
-            if theirs > self.summary && self.config.canary != Canary::LeaderSyncsLearnerAhead {
+            if theirs > self.summary && !canary!(self.config, LeaderSyncsLearnerAhead) {
                 return self.close(
                     conn,
                     format!(
@@ -499,7 +499,7 @@ impl Leader {
 
     /// The end of `waitForEpochAck`: the epoch becomes current and learners are synced.
     fn check_epoch_ack_quorum(&mut self, now: u64, out: &mut Vec<Action>) {
-        let skip = self.config.canary == Canary::LeaderSkipsEpochAckQuorum;
+        let skip = canary!(self.config, LeaderSkipsEpochAckQuorum);
         if self.phase != Phase::WaitEpochAcks
             || !(skip || self.quorum.contains_quorum(&self.electing))
         {
@@ -534,6 +534,12 @@ impl Leader {
         let peer = h.peer_last_zxid;
         let follower = h.follower();
         let plan = sync_follower(peer, &self.history);
+        #[cfg(feature = "zab-canary")]
+        let plan = if canary!(self.config, LeaderDiffsInsteadOfTrunc) {
+            super::history::diff_instead_of_trunc(peer, &self.history, plan)
+        } else {
+            plan
+        };
         let last_queued = plan.last_queued(peer);
         let pairs = match plan {
             SyncPlan::Diff { zxid, txns } => {

@@ -10,7 +10,8 @@ const CONFIG: ZabConfig = ZabConfig {
     init_limit: 10,
     sync_limit: 5,
     commit_log_count: 3,
-    canary: Canary::None,
+    #[cfg(feature = "zab-canary")]
+    canary: crate::zab::history::Canary::None,
 };
 
 fn quorum(voters: i64, observers: i64) -> QuorumMaj {

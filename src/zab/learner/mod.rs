@@ -32,7 +32,7 @@
 
 use std::collections::VecDeque;
 
-use super::history::{Canary, Txn, ZabConfig};
+use super::history::{Txn, ZabConfig};
 use super::wire::payload::{
     AckEpoch, Bare, LeaderInfo, LearnerInfo, LearnerKind, NewLeader, Ping, LEARNER_PROTOCOL_VERSION,
 };
@@ -360,6 +360,12 @@ impl Learner {
     fn process_in_sync(&mut self, p: QuorumPacket, out: &mut Vec<Action>) {
         match p.kind {
             PacketType::Proposal => self.process_proposal(p, out),
+            PacketType::Commit
+                if self.new_leader_acked
+                    && canary!(self.config, LearnerFailsOnCommitAfterNewLeader) =>
+            {
+                self.go_looking("NullPointerException on a COMMIT after NEWLEADER", out)
+            }
             PacketType::Commit => self.process_commit(p.zxid, out),
             PacketType::NewLeader => self.process_new_leader(&p, out),
             PacketType::UpToDate => self.process_up_to_date(out),
@@ -454,6 +460,14 @@ impl Learner {
             );
         }
         self.new_leader_needs = Some(self.last_logged);
+        if canary!(self.config, LearnerWritesEpochBeforePersist)
+            && self.current_epoch != nl.new_epoch
+        {
+            self.current_epoch = nl.new_epoch;
+            out.push(Action::WriteCurrentEpoch {
+                epoch: nl.new_epoch,
+            });
+        }
         self.ack_new_leader(out);
     }
 
@@ -462,7 +476,7 @@ impl Learner {
         let (Some(needs), Some(epoch)) = (self.new_leader_needs, self.new_epoch) else {
             return;
         };
-        let canary = self.config.canary == Canary::LearnerAcksNewLeaderBeforePersist;
+        let canary = canary!(self.config, LearnerAcksNewLeaderBeforePersist);
         if self.new_leader_acked || (self.persisted < needs && !canary) {
             return;
         }
@@ -496,6 +510,9 @@ impl Learner {
             return;
         }
         self.persisted = through;
+        if canary!(self.config, LearnerAcksProposalBeforeNewLeader) {
+            self.send_acks(out);
+        }
         self.ack_new_leader(out);
         self.send_acks(out);
         if self.phase == Phase::Broadcast {
@@ -507,7 +524,7 @@ impl Learner {
     /// NEWLEADER ACK is out. Proposals committed during sync need none; later ones get
     /// one even when already committed (a leader ignores those ACKs).
     fn send_acks(&mut self, out: &mut Vec<Action>) {
-        if !self.new_leader_acked {
+        if !self.new_leader_acked && !canary!(self.config, LearnerAcksProposalBeforeNewLeader) {
             return;
         }
         while let Some(&zxid) = self.unacked.front() {

@@ -10,7 +10,8 @@ const CONFIG: ZabConfig = ZabConfig {
     init_limit: 10,
     sync_limit: 5,
     commit_log_count: 8,
-    canary: Canary::None,
+    #[cfg(feature = "zab-canary")]
+    canary: crate::zab::history::Canary::None,
 };
 
 /// Server 2, accepted and current epoch 1, log ending at (1,3).
