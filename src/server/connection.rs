@@ -482,7 +482,7 @@ async fn handshake(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<(),
                     old.outbox.close_after_flush();
                 }
             }
-            core.touched.borrow_mut().insert(session);
+            core.touches.mark(core.idx, session);
             let resp = ConnectResponse {
                 protocol_version: 0,
                 timeout_ms,
@@ -526,7 +526,7 @@ async fn handle_frame(core: &Rc<Core>, conn: &Rc<Conn>, frame: Bytes) -> Result<
     }
     let body = frame.slice(8..);
     let session = conn.session.get();
-    core.touched.borrow_mut().insert(session);
+    core.touches.mark(core.idx, session);
 
     let request = match Request::decode(header.op, body.clone()) {
         Ok(r) => r,

@@ -57,8 +57,6 @@ pub enum ToQuorum {
         conn: ConnId,
         req: ConnectRequest,
     },
-    /// Sessions that showed activity since the last batch; keeps them from expiring.
-    Touch(Vec<i64>),
     /// A connection ended without closing its session (the session lives on until
     /// its timeout).
     Disconnected {

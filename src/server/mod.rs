@@ -28,6 +28,7 @@ mod shutdown;
 mod signal;
 pub mod stats;
 mod tls;
+mod touches;
 
 pub use session_core::Core;
 
@@ -123,6 +124,7 @@ pub fn run(
     let cfg = Arc::new(cfg);
     let n = cfg.session_cores;
     let stats = Arc::new(stats::ServerStats::new(n));
+    let touches = Arc::new(touches::TouchBoard::new(n));
     if cfg.ensemble {
         // Nobody is served until this member has a leader and is synchronized.
         stats.set_mode(stats::ServerMode::NotServing);
@@ -222,6 +224,7 @@ pub fn run(
         let cfg = cfg.clone();
         let stats = stats.clone();
         let first = first.clone();
+        let touches = touches.clone();
         move || {
             quorum::run(
                 cfg,
@@ -231,6 +234,7 @@ pub fn run(
                     outs: to_session_tx,
                     ins: to_quorum_rx,
                     retired,
+                    touches,
                 },
                 stats,
                 quorum_stop,
@@ -272,6 +276,7 @@ pub fn run(
         let start = session_core::CoreStart {
             idx: i,
             cfg: cfg.clone(),
+            touches: touches.clone(),
             last_zxid,
             stats: stats.clone(),
             listener: acceptor::ClientListener {

@@ -10,7 +10,7 @@
 //! is `Rc`/`RefCell`, and no borrow is held across an `.await`.
 
 use std::cell::{Cell, Ref, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{mpsc, Arc};
@@ -20,6 +20,7 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 
 use super::conn::{Conn, Handshake, Pending};
 use super::frame_out;
+use super::touches::TouchBoard;
 use super::messages::{Committed, ConnId, CoreIdx, GatherKind, GatherPart, ToQuorum, ToSession};
 use super::published::{Published, Retire};
 use super::replies;
@@ -55,8 +56,8 @@ pub struct Core {
     /// zxid of the last txn this core has taken: what its replies carry.
     pub last_zxid: Cell<i64>,
     pub to_quorum: ConnectedSender<ToQuorum>,
-    /// Sessions active since the last touch batch.
-    pub touched: RefCell<HashSet<i64>>,
+    /// Where this core marks sessions with traffic (see `touches`).
+    pub touches: Arc<TouchBoard>,
     pub next_conn: Cell<ConnId>,
     pub stats: Arc<ServerStats>,
     pub started: Instant,
@@ -605,6 +606,7 @@ pub struct CoreStart {
     pub stop: StopNotice,
     pub report: mpsc::Sender<Drained>,
     pub retire: Retire,
+    pub touches: Arc<TouchBoard>,
 }
 
 /// Runs a session core until the server stops.
@@ -617,6 +619,7 @@ pub async fn run(
     let CoreStart {
         idx,
         cfg,
+        touches,
         last_zxid,
         stats,
         listener,
@@ -646,7 +649,7 @@ pub async fn run(
         awaiting_session: RefCell::new(HashMap::new()),
         last_zxid: Cell::new(last_zxid),
         to_quorum,
-        touched: RefCell::new(HashSet::new()),
+        touches,
         next_conn: Cell::new(1),
         stats,
         started: Instant::now(),
@@ -666,27 +669,6 @@ pub async fn run(
             applier.on_message(msg);
         }
         tracing::error!("session core {}: quorum core went away", applier.idx);
-    })
-    .detach();
-
-    // Touches go to the quorum core twice per tick, so a session with traffic never
-    // reaches its expiry bucket (the smallest timeout is two ticks).
-    let toucher = core.clone();
-    glommio::spawn_local(async move {
-        let period = Duration::from_millis(u64::from(toucher.cfg.tick_time_ms / 2).max(1));
-        loop {
-            glommio::timer::sleep(period).await;
-            let batch: Vec<i64> = toucher.touched.borrow_mut().drain().collect();
-            if !batch.is_empty()
-                && toucher
-                    .to_quorum
-                    .send(ToQuorum::Touch(batch))
-                    .await
-                    .is_err()
-            {
-                break;
-            }
-        }
     })
     .detach();
 

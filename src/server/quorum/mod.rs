@@ -41,6 +41,7 @@ use super::published::Published;
 use super::session_core::wall_clock_ms;
 use super::shutdown::StopNotice;
 use super::signal::Signal;
+use super::touches::TouchBoard;
 use super::stats::{ServerStats, Stage};
 use crate::config::Config;
 use crate::proto::{ErrorCode, Id, OpCode, Request};
@@ -128,6 +129,8 @@ struct Quorum {
     newest: RefCell<Arc<Published>>,
     /// Entries the session cores moved past, dropped here (see `published::Retire`).
     retired: std::sync::mpsc::Receiver<Arc<Published>>,
+    /// Sessions the session cores marked as having traffic (`gather_touches`).
+    touches: Arc<TouchBoard>,
     /// Changes of txns prepared but not yet applied to the committed tree.
     outstanding: RefCell<Outstanding>,
     /// zxid of the last txn applied to the committed tree.
@@ -226,13 +229,6 @@ impl Quorum {
                 session,
                 timeout_ms,
             }),
-            ToQuorum::Touch(ids) => {
-                let role = self.role.borrow().clone();
-                if let Role::Following(f) = role {
-                    f.touched(self, &ids);
-                }
-                self.sessions.touch(ids, self.now_ms());
-            }
             ToQuorum::Revalidate { core, conn, req } if self.is_following() => {
                 let role = self.role.borrow().clone();
                 if let Role::Following(f) = role {
@@ -694,6 +690,20 @@ impl Quorum {
         }
     }
 
+    /// Takes the sessions the session cores marked: they are alive now here, and a
+    /// follower reports them in its next PING reply.
+    fn gather_touches(&self) {
+        let ids = self.touches.take();
+        if ids.is_empty() {
+            return;
+        }
+        let role = self.role.borrow().clone();
+        if let Role::Following(f) = role {
+            f.touched(self, &ids);
+        }
+        self.sessions.touch(ids, self.now_ms());
+    }
+
     /// Session expiry and container reaping, on the tick.
     async fn timers(&self) {
         let tick = Duration::from_millis(u64::from(self.cfg.tick_time_ms.max(1)));
@@ -714,6 +724,8 @@ impl Quorum {
                 last_purge = Instant::now();
                 snapshots::purge(&self.cfg);
             }
+            // Before any expiry: a session with traffic since the last tick is alive.
+            self.gather_touches();
             if !self.is_authority() {
                 // Only the leader expires sessions and reaps nodes; the others follow
                 // the txns it commits.
@@ -748,6 +760,8 @@ pub struct Channels {
     pub outs: Vec<SharedSender<ToSession>>,
     pub ins: Vec<SharedReceiver<ToQuorum>>,
     pub retired: std::sync::mpsc::Receiver<Arc<Published>>,
+    /// Sessions with client traffic, marked by the session cores.
+    pub touches: Arc<TouchBoard>,
 }
 
 /// Runs the quorum core until the process ends.
@@ -755,7 +769,12 @@ pub async fn run(
     cfg: Arc<Config>,
     durable: Durable,
     newest: Arc<Published>,
-    Channels { outs, ins, retired }: Channels,
+    Channels {
+        outs,
+        ins,
+        retired,
+        touches,
+    }: Channels,
     stats: Arc<ServerStats>,
     stop: StopNotice,
     ensemble: Option<crate::config::QuorumConfig>,
@@ -806,6 +825,7 @@ pub async fn run(
         tree: RefCell::new(durable.tree),
         newest: RefCell::new(newest),
         retired,
+        touches,
         outstanding: RefCell::new(Outstanding::new()),
         applied: Cell::new(last_zxid),
         last_zxid: Cell::new(last_zxid),

@@ -982,7 +982,9 @@ impl Following {
             match a {
                 A::Send(p) => {
                     let p = if p.kind == PacketType::Ping {
-                        // The machine answers PING; the touch table is ours to fill.
+                        // The machine answers PING; the touch table is ours to fill,
+                        // with every session marked up to this moment.
+                        q.gather_touches();
                         let touches: Vec<SessionTouch> = self
                             .touches
                             .borrow_mut()
