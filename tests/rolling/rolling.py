@@ -610,10 +610,15 @@ def main():
                     + "; ".join(f"{p}: {a.get(p)} vs {b.get(p)}" for p in diff[:3])
                 )
         for sid, d in dumps.items():
+            missing = [
+                path
+                for w in workers
+                for _, kind, path, data, _ in w.acks
+                if kind == "create" and data is not None and (path not in d or d[path][0] != data)
+            ]
+            if missing:
+                failures.append(f"server {sid}: {len(missing)} acknowledged creates missing, e.g. {missing[:3]}")
             for w in workers:
-                for _, kind, path, data, _ in w.acks:
-                    if kind == "create" and data is not None and (path not in d or d[path][0] != data):
-                        failures.append(f"server {sid}: acknowledged create {path} missing")
                 got = d.get(f"/rolling/ctr/{w.name}")
                 ok = {str(w.counter_last_acked).encode(), str(w.counter_last_tried).encode()}
                 if got is None or got[0] not in ok:
@@ -631,7 +636,10 @@ def main():
         # Closed sessions leave no ephemeral behind (orphans) on any member.
         for m in members:
             zk = single(m.client_port)
-            left = zk.get_children("/rolling/eph")
+            try:
+                left = zk.get_children("/rolling/eph")
+            except NoNodeError:
+                left = ["(no /rolling/eph at all)"]
             zk.stop()
             zk.close()
             if left:
@@ -684,6 +692,7 @@ def main():
                 "steps": steps,
                 "errors": errors,
                 "failures": failures,
+                "gaps_over_300ms": [(a, b - a) for a, b in zip(acks, acks[1:]) if b - a > 0.3],
                 "events": {w.name: w.event_log for w in workers},
                 "states": {w.name: [(t, str(st)) for t, st in w.states] for w in workers},
             },
