@@ -448,10 +448,11 @@ def single(port):
 
 
 def max_gap(times, lo, hi):
-    """The longest interval between consecutive acks that starts in [lo, hi)."""
+    """The longest interval between consecutive acks that ends in (lo, hi]: the last
+    ack before a stop often comes a moment before the step's clock starts."""
     best = 0.0
     for prev, t in zip(times, times[1:]):
-        if lo <= prev < hi:
+        if lo < t <= hi:
             best = max(best, t - prev)
     return best
 
@@ -463,6 +464,9 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--clients", type=int, default=6)
     ap.add_argument("--dwell", type=float, default=3.0, help="seconds of load after each step")
+    ap.add_argument(
+        "--stop", choices=["term", "kill"], default="term", help="how a member is stopped: SIGTERM or SIGKILL"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the members' dirs on success")
     args = ap.parse_args()
 
@@ -548,7 +552,10 @@ def main():
                 name = f"{m.kind}->{to_kind} server {m.sid} ({role})"
                 log(f"{name}: stopping {m.kind}, starting {to_kind} on its zoo.cfg, empty data dir")
                 t0 = time.time()
-                m.stop()
+                if args.stop == "kill":
+                    m.kill()
+                else:
+                    m.stop()
                 m.start(to_kind, wipe=True)
                 new_leader = wait_synced(m, name)
                 t1 = time.time()
@@ -655,7 +662,7 @@ def main():
     acks = sorted(t for w in workers for (t, *_rest) in w.acks)
     rows = []
     for i, s in enumerate(steps):
-        # A step's gaps: those that start between its stop and the next step's.
+        # A step's gaps: those that end between its stop and the next step's.
         lo = s["t0"]
         hi = steps[i + 1]["t0"] if i + 1 < len(steps) else s["t1"] + args.dwell
         worst_client = max((max_gap([a[0] for a in w.acks], lo, hi) for w in workers), default=0)
