@@ -259,6 +259,7 @@ class Worker(threading.Thread):
         self.write_zxid = 0
         self.pending_deletes = []
         self.closing = False
+        self.paused = False
         self.rearm = False
         self.rearms = 0
         self.reconnect_rearm = set()
@@ -390,7 +391,8 @@ class Worker(threading.Thread):
             while not self.run_state["stop_all"].is_set():
                 try:
                     self._handle_events()
-                    if not self.run_state["stop_writes"].is_set():
+                    self.paused = self.run_state["pause"].is_set()
+                    if not self.run_state["stop_writes"].is_set() and not self.paused:
                         n += 1
                         self.one_round(n)
                     if n % 5 == 0 or self.run_state["stop_writes"].is_set():
@@ -447,12 +449,13 @@ def single(port):
     return zk
 
 
-def max_gap(times, lo, hi):
+def max_gap(times, lo, hi, pauses):
     """The longest interval between consecutive acks that ends in (lo, hi]: the last
-    ack before a stop often comes a moment before the step's clock starts."""
+    ack before a stop often comes a moment before the step's clock starts. Intervals
+    that overlap a checkpoint (writes paused on purpose) do not count."""
     best = 0.0
     for prev, t in zip(times, times[1:]):
-        if lo < t <= hi:
+        if lo < t <= hi and not any(prev < b and t > a for a, b in pauses):
             best = max(best, t - prev)
     return best
 
@@ -487,7 +490,8 @@ def main():
     failures = []
     steps = []
     workers = []
-    run = {"stop_writes": threading.Event(), "stop_all": threading.Event()}
+    run = {"stop_writes": threading.Event(), "stop_all": threading.Event(), "pause": threading.Event()}
+    pauses = []
 
     def modes():
         return [srvr(m.client_port) for m in members]
@@ -514,6 +518,57 @@ def main():
                     return members[leaders[0]].sid
             time.sleep(0.1)
         raise RuntimeError(f"{what}: not synced within {STEP_TIMEOUT_S} s: {modes()}")
+
+    def check_members(label):
+        """Every member: the same tree, every acknowledged write, one ephemeral per
+        client. Writes are stopped or paused while it runs."""
+        dumps = {}
+        for m in members:
+            zk = single(m.client_port)
+            dumps[m.sid] = walk(zk)
+            zk.stop()
+            zk.close()
+        base_sid = members[0].sid
+        for m in members[1:]:
+            a, b = dumps[base_sid], dumps[m.sid]
+            diff = sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))
+            if diff:
+                failures.append(
+                    f"{label}: trees of server {base_sid} and {m.sid} differ at {len(diff)} paths, e.g. "
+                    + "; ".join(f"{p}: {a.get(p)} vs {b.get(p)}" for p in diff[:3])
+                )
+        for sid, d in dumps.items():
+            missing = [
+                path
+                for w in workers
+                for _, kind, path, data, _ in w.acks
+                if kind == "create" and data is not None and (path not in d or d[path][0] != data)
+            ]
+            if missing:
+                failures.append(f"{label}: server {sid}: {len(missing)} acknowledged creates missing, e.g. {missing[:3]}")
+            for w in workers:
+                got = d.get(f"/rolling/ctr/{w.name}")
+                ok = {str(w.counter_last_acked).encode(), str(w.counter_last_tried).encode()}
+                if got is None or got[0] not in ok:
+                    failures.append(f"{label}: server {sid}: counter of {w.name} is {got and got[0]}, acked {w.counter_last_acked}")
+                eph = d.get(f"/rolling/eph/{w.name}")
+                if eph is None or eph[1][7] != w.session_id:
+                    failures.append(f"{label}: server {sid}: ephemeral of {w.name} (session 0x{w.session_id:x}) is {eph}")
+            extra = [p for p in d if p.startswith("/rolling/eph/")]
+            if len(extra) != len(workers):
+                failures.append(f"{label}: server {sid}: {len(extra)} ephemerals for {len(workers)} clients: {extra}")
+
+    def checkpoint(label):
+        """Pauses the writers, checks every member, lets them go on."""
+        run["pause"].set()
+        t0 = time.time()
+        deadline = t0 + 30
+        while time.time() < deadline and not all(w.paused or w.failed for w in workers):
+            time.sleep(0.05)
+        log(f"checkpoint {label}: writes paused, comparing the members")
+        check_members(label)
+        run["pause"].clear()
+        pauses.append((t0, time.time()))
 
     try:
         log(f"3 ZooKeeper 3.8 members under {root}")
@@ -566,6 +621,8 @@ def main():
                     failures.append(f"{name}: an empty data dir synced by {how}, expected SNAP")
                 done.add(m.sid)
                 time.sleep(args.dwell)
+                if len(steps) in (1, 3):
+                    checkpoint(f"after step {len(steps)}")
                 for w in workers:
                     if w.failed:
                         raise RuntimeError(f"client {w.name} died: {w.failed}")
@@ -600,42 +657,7 @@ def main():
             if w.failed:
                 failures.append(f"client {w.name} died: {w.failed}")
 
-        # Every member: the same tree, every acknowledged write, one ephemeral per client.
-        dumps = {}
-        for m in members:
-            zk = single(m.client_port)
-            dumps[m.sid] = walk(zk)
-            zk.stop()
-            zk.close()
-        base_sid = members[0].sid
-        for m in members[1:]:
-            a, b = dumps[base_sid], dumps[m.sid]
-            diff = sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))
-            if diff:
-                failures.append(
-                    f"trees of server {base_sid} and {m.sid} differ at {len(diff)} paths, e.g. "
-                    + "; ".join(f"{p}: {a.get(p)} vs {b.get(p)}" for p in diff[:3])
-                )
-        for sid, d in dumps.items():
-            missing = [
-                path
-                for w in workers
-                for _, kind, path, data, _ in w.acks
-                if kind == "create" and data is not None and (path not in d or d[path][0] != data)
-            ]
-            if missing:
-                failures.append(f"server {sid}: {len(missing)} acknowledged creates missing, e.g. {missing[:3]}")
-            for w in workers:
-                got = d.get(f"/rolling/ctr/{w.name}")
-                ok = {str(w.counter_last_acked).encode(), str(w.counter_last_tried).encode()}
-                if got is None or got[0] not in ok:
-                    failures.append(f"server {sid}: counter of {w.name} is {got and got[0]}, acked {w.counter_last_acked}")
-                eph = d.get(f"/rolling/eph/{w.name}")
-                if eph is None or eph[1][7] != w.session_id:
-                    failures.append(f"server {sid}: ephemeral of {w.name} (session 0x{w.session_id:x}) is {eph}")
-            extra = [p for p in d if p.startswith("/rolling/eph/")]
-            if len(extra) != len(workers):
-                failures.append(f"server {sid}: {len(extra)} ephemerals for {len(workers)} clients: {extra}")
+        check_members("the end")
         for w in workers:
             w.closing = True
             w.zk.stop()
@@ -665,8 +687,8 @@ def main():
         # A step's gaps: those that end between its stop and the next step's.
         lo = s["t0"]
         hi = steps[i + 1]["t0"] if i + 1 < len(steps) else s["t1"] + args.dwell
-        worst_client = max((max_gap([a[0] for a in w.acks], lo, hi) for w in workers), default=0)
-        rows.append((s["step"], s["synced_by"], s["t1"] - s["t0"], max_gap(acks, lo, hi), worst_client))
+        worst_client = max((max_gap([a[0] for a in w.acks], lo, hi, pauses) for w in workers), default=0)
+        rows.append((s["step"], s["synced_by"], s["t1"] - s["t0"], max_gap(acks, lo, hi, pauses), worst_client))
     errors = collections.Counter()
     for w in workers:
         errors.update(w.errors)
