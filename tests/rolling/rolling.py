@@ -99,12 +99,13 @@ def srvr(port):
 
 
 class Member:
-    def __init__(self, sid, root, ports, server_lines, rk_bin):
+    def __init__(self, sid, root, ports, server_lines, rk_bin, rk_props):
         self.sid = sid
         self.dir = os.path.join(root, f"s{sid}")
         self.data = os.path.join(self.dir, "data")
         self.client_port = ports[0]
         self.rk_bin = rk_bin
+        self.rk_props = rk_props
         self.kind = None
         self.proc = None
         self.runs = 0
@@ -158,6 +159,8 @@ class Member:
         else:
             out = open(os.path.join(self.dir, "rk.log"), "a")
             cmd = [self.rk_bin, "server", "-c", self.cfg]
+            for prop in self.rk_props:
+                cmd += ["-D", prop]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=self.dir
         )
@@ -413,6 +416,73 @@ class Worker(threading.Thread):
             self.failed = repr(e)
 
 
+class JavaWatcher:
+    """tests/rolling/WatchClient.java: the Java client's data and child watch, carried
+    across members by its setWatches, and its ephemeral."""
+
+    def __init__(self, out, hosts):
+        self.out = os.path.join(out, "java-client.txt")
+        classes = os.path.join(out, "java-classes")
+        os.makedirs(classes, exist_ok=True)
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "WatchClient.java")
+        subprocess.run(["javac", "-cp", CLASSPATH, "-d", classes, src], check=True)
+        with open(os.path.join(out, "java-client-log4j.properties"), "w") as f:
+            f.write(
+                "log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n"
+                f"log4j.appender.F.File={out}/java-client.log\n"
+                "log4j.appender.F.layout=org.apache.log4j.PatternLayout\n"
+                "log4j.appender.F.layout.ConversionPattern=%d{ISO8601} %-5p [%t] - %m%n\n"
+            )
+        open(self.out, "w").close()
+        self.proc = subprocess.Popen(
+            ["java", "-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+             f"-Dlog4j.configuration=file:{out}/java-client-log4j.properties",
+             "-cp", f"{classes}:{CLASSPATH}", "WatchClient", hosts, self.out],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(out, "java-client.err"), "w"),
+        )
+
+    def lines(self):
+        with open(self.out) as f:
+            return [line.split() for line in f if line.strip()]
+
+    def session(self):
+        for w in self.lines():
+            if w[1] == "SESSION":
+                return int(w[2], 16)
+        return None
+
+    def armed(self, path):
+        z = 0
+        for w in self.lines():
+            if w[1] == "ARM" and w[2] == path:
+                z = int(w[3], 16)
+        return z
+
+    def stop(self):
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def findings(self):
+        """What the Java client saw that it must not have."""
+        bad = []
+        last = {}
+        for w in self.lines():
+            if w[1] == "ARM":
+                z = int(w[3], 16)
+                if z < last.get(w[2], 0):
+                    bad.append(f"java: watch on {w[2]} armed again at 0x{z:x}, older than 0x{last[w[2]]:x}")
+                last[w[2]] = z
+            elif w[1] in ("STALE", "ERROR") or (w[1] == "STATE" and w[2] in ("Expired", "AuthFailed")):
+                bad.append("java: " + " ".join(w[1:]))
+        return bad
+
+
 def walk(zk):
     """{path: (data, stat)} for every node, read with pipelined async calls."""
     out = {}
@@ -470,6 +540,7 @@ def main():
     ap.add_argument(
         "--stop", choices=["term", "kill"], default="term", help="how a member is stopped: SIGTERM or SIGKILL"
     )
+    ap.add_argument("--rk-props", default="", help="'key=value ...': -D flags for every ringkeeper member")
     ap.add_argument("--keep", action="store_true", help="keep the members' dirs on success")
     args = ap.parse_args()
 
@@ -486,12 +557,16 @@ def main():
     os.makedirs(root)
     ports = [(free_port(), free_port(), free_port()) for _ in range(3)]
     lines = "".join(f"server.{i + 1}=127.0.0.1:{q}:{e}\n" for i, (_, q, e) in enumerate(ports))
-    members = [Member(i + 1, root, ports[i], lines, os.path.abspath(args.ringkeeper)) for i in range(3)]
+    members = [
+        Member(i + 1, root, ports[i], lines, os.path.abspath(args.ringkeeper), args.rk_props.split())
+        for i in range(3)
+    ]
     failures = []
     steps = []
     workers = []
     run = {"stop_writes": threading.Event(), "stop_all": threading.Event(), "pause": threading.Event()}
     pauses = []
+    java = None
 
     def modes():
         return [srvr(m.client_port) for m in members]
@@ -554,9 +629,14 @@ def main():
                 eph = d.get(f"/rolling/eph/{w.name}")
                 if eph is None or eph[1][7] != w.session_id:
                     failures.append(f"{label}: server {sid}: ephemeral of {w.name} (session 0x{w.session_id:x}) is {eph}")
+            if java is not None:
+                eph = d.get("/rolling/eph/java")
+                if eph is None or eph[1][7] != java.session():
+                    failures.append(f"{label}: server {sid}: the Java client's ephemeral is {eph}")
             extra = [p for p in d if p.startswith("/rolling/eph/")]
-            if len(extra) != len(workers):
-                failures.append(f"{label}: server {sid}: {len(extra)} ephemerals for {len(workers)} clients: {extra}")
+            clients = len(workers) + (java is not None)
+            if len(extra) != clients:
+                failures.append(f"{label}: server {sid}: {len(extra)} ephemerals for {clients} clients: {extra}")
 
     def checkpoint(label):
         """Pauses the writers, checks every member, lets them go on."""
@@ -593,6 +673,12 @@ def main():
             workers.append(w)
         for w in workers:
             w.start()
+        java = JavaWatcher(out, ",".join(f"127.0.0.1:{m.client_port}" for m in members))
+        deadline = time.time() + 30
+        while java.session() is None and time.time() < deadline:
+            time.sleep(0.1)
+        if java.session() is None:
+            raise RuntimeError(f"the Java client did not start: see {out}/java-client.err")
         time.sleep(args.dwell + 3)  # past ZooKeeper's 500 committed txns: an empty member gets SNAP
 
         phases = [("zk->rk", "zk" if args.zk_only else "rk"), ("rk->zk", "zk")]
@@ -643,9 +729,11 @@ def main():
             if all(
                 (w.armed.get("/rolling/shared") or 0) >= st.mzxid and (w.armed.get("/rolling/kids") or 0) >= pz
                 for w in workers
-            ):
+            ) and java.armed("/rolling/shared") >= st.mzxid and java.armed("/rolling/kids") >= pz:
                 break
             time.sleep(0.2)
+        if java.armed("/rolling/shared") < st.mzxid or java.armed("/rolling/kids") < pz:
+            failures.append("java: no event for the last change of a watched path")
         for w in workers:
             if (w.armed.get("/rolling/shared") or 0) < st.mzxid:
                 failures.append(f"{w.name}: no event for the last change of /rolling/shared (armed at {w.armed.get('/rolling/shared')})")
@@ -662,6 +750,8 @@ def main():
             w.closing = True
             w.zk.stop()
             w.zk.close()
+        java.stop()
+        failures.extend(java.findings())
         # Closed sessions leave no ephemeral behind (orphans) on any member.
         for m in members:
             zk = single(m.client_port)
@@ -677,6 +767,8 @@ def main():
         failures.append(f"aborted: {e!r}")
     finally:
         run["stop_all"].set()
+        if java is not None and java.proc.poll() is None:
+            java.proc.kill()
         for m in members:
             m.kill()
 
