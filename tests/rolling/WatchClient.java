@@ -7,7 +7,7 @@
 //
 // Writes one line per fact to OUT_FILE: "ARM <path> <zxid>" (armed again after an event,
 // at the zxid read back), "STATE <state>", "STALE <path> <armed> <seen> <seconds>" (a
-// plain read saw a newer zxid and no event came for 20 s), "ERROR <text>". It holds one
+// plain read saw a newer zxid and no event came for 2 s), "ERROR <text>". It holds one
 // ephemeral, /rolling/eph/java. It runs until its stdin closes, then closes its session.
 import java.io.FileWriter;
 import java.io.IOException;
@@ -26,7 +26,7 @@ import org.apache.zookeeper.data.Stat;
 public class WatchClient {
     static final String DATA = "/rolling/shared";
     static final String KIDS = "/rolling/kids";
-    static final long STALE_MS = 20_000;
+    static final long STALE_MS = 2_000; // as rolling.py's MISSING_EVENT_AFTER_S
 
     static PrintWriter out;
 

@@ -54,7 +54,12 @@ SESSION_TIMEOUT_S = 10.0
 # (ConnectionLoss) or the session was taken over by a newer connection (SessionMoved).
 ALLOWED_ERRORS = {"ConnectionLoss", "SessionMovedError", "ConnectionDropped"}
 # A watched path changed (a plain read saw a newer zxid) and no event came this long.
-MISSING_EVENT_AFTER_S = 2 * SESSION_TIMEOUT_S
+# ZooKeeper sends a watch's event before the reply of a later read on the same
+# connection, and after a reconnect the watches are armed again (kazoo) or carried by
+# setWatches (Java) before any read: only the event thread's lag is allowed for. Far
+# shorter than a step's dwell, so a watch a member dropped is caught while the client is
+# still there (its next move would send setWatches again and heal it).
+MISSING_EVENT_AFTER_S = 2.0
 STEP_TIMEOUT_S = 90
 
 
