@@ -9,8 +9,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 INTEROP_CACHE="${INTEROP_CACHE:-$ROOT/target/interop}"
 KAZOO_DIR="$INTEROP_CACHE/kazoo-${KAZOO_VERSION:-2.11.0}"
-BIN="${1:-$ROOT/target/release/ringkeeper}"
-shift || true
+BIN="$ROOT/target/release/ringkeeper"
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then BIN="$1"; shift; fi
 if [ "${INTEROP_SKIP_INSTALL:-0}" != 1 ]; then bash "$ROOT/tests/interop/install-deps.sh" >/dev/null; fi
 [ -x "$BIN" ] || { echo "run.sh: $BIN is not an executable ringkeeper (cargo build --release)" >&2; exit 2; }
 PYTHONPATH="$KAZOO_DIR" exec "$INTEROP_CACHE/venv/bin/python" "$HERE/rolling.py" --ringkeeper "$BIN" "$@"
