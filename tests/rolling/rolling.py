@@ -491,6 +491,37 @@ class JavaWatcher:
         return bad
 
 
+DOOMED = """
+import sys, time
+from kazoo.client import KazooClient
+zk = KazooClient(hosts=sys.argv[1], timeout=float(sys.argv[3]))
+zk.start(timeout=30)
+zk.create(sys.argv[2], ephemeral=True)
+print("%x" % zk.client_id[0], flush=True)
+time.sleep(3600)
+"""
+
+
+class Doomed:
+    """A client that holds an ephemeral and is then SIGKILLed: no closeSession, no more
+    pings. Its session must expire on whichever leader there is by then, and the
+    ephemeral go on every member."""
+
+    def __init__(self, name, hosts):
+        self.path = f"/rolling/doomed/{name}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", DOOMED, hosts, self.path, str(SESSION_TIMEOUT_S)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        self.session = int(self.proc.stdout.readline().strip() or "0", 16)
+        self.killed_at = None
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.killed_at = time.time()
+
+
 def walk(zk):
     """{path: (data, stat)} for every node, read with pipelined async calls."""
     out = {}
@@ -575,6 +606,7 @@ def main():
     run = {"stop_writes": threading.Event(), "stop_all": threading.Event(), "pause": threading.Event()}
     pauses = []
     java = None
+    doomed = None
 
     def modes():
         return [srvr(m.client_port) for m in members]
@@ -668,7 +700,7 @@ def main():
         log(f"ensemble up, leader {leader}")
         admin = KazooClient(hosts=",".join(f"127.0.0.1:{m.client_port}" for m in members))
         admin.start(timeout=60)
-        for p in ["/rolling/seq", "/rolling/ctr", "/rolling/eph", "/rolling/kids"]:
+        for p in ["/rolling/seq", "/rolling/ctr", "/rolling/eph", "/rolling/kids", "/rolling/doomed"]:
             admin.ensure_path(p)
         admin.ensure_path("/rolling/shared")
         admin.stop()
@@ -689,6 +721,10 @@ def main():
             raise RuntimeError(f"the Java client did not start: see {out}/java-client.err")
         time.sleep(args.dwell + 3)  # past ZooKeeper's 500 committed txns: an empty member gets SNAP
 
+        everyone = ",".join(f"127.0.0.1:{m.client_port}" for m in members)
+        doomed = {2: Doomed("under-first-leader", everyone), 5: Doomed("under-second-leader", everyone)}
+        if not all(d.session for d in doomed.values()):
+            raise RuntimeError("a doomed client did not start")
         phases = [("zk->rk", "zk" if args.zk_only else "rk"), ("rk->zk", "zk")]
         for _phase, to_kind in phases:
             done = set()
@@ -700,6 +736,9 @@ def main():
                 role = ms[m.sid - 1][0]
                 name = f"{m.kind}->{to_kind} server {m.sid} ({role})"
                 log(f"{name}: stopping {m.kind}, starting {to_kind} on its zoo.cfg, empty data dir")
+                if len(steps) + 1 in doomed:
+                    # Its session's expiry falls after the next step has moved the leadership.
+                    doomed[len(steps) + 1].kill()
                 t0 = time.time()
                 if args.stop == "kill":
                     m.kill()
@@ -756,6 +795,25 @@ def main():
                 failures.append(f"client {w.name} died: {w.failed}")
 
         check_members("the end")
+        # The killed clients' sessions: expired by the leader of the time, their
+        # ephemerals gone from every member (ZooKeeper's expiry runs in tick buckets:
+        # up to a tick and a half late).
+        latest = max(d.killed_at or time.time() for d in doomed.values())
+        deadline = latest + SESSION_TIMEOUT_S + 15
+        for m in members:
+            zk = single(m.client_port)
+            while True:
+                left = [d.path for d in doomed.values() if zk.exists(d.path) is not None]
+                if not left or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+                zk.sync("/")
+            zk.stop()
+            zk.close()
+            for path in left:
+                failures.append(
+                    f"server {m.sid}: {path} still there {time.time() - latest:.0f} s after its client was killed"
+                )
         for w in workers:
             w.closing = True
             w.zk.stop()
@@ -777,6 +835,9 @@ def main():
         failures.append(f"aborted: {e!r}")
     finally:
         run["stop_all"].set()
+        for d in (doomed or {}).values():
+            if d.proc.poll() is None:
+                d.proc.kill()
         if java is not None and java.proc.poll() is None:
             java.proc.kill()
         for m in members:
