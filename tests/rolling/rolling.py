@@ -103,6 +103,15 @@ def srvr(port):
     return mode, zxid
 
 
+def mntr(port):
+    """`mntr` as a dict of strings."""
+    out = {}
+    for line in four_letter(port, "mntr").splitlines():
+        k, _, v = line.partition("\t")
+        out[k.strip()] = v.strip()
+    return out
+
+
 class Member:
     def __init__(self, sid, root, ports, server_lines, rk_bin, rk_props):
         self.sid = sid
@@ -629,7 +638,10 @@ def main():
                     # A new leader's own zxid is epoch<<32 before its first write, which
                     # followers report as the last txn they applied.
                     target = lz if lz & 0xFFFFFFFF else 0
-                if mine[1] >= target:
+                # The leader's mntr counts the new member among its synced followers
+                # (docs/migrate.md tells operators to watch it).
+                synced = mntr(members[leaders[0]].client_port).get("zk_synced_followers", "")
+                if mine[1] >= target and synced == "2":
                     return members[leaders[0]].sid
             time.sleep(0.1)
         raise RuntimeError(f"{what}: not synced within {STEP_TIMEOUT_S} s: {modes()}")
@@ -637,16 +649,24 @@ def main():
     def check_members(label):
         """Every member: the same tree, every acknowledged write, one ephemeral per
         client. Writes are stopped or paused while it runs."""
-        dumps = {}
-        for m in members:
-            zk = single(m.client_port)
-            dumps[m.sid] = walk(zk)
-            zk.stop()
-            zk.close()
-        base_sid = members[0].sid
-        for m in members[1:]:
-            a, b = dumps[base_sid], dumps[m.sid]
-            diff = sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))
+        # The killed clients' expiries are writes nobody pauses: a member read before
+        # one and another after it differ. Read them all again then (three tries).
+        for _attempt in range(3):
+            dumps = {}
+            for m in members:
+                zk = single(m.client_port)
+                dumps[m.sid] = walk(zk)
+                zk.stop()
+                zk.close()
+            base_sid = members[0].sid
+            diffs = []
+            for m in members[1:]:
+                a, b = dumps[base_sid], dumps[m.sid]
+                diffs.append((m, a, b, sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))))
+            if not any(d for *_, d in diffs):
+                break
+            time.sleep(1)
+        for m, a, b, diff in diffs:
             if diff:
                 failures.append(
                     f"{label}: trees of server {base_sid} and {m.sid} differ at {len(diff)} paths, e.g. "
