@@ -1,14 +1,14 @@
-// A ZooKeeper Java client (Debian's 3.8 jar) holding one data watch and one child watch
+// A ZooKeeper Java client (Debian's 3.8 jar) holding two data watches and a child watch
 // through the rolling replacement (tests/rolling/README.md). Unlike kazoo, the Java
 // client sends setWatches when it reconnects, so these watches are never armed again by
 // hand after a reconnect: each move to another member must carry them (or fire them).
 //
-//   java -cp zookeeper.jar:... WatchClient HOSTS OUT_FILE
+//   java -cp zookeeper.jar:... WatchClient HOSTS OUT_FILE NAME
 //
 // Writes one line per fact to OUT_FILE: "ARM <path> <zxid>" (armed again after an event,
 // at the zxid read back), "STATE <state>", "STALE <path> <armed> <seen> <seconds>" (a
-// plain read saw a newer zxid and no event came for 2 s), "ERROR <text>". It holds one
-// ephemeral, /rolling/eph/java. It runs until its stdin closes, then closes its session.
+// plain read saw a newer zxid and no event came for 3 s), "ERROR <text>". It holds one
+// ephemeral, /rolling/eph/NAME. It runs until its stdin closes, then closes its session.
 import java.io.FileWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -26,7 +26,10 @@ import org.apache.zookeeper.data.Stat;
 public class WatchClient {
     static final String DATA = "/rolling/shared";
     static final String KIDS = "/rolling/kids";
-    static final long STALE_MS = 2_000; // as rolling.py's MISSING_EVENT_AFTER_S
+    // Changed once per step by the driver: this watch is armed nearly all the time, so
+    // every reconnect carries it in setWatches.
+    static final String SLOW = "/rolling/slow";
+    static final long STALE_MS = 3_000; // as rolling.py's MISSING_EVENT_AFTER_S
 
     static PrintWriter out;
 
@@ -59,7 +62,7 @@ public class WatchClient {
         while (stdin.isAlive()) {
             try {
                 if (!ephemeral) {
-                    zk.create("/rolling/eph/java", new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE,
+                    zk.create("/rolling/eph/" + args[2], new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE,
                             CreateMode.EPHEMERAL);
                     ephemeral = true;
                     say("SESSION " + Long.toHexString(zk.getSessionId()));
@@ -69,10 +72,10 @@ public class WatchClient {
                     armed.remove(p);
                     staleSince.remove(p);
                 }
-                for (String path : new String[] {DATA, KIDS}) {
+                for (String path : new String[] {DATA, KIDS, SLOW}) {
                     Stat st = new Stat();
                     if (!armed.containsKey(path)) {
-                        if (path.equals(DATA)) {
+                        if (!path.equals(KIDS)) {
                             zk.getData(path, watch, st);
                             armed.put(path, st.getMzxid());
                         } else {
@@ -84,7 +87,7 @@ public class WatchClient {
                     }
                     // A plain read: the member's current state, no watch.
                     long seen;
-                    if (path.equals(DATA)) {
+                    if (!path.equals(KIDS)) {
                         zk.getData(path, false, st);
                         seen = st.getMzxid();
                     } else {
