@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Rolling replacement of a live 3-server Apache ZooKeeper 3.8 ensemble by ringkeeper
-and back, under a kazoo write and watch load, with every client-visible guarantee
-checked at the end (tests/rolling/README.md).
+and back, under a kazoo and Java client write and watch load, with every client-visible
+guarantee checked at checkpoints and at the end (tests/rolling/README.md).
 
-Usage: rolling.py --ringkeeper BIN [--zk-only] [--out DIR] [--clients N] [--keep]
+Usage: rolling.py --ringkeeper BIN [--zk-only] [--out DIR] [--clients N] [--dwell S]
+                  [--stop term|kill] [--rk-props "k=v ..."] [--keep]
 
 Phase 1 replaces each ZooKeeper member with ringkeeper on the member's own zoo.cfg and
 myid and an empty data dir (it syncs from the leader), the leader last; phase 2 replaces
@@ -123,7 +124,7 @@ class Member:
         self.rk_props = rk_props
         self.kind = None
         self.proc = None
-        self.runs = 0
+        self.log_mark = 0
         os.makedirs(self.dir, exist_ok=True)
         # The member's own zoo.cfg, as an operator's ZooKeeper has it; ringkeeper
         # starts on this same file.
@@ -162,7 +163,6 @@ class Member:
         with open(os.path.join(self.data, "myid"), "w") as f:
             f.write(f"{self.sid}\n")
         self.kind = kind
-        self.runs += 1
         self.log_mark = len(self.log_text(kind))
         if kind == "zk":
             out = open(os.path.join(self.dir, "zk.out"), "a")
