@@ -14,6 +14,7 @@ Exit status 0 iff every check passed.
 """
 
 import argparse
+import calendar
 import collections
 import json
 import logging
@@ -922,8 +923,24 @@ def main():
     # that came before it (it emptied its queue at NEWLEADER: ZOOKEEPER-4394, fixed in
     # 3.9.3) and syncs again at once. Either kind of leader sends that order, as Java's
     # own leader does; counted, not a failure.
-    npe = sum(m.log_text("zk").count('because "pif" is null') for m in members)
-    report += [f"ZooKeeper learners that dropped out of a sync and synced again (ZOOKEEPER-4394): {npe}"]
+    # Counted by the kind of leader of the moment: ringkeeper leads from the third step
+    # to the sixth (not with --zk-only).
+    npe = collections.Counter()
+    for m in members:
+        lines = m.log_text("zk").splitlines()
+        for i, line in enumerate(lines):
+            if 'because "pif" is null' not in line or i == 0:
+                continue
+            try:
+                t = calendar.timegm(time.strptime(lines[i - 1][:19], "%Y-%m-%d %H:%M:%S"))
+            except ValueError:
+                continue
+            rk_leads = not args.zk_only and len(steps) == 6 and steps[2]["t0"] <= t < steps[5]["t0"]
+            npe["ringkeeper" if rk_leads else "ZooKeeper"] += 1
+    report += [
+        "ZooKeeper learners that dropped out of a sync and synced again (ZOOKEEPER-4394): "
+        f"{npe['ZooKeeper']} under a ZooKeeper leader, {npe['ringkeeper']} under a ringkeeper leader"
+    ]
     report += ["", "checks: " + ("all passed" if not failures else f"{len(failures)} FAILED")]
     report += [f"- {f}" for f in failures[:40]]
     text = "\n".join(report)
