@@ -1857,7 +1857,10 @@ fn canary_acks_before_persist_lose_committed_writes() {
         ack_before_persist: true,
         ..Bugs::default()
     };
-    expect_caught(3, 0xca_0000, 300, bugs, LOSS);
+    // Since late learners get outstanding proposals after NEWLEADER (not before), a
+    // learner that ACKs before persisting shows up later in the schedule: seed 372
+    // of this range, where it was 53.
+    expect_caught(3, 0xca_0000, 1_000, bugs, LOSS);
 }
 
 /// A log `(1,1)..=(1,n)` with epochs `(accepted, current)`, all durable.

@@ -568,19 +568,11 @@ impl Leader {
         for t in &pairs {
             Self::send_pair(conn, t, out);
         }
-        // `startForwarding`: committed but not yet applied, then (followers only)
-        // still outstanding, each above what the sync brought.
+        // `startForwarding`: committed but not yet applied, each above what the sync
+        // brought.
         if self.last_proposed > last_queued {
             for t in self.to_be_applied.iter().filter(|t| t.zxid > last_queued) {
                 Self::send_pair(conn, t, out);
-            }
-            if follower {
-                for (&zxid, p) in self.outstanding.range(last_queued + 1..) {
-                    out.push(Action::Send {
-                        conn,
-                        packet: QuorumPacket::with_data(PacketType::Proposal, zxid, p.data.clone()),
-                    });
-                }
             }
         }
         h.stage = Stage::WaitNewLeaderAck;
@@ -592,6 +584,21 @@ impl Leader {
             conn,
             packet: new_leader.packet(),
         });
+        // Then (followers only) the still outstanding proposals: after NEWLEADER, where
+        // Java queues them before it. A ZooKeeper 3.8.0 learner empties its queue of
+        // proposals at NEWLEADER, so a COMMIT arriving after NEWLEADER for one sent
+        // before it throws an NPE and the learner syncs again (ZOOKEEPER-4394, fixed in
+        // the learner in 3.9.3); and the proposals it logs at NEWLEADER may be ACKed
+        // before NEWLEADER is (ZOOKEEPER-4685). Sent after it, each is a live proposal,
+        // which every learner version takes; their COMMITs come later still.
+        if follower && self.last_proposed > last_queued {
+            for (&zxid, p) in self.outstanding.range(last_queued + 1..) {
+                out.push(Action::Send {
+                    conn,
+                    packet: QuorumPacket::with_data(PacketType::Proposal, zxid, p.data.clone()),
+                });
+            }
+        }
     }
 
     fn send_pair(conn: ConnId, t: &Txn, out: &mut Vec<Action>) {

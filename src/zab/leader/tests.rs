@@ -476,7 +476,9 @@ fn a_late_learner_gets_the_epoch_outstanding_proposals_and_uptodate() {
         rx(&mut l, 11, info(3, 1)),
         vec![send(11, LeaderInfo::new(2).packet())]
     );
-    // Synced without the freshness check, then the outstanding proposal.
+    // Synced without the freshness check, NEWLEADER, then the outstanding proposal:
+    // its COMMIT will come after NEWLEADER, and a ZooKeeper 3.8.0 learner takes a
+    // COMMIT after NEWLEADER only for a proposal sent after it (ZOOKEEPER-4394).
     let out = rx(&mut l, 11, ack_epoch(make_zxid(1, 5), 1));
     assert_eq!(
         out,
@@ -484,15 +486,15 @@ fn a_late_learner_gets_the_epoch_outstanding_proposals_and_uptodate() {
             send(11, Bare::diff(make_zxid(1, 5))),
             send(
                 11,
-                QuorumPacket::with_data(PacketType::Proposal, make_zxid(2, 1), "t2.1")
-            ),
-            send(
-                11,
                 NewLeader {
                     new_epoch: 2,
                     config: Some(l.quorum.text().clone()),
                 }
                 .packet()
+            ),
+            send(
+                11,
+                QuorumPacket::with_data(PacketType::Proposal, make_zxid(2, 1), "t2.1")
             ),
         ]
     );
