@@ -14,9 +14,9 @@
 //! panics on what a txn contains. Validation belongs to `txn::prep`; the mutations
 //! here only do what `DataTree.createNode/deleteNode/setData/setACL` do.
 
-use std::collections::BTreeSet;
 #[cfg(test)]
 use std::collections::HashMap;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use super::acl_table::AclTable;
@@ -101,6 +101,9 @@ pub struct TreeVersion {
     digest: u64,
     /// `digest.enabled`: whether `digest` is kept.
     digest_enabled: bool,
+    /// ZooKeeper's digest history (`DataTree.digestLog`, what `hash` shows): (zxid,
+    /// digest after it) for each txn whose zxid is a multiple of 128, the newest 1024.
+    digest_log: Arc<VecDeque<(i64, u64)>>,
 }
 
 /// A node's share of the tree digest, or 0 with the digest off.
@@ -234,6 +237,11 @@ impl TreeVersion {
         self.digest_enabled
     }
 
+    /// The digest history, oldest first: (zxid, tree digest after that txn).
+    pub fn digest_log(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        self.digest_log.iter().copied()
+    }
+
     /// mntr `zk_ephemerals_count`.
     pub fn ephemerals_count(&self) -> usize {
         self.ephemerals.count()
@@ -281,6 +289,21 @@ impl DataTree {
     pub fn set_digest_enabled(&mut self, on: bool) {
         self.v.digest_enabled = on;
         self.v.digest = if on { self.full_digest() } else { 0 };
+    }
+
+    /// After the txn `zxid` is applied (`DataTree.logZxidDigest`): every 128th zxid's
+    /// digest joins the history, which keeps the newest 1024.
+    pub fn log_digest(&mut self, zxid: i64) {
+        const INTERVAL: i64 = 128;
+        const LIMIT: usize = 1024;
+        if !self.v.digest_enabled || zxid % INTERVAL != 0 {
+            return;
+        }
+        let log = Arc::make_mut(&mut self.v.digest_log);
+        log.push_back((zxid, self.v.digest));
+        if log.len() > LIMIT {
+            log.pop_front();
+        }
     }
 
     /// The digest computed from scratch over every node.
@@ -579,6 +602,7 @@ impl DataTree {
                 data_size: 0,
                 digest: 0,
                 digest_enabled: true,
+                digest_log: Arc::default(),
             },
             acls: Arc::default(),
             containers: Arc::default(),

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 
+mod digests;
 mod log_writer;
 mod peer;
 mod sessions;
@@ -164,6 +165,8 @@ struct Quorum {
     window: RefCell<VecDeque<crate::zab::history::Txn>>,
     /// A batch is between its prep and its log sync (a role change waits for it).
     batch_in_flight: Cell<bool>,
+    /// The txn digest: a leader's predictions, a learner's checks.
+    digests: digests::Digests,
 }
 
 impl Quorum {
@@ -581,18 +584,6 @@ impl Quorum {
                 self.sessions.follow_committed(&c.hdr, &c.txn, now);
             }
         }
-        if self.cfg.ensemble {
-            let mut w = self.window.borrow_mut();
-            for c in &batch {
-                w.push_back(crate::zab::history::Txn {
-                    zxid: c.hdr.zxid,
-                    data: peer::proposal_data(c),
-                });
-            }
-            while w.len() > crate::zab::history::DEFAULT_COMMIT_LOG_COUNT {
-                w.pop_front();
-            }
-        }
         let txns = batch.len() as u64;
         let applying = Instant::now();
         self.apply_and_publish(batch);
@@ -660,10 +651,23 @@ impl Quorum {
         let mut applied = Vec::with_capacity(batch.len());
         {
             let mut tree = self.tree.borrow_mut();
+            let mut window = self.window.borrow_mut();
             for c in batch {
                 self.applied.set(c.hdr.zxid);
                 let outcome = txn::apply(&mut tree, &c.hdr, &c.txn);
+                self.digests.check(c.hdr.zxid, &tree, self.stats.quorum());
+                if self.cfg.ensemble {
+                    // With the digest after it, as ZooKeeper's committedLog has it.
+                    let digest = tree.digest_enabled().then(|| tree.digest());
+                    window.push_back(crate::zab::history::Txn {
+                        zxid: c.hdr.zxid,
+                        data: peer::proposal_data(&c, digest),
+                    });
+                }
                 applied.push((c, outcome));
+            }
+            while window.len() > crate::zab::history::DEFAULT_COMMIT_LOG_COUNT {
+                window.pop_front();
             }
         }
         let version = self.tree.borrow().version();
@@ -801,6 +805,7 @@ pub async fn run(
         unapplied: RefCell::new(VecDeque::new()),
         waiting_syncs: RefCell::new(VecDeque::new()),
         window: RefCell::new(VecDeque::new()),
+        digests: Default::default(),
         batch_in_flight: Cell::new(false),
         cfg,
         tree: RefCell::new(durable.tree),
