@@ -514,6 +514,19 @@ fn import_from_real_zookeeper() {
     let mut zk_back = Zk::start(&base.join("back"));
     let mut c = Conn::open(&zk_back.addr());
     let back = c.dump();
+    // The export carries the tree's digest (ZxidDigest after the seal); ZooKeeper
+    // compares it with its own digest of the nodes it loaded, and logs a mismatch.
+    let zk_log = fs::read_to_string(base.join("back/zk.log")).unwrap_or_default();
+    assert!(
+        zk_log.contains("The digest in the snapshot has digest version of 2"),
+        "ZooKeeper read no digest from the export: {}",
+        zk_back.logs()
+    );
+    assert!(
+        !zk_log.contains("Digests are not matching"),
+        "ZooKeeper's digest of the export differs from ours: {}",
+        zk_back.logs()
+    );
     let kk: Vec<&String> = back.keys().collect();
     assert_eq!(kk, bk, "the node sets differ after the way back");
     for (p, (data, acl)) in &before {
