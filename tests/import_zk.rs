@@ -3,7 +3,8 @@
 //! null and empty data, 1 MB of data, deletes, setData, setACL, a multi), with snapCount
 //! low so there are snapshots and a log tail after the newest one; read every node back
 //! (getData and getACL reply bytes: data, every Stat field, every ACL), stop ZooKeeper,
-//! import, start ringkeeper on the result and compare byte for byte.
+//! import (checking ZooKeeper's own digests of the snapshot and of every logged txn
+//! against ours), start ringkeeper on the result and compare byte for byte.
 //!
 //! Skips (printing why) only when `java` or the ZooKeeper jars are missing.
 
@@ -462,6 +463,17 @@ fn import_from_real_zookeeper() {
         "{summary}"
     );
     assert!(!summary.contains(" 0 txns replayed"), "{summary}");
+    // ZooKeeper's digests (the snapshot's and each logged txn's) equal ours.
+    let checked: u64 = summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("digest"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        checked > 0 && summary.contains("all equal to ours"),
+        "{summary}"
+    );
     // A second import into the same dir is refused.
     let again = import();
     assert!(!again.status.success());
