@@ -1346,6 +1346,18 @@ mod tests {
     }
 
     #[test]
+    fn digest_is_on_unless_turned_off() {
+        let on = Config::parse("dataDir=/tmp/zk\nclientPort=2181\n", "zoo.cfg").expect("parses");
+        assert!(on.digest_enabled);
+        let off = Config::parse(
+            "dataDir=/tmp/zk\nclientPort=2181\nzookeeper.digest.enabled=false\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        assert!(!off.digest_enabled);
+    }
+
+    #[test]
     fn sasl_login_from_the_jaas_file_as_zookeeper_finds_it() {
         let dir = std::env::temp_dir().join(format!("rk-cfg-jaas-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");

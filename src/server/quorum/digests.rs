@@ -153,3 +153,121 @@ impl Digests {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Acl, NodeData};
+    use crate::txn::{CreateTxn, SetDataTxn, Txn, TxnHeader};
+
+    fn committed(zxid: i64, txn: Txn) -> Committed {
+        Committed {
+            hdr: TxnHeader::for_txn(1, 0, zxid, 0, &txn),
+            txn,
+        }
+    }
+
+    fn create(path: &str) -> Txn {
+        Txn::Create(CreateTxn {
+            path: path.into(),
+            data: Some(NodeData::new(b"x")),
+            acl: Acl::open_unsafe(),
+            ephemeral: false,
+            parent_cversion: -1,
+        })
+    }
+
+    #[test]
+    fn trailer_round_trips_and_odd_ones_read_as_none() {
+        let mut b = BytesMut::new();
+        encode(0xdead_beef_0000_0001, &mut b);
+        assert_eq!(b.len(), 12);
+        assert_eq!(decode(&b), Some(0xdead_beef_0000_0001));
+        assert_eq!(decode(&b[..11]), None, "cut short");
+        assert_eq!(decode(&[]), None, "none");
+        let mut other = BytesMut::new();
+        other.put_i32(1);
+        other.put_u64(7);
+        assert_eq!(decode(&other), None, "another version");
+    }
+
+    /// The leader's prediction is the digest the committed tree has once it applies
+    /// the same txns, across batches, applies that lag, and rebases.
+    #[test]
+    fn predictions_equal_the_committed_trees_digests() {
+        let d = Digests::default();
+        let mut tree = DataTree::new();
+        let mut unapplied: VecDeque<Committed> = VecDeque::new();
+        let mut applied = 0i64;
+        let mut zxid = 0i64;
+        let mut predicted = Vec::new();
+        for batch in 0..250i64 {
+            // A batch of 50 proposals, then half of what is unapplied commits.
+            let mut in_batch = Vec::new();
+            for i in 0..50 {
+                zxid += 1;
+                let txn = if i % 2 == 0 {
+                    create(&format!("/n{zxid}"))
+                } else {
+                    Txn::SetData(SetDataTxn {
+                        path: format!("/n{}", zxid - 1),
+                        data: Some(NodeData::new(&batch.to_be_bytes())),
+                        version: 1,
+                    })
+                };
+                let c = committed(zxid, txn);
+                predicted.push((zxid, d.predict(&tree, applied, &unapplied, &c)));
+                in_batch.push(c);
+            }
+            unapplied.extend(in_batch);
+            // Lagging applies, so `ahead` is rebased with txns to re-apply every
+            // REBASE_EVERY; once everything is applied, so it rebases for free.
+            let through = if batch == 199 { zxid } else { zxid - 30 };
+            while unapplied.front().is_some_and(|c| c.hdr.zxid <= through) {
+                let Some(c) = unapplied.pop_front() else {
+                    break;
+                };
+                txn::apply(&mut tree, &c.hdr, &c.txn);
+                applied = c.hdr.zxid;
+                let (z, p) = predicted.remove(0);
+                assert_eq!(z, applied);
+                assert_eq!(p, Some(tree.digest()), "txn 0x{z:x}");
+            }
+        }
+        assert!(predicted.len() < 60);
+    }
+
+    #[test]
+    fn a_learner_counts_only_a_differing_digest_of_the_txn_applied() {
+        let d = Digests::default();
+        let stats = CoreStats::new();
+        let mut tree = DataTree::new();
+        let c = committed(1, create("/a"));
+        txn::apply(&mut tree, &c.hdr, &c.txn);
+        d.expect(1, Some(tree.digest()));
+        d.expect(2, Some(12345));
+        d.check(1, &tree, &stats);
+        assert_eq!(
+            stats
+                .digest_mismatches
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+        d.check(2, &tree, &stats);
+        assert_eq!(
+            stats
+                .digest_mismatches
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        // A txn without a digest is not checked.
+        d.expect(3, None);
+        d.check(3, &tree, &stats);
+        assert_eq!(
+            stats
+                .digest_mismatches
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+}
