@@ -310,6 +310,18 @@ fn import_zk(
                 l.replayed,
                 l.last_zxid
             );
+            match l.digest_mismatches.first() {
+                None => println!(
+                    "  digest    {} of ZooKeeper's digests checked, all equal to ours",
+                    l.digests_checked
+                ),
+                Some(first) => println!(
+                    "  digest    {} of {} of ZooKeeper's digests differ from ours (first at \
+                     zxid 0x{first:x}): the imported tree is not the one ZooKeeper had",
+                    l.digest_mismatches.len(),
+                    l.digests_checked
+                ),
+            }
             println!("  written   {}", written.display());
             ExitCode::SUCCESS
         }

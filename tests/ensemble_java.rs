@@ -271,7 +271,7 @@ impl Ensemble {
             let cfg = format!(
                 "tickTime=200\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
                  clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
-                 4lw.commands.whitelist=*\n{lines}",
+                 4lw.commands.whitelist=*\nextendedTypesEnabled=true\n{lines}",
                 dir.join("data").display()
             );
             std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
@@ -371,14 +371,20 @@ fn connect(addr: &str, timeout_ms: i32) -> TcpStream {
     }
 }
 
-fn create(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], flags: i32) -> i32 {
-    let body = Jute::new()
+/// A CreateRequest with the open ACL.
+fn create_body(path: &str, data: &[u8], flags: i32) -> Vec<u8> {
+    Jute::new()
         .string(path)
         .buffer(data)
         .open_acl()
         .int(flags)
-        .into_vec();
-    request(s, xid, CREATE, &body).expect("create").err
+        .into_vec()
+}
+
+fn create(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], flags: i32) -> i32 {
+    request(s, xid, CREATE, &create_body(path, data, flags))
+        .expect("create")
+        .err
 }
 
 fn set_data(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], version: i32) -> i32 {
@@ -958,4 +964,269 @@ fn a_java_leader_that_dies_with_an_uncommitted_txn_is_truncated_by_a_ringkeeper_
         Some(&b"T"[..])
     );
     e.m(3).assert_java_content();
+}
+
+// ---------------------------------------------------------------------------------
+// The txn digest (`digest.enabled`, on by default in both): every member checks the
+// leader's digest after each txn; none may count a mismatch after a varied workload,
+// whichever kind leads. And a member whose tree was changed behind its back counts.
+
+const DELETE: i32 = 2;
+const SET_ACL: i32 = 7;
+const MULTI: i32 = 14;
+const CHECK: i32 = 13;
+const CREATE_CONTAINER: i32 = 19;
+const CREATE_TTL: i32 = 21;
+
+/// A four-letter word's answer, "" while the server does not answer.
+fn four_letter(addr: &str, word: &str) -> String {
+    let ask = || -> std::io::Result<String> {
+        let mut s =
+            TcpStream::connect_timeout(&addr.parse().expect("address"), Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(word.as_bytes())?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        Ok(out)
+    };
+    ask().unwrap_or_default()
+}
+
+/// `zk_digest_mismatches_count` from `mntr` (a panic if the row is missing).
+fn digest_mismatches(addr: &str) -> u64 {
+    let mntr = four_letter(addr, "mntr");
+    mntr.lines()
+        .find_map(|l| l.strip_prefix("zk_digest_mismatches_count\t"))
+        .unwrap_or_else(|| panic!("{addr}: no zk_digest_mismatches_count in mntr:\n{mntr}"))
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+/// One round of every kind of write ZooKeeper's digest covers, through `s` (whose
+/// session owns the ephemerals), on names under `/w{round}`; then the session closes,
+/// which deletes its ephemerals. 21 txns.
+fn varied_workload(addr: &str, round: i32) {
+    let mut s = connect(addr, 4000);
+    let base = format!("/w{round}");
+    let p = |name: &str| format!("{base}/{name}");
+    let mut x = 1;
+    let mut next = || {
+        x += 1;
+        x
+    };
+    assert_eq!(create(&mut s, next(), &base, b"base", 0), 0);
+    assert_eq!(create(&mut s, next(), &p("a"), b"one", 0), 0);
+    assert_eq!(create(&mut s, next(), &p("seq-"), b"s", 2), 0);
+    assert_eq!(create(&mut s, next(), &p("seq-"), b"s", 2), 0);
+    assert_eq!(create(&mut s, next(), &p("eph"), b"e", EPHEMERAL), 0);
+    assert_eq!(create(&mut s, next(), &p("eseq-"), b"", 3), 0);
+    let container = create_body(&p("box"), b"c", 4);
+    assert_eq!(
+        request(&mut s, next(), CREATE_CONTAINER, &container)
+            .expect("container")
+            .err,
+        0
+    );
+    assert_eq!(create(&mut s, next(), &p("box/in"), b"i", 0), 0);
+    let mut ttl = create_body(&p("ttl"), b"t", 5);
+    ttl.extend(600_000i64.to_be_bytes());
+    assert_eq!(
+        request(&mut s, next(), CREATE_TTL, &ttl).expect("ttl").err,
+        0
+    );
+    assert_eq!(set_data(&mut s, next(), &p("a"), b"two", 0), 0);
+    assert_eq!(set_data(&mut s, next(), &p("a"), b"x", 7), BAD_VERSION);
+    let acl = Jute::new()
+        .string(&p("a"))
+        .acls(&[
+            (31, "world", "anyone"),
+            (1, "digest", "u:x/Wq9lNqfCO7JBJZtqW8dYTN7Fo="),
+        ])
+        .int(0)
+        .into_vec();
+    assert_eq!(
+        request(&mut s, next(), SET_ACL, &acl).expect("setACL").err,
+        0
+    );
+    let del = Jute::new().string(&p("box/in")).int(-1).into_vec();
+    assert_eq!(
+        request(&mut s, next(), DELETE, &del).expect("delete").err,
+        0
+    );
+    // A multi that commits: create, setData, check, delete.
+    let header = |t: i32| Jute::new().int(t).boolean(false).int(-1).into_vec();
+    let mut multi = Vec::new();
+    multi.extend(header(CREATE));
+    multi.extend(create_body(&p("m"), b"m", 0));
+    multi.extend(header(SET_DATA));
+    multi.extend(Jute::new().string(&p("m")).buffer(b"m2").int(0).into_vec());
+    multi.extend(header(CHECK));
+    multi.extend(Jute::new().string(&p("a")).int(1).into_vec());
+    multi.extend(header(DELETE));
+    multi.extend(Jute::new().string(&p("seq-0000000002")).int(-1).into_vec());
+    multi.extend(Jute::new().int(-1).boolean(true).int(-1).into_vec());
+    assert_eq!(
+        request(&mut s, next(), MULTI, &multi).expect("multi").err,
+        0
+    );
+    // A multi that fails (an error txn of error results).
+    let mut failing = Vec::new();
+    failing.extend(header(CREATE));
+    failing.extend(create_body(&p("never"), b"", 0));
+    failing.extend(header(CHECK));
+    failing.extend(Jute::new().string(&p("a")).int(99).into_vec());
+    failing.extend(Jute::new().int(-1).boolean(true).int(-1).into_vec());
+    request(&mut s, next(), MULTI, &failing).expect("failing multi");
+    assert_eq!(set_data(&mut s, next(), &base, b"", -1), 0);
+    assert_eq!(create(&mut s, next(), &p("tail"), b"t", 0), 0);
+    // closeSession: its two ephemerals go in the same txn.
+    request(&mut s, next(), CLOSE_SESSION, &[]).expect("closeSession");
+}
+
+/// After the workload: every member applied everything, then none counted a
+/// mismatch, and the digest histories (`hash`: a line per 128th zxid) agree.
+fn assert_digests_agree(e: &mut Ensemble, last_path: &str) {
+    for sid in 1..=3 {
+        let addr = e.m(sid).addr();
+        let mut s = connect(&addr, 4000);
+        assert!(
+            synced_get(&mut s, 1, last_path).is_some(),
+            "server {sid}: {last_path}"
+        );
+    }
+    let mut hashes = Vec::new();
+    for sid in 1..=3 {
+        let addr = e.m(sid).addr();
+        assert_eq!(
+            digest_mismatches(&addr),
+            0,
+            "server {sid} ({:?})",
+            e.m(sid).kind
+        );
+        hashes.push(four_letter(&addr, "hash"));
+    }
+    assert!(
+        hashes[0].lines().count() >= 1 && hashes[0].contains(": "),
+        "no digest history: {hashes:?}"
+    );
+    // A member keeps the history from its own start; compare what all three hold.
+    let common: Vec<&str> = hashes[0]
+        .lines()
+        .filter(|l| hashes[1].lines().any(|m| m == *l) || hashes[2].lines().any(|m| m == *l))
+        .collect();
+    assert!(!common.is_empty(), "histories share nothing: {hashes:?}");
+    for h in &hashes {
+        let zxids: Vec<&str> = h.lines().filter_map(|l| l.split(':').next()).collect();
+        for l in hashes[0].lines() {
+            let zxid = l.split(':').next().unwrap_or("");
+            if zxids.contains(&zxid) {
+                assert!(
+                    h.lines().any(|m| m == l),
+                    "digests differ at {l}: {hashes:?}"
+                );
+            }
+        }
+    }
+}
+
+/// An ensemble of `kinds` where `first` and `leader` start and settle, then `last`
+/// joins them.
+fn ensemble_of(name: &str, kinds: [Kind; 3], first: u32, leader: u32, last: u32) -> Ensemble {
+    let mut e = Ensemble::new(name, kinds);
+    e.m(first).start();
+    e.m(leader).start();
+    e.settled(leader);
+    e.m(last).start();
+    e.settled(leader);
+    e
+}
+
+#[test]
+fn digests_agree_with_a_ringkeeper_leader() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    let mut e = ensemble_of("digest-rk", [Java, Rk, Rk], 2, 3, 1);
+    e.m(1).wait_log("Getting a diff from the leader");
+    // Through each member in turn (Java's writes are forwarded), past zxid 0x80.
+    for round in 0..7 {
+        let addr = e.m(1 + round as u32 % 3).addr();
+        varied_workload(&addr, round);
+    }
+    assert_digests_agree(&mut e, "/w6/tail");
+    // A Java member that comes back behind gets DIFF proposals with their digests.
+    e.m(1).kill9();
+    let addr = e.m(3).addr();
+    varied_workload(&addr, 7);
+    e.start_synced_by(1, 3, "Getting a diff from the leader");
+    let addr = e.m(1).addr();
+    varied_workload(&addr, 8);
+    assert_digests_agree(&mut e, "/w8/tail");
+    e.m(1).assert_java_content();
+}
+
+#[test]
+fn digests_agree_with_a_java_leader() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    let mut e = ensemble_of("digest-java", [Rk, Java, Java], 1, 3, 2);
+    for round in 0..7 {
+        let addr = e.m(1 + round as u32 % 3).addr();
+        varied_workload(&addr, round);
+    }
+    assert_digests_agree(&mut e, "/w6/tail");
+    e.m(2).assert_java_content();
+    e.m(3).assert_java_content();
+}
+
+/// A ringkeeper follower whose log got a txn the leader never made (its tree has a
+/// node nobody else has) keeps the same zxids as the ensemble, so ZAB's sync cannot
+/// see it; the digest of every txn after it does, and the follower counts it.
+#[test]
+fn a_tree_changed_behind_a_members_back_is_caught_by_the_digest() {
+    if skip() {
+        return;
+    }
+    use ringkeeper::proto::NodeData;
+    use ringkeeper::txn::{CreateTxn, Txn, TxnHeader};
+    use Kind::*;
+    let mut e = ensemble_of("digest-diverged", [Rk, Java, Java], 1, 3, 2);
+    let leader = e.m(3).addr();
+    varied_workload(&leader, 0);
+    let follower = e.m(1).addr();
+    let mut s = connect(&follower, 4000);
+    assert!(synced_get(&mut s, 1, "/w0/tail").is_some());
+    drop(s);
+    assert_eq!(digest_mismatches(&follower), 0);
+    e.m(1).kill9();
+    // Its own txn at the ensemble's next zxid, while the ensemble writes past it.
+    let dir = e.m(1).data_dir();
+    let mut rec = ringkeeper::storage::recover(&dir, &dir, true).expect("recover member 1");
+    let txn = Txn::Create(CreateTxn {
+        path: "/behind-its-back".into(),
+        data: Some(NodeData::new(b"!")),
+        acl: ringkeeper::proto::Acl::open_unsafe(),
+        ephemeral: false,
+        parent_cversion: -1,
+    });
+    let hdr = TxnHeader::for_txn(0, 0, rec.last_zxid + 1, 1, &txn);
+    rec.log.append(&hdr, &txn).expect("append");
+    rec.log.sync().expect("sync");
+    drop(rec);
+    varied_workload(&leader, 1);
+    e.start_synced_by(1, 3, "sync from the leader: DIFF");
+    varied_workload(&leader, 2);
+    let mut s = connect(&follower, 4000);
+    assert!(synced_get(&mut s, 1, "/w2/tail").is_some());
+    assert!(
+        digest_mismatches(&follower) > 0,
+        "the diverged tree went unnoticed"
+    );
+    e.m(1).wait_log("digest mismatch on txn 0x");
+    // The Java members agree with each other.
+    assert_eq!(digest_mismatches(&e.m(2).addr()), 0);
 }

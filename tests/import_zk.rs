@@ -3,7 +3,8 @@
 //! null and empty data, 1 MB of data, deletes, setData, setACL, a multi), with snapCount
 //! low so there are snapshots and a log tail after the newest one; read every node back
 //! (getData and getACL reply bytes: data, every Stat field, every ACL), stop ZooKeeper,
-//! import, start ringkeeper on the result and compare byte for byte.
+//! import (checking ZooKeeper's own digests of the snapshot and of every logged txn
+//! against ours), start ringkeeper on the result and compare byte for byte.
 //!
 //! Skips (printing why) only when `java` or the ZooKeeper jars are missing.
 
@@ -462,6 +463,17 @@ fn import_from_real_zookeeper() {
         "{summary}"
     );
     assert!(!summary.contains(" 0 txns replayed"), "{summary}");
+    // ZooKeeper's digests (the snapshot's and each logged txn's) equal ours.
+    let checked: u64 = summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("digest"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        checked > 0 && summary.contains("all equal to ours"),
+        "{summary}"
+    );
     // A second import into the same dir is refused.
     let again = import();
     assert!(!again.status.success());
@@ -514,6 +526,19 @@ fn import_from_real_zookeeper() {
     let mut zk_back = Zk::start(&base.join("back"));
     let mut c = Conn::open(&zk_back.addr());
     let back = c.dump();
+    // The export carries the tree's digest (ZxidDigest after the seal); ZooKeeper
+    // compares it with its own digest of the nodes it loaded, and logs a mismatch.
+    let zk_log = fs::read_to_string(base.join("back/zk.log")).unwrap_or_default();
+    assert!(
+        zk_log.contains("The digest in the snapshot has digest version of 2"),
+        "ZooKeeper read no digest from the export: {}",
+        zk_back.logs()
+    );
+    assert!(
+        !zk_log.contains("Digests are not matching"),
+        "ZooKeeper's digest of the export differs from ours: {}",
+        zk_back.logs()
+    );
     let kk: Vec<&String> = back.keys().collect();
     assert_eq!(kk, bk, "the node sets differ after the way back");
     for (p, (data, acl)) in &before {

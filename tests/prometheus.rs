@@ -60,6 +60,8 @@ const ZOOKEEPER_METRICS: &[(&str, &str)] = &[
     ("max_file_descriptor_count", "gauge"),
     ("connection_drop_probability", "gauge"),
     ("auth_failed_count", "gauge"),
+    // A Counter in ZooKeeper's ServerMetrics (simpleclient 0.9: no `_total`).
+    ("digest_mismatches_count", "counter"),
     ("readlatency", "summary"),
     ("updatelatency", "summary"),
     ("fsynctime", "summary"),

@@ -79,6 +79,9 @@ pub struct Config {
     pub four_letter_words: FourLetterWhitelist,
     /// TTL nodes need this (ZooKeeper's `extendedTypesEnabled`).
     pub extended_types_enabled: bool,
+    /// `digest.enabled` (default true, as in ZooKeeper 3.6+): the tree digest is kept,
+    /// a leader sends it in each PROPOSAL and a learner checks it (`tree::digest`).
+    pub digest_enabled: bool,
     /// The largest frame accepted from a client (`jute.maxbuffer`).
     pub jute_max_buffer: u32,
     pub container_check_interval_ms: u64,
@@ -355,7 +358,6 @@ const NOT_HONOURED: &[(&str, &str)] = &[
         "localSessionsUpgradingEnabled",
         "local sessions are not implemented; every session is global",
     ),
-    ("digest.enabled", "the txn digest is not computed yet"),
     ("audit.enable", "audit logging is not implemented"),
     ("snapSizeLimitInKb", "snapshots are triggered by snapCount alone"),
     ("txnLogSizeLimitInKb", "log segments are sized by preAllocSize alone"),
@@ -490,6 +492,7 @@ impl Config {
             global_outstanding_limit: GLOBAL_OUTSTANDING_LIMIT_DEFAULT,
             four_letter_words: FourLetterWhitelist::Only(vec!["srvr".into()]),
             extended_types_enabled: false,
+            digest_enabled: true,
             jute_max_buffer: crate::proto::frame::JUTE_MAXBUFFER_DEFAULT,
             container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
             container_max_per_minute: CONTAINER_MAX_PER_MINUTE_DEFAULT,
@@ -673,6 +676,7 @@ impl Config {
                 }
                 "4lw.commands.whitelist" => cfg.four_letter_words = parse_whitelist(value),
                 "extendedTypesEnabled" => cfg.extended_types_enabled = parse_bool(value),
+                "digest.enabled" => cfg.digest_enabled = parse_bool(value),
                 "jute.maxbuffer" => {
                     cfg.jute_max_buffer = parse_int_maybe_hex(value)
                         .filter(|v| *v > 0)
@@ -1339,6 +1343,18 @@ mod tests {
         assert!(!cfg.four_letter_words.allows("dump"));
         assert!(cfg.extended_types_enabled);
         assert_eq!(cfg.jute_max_buffer, 0x200000);
+    }
+
+    #[test]
+    fn digest_is_on_unless_turned_off() {
+        let on = Config::parse("dataDir=/tmp/zk\nclientPort=2181\n", "zoo.cfg").expect("parses");
+        assert!(on.digest_enabled);
+        let off = Config::parse(
+            "dataDir=/tmp/zk\nclientPort=2181\nzookeeper.digest.enabled=false\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        assert!(!off.digest_enabled);
     }
 
     #[test]

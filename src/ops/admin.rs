@@ -22,6 +22,7 @@ use serde_json::{json, Map, Value};
 use crate::ops::http;
 use crate::ops::report::{self, ConnInfo, Metric};
 use crate::server::Core;
+use crate::tree::digest::DIGEST_VERSION;
 
 /// Admin requests served at once; more get 503.
 const CONCURRENT_MAX: usize = 64;
@@ -117,9 +118,16 @@ pub async fn run(core: &Rc<Core>, name: &str) -> Map<String, Value> {
             m.insert("connections".into(), Value::Array(conns));
             m.insert("secure_connections".into(), json!([]));
         }
-        // ringkeeper computes no txn digests, so there is no digest history.
+        // `DataTree.getDigestLog`, each entry as Jackson writes a `ZxidDigest`.
         "hash" => {
-            m.insert("digests".into(), json!([]));
+            let digests: Vec<Value> = core
+                .tree()
+                .digest_log()
+                .map(|(zxid, digest)| {
+                    json!({"zxid": zxid, "digestVersion": DIGEST_VERSION, "digest": digest as i64})
+                })
+                .collect();
+            m.insert("digests".into(), Value::Array(digests));
         }
         "dirs" => {
             let (data, log) = report::dir_sizes(core).await;

@@ -16,8 +16,8 @@ use crate::server::Core;
 
 pub use crate::ops::report::{local_part, version_string};
 
-/// Words ringkeeper recognises but does not answer (trace masks, digests, leader info).
-const UNSUPPORTED: &[&str] = &["gtmk", "stmk", "hash", "lead"];
+/// Words ringkeeper recognises but does not answer (trace masks, leader info).
+const UNSUPPORTED: &[&str] = &["gtmk", "stmk", "lead"];
 
 /// The full answer to `word`; the connection closes after it is written.
 pub async fn answer(core: &Rc<Core>, word: &str) -> String {
@@ -76,6 +76,14 @@ fn answer_in_memory(core: &Rc<Core>, word: &str) -> String {
             "Server stats reset.\n".to_owned()
         }
         "envi" => envi(core),
+        // `DigestCommand`: the digest history, "<zxid in hex>: <digest>" per line.
+        "hash" => {
+            let mut s = String::new();
+            for (zxid, digest) in core.tree().digest_log() {
+                let _ = writeln!(s, "{zxid:x}: {}", digest as i64);
+            }
+            s
+        }
         "isro" => match core.stats.mode() {
             crate::server::stats::ServerMode::ReadOnly => "ro".to_owned(),
             _ => "rw".to_owned(),

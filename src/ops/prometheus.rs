@@ -50,6 +50,9 @@ pub const ZOOKEEPER_GAUGES: &[&str] = &[
     "auth_failed_count",
 ];
 
+/// The `mntr` rows ZooKeeper registers as counters of the same name less `zk_`.
+pub const ZOOKEEPER_COUNTERS: &[&str] = &["digest_mismatches_count"];
+
 /// The body of `GET /metrics`.
 pub fn render(core: &Rc<Core>) -> String {
     let mut out = String::new();
@@ -63,8 +66,14 @@ pub fn render(core: &Rc<Core>) -> String {
                 continue;
             }
         };
+        let kind = match k.strip_prefix("zk_") {
+            Some(zk) if ZOOKEEPER_COUNTERS.contains(&zk) => "counter",
+            _ => "gauge",
+        };
         let name = match k.strip_prefix("zk_") {
-            Some(zk) if ZOOKEEPER_GAUGES.contains(&zk) => zk.to_owned(),
+            Some(zk) if ZOOKEEPER_GAUGES.contains(&zk) || ZOOKEEPER_COUNTERS.contains(&zk) => {
+                zk.to_owned()
+            }
             // The stage rows are the summary below.
             _ if k.starts_with("rk_stage_") => continue,
             _ => format!(
@@ -72,7 +81,7 @@ pub fn render(core: &Rc<Core>) -> String {
                 k.trim_start_matches("zk_").trim_start_matches("rk_")
             ),
         };
-        family(&mut out, &name, "gauge");
+        family(&mut out, &name, kind);
         let _ = writeln!(out, "{name} {}", sample(value));
     }
     zookeeper_summary(

@@ -306,6 +306,10 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
         ("zk_connection_drop_probability", Metric::Float(0.0, 1)),
         ("zk_auth_failed_count", int(f.auth_failed)),
         ("zk_sessions_expired", int(q.sessions_expired.load(Relaxed))),
+        (
+            "zk_digest_mismatches_count",
+            int(q.digest_mismatches.load(Relaxed)),
+        ),
         ("zk_fsync_count", int(fsyncs)),
         (
             "zk_avg_fsynctime",

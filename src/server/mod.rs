@@ -148,6 +148,7 @@ pub fn run(
     let opts = crate::storage::RecoverOptions {
         extended_types: cfg.extended_types_enabled,
         prealloc_bytes: cfg.prealloc_bytes,
+        digest: cfg.digest_enabled,
     };
     let mut recovered = crate::storage::recover_with(&cfg.data_dir, &cfg.data_log_dir, &opts)?;
     recovered.tree.recompute_quotas();

@@ -20,13 +20,13 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 
 use super::conn::{Conn, Handshake, Pending};
 use super::frame_out;
-use super::touches::TouchBoard;
 use super::messages::{Committed, ConnId, CoreIdx, GatherKind, GatherPart, ToQuorum, ToSession};
 use super::published::{Published, Retire};
 use super::replies;
 use super::shutdown::{Drained, StopNotice, DRAIN_WAIT, FLUSH_WAIT};
 use super::signal::Signal;
 use super::stats::{ServerStats, Stage};
+use super::touches::TouchBoard;
 use crate::config::Config;
 use crate::proto::{keeper_state, perms, xid, WatcherEvent};
 use crate::session::{self, SessionIdGen};

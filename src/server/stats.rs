@@ -92,6 +92,9 @@ pub struct CoreStats {
     pub outstanding: AtomicI64,
     pub auth_failed: AtomicU64,
     pub sessions_expired: AtomicU64,
+    /// Txns whose digest from the leader differed from our tree's after applying them
+    /// (ZooKeeper's `digest_mismatches_count`).
+    pub digest_mismatches: AtomicU64,
     pub batches: AtomicU64,
     pub batched_txns: AtomicU64,
     /// Group commits: one sync (fdatasync) of the log per batch.
@@ -144,6 +147,10 @@ impl CoreStats {
 
     pub fn session_expired(&self) {
         self.sessions_expired.fetch_add(1, Relaxed);
+    }
+
+    pub fn digest_mismatch(&self) {
+        self.digest_mismatches.fetch_add(1, Relaxed);
     }
 
     pub fn batch_committed(&self, txns: usize) {

@@ -39,6 +39,8 @@ pub struct RecoverOptions {
     pub extended_types: bool,
     /// Size of new log segments (`preAllocSize`).
     pub prealloc_bytes: u64,
+    /// `digest.enabled`: whether the recovered tree keeps its digest.
+    pub digest: bool,
 }
 
 impl Default for RecoverOptions {
@@ -46,6 +48,7 @@ impl Default for RecoverOptions {
         RecoverOptions {
             extended_types: false,
             prealloc_bytes: PREALLOC_BYTES_DEFAULT,
+            digest: true,
         }
     }
 }
@@ -146,6 +149,9 @@ pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> R
     let log = TxnLog::open_after_recovery(log_dir, opts.prealloc_bytes, last_zxid)?;
     let mut sessions: Vec<(i64, i32)> = sessions.into_iter().collect();
     sessions.sort_unstable();
+    if !opts.digest {
+        tree.set_digest_enabled(false);
+    }
     Ok(Recovered {
         tree,
         sessions,

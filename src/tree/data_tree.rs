@@ -14,12 +14,13 @@
 //! panics on what a txn contains. Validation belongs to `txn::prep`; the mutations
 //! here only do what `DataTree.createNode/deleteNode/setData/setACL` do.
 
-use std::collections::BTreeSet;
 #[cfg(test)]
 use std::collections::HashMap;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use super::acl_table::AclTable;
+use super::digest::node_digest;
 use super::ephemeral_type::EphemeralType;
 use super::ephemerals::{Ephemerals, SharedPath};
 use super::node::{Node, NodeRef, NodeStat, StatPersisted};
@@ -95,6 +96,22 @@ pub struct TreeVersion {
     extended_types_enabled: bool,
     /// Sum over nodes of path length + data length (see `approximate_data_size`).
     data_size: i64,
+    /// ZooKeeper's tree digest (`digest.rs`): the wrapping sum of every node's digest,
+    /// kept by each change; 0 while `digest_enabled` is off, as in ZooKeeper.
+    digest: u64,
+    /// `digest.enabled`: whether `digest` is kept.
+    digest_enabled: bool,
+    /// ZooKeeper's digest history (`DataTree.digestLog`, what `hash` shows): (zxid,
+    /// digest after it) for each txn whose zxid is a multiple of 128, the newest 1024.
+    digest_log: Arc<VecDeque<(i64, u64)>>,
+}
+
+/// A node's share of the tree digest, or 0 with the digest off.
+fn share(enabled: bool, path: &str, node: &Node) -> u64 {
+    if !enabled {
+        return 0;
+    }
+    node_digest(path, node.data.as_deref(), &node.persisted())
 }
 
 /// The tree as its one writer holds it: the current [`TreeVersion`] (which it derefs
@@ -129,7 +146,8 @@ impl Default for DataTree {
 
 impl PartialEq for DataTree {
     /// Same content: nodes (with stats, data, ACL values and children), ephemerals,
-    /// containers and TTL sets. Children order and ACL sharing do not matter.
+    /// containers and TTL sets, and the digest (which a restore must rebuild). Children
+    /// order and ACL sharing do not matter.
     fn eq(&self, other: &Self) -> bool {
         self.v.nodes == other.v.nodes
             && same_nodes(self.v.root.as_ref(), other.v.root.as_ref())
@@ -137,6 +155,7 @@ impl PartialEq for DataTree {
             && self.containers == other.containers
             && self.ttls == other.ttls
             && self.v.data_size == other.v.data_size
+            && self.v.digest == other.v.digest
             && self.acls.len() == other.acls.len()
     }
 }
@@ -209,6 +228,20 @@ impl TreeVersion {
         self.nodes + 1
     }
 
+    /// ZooKeeper's tree digest (`DataTree.getTreeDigest`): 0 with `digest.enabled` off.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    pub fn digest_enabled(&self) -> bool {
+        self.digest_enabled
+    }
+
+    /// The digest history, oldest first: (zxid, tree digest after that txn).
+    pub fn digest_log(&self) -> impl Iterator<Item = (i64, u64)> + '_ {
+        self.digest_log.iter().copied()
+    }
+
     /// mntr `zk_ephemerals_count`.
     pub fn ephemerals_count(&self) -> usize {
         self.ephemerals.count()
@@ -249,6 +282,42 @@ impl DataTree {
         }
         let _ = t.set_acl(CONFIG_PATH, &Acl::read_unsafe(), -1);
         t
+    }
+
+    /// Turns the digest on (computing it over the whole tree, O(n)) or off (it reads
+    /// 0 then, as ZooKeeper's does with `digest.enabled=false`). On by default.
+    pub fn set_digest_enabled(&mut self, on: bool) {
+        self.v.digest_enabled = on;
+        self.v.digest = if on { self.full_digest() } else { 0 };
+    }
+
+    /// After the txn `zxid` is applied (`DataTree.logZxidDigest`): every 128th zxid's
+    /// digest joins the history, which keeps the newest 1024.
+    pub fn log_digest(&mut self, zxid: i64) {
+        const INTERVAL: i64 = 128;
+        const LIMIT: usize = 1024;
+        if !self.v.digest_enabled || zxid % INTERVAL != 0 {
+            return;
+        }
+        let log = Arc::make_mut(&mut self.v.digest_log);
+        log.push_back((zxid, self.v.digest));
+        if log.len() > LIMIT {
+            log.pop_front();
+        }
+    }
+
+    /// The digest computed from scratch over every node.
+    fn full_digest(&self) -> u64 {
+        let Some(root) = self.v.root.as_deref() else {
+            return 0;
+        };
+        let mut sum = 0u64;
+        let mut stack = vec![("/".to_owned(), root)];
+        while let Some((path, node)) = stack.pop() {
+            sum = sum.wrapping_add(share(true, &path, node));
+            stack.extend(node.child_nodes().map(|(n, c)| (child_path(&path, n), c)));
+        }
+        sum
     }
 
     /// The version readers get: O(1), and later changes to this tree never reach it.
@@ -350,11 +419,21 @@ impl DataTree {
             NodeStat::new(StatPersisted::created(zxid, time_ms, ephemeral_owner), kind),
         );
         let stat = node.stat();
+        let on = self.v.digest_enabled;
+        let child_share = share(on, path, &node);
         let Some(parent) = node_mut(&mut self.v.root, parent_name) else {
             return Err(ErrorCode::NoNode);
         };
+        let before = share(on, parent_name, parent);
         raise_cversion(&mut parent.stat, parent_cversion, zxid);
+        let after = share(on, parent_name, parent);
         parent.children.insert(name, triomphe::Arc::new(node));
+        self.v.digest = self
+            .v
+            .digest
+            .wrapping_sub(before)
+            .wrapping_add(after)
+            .wrapping_add(child_share);
         self.v.nodes += 1;
         self.v.data_size += java_len(path) + data_bytes;
         self.index_kind(path, kind, ephemeral_owner);
@@ -380,13 +459,17 @@ impl DataTree {
         if !self.contains(parent_name) {
             return Err(ErrorCode::NoNode);
         }
+        let on = self.v.digest_enabled;
         let Some(parent) = node_mut(&mut self.v.root, parent_name) else {
             return Err(ErrorCode::NoNode);
         };
+        let before = share(on, parent_name, parent);
         let removed = parent.children.remove(name);
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
+        let after = share(on, parent_name, parent);
+        self.v.digest = self.v.digest.wrapping_sub(before).wrapping_add(after);
         let Some(node) = removed else {
             return Err(ErrorCode::NoNode);
         };
@@ -424,7 +507,9 @@ impl DataTree {
         if !self.contains(path) {
             return Err(ErrorCode::NoNode);
         }
+        let on = self.v.digest_enabled;
         let node = node_mut(&mut self.v.root, path).ok_or(ErrorCode::NoNode)?;
+        let before = share(on, path, node);
         let bytes_diff = data_len(data.as_ref()) - data_len(node.data.as_ref());
         self.v.data_size += bytes_diff;
         node.data = data;
@@ -432,6 +517,8 @@ impl DataTree {
         node.stat.mzxid = zxid;
         node.stat.version = version;
         let stat = node.stat();
+        let after = share(on, path, node);
+        self.v.digest = self.v.digest.wrapping_sub(before).wrapping_add(after);
         self.update_quota_stat_of(path, bytes_diff, 0);
         triggers.push(WatchTrigger::new(path, NODE_DATA_CHANGED));
         Ok(stat)
@@ -442,11 +529,15 @@ impl DataTree {
         if !self.contains(path) {
             return Err(ErrorCode::NoNode);
         }
+        let on = self.v.digest_enabled;
         let node = node_mut(&mut self.v.root, path).ok_or(ErrorCode::NoNode)?;
+        let before = share(on, path, node);
         let shared = Arc::make_mut(&mut self.acls).intern(acl, node.owner());
         node.stat.aversion = version;
         let old = std::mem::replace(&mut node.acl, shared);
         let stat = node.stat();
+        let after = share(on, path, node);
+        self.v.digest = self.v.digest.wrapping_sub(before).wrapping_add(after);
         Arc::make_mut(&mut self.acls).release(&old);
         Ok(stat)
     }
@@ -462,8 +553,12 @@ impl DataTree {
         if !self.contains(path) {
             return Err(ErrorCode::NoNode);
         }
+        let on = self.v.digest_enabled;
         let node = node_mut(&mut self.v.root, path).ok_or(ErrorCode::NoNode)?;
+        let before = share(on, path, node);
         raise_cversion(&mut node.stat, new_cversion, zxid);
+        let after = share(on, path, node);
+        self.v.digest = self.v.digest.wrapping_sub(before).wrapping_add(after);
         Ok(())
     }
 
@@ -505,6 +600,9 @@ impl DataTree {
                 ephemerals: Ephemerals::default(),
                 extended_types_enabled,
                 data_size: 0,
+                digest: 0,
+                digest_enabled: true,
+                digest_log: Arc::default(),
             },
             acls: Arc::default(),
             containers: Arc::default(),
@@ -536,11 +634,10 @@ impl DataTree {
                 return Err(ErrorCode::BadArguments);
             }
             let acl = Arc::make_mut(&mut self.acls).intern(acl, stat.ephemeral_owner);
-            self.v.root = Some(triomphe::Arc::new(Node::new(
-                data,
-                acl,
-                NodeStat::new(stat, kind),
-            )));
+            let root = Node::new(data, acl, NodeStat::new(stat, kind));
+            let root_share = share(self.v.digest_enabled, path, &root);
+            self.v.digest = self.v.digest.wrapping_add(root_share);
+            self.v.root = Some(triomphe::Arc::new(root));
         } else {
             let (parent_name, name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
             match self.get(parent_name) {
@@ -550,7 +647,9 @@ impl DataTree {
             }
             let acl = Arc::make_mut(&mut self.acls).intern(acl, stat.ephemeral_owner);
             let node = Node::new(data, acl, NodeStat::new(stat, kind));
+            let node_share = share(self.v.digest_enabled, path, &node);
             let parent = node_mut(&mut self.v.root, parent_name).ok_or(ErrorCode::NoNode)?;
+            self.v.digest = self.v.digest.wrapping_add(node_share);
             parent.children.insert(name, triomphe::Arc::new(node));
         }
         self.v.nodes += 1;
@@ -584,6 +683,8 @@ impl DataTree {
     /// Takes a node that left the tree out of the counts, the ACL table and the
     /// index of its kind.
     fn forget(&mut self, path: &str, node: &Node) {
+        let gone = share(self.v.digest_enabled, path, node);
+        self.v.digest = self.v.digest.wrapping_sub(gone);
         Arc::make_mut(&mut self.acls).release(&node.acl);
         self.v.nodes = self.v.nodes.saturating_sub(1);
         self.v.data_size -= java_len(path) + data_len(node.data.as_ref());
@@ -733,14 +834,19 @@ impl DataTree {
         if !self.contains(path) {
             return;
         }
+        let on = self.v.digest_enabled;
         let Some(node) = node_mut(&mut self.v.root, path) else {
             return;
         };
+        // Quota nodes are out of the digest (`digest.rs`); kept general all the same.
+        let before = share(on, path, node);
         let data = NodeData::new(stats.to_string().as_bytes());
         // Kept exact here; ZooKeeper leaves its approximate size alone for this
         // change and recounts it on the next start.
         self.v.data_size += data_len(Some(&data)) - data_len(node.data.as_ref());
         node.data = Some(data);
+        let after = share(on, path, node);
+        self.v.digest = self.v.digest.wrapping_sub(before).wrapping_add(after);
     }
 
     /// Checks every structural invariant (O(n)); for tests.
@@ -777,6 +883,12 @@ impl DataTree {
         }
         assert_eq!(count, self.v.nodes);
         assert_eq!(size, self.v.data_size);
+        let digest = if self.v.digest_enabled {
+            self.full_digest()
+        } else {
+            0
+        };
+        assert_eq!(digest, self.v.digest, "digest kept by the changes");
         let strs = |s: &BTreeSet<SharedPath>| -> BTreeSet<String> {
             s.iter().map(|p| p.to_string()).collect()
         };

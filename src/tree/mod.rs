@@ -12,6 +12,7 @@
 pub mod acl;
 mod acl_table;
 mod data_tree;
+pub mod digest;
 mod ephemeral_type;
 mod ephemerals;
 mod ip;

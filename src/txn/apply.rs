@@ -77,6 +77,7 @@ pub fn apply(tree: &mut DataTree, hdr: &TxnHeader, txn: &Txn) -> ApplyOutcome {
         },
         other => apply_one(tree, hdr, other, &mut triggers),
     };
+    tree.log_digest(hdr.zxid);
     ApplyOutcome { result, triggers }
 }
 

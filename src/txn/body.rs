@@ -136,7 +136,13 @@ fn decode_multi(r: &mut Reader) -> Result<Vec<Txn>, DecodeError> {
         let body = r.read_buffer()?.unwrap_or_default();
         let mut sub = Reader::new(body);
         let txn = Txn::decode_body(op, &mut sub)?;
-        sub.finish()?;
+        // A Java leader that applied a failed multi turned its sub-txns into errors in
+        // place (`DataTree.processTxn` sets the type and keeps the body), so its
+        // committed log, which DIFF sends, has error sub-txns holding a create's or
+        // setData's bytes; ZooKeeper reads the error code and ignores the rest.
+        if op != OpCode::Error as i32 {
+            sub.finish()?;
+        }
         txns.push(txn);
     }
     Ok(txns)

@@ -812,6 +812,42 @@ fn txn_codec_round_trips() {
     let bad = Bytes::from_static(&[0, 0, 0, 1, 0, 0, 0, 14, 0, 0, 0, 0]);
     assert!(Txn::decode_body(14, &mut Reader::new(bad)).is_err());
     assert!(Txn::decode_body(99, &mut Reader::new(Bytes::new())).is_err());
+    // A failed multi as a Java leader's DIFF sends it: the first sub-txn is typed
+    // error but still holds its create's bytes. Its error code is what ZooKeeper
+    // reads (the first int); the rest is ignored, as there.
+    let create = CreateTxn {
+        path: "/x".into(),
+        data: None,
+        acl: Acl::open_unsafe(),
+        ephemeral: false,
+        parent_cversion: 1,
+    }
+    .to_bytes();
+    let mut multi = bytes::BytesMut::new();
+    use bytes::BufMut;
+    multi.put_i32(2);
+    multi.put_i32(OpCode::Error as i32);
+    multi.put_i32(create.len() as i32);
+    multi.put_slice(&create);
+    let err = ErrorTxn { err: -101 }.to_bytes();
+    multi.put_i32(OpCode::Error as i32);
+    multi.put_i32(err.len() as i32);
+    multi.put_slice(&err);
+    let txn = Txn::decode_body(14, &mut Reader::new(multi.freeze())).expect("Java's failed multi");
+    assert_eq!(
+        txn,
+        Txn::Multi(vec![
+            Txn::Error(ErrorTxn { err: 2 }),
+            Txn::Error(ErrorTxn { err: -101 })
+        ])
+    );
+    // Other sub-txns stay exact.
+    let mut multi = bytes::BytesMut::new();
+    multi.put_i32(1);
+    multi.put_i32(OpCode::Delete as i32);
+    multi.put_i32(create.len() as i32);
+    multi.put_slice(&create);
+    assert!(Txn::decode_body(14, &mut Reader::new(multi.freeze())).is_err());
 }
 
 /// Random valid and invalid requests over a small path space.

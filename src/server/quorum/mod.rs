@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedSender};
 
+mod digests;
 mod log_writer;
 mod peer;
 mod sessions;
@@ -41,8 +42,8 @@ use super::published::Published;
 use super::session_core::wall_clock_ms;
 use super::shutdown::StopNotice;
 use super::signal::Signal;
-use super::touches::TouchBoard;
 use super::stats::{ServerStats, Stage};
+use super::touches::TouchBoard;
 use crate::config::Config;
 use crate::proto::{ErrorCode, Id, OpCode, Request};
 use crate::session::{self, SessionTracker};
@@ -167,6 +168,8 @@ struct Quorum {
     window: RefCell<VecDeque<crate::zab::history::Txn>>,
     /// A batch is between its prep and its log sync (a role change waits for it).
     batch_in_flight: Cell<bool>,
+    /// The txn digest: a leader's predictions, a learner's checks.
+    digests: digests::Digests,
 }
 
 impl Quorum {
@@ -577,18 +580,6 @@ impl Quorum {
                 self.sessions.follow_committed(&c.hdr, &c.txn, now);
             }
         }
-        if self.cfg.ensemble {
-            let mut w = self.window.borrow_mut();
-            for c in &batch {
-                w.push_back(crate::zab::history::Txn {
-                    zxid: c.hdr.zxid,
-                    data: peer::proposal_data(c),
-                });
-            }
-            while w.len() > crate::zab::history::DEFAULT_COMMIT_LOG_COUNT {
-                w.pop_front();
-            }
-        }
         let txns = batch.len() as u64;
         let applying = Instant::now();
         self.apply_and_publish(batch);
@@ -656,10 +647,23 @@ impl Quorum {
         let mut applied = Vec::with_capacity(batch.len());
         {
             let mut tree = self.tree.borrow_mut();
+            let mut window = self.window.borrow_mut();
             for c in batch {
                 self.applied.set(c.hdr.zxid);
                 let outcome = txn::apply(&mut tree, &c.hdr, &c.txn);
+                self.digests.check(c.hdr.zxid, &tree, self.stats.quorum());
+                if self.cfg.ensemble {
+                    // With the digest after it, as ZooKeeper's committedLog has it.
+                    let digest = tree.digest_enabled().then(|| tree.digest());
+                    window.push_back(crate::zab::history::Txn {
+                        zxid: c.hdr.zxid,
+                        data: peer::proposal_data(&c, digest),
+                    });
+                }
                 applied.push((c, outcome));
+            }
+            while window.len() > crate::zab::history::DEFAULT_COMMIT_LOG_COUNT {
+                window.pop_front();
             }
         }
         let version = self.tree.borrow().version();
@@ -820,6 +824,7 @@ pub async fn run(
         unapplied: RefCell::new(VecDeque::new()),
         waiting_syncs: RefCell::new(VecDeque::new()),
         window: RefCell::new(VecDeque::new()),
+        digests: Default::default(),
         batch_in_flight: Cell::new(false),
         cfg,
         tree: RefCell::new(durable.tree),

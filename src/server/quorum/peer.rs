@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use glommio::net::TcpStream;
 
+use super::digests;
 use super::wire_io::{self, PacketSink};
 use super::{fatal, Origin, Quorum, Role, SyncMarker, Work};
 use crate::config::QuorumConfig;
@@ -50,21 +51,27 @@ use crate::zab::Sid;
 /// tickTime, limits in whole ticks).
 const TICK: Duration = Duration::from_millis(50);
 
-/// A txn as PROPOSAL data: its header and body as ZooKeeper serializes them (no
-/// digest: a Java learner reads a proposal without one as "no digest").
-pub(super) fn proposal_data(c: &Committed) -> Bytes {
-    let mut b = BytesMut::with_capacity(64);
+/// A txn as PROPOSAL data: its header and body as ZooKeeper serializes them, then the
+/// tree digest after it (`TxnDigest`) if there is one; a Java learner reads a
+/// proposal without one as "no digest" and skips its check.
+pub(super) fn proposal_data(c: &Committed, digest: Option<u64>) -> Bytes {
+    let mut b = BytesMut::with_capacity(80);
     c.hdr.encode(&mut b);
     c.txn.encode(&mut b);
+    if let Some(d) = digest {
+        digests::encode(d, &mut b);
+    }
     b.freeze()
 }
 
-/// The txn in PROPOSAL (or INFORM) data; a digest after it is ignored.
-fn decode_proposal(data: &Bytes) -> Result<Committed, String> {
+/// The txn in PROPOSAL (or INFORM) data, and the leader's digest after it if any.
+fn decode_proposal(data: &Bytes) -> Result<(Committed, Option<u64>), String> {
     let mut r = Reader::new(data.clone());
     let hdr = TxnHeader::decode(&mut r).map_err(|e| format!("txn header: {e}"))?;
     let txn = Txn::decode_body(hdr.op, &mut r).map_err(|e| format!("txn body: {e}"))?;
-    Ok(Committed { hdr, txn })
+    let consumed = data.len() - r.remaining();
+    let digest = data.get(consumed..).and_then(digests::decode);
+    Ok((Committed { hdr, txn }, digest))
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -244,7 +251,7 @@ fn load_window(q: &Quorum) {
         if hdr.zxid <= last {
             txns.push_back(history::Txn {
                 zxid: hdr.zxid,
-                data: proposal_data(&Committed { hdr, txn }),
+                data: proposal_data(&Committed { hdr, txn }, None),
             });
         }
         Ok(())
@@ -375,6 +382,7 @@ async fn end_role(q: &Rc<Quorum>) {
     q.apply_now(last);
     q.after_apply().await;
     *q.outstanding.borrow_mut() = Outstanding::new();
+    q.digests.reset();
     q.last_zxid.set(q.applied.get());
 }
 
@@ -441,7 +449,10 @@ impl Leading {
 
     /// Proposes a prepared txn (the pipeline appends it to our own log).
     pub(super) fn propose(&self, q: &Rc<Quorum>, c: &Committed) {
-        let data = proposal_data(c);
+        let digest = q
+            .digests
+            .predict(&q.tree.borrow(), q.applied.get(), &q.unapplied.borrow(), c);
+        let data = proposal_data(c, digest);
         {
             use std::sync::atomic::Ordering::Relaxed;
             let s = &q.stats.leader;
@@ -1018,14 +1029,15 @@ impl Following {
                     }
                 }
                 A::Persist(t) => match decode_proposal(&t.data) {
-                    Ok(c) if c.hdr.zxid == t.zxid => {
+                    Ok((c, digest)) if c.hdr.zxid == t.zxid => {
+                        q.digests.expect(c.hdr.zxid, digest);
                         let now = Instant::now();
                         self.persist_at.borrow_mut().push_back((t.zxid, now));
                         self.commit_at.borrow_mut().push_back((t.zxid, now));
                         self.to_persist.borrow_mut().push_back(c);
                         self.persist_ready.raise();
                     }
-                    Ok(c) => self.fail(format!(
+                    Ok((c, _)) => self.fail(format!(
                         "PROPOSAL 0x{:x} carries a txn of zxid 0x{:x}",
                         t.zxid, c.hdr.zxid
                     )),
@@ -1228,6 +1240,7 @@ fn reload(q: &Rc<Quorum>, expect_zxid: i64, config_text: &str) -> Result<(), Str
     let opts = storage::RecoverOptions {
         extended_types: q.cfg.extended_types_enabled,
         prealloc_bytes: q.cfg.prealloc_bytes,
+        digest: q.cfg.digest_enabled,
     };
     let mut rec = storage::recover_with(&q.cfg.data_dir, &q.cfg.data_log_dir, &opts)
         .map_err(|e| format!("recovery: {e}"))?;
@@ -1248,6 +1261,7 @@ fn reload(q: &Rc<Quorum>, expect_zxid: i64, config_text: &str) -> Result<(), Str
     q.window.borrow_mut().clear();
     load_window(q);
     *q.outstanding.borrow_mut() = Outstanding::new();
+    q.digests.reset();
     q.sessions.replace_all(&rec.sessions, q.now_ms());
     q.publish_tree();
     let q = q.clone();

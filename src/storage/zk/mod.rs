@@ -101,6 +101,7 @@ pub use snap::{looks_complete, read_snapshot_bytes, ZkSnapshot, ZxidDigest, SNAP
 pub use snap_stream::{read_snap_body, SnapBodyScanner, SIGNATURE};
 pub use snap_write::{export_snapshot, write_zk_snapshot, SnapshotForm};
 
+use crate::tree::digest::DIGEST_VERSION;
 use crate::tree::DataTree;
 use crate::txn::{apply, Txn};
 
@@ -165,6 +166,11 @@ pub struct Loaded {
     pub torn: Vec<(PathBuf, u64, String)>,
     /// System nodes the snapshot lacked and that were added.
     pub added_system_nodes: Vec<&'static str>,
+    /// ZooKeeper's digests (the snapshot's and each logged txn's) compared with the
+    /// tree's, as ZooKeeper checks them when it loads (`FileTxnSnapLog`).
+    pub digests_checked: u64,
+    /// zxids whose digest differed from ZooKeeper's.
+    pub digest_mismatches: Vec<i64>,
 }
 
 /// `<prefix><hex>` as ZooKeeper names its files (`Util.getZxidFromName`); `Some(None)`
@@ -305,6 +311,8 @@ pub fn load(
         .iter()
         .rposition(|(z, _)| *z as u64 <= snap_zxid as u64)
         .unwrap_or(0);
+    let mut check = DigestCheck::new(&snap.zxid_digest, snap_zxid);
+    check.after(&tree, snap_zxid, None);
     let mut last_zxid = snap_zxid;
     let mut replayed = 0u64;
     let mut read_logs = Vec::new();
@@ -340,6 +348,7 @@ pub fn load(
                 _ => {}
             }
             let _ = apply(&mut tree, &rec.hdr, &rec.txn);
+            check.after(&tree, zxid, rec.digest);
             last_zxid = zxid;
             replayed += 1;
         }
@@ -364,7 +373,55 @@ pub fn load(
         skipped_snapshots: skipped,
         torn,
         added_system_nodes: snap.added_system_nodes,
+        digests_checked: check.checked,
+        digest_mismatches: check.mismatches,
     })
+}
+
+/// ZooKeeper's digest checks on load: a snapshot is fuzzy until the txn its
+/// `ZxidDigest` names is replayed (compared then; none before it); after that each
+/// logged `TxnDigest` is compared with the tree once its txn is applied. Digests of
+/// another version are not compared, as in ZooKeeper.
+struct DigestCheck {
+    /// The snapshot's digest while the replay has not reached its zxid.
+    fuzzy_until: Option<ZxidDigest>,
+    checked: u64,
+    mismatches: Vec<i64>,
+}
+
+impl DigestCheck {
+    fn new(snap: &Option<ZxidDigest>, snap_zxid: i64) -> DigestCheck {
+        let fuzzy_until = snap
+            .filter(|d| d.zxid > 0 && d.zxid >= snap_zxid && d.digest_version == DIGEST_VERSION);
+        DigestCheck {
+            fuzzy_until,
+            checked: 0,
+            mismatches: Vec::new(),
+        }
+    }
+
+    /// After the tree reached `zxid` (the snapshot's, then each replayed txn's, with
+    /// the digest ZooKeeper logged for it).
+    fn after(&mut self, tree: &DataTree, zxid: i64, logged: Option<(i32, i64)>) {
+        let expected = match self.fuzzy_until {
+            Some(d) if d.zxid == zxid => {
+                self.fuzzy_until = None;
+                d.digest
+            }
+            Some(_) => return,
+            None => match logged {
+                Some((DIGEST_VERSION, digest)) => digest,
+                _ => return,
+            },
+        };
+        if !tree.digest_enabled() {
+            return;
+        }
+        self.checked += 1;
+        if expected != tree.digest() as i64 {
+            self.mismatches.push(zxid);
+        }
+    }
 }
 
 /// [`load`]s a ZooKeeper data directory and writes it as a ringkeeper snapshot at the

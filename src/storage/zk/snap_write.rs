@@ -7,8 +7,10 @@
 //! It walks one frozen version, so what it writes is exact at `zxid`. The ACL cache
 //! comes before the nodes in ZooKeeper's layout, so the walk runs twice: once to number
 //! the distinct ACL lists, once to write the nodes. Nodes go depth first, each parent
-//! before its children, the root under the path "" as ZooKeeper keys it. No digest
-//! section follows the seal: ZooKeeper reads its absence as "no digest".
+//! before its children, the root under the path "" as ZooKeeper keys it. A file then
+//! has the tree's `ZxidDigest` and a second seal, as `FileSnap` writes them with
+//! `digest.enabled`, so the ZooKeeper that starts from it checks its own digest of the
+//! tree against ours; the SNAP body has none (3.8's learner computes its own).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -45,9 +47,9 @@ impl<W: Write> Checked<W> {
 /// Which of ZooKeeper's two framings of the snapshot serialization to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotForm {
-    /// A `snapshot.<zxid>` file: file header, body, seal (Adler-32 of every byte
-    /// before it, then "/").
-    File,
+    /// A `snapshot.<zxid>` file of the tree at `zxid`: file header, body, seal
+    /// (Adler-32 of every byte before it, then "/"), then the digest and a seal.
+    File { zxid: i64 },
     /// The body a leader sends after SNAP: no header, no seal, then "BenWasHere".
     SnapStream,
 }
@@ -65,7 +67,7 @@ pub fn write_zk_snapshot(
         sum: adler2::Adler32::new(),
     };
     let mut buf = BytesMut::with_capacity(CHUNK + 1024);
-    if form == SnapshotForm::File {
+    if let SnapshotForm::File { .. } = form {
         buf.put_i32(SNAP_MAGIC);
         buf.put_i32(SNAP_VERSION);
         buf.put_i64(DBID);
@@ -112,15 +114,34 @@ pub fn write_zk_snapshot(
     out.put(&buf)?;
     buf.clear();
     match form {
-        SnapshotForm::File => {
-            let sum = out.sum.checksum();
-            buf.put_i64(i64::from(sum));
-            "/".encode(&mut buf);
+        SnapshotForm::File { zxid } => {
+            seal(&mut out, &mut buf)?;
+            // `DataTree.serializeZxidDigest`: written only with the digest on.
+            if tree.digest_enabled() {
+                buf.put_i64(zxid);
+                buf.put_i32(crate::tree::digest::DIGEST_VERSION);
+                buf.put_i64(tree.digest() as i64);
+                seal(&mut out, &mut buf)?;
+            }
         }
-        SnapshotForm::SnapStream => super::SIGNATURE.encode(&mut buf),
+        SnapshotForm::SnapStream => {
+            super::SIGNATURE.encode(&mut buf);
+            out.put(&buf)?;
+        }
     }
-    out.put(&buf)?;
     out.inner.flush()
+}
+
+/// Writes what is in `buf`, then a seal: the Adler-32 of every byte written so far
+/// and "/" (`SnapStream.sealStream`); the seal counts in the sum that follows.
+fn seal<W: Write>(out: &mut Checked<W>, buf: &mut BytesMut) -> std::io::Result<()> {
+    out.put(buf)?;
+    buf.clear();
+    buf.put_i64(i64::from(out.sum.checksum()));
+    "/".encode(buf);
+    out.put(buf)?;
+    buf.clear();
+    Ok(())
 }
 
 /// Visits every node under `root` depth first, parents before children, with its
@@ -167,7 +188,7 @@ pub fn export_snapshot(
     let path = v2.join(format!("snapshot.{zxid:x}"));
     let file = std::fs::File::create(&path).map_err(io(&path, "create snapshot"))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    write_zk_snapshot(&mut w, tree, sessions, SnapshotForm::File)
+    write_zk_snapshot(&mut w, tree, sessions, SnapshotForm::File { zxid })
         .map_err(io(&path, "write snapshot"))?;
     let file = w
         .into_inner()

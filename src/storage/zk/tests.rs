@@ -438,12 +438,16 @@ fn written_snapshots_read_back_as_the_same_tree() {
         &mut bytes,
         &tree.version(),
         &original.sessions,
-        SnapshotForm::File,
+        SnapshotForm::File { zxid: 0x30 },
     )
     .expect("write");
     assert!(looks_complete(&bytes));
     let back = read_snapshot_bytes(&p(), bytes.into(), false).expect("reads back");
     assert!(back.tree == tree, "the tree changed on the way");
+    // The digest section ZooKeeper checks its own digest against.
+    let d = back.zxid_digest.expect("a ZxidDigest after the seal");
+    assert_eq!((d.zxid, d.digest_version), (0x30, 2));
+    assert_eq!(d.digest, tree.digest() as i64);
     assert_eq!(back.sessions, original.sessions);
     // node_count counts the root twice, as ZooKeeper's does (under "" and "/").
     assert_eq!(back.nodes, tree.node_count() - 1);
