@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,13 +16,6 @@ use std::time::{Duration, Instant};
 use common::{request, try_connect, try_four_letter, Jute, Reader};
 
 const SETTLE: Duration = Duration::from_secs(20);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 struct Member {
     sid: u32,
@@ -113,8 +106,9 @@ impl Ensemble {
         let n = voters + observers;
         let root = std::env::temp_dir().join(format!("rk-ensemble-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let ports: Vec<(u16, u16, u16)> = (0..n)
-            .map(|_| (free_port(), free_port(), free_port()))
+        let ports: Vec<(u16, u16, u16)> = common::free_ports(3 * n as usize)
+            .chunks(3)
+            .map(|c| (c[0], c[1], c[2]))
             .collect();
         let mut lines = String::new();
         for (i, (_, q, e)) in ports.iter().enumerate() {
@@ -502,6 +496,13 @@ fn members_report_their_roles_and_the_ensembles_config_as_zookeeper_does() {
         try_four_letter(&e.members[follower].addr(), "mntr", Duration::from_secs(2)).expect("mntr");
     assert!(mntr.contains("zk_server_state\tfollower"), "{mntr}");
     assert!(!mntr.contains("zk_synced_followers"), "{mntr}");
+    // ZooKeeper's election_time: this member elected at least once.
+    let elections = mntr
+        .lines()
+        .find_map(|l| l.strip_prefix("zk_cnt_election_time\t"))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(elections.is_some_and(|n| n >= 1), "{mntr}");
+    assert!(mntr.contains("zk_max_election_time\t"), "{mntr}");
     // /zookeeper/config holds the server lines and the config version.
     let mut c = connect(&e.members[follower].addr(), 5000);
     let config = synced_get(&mut c, 1, "/zookeeper/config").expect("/zookeeper/config");

@@ -21,7 +21,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,13 +51,6 @@ fn skip() -> bool {
         return true;
     }
     false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -139,6 +132,33 @@ impl Member {
                 .status()
                 .expect("kill -STOP");
             assert!(st.success(), "kill -STOP");
+            // SIGSTOP takes effect when each thread next runs: wait until every
+            // thread is stopped, so nothing sent from now on is read (a txn that
+            // reached a half-stopped JVM's log made a TRUNC test see DIFF).
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let task_dir = format!("/proc/{}/task", c.id());
+            loop {
+                let all_stopped = std::fs::read_dir(&task_dir)
+                    .map(|tasks| {
+                        tasks.flatten().all(|t| {
+                            std::fs::read_to_string(t.path().join("stat")).is_ok_and(|st| {
+                                st.rsplit_once(')').is_some_and(|(_, rest)| {
+                                    rest.trim_start().starts_with(['T', 't', 'Z', 'X'])
+                                })
+                            })
+                        })
+                    })
+                    .unwrap_or(false);
+                if all_stopped {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "server {} did not stop",
+                    self.sid
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 
@@ -256,8 +276,9 @@ impl Ensemble {
     fn new(name: &str, kinds: [Kind; 3]) -> Ensemble {
         let root = std::env::temp_dir().join(format!("rk-mixed-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let ports: Vec<(u16, u16, u16)> = (0..3)
-            .map(|_| (free_port(), free_port(), free_port()))
+        let ports: Vec<(u16, u16, u16)> = common::free_ports(9)
+            .chunks(3)
+            .map(|c| (c[0], c[1], c[2]))
             .collect();
         let mut lines = String::new();
         for (i, (_, q, e)) in ports.iter().enumerate() {

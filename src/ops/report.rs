@@ -341,6 +341,26 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
     drop(tree);
     let mut rows: Vec<(String, Metric)> =
         rows.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    if core.cfg.ensemble {
+        // ZooKeeper's `election_time` counter, which every member of an ensemble has.
+        let e = &core.stats.election;
+        let count = e.count.load(Relaxed);
+        let sum = e.sum_ms.load(Relaxed);
+        rows.push((
+            "zk_avg_election_time".to_owned(),
+            Metric::Float(ratio(sum, count), 4),
+        ));
+        rows.push((
+            "zk_min_election_time".to_owned(),
+            int(e.min_ms.load(Relaxed)),
+        ));
+        rows.push((
+            "zk_max_election_time".to_owned(),
+            int(e.max_ms.load(Relaxed)),
+        ));
+        rows.push(("zk_cnt_election_time".to_owned(), int(count)));
+        rows.push(("zk_sum_election_time".to_owned(), int(sum)));
+    }
     if core.stats.mode() == crate::server::stats::ServerMode::Leader {
         // What ZooKeeper's leader adds to `mntr`.
         let l = &core.stats.leader;

@@ -199,6 +199,30 @@ pub struct ServerStats {
     mode: std::sync::atomic::AtomicU8,
     /// A leader's view of its learners, for `mntr`.
     pub leader: LeaderStats,
+    /// ZooKeeper's `election_time`: how long each leader election took.
+    pub election: ElectionStats,
+}
+
+/// ZooKeeper's `election_time` (an `AvgMinMaxCounter`), in ms: `mntr`'s
+/// `zk_{avg,min,max,cnt,sum}_election_time` and Prometheus's `election_time`.
+#[derive(Default)]
+pub struct ElectionStats {
+    pub count: AtomicU64,
+    pub sum_ms: AtomicU64,
+    pub min_ms: AtomicU64,
+    pub max_ms: AtomicU64,
+}
+
+impl ElectionStats {
+    pub fn record(&self, ms: u64) {
+        if self.count.fetch_add(1, Relaxed) == 0 {
+            self.min_ms.store(ms, Relaxed);
+        } else {
+            self.min_ms.fetch_min(ms, Relaxed);
+        }
+        self.sum_ms.fetch_add(ms, Relaxed);
+        self.max_ms.fetch_max(ms, Relaxed);
+    }
 }
 
 /// What a leader's `mntr` adds (ZooKeeper's names without `zk_`), set by the ensemble
@@ -283,6 +307,7 @@ impl ServerStats {
             open_conns: Mutex::new(OpenConns::default()),
             mode: std::sync::atomic::AtomicU8::new(ServerMode::Standalone as u8),
             leader: LeaderStats::default(),
+            election: ElectionStats::default(),
         }
     }
 

@@ -706,3 +706,25 @@ pub fn assert_fresh_session_works(server: &mut Server, tag: &str) {
     let _ = request(&mut s, 4, op::CLOSE_SESSION, &[]);
     server.assert_alive();
 }
+
+/// `n` distinct free ports. Each is held until all are picked, and none is handed out
+/// twice in this test process: the kernel may pick a port just released again, which
+/// once gave one member's quorum port to another member's client port.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut held = Vec::new();
+    let mut ports = Vec::new();
+    while ports.len() < n {
+        let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let p = l.local_addr().expect("its address").port();
+        if given.insert(p) {
+            ports.push(p);
+        }
+        held.push(l);
+    }
+    ports
+}

@@ -172,9 +172,12 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
             Ok(e) => e.unwrap_or(epochs.current),
             Err(e) => fatal(&format!("cannot read {CURRENT_EPOCH_FILE}: {e}")),
         };
+        let looking_since = Instant::now();
         let d = election.look(last, current).await;
+        let took = looking_since.elapsed().as_millis() as u64;
+        q.stats.election.record(took);
         tracing::info!(
-            "election: {} (leader {}, zxid 0x{:x}, epoch {})",
+            "election: {} in {took} ms (leader {}, zxid 0x{:x}, epoch {})",
             match d.decision {
                 Decision::Leading => "LEADING".to_owned(),
                 Decision::Following { leader } => format!("FOLLOWING {leader}"),
