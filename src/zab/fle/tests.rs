@@ -28,7 +28,11 @@ fn quorum() -> QuorumMaj {
 /// Server `myid` with last zxid `Z1` and current epoch 1, election started at `T0`;
 /// the start's actions are checked elsewhere and dropped here.
 fn looking(myid: Sid) -> Fle {
-    let mut f = fresh(myid);
+    started(fresh(myid))
+}
+
+/// `f` after `Input::StartLooking` at `T0` (its actions dropped).
+fn started(mut f: Fle) -> Fle {
     let mut out = Vec::new();
     f.step(
         Input::StartLooking {
@@ -549,14 +553,7 @@ fn looking_decide_early(myid: Sid) -> Fle {
         fast_failover: true,
         ..FleConfig::default()
     };
-    let mut f = Fle::new(myid, Participant, quorum(), config, Z1, 1);
-    let mut out = Vec::new();
-    let start = Input::StartLooking {
-        last_zxid: Z1,
-        current_epoch: 1,
-    };
-    f.step(start, T0, &mut out);
-    f
+    started(Fle::new(myid, Participant, quorum(), config, Z1, 1))
 }
 
 fn unreachable(sid: Sid) -> Input {
