@@ -465,11 +465,14 @@ impl Config {
     /// executor for the flush) rather than through io_uring's worker threads. Inline
     /// saves two thread wake-ups per batch but stalls everything else on the
     /// executor: `auto` is always inline on a dedicated quorum core (it serves no
-    /// connections) and, on a shared one, only while core 0 answers no reads.
+    /// connections) and, on a shared one, only while core 0 answers no reads. In an
+    /// ensemble `auto` is never inline: the quorum task's executor also carries the
+    /// quorum links, and a leader prepares and proposes the next batch while one syncs.
     pub fn sync_inline(&self) -> SyncInline {
         match self.sync_inline {
             Some(true) => SyncInline::Always,
             Some(false) => SyncInline::Never,
+            None if self.ensemble => SyncInline::Never,
             None if self.quorum_shared() => SyncInline::WhenNoReads,
             None => SyncInline::Always,
         }
@@ -1500,6 +1503,16 @@ mod tests {
             SyncInline::Never
         );
         assert!(Config::parse("dataDir=/d\nclientPort=1\nsyncInline=maybe\n", "f").is_err());
+        let ensemble = "server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n";
+        assert_eq!(parse(ensemble).sync_inline(), SyncInline::Never);
+        assert_eq!(
+            parse(&format!("{ensemble}cores=2\n")).sync_inline(),
+            SyncInline::Never
+        );
+        assert_eq!(
+            parse(&format!("{ensemble}syncInline=yes\n")).sync_inline(),
+            SyncInline::Always
+        );
     }
 
     #[test]

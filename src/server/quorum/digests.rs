@@ -69,9 +69,8 @@ impl Digests {
     }
 
     /// Leader: the tree digest once `c` is applied, for its PROPOSAL; `None` with the
-    /// digest off. `tree` is the committed tree through `applied`, `unapplied` the
-    /// prepared txns after it that are logged (the rest of the batch `c` is in was
-    /// applied here already).
+    /// digest off. `tree` is the committed tree through `applied`, `unapplied` every
+    /// txn prepared before `c` (appended to the log, synced or not) and not applied.
     pub(super) fn predict(
         &self,
         tree: &DataTree,
@@ -202,8 +201,8 @@ mod tests {
         let mut zxid = 0i64;
         let mut predicted = Vec::new();
         for batch in 0..250i64 {
-            // A batch of 50 proposals, then half of what is unapplied commits.
-            let mut in_batch = Vec::new();
+            // A batch of 50 proposals, each logged as it is prepared (the pipeline
+            // pushes it to `unapplied` then), then part of what is unapplied commits.
             for i in 0..50 {
                 zxid += 1;
                 let txn = if i % 2 == 0 {
@@ -217,9 +216,8 @@ mod tests {
                 };
                 let c = committed(zxid, txn);
                 predicted.push((zxid, d.predict(&tree, applied, &unapplied, &c)));
-                in_batch.push(c);
+                unapplied.push_back(c);
             }
-            unapplied.extend(in_batch);
             // Lagging applies, so `ahead` is rebased with txns to re-apply every
             // REBASE_EVERY; once everything is applied, so it rebases for free.
             let through = if batch == 199 { zxid } else { zxid - 30 };

@@ -86,7 +86,11 @@ impl LogWriter {
     /// pool may be busy writing a snapshot): the directory fsync must follow them.
     /// The next spare and the closing of synced, left segments go to the blocking
     /// pool, not waited for.
-    pub async fn sync(&self, txns: u64) {
+    ///
+    /// Appends may go on while it awaits (the leader's pipeline prepares the next
+    /// batch meanwhile): what it covers is fixed when it starts, and it returns the
+    /// zxid through which the log is durable.
+    pub async fn sync(&self, txns: u64) -> i64 {
         loop {
             let Some(job) = self.log.borrow_mut().next_job() else {
                 break;
@@ -98,9 +102,14 @@ impl LogWriter {
             }
         }
         self.start_background_jobs();
-        let targets: Vec<SyncTarget> = self.log.borrow().pending_sync();
+        // No await since the jobs finished: every record appended so far is in a
+        // named segment, so these targets cover the log through its last zxid.
+        let (targets, covers): (Vec<SyncTarget>, i64) = {
+            let log = self.log.borrow();
+            (log.pending_sync(), log.last_zxid())
+        };
         if targets.is_empty() {
-            return;
+            return self.log.borrow().synced_zxid();
         }
         let bytes_before = self.log.borrow().bytes_appended();
         let started = Instant::now();
@@ -131,15 +140,13 @@ impl LogWriter {
             }
         }
         self.log.borrow_mut().mark_synced(&targets);
-        // The batch is acknowledged after this returns: a record not covered (its
-        // segment not yet named) must stop the server, not be acknowledged.
-        let (synced, last) = {
-            let log = self.log.borrow();
-            (log.synced_zxid(), log.last_zxid())
-        };
-        if synced != last {
+        // What this returns is acknowledged: a record it should have covered and
+        // did not (its segment not yet named) must stop the server, not be
+        // acknowledged or silently left out.
+        let synced = self.log.borrow().synced_zxid();
+        if synced < covers {
             super::fatal(&format!(
-                "txn log synced to 0x{synced:x}, appended to 0x{last:x}"
+                "txn log synced to 0x{synced:x}, appended to 0x{covers:x} before the sync"
             ));
         }
         if self.cfg.force_sync {
@@ -161,6 +168,7 @@ impl LogWriter {
         self.stats
             .quorum()
             .fsync_done(started.elapsed().as_micros() as u64, txns, bytes);
+        synced
     }
 
     /// Stops the server after a txn log failure, saying what to do. Nothing in the

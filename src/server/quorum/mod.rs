@@ -166,8 +166,18 @@ struct Quorum {
     /// The newest applied txns as PROPOSAL data, for a leader's DIFF syncs
     /// (`committedLog`); at most `commitLogCount`.
     window: RefCell<VecDeque<crate::zab::history::Txn>>,
-    /// A batch is between its prep and its log sync (a role change waits for it).
+    /// The pipeline is preparing a batch, or a learner's batch is between its append
+    /// and its sync (a role change waits for it).
     batch_in_flight: Cell<bool>,
+    /// Txns a leader or standalone pipeline appended that no sync has taken yet; the
+    /// syncer takes them all at once (group commit).
+    unsynced_txns: Cell<u64>,
+    /// The syncer is syncing (a role change waits for it).
+    syncing: Cell<bool>,
+    /// Raised when txns are appended for the syncer.
+    sync_ready: Signal,
+    /// Raised when the syncer finishes a sync (the pipeline's backpressure).
+    sync_done: Signal,
     /// The txn digest: a leader's predictions, a learner's checks.
     digests: digests::Digests,
 }
@@ -449,9 +459,9 @@ impl Quorum {
         }
     }
 
-    /// The pipeline: take a batch, prepare it, append, sync; then apply it once it is
-    /// committed (at once standalone, on a quorum's ACKs as a leader); as a follower,
-    /// forward the work to the leader instead.
+    /// The pipeline: take a batch, prepare it, propose it (as a leader) and append it
+    /// to the log, then hand it to the `syncer` and go on with the next batch while
+    /// that one syncs; as a follower, forward the work to the leader instead.
     async fn pipeline(self: &Rc<Self>) {
         loop {
             while self.inbox.borrow().is_empty() || !self.takes_work() {
@@ -465,22 +475,25 @@ impl Quorum {
                 }
                 continue;
             }
-            self.batch_in_flight.set(true);
-            // A batch takes what is queued, up to the txn and byte bounds; whatever
-            // arrives while it syncs forms the next batch (group commit).
+            // At most one batch waits behind the sync in flight: past that the log
+            // device is the bottleneck, and waiting makes the next group commit larger.
             let max_txns = self.cfg.commit_batch_max_txns;
+            if self.unsynced_txns.get() >= max_txns as u64 {
+                self.sync_done.wait().await;
+                continue;
+            }
+            self.batch_in_flight.set(true);
+            // A batch takes what is queued, up to the txn and byte bounds.
             let max_bytes = self.cfg.commit_batch_max_bytes;
             let start_bytes = self.log.bytes_appended();
             // What the committed tree has applied needs no overlay any more.
             self.outstanding
                 .borrow_mut()
                 .commit_up_to(self.applied.get());
-            let mut committed: Vec<Committed> = Vec::new();
+            let mut txns = 0usize;
             let mut append_us = 0u64;
             loop {
-                if committed.len() >= max_txns
-                    || self.log.bytes_appended() - start_bytes >= max_bytes
-                {
+                if txns >= max_txns || self.log.bytes_appended() - start_bytes >= max_bytes {
                     break;
                 }
                 let next = self.inbox.borrow_mut().pop_front();
@@ -507,9 +520,19 @@ impl Quorum {
                     }
                     self.log.append(std::slice::from_ref(&c));
                     append_us += t1.elapsed().as_micros() as u64;
-                    committed.push(c);
+                    // Logged (durable once the syncer's sync returns): the leader's
+                    // digest prediction counts it as prepared from here on.
+                    self.unapplied.borrow_mut().push_back(c);
+                    txns += 1;
                 }
             }
+            if txns > 0 {
+                self.stats.quorum().stage(Stage::Append, append_us);
+                self.unsynced_txns
+                    .set(self.unsynced_txns.get() + txns as u64);
+                self.sync_ready.raise();
+            }
+            self.batch_in_flight.set(false);
             let expiring: Vec<_> = self.expiring.borrow_mut().drain(..).collect();
             for ((core, conn), session) in expiring {
                 let _ = self.outs[core]
@@ -527,21 +550,41 @@ impl Quorum {
                     })
                     .await;
             }
-            let Some(last) = committed.last().map(|c| c.hdr.zxid) else {
-                self.batch_in_flight.set(false);
+            if txns == 0 {
                 // Everything prepared before these syncs may be applied already.
                 self.answer_due_syncs().await;
-                continue;
-            };
-            let txns = committed.len() as u64;
-            self.stats.quorum().stage(Stage::Append, append_us);
-            self.log.sync(txns).await;
-            self.stats.quorum().batch_committed(committed.len());
-            self.unapplied.borrow_mut().extend(committed);
-            self.batch_in_flight.set(false);
-            match &role {
-                Role::Leading(l) => l.persisted(self, last).await,
-                _ => self.apply_through(last).await,
+            }
+            // A steady stream never empties the inbox: let the syncer, the learners'
+            // ACKs and the session cores' messages in between batches.
+            futures_lite::future::yield_now().await;
+        }
+    }
+
+    /// Makes what the pipeline appended durable, in group commits, one sync at a time;
+    /// then the txns are applied (standalone) or reported to the leader's machine,
+    /// which applies them once a quorum has them. Whatever is appended while a sync
+    /// runs goes in the next.
+    async fn syncer(self: &Rc<Self>) {
+        loop {
+            while self.unsynced_txns.get() == 0 {
+                self.sync_ready.wait().await;
+            }
+            let txns = self.unsynced_txns.replace(0);
+            let role = self.role.borrow().clone();
+            self.syncing.set(true);
+            let through = self.log.sync(txns).await;
+            self.stats.quorum().batch_committed(txns as usize);
+            self.syncing.set(false);
+            self.sync_done.raise();
+            // A role change waits for the sync (`peer::end_role`) and applies what the
+            // log holds; a leadership that ended meanwhile gets no report.
+            let still = self.role.borrow().clone();
+            match (&role, &still) {
+                (Role::Leading(l), Role::Leading(now)) if Rc::ptr_eq(l, now) => {
+                    l.persisted(self, through).await
+                }
+                (Role::Standalone, _) => self.apply_through(through).await,
+                _ => {}
             }
         }
     }
@@ -826,6 +869,10 @@ pub async fn run(
         window: RefCell::new(VecDeque::new()),
         digests: Default::default(),
         batch_in_flight: Cell::new(false),
+        unsynced_txns: Cell::new(0),
+        syncing: Cell::new(false),
+        sync_ready: Signal::default(),
+        sync_done: Signal::default(),
         cfg,
         tree: RefCell::new(durable.tree),
         newest: RefCell::new(newest),
@@ -867,6 +914,8 @@ pub async fn run(
         let t = q.clone();
         glommio::spawn_local(async move { peer::run(t, qcfg).await }).detach();
     }
+    let t = q.clone();
+    glommio::spawn_local(async move { t.syncer().await }).detach();
     q.pipeline().await;
 }
 

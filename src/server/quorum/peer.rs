@@ -376,7 +376,7 @@ async fn end_role(q: &Rc<Quorum>) {
     // Its clients' connections are closed: nobody waits for these answers.
     q.inbox.borrow_mut().clear();
     q.waiting_syncs.borrow_mut().clear();
-    while q.batch_in_flight.get() {
+    while q.batch_in_flight.get() || q.syncing.get() || q.unsynced_txns.get() > 0 {
         glommio::timer::sleep(Duration::from_millis(1)).await;
     }
     // Durable in our log: applied now, as a restart would replay them. If the next
@@ -929,7 +929,7 @@ async fn syncer(q: Rc<Quorum>, f: Rc<Following>) {
         };
         q.batch_in_flight.set(true);
         q.log.append(&batch);
-        q.log.sync(batch.len() as u64).await;
+        let _ = q.log.sync(batch.len() as u64).await;
         q.unapplied.borrow_mut().extend(batch);
         q.batch_in_flight.set(false);
         record_arrivals(&q, &f.persist_at, last, Stage::LearnerPersist);
