@@ -552,3 +552,33 @@ fn garbage_on_the_leaders_quorum_port_closes_that_connection_and_the_ensemble_go
     let log = e.members[leader].log();
     assert!(log.contains("quorum port: learner connection"), "{log}");
 }
+
+#[test]
+fn a_learner_that_connects_to_a_follower_is_sent_back_to_its_election_at_once() {
+    use std::io::Read;
+    let e = Ensemble::start("wrong-leader", 3);
+    let leader = e.settled();
+    let follower = &e.members[others(3, leader)[0]];
+    // A learner that decided for this follower (possible while an ensemble starts:
+    // it decided before the real leader was up) connects to its quorum port. Holding
+    // it for initLimit (2 s here) would keep that learner out of the ensemble as long.
+    let started = Instant::now();
+    let mut s =
+        TcpStream::connect(format!("127.0.0.1:{}", follower.quorum_port)).expect("quorum port");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    let res = s.read(&mut buf);
+    let waited = started.elapsed();
+    assert!(
+        matches!(&res, Ok(0))
+            || matches!(&res, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "{res:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(1000),
+        "held {waited:?}, as if waiting for this follower to lead"
+    );
+    let log = follower.log();
+    assert!(log.contains("this server follows another"), "{log}");
+}

@@ -53,6 +53,9 @@ pub(super) struct Peer {
     connecting: bool,
     /// When a broken connection was last dialed again at once (see `redial`).
     redialed_at: Option<std::time::Instant>,
+    /// We were connected with it once: a refusal now means it went away. A peer never
+    /// reached may just not have started yet, so its refusal is not reported.
+    ever_connected: bool,
 }
 
 /// One live connection: its tasks stop when `closed` is set.
@@ -281,8 +284,17 @@ fn connect_one(core: &Rc<Core>, sid: Sid, addr: Option<SocketAddr>) {
             Ok(None) => tracing::debug!("election: knocked at server {sid}; it dials back"),
             Err(Dial { refused, why }) => {
                 tracing::debug!("election: cannot connect to server {sid} at {addr}: {why}");
-                if refused {
-                    // Nobody listens there: the election need not wait to hear from it.
+                let went_away = core
+                    .peers
+                    .borrow()
+                    .get(&sid)
+                    .is_some_and(|p| p.ever_connected);
+                if refused && went_away {
+                    // It was up and nobody listens there now: the election need not
+                    // wait to hear from it. A server of a starting ensemble that is not
+                    // up yet refuses too, and may come up within the finalize wait:
+                    // deciding without it made a member follow a server that did not
+                    // lead, and sit out initLimit.
                     core.feed(Input::Reachable {
                         sid,
                         reachable: false,
@@ -363,6 +375,7 @@ fn install(core: &Rc<Core>, sid: Sid, stream: TcpStream, rest: Vec<u8>) {
     {
         let mut peers = core.peers.borrow_mut();
         let peer = peers.entry(sid).or_default();
+        peer.ever_connected = true;
         if let Some(old) = peer.conn.replace(conn.clone()) {
             old.close();
         }

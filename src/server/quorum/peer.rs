@@ -284,10 +284,18 @@ async fn hand_to_leader(q: Rc<Quorum>, stream: TcpStream, hold: Duration) {
     let deadline = std::time::Instant::now() + hold;
     loop {
         let role = q.role.borrow().clone();
-        if let Role::Leading(l) = role {
-            if !l.done.get() {
-                return l.accept(&q, stream);
+        match role {
+            Role::Leading(l) if !l.done.get() => return l.accept(&q, stream),
+            Role::Following(_) => {
+                // We follow another: this learner chose a leader that is not. Closing
+                // now sends it back to its election at once, not after initLimit.
+                tracing::info!(
+                    "quorum port: a learner connected, but this server follows another; \
+                     closing"
+                );
+                return;
             }
+            _ => {}
         }
         if std::time::Instant::now() >= deadline {
             tracing::info!(

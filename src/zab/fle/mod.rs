@@ -18,8 +18,10 @@
 //! Two deviations, off in [`FleConfig::default`] and on in ringkeeper's driver
 //! ([`FleConfig::fast_failover`]); together they were most of a failover's time:
 //! - Once some voter is known unreachable ([`Input::Reachable`]: its election port
-//!   refused a connection), the finalize wait ends at once when every other voter has
-//!   voted this round. The wait only lets a better vote arrive; none can.
+//!   refused a connection; the driver reports that only for a peer it was connected
+//!   with before, since one that never came up may come up within the wait), the
+//!   finalize wait ends at once when every other voter has voted this round. The wait
+//!   only lets a better vote arrive; none can.
 //! - A LOOKING notification that arrives while we still follow (a peer noticed the
 //!   leader's death a moment before us) is answered as Java answers it, and also kept:
 //!   our next election reads it at its start. Java drops it, so both wait for the
