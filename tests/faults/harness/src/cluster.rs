@@ -67,9 +67,20 @@ pub struct ServerSpec {
     pub clock_realtime_only: bool,
     /// Put `dataLogDir` on a tmpfs of this many MiB (for the full-disk nemesis).
     pub log_tmpfs_mib: Option<u64>,
+    /// A mixed ensemble: member n runs `members[n - 1]` (its name and template)
+    /// instead of `name` and `template`. Empty: every member runs `template`.
+    pub members: Vec<(String, String)>,
 }
 
 impl ServerSpec {
+    /// What member `id` runs: its name and command template.
+    pub fn member(&self, id: u32) -> (&str, &str) {
+        match id.checked_sub(1).and_then(|i| self.members.get(i as usize)) {
+            Some((name, template)) => (name, template),
+            None => (&self.name, &self.template),
+        }
+    }
+
     /// ringkeeper's release binary.
     pub fn ringkeeper(bin: &Path) -> ServerSpec {
         ServerSpec {
@@ -80,6 +91,7 @@ impl ServerSpec {
             clock: None,
             clock_realtime_only: false,
             log_tmpfs_mib: None,
+            members: Vec::new(),
         }
     }
 
@@ -108,6 +120,7 @@ impl ServerSpec {
             clock: None,
             clock_realtime_only: false,
             log_tmpfs_mib: None,
+            members: Vec::new(),
         }
     }
 }
@@ -326,7 +339,8 @@ impl Cluster {
                 fs::write(sdir.join("data").join("myid"), format!("{id}\n"))?;
             }
             let argv = spec
-                .template
+                .member(id)
+                .1
                 .split_whitespace()
                 .map(|w| {
                     w.replace("{cfg}", &cfg.display().to_string())
@@ -380,6 +394,11 @@ impl Cluster {
     /// Starts server `id` again (after a kill).
     pub fn restart(&mut self, id: u32) -> io::Result<()> {
         self.server(id)?.start()
+    }
+
+    /// What member `id` runs ("ringkeeper", "zookeeper", ...).
+    pub fn kind(&self, id: u32) -> &str {
+        self.spec.member(id).0
     }
 
     /// A real ensemble: several servers that know each other (not `independent`).

@@ -30,6 +30,17 @@ enum Target {
     Zookeeper,
 }
 
+/// One member's implementation in a mixed ensemble (`--members`).
+#[derive(Clone, Copy, ValueEnum)]
+enum Member {
+    /// ringkeeper (`--bin`).
+    Rk,
+    /// Apache ZooKeeper 3.8 (Debian's package).
+    Zk,
+}
+
+// Parsed once per process: the size of the `run` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Start servers in network namespaces, load them under faults, check the history.
@@ -47,6 +58,10 @@ enum Cmd {
         props: Vec<String>,
         #[arg(long, default_value_t = 1)]
         servers: u32,
+        /// A mixed ensemble: each member's implementation in myid order, e.g.
+        /// `rk,zk,zk` (sets --servers; overrides --target).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        members: Vec<Member>,
         /// Seed of the fault schedule and of the clients' op choices (random if absent).
         #[arg(long)]
         seed: Option<u64>,
@@ -162,7 +177,8 @@ fn main() -> ExitCode {
             bin,
             server_cmd,
             props,
-            servers,
+            mut servers,
+            members,
             seed,
             duration_s,
             nemesis,
@@ -182,6 +198,12 @@ fn main() -> ExitCode {
             clock,
             clock_realtime_only,
         } => {
+            // With --members, the target is "ringkeeper" when any member is.
+            let target = match members.first() {
+                Some(_) if members.iter().any(|m| matches!(m, Member::Rk)) => Target::Ringkeeper,
+                Some(_) => Target::Zookeeper,
+                None => target,
+            };
             let mut spec = match target {
                 // A custom command needs no binary.
                 Target::Ringkeeper if server_cmd.is_some() => ServerSpec::ringkeeper(&bin),
@@ -195,9 +217,43 @@ fn main() -> ExitCode {
                 },
                 Target::Zookeeper => ServerSpec::zookeeper(),
             };
-            if let Some(t) = server_cmd {
+            if let Some(t) = server_cmd.clone() {
                 spec.name = "custom".into();
                 spec.template = t;
+            }
+            if !members.is_empty() {
+                if servers != 1 && servers as usize != members.len() {
+                    eprintln!(
+                        "--servers {servers} and {} --members disagree",
+                        members.len()
+                    );
+                    return ExitCode::FAILURE;
+                }
+                if members.len() < 2 || server_cmd.is_some() {
+                    eprintln!("--members needs two or more members and no --server-cmd");
+                    return ExitCode::FAILURE;
+                }
+                servers = members.len() as u32;
+                // A ringkeeper member runs the (absolute) binary of `spec` above.
+                let (rk, zk) = (spec.clone(), ServerSpec::zookeeper());
+                spec.members = members
+                    .iter()
+                    .map(|m| match m {
+                        Member::Rk => (rk.name.clone(), rk.template.clone()),
+                        Member::Zk => (zk.name.clone(), zk.template.clone()),
+                    })
+                    .collect();
+                spec.name = format!(
+                    "mixed ({})",
+                    members
+                        .iter()
+                        .map(|m| match m {
+                            Member::Rk => "rk",
+                            Member::Zk => "zk",
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
             }
             spec.props = props;
             spec.independent = independent;

@@ -199,6 +199,13 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     for l in log {
         let _ = writeln!(text, "  {l}");
     }
+    if !played.leaders.is_empty() {
+        let mut led = std::collections::BTreeMap::new();
+        for k in &played.leaders {
+            *led.entry(k.as_str()).or_insert(0u32) += 1;
+        }
+        let _ = writeln!(text, "leading when a fault began: {led:?}");
+    }
     let _ = writeln!(
         text,
         "client: {} sessions, failures {:?}",
