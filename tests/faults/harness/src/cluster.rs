@@ -426,6 +426,13 @@ impl Cluster {
         })
     }
 
+    /// Member `id`'s answer to a four-letter word, asked from the client namespace.
+    pub fn ask(&self, id: u32, word: &'static str) -> io::Result<String> {
+        let ns = self.net.ns_file(Node::Client)?;
+        let addr = SocketAddr::new(Net::addr(Node::Server(id)).into(), CLIENT_PORT);
+        net::in_ns(ns, move || four_letter(addr, word))?
+    }
+
     /// The member whose `srvr` says "leader", when exactly one does.
     pub fn leader(&self) -> io::Result<Option<u32>> {
         let leaders: Vec<u32> = self
@@ -551,19 +558,22 @@ fn serves(mode: &str) -> bool {
 /// on them); `srvr` says "not currently serving requests" until it is up (in an
 /// ensemble, until it has joined a quorum).
 fn mode(addr: SocketAddr) -> Option<String> {
-    let probe = || -> io::Result<Option<String>> {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
-        s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
-        s.write_all(b"srvr")?;
-        let mut out = Vec::new();
-        // Bounded: the answer is a few lines.
-        s.take(64 * 1024).read_to_end(&mut out)?;
-        Ok(String::from_utf8_lossy(&out)
-            .lines()
-            .find_map(|l| l.strip_prefix("Mode: "))
-            .map(|m| m.trim().to_owned()))
-    };
-    probe().ok().flatten()
+    four_letter(addr, "srvr")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_owned())
+}
+
+/// The answer of the server at `addr` to the four-letter word `word`.
+fn four_letter(addr: SocketAddr, word: &str) -> io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
+    s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
+    s.write_all(word.as_bytes())?;
+    let mut out = Vec::new();
+    // Bounded: `hash` is the longest answer asked for (1,024 short lines).
+    s.take(1024 * 1024).read_to_end(&mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn zoo_cfg(spec: &ServerSpec, id: u32, n: u32, dir: &Path) -> String {

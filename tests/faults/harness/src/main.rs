@@ -125,6 +125,10 @@ enum Cmd {
         /// Succeed only if the checker finds a violation (the canaries).
         #[arg(long)]
         expect_violation: bool,
+        /// Succeed only if the members' trees differ after healing, both by the dump
+        /// and by the `hash` digests (the digest canary; implies --expect-violation).
+        #[arg(long)]
+        expect_divergence: bool,
     },
     /// Check a saved history (history.txt of a run).
     Check { file: PathBuf },
@@ -195,6 +199,7 @@ fn main() -> ExitCode {
             keep,
             independent,
             expect_violation,
+            expect_divergence,
             clock,
             clock_realtime_only,
         } => {
@@ -285,12 +290,16 @@ fn main() -> ExitCode {
                 dir: dir.unwrap_or_else(run::default_dir),
                 keep,
             };
-            play(&cfg, expect_violation)
+            play(
+                &cfg,
+                expect_violation || expect_divergence,
+                expect_divergence,
+            )
         }
     }
 }
 
-fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
+fn play(cfg: &RunConfig, expect_violation: bool, expect_divergence: bool) -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGINT,
@@ -354,9 +363,13 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
         .any(|v| matches!(v, wgl::Verdict::NotLinearizable { .. }))
         || !report.check.anomalies.is_empty()
         || !others_ok;
+    let diverged = report
+        .trees
+        .as_ref()
+        .is_some_and(|t| !t.diffs.is_empty() && !t.hash_diffs.is_empty());
     let pass = !stopped
         && if expect_violation {
-            has_violation
+            has_violation && (diverged || !expect_divergence)
         } else {
             ok && report.ops.iter().any(|o| !o.is_info())
         };
@@ -372,6 +385,9 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
         (true, false) => println!("PASS: linearizable, and every other checker passed"),
         (true, true) => println!("PASS: the checker found the expected violation"),
         (false, false) => println!("FAIL (seed {})", cfg.seed),
+        (false, true) if expect_divergence && has_violation => {
+            println!("FAIL: the members' trees did not differ by both dump and digest")
+        }
         (false, true) => println!("FAIL: no violation found where one was expected"),
     }
     if pass {

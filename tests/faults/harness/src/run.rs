@@ -191,7 +191,16 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
             .zip(1..)
             .map(|(a, id)| (id, a.to_string()))
             .collect();
-        Some(digest::check(ns, members, workload::ROOT)?)
+        let mut report = digest::check(ns, members, workload::ROOT)?;
+        let mut logs = Vec::new();
+        for id in 1..=cfg.servers {
+            let answer = cluster
+                .ask(id, "hash")
+                .map_err(|e| format!("asking s{id} for its digests (hash): {e}"))?;
+            logs.push((id, digest::parse_hash(&answer)));
+        }
+        digest::compare_hashes(&logs, &mut report);
+        Some(report)
     } else {
         None
     };
