@@ -70,6 +70,9 @@ pub struct ServerSpec {
     /// A mixed ensemble: member n runs `members[n - 1]` (its name and template)
     /// instead of `name` and `template`. Empty: every member runs `template`.
     pub members: Vec<(String, String)>,
+    /// Ensembles: the last this many members are observers (`:observer` on their
+    /// `server.N` line, `peerType=observer` in their own zoo.cfg).
+    pub observers: u32,
 }
 
 impl ServerSpec {
@@ -92,6 +95,7 @@ impl ServerSpec {
             clock_realtime_only: false,
             log_tmpfs_mib: None,
             members: Vec::new(),
+            observers: 0,
         }
     }
 
@@ -121,6 +125,7 @@ impl ServerSpec {
             clock_realtime_only: false,
             log_tmpfs_mib: None,
             members: Vec::new(),
+            observers: 0,
         }
     }
 }
@@ -587,11 +592,16 @@ fn zoo_cfg(spec: &ServerSpec, id: u32, n: u32, dir: &Path) -> String {
         20 * TICK_MS,
     );
     if n > 1 && !spec.independent {
+        let observer = |m: u32| m + spec.observers > n;
         for m in 1..=n {
             cfg.push_str(&format!(
-                "server.{m}={}:2888:3888\n",
-                Net::addr(Node::Server(m))
+                "server.{m}={}:2888:3888{}\n",
+                Net::addr(Node::Server(m)),
+                if observer(m) { ":observer" } else { "" }
             ));
+        }
+        if observer(id) {
+            cfg.push_str("peerType=observer\n");
         }
     }
     if spec.log_tmpfs_mib.is_some() {

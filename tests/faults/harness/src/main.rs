@@ -62,6 +62,9 @@ enum Cmd {
         /// `rk,zk,zk` (sets --servers; overrides --target).
         #[arg(long, value_enum, value_delimiter = ',')]
         members: Vec<Member>,
+        /// Ensembles: the last this many members are observers.
+        #[arg(long, default_value_t = 0)]
+        observers: u32,
         /// Seed of the fault schedule and of the clients' op choices (random if absent).
         #[arg(long)]
         seed: Option<u64>,
@@ -130,6 +133,26 @@ enum Cmd {
         #[arg(long)]
         expect_divergence: bool,
     },
+    /// Time leader failover: SIGKILL or SIGSTOP the leader, measure until the first
+    /// write invoked after it is acknowledged; median and max over the rounds.
+    Failover {
+        #[arg(long, value_enum, default_value = "ringkeeper")]
+        target: Target,
+        #[arg(long, default_value = "target/release/ringkeeper")]
+        bin: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        servers: u32,
+        #[arg(long, value_enum, default_value = "kill")]
+        fault: ringkeeper_faults::failover::Fault,
+        /// Rounds (one leader fault each) on one cluster.
+        #[arg(long, default_value_t = 10)]
+        runs: u32,
+        /// Extra zoo.cfg lines (key=value), repeatable.
+        #[arg(long = "prop")]
+        props: Vec<String>,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Check a saved history (history.txt of a run).
     Check { file: PathBuf },
     /// Check a saved set history (set.txt of a run).
@@ -166,6 +189,35 @@ fn main() -> ExitCode {
             let r = ringkeeper_faults::ephemeral::check(&l, &r, &w);
             Ok((r.describe(), r.ok()))
         }),
+        Cmd::Failover {
+            target,
+            bin,
+            servers,
+            fault,
+            runs,
+            props,
+            dir,
+        } => {
+            let mut spec = match target {
+                Target::Ringkeeper => match bin.canonicalize() {
+                    Ok(b) => ServerSpec::ringkeeper(&b),
+                    Err(e) => {
+                        eprintln!("{}: {e} (build it: cargo build --release)", bin.display());
+                        return ExitCode::FAILURE;
+                    }
+                },
+                Target::Zookeeper => ServerSpec::zookeeper(),
+            };
+            spec.props = props;
+            let cfg = ringkeeper_faults::failover::FailoverConfig {
+                spec,
+                servers,
+                runs,
+                fault,
+                dir: dir.unwrap_or_else(run::default_dir),
+            };
+            failover(&cfg)
+        }
         Cmd::Sweep => match net::sweep_stale() {
             Ok(n) => {
                 println!("deleted {n} stale namespaces");
@@ -183,6 +235,7 @@ fn main() -> ExitCode {
             props,
             mut servers,
             members,
+            observers,
             seed,
             duration_s,
             nemesis,
@@ -260,6 +313,11 @@ fn main() -> ExitCode {
                         .join(",")
                 );
             }
+            if observers > 0 && (servers < 2 || observers >= servers || independent) {
+                eprintln!("--observers {observers} needs an ensemble with a voter left over");
+                return ExitCode::FAILURE;
+            }
+            spec.observers = observers;
             spec.props = props;
             spec.independent = independent;
             // libfaketime ignores a rate without an offset in its timestamp file
@@ -394,6 +452,32 @@ fn play(cfg: &RunConfig, expect_violation: bool, expect_divergence: bool) -> Exi
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn failover(cfg: &ringkeeper_faults::failover::FailoverConfig) -> ExitCode {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            eprintln!("ringkeeper-faults: cannot handle signal {sig}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match ringkeeper_faults::failover::run(cfg, &stop) {
+        Ok(summary) => {
+            print!("{}", summary.describe(cfg));
+            let _ = std::fs::remove_dir_all(&cfg.dir);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringkeeper-faults failover: {e}");
+            eprintln!("kept {}", cfg.dir.display());
+            ExitCode::FAILURE
+        }
     }
 }
 
