@@ -46,6 +46,8 @@ pub struct DigestReport {
     pub diffs: Vec<(String, Vec<String>)>,
     /// Rounds read (more than one when the first differed).
     pub rounds: u32,
+    /// How reading each member went (last round).
+    pub readings: Vec<(u32, Reading)>,
     /// `hash`: each member and how many digests it logged.
     pub hash_logged: Vec<(u32, usize)>,
     /// `hash`: zxids that two or more members logged (the ones compared).
@@ -61,6 +63,17 @@ impl DigestReport {
 
     pub fn describe(&self) -> String {
         let mut out = String::new();
+        // Worth a line: a member that needed more than one session, or a slow one.
+        for (id, r) in &self.readings {
+            if r.attempts > 1 || r.slowest_connect > Duration::from_millis(500) {
+                let _ = writeln!(
+                    out,
+                    "trees: reading s{id} took {} sessions, the slowest started in {} ms",
+                    r.attempts,
+                    r.slowest_connect.as_millis()
+                );
+            }
+        }
         let logged: Vec<String> = self
             .hash_logged
             .iter()
@@ -205,14 +218,17 @@ pub fn check(
                 glommio::timer::sleep(Duration::from_secs(1)).await;
             }
             let mut trees = Vec::new();
+            let mut readings = Vec::new();
             for (id, addr) in &members {
-                let t = read_member(addr, root)
+                let (t, r) = read_member(addr, root)
                     .await
                     .map_err(|e| format!("reading the tree of s{id} ({addr}): {e}"))?;
                 trees.push((*id, t));
+                readings.push((*id, r));
             }
             report = compare(&trees);
             report.rounds = round;
+            report.readings = readings;
             if report.ok() {
                 break;
             }
@@ -225,28 +241,45 @@ pub fn check(
 
 /// A session on `addr` alone, `sync`, then the subtree under `root`; retried for up to
 /// 30 s (the member may still be joining).
-async fn read_member(addr: &str, root: &str) -> Result<Tree, String> {
+/// Returns the tree and how the reading went (attempts, the slowest session start).
+async fn read_member(addr: &str, root: &str) -> Result<(Tree, Reading), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = String::new();
+    let mut reading = Reading::default();
     while Instant::now() < deadline {
         let opts = Options {
-            connect_timeout_ms: 1_000,
+            // Generous: a slow session start is reported, not taken for a failure.
+            connect_timeout_ms: 3_000,
             ..Options::default()
         };
-        match Client::connect(addr, SESSION_TIMEOUT_MS as i32, opts).await {
+        reading.attempts += 1;
+        let t = Instant::now();
+        let connected = Client::connect(addr, SESSION_TIMEOUT_MS as i32, opts).await;
+        reading.slowest_connect = reading.slowest_connect.max(t.elapsed());
+        match connected {
             Ok(c) => {
                 let r = read_tree(&c, root).await;
                 let _ = c.close().await;
                 match r {
-                    Ok(t) => return Ok(t),
+                    Ok(tree) => return Ok((tree, reading)),
                     Err(e) => last = e,
                 }
             }
-            Err(e) => last = e.to_string(),
+            Err(e) => last = format!("connect: {e} after {} ms", t.elapsed().as_millis()),
         }
         glommio::timer::sleep(Duration::from_millis(200)).await;
     }
-    Err(format!("no complete read for 30 s: {last}"))
+    Err(format!(
+        "no complete read in {} attempts over 30 s; the last: {last}",
+        reading.attempts
+    ))
+}
+
+/// How reading one member went.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub attempts: u32,
+    pub slowest_connect: Duration,
 }
 
 async fn read_tree(c: &Client, root: &str) -> Result<Tree, String> {
