@@ -198,15 +198,8 @@ fn main() -> ExitCode {
             props,
             dir,
         } => {
-            let mut spec = match target {
-                Target::Ringkeeper => match bin.canonicalize() {
-                    Ok(b) => ServerSpec::ringkeeper(&b),
-                    Err(e) => {
-                        eprintln!("{}: {e} (build it: cargo build --release)", bin.display());
-                        return ExitCode::FAILURE;
-                    }
-                },
-                Target::Zookeeper => ServerSpec::zookeeper(),
+            let Some(mut spec) = target_spec(target, &bin) else {
+                return ExitCode::FAILURE;
             };
             spec.props = props;
             let cfg = ringkeeper_faults::failover::FailoverConfig {
@@ -265,15 +258,10 @@ fn main() -> ExitCode {
             let mut spec = match target {
                 // A custom command needs no binary.
                 Target::Ringkeeper if server_cmd.is_some() => ServerSpec::ringkeeper(&bin),
-                // Absolute: each server runs in its own directory.
-                Target::Ringkeeper => match bin.canonicalize() {
-                    Ok(b) => ServerSpec::ringkeeper(&b),
-                    Err(e) => {
-                        eprintln!("{}: {e} (build it: cargo build --release)", bin.display());
-                        return ExitCode::FAILURE;
-                    }
+                t => match target_spec(t, &bin) {
+                    Some(spec) => spec,
+                    None => return ExitCode::FAILURE,
                 },
-                Target::Zookeeper => ServerSpec::zookeeper(),
             };
             if let Some(t) = server_cmd.clone() {
                 spec.name = "custom".into();
@@ -357,7 +345,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn play(cfg: &RunConfig, expect_violation: bool, expect_divergence: bool) -> ExitCode {
+/// A flag set by SIGINT, SIGTERM or SIGHUP (the loops poll it, cleanup still runs);
+/// `None`, said on stderr, when a handler cannot be installed.
+fn stop_on_signals() -> Option<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGINT,
@@ -366,9 +356,31 @@ fn play(cfg: &RunConfig, expect_violation: bool, expect_divergence: bool) -> Exi
     ] {
         if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
             eprintln!("ringkeeper-faults: cannot handle signal {sig}: {e}");
-            return ExitCode::FAILURE;
+            return None;
         }
     }
+    Some(stop)
+}
+
+/// The target's spec; ringkeeper's binary made absolute (each server runs in its own
+/// directory), `None` (said on stderr) when it is missing.
+fn target_spec(target: Target, bin: &std::path::Path) -> Option<ServerSpec> {
+    match target {
+        Target::Ringkeeper => match bin.canonicalize() {
+            Ok(b) => Some(ServerSpec::ringkeeper(&b)),
+            Err(e) => {
+                eprintln!("{}: {e} (build it: cargo build --release)", bin.display());
+                None
+            }
+        },
+        Target::Zookeeper => Some(ServerSpec::zookeeper()),
+    }
+}
+
+fn play(cfg: &RunConfig, expect_violation: bool, expect_divergence: bool) -> ExitCode {
+    let Some(stop) = stop_on_signals() else {
+        return ExitCode::FAILURE;
+    };
     println!(
         "ringkeeper-faults: seed {} (replay with --seed {})",
         cfg.seed, cfg.seed
@@ -456,17 +468,9 @@ fn play(cfg: &RunConfig, expect_violation: bool, expect_divergence: bool) -> Exi
 }
 
 fn failover(cfg: &ringkeeper_faults::failover::FailoverConfig) -> ExitCode {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
-            eprintln!("ringkeeper-faults: cannot handle signal {sig}: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
+    let Some(stop) = stop_on_signals() else {
+        return ExitCode::FAILURE;
+    };
     match ringkeeper_faults::failover::run(cfg, &stop) {
         Ok(summary) => {
             print!("{}", summary.describe(cfg));
