@@ -18,6 +18,9 @@
 #   KAZOO_CLUSTER_SIZE servers in kazoo's test cluster (default 1); above 1 the
 #                      harness writes an ensemble zoo.cfg and the multi-server
 #                      tests are not deselected
+#   INTEROP_JAVA_MYIDS with KAZOO_CLUSTER_SIZE > 1 in ringkeeper mode: the myids
+#                      ("2", "1 3") that run real Apache ZooKeeper instead of
+#                      ringkeeper, a mixed ensemble (see shim/java)
 # Outputs in $KAZOO_OUT: junit.xml, pytest.log, summary.txt (one
 # "OUTCOME node-id" line per test), shim.log (ringkeeper mode), tmp/ (the
 # servers' work dirs: zoo.cfg, data/, zookeeper.log; removed by kazoo at exit).

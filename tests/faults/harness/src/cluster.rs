@@ -67,9 +67,23 @@ pub struct ServerSpec {
     pub clock_realtime_only: bool,
     /// Put `dataLogDir` on a tmpfs of this many MiB (for the full-disk nemesis).
     pub log_tmpfs_mib: Option<u64>,
+    /// A mixed ensemble: member n runs `members[n - 1]` (its name and template)
+    /// instead of `name` and `template`. Empty: every member runs `template`.
+    pub members: Vec<(String, String)>,
+    /// Ensembles: the last this many members are observers (`:observer` on their
+    /// `server.N` line, `peerType=observer` in their own zoo.cfg).
+    pub observers: u32,
 }
 
 impl ServerSpec {
+    /// What member `id` runs: its name and command template.
+    pub fn member(&self, id: u32) -> (&str, &str) {
+        match id.checked_sub(1).and_then(|i| self.members.get(i as usize)) {
+            Some((name, template)) => (name, template),
+            None => (&self.name, &self.template),
+        }
+    }
+
     /// ringkeeper's release binary.
     pub fn ringkeeper(bin: &Path) -> ServerSpec {
         ServerSpec {
@@ -80,6 +94,8 @@ impl ServerSpec {
             clock: None,
             clock_realtime_only: false,
             log_tmpfs_mib: None,
+            members: Vec::new(),
+            observers: 0,
         }
     }
 
@@ -108,6 +124,8 @@ impl ServerSpec {
             clock: None,
             clock_realtime_only: false,
             log_tmpfs_mib: None,
+            members: Vec::new(),
+            observers: 0,
         }
     }
 }
@@ -326,7 +344,8 @@ impl Cluster {
                 fs::write(sdir.join("data").join("myid"), format!("{id}\n"))?;
             }
             let argv = spec
-                .template
+                .member(id)
+                .1
                 .split_whitespace()
                 .map(|w| {
                     w.replace("{cfg}", &cfg.display().to_string())
@@ -382,6 +401,11 @@ impl Cluster {
         self.server(id)?.start()
     }
 
+    /// What member `id` runs ("ringkeeper", "zookeeper", ...).
+    pub fn kind(&self, id: u32) -> &str {
+        self.spec.member(id).0
+    }
+
     /// A real ensemble: several servers that know each other (not `independent`).
     pub fn is_ensemble(&self) -> bool {
         self.servers.len() > 1 && !self.spec.independent
@@ -405,6 +429,13 @@ impl Cluster {
                 })
                 .collect()
         })
+    }
+
+    /// Member `id`'s answer to a four-letter word, asked from the client namespace.
+    pub fn ask(&self, id: u32, word: &'static str) -> io::Result<String> {
+        let ns = self.net.ns_file(Node::Client)?;
+        let addr = SocketAddr::new(Net::addr(Node::Server(id)).into(), CLIENT_PORT);
+        net::in_ns(ns, move || four_letter(addr, word))?
     }
 
     /// The member whose `srvr` says "leader", when exactly one does.
@@ -532,19 +563,22 @@ fn serves(mode: &str) -> bool {
 /// on them); `srvr` says "not currently serving requests" until it is up (in an
 /// ensemble, until it has joined a quorum).
 fn mode(addr: SocketAddr) -> Option<String> {
-    let probe = || -> io::Result<Option<String>> {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
-        s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
-        s.write_all(b"srvr")?;
-        let mut out = Vec::new();
-        // Bounded: the answer is a few lines.
-        s.take(64 * 1024).read_to_end(&mut out)?;
-        Ok(String::from_utf8_lossy(&out)
-            .lines()
-            .find_map(|l| l.strip_prefix("Mode: "))
-            .map(|m| m.trim().to_owned()))
-    };
-    probe().ok().flatten()
+    four_letter(addr, "srvr")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_owned())
+}
+
+/// The answer of the server at `addr` to the four-letter word `word`.
+fn four_letter(addr: SocketAddr, word: &str) -> io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500))?;
+    s.set_read_timeout(Some(Duration::from_millis(1_000)))?;
+    s.write_all(word.as_bytes())?;
+    let mut out = Vec::new();
+    // Bounded: `hash` is the longest answer asked for (1,024 short lines).
+    s.take(1024 * 1024).read_to_end(&mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn zoo_cfg(spec: &ServerSpec, id: u32, n: u32, dir: &Path) -> String {
@@ -558,11 +592,16 @@ fn zoo_cfg(spec: &ServerSpec, id: u32, n: u32, dir: &Path) -> String {
         20 * TICK_MS,
     );
     if n > 1 && !spec.independent {
+        let observer = |m: u32| m + spec.observers > n;
         for m in 1..=n {
             cfg.push_str(&format!(
-                "server.{m}={}:2888:3888\n",
-                Net::addr(Node::Server(m))
+                "server.{m}={}:2888:3888{}\n",
+                Net::addr(Node::Server(m)),
+                if observer(m) { ":observer" } else { "" }
             ));
+        }
+        if observer(id) {
+            cfg.push_str("peerType=observer\n");
         }
     }
     if spec.log_tmpfs_mib.is_some() {

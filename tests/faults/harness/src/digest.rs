@@ -5,6 +5,12 @@
 //! versions, owner, children), is a divergence. Stat is what ZooKeeper's own digest
 //! covers, so two members that agree here would agree on its digest of this subtree.
 //!
+//! Beside the dump, each member's `hash` four-letter word: the digest of its whole
+//! tree after every 128th zxid (ZooKeeper's `digestLog`, which ringkeeper keeps the
+//! same way). Two members that logged one zxid must have logged one digest there; this
+//! covers what the dump cannot see (the tree outside the workloads' root, and the
+//! states between, not just the last).
+//!
 //! Reads race nothing: the load has ended and its sessions are closed or expired before
 //! the members are read; a comparison that still differs is read again (twice, a
 //! second apart) so a commit that reached one member a moment later is not a finding.
@@ -40,15 +46,59 @@ pub struct DigestReport {
     pub diffs: Vec<(String, Vec<String>)>,
     /// Rounds read (more than one when the first differed).
     pub rounds: u32,
+    /// How reading each member went (last round).
+    pub readings: Vec<(u32, Reading)>,
+    /// `hash`: each member and how many digests it logged.
+    pub hash_logged: Vec<(u32, usize)>,
+    /// `hash`: zxids that two or more members logged (the ones compared).
+    pub hash_compared: usize,
+    /// `hash`: zxids where members logged different digests, with what each logged.
+    pub hash_diffs: Vec<(i64, Vec<(u32, i64)>)>,
 }
 
 impl DigestReport {
     pub fn ok(&self) -> bool {
-        self.diffs.is_empty()
+        self.diffs.is_empty() && self.hash_diffs.is_empty()
     }
 
     pub fn describe(&self) -> String {
         let mut out = String::new();
+        // Worth a line: a member that needed more than one session, or a slow one.
+        for (id, r) in &self.readings {
+            if r.attempts > 1 || r.slowest_connect > Duration::from_millis(500) {
+                let _ = writeln!(
+                    out,
+                    "trees: reading s{id} took {} sessions, the slowest started in {} ms",
+                    r.attempts,
+                    r.slowest_connect.as_millis()
+                );
+            }
+        }
+        let logged: Vec<String> = self
+            .hash_logged
+            .iter()
+            .map(|(id, n)| format!("s{id} {n}"))
+            .collect();
+        if self.hash_diffs.is_empty() {
+            let _ = writeln!(
+                out,
+                "digests (hash): {} zxids logged by two or more members, the same digest at each (logged: {})",
+                self.hash_compared,
+                logged.join(", ")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "digests (hash): MEMBERS DIFFER at {} of {} zxids logged by two or more members (logged: {})",
+                self.hash_diffs.len(),
+                self.hash_compared,
+                logged.join(", ")
+            );
+            for (zxid, held) in self.hash_diffs.iter().take(LISTED_MAX) {
+                let each: Vec<String> = held.iter().map(|(id, d)| format!("s{id} {d}")).collect();
+                let _ = writeln!(out, "  zxid {zxid:#x}: {}", each.join(", "));
+            }
+        }
         let counts: Vec<String> = self
             .members
             .iter()
@@ -76,6 +126,40 @@ impl DigestReport {
             }
         }
         out
+    }
+}
+
+/// Parses a `hash` answer: one "<zxid in hex>: <digest>" line per logged zxid. Other
+/// lines (a server that does not know the word says so in a sentence) are skipped.
+pub fn parse_hash(text: &str) -> BTreeMap<i64, i64> {
+    text.lines()
+        .filter_map(|l| {
+            let (zxid, digest) = l.split_once(':')?;
+            let zxid = i64::from_str_radix(zxid.trim(), 16).ok()?;
+            Some((zxid, digest.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Compares the members' digest logs at the zxids two or more of them logged; fills
+/// the `hash_*` fields of `report`.
+pub fn compare_hashes(logs: &[(u32, BTreeMap<i64, i64>)], report: &mut DigestReport) {
+    report.hash_logged = logs.iter().map(|(id, l)| (*id, l.len())).collect();
+    let zxids: BTreeSet<i64> = logs.iter().flat_map(|(_, l)| l.keys().copied()).collect();
+    report.hash_compared = 0;
+    report.hash_diffs.clear();
+    for zxid in zxids {
+        let held: Vec<(u32, i64)> = logs
+            .iter()
+            .filter_map(|(id, l)| l.get(&zxid).map(|d| (*id, *d)))
+            .collect();
+        if held.len() < 2 {
+            continue;
+        }
+        report.hash_compared += 1;
+        if held.windows(2).any(|w| w[0].1 != w[1].1) {
+            report.hash_diffs.push((zxid, held));
+        }
     }
 }
 
@@ -116,6 +200,7 @@ pub fn compare(trees: &[(u32, Tree)]) -> DigestReport {
         members: trees.iter().map(|(id, t)| (*id, t.len())).collect(),
         diffs,
         rounds: 1,
+        ..DigestReport::default()
     }
 }
 
@@ -133,14 +218,17 @@ pub fn check(
                 glommio::timer::sleep(Duration::from_secs(1)).await;
             }
             let mut trees = Vec::new();
+            let mut readings = Vec::new();
             for (id, addr) in &members {
-                let t = read_member(addr, root)
+                let (t, r) = read_member(addr, root)
                     .await
                     .map_err(|e| format!("reading the tree of s{id} ({addr}): {e}"))?;
                 trees.push((*id, t));
+                readings.push((*id, r));
             }
             report = compare(&trees);
             report.rounds = round;
+            report.readings = readings;
             if report.ok() {
                 break;
             }
@@ -153,28 +241,45 @@ pub fn check(
 
 /// A session on `addr` alone, `sync`, then the subtree under `root`; retried for up to
 /// 30 s (the member may still be joining).
-async fn read_member(addr: &str, root: &str) -> Result<Tree, String> {
+/// Returns the tree and how the reading went (attempts, the slowest session start).
+async fn read_member(addr: &str, root: &str) -> Result<(Tree, Reading), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = String::new();
+    let mut reading = Reading::default();
     while Instant::now() < deadline {
         let opts = Options {
-            connect_timeout_ms: 1_000,
+            // Generous: a slow session start is reported, not taken for a failure.
+            connect_timeout_ms: 3_000,
             ..Options::default()
         };
-        match Client::connect(addr, SESSION_TIMEOUT_MS as i32, opts).await {
+        reading.attempts += 1;
+        let t = Instant::now();
+        let connected = Client::connect(addr, SESSION_TIMEOUT_MS as i32, opts).await;
+        reading.slowest_connect = reading.slowest_connect.max(t.elapsed());
+        match connected {
             Ok(c) => {
                 let r = read_tree(&c, root).await;
                 let _ = c.close().await;
                 match r {
-                    Ok(t) => return Ok(t),
+                    Ok(tree) => return Ok((tree, reading)),
                     Err(e) => last = e,
                 }
             }
-            Err(e) => last = e.to_string(),
+            Err(e) => last = format!("connect: {e} after {} ms", t.elapsed().as_millis()),
         }
         glommio::timer::sleep(Duration::from_millis(200)).await;
     }
-    Err(format!("no complete read for 30 s: {last}"))
+    Err(format!(
+        "no complete read in {} attempts over 30 s; the last: {last}",
+        reading.attempts
+    ))
+}
+
+/// How reading one member went.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub attempts: u32,
+    pub slowest_connect: Duration,
 }
 
 async fn read_tree(c: &Client, root: &str) -> Result<Tree, String> {
@@ -252,6 +357,35 @@ mod tests {
         assert_eq!(r.diffs[0].0, "/rkf/set/e1");
         assert!(
             r.describe().contains("s2: no such znode"),
+            "{}",
+            r.describe()
+        );
+    }
+
+    #[test]
+    fn hash_answers_parse_and_other_lines_are_skipped() {
+        let log = parse_hash("80: 1234\n100: -5\nhash is not executed because ...\n");
+        assert_eq!(
+            log.into_iter().collect::<Vec<_>>(),
+            vec![(0x80, 1234), (0x100, -5)]
+        );
+    }
+
+    #[test]
+    fn one_digest_per_zxid_passes_and_two_fail() {
+        let a = parse_hash("80: 1\n100: 2\n180: 3\n");
+        // s2 came back after a restart: it logged only the later zxids.
+        let b = parse_hash("100: 2\n180: 3\n200: 4\n");
+        let mut r = DigestReport::default();
+        compare_hashes(&[(1, a.clone()), (2, b)], &mut r);
+        assert!(r.ok(), "{}", r.describe());
+        assert_eq!(r.hash_compared, 2);
+        let c = parse_hash("100: 2\n180: 9\n");
+        compare_hashes(&[(1, a), (3, c)], &mut r);
+        assert!(!r.ok());
+        assert_eq!(r.hash_diffs, vec![(0x180, vec![(1, 3), (3, 9)])]);
+        assert!(
+            r.describe().contains("zxid 0x180: s1 3, s3 9"),
             "{}",
             r.describe()
         );

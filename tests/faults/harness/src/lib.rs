@@ -5,7 +5,7 @@
 //! schedule ([`nemesis`]), the client load that records a history ([`workload`]),
 //! and the checkers of those histories ([`history`], [`wgl`], [`chain`], [`set`], [`queue`],
 //! [`ephemeral`], [`lock`]; [`digest`] compares the members' trees); one
-//! run from start to end is [`run`].
+//! run from start to end is [`run`]; leader failover timing is [`failover`].
 //! It never touches a server's data or configuration beyond the run's own directory.
 
 pub mod anomalies;
@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod digest;
 pub mod disk;
 pub mod ephemeral;
+pub mod failover;
 pub mod history;
 pub mod lock;
 pub mod nemesis;

@@ -30,6 +30,17 @@ enum Target {
     Zookeeper,
 }
 
+/// One member's implementation in a mixed ensemble (`--members`).
+#[derive(Clone, Copy, ValueEnum)]
+enum Member {
+    /// ringkeeper (`--bin`).
+    Rk,
+    /// Apache ZooKeeper 3.8 (Debian's package).
+    Zk,
+}
+
+// Parsed once per process: the size of the `run` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Start servers in network namespaces, load them under faults, check the history.
@@ -47,6 +58,13 @@ enum Cmd {
         props: Vec<String>,
         #[arg(long, default_value_t = 1)]
         servers: u32,
+        /// A mixed ensemble: each member's implementation in myid order, e.g.
+        /// `rk,zk,zk` (sets --servers; overrides --target).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        members: Vec<Member>,
+        /// Ensembles: the last this many members are observers.
+        #[arg(long, default_value_t = 0)]
+        observers: u32,
         /// Seed of the fault schedule and of the clients' op choices (random if absent).
         #[arg(long)]
         seed: Option<u64>,
@@ -110,6 +128,30 @@ enum Cmd {
         /// Succeed only if the checker finds a violation (the canaries).
         #[arg(long)]
         expect_violation: bool,
+        /// Succeed only if the members' trees differ after healing, both by the dump
+        /// and by the `hash` digests (the digest canary; implies --expect-violation).
+        #[arg(long)]
+        expect_divergence: bool,
+    },
+    /// Time leader failover: SIGKILL or SIGSTOP the leader, measure until the first
+    /// write invoked after it is acknowledged; median and max over the rounds.
+    Failover {
+        #[arg(long, value_enum, default_value = "ringkeeper")]
+        target: Target,
+        #[arg(long, default_value = "target/release/ringkeeper")]
+        bin: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        servers: u32,
+        #[arg(long, value_enum, default_value = "kill")]
+        fault: ringkeeper_faults::failover::Fault,
+        /// Rounds (one leader fault each) on one cluster.
+        #[arg(long, default_value_t = 10)]
+        runs: u32,
+        /// Extra zoo.cfg lines (key=value), repeatable.
+        #[arg(long = "prop")]
+        props: Vec<String>,
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Check a saved history (history.txt of a run).
     Check { file: PathBuf },
@@ -147,6 +189,28 @@ fn main() -> ExitCode {
             let r = ringkeeper_faults::ephemeral::check(&l, &r, &w);
             Ok((r.describe(), r.ok()))
         }),
+        Cmd::Failover {
+            target,
+            bin,
+            servers,
+            fault,
+            runs,
+            props,
+            dir,
+        } => {
+            let Some(mut spec) = target_spec(target, &bin) else {
+                return ExitCode::FAILURE;
+            };
+            spec.props = props;
+            let cfg = ringkeeper_faults::failover::FailoverConfig {
+                spec,
+                servers,
+                runs,
+                fault,
+                dir: dir.unwrap_or_else(run::default_dir),
+            };
+            failover(&cfg)
+        }
         Cmd::Sweep => match net::sweep_stale() {
             Ok(n) => {
                 println!("deleted {n} stale namespaces");
@@ -162,7 +226,9 @@ fn main() -> ExitCode {
             bin,
             server_cmd,
             props,
-            servers,
+            mut servers,
+            members,
+            observers,
             seed,
             duration_s,
             nemesis,
@@ -179,26 +245,67 @@ fn main() -> ExitCode {
             keep,
             independent,
             expect_violation,
+            expect_divergence,
             clock,
             clock_realtime_only,
         } => {
+            // With --members, the target is "ringkeeper" when any member is.
+            let target = match members.first() {
+                Some(_) if members.iter().any(|m| matches!(m, Member::Rk)) => Target::Ringkeeper,
+                Some(_) => Target::Zookeeper,
+                None => target,
+            };
             let mut spec = match target {
                 // A custom command needs no binary.
                 Target::Ringkeeper if server_cmd.is_some() => ServerSpec::ringkeeper(&bin),
-                // Absolute: each server runs in its own directory.
-                Target::Ringkeeper => match bin.canonicalize() {
-                    Ok(b) => ServerSpec::ringkeeper(&b),
-                    Err(e) => {
-                        eprintln!("{}: {e} (build it: cargo build --release)", bin.display());
-                        return ExitCode::FAILURE;
-                    }
+                t => match target_spec(t, &bin) {
+                    Some(spec) => spec,
+                    None => return ExitCode::FAILURE,
                 },
-                Target::Zookeeper => ServerSpec::zookeeper(),
             };
-            if let Some(t) = server_cmd {
+            if let Some(t) = server_cmd.clone() {
                 spec.name = "custom".into();
                 spec.template = t;
             }
+            if !members.is_empty() {
+                if servers != 1 && servers as usize != members.len() {
+                    eprintln!(
+                        "--servers {servers} and {} --members disagree",
+                        members.len()
+                    );
+                    return ExitCode::FAILURE;
+                }
+                if members.len() < 2 || server_cmd.is_some() {
+                    eprintln!("--members needs two or more members and no --server-cmd");
+                    return ExitCode::FAILURE;
+                }
+                servers = members.len() as u32;
+                // A ringkeeper member runs the (absolute) binary of `spec` above.
+                let (rk, zk) = (spec.clone(), ServerSpec::zookeeper());
+                spec.members = members
+                    .iter()
+                    .map(|m| match m {
+                        Member::Rk => (rk.name.clone(), rk.template.clone()),
+                        Member::Zk => (zk.name.clone(), zk.template.clone()),
+                    })
+                    .collect();
+                spec.name = format!(
+                    "mixed ({})",
+                    members
+                        .iter()
+                        .map(|m| match m {
+                            Member::Rk => "rk",
+                            Member::Zk => "zk",
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+            }
+            if observers > 0 && (servers < 2 || observers >= servers || independent) {
+                eprintln!("--observers {observers} needs an ensemble with a voter left over");
+                return ExitCode::FAILURE;
+            }
+            spec.observers = observers;
             spec.props = props;
             spec.independent = independent;
             // libfaketime ignores a rate without an offset in its timestamp file
@@ -229,12 +336,18 @@ fn main() -> ExitCode {
                 dir: dir.unwrap_or_else(run::default_dir),
                 keep,
             };
-            play(&cfg, expect_violation)
+            play(
+                &cfg,
+                expect_violation || expect_divergence,
+                expect_divergence,
+            )
         }
     }
 }
 
-fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
+/// A flag set by SIGINT, SIGTERM or SIGHUP (the loops poll it, cleanup still runs);
+/// `None`, said on stderr, when a handler cannot be installed.
+fn stop_on_signals() -> Option<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGINT,
@@ -243,9 +356,31 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
     ] {
         if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
             eprintln!("ringkeeper-faults: cannot handle signal {sig}: {e}");
-            return ExitCode::FAILURE;
+            return None;
         }
     }
+    Some(stop)
+}
+
+/// The target's spec; ringkeeper's binary made absolute (each server runs in its own
+/// directory), `None` (said on stderr) when it is missing.
+fn target_spec(target: Target, bin: &std::path::Path) -> Option<ServerSpec> {
+    match target {
+        Target::Ringkeeper => match bin.canonicalize() {
+            Ok(b) => Some(ServerSpec::ringkeeper(&b)),
+            Err(e) => {
+                eprintln!("{}: {e} (build it: cargo build --release)", bin.display());
+                None
+            }
+        },
+        Target::Zookeeper => Some(ServerSpec::zookeeper()),
+    }
+}
+
+fn play(cfg: &RunConfig, expect_violation: bool, expect_divergence: bool) -> ExitCode {
+    let Some(stop) = stop_on_signals() else {
+        return ExitCode::FAILURE;
+    };
     println!(
         "ringkeeper-faults: seed {} (replay with --seed {})",
         cfg.seed, cfg.seed
@@ -298,9 +433,13 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
         .any(|v| matches!(v, wgl::Verdict::NotLinearizable { .. }))
         || !report.check.anomalies.is_empty()
         || !others_ok;
+    let diverged = report
+        .trees
+        .as_ref()
+        .is_some_and(|t| !t.diffs.is_empty() && !t.hash_diffs.is_empty());
     let pass = !stopped
         && if expect_violation {
-            has_violation
+            has_violation && (diverged || !expect_divergence)
         } else {
             ok && report.ops.iter().any(|o| !o.is_info())
         };
@@ -316,12 +455,33 @@ fn play(cfg: &RunConfig, expect_violation: bool) -> ExitCode {
         (true, false) => println!("PASS: linearizable, and every other checker passed"),
         (true, true) => println!("PASS: the checker found the expected violation"),
         (false, false) => println!("FAIL (seed {})", cfg.seed),
+        (false, true) if expect_divergence && has_violation => {
+            println!("FAIL: the members' trees did not differ by both dump and digest")
+        }
         (false, true) => println!("FAIL: no violation found where one was expected"),
     }
     if pass {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn failover(cfg: &ringkeeper_faults::failover::FailoverConfig) -> ExitCode {
+    let Some(stop) = stop_on_signals() else {
+        return ExitCode::FAILURE;
+    };
+    match ringkeeper_faults::failover::run(cfg, &stop) {
+        Ok(summary) => {
+            print!("{}", summary.describe(cfg));
+            let _ = std::fs::remove_dir_all(&cfg.dir);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringkeeper-faults failover: {e}");
+            eprintln!("kept {}", cfg.dir.display());
+            ExitCode::FAILURE
+        }
     }
 }
 

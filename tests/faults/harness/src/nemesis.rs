@@ -373,6 +373,9 @@ pub struct Played {
     /// What a fault showed wrong on its own (a server that started on a corrupted
     /// log, died of a signal on a full disk): each fails the run.
     pub findings: Vec<String>,
+    /// Ensembles: which kind of server ("ringkeeper", "zookeeper") led when each
+    /// fault began ("none" when no single member said leader), in order.
+    pub leaders: Vec<String>,
 }
 
 impl Fault {
@@ -426,6 +429,7 @@ fn play(
         log,
         windows,
         findings,
+        leaders,
     } = played;
     let io = |e: io::Error| e.to_string();
     for step in steps {
@@ -435,7 +439,20 @@ fn play(
         let at = start.elapsed().as_millis();
         let start_ns = ns_since(start);
         log.push(format!("{at:>7} ms  {} for {:?}", step.fault, step.hold));
-        let fault = resolve(cluster, step.fault, log)?;
+        // Which kind leads matters in a mixed ensemble: every window says so.
+        let leader = if cluster.is_ensemble() {
+            let l = cluster.leader().map_err(io)?;
+            let kind = l.map_or("none", |l| cluster.kind(l)).to_owned();
+            log.push(format!(
+                "           leading: {}",
+                l.map_or("no single member".to_owned(), |l| format!("s{l} ({kind})"))
+            ));
+            leaders.push(kind);
+            l
+        } else {
+            None
+        };
+        let fault = resolve(step.fault, leader, log);
         let link = |server: u32| -> Result<&LinkFault, String> {
             let i = server.checked_sub(1).ok_or("no server 0")? as usize;
             proxy
@@ -635,17 +652,16 @@ fn play(
     Ok(())
 }
 
-/// Turns a fault aimed at "the leader" into one aimed at the member that leads now
-/// (asked with `srvr`), or at the fallback member when none or several say "leader";
-/// logs which. Other faults pass through.
-fn resolve(cluster: &Cluster, fault: Fault, log: &mut Vec<String>) -> Result<Fault, String> {
+/// Turns a fault aimed at "the leader" into one aimed at `leader`, the member that
+/// leads now (asked with `srvr`), or at the fallback member when none or several say
+/// "leader"; logs which. Other faults pass through.
+fn resolve(fault: Fault, leader: Option<u32>, log: &mut Vec<String>) -> Fault {
     let fallback = match fault {
         Fault::KillLeader { fallback }
         | Fault::PauseLeader { fallback }
         | Fault::IsolateLeader { fallback } => fallback,
-        other => return Ok(other),
+        other => return other,
     };
-    let leader = cluster.leader().map_err(|e| e.to_string())?;
     let server = match leader {
         Some(l) => {
             log.push(format!("           the leader is s{l}"));
@@ -658,11 +674,11 @@ fn resolve(cluster: &Cluster, fault: Fault, log: &mut Vec<String>) -> Result<Fau
             fallback
         }
     };
-    Ok(match fault {
+    match fault {
         Fault::KillLeader { .. } => Fault::Kill { server },
         Fault::PauseLeader { .. } => Fault::Pause { server },
         _ => Fault::Isolate { server },
-    })
+    }
 }
 
 /// Waits (at most 60 s) until every member serves again, an ensemble with one
@@ -678,10 +694,10 @@ fn settle(
         .wait_ready(Duration::from_secs(60))
         .map_err(|e| format!("{what}: {e}"))?;
     if cluster.is_ensemble() {
+        let l = leader.map_or("none".to_owned(), |l| format!("s{l}, {}", cluster.kind(l)));
         log.push(format!(
-            "{:>7} ms  {what}: one leader (s{}) and followers after {} ms",
+            "{:>7} ms  {what}: one leader ({l}) and followers after {} ms",
             start.elapsed().as_millis(),
-            leader.unwrap_or(0),
             t.elapsed().as_millis()
         ));
     }

@@ -181,6 +181,9 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     }
     // Healed and quiet (the load's sessions are closed or expired): every member must
     // hold the same tree. Independent servers (the canary) must fail this too.
+    // A member that cannot be read (or asked for its digests) is a finding of its own;
+    // the histories are still checked.
+    let mut findings = played.findings.clone();
     let trees = if cfg.servers > 1 {
         let ns = cluster
             .net
@@ -191,13 +194,37 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
             .zip(1..)
             .map(|(a, id)| (id, a.to_string()))
             .collect();
-        Some(digest::check(ns, members, workload::ROOT)?)
+        let read = digest::check(ns, members, workload::ROOT).and_then(|mut report| {
+            let mut logs = Vec::new();
+            for id in 1..=cfg.servers {
+                let answer = cluster
+                    .ask(id, "hash")
+                    .map_err(|e| format!("asking s{id} for its digests (hash): {e}"))?;
+                logs.push((id, digest::parse_hash(&answer)));
+            }
+            digest::compare_hashes(&logs, &mut report);
+            Ok(report)
+        });
+        match read {
+            Ok(report) => Some(report),
+            Err(e) => {
+                findings.push(format!("trees not compared: {e}"));
+                None
+            }
+        }
     } else {
         None
     };
     let _ = writeln!(text, "nemesis:");
     for l in log {
         let _ = writeln!(text, "  {l}");
+    }
+    if !played.leaders.is_empty() {
+        let mut led = std::collections::BTreeMap::new();
+        for k in &played.leaders {
+            *led.entry(k.as_str()).or_insert(0u32) += 1;
+        }
+        let _ = writeln!(text, "leading when a fault began: {led:?}");
     }
     let _ = writeln!(
         text,
@@ -265,7 +292,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         eph,
         lock,
         trees,
-        findings: played.findings,
+        findings,
         check_time,
         text,
         history_file,
