@@ -51,7 +51,7 @@ fn self_signed(dir: &Path, name: &str, subj: &str) {
 
 /// Signs `csr` with the CA into `crt`, valid for `days`: `x509 -req` without an
 /// extension file writes a v1 certificate.
-fn sign(dir: &Path, csr: &str, crt: &str, days: &str) {
+fn sign(dir: &Path, csr: &str, crt: &str, days: &str, extra: &[&str]) {
     let ca = [
         "x509",
         "-req",
@@ -63,6 +63,7 @@ fn sign(dir: &Path, csr: &str, crt: &str, days: &str) {
     ];
     let mut all: Vec<&str> = ca.to_vec();
     all.extend(["-in", csr, "-out", crt, "-days", days]);
+    all.extend(extra);
     openssl(dir, &all);
 }
 
@@ -89,10 +90,10 @@ fn make_pki(dir: &Path) {
                 subj,
             ],
         );
-        sign(dir, &csr, &crt, "2");
+        sign(dir, &csr, &crt, "2", &[]);
     }
     // Client one's key in a certificate whose validity ended a day before it began.
-    sign(dir, "one.csr", "expired.crt", "-1");
+    sign(dir, "one.csr", "expired.crt", "-1", &[]);
     std::fs::copy(dir.join("one.key"), dir.join("expired.key")).expect("copy key");
     openssl(
         dir,
@@ -109,12 +110,7 @@ fn make_pki(dir: &Path) {
             "pass:secret",
         ],
     );
-    let pem = [
-        std::fs::read_to_string(dir.join("server.key")).expect("key"),
-        std::fs::read_to_string(dir.join("server.crt")).expect("crt"),
-    ]
-    .concat();
-    std::fs::write(dir.join("server.pem"), pem).expect("write server.pem");
+    key_store_pem(dir, "server");
     self_signed(dir, "stranger", "/CN=stranger");
     let v = Command::new("openssl")
         .args(["x509", "-noout", "-text", "-in", "one.crt"])
@@ -573,9 +569,19 @@ fn zkcli_over_tls_creates_and_reads() {
     );
 }
 
-/// A key and CA-signed certificate `NAME.key`/`NAME.crt` for `subj`, and `NAME.pem`
-/// holding both (a PEM key store).
-fn signed_pem(pki: &Path, name: &str, subj: &str) {
+/// `NAME.pem`, a PEM key store: `NAME.key` and `NAME.crt` in one file.
+fn key_store_pem(dir: &Path, name: &str) {
+    let pem = [
+        std::fs::read_to_string(dir.join(format!("{name}.key"))).expect("key"),
+        std::fs::read_to_string(dir.join(format!("{name}.crt"))).expect("crt"),
+    ]
+    .concat();
+    std::fs::write(dir.join(format!("{name}.pem")), pem).expect("write pem");
+}
+
+/// A key and CA-signed certificate `NAME.key`/`NAME.crt` for `subj` (`extra`: more
+/// `openssl x509` arguments), and `NAME.pem` holding both (a PEM key store).
+fn signed_pem(pki: &Path, name: &str, subj: &str, extra: &[&str]) {
     let (key, csr, crt) = (
         format!("{name}.key"),
         format!("{name}.csr"),
@@ -587,13 +593,8 @@ fn signed_pem(pki: &Path, name: &str, subj: &str) {
             "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subj,
         ],
     );
-    sign(pki, &csr, &crt, "2");
-    let pem = [
-        std::fs::read_to_string(pki.join(&key)).expect("key"),
-        std::fs::read_to_string(pki.join(&crt)).expect("crt"),
-    ]
-    .concat();
-    std::fs::write(pki.join(format!("{name}.pem")), pem).expect("write pem");
+    sign(pki, &csr, &crt, "2", extra);
+    key_store_pem(pki, name);
 }
 
 /// Replaces `to` with `from`'s content as an operator's tooling does: written beside
@@ -675,7 +676,7 @@ fn encrypted_pem_keys_are_read_with_the_key_store_password() {
 fn certificate_and_trust_are_reloaded_when_their_files_change() {
     use std::io::BufRead;
     let pki = pki_dir("reload");
-    signed_pem(&pki, "rotated", "/CN=rotated");
+    signed_pem(&pki, "rotated", "/CN=rotated", &[]);
     // The stores the server reads, apart from the files the test rotates in.
     std::fs::copy(pki.join("server.pem"), pki.join("live.pem")).expect("copy");
     std::fs::copy(pki.join("ca.pem"), pki.join("trust.pem")).expect("copy");
@@ -809,4 +810,34 @@ fn port_unification_serves_tls_and_plaintext_on_the_client_port() {
     wait_for_log(&server, "nothing sent within");
     server.assert_alive();
     assert_eq!(plain_get_err(&server, "/"), 0);
+}
+
+#[test]
+fn the_load_generator_speaks_tls_to_the_secure_port() {
+    let pki = pki_dir("bench");
+    // webpki (the load generator's verifier) wants X.509 v3 naming the IP address.
+    std::fs::write(pki.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("write");
+    signed_pem(&pki, "ip", "/CN=127.0.0.1", &["-extfile", "san.ext"]);
+    let port = free_port();
+    let server = Server::start(&format!(
+        "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={}\nssl.clientAuth=none\n",
+        pki.join("ip.pem").display(),
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+        .args(["bench", "--servers", &format!("127.0.0.1:{port}")])
+        .args(["--workload", "get", "--duration", "1s", "--warmup", "200ms"])
+        .args(["--sessions", "2", "--json", "--quiet", "--tls-ca"])
+        .arg(pki.join("ca.pem"))
+        .output()
+        .expect("run ringkeeper bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.output()
+    );
+    assert!(stdout.contains("\"errors\":{}"), "{stdout}");
+    assert!(!stdout.contains("\"ops\":0,"), "{stdout}");
 }

@@ -86,6 +86,10 @@ pub struct BenchArgs {
     pub prefix: String,
     #[arg(long, default_value_t = 30_000)]
     pub session_timeout_ms: i32,
+    /// Speak TLS (to a secure client port), trusting the CA certificates in this PEM
+    /// file; the server's certificate must name its IP address (subjectAltName).
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
     /// Leave the znodes in place at the end (no cleanup).
     #[arg(long)]
     pub keep: bool,
@@ -333,11 +337,36 @@ impl Ctx {
     }
 }
 
+/// The TLS client configuration of this run (`--tls-ca`), set once by [`run`].
+static TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
+
 fn options() -> Options {
     Options {
         reply_bytes_max: 64 * 1024 * 1024,
+        tls: TLS.get().cloned().flatten(),
         ..Options::default()
     }
+}
+
+/// A rustls client configuration trusting the CA certificates of `ca` (PEM).
+fn tls_client_config(ca: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let what = |e: &dyn std::fmt::Display| format!("--tls-ca {}: {e}", ca.display());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).map_err(|e| what(&e))? {
+        roots.add(c.map_err(|e| what(&e))?).map_err(|e| what(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(what(&"no certificate in it"));
+    }
+    #[allow(deprecated)] // ring, as the server uses (see src/server/tls.rs)
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| what(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
 }
 
 /// One session slot of a run.
@@ -351,6 +380,13 @@ struct Session {
 /// Runs the benchmark and prints its summary.
 pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
     let plan = args.plan().map_err(BenchError::Args)?;
+    let tls = match &args.tls_ca {
+        None => None,
+        Some(ca) => Some(tls_client_config(ca).map_err(BenchError::Args)?),
+    };
+    if TLS.set(tls).is_err() {
+        return Err(BenchError::Args("one run per process".into()));
+    }
     let mut rng = Rng::new(args.seed);
     let value: Bytes = (0..args.value_size)
         .map(|_| b'a' + rng.below(26) as u8)
