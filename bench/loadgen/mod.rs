@@ -90,6 +90,9 @@ pub struct BenchArgs {
     /// file; the server's certificate must name its IP address (subjectAltName).
     #[arg(long)]
     pub tls_ca: Option<PathBuf>,
+    /// The TLS client configuration made from `tls_ca` by [`run`].
+    #[arg(skip)]
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Leave the znodes in place at the end (no cleanup).
     #[arg(long)]
     pub keep: bool,
@@ -337,13 +340,10 @@ impl Ctx {
     }
 }
 
-/// The TLS client configuration of this run (`--tls-ca`), set once by [`run`].
-static TLS: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
-
-fn options() -> Options {
+fn options(args: &BenchArgs) -> Options {
     Options {
         reply_bytes_max: 64 * 1024 * 1024,
-        tls: TLS.get().cloned().flatten(),
+        tls: args.tls.clone(),
         ..Options::default()
     }
 }
@@ -378,14 +378,10 @@ struct Session {
 }
 
 /// Runs the benchmark and prints its summary.
-pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
+pub fn run(mut args: BenchArgs) -> Result<Summary, BenchError> {
     let plan = args.plan().map_err(BenchError::Args)?;
-    let tls = match &args.tls_ca {
-        None => None,
-        Some(ca) => Some(tls_client_config(ca).map_err(BenchError::Args)?),
-    };
-    if TLS.set(tls).is_err() {
-        return Err(BenchError::Args("one run per process".into()));
+    if let Some(ca) = &args.tls_ca {
+        args.tls = Some(tls_client_config(ca).map_err(BenchError::Args)?);
     }
     let mut rng = Rng::new(args.seed);
     let value: Bytes = (0..args.value_size)
@@ -742,7 +738,7 @@ async fn setup(
     // (ZooKeeper: "ZooKeeperServer not running"); try for a few seconds.
     let mut tries = 0;
     let c = loop {
-        match Client::connect(servers, args.session_timeout_ms, options()).await {
+        match Client::connect(servers, args.session_timeout_ms, options(args)).await {
             Ok(c) => break c,
             Err(e) if tries < 25 && e.code() == ErrorCode::ConnectionLoss => {
                 tries += 1;
@@ -796,7 +792,7 @@ async fn setup(
 
 /// Deletes everything under the prefix (two levels deep, as the workloads create).
 async fn cleanup(args: &BenchArgs, _plan: &Plan, servers: &str) -> Result<(), BenchError> {
-    let c = Client::connect(servers, args.session_timeout_ms, options())
+    let c = Client::connect(servers, args.session_timeout_ms, options(args))
         .await
         .map_err(cerr(format!("connect {servers}")))?;
     let p = &args.prefix;
@@ -856,7 +852,7 @@ async fn worker(ctx: Rc<Ctx>) -> Result<(), BenchError> {
         } else {
             let s = ctx.servers_for(g);
             Some(
-                Client::connect(&s, ctx.args.session_timeout_ms, options())
+                Client::connect(&s, ctx.args.session_timeout_ms, options(&ctx.args))
                     .await
                     .map_err(cerr(format!("connect {s}")))?,
             )
@@ -871,7 +867,7 @@ async fn worker(ctx: Rc<Ctx>) -> Result<(), BenchError> {
     let writer = if ctx.plan.workload == Workload::WatchFanout && ctx.thread == 0 {
         let s = ctx.servers_for(0);
         Some(
-            Client::connect(&s, ctx.args.session_timeout_ms, options())
+            Client::connect(&s, ctx.args.session_timeout_ms, options(&ctx.args))
                 .await
                 .map_err(cerr(format!("connect {s}")))?,
         )
@@ -1066,7 +1062,7 @@ async fn op(ctx: &Ctx, s: &Session, rng: &mut Rng, k: u64) -> Result<(), ClientE
             let servers = ctx.servers_for(s.g + k as usize);
             let o = Options {
                 reconnect: false,
-                ..options()
+                ..options(&ctx.args)
             };
             let c = Client::connect(&servers, ctx.args.session_timeout_ms, o).await?;
             let r = c
