@@ -662,7 +662,7 @@ fn encrypted_pem_keys_are_read_with_the_key_store_password() {
         err.contains("encrypted; ssl.keyStore.password is not set"),
         "{err}"
     );
-    let _server = Server::start(&cfg("ssl.keyStore.password=secret\n"));
+    let server = Server::start(&cfg("ssl.keyStore.password=secret\n"));
     let out = py_client(&pki, port, "one", &["servercert".into(), "get:/".into()]);
     assert_eq!(
         out.get(1).map(String::as_str),
@@ -670,6 +670,31 @@ fn encrypted_pem_keys_are_read_with_the_key_store_password() {
         "{out:?}"
     );
     assert_eq!(out.get(2).map(String::as_str), Some("get 0 "), "{out:?}");
+    drop(server);
+    // As older openssl writes it: 3DES, PBKDF2 with HMAC-SHA1.
+    openssl(
+        &pki,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "des3",
+            "-v2prf",
+            "hmacWithSHA1",
+            "-in",
+            "server.key",
+            "-out",
+            "server.enc",
+            "-passout",
+            "pass:secret",
+        ],
+    );
+    let enc = std::fs::read_to_string(pki.join("server.enc")).expect("encrypted key");
+    let crt = std::fs::read_to_string(pki.join("server.crt")).expect("crt");
+    std::fs::write(pki.join("server-enc.pem"), [enc, crt].concat()).expect("write");
+    let _server = Server::start(&cfg("ssl.keyStore.password=secret\n"));
+    let out = py_client(&pki, port, "one", &["get:/".into()]);
+    assert_eq!(out.get(1).map(String::as_str), Some("get 0 "), "{out:?}");
 }
 
 #[test]
