@@ -620,28 +620,30 @@ fn wait_for_log_count(server: &Server, needle: &str, n: usize) {
     );
 }
 
-#[test]
-fn encrypted_pem_keys_are_read_with_the_key_store_password() {
-    let pki = pki_dir("encpem");
-    openssl(
-        &pki,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-in",
-            "server.key",
-            "-out",
-            "server.enc",
-            "-passout",
-            "pass:secret",
-        ],
-    );
+/// `server-enc.pem`: the server's certificate and its key encrypted by
+/// `openssl pkcs8 -topk8 CIPHER_ARGS` with the password `secret`.
+fn encrypted_key_store(pki: &Path, cipher_args: &[&str]) {
+    let mut args = vec!["pkcs8", "-topk8"];
+    args.extend(cipher_args);
+    args.extend([
+        "-in",
+        "server.key",
+        "-out",
+        "server.enc",
+        "-passout",
+        "pass:secret",
+    ]);
+    openssl(pki, &args);
     let enc = std::fs::read_to_string(pki.join("server.enc")).expect("encrypted key");
     assert!(enc.contains("BEGIN ENCRYPTED PRIVATE KEY"), "{enc}");
     let crt = std::fs::read_to_string(pki.join("server.crt")).expect("crt");
     std::fs::write(pki.join("server-enc.pem"), [enc, crt].concat()).expect("write");
+}
+
+#[test]
+fn encrypted_pem_keys_are_read_with_the_key_store_password() {
+    let pki = pki_dir("encpem");
+    encrypted_key_store(&pki, &["-v2", "aes-256-cbc"]);
     let port = free_port();
     let cfg = |password: &str| {
         format!(
@@ -672,26 +674,7 @@ fn encrypted_pem_keys_are_read_with_the_key_store_password() {
     assert_eq!(out.get(2).map(String::as_str), Some("get 0 "), "{out:?}");
     drop(server);
     // As older openssl writes it: 3DES, PBKDF2 with HMAC-SHA1.
-    openssl(
-        &pki,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "des3",
-            "-v2prf",
-            "hmacWithSHA1",
-            "-in",
-            "server.key",
-            "-out",
-            "server.enc",
-            "-passout",
-            "pass:secret",
-        ],
-    );
-    let enc = std::fs::read_to_string(pki.join("server.enc")).expect("encrypted key");
-    let crt = std::fs::read_to_string(pki.join("server.crt")).expect("crt");
-    std::fs::write(pki.join("server-enc.pem"), [enc, crt].concat()).expect("write");
+    encrypted_key_store(&pki, &["-v2", "des3", "-v2prf", "hmacWithSHA1"]);
     let _server = Server::start(&cfg("ssl.keyStore.password=secret\n"));
     let out = py_client(&pki, port, "one", &["get:/".into()]);
     assert_eq!(out.get(1).map(String::as_str), Some("get 0 "), "{out:?}");
