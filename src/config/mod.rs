@@ -955,9 +955,11 @@ impl Config {
             cfg.tls = Some(tls.into_config(Some(SocketAddr::new(ip, port))));
         } else if tls.port_unification {
             cfg.tls = Some(tls.into_config(None));
-        } else if tls.any {
+        } else if tls.any || tls.cert_reload {
             cfg.warnings.push(
-                "ssl.* keys are set but secureClientPort is not: no TLS port is opened".into(),
+                "ssl.* keys (or client.certReload) are set but neither secureClientPort nor \
+                 client.portUnification is: no TLS is served"
+                    .into(),
             );
         }
         cfg.set_session_timeouts(min_to, max_to)?;
@@ -1706,6 +1708,17 @@ mod tests {
         assert_eq!(tls.addr, None);
         assert!(tls.port_unification && tls.cert_reload);
         assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\nclient.certReload=true\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        assert!(cfg.tls.is_none());
+        assert!(
+            cfg.warnings.iter().any(|w| w.contains("no TLS is served")),
+            "{:?}",
+            cfg.warnings
+        );
     }
 
     #[test]
