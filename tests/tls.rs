@@ -51,7 +51,7 @@ fn self_signed(dir: &Path, name: &str, subj: &str) {
 
 /// Signs `csr` with the CA into `crt`, valid for `days`: `x509 -req` without an
 /// extension file writes a v1 certificate.
-fn sign(dir: &Path, csr: &str, crt: &str, days: &str) {
+fn sign(dir: &Path, csr: &str, crt: &str, days: &str, extra: &[&str]) {
     let ca = [
         "x509",
         "-req",
@@ -63,6 +63,7 @@ fn sign(dir: &Path, csr: &str, crt: &str, days: &str) {
     ];
     let mut all: Vec<&str> = ca.to_vec();
     all.extend(["-in", csr, "-out", crt, "-days", days]);
+    all.extend(extra);
     openssl(dir, &all);
 }
 
@@ -89,10 +90,10 @@ fn make_pki(dir: &Path) {
                 subj,
             ],
         );
-        sign(dir, &csr, &crt, "2");
+        sign(dir, &csr, &crt, "2", &[]);
     }
     // Client one's key in a certificate whose validity ended a day before it began.
-    sign(dir, "one.csr", "expired.crt", "-1");
+    sign(dir, "one.csr", "expired.crt", "-1", &[]);
     std::fs::copy(dir.join("one.key"), dir.join("expired.key")).expect("copy key");
     openssl(
         dir,
@@ -109,12 +110,7 @@ fn make_pki(dir: &Path) {
             "pass:secret",
         ],
     );
-    let pem = [
-        std::fs::read_to_string(dir.join("server.key")).expect("key"),
-        std::fs::read_to_string(dir.join("server.crt")).expect("crt"),
-    ]
-    .concat();
-    std::fs::write(dir.join("server.pem"), pem).expect("write server.pem");
+    key_store_pem(dir, "server");
     self_signed(dir, "stranger", "/CN=stranger");
     let v = Command::new("openssl")
         .args(["x509", "-noout", "-text", "-in", "one.crt"])
@@ -308,29 +304,18 @@ fn enabled_protocols_limit_the_version_and_a_pem_key_store_is_read() {
 
 #[test]
 fn plaintext_on_the_tls_port_and_tls_on_the_plaintext_port_are_closed() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let pki = pki_dir("cross");
     let port = free_port();
     let mut server = Server::start(&tls_cfg(&pki, port, ""));
     // A plaintext ConnectRequest on the secure port.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
     let req = common::connect_request();
     let mut framed = (req.len() as i32).to_be_bytes().to_vec();
     framed.extend_from_slice(&req);
     s.write_all(&framed).expect("send");
-    let mut buf = [0u8; 64];
     // A TLS alert at most, then the end: never a ConnectResponse.
-    let mut got = Vec::new();
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("the secure port kept a plaintext client open: {e}"),
-        }
-    }
-    assert!(got.len() < 36, "a plaintext client was answered: {got:?}");
+    expect_closed_unanswered(s, Duration::from_secs(10));
     wait_for_log(&server, "closing TLS connection from 127.0.0.1");
     // TLS on the plaintext port.
     let out = py_client(&pki, server.port(), "one", &[]);
@@ -343,6 +328,23 @@ fn plaintext_on_the_tls_port_and_tls_on_the_plaintext_port_are_closed() {
     assert_eq!(plain_get_err(&server, "/"), 0);
     let out = py_client(&pki, port, "one", &["get:/".into()]);
     assert_eq!(out.get(1).map(String::as_str), Some("get 0 "), "{out:?}");
+}
+
+/// Reads `s` until the server closes it (within `within`): a TLS alert at most, never
+/// a ConnectResponse (36 bytes or more).
+fn expect_closed_unanswered(mut s: std::net::TcpStream, within: Duration) {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 64];
+    let mut got = Vec::new();
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the server kept the connection open: {e}"),
+        }
+    }
+    assert!(got.len() < 36, "the connection was answered: {got:?}");
 }
 
 /// Starts ringkeeper on `cfg` and expects it to refuse to start; its stderr.
@@ -565,4 +567,285 @@ fn zkcli_over_tls_creates_and_reads() {
         &server,
         &format!("authenticated id '{CLIENT_ONE_DN}' for scheme 'x509'"),
     );
+}
+
+/// `NAME.pem`, a PEM key store: `NAME.key` and `NAME.crt` in one file.
+fn key_store_pem(dir: &Path, name: &str) {
+    let pem = [
+        std::fs::read_to_string(dir.join(format!("{name}.key"))).expect("key"),
+        std::fs::read_to_string(dir.join(format!("{name}.crt"))).expect("crt"),
+    ]
+    .concat();
+    std::fs::write(dir.join(format!("{name}.pem")), pem).expect("write pem");
+}
+
+/// A key and CA-signed certificate `NAME.key`/`NAME.crt` for `subj` (`extra`: more
+/// `openssl x509` arguments), and `NAME.pem` holding both (a PEM key store).
+fn signed_pem(pki: &Path, name: &str, subj: &str, extra: &[&str]) {
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    openssl(
+        pki,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subj,
+        ],
+    );
+    sign(pki, &csr, &crt, "2", extra);
+    key_store_pem(pki, name);
+}
+
+/// Replaces `to` with `from`'s content as an operator's tooling does: written beside
+/// it, then renamed over it.
+fn replace_file(from: &Path, to: &Path) {
+    let tmp = to.with_extension("new");
+    std::fs::copy(from, &tmp).expect("copy");
+    std::fs::rename(&tmp, to).expect("rename");
+}
+
+/// Waits (bounded) until `needle` appears `n` times in the server's output.
+fn wait_for_log_count(server: &Server, needle: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if server.output().matches(needle).count() >= n {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "{needle:?} not {n} times in the server's log:\n{}",
+        server.output()
+    );
+}
+
+/// `server-enc.pem`: the server's certificate and its key encrypted by
+/// `openssl pkcs8 -topk8 CIPHER_ARGS` with the password `secret`.
+fn encrypted_key_store(pki: &Path, cipher_args: &[&str]) {
+    let mut args = vec!["pkcs8", "-topk8"];
+    args.extend(cipher_args);
+    args.extend([
+        "-in",
+        "server.key",
+        "-out",
+        "server.enc",
+        "-passout",
+        "pass:secret",
+    ]);
+    openssl(pki, &args);
+    let enc = std::fs::read_to_string(pki.join("server.enc")).expect("encrypted key");
+    assert!(enc.contains("BEGIN ENCRYPTED PRIVATE KEY"), "{enc}");
+    let crt = std::fs::read_to_string(pki.join("server.crt")).expect("crt");
+    std::fs::write(pki.join("server-enc.pem"), [enc, crt].concat()).expect("write");
+}
+
+#[test]
+fn encrypted_pem_keys_are_read_with_the_key_store_password() {
+    let pki = pki_dir("encpem");
+    encrypted_key_store(&pki, &["-v2", "aes-256-cbc"]);
+    let port = free_port();
+    let cfg = |password: &str| {
+        format!(
+            "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+             ssl.keyStore.location={}\nssl.keyStore.type=PEM\n{password}\
+             ssl.trustStore.location={}\n",
+            pki.join("server-enc.pem").display(),
+            pki.join("ca.pem").display(),
+        )
+    };
+    let err = start_fails(&pki, &cfg("ssl.keyStore.password=wrong\n"));
+    assert!(
+        err.contains("server-enc.pem: cannot decrypt the private key with ssl.keyStore.password"),
+        "{err}"
+    );
+    let err = start_fails(&pki, &cfg(""));
+    assert!(
+        err.contains("encrypted; ssl.keyStore.password is not set"),
+        "{err}"
+    );
+    let server = Server::start(&cfg("ssl.keyStore.password=secret\n"));
+    let out = py_client(&pki, port, "one", &["servercert".into(), "get:/".into()]);
+    assert_eq!(
+        out.get(1).map(String::as_str),
+        Some("servercert localhost"),
+        "{out:?}"
+    );
+    assert_eq!(out.get(2).map(String::as_str), Some("get 0 "), "{out:?}");
+    drop(server);
+    // As older openssl writes it: 3DES, PBKDF2 with HMAC-SHA1.
+    encrypted_key_store(&pki, &["-v2", "des3", "-v2prf", "hmacWithSHA1"]);
+    let _server = Server::start(&cfg("ssl.keyStore.password=secret\n"));
+    let out = py_client(&pki, port, "one", &["get:/".into()]);
+    assert_eq!(out.get(1).map(String::as_str), Some("get 0 "), "{out:?}");
+}
+
+#[test]
+fn certificate_and_trust_are_reloaded_when_their_files_change() {
+    use std::io::BufRead;
+    let pki = pki_dir("reload");
+    signed_pem(&pki, "rotated", "/CN=rotated", &[]);
+    // The stores the server reads, apart from the files the test rotates in.
+    std::fs::copy(pki.join("server.pem"), pki.join("live.pem")).expect("copy");
+    std::fs::copy(pki.join("ca.pem"), pki.join("trust.pem")).expect("copy");
+    let port = free_port();
+    let server = Server::start(&format!(
+        "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={}\nssl.trustStore.location={}\nclient.certReload=true\n",
+        pki.join("live.pem").display(),
+        pki.join("trust.pem").display(),
+    ));
+    // A session opened before the rotation, kept open across it.
+    let go = pki.join("go");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_client.py");
+    let mut old = Command::new("python3")
+        .arg(script)
+        .args(["127.0.0.1", &port.to_string()])
+        .arg(pki.join("ca.pem"))
+        .arg(pki.join("one.crt"))
+        .arg(pki.join("one.key"))
+        .args(["servercert", "get:/"])
+        .arg(format!("waitfile:{}", go.display()))
+        .arg("get:/")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let mut old_out = std::io::BufReader::new(old.stdout.take().expect("stdout"));
+    let mut old_lines = Vec::new();
+    for _ in 0..3 {
+        let mut l = String::new();
+        old_out.read_line(&mut l).expect("read");
+        old_lines.push(l.trim_end_matches('\n').to_owned());
+    }
+    assert_eq!(
+        old_lines[1..],
+        ["servercert localhost", "get 0 "],
+        "{old_lines:?}"
+    );
+
+    // A garbage key store (as if caught half written for good): the old one stays.
+    std::fs::write(
+        pki.join("garbage.pem"),
+        "-----BEGIN CERTIFICATE-----\nnot base64\n",
+    )
+    .expect("write");
+    replace_file(&pki.join("garbage.pem"), &pki.join("live.pem"));
+    wait_for_log(&server, "keeping the previous certificate and trust");
+    let out = py_client(&pki, port, "one", &["servercert".into()]);
+    assert_eq!(
+        out.get(1).map(String::as_str),
+        Some("servercert localhost"),
+        "{out:?}"
+    );
+
+    // A new certificate: new clients see it.
+    replace_file(&pki.join("rotated.pem"), &pki.join("live.pem"));
+    wait_for_log_count(&server, "new handshakes use", 1);
+    let out = py_client(&pki, port, "one", &["servercert".into(), "get:/".into()]);
+    assert_eq!(
+        out.get(1).map(String::as_str),
+        Some("servercert rotated"),
+        "{out:?}"
+    );
+    assert_eq!(out.get(2).map(String::as_str), Some("get 0 "), "{out:?}");
+
+    // A new trust store that trusts only the stranger's self-signed certificate.
+    replace_file(&pki.join("stranger.crt"), &pki.join("trust.pem"));
+    wait_for_log_count(&server, "new handshakes use", 2);
+    let out = py_client(&pki, port, "one", &[]);
+    assert!(
+        out.iter().any(|l| l.starts_with("handshake-failed")),
+        "{out:?}"
+    );
+    let out = py_client(&pki, port, "stranger", &["get:/".into()]);
+    assert_eq!(out.get(1).map(String::as_str), Some("get 0 "), "{out:?}");
+
+    // The session from before the rotation still works.
+    std::fs::write(&go, "").expect("touch");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut old_out, &mut rest).expect("read");
+    let status = old.wait().expect("wait");
+    assert!(status.success());
+    assert_eq!(
+        rest.lines().collect::<Vec<_>>(),
+        ["waitfile found", "get 0 "],
+        "{}",
+        server.output()
+    );
+}
+
+#[test]
+fn port_unification_serves_tls_and_plaintext_on_the_client_port() {
+    use std::io::Write;
+    let pki = pki_dir("unified");
+    // No secureClientPort: TLS only through the client port.
+    let mut server = Server::start(&format!(
+        "client.portUnification=true\nssl.keyStore.location={}\nssl.keyStore.password=secret\n\
+         ssl.trustStore.location={}\n",
+        pki.join("server.p12").display(),
+        pki.join("ca.pem").display(),
+    ));
+    let port = server.port();
+    // A client that sends a TLS record's first byte and stalls, and one that sends
+    // nothing: both wait while the others are served.
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stalled.write_all(&[0x16]).expect("send");
+    let silent = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let since = Instant::now();
+    let out = py_client(
+        &pki,
+        port,
+        "one",
+        &[
+            format!("create:/both:tls:x509={CLIENT_ONE_DN}"),
+            "get:/both".into(),
+        ],
+    );
+    assert!(out[0].starts_with("connected TLSv1."), "{out:?}");
+    assert_eq!(out[1..], ["create 0", "get 0 tls"], "{out:?}");
+    // Plaintext on the same port; the node's ACL names client one's certificate.
+    assert_eq!(plain_get_err(&server, "/"), 0);
+    assert_eq!(plain_get_err(&server, "/both"), -102);
+    assert!(
+        since.elapsed() < Duration::from_secs(8),
+        "served only after the stall"
+    );
+    // The stalled ones are closed after the handshake timeout (10 s).
+    for s in [stalled, silent] {
+        expect_closed_unanswered(s, Duration::from_secs(20));
+    }
+    wait_for_log(&server, "no handshake within");
+    wait_for_log(&server, "nothing sent within");
+    server.assert_alive();
+    assert_eq!(plain_get_err(&server, "/"), 0);
+}
+
+#[test]
+fn the_load_generator_speaks_tls_to_the_secure_port() {
+    let pki = pki_dir("bench");
+    // webpki (the load generator's verifier) wants X.509 v3 naming the IP address.
+    std::fs::write(pki.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("write");
+    signed_pem(&pki, "ip", "/CN=127.0.0.1", &["-extfile", "san.ext"]);
+    let port = free_port();
+    let server = Server::start(&format!(
+        "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={}\nssl.clientAuth=none\n",
+        pki.join("ip.pem").display(),
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+        .args(["bench", "--servers", &format!("127.0.0.1:{port}")])
+        .args(["--workload", "get", "--duration", "1s", "--warmup", "200ms"])
+        .args(["--sessions", "2", "--json", "--quiet", "--tls-ca"])
+        .arg(pki.join("ca.pem"))
+        .output()
+        .expect("run ringkeeper bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.output()
+    );
+    assert!(stdout.contains("\"errors\":{}"), "{stdout}");
+    assert!(!stdout.contains("\"ops\":0,"), "{stdout}");
 }

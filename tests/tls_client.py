@@ -2,15 +2,19 @@
 a TLS stack and a protocol encoder nobody on the team wrote.
 
 usage: tls_client.py HOST PORT CA_PEM CERT_PEM|- KEY_PEM|- [STEP ...]
-STEP: create:PATH:DATA:ACL (ACL is world or x509=<DN>) | get:PATH
-Prints one line per step: `connected <tls version>`, `create <err>`, `get <err> <data>`;
+STEP: create:PATH:DATA:ACL (ACL is world or x509=<DN>) | get:PATH | servercert |
+      waitfile:PATH (waits, up to 60 s, until PATH exists)
+Prints one line per step: `connected <tls version>`, `create <err>`, `get <err> <data>`,
+`servercert <the server certificate's CN>`, `waitfile <found|timeout>`;
 a failed handshake prints `handshake-failed <reason>`, a closed connection `closed`.
 """
 
+import os
 import socket
 import ssl
 import struct
 import sys
+import time
 
 
 def frame(payload):
@@ -53,10 +57,10 @@ def main():
     except (ssl.SSLError, OSError, EOFError) as e:
         print("handshake-failed", type(e).__name__, e)
         return
-    print("connected", sock.version())
+    print("connected", sock.version(), flush=True)
     xid = 1
     for step in sys.argv[6:]:
-        op, rest = step.split(":", 1)
+        op, _, rest = step.partition(":")
         try:
             if op == "create":
                 path, data, acl = rest.split(":", 2)
@@ -80,7 +84,15 @@ def main():
                 if err == 0:
                     (n,) = struct.unpack(">i", r[16:20])
                     data = r[20:20 + n].decode() if n > 0 else ""
-                print("get", err, data)
+                print("get", err, data, flush=True)
+            elif op == "servercert":
+                subject = dict(kv for rdn in sock.getpeercert()["subject"] for kv in rdn)
+                print("servercert", subject.get("commonName", ""), flush=True)
+            elif op == "waitfile":
+                deadline = time.monotonic() + 60
+                while not os.path.exists(rest) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                print("waitfile", "found" if os.path.exists(rest) else "timeout", flush=True)
         except (ssl.SSLError, OSError, EOFError):
             print("closed")
             return

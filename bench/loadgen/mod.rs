@@ -86,6 +86,13 @@ pub struct BenchArgs {
     pub prefix: String,
     #[arg(long, default_value_t = 30_000)]
     pub session_timeout_ms: i32,
+    /// Speak TLS (to a secure client port), trusting the CA certificates in this PEM
+    /// file; the server's certificate must name its IP address (subjectAltName).
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// The TLS client configuration made from `tls_ca` by [`run`].
+    #[arg(skip)]
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Leave the znodes in place at the end (no cleanup).
     #[arg(long)]
     pub keep: bool,
@@ -333,11 +340,33 @@ impl Ctx {
     }
 }
 
-fn options() -> Options {
+fn options(args: &BenchArgs) -> Options {
     Options {
         reply_bytes_max: 64 * 1024 * 1024,
+        tls: args.tls.clone(),
         ..Options::default()
     }
+}
+
+/// A rustls client configuration trusting the CA certificates of `ca` (PEM).
+fn tls_client_config(ca: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let what = |e: &dyn std::fmt::Display| format!("--tls-ca {}: {e}", ca.display());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).map_err(|e| what(&e))? {
+        roots.add(c.map_err(|e| what(&e))?).map_err(|e| what(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(what(&"no certificate in it"));
+    }
+    #[allow(deprecated)] // ring, as the server uses (see src/server/tls.rs)
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| what(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
 }
 
 /// One session slot of a run.
@@ -349,8 +378,11 @@ struct Session {
 }
 
 /// Runs the benchmark and prints its summary.
-pub fn run(args: BenchArgs) -> Result<Summary, BenchError> {
+pub fn run(mut args: BenchArgs) -> Result<Summary, BenchError> {
     let plan = args.plan().map_err(BenchError::Args)?;
+    if let Some(ca) = &args.tls_ca {
+        args.tls = Some(tls_client_config(ca).map_err(BenchError::Args)?);
+    }
     let mut rng = Rng::new(args.seed);
     let value: Bytes = (0..args.value_size)
         .map(|_| b'a' + rng.below(26) as u8)
@@ -706,7 +738,7 @@ async fn setup(
     // (ZooKeeper: "ZooKeeperServer not running"); try for a few seconds.
     let mut tries = 0;
     let c = loop {
-        match Client::connect(servers, args.session_timeout_ms, options()).await {
+        match Client::connect(servers, args.session_timeout_ms, options(args)).await {
             Ok(c) => break c,
             Err(e) if tries < 25 && e.code() == ErrorCode::ConnectionLoss => {
                 tries += 1;
@@ -760,7 +792,7 @@ async fn setup(
 
 /// Deletes everything under the prefix (two levels deep, as the workloads create).
 async fn cleanup(args: &BenchArgs, _plan: &Plan, servers: &str) -> Result<(), BenchError> {
-    let c = Client::connect(servers, args.session_timeout_ms, options())
+    let c = Client::connect(servers, args.session_timeout_ms, options(args))
         .await
         .map_err(cerr(format!("connect {servers}")))?;
     let p = &args.prefix;
@@ -820,7 +852,7 @@ async fn worker(ctx: Rc<Ctx>) -> Result<(), BenchError> {
         } else {
             let s = ctx.servers_for(g);
             Some(
-                Client::connect(&s, ctx.args.session_timeout_ms, options())
+                Client::connect(&s, ctx.args.session_timeout_ms, options(&ctx.args))
                     .await
                     .map_err(cerr(format!("connect {s}")))?,
             )
@@ -835,7 +867,7 @@ async fn worker(ctx: Rc<Ctx>) -> Result<(), BenchError> {
     let writer = if ctx.plan.workload == Workload::WatchFanout && ctx.thread == 0 {
         let s = ctx.servers_for(0);
         Some(
-            Client::connect(&s, ctx.args.session_timeout_ms, options())
+            Client::connect(&s, ctx.args.session_timeout_ms, options(&ctx.args))
                 .await
                 .map_err(cerr(format!("connect {s}")))?,
         )
@@ -1030,7 +1062,7 @@ async fn op(ctx: &Ctx, s: &Session, rng: &mut Rng, k: u64) -> Result<(), ClientE
             let servers = ctx.servers_for(s.g + k as usize);
             let o = Options {
                 reconnect: false,
-                ..options()
+                ..options(&ctx.args)
             };
             let c = Client::connect(&servers, ctx.args.session_timeout_ms, o).await?;
             let r = c

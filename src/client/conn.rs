@@ -36,7 +36,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::error::ClientError;
@@ -74,6 +74,9 @@ pub struct Options {
     pub in_flight_max: usize,
     /// Reconnect (same session, watches re-set) when the connection is lost.
     pub reconnect: bool,
+    /// Speak TLS with this configuration (a server's secure client port); `None`:
+    /// plaintext. The server's name checked is its IP address.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Default for Options {
@@ -90,6 +93,39 @@ impl Default for Options {
             // requests (`globalOutstandingLimit`); pipelining deeper gains nothing.
             in_flight_max: 1000,
             reconnect: true,
+            tls: None,
+        }
+    }
+}
+
+/// A connection to a server: a TCP stream, or TLS over one.
+pub(super) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        }
+    }
+
+    async fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(b).await,
+            Stream::Tls(s) => {
+                s.write_all(b).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    async fn read_some(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => read_some(s, buf).await,
+            Stream::Tls(s) => read_some(s, buf).await,
         }
     }
 }
@@ -776,20 +812,11 @@ impl Inner {
     /// ping tasks, the watches set again, `SyncConnected` queued.
     fn start_io(
         self: &Rc<Self>,
-        stream: TcpStream,
+        stream: Stream,
         buf: BytesMut,
         resp: &ConnectResponse,
     ) -> Result<(), ClientError> {
-        let fd = stream.as_raw_fd();
-        // The reader and the writer each own a stream on the same socket; dup keeps
-        // them independent without a lock around one stream.
-        // SAFETY: `dup` returns a new descriptor that only the writer stream owns.
-        let wfd = unsafe { libc::dup(fd) };
-        if wfd < 0 {
-            return Err(std::io::Error::last_os_error().into());
-        }
-        // SAFETY: `wfd` is a fresh, open socket descriptor owned by nobody else.
-        let writer = unsafe { TcpStream::from_raw_fd(wfd) };
+        let fd = stream.tcp().as_raw_fd();
         let generation = self.generation.get() + 1;
         self.generation.set(generation);
         self.fd.set(fd);
@@ -823,8 +850,28 @@ impl Inner {
         };
         self.push_state(state);
         let weak = Rc::downgrade(self);
-        glommio::spawn_local(read_loop(weak.clone(), generation, stream, buf)).detach();
-        glommio::spawn_local(write_loop(weak.clone(), generation, writer)).detach();
+        match stream {
+            Stream::Plain(stream) => {
+                // The reader and the writer each own a stream on the same socket; dup
+                // keeps them independent without a lock around one stream.
+                // SAFETY: `dup` returns a new descriptor that only the writer owns.
+                let wfd = unsafe { libc::dup(fd) };
+                if wfd < 0 {
+                    return Err(std::io::Error::last_os_error().into());
+                }
+                // SAFETY: `wfd` is a fresh, open socket descriptor owned by nobody else.
+                let writer = unsafe { TcpStream::from_raw_fd(wfd) };
+                glommio::spawn_local(read_loop(weak.clone(), generation, stream, buf)).detach();
+                glommio::spawn_local(write_loop(weak.clone(), generation, writer)).detach();
+            }
+            Stream::Tls(stream) => {
+                // One TLS session's state serves both directions: split it (a lock
+                // per read or write, on this client's TLS path only).
+                let (reader, writer) = futures_lite::io::split(stream);
+                glommio::spawn_local(read_loop(weak.clone(), generation, reader, buf)).detach();
+                glommio::spawn_local(write_loop(weak.clone(), generation, writer)).detach();
+            }
+        }
         let timeout_ms = resp.timeout_ms as u64;
         glommio::spawn_local(ping_loop(
             weak,
@@ -932,13 +979,23 @@ async fn handshake(
     options: &Options,
     session: Option<(i64, Bytes)>,
     last_zxid_seen: i64,
-) -> Result<(TcpStream, ConnectResponse, BytesMut), ClientError> {
+) -> Result<(Stream, ConnectResponse, BytesMut), ClientError> {
     let timeout = Duration::from_millis(options.connect_timeout_ms.max(1));
     let exchange = async {
-        let mut stream = TcpStream::connect_timeout(addr, timeout)
+        let tcp = TcpStream::connect_timeout(addr, timeout)
             .await
             .map_err(std::io::Error::from)?;
-        stream.set_nodelay(true).map_err(std::io::Error::from)?;
+        tcp.set_nodelay(true).map_err(std::io::Error::from)?;
+        let mut stream = match &options.tls {
+            None => Stream::Plain(tcp),
+            Some(cfg) => {
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let tls = futures_rustls::TlsConnector::from(cfg.clone())
+                    .connect(name, tcp)
+                    .await?;
+                Stream::Tls(Box::new(tls))
+            }
+        };
         let (session_id, passwd) = session.unwrap_or_else(|| (0, Bytes::from_static(&[0; 16])));
         let req = ConnectRequest {
             protocol_version: 0,
@@ -961,7 +1018,7 @@ async fn handshake(
             {
                 break f;
             }
-            if read_some(&mut stream, &mut buf).await? == 0 {
+            if stream.read_some(&mut buf).await? == 0 {
                 return Err(ClientError::ConnectionLoss);
             }
         };
@@ -1020,7 +1077,10 @@ async fn reconnect_loop(weak: Weak<Inner>) {
     }
 }
 
-async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+async fn read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
     let start = buf.len();
     buf.resize(start + READ_CHUNK, 0);
     let r = stream.read(&mut buf[start..]).await;
@@ -1029,7 +1089,12 @@ async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> std::io::Resul
     r
 }
 
-async fn read_loop(weak: Weak<Inner>, generation: u64, mut stream: TcpStream, mut buf: BytesMut) {
+async fn read_loop<S: AsyncRead + Unpin>(
+    weak: Weak<Inner>,
+    generation: u64,
+    mut stream: S,
+    mut buf: BytesMut,
+) {
     let max = match weak.upgrade() {
         Some(i) => i.reply_bytes_max,
         None => return,
@@ -1067,7 +1132,7 @@ async fn read_loop(weak: Weak<Inner>, generation: u64, mut stream: TcpStream, mu
     }
 }
 
-async fn write_loop(weak: Weak<Inner>, generation: u64, mut stream: TcpStream) {
+async fn write_loop<S: AsyncWrite + Unpin>(weak: Weak<Inner>, generation: u64, mut stream: S) {
     let mut chunk = BytesMut::with_capacity(16 * 1024);
     loop {
         let more = poll_fn(|cx| {
@@ -1094,7 +1159,8 @@ async fn write_loop(weak: Weak<Inner>, generation: u64, mut stream: TcpStream) {
         if !more {
             return;
         }
-        if stream.write_all(&chunk).await.is_err() {
+        // `flush` hands a TLS writer's records to the socket; a TCP stream's is a no-op.
+        if stream.write_all(&chunk).await.is_err() || stream.flush().await.is_err() {
             if let Some(inner) = weak.upgrade() {
                 inner.lost(generation);
             }

@@ -131,7 +131,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// The AdminServer (`admin.*`); `None` when `admin.enableServer` is not `true`.
     pub admin: Option<AdminConfig>,
-    /// TLS on `secureClientPort` (the `ssl.*` keys); `None` without a secure port.
+    /// TLS on `secureClientPort` and/or on the client port (`client.portUnification`),
+    /// from the `ssl.*` keys; `None` when neither is asked for.
     pub tls: Option<TlsConfig>,
     /// SASL on the client port: the JAAS login section and the `sasl` scheme's keys.
     pub sasl: SaslConfig,
@@ -169,8 +170,14 @@ pub struct AdminConfig {
 /// read; the files are loaded (and checked) by the server's TLS layer at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsConfig {
-    /// `secureClientPortAddress`:`secureClientPort`.
-    pub addr: SocketAddr,
+    /// `secureClientPortAddress`:`secureClientPort`; `None` without a secure port (TLS
+    /// then only through `client.portUnification`).
+    pub addr: Option<SocketAddr>,
+    /// `client.portUnification`: the plaintext client port also takes TLS clients.
+    pub port_unification: bool,
+    /// `client.certReload` (ZooKeeper 3.9's `zookeeper.client.certReload`): new
+    /// handshakes use the key and trust stores as they are on disk now.
+    pub cert_reload: bool,
     /// `ssl.keyStore.*`: the server's certificate and key.
     pub key_store: StoreConfig,
     /// `ssl.trustStore.*`: the CAs client certificates are checked against.
@@ -341,10 +348,6 @@ const NOT_HONOURED: &[(&str, &str)] = &[
     (
         "dynamicConfigFile",
         "dynamic configuration is not supported; only its server lines are read, to refuse an ensemble",
-    ),
-    (
-        "client.portUnification",
-        "TLS is served on secureClientPort only, not next to plaintext on one port",
     ),
     ("sslQuorum", ENSEMBLE_ONLY),
     ("serverCnxnFactory", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
@@ -952,10 +955,14 @@ impl Config {
                 // ZooKeeper binds the secure port on all addresses unless told.
                 None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             };
-            cfg.tls = Some(tls.into_config(SocketAddr::new(ip, port)));
-        } else if tls.any {
+            cfg.tls = Some(tls.into_config(Some(SocketAddr::new(ip, port))));
+        } else if tls.port_unification {
+            cfg.tls = Some(tls.into_config(None));
+        } else if tls.any || tls.cert_reload {
             cfg.warnings.push(
-                "ssl.* keys are set but secureClientPort is not: no TLS port is opened".into(),
+                "ssl.* keys (or client.certReload) are set but neither secureClientPort nor \
+                 client.portUnification is: no TLS is served"
+                    .into(),
             );
         }
         cfg.set_session_timeouts(min_to, max_to)?;
@@ -1098,6 +1105,8 @@ struct TlsKeys {
     enabled_protocols: Option<Vec<String>>,
     ciphersuites: Option<Vec<String>>,
     x509_super_user: Option<String>,
+    port_unification: bool,
+    cert_reload: bool,
     /// Any of them was set.
     any: bool,
 }
@@ -1159,15 +1168,25 @@ impl TlsKeys {
                 self.x509_super_user = Some(value.to_owned());
                 return Ok(true);
             }
+            "client.portUnification" => {
+                self.port_unification = parse_bool(value);
+                return Ok(true);
+            }
+            "client.certReload" => {
+                self.cert_reload = parse_bool(value);
+                return Ok(true);
+            }
             _ => return Ok(false),
         }
         self.any = true;
         Ok(true)
     }
 
-    fn into_config(self, addr: SocketAddr) -> TlsConfig {
+    fn into_config(self, addr: Option<SocketAddr>) -> TlsConfig {
         TlsConfig {
             addr,
+            port_unification: self.port_unification,
+            cert_reload: self.cert_reload,
             key_store: self.key_store,
             trust_store: self.trust_store,
             client_auth: self.client_auth.unwrap_or(ClientAuth::Need),
@@ -1673,7 +1692,8 @@ mod tests {
         )
         .expect("parses");
         let tls = cfg.tls.expect("a secure port");
-        assert_eq!(tls.addr, "127.0.0.2:2281".parse().expect("addr"));
+        assert_eq!(tls.addr, Some("127.0.0.2:2281".parse().expect("addr")));
+        assert!(!tls.port_unification && !tls.cert_reload);
         assert_eq!(tls.key_store.location, "/k.p12");
         assert_eq!(tls.key_store.password, "pw");
         assert_eq!(tls.trust_store.store_type.as_deref(), Some("PEM"));
@@ -1690,6 +1710,28 @@ mod tests {
         )
         .expect_err("a bad clientAuth");
         assert!(bad.to_string().contains("ssl.clientAuth"), "{bad}");
+        // Port unification alone: TLS on the client port, no secure port.
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\nzookeeper.client.portUnification=true\n\
+             client.certReload=true\nssl.keyStore.location=/k.pem\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        let tls = cfg.tls.expect("TLS on the client port");
+        assert_eq!(tls.addr, None);
+        assert!(tls.port_unification && tls.cert_reload);
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\nclient.certReload=true\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        assert!(cfg.tls.is_none());
+        assert!(
+            cfg.warnings.iter().any(|w| w.contains("no TLS is served")),
+            "{:?}",
+            cfg.warnings
+        );
     }
 
     #[test]

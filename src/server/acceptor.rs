@@ -20,23 +20,30 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::tls::TlsContext;
+
 /// A session core's client listeners: the plaintext port's, and the secure port's
 /// with its TLS configuration when `secureClientPort` is set.
 pub struct ClientListener {
     pub plain: TcpListener,
-    pub secure: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
+    /// `client.portUnification`: the plaintext port's connections may speak TLS.
+    pub unified: Option<Arc<TlsContext>>,
+    pub secure: Option<(TcpListener, Arc<TlsContext>)>,
 }
 
 /// A new client connection, and whether it speaks TLS.
 pub enum Accepted {
     Plain(glommio::net::TcpStream),
-    Tls(glommio::net::TcpStream, Arc<rustls::ServerConfig>),
+    Tls(glommio::net::TcpStream, Arc<TlsContext>),
+    /// On the plaintext port with `client.portUnification`: its first byte tells.
+    Either(glommio::net::TcpStream, Arc<TlsContext>),
 }
 
 /// A session core's acceptors: one thread per listening socket.
 pub struct ClientAcceptor {
     plain: Acceptor,
-    secure: Option<(Acceptor, Arc<rustls::ServerConfig>)>,
+    unified: Option<Arc<TlsContext>>,
+    secure: Option<(Acceptor, Arc<TlsContext>)>,
 }
 
 impl ClientAcceptor {
@@ -54,16 +61,25 @@ impl ClientAcceptor {
                 tls,
             )),
         };
-        Ok(ClientAcceptor { plain, secure })
+        Ok(ClientAcceptor {
+            plain,
+            unified: listener.unified,
+            secure,
+        })
     }
 
     /// The next connection from either port; `None` once the plaintext port's thread
     /// has ended (a secure port's end alone is logged and the plaintext port goes on).
     pub async fn next(&mut self) -> Option<Accepted> {
-        let Some((secure, tls)) = self.secure.as_mut() else {
-            return self.plain.next().await.map(Accepted::Plain);
+        let unified = &self.unified;
+        let plain_port = |s| match unified {
+            None => Accepted::Plain(s),
+            Some(tls) => Accepted::Either(s, tls.clone()),
         };
-        let plain = async { self.plain.next().await.map(Accepted::Plain) };
+        let Some((secure, tls)) = self.secure.as_mut() else {
+            return self.plain.next().await.map(plain_port);
+        };
+        let plain = async { self.plain.next().await.map(plain_port) };
         let tls_conn = async {
             match secure.next().await {
                 Some(s) => Some(Accepted::Tls(s, tls.clone())),

@@ -101,9 +101,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
 /// Takes a new connection: enforces the per-IP limit, then (after the TLS handshake,
 /// on the secure port) starts its tasks.
 pub fn accept(core: Rc<Core>, accepted: Accepted) {
+    // The TLS context, and whether the first byte decides (port unification).
     let (stream, tls) = match accepted {
         Accepted::Plain(s) => (s, None),
-        Accepted::Tls(s, cfg) => (s, Some(cfg)),
+        Accepted::Tls(s, ctx) => (s, Some((ctx, false))),
+        Accepted::Either(s, ctx) => (s, Some((ctx, true))),
     };
     let peer = match stream.peer_addr() {
         Ok(p) => p,
@@ -125,10 +127,22 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
         }
     }
     let _ = stream.set_nodelay(true);
-    let Some(tls) = tls else {
+    let Some((tls, sniff)) = tls else {
         return serve(core, peer, stream, Vec::new());
     };
     glommio::spawn_local(async move {
+        if sniff {
+            match first_byte(&stream).await {
+                Ok(b) if b != TLS_HANDSHAKE_RECORD => return serve(core, peer, stream, Vec::new()),
+                Ok(_) => {}
+                Err(reason) => {
+                    tracing::info!("closing connection from {peer}: {reason}");
+                    core.stats.conn_closed_from(ip);
+                    return;
+                }
+            }
+        }
+        let tls = tls.current();
         let handshake = async { Some(futures_rustls::TlsAcceptor::from(tls).accept(stream).await) };
         let late = async {
             glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
@@ -164,6 +178,30 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
         }
     })
     .detach();
+}
+
+/// The first byte of a TLS client's stream (a handshake record's content type).
+/// ZooKeeper's plaintext frames start with a 4-byte big-endian length, whose first
+/// byte is 0x16 only for frames of 352 MiB or more, far past `jute.maxbuffer`; a
+/// four-letter word starts with a letter. So one byte tells, as in ZooKeeper's
+/// `DualModeSslHandler`, which also decides on a first byte other than 0x16.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// The connection's first byte, left in the socket for whoever reads it next (one
+/// `MSG_PEEK`); an error if none comes within [`HANDSHAKE_TIMEOUT`].
+async fn first_byte(stream: &glommio::net::TcpStream) -> Result<u8, String> {
+    let mut b = [0u8; 1];
+    let peek = async { Some(stream.peek(&mut b).await) };
+    let late = async {
+        glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
+        None
+    };
+    match futures_lite::future::or(peek, late).await {
+        Some(Ok(1)) => Ok(b[0]),
+        Some(Ok(_)) => Err("closed before sending anything".into()),
+        Some(Err(e)) => Err(format!("reading its first byte failed: {e}")),
+        None => Err(format!("nothing sent within {HANDSHAKE_TIMEOUT:?}")),
+    }
 }
 
 /// Serves a connection (its handshake done, for TLS): registers it and starts its

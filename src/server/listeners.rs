@@ -44,10 +44,10 @@ impl Listeners {
         let backlog = cfg.listen_backlog.unwrap_or(LISTEN_BACKLOG_DEFAULT);
         let n = cfg.session_cores.max(1);
         let (client, addr) = bind_group(cfg.client_addr, n, backlog, "the client port")?;
-        let (secure, secure_addr) = match &cfg.tls {
+        let (secure, secure_addr) = match cfg.tls.as_ref().and_then(|t| t.addr) {
             None => (Vec::new(), None),
-            Some(t) => {
-                let (l, a) = bind_group(t.addr, n, backlog, "the secure client port")?;
+            Some(addr) => {
+                let (l, a) = bind_group(addr, n, backlog, "the secure client port")?;
                 (l, Some(a))
             }
         };

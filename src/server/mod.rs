@@ -113,13 +113,27 @@ pub fn run(
     // Key material is checked before any port is bound: a bad store fails the start.
     let tls_config = match &cfg.tls {
         None => None,
-        Some(t) => Some(tls::server_config(t).map_err(ServerError::Tls)?),
+        Some(t) => {
+            let ctx = tls::TlsContext::new(t).map_err(ServerError::Tls)?;
+            if t.cert_reload {
+                tls::watch(&ctx, t.clone()).map_err(|e| {
+                    ServerError::Tls(format!("client.certReload: cannot start its thread: {e}"))
+                })?;
+            }
+            Some(ctx)
+        }
     };
     let listeners = listeners::Listeners::bind(&cfg)?;
     cfg.client_addr = listeners.client_addr;
     if let (Some(t), Some(a)) = (cfg.tls.as_mut(), listeners.secure_addr) {
-        t.addr = a;
+        t.addr = Some(a);
         tracing::info!("serving TLS on the secure client port {a}");
+    }
+    if cfg.tls.as_ref().is_some_and(|t| t.port_unification) {
+        tracing::info!(
+            "client.portUnification: the client port {} takes TLS and plaintext clients",
+            cfg.client_addr
+        );
     }
     let cfg = Arc::new(cfg);
     let n = cfg.session_cores;
@@ -267,6 +281,8 @@ pub fn run(
     let first_cpu = usize::from(!shared);
     let channels = to_quorum_tx.into_iter().zip(to_session_rx);
     let mut client_listeners = listeners.client.into_iter();
+    // Empty with TLS through `client.portUnification` alone (no secureClientPort).
+    let listeners_secure_empty = listeners.secure.is_empty();
     let mut secure_listeners = listeners.secure.into_iter();
     // Session core 0 serves the operator ports, on a low-priority task queue.
     let mut ops_listeners = Some(crate::ops::OpsListeners {
@@ -284,8 +300,13 @@ pub fn run(
                 plain: client_listeners
                     .next()
                     .ok_or_else(|| ServerError::Executor("a listener per session core".into()))?,
+                unified: tls_config
+                    .as_ref()
+                    .filter(|_| cfg.tls.as_ref().is_some_and(|t| t.port_unification))
+                    .cloned(),
                 secure: match &tls_config {
                     None => None,
+                    Some(_) if listeners_secure_empty => None,
                     Some(t) => Some((
                         secure_listeners.next().ok_or_else(|| {
                             ServerError::Executor("a secure listener per session core".into())

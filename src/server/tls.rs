@@ -16,9 +16,17 @@
 //!
 //! Stores: PEM, PKCS12 (p12-keystore) and JKS (`jks`, no crate reads it) are read. The store type is the `.type` key or,
 //! without it, the file name's extension, as ZooKeeper's
-//! `KeyStoreFileType.fromPropertyValueOrFileName` infers it.
+//! `KeyStoreFileType.fromPropertyValueOrFileName` infers it. A PEM key store's key may
+//! be an `ENCRYPTED PRIVATE KEY` (PKCS#8, PBES2), opened with `ssl.keyStore.password`
+//! as ZooKeeper's `PemReader` opens it.
+//!
+//! Reload ([`TlsContext`], [`watch`]): with `client.certReload`, a thread polls the
+//! store files and swaps in a configuration built from them when they change; new
+//! handshakes take it, established connections keep theirs. A file that does not load
+//! (half written, wrong password) leaves the previous configuration in place.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, SystemTime};
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -35,6 +43,102 @@ use crate::proto::Id;
 
 /// Certificates between a client's certificate and a trust anchor, at most.
 const CHAIN_DEPTH_MAX: usize = 8;
+/// How often the reload thread looks at the store files.
+const RELOAD_POLL: Duration = Duration::from_millis(500);
+
+/// The TLS configuration new handshakes take, shared by the session cores. Replaced
+/// as a whole on reload; a handshake under way keeps the one it started with.
+pub struct TlsContext {
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+impl TlsContext {
+    /// Built from the `ssl.*` keys, checked as at start (see [`server_config`]).
+    pub fn new(tls: &TlsConfig) -> Result<Arc<TlsContext>, String> {
+        Ok(Arc::new(TlsContext {
+            current: RwLock::new(server_config(tls)?),
+        }))
+    }
+
+    /// The configuration for a new handshake: one read lock and one `Arc` clone per
+    /// TLS connection, none on the plaintext path.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace(&self, cfg: Arc<ServerConfig>) {
+        match self.current.write() {
+            Ok(mut c) => *c = cfg,
+            Err(poisoned) => *poisoned.into_inner() = cfg,
+        }
+    }
+}
+
+/// What tells a store file's content changed without reading it: modification time,
+/// length and inode (a file renamed over it, as atomic writers and Kubernetes'
+/// secret volumes do, is a new inode). `None`: the file cannot be read.
+type Stamp = Option<(SystemTime, u64, u64)>;
+
+fn stamps(tls: &TlsConfig) -> Vec<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    [&tls.key_store.location, &tls.trust_store.location]
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            std::fs::metadata(l)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len(), m.ino())))
+        })
+        .collect()
+}
+
+/// Starts the thread that reloads `ctx` from the store files `tls` names when they
+/// change (`client.certReload`), as ZooKeeper's `FileChangeWatcher` does for its
+/// `X509Util`. It ends when the server has dropped `ctx`.
+///
+/// Why polling rather than inotify: the `notify` crate is not among the packages this
+/// project may take, and the file checks are two `stat` calls every
+/// [`RELOAD_POLL`] on a thread of their own, nowhere near the cores. A change is taken
+/// once the files have looked the same for one poll, so a file caught half written is
+/// not loaded; one that still does not load keeps the previous configuration.
+pub fn watch(ctx: &Arc<TlsContext>, tls: TlsConfig) -> std::io::Result<()> {
+    let weak: Weak<TlsContext> = Arc::downgrade(ctx);
+    let mut loaded = stamps(&tls);
+    let mut seen = loaded.clone();
+    std::thread::Builder::new()
+        .name("rk-tls-reload".into())
+        .spawn(move || loop {
+            std::thread::sleep(RELOAD_POLL);
+            let Some(ctx) = weak.upgrade() else {
+                return;
+            };
+            let now = stamps(&tls);
+            let settled = now == seen;
+            seen = now;
+            if !settled || seen == loaded {
+                continue;
+            }
+            loaded = seen.clone();
+            match server_config(&tls) {
+                Ok(cfg) => {
+                    ctx.replace(cfg);
+                    tracing::info!(
+                        "TLS key and trust stores changed on disk: new handshakes use {} and {}",
+                        tls.key_store.location,
+                        tls.trust_store.location
+                    );
+                }
+                Err(e) => tracing::error!(
+                    "TLS key or trust store changed on disk but does not load; \
+                     keeping the previous certificate and trust: {e}"
+                ),
+            }
+        })?;
+    Ok(())
+}
 
 /// The secure port's TLS configuration, checked at start: an error names the key
 /// and the file.
@@ -205,12 +309,7 @@ fn load_key_store(store: &StoreConfig) -> Result<KeyAndChain, String> {
     match t {
         StoreType::Pem => {
             let certs = pem_certs(&data).map_err(|e| bad(&e))?;
-            let key = PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
-                bad(&format!(
-                    "no unencrypted private key (PKCS#8, PKCS#1 or SEC1) in it: {e}; \
-                     encrypted PEM keys are not read yet"
-                ))
-            })?;
+            let key = pem_private_key(&data, &store.password).map_err(|e| bad(&e))?;
             if certs.is_empty() {
                 return Err(bad("no certificate in it"));
             }
@@ -248,6 +347,42 @@ fn load_key_store(store: &StoreConfig) -> Result<KeyAndChain, String> {
             Ok((certs, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key))))
         }
     }
+}
+
+/// The key of a PEM key store: an `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2, as
+/// `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it) opened with the store's password,
+/// else an unencrypted PKCS#8, PKCS#1 or SEC1 key.
+fn pem_private_key(data: &[u8], password: &str) -> Result<PrivateKeyDer<'static>, String> {
+    const BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+    let text = String::from_utf8_lossy(data);
+    let Some(start) = text.find(BEGIN).map(|i| i + BEGIN.len()) else {
+        return PrivateKeyDer::from_pem_slice(data).map_err(|e| {
+            format!("no private key (PKCS#8, PKCS#1, SEC1 or encrypted PKCS#8) in it: {e}")
+        });
+    };
+    if password.is_empty() {
+        return Err("the private key is encrypted; ssl.keyStore.password is not set".into());
+    }
+    let len = text[start..]
+        .find(END)
+        .ok_or("the encrypted private key has no END line")?;
+    let b64: String = text[start..start + len]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| format!("the encrypted private key is not valid base64: {e}"))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoOwned::try_from(der.as_slice())
+        .map_err(|e| format!("the encrypted private key does not parse: {e}"))?;
+    let plain = info.decrypt(password).map_err(|e| {
+        format!("cannot decrypt the private key with ssl.keyStore.password (wrong password?): {e}")
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        plain.as_bytes().to_vec(),
+    )))
 }
 
 /// The trust store's certificates (the anchors client certificates must chain to).

@@ -24,6 +24,8 @@ maxClientCnxns=0
 4lw.commands.whitelist=*
 admin.enableServer=false
 CFG
+# ZK_EXTRA_CFG: more zoo.cfg lines from the caller (bench/tls-compare's TLS keys).
+if [ -n "${ZK_EXTRA_CFG:-}" ]; then printf '%s\n' "$ZK_EXTRA_CFG" >>"$DIR/zoo.cfg"; fi
 cat >"$DIR/log4j.properties" <<CFG
 log4j.rootLogger=INFO, F
 log4j.appender.F=org.apache.log4j.FileAppender

@@ -328,11 +328,21 @@ impl Quorum {
             } => {
                 let opened = self.sessions.open(id, timeout_ms, origin, self.now_ms());
                 if let Err(e) = opened {
-                    tracing::warn!("refusing a new session: {e}");
-                    if let Origin::Local { core, conn } = origin {
-                        self.refused.borrow_mut().push((core, conn, id));
+                    match origin {
+                        Origin::Local { core, conn } => {
+                            tracing::warn!("refusing a new session: {e}");
+                            self.refused.borrow_mut().push((core, conn, id));
+                            return None;
+                        }
+                        // A learner waits for this txn: ZooKeeper's learners match
+                        // commits to their requests in order, so one never answered
+                        // would stall every later request of theirs. ZooKeeper's
+                        // leader always logs createSession; so does this one.
+                        Origin::Learner(conn) => tracing::warn!(
+                            "a new session 0x{id:x} from learner connection {conn}: {e}; \
+                             logged all the same"
+                        ),
                     }
-                    return None;
                 }
                 let hdr = self.next_header(id, 0, OpCode::CreateSession);
                 let txn = Txn::CreateSession(CreateSessionTxn {

@@ -652,6 +652,9 @@ impl Leading {
     fn received(&self, q: &Rc<Quorum>, conn: leader::ConnId, p: QuorumPacket) {
         match p.kind {
             PacketType::Request if self.is_broadcasting() => self.forwarded(q, conn, &p),
+            PacketType::Request => tracing::warn!(
+                "learner connection {conn}: REQUEST before this leader broadcasts; dropped"
+            ),
             PacketType::Revalidate if self.is_broadcasting() => match Revalidate::read(&p) {
                 Ok(r) => {
                     let (valid, moved) = q.sessions.revalidate_remote(r.session_id, q.now_ms());
@@ -697,6 +700,12 @@ impl Leading {
                 return;
             }
         };
+        tracing::debug!(
+            "learner connection {conn}: REQUEST op {} session 0x{:x} cxid {}",
+            r.op,
+            r.session_id,
+            r.cxid
+        );
         let auth: Arc<[Id]> = r.authinfo.clone().into();
         let work = match OpCode::from_i32(r.op) {
             Some(OpCode::CreateSession) => {
