@@ -24,6 +24,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use glommio::net::TcpStream;
 
 use super::digests;
+use super::snapshots;
 use super::wire_io::{self, PacketSink};
 use super::{fatal, Origin, Quorum, Role, SyncMarker, Work};
 use crate::config::QuorumConfig;
@@ -579,7 +580,10 @@ impl Leading {
         }
     }
 
-    /// The SNAP body: our tree, which has applied exactly what SNAP's zxid says.
+    /// The SNAP body: our tree, which has applied exactly what SNAP's zxid says, as a
+    /// frozen version written on a thread of its own and streamed to the learner; what
+    /// the machine sends the learner after this (queued proposals, NEWLEADER, ...)
+    /// leaves after the body's last byte.
     fn send_snapshot(&self, q: &Rc<Quorum>, conn: leader::ConnId, zxid: i64) {
         let Some(sink) = self.conns.borrow().get(&conn).cloned() else {
             return;
@@ -592,24 +596,16 @@ impl Leading {
             sink.close();
             return;
         }
+        // Both taken now, at the SNAP zxid: the version is frozen, and the sessions
+        // are the ones the tree's txns opened and closed.
         let version = q.tree.borrow().version();
         let sessions = q.sessions.list();
-        let mut body = Vec::new();
-        if let Err(e) = storage::zk::write_zk_snapshot(
-            &mut body,
-            &version,
-            &sessions,
-            storage::zk::SnapshotForm::SnapStream,
-        ) {
-            tracing::error!("cannot serialize the SNAP body: {e}");
-            sink.close();
-            return;
-        }
         tracing::info!(
-            "sending a snapshot at 0x{zxid:x} ({} bytes) to learner connection {conn}",
-            body.len()
+            "sending a snapshot at 0x{zxid:x} ({} nodes, {} sessions) to learner connection {conn}",
+            version.node_count().saturating_sub(1),
+            sessions.len()
         );
-        sink.send_raw(Bytes::from(body));
+        sink.send_stream(snapshots::stream_snap_body(version, sessions, zxid, conn));
     }
 
     fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: TcpStream) {

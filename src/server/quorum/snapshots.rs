@@ -1,13 +1,15 @@
 //! When the quorum task snapshots and how: every `snapCount` txns (each interval drawn
 //! as ZooKeeper draws it), a walk of one frozen tree version on the blocking pool, so
 //! the snapshot is exact and the pipeline never waits for it; and the purge of old
-//! snapshots and log segments (`autopurge.*`).
+//! snapshots and log segments (`autopurge.*`). The same kind of walk writes the SNAP
+//! body a leader streams to a learner (`stream_snap_body`).
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::wire_io::StreamChunk;
 use crate::config::Config;
 use crate::server::stats::ServerStats;
 use crate::storage;
@@ -105,6 +107,103 @@ impl Snapshots {
             running.set(false);
         })
         .detach();
+    }
+}
+
+/// How many bytes of a SNAP body go to the connection at a time, and how many such
+/// chunks may wait for it: the body's memory on the leader is bounded by their product
+/// (plus the chunk being filled), whatever the tree's size.
+const SNAP_CHUNK: usize = 512 << 10;
+const SNAP_CHUNKS_QUEUED: usize = 4;
+
+/// Starts writing `version` (the tree at a SNAP's zxid) and `sessions` as ZooKeeper's
+/// SNAP body on a thread of its own, and returns the chunks as they are produced for
+/// the learner connection's writer (`PacketSink::send_stream`). The thread waits while
+/// the connection has `SNAP_CHUNKS_QUEUED` chunks unsent, and stops when the
+/// connection drops the receiver.
+pub fn stream_snap_body(
+    version: TreeVersion,
+    sessions: Vec<(i64, i32)>,
+    zxid: i64,
+    conn: u64,
+) -> async_channel::Receiver<StreamChunk> {
+    let (tx, rx) = async_channel::bounded(SNAP_CHUNKS_QUEUED);
+    let write = move || {
+        Niceness::lower(SNAPSHOT_NICENESS);
+        let started = Instant::now();
+        let mut out = ChunkSender {
+            tx: &tx,
+            buf: Vec::with_capacity(SNAP_CHUNK),
+            sent: 0,
+        };
+        let written = storage::zk::write_zk_snapshot(
+            &mut out,
+            &version,
+            &sessions,
+            storage::zk::SnapshotForm::SnapStream,
+        )
+        .and_then(|()| out.send_buffered());
+        let last = match written {
+            Ok(()) => {
+                tracing::info!(
+                    "SNAP 0x{zxid:x} to learner connection {conn}: {} nodes, {} bytes \
+                     written in {} ms",
+                    version.node_count().saturating_sub(1),
+                    out.sent,
+                    started.elapsed().as_millis()
+                );
+                StreamChunk::Done
+            }
+            Err(e) => StreamChunk::Failed(format!("the SNAP body 0x{zxid:x} failed: {e}")),
+        };
+        // Refused only when the connection is gone already, which is what it would say.
+        let _ = tx.send_blocking(last);
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("rk-snap-send".into())
+        .spawn(write)
+    {
+        // The closure (and its sender) is gone: the writer sees the stream end early
+        // and closes the connection; the learner retries.
+        tracing::error!("no thread for the SNAP body to learner connection {conn}: {e}");
+    }
+    rx
+}
+
+/// A `Write` that hands `SNAP_CHUNK`-sized pieces to a connection's writer, waiting
+/// while its channel is full.
+struct ChunkSender<'a> {
+    tx: &'a async_channel::Sender<StreamChunk>,
+    buf: Vec<u8>,
+    sent: u64,
+}
+
+impl ChunkSender<'_> {
+    fn send_buffered(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(SNAP_CHUNK));
+        self.sent += chunk.len() as u64;
+        self.tx
+            .send_blocking(StreamChunk::Bytes(chunk.into()))
+            .map_err(|_| std::io::Error::other("the learner connection is gone"))
+    }
+}
+
+impl std::io::Write for ChunkSender<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= SNAP_CHUNK {
+            self.send_buffered()?;
+        }
+        Ok(bytes.len())
+    }
+
+    /// Nothing: chunks leave when full, and the last one after the walk, so a flush
+    /// (the writer's at the end) does not send a runt chunk.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
