@@ -756,8 +756,8 @@ pub(super) struct Following {
     done: Cell<bool>,
     wake: Signal,
     election: Rc<Election>,
-    /// The SNAP body read after a SNAP packet, until the machine loads it.
-    snap_body: RefCell<Option<Bytes>>,
+    /// The SNAP body read (and parsed) after a SNAP packet, until the machine loads it.
+    snap_body: RefCell<Option<storage::zk::SnapBody>>,
     /// Proposals to append and make durable (the syncer's queue).
     to_persist: RefCell<VecDeque<Committed>>,
     persist_ready: Signal,
@@ -862,9 +862,18 @@ async fn follow(
                 Err(e) => return e,
             };
             if p.kind == PacketType::Snap {
-                match reader.snap_body().await {
-                    Ok(body) => *f.snap_body.borrow_mut() = Some(body),
+                let body = match reader.snap_body().await {
+                    Ok(body) => body,
                     Err(e) => return e,
+                };
+                // Parsed on the blocking pool, so a large tree does not stall this
+                // core; the raw body is freed as soon as the tree is built from it.
+                let extended = q.cfg.extended_types_enabled;
+                let parsed =
+                    super::blocking(move || storage::zk::read_snap_body(body, extended)).await;
+                match parsed {
+                    Ok(snap) => *f.snap_body.borrow_mut() = Some(snap),
+                    Err(e) => return format!("bad SNAP body: {e}"),
                 }
             }
             f.received(q, p);
@@ -1082,13 +1091,11 @@ impl Following {
 
     /// SNAP: the leader's tree replaces ours, and its history our log.
     fn load_snapshot(&self, q: &Rc<Quorum>, zxid: i64) -> Result<(), String> {
-        let body = self
+        let snap = self
             .snap_body
             .borrow_mut()
             .take()
             .ok_or("no SNAP body was read")?;
-        let snap = storage::zk::read_snap_body(body, q.cfg.extended_types_enabled)
-            .map_err(|e| e.to_string())?;
         tracing::info!(
             "SNAP: loading the leader's snapshot at 0x{zxid:x} ({} nodes, {} sessions)",
             snap.nodes,
