@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{request, try_connect, try_four_letter, Jute, Reader};
+use common::{
+    create_many, longest_gap, request, try_connect, try_four_letter, Jute, Reader, SteadyWriter,
+};
 
 const SETTLE: Duration = Duration::from_secs(20);
 
@@ -559,25 +561,6 @@ fn garbage_on_the_leaders_quorum_port_closes_that_connection_and_the_ensemble_go
     assert!(log.contains("quorum port: learner connection"), "{log}");
 }
 
-const MULTI: i32 = 14;
-
-/// Creates `/big/n{from}..` `count` nodes of `data` in one multi.
-fn create_many(s: &mut TcpStream, xid: i32, from: u32, count: u32, data: &[u8]) {
-    let mut body = Jute::new();
-    for k in from..from + count {
-        body = body
-            .int(CREATE)
-            .boolean(false)
-            .int(-1)
-            .string(&format!("/big/n{k}"))
-            .buffer(data)
-            .open_acl()
-            .int(0);
-    }
-    let body = body.int(-1).boolean(true).int(-1).into_vec();
-    assert_eq!(request(s, xid, MULTI, &body).expect("multi").err, 0);
-}
-
 /// `hash`'s history as (zxid, digest) rows.
 fn digests(addr: &str) -> std::collections::BTreeMap<String, String> {
     try_four_letter(addr, "hash", Duration::from_secs(5))
@@ -622,9 +605,6 @@ fn a_snap_of_a_million_nodes_while_a_client_writes() {
 /// follower and restarts it so it gets SNAP; prints the writer's longest gap between
 /// acks during the SNAP and the learner's sync time, and checks every member's tree.
 fn snap_while_writing(name: &str, nodes: u32) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
-
     const BATCH: u32 = 1_000;
     // A second per 10,000 nodes to sync, at least the usual 2 s.
     let sync_ticks = (nodes / 1_000).max(20);
@@ -636,40 +616,16 @@ fn snap_while_writing(name: &str, nodes: u32) {
     assert_eq!(create(&mut l, 2, "/w", b"", 0), 0);
     let data = [b'd'; 100];
     for b in 0..nodes.div_ceil(BATCH) {
-        create_many(
-            &mut l,
-            10 + b as i32,
-            b * BATCH,
-            BATCH.min(nodes - b * BATCH),
-            &data,
-        );
+        let count = BATCH.min(nodes - b * BATCH);
+        create_many(&mut l, 10 + b as i32, "/big", b * BATCH, count, &data);
     }
 
-    // The writer: setData on /w through the leader, one at a time, each ack's time kept.
-    let stop = Arc::new(AtomicBool::new(false));
-    let acks: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let writer = {
-        let (stop, acks, addr) = (stop.clone(), acks.clone(), leader_addr.clone());
-        std::thread::spawn(move || -> Result<(), String> {
-            let mut c = connect(&addr, 30_000);
-            let mut xid = 1;
-            // Bounded: the test stops it well before this many.
-            while !stop.load(Ordering::Relaxed) && xid < 1_000_000 {
-                let set = Jute::new().string("/w").buffer(b"x").int(-1).into_vec();
-                match request(&mut c, xid, SET_DATA, &set) {
-                    Ok(r) if r.err == 0 => acks.lock().expect("acks").push(Instant::now()),
-                    Ok(r) => return Err(format!("setData failed: error {}", r.err)),
-                    Err(e) => return Err(format!("the connection to the leader failed: {e}")),
-                }
-                xid += 1;
-            }
-            Ok(())
-        })
-    };
+    let writer = SteadyWriter::start(connect(&leader_addr, 30_000), "/w");
     // Past the leader's DIFF window (500 txns), so the wiped member gets SNAP.
     wait_for("600 writes", SETTLE, || {
-        acks.lock().expect("acks").len() >= 600
+        writer.acked() >= 600 || writer.failed()
     });
+    let steady_until = Instant::now();
 
     let victim = others(3, leader)[0];
     e.members[victim].kill9();
@@ -678,40 +634,30 @@ fn snap_while_writing(name: &str, nodes: u32) {
     e.members[victim].start();
     let sync_limit = Duration::from_millis(100 * u64::from(sync_ticks));
     wait_for("the wiped member's SNAP", SETTLE + sync_limit, || {
-        e.members[victim].mode() == "follower"
+        e.members[victim].mode() == "follower" || writer.failed()
     });
     let snap_ended = Instant::now();
     // Writes after the SNAP, so the learner records digests the others recorded too.
-    let after = acks.lock().expect("acks").len();
+    let after = writer.acked();
     wait_for("300 more writes", SETTLE, || {
-        acks.lock().expect("acks").len() >= after + 300 || writer.is_finished()
+        writer.acked() >= after + 300 || writer.failed()
     });
-    stop.store(true, Ordering::Relaxed);
     // A leader that stalls for the body's serialization loses its followers
     // (syncLimit) and its clients: the writer's connection would end.
-    if let Err(why) = writer.join().expect("writer") {
+    let acks = writer.stop().unwrap_or_else(|why| {
         panic!(
             "the writer stopped during the SNAP: {why}\n{}",
             e.members[leader].log()
-        );
-    }
+        )
+    });
     assert_eq!(e.members[leader].mode(), "leader", "the leader changed");
 
-    let acks = acks.lock().expect("acks").clone();
-    let during: Vec<Instant> = acks
+    let during = acks
         .iter()
-        .copied()
-        .filter(|t| *t >= snap_started && *t <= snap_ended)
-        .collect();
-    let longest_gap = |acks: &[Instant]| {
-        acks.windows(2)
-            .map(|w| w[1] - w[0])
-            .max()
-            .unwrap_or_default()
-    };
-    let gap = longest_gap(&during);
-    // The steady state: the writes before the victim went down.
-    let steady = longest_gap(&acks[..acks.len().min(600)]);
+        .filter(|t| **t >= snap_started && **t <= snap_ended)
+        .count();
+    let gap = longest_gap(&acks, snap_started, snap_ended);
+    let steady = longest_gap(&acks, acks[0], steady_until);
     let leader_log = e.members[leader].log();
     let written_ms: u64 = leader_log
         .lines()
@@ -722,17 +668,13 @@ fn snap_while_writing(name: &str, nodes: u32) {
         .unwrap_or_else(|| panic!("no SNAP body written by the leader:\n{leader_log}"));
     eprintln!(
         "SNAP of {nodes} nodes: body written in {written_ms} ms; learner synced in {} ms; \
-         {} writes acked meanwhile, longest gap {} ms (before: {} ms)",
+         {during} writes acked meanwhile, longest gap {} ms (before: {} ms)",
         (snap_ended - snap_started).as_millis(),
-        during.len(),
         gap.as_millis(),
         steady.as_millis()
     );
     e.members[victim].assert_took_snap();
-    assert!(
-        during.len() > 1,
-        "no write was acknowledged during the SNAP"
-    );
+    assert!(during > 1, "no write was acknowledged during the SNAP");
 
     // Every member: the same digest wherever two histories meet, and at least one
     // shared row after the SNAP; the learner's txn digests matched its tree.
