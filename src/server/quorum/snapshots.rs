@@ -257,3 +257,65 @@ impl Niceness {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Acl, NodeData};
+    use crate::tree::{DataTree, StatPersisted};
+
+    /// A tree of `n` nodes of 100 bytes under `/big`.
+    fn tree(n: u32) -> DataTree {
+        let mut t = DataTree::new();
+        let acl = Acl::open_unsafe();
+        let data = Some(NodeData::new(&[b'd'; 100]));
+        let stat = StatPersisted::created(1, 0, 0);
+        t.insert_restored("/big", None, &acl, stat).expect("/big");
+        for k in 0..n {
+            t.insert_restored(&format!("/big/n{k}"), data.clone(), &acl, stat)
+                .expect("node");
+        }
+        t
+    }
+
+    #[test]
+    fn a_streamed_snap_body_is_the_written_one_in_bounded_chunks() {
+        let version = tree(20_000).version();
+        let sessions = vec![(7, 4000), (9, 30_000)];
+        let mut whole = Vec::new();
+        storage::zk::write_zk_snapshot(
+            &mut whole,
+            &version,
+            &sessions,
+            storage::zk::SnapshotForm::SnapStream,
+        )
+        .expect("write");
+        let rx = stream_snap_body(version, sessions, 1, 0);
+        // The producer stops at the channel's bound until chunks are taken.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(rx.len(), SNAP_CHUNKS_QUEUED);
+        let mut streamed = Vec::new();
+        let mut chunks = 0;
+        loop {
+            match rx.recv_blocking().expect("the stream ended without Done") {
+                StreamChunk::Bytes(b) => {
+                    // A chunk is cut once it reaches SNAP_CHUNK: at most one write of
+                    // the serializer (64 KiB and a node) past it.
+                    assert!(b.len() < SNAP_CHUNK + (80 << 10), "chunk of {}", b.len());
+                    streamed.extend_from_slice(&b);
+                    chunks += 1;
+                }
+                StreamChunk::Done => break,
+                StreamChunk::Failed(why) => panic!("{why}"),
+            }
+        }
+        assert!(chunks > SNAP_CHUNKS_QUEUED, "{chunks} chunks");
+        // Not assert_eq: a difference would print megabytes.
+        assert!(
+            streamed == whole,
+            "the streamed body ({} bytes) differs from the written one ({} bytes)",
+            streamed.len(),
+            whole.len()
+        );
+    }
+}
