@@ -195,11 +195,17 @@ fn take_queued(queue: &mut VecDeque<Queued>) -> Option<Queued> {
 }
 
 /// Writes a stream's chunks as they come; an error says why the connection must end.
+/// A sink closed meanwhile ends it at once: nothing can follow half a body, and
+/// dropping the receiver stops its producer.
 async fn write_stream(
+    sink: &PacketSink,
     writer: &mut WriteHalf<TcpStream>,
     chunks: async_channel::Receiver<StreamChunk>,
 ) -> Result<(), String> {
     loop {
+        if sink.closed.get() {
+            return Err("closed while a stream was being sent".into());
+        }
         match chunks.recv().await {
             Ok(StreamChunk::Bytes(b)) => writer
                 .write_all(&b)
@@ -220,7 +226,7 @@ async fn write_loop(sink: Rc<PacketSink>, mut writer: WriteHalf<TcpStream>) {
                 .write_all(&bytes)
                 .await
                 .map_err(|e| format!("write failed: {e}")),
-            Some(Queued::Stream(chunks)) => write_stream(&mut writer, chunks).await,
+            Some(Queued::Stream(chunks)) => write_stream(&sink, &mut writer, chunks).await,
             None if sink.closed.get() => break,
             None => {
                 let _ = writer.flush().await;
