@@ -26,7 +26,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_frame, request, send_frame, try_connect, zk_java, Jute, Reader};
+use common::{
+    create_many, longest_gap, read_frame, request, send_frame, try_connect, zk_java, Jute, Reader,
+    SteadyWriter,
+};
 
 /// A JVM on a loaded 2-CPU machine can take a while to start and join.
 const SETTLE: Duration = Duration::from_secs(40);
@@ -67,6 +70,8 @@ struct Member {
     child: Option<Child>,
     /// Where this run's lines start in a Java log (log4j appends across restarts).
     log_mark: usize,
+    /// The JVM's heap option.
+    java_heap: &'static str,
 }
 
 impl Member {
@@ -85,7 +90,7 @@ impl Member {
         self.log_mark = self.log().len();
         let child = match self.kind {
             Kind::Java => {
-                let c = zk_java::quorum_peer_main(&self.dir, &cfg, &["-Xmx128m"]);
+                let c = zk_java::quorum_peer_main(&self.dir, &cfg, &[self.java_heap]);
                 let mut c = c.expect("java command");
                 // Every request the leader prepares, with its session (ZooTrace 'P').
                 let mut props = std::fs::OpenOptions::new()
@@ -274,6 +279,17 @@ struct Ensemble {
 impl Ensemble {
     /// Writes each member's zoo.cfg; starts nobody.
     fn new(name: &str, kinds: [Kind; 3]) -> Ensemble {
+        Ensemble::new_with(name, kinds, 20, "-Xmx128m")
+    }
+
+    /// As `new`, with `initLimit` in ticks of 200 ms (a large SNAP needs more) and the
+    /// Java members' heap option.
+    fn new_with(
+        name: &str,
+        kinds: [Kind; 3],
+        init_limit: u32,
+        java_heap: &'static str,
+    ) -> Ensemble {
         let root = std::env::temp_dir().join(format!("rk-mixed-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let ports: Vec<(u16, u16, u16)> = common::free_ports(9)
@@ -288,9 +304,10 @@ impl Ensemble {
         for (i, (client, _, _)) in ports.iter().enumerate() {
             let dir = root.join(format!("s{}", i + 1));
             std::fs::create_dir_all(&dir).expect("member dir");
-            // tickTime 200: sessions of 400..4000 ms; initLimit 4 s, syncLimit 2 s.
+            // tickTime 200: sessions of 400..4000 ms; initLimit 4 s (unless told),
+            // syncLimit 2 s.
             let cfg = format!(
-                "tickTime=200\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
+                "tickTime=200\ninitLimit={init_limit}\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
                  clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
                  4lw.commands.whitelist=*\nextendedTypesEnabled=true\n{lines}",
                 dir.join("data").display()
@@ -303,6 +320,7 @@ impl Ensemble {
                 client_port: *client,
                 child: None,
                 log_mark: 0,
+                java_heap,
             });
         }
         Ensemble { root, members }
@@ -1250,4 +1268,75 @@ fn a_tree_changed_behind_a_members_back_is_caught_by_the_digest() {
     e.m(1).wait_log("digest mismatch on txn 0x");
     // The Java members agree with each other.
     assert_eq!(digest_mismatches(&e.m(2).addr()), 0);
+}
+
+/// A Java 3.8 learner wiped and synced by the SNAP of a 1,000,000-node tree
+/// (`RK_SNAP_NODES` to change it) from a ringkeeper leader, while a client writes
+/// through the leader: the measurement docs/zab.md reports, not in CI. Run with
+/// `cargo test --release --test ensemble_java a_java_learner_snap -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn a_java_learner_snap_of_a_million_nodes_from_a_ringkeeper_leader() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    const BATCH: u32 = 1_000;
+    let nodes: u32 = std::env::var("RK_SNAP_NODES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    // A second (5 ticks) per 10,000 nodes to sync, at least the usual 4 s.
+    let init_limit = (nodes / 2_000).max(20);
+    let mut e = Ensemble::new_with("java-bigsnap", [Java, Rk, Rk], init_limit, "-Xmx3g");
+    e.m(2).start();
+    e.m(3).start();
+    e.settled(3);
+    e.m(1).start();
+    e.settled(3);
+    let leader_addr = e.m(3).addr();
+    let mut l = connect(&leader_addr, 30_000);
+    assert_eq!(create(&mut l, 1, "/big", b"", 0), 0);
+    assert_eq!(create(&mut l, 2, "/w", b"", 0), 0);
+    let data = [b'd'; 100];
+    for b in 0..nodes.div_ceil(BATCH) {
+        let count = BATCH.min(nodes - b * BATCH);
+        create_many(&mut l, 10 + b as i32, "/big", b * BATCH, count, &data);
+    }
+    let writer = SteadyWriter::start(connect(&leader_addr, 30_000), "/w");
+    // Past the leader's DIFF window (500 txns), so the wiped member gets SNAP.
+    wait_for("600 writes", || writer.acked() >= 600 || writer.failed());
+
+    let line = "Getting a snapshot from leader";
+    let before = e.m(1).log().matches(line).count();
+    e.m(1).wipe();
+    let started = Instant::now();
+    e.m(1).start();
+    let deadline = started + SETTLE + Duration::from_millis(200 * u64::from(init_limit));
+    while !(e.m(1).log().matches(line).count() > before && e.m(1).mode() == "follower") {
+        e.m(1).assert_running();
+        assert!(!writer.failed(), "the writer stopped");
+        assert!(Instant::now() < deadline, "the Java learner did not sync");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ended = Instant::now();
+    let after = writer.acked();
+    wait_for("300 more writes", || {
+        writer.acked() >= after + 300 || writer.failed()
+    });
+    let acks = writer
+        .stop()
+        .unwrap_or_else(|why| panic!("the writer stopped during the SNAP: {why}"));
+    assert_eq!(e.m(3).mode(), "leader", "the leader changed");
+    eprintln!(
+        "SNAP of {nodes} nodes to a Java learner: synced in {} ms; longest gap between \
+         acked writes meanwhile {} ms",
+        (ended - started).as_millis(),
+        longest_gap(&acks, started, ended).as_millis()
+    );
+    let mut java = connect(&e.m(1).addr(), 4000);
+    assert!(synced_get(&mut java, 1, "/w").is_some());
+    assert!(exists(&mut java, 3, &format!("/big/n{}", nodes - 1)));
+    assert_eq!(digest_mismatches(&e.m(1).addr()), 0);
+    e.m(1).assert_java_content();
 }

@@ -660,6 +660,7 @@ pub mod op {
     pub const SET_DATA: i32 = 5;
     pub const GET_CHILDREN: i32 = 8;
     pub const CREATE2: i32 = 15;
+    pub const MULTI: i32 = 14;
     pub const CLOSE_SESSION: i32 = -11;
 }
 
@@ -727,4 +728,87 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         held.push(l);
     }
     ports
+}
+
+/// Creates `{parent}/n{from}`..`{parent}/n{from+count-1}`, each holding `data`, in one
+/// multi (a fast way to a large tree).
+pub fn create_many(s: &mut TcpStream, xid: i32, parent: &str, from: u32, count: u32, data: &[u8]) {
+    let mut body = Jute::new();
+    for k in from..from + count {
+        body = body
+            .int(op::CREATE)
+            .boolean(false)
+            .int(-1)
+            .string(&format!("{parent}/n{k}"))
+            .buffer(data)
+            .open_acl()
+            .int(0);
+    }
+    let body = body.int(-1).boolean(true).int(-1).into_vec();
+    let r = request(s, xid, op::MULTI, &body).expect("multi");
+    assert_eq!(r.err, 0, "multi creating {parent}/n{from}..");
+}
+
+/// A client writing steadily: setData on one path, one request at a time, the time of
+/// each acknowledgement kept (to find the longest gap while something else happens).
+pub struct SteadyWriter {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    acks: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+    thread: std::thread::JoinHandle<Result<(), String>>,
+}
+
+impl SteadyWriter {
+    /// Starts writing `path` (which must exist) over `stream`, a connected session.
+    pub fn start(mut stream: TcpStream, path: &str) -> SteadyWriter {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let acks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (s, a, path) = (stop.clone(), acks.clone(), path.to_owned());
+        let thread = std::thread::spawn(move || {
+            let set = Jute::new().string(&path).buffer(b"x").int(-1).into_vec();
+            // Bounded: callers stop it long before this many.
+            for xid in 1..10_000_000 {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                match request(&mut stream, xid, op::SET_DATA, &set) {
+                    Ok(r) if r.err == 0 => a.lock().expect("acks").push(Instant::now()),
+                    Ok(r) => return Err(format!("setData failed: error {}", r.err)),
+                    Err(e) => return Err(format!("the connection failed: {e}")),
+                }
+            }
+            Ok(())
+        });
+        SteadyWriter { stop, acks, thread }
+    }
+
+    pub fn acked(&self) -> usize {
+        self.acks.lock().expect("acks").len()
+    }
+
+    /// The writer stopped on its own (an error, which `stop` returns).
+    pub fn failed(&self) -> bool {
+        self.thread.is_finished()
+    }
+
+    /// Stops it; the time of every ack, or why it stopped early.
+    pub fn stop(self) -> Result<Vec<Instant>, String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("writer thread")?;
+        let acks = self.acks.lock().expect("acks").clone();
+        Ok(acks)
+    }
+}
+
+/// The longest time between two acks in `acks` that fall within `from..=to`.
+pub fn longest_gap(acks: &[Instant], from: Instant, to: Instant) -> Duration {
+    let within: Vec<Instant> = acks
+        .iter()
+        .copied()
+        .filter(|t| *t >= from && *t <= to)
+        .collect();
+    within
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default()
 }

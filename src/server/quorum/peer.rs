@@ -24,6 +24,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use glommio::net::TcpStream;
 
 use super::digests;
+use super::snapshots;
 use super::wire_io::{self, PacketSink};
 use super::{fatal, Origin, Quorum, Role, SyncMarker, Work};
 use crate::config::QuorumConfig;
@@ -587,7 +588,10 @@ impl Leading {
         }
     }
 
-    /// The SNAP body: our tree, which has applied exactly what SNAP's zxid says.
+    /// The SNAP body: our tree, which has applied exactly what SNAP's zxid says, as a
+    /// frozen version written on a thread of its own and streamed to the learner; what
+    /// the machine sends the learner after this (queued proposals, NEWLEADER, ...)
+    /// leaves after the body's last byte.
     fn send_snapshot(&self, q: &Rc<Quorum>, conn: leader::ConnId, zxid: i64) {
         let Some(sink) = self.conns.borrow().get(&conn).cloned() else {
             return;
@@ -600,24 +604,16 @@ impl Leading {
             sink.close();
             return;
         }
+        // Both taken now, at the SNAP zxid: the version is frozen, and the sessions
+        // are the ones the tree's txns opened and closed.
         let version = q.tree.borrow().version();
         let sessions = q.sessions.list();
-        let mut body = Vec::new();
-        if let Err(e) = storage::zk::write_zk_snapshot(
-            &mut body,
-            &version,
-            &sessions,
-            storage::zk::SnapshotForm::SnapStream,
-        ) {
-            tracing::error!("cannot serialize the SNAP body: {e}");
-            sink.close();
-            return;
-        }
         tracing::info!(
-            "sending a snapshot at 0x{zxid:x} ({} bytes) to learner connection {conn}",
-            body.len()
+            "sending a snapshot at 0x{zxid:x} ({} nodes, {} sessions) to learner connection {conn}",
+            version.node_count().saturating_sub(1),
+            sessions.len()
         );
-        sink.send_raw(Bytes::from(body));
+        sink.send_stream(snapshots::stream_snap_body(version, sessions, zxid, conn));
     }
 
     fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: TcpStream) {
@@ -777,8 +773,8 @@ pub(super) struct Following {
     done: Cell<bool>,
     wake: Signal,
     election: Rc<Election>,
-    /// The SNAP body read after a SNAP packet, until the machine loads it.
-    snap_body: RefCell<Option<Bytes>>,
+    /// The SNAP body read (and parsed) after a SNAP packet, until the machine loads it.
+    snap_body: RefCell<Option<storage::zk::SnapBody>>,
     /// Proposals to append and make durable (the syncer's queue).
     to_persist: RefCell<VecDeque<Committed>>,
     persist_ready: Signal,
@@ -883,9 +879,18 @@ async fn follow(
                 Err(e) => return e,
             };
             if p.kind == PacketType::Snap {
-                match reader.snap_body().await {
-                    Ok(body) => *f.snap_body.borrow_mut() = Some(body),
+                let body = match reader.snap_body().await {
+                    Ok(body) => body,
                     Err(e) => return e,
+                };
+                // Parsed on the blocking pool, so a large tree does not stall this
+                // core; the raw body is freed as soon as the tree is built from it.
+                let extended = q.cfg.extended_types_enabled;
+                let parsed =
+                    super::blocking(move || storage::zk::read_snap_body(body, extended)).await;
+                match parsed {
+                    Ok(snap) => *f.snap_body.borrow_mut() = Some(snap),
+                    Err(e) => return format!("bad SNAP body: {e}"),
                 }
             }
             f.received(q, p);
@@ -1103,13 +1108,11 @@ impl Following {
 
     /// SNAP: the leader's tree replaces ours, and its history our log.
     fn load_snapshot(&self, q: &Rc<Quorum>, zxid: i64) -> Result<(), String> {
-        let body = self
+        let snap = self
             .snap_body
             .borrow_mut()
             .take()
             .ok_or("no SNAP body was read")?;
-        let snap = storage::zk::read_snap_body(body, q.cfg.extended_types_enabled)
-            .map_err(|e| e.to_string())?;
         tracing::info!(
             "SNAP: loading the leader's snapshot at 0x{zxid:x} ({} nodes, {} sessions)",
             snap.nodes,

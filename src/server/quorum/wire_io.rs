@@ -78,11 +78,30 @@ impl PacketReader {
     }
 }
 
+/// What the writer task sends next: bytes, or a stream of chunks produced elsewhere
+/// (a SNAP body written on a thread of its own) that must all leave before anything
+/// queued after it.
+enum Queued {
+    Bytes(Bytes),
+    Stream(async_channel::Receiver<StreamChunk>),
+}
+
+/// One message of a stream handed to `PacketSink::send_stream`.
+pub enum StreamChunk {
+    Bytes(Bytes),
+    /// Everything was sent; what is queued after the stream goes next.
+    Done,
+    /// The producer failed: the connection is closed (the learner cannot use half a
+    /// body), with this reason in the log.
+    Failed(String),
+}
+
 /// The sending half: packets (and raw bytes, for a SNAP body) queued in order and
 /// written by one task. Unbounded, as Java's per-learner queues are; the leader closes
-/// a learner that stops acknowledging.
+/// a learner that stops acknowledging. A stream's producer is the one bounded part:
+/// it waits while its channel is full.
 pub struct PacketSink {
-    queue: RefCell<VecDeque<Bytes>>,
+    queue: RefCell<VecDeque<Queued>>,
     ready: Signal,
     closed: Cell<bool>,
 }
@@ -96,7 +115,18 @@ impl PacketSink {
         if self.closed.get() {
             return;
         }
-        self.queue.borrow_mut().push_back(bytes);
+        self.queue.borrow_mut().push_back(Queued::Bytes(bytes));
+        self.ready.raise();
+    }
+
+    /// Queues a stream: the writer sends its chunks as they arrive, and what is sent
+    /// after this call waits until the stream's `Done`. Dropping the receiver (the
+    /// connection ended) makes the producer's sends fail, which stops it.
+    pub fn send_stream(&self, chunks: async_channel::Receiver<StreamChunk>) {
+        if self.closed.get() {
+            return;
+        }
+        self.queue.borrow_mut().push_back(Queued::Stream(chunks));
         self.ready.raise();
     }
 
@@ -137,41 +167,78 @@ pub fn open(stream: TcpStream) -> (PacketReader, Rc<PacketSink>) {
 /// each, which is what bounded an ensemble's write latency.
 const COALESCE_BYTES: usize = 256 * 1024;
 
-/// Takes what is queued: one packet as it is, or several joined into one buffer.
-fn take_queued(queue: &mut VecDeque<Bytes>) -> Option<Bytes> {
-    let first = queue.pop_front()?;
-    if queue.is_empty() || first.len() >= COALESCE_BYTES {
-        return Some(first);
+/// Takes what is queued: one packet or stream as it is, or several packets joined into
+/// one buffer (never across a stream).
+fn take_queued(queue: &mut VecDeque<Queued>) -> Option<Queued> {
+    let first = match queue.pop_front()? {
+        Queued::Bytes(b) => b,
+        stream => return Some(stream),
+    };
+    let joinable = |q: &VecDeque<Queued>| match q.front() {
+        Some(Queued::Bytes(b)) => Some(b.len()),
+        _ => None,
+    };
+    if joinable(queue).is_none() || first.len() >= COALESCE_BYTES {
+        return Some(Queued::Bytes(first));
     }
     let mut joined = BytesMut::with_capacity(COALESCE_BYTES.min(first.len() * (queue.len() + 1)));
     joined.extend_from_slice(&first);
-    while let Some(next) = queue.front() {
-        if joined.len() + next.len() > COALESCE_BYTES {
+    while let Some(len) = joinable(queue) {
+        if joined.len() + len > COALESCE_BYTES {
             break;
         }
-        joined.extend_from_slice(next);
-        queue.pop_front();
+        if let Some(Queued::Bytes(next)) = queue.pop_front() {
+            joined.extend_from_slice(&next);
+        }
     }
-    Some(joined.freeze())
+    Some(Queued::Bytes(joined.freeze()))
+}
+
+/// Writes a stream's chunks as they come; an error says why the connection must end.
+/// A sink closed meanwhile ends it at once: nothing can follow half a body, and
+/// dropping the receiver stops its producer.
+async fn write_stream(
+    sink: &PacketSink,
+    writer: &mut WriteHalf<TcpStream>,
+    chunks: async_channel::Receiver<StreamChunk>,
+) -> Result<(), String> {
+    loop {
+        if sink.closed.get() {
+            return Err("closed while a stream was being sent".into());
+        }
+        match chunks.recv().await {
+            Ok(StreamChunk::Bytes(b)) => writer
+                .write_all(&b)
+                .await
+                .map_err(|e| format!("write failed: {e}"))?,
+            Ok(StreamChunk::Done) => return Ok(()),
+            Ok(StreamChunk::Failed(why)) => return Err(why),
+            Err(_) => return Err("the stream's producer stopped before its end".into()),
+        }
+    }
 }
 
 async fn write_loop(sink: Rc<PacketSink>, mut writer: WriteHalf<TcpStream>) {
     loop {
         let next = take_queued(&mut sink.queue.borrow_mut());
-        match next {
-            Some(bytes) => {
-                if let Err(e) = writer.write_all(&bytes).await {
-                    tracing::info!("quorum port: write failed: {e}");
-                    sink.closed.set(true);
-                    sink.queue.borrow_mut().clear();
-                    break;
-                }
-            }
+        let written = match next {
+            Some(Queued::Bytes(bytes)) => writer
+                .write_all(&bytes)
+                .await
+                .map_err(|e| format!("write failed: {e}")),
+            Some(Queued::Stream(chunks)) => write_stream(&sink, &mut writer, chunks).await,
             None if sink.closed.get() => break,
             None => {
                 let _ = writer.flush().await;
                 sink.ready.wait().await;
+                Ok(())
             }
+        };
+        if let Err(e) = written {
+            tracing::info!("quorum port: {e}; closing the connection");
+            sink.closed.set(true);
+            sink.queue.borrow_mut().clear();
+            break;
         }
     }
     let _ = writer.close().await;
@@ -181,26 +248,44 @@ async fn write_loop(sink: Rc<PacketSink>, mut writer: WriteHalf<TcpStream>) {
 mod tests {
     use super::*;
 
+    fn packets(items: &[&'static [u8]]) -> VecDeque<Queued> {
+        items
+            .iter()
+            .map(|b| Queued::Bytes(Bytes::from_static(b)))
+            .collect()
+    }
+
+    /// The bytes of a taken packet; `None` for nothing queued or a stream.
+    fn bytes(q: &mut VecDeque<Queued>) -> Option<Bytes> {
+        match take_queued(q)? {
+            Queued::Bytes(b) => Some(b),
+            Queued::Stream(_) => None,
+        }
+    }
+
     #[test]
     fn queued_packets_leave_joined_in_order_up_to_the_bound() {
-        let mut q: VecDeque<Bytes> = ["ab", "cd", "ef"]
-            .iter()
-            .map(|s| Bytes::from_static(s.as_bytes()))
-            .collect();
-        assert_eq!(take_queued(&mut q).as_deref(), Some(&b"abcdef"[..]));
+        let mut q = packets(&[b"ab", b"cd", b"ef"]);
+        assert_eq!(bytes(&mut q).as_deref(), Some(&b"abcdef"[..]));
         assert!(take_queued(&mut q).is_none());
 
         // A packet that would pass the bound waits for the next write.
-        let big = Bytes::from(vec![7u8; COALESCE_BYTES - 1]);
-        let mut q: VecDeque<Bytes> = [
-            Bytes::from_static(b"x"),
-            big.clone(),
-            Bytes::from_static(b"y"),
-        ]
-        .into_iter()
-        .collect();
-        let first = take_queued(&mut q).unwrap_or_default();
+        let mut q = packets(&[b"x"]);
+        q.push_back(Queued::Bytes(Bytes::from(vec![7u8; COALESCE_BYTES - 1])));
+        q.push_back(Queued::Bytes(Bytes::from_static(b"y")));
+        let first = bytes(&mut q).unwrap_or_default();
         assert_eq!(first.len(), COALESCE_BYTES);
-        assert_eq!(take_queued(&mut q).as_deref(), Some(&b"y"[..]));
+        assert_eq!(bytes(&mut q).as_deref(), Some(&b"y"[..]));
+    }
+
+    #[test]
+    fn packets_queued_after_a_stream_are_not_joined_before_it() {
+        let (_tx, rx) = async_channel::bounded(1);
+        let mut q = packets(&[b"snap"]);
+        q.push_back(Queued::Stream(rx));
+        q.push_back(Queued::Bytes(Bytes::from_static(b"newleader")));
+        assert_eq!(bytes(&mut q).as_deref(), Some(&b"snap"[..]));
+        assert!(matches!(take_queued(&mut q), Some(Queued::Stream(_))));
+        assert_eq!(bytes(&mut q).as_deref(), Some(&b"newleader"[..]));
     }
 }
