@@ -523,6 +523,20 @@ fn members_report_their_roles_and_the_ensembles_config_as_zookeeper_does() {
     }
     assert!(config.contains(":participant"), "{config}");
     assert!(config.ends_with("version=0"), "{config}");
+    // The write path's leader stages: each learner's ACK (ZooKeeper's ack_latency)
+    // and the leader's own sync, timed from the PROPOSAL, one sample per txn.
+    for i in 0..5 {
+        assert_eq!(create(&mut c, 10 + i, &format!("/staged{i}"), b"x", 0), 0);
+    }
+    let leader_addr = e.members[leader].addr();
+    let count = |key: &str| {
+        mntr_value(&leader_addr, key)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("rk_stage_leader_persist_count") >= 5);
+    // The second follower's ACK may still be on its way; the first one's is in.
+    assert!(count("rk_stage_learner_ack_count") >= 5);
 }
 
 #[test]

@@ -40,10 +40,15 @@ pub enum Stage {
     LearnerPersist,
     /// Learner: a PROPOSAL from its arrival until the leader's COMMIT for it arrives.
     LearnerCommit,
+    /// Leader: a txn from its PROPOSAL to one learner's ACK of it, one sample per ACK
+    /// (ZooKeeper's `ack_latency`).
+    LearnerAck,
+    /// Leader: a txn from its PROPOSAL until it is durable in the leader's own log.
+    LeaderPersist,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 13] = [
+    pub const ALL: [Stage; 15] = [
         Stage::Decode,
         Stage::Queue,
         Stage::Prep,
@@ -57,6 +62,8 @@ impl Stage {
         Stage::QuorumAck,
         Stage::LearnerPersist,
         Stage::LearnerCommit,
+        Stage::LearnerAck,
+        Stage::LeaderPersist,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +81,8 @@ impl Stage {
             Stage::QuorumAck => "quorum_ack",
             Stage::LearnerPersist => "learner_persist",
             Stage::LearnerCommit => "learner_commit",
+            Stage::LearnerAck => "learner_ack",
+            Stage::LeaderPersist => "leader_persist",
         }
     }
 }

@@ -411,7 +411,16 @@ pub(super) struct Leading {
     election: Rc<Election>,
     /// When each txn not yet committed was proposed (for `Stage::QuorumAck`).
     proposed_at: RefCell<VecDeque<(i64, Instant)>>,
+    /// When each recent txn was proposed, kept past its commit for the slower learners'
+    /// ACKs (`Stage::LearnerAck`) and our own sync (`Stage::LeaderPersist`); bounded.
+    sent_at: RefCell<VecDeque<(i64, Instant)>>,
+    /// The last zxid counted in `Stage::LeaderPersist`.
+    persist_counted: Cell<i64>,
 }
+
+/// Proposals remembered for `Leading::sent_at`: a learner slower than this many txns
+/// has its ACKs go unmeasured.
+const SENT_AT_KEPT: usize = 1 << 16;
 
 async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc<Election>) {
     let (accepted, current) = epochs_now(q);
@@ -434,6 +443,8 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
         wake: Signal::default(),
         election: election.clone(),
         proposed_at: RefCell::new(VecDeque::new()),
+        sent_at: RefCell::new(VecDeque::new()),
+        persist_counted: Cell::new(0),
     });
     *q.role.borrow_mut() = Role::Leading(l.clone());
     l.step(q, leader::Input::Start);
@@ -451,6 +462,13 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
 }
 
 impl Leading {
+    /// When `zxid` was proposed, if it is still remembered.
+    fn sent_time(&self, zxid: i64) -> Option<Instant> {
+        let sent = self.sent_at.borrow();
+        let i = sent.partition_point(|(z, _)| *z < zxid);
+        sent.get(i).filter(|(z, _)| *z == zxid).map(|(_, t)| *t)
+    }
+
     pub(super) fn is_broadcasting(&self) -> bool {
         !self.done.get() && self.machine.borrow().is_broadcasting()
     }
@@ -476,9 +494,15 @@ impl Leading {
                 s.min_proposal_size.store(size, Relaxed);
             }
         }
-        self.proposed_at
-            .borrow_mut()
-            .push_back((c.hdr.zxid, Instant::now()));
+        let now = Instant::now();
+        self.proposed_at.borrow_mut().push_back((c.hdr.zxid, now));
+        {
+            let mut sent = self.sent_at.borrow_mut();
+            if sent.len() >= SENT_AT_KEPT {
+                sent.pop_front();
+            }
+            sent.push_back((c.hdr.zxid, now));
+        }
         let mut out = Vec::new();
         self.machine
             .borrow_mut()
@@ -498,6 +522,20 @@ impl Leading {
 
     /// Our log is durable through `through`.
     pub(super) async fn persisted(&self, q: &Rc<Quorum>, through: i64) {
+        {
+            let sent = self.sent_at.borrow();
+            let from = sent.partition_point(|(z, _)| *z <= self.persist_counted.get());
+            for (z, t) in sent.range(from..) {
+                if *z > through {
+                    break;
+                }
+                q.stats
+                    .quorum()
+                    .stage(Stage::LeaderPersist, t.elapsed().as_micros() as u64);
+            }
+            self.persist_counted
+                .set(self.persist_counted.get().max(through));
+        }
         self.step(q, leader::Input::Persisted { through });
         q.after_apply().await;
     }
@@ -676,6 +714,13 @@ impl Leading {
                 }
                 Err(e) => tracing::warn!("learner connection {conn}: bad REVALIDATE: {e}"),
             },
+            PacketType::Ack => {
+                if let Some(t) = self.sent_time(p.zxid) {
+                    q.stats
+                        .quorum()
+                        .stage(Stage::LearnerAck, t.elapsed().as_micros() as u64);
+                }
+            }
             PacketType::Ping => {
                 if let Ok(touches) = Ping::read_reply(&p) {
                     q.sessions
