@@ -72,10 +72,9 @@ target/release/ringkeeper-faults run --target ringkeeper --servers 3 --duration-
 # A mixed ensemble (issue 15): two ringkeeper members and one Apache ZooKeeper 3.8 member
 # (myid 2) under partitions (client/member, a member or the leader off its peers,
 # halves, one way); the same checkers, then every member's tree dump and `hash` digests
-# must agree. Not kills or pauses yet: after kills a ZooKeeper follower of a ringkeeper
-# leader can stop answering new sessions, a restarted ZooKeeper member can replay a
-# digest history of its own, and one pause run read a stale ephemeral list (all open,
-# in tests/faults/RESULTS.md; their commands are in tests/faults/README.md).
+# must agree. Not kills or pauses yet: a restarted ZooKeeper member can replay a digest
+# history of its own, and one pause run read a stale ephemeral list (both open, in
+# tests/faults/RESULTS.md; their commands are in tests/faults/README.md).
 step "faults: 25 s of the same load on a mixed ensemble (rk,zk,rk) under partitions, checked, trees and digests compared"
 target/release/ringkeeper-faults run --members rk,zk,rk --duration-s 25 \
   --nemesis partition "${faults_seed[@]}"

@@ -510,9 +510,16 @@ impl Quorum {
                 let Some((arrived, w)) = next else { break };
                 let w = match w {
                     Work::Sync(marker) => {
-                        // Answered once everything prepared before it is applied.
                         let after = self.last_zxid.get();
-                        self.waiting_syncs.borrow_mut().push_back((after, marker));
+                        match (&marker, &role) {
+                            // A learner's: answered in order with the COMMITs.
+                            (SyncMarker::Learner(conn), Role::Leading(l)) => {
+                                l.learner_sync(*conn, after)
+                            }
+                            // A local client's: once everything prepared before it
+                            // is applied here.
+                            _ => self.waiting_syncs.borrow_mut().push_back((after, marker)),
+                        }
                         continue;
                     }
                     w => w,

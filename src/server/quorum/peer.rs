@@ -416,6 +416,9 @@ pub(super) struct Leading {
     sent_at: RefCell<VecDeque<(i64, Instant)>>,
     /// The last zxid counted in `Stage::LeaderPersist`.
     persist_counted: Cell<i64>,
+    /// Learners' `sync`s waiting for the commit of the txn proposed before them:
+    /// (that zxid, the learner's connection), in order.
+    learner_syncs: RefCell<VecDeque<(i64, leader::ConnId)>>,
 }
 
 /// Proposals remembered for `Leading::sent_at`: a learner slower than this many txns
@@ -445,6 +448,7 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
         proposed_at: RefCell::new(VecDeque::new()),
         sent_at: RefCell::new(VecDeque::new()),
         persist_counted: Cell::new(0),
+        learner_syncs: RefCell::new(VecDeque::new()),
     });
     *q.role.borrow_mut() = Role::Leading(l.clone());
     l.step(q, leader::Input::Start);
@@ -540,10 +544,44 @@ impl Leading {
         q.after_apply().await;
     }
 
+    /// A learner forwarded a `sync` after the txn `after` was proposed. Its SYNC goes
+    /// right after that txn's COMMIT, before any later one, as ZooKeeper's leader sends
+    /// it (`processSync`, `tryToCommit`): a ZooKeeper learner matches the commits of
+    /// its forwarded requests, syncs included, to those requests in the order it sent
+    /// them, and one that comes out of order is never answered, nor is any request of
+    /// that learner after it.
+    pub(super) fn learner_sync(&self, conn: leader::ConnId, after: i64) {
+        if after <= self.machine.borrow().last_committed() && self.learner_syncs.borrow().is_empty()
+        {
+            self.send_sync(conn);
+        } else {
+            self.learner_syncs.borrow_mut().push_back((after, conn));
+        }
+    }
+
+    /// Sends the SYNCs due once everything through `committed` is committed.
+    fn flush_learner_syncs(&self, committed: i64) {
+        loop {
+            let due = {
+                let mut w = self.learner_syncs.borrow_mut();
+                match w.front() {
+                    Some((after, _)) if *after <= committed => w.pop_front(),
+                    _ => None,
+                }
+            };
+            let Some((_, conn)) = due else { break };
+            self.send_sync(conn);
+        }
+    }
+
     /// A learner's forwarded sync is done: everything before it is committed.
     pub(super) fn send_sync(&self, conn: leader::ConnId) {
-        if let Some(s) = self.conns.borrow().get(&conn) {
-            s.send(&Bare::sync());
+        match self.conns.borrow().get(&conn) {
+            Some(s) => {
+                tracing::debug!("learner connection {conn}: SYNC answered");
+                s.send(&Bare::sync());
+            }
+            None => tracing::debug!("learner connection {conn}: gone; its SYNC is dropped"),
         }
     }
 
@@ -582,6 +620,11 @@ impl Leading {
         for a in actions {
             match a {
                 A::Send { conn, packet } => {
+                    if matches!(packet.kind, PacketType::Commit | PacketType::Inform) {
+                        // Commits go in zxid order: every sync waiting for an earlier
+                        // txn is due, and goes before this COMMIT.
+                        self.flush_learner_syncs(packet.zxid - 1);
+                    }
                     if let Some(s) = self.conns.borrow().get(&conn) {
                         s.send(&packet);
                     }
@@ -620,6 +663,8 @@ impl Leading {
                 }
             }
         }
+        let committed = self.machine.borrow().last_committed();
+        self.flush_learner_syncs(committed);
         if applied {
             let q = q.clone();
             glommio::spawn_local(async move { q.after_apply().await }).detach();
