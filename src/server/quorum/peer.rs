@@ -409,11 +409,12 @@ pub(super) struct Leading {
     done: Cell<bool>,
     wake: Signal,
     election: Rc<Election>,
-    /// When each txn not yet committed was proposed (for `Stage::QuorumAck`).
-    proposed_at: RefCell<VecDeque<(i64, Instant)>>,
-    /// When each recent txn was proposed, kept past its commit for the slower learners'
-    /// ACKs (`Stage::LearnerAck`) and our own sync (`Stage::LeaderPersist`); bounded.
+    /// When each recent txn was proposed (bounded), for the write-path stages: its
+    /// commit (`Stage::QuorumAck`), each learner's ACK (`Stage::LearnerAck`) and our own
+    /// sync (`Stage::LeaderPersist`).
     sent_at: RefCell<VecDeque<(i64, Instant)>>,
+    /// The last zxid counted in `Stage::QuorumAck`.
+    commit_counted: Cell<i64>,
     /// The last zxid counted in `Stage::LeaderPersist`.
     persist_counted: Cell<i64>,
     /// Learners' `sync`s waiting for the commit of the txn proposed before them:
@@ -445,8 +446,8 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
         done: Cell::new(false),
         wake: Signal::default(),
         election: election.clone(),
-        proposed_at: RefCell::new(VecDeque::new()),
         sent_at: RefCell::new(VecDeque::new()),
+        commit_counted: Cell::new(0),
         persist_counted: Cell::new(0),
         learner_syncs: RefCell::new(VecDeque::new()),
     });
@@ -466,6 +467,22 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
 }
 
 impl Leading {
+    /// Records, as `stage`, how long ago each txn after `*counted` and through
+    /// `through` was proposed, and moves `*counted` to `through`.
+    fn record_since(&self, q: &Quorum, counted: &Cell<i64>, through: i64, stage: Stage) {
+        let sent = self.sent_at.borrow();
+        let from = sent.partition_point(|(z, _)| *z <= counted.get());
+        for (z, t) in sent.range(from..) {
+            if *z > through {
+                break;
+            }
+            q.stats
+                .quorum()
+                .stage(stage, t.elapsed().as_micros() as u64);
+        }
+        counted.set(counted.get().max(through));
+    }
+
     /// When `zxid` was proposed, if it is still remembered.
     fn sent_time(&self, zxid: i64) -> Option<Instant> {
         let sent = self.sent_at.borrow();
@@ -498,14 +515,12 @@ impl Leading {
                 s.min_proposal_size.store(size, Relaxed);
             }
         }
-        let now = Instant::now();
-        self.proposed_at.borrow_mut().push_back((c.hdr.zxid, now));
         {
             let mut sent = self.sent_at.borrow_mut();
             if sent.len() >= SENT_AT_KEPT {
                 sent.pop_front();
             }
-            sent.push_back((c.hdr.zxid, now));
+            sent.push_back((c.hdr.zxid, Instant::now()));
         }
         let mut out = Vec::new();
         self.machine
@@ -526,20 +541,7 @@ impl Leading {
 
     /// Our log is durable through `through`.
     pub(super) async fn persisted(&self, q: &Rc<Quorum>, through: i64) {
-        {
-            let sent = self.sent_at.borrow();
-            let from = sent.partition_point(|(z, _)| *z <= self.persist_counted.get());
-            for (z, t) in sent.range(from..) {
-                if *z > through {
-                    break;
-                }
-                q.stats
-                    .quorum()
-                    .stage(Stage::LeaderPersist, t.elapsed().as_micros() as u64);
-            }
-            self.persist_counted
-                .set(self.persist_counted.get().max(through));
-        }
+        self.record_since(q, &self.persist_counted, through, Stage::LeaderPersist);
         self.step(q, leader::Input::Persisted { through });
         q.after_apply().await;
     }
@@ -641,7 +643,7 @@ impl Leading {
                 // The pipeline appended it already (checked in `propose`).
                 A::Persist(_) => {}
                 A::Apply { through } => {
-                    record_arrivals(q, &self.proposed_at, through, Stage::QuorumAck);
+                    self.record_since(q, &self.commit_counted, through, Stage::QuorumAck);
                     q.apply_now(through);
                     applied = true;
                 }
