@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    create_many, longest_gap, request, try_connect, try_four_letter, Jute, Reader, SteadyWriter,
+    create_children, longest_gap, request, try_connect, try_four_letter, Jute, Reader, SteadyWriter,
 };
 
 const SETTLE: Duration = Duration::from_secs(20);
@@ -649,7 +649,6 @@ fn a_snap_of_a_million_nodes_while_a_client_writes() {
 /// follower and restarts it so it gets SNAP; prints the writer's longest gap between
 /// acks during the SNAP and the learner's sync time, and checks every member's tree.
 fn snap_while_writing(name: &str, nodes: u32) {
-    const BATCH: u32 = 1_000;
     // A second per 10,000 nodes to sync, at least the usual 2 s.
     let sync_ticks = (nodes / 1_000).max(20);
     let mut e = Ensemble::start_cfg(name, 3, 0, sync_ticks);
@@ -659,10 +658,7 @@ fn snap_while_writing(name: &str, nodes: u32) {
     assert_eq!(create(&mut l, 1, "/big", b"", 0), 0);
     assert_eq!(create(&mut l, 2, "/w", b"", 0), 0);
     let data = [b'd'; 100];
-    for b in 0..nodes.div_ceil(BATCH) {
-        let count = BATCH.min(nodes - b * BATCH);
-        create_many(&mut l, 10 + b as i32, "/big", b * BATCH, count, &data);
-    }
+    create_children(&mut l, 10, "/big", nodes, &data);
 
     let writer = SteadyWriter::start(connect(&leader_addr, 30_000), "/w");
     // Past the leader's DIFF window (500 txns), so the wiped member gets SNAP.

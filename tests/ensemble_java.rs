@@ -27,8 +27,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    create_many, longest_gap, read_frame, request, send_frame, try_connect, zk_java, Jute, Reader,
-    SteadyWriter,
+    create_children, longest_gap, read_frame, request, send_frame, try_connect, zk_java, Jute,
+    Reader, SteadyWriter,
 };
 
 /// A JVM on a loaded 2-CPU machine can take a while to start and join.
@@ -1281,7 +1281,6 @@ fn a_java_learner_snap_of_a_million_nodes_from_a_ringkeeper_leader() {
         return;
     }
     use Kind::*;
-    const BATCH: u32 = 1_000;
     let nodes: u32 = std::env::var("RK_SNAP_NODES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -1299,10 +1298,7 @@ fn a_java_learner_snap_of_a_million_nodes_from_a_ringkeeper_leader() {
     assert_eq!(create(&mut l, 1, "/big", b"", 0), 0);
     assert_eq!(create(&mut l, 2, "/w", b"", 0), 0);
     let data = [b'd'; 100];
-    for b in 0..nodes.div_ceil(BATCH) {
-        let count = BATCH.min(nodes - b * BATCH);
-        create_many(&mut l, 10 + b as i32, "/big", b * BATCH, count, &data);
-    }
+    create_children(&mut l, 10, "/big", nodes, &data);
     let writer = SteadyWriter::start(connect(&leader_addr, 30_000), "/w");
     // Past the leader's DIFF window (500 txns), so the wiped member gets SNAP.
     wait_for("600 writes", || writer.acked() >= 600 || writer.failed());

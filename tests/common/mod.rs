@@ -749,6 +749,16 @@ pub fn create_many(s: &mut TcpStream, xid: i32, parent: &str, from: u32, count: 
     assert_eq!(r.err, 0, "multi creating {parent}/n{from}..");
 }
 
+/// Creates `{parent}/n0`..`{parent}/n{nodes-1}`, each holding `data`, in multis of
+/// 1,000 with xids from `first_xid` on.
+pub fn create_children(s: &mut TcpStream, first_xid: i32, parent: &str, nodes: u32, data: &[u8]) {
+    const BATCH: u32 = 1_000;
+    for b in 0..nodes.div_ceil(BATCH) {
+        let count = BATCH.min(nodes - b * BATCH);
+        create_many(s, first_xid + b as i32, parent, b * BATCH, count, data);
+    }
+}
+
 /// A client writing steadily: setData on one path, one request at a time, the time of
 /// each acknowledgement kept (to find the longest gap while something else happens).
 pub struct SteadyWriter {
