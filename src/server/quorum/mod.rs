@@ -178,6 +178,11 @@ struct Quorum {
     sync_ready: Signal,
     /// Raised when the syncer finishes a sync (the pipeline's backpressure).
     sync_done: Signal,
+    /// The newest durable zxid the syncer has not reported yet, with the role it was
+    /// synced under; the reporter takes it (a later sync's report supersedes it).
+    durable: RefCell<Option<(Role, i64)>>,
+    /// Raised when the syncer leaves a report in `durable`.
+    durable_ready: Signal,
     /// The txn digest: a leader's predictions, a learner's checks.
     digests: digests::Digests,
 }
@@ -593,6 +598,24 @@ impl Quorum {
             self.stats.quorum().batch_committed(txns as usize);
             self.syncing.set(false);
             self.sync_done.raise();
+            // The reporter commits and applies while the next sync already runs: the
+            // device flushes batch k+1 while this thread applies batch k, where a
+            // report inline would hold every later txn behind batch k's apply.
+            *self.durable.borrow_mut() = Some((role, through));
+            self.durable_ready.raise();
+        }
+    }
+
+    /// Reports what the syncer made durable: the leader's own ACK (which may commit),
+    /// or a standalone server's apply. Reports are cumulative, so the newest one
+    /// stands for any it replaced.
+    async fn reporter(self: &Rc<Self>) {
+        loop {
+            let report = self.durable.borrow_mut().take();
+            let Some((role, through)) = report else {
+                self.durable_ready.wait().await;
+                continue;
+            };
             // A role change waits for the sync (`peer::end_role`) and applies what the
             // log holds; a leadership that ended meanwhile gets no report.
             let still = self.role.borrow().clone();
@@ -890,6 +913,8 @@ pub async fn run(
         syncing: Cell::new(false),
         sync_ready: Signal::default(),
         sync_done: Signal::default(),
+        durable: RefCell::new(None),
+        durable_ready: Signal::default(),
         cfg,
         tree: RefCell::new(durable.tree),
         newest: RefCell::new(newest),
@@ -933,6 +958,8 @@ pub async fn run(
     }
     let t = q.clone();
     glommio::spawn_local(async move { t.syncer().await }).detach();
+    let t = q.clone();
+    glommio::spawn_local(async move { t.reporter().await }).detach();
     q.pipeline().await;
 }
 
