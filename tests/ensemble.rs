@@ -483,6 +483,37 @@ fn a_member_that_lags_a_restarted_leader_a_little_gets_a_diff_not_a_snapshot() {
 }
 
 #[test]
+fn a_member_that_fell_below_the_leaders_window_is_synced_from_its_log_not_a_snapshot() {
+    let mut e = Ensemble::start("logsync", 3);
+    let leader = e.settled();
+    let behind = others(3, leader)[0];
+    let mut l = connect(&e.members[leader].addr(), 10000);
+    assert_eq!(create(&mut l, 1, "/early", b"e", 0), 0);
+    e.members[behind].kill9();
+    // 600 txns: past the leader's in-memory window (commitLogCount, 500).
+    for k in 0..600 {
+        assert_eq!(create(&mut l, 10 + k, &format!("/far{k}"), b"f", 0), 0);
+    }
+    e.members[behind].start();
+    e.settled();
+    let mut c = connect(&e.members[behind].addr(), 5000);
+    assert_eq!(synced_get(&mut c, 1, "/far599").as_deref(), Some(&b"f"[..]));
+    for k in (0..600).step_by(37) {
+        assert!(exists(&mut c, 10 + k, &format!("/far{k}")), "/far{k}");
+    }
+    let (learner_log, leader_log) = (e.members[behind].log(), e.members[leader].log());
+    assert!(
+        learner_log.contains("sync from the leader: DIFF"),
+        "{learner_log}"
+    );
+    assert!(
+        leader_log.contains("txns from the log on disk"),
+        "{leader_log}"
+    );
+    assert!(!leader_log.contains("sending a snapshot"), "{leader_log}");
+}
+
+#[test]
 fn members_report_their_roles_and_the_ensembles_config_as_zookeeper_does() {
     let e = Ensemble::start("report", 3);
     let leader = e.settled();

@@ -68,6 +68,7 @@ const ZAB: ZabConfig = ZabConfig {
     sync_limit: 5,
     // Small, so that learners fall below the window and get SNAP.
     commit_log_count: 8,
+    log_sync: false,
     canary: Canary::None,
 };
 
@@ -264,6 +265,14 @@ enum Event {
     Restart {
         sid: Sid,
     },
+    /// A leader's read of its log for a learner below its window, done.
+    LogRead {
+        sid: Sid,
+        inc: u64,
+        role_gen: u64,
+        conn: u64,
+        txns: Vec<Txn>,
+    },
     Partition,
     Heal,
     StartWrites,
@@ -302,6 +311,10 @@ struct Sim {
     writes_on: bool,
     /// Sync packets learners received: DIFF, TRUNC, SNAP (coverage).
     syncs: [u64; 3],
+    /// Leaders sync learners below the window from their log (odd seeds), or by SNAP.
+    log_sync: bool,
+    /// Log reads answered with records, and with none (coverage).
+    log_reads: [u64; 2],
     /// Client writes, by data (session order and real-time floor).
     writes: BTreeMap<Bytes, WriteInfo>,
     /// Per client, its acknowledged writes: seq → zxid (`SessionFIFO`).
@@ -379,6 +392,8 @@ impl Sim {
             faults_on: true,
             writes_on: true,
             syncs: [0; 3],
+            log_sync: seed % 2 == 1,
+            log_reads: [0; 2],
             writes: BTreeMap::new(),
             session_acks: BTreeMap::new(),
             max_acked: -1,
@@ -489,6 +504,21 @@ impl Sim {
                 }
             }
             Event::Restart { sid } => self.restart(sid),
+            Event::LogRead {
+                sid,
+                inc,
+                role_gen,
+                conn,
+                txns,
+            } => {
+                let current = self
+                    .nodes
+                    .get(&sid)
+                    .is_some_and(|n| n.inc == inc && n.role_gen == role_gen);
+                if current && matches!(self.nodes[&sid].role, Role::Leading(_)) {
+                    self.step_leader(sid, leader::Input::LogRead { conn, txns });
+                }
+            }
             Event::Partition => {
                 if self.faults_on {
                     self.partition();
@@ -848,6 +878,7 @@ impl Sim {
     fn zab(&self) -> ZabConfig {
         ZabConfig {
             canary: self.bugs.canary,
+            log_sync: self.log_sync,
             ..ZAB
         }
     }
@@ -1008,6 +1039,35 @@ impl Sim {
                     .cloned()
                     .collect();
                 self.send(conn, false, Msg::SnapBody(body));
+            }
+            leader::Action::ReadLog { conn, from } => {
+                // What the log holds now (unsynced records included, as a read of the
+                // page cache sees them), from `from` on if it holds `from`; the read
+                // takes a while, during which the leader goes on.
+                let n = &self.nodes[&sid];
+                let mut txns: Vec<Txn> = n
+                    .disk
+                    .log
+                    .iter()
+                    .filter(|t| t.zxid >= from)
+                    .cloned()
+                    .collect();
+                if txns.first().is_none_or(|t| t.zxid != from) {
+                    txns.clear();
+                }
+                self.log_reads[usize::from(txns.is_empty())] += 1;
+                let (inc, role_gen) = (n.inc, n.role_gen);
+                let at = self.now + self.rng.range(1, 20);
+                self.at(
+                    at,
+                    Event::LogRead {
+                        sid,
+                        inc,
+                        role_gen,
+                        conn,
+                        txns,
+                    },
+                );
             }
             leader::Action::Close { conn, reason } => {
                 self.note(format!("leader {sid} closes {conn}: {reason}"));
@@ -1750,6 +1810,7 @@ struct Totals {
     acked: u64,
     epochs: u64,
     syncs: [u64; 3],
+    log_reads: [u64; 2],
     commits_after_new_leader: u64,
 }
 
@@ -1765,6 +1826,7 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         acked: 0,
         epochs: 0,
         syncs: [0; 3],
+        log_reads: [0; 2],
         commits_after_new_leader: 0,
     };
     for seed in seeds.list {
@@ -1796,11 +1858,14 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         for (a, b) in t.syncs.iter_mut().zip(sim.syncs) {
             *a += b;
         }
+        for (a, b) in t.log_reads.iter_mut().zip(sim.log_reads) {
+            *a += b;
+        }
     }
     println!(
         "{voters} voters{}: {} seeds, {} events, {} simulated s, {} txns committed, {} writes \
-         acknowledged, {} epochs established, syncs DIFF/TRUNC/SNAP {:?}, {} COMMITs between a \
-         NEWLEADER ACK and UPTODATE, {:.2} s wall",
+         acknowledged, {} epochs established, syncs DIFF/TRUNC/SNAP {:?}, log reads with/without \
+         records {:?}, {} COMMITs between a NEWLEADER ACK and UPTODATE, {:.2} s wall",
         if observer { " + observer" } else { "" },
         t.runs,
         t.events,
@@ -1809,6 +1874,7 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         t.acked,
         t.epochs,
         t.syncs,
+        t.log_reads,
         t.commits_after_new_leader,
         started.elapsed().as_secs_f64()
     );

@@ -122,6 +122,10 @@ pub struct Config {
     pub ensemble: bool,
     /// A log sync slower than this is logged (`fsync.warningthresholdms`).
     pub fsync_warning_threshold_ms: u64,
+    /// `zookeeper.snapshotSizeFactor`: a leader syncs a learner below its in-memory
+    /// window from the on-disk log while the log to send is at most this fraction of the
+    /// newest snapshot's size (no snapshot: no limit); negative turns it off (SNAP).
+    pub snapshot_size_factor: f64,
     /// Snapshots (and the log needed to replay them) kept by purging.
     pub snap_retain_count: usize,
     /// Hours between purges; 0 turns purging off (ZooKeeper's default).
@@ -323,6 +327,8 @@ pub const SPIN_BEFORE_PARK_US_DEFAULT: u64 = 0;
 pub const COMMIT_BATCH_MAX_BYTES_DEFAULT: u64 = 4 << 20;
 /// ZooKeeper's `fsync.warningthresholdms` default.
 pub const FSYNC_WARNING_THRESHOLD_MS_DEFAULT: u64 = 1000;
+/// ZooKeeper's `ZKDatabase.DEFAULT_SNAPSHOT_SIZE_FACTOR`.
+pub const SNAPSHOT_SIZE_FACTOR_DEFAULT: f64 = 0.33;
 
 /// Keys ZooKeeper reads that ringkeeper accepts but does not honour, with why; each one
 /// present gets a WARN at start, so nobody believes a setting took effect that did not.
@@ -516,6 +522,7 @@ impl Config {
             force_sync: true,
             ensemble: false,
             fsync_warning_threshold_ms: FSYNC_WARNING_THRESHOLD_MS_DEFAULT,
+            snapshot_size_factor: SNAPSHOT_SIZE_FACTOR_DEFAULT,
             snap_retain_count: SNAP_RETAIN_MIN,
             purge_interval_hours: 0,
             metrics_addr: None,
@@ -772,6 +779,20 @@ impl Config {
                 }
                 "forceSync" => {
                     cfg.force_sync = !matches!(value.to_ascii_lowercase().as_str(), "no" | "false")
+                }
+                "snapshotSizeFactor" => {
+                    // As `ZKDatabase`: a value that is not a number, or above 1, is
+                    // replaced by the default with a warning, not refused.
+                    cfg.snapshot_size_factor = match value.parse::<f64>() {
+                        Ok(f) if f <= 1.0 => f,
+                        _ => {
+                            cfg.warnings.push(format!(
+                                "{at}: snapshotSizeFactor={value} is invalid; using \
+                                 {SNAPSHOT_SIZE_FACTOR_DEFAULT}"
+                            ));
+                            SNAPSHOT_SIZE_FACTOR_DEFAULT
+                        }
+                    }
                 }
                 "fsync.warningthresholdms" => {
                     cfg.fsync_warning_threshold_ms =
@@ -1532,6 +1553,31 @@ mod tests {
             parse(&format!("{ensemble}syncInline=yes\n")).sync_inline(),
             SyncInline::Always
         );
+    }
+
+    #[test]
+    fn snapshot_size_factor_is_read_as_zookeeper_reads_it() {
+        let parse = |extra: &str| {
+            Config::parse(&format!("dataDir=/d\nclientPort=1\n{extra}"), "f").expect("parses")
+        };
+        assert_eq!(parse("").snapshot_size_factor, 0.33);
+        assert_eq!(parse("snapshotSizeFactor=-1\n").snapshot_size_factor, -1.0);
+        assert_eq!(
+            parse("zookeeper.snapshotSizeFactor=0.5\n").snapshot_size_factor,
+            0.5
+        );
+        // Not a number, or above 1: the default, with a warning (`ZKDatabase`).
+        for bad in ["2", "lots"] {
+            let cfg = parse(&format!("snapshotSizeFactor={bad}\n"));
+            assert_eq!(cfg.snapshot_size_factor, 0.33, "{bad}");
+            assert!(
+                cfg.warnings
+                    .iter()
+                    .any(|w| w.contains("snapshotSizeFactor")),
+                "{:?}",
+                cfg.warnings
+            );
+        }
     }
 
     #[test]

@@ -26,6 +26,17 @@ pub struct Truncated {
     pub removed: Vec<PathBuf>,
 }
 
+/// The size in bytes of the newest snapshot in `data_dir`, if there is one
+/// (`FileTxnSnapLog.findMostRecentSnapshot().length()`).
+pub fn newest_snapshot_bytes(data_dir: &Path) -> Result<Option<u64>> {
+    let snaps = names::list(data_dir, names::SNAPSHOT_PREFIX)?;
+    let Some((_, path)) = snaps.last() else {
+        return Ok(None);
+    };
+    let meta = std::fs::metadata(path).map_err(|e| StorageError::io(path, "stat", e))?;
+    Ok(Some(meta.len()))
+}
+
 /// Calls `each` with every record of the log in `log_dir` whose zxid is above
 /// `after`, in zxid order. Returns the zxid of the last record read (`after` if none).
 /// A segment missing in the middle is an error, as in recovery.

@@ -50,7 +50,8 @@ pub use error::{is_no_space_io, StorageError};
 pub use lock::{DirLock, LOCK_FILE};
 pub use log::{write_zeros, SyncTarget, TxnLog, PREALLOC_BYTES_DEFAULT};
 pub use log_edit::{
-    read_log_after, remove_log, remove_snapshots_after, truncate_log_after, Truncated,
+    newest_snapshot_bytes, read_log_after, remove_log, remove_snapshots_after, truncate_log_after,
+    Truncated,
 };
 pub use purge::{purge, Purged};
 pub use recovery::{recover, recover_with, RecoverOptions, Recovered};

@@ -28,6 +28,10 @@ pub struct ZabConfig {
     pub sync_limit: u64,
     /// `zookeeper.commitLogCount`.
     pub commit_log_count: usize,
+    /// Whether a learner below the window may be synced from the on-disk log
+    /// (`txnLogSyncEnabled`: `zookeeper.snapshotSizeFactor` ≥ 0). The driver reads the
+    /// log ([`crate::zab::leader::Action::ReadLog`]); off, such learners get SNAP.
+    pub log_sync: bool,
     /// A deliberate bug, for the simulator's canaries only; [`Canary::None`] otherwise.
     /// Only with the `zab-canary` feature, which only tests turn on.
     #[cfg(feature = "zab-canary")]
@@ -74,6 +78,7 @@ impl Default for ZabConfig {
             init_limit: 10,
             sync_limit: 5,
             commit_log_count: DEFAULT_COMMIT_LOG_COUNT,
+            log_sync: false,
             #[cfg(feature = "zab-canary")]
             canary: Canary::None,
         }
@@ -197,9 +202,10 @@ impl SyncPlan {
     }
 }
 
-/// `LearnerHandler.syncFollower` without the on-disk log fallback (row 4 of §4.4 of the
-/// reference: a peer below the window gets SNAP here) and without `forceSnapshotSync`.
-/// `peer` is the learner's last zxid from its ACKEPOCH.
+/// `LearnerHandler.syncFollower` over the in-memory window, without
+/// `forceSnapshotSync`; a peer below the window gets SNAP here, and
+/// [`sync_follower_from_log`] is the on-disk log fallback (row 4 of §4.4 of the
+/// reference). `peer` is the learner's last zxid from its ACKEPOCH.
 pub fn sync_follower(peer: Zxid, log: &CommittedLog) -> SyncPlan {
     let new_epoch_peer = counter_of(peer) == 0;
     let (min, max) = (log.min_zxid(), log.max_zxid());
@@ -223,6 +229,33 @@ pub fn sync_follower(peer: Zxid, log: &CommittedLog) -> SyncPlan {
     SyncPlan::Snap {
         zxid: log.last_processed(),
     }
+}
+
+/// `syncFollower`'s row 4, for a learner below the window: `disk` is the leader's log
+/// from the learner's own txn on, in zxid order, as `getProposalsFromTxnLog` reads it
+/// (empty where that gives up: the log does not hold the learner's zxid, or is larger
+/// than the size limit). The log is used only if it reaches the window (its records
+/// include the window's first zxid: no gap between the two), and then the plan is the
+/// window's plan over the log followed by the window; anything else is SNAP.
+pub fn sync_follower_from_log(peer: Zxid, disk: &[Txn], window: &CommittedLog) -> SyncPlan {
+    let snap = SyncPlan::Snap {
+        zxid: window.last_processed(),
+    };
+    let min = window.min_zxid();
+    let reaches_peer = disk.first().is_some_and(|t| t.zxid == peer);
+    let reaches_window = disk.iter().any(|t| t.zxid == min);
+    if !reaches_peer || !reaches_window {
+        return snap;
+    }
+    let older = disk.iter().filter(|t| t.zxid < min).cloned();
+    // The window's entries, or, when it is empty, the one txn it stands for.
+    let newer: Vec<Txn> = if window.is_empty() {
+        disk.iter().filter(|t| t.zxid == min).cloned().collect()
+    } else {
+        window.txns().cloned().collect()
+    };
+    let merged = CommittedLog::new(usize::MAX, window.last_processed(), older.chain(newer));
+    sync_follower(peer, &merged)
 }
 
 /// `queueCommittedProposals` over the whole window: find where the learner's history

@@ -90,6 +90,7 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
         tick_ms: qcfg.tick_time_ms,
         init_limit: qcfg.init_limit,
         sync_limit: qcfg.sync_limit,
+        log_sync: q.cfg.snapshot_size_factor >= 0.0,
         ..ZabConfig::default()
     };
     let dir = q.cfg.data_dir.clone();
@@ -274,6 +275,51 @@ fn load_window(q: &Quorum) {
         Err(e) => {
             tracing::warn!("committed log: cannot read the log: {e}; learners behind get SNAP")
         }
+    }
+}
+
+/// `getProposalsFromTxnLog`: the log's records from the txn `from` on, as PROPOSAL
+/// data, if the log holds `from` itself and what follows it is at most
+/// `snapshotSizeFactor` × the newest snapshot's size (no snapshot: no limit). ZooKeeper
+/// compares the log files' sizes, which are preallocated; this counts the records.
+fn read_log_from(
+    log_dir: &std::path::Path,
+    data_dir: &std::path::Path,
+    factor: f64,
+    from: i64,
+) -> Result<Vec<history::Txn>, String> {
+    let snap = storage::newest_snapshot_bytes(data_dir).map_err(|e| e.to_string())?;
+    let limit = snap.map(|b| (b as f64 * factor) as u64);
+    let mut txns = Vec::new();
+    let mut bytes = 0u64;
+    let mut over = false;
+    // Everything above `from - 1` is `from` and later, in any epoch.
+    storage::read_log_after(log_dir, from - 1, |hdr, txn| {
+        if over {
+            return Ok(());
+        }
+        let zxid = hdr.zxid;
+        let data = proposal_data(&Committed { hdr, txn }, None);
+        bytes += data.len() as u64;
+        over = limit.is_some_and(|l| bytes > l);
+        txns.push(history::Txn { zxid, data });
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    if over {
+        return Err(format!(
+            "the log from 0x{from:x} is over {} bytes (snapshotSizeFactor {factor} of the \
+             newest snapshot)",
+            limit.unwrap_or(0)
+        ));
+    }
+    match txns.first() {
+        Some(t) if t.zxid == from => Ok(txns),
+        Some(t) => Err(format!(
+            "the log starts at 0x{:x}, after 0x{from:x}",
+            t.zxid
+        )),
+        None => Err(format!("the log holds nothing from 0x{from:x}")),
     }
 }
 
@@ -632,6 +678,7 @@ impl Leading {
                     }
                 }
                 A::SendSnapshot { conn, zxid } => self.send_snapshot(q, conn, zxid),
+                A::ReadLog { conn, from } => self.read_log_for(q, conn, from),
                 A::Close { conn, reason } => {
                     tracing::info!("quorum port: closing learner connection {conn}: {reason}");
                     if let Some(s) = self.conns.borrow_mut().remove(&conn) {
@@ -671,6 +718,40 @@ impl Leading {
             let q = q.clone();
             glommio::spawn_local(async move { q.after_apply().await }).detach();
         }
+    }
+
+    /// A learner below the in-memory window: read our log from its zxid on, on the
+    /// blocking pool, and let the machine choose DIFF/TRUNC from it or SNAP. The
+    /// leadership goes on meanwhile; the answer is dropped if it ended.
+    fn read_log_for(&self, q: &Rc<Quorum>, conn: leader::ConnId, from: i64) {
+        let me: *const Leading = self;
+        let q = q.clone();
+        let (log_dir, data_dir) = (q.cfg.data_log_dir.clone(), q.cfg.data_dir.clone());
+        let factor = q.cfg.snapshot_size_factor;
+        glommio::spawn_local(async move {
+            let read =
+                super::blocking(move || read_log_from(&log_dir, &data_dir, factor, from)).await;
+            let txns = match read {
+                Ok(txns) => {
+                    tracing::info!(
+                        "learner connection {conn}: {} txns from the log on disk from 0x{from:x}",
+                        txns.len()
+                    );
+                    txns
+                }
+                Err(why) => {
+                    tracing::info!("learner connection {conn}: no sync from the log: {why}");
+                    Vec::new()
+                }
+            };
+            let role = q.role.borrow().clone();
+            if let Role::Leading(l) = role {
+                if std::ptr::eq(Rc::as_ptr(&l), me) {
+                    l.step(&q, leader::Input::LogRead { conn, txns });
+                }
+            }
+        })
+        .detach();
     }
 
     /// The SNAP body: our tree, which has applied exactly what SNAP's zxid says, as a

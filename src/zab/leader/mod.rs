@@ -29,15 +29,18 @@
 //! - `LeaderProcessACK`: `Leader::process_ack` and `Leader::try_to_commit`.
 //!
 //! Never here: sockets, the SNAP body's bytes, sessions and forwarded REQUESTs,
-//! REVALIDATE, SYNC, reconfiguration, `forceSnapshotSync`, syncing from the on-disk log
-//! below the in-memory window (such learners get SNAP), the per-learner "oldest
-//! unacked proposal" check, and the concurrent-snapshot-sync throttle.
+//! REVALIDATE, SYNC, reconfiguration, `forceSnapshotSync`, reading the on-disk log for a
+//! learner below the in-memory window ([`Action::ReadLog`]: the driver reads, the
+//! machine decides), the per-learner "oldest unacked proposal" check, and the
+//! concurrent-snapshot-sync throttle.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
-use super::history::{sync_follower, CommittedLog, SyncPlan, Txn, ZabConfig};
+use super::history::{
+    sync_follower, sync_follower_from_log, CommittedLog, SyncPlan, Txn, ZabConfig,
+};
 use super::quorum::QuorumMaj;
 use super::wire::payload::{
     AckEpoch, Bare, LeaderInfo, LearnerInfo, LearnerKind, NewLeader, Ping, LEARNER_PROTOCOL_VERSION,
@@ -73,6 +76,10 @@ pub enum Input {
     Propose { data: Bytes },
     /// Time passed; a timer set by [`Action::SetTimer`] may have expired.
     Tick,
+    /// The answer to [`Action::ReadLog`] for `conn`: the log's records from the
+    /// learner's zxid on, or nothing where the log cannot serve it (it does not reach
+    /// back that far, it is over the size limit, or it could not be read).
+    LogRead { conn: ConnId, txns: Vec<Txn> },
 }
 
 /// What the driver must do, in order.
@@ -83,6 +90,10 @@ pub enum Action {
     /// Right after the SNAP packet just sent on `conn`, stream the database as of
     /// `zxid` (the SNAP body, §4.5 of the reference).
     SendSnapshot { conn: ConnId, zxid: Zxid },
+    /// Read the on-disk log from the txn `from` on (`getProposalsFromTxnLog`) for a
+    /// learner below the in-memory window, and report it as [`Input::LogRead`]; the
+    /// learner's sync waits for it.
+    ReadLog { conn: ConnId, from: Zxid },
     /// Close `conn`; its handler is gone.
     Close { conn: ConnId, reason: String },
     /// Durably write the `acceptedEpoch` file before the next action.
@@ -129,6 +140,8 @@ enum Stage {
     WaitAckEpoch,
     /// Blocked in `waitForEpochAck`; `peer_last_zxid` known.
     WaitEpochQuorum,
+    /// Its sync waits for the on-disk log ([`Action::ReadLog`]).
+    WaitLogRead,
     /// Synced and NEWLEADER queued (forwarding); the next packet must be an ACK.
     WaitNewLeaderAck,
     /// Its NEWLEADER ACK read; blocked until the leader is established.
@@ -323,6 +336,7 @@ impl Leader {
             Input::Persisted { through } => self.persisted(through, out),
             Input::Propose { data } => self.propose(data, out),
             Input::Tick => self.tick(now_ms, out),
+            Input::LogRead { conn, txns } => self.log_read(conn, &txns, out),
         }
         #[cfg(test)]
         self.validate();
@@ -368,7 +382,7 @@ impl Leader {
             Stage::WaitInfo => self.process_follower_info(conn, &p, now, out),
             Stage::WaitAckEpoch => self.process_ack_epoch(conn, &p, now, out),
             Stage::WaitNewLeaderAck => self.process_ack_ld(conn, &p, out),
-            Stage::WaitEpoch | Stage::WaitEpochQuorum => {
+            Stage::WaitEpoch | Stage::WaitEpochQuorum | Stage::WaitLogRead => {
                 // Java's handler is blocked and does not read; a learner that talks
                 // out of turn breaks the protocol.
                 self.close(
@@ -532,8 +546,34 @@ impl Leader {
             return;
         };
         let peer = h.peer_last_zxid;
-        let follower = h.follower();
+        if self.config.log_sync && peer < self.history.min_zxid() {
+            h.stage = Stage::WaitLogRead;
+            out.push(Action::ReadLog { conn, from: peer });
+            return;
+        }
         let plan = sync_follower(peer, &self.history);
+        self.send_sync_plan(conn, plan, out);
+    }
+
+    /// The on-disk log a learner below the window waited for: the sync it allows.
+    fn log_read(&mut self, conn: ConnId, disk: &[Txn], out: &mut Vec<Action>) {
+        let Some(h) = self.handlers.get(&conn) else {
+            return;
+        };
+        if h.stage != Stage::WaitLogRead {
+            return;
+        }
+        let plan = sync_follower_from_log(h.peer_last_zxid, disk, &self.history);
+        self.send_sync_plan(conn, plan, out);
+    }
+
+    /// Sends a sync plan, what was proposed meanwhile, and NEWLEADER.
+    fn send_sync_plan(&mut self, conn: ConnId, plan: SyncPlan, out: &mut Vec<Action>) {
+        let Some(h) = self.handlers.get_mut(&conn) else {
+            return;
+        };
+        let peer = h.peer_last_zxid;
+        let follower = h.follower();
         #[cfg(feature = "zab-canary")]
         let plan = if canary!(self.config, LeaderDiffsInsteadOfTrunc) {
             super::history::diff_instead_of_trunc(peer, &self.history, plan)
@@ -860,9 +900,10 @@ impl Leader {
                 let limit = match h.stage {
                     Stage::WaitInfo | Stage::WaitAckEpoch | Stage::WaitNewLeaderAck => init,
                     Stage::Broadcast => sync,
-                    Stage::WaitEpoch | Stage::WaitEpochQuorum | Stage::WaitEstablished => {
-                        return false
-                    }
+                    Stage::WaitEpoch
+                    | Stage::WaitEpochQuorum
+                    | Stage::WaitLogRead
+                    | Stage::WaitEstablished => return false,
                 };
                 now.saturating_sub(h.last_heard_ms) > limit
             })

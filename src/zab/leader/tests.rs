@@ -10,6 +10,7 @@ const CONFIG: ZabConfig = ZabConfig {
     init_limit: 10,
     sync_limit: 5,
     commit_log_count: 3,
+    log_sync: false,
     #[cfg(feature = "zab-canary")]
     canary: crate::zab::history::Canary::None,
 };
@@ -45,10 +46,14 @@ fn txn(e: i64, c: i64) -> Txn {
 /// Server 1 of `voters` (+ one observer, sid voters+1), accepted and current epoch 1,
 /// log (1,1)..(1,5), started at time 0.
 fn leader(voters: i64) -> Leader {
+    leader_with(voters, CONFIG)
+}
+
+fn leader_with(voters: i64, config: ZabConfig) -> Leader {
     let mut l = Leader::new(
         1,
         quorum(voters, 1),
-        CONFIG,
+        config,
         1,
         1,
         make_zxid(1, 5),
@@ -301,6 +306,103 @@ fn leader_sync_follower_snap_below_the_window() {
             new_leader(&l, 2),
         ]
     );
+}
+
+/// Like `awaiting_ack_epoch`, with syncs from the on-disk log allowed.
+fn awaiting_ack_epoch_log_sync() -> Leader {
+    let mut l = leader_with(
+        3,
+        ZabConfig {
+            log_sync: true,
+            ..CONFIG
+        },
+    );
+    step(&mut l, Input::Accepted { conn: 10 });
+    rx(&mut l, 10, info(2, 1));
+    l
+}
+
+#[test]
+fn leader_sync_follower_below_the_window_reads_the_log_then_diffs() {
+    // The window holds (1,3)..(1,5); a learner at (1,1) waits for the log on disk,
+    // which holds (1,1)..(1,5): DIFF with (1,2)..(1,5), the older ones from the log.
+    let mut l = awaiting_ack_epoch_log_sync();
+    let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 1), 1));
+    assert_eq!(
+        out,
+        vec![
+            Action::WriteCurrentEpoch { epoch: 2 },
+            Action::ReadLog {
+                conn: 10,
+                from: make_zxid(1, 1)
+            },
+        ]
+    );
+    let txns = (1..=5).map(|c| txn(1, c)).collect();
+    let out = step(&mut l, Input::LogRead { conn: 10, txns });
+    let mut want = vec![send(10, Bare::diff(make_zxid(1, 5)))];
+    for c in 2..=5 {
+        want.extend(pair(10, txn(1, c)));
+    }
+    want.push(new_leader(&l, 2));
+    assert_eq!(out, want);
+    // A second answer for the same learner is stale and ignored.
+    let again = step(
+        &mut l,
+        Input::LogRead {
+            conn: 10,
+            txns: Vec::new(),
+        },
+    );
+    assert_eq!(again, vec![]);
+}
+
+#[test]
+fn leader_sync_follower_from_a_log_that_cannot_serve_is_snap() {
+    let snap = |l: &Leader| {
+        vec![
+            send(10, Bare::snap(make_zxid(1, 5))),
+            Action::SendSnapshot {
+                conn: 10,
+                zxid: make_zxid(1, 5),
+            },
+            new_leader(l, 2),
+        ]
+    };
+    // Nothing read (over the size limit, unreadable, purged).
+    let mut l = awaiting_ack_epoch_log_sync();
+    rx(&mut l, 10, ack_epoch(make_zxid(1, 1), 1));
+    let out = step(
+        &mut l,
+        Input::LogRead {
+            conn: 10,
+            txns: Vec::new(),
+        },
+    );
+    assert_eq!(out, snap(&l));
+    // The log does not hold the learner's own zxid: it starts after it.
+    let mut l = awaiting_ack_epoch_log_sync();
+    rx(&mut l, 10, ack_epoch(make_zxid(1, 1), 1));
+    let txns = (2..=5).map(|c| txn(1, c)).collect();
+    let out = step(&mut l, Input::LogRead { conn: 10, txns });
+    assert_eq!(out, snap(&l));
+    // The log stops short of the window's first txn (1,3): a gap, so SNAP.
+    let mut l = awaiting_ack_epoch_log_sync();
+    rx(&mut l, 10, ack_epoch(make_zxid(1, 1), 1));
+    let txns = (1..=2).map(|c| txn(1, c)).collect();
+    let out = step(&mut l, Input::LogRead { conn: 10, txns });
+    assert_eq!(out, snap(&l));
+}
+
+#[test]
+fn leader_sync_follower_inside_the_window_reads_no_log() {
+    let mut l = awaiting_ack_epoch_log_sync();
+    let out = rx(&mut l, 10, ack_epoch(make_zxid(1, 3), 1));
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::ReadLog { .. })),
+        "{out:?}"
+    );
+    assert_eq!(out[1], send(10, Bare::diff(make_zxid(1, 5))));
 }
 
 #[test]

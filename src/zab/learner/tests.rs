@@ -10,6 +10,7 @@ const CONFIG: ZabConfig = ZabConfig {
     init_limit: 10,
     sync_limit: 5,
     commit_log_count: 8,
+    log_sync: false,
     #[cfg(feature = "zab-canary")]
     canary: crate::zab::history::Canary::None,
 };
