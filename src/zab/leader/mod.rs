@@ -27,12 +27,13 @@
 //! - `StartZkServer`, `LeaderTurnToBroadcast`: `Leader::start_zk_server`.
 //! - `LeaderProcessRequest`: [`Input::Propose`] → `Leader::propose`.
 //! - `LeaderProcessACK`: `Leader::process_ack` and `Leader::try_to_commit`.
+//! - (Java only) `LearnerHandler.ping`'s `SyncLimitCheck`: `SyncLimitCheck`, checked at
+//!   each tick of broadcast.
 //!
 //! Never here: sockets, the SNAP body's bytes, sessions and forwarded REQUESTs,
 //! REVALIDATE, SYNC, reconfiguration, `forceSnapshotSync`, reading the on-disk log for a
 //! learner below the in-memory window ([`Action::ReadLog`]: the driver reads, the
-//! machine decides), the per-learner "oldest unacked proposal" check, and the
-//! concurrent-snapshot-sync throttle.
+//! machine decides), and the concurrent-snapshot-sync throttle.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -160,6 +161,42 @@ struct Handler {
     last_heard_ms: u64,
     /// `tickOfNextAckDeadline`: the learner counts as synced until then.
     synced_until_ms: u64,
+    /// Its proposals in broadcast not yet acked, as Java tracks them.
+    sync_check: SyncLimitCheck,
+}
+
+/// `LearnerHandler.SyncLimitCheck`: the oldest PROPOSAL sent to a follower in broadcast
+/// that it has not acked, and the newest one sent since. At each ping a follower whose
+/// oldest is `syncLimit` ticks old is closed, even while it answers pings: its log has
+/// stopped. Java keeps these two slots only (when the oldest is acked the newest takes
+/// its place, skipping those between), and so does this, to close exactly when it does.
+#[derive(Debug, Clone, Default)]
+struct SyncLimitCheck {
+    current: Option<(Zxid, u64)>,
+    next: Option<(Zxid, u64)>,
+}
+
+impl SyncLimitCheck {
+    fn proposed(&mut self, zxid: Zxid, now: u64) {
+        if self.current.is_none() {
+            self.current = Some((zxid, now));
+        } else {
+            self.next = Some((zxid, now));
+        }
+    }
+
+    fn acked(&mut self, zxid: Zxid) {
+        if self.current.is_some_and(|(z, _)| z == zxid) {
+            self.current = self.next.take();
+        } else if self.next.is_some_and(|(z, _)| z == zxid) {
+            self.next = None;
+        }
+    }
+
+    fn within(&self, now: u64, limit_ms: u64) -> bool {
+        self.current
+            .is_none_or(|(_, sent)| now.saturating_sub(sent) < limit_ms)
+    }
 }
 
 impl Handler {
@@ -326,6 +363,7 @@ impl Leader {
                         synced_until_ms: now_ms
                             + self.config.init_limit_ms()
                             + self.config.sync_limit_ms(),
+                        sync_check: SyncLimitCheck::default(),
                     },
                 );
             }
@@ -334,7 +372,7 @@ impl Leader {
                 self.handlers.remove(&conn);
             }
             Input::Persisted { through } => self.persisted(through, out),
-            Input::Propose { data } => self.propose(data, out),
+            Input::Propose { data } => self.propose(data, now_ms, out),
             Input::Tick => self.tick(now_ms, out),
             Input::LogRead { conn, txns } => self.log_read(conn, &txns, out),
         }
@@ -708,9 +746,12 @@ impl Leader {
     }
 
     fn process_in_broadcast(&mut self, conn: ConnId, p: &QuorumPacket, out: &mut Vec<Action>) {
-        let Some(h) = self.handlers.get(&conn) else {
+        let Some(h) = self.handlers.get_mut(&conn) else {
             return;
         };
+        if p.kind == PacketType::Ack {
+            h.sync_check.acked(p.zxid);
+        }
         match p.kind {
             PacketType::Ack if h.participant(&self.quorum) => {
                 let sid = h.sid;
@@ -729,7 +770,7 @@ impl Leader {
 
     /// `LeaderProcessRequest`: the next zxid of the epoch, unless its counter would
     /// roll over, which forces a new epoch.
-    fn propose(&mut self, data: Bytes, out: &mut Vec<Action>) {
+    fn propose(&mut self, data: Bytes, now: u64, out: &mut Vec<Action>) {
         if self.phase != Phase::Broadcast {
             return;
         }
@@ -747,8 +788,11 @@ impl Leader {
             data: data.clone(),
         }));
         let packet = QuorumPacket::with_data(PacketType::Proposal, zxid, data.clone());
-        for (&conn, h) in &self.handlers {
+        for (&conn, h) in self.handlers.iter_mut() {
             if h.forwarding() && h.follower() {
+                if h.stage == Stage::Broadcast {
+                    h.sync_check.proposed(zxid, now);
+                }
                 out.push(Action::Send {
                     conn,
                     packet: packet.clone(),
@@ -869,6 +913,22 @@ impl Leader {
             if !self.quorum.contains_quorum(&synced) {
                 return self.go_looking(
                     format!("not sufficient followers synced, only synced with sids: {synced:?}"),
+                    out,
+                );
+            }
+            // `LearnerHandler.ping`: a follower that has not acked a proposal for
+            // `syncLimit` ticks is closed instead.
+            let limit = self.config.sync_limit_ms();
+            let stalled: Vec<ConnId> = self
+                .handlers
+                .iter()
+                .filter(|(_, h)| h.stage == Stage::Broadcast && !h.sync_check.within(now, limit))
+                .map(|(&c, _)| c)
+                .collect();
+            for conn in stalled {
+                self.close(
+                    conn,
+                    "transaction timeout: a proposal unacked for syncLimit".into(),
                     out,
                 );
             }

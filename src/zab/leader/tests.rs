@@ -680,6 +680,76 @@ fn broadcast_ticks_ping_and_give_up_without_a_synced_quorum() {
 }
 
 #[test]
+fn a_follower_that_answers_pings_but_acks_no_proposal_is_closed_after_sync_limit() {
+    let at = |l: &mut Leader, now: u64, input: Input| {
+        let mut out = Vec::new();
+        l.step(input, now, &mut out);
+        out
+    };
+    let ping_reply = |l: &mut Leader, now: u64| {
+        at(
+            l,
+            now,
+            Input::Received {
+                conn: 10,
+                packet: Ping::reply(&Ping::packet(0), &[]),
+            },
+        )
+    };
+    let mut l = broadcasting();
+    at(
+        &mut l,
+        200,
+        Input::Propose {
+            data: Bytes::from_static(b"p1"),
+        },
+    );
+    // It answers every ping, so it is never silent; but the PROPOSAL of time 200 stays
+    // unacked: closed at the first ping syncLimit (500 ms) after it.
+    for now in [300, 500, 650] {
+        assert_eq!(ping_reply(&mut l, now), vec![]);
+        let out = at(&mut l, now, Input::Tick);
+        assert!(
+            !out.iter().any(|a| matches!(a, Action::Close { .. })),
+            "{now}: {out:?}"
+        );
+    }
+    assert_eq!(ping_reply(&mut l, 700), vec![]);
+    let out = at(&mut l, 700, Input::Tick);
+    assert_eq!(
+        out[0],
+        Action::Close {
+            conn: 10,
+            reason: "transaction timeout: a proposal unacked for syncLimit".into()
+        }
+    );
+
+    // The same follower acking its proposal stays.
+    let mut l = broadcasting();
+    at(
+        &mut l,
+        200,
+        Input::Propose {
+            data: Bytes::from_static(b"p1"),
+        },
+    );
+    at(
+        &mut l,
+        300,
+        Input::Received {
+            conn: 10,
+            packet: Bare::ack(make_zxid(2, 1)),
+        },
+    );
+    assert_eq!(ping_reply(&mut l, 700), vec![]);
+    let out = at(&mut l, 700, Input::Tick);
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Close { .. })),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn discovery_phases_time_out_after_init_limit() {
     let mut l = leader(3);
     let mut out = Vec::new();
