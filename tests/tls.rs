@@ -7,6 +7,7 @@
 //! Needs `openssl`, `python3` and a JDK's `keytool` on the PATH.
 
 mod common;
+mod zk38;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -848,4 +849,46 @@ fn the_load_generator_speaks_tls_to_the_secure_port() {
     );
     assert!(stdout.contains("\"errors\":{}"), "{stdout}");
     assert!(!stdout.contains("\"ops\":0,"), "{stdout}");
+}
+
+/// create with an `x509` ACL on a plaintext connection: its error code.
+fn create_x509_acl_err(addr: &str, path: &str) -> i32 {
+    let mut s = raw_connect(addr);
+    let body = Jute::new()
+        .string(path)
+        .buffer(b"v")
+        .acls(&[(31, "x509", CLIENT_ONE_DN)])
+        .int(0)
+        .into_vec();
+    request(&mut s, 1, common::op::CREATE, &body)
+        .expect("create")
+        .err
+}
+
+#[test]
+fn an_x509_acl_is_invalid_without_tls_or_the_x509_provider_as_in_zookeeper() {
+    const PROVIDER: &str =
+        "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n";
+    let plain = Server::start("");
+    assert_eq!(create_x509_acl_err(&plain.addr(), "/x"), -114, "INVALIDACL");
+    let with = Server::start(PROVIDER);
+    assert_eq!(create_x509_acl_err(&with.addr(), "/x"), 0);
+    // With TLS served the provider is registered by itself (see
+    // create_and_get_over_tls_with_an_x509_acl_and_the_x509_super_user).
+    if let Some(why) = common::zk_java::java_missing() {
+        eprintln!("SKIPPED the comparison with ZooKeeper 3.8: {why}");
+        return;
+    }
+    for (extra, want) in [("", -114), (PROVIDER, 0)] {
+        let dir =
+            std::env::temp_dir().join(format!("ringkeeper-tls-zk-x509-{}", std::process::id()));
+        let zk = zk38::Zk::start(&dir, extra);
+        assert_eq!(
+            create_x509_acl_err(&zk.addr(), "/x"),
+            want,
+            "ZooKeeper 3.8 with {extra:?}"
+        );
+        drop(zk);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

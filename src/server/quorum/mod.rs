@@ -364,6 +364,7 @@ impl Quorum {
                 let ctx = PrepContext {
                     session_id: id,
                     auth_ids: &[],
+                    providers: &self.cfg.auth_providers,
                     extended_types_enabled: self.cfg.extended_types_enabled,
                     enforce_quota: self.cfg.enforce_quota,
                 };
@@ -376,6 +377,7 @@ impl Quorum {
                 let ctx = PrepContext {
                     session_id: 0,
                     auth_ids: &[],
+                    providers: &self.cfg.auth_providers,
                     extended_types_enabled: self.cfg.extended_types_enabled,
                     enforce_quota: self.cfg.enforce_quota,
                 };
@@ -408,6 +410,7 @@ impl Quorum {
         let ctx = PrepContext {
             session_id: session,
             auth_ids: auth,
+            providers: &self.cfg.auth_providers,
             extended_types_enabled: self.cfg.extended_types_enabled,
             enforce_quota: self.cfg.enforce_quota,
         };
