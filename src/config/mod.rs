@@ -138,6 +138,9 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// SASL on the client port: the JAAS login section and the `sasl` scheme's keys.
     pub sasl: SaslConfig,
+    /// `clientPort` is set: the plaintext client port is served. A zoo.cfg with only
+    /// `secureClientPort` serves TLS clients only; `client_addr` is then unused.
+    pub plaintext_port: bool,
     /// The auth schemes with a provider (ZooKeeper's `ProviderRegistry`): `ip`;
     /// `digest` unless `DigestAuthenticationProvider.enabled=false`; `x509` when TLS
     /// serves clients or by `authProvider.N`; `sasl` by `authProvider.N` only; and
@@ -543,6 +546,7 @@ impl Config {
             tls: None,
             sasl: SaslConfig::default(),
             auth_providers: AuthProviders::default(),
+            plaintext_port: true,
             commit_batch_max_txns: COMMIT_BATCH_MAX_TXNS_DEFAULT,
             spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
             commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
@@ -914,10 +918,39 @@ impl Config {
             if !saw_data_dir {
                 return Err(ConfigError::Invalid(format!("{file}: dataDir is not set")));
             }
-            if client_port.is_none() {
+            // ZooKeeper 3.8 starts without either and serves nothing, logging only
+            // "clientPort is not set" at INFO; a server no client can reach is refused
+            // here instead.
+            if client_port.is_none() && secure_port.is_none() {
                 return Err(ConfigError::Invalid(format!(
-                    "{file}: clientPort is not set"
+                    "{file}: neither clientPort nor secureClientPort is set: there is no port \
+                     to serve clients on"
                 )));
+            }
+            // A TLS-only server (`QuorumPeerConfig`: each port is optional).
+            cfg.plaintext_port = client_port.is_some();
+        }
+        // `QuorumPeerConfig.parseProperties` refuses an address without its port.
+        for (addr_key, port_key, addr, port) in [
+            (
+                "clientPortAddress",
+                "clientPort",
+                client_host.is_some(),
+                client_port.is_some(),
+            ),
+            (
+                "secureClientPortAddress",
+                "secureClientPort",
+                secure_host.is_some(),
+                secure_port.is_some(),
+            ),
+        ] {
+            if addr && !port && file.is_some() {
+                return Err(ConfigError::BadValue {
+                    file: setting_at(&settings, addr_key),
+                    key: addr_key.into(),
+                    reason: format!("{addr_key} is set but {port_key} is not set"),
+                });
             }
         }
         cfg.ensemble = check_servers(&servers, force_standalone, &mut cfg.warnings)?;
@@ -998,6 +1031,15 @@ impl Config {
         }
         cfg.set_session_timeouts(min_to, max_to)?;
         Ok(cfg)
+    }
+
+    /// The secure client port as ZooKeeper's `getSecureClientPort` reports it: -1
+    /// without one (the port bound, once the server has bound it).
+    pub fn secure_client_port(&self) -> i32 {
+        self.tls
+            .as_ref()
+            .and_then(|t| t.addr)
+            .map_or(-1, |a| i32::from(a.port()))
     }
 
     /// ZooKeeper's rule: −1 (or absent) means 2× and 20× tickTime; min must not exceed max.
