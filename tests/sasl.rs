@@ -343,6 +343,39 @@ fn allowed_failure_steps(addr: &str) -> Vec<String> {
     t
 }
 
+/// A SASL login without the sasl provider (no `authProvider.N`): the login itself
+/// succeeds, but `sasl` ACL entries are refused and `auth` has no id to expand to.
+fn no_provider_steps(addr: &str) -> Vec<String> {
+    let mut t = Vec::new();
+    let mut bob = login(addr, "bob", "bob-secret", &mut t);
+    t.push(create(&mut bob, 3, "/np-sasl", &[(CDRWA, "sasl", "bob")]));
+    t.push(create(&mut bob, 4, "/np-auth", &[(CDRWA, "auth", "")]));
+    t.push(create(
+        &mut bob,
+        5,
+        "/np-open",
+        &[(CDRWA, "world", "anyone")],
+    ));
+    t
+}
+
+/// bob makes a node only `sasl:bob` may use; alice (another SASL user) and an
+/// anonymous session try to read it.
+fn any_sasl_user_steps(addr: &str) -> Vec<String> {
+    let mut t = Vec::new();
+    let mut bob = login(addr, "bob", "bob-secret", &mut t);
+    t.push(create(&mut bob, 3, "/shared", &[(CDRWA, "sasl", "bob")]));
+    let mut alice = login(addr, "alice", "alice-secret", &mut t);
+    t.push(format!("alice {}", get(&mut alice, 3, "/shared")));
+    t.push(format!(
+        "alice {}",
+        create(&mut alice, 4, "/shared/a", &[(CDRWA, "world", "anyone")])
+    ));
+    let mut anon = raw_connect(addr);
+    t.push(format!("anonymous {}", get(&mut anon, 1, "/shared")));
+    t
+}
+
 /// A SASL request to a server with no JAAS login.
 fn no_login_steps(addr: &str) -> Vec<String> {
     let mut s = raw_connect(addr);
@@ -633,5 +666,80 @@ fn zkcli_authenticates_with_a_jaas_client_file_as_against_zookeeper() {
     }) {
         assert_eq!(zk, rk, "zkCli sees ZooKeeper 3.8 differently");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const CHALLENGE: &str = "challenge: err 0 zxid0 true body 105 token realm=\"zk-sasl-md5\",nonce=<40 chars>\",charset=utf-8,algorithm=md5-sess";
+const RESPONSE: &str = "response: err 0 zxid0 true body 44 (rspauth verified)";
+
+fn logged_in(user: &str) -> [String; 2] {
+    [format!("{user} {CHALLENGE}"), format!("{user} {RESPONSE}")]
+}
+
+#[test]
+fn without_the_sasl_provider_sasl_acls_are_invalid_as_zookeeper() {
+    let (dir, jaas, server) = start_with_jaas("noprovider", "");
+    let rk = no_provider_steps(&server.addr());
+    let mut want = logged_in("bob").to_vec();
+    want.extend(
+        [
+            "create /np-sasl: err -114",
+            "create /np-auth: err -114",
+            "create /np-open: err 0",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(rk, want, "ringkeeper");
+    if let Some(zk) = on_zookeeper("noprovider", "", Some(&jaas), no_provider_steps) {
+        assert_eq!(zk, rk, "ZooKeeper 3.8 answers differently");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // With the provider the same steps are served (the `sasl` entry, and `auth`
+    // expanded to it).
+    let (dir, _, server) = start_with_jaas("withprovider", PROVIDER);
+    let rk = no_provider_steps(&server.addr());
+    assert_eq!(
+        &rk[2..],
+        [
+            "create /np-sasl: err 0",
+            "create /np-auth: err 0",
+            "create /np-open: err 0"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn let_any_sasl_user_do_x_lets_every_sasl_user_use_that_users_nodes_as_zookeeper() {
+    let extra = format!("{PROVIDER}letAnySaslUserDoX=bob\n");
+    let (dir, jaas, server) = start_with_jaas("anyuser", &extra);
+    let rk = any_sasl_user_steps(&server.addr());
+    let mut want = logged_in("bob").to_vec();
+    want.push("create /shared: err 0".into());
+    want.extend(logged_in("alice"));
+    want.extend(
+        [
+            "alice get /shared: err 0 v",
+            "alice create /shared/a: err 0",
+            "anonymous get /shared: err -102 ",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(rk, want, "ringkeeper");
+    if let Some(zk) = on_zookeeper("anyuser", &extra, Some(&jaas), any_sasl_user_steps) {
+        assert_eq!(zk, rk, "ZooKeeper 3.8 answers differently");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // Without it alice is refused.
+    let (dir, _, server) = start_with_jaas("notanyuser", PROVIDER);
+    let rk = any_sasl_user_steps(&server.addr());
+    assert_eq!(
+        &rk[5..],
+        [
+            "alice get /shared: err -102 ",
+            "alice create /shared/a: err -102",
+            "anonymous get /shared: err -102 "
+        ]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,6 +7,7 @@
 //! Needs `openssl`, `python3` and a JDK's `keytool` on the PATH.
 
 mod common;
+mod zk38;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -848,4 +849,232 @@ fn the_load_generator_speaks_tls_to_the_secure_port() {
     );
     assert!(stdout.contains("\"errors\":{}"), "{stdout}");
     assert!(!stdout.contains("\"ops\":0,"), "{stdout}");
+}
+
+/// create with an `x509` ACL on a plaintext connection: its error code.
+fn create_x509_acl_err(addr: &str, path: &str) -> i32 {
+    let mut s = raw_connect(addr);
+    let body = Jute::new()
+        .string(path)
+        .buffer(b"v")
+        .acls(&[(31, "x509", CLIENT_ONE_DN)])
+        .int(0)
+        .into_vec();
+    request(&mut s, 1, common::op::CREATE, &body)
+        .expect("create")
+        .err
+}
+
+#[test]
+fn an_x509_acl_is_invalid_without_tls_or_the_x509_provider_as_in_zookeeper() {
+    const PROVIDER: &str =
+        "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n";
+    let plain = Server::start("");
+    assert_eq!(create_x509_acl_err(&plain.addr(), "/x"), -114, "INVALIDACL");
+    let with = Server::start(PROVIDER);
+    assert_eq!(create_x509_acl_err(&with.addr(), "/x"), 0);
+    // With TLS served the provider is registered by itself (see
+    // create_and_get_over_tls_with_an_x509_acl_and_the_x509_super_user).
+    if let Some(why) = common::zk_java::java_missing() {
+        eprintln!("SKIPPED the comparison with ZooKeeper 3.8: {why}");
+        return;
+    }
+    for (extra, want) in [("", -114), (PROVIDER, 0)] {
+        let dir =
+            std::env::temp_dir().join(format!("ringkeeper-tls-zk-x509-{}", std::process::id()));
+        let zk = zk38::Zk::start(&dir, extra);
+        assert_eq!(
+            create_x509_acl_err(&zk.addr(), "/x"),
+            want,
+            "ZooKeeper 3.8 with {extra:?}"
+        );
+        drop(zk);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A ringkeeper process on a zoo.cfg written here (not `Server`, whose zoo.cfg always
+/// has a clientPort); killed when dropped.
+struct Raw(std::process::Child);
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The answer of the AdminServer on `port` to GET `path`, head and body.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect admin");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn a_tls_only_server_serves_tls_clients_and_shows_no_client_port_as_zookeeper() {
+    let pki = pki_dir("only");
+    let (port, admin) = (free_port(), free_port());
+    let dir = pki.join("server");
+    std::fs::create_dir_all(dir.join("data")).expect("mkdir");
+    let cfg = dir.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=2000\ndataDir={}\n4lw.commands.whitelist=*\nadmin.serverAddress=127.0.0.1\n\
+             admin.serverPort={admin}\n{}",
+            dir.join("data").display(),
+            tls_cfg(&pki, port, "")
+        ),
+    )
+    .expect("zoo.cfg");
+    let log = dir.join("server.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+        .arg("server")
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(std::fs::File::create(dir.join("stdout.log")).expect("log"))
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn ringkeeper");
+    let _server = Raw(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("serving on")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not serving in 30 s: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log_text.contains("serving TLS clients only"), "{log_text}");
+    let out = py_client(
+        &pki,
+        port,
+        "one",
+        &["create:/only:tls:world".into(), "get:/only".into()],
+    );
+    assert_eq!(
+        out.get(1..),
+        Some(&["create 0".to_owned(), "get 0 tls".to_owned()][..]),
+        "{out:?}"
+    );
+    // ZooKeeper's `conf` (dumpConf): clientPort=-1 without a plaintext port, then the
+    // secure port.
+    let conf = py_client(&pki, port, "one", &["4lw:conf".into()]).join("\n");
+    assert!(
+        conf.contains("\nclientPort=-1\nsecureClientPort="),
+        "{conf}"
+    );
+    assert!(
+        conf.contains(&format!("secureClientPort={port}\n")),
+        "{conf}"
+    );
+    // The AdminServer's `configuration` (ZooKeeperServerConf): client_port -1.
+    let json = http_get(admin, "/commands/configuration");
+    assert!(json.contains("\"client_port\": -1,"), "{json}");
+    drop(_server);
+    // ZooKeeper 3.8 on the same zoo.cfg (with its Netty connection factory, which its
+    // TLS needs) serves TLS clients and answers `conf` the same way.
+    if let Some(why) = common::zk_java::java_missing() {
+        eprintln!("SKIPPED the comparison with ZooKeeper 3.8: {why}");
+        return;
+    }
+    let zk_dir = pki.join("zk");
+    std::fs::create_dir_all(zk_dir.join("data")).expect("mkdir");
+    let zk_port = free_port();
+    let zk_cfg = zk_dir.join("zoo.cfg");
+    std::fs::write(
+        &zk_cfg,
+        format!(
+            "tickTime=2000\ndataDir={}\n4lw.commands.whitelist=*\nadmin.enableServer=false\n\
+             serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n{}",
+            zk_dir.join("data").display(),
+            tls_cfg(&pki, zk_port, "")
+        ),
+    )
+    .expect("zoo.cfg");
+    let zk = common::zk_java::quorum_peer_main(&zk_dir, &zk_cfg, &["-Xmx256m"])
+        .expect("ZooKeeper's command")
+        .spawn()
+        .expect("spawn java");
+    let _zk = Raw(zk);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", zk_port)).is_err() {
+        assert!(Instant::now() < deadline, "ZooKeeper not listening in 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = loop {
+        let out = py_client(
+            &pki,
+            zk_port,
+            "one",
+            &["create:/only:tls:world".into(), "get:/only".into()],
+        );
+        if out.len() == 3 || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(
+        out.get(1..),
+        Some(&["create 0".to_owned(), "get 0 tls".to_owned()][..]),
+        "ZooKeeper: {out:?}"
+    );
+    let conf = py_client(&pki, zk_port, "one", &["4lw:conf".into()]).join("\n");
+    assert!(
+        conf.contains("\nclientPort=-1\nsecureClientPort="),
+        "ZooKeeper: {conf}"
+    );
+    assert!(
+        conf.contains(&format!("secureClientPort={zk_port}\n")),
+        "ZooKeeper: {conf}"
+    );
+}
+
+#[test]
+fn neither_client_port_nor_secure_client_port_is_a_start_error() {
+    let dir = std::env::temp_dir().join(format!("ringkeeper-tls-noport-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data")).expect("mkdir");
+    let cfg = dir.join("zoo.cfg");
+    for (text, want) in [
+        ("", "neither clientPort nor secureClientPort is set"),
+        (
+            "clientPortAddress=127.0.0.1\nsecureClientPort=1\n",
+            "clientPortAddress is set but clientPort is not set",
+        ),
+        (
+            "secureClientPortAddress=127.0.0.1\nclientPort=1\n",
+            "secureClientPortAddress is set but secureClientPort is not set",
+        ),
+    ] {
+        std::fs::write(
+            &cfg,
+            format!("dataDir={}\n{text}", dir.join("data").display()),
+        )
+        .expect("cfg");
+        let out = Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+            .arg("server")
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .expect("run ringkeeper");
+        assert!(!out.status.success(), "started with {text:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{text:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

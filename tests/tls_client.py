@@ -4,6 +4,8 @@ a TLS stack and a protocol encoder nobody on the team wrote.
 usage: tls_client.py HOST PORT CA_PEM CERT_PEM|- KEY_PEM|- [STEP ...]
 STEP: create:PATH:DATA:ACL (ACL is world or x509=<DN>) | get:PATH | servercert |
       waitfile:PATH (waits, up to 60 s, until PATH exists)
+A single STEP 4lw:WORD sends that four-letter word instead of a session and prints
+the answer after `4lw`.
 Prints one line per step: `connected <tls version>`, `create <err>`, `get <err> <data>`,
 `servercert <the server certificate's CN>`, `waitfile <found|timeout>`;
 a failed handshake prints `handshake-failed <reason>`, a closed connection `closed`.
@@ -51,6 +53,17 @@ def main():
     raw = socket.create_connection((host, int(port)), timeout=10)
     try:
         sock = ctx.wrap_socket(raw)
+        if sys.argv[6:7] and sys.argv[6].startswith("4lw:"):
+            sock.sendall(sys.argv[6][4:].encode())
+            out = b""
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+            print("4lw")
+            print(out.decode(), flush=True)
+            return
         body = struct.pack(">iqiq", 0, 0, 30000, 0) + struct.pack(">i", 16) + b"\0" * 16 + b"\0"
         sock.sendall(frame(body))
         read_frame(sock)

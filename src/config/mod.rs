@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::tree::AuthProviders;
+
 /// A configuration that cannot be used; the server refuses to start with this message.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -140,6 +142,14 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// SASL on the client port: the JAAS login section and the `sasl` scheme's keys.
     pub sasl: SaslConfig,
+    /// `clientPort` is set: the plaintext client port is served. A zoo.cfg with only
+    /// `secureClientPort` serves TLS clients only; `client_addr` is then unused.
+    pub plaintext_port: bool,
+    /// The auth schemes with a provider (ZooKeeper's `ProviderRegistry`): `ip`;
+    /// `digest` unless `DigestAuthenticationProvider.enabled=false`; `x509` when TLS
+    /// serves clients or by `authProvider.N`; `sasl` by `authProvider.N` only; and
+    /// `letAnySaslUserDoX`.
+    pub auth_providers: AuthProviders,
     /// The configuration file's text as read (the AdminServer's
     /// `initial_configuration`); empty without a file.
     pub initial_config: String,
@@ -233,6 +243,9 @@ pub struct SaslLogin {
 
 /// ZooKeeper's SASL provider class (`authProvider.N`).
 pub const SASL_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
+/// ZooKeeper's x509 provider class (`authProvider.N`, registered by itself when TLS
+/// serves clients).
+pub const X509_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.X509AuthenticationProvider";
 /// The system property naming the JAAS file; ringkeeper reads it as a key too.
 pub const JAAS_KEY: &str = "java.security.auth.login.config";
 /// ZooKeeper's default server login section (`zookeeper.sasl.serverconfig`).
@@ -334,10 +347,6 @@ pub const SNAPSHOT_SIZE_FACTOR_DEFAULT: f64 = 0.33;
 /// present gets a WARN at start, so nobody believes a setting took effect that did not.
 const NOT_HONOURED: &[(&str, &str)] = &[
     (
-        "letAnySaslUserDoX",
-        "a sasl ACL entry matches its own user (and the SASL user super) only",
-    ),
-    (
         "security.auth_to_local",
         "DIGEST-MD5 user names are not mapped through Kerberos rules",
     ),
@@ -394,7 +403,8 @@ const NOT_HONOURED: &[(&str, &str)] = &[
 ];
 const ENSEMBLE_ONLY: &str = "an ensemble setting ringkeeper does not implement yet";
 const NO_TLS: &str = "only the client port's TLS keys are read (ssl.keyStore.*, \
-     ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites)";
+     ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites, \
+     ssl.authProvider)";
 
 /// Key prefixes accepted the same way (each key present gets the warning).
 const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
@@ -404,12 +414,19 @@ const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
          snapshot or restore)",
     ),
     ("ssl.", NO_TLS),
-    ("authProvider.", "only the built-in auth schemes (digest, ip, world, super, x509) and \
-      org.apache.zookeeper.server.auth.SASLAuthenticationProvider exist; no other provider class is loaded"),
+    (
+        "authProvider.",
+        "only the built-in auth schemes (digest, ip, world, super) and \
+      ZooKeeper's SASLAuthenticationProvider and X509AuthenticationProvider exist; no other \
+      provider class is loaded",
+    ),
     ("quorum.auth.", ENSEMBLE_ONLY),
     ("group.", ENSEMBLE_ONLY),
     ("weight.", ENSEMBLE_ONLY),
-    ("sasl.", "only sasl.serverconfig is read (SASL DIGEST-MD5 on the client port)"),
+    (
+        "sasl.",
+        "only sasl.serverconfig is read (SASL DIGEST-MD5 on the client port)",
+    ),
     (
         "kerberos.",
         "GSSAPI/Kerberos is not implemented, and DIGEST-MD5 user names are not mapped \
@@ -536,6 +553,8 @@ impl Config {
             initial_config: String::new(),
             tls: None,
             sasl: SaslConfig::default(),
+            auth_providers: AuthProviders::default(),
+            plaintext_port: true,
             commit_batch_max_txns: COMMIT_BATCH_MAX_TXNS_DEFAULT,
             spin_before_park_us: SPIN_BEFORE_PARK_US_DEFAULT,
             commit_batch_max_bytes: COMMIT_BATCH_MAX_BYTES_DEFAULT,
@@ -646,6 +665,8 @@ impl Config {
         let mut tls = TlsKeys::default();
         let mut jaas_file: Option<PathBuf> = None;
         let mut jaas_section: Option<String> = None;
+        let mut x509_provider = false;
+        let mut ssl_auth_provider: Option<String> = None;
 
         for Setting { at, key, value } in &settings {
             let key = key.strip_prefix("zookeeper.").unwrap_or(key);
@@ -730,6 +751,17 @@ impl Config {
                 k if k.starts_with("authProvider.") && value == SASL_PROVIDER_CLASS => {
                     cfg.sasl.provider = true
                 }
+                k if k.starts_with("authProvider.") && value == X509_PROVIDER_CLASS => {
+                    x509_provider = true
+                }
+                // `DigestAuthenticationProvider.isEnabled`: Boolean.parseBoolean, default true.
+                "DigestAuthenticationProvider.enabled" => {
+                    cfg.auth_providers.digest = java_bool(value)
+                }
+                "letAnySaslUserDoX" => {
+                    cfg.auth_providers.let_any_sasl_user_do = Some(value.to_owned())
+                }
+                "ssl.authProvider" => ssl_auth_provider = Some(value.to_owned()),
                 // `isSaslSuperUser`: `zookeeper.superUser` and any `zookeeper.superUser.*`.
                 k if k == "superUser" || k.starts_with("superUser.") => {
                     cfg.sasl.super_users.push(value.to_owned())
@@ -908,19 +940,52 @@ impl Config {
             if !saw_data_dir {
                 return Err(ConfigError::Invalid(format!("{file}: dataDir is not set")));
             }
-            if client_port.is_none() {
+            // ZooKeeper 3.8 starts without either and serves nothing, logging only
+            // "clientPort is not set" at INFO; a server no client can reach is refused
+            // here instead.
+            if client_port.is_none() && secure_port.is_none() {
                 return Err(ConfigError::Invalid(format!(
-                    "{file}: clientPort is not set"
+                    "{file}: neither clientPort nor secureClientPort is set: there is no port \
+                     to serve clients on"
                 )));
+            }
+            // A TLS-only server (`QuorumPeerConfig`: each port is optional).
+            cfg.plaintext_port = client_port.is_some();
+        }
+        // `QuorumPeerConfig.parseProperties` refuses an address without its port.
+        for (addr_key, port_key, addr, port) in [
+            (
+                "clientPortAddress",
+                "clientPort",
+                client_host.is_some(),
+                client_port.is_some(),
+            ),
+            (
+                "secureClientPortAddress",
+                "secureClientPort",
+                secure_host.is_some(),
+                secure_port.is_some(),
+            ),
+        ] {
+            if addr && !port && file.is_some() {
+                return Err(ConfigError::BadValue {
+                    file: setting_at(&settings, addr_key),
+                    key: addr_key.into(),
+                    reason: format!("{addr_key} is set but {port_key} is not set"),
+                });
             }
         }
         cfg.ensemble = check_servers(&servers, force_standalone, &mut cfg.warnings)?;
+        let serves_tls = secure_port.is_some() || tls.port_unification;
+        cfg.auth_providers.sasl = cfg.sasl.provider;
+        cfg.auth_providers.x509 = x509_provider
+            || (serves_tls && ssl_auth_provider_is_x509(&settings, ssl_auth_provider)?);
         cfg.enforce_auth_schemes = enforce_auth_config(
             &settings,
             enforce_auth,
             enforce_auth_schemes,
             require_sasl,
-            cfg.sasl.provider,
+            &cfg.auth_providers,
         )?;
         cfg.sasl.login = sasl_login(&settings, jaas_file, jaas_section, &mut cfg.warnings)?;
         let ip = match client_host {
@@ -990,6 +1055,15 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The secure client port as ZooKeeper's `getSecureClientPort` reports it: -1
+    /// without one (the port bound, once the server has bound it).
+    pub fn secure_client_port(&self) -> i32 {
+        self.tls
+            .as_ref()
+            .and_then(|t| t.addr)
+            .map_or(-1, |a| i32::from(a.port()))
+    }
+
     /// ZooKeeper's rule: −1 (or absent) means 2× and 20× tickTime; min must not exceed max.
     fn set_session_timeouts(
         &mut self,
@@ -1010,21 +1084,40 @@ impl Config {
     }
 }
 
-/// The auth schemes a server always has a provider for (ZooKeeper's `ProviderRegistry`
-/// without `authProvider.N` classes: `ip` and `digest`); `sasl` needs its provider.
-pub const AUTH_PROVIDER_SCHEMES: &[&str] = &["ip", "digest"];
+/// `QuorumPeerConfig.configureSSLAuth` and `NettyServerCnxnFactory.initSSL`: TLS
+/// clients are authenticated by the provider `ssl.authProvider` names (default `x509`),
+/// which registers itself when it is `x509`. Any other name needs a provider class of
+/// that scheme, which ringkeeper cannot load: the server does not start, as ZooKeeper
+/// does not without one. Returns whether the x509 provider is registered.
+fn ssl_auth_provider_is_x509(
+    settings: &[Setting],
+    name: Option<String>,
+) -> Result<bool, ConfigError> {
+    match name.as_deref() {
+        None | Some("x509") => Ok(true),
+        Some(other) => Err(ConfigError::BadValue {
+            file: setting_at(settings, "ssl.authProvider"),
+            key: "ssl.authProvider".into(),
+            reason: format!(
+                "no auth provider for the SSL authentication scheme '{other}': only x509 \
+                 ({X509_PROVIDER_CLASS}) authenticates TLS clients here"
+            ),
+        }),
+    }
+}
 
 /// `AuthenticationHelper`'s rules: `sessionRequireClientSASLAuth=true` means
 /// enforcement with the scheme `sasl` whatever the other two keys say; enforcement
-/// needs at least one scheme, and every scheme needs a provider, else the server does
-/// not start: `sasl` has one only with `authProvider.N=...SASLAuthenticationProvider`
-/// (`sasl_provider`), as in ZooKeeper.
+/// needs at least one scheme, and every scheme needs a registered provider, else the
+/// server does not start: `sasl` has one only with
+/// `authProvider.N=...SASLAuthenticationProvider`, `x509` only with TLS (or its
+/// `authProvider.N`), as in ZooKeeper.
 fn enforce_auth_config(
     settings: &[Setting],
     enabled: bool,
     schemes: Vec<String>,
     require_sasl: bool,
-    sasl_provider: bool,
+    providers: &AuthProviders,
 ) -> Result<Option<Vec<String>>, ConfigError> {
     let (enabled, schemes, key) = if require_sasl {
         (
@@ -1049,17 +1142,17 @@ fn enforce_auth_config(
         ));
     }
     for s in &schemes {
-        if s == "sasl" && !sasl_provider {
+        if s == "sasl" && !providers.sasl {
             return Err(bad(format!(
                 "authentication scheme sasl is not available: it needs \
                  authProvider.1={SASL_PROVIDER_CLASS}"
             )));
         }
-        if s != "sasl" && !AUTH_PROVIDER_SCHEMES.contains(&s.as_str()) {
+        if s != "sasl" && !providers.has(s) {
             return Err(bad(format!(
-                "authentication scheme {s:?} is not available (there are: {}, and sasl with \
-                 its authProvider)",
-                AUTH_PROVIDER_SCHEMES.join(", ")
+                "authentication scheme {s:?} is not available (there are: {}; sasl with its \
+                 authProvider, x509 with TLS)",
+                providers.schemes().join(", ")
             )));
         }
     }
@@ -1401,6 +1494,52 @@ mod tests {
     }
 
     #[test]
+    fn auth_providers_are_registered_as_zookeeper_registers_them() {
+        let base = "dataDir=/d\nclientPort=1\n";
+        let parse = |extra: &str| Config::parse(&format!("{base}{extra}"), "zoo.cfg");
+        let schemes = |extra: &str| parse(extra).expect("parses").auth_providers.schemes();
+        assert_eq!(schemes(""), ["ip", "digest"]);
+        assert_eq!(
+            schemes(&format!("authProvider.1={SASL_PROVIDER_CLASS}\n")),
+            ["ip", "digest", "sasl"]
+        );
+        // The `zookeeper.` system property form is the same key.
+        assert_eq!(
+            schemes(&format!("zookeeper.authProvider.x={SASL_PROVIDER_CLASS}\n")),
+            ["ip", "digest", "sasl"]
+        );
+        assert_eq!(
+            schemes(&format!("authProvider.x509={X509_PROVIDER_CLASS}\n")),
+            ["ip", "digest", "x509"]
+        );
+        // TLS serving clients registers x509 (configureSSLAuth).
+        assert_eq!(schemes("secureClientPort=2\n"), ["ip", "digest", "x509"]);
+        assert_eq!(
+            schemes("secureClientPort=2\nssl.authProvider=x509\n"),
+            ["ip", "digest", "x509"]
+        );
+        assert_eq!(
+            schemes("client.portUnification=true\n"),
+            ["ip", "digest", "x509"]
+        );
+        assert_eq!(
+            schemes("DigestAuthenticationProvider.enabled=false\nauthProvider.1=com.example.X\n"),
+            ["ip"]
+        );
+        let e = parse("secureClientPort=2\nssl.authProvider=foo\n").expect_err("no provider");
+        assert!(
+            e.to_string().contains("SSL authentication scheme 'foo'"),
+            "{e}"
+        );
+        // Enforcement may require x509 once TLS registers it.
+        let enforce = "enforce.auth.enabled=true\nenforce.auth.schemes=x509\n";
+        let cfg = parse(&format!("secureClientPort=2\n{enforce}")).expect("parses");
+        assert_eq!(cfg.enforce_auth_schemes, Some(vec!["x509".to_owned()]));
+        let e = parse(enforce).expect_err("no x509 provider");
+        assert!(e.to_string().contains("\"x509\" is not available"), "{e}");
+    }
+
+    #[test]
     fn sasl_login_from_the_jaas_file_as_zookeeper_finds_it() {
         let dir = std::env::temp_dir().join(format!("rk-cfg-jaas-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
@@ -1419,9 +1558,12 @@ mod tests {
         assert_eq!(cfg.sasl, SaslConfig::default());
         let cfg = parse("zookeeper.letAnySaslUserDoX=x\nkerberos.removeRealmFromPrincipal=true\n")
             .expect("parses");
-        assert!(cfg.warnings[0].contains("letAnySaslUserDoX is read but not honoured"));
+        assert_eq!(
+            cfg.auth_providers.let_any_sasl_user_do.as_deref(),
+            Some("x")
+        );
         assert!(
-            cfg.warnings[1].contains("change nothing"),
+            cfg.warnings[0].contains("change nothing"),
             "{:?}",
             cfg.warnings
         );

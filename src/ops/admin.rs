@@ -87,7 +87,13 @@ pub async fn run(core: &Rc<Core>, name: &str) -> Map<String, Value> {
         "connection_stat_reset" => report::reset_connections(core).await,
         "configuration" => {
             let c = &core.cfg;
-            m.insert("client_port".into(), json!(c.client_addr.port()));
+            // ZooKeeperServerConf: -1 without a plaintext port.
+            let port = if c.plaintext_port {
+                i32::from(c.client_addr.port())
+            } else {
+                -1
+            };
+            m.insert("client_port".into(), json!(port));
             m.insert("data_dir".into(), json!(c.data_dir.display().to_string()));
             m.insert(
                 "data_log_dir".into(),

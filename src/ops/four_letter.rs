@@ -129,9 +129,14 @@ fn mntr(core: &Rc<Core>) -> String {
 fn conf(core: &Rc<Core>) -> String {
     let c = &core.cfg;
     let mut s = String::new();
-    let _ = writeln!(s, "clientPort={}", c.client_addr.port());
-    let _ = writeln!(s, "clientPortAddress={}", c.client_addr.ip());
-    let _ = writeln!(s, "secureClientPort=-1");
+    // ZooKeeper's dumpConf: each port, or -1 when it is not served.
+    if c.plaintext_port {
+        let _ = writeln!(s, "clientPort={}", c.client_addr.port());
+        let _ = writeln!(s, "clientPortAddress={}", c.client_addr.ip());
+    } else {
+        let _ = writeln!(s, "clientPort=-1");
+    }
+    let _ = writeln!(s, "secureClientPort={}", c.secure_client_port());
     let _ = writeln!(s, "dataDir={}", c.data_dir.display());
     let _ = writeln!(s, "dataLogDir={}", c.data_log_dir.display());
     let _ = writeln!(s, "tickTime={}", c.tick_time_ms);

@@ -22,10 +22,11 @@ use std::time::Duration;
 
 use super::tls::TlsContext;
 
-/// A session core's client listeners: the plaintext port's, and the secure port's
-/// with its TLS configuration when `secureClientPort` is set.
+/// A session core's client listeners: the plaintext port's when `clientPort` is set,
+/// and the secure port's with its TLS configuration when `secureClientPort` is set
+/// (at least one of them).
 pub struct ClientListener {
-    pub plain: TcpListener,
+    pub plain: Option<TcpListener>,
     /// `client.portUnification`: the plaintext port's connections may speak TLS.
     pub unified: Option<Arc<TlsContext>>,
     pub secure: Option<(TcpListener, Arc<TlsContext>)>,
@@ -41,7 +42,7 @@ pub enum Accepted {
 
 /// A session core's acceptors: one thread per listening socket.
 pub struct ClientAcceptor {
-    plain: Acceptor,
+    plain: Option<Acceptor>,
     unified: Option<Arc<TlsContext>>,
     secure: Option<(Acceptor, Arc<TlsContext>)>,
 }
@@ -49,7 +50,10 @@ pub struct ClientAcceptor {
 impl ClientAcceptor {
     /// Starts the accepting threads for session core `idx`.
     pub fn spawn(idx: usize, listener: ClientListener) -> std::io::Result<ClientAcceptor> {
-        let plain = Acceptor::spawn(idx, listener.plain)?;
+        let plain = match listener.plain {
+            None => None,
+            Some(l) => Some(Acceptor::spawn(idx, l)?),
+        };
         let secure = match listener.secure {
             None => None,
             Some((l, tls)) => Some((
@@ -69,31 +73,40 @@ impl ClientAcceptor {
     }
 
     /// The next connection from either port; `None` once the plaintext port's thread
-    /// has ended (a secure port's end alone is logged and the plaintext port goes on).
+    /// has ended (a secure port's end alone is logged and the plaintext port goes on),
+    /// or, on a TLS-only server, the secure port's.
     pub async fn next(&mut self) -> Option<Accepted> {
         let unified = &self.unified;
         let plain_port = |s| match unified {
             None => Accepted::Plain(s),
             Some(tls) => Accepted::Either(s, tls.clone()),
         };
-        let Some((secure, tls)) = self.secure.as_mut() else {
-            return self.plain.next().await.map(plain_port);
-        };
-        let plain = async { self.plain.next().await.map(plain_port) };
-        let tls_conn = async {
-            match secure.next().await {
-                Some(s) => Some(Accepted::Tls(s, tls.clone())),
-                None => {
-                    tracing::error!("the secure client port's acceptor thread ended");
-                    std::future::pending().await
-                }
+        match (self.plain.as_mut(), self.secure.as_mut()) {
+            (None, None) => None,
+            (Some(plain), None) => plain.next().await.map(plain_port),
+            (None, Some((secure, tls))) => {
+                secure.next().await.map(|s| Accepted::Tls(s, tls.clone()))
             }
-        };
-        futures_lite::future::or(plain, tls_conn).await
+            (Some(plain), Some((secure, tls))) => {
+                let plain = async { plain.next().await.map(plain_port) };
+                let tls_conn = async {
+                    match secure.next().await {
+                        Some(s) => Some(Accepted::Tls(s, tls.clone())),
+                        None => {
+                            tracing::error!("the secure client port's acceptor thread ended");
+                            std::future::pending().await
+                        }
+                    }
+                };
+                futures_lite::future::or(plain, tls_conn).await
+            }
+        }
     }
 
     pub fn stop(&self) {
-        self.plain.stop();
+        if let Some(p) = &self.plain {
+            p.stop();
+        }
         if let Some((s, _)) = &self.secure {
             s.stop();
         }

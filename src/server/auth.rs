@@ -30,7 +30,9 @@ pub fn handle(
     auth: &AuthPacket,
 ) -> Result<(), String> {
     let ok = match auth.scheme.as_str() {
-        "digest" => {
+        // Without its provider (`DigestAuthenticationProvider.enabled=false`) digest
+        // is an unknown scheme, as in ZooKeeper.
+        "digest" if core.cfg.auth_providers.digest => {
             let user_pw = String::from_utf8_lossy(&auth.auth);
             let digest = digest_of(&user_pw);
             if core.cfg.super_digest.as_deref() == Some(digest.as_str()) {

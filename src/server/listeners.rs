@@ -25,7 +25,8 @@ const PORT_RELEASE_WAIT: Duration = Duration::from_secs(10);
 
 /// Every socket the server listens on.
 pub struct Listeners {
-    /// One per session core, bound to `client_addr`.
+    /// One per session core, bound to `client_addr`; empty on a TLS-only server
+    /// (no `clientPort`).
     pub client: Vec<TcpListener>,
     /// The client address with the port actually bound.
     pub client_addr: SocketAddr,
@@ -43,7 +44,11 @@ impl Listeners {
     pub fn bind(cfg: &Config) -> Result<Listeners, ServerError> {
         let backlog = cfg.listen_backlog.unwrap_or(LISTEN_BACKLOG_DEFAULT);
         let n = cfg.session_cores.max(1);
-        let (client, addr) = bind_group(cfg.client_addr, n, backlog, "the client port")?;
+        let (client, addr) = if cfg.plaintext_port {
+            bind_group(cfg.client_addr, n, backlog, "the client port")?
+        } else {
+            (Vec::new(), cfg.client_addr)
+        };
         let (secure, secure_addr) = match cfg.tls.as_ref().and_then(|t| t.addr) {
             None => (Vec::new(), None),
             Some(addr) => {

@@ -129,7 +129,9 @@ pub fn run(
         t.addr = Some(a);
         tracing::info!("serving TLS on the secure client port {a}");
     }
-    if cfg.tls.as_ref().is_some_and(|t| t.port_unification) {
+    if !cfg.plaintext_port {
+        tracing::info!("clientPort is not set: serving TLS clients only");
+    } else if cfg.tls.as_ref().is_some_and(|t| t.port_unification) {
         tracing::info!(
             "client.portUnification: the client port {} takes TLS and plaintext clients",
             cfg.client_addr
@@ -297,9 +299,14 @@ pub fn run(
             last_zxid,
             stats: stats.clone(),
             listener: acceptor::ClientListener {
-                plain: client_listeners
-                    .next()
-                    .ok_or_else(|| ServerError::Executor("a listener per session core".into()))?,
+                // None on a TLS-only server (no clientPort).
+                plain: if cfg.plaintext_port {
+                    Some(client_listeners.next().ok_or_else(|| {
+                        ServerError::Executor("a listener per session core".into())
+                    })?)
+                } else {
+                    None
+                },
                 unified: tls_config
                     .as_ref()
                     .filter(|_| cfg.tls.as_ref().is_some_and(|t| t.port_unification))
@@ -355,10 +362,13 @@ pub fn run(
         };
         return Err(ServerError::Executor(why));
     }
+    let serving_on = match cfg.tls.as_ref().and_then(|t| t.addr) {
+        Some(secure) if !cfg.plaintext_port => secure,
+        _ => cfg.client_addr,
+    };
     tracing::info!(
-        "ringkeeper {} serving on {} with {n} session core(s) and {}",
+        "ringkeeper {} serving on {serving_on} with {n} session core(s) and {}",
         env!("CARGO_PKG_VERSION"),
-        cfg.client_addr,
         if cfg.quorum_shared() {
             "the quorum task on session core 0"
         } else {

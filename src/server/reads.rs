@@ -14,7 +14,9 @@ use crate::proto::{
     GetEphemeralsResponse, Id, MultiOp, MultiResponse, NodeData, OpCode, OpResult, Request,
     WatcherEvent, WhoAmIResponse,
 };
-use crate::tree::{check_acl, mask_digests_for_get_acl as mask_digests, Node, TreeVersion};
+use crate::tree::{
+    check_acl, mask_digests_for_get_acl as mask_digests, AuthProviders, Node, TreeVersion,
+};
 use crate::watch::{AddWatchMode, NodeZxids, SetWatches as WatchSet, WatchEvent, WatcherType};
 
 type Answer = Result<Option<Box<dyn EncodeDyn>>, ErrorCode>;
@@ -62,9 +64,15 @@ impl Core {
             Request::GetAcl(r) => {
                 let tree = self.tree();
                 // READ or ADMIN suffices; digests are masked without ADMIN.
-                let node = readable(&tree, &r.path, perms::READ | perms::ADMIN, &auth)?;
+                let node = readable(
+                    &tree,
+                    &r.path,
+                    perms::READ | perms::ADMIN,
+                    &auth,
+                    &self.cfg.auth_providers,
+                )?;
                 let acl = node.acl();
-                let acl = if check_acl(acl, perms::ADMIN, &auth) {
+                let acl = if check_acl(acl, perms::ADMIN, &auth, &self.cfg.auth_providers) {
                     acl.to_vec()
                 } else {
                     mask_digests(acl)
@@ -76,7 +84,7 @@ impl Core {
             }
             Request::GetAllChildrenNumber(r) => {
                 let tree = self.tree();
-                readable(&tree, &r.path, perms::READ, &auth)?;
+                readable(&tree, &r.path, perms::READ, &auth, &self.cfg.auth_providers)?;
                 let total = tree.count_descendants(&r.path).unwrap_or(0);
                 Ok(Some(Box::new(GetAllChildrenNumberResponse {
                     total_number: i32::try_from(total).unwrap_or(i32::MAX),
@@ -191,7 +199,7 @@ impl Core {
     ) -> Result<GetDataResponse, ErrorCode> {
         let resp = {
             let tree = self.tree();
-            let node = readable(&tree, path, perms::READ, auth)?;
+            let node = readable(&tree, path, perms::READ, auth, &self.cfg.auth_providers)?;
             GetDataResponse {
                 data: node.data().map(NodeData::shared_bytes),
                 stat: node.stat(),
@@ -212,7 +220,7 @@ impl Core {
     ) -> Result<(Vec<String>, crate::proto::Stat), ErrorCode> {
         let out = {
             let tree = self.tree();
-            let node = readable(&tree, path, perms::READ, auth)?;
+            let node = readable(&tree, path, perms::READ, auth, &self.cfg.auth_providers)?;
             (
                 node.children().map(|s| s.to_string()).collect(),
                 node.stat(),
@@ -278,9 +286,10 @@ fn readable<'t>(
     path: &str,
     perm: i32,
     auth: &[Id],
+    providers: &AuthProviders,
 ) -> Result<&'t Node, ErrorCode> {
     let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
-    if !check_acl(node.acl(), perm, auth) {
+    if !check_acl(node.acl(), perm, auth, providers) {
         return Err(ErrorCode::NoAuth);
     }
     Ok(node)

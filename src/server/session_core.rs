@@ -435,7 +435,12 @@ impl Core {
             // names (the parent, for NodeChildrenChanged). A deleted node's ACL is gone
             // with it, so its NodeDeleted goes to every watcher.
             if let Some(node) = tree.get(&ev.path) {
-                if !check_acl(node.acl(), perms::READ, &conn.auth.borrow()) {
+                if !check_acl(
+                    node.acl(),
+                    perms::READ,
+                    &conn.auth.borrow(),
+                    &self.cfg.auth_providers,
+                ) {
                     continue;
                 }
             }

@@ -1,7 +1,8 @@
-//! ACL rules of ZooKeeper 3.9 with its built-in providers, `digest` and `ip`,
-//! `x509` (the TLS client certificate's subject, set by the server's TLS layer) and
-//! `sasl` (`SASLAuthenticationProvider`: the SASL user, set by the SASL exchange):
-//! `ZooKeeperServer.checkACL`, `PrepRequestProcessor.fixupACL`,
+//! ACL rules of ZooKeeper 3.9 with the providers a server has registered
+//! ([`AuthProviders`], ZooKeeper's `ProviderRegistry`): `ip` always, `digest` unless
+//! turned off, `x509` (the TLS client certificate's subject, set by the server's TLS
+//! layer) and `sasl` (`SASLAuthenticationProvider`: the SASL user, set by the SASL
+//! exchange) only when configured: `ZooKeeperServer.checkACL`, `PrepRequestProcessor.fixupACL`,
 //! `DigestAuthenticationProvider.generateDigest` and the digest masking of getACL in
 //! `FinalRequestProcessor`.
 //!
@@ -14,12 +15,94 @@ use sha1::{Digest, Sha1};
 use super::ip::{ip_is_valid, ip_matches};
 use crate::proto::{Acl, ErrorCode, Id};
 
+/// The auth providers a server has registered (ZooKeeper's `ProviderRegistry`): an
+/// ACL entry of a scheme without one is refused (INVALIDACL) and never grants, and an
+/// `auth` entry does not expand to its ids. `ip` always has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthProviders {
+    /// `DigestAuthenticationProvider` (on unless
+    /// `zookeeper.DigestAuthenticationProvider.enabled=false`).
+    pub digest: bool,
+    /// `X509AuthenticationProvider`: registered when TLS serves clients, or by
+    /// `authProvider.N`.
+    pub x509: bool,
+    /// `SASLAuthenticationProvider`, registered by `authProvider.N` only.
+    pub sasl: bool,
+    /// `zookeeper.letAnySaslUserDoX`: a `sasl` entry naming this user matches every
+    /// SASL-authenticated session.
+    pub let_any_sasl_user_do: Option<String>,
+}
+
+impl Default for AuthProviders {
+    /// ZooKeeper's registry without `authProvider.N` and without TLS: `ip` and `digest`.
+    fn default() -> Self {
+        AuthProviders {
+            digest: true,
+            x509: false,
+            sasl: false,
+            let_any_sasl_user_do: None,
+        }
+    }
+}
+
+impl AuthProviders {
+    /// Every provider (tests and tools that do not model a configuration).
+    pub fn all() -> Self {
+        AuthProviders {
+            digest: true,
+            x509: true,
+            sasl: true,
+            let_any_sasl_user_do: None,
+        }
+    }
+
+    /// Whether `scheme` has a provider (`world` and `super` are not providers).
+    pub fn has(&self, scheme: &str) -> bool {
+        match scheme {
+            "ip" => true,
+            "digest" => self.digest,
+            "x509" => self.x509,
+            "sasl" => self.sasl,
+            _ => false,
+        }
+    }
+
+    /// The registered schemes, for messages.
+    pub fn schemes(&self) -> Vec<&'static str> {
+        ["ip", "digest", "x509", "sasl"]
+            .into_iter()
+            .filter(|s| self.has(s))
+            .collect()
+    }
+
+    /// The provider's `matches(id, aclExpr)` for a session id and an ACL entry of
+    /// the same scheme, which has a provider.
+    fn matches(&self, scheme: &str, id: &str, acl_expr: &str) -> bool {
+        match scheme {
+            "digest" => id == acl_expr,
+            "ip" => ip_matches(id, acl_expr),
+            // `X509AuthenticationProvider.matches`: the certificate's subject DN,
+            // compared as a string (the superUser case is the `super` id).
+            "x509" => id == acl_expr,
+            // `SASLAuthenticationProvider.matches`: the same name; the SASL user named
+            // `super`, which matches every `sasl` entry; and any SASL user when the
+            // entry names the `letAnySaslUserDoX` user.
+            "sasl" => {
+                id == acl_expr
+                    || id == "super"
+                    || self.let_any_sasl_user_do.as_deref() == Some(acl_expr)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Whether `auth_ids` may do `perm` on a node with `node_acl` (`checkACL`).
 /// An empty ACL allows everything; a `super` id allows everything; an entry grants
-/// when it carries any bit of `perm` and is `world:anyone`, an equal `digest` id, or an
-/// `ip` pattern matching the session's `ip` id. Other schemes have no provider and
-/// never grant.
-pub fn check_acl(node_acl: &[Acl], perm: i32, auth_ids: &[Id]) -> bool {
+/// when it carries any bit of `perm` and is `world:anyone`, or its scheme has a
+/// provider in `providers` that matches one of the session's ids of that scheme.
+/// Schemes without a provider never grant.
+pub fn check_acl(node_acl: &[Acl], perm: i32, auth_ids: &[Id], providers: &AuthProviders) -> bool {
     if node_acl.is_empty() || auth_ids.iter().any(|a| a.scheme == "super") {
         return true;
     }
@@ -28,24 +111,13 @@ pub fn check_acl(node_acl: &[Acl], perm: i32, auth_ids: &[Id]) -> bool {
             return false;
         }
         let id = &a.id;
-        match id.scheme.as_str() {
-            "world" => id.id == "anyone",
-            "digest" => auth_ids
-                .iter()
-                .any(|c| c.scheme == "digest" && c.id == id.id),
-            "ip" => auth_ids
-                .iter()
-                .any(|c| c.scheme == "ip" && ip_matches(&c.id, &id.id)),
-            // `X509AuthenticationProvider.matches`: the certificate's subject DN,
-            // compared as a string (the superUser case is the `super` id above).
-            "x509" => auth_ids.iter().any(|c| c.scheme == "x509" && c.id == id.id),
-            // `SASLAuthenticationProvider.matches`: the same name, or the SASL user
-            // named `super`, which matches every `sasl` entry.
-            "sasl" => auth_ids
-                .iter()
-                .any(|c| c.scheme == "sasl" && (c.id == id.id || c.id == "super")),
-            _ => false,
+        if id.scheme == "world" {
+            return id.id == "anyone";
         }
+        providers.has(&id.scheme)
+            && auth_ids
+                .iter()
+                .any(|c| c.scheme == id.scheme && providers.matches(&id.scheme, &c.id, &id.id))
     })
 }
 
@@ -73,12 +145,15 @@ fn java_split_count(s: &str) -> usize {
 /// Whether a scheme has a provider whose `isAuthenticated()` is true, i.e. whose
 /// ids an `auth` ACL expands to. `ip` ids are not authenticated; `super` and
 /// unknown schemes have no provider.
-fn is_authenticated_scheme(scheme: &str) -> bool {
-    matches!(scheme, "digest" | "x509" | "sasl")
+fn is_authenticated_scheme(scheme: &str, providers: &AuthProviders) -> bool {
+    matches!(scheme, "digest" | "x509" | "sasl") && providers.has(scheme)
 }
 
 /// `isValid` of the provider for `id.scheme`; false when there is no provider.
-fn is_valid_id(id: &Id) -> bool {
+fn is_valid_id(id: &Id, providers: &AuthProviders) -> bool {
+    if !providers.has(&id.scheme) {
+        return false;
+    }
     match id.scheme.as_str() {
         "digest" => java_split_count(&id.id) == 2,
         "ip" => ip_is_valid(&id.id),
@@ -111,9 +186,14 @@ fn looks_like_a_dn(dn: &str) -> bool {
 }
 
 /// `fixupACL`: drops exact duplicates (first wins), refuses an empty list, expands
-/// `auth` to one entry per authenticated (digest) id of the session, and refuses
-/// ids no provider accepts. Every refusal is INVALIDACL.
-pub fn validate_and_fixup_acl(acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+/// `auth` to one entry per id of the session whose provider is registered and
+/// authenticated (digest, x509, sasl), and refuses ids no registered provider accepts.
+/// Every refusal is INVALIDACL.
+pub fn validate_and_fixup_acl(
+    acl: &[Acl],
+    auth_ids: &[Id],
+    providers: &AuthProviders,
+) -> Result<Vec<Acl>, ErrorCode> {
     let mut uniq: Vec<&Acl> = Vec::with_capacity(acl.len());
     for a in acl {
         if !uniq.contains(&a) {
@@ -131,7 +211,7 @@ pub fn validate_and_fixup_acl(acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, 
             let before = out.len();
             for cid in auth_ids
                 .iter()
-                .filter(|c| is_authenticated_scheme(&c.scheme))
+                .filter(|c| is_authenticated_scheme(&c.scheme, providers))
             {
                 out.push(Acl {
                     perms: a.perms,
@@ -141,7 +221,7 @@ pub fn validate_and_fixup_acl(acl: &[Acl], auth_ids: &[Id]) -> Result<Vec<Acl>, 
             if out.len() == before {
                 return Err(ErrorCode::InvalidAcl);
             }
-        } else if is_valid_id(&a.id) {
+        } else if is_valid_id(&a.id, providers) {
             out.push(a.clone());
         } else {
             return Err(ErrorCode::InvalidAcl);
@@ -197,6 +277,15 @@ mod tests {
     use super::*;
     use crate::proto::perms;
 
+    /// With every provider registered.
+    fn check(acl: &[Acl], perm: i32, ids: &[Id]) -> bool {
+        check_acl(acl, perm, ids, &AuthProviders::all())
+    }
+
+    fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+        validate_and_fixup_acl(acl, ids, &AuthProviders::all())
+    }
+
     #[test]
     fn digest_matches_zookeeper() {
         // Known value: ZooKeeper's DigestAuthenticationProvider for "super:test".
@@ -215,11 +304,11 @@ mod tests {
     #[test]
     fn world_anyone_and_perm_bits() {
         let acl = Acl::read_unsafe();
-        assert!(check_acl(&acl, perms::READ, &[]));
-        assert!(!check_acl(&acl, perms::WRITE, &[]));
+        assert!(check(&acl, perms::READ, &[]));
+        assert!(!check(&acl, perms::WRITE, &[]));
         // getACL asks READ|ADMIN: any one bit suffices.
-        assert!(check_acl(&acl, perms::READ | perms::ADMIN, &[]));
-        assert!(check_acl(&[], perms::ADMIN, &[]));
+        assert!(check(&acl, perms::READ | perms::ADMIN, &[]));
+        assert!(check(&[], perms::ADMIN, &[]));
     }
 
     #[test]
@@ -229,35 +318,31 @@ mod tests {
             Acl::new(perms::ALL, "digest", &d),
             Acl::new(perms::READ, "ip", "10.0.0.0/8"),
         ];
-        assert!(check_acl(&acl, perms::WRITE, &[Id::new("digest", &d)]));
-        assert!(!check_acl(
-            &acl,
-            perms::WRITE,
-            &[Id::new("digest", "bob:x")]
-        ));
-        assert!(check_acl(&acl, perms::READ, &[Id::new("ip", "10.9.9.9")]));
-        assert!(!check_acl(&acl, perms::WRITE, &[Id::new("ip", "10.9.9.9")]));
-        assert!(check_acl(&acl, perms::WRITE, &[Id::new("super", "")]));
+        assert!(check(&acl, perms::WRITE, &[Id::new("digest", &d)]));
+        assert!(!check(&acl, perms::WRITE, &[Id::new("digest", "bob:x")]));
+        assert!(check(&acl, perms::READ, &[Id::new("ip", "10.9.9.9")]));
+        assert!(!check(&acl, perms::WRITE, &[Id::new("ip", "10.9.9.9")]));
+        assert!(check(&acl, perms::WRITE, &[Id::new("super", "")]));
         // An `auth` or `world:someone` entry grants nothing.
         let odd = vec![
             Acl::new(perms::ALL, "auth", ""),
             Acl::new(perms::ALL, "world", "x"),
         ];
-        assert!(!check_acl(&odd, perms::READ, &[Id::new("digest", &d)]));
+        assert!(!check(&odd, perms::READ, &[Id::new("digest", &d)]));
     }
 
     #[test]
     fn sasl_matches_the_name_and_the_sasl_user_super() {
         let acl = vec![Acl::new(perms::READ, "sasl", "bob")];
-        assert!(check_acl(&acl, perms::READ, &[Id::new("sasl", "bob")]));
-        assert!(!check_acl(&acl, perms::READ, &[Id::new("sasl", "alice")]));
-        assert!(!check_acl(&acl, perms::WRITE, &[Id::new("sasl", "bob")]));
-        assert!(!check_acl(&acl, perms::READ, &[Id::new("digest", "bob")]));
-        assert!(check_acl(&acl, perms::READ, &[Id::new("sasl", "super")]));
+        assert!(check(&acl, perms::READ, &[Id::new("sasl", "bob")]));
+        assert!(!check(&acl, perms::READ, &[Id::new("sasl", "alice")]));
+        assert!(!check(&acl, perms::WRITE, &[Id::new("sasl", "bob")]));
+        assert!(!check(&acl, perms::READ, &[Id::new("digest", "bob")]));
+        assert!(check(&acl, perms::READ, &[Id::new("sasl", "super")]));
         // `auth` expands to the sasl id too (the provider is authenticated).
         let auth = vec![Acl::new(perms::ALL, "auth", "")];
         assert_eq!(
-            validate_and_fixup_acl(&auth, &[Id::new("ip", "1.2.3.4"), Id::new("sasl", "bob")]),
+            fixup(&auth, &[Id::new("ip", "1.2.3.4"), Id::new("sasl", "bob")]),
             Ok(vec![Acl::new(perms::ALL, "sasl", "bob")])
         );
     }
@@ -266,26 +351,26 @@ mod tests {
     fn fixup_rules() {
         let bob = Id::new("digest", &digest_of("bob:pw"));
         let ip = Id::new("ip", "127.0.0.1");
-        assert_eq!(validate_and_fixup_acl(&[], &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup(&[], &[]), Err(ErrorCode::InvalidAcl));
         // Duplicates collapse, first wins.
         let open = Acl::open_unsafe();
         let twice = [open[0].clone(), open[0].clone()];
-        assert_eq!(validate_and_fixup_acl(&twice, &[]), Ok(open.clone()));
+        assert_eq!(fixup(&twice, &[]), Ok(open.clone()));
         // auth expands to digest ids only (ip is not an authenticated provider).
         let auth = [Acl::new(perms::READ, "auth", "ignored")];
         assert_eq!(
-            validate_and_fixup_acl(&auth, &[ip.clone(), bob.clone()]),
+            fixup(&auth, &[ip.clone(), bob.clone()]),
             Ok(vec![Acl {
                 perms: perms::READ,
                 id: bob.clone()
             }])
         );
         assert_eq!(
-            validate_and_fixup_acl(&auth, std::slice::from_ref(&ip)),
+            fixup(&auth, std::slice::from_ref(&ip)),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            validate_and_fixup_acl(&auth, &[Id::new("super", "")]),
+            fixup(&auth, &[Id::new("super", "")]),
             Err(ErrorCode::InvalidAcl)
         );
         // Provider validity.
@@ -307,7 +392,7 @@ mod tests {
             ("x509", "client one", false),
             ("x509", "CN=a,", false),
         ] {
-            let r = validate_and_fixup_acl(&[Acl::new(perms::ALL, scheme, id)], &[]);
+            let r = fixup(&[Acl::new(perms::ALL, scheme, id)], &[]);
             assert_eq!(r.is_ok(), ok, "{scheme}:{id}");
         }
     }
@@ -323,5 +408,107 @@ mod tests {
         assert_eq!(m[0].id.id, "bob:x");
         assert_eq!(m[1].id.id, "1.2.3.4");
         assert_eq!(m[2].id.id, "a:x\nc:x");
+    }
+
+    #[test]
+    fn schemes_without_a_registered_provider_are_invalid_and_never_grant() {
+        let plain = AuthProviders::default();
+        for (scheme, id) in [("sasl", "bob"), ("x509", "CN=a")] {
+            let acl = vec![Acl::new(perms::ALL, scheme, id)];
+            assert_eq!(
+                validate_and_fixup_acl(&acl, &[], &plain),
+                Err(ErrorCode::InvalidAcl),
+                "{scheme}"
+            );
+            assert!(!check_acl(
+                &acl,
+                perms::READ,
+                &[Id::new(scheme, id)],
+                &plain
+            ));
+            // `auth` does not expand to ids whose provider is not registered.
+            let auth = [Acl::new(perms::ALL, "auth", "")];
+            assert_eq!(
+                validate_and_fixup_acl(&auth, &[Id::new(scheme, id)], &plain),
+                Err(ErrorCode::InvalidAcl)
+            );
+            let with = AuthProviders {
+                sasl: scheme == "sasl",
+                x509: scheme == "x509",
+                ..AuthProviders::default()
+            };
+            assert_eq!(validate_and_fixup_acl(&acl, &[], &with), Ok(acl.clone()));
+            assert!(check_acl(&acl, perms::READ, &[Id::new(scheme, id)], &with));
+        }
+        let no_digest = AuthProviders {
+            digest: false,
+            ..AuthProviders::default()
+        };
+        let acl = vec![Acl::new(perms::ALL, "digest", "a:b")];
+        assert!(validate_and_fixup_acl(&acl, &[], &no_digest).is_err());
+        assert!(!check_acl(
+            &acl,
+            perms::READ,
+            &[Id::new("digest", "a:b")],
+            &no_digest
+        ));
+        // world:anyone and ip need no configuration.
+        let open = Acl::open_unsafe();
+        assert!(validate_and_fixup_acl(&open, &[], &no_digest).is_ok());
+        assert!(check_acl(&open, perms::READ, &[], &no_digest));
+        let ip = vec![Acl::new(perms::ALL, "ip", "127.0.0.1")];
+        assert!(check_acl(
+            &ip,
+            perms::READ,
+            &[Id::new("ip", "127.0.0.1")],
+            &no_digest
+        ));
+    }
+
+    #[test]
+    fn let_any_sasl_user_do_x_lets_every_sasl_user_match_that_users_entries() {
+        let any = AuthProviders {
+            sasl: true,
+            let_any_sasl_user_do: Some("shared".into()),
+            ..AuthProviders::default()
+        };
+        let shared = vec![Acl::new(perms::READ, "sasl", "shared")];
+        let bob = vec![Acl::new(perms::READ, "sasl", "bob")];
+        assert!(check_acl(
+            &shared,
+            perms::READ,
+            &[Id::new("sasl", "alice")],
+            &any
+        ));
+        // Only entries naming that user, only SASL sessions, only the entry's perms.
+        assert!(!check_acl(
+            &bob,
+            perms::READ,
+            &[Id::new("sasl", "alice")],
+            &any
+        ));
+        assert!(!check_acl(
+            &shared,
+            perms::READ,
+            &[Id::new("digest", "alice:x")],
+            &any
+        ));
+        assert!(!check_acl(&shared, perms::READ, &[], &any));
+        assert!(!check_acl(
+            &shared,
+            perms::WRITE,
+            &[Id::new("sasl", "alice")],
+            &any
+        ));
+        let off = AuthProviders {
+            let_any_sasl_user_do: None,
+            ..any
+        };
+        assert!(!check_acl(
+            &shared,
+            perms::READ,
+            &[Id::new("sasl", "alice")],
+            &off
+        ));
     }
 }

@@ -22,7 +22,9 @@ mod persistent_children;
 mod quota;
 mod trigger;
 
-pub use acl::{check_acl, digest_of, mask_digests_for_get_acl, validate_and_fixup_acl};
+pub use acl::{
+    check_acl, digest_of, mask_digests_for_get_acl, validate_and_fixup_acl, AuthProviders,
+};
 pub use acl_table::AclTable;
 pub use data_tree::{DataTree, TreeVersion, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
 pub use ephemeral_type::{EphemeralType, CONTAINER_EPHEMERAL_OWNER, TTL_MAX_MS};

@@ -25,8 +25,8 @@ use crate::proto::{
 };
 use crate::tree::path::{split_parent, validate_path};
 use crate::tree::{
-    check_acl, limit_path, stat_path, validate_and_fixup_acl, DataTree, EphemeralType, StatsTrack,
-    CONFIG_PATH, CONTAINER_EPHEMERAL_OWNER, QUOTA_PATH, ZOOKEEPER_PATH,
+    check_acl, limit_path, stat_path, validate_and_fixup_acl, AuthProviders, DataTree,
+    EphemeralType, StatsTrack, CONFIG_PATH, CONTAINER_EPHEMERAL_OWNER, QUOTA_PATH, ZOOKEEPER_PATH,
 };
 
 /// Who asks, and the server settings validation depends on.
@@ -35,6 +35,8 @@ pub struct PrepContext<'a> {
     pub session_id: i64,
     /// The session's authenticated ids (ip, digest, super ...).
     pub auth_ids: &'a [Id],
+    /// The auth schemes with a registered provider (`ProviderRegistry`).
+    pub providers: &'a AuthProviders,
     /// `zookeeper.extendedTypesEnabled` (TTL nodes).
     pub extended_types_enabled: bool,
     /// `zookeeper.enforceQuota`.
@@ -201,7 +203,7 @@ fn bad_path(path: &str) -> Result<(), ErrorCode> {
 }
 
 fn need(acl: &[Acl], perm: i32, ctx: &PrepContext<'_>) -> Result<(), ErrorCode> {
-    if check_acl(acl, perm, ctx.auth_ids) {
+    if check_acl(acl, perm, ctx.auth_ids, ctx.providers) {
         Ok(())
     } else {
         Err(ErrorCode::NoAuth)
@@ -236,7 +238,7 @@ fn create(
         return Err(ErrorCode::BadArguments);
     }
     let (parent_path, _) = split_parent(req.path).ok_or(ErrorCode::BadArguments)?;
-    let acl = validate_and_fixup_acl(req.acl, ctx.auth_ids)?;
+    let acl = validate_and_fixup_acl(req.acl, ctx.auth_ids, ctx.providers)?;
     let mut parent = view.get(parent_path).ok_or(ErrorCode::NoNode)?;
     need(&parent.acl, perms::CREATE, ctx)?;
     let path = if mode.is_sequential() {
@@ -398,7 +400,7 @@ fn set_acl(
     r: &SetAclRequest,
 ) -> Result<Txn, ErrorCode> {
     bad_path(&r.path)?;
-    let acl = validate_and_fixup_acl(&r.acl, ctx.auth_ids)?;
+    let acl = validate_and_fixup_acl(&r.acl, ctx.auth_ids, ctx.providers)?;
     let mut node = view.get(&r.path).ok_or(ErrorCode::NoNode)?;
     need(&node.acl, perms::ADMIN, ctx)?;
     let version = check_and_inc_version(node.aversion, r.version)?;

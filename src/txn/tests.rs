@@ -43,6 +43,7 @@ impl Harness {
         let ctx = PrepContext {
             session_id: session,
             auth_ids: ids,
+            providers: &crate::tree::AuthProviders::all(),
             extended_types_enabled: self.extended,
             enforce_quota: self.enforce_quota,
         };
@@ -688,6 +689,7 @@ fn pipelined_prep_sees_outstanding_changes() {
     let ctx = PrepContext {
         session_id: 7,
         auth_ids: &[],
+        providers: &crate::tree::AuthProviders::all(),
         extended_types_enabled: false,
         enforce_quota: false,
     };
@@ -911,6 +913,7 @@ fn seeded_replicas_stay_identical() {
                     let ctx = PrepContext {
                         session_id: session,
                         auth_ids: &[],
+                        providers: &crate::tree::AuthProviders::all(),
                         extended_types_enabled: false,
                         enforce_quota: false,
                     };
@@ -986,6 +989,7 @@ fn prep_through_outstanding_matches_prep_on_an_up_to_date_tree() {
             let ctx = PrepContext {
                 session_id: session,
                 auth_ids: &[],
+                providers: &crate::tree::AuthProviders::all(),
                 extended_types_enabled: false,
                 enforce_quota: false,
             };
@@ -1458,6 +1462,7 @@ fn prep_pending(h: &Harness, out: &mut Outstanding, zxid: i64, req: &WriteReques
     let ctx = PrepContext {
         session_id: 1,
         auth_ids: &[],
+        providers: &crate::tree::AuthProviders::all(),
         extended_types_enabled: false,
         enforce_quota: true,
     };

@@ -369,6 +369,7 @@ impl Quorum {
                 let ctx = PrepContext {
                     session_id: id,
                     auth_ids: &[],
+                    providers: &self.cfg.auth_providers,
                     extended_types_enabled: self.cfg.extended_types_enabled,
                     enforce_quota: self.cfg.enforce_quota,
                 };
@@ -381,6 +382,7 @@ impl Quorum {
                 let ctx = PrepContext {
                     session_id: 0,
                     auth_ids: &[],
+                    providers: &self.cfg.auth_providers,
                     extended_types_enabled: self.cfg.extended_types_enabled,
                     enforce_quota: self.cfg.enforce_quota,
                 };
@@ -413,6 +415,7 @@ impl Quorum {
         let ctx = PrepContext {
             session_id: session,
             auth_ids: auth,
+            providers: &self.cfg.auth_providers,
             extended_types_enabled: self.cfg.extended_types_enabled,
             enforce_quota: self.cfg.enforce_quota,
         };
