@@ -849,3 +849,89 @@ fn the_load_generator_speaks_tls_to_the_secure_port() {
     assert!(stdout.contains("\"errors\":{}"), "{stdout}");
     assert!(!stdout.contains("\"ops\":0,"), "{stdout}");
 }
+
+/// `NAME.crt`/`NAME.key`: a v3 client certificate whose CRL Distribution Points
+/// extension names `file://PKI/ca.crl`.
+fn signed_with_crl_point(pki: &Path, name: &str, subj: &str) {
+    let ext = format!(
+        "crlDistributionPoints=URI:file://{}\n",
+        pki.join("ca.crl").display()
+    );
+    std::fs::write(pki.join("crldp.ext"), ext).expect("write ext");
+    signed_pem(pki, name, subj, &["-extfile", "crldp.ext"]);
+}
+
+/// `ca.crl` (PEM), issued by the test CA, listing the certificates in `revoked`.
+fn make_crl(pki: &Path, revoked: &[&str]) {
+    std::fs::write(
+        pki.join("crl.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
+         default_md = sha256\ndefault_crl_days = 1\n",
+    )
+    .expect("write crl.cnf");
+    std::fs::write(pki.join("index.txt"), "").expect("index");
+    std::fs::write(pki.join("crlnumber"), "01\n").expect("crlnumber");
+    let ca = [
+        "-config", "crl.cnf", "-keyfile", "ca.key", "-cert", "ca.pem",
+    ];
+    for r in revoked {
+        let mut args = vec!["ca"];
+        args.extend(ca);
+        args.extend(["-revoke", r]);
+        openssl(pki, &args);
+    }
+    let mut args = vec!["ca"];
+    args.extend(ca);
+    args.extend(["-gencrl", "-out", "ca.crl"]);
+    openssl(pki, &args);
+}
+
+#[test]
+fn ssl_crl_refuses_a_revoked_client_certificate_and_one_whose_status_is_unknown() {
+    let pki = pki_dir("crl");
+    signed_with_crl_point(&pki, "good", "/CN=good");
+    signed_with_crl_point(&pki, "bad", "/CN=bad");
+    make_crl(&pki, &["bad.crt"]);
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.crl=true"));
+    assert!(
+        served(&pki, port, "good"),
+        "an unrevoked certificate was refused\n{}",
+        server.output()
+    );
+    assert!(
+        !served(&pki, port, "bad"),
+        "a revoked certificate was served"
+    );
+    wait_for_log(&server, "refusing client certificate CN=bad (serial");
+    wait_for_log(&server, "Revoked");
+    // A v1 certificate has no distribution point: its status is unknown, refused.
+    assert!(
+        !served(&pki, port, "one"),
+        "a certificate without a CRL point was served"
+    );
+    wait_for_log(&server, "names no CRL distribution point");
+    // Without its CRL, the good certificate's status is unknown too: refused.
+    std::fs::remove_file(pki.join("ca.crl")).expect("rm crl");
+    assert!(
+        !served(&pki, port, "good"),
+        "a certificate whose CRL is missing was served"
+    );
+    wait_for_log(&server, "its revocation status is unknown");
+    // ssl.ocsp alone checks the CRLs too, and says at start that OCSP is not done.
+    make_crl(&pki, &["bad.crt"]);
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true"));
+    wait_for_log(&server, "ssl.ocsp=true: OCSP is not implemented");
+    assert!(served(&pki, port, "good"), "{}", server.output());
+    assert!(
+        !served(&pki, port, "bad"),
+        "a revoked certificate was served with ssl.ocsp"
+    );
+}
+
+/// Whether client `who` gets `/` read over TLS.
+fn served(pki: &Path, port: u16, who: &str) -> bool {
+    let out = py_client(pki, port, who, &["get:/".into()]);
+    out.get(1).map(String::as_str) == Some("get 0 ")
+}

@@ -192,6 +192,12 @@ pub struct TlsConfig {
     pub ciphersuites: Option<Vec<String>>,
     /// `X509AuthenticationProvider.superUser`: the subject DN that is `super`.
     pub x509_super_user: Option<String>,
+    /// `ssl.crl`: client certificates are checked against the CRLs their distribution
+    /// points name (Java's PKIX revocation checking with `com.sun.security.enableCRLDP`).
+    pub crl: bool,
+    /// `ssl.ocsp`: asks for OCSP, which is not done here; revocation is then checked
+    /// with CRLs as with `ssl.crl` (what Java falls back to), and a WARN says so.
+    pub ocsp: bool,
 }
 
 /// SASL (DIGEST-MD5) settings, as ZooKeeper's server reads them from its system
@@ -388,7 +394,8 @@ const NOT_HONOURED: &[(&str, &str)] = &[
 ];
 const ENSEMBLE_ONLY: &str = "an ensemble setting ringkeeper does not implement yet";
 const NO_TLS: &str = "only the client port's TLS keys are read (ssl.keyStore.*, \
-     ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites)";
+     ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites, \
+     ssl.crl, ssl.ocsp)";
 
 /// Key prefixes accepted the same way (each key present gets the warning).
 const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
@@ -965,6 +972,15 @@ impl Config {
                     .into(),
             );
         }
+        if cfg.tls.as_ref().is_some_and(|t| t.ocsp) {
+            cfg.warnings.push(
+                "ssl.ocsp=true: OCSP is not implemented; client certificates are checked \
+                 against the CRLs their distribution points name instead (what Java falls \
+                 back to without an OCSP answer), and one whose revocation status cannot be \
+                 found that way is refused"
+                    .into(),
+            );
+        }
         cfg.set_session_timeouts(min_to, max_to)?;
         Ok(cfg)
     }
@@ -1105,6 +1121,8 @@ struct TlsKeys {
     enabled_protocols: Option<Vec<String>>,
     ciphersuites: Option<Vec<String>>,
     x509_super_user: Option<String>,
+    crl: bool,
+    ocsp: bool,
     port_unification: bool,
     cert_reload: bool,
     /// Any of them was set.
@@ -1160,6 +1178,9 @@ impl TlsKeys {
             "ssl.protocol" => self.protocol = Some(value.to_owned()),
             "ssl.enabledProtocols" => self.enabled_protocols = Some(list(value)),
             "ssl.ciphersuites" => self.ciphersuites = Some(list(value)),
+            // `Boolean.parseBoolean`, as `ZKConfig.getBoolean` reads them.
+            "ssl.crl" => self.crl = value.trim().eq_ignore_ascii_case("true"),
+            "ssl.ocsp" => self.ocsp = value.trim().eq_ignore_ascii_case("true"),
             // ZooKeeper's client port never checks a client's host name against its
             // certificate (`ClientX509Util.shouldVerifyClientHostname` is false); the
             // key is about the server's own name, which concerns clients.
@@ -1194,6 +1215,8 @@ impl TlsKeys {
             enabled_protocols: self.enabled_protocols,
             ciphersuites: self.ciphersuites,
             x509_super_user: self.x509_super_user,
+            crl: self.crl,
+            ocsp: self.ocsp,
         }
     }
 }
@@ -1660,8 +1683,8 @@ mod tests {
     #[test]
     fn keys_not_honoured_are_warned_with_where_they_came_from() {
         let cfg = Config::parse(
-            "dataDir=/d\nclientPort=1\nsyncEnabled=true\nsslQuorum=true\nadmin.forceHttps=true\n\
-             ssl.crl=true\nskipACL=yes\nnoSuchKey=1\n",
+            "dataDir=/d\nclientPort=1\nsyncEnabled=true\nsslQuorum=true\nadmin.httpVersion=2\n\
+             ssl.quorum.hostnameVerification=true\nskipACL=yes\nnoSuchKey=1\n",
             "zoo.cfg",
         )
         .expect("parses");
@@ -1669,8 +1692,8 @@ mod tests {
         for needle in [
             "zoo.cfg:3: syncEnabled is read but not honoured: an ensemble setting",
             "zoo.cfg:4: sslQuorum is read but not honoured: an ensemble setting",
-            "zoo.cfg:5: admin.forceHttps is read but not honoured: the AdminServer serves plain",
-            "zoo.cfg:6: ssl.crl is read but not honoured: only the client port's TLS keys",
+            "zoo.cfg:5: admin.httpVersion is read but not honoured: the AdminServer serves",
+            "zoo.cfg:6: ssl.quorum.hostnameVerification is read but not honoured: only the",
             "zoo.cfg:7: skipACL is read but not honoured: ACLs are always checked",
             "zoo.cfg:8: unknown key noSuchKey ignored",
         ] {
@@ -1687,13 +1710,14 @@ mod tests {
              ssl.keyStore.location=/k.p12\nssl.keyStore.password=pw\n\
              ssl.trustStore.location=/t.jks\nssl.trustStore.type=PEM\nssl.clientAuth=want\n\
              ssl.enabledProtocols=TLSv1.2, TLSv1.3\nssl.hostnameVerification=false\n\
-             zookeeper.X509AuthenticationProvider.superUser=CN=admin\n",
+             ssl.crl=true\nzookeeper.X509AuthenticationProvider.superUser=CN=admin\n",
             "zoo.cfg",
         )
         .expect("parses");
         let tls = cfg.tls.expect("a secure port");
         assert_eq!(tls.addr, Some("127.0.0.2:2281".parse().expect("addr")));
         assert!(!tls.port_unification && !tls.cert_reload);
+        assert!(tls.crl && !tls.ocsp);
         assert_eq!(tls.key_store.location, "/k.p12");
         assert_eq!(tls.key_store.password, "pw");
         assert_eq!(tls.trust_store.store_type.as_deref(), Some("PEM"));

@@ -11,6 +11,7 @@ mod acceptor;
 mod auth;
 mod conn;
 mod connection;
+mod crl;
 pub mod election;
 pub mod frame_out;
 mod jks;

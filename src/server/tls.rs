@@ -156,6 +156,7 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
         builder.with_client_cert_verifier(Arc::new(ChainVerifier::new(
             anchors,
             tls.client_auth == ClientAuth::Need,
+            tls.crl || tls.ocsp,
             provider.signature_verification_algorithms,
         )?))
     };
@@ -469,6 +470,9 @@ fn pem_certs(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
         .map_err(|e| format!("bad PEM: {e}"))
 }
 
+/// A certificate (DER) and the one that signed it.
+type Issued<'a> = (&'a [u8], &'a [u8]);
+
 /// Checks a client's certificate chain against the trust store as Java's PKIX does
 /// for what matters here: every signature up to a trust anchor (or the certificate
 /// itself in the trust store), every certificate in its validity period, any X.509
@@ -478,13 +482,17 @@ pub struct ChainVerifier {
     anchors: Vec<CertificateDer<'static>>,
     hints: Vec<DistinguishedName>,
     mandatory: bool,
+    /// `ssl.crl`/`ssl.ocsp`: every certificate of the chain but the trust anchor must
+    /// be shown unrevoked by a CRL (see `super::crl`).
+    revocation: bool,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ChainVerifier {
-    fn new(
+    pub fn new(
         anchors: Vec<CertificateDer<'static>>,
         mandatory: bool,
+        revocation: bool,
         algorithms: WebPkiSupportedAlgorithms,
     ) -> Result<ChainVerifier, String> {
         let mut hints = Vec::with_capacity(anchors.len());
@@ -497,16 +505,19 @@ impl ChainVerifier {
             anchors,
             hints,
             mandatory,
+            revocation,
             algorithms,
         })
     }
 
-    fn verify_chain(
-        &self,
-        end_entity: &[u8],
-        intermediates: &[CertificateDer<'_>],
+    /// The path from `end_entity` to a trust anchor: each certificate below the anchor
+    /// with the one that signed it (empty when `end_entity` is itself an anchor).
+    fn verify_chain<'a>(
+        &'a self,
+        end_entity: &'a [u8],
+        intermediates: &'a [CertificateDer<'a>],
         now: i64,
-    ) -> Result<(), CertificateError> {
+    ) -> Result<Vec<Issued<'a>>, CertificateError> {
         let in_period = |c: &X509Certificate<'_>| -> Result<(), CertificateError> {
             let v = c.validity();
             if now < v.not_before.timestamp() {
@@ -517,12 +528,13 @@ impl ChainVerifier {
                 Ok(())
             }
         };
+        let mut path = Vec::new();
         let mut cur_der: &[u8] = end_entity;
         for _ in 0..=CHAIN_DEPTH_MAX {
             let cur = parse(cur_der)?;
             in_period(&cur)?;
             if self.anchors.iter().any(|a| a.as_ref() == cur_der) {
-                return Ok(());
+                return Ok(path);
             }
             let issuer = cur.issuer().as_raw();
             for a in &self.anchors {
@@ -530,7 +542,8 @@ impl ChainVerifier {
                 if anchor.subject().as_raw() == issuer
                     && cur.verify_signature(Some(anchor.public_key())).is_ok()
                 {
-                    return Ok(());
+                    path.push((cur_der, a.as_ref()));
+                    return Ok(path);
                 }
             }
             let next = intermediates.iter().find(|i| {
@@ -542,7 +555,10 @@ impl ChainVerifier {
                 })
             });
             match next {
-                Some(n) => cur_der = n.as_ref(),
+                Some(n) => {
+                    path.push((cur_der, n.as_ref()));
+                    cur_der = n.as_ref();
+                }
                 None => return Err(CertificateError::UnknownIssuer),
             }
         }
@@ -598,9 +614,15 @@ impl ClientCertVerifier for ChainVerifier {
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        self.verify_chain(end_entity, intermediates, now)
-            .map(|()| ClientCertVerified::assertion())
-            .map_err(rustls::Error::InvalidCertificate)
+        let path = self
+            .verify_chain(end_entity, intermediates, now)
+            .map_err(rustls::Error::InvalidCertificate)?;
+        if self.revocation {
+            for (cert, issuer) in path {
+                super::crl::check(cert, issuer, now).map_err(rustls::Error::InvalidCertificate)?;
+            }
+        }
+        Ok(ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
