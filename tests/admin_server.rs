@@ -234,6 +234,10 @@ const OPEN: &[(&str, &[&str])] = &[
             "local_sessions",
             "connection_drop_probability",
             "auth_failed_count",
+            "outstanding_tls_handshake",
+            "tls_handshake_exceeded",
+            "unsuccessful_handshake",
+            "insecure_admin_count",
         ],
     ),
     (

@@ -935,3 +935,71 @@ fn served(pki: &Path, port: u16, who: &str) -> bool {
     let out = py_client(pki, port, who, &["get:/".into()]);
     out.get(1).map(String::as_str) == Some("get 0 ")
 }
+
+/// A `mntr` row's value, read over the plaintext port.
+fn mntr(server: &Server, key: &str) -> i64 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(server.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"mntr").expect("send");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}\t")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in mntr:\n{text}"))
+}
+
+/// Waits (bounded) until `mntr`'s `key` is `want`.
+fn wait_for_mntr(server: &Server, key: &str, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut v = mntr(server, key);
+    while v != want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        v = mntr(server, key);
+    }
+    assert_eq!(v, want, "{key}\n{}", server.output());
+}
+
+#[test]
+fn tls_handshakes_are_counted_in_zookeepers_metrics() {
+    let pki = pki_dir("metrics");
+    let port = free_port();
+    let server = Server::start(&tls_cfg(
+        &pki,
+        port,
+        "netty.server.outstandingHandshake.limit=1",
+    ));
+    for key in [
+        "zk_outstanding_tls_handshake",
+        "zk_tls_handshake_exceeded",
+        "zk_unsuccessful_handshake",
+        "zk_auth_failed_count",
+    ] {
+        assert_eq!(mntr(&server, key), 0, "{key}");
+    }
+    assert!(served(&pki, port, "one"), "{}", server.output());
+    assert_eq!(mntr(&server, "zk_outstanding_tls_handshake"), 0);
+    // A connection that sends nothing holds its handshake open...
+    let silent = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    wait_for_mntr(&server, "zk_outstanding_tls_handshake", 1);
+    // ...so, at the limit of 1, the next TLS client is closed before its handshake.
+    assert!(
+        !served(&pki, port, "one"),
+        "served past the handshake limit"
+    );
+    wait_for_mntr(&server, "zk_tls_handshake_exceeded", 1);
+    wait_for_log(&server, "handshakes are under way");
+    // The silent one closing fails its handshake.
+    drop(silent);
+    wait_for_mntr(&server, "zk_outstanding_tls_handshake", 0);
+    wait_for_mntr(&server, "zk_unsuccessful_handshake", 1);
+    // An untrusted certificate fails its handshake: unsuccessful, and an auth failure.
+    assert!(!served(&pki, port, "stranger"));
+    wait_for_mntr(&server, "zk_unsuccessful_handshake", 2);
+    wait_for_mntr(&server, "zk_auth_failed_count", 2);
+    assert!(served(&pki, port, "one"));
+    assert_eq!(mntr(&server, "zk_unsuccessful_handshake"), 2);
+    assert_eq!(mntr(&server, "zk_tls_handshake_exceeded"), 1);
+}

@@ -198,6 +198,11 @@ pub struct TlsConfig {
     /// `ssl.ocsp`: asks for OCSP, which is not done here; revocation is then checked
     /// with CRLs as with `ssl.crl` (what Java falls back to), and a WARN says so.
     pub ocsp: bool,
+    /// `netty.server.outstandingHandshake.limit` (ZooKeeper's
+    /// `zookeeper.netty.server.outstandingHandshake.limit`): a TLS connection that
+    /// would make more handshakes than this under way is closed; `None` (the default,
+    /// or a value below 1): no limit.
+    pub handshake_limit: Option<u32>,
 }
 
 /// SASL (DIGEST-MD5) settings, as ZooKeeper's server reads them from its system
@@ -1123,6 +1128,7 @@ struct TlsKeys {
     x509_super_user: Option<String>,
     crl: bool,
     ocsp: bool,
+    handshake_limit: Option<u32>,
     port_unification: bool,
     cert_reload: bool,
     /// Any of them was set.
@@ -1189,6 +1195,14 @@ impl TlsKeys {
                 self.x509_super_user = Some(value.to_owned());
                 return Ok(true);
             }
+            "netty.server.outstandingHandshake.limit" => {
+                let n: i64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| "expected a number of handshakes".to_owned())?;
+                self.handshake_limit = u32::try_from(n).ok().filter(|n| *n > 0);
+                return Ok(true);
+            }
             "client.portUnification" => {
                 self.port_unification = parse_bool(value);
                 return Ok(true);
@@ -1217,6 +1231,7 @@ impl TlsKeys {
             x509_super_user: self.x509_super_user,
             crl: self.crl,
             ocsp: self.ocsp,
+            handshake_limit: self.handshake_limit,
         }
     }
 }

@@ -142,13 +142,30 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
                 }
             }
         }
+        let limit = core.cfg.tls.as_ref().and_then(|t| t.handshake_limit);
+        if !core.stats.tls.handshake_started(limit) {
+            tracing::warn!(
+                "closing TLS connection from {peer}: {} handshakes are under way \
+                 (netty.server.outstandingHandshake.limit)",
+                limit.unwrap_or(0)
+            );
+            core.stats.conn_closed_from(ip);
+            return;
+        }
         let tls = tls.current();
         let handshake = async { Some(futures_rustls::TlsAcceptor::from(tls).accept(stream).await) };
         let late = async {
             glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
             None
         };
-        match futures_lite::future::or(handshake, late).await {
+        let done = futures_lite::future::or(handshake, late).await;
+        // As ZooKeeper's handshake listener: a failure (timeout included) counts in
+        // `unsuccessful_handshake` and `auth_failed_count`.
+        core.stats.tls.handshake_ended(matches!(done, Some(Ok(_))));
+        if !matches!(done, Some(Ok(_))) {
+            core.my_stats().auth_failed();
+        }
+        match done {
             Some(Ok(s)) => {
                 let super_user = core
                     .cfg
