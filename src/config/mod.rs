@@ -163,6 +163,22 @@ pub struct AdminConfig {
     pub command_url: String,
     /// `admin.idleTimeout`: how long a connection may sit without sending a request.
     pub idle_timeout_ms: u64,
+    /// HTTPS (`admin.forceHttps` or `admin.portUnification`); `None`: plain HTTP.
+    pub tls: Option<AdminTls>,
+}
+
+/// The AdminServer's HTTPS, as ZooKeeper's `JettyAdminServer` sets it up: the key and
+/// trust stores are the quorum's (`ssl.quorum.keyStore.*`, `ssl.quorum.trustStore.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTls {
+    /// `admin.forceHttps`: HTTPS only. Otherwise (`admin.portUnification`) a
+    /// connection's first byte chooses HTTPS or plain HTTP.
+    pub force_https: bool,
+    /// `admin.needClientAuth` (ZooKeeper 3.9): a client certificate that chains to
+    /// the trust store is required.
+    pub need_client_auth: bool,
+    pub key_store: StoreConfig,
+    pub trust_store: StoreConfig,
 }
 
 /// The secure client port's settings: ZooKeeper's `secureClientPort`,
@@ -400,14 +416,15 @@ const NOT_HONOURED: &[(&str, &str)] = &[
 const ENSEMBLE_ONLY: &str = "an ensemble setting ringkeeper does not implement yet";
 const NO_TLS: &str = "only the client port's TLS keys are read (ssl.keyStore.*, \
      ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites, \
-     ssl.crl, ssl.ocsp)";
+     ssl.crl, ssl.ocsp) and, for the AdminServer, ssl.quorum.keyStore.* and \
+     ssl.quorum.trustStore.*";
 
 /// Key prefixes accepted the same way (each key present gets the warning).
 const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
     (
         "admin.",
-        "the AdminServer serves plain HTTP/1.1 only (no TLS, client certificates, \
-         snapshot or restore)",
+        "the AdminServer serves HTTP/1.1 (plain, or HTTPS with admin.forceHttps or \
+         admin.portUnification) and no snapshot or restore",
     ),
     ("ssl.", NO_TLS),
     ("authProvider.", "only the built-in auth schemes (digest, ip, world, super, x509) and \
@@ -537,6 +554,7 @@ impl Config {
                 addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), ADMIN_PORT_DEFAULT),
                 command_url: ADMIN_COMMAND_URL_DEFAULT.into(),
                 idle_timeout_ms: ADMIN_IDLE_TIMEOUT_MS_DEFAULT,
+                tls: None,
             }),
             initial_config: String::new(),
             tls: None,
@@ -649,6 +667,8 @@ impl Config {
         let mut secure_port: Option<u16> = None;
         let mut secure_host: Option<String> = None;
         let mut tls = TlsKeys::default();
+        // admin.portUnification, admin.forceHttps, admin.needClientAuth.
+        let mut admin_tls = [false; 3];
         let mut jaas_file: Option<PathBuf> = None;
         let mut jaas_section: Option<String> = None;
 
@@ -814,6 +834,10 @@ impl Config {
                 // Java's Boolean.parseBoolean: only "true" (any case) is true.
                 "admin.enableServer" => admin_enabled = Some(value.eq_ignore_ascii_case("true")),
                 "admin.serverAddress" => admin_host = Some(value.to_owned()),
+                // `Boolean.getBoolean`, as JettyAdminServer reads them.
+                "admin.portUnification" => admin_tls[0] = value.eq_ignore_ascii_case("true"),
+                "admin.forceHttps" => admin_tls[1] = value.eq_ignore_ascii_case("true"),
+                "admin.needClientAuth" => admin_tls[2] = value.eq_ignore_ascii_case("true"),
                 "admin.serverPort" => {
                     admin_port = Some(value.parse().map_err(|_| bad("not a port"))?)
                 }
@@ -945,6 +969,22 @@ impl Config {
             cfg.admin = None;
         }
         if let Some(admin) = cfg.admin.as_mut() {
+            let [unified, force_https, need_client_auth] = admin_tls;
+            if unified || force_https {
+                admin.tls = Some(AdminTls {
+                    force_https,
+                    need_client_auth,
+                    key_store: tls.quorum_key_store.clone(),
+                    trust_store: tls.quorum_trust_store.clone(),
+                });
+            } else if need_client_auth {
+                cfg.warnings.push(
+                    "admin.needClientAuth=true without admin.forceHttps or \
+                     admin.portUnification: the AdminServer serves plain HTTP, which has \
+                     no client certificates"
+                        .into(),
+                );
+            }
             if let Some(host) = admin_host {
                 let ip = resolve(&host).map_err(|reason| ConfigError::BadValue {
                     file: setting_at(&settings, "admin.serverAddress"),
@@ -1121,6 +1161,10 @@ fn sasl_login(
 struct TlsKeys {
     key_store: StoreConfig,
     trust_store: StoreConfig,
+    /// `ssl.quorum.keyStore.*` and `ssl.quorum.trustStore.*`: only the AdminServer's
+    /// HTTPS reads them here, as ZooKeeper's JettyAdminServer does.
+    quorum_key_store: StoreConfig,
+    quorum_trust_store: StoreConfig,
     client_auth: Option<ClientAuth>,
     protocol: Option<String>,
     enabled_protocols: Option<Vec<String>>,
@@ -1171,6 +1215,18 @@ impl TlsKeys {
                 && matches!(&k[15..], "location" | "password" | "passwordPath" | "type") =>
             {
                 store(&mut self.trust_store, &k[15..])?
+            }
+            k if k.starts_with("ssl.quorum.keyStore.")
+                && matches!(&k[20..], "location" | "password" | "passwordPath" | "type") =>
+            {
+                store(&mut self.quorum_key_store, &k[20..])?;
+                return Ok(true);
+            }
+            k if k.starts_with("ssl.quorum.trustStore.")
+                && matches!(&k[22..], "location" | "password" | "passwordPath" | "type") =>
+            {
+                store(&mut self.quorum_trust_store, &k[22..])?;
+                return Ok(true);
             }
             "ssl.clientAuth" => {
                 // `ClientAuth.fromPropertyValue`: empty is the default (need).

@@ -132,7 +132,7 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
     };
     glommio::spawn_local(async move {
         if sniff {
-            match first_byte(&stream).await {
+            match first_byte(&stream, HANDSHAKE_TIMEOUT).await {
                 Ok(b) if b != TLS_HANDSHAKE_RECORD => return serve(core, peer, stream, Vec::new()),
                 Ok(_) => {}
                 Err(reason) => {
@@ -202,22 +202,26 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
 /// byte is 0x16 only for frames of 352 MiB or more, far past `jute.maxbuffer`; a
 /// four-letter word starts with a letter. So one byte tells, as in ZooKeeper's
 /// `DualModeSslHandler`, which also decides on a first byte other than 0x16.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// The connection's first byte, left in the socket for whoever reads it next (one
-/// `MSG_PEEK`); an error if none comes within [`HANDSHAKE_TIMEOUT`].
-async fn first_byte(stream: &glommio::net::TcpStream) -> Result<u8, String> {
+/// `MSG_PEEK`); an error if none comes within `timeout`. Also the AdminServer's
+/// choice under `admin.portUnification`.
+pub(crate) async fn first_byte(
+    stream: &glommio::net::TcpStream,
+    timeout: Duration,
+) -> Result<u8, String> {
     let mut b = [0u8; 1];
     let peek = async { Some(stream.peek(&mut b).await) };
     let late = async {
-        glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
+        glommio::timer::sleep(timeout).await;
         None
     };
     match futures_lite::future::or(peek, late).await {
         Some(Ok(1)) => Ok(b[0]),
         Some(Ok(_)) => Err("closed before sending anything".into()),
         Some(Err(e)) => Err(format!("reading its first byte failed: {e}")),
-        None => Err(format!("nothing sent within {HANDSHAKE_TIMEOUT:?}")),
+        None => Err(format!("nothing sent within {timeout:?}")),
     }
 }
 

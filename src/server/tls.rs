@@ -38,7 +38,7 @@ use rustls::{
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::config::{ClientAuth, StoreConfig, TlsConfig};
+use crate::config::{AdminTls, ClientAuth, StoreConfig, TlsConfig};
 use crate::proto::Id;
 
 /// Certificates between a client's certificate and a trust anchor, at most.
@@ -143,16 +143,50 @@ pub fn watch(ctx: &Arc<TlsContext>, tls: TlsConfig) -> std::io::Result<()> {
 /// The secure port's TLS configuration, checked at start: an error names the key
 /// and the file.
 pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
+    build(tls, "keyStore", "trustStore")
+}
+
+/// The AdminServer's HTTPS configuration (`admin.forceHttps`,
+/// `admin.portUnification`), checked at start. As ZooKeeper's `JettyAdminServer`: the
+/// quorum's stores (`ssl.quorum.keyStore.*`, `ssl.quorum.trustStore.*`), Jetty's
+/// protocol defaults, and a client certificate asked for only with
+/// `admin.needClientAuth` (checked as the client port checks one, v1 included).
+pub fn admin_server_config(admin: &AdminTls) -> Result<Arc<ServerConfig>, String> {
+    let tls = TlsConfig {
+        addr: None,
+        port_unification: false,
+        cert_reload: false,
+        key_store: admin.key_store.clone(),
+        trust_store: admin.trust_store.clone(),
+        client_auth: if admin.need_client_auth {
+            ClientAuth::Need
+        } else {
+            ClientAuth::None
+        },
+        protocol: "TLSv1.3".into(),
+        enabled_protocols: None,
+        ciphersuites: None,
+        x509_super_user: None,
+        crl: false,
+        ocsp: false,
+        handshake_limit: None,
+    };
+    build(&tls, "quorum.keyStore", "quorum.trustStore")
+}
+
+/// A rustls configuration from `tls`, whose stores are named `ssl.<key_store>.*`
+/// and `ssl.<trust_store>.*` in messages.
+fn build(tls: &TlsConfig, key_store: &str, trust_store: &str) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(provider(tls)?);
     let versions = protocol_versions(tls)?;
-    let (certs, key) = load_key_store(&tls.key_store)?;
+    let (certs, key) = load_key_store(&tls.key_store, key_store)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| format!("ssl.enabledProtocols / ssl.ciphersuites: {e}"))?;
     let builder = if tls.client_auth == ClientAuth::None {
         builder.with_no_client_auth()
     } else {
-        let anchors = load_trust_store(&tls.trust_store)?;
+        let anchors = load_trust_store(&tls.trust_store, trust_store)?;
         builder.with_client_cert_verifier(Arc::new(ChainVerifier::new(
             anchors,
             tls.client_auth == ClientAuth::Need,
@@ -162,7 +196,12 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
     };
     // Not `with_single_cert`: its key check parses the certificate with webpki, which
     // refuses X.509 v1 (see the module doc); the same SPKI comparison is done here.
-    let bad = |what: String| format!("ssl.keyStore.location={}: {what}", tls.key_store.location);
+    let bad = |what: String| {
+        format!(
+            "ssl.{key_store}.location={}: {what}",
+            tls.key_store.location
+        )
+    };
     let signing = provider
         .key_provider
         .load_private_key(key)
@@ -290,9 +329,7 @@ fn store_type(store: &StoreConfig, key: &str) -> Result<StoreType, String> {
 
 fn read_store(store: &StoreConfig, key: &str) -> Result<(StoreType, Vec<u8>), String> {
     if store.location.is_empty() {
-        return Err(format!(
-            "ssl.{key}.location is not set (the secure client port needs it)"
-        ));
+        return Err(format!("ssl.{key}.location is not set (TLS needs it)"));
     }
     let t = store_type(store, key)?;
     let data = std::fs::read(&store.location)
@@ -303,10 +340,10 @@ fn read_store(store: &StoreConfig, key: &str) -> Result<(StoreType, Vec<u8>), St
 type KeyAndChain = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// The server's certificate chain and private key.
-fn load_key_store(store: &StoreConfig) -> Result<KeyAndChain, String> {
-    let (t, data) = read_store(store, "keyStore")?;
+fn load_key_store(store: &StoreConfig, key: &str) -> Result<KeyAndChain, String> {
+    let (t, data) = read_store(store, key)?;
     let loc = &store.location;
-    let bad = |what: &str| format!("ssl.keyStore.location={loc}: {what}");
+    let bad = |what: &str| format!("ssl.{key}.location={loc}: {what}");
     match t {
         StoreType::Pem => {
             let certs = pem_certs(&data).map_err(|e| bad(&e))?;
@@ -317,12 +354,7 @@ fn load_key_store(store: &StoreConfig) -> Result<KeyAndChain, String> {
             Ok((certs, key))
         }
         StoreType::Pkcs12 => {
-            let ks = open_pkcs12(
-                &data,
-                store,
-                "keyStore",
-                p12_keystore::Pkcs12ImportPolicy::Strict,
-            )?;
+            let ks = open_pkcs12(&data, store, key, p12_keystore::Pkcs12ImportPolicy::Strict)?;
             let (_, chain) = ks
                 .private_key_chain()
                 .ok_or_else(|| bad("no private key with its certificate in it"))?;
@@ -387,20 +419,18 @@ fn pem_private_key(data: &[u8], password: &str) -> Result<PrivateKeyDer<'static>
 }
 
 /// The trust store's certificates (the anchors client certificates must chain to).
-fn load_trust_store(store: &StoreConfig) -> Result<Vec<CertificateDer<'static>>, String> {
-    let (t, data) = read_store(store, "trustStore")?;
+fn load_trust_store(
+    store: &StoreConfig,
+    key: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let (t, data) = read_store(store, key)?;
     let loc = &store.location;
-    let bad = |what: &str| format!("ssl.trustStore.location={loc}: {what}");
+    let bad = |what: &str| format!("ssl.{key}.location={loc}: {what}");
     let certs = match t {
         StoreType::Pem => pem_certs(&data).map_err(|e| bad(&e))?,
         StoreType::Pkcs12 => {
             // Relaxed: Java writes trusted certificates without a key next to them.
-            let ks = open_pkcs12(
-                &data,
-                store,
-                "trustStore",
-                p12_keystore::Pkcs12ImportPolicy::Relaxed,
-            )?;
+            let ks = open_pkcs12(&data, store, key, p12_keystore::Pkcs12ImportPolicy::Relaxed)?;
             let mut out = Vec::new();
             for (_, entry) in ks.entries() {
                 match entry {
@@ -819,6 +849,27 @@ mod tests {
         assert!(e.contains("ssl.trustStore.type"), "{e}");
         let e = read_store(&store("/a/k.jks", None), "keyStore").expect_err("no file");
         assert!(e.contains("ssl.keyStore.location=/a/k.jks"), "{e}");
+    }
+
+    #[test]
+    fn the_admin_server_stores_are_named_by_their_quorum_keys() {
+        let admin = AdminTls {
+            force_https: true,
+            need_client_auth: true,
+            key_store: store("/nowhere/k.pem", None),
+            trust_store: store("/nowhere/t.pem", None),
+        };
+        let e = admin_server_config(&admin).expect_err("no key store");
+        assert!(
+            e.starts_with("ssl.quorum.keyStore.location=/nowhere/k.pem: "),
+            "{e}"
+        );
+        let e = admin_server_config(&AdminTls {
+            key_store: store("", None),
+            ..admin
+        })
+        .expect_err("no key store");
+        assert!(e.contains("ssl.quorum.keyStore.location is not set"), "{e}");
     }
 
     #[test]
