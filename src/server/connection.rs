@@ -158,10 +158,16 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
             glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
             None
         };
+        // Uncounted however the handshake ends, this task dropped at shutdown included.
+        let mut counted = Handshaking {
+            stats: &core.stats.tls,
+            ok: false,
+        };
         let done = futures_lite::future::or(handshake, late).await;
         // As ZooKeeper's handshake listener: a failure (timeout included) counts in
         // `unsuccessful_handshake` and `auth_failed_count`.
-        core.stats.tls.handshake_ended(matches!(done, Some(Ok(_))));
+        counted.ok = matches!(done, Some(Ok(_)));
+        drop(counted);
         if !matches!(done, Some(Ok(_))) {
             core.my_stats().auth_failed();
         }
@@ -195,6 +201,18 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
         }
     })
     .detach();
+}
+
+/// A TLS handshake counted in `outstanding_tls_handshake` until this is dropped.
+struct Handshaking<'a> {
+    stats: &'a super::stats::TlsStats,
+    ok: bool,
+}
+
+impl Drop for Handshaking<'_> {
+    fn drop(&mut self) {
+        self.stats.handshake_ended(self.ok);
+    }
 }
 
 /// The first byte of a TLS client's stream (a handshake record's content type).
