@@ -234,6 +234,10 @@ const OPEN: &[(&str, &[&str])] = &[
             "local_sessions",
             "connection_drop_probability",
             "auth_failed_count",
+            "outstanding_tls_handshake",
+            "tls_handshake_exceeded",
+            "unsuccessful_handshake",
+            "insecure_admin_count",
         ],
     ),
     (
@@ -702,4 +706,121 @@ fn the_command_url_moves_the_commands_and_enable_server_false_binds_nothing() {
         TcpListener::bind(("127.0.0.1", off)).is_ok(),
         "something listens on {off}"
     );
+}
+
+/// A CA (`ca.pem`), the AdminServer's PEM key store `server.pem` (a v3 certificate
+/// for 127.0.0.1, so curl checks it without `-k`) and a client certificate
+/// `client.crt`/`client.key`, made by `openssl` in a fresh directory.
+fn admin_pki(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rk-admin-tls-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("mkdir");
+    let script = "set -e
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.pem -subj /CN=AdminCA
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext
+        for who in server client; do
+          openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj /CN=$who
+        done
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+          -extfile san.ext -out server.crt
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+          -out client.crt
+        cat server.key server.crt > server.pem";
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(&dir)
+        .output()
+        .expect("run sh and openssl (the HTTPS tests need openssl on the PATH)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// `GET path` over HTTPS with curl, trusting `ca.pem` (and with `client.crt` when
+/// `with_cert`): the body, or `None` when curl got no answer.
+fn curl(pki: &Path, port: u16, path: &str, with_cert: bool) -> Option<String> {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--fail", "--max-time", "10", "--cacert"])
+        .arg(pki.join("ca.pem"));
+    if with_cert {
+        cmd.arg("--cert")
+            .arg(pki.join("client.crt"))
+            .arg("--key")
+            .arg(pki.join("client.key"));
+    }
+    let out = cmd
+        .arg(format!("https://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("run curl (the HTTPS tests need it on the PATH)");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// zoo.cfg lines for an AdminServer on `port` with the quorum stores of `pki`.
+fn https_cfg(pki: &Path, port: u16, extra: &str) -> String {
+    format!(
+        "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={port}\n\
+         ssl.quorum.keyStore.location={}\nssl.quorum.trustStore.location={}\n{extra}\n",
+        pki.join("server.pem").display(),
+        pki.join("ca.pem").display()
+    )
+}
+
+#[test]
+fn https_with_force_https_port_unification_and_need_client_auth() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let pki = admin_pki("modes");
+    let ruok = "\"command\": \"ruok\"";
+
+    // admin.forceHttps: HTTPS only; a plain HTTP request gets no HTTP answer.
+    let port = free_port();
+    let server = Server::start(&https_cfg(&pki, port, "admin.forceHttps=true"));
+    let body = curl(&pki, port, "/commands/ruok", false)
+        .unwrap_or_else(|| panic!("no HTTPS answer\n{}", server.output()));
+    assert!(body.contains(ruok), "{body}");
+    assert_eq!(try_get(port, "/commands/ruok"), None, "plain HTTP answered");
+    assert!(server.output().contains("AdminServer on https://"));
+
+    // admin.portUnification: both, and each plain connection is insecure_admin_count.
+    let port = free_port();
+    let server = Server::start(&https_cfg(&pki, port, "admin.portUnification=true"));
+    let body = curl(&pki, port, "/commands/monitor", false)
+        .unwrap_or_else(|| panic!("no HTTPS answer\n{}", server.output()));
+    assert!(body.contains("\"insecure_admin_count\": 0"), "{body}");
+    let m = command(port, "monitor");
+    assert_eq!(m["insecure_admin_count"], Value::from(1), "{m:?}");
+    let body = curl(&pki, port, "/commands/ruok", false).expect("HTTPS again");
+    assert!(body.contains(ruok), "{body}");
+    assert_eq!(
+        command(port, "monitor")["insecure_admin_count"],
+        Value::from(2)
+    );
+
+    // admin.needClientAuth: HTTPS needs a certificate the quorum trust store trusts.
+    let port = free_port();
+    let server = Server::start(&https_cfg(
+        &pki,
+        port,
+        "admin.forceHttps=true\nadmin.needClientAuth=true",
+    ));
+    assert_eq!(
+        curl(&pki, port, "/commands/ruok", false),
+        None,
+        "served without a certificate"
+    );
+    let body = curl(&pki, port, "/commands/ruok", true)
+        .unwrap_or_else(|| panic!("refused a trusted certificate\n{}", server.output()));
+    assert!(body.contains(ruok), "{body}");
+
+    // Without the flags the same stores change nothing: plain HTTP.
+    let port = free_port();
+    let _server = Server::start(&https_cfg(&pki, port, ""));
+    assert!(command(port, "ruok")["error"].is_null());
+    assert_eq!(curl(&pki, port, "/commands/ruok", false), None);
 }

@@ -62,6 +62,11 @@ const ZOOKEEPER_METRICS: &[(&str, &str)] = &[
     ("auth_failed_count", "gauge"),
     // A Counter in ZooKeeper's ServerMetrics (simpleclient 0.9: no `_total`).
     ("digest_mismatches_count", "counter"),
+    // ZooKeeperServer's gauge and ServerMetrics' counters for TLS.
+    ("outstanding_tls_handshake", "gauge"),
+    ("tls_handshake_exceeded", "counter"),
+    ("unsuccessful_handshake", "counter"),
+    ("insecure_admin_count", "counter"),
     ("readlatency", "summary"),
     ("updatelatency", "summary"),
     ("fsynctime", "summary"),

@@ -1078,3 +1078,157 @@ fn neither_client_port_nor_secure_client_port_is_a_start_error() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `NAME.crt`/`NAME.key`: a v3 client certificate whose CRL Distribution Points
+/// extension names `file://PKI/ca.crl`.
+fn signed_with_crl_point(pki: &Path, name: &str, subj: &str) {
+    let ext = format!(
+        "crlDistributionPoints=URI:file://{}\n",
+        pki.join("ca.crl").display()
+    );
+    std::fs::write(pki.join("crldp.ext"), ext).expect("write ext");
+    signed_pem(pki, name, subj, &["-extfile", "crldp.ext"]);
+}
+
+/// `ca.crl` (PEM), issued by the test CA, listing the certificates in `revoked`.
+fn make_crl(pki: &Path, revoked: &[&str]) {
+    std::fs::write(
+        pki.join("crl.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
+         default_md = sha256\ndefault_crl_days = 1\n",
+    )
+    .expect("write crl.cnf");
+    std::fs::write(pki.join("index.txt"), "").expect("index");
+    std::fs::write(pki.join("crlnumber"), "01\n").expect("crlnumber");
+    let ca = [
+        "-config", "crl.cnf", "-keyfile", "ca.key", "-cert", "ca.pem",
+    ];
+    for r in revoked {
+        let mut args = vec!["ca"];
+        args.extend(ca);
+        args.extend(["-revoke", r]);
+        openssl(pki, &args);
+    }
+    let mut args = vec!["ca"];
+    args.extend(ca);
+    args.extend(["-gencrl", "-out", "ca.crl"]);
+    openssl(pki, &args);
+}
+
+#[test]
+fn ssl_crl_refuses_a_revoked_client_certificate_and_one_whose_status_is_unknown() {
+    let pki = pki_dir("crl");
+    signed_with_crl_point(&pki, "good", "/CN=good");
+    signed_with_crl_point(&pki, "bad", "/CN=bad");
+    make_crl(&pki, &["bad.crt"]);
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.crl=true"));
+    assert!(
+        served(&pki, port, "good"),
+        "an unrevoked certificate was refused\n{}",
+        server.output()
+    );
+    assert!(
+        !served(&pki, port, "bad"),
+        "a revoked certificate was served"
+    );
+    wait_for_log(&server, "refusing client certificate CN=bad (serial");
+    wait_for_log(&server, "Revoked");
+    // A v1 certificate has no distribution point: its status is unknown, refused.
+    assert!(
+        !served(&pki, port, "one"),
+        "a certificate without a CRL point was served"
+    );
+    wait_for_log(&server, "names no CRL distribution point");
+    // Without its CRL, the good certificate's status is unknown too: refused.
+    std::fs::remove_file(pki.join("ca.crl")).expect("rm crl");
+    assert!(
+        !served(&pki, port, "good"),
+        "a certificate whose CRL is missing was served"
+    );
+    wait_for_log(&server, "its revocation status is unknown");
+    // ssl.ocsp alone checks the CRLs too, and says at start that OCSP is not done.
+    make_crl(&pki, &["bad.crt"]);
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true"));
+    wait_for_log(&server, "ssl.ocsp=true: OCSP is not implemented");
+    assert!(served(&pki, port, "good"), "{}", server.output());
+    assert!(
+        !served(&pki, port, "bad"),
+        "a revoked certificate was served with ssl.ocsp"
+    );
+}
+
+/// Whether client `who` gets `/` read over TLS.
+fn served(pki: &Path, port: u16, who: &str) -> bool {
+    let out = py_client(pki, port, who, &["get:/".into()]);
+    out.get(1).map(String::as_str) == Some("get 0 ")
+}
+
+/// A `mntr` row's value, read over the plaintext port.
+fn mntr(server: &Server, key: &str) -> i64 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(server.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"mntr").expect("send");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}\t")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in mntr:\n{text}"))
+}
+
+/// Waits (bounded) until `mntr`'s `key` is `want`.
+fn wait_for_mntr(server: &Server, key: &str, want: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut v = mntr(server, key);
+    while v != want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        v = mntr(server, key);
+    }
+    assert_eq!(v, want, "{key}\n{}", server.output());
+}
+
+#[test]
+fn tls_handshakes_are_counted_in_zookeepers_metrics() {
+    let pki = pki_dir("metrics");
+    let port = free_port();
+    let server = Server::start(&tls_cfg(
+        &pki,
+        port,
+        "netty.server.outstandingHandshake.limit=1",
+    ));
+    for key in [
+        "zk_outstanding_tls_handshake",
+        "zk_tls_handshake_exceeded",
+        "zk_unsuccessful_handshake",
+        "zk_auth_failed_count",
+    ] {
+        assert_eq!(mntr(&server, key), 0, "{key}");
+    }
+    assert!(served(&pki, port, "one"), "{}", server.output());
+    assert_eq!(mntr(&server, "zk_outstanding_tls_handshake"), 0);
+    // A connection that sends nothing holds its handshake open...
+    let silent = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    wait_for_mntr(&server, "zk_outstanding_tls_handshake", 1);
+    // ...so, at the limit of 1, the next TLS client is closed before its handshake.
+    assert!(
+        !served(&pki, port, "one"),
+        "served past the handshake limit"
+    );
+    wait_for_mntr(&server, "zk_tls_handshake_exceeded", 1);
+    wait_for_log(&server, "handshakes are under way");
+    // The silent one closing fails its handshake.
+    drop(silent);
+    wait_for_mntr(&server, "zk_outstanding_tls_handshake", 0);
+    wait_for_mntr(&server, "zk_unsuccessful_handshake", 1);
+    // An untrusted certificate fails its handshake: unsuccessful, and an auth failure.
+    assert!(!served(&pki, port, "stranger"));
+    wait_for_mntr(&server, "zk_unsuccessful_handshake", 2);
+    wait_for_mntr(&server, "zk_auth_failed_count", 2);
+    assert!(served(&pki, port, "one"));
+    assert_eq!(mntr(&server, "zk_unsuccessful_handshake"), 2);
+    assert_eq!(mntr(&server, "zk_tls_handshake_exceeded"), 1);
+}

@@ -177,6 +177,22 @@ pub struct AdminConfig {
     pub command_url: String,
     /// `admin.idleTimeout`: how long a connection may sit without sending a request.
     pub idle_timeout_ms: u64,
+    /// HTTPS (`admin.forceHttps` or `admin.portUnification`); `None`: plain HTTP.
+    pub tls: Option<AdminTls>,
+}
+
+/// The AdminServer's HTTPS, as ZooKeeper's `JettyAdminServer` sets it up: the key and
+/// trust stores are the quorum's (`ssl.quorum.keyStore.*`, `ssl.quorum.trustStore.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTls {
+    /// `admin.forceHttps`: HTTPS only. Otherwise (`admin.portUnification`) a
+    /// connection's first byte chooses HTTPS or plain HTTP.
+    pub force_https: bool,
+    /// `admin.needClientAuth` (ZooKeeper 3.9): a client certificate that chains to
+    /// the trust store is required.
+    pub need_client_auth: bool,
+    pub key_store: StoreConfig,
+    pub trust_store: StoreConfig,
 }
 
 /// The secure client port's settings: ZooKeeper's `secureClientPort`,
@@ -206,6 +222,17 @@ pub struct TlsConfig {
     pub ciphersuites: Option<Vec<String>>,
     /// `X509AuthenticationProvider.superUser`: the subject DN that is `super`.
     pub x509_super_user: Option<String>,
+    /// `ssl.crl`: client certificates are checked against the CRLs their distribution
+    /// points name (Java's PKIX revocation checking with `com.sun.security.enableCRLDP`).
+    pub crl: bool,
+    /// `ssl.ocsp`: asks for OCSP, which is not done here; revocation is then checked
+    /// with CRLs as with `ssl.crl` (what Java falls back to), and a WARN says so.
+    pub ocsp: bool,
+    /// `netty.server.outstandingHandshake.limit` (ZooKeeper's
+    /// `zookeeper.netty.server.outstandingHandshake.limit`): a TLS connection that
+    /// would make more handshakes than this under way is closed; `None` (the default,
+    /// or a value below 1): no limit.
+    pub handshake_limit: Option<u32>,
 }
 
 /// SASL (DIGEST-MD5) settings, as ZooKeeper's server reads them from its system
@@ -404,14 +431,15 @@ const NOT_HONOURED: &[(&str, &str)] = &[
 const ENSEMBLE_ONLY: &str = "an ensemble setting ringkeeper does not implement yet";
 const NO_TLS: &str = "only the client port's TLS keys are read (ssl.keyStore.*, \
      ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites, \
-     ssl.authProvider)";
+     ssl.authProvider, ssl.crl, ssl.ocsp) and, for the AdminServer, ssl.quorum.keyStore.* and \
+     ssl.quorum.trustStore.*";
 
 /// Key prefixes accepted the same way (each key present gets the warning).
 const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
     (
         "admin.",
-        "the AdminServer serves plain HTTP/1.1 only (no TLS, client certificates, \
-         snapshot or restore)",
+        "the AdminServer serves HTTP/1.1 (plain, or HTTPS with admin.forceHttps or \
+         admin.portUnification) and no snapshot or restore",
     ),
     ("ssl.", NO_TLS),
     (
@@ -549,6 +577,7 @@ impl Config {
                 addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), ADMIN_PORT_DEFAULT),
                 command_url: ADMIN_COMMAND_URL_DEFAULT.into(),
                 idle_timeout_ms: ADMIN_IDLE_TIMEOUT_MS_DEFAULT,
+                tls: None,
             }),
             initial_config: String::new(),
             tls: None,
@@ -663,6 +692,8 @@ impl Config {
         let mut secure_port: Option<u16> = None;
         let mut secure_host: Option<String> = None;
         let mut tls = TlsKeys::default();
+        // admin.portUnification, admin.forceHttps, admin.needClientAuth.
+        let mut admin_tls = [false; 3];
         let mut jaas_file: Option<PathBuf> = None;
         let mut jaas_section: Option<String> = None;
         let mut x509_provider = false;
@@ -855,6 +886,10 @@ impl Config {
                 // Java's Boolean.parseBoolean: only "true" (any case) is true.
                 "admin.enableServer" => admin_enabled = Some(value.eq_ignore_ascii_case("true")),
                 "admin.serverAddress" => admin_host = Some(value.to_owned()),
+                // `Boolean.getBoolean`, as JettyAdminServer reads them.
+                "admin.portUnification" => admin_tls[0] = value.eq_ignore_ascii_case("true"),
+                "admin.forceHttps" => admin_tls[1] = value.eq_ignore_ascii_case("true"),
+                "admin.needClientAuth" => admin_tls[2] = value.eq_ignore_ascii_case("true"),
                 "admin.serverPort" => {
                     admin_port = Some(value.parse().map_err(|_| bad("not a port"))?)
                 }
@@ -1019,6 +1054,22 @@ impl Config {
             cfg.admin = None;
         }
         if let Some(admin) = cfg.admin.as_mut() {
+            let [unified, force_https, need_client_auth] = admin_tls;
+            if unified || force_https {
+                admin.tls = Some(AdminTls {
+                    force_https,
+                    need_client_auth,
+                    key_store: tls.quorum_key_store.clone(),
+                    trust_store: tls.quorum_trust_store.clone(),
+                });
+            } else if need_client_auth {
+                cfg.warnings.push(
+                    "admin.needClientAuth=true without admin.forceHttps or \
+                     admin.portUnification: the AdminServer serves plain HTTP, which has \
+                     no client certificates"
+                        .into(),
+                );
+            }
             if let Some(host) = admin_host {
                 let ip = resolve(&host).map_err(|reason| ConfigError::BadValue {
                     file: setting_at(&settings, "admin.serverAddress"),
@@ -1048,6 +1099,15 @@ impl Config {
             cfg.warnings.push(
                 "ssl.* keys (or client.certReload) are set but neither secureClientPort nor \
                  client.portUnification is: no TLS is served"
+                    .into(),
+            );
+        }
+        if cfg.tls.as_ref().is_some_and(|t| t.ocsp) {
+            cfg.warnings.push(
+                "ssl.ocsp=true: OCSP is not implemented; client certificates are checked \
+                 against the CRLs their distribution points name instead (what Java falls \
+                 back to without an OCSP answer), and one whose revocation status cannot be \
+                 found that way is refused"
                     .into(),
             );
         }
@@ -1214,11 +1274,18 @@ fn sasl_login(
 struct TlsKeys {
     key_store: StoreConfig,
     trust_store: StoreConfig,
+    /// `ssl.quorum.keyStore.*` and `ssl.quorum.trustStore.*`: only the AdminServer's
+    /// HTTPS reads them here, as ZooKeeper's JettyAdminServer does.
+    quorum_key_store: StoreConfig,
+    quorum_trust_store: StoreConfig,
     client_auth: Option<ClientAuth>,
     protocol: Option<String>,
     enabled_protocols: Option<Vec<String>>,
     ciphersuites: Option<Vec<String>>,
     x509_super_user: Option<String>,
+    crl: bool,
+    ocsp: bool,
+    handshake_limit: Option<u32>,
     port_unification: bool,
     cert_reload: bool,
     /// Any of them was set.
@@ -1262,6 +1329,18 @@ impl TlsKeys {
             {
                 store(&mut self.trust_store, &k[15..])?
             }
+            k if k.starts_with("ssl.quorum.keyStore.")
+                && matches!(&k[20..], "location" | "password" | "passwordPath" | "type") =>
+            {
+                store(&mut self.quorum_key_store, &k[20..])?;
+                return Ok(true);
+            }
+            k if k.starts_with("ssl.quorum.trustStore.")
+                && matches!(&k[22..], "location" | "password" | "passwordPath" | "type") =>
+            {
+                store(&mut self.quorum_trust_store, &k[22..])?;
+                return Ok(true);
+            }
             "ssl.clientAuth" => {
                 // `ClientAuth.fromPropertyValue`: empty is the default (need).
                 self.client_auth = Some(match value.to_ascii_uppercase().as_str() {
@@ -1274,12 +1353,23 @@ impl TlsKeys {
             "ssl.protocol" => self.protocol = Some(value.to_owned()),
             "ssl.enabledProtocols" => self.enabled_protocols = Some(list(value)),
             "ssl.ciphersuites" => self.ciphersuites = Some(list(value)),
+            // `Boolean.parseBoolean`, as `ZKConfig.getBoolean` reads them.
+            "ssl.crl" => self.crl = value.trim().eq_ignore_ascii_case("true"),
+            "ssl.ocsp" => self.ocsp = value.trim().eq_ignore_ascii_case("true"),
             // ZooKeeper's client port never checks a client's host name against its
             // certificate (`ClientX509Util.shouldVerifyClientHostname` is false); the
             // key is about the server's own name, which concerns clients.
             "ssl.hostnameVerification" => {}
             "X509AuthenticationProvider.superUser" => {
                 self.x509_super_user = Some(value.to_owned());
+                return Ok(true);
+            }
+            "netty.server.outstandingHandshake.limit" => {
+                let n: i64 = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| "expected a number of handshakes".to_owned())?;
+                self.handshake_limit = u32::try_from(n).ok().filter(|n| *n > 0);
                 return Ok(true);
             }
             "client.portUnification" => {
@@ -1308,6 +1398,9 @@ impl TlsKeys {
             enabled_protocols: self.enabled_protocols,
             ciphersuites: self.ciphersuites,
             x509_super_user: self.x509_super_user,
+            crl: self.crl,
+            ocsp: self.ocsp,
+            handshake_limit: self.handshake_limit,
         }
     }
 }
@@ -1848,8 +1941,8 @@ mod tests {
     #[test]
     fn keys_not_honoured_are_warned_with_where_they_came_from() {
         let cfg = Config::parse(
-            "dataDir=/d\nclientPort=1\nsyncEnabled=true\nsslQuorum=true\nadmin.forceHttps=true\n\
-             ssl.crl=true\nskipACL=yes\nnoSuchKey=1\n",
+            "dataDir=/d\nclientPort=1\nsyncEnabled=true\nsslQuorum=true\nadmin.httpVersion=2\n\
+             ssl.quorum.hostnameVerification=true\nskipACL=yes\nnoSuchKey=1\n",
             "zoo.cfg",
         )
         .expect("parses");
@@ -1857,8 +1950,8 @@ mod tests {
         for needle in [
             "zoo.cfg:3: syncEnabled is read but not honoured: an ensemble setting",
             "zoo.cfg:4: sslQuorum is read but not honoured: an ensemble setting",
-            "zoo.cfg:5: admin.forceHttps is read but not honoured: the AdminServer serves plain",
-            "zoo.cfg:6: ssl.crl is read but not honoured: only the client port's TLS keys",
+            "zoo.cfg:5: admin.httpVersion is read but not honoured: the AdminServer serves",
+            "zoo.cfg:6: ssl.quorum.hostnameVerification is read but not honoured: only the",
             "zoo.cfg:7: skipACL is read but not honoured: ACLs are always checked",
             "zoo.cfg:8: unknown key noSuchKey ignored",
         ] {
@@ -1875,13 +1968,14 @@ mod tests {
              ssl.keyStore.location=/k.p12\nssl.keyStore.password=pw\n\
              ssl.trustStore.location=/t.jks\nssl.trustStore.type=PEM\nssl.clientAuth=want\n\
              ssl.enabledProtocols=TLSv1.2, TLSv1.3\nssl.hostnameVerification=false\n\
-             zookeeper.X509AuthenticationProvider.superUser=CN=admin\n",
+             ssl.crl=true\nzookeeper.X509AuthenticationProvider.superUser=CN=admin\n",
             "zoo.cfg",
         )
         .expect("parses");
         let tls = cfg.tls.expect("a secure port");
         assert_eq!(tls.addr, Some("127.0.0.2:2281".parse().expect("addr")));
         assert!(!tls.port_unification && !tls.cert_reload);
+        assert!(tls.crl && !tls.ocsp);
         assert_eq!(tls.key_store.location, "/k.p12");
         assert_eq!(tls.key_store.password, "pw");
         assert_eq!(tls.trust_store.store_type.as_deref(), Some("PEM"));

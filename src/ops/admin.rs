@@ -15,7 +15,11 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures_lite::{AsyncRead, AsyncWrite};
 
 use serde_json::{json, Map, Value};
 
@@ -359,76 +363,113 @@ fn system_properties() -> Vec<(&'static str, String)> {
 }
 
 /// Serves the AdminServer on `listener` (bound by `server::run`) until the process
-/// ends.
-pub async fn serve(core: Rc<Core>, listener: std::net::TcpListener) {
+/// ends: plain HTTP, or with `tls` (`admin.forceHttps`) HTTPS only, or (under
+/// `admin.portUnification`) HTTPS for a connection whose first byte starts a TLS
+/// record and plain HTTP for the rest, as ZooKeeper's `UnifiedConnectionFactory`
+/// decides; each plaintext one there counts in `insecure_admin_count`.
+pub async fn serve(
+    core: Rc<Core>,
+    listener: std::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let Some(cfg) = core.cfg.admin.clone() else {
         return;
     };
     let addr = listener
         .local_addr()
         .map_or_else(|_| "?".into(), |a| a.to_string());
-    tracing::info!("AdminServer on http://{addr}{}", cfg.command_url);
+    let force_https = cfg.tls.as_ref().is_some_and(|t| t.force_https);
+    let scheme = match (&tls, force_https) {
+        (None, _) => "http",
+        (Some(_), true) => "https",
+        (Some(_), false) => "http(s)",
+    };
+    tracing::info!("AdminServer on {scheme}://{addr}{}", cfg.command_url);
     let idle = Duration::from_millis(cfg.idle_timeout_ms);
     let url: Rc<str> = cfg.command_url.into();
-    http::serve(
-        listener,
-        "AdminServer",
-        CONCURRENT_MAX,
-        move |mut stream| {
-            let core = core.clone();
-            let url = url.clone();
-            async move {
-                let req = match http::read_request(&mut stream, idle).await {
-                    Ok(r) => r,
-                    Err(http::ReadError::Malformed(why)) => {
-                        tracing::debug!("AdminServer: bad request: {why}");
-                        return http::respond_error(&mut stream, 400).await;
+    http::serve(listener, "AdminServer", CONCURRENT_MAX, move |stream| {
+        let core = core.clone();
+        let url = url.clone();
+        let tls = tls.clone();
+        async move {
+            let Some(tls) = tls else {
+                return answer(&core, &url, idle, stream).await;
+            };
+            let peer = stream
+                .peer_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string());
+            if !force_https {
+                match crate::server::first_byte(&stream, idle).await {
+                    Ok(crate::server::TLS_HANDSHAKE_RECORD) => {}
+                    Ok(_) => {
+                        core.stats.tls.insecure_admin.fetch_add(1, Relaxed);
+                        return answer(&core, &url, idle, stream).await;
                     }
-                    Err(http::ReadError::TooLarge) => {
-                        return http::respond_error(&mut stream, 431).await
-                    }
-                    Err(http::ReadError::TimedOut) => {
-                        return http::respond_error(&mut stream, 408).await
-                    }
-                    Err(http::ReadError::Closed) => return,
-                };
-                let Some(rest) = req.path.strip_prefix(&*url) else {
-                    return http::respond_error(&mut stream, 404).await;
-                };
-                if !rest.is_empty() && !rest.starts_with('/') {
-                    return http::respond_error(&mut stream, 404).await;
-                }
-                // ZooKeeper 3.8 serves GET only (3.9's POST is for `restore`).
-                if req.method != "GET" {
-                    return http::respond_error(&mut stream, 405).await;
-                }
-                let name = rest.strip_prefix('/').unwrap_or("");
-                if name.is_empty() {
-                    let page = links(&url);
-                    return http::respond(
-                        &mut stream,
-                        200,
-                        "text/html; charset=utf-8",
-                        page.as_bytes(),
-                    )
-                    .await;
-                }
-                let answer = run(&core, name).await;
-                // Big answers (a million watches) are written off the session core.
-                let body = glommio::executor()
-                    .spawn_blocking(move || serde_json::to_vec_pretty(&Value::Object(answer)))
-                    .await;
-                match body {
-                    Ok(body) => http::respond(&mut stream, 200, "application/json", &body).await,
-                    Err(e) => {
-                        tracing::warn!("AdminServer: cannot write {name}'s answer: {e}");
-                        http::respond_error(&mut stream, 500).await
+                    Err(why) => {
+                        return tracing::debug!("AdminServer: connection from {peer}: {why}")
                     }
                 }
             }
-        },
-    )
+            let accept = futures_rustls::TlsAcceptor::from(tls).accept(stream);
+            match glommio::timer::timeout(idle, async { Ok(accept.await) }).await {
+                Ok(Ok(s)) => answer(&core, &url, idle, s).await,
+                Ok(Err(e)) => {
+                    tracing::info!("AdminServer: TLS handshake with {peer} failed: {e}")
+                }
+                Err(_) => {
+                    tracing::info!("AdminServer: no TLS handshake from {peer} within {idle:?}")
+                }
+            }
+        }
+    })
     .await;
+}
+
+/// Reads one request from `stream` and answers it.
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    core: &Rc<Core>,
+    url: &str,
+    idle: Duration,
+    mut stream: S,
+) {
+    let stream = &mut stream;
+    let req = match http::read_request(stream, idle).await {
+        Ok(r) => r,
+        Err(http::ReadError::Malformed(why)) => {
+            tracing::debug!("AdminServer: bad request: {why}");
+            return http::respond_error(stream, 400).await;
+        }
+        Err(http::ReadError::TooLarge) => return http::respond_error(stream, 431).await,
+        Err(http::ReadError::TimedOut) => return http::respond_error(stream, 408).await,
+        Err(http::ReadError::Closed) => return,
+    };
+    let Some(rest) = req.path.strip_prefix(url) else {
+        return http::respond_error(stream, 404).await;
+    };
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return http::respond_error(stream, 404).await;
+    }
+    // ZooKeeper 3.8 serves GET only (3.9's POST is for `restore`).
+    if req.method != "GET" {
+        return http::respond_error(stream, 405).await;
+    }
+    let name = rest.strip_prefix('/').unwrap_or("");
+    if name.is_empty() {
+        let page = links(url);
+        return http::respond(stream, 200, "text/html; charset=utf-8", page.as_bytes()).await;
+    }
+    let answer = run(core, name).await;
+    // Big answers (a million watches) are written off the session core.
+    let body = glommio::executor()
+        .spawn_blocking(move || serde_json::to_vec_pretty(&Value::Object(answer)))
+        .await;
+    match body {
+        Ok(body) => http::respond(stream, 200, "application/json", &body).await,
+        Err(e) => {
+            tracing::warn!("AdminServer: cannot write {name}'s answer: {e}");
+            http::respond_error(stream, 500).await
+        }
+    }
 }
 
 #[cfg(test)]

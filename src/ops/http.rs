@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 /// The most bytes of request line and headers read from one connection.
@@ -44,14 +44,17 @@ pub enum ReadError {
 }
 
 /// Reads one request head within `timeout`.
-pub async fn read_request(stream: &mut TcpStream, timeout: Duration) -> Result<Request, ReadError> {
+pub async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    timeout: Duration,
+) -> Result<Request, ReadError> {
     match glommio::timer::timeout(timeout, async { Ok(read_head(stream).await) }).await {
         Ok(r) => r,
         Err(_) => Err(ReadError::TimedOut),
     }
 }
 
-async fn read_head(stream: &mut TcpStream) -> Result<Request, ReadError> {
+async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Request, ReadError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
@@ -131,7 +134,12 @@ fn percent_decode(s: &str) -> String {
 
 /// Writes a whole response and closes the connection; a peer that went away is no
 /// error worth more than a debug line.
-pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) {
+pub async fn respond<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) {
     let head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
          Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
@@ -151,7 +159,7 @@ pub async fn respond(stream: &mut TcpStream, status: u16, content_type: &str, bo
 }
 
 /// A plain-text error response for `status`.
-pub async fn respond_error(stream: &mut TcpStream, status: u16) {
+pub async fn respond_error<S: AsyncWrite + Unpin>(stream: &mut S, status: u16) {
     let body = format!("{status} {}\n", reason(status));
     respond(stream, status, "text/plain; charset=utf-8", body.as_bytes()).await;
 }

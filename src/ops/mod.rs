@@ -22,6 +22,9 @@ pub struct OpsListeners {
     pub metrics: Option<std::net::TcpListener>,
     /// `admin.serverPort`.
     pub admin: Option<std::net::TcpListener>,
+    /// The AdminServer's HTTPS configuration (`admin.forceHttps`,
+    /// `admin.portUnification`), loaded and checked at start.
+    pub admin_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// The operator ports' share of a session core's time when client work is waiting
@@ -44,7 +47,7 @@ pub fn serve(core: &Rc<Core>, ops: OpsListeners) {
         spawn_on(queue, prometheus::serve(core.clone(), l));
     }
     if let Some(l) = ops.admin {
-        spawn_on(queue, admin::serve(core.clone(), l));
+        spawn_on(queue, admin::serve(core.clone(), l, ops.admin_tls));
     }
 }
 

@@ -48,10 +48,16 @@ pub const ZOOKEEPER_GAUGES: &[&str] = &[
     "max_file_descriptor_count",
     "connection_drop_probability",
     "auth_failed_count",
+    "outstanding_tls_handshake",
 ];
 
 /// The `mntr` rows ZooKeeper registers as counters of the same name less `zk_`.
-pub const ZOOKEEPER_COUNTERS: &[&str] = &["digest_mismatches_count"];
+pub const ZOOKEEPER_COUNTERS: &[&str] = &[
+    "digest_mismatches_count",
+    "tls_handshake_exceeded",
+    "unsuccessful_handshake",
+    "insecure_admin_count",
+];
 
 /// The body of `GET /metrics`.
 pub fn render(core: &Rc<Core>) -> String {

@@ -310,6 +310,22 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
             "zk_digest_mismatches_count",
             int(q.digest_mismatches.load(Relaxed)),
         ),
+        (
+            "zk_outstanding_tls_handshake",
+            int(core.stats.tls.outstanding.load(Relaxed)),
+        ),
+        (
+            "zk_tls_handshake_exceeded",
+            int(core.stats.tls.exceeded.load(Relaxed)),
+        ),
+        (
+            "zk_unsuccessful_handshake",
+            int(core.stats.tls.unsuccessful.load(Relaxed)),
+        ),
+        (
+            "zk_insecure_admin_count",
+            int(core.stats.tls.insecure_admin.load(Relaxed)),
+        ),
         ("zk_fsync_count", int(fsyncs)),
         (
             "zk_avg_fsynctime",

@@ -132,7 +132,7 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
     };
     glommio::spawn_local(async move {
         if sniff {
-            match first_byte(&stream).await {
+            match first_byte(&stream, HANDSHAKE_TIMEOUT).await {
                 Ok(b) if b != TLS_HANDSHAKE_RECORD => return serve(core, peer, stream, Vec::new()),
                 Ok(_) => {}
                 Err(reason) => {
@@ -142,13 +142,36 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
                 }
             }
         }
+        let limit = core.cfg.tls.as_ref().and_then(|t| t.handshake_limit);
+        if !core.stats.tls.handshake_started(limit) {
+            tracing::warn!(
+                "closing TLS connection from {peer}: {} handshakes are under way \
+                 (netty.server.outstandingHandshake.limit)",
+                limit.unwrap_or(0)
+            );
+            core.stats.conn_closed_from(ip);
+            return;
+        }
         let tls = tls.current();
         let handshake = async { Some(futures_rustls::TlsAcceptor::from(tls).accept(stream).await) };
         let late = async {
             glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
             None
         };
-        match futures_lite::future::or(handshake, late).await {
+        // Uncounted however the handshake ends, this task dropped at shutdown included.
+        let mut counted = Handshaking {
+            stats: &core.stats.tls,
+            ok: false,
+        };
+        let done = futures_lite::future::or(handshake, late).await;
+        // As ZooKeeper's handshake listener: a failure (timeout included) counts in
+        // `unsuccessful_handshake` and `auth_failed_count`.
+        counted.ok = matches!(done, Some(Ok(_)));
+        drop(counted);
+        if !matches!(done, Some(Ok(_))) {
+            core.my_stats().auth_failed();
+        }
+        match done {
             Some(Ok(s)) => {
                 let super_user = core
                     .cfg
@@ -180,27 +203,43 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
     .detach();
 }
 
+/// A TLS handshake counted in `outstanding_tls_handshake` until this is dropped.
+struct Handshaking<'a> {
+    stats: &'a super::stats::TlsStats,
+    ok: bool,
+}
+
+impl Drop for Handshaking<'_> {
+    fn drop(&mut self) {
+        self.stats.handshake_ended(self.ok);
+    }
+}
+
 /// The first byte of a TLS client's stream (a handshake record's content type).
 /// ZooKeeper's plaintext frames start with a 4-byte big-endian length, whose first
 /// byte is 0x16 only for frames of 352 MiB or more, far past `jute.maxbuffer`; a
 /// four-letter word starts with a letter. So one byte tells, as in ZooKeeper's
 /// `DualModeSslHandler`, which also decides on a first byte other than 0x16.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+pub(crate) const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// The connection's first byte, left in the socket for whoever reads it next (one
-/// `MSG_PEEK`); an error if none comes within [`HANDSHAKE_TIMEOUT`].
-async fn first_byte(stream: &glommio::net::TcpStream) -> Result<u8, String> {
+/// `MSG_PEEK`); an error if none comes within `timeout`. Also the AdminServer's
+/// choice under `admin.portUnification`.
+pub(crate) async fn first_byte(
+    stream: &glommio::net::TcpStream,
+    timeout: Duration,
+) -> Result<u8, String> {
     let mut b = [0u8; 1];
     let peek = async { Some(stream.peek(&mut b).await) };
     let late = async {
-        glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
+        glommio::timer::sleep(timeout).await;
         None
     };
     match futures_lite::future::or(peek, late).await {
         Some(Ok(1)) => Ok(b[0]),
         Some(Ok(_)) => Err("closed before sending anything".into()),
         Some(Err(e)) => Err(format!("reading its first byte failed: {e}")),
-        None => Err(format!("nothing sent within {HANDSHAKE_TIMEOUT:?}")),
+        None => Err(format!("nothing sent within {timeout:?}")),
     }
 }
 

@@ -11,6 +11,7 @@ mod acceptor;
 mod auth;
 mod conn;
 mod connection;
+mod crl;
 pub mod election;
 pub mod frame_out;
 mod jks;
@@ -30,6 +31,7 @@ pub mod stats;
 mod tls;
 mod touches;
 
+pub(crate) use connection::{first_byte, TLS_HANDSHAKE_RECORD};
 pub use session_core::Core;
 
 use std::sync::Arc;
@@ -80,6 +82,10 @@ pub enum ServerError {
     LogCannotGrow(crate::storage::StorageError),
     #[error("cannot serve the secure client port: {0}")]
     Tls(String),
+    #[error(
+        "cannot serve the AdminServer over HTTPS (admin.forceHttps / admin.portUnification): {0}"
+    )]
+    AdminTls(String),
 }
 
 /// Starts the server and blocks until it stops.
@@ -122,6 +128,10 @@ pub fn run(
             }
             Some(ctx)
         }
+    };
+    let admin_tls = match cfg.admin.as_ref().and_then(|a| a.tls.as_ref()) {
+        None => None,
+        Some(a) => Some(tls::admin_server_config(a).map_err(ServerError::AdminTls)?),
     };
     let listeners = listeners::Listeners::bind(&cfg)?;
     cfg.client_addr = listeners.client_addr;
@@ -290,6 +300,7 @@ pub fn run(
     let mut ops_listeners = Some(crate::ops::OpsListeners {
         metrics: listeners.metrics,
         admin: listeners.admin,
+        admin_tls,
     });
     for (i, (tx, rx)) in channels.enumerate() {
         let start = session_core::CoreStart {

@@ -210,6 +210,47 @@ pub struct ServerStats {
     pub leader: LeaderStats,
     /// ZooKeeper's `election_time`: how long each leader election took.
     pub election: ElectionStats,
+    /// TLS handshakes on the client ports and the AdminServer's plaintext requests.
+    pub tls: TlsStats,
+}
+
+/// ZooKeeper's TLS counters (`ServerMetrics`, `NettyServerCnxnFactory`), server-wide:
+/// touched once per TLS connection, never on the plaintext path.
+#[derive(Default)]
+pub struct TlsStats {
+    /// `outstanding_tls_handshake` (a gauge): client-port handshakes under way.
+    pub outstanding: AtomicI64,
+    /// `tls_handshake_exceeded`: connections closed because
+    /// `netty.server.outstandingHandshake.limit` handshakes were under way.
+    pub exceeded: AtomicU64,
+    /// `unsuccessful_handshake`: client-port handshakes that failed or timed out.
+    pub unsuccessful: AtomicU64,
+    /// `insecure_admin_count`: plaintext HTTP connections taken by the AdminServer
+    /// under `admin.portUnification`.
+    pub insecure_admin: AtomicU64,
+}
+
+impl TlsStats {
+    /// Counts a handshake starting unless `limit` (if any) are under way already,
+    /// as ZooKeeper's handshake throttling does; `false`: the connection is to be
+    /// closed, counted in `tls_handshake_exceeded`.
+    pub fn handshake_started(&self, limit: Option<u32>) -> bool {
+        let now = self.outstanding.fetch_add(1, Relaxed) + 1;
+        if limit.is_some_and(|l| now > i64::from(l)) {
+            self.outstanding.fetch_sub(1, Relaxed);
+            self.exceeded.fetch_add(1, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// A handshake counted by [`TlsStats::handshake_started`] ended.
+    pub fn handshake_ended(&self, ok: bool) {
+        self.outstanding.fetch_sub(1, Relaxed);
+        if !ok {
+            self.unsuccessful.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 /// ZooKeeper's `election_time` (an `AvgMinMaxCounter`), in ms: `mntr`'s
@@ -317,6 +358,7 @@ impl ServerStats {
             mode: std::sync::atomic::AtomicU8::new(ServerMode::Standalone as u8),
             leader: LeaderStats::default(),
             election: ElectionStats::default(),
+            tls: TlsStats::default(),
         }
     }
 

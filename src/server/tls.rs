@@ -38,7 +38,7 @@ use rustls::{
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::config::{ClientAuth, StoreConfig, TlsConfig};
+use crate::config::{AdminTls, ClientAuth, StoreConfig, TlsConfig};
 use crate::proto::Id;
 
 /// Certificates between a client's certificate and a trust anchor, at most.
@@ -143,25 +143,65 @@ pub fn watch(ctx: &Arc<TlsContext>, tls: TlsConfig) -> std::io::Result<()> {
 /// The secure port's TLS configuration, checked at start: an error names the key
 /// and the file.
 pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
+    build(tls, "keyStore", "trustStore")
+}
+
+/// The AdminServer's HTTPS configuration (`admin.forceHttps`,
+/// `admin.portUnification`), checked at start. As ZooKeeper's `JettyAdminServer`: the
+/// quorum's stores (`ssl.quorum.keyStore.*`, `ssl.quorum.trustStore.*`), Jetty's
+/// protocol defaults, and a client certificate asked for only with
+/// `admin.needClientAuth` (checked as the client port checks one, v1 included).
+pub fn admin_server_config(admin: &AdminTls) -> Result<Arc<ServerConfig>, String> {
+    let tls = TlsConfig {
+        addr: None,
+        port_unification: false,
+        cert_reload: false,
+        key_store: admin.key_store.clone(),
+        trust_store: admin.trust_store.clone(),
+        client_auth: if admin.need_client_auth {
+            ClientAuth::Need
+        } else {
+            ClientAuth::None
+        },
+        protocol: "TLSv1.3".into(),
+        enabled_protocols: None,
+        ciphersuites: None,
+        x509_super_user: None,
+        crl: false,
+        ocsp: false,
+        handshake_limit: None,
+    };
+    build(&tls, "quorum.keyStore", "quorum.trustStore")
+}
+
+/// A rustls configuration from `tls`, whose stores are named `ssl.<key_store>.*`
+/// and `ssl.<trust_store>.*` in messages.
+fn build(tls: &TlsConfig, key_store: &str, trust_store: &str) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(provider(tls)?);
     let versions = protocol_versions(tls)?;
-    let (certs, key) = load_key_store(&tls.key_store)?;
+    let (certs, key) = load_key_store(&tls.key_store, key_store)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| format!("ssl.enabledProtocols / ssl.ciphersuites: {e}"))?;
     let builder = if tls.client_auth == ClientAuth::None {
         builder.with_no_client_auth()
     } else {
-        let anchors = load_trust_store(&tls.trust_store)?;
+        let anchors = load_trust_store(&tls.trust_store, trust_store)?;
         builder.with_client_cert_verifier(Arc::new(ChainVerifier::new(
             anchors,
             tls.client_auth == ClientAuth::Need,
+            tls.crl || tls.ocsp,
             provider.signature_verification_algorithms,
         )?))
     };
     // Not `with_single_cert`: its key check parses the certificate with webpki, which
     // refuses X.509 v1 (see the module doc); the same SPKI comparison is done here.
-    let bad = |what: String| format!("ssl.keyStore.location={}: {what}", tls.key_store.location);
+    let bad = |what: String| {
+        format!(
+            "ssl.{key_store}.location={}: {what}",
+            tls.key_store.location
+        )
+    };
     let signing = provider
         .key_provider
         .load_private_key(key)
@@ -289,9 +329,7 @@ fn store_type(store: &StoreConfig, key: &str) -> Result<StoreType, String> {
 
 fn read_store(store: &StoreConfig, key: &str) -> Result<(StoreType, Vec<u8>), String> {
     if store.location.is_empty() {
-        return Err(format!(
-            "ssl.{key}.location is not set (the secure client port needs it)"
-        ));
+        return Err(format!("ssl.{key}.location is not set (TLS needs it)"));
     }
     let t = store_type(store, key)?;
     let data = std::fs::read(&store.location)
@@ -302,10 +340,10 @@ fn read_store(store: &StoreConfig, key: &str) -> Result<(StoreType, Vec<u8>), St
 type KeyAndChain = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// The server's certificate chain and private key.
-fn load_key_store(store: &StoreConfig) -> Result<KeyAndChain, String> {
-    let (t, data) = read_store(store, "keyStore")?;
+fn load_key_store(store: &StoreConfig, key: &str) -> Result<KeyAndChain, String> {
+    let (t, data) = read_store(store, key)?;
     let loc = &store.location;
-    let bad = |what: &str| format!("ssl.keyStore.location={loc}: {what}");
+    let bad = |what: &str| format!("ssl.{key}.location={loc}: {what}");
     match t {
         StoreType::Pem => {
             let certs = pem_certs(&data).map_err(|e| bad(&e))?;
@@ -316,12 +354,7 @@ fn load_key_store(store: &StoreConfig) -> Result<KeyAndChain, String> {
             Ok((certs, key))
         }
         StoreType::Pkcs12 => {
-            let ks = open_pkcs12(
-                &data,
-                store,
-                "keyStore",
-                p12_keystore::Pkcs12ImportPolicy::Strict,
-            )?;
+            let ks = open_pkcs12(&data, store, key, p12_keystore::Pkcs12ImportPolicy::Strict)?;
             let (_, chain) = ks
                 .private_key_chain()
                 .ok_or_else(|| bad("no private key with its certificate in it"))?;
@@ -386,20 +419,18 @@ fn pem_private_key(data: &[u8], password: &str) -> Result<PrivateKeyDer<'static>
 }
 
 /// The trust store's certificates (the anchors client certificates must chain to).
-fn load_trust_store(store: &StoreConfig) -> Result<Vec<CertificateDer<'static>>, String> {
-    let (t, data) = read_store(store, "trustStore")?;
+fn load_trust_store(
+    store: &StoreConfig,
+    key: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    let (t, data) = read_store(store, key)?;
     let loc = &store.location;
-    let bad = |what: &str| format!("ssl.trustStore.location={loc}: {what}");
+    let bad = |what: &str| format!("ssl.{key}.location={loc}: {what}");
     let certs = match t {
         StoreType::Pem => pem_certs(&data).map_err(|e| bad(&e))?,
         StoreType::Pkcs12 => {
             // Relaxed: Java writes trusted certificates without a key next to them.
-            let ks = open_pkcs12(
-                &data,
-                store,
-                "trustStore",
-                p12_keystore::Pkcs12ImportPolicy::Relaxed,
-            )?;
+            let ks = open_pkcs12(&data, store, key, p12_keystore::Pkcs12ImportPolicy::Relaxed)?;
             let mut out = Vec::new();
             for (_, entry) in ks.entries() {
                 match entry {
@@ -469,6 +500,9 @@ fn pem_certs(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
         .map_err(|e| format!("bad PEM: {e}"))
 }
 
+/// A certificate (DER) and the one that signed it.
+type Issued<'a> = (&'a [u8], &'a [u8]);
+
 /// Checks a client's certificate chain against the trust store as Java's PKIX does
 /// for what matters here: every signature up to a trust anchor (or the certificate
 /// itself in the trust store), every certificate in its validity period, any X.509
@@ -478,13 +512,17 @@ pub struct ChainVerifier {
     anchors: Vec<CertificateDer<'static>>,
     hints: Vec<DistinguishedName>,
     mandatory: bool,
+    /// `ssl.crl`/`ssl.ocsp`: every certificate of the chain but the trust anchor must
+    /// be shown unrevoked by a CRL (see `super::crl`).
+    revocation: bool,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ChainVerifier {
-    fn new(
+    pub fn new(
         anchors: Vec<CertificateDer<'static>>,
         mandatory: bool,
+        revocation: bool,
         algorithms: WebPkiSupportedAlgorithms,
     ) -> Result<ChainVerifier, String> {
         let mut hints = Vec::with_capacity(anchors.len());
@@ -497,16 +535,19 @@ impl ChainVerifier {
             anchors,
             hints,
             mandatory,
+            revocation,
             algorithms,
         })
     }
 
-    fn verify_chain(
-        &self,
-        end_entity: &[u8],
-        intermediates: &[CertificateDer<'_>],
+    /// The path from `end_entity` to a trust anchor: each certificate below the anchor
+    /// with the one that signed it (empty when `end_entity` is itself an anchor).
+    fn verify_chain<'a>(
+        &'a self,
+        end_entity: &'a [u8],
+        intermediates: &'a [CertificateDer<'a>],
         now: i64,
-    ) -> Result<(), CertificateError> {
+    ) -> Result<Vec<Issued<'a>>, CertificateError> {
         let in_period = |c: &X509Certificate<'_>| -> Result<(), CertificateError> {
             let v = c.validity();
             if now < v.not_before.timestamp() {
@@ -517,12 +558,13 @@ impl ChainVerifier {
                 Ok(())
             }
         };
+        let mut path = Vec::new();
         let mut cur_der: &[u8] = end_entity;
         for _ in 0..=CHAIN_DEPTH_MAX {
             let cur = parse(cur_der)?;
             in_period(&cur)?;
             if self.anchors.iter().any(|a| a.as_ref() == cur_der) {
-                return Ok(());
+                return Ok(path);
             }
             let issuer = cur.issuer().as_raw();
             for a in &self.anchors {
@@ -530,7 +572,8 @@ impl ChainVerifier {
                 if anchor.subject().as_raw() == issuer
                     && cur.verify_signature(Some(anchor.public_key())).is_ok()
                 {
-                    return Ok(());
+                    path.push((cur_der, a.as_ref()));
+                    return Ok(path);
                 }
             }
             let next = intermediates.iter().find(|i| {
@@ -542,7 +585,10 @@ impl ChainVerifier {
                 })
             });
             match next {
-                Some(n) => cur_der = n.as_ref(),
+                Some(n) => {
+                    path.push((cur_der, n.as_ref()));
+                    cur_der = n.as_ref();
+                }
                 None => return Err(CertificateError::UnknownIssuer),
             }
         }
@@ -598,9 +644,15 @@ impl ClientCertVerifier for ChainVerifier {
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        self.verify_chain(end_entity, intermediates, now)
-            .map(|()| ClientCertVerified::assertion())
-            .map_err(rustls::Error::InvalidCertificate)
+        let path = self
+            .verify_chain(end_entity, intermediates, now)
+            .map_err(rustls::Error::InvalidCertificate)?;
+        if self.revocation {
+            for (cert, issuer) in path {
+                super::crl::check(cert, issuer, now).map_err(rustls::Error::InvalidCertificate)?;
+            }
+        }
+        Ok(ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -797,6 +849,27 @@ mod tests {
         assert!(e.contains("ssl.trustStore.type"), "{e}");
         let e = read_store(&store("/a/k.jks", None), "keyStore").expect_err("no file");
         assert!(e.contains("ssl.keyStore.location=/a/k.jks"), "{e}");
+    }
+
+    #[test]
+    fn the_admin_server_stores_are_named_by_their_quorum_keys() {
+        let admin = AdminTls {
+            force_https: true,
+            need_client_auth: true,
+            key_store: store("/nowhere/k.pem", None),
+            trust_store: store("/nowhere/t.pem", None),
+        };
+        let e = admin_server_config(&admin).expect_err("no key store");
+        assert!(
+            e.starts_with("ssl.quorum.keyStore.location=/nowhere/k.pem: "),
+            "{e}"
+        );
+        let e = admin_server_config(&AdminTls {
+            key_store: store("", None),
+            ..admin
+        })
+        .expect_err("no key store");
+        assert!(e.contains("ssl.quorum.keyStore.location is not set"), "{e}");
     }
 
     #[test]
