@@ -74,7 +74,9 @@ target/release/ringkeeper-faults run --target ringkeeper --servers 3 --duration-
 # halves, one way), then under kills (a member, the leader, every member; either kind
 # leads in turn); the same checkers, then every member's tree dump and `hash` digests
 # must agree (a ZooKeeper member that replayed a log holding some zxids twice is
-# compared after that stretch: tests/faults/RESULTS.md, finding B).
+# compared after that stretch: tests/faults/RESULTS.md, finding B). Known to fail about
+# 1 run in 20: a `sync` + read answered by a ZooKeeper leader can miss a write a
+# follower already acknowledged (ZooKeeper's own; RESULTS.md, "Mixed kills in CI").
 step "faults: 25 s of the same load on a mixed ensemble (rk,zk,rk) under partitions, checked, trees and digests compared"
 target/release/ringkeeper-faults run --members rk,zk,rk --duration-s 25 \
   --nemesis partition "${faults_seed[@]}"
