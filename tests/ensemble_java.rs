@@ -72,6 +72,8 @@ struct Member {
     log_mark: usize,
     /// The JVM's heap option.
     java_heap: &'static str,
+    /// An observer (`peerType=observer`): settled means `Mode: observer`.
+    observer: bool,
 }
 
 impl Member {
@@ -283,16 +285,17 @@ struct Ensemble {
 impl Ensemble {
     /// Writes each member's zoo.cfg; starts nobody.
     fn new(name: &str, kinds: [Kind; 3]) -> Ensemble {
-        Ensemble::new_with(name, kinds, 20, "-Xmx128m")
+        Ensemble::new_with(name, kinds, 20, "-Xmx128m", None)
     }
 
-    /// As `new`, with `initLimit` in ticks of 200 ms (a large SNAP needs more) and the
-    /// Java members' heap option.
+    /// As `new`, with `initLimit` in ticks of 200 ms (a large SNAP needs more), the
+    /// Java members' heap option, and which member (if any) is an observer.
     fn new_with(
         name: &str,
         kinds: [Kind; 3],
         init_limit: u32,
         java_heap: &'static str,
+        observer: Option<u32>,
     ) -> Ensemble {
         let root = std::env::temp_dir().join(format!("rk-mixed-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
@@ -302,10 +305,21 @@ impl Ensemble {
             .collect();
         let mut lines = String::new();
         for (i, (_, q, e)) in ports.iter().enumerate() {
-            lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1));
+            let kind = if observer == Some(i as u32 + 1) {
+                ":observer"
+            } else {
+                ""
+            };
+            lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}{kind}\n", i + 1));
         }
         let mut members = Vec::new();
         for (i, (client, _, _)) in ports.iter().enumerate() {
+            let is_observer = observer == Some(i as u32 + 1);
+            let peer_type = if is_observer {
+                "peerType=observer\n"
+            } else {
+                ""
+            };
             let dir = root.join(format!("s{}", i + 1));
             std::fs::create_dir_all(&dir).expect("member dir");
             // tickTime 200: sessions of 400..4000 ms; initLimit 4 s (unless told),
@@ -313,7 +327,7 @@ impl Ensemble {
             let cfg = format!(
                 "tickTime=200\ninitLimit={init_limit}\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
                  clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
-                 4lw.commands.whitelist=*\nextendedTypesEnabled=true\n{lines}",
+                 4lw.commands.whitelist=*\nextendedTypesEnabled=true\n{peer_type}{lines}",
                 dir.join("data").display()
             );
             std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
@@ -325,6 +339,7 @@ impl Ensemble {
                 child: None,
                 log_mark: 0,
                 java_heap,
+                observer: is_observer,
             });
         }
         Ensemble { root, members }
@@ -368,11 +383,13 @@ impl Ensemble {
                 }
             }
             for &leader in leaders {
-                let ok = modes.iter().enumerate().all(|(i, m)| {
-                    if i as u32 + 1 == leader {
-                        m == "leader"
+                let ok = modes.iter().zip(&self.members).all(|(mode, m)| {
+                    if m.sid == leader {
+                        mode == "leader"
+                    } else if m.observer {
+                        mode == "observer" || mode == "down"
                     } else {
-                        m == "follower" || m == "down"
+                        mode == "follower" || mode == "down"
                     }
                 });
                 if ok {
@@ -809,17 +826,7 @@ fn java_leads_a_ringkeeper_follower() {
     drop(rk);
 
     // ringkeeper comes back behind: DIFF.
-    e.m(1).kill9();
-    for k in 0..20 {
-        assert_eq!(create(&mut leader, 100 + k, &format!("/d{k}"), b"d", 0), 0);
-    }
-    e.start_synced_by(1, 3, "sync from the leader: DIFF");
-    let mut rk = connect(&e.m(1).addr(), 4000);
-    assert_eq!(synced_get(&mut rk, 1, "/d19").as_deref(), Some(&b"d"[..]));
-    for k in 0..20 {
-        assert!(exists(&mut rk, 10 + k, &format!("/d{k}")), "/d{k}");
-    }
-    drop(rk);
+    comes_back_behind(&mut e, 1, 3, &mut leader, "sync from the leader: DIFF");
 
     // ...and with a wiped data directory: SNAP, read by ringkeeper's stream parser.
     e.m(1).wipe();
@@ -855,6 +862,164 @@ fn java_leads_a_ringkeeper_follower() {
         Some(&b"A"[..])
     );
     e.m(2).assert_java_content();
+}
+
+/// Kills server `sid`, writes 20 znodes through `leader` (a client of server
+/// `leader_sid`), starts it again and waits for `line` (how it was synced), then reads
+/// every one of them on it.
+fn comes_back_behind(
+    e: &mut Ensemble,
+    sid: u32,
+    leader_sid: u32,
+    leader: &mut TcpStream,
+    line: &str,
+) {
+    e.m(sid).kill9();
+    for k in 0..20 {
+        assert_eq!(create(leader, 100 + k, &format!("/d{k}"), b"d", 0), 0);
+    }
+    e.start_synced_by(sid, leader_sid, line);
+    let mut s = connect(&e.m(sid).addr(), 4000);
+    assert_eq!(synced_get(&mut s, 1, "/d19").as_deref(), Some(&b"d"[..]));
+    for k in 0..20 {
+        assert!(exists(&mut s, 10 + k, &format!("/d{k}")), "/d{k}");
+    }
+}
+
+/// Two voters of one kind and an observer (`peerType=observer`, `:observer` on its
+/// `server.3` line) of the other: the observer syncs by DIFF (joining, and coming back
+/// behind) and by SNAP (wiped), applies INFORMs (a write on either voter shows up on
+/// it with no `sync`), serves synced reads, forwards its clients' writes and `sync`,
+/// keeps its sessions alive on the leader through its pings, and after the leader is
+/// killed and restarted syncs with whichever voter leads then.
+fn observer_of_the_other_kind(name: &str, voter: Kind, observer: Kind) {
+    let (diff, snap) = match observer {
+        Kind::Rk => (
+            "sync from the leader: DIFF",
+            "SNAP: loading the leader's snapshot",
+        ),
+        Kind::Java => (
+            "Getting a diff from the leader",
+            "Getting a snapshot from leader",
+        ),
+    };
+    let mut e = Ensemble::new_with(name, [voter, voter, observer], 20, "-Xmx128m", Some(3));
+    e.m(1).start();
+    e.m(2).start();
+    let leader = e.settled_among(&[1, 2]);
+    let follower = 3 - leader;
+    let mut l = connect(&e.m(leader).addr(), 4000);
+    for k in 0..10 {
+        assert_eq!(create(&mut l, 1 + k, &format!("/early{k}"), b"e", 0), 0);
+    }
+
+    // Joining with an empty history: DIFF or SNAP, as the leader picks.
+    let syncs = |e: &mut Ensemble| {
+        let log = e.m(3).log();
+        log.matches(diff).count() + log.matches(snap).count()
+    };
+    e.m(3).start();
+    e.settled(leader);
+    wait_for("the observer's first sync", || syncs(&mut e) > 0);
+    assert_eq!(e.m(3).mode(), "observer");
+    let mut o = connect(&e.m(3).addr(), 1000);
+    assert_eq!(synced_get(&mut o, 1, "/early9").as_deref(), Some(&b"e"[..]));
+    // INFORM: writes on the leader and on the follower reach the observer with no
+    // sync asked for.
+    let mut f = connect(&e.m(follower).addr(), 4000);
+    assert_eq!(create(&mut l, 20, "/on-leader", b"L", 0), 0);
+    assert_eq!(create(&mut f, 1, "/on-follower", b"F", 0), 0);
+    let mut x = 10;
+    wait_for("the INFORMs to reach the observer", || {
+        x += 2;
+        exists(&mut o, x, "/on-leader") && exists(&mut o, x + 1, "/on-follower")
+    });
+    assert_eq!(set_data(&mut f, 2, "/on-follower", b"F2", 0), 0);
+    assert_eq!(
+        synced_get(&mut o, 100, "/on-follower").as_deref(),
+        Some(&b"F2"[..])
+    );
+    // The observer's client writes (forwarded), a failed write, an ephemeral that
+    // lives past its 1 s timeout while the client pings the observer only.
+    assert_eq!(create(&mut o, 102, "/from-observer", b"O", 0), 0);
+    assert_eq!(
+        set_data(&mut o, 103, "/from-observer", b"O2", 7),
+        BAD_VERSION
+    );
+    assert_eq!(create(&mut o, 104, "/eph-observer", b"", EPHEMERAL), 0);
+    ping_for(&mut o, Duration::from_millis(2500));
+    assert!(exists(&mut l, 21, "/eph-observer"), "expired while pinging");
+    assert_eq!(
+        synced_get(&mut f, 3, "/from-observer").as_deref(),
+        Some(&b"O"[..])
+    );
+    drop(o);
+    let mut x = 30;
+    wait_for("the observer's ephemeral to expire", || {
+        x += 1;
+        !exists(&mut l, x, "/eph-observer")
+    });
+
+    // Back behind: DIFF.
+    comes_back_behind(&mut e, 3, leader, &mut l, diff);
+
+    // Wiped: SNAP.
+    e.m(3).wipe();
+    assert_eq!(create(&mut l, 200, "/before-snap", b"S", 0), 0);
+    e.start_synced_by(3, leader, snap);
+    let mut o = connect(&e.m(3).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut o, 1, "/before-snap").as_deref(),
+        Some(&b"S"[..])
+    );
+    assert_eq!(
+        synced_get(&mut o, 3, "/on-follower").as_deref(),
+        Some(&b"F2"[..])
+    );
+    drop((o, l, f));
+
+    // The leader dies; the follower alone is no quorum (an observer does not vote),
+    // so the leader comes back, the two elect, and the observer syncs again.
+    let before = syncs(&mut e);
+    e.m(leader).kill9();
+    e.m(leader).start();
+    let leader = e.settled_among(&[1, 2]);
+    wait_for("the observer to sync again", || syncs(&mut e) > before);
+    e.m(3).assert_running();
+    let mut l = connect(&e.m(leader).addr(), 4000);
+    assert_eq!(create(&mut l, 1, "/after-kill", b"A", 0), 0);
+    let mut o = connect(&e.m(3).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut o, 1, "/after-kill").as_deref(),
+        Some(&b"A"[..])
+    );
+    assert_eq!(create(&mut o, 3, "/after-kill-o", b"B", 0), 0);
+    let mut f = connect(&e.m(3 - leader).addr(), 4000);
+    assert_eq!(
+        synced_get(&mut f, 1, "/after-kill-o").as_deref(),
+        Some(&b"B"[..])
+    );
+    for sid in 1..=3 {
+        if e.m(sid).kind == Kind::Java {
+            e.m(sid).assert_java_content();
+        }
+    }
+}
+
+#[test]
+fn java_leads_a_ringkeeper_observer() {
+    if skip() {
+        return;
+    }
+    observer_of_the_other_kind("java-rk-observer", Kind::Java, Kind::Rk);
+}
+
+#[test]
+fn ringkeeper_leads_a_java_observer() {
+    if skip() {
+        return;
+    }
+    observer_of_the_other_kind("rk-java-observer", Kind::Rk, Kind::Java);
 }
 
 /// `n` creates sent back to back on one connection, then their answers.
@@ -1291,7 +1456,7 @@ fn a_java_learner_snap_of_a_million_nodes_from_a_ringkeeper_leader() {
         .unwrap_or(1_000_000);
     // A second (5 ticks) per 10,000 nodes to sync, at least the usual 4 s.
     let init_limit = (nodes / 2_000).max(20);
-    let mut e = Ensemble::new_with("java-bigsnap", [Java, Rk, Rk], init_limit, "-Xmx3g");
+    let mut e = Ensemble::new_with("java-bigsnap", [Java, Rk, Rk], init_limit, "-Xmx3g", None);
     e.m(2).start();
     e.m(3).start();
     e.settled(3);

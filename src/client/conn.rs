@@ -169,6 +169,8 @@ struct Inner {
     /// Bumped per connection; the tasks of an older connection see it and stop.
     generation: Cell<u64>,
     addrs: Vec<SocketAddr>,
+    /// The server of the current (or last) connection.
+    server: Cell<SocketAddr>,
     /// The timeout asked for, and the options, for reconnecting.
     requested_timeout_ms: i32,
     options: Options,
@@ -242,6 +244,7 @@ impl Client {
                 fd: Cell::new(-1),
                 generation: Cell::new(0),
                 addrs: addrs.to_vec(),
+                server: Cell::new(*addr),
                 requested_timeout_ms: session_timeout_ms,
                 reply_bytes_max: options.reply_bytes_max,
                 in_flight_max: options.in_flight_max.max(1),
@@ -265,7 +268,7 @@ impl Client {
                 events_taken: Cell::new(false),
             });
             inner.st.borrow_mut().last_zxid = inner.options.last_zxid_seen;
-            inner.start_io(stream, buf, &resp)?;
+            inner.start_io(*addr, stream, buf, &resp)?;
             return Ok(Client { inner });
         }
         Err(last)
@@ -301,6 +304,12 @@ impl Client {
     pub fn break_connection(&self) {
         // SAFETY: shutdown on our socket; a stale descriptor only yields EBADF.
         unsafe { libc::shutdown(self.inner.fd.get(), libc::SHUT_RDWR) };
+    }
+
+    /// The server of the current connection (the last one while reconnecting): which
+    /// member of an ensemble answered a call, for a history that attributes reads.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.inner.server.get()
     }
 
     /// The highest zxid seen in any reply.
@@ -812,6 +821,7 @@ impl Inner {
     /// ping tasks, the watches set again, `SyncConnected` queued.
     fn start_io(
         self: &Rc<Self>,
+        server: SocketAddr,
         stream: Stream,
         buf: BytesMut,
         resp: &ConnectResponse,
@@ -820,6 +830,7 @@ impl Inner {
         let generation = self.generation.get() + 1;
         self.generation.set(generation);
         self.fd.set(fd);
+        self.server.set(server);
         self.timeout_ms.set(resp.timeout_ms);
         self.read_only.set(resp.read_only.unwrap_or(false));
         {
@@ -1066,7 +1077,7 @@ async fn reconnect_loop(weak: Weak<Inner>) {
                 inner.finish(keeper_state::EXPIRED);
                 return;
             }
-            if let Err(e) = inner.start_io(stream, buf, &resp) {
+            if let Err(e) = inner.start_io(addr, stream, buf, &resp) {
                 tracing::debug!(error = %e, "reconnection failed");
                 continue;
             }

@@ -484,6 +484,20 @@ fn idle_session_is_kept_alive_by_pings() {
 
 #[test]
 #[ignore]
+fn server_addr_names_the_server_that_took_the_session() {
+    run(|| async {
+        // Nothing listens on port 1: the client goes on to the real server.
+        let real: std::net::SocketAddr = addr().parse().expect("RINGKEEPER_TEST_ADDR ip:port");
+        let c = Client::connect(&format!("127.0.0.1:1,{real}"), 10_000, Options::default())
+            .await
+            .unwrap();
+        assert_eq!(c.server_addr(), real);
+        c.close().await.unwrap();
+    });
+}
+
+#[test]
+#[ignore]
 fn reconnects_to_the_same_session_and_sets_watches_again() {
     run(|| async {
         let c = connect().await;

@@ -198,6 +198,19 @@ impl SessionTracker {
         due
     }
 
+    /// A new leader's start: every tracked session gets a full timeout from `now_ms`
+    /// and is no longer closing. A closing flag was set by a previous leadership (its
+    /// own expiry, or a closeSession it prepared) whose closeSession never committed
+    /// (a committed one removes the session); kept, it would never expire again, since
+    /// `expire_due` took it out of the queue and `touch` skips it. ZooKeeper's new
+    /// leader builds a fresh tracker from its tree, with no closing flags.
+    pub fn restart_all(&mut self, now_ms: u64) {
+        for (id, s) in self.sessions.iter_mut() {
+            s.closing = false;
+            self.queue.update(*id, now_ms, u64::from(s.timeout_ms));
+        }
+    }
+
     /// The earliest bucket deadline, when the driver's timer should next call
     /// `expire_due`; `None` when no session is queued.
     pub fn next_expiry_ms(&self) -> Option<u64> {
@@ -304,6 +317,24 @@ mod tests {
         let mut g = SessionIdGen::new(7, now, 0, 1);
         assert_eq!(g.next_id(), initial_session_id(7, now));
         assert_eq!(g.next_id(), initial_session_id(7, now) + 1);
+    }
+
+    #[test]
+    fn a_session_expired_by_a_deposed_leader_expires_again_under_the_next() {
+        let mut t = SessionTracker::new(1, 0, TICK);
+        t.add_new(5, 4000, 0).unwrap();
+        t.add_new(6, 4000, 0).unwrap();
+        // Leadership 1 expires both; its closeSessions never commit (it loses the
+        // quorum), so both stay tracked, closing.
+        assert_eq!(t.expire_due(10_000).len(), 2);
+        // This server leads again at 20 s: both get a full timeout and expire then.
+        t.restart_all(20_000);
+        assert!(t.expire_due(22_000).is_empty());
+        assert!(t.touch(6, 22_000), "no longer closing");
+        let mut due = t.expire_due(26_000);
+        due.sort();
+        assert_eq!(due, vec![5]);
+        assert_eq!(t.expire_due(28_000), vec![6]);
     }
 
     #[test]

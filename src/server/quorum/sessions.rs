@@ -165,12 +165,11 @@ impl Sessions {
     }
 
     /// A new leader gives every session a full timeout from now, as ZooKeeper's does:
-    /// their clients had no leader to touch them meanwhile.
+    /// their clients had no leader to touch them meanwhile. Closing flags left by an
+    /// earlier leadership of this server whose closeSessions never committed are
+    /// dropped, or those sessions would never expire (`SessionTracker::restart_all`).
     pub fn restart_deadlines(&self, now_ms: u64) {
-        let mut tr = self.tracker.borrow_mut();
-        for s in tr.sessions() {
-            tr.touch(s.id, now_ms);
-        }
+        self.tracker.borrow_mut().restart_all(now_ms);
     }
 
     /// Whether requests of `id` may be prepared: tracked and not closing.

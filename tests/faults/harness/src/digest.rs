@@ -11,6 +11,15 @@
 //! covers what the dump cannot see (the tree outside the workloads' root, and the
 //! states between, not just the last).
 //!
+//! A member's digests are read in the order it logged them. ZooKeeper 3.8.0 logs them
+//! as it replays its txn log at a start too, and its txn log can hold one zxid range
+//! several times (a learner whose sync broke on ZOOKEEPER-4394 re-logs the leader's
+//! DIFF on its next try, ZOOKEEPER-4712: tests/faults/RESULTS.md, finding B); replaying
+//! the older copies over newer state, it logs digests of trees no member held at those
+//! zxids. Its log then goes back (a zxid not above one logged before it), and every
+//! zxid up to the highest logged before the last such step is left out of the
+//! comparison for that member, and reported; the zxids after it are compared.
+//!
 //! Reads race nothing: the load has ended and its sessions are closed or expired before
 //! the members are read; a comparison that still differs is read again (twice, a
 //! second apart) so a commit that reached one member a moment later is not a finding.
@@ -54,6 +63,10 @@ pub struct DigestReport {
     pub hash_compared: usize,
     /// `hash`: zxids where members logged different digests, with what each logged.
     pub hash_diffs: Vec<(i64, Vec<(u32, i64)>)>,
+    /// `hash`: members whose log went back (a replay of a txn log holding some zxids
+    /// twice): the member, the highest zxid before its last step back (its digests up
+    /// to there are not compared), and how many of its entries that leaves out.
+    pub hash_replayed: Vec<(u32, i64, usize)>,
 }
 
 impl DigestReport {
@@ -79,6 +92,14 @@ impl DigestReport {
             .iter()
             .map(|(id, n)| format!("s{id} {n}"))
             .collect();
+        for (id, upto, left_out) in &self.hash_replayed {
+            let _ = writeln!(
+                out,
+                "digests (hash): s{id}'s log goes back (it replayed a txn log holding some zxids \
+                 more than once: ZooKeeper's ZOOKEEPER-4394/4712); its {left_out} digests up to \
+                 {upto:#x} are not compared"
+            );
+        }
         if self.hash_diffs.is_empty() {
             let _ = writeln!(
                 out,
@@ -129,9 +150,10 @@ impl DigestReport {
     }
 }
 
-/// Parses a `hash` answer: one "<zxid in hex>: <digest>" line per logged zxid. Other
-/// lines (a server that does not know the word says so in a sentence) are skipped.
-pub fn parse_hash(text: &str) -> BTreeMap<i64, i64> {
+/// Parses a `hash` answer: one "<zxid in hex>: <digest>" line per logged zxid, kept in
+/// the order logged. Other lines (a server that does not know the word says so in a
+/// sentence) are skipped.
+pub fn parse_hash(text: &str) -> Vec<(i64, i64)> {
     text.lines()
         .filter_map(|l| {
             let (zxid, digest) = l.split_once(':')?;
@@ -141,15 +163,41 @@ pub fn parse_hash(text: &str) -> BTreeMap<i64, i64> {
         .collect()
 }
 
+/// The part of one member's digest log that is compared, and, if the log goes back
+/// anywhere, the highest zxid logged before its last step back (everything up to it is
+/// left out: see the module doc).
+fn comparable(log: &[(i64, i64)]) -> (BTreeMap<i64, i64>, Option<i64>) {
+    let mut high = i64::MIN;
+    let mut cut = None;
+    for &(zxid, _) in log {
+        if zxid <= high {
+            cut = Some(high);
+        }
+        high = high.max(zxid);
+    }
+    let floor = cut.unwrap_or(i64::MIN);
+    let kept = log.iter().copied().filter(|(z, _)| *z > floor).collect();
+    (kept, cut)
+}
+
 /// Compares the members' digest logs at the zxids two or more of them logged; fills
 /// the `hash_*` fields of `report`.
-pub fn compare_hashes(logs: &[(u32, BTreeMap<i64, i64>)], report: &mut DigestReport) {
+pub fn compare_hashes(logs: &[(u32, Vec<(i64, i64)>)], report: &mut DigestReport) {
     report.hash_logged = logs.iter().map(|(id, l)| (*id, l.len())).collect();
-    let zxids: BTreeSet<i64> = logs.iter().flat_map(|(_, l)| l.keys().copied()).collect();
+    report.hash_replayed.clear();
+    let mut kept = Vec::new();
+    for (id, log) in logs {
+        let (map, cut) = comparable(log);
+        if let Some(cut) = cut {
+            report.hash_replayed.push((*id, cut, log.len() - map.len()));
+        }
+        kept.push((*id, map));
+    }
+    let zxids: BTreeSet<i64> = kept.iter().flat_map(|(_, l)| l.keys().copied()).collect();
     report.hash_compared = 0;
     report.hash_diffs.clear();
     for zxid in zxids {
-        let held: Vec<(u32, i64)> = logs
+        let held: Vec<(u32, i64)> = kept
             .iter()
             .filter_map(|(id, l)| l.get(&zxid).map(|d| (*id, *d)))
             .collect();
@@ -365,10 +413,29 @@ mod tests {
     #[test]
     fn hash_answers_parse_and_other_lines_are_skipped() {
         let log = parse_hash("80: 1234\n100: -5\nhash is not executed because ...\n");
-        assert_eq!(
-            log.into_iter().collect::<Vec<_>>(),
-            vec![(0x80, 1234), (0x100, -5)]
+        assert_eq!(log, vec![(0x80, 1234), (0x100, -5)]);
+    }
+
+    #[test]
+    fn a_log_that_goes_back_is_compared_only_after_its_last_step_back() {
+        let live = parse_hash("80: 1\n100: 2\n180: 3\n200: 4\n");
+        // s2 replayed 0x80..0x100 twice over newer state (finding B), and three
+        // times 0x80: its digests there are of trees no member held.
+        let replayed = parse_hash("80: 7\n100: 8\n80: 9\n100: 5\n80: 6\n180: 3\n200: 4\n");
+        let mut r = DigestReport::default();
+        compare_hashes(&[(1, live.clone()), (2, replayed)], &mut r);
+        assert!(r.ok(), "{}", r.describe());
+        assert_eq!(r.hash_compared, 2);
+        assert_eq!(r.hash_replayed, vec![(2, 0x100, 5)]);
+        assert!(
+            r.describe().contains("s2's log goes back"),
+            "{}",
+            r.describe()
         );
+        // After the step back the member is held to the others again.
+        let diverged = parse_hash("80: 7\n100: 8\n80: 9\n180: 3\n200: 5\n");
+        compare_hashes(&[(1, live), (2, diverged)], &mut r);
+        assert_eq!(r.hash_diffs, vec![(0x200, vec![(1, 4), (2, 5)])]);
     }
 
     #[test]

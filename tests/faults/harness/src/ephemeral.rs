@@ -72,6 +72,8 @@ pub struct Read {
     pub invoke_ns: u64,
     pub complete_ns: u64,
     pub elements: BTreeSet<u64>,
+    /// The member that answered (its id), when known: a stale listing names it.
+    pub server: Option<u32>,
 }
 
 /// A fault's span, from the nemesis log (same clock as the history).
@@ -184,13 +186,19 @@ pub fn check(lives: &[Life], reads: &[Read], windows: &[Window]) -> EphReport {
                 .filter(|r| !r.elements.contains(&l.element))
                 .collect();
             if let Some(r) = missed.first() {
+                let by: BTreeSet<String> = missed
+                    .iter()
+                    .map(|r| r.server.map_or("?".into(), |s| format!("s{s}")))
+                    .collect();
                 note(format!(
                     "missing: ephemeral {} (created by {c} ns; its session answered a call \
-                     invoked at {alive} ns) absent from {} reads, first at {}..{} ns",
+                     invoked at {alive} ns) absent from {} reads, first at {}..{} ns, \
+                     answered by {}",
                     l.element,
                     missed.len(),
                     r.invoke_ns,
-                    r.complete_ns
+                    r.complete_ns,
+                    by.into_iter().collect::<Vec<_>>().join(", ")
                 ));
             }
         }
@@ -295,7 +303,7 @@ pub fn to_text(lives: &[Life], reads: &[Read], windows: &[Window]) -> String {
     }
     for r in reads {
         let list: Vec<String> = r.elements.iter().map(u64::to_string).collect();
-        let _ = writeln!(
+        let _ = write!(
             out,
             "read {} {} {}",
             r.invoke_ns,
@@ -306,6 +314,12 @@ pub fn to_text(lives: &[Life], reads: &[Read], windows: &[Window]) -> String {
                 list.join(",")
             }
         );
+        match r.server {
+            Some(s) => {
+                let _ = writeln!(out, " s{s}");
+            }
+            None => out.push('\n'),
+        }
     }
     for w in windows {
         let _ = writeln!(
@@ -383,10 +397,19 @@ pub fn parse_text(text: &str) -> Result<History, String> {
                 for part in spec.split(',').filter(|p| *p != "-") {
                     elements.insert(part.parse().map_err(|_| l.bad("bad element"))?);
                 }
+                let server = match l.word(4) {
+                    None => None,
+                    Some(w) => Some(
+                        w.strip_prefix('s')
+                            .and_then(|n| n.parse().ok())
+                            .ok_or_else(|| l.bad("server as sN"))?,
+                    ),
+                };
                 reads.push(Read {
                     invoke_ns: l.num(1)?,
                     complete_ns: l.num(2)?,
                     elements,
+                    server,
                 });
             }
             "window" => windows.push(Window {
@@ -435,6 +458,7 @@ mod tests {
             invoke_ns: at,
             complete_ns: at + 10,
             elements: elements.iter().copied().collect(),
+            server: Some(1 + (at % 3) as u32),
         }
     }
 
@@ -536,15 +560,26 @@ mod tests {
                 .any(|a| a.starts_with("vanished: ephemeral 1")),
             "{rep:?}"
         );
-        // Missing from another session's read while the holder answered later.
+        // Missing from another session's read while the holder answered later; the
+        // report names the member that answered the stale listing.
         let (l, mut r, w) = good();
-        r.push(read(S + 300, &[2, 3]));
+        r.push(Read {
+            server: Some(2),
+            ..read(S + 300, &[2, 3])
+        });
         let rep = check(&l, &r, &w);
         assert_eq!(rep.anomalies.count, 1, "{rep:?}");
         assert!(
-            rep.anomalies.listed[0].starts_with("missing: ephemeral 1"),
+            rep.anomalies.listed[0].starts_with("missing: ephemeral 1")
+                && rep.anomalies.listed[0].ends_with("answered by s2"),
             "{rep:?}"
         );
+        // Which member answered survives the text form; an unknown one too.
+        r.push(Read {
+            server: None,
+            ..read(S + 400, &[1, 2, 3])
+        });
+        assert_eq!(parse_text(&to_text(&l, &r, &w)), Ok((l, r, w)));
     }
 
     #[test]

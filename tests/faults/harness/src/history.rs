@@ -9,7 +9,8 @@
 //! `key process invoke_ns complete_ns|- call ret`, with call `r`, `w VALUE` or
 //! `cas EXPECT_VERSION VALUE` and ret `ok VERSION VALUE` (read), `ok VERSION` (write,
 //! cas), `mismatch` (cas refused with BadVersion), `err CODE` (another definite error)
-//! or `?` (unknown).
+//! or `?` (unknown); then, when known, `@sN`: member N answered (the client's server
+//! when the reply came), so an anomaly on an ensemble names who served it.
 
 use std::fmt;
 
@@ -54,6 +55,8 @@ pub struct Op {
     pub complete_ns: Option<u64>,
     pub call: Call,
     pub ret: Ret,
+    /// The member that answered, when known (not for info ops).
+    pub server: Option<u32>,
 }
 
 impl Op {
@@ -79,11 +82,15 @@ impl fmt::Display for Op {
             } => write!(f, "cas {expect_version} {value} ")?,
         }
         match self.ret {
-            Ret::Read { version, value } => write!(f, "ok {version} {value}"),
-            Ret::Written { version } => write!(f, "ok {version}"),
-            Ret::CasMismatch => write!(f, "mismatch"),
-            Ret::Error { code } => write!(f, "err {code}"),
-            Ret::Unknown => write!(f, "?"),
+            Ret::Read { version, value } => write!(f, "ok {version} {value}")?,
+            Ret::Written { version } => write!(f, "ok {version}")?,
+            Ret::CasMismatch => write!(f, "mismatch")?,
+            Ret::Error { code } => write!(f, "err {code}")?,
+            Ret::Unknown => write!(f, "?")?,
+        }
+        match self.server {
+            Some(s) => write!(f, " @s{s}"),
+            None => Ok(()),
         }
     }
 }
@@ -115,7 +122,15 @@ pub fn parse(text: &str) -> Result<Vec<Op>, ParseError> {
             line: i + 1,
             reason: format!("{reason}: {line:?}"),
         };
-        let f: Vec<&str> = line.split_whitespace().collect();
+        let mut f: Vec<&str> = line.split_whitespace().collect();
+        let server = match f.last().and_then(|w| w.strip_prefix("@s")) {
+            Some(n) => {
+                let n = n.parse().map_err(|_| bad("the server is not @sN"))?;
+                f.pop();
+                Some(n)
+            }
+            None => None,
+        };
         let num = |j: usize| -> Result<u64, ParseError> {
             f.get(j)
                 .and_then(|s| s.parse().ok())
@@ -179,6 +194,7 @@ pub fn parse(text: &str) -> Result<Vec<Op>, ParseError> {
             complete_ns,
             call,
             ret,
+            server,
         });
     }
     Ok(ops)
@@ -191,9 +207,11 @@ mod tests {
     #[test]
     fn text_form_round_trips() {
         let text =
-            "0 1 5 9 r ok 2 77\n0 2 6 - w 8 ?\n1 3 7 8 cas 4 9 mismatch\n1 3 10 12 cas 4 9 ok 5\n0 4 1 2 r err -101\n";
+            "0 1 5 9 r ok 2 77 @s2\n0 2 6 - w 8 ?\n1 3 7 8 cas 4 9 mismatch\n1 3 10 12 cas 4 9 ok 5 @s1\n0 4 1 2 r err -101\n";
         let ops = parse(text).unwrap();
         assert_eq!(ops.len(), 5);
+        assert_eq!(ops[0].server, Some(2));
+        assert_eq!(ops[1].server, None);
         let back: String = ops.iter().map(|o| format!("{o}\n")).collect();
         assert_eq!(back, text);
     }
@@ -204,5 +222,6 @@ mod tests {
         assert!(parse("0 1 5 9 r ?").is_err());
         assert!(parse("0 1 9 5 r ok 1 1").is_err());
         assert!(parse("0 1 5 9 x ok 1").is_err());
+        assert!(parse("0 1 5 9 r ok 1 1 @sx").is_err());
     }
 }

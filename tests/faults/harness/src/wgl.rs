@@ -623,6 +623,7 @@ mod tests {
                 complete_ns: (!p.crashed).then_some(p.complete),
                 call: p.call,
                 ret: if p.crashed { Ret::Unknown } else { ret },
+                server: None,
             });
         }
         ops.into_iter().flatten().collect()
@@ -691,6 +692,7 @@ mod tests {
                         version: 0,
                         value: 0,
                     },
+                    server: None,
                 });
                 // The search alone, where info ops are few (with many, a bad history
                 // can exhaust its memo: `check` then relies on the chain's anomaly).

@@ -408,17 +408,28 @@ async fn final_queue_read(cfg: &LoadConfig, shared: &Shared) -> Result<queue::Li
     })
 }
 
+/// The member (1-based, as in `servers`) whose address `c` is connected to.
+fn member_of(servers: &[String], c: &Client) -> Option<u32> {
+    let addr = c.server_addr().to_string();
+    servers
+        .iter()
+        .position(|s| *s == addr)
+        .map(|i| i as u32 + 1)
+}
+
 /// Appends the read after healing to the ephemeral reads.
 async fn final_eph_read(cfg: &LoadConfig, shared: &Shared) -> Result<(), String> {
-    let (invoke_ns, complete_ns, elements) =
+    let (invoke_ns, complete_ns, (elements, server)) =
         final_read(cfg, shared, "ephemerals", |c| async move {
-            read_elements(&c, EPH_PATH).await
+            let elements = read_elements(&c, EPH_PATH).await?;
+            Ok((elements, member_of(&cfg.servers, &c)))
         })
         .await?;
     shared.eph_reads.borrow_mut().push(ephemeral::Read {
         invoke_ns,
         complete_ns,
         elements,
+        server,
     });
     Ok(())
 }
@@ -616,6 +627,7 @@ impl Worker {
             Ret::CasMismatch => self.last_version = self.last_version.wrapping_add(1),
             Ret::Unknown | Ret::Error { .. } => {}
         }
+        let server = complete_ns.and_then(|_| member_of(&self.cfg.servers, c));
         self.shared.ops.borrow_mut().push(Op {
             key,
             process: self.process,
@@ -623,6 +635,7 @@ impl Worker {
             complete_ns,
             call,
             ret,
+            server,
         });
         if ret == Ret::Unknown {
             self.process = self.shared.new_process();
@@ -861,6 +874,7 @@ impl Worker {
                 invoke_ns,
                 complete_ns: self.shared.now_ns(),
                 elements,
+                server: member_of(&self.cfg.servers, c),
             }),
             Err(why) => self.shared.count(why),
         }
