@@ -71,18 +71,16 @@ target/release/ringkeeper-faults run --target ringkeeper --servers 3 --duration-
 
 # A mixed ensemble (issue 15): two ringkeeper members and one Apache ZooKeeper 3.8 member
 # (myid 2) under partitions (client/member, a member or the leader off its peers,
-# halves, one way), then under kills (a member, the leader, every member; either kind
-# leads in turn); the same checkers, then every member's tree dump and `hash` digests
+# halves, one way); the same checkers, then every member's tree dump and `hash` digests
 # must agree (a ZooKeeper member that replayed a log holding some zxids twice is
-# compared after that stretch: tests/faults/RESULTS.md, finding B). Known to fail about
-# 1 run in 20: a `sync` + read answered by a ZooKeeper leader can miss a write a
-# follower already acknowledged (ZooKeeper's own; RESULTS.md, "Mixed kills in CI").
+# compared after that stretch: tests/faults/RESULTS.md, finding B). The same under
+# kills is a documented command, not run here: it fails about 1 run in 20 on
+# ZooKeeper's own behaviour (a `sync` + read answered by a ZooKeeper leader can miss a
+# write a follower already acknowledged; RESULTS.md, "Mixed kills in CI"), and a CI
+# step that fails on the reference's known anomaly would be a flaky step.
 step "faults: 25 s of the same load on a mixed ensemble (rk,zk,rk) under partitions, checked, trees and digests compared"
 target/release/ringkeeper-faults run --members rk,zk,rk --duration-s 25 \
   --nemesis partition "${faults_seed[@]}"
-step "faults: 20 s of the same load on a mixed ensemble (rk,zk,rk) under kills, checked, trees and digests compared"
-target/release/ringkeeper-faults run --members rk,zk,rk --duration-s 20 \
-  --nemesis kill "${faults_seed[@]}"
 
 # The canary of the whole pipeline: two standalone servers that share nothing, posing
 # as one ensemble (workers spread over both). The checker must reject the history,
