@@ -230,7 +230,7 @@ fn main() -> ExitCode {
                 std::env::var("JVMFLAGS").ok().as_deref(),
             );
             let file = config_file.or(config);
-            let cfg = match Config::load_with_jvm_flags(file.as_deref(), &props, &jvm) {
+            let mut cfg = match Config::load_with_jvm_flags(file.as_deref(), &props, &jvm) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("ringkeeper: {e}");
@@ -239,7 +239,9 @@ fn main() -> ExitCode {
             };
             // An ensemble member also needs the ensemble part: server lines and myid.
             let ensemble = match (&file, cfg.ensemble) {
-                (Some(path), true) => match ringkeeper::config::QuorumConfig::load(path, &props) {
+                (Some(path), true) => match ringkeeper::config::QuorumConfig::load(path, &props)
+                    .and_then(|q| cfg.take_client_address(&q).map(|()| q))
+                {
                     Ok(q) => Some(q),
                     Err(e) => {
                         eprintln!("ringkeeper: {e}");

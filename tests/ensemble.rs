@@ -117,6 +117,18 @@ impl Ensemble {
     /// As `start_with`, with `initLimit` (in ticks of 100 ms) set: the time a learner
     /// has to sync, which a large SNAP needs more of.
     fn start_cfg(name: &str, voters: u32, observers: u32, init_limit: u32) -> Ensemble {
+        Ensemble::start_full(name, voters, observers, init_limit, false)
+    }
+
+    /// `client_in_lines`: each member's client port on the `server.N` lines
+    /// (`;127.0.0.1:port`, ZooKeeper 3.5's form) instead of `clientPort`.
+    fn start_full(
+        name: &str,
+        voters: u32,
+        observers: u32,
+        init_limit: u32,
+        client_in_lines: bool,
+    ) -> Ensemble {
         let n = voters + observers;
         let root = std::env::temp_dir().join(format!("rk-ensemble-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
@@ -125,17 +137,30 @@ impl Ensemble {
             .map(|c| (c[0], c[1], c[2]))
             .collect();
         let mut lines = String::new();
-        for (i, (_, q, e)) in ports.iter().enumerate() {
+        for (i, (c, q, e)) in ports.iter().enumerate() {
             let kind = if i as u32 >= voters { ":observer" } else { "" };
-            lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}{kind}\n", i + 1));
+            let client = if client_in_lines {
+                format!(";127.0.0.1:{c}")
+            } else {
+                String::new()
+            };
+            lines.push_str(&format!(
+                "server.{}=127.0.0.1:{q}:{e}{kind}{client}\n",
+                i + 1
+            ));
         }
         let mut members = Vec::new();
         for (i, (client, quorum, _)) in ports.iter().enumerate() {
             let dir = root.join(format!("s{}", i + 1));
             std::fs::create_dir_all(&dir).expect("member dir");
+            let client_keys = if client_in_lines {
+                String::new()
+            } else {
+                format!("clientPort={client}\nclientPortAddress=127.0.0.1\n")
+            };
             let cfg = format!(
-                "tickTime=100\ninitLimit={init_limit}\nsyncLimit=10\ndataDir={}\nclientPort={client}\n\
-                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\npreAllocSize=1024\n{lines}",
+                "tickTime=100\ninitLimit={init_limit}\nsyncLimit=10\ndataDir={}\n{client_keys}\
+                 admin.enableServer=false\n4lw.commands.whitelist=*\npreAllocSize=1024\n{lines}",
                 dir.join("data").display()
             );
             std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
@@ -511,6 +536,22 @@ fn a_member_that_fell_below_the_leaders_window_is_synced_from_its_log_not_a_snap
         "{leader_log}"
     );
     assert!(!leader_log.contains("sending a snapshot"), "{leader_log}");
+}
+
+#[test]
+fn members_take_their_client_ports_from_their_server_lines_without_client_port() {
+    // ZooKeeper 3.5's form: `server.N=host:quorum:election;host:clientPort` and no
+    // `clientPort` key; ZooKeeper 3.8 serves on the line's address.
+    let e = Ensemble::start_full("linecp", 3, 0, 20, true);
+    let leader = e.settled();
+    let follower = others(3, leader)[0];
+    let mut f = connect(&e.members[follower].addr(), 5000);
+    assert_eq!(create(&mut f, 1, "/via-follower", b"v", 0), 0);
+    let mut l = connect(&e.members[leader].addr(), 5000);
+    assert_eq!(
+        synced_get(&mut l, 2, "/via-follower").as_deref(),
+        Some(&b"v"[..])
+    );
 }
 
 #[test]

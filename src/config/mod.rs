@@ -647,6 +647,48 @@ impl Config {
         Ok(cfg)
     }
 
+    /// An ensemble member's client address from its own `server.N` line
+    /// (`host:quorumPort:electionPort;[clientHost:]clientPort`, ZooKeeper 3.5's form),
+    /// as `QuorumPeerConfig.setupClientPort` takes it: it is the client port when
+    /// `clientPort` is absent, and it must agree with `clientPort` when both are given
+    /// (the same port, and the same address unless `clientPortAddress` is the
+    /// wildcard), or the start fails with ZooKeeper's complaint.
+    pub fn take_client_address(&mut self, q: &QuorumConfig) -> Result<(), ConfigError> {
+        let own = q.servers.iter().find(|s| s.id == q.myid);
+        let Some((host, port)) = own.and_then(|s| s.client.clone()) else {
+            if !self.plaintext_port && self.secure_client_port() < 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "neither clientPort, secureClientPort nor a client address on \
+                     server.{} is set: there is no port to serve clients on",
+                    q.myid
+                )));
+            }
+            return Ok(());
+        };
+        let ip = resolve(&host).map_err(|reason| {
+            ConfigError::Invalid(format!("server.{}: client address: {reason}", q.myid))
+        })?;
+        let line = SocketAddr::new(ip, port);
+        if self.plaintext_port {
+            let stat = self.client_addr;
+            let differs = if stat.ip().is_unspecified() {
+                stat.port() != line.port()
+            } else {
+                stat != line
+            };
+            if differs {
+                return Err(ConfigError::Invalid(format!(
+                    "client address for this server (id = {}) in static config file is {stat} \
+                     is different from client address found in dynamic file: {line}",
+                    q.myid
+                )));
+            }
+        }
+        self.client_addr = line;
+        self.plaintext_port = true;
+        Ok(())
+    }
+
     /// Parses the text of a `zoo.cfg` (Java properties: `key=value`, `key: value` or
     /// `key value`; `#` and `!` start comments).
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
@@ -685,6 +727,8 @@ impl Config {
         let mut admin_port: Option<u16> = None;
         let mut saw_data_dir = false;
         let mut servers: Vec<String> = Vec::new();
+        // A server line carries a client address (`;[host:]port`).
+        let mut line_clients = false;
         let mut force_standalone = false;
         let mut enforce_auth = false;
         let mut enforce_auth_schemes: Vec<String> = Vec::new();
@@ -939,7 +983,10 @@ impl Config {
                 }
                 "secureClientPortAddress" => secure_host = Some(value.to_owned()),
                 k if tls.take(k, value).map_err(|r| bad(&r))? => {}
-                k if is_server_line(k) => servers.push(format!("{at}: {k}")),
+                k if is_server_line(k) => {
+                    line_clients |= value.contains(';');
+                    servers.push(format!("{at}: {k}"))
+                }
                 // The ensemble's settings: `QuorumConfig` reads and checks them.
                 "initLimit"
                 | "syncLimit"
@@ -954,6 +1001,7 @@ impl Config {
                     })?;
                     for s in settings_of(&text, value) {
                         if is_server_line(&s.key) {
+                            line_clients |= s.value.contains(';');
                             servers.push(format!("{}: {}", s.at, s.key));
                         }
                     }
@@ -977,8 +1025,10 @@ impl Config {
             }
             // ZooKeeper 3.8 starts without either and serves nothing, logging only
             // "clientPort is not set" at INFO; a server no client can reach is refused
-            // here instead.
-            if client_port.is_none() && secure_port.is_none() {
+            // here instead. An ensemble member may have its client port on its own
+            // `server.N` line (`;[host:]port`), which `take_client_address` reads once
+            // myid is known.
+            if client_port.is_none() && secure_port.is_none() && !line_clients {
                 return Err(ConfigError::Invalid(format!(
                     "{file}: neither clientPort nor secureClientPort is set: there is no port \
                      to serve clients on"
@@ -1788,6 +1838,43 @@ mod tests {
             parse(&format!("{ensemble}syncInline=yes\n")).sync_inline(),
             SyncInline::Always
         );
+    }
+
+    #[test]
+    fn a_members_client_address_comes_from_its_server_line_as_in_zookeeper() {
+        let lines = "server.1=127.0.0.1:2888:3888;127.0.0.2:2181\n\
+                     server.2=127.0.0.1:2889:3889;2182\nserver.3=127.0.0.1:2890:3890\n";
+        let take = |extra: &str, myid| {
+            let text = format!("dataDir=/d\ninitLimit=10\nsyncLimit=5\n{extra}{lines}");
+            let mut cfg = Config::parse(&text, "zoo.cfg")?;
+            let q = QuorumConfig::parse(&text, "zoo.cfg", myid)?;
+            cfg.take_client_address(&q).map(|()| cfg)
+        };
+        // No clientPort: the line's address (a bare port is the wildcard).
+        let cfg = take("", 1).expect("server.1");
+        assert!(cfg.plaintext_port);
+        assert_eq!(cfg.client_addr, "127.0.0.2:2181".parse().expect("addr"));
+        let cfg = take("", 2).expect("server.2");
+        assert_eq!(cfg.client_addr, "0.0.0.0:2182".parse().expect("addr"));
+        // Both, agreeing: the same port on the wildcard, or the same address.
+        assert!(take("clientPort=2181\n", 1).is_ok());
+        assert!(take("clientPort=2181\nclientPortAddress=127.0.0.2\n", 1).is_ok());
+        // Both, disagreeing: ZooKeeper's complaint.
+        for extra in [
+            "clientPort=2182\n",
+            "clientPort=2181\nclientPortAddress=127.0.0.3\n",
+        ] {
+            let err = take(extra, 1).expect_err(extra).to_string();
+            assert!(
+                err.contains("is different from client address found"),
+                "{err}"
+            );
+        }
+        // A member with neither: no port to serve on.
+        let err = take("", 3).expect_err("server.3").to_string();
+        assert!(err.contains("no port to serve clients on"), "{err}");
+        // Its clientPort alone still does.
+        assert!(take("clientPort=2183\n", 3).is_ok());
     }
 
     #[test]
