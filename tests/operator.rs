@@ -356,7 +356,7 @@ fn keys_read_but_not_honoured_are_named_at_start() {
         &format!(
             "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\n\
              clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
-             admin.forceHttps=true\n\
+             admin.httpVersion=2\n\
              skipACL=yes\n\
              syncEnabled=true\n\
              authProvider.1=com.example.CustomAuthenticationProvider\n",
@@ -380,7 +380,7 @@ fn keys_read_but_not_honoured_are_named_at_start() {
             "syncEnabled",
             "an ensemble setting ringkeeper does not implement",
         ),
-        ("admin.forceHttps", "AdminServer serves plain HTTP/1.1 only"),
+        ("admin.httpVersion", "the AdminServer serves HTTP/1.1"),
         ("skipACL", "ACLs are always checked"),
         ("authProvider.1", "no other provider class is loaded"),
     ] {
