@@ -377,7 +377,6 @@ const NOT_HONOURED: &[(&str, &str)] = &[
         "security.auth_to_local",
         "DIGEST-MD5 user names are not mapped through Kerberos rules",
     ),
-    ("peerType", ENSEMBLE_ONLY),
     ("syncEnabled", ENSEMBLE_ONLY),
     ("leaderServes", ENSEMBLE_ONLY),
     ("commitLogCount", ENSEMBLE_ONLY),
@@ -994,7 +993,8 @@ impl Config {
                 | "electionPortBindRetry"
                 | "cnxTimeout"
                 | "quorumCnxnTimeoutMs"
-                | "quorumListenOnAllIPs" => {}
+                | "quorumListenOnAllIPs"
+                | "peerType" => {}
                 "dynamicConfigFile" => {
                     let text = std::fs::read_to_string(value).map_err(|e| {
                         bad(&format!("cannot read the dynamic config file {value}: {e}"))
@@ -1875,6 +1875,19 @@ mod tests {
         assert!(err.contains("no port to serve clients on"), "{err}");
         // Its clientPort alone still does.
         assert!(take("clientPort=2183\n", 3).is_ok());
+    }
+
+    #[test]
+    fn peer_type_is_the_ensembles_to_check_not_a_key_without_effect() {
+        // `QuorumConfig` compares it with the member's server line and warns when they
+        // disagree, as ZooKeeper does; the server config says nothing about it.
+        let cfg = Config::parse("dataDir=/d\nclientPort=1\npeerType=observer\n", "zoo.cfg")
+            .expect("parses");
+        assert!(
+            !cfg.warnings.iter().any(|w| w.contains("peerType")),
+            "{:?}",
+            cfg.warnings
+        );
     }
 
     #[test]
