@@ -3,10 +3,10 @@
 //! The one count shared by all cores is connections per client IP (`maxClientCnxns`),
 //! taken under a lock at accept and close only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use crate::ops::histogram::{AtomicHistogram, Summary};
@@ -208,8 +208,8 @@ pub struct ServerStats {
     mode: std::sync::atomic::AtomicU8,
     /// A leader's view of its learners, for `mntr`.
     pub leader: LeaderStats,
-    /// ZooKeeper's `election_time`: how long each leader election took.
-    pub election: ElectionStats,
+    /// ZooKeeper's quorum metrics.
+    pub zab: ZabMetrics,
     /// TLS handshakes on the client ports and the AdminServer's plaintext requests.
     pub tls: TlsStats,
 }
@@ -253,25 +253,74 @@ impl TlsStats {
     }
 }
 
-/// ZooKeeper's `election_time` (an `AvgMinMaxCounter`), in ms: `mntr`'s
-/// `zk_{avg,min,max,cnt,sum}_election_time` and Prometheus's `election_time`.
+/// ZooKeeper's quorum metrics (`ServerMetrics`), each recorded where ZooKeeper records
+/// it, by the ensemble driver (`server::quorum::peer`) on the quorum core only. The
+/// latencies are µs histograms; those ZooKeeper measures from a txn header's time
+/// (leader's wall clock, ms) hold whole ms × 1000. `quorum_ack_latency` is the
+/// leader's `Stage::QuorumAck`.
 #[derive(Default)]
-pub struct ElectionStats {
-    pub count: AtomicU64,
-    pub sum_ms: AtomicU64,
-    pub min_ms: AtomicU64,
-    pub max_ms: AtomicU64,
+pub struct ZabMetrics {
+    /// `looking_count`: times this server started looking for a leader.
+    pub looking_count: AtomicU64,
+    /// `proposal_count`: txns this server proposed as leader.
+    pub proposal_count: AtomicU64,
+    /// `commit_count`: txns this server committed as leader (one COMMIT each).
+    pub commit_count: AtomicU64,
+    /// `learner_proposal_received_count`: PROPOSALs a synced follower took.
+    pub learner_proposal_received_count: AtomicU64,
+    /// `learner_commit_received_count`: COMMITs (follower) and INFORMs (observer).
+    pub learner_commit_received_count: AtomicU64,
+    /// `diff_count`: learners this leader synced by DIFF or TRUNC (ZooKeeper counts
+    /// every sync that is not a SNAP here).
+    pub diff_count: AtomicU64,
+    /// `snap_count`: learners this leader synced by SNAP.
+    pub snap_count: AtomicU64,
+    /// `quorum_size`: the voting members in the ensemble's config.
+    pub quorum_size: AtomicU64,
+    /// `election_time`: from starting to look until the election's decision.
+    pub election_time: AtomicHistogram,
+    /// `follower_sync_time`: a follower's ACKEPOCH to the leader's UPTODATE.
+    pub follower_sync_time: AtomicHistogram,
+    /// `proposal_latency`: txn header time to its PROPOSAL's arrival on a follower.
+    pub proposal_latency: AtomicHistogram,
+    /// `proposal_ack_creation_latency`: until the txn is durable here and its ACK is
+    /// due (leader: from its PROPOSAL; learner: from its txn header time).
+    pub proposal_ack_creation_latency: AtomicHistogram,
+    /// `commit_propagation_latency`: txn header time to its COMMIT (or INFORM) here.
+    pub commit_propagation_latency: AtomicHistogram,
+    /// `ack_latency`, keyed by the acking server's sid (the leader's own included):
+    /// PROPOSAL to that ACK. A sid's histogram is added on its first ACK.
+    ack_latency: RwLock<BTreeMap<i64, AtomicHistogram>>,
 }
 
-impl ElectionStats {
-    pub fn record(&self, ms: u64) {
-        if self.count.fetch_add(1, Relaxed) == 0 {
-            self.min_ms.store(ms, Relaxed);
-        } else {
-            self.min_ms.fetch_min(ms, Relaxed);
+impl ZabMetrics {
+    /// One ACK from server `sid`, `us` after its PROPOSAL.
+    pub fn ack(&self, sid: i64, us: u64) {
+        let known = self
+            .ack_latency
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(h) = known.get(&sid) {
+            h.record(us);
+            return;
         }
-        self.sum_ms.fetch_add(ms, Relaxed);
-        self.max_ms.fetch_max(ms, Relaxed);
+        drop(known);
+        self.ack_latency
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(sid)
+            .or_default()
+            .record(us);
+    }
+
+    /// `ack_latency` per sid, ascending.
+    pub fn ack_latency(&self) -> Vec<(i64, Summary)> {
+        self.ack_latency
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(sid, h)| (*sid, AtomicHistogram::summarize([h])))
+            .collect()
     }
 }
 
@@ -279,6 +328,9 @@ impl ElectionStats {
 /// driver after each step of the leader.
 #[derive(Default)]
 pub struct LeaderStats {
+    /// When this server last became an established leader, in ms since its start
+    /// (`leader_uptime` counts from there).
+    pub established_ms: AtomicU64,
     pub learners: AtomicU64,
     pub synced_followers: AtomicU64,
     pub synced_non_voting_followers: AtomicU64,
@@ -357,7 +409,7 @@ impl ServerStats {
             open_conns: Mutex::new(OpenConns::default()),
             mode: std::sync::atomic::AtomicU8::new(ServerMode::Standalone as u8),
             leader: LeaderStats::default(),
-            election: ElectionStats::default(),
+            zab: ZabMetrics::default(),
             tls: TlsStats::default(),
         }
     }
@@ -464,5 +516,21 @@ impl ServerStats {
     /// Percentiles of one stage over every core.
     pub fn stage_summary(&self, stage: Stage) -> Summary {
         AtomicHistogram::summarize(self.slots.iter().map(|s| &s.stages[stage as usize]))
+    }
+
+    /// One of ZooKeeper's summaries by its name (`ServerMetrics`), `None` if it is not
+    /// one ringkeeper measures.
+    pub fn zookeeper_summary(&self, name: &str) -> Option<Summary> {
+        let z = &self.zab;
+        let one = |h: &AtomicHistogram| AtomicHistogram::summarize([h]);
+        Some(match name {
+            "election_time" => one(&z.election_time),
+            "follower_sync_time" => one(&z.follower_sync_time),
+            "proposal_latency" => one(&z.proposal_latency),
+            "proposal_ack_creation_latency" => one(&z.proposal_ack_creation_latency),
+            "commit_propagation_latency" => one(&z.commit_propagation_latency),
+            "quorum_ack_latency" => self.stage_summary(Stage::QuorumAck),
+            _ => return None,
+        })
     }
 }
