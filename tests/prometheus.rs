@@ -87,6 +87,7 @@ const QUANTILES: &[(&str, &[&str])] = &[
     ("proposal_latency", &["0.5", "0.9", "0.99"]),
     ("proposal_ack_creation_latency", &["0.5", "0.9", "0.99"]),
     ("commit_propagation_latency", &["0.5", "0.9", "0.99"]),
+    ("propagation_latency", &["0.5", "0.9", "0.99"]),
 ];
 
 /// Every metric the mixin's dashboard and alerts query, and whether ringkeeper can
@@ -275,6 +276,8 @@ fn names_types_and_labels_are_zookeepers_and_the_mixin_finds_its_metrics() {
     assert!(count(&e, "updatelatency") >= count(&before, "updatelatency") + 5.0);
     assert!(count(&e, "readlatency") >= count(&before, "readlatency") + 5.0);
     assert!(count(&e, "fsynctime") > count(&before, "fsynctime"));
+    // Each write applied here is one `propagation_latency` sample, standalone too.
+    assert!(count(&e, "propagation_latency") >= count(&before, "propagation_latency") + 5.0);
     assert!(e.samples[&("process_resident_memory_bytes".to_owned(), String::new())] > 0.0);
     drop(server);
 }

@@ -407,6 +407,7 @@ pub const ZOOKEEPER_QUORUM_SUMMARIES: &[(&str, bool)] = &[
     ("proposal_latency", true),
     ("proposal_ack_creation_latency", true),
     ("commit_propagation_latency", true),
+    ("propagation_latency", true),
     ("quorum_ack_latency", true),
 ];
 

@@ -288,12 +288,23 @@ pub struct ZabMetrics {
     pub proposal_ack_creation_latency: AtomicHistogram,
     /// `commit_propagation_latency`: txn header time to its COMMIT (or INFORM) here.
     pub commit_propagation_latency: AtomicHistogram,
+    /// `propagation_latency`: txn header time to its apply here (every server).
+    pub propagation_latency: AtomicHistogram,
     /// `ack_latency`, keyed by the acking server's sid (the leader's own included):
     /// PROPOSAL to that ACK. A sid's histogram is added on its first ACK.
     ack_latency: RwLock<BTreeMap<i64, AtomicHistogram>>,
 }
 
 impl ZabMetrics {
+    /// Records in `h` the ms from `created_ms` (a txn header's time, the leader's
+    /// wall clock) to `now_ms`, skipping a negative one (our clock behind the
+    /// leader's) as ZooKeeper's `Request.logLatency` does.
+    pub fn since_created(h: &AtomicHistogram, now_ms: i64, created_ms: i64) {
+        if let Ok(ms) = u64::try_from(now_ms - created_ms) {
+            h.record(ms.saturating_mul(1000));
+        }
+    }
+
     /// One ACK from server `sid`, `us` after its PROPOSAL.
     pub fn ack(&self, sid: i64, us: u64) {
         let known = self
@@ -529,6 +540,7 @@ impl ServerStats {
             "proposal_latency" => one(&z.proposal_latency),
             "proposal_ack_creation_latency" => one(&z.proposal_ack_creation_latency),
             "commit_propagation_latency" => one(&z.commit_propagation_latency),
+            "propagation_latency" => one(&z.propagation_latency),
             "quorum_ack_latency" => self.stage_summary(Stage::QuorumAck),
             _ => return None,
         })

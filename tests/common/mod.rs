@@ -853,6 +853,7 @@ pub const ZOOKEEPER_QUORUM_METRICS: &[(&str, &str)] = &[
     ("proposal_latency", "summary"),
     ("proposal_ack_creation_latency", "summary"),
     ("commit_propagation_latency", "summary"),
+    ("propagation_latency", "summary"),
     ("quorum_ack_latency", "summary"),
     ("ack_latency", "summary"),
 ];

@@ -37,7 +37,7 @@ use crate::server::election::Election;
 use crate::server::messages::{Committed, ConnId, CoreIdx, ToSession};
 use crate::server::session_core::wall_clock_ms;
 use crate::server::signal::Signal;
-use crate::server::stats::{ServerMode, Stage};
+use crate::server::stats::{ServerMode, Stage, ZabMetrics};
 use crate::session;
 use crate::storage::{self, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 use crate::txn::{Outstanding, Txn, TxnHeader};
@@ -1176,16 +1176,8 @@ fn record_arrivals(
             .quorum()
             .stage(stage, a.at.elapsed().as_micros() as u64);
         if let Some(h) = since_created {
-            record_since_created(h, now_ms, a.created_ms);
+            ZabMetrics::since_created(h, now_ms, a.created_ms);
         }
-    }
-}
-
-/// Records `now_ms - created_ms` in ms (as ZooKeeper's `Request.logLatency`, which
-/// skips a negative one: the leader's wall clock may be ahead of ours).
-fn record_since_created(h: &AtomicHistogram, now_ms: i64, created_ms: i64) {
-    if let Ok(ms) = u64::try_from(now_ms - created_ms) {
-        h.record(ms.saturating_mul(1000));
     }
 }
 
@@ -1344,12 +1336,16 @@ impl Following {
                         if self.kind == LearnerKind::Observer {
                             // An INFORM is its own commit: it propagated now.
                             let now = wall_clock_ms();
-                            record_since_created(&z.commit_propagation_latency, now, a.created_ms);
+                            ZabMetrics::since_created(
+                                &z.commit_propagation_latency,
+                                now,
+                                a.created_ms,
+                            );
                         } else {
                             self.commit_at.borrow_mut().push_back(a);
                             if self.synced.get() {
                                 let now = wall_clock_ms();
-                                record_since_created(&z.proposal_latency, now, a.created_ms);
+                                ZabMetrics::since_created(&z.proposal_latency, now, a.created_ms);
                             }
                         }
                         self.to_persist.borrow_mut().push_back(c);
