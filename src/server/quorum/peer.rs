@@ -684,12 +684,22 @@ impl Leading {
         s.synced_non_voting_followers
             .store(non_voting as u64, Relaxed);
         s.synced_observers.store(observers as u64, Relaxed);
-        let pending = q
-            .waiting_syncs
-            .borrow()
-            .iter()
-            .filter(|(_, m)| matches!(m, SyncMarker::Learner(_)))
-            .count();
+        // ZooKeeper's `pendingSyncs` map: the zxids learners' syncs wait on the
+        // commit of (in order here, so a new zxid starts each run).
+        let mut last = None;
+        let mut zxids = 0;
+        for (after, _) in self.learner_syncs.borrow().iter() {
+            if last != Some(*after) {
+                zxids += 1;
+                last = Some(*after);
+            }
+        }
+        let pending = zxids
+            + q.waiting_syncs
+                .borrow()
+                .iter()
+                .filter(|(_, m)| matches!(m, SyncMarker::Learner(_)))
+                .count();
         s.pending_syncs.store(pending as u64, Relaxed);
     }
 
