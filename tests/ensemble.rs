@@ -408,6 +408,19 @@ fn an_observer_serves_reads_and_writes_but_is_no_part_of_the_quorum() {
         synced_get(&mut o, 2, "/from-leader").as_deref(),
         Some(&b"l"[..])
     );
+    // ZooKeeper's Observer counts each INFORM (two sessions, two creates) as a commit
+    // received, with its propagation; it gets no PROPOSAL, sends no ACK, and its
+    // sync is no follower's.
+    let oa = e.members[3].addr();
+    assert_eq!(mntr_reaches(&oa, "zk_learner_commit_received_count", 4), 4);
+    assert_eq!(mntr_num(&oa, "zk_cnt_commit_propagation_latency"), 4);
+    for key in [
+        "zk_learner_proposal_received_count",
+        "zk_cnt_proposal_ack_creation_latency",
+        "zk_cnt_follower_sync_time",
+    ] {
+        assert_eq!(mntr_num(&oa, key), 0, "{key}");
+    }
     drop((o, l));
     // Two voters down: the leader and the observer are no quorum, so nobody serves.
     for i in others(3, leader) {
