@@ -79,7 +79,7 @@ pub fn render(core: &Rc<Core>) -> String {
     for (k, v) in report::monitor(core) {
         let value = match v {
             Metric::Int(i) => i as f64,
-            Metric::Float(f, _) => f,
+            Metric::Float(f, _) | Metric::Double(f) => f,
             Metric::Text(t) => {
                 info.push((k.trim_start_matches("zk_").to_owned(), t));
                 continue;

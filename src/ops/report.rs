@@ -249,6 +249,9 @@ pub enum Metric {
     Int(i64),
     /// A value and the decimals the text form shows.
     Float(f64, usize),
+    /// A Java `double` as ZooKeeper's `mntr` prints it (`Double.toString`: the
+    /// shortest form that reads back the same, `0.0`, `1.5`).
+    Double(f64),
     Text(String),
 }
 
@@ -257,6 +260,7 @@ impl std::fmt::Display for Metric {
         match self {
             Metric::Int(v) => write!(f, "{v}"),
             Metric::Float(v, d) => write!(f, "{v:.d$}"),
+            Metric::Double(v) => write!(f, "{v:?}"),
             Metric::Text(s) => f.write_str(s),
         }
     }
@@ -456,10 +460,7 @@ fn summary_rows(
     percentiles: bool,
 ) {
     let ms = |us: u64| int(us / 1000);
-    rows.push((
-        format!("zk_avg_{name}"),
-        Metric::Float(s.mean_us / 1000.0, 4),
-    ));
+    rows.push((format!("zk_avg_{name}"), Metric::Double(s.mean_us / 1000.0)));
     rows.push((format!("zk_min_{name}"), ms(s.min_us)));
     rows.push((format!("zk_max_{name}"), ms(s.max_us)));
     rows.push((format!("zk_cnt_{name}"), int(s.count)));
