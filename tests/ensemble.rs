@@ -1003,4 +1003,11 @@ fn quorum_metrics_count_what_zookeeper_counts_under_its_names() {
     mntr_reaches(&la, "zk_snap_count", snaps + 1);
     e.members[wiped].assert_took_snap();
     assert_eq!(mntr_num(&la, "zk_diff_count"), diffs + 1);
+
+    // `srst` resets them as ZooKeeper's ServerStats.reset resets ServerMetrics.
+    assert!(common::four_letter(&la, "srst").contains("reset"));
+    for key in ["zk_snap_count", "zk_proposal_count", "zk_cnt_election_time"] {
+        assert_eq!(mntr_num(&la, key), 0, "{key} after srst");
+    }
+    assert_eq!(mntr_num(&la, "zk_quorum_size"), 3);
 }

@@ -324,6 +324,38 @@ impl ZabMetrics {
             .record(us);
     }
 
+    fn reset(&self) {
+        for c in [
+            &self.looking_count,
+            &self.proposal_count,
+            &self.commit_count,
+            &self.learner_proposal_received_count,
+            &self.learner_commit_received_count,
+            &self.diff_count,
+            &self.snap_count,
+        ] {
+            c.store(0, Relaxed);
+        }
+        for h in [
+            &self.election_time,
+            &self.follower_sync_time,
+            &self.proposal_latency,
+            &self.proposal_ack_creation_latency,
+            &self.commit_propagation_latency,
+            &self.propagation_latency,
+        ] {
+            h.reset();
+        }
+        // A set keeps its keys, each reset (ZooKeeper's `AvgMinMaxCounterSet`).
+        let acks = self
+            .ack_latency
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for h in acks.values() {
+            h.reset();
+        }
+    }
+
     /// `ack_latency` per sid, ascending.
     pub fn ack_latency(&self) -> Vec<(i64, Summary)> {
         self.ack_latency
@@ -510,10 +542,13 @@ impl ServerStats {
         t
     }
 
+    /// `srst`: ZooKeeper's `ServerStats.reset`, which resets every `ServerMetrics`
+    /// value too (the quorum metrics; `quorum_size` is a gauge and stays).
     pub fn reset(&self) {
         for s in &self.slots {
             s.reset();
         }
+        self.zab.reset();
     }
 
     /// Watches held over every session core.
