@@ -295,6 +295,9 @@ pub struct ZabMetrics {
     ack_latency: RwLock<BTreeMap<i64, AtomicHistogram>>,
 }
 
+/// The most sids `ack_latency` keeps a summary for.
+const ACK_LATENCY_KEYS_MAX: usize = 256;
+
 impl ZabMetrics {
     /// Records in `h` the ms from `created_ms` (a txn header's time, the leader's
     /// wall clock) to `now_ms`, skipping a negative one (our clock behind the
@@ -316,12 +319,15 @@ impl ZabMetrics {
             return;
         }
         drop(known);
-        self.ack_latency
+        let mut all = self
+            .ack_latency
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(sid)
-            .or_default()
-            .record(us);
+            .unwrap_or_else(PoisonError::into_inner);
+        // Learners name their own sid: a peer making up new ones must not grow this
+        // without end.
+        if all.len() < ACK_LATENCY_KEYS_MAX {
+            all.entry(sid).or_default().record(us);
+        }
     }
 
     fn reset(&self) {
@@ -579,5 +585,33 @@ impl ServerStats {
             "quorum_ack_latency" => self.stage_summary(Stage::QuorumAck),
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_latency_keeps_one_summary_per_sid_up_to_a_bound() {
+        let z = ZabMetrics::default();
+        z.ack(2, 1500);
+        z.ack(2, 500);
+        z.ack(3, 700);
+        let acks = z.ack_latency();
+        assert_eq!(acks.len(), 2);
+        assert_eq!((acks[0].0, acks[0].1.count, acks[0].1.sum_us), (2, 2, 2000));
+        assert_eq!((acks[0].1.min_us, acks[0].1.max_us), (500, 1500));
+        for sid in 0..1000 {
+            z.ack(sid, 1);
+        }
+        assert_eq!(z.ack_latency().len(), ACK_LATENCY_KEYS_MAX);
+        // A known sid is still counted; reset keeps the keys, empty.
+        let before = z.ack_latency()[0].1.count;
+        z.ack(0, 1);
+        assert_eq!(z.ack_latency()[0].1.count, before + 1);
+        z.reset();
+        assert!(z.ack_latency().iter().all(|(_, s)| s.count == 0));
+        assert_eq!(z.ack_latency().len(), ACK_LATENCY_KEYS_MAX);
     }
 }
