@@ -24,6 +24,8 @@ struct Member {
     dir: PathBuf,
     client_port: u16,
     quorum_port: u16,
+    /// ZooKeeper's Prometheus endpoint (`metricsProvider.httpPort`), if configured.
+    metrics_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -117,17 +119,19 @@ impl Ensemble {
     /// As `start_with`, with `initLimit` (in ticks of 100 ms) set: the time a learner
     /// has to sync, which a large SNAP needs more of.
     fn start_cfg(name: &str, voters: u32, observers: u32, init_limit: u32) -> Ensemble {
-        Ensemble::start_full(name, voters, observers, init_limit, false)
+        Ensemble::start_full(name, voters, observers, init_limit, false, false)
     }
 
     /// `client_in_lines`: each member's client port on the `server.N` lines
-    /// (`;127.0.0.1:port`, ZooKeeper 3.5's form) instead of `clientPort`.
+    /// (`;127.0.0.1:port`, ZooKeeper 3.5's form) instead of `clientPort`; with
+    /// `prometheus`, each member serves ZooKeeper's metrics endpoint on a port of its own.
     fn start_full(
         name: &str,
         voters: u32,
         observers: u32,
         init_limit: u32,
         client_in_lines: bool,
+        prometheus: bool,
     ) -> Ensemble {
         let n = voters + observers;
         let root = std::env::temp_dir().join(format!("rk-ensemble-{name}-{}", std::process::id()));
@@ -158,9 +162,18 @@ impl Ensemble {
             } else {
                 format!("clientPort={client}\nclientPortAddress=127.0.0.1\n")
             };
-            let cfg = format!(
-                "tickTime=100\ninitLimit={init_limit}\nsyncLimit=10\ndataDir={}\n{client_keys}\
-                 admin.enableServer=false\n4lw.commands.whitelist=*\npreAllocSize=1024\n{lines}",
+            let metrics_port = prometheus.then(|| common::free_ports(1)[0]);
+            let metrics = metrics_port.map_or(String::new(), |port| {
+                format!(
+                    "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.\
+                     PrometheusMetricsProvider\nmetricsProvider.httpHost=127.0.0.1\n\
+                     metricsProvider.httpPort={port}\n"
+                )
+            });
+            let cfg = metrics
+                + &format!(
+                    "tickTime=100\ninitLimit={init_limit}\nsyncLimit=10\ndataDir={}\n{client_keys}\
+                     admin.enableServer=false\n4lw.commands.whitelist=*\npreAllocSize=1024\n{lines}",
                 dir.join("data").display()
             );
             std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
@@ -169,6 +182,7 @@ impl Ensemble {
                 dir,
                 client_port: *client,
                 quorum_port: *quorum,
+                metrics_port,
                 child: None,
             };
             m.start();
@@ -409,6 +423,19 @@ fn an_observer_serves_reads_and_writes_but_is_no_part_of_the_quorum() {
         synced_get(&mut o, 2, "/from-leader").as_deref(),
         Some(&b"l"[..])
     );
+    // ZooKeeper's Observer counts each INFORM (two sessions, two creates) as a commit
+    // received, with its propagation; it gets no PROPOSAL, sends no ACK, and its
+    // sync is no follower's.
+    let oa = e.members[3].addr();
+    assert_eq!(mntr_reaches(&oa, "zk_learner_commit_received_count", 4), 4);
+    assert_eq!(mntr_num(&oa, "zk_cnt_commit_propagation_latency"), 4);
+    for key in [
+        "zk_learner_proposal_received_count",
+        "zk_cnt_proposal_ack_creation_latency",
+        "zk_cnt_follower_sync_time",
+    ] {
+        assert_eq!(mntr_num(&oa, key), 0, "{key}");
+    }
     drop((o, l));
     // Two voters down: the leader and the observer are no quorum, so nobody serves.
     for i in others(3, leader) {
@@ -542,7 +569,7 @@ fn a_member_that_fell_below_the_leaders_window_is_synced_from_its_log_not_a_snap
 fn members_take_their_client_ports_from_their_server_lines_without_client_port() {
     // ZooKeeper 3.5's form: `server.N=host:quorum:election;host:clientPort` and no
     // `clientPort` key; ZooKeeper 3.8 serves on the line's address.
-    let e = Ensemble::start_full("linecp", 3, 0, 20, true);
+    let e = Ensemble::start_full("linecp", 3, 0, 20, true, false);
     let leader = e.settled();
     let follower = others(3, leader)[0];
     let mut f = connect(&e.members[follower].addr(), 5000);
@@ -813,4 +840,205 @@ fn snap_while_writing(name: &str, nodes: u32) {
         mntr_value(&e.members[victim].addr(), "zk_digest_mismatches_count").as_deref(),
         Some("0")
     );
+}
+
+/// `key`'s value in `addr`'s `mntr`, as a number (0 if absent).
+fn mntr_num(addr: &str, key: &str) -> u64 {
+    mntr_value(addr, key)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until `key` in `addr`'s `mntr` is at least `want`; its value then.
+fn mntr_reaches(addr: &str, key: &str, want: u64) -> u64 {
+    let mut got = 0;
+    wait_for(&format!("{key} >= {want} on {addr}"), SETTLE, || {
+        got = mntr_num(addr, key);
+        got >= want
+    });
+    got
+}
+
+/// Each Prometheus family's `# TYPE`, and whether a sample has each label set.
+fn exposition(port: u16) -> (std::collections::BTreeMap<String, String>, String) {
+    let body = common::scrape(port);
+    let types = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|t| t.split_once(' '))
+        .map(|(n, k)| (n.to_owned(), k.to_owned()))
+        .collect();
+    (types, body)
+}
+
+/// ZooKeeper's quorum metrics (`ServerMetrics`), recorded where ZooKeeper records
+/// them: counts move by exactly the writes made, each latency gets one sample per
+/// txn, a follower restarted behind is a `diff_count` and a wiped one a
+/// `snap_count` on the leader; Prometheus has them under ZooKeeper's names and
+/// types (summaries with ZooKeeper's quantiles, `ack_latency` keyed by sid).
+#[test]
+fn quorum_metrics_count_what_zookeeper_counts_under_its_names() {
+    const WRITES: u64 = 12;
+    let mut e = Ensemble::start_full("metrics", 3, 0, 20, false, true);
+    let leader = e.settled();
+    let followers = others(3, leader);
+    let la = e.members[leader].addr();
+    mntr_reaches(&la, "zk_synced_followers", 2);
+    let mut l = connect(&la, 10000);
+    // Everyone has seen the session's txn before the baseline.
+    assert_eq!(create(&mut l, 1, "/m", b"", 0), 0);
+    let fa: Vec<String> = followers.iter().map(|&i| e.members[i].addr()).collect();
+    let leader_keys = [
+        "zk_proposal_count",
+        "zk_commit_count",
+        "zk_cnt_quorum_ack_latency",
+        "zk_cnt_proposal_ack_creation_latency",
+        "zk_cnt_propagation_latency",
+        &format!("zk_cnt_{}_ack_latency", e.members[leader].sid),
+    ];
+    let follower_keys = [
+        "zk_learner_proposal_received_count",
+        "zk_learner_commit_received_count",
+        "zk_cnt_proposal_latency",
+        "zk_cnt_proposal_ack_creation_latency",
+        "zk_cnt_commit_propagation_latency",
+        "zk_cnt_propagation_latency",
+    ];
+    // The baselines: the session's txn and /m, each counted once everywhere (a
+    // member's own sync or ACK may come after the commit a quorum made).
+    let before_l: Vec<u64> = leader_keys
+        .iter()
+        .map(|k| mntr_reaches(&la, k, 2))
+        .collect();
+    let before_f: Vec<Vec<u64>> = fa
+        .iter()
+        .map(|a| {
+            follower_keys
+                .iter()
+                .map(|k| mntr_reaches(a, k, 2))
+                .collect()
+        })
+        .collect();
+    for k in 0..WRITES {
+        assert_eq!(
+            create(&mut l, 10 + k as i32, &format!("/m/{k}"), b"x", 0),
+            0
+        );
+    }
+    // The leader counted each write once (its own sync may finish after the
+    // followers' ACKs made the commit).
+    for (k, b) in leader_keys.iter().zip(&before_l) {
+        assert_eq!(
+            mntr_reaches(&la, k, b + WRITES),
+            b + WRITES,
+            "{k} on the leader"
+        );
+    }
+    // Each follower: each PROPOSAL and COMMIT once (they may still be arriving).
+    for (a, before) in fa.iter().zip(&before_f) {
+        for (k, b) in follower_keys.iter().zip(before) {
+            assert_eq!(mntr_reaches(a, k, b + WRITES), b + WRITES, "{k} on {a}");
+        }
+        // What only a leader counts stays 0 on a follower, and the reverse.
+        assert_eq!(mntr_num(a, "zk_proposal_count"), 0, "{a}");
+        assert!(mntr_num(a, "zk_cnt_follower_sync_time") >= 1, "{a}");
+    }
+    assert_eq!(mntr_num(&la, "zk_learner_proposal_received_count"), 0);
+    // Each follower's ACKs, keyed by its sid, with ZooKeeper's percentile rows.
+    for &i in &followers {
+        let key = format!("zk_cnt_{}_ack_latency", e.members[i].sid);
+        assert!(mntr_reaches(&la, &key, WRITES) >= WRITES, "{key}");
+        let p99 = format!("zk_p99_{}_ack_latency", e.members[i].sid);
+        assert!(mntr_value(&la, &p99).is_some(), "{p99}");
+    }
+    for m in &e.members {
+        let a = m.addr();
+        assert!(mntr_num(&a, "zk_looking_count") >= 1, "{a}");
+        assert!(mntr_num(&a, "zk_cnt_election_time") >= 1, "{a}");
+        assert_eq!(mntr_num(&a, "zk_quorum_size"), 3, "{a}");
+        // BASIC: no percentile rows; ADVANCED: p50 ... p999.
+        assert!(mntr_value(&a, "zk_p50_election_time").is_none(), "{a}");
+        assert!(
+            mntr_value(&a, "zk_p999_quorum_ack_latency").is_some(),
+            "{a}"
+        );
+    }
+    assert!(mntr_value(&la, "zk_leader_uptime").is_some());
+
+    // Prometheus: ZooKeeper's names and types.
+    let port = e.members[leader].metrics_port.expect("metrics port");
+    let (types, body) = exposition(port);
+    let gauges = [
+        ("quorum_size", "gauge"),
+        ("leader_uptime", "gauge"),
+        ("learners", "gauge"),
+        ("synced_followers", "gauge"),
+        ("synced_observers", "gauge"),
+        ("pending_syncs", "gauge"),
+    ];
+    for (name, kind) in common::ZOOKEEPER_QUORUM_METRICS.iter().chain(&gauges) {
+        assert_eq!(types.get(*name).map(String::as_str), Some(*kind), "{name}");
+    }
+    assert!(body.contains("election_time{quantile=\"0.5\"}"), "{body}");
+    assert!(!body.contains("election_time{quantile=\"0.9\"}"), "{body}");
+    for &i in &followers {
+        let sid = e.members[i].sid;
+        assert!(
+            body.contains(&format!("ack_latency{{key=\"{sid}\",quantile=\"0.99\"}}")),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!("ack_latency_count{{key=\"{sid}\"}}")),
+            "{body}"
+        );
+    }
+    let proposals = format!("proposal_count {}.0", before_l[0] + WRITES);
+    assert!(body.lines().any(|x| x == proposals), "{proposals}\n{body}");
+    // The summaries' mntr rows are not gauges of their own.
+    for row in [
+        "avg_election_time",
+        "cnt_quorum_ack_latency",
+        "p99_",
+        "ack_latency ",
+    ] {
+        assert!(
+            !body.contains(&format!("ringkeeper_{row}")),
+            "{row}: {body}"
+        );
+    }
+    assert!(!body.contains("ringkeeper_learners"), "{body}");
+
+    // A follower restarted behind the leader is synced by DIFF; one whose disk was
+    // wiped by SNAP. The leader counts each sync it chose.
+    let (diffs, snaps) = (
+        mntr_num(&la, "zk_diff_count"),
+        mntr_num(&la, "zk_snap_count"),
+    );
+    let behind = followers[0];
+    e.members[behind].kill9();
+    for k in 0..3 {
+        assert_eq!(
+            create(&mut l, 100 + k, &format!("/m/behind{k}"), b"x", 0),
+            0
+        );
+    }
+    e.members[behind].start();
+    e.settled();
+    mntr_reaches(&la, "zk_diff_count", diffs + 1);
+    assert_eq!(mntr_num(&la, "zk_snap_count"), snaps);
+    let wiped = followers[1];
+    e.members[wiped].kill9();
+    std::fs::remove_dir_all(e.members[wiped].data_dir()).expect("wipe");
+    e.members[wiped].start();
+    e.settled();
+    mntr_reaches(&la, "zk_snap_count", snaps + 1);
+    e.members[wiped].assert_took_snap();
+    assert_eq!(mntr_num(&la, "zk_diff_count"), diffs + 1);
+
+    // `srst` resets them as ZooKeeper's ServerStats.reset resets ServerMetrics.
+    assert!(common::four_letter(&la, "srst").contains("reset"));
+    for key in ["zk_snap_count", "zk_proposal_count", "zk_cnt_election_time"] {
+        assert_eq!(mntr_num(&la, key), 0, "{key} after srst");
+    }
+    assert_eq!(mntr_num(&la, "zk_quorum_size"), 3);
 }

@@ -115,14 +115,7 @@ fn prometheus_endpoint_serves_gauges_and_stage_summaries() {
         "metricsProvider.httpHost=127.0.0.1\nmetricsProvider.httpPort={port}\n"
     ));
     some_traffic(&server.addr());
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("metrics endpoint");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("send");
-    let mut body = String::new();
-    s.read_to_string(&mut body).expect("read");
-    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    let body = common::scrape(port);
     // ZooKeeper's PrometheusMetricsProvider names (tests/prometheus.rs checks them all).
     assert!(body.contains("\nznode_count "), "{body}");
     assert!(

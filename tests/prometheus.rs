@@ -12,11 +12,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::Duration;
+use std::net::TcpListener;
 
-use common::{four_letter, raw_connect, request, Jute, Server};
+use common::{four_letter, raw_connect, request, scrape, Jute, Server};
 
 const OP_CREATE: i32 = 1;
 const OP_GET_DATA: i32 = 4;
@@ -70,8 +68,6 @@ const ZOOKEEPER_METRICS: &[(&str, &str)] = &[
     ("readlatency", "summary"),
     ("updatelatency", "summary"),
     ("fsynctime", "summary"),
-    // A leader's (ADVANCED in ZooKeeper's ServerMetrics); empty on others.
-    ("quorum_ack_latency", "summary"),
     ("process_open_fds", "gauge"),
     ("process_max_fds", "gauge"),
     ("process_cpu_seconds_total", "counter"),
@@ -86,6 +82,12 @@ const QUANTILES: &[(&str, &[&str])] = &[
     ("updatelatency", &["0.5", "0.9", "0.99"]),
     ("fsynctime", &["0.5"]),
     ("quorum_ack_latency", &["0.5", "0.9", "0.99"]),
+    ("election_time", &["0.5"]),
+    ("follower_sync_time", &["0.5"]),
+    ("proposal_latency", &["0.5", "0.9", "0.99"]),
+    ("proposal_ack_creation_latency", &["0.5", "0.9", "0.99"]),
+    ("commit_propagation_latency", &["0.5", "0.9", "0.99"]),
+    ("propagation_latency", &["0.5", "0.9", "0.99"]),
 ];
 
 /// Every metric the mixin's dashboard and alerts query, and whether ringkeeper can
@@ -106,7 +108,8 @@ const MIXIN_QUERIED: &[(&str, bool)] = &[
     // A leader's and an ensemble's: a standalone server has neither.
     ("leader_uptime", false),
     ("quorum_size", false),
-    ("election_time_count", false),
+    // A summary ZooKeeper registers in every mode (count 0 when standalone).
+    ("election_time_count", true),
     // The JVM's: there is none.
     ("jvm_memory_bytes_used", false),
     ("jvm_memory_bytes_max", false),
@@ -114,20 +117,6 @@ const MIXIN_QUERIED: &[(&str, bool)] = &[
     ("jvm_threads_deadlocked", false),
     ("jvm_gc_collection_seconds_count", false),
 ];
-
-fn scrape(port: u16) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("metrics endpoint");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("send");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
-    body.to_owned()
-}
 
 /// A parsed exposition: family → type, and every sample (name, labels) → value.
 struct Exposition {
@@ -205,12 +194,20 @@ fn names_types_and_labels_are_zookeepers_and_the_mixin_finds_its_metrics() {
     traffic(&server.addr(), 5);
     let e = parse(&scrape(port));
 
-    for (name, kind) in ZOOKEEPER_METRICS {
+    // ServerMetrics' quorum summaries and counters are server-wide in ZooKeeper, so
+    // a standalone server exports them too (empty, 0); tests/ensemble.rs moves them.
+    let all = || {
+        ZOOKEEPER_METRICS
+            .iter()
+            .chain(common::ZOOKEEPER_QUORUM_METRICS)
+    };
+    for (name, kind) in all() {
         assert_eq!(
             e.types.get(*name).map(String::as_str),
             Some(*kind),
             "{name} should be a {kind}"
         );
+        // `ack_latency` is a set: a series per acking server, none when standalone.
         if *kind != "summary" {
             assert!(
                 e.samples.contains_key(&(name.to_string(), String::new())),
@@ -240,7 +237,7 @@ fn names_types_and_labels_are_zookeepers_and_the_mixin_finds_its_metrics() {
         assert_eq!(has, *present, "{name}: present={has}, expected {present}");
     }
     // No ringkeeper-era `zk_` names; ringkeeper's own are `ringkeeper_*`.
-    let zookeeper: BTreeSet<&str> = ZOOKEEPER_METRICS.iter().map(|(n, _)| *n).collect();
+    let zookeeper: BTreeSet<&str> = all().map(|(n, _)| *n).collect();
     for name in e.types.keys() {
         assert!(
             zookeeper.contains(name.as_str()) || name.starts_with("ringkeeper_"),
@@ -279,6 +276,8 @@ fn names_types_and_labels_are_zookeepers_and_the_mixin_finds_its_metrics() {
     assert!(count(&e, "updatelatency") >= count(&before, "updatelatency") + 5.0);
     assert!(count(&e, "readlatency") >= count(&before, "readlatency") + 5.0);
     assert!(count(&e, "fsynctime") > count(&before, "fsynctime"));
+    // Each write applied here is one `propagation_latency` sample, standalone too.
+    assert!(count(&e, "propagation_latency") >= count(&before, "propagation_latency") + 5.0);
     assert!(e.samples[&("process_resident_memory_bytes".to_owned(), String::new())] > 0.0);
     drop(server);
 }

@@ -337,7 +337,7 @@ fn connection(c: &ConnInfo, full: bool) -> Value {
 fn metric(v: Metric) -> Value {
     match v {
         Metric::Int(i) => json!(i),
-        Metric::Float(f, _) => json!(f),
+        Metric::Float(f, _) | Metric::Double(f) => json!(f),
         Metric::Text(t) => json!(t),
     }
 }

@@ -17,6 +17,8 @@ pub struct AtomicHistogram {
     buckets: Box<[AtomicU64]>,
     count: AtomicU64,
     sum: AtomicU64,
+    /// `u64::MAX` while empty.
+    min: AtomicU64,
     max: AtomicU64,
 }
 
@@ -26,6 +28,7 @@ impl Default for AtomicHistogram {
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             count: AtomicU64::new(0),
             sum: AtomicU64::new(0),
+            min: AtomicU64::new(u64::MAX),
             max: AtomicU64::new(0),
         }
     }
@@ -57,8 +60,12 @@ fn upper(i: usize) -> u64 {
 pub struct Summary {
     pub count: u64,
     pub mean_us: f64,
+    /// The exact sum and minimum (0 when empty), for ZooKeeper's `sum_`/`min_` rows.
+    pub sum_us: u64,
+    pub min_us: u64,
     pub p50_us: u64,
     pub p90_us: u64,
+    pub p95_us: u64,
     pub p99_us: u64,
     pub p999_us: u64,
     pub max_us: u64,
@@ -69,6 +76,7 @@ impl AtomicHistogram {
         self.buckets[index(us)].fetch_add(1, Relaxed);
         self.count.fetch_add(1, Relaxed);
         self.sum.fetch_add(us, Relaxed);
+        self.min.fetch_min(us, Relaxed);
         self.max.fetch_max(us, Relaxed);
     }
 
@@ -83,19 +91,21 @@ impl AtomicHistogram {
         }
         self.count.store(0, Relaxed);
         self.sum.store(0, Relaxed);
+        self.min.store(u64::MAX, Relaxed);
         self.max.store(0, Relaxed);
     }
 
     /// Percentiles over all of `hists` together.
     pub fn summarize<'a>(hists: impl IntoIterator<Item = &'a AtomicHistogram>) -> Summary {
         let mut merged = vec![0u64; BUCKETS];
-        let (mut count, mut sum, mut max) = (0u64, 0u64, 0u64);
+        let (mut count, mut sum, mut min, mut max) = (0u64, 0u64, u64::MAX, 0u64);
         for h in hists {
             for (m, b) in merged.iter_mut().zip(h.buckets.iter()) {
                 *m += b.load(Relaxed);
             }
             count += h.count.load(Relaxed);
             sum += h.sum.load(Relaxed);
+            min = min.min(h.min.load(Relaxed));
             max = max.max(h.max.load(Relaxed));
         }
         let total: u64 = merged.iter().sum();
@@ -116,8 +126,11 @@ impl AtomicHistogram {
         Summary {
             count,
             mean_us: sum as f64 / count.max(1) as f64,
+            sum_us: sum,
+            min_us: if min == u64::MAX { 0 } else { min },
             p50_us: at(0.50),
             p90_us: at(0.90),
+            p95_us: at(0.95),
             p99_us: at(0.99),
             p999_us: at(0.999),
             max_us: max,

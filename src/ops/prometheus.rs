@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::ops::histogram::Summary;
 use crate::ops::http;
 use crate::ops::report::{self, Metric};
 use crate::server::stats::Stage;
@@ -49,6 +50,17 @@ pub const ZOOKEEPER_GAUGES: &[&str] = &[
     "connection_drop_probability",
     "auth_failed_count",
     "outstanding_tls_handshake",
+    // QuorumZooKeeperServer's, then LeaderZooKeeperServer's (a leader's only).
+    "quorum_size",
+    "leader_uptime",
+    "learners",
+    "synced_followers",
+    "synced_non_voting_followers",
+    "synced_observers",
+    "pending_syncs",
+    "last_proposal_size",
+    "max_proposal_size",
+    "min_proposal_size",
 ];
 
 /// The `mntr` rows ZooKeeper registers as counters of the same name less `zk_`.
@@ -63,23 +75,25 @@ pub const ZOOKEEPER_COUNTERS: &[&str] = &[
 pub fn render(core: &Rc<Core>) -> String {
     let mut out = String::new();
     let mut info = Vec::new();
+    let quorum_counters = report::zookeeper_quorum_counters(core).map(|(n, _)| n);
     for (k, v) in report::monitor(core) {
         let value = match v {
             Metric::Int(i) => i as f64,
-            Metric::Float(f, _) => f,
+            Metric::Float(f, _) | Metric::Double(f) => f,
             Metric::Text(t) => {
                 info.push((k.trim_start_matches("zk_").to_owned(), t));
                 continue;
             }
         };
+        let counter = |zk: &str| ZOOKEEPER_COUNTERS.contains(&zk) || quorum_counters.contains(&zk);
         let kind = match k.strip_prefix("zk_") {
-            Some(zk) if ZOOKEEPER_COUNTERS.contains(&zk) => "counter",
+            Some(zk) if counter(zk) => "counter",
             _ => "gauge",
         };
         let name = match k.strip_prefix("zk_") {
-            Some(zk) if ZOOKEEPER_GAUGES.contains(&zk) || ZOOKEEPER_COUNTERS.contains(&zk) => {
-                zk.to_owned()
-            }
+            // The quorum summaries' rows are the summaries below.
+            Some(zk) if is_summary_row(zk) => continue,
+            Some(zk) if ZOOKEEPER_GAUGES.contains(&zk) || counter(zk) => zk.to_owned(),
             // The stage rows are the summary below.
             _ if k.starts_with("rk_stage_") => continue,
             _ => format!(
@@ -90,28 +104,42 @@ pub fn render(core: &Rc<Core>) -> String {
         family(&mut out, &name, kind);
         let _ = writeln!(out, "{name} {}", sample(value));
     }
+    let stats = &core.stats;
     zookeeper_summary(
         &mut out,
-        core,
         "readlatency",
-        Stage::Read,
-        &[0.5, 0.9, 0.99],
+        &stats.stage_summary(Stage::Read),
+        ADVANCED,
     );
     zookeeper_summary(
         &mut out,
-        core,
         "updatelatency",
-        Stage::Write,
-        &[0.5, 0.9, 0.99],
+        &stats.stage_summary(Stage::Write),
+        ADVANCED,
     );
-    zookeeper_summary(&mut out, core, "fsynctime", Stage::Fsync, &[0.5]);
     zookeeper_summary(
         &mut out,
-        core,
-        "quorum_ack_latency",
-        Stage::QuorumAck,
-        &[0.5, 0.9, 0.99],
+        "fsynctime",
+        &stats.stage_summary(Stage::Fsync),
+        BASIC,
     );
+    for &(name, advanced) in report::ZOOKEEPER_QUORUM_SUMMARIES {
+        if let Some(s) = stats.zookeeper_summary(name) {
+            zookeeper_summary(&mut out, name, &s, if advanced { ADVANCED } else { BASIC });
+        }
+    }
+    // A SummarySet: one series per acking server, labelled `key` as ZooKeeper's
+    // provider labels its sets.
+    family(&mut out, "ack_latency", "summary");
+    for (sid, s) in stats.zab.ack_latency() {
+        summary_samples(
+            &mut out,
+            "ack_latency",
+            &format!("key=\"{sid}\","),
+            &s,
+            ADVANCED,
+        );
+    }
     process_metrics(&mut out);
     family(&mut out, "ringkeeper_info", "gauge");
     let labels: Vec<String> = info
@@ -138,12 +166,38 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// One of ZooKeeper's `ServerMetrics` summaries, in ms, from a stage histogram (µs).
+/// The quantiles of ZooKeeper's ADVANCED and BASIC summaries.
+const ADVANCED: &[f64] = &[0.5, 0.9, 0.99];
+const BASIC: &[f64] = &[0.5];
+
+/// Whether `zk_NAME` is one of the `mntr` rows of a quorum summary (`avg_X`, ...,
+/// `p999_X`), which Prometheus gets as the summary itself.
+fn is_summary_row(name: &str) -> bool {
+    let Some((_, metric)) = name.split_once('_') else {
+        return false;
+    };
+    let prefixed = [
+        "avg_", "min_", "max_", "cnt_", "sum_", "p50_", "p95_", "p99_", "p999_",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p));
+    prefixed
+        && (report::ZOOKEEPER_QUORUM_SUMMARIES
+            .iter()
+            .any(|(n, _)| *n == metric)
+            || metric.ends_with("_ack_latency"))
+}
+
+/// One of ZooKeeper's `ServerMetrics` summaries, in ms, from a histogram (µs).
 /// ZooKeeper's quantiles cover a rotating 60 s window; these cover the time since
 /// the start (or the last `srst`).
-fn zookeeper_summary(out: &mut String, core: &Rc<Core>, name: &str, stage: Stage, qs: &[f64]) {
-    let s = core.stats.stage_summary(stage);
+fn zookeeper_summary(out: &mut String, name: &str, s: &Summary, qs: &[f64]) {
     family(out, name, "summary");
+    summary_samples(out, name, "", s, qs);
+}
+
+/// The samples of one summary series; `labels` (if any) end with a comma.
+fn summary_samples(out: &mut String, name: &str, labels: &str, s: &Summary, qs: &[f64]) {
     for q in qs {
         let us = match *q {
             0.5 => s.p50_us,
@@ -152,15 +206,21 @@ fn zookeeper_summary(out: &mut String, core: &Rc<Core>, name: &str, stage: Stage
         };
         let _ = writeln!(
             out,
-            "{name}{{quantile=\"{q}\"}} {}",
+            "{name}{{{labels}quantile=\"{q}\"}} {}",
             sample(us as f64 / 1000.0)
         );
     }
-    let _ = writeln!(out, "{name}_count {}", sample(s.count as f64));
+    let plain = labels.trim_end_matches(',');
+    let labels = if plain.is_empty() {
+        String::new()
+    } else {
+        format!("{{{plain}}}")
+    };
+    let _ = writeln!(out, "{name}_count{labels} {}", sample(s.count as f64));
     let _ = writeln!(
         out,
-        "{name}_sum {}",
-        sample(s.mean_us * s.count as f64 / 1000.0)
+        "{name}_sum{labels} {}",
+        sample(s.sum_us as f64 / 1000.0)
     );
 }
 

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::server::messages::{GatherKind, GatherPart};
-use crate::server::stats::Stage;
+use crate::server::stats::{ServerMode, Stage};
 use crate::server::Core;
 
 /// The version string clients read (kazoo parses it from `envi`): the ZooKeeper
@@ -249,6 +249,9 @@ pub enum Metric {
     Int(i64),
     /// A value and the decimals the text form shows.
     Float(f64, usize),
+    /// A Java `double` as ZooKeeper's `mntr` prints it (`Double.toString`: the
+    /// shortest form that reads back the same, `0.0`, `1.5`).
+    Double(f64),
     Text(String),
 }
 
@@ -257,6 +260,7 @@ impl std::fmt::Display for Metric {
         match self {
             Metric::Int(v) => write!(f, "{v}"),
             Metric::Float(v, d) => write!(f, "{v:.d$}"),
+            Metric::Double(v) => write!(f, "{v:?}"),
             Metric::Text(s) => f.write_str(s),
         }
     }
@@ -357,29 +361,19 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
     drop(tree);
     let mut rows: Vec<(String, Metric)> =
         rows.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    if core.cfg.ensemble {
-        // ZooKeeper's `election_time` counter, which every member of an ensemble has.
-        let e = &core.stats.election;
-        let count = e.count.load(Relaxed);
-        let sum = e.sum_ms.load(Relaxed);
-        rows.push((
-            "zk_avg_election_time".to_owned(),
-            Metric::Float(ratio(sum, count), 4),
-        ));
-        rows.push((
-            "zk_min_election_time".to_owned(),
-            int(e.min_ms.load(Relaxed)),
-        ));
-        rows.push((
-            "zk_max_election_time".to_owned(),
-            int(e.max_ms.load(Relaxed)),
-        ));
-        rows.push(("zk_cnt_election_time".to_owned(), int(count)));
-        rows.push(("zk_sum_election_time".to_owned(), int(sum)));
+    quorum_rows(core, &mut rows);
+    if core.cfg.ensemble && core.stats.mode().serves() && core.stats.mode() != ServerMode::ReadOnly
+    {
+        // QuorumZooKeeperServer's gauge: a leader's, follower's or observer's.
+        let size = core.stats.zab.quorum_size.load(Relaxed);
+        rows.push(("zk_quorum_size".to_owned(), int(size)));
     }
-    if core.stats.mode() == crate::server::stats::ServerMode::Leader {
+    if core.stats.mode() == ServerMode::Leader {
         // What ZooKeeper's leader adds to `mntr`.
         let l = &core.stats.leader;
+        let up = core.stats.started.elapsed().as_millis() as u64;
+        let since = l.established_ms.load(Relaxed);
+        rows.push(("zk_leader_uptime".to_owned(), int(up.saturating_sub(since))));
         for (k, v) in [
             ("zk_learners", &l.learners),
             ("zk_synced_followers", &l.synced_followers),
@@ -406,6 +400,81 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
         rows.push((format!("rk_stage_{name}_us_max"), int(sum.max_us)));
     }
     rows
+}
+
+/// ZooKeeper's quorum summaries ringkeeper measures (`ServerMetrics`), and whether
+/// each is ADVANCED there (percentile rows in `mntr`, quantiles 0.5/0.9/0.99 in
+/// Prometheus) rather than BASIC (avg/min/max/cnt/sum, the median).
+pub const ZOOKEEPER_QUORUM_SUMMARIES: &[(&str, bool)] = &[
+    ("election_time", false),
+    ("follower_sync_time", false),
+    ("proposal_latency", true),
+    ("proposal_ack_creation_latency", true),
+    ("commit_propagation_latency", true),
+    ("propagation_latency", true),
+    ("quorum_ack_latency", true),
+];
+
+/// ZooKeeper's quorum counters ringkeeper counts, with their values.
+pub fn zookeeper_quorum_counters(core: &Core) -> [(&'static str, u64); 7] {
+    let z = &core.stats.zab;
+    [
+        ("looking_count", z.looking_count.load(Relaxed)),
+        ("proposal_count", z.proposal_count.load(Relaxed)),
+        ("commit_count", z.commit_count.load(Relaxed)),
+        (
+            "learner_proposal_received_count",
+            z.learner_proposal_received_count.load(Relaxed),
+        ),
+        (
+            "learner_commit_received_count",
+            z.learner_commit_received_count.load(Relaxed),
+        ),
+        ("diff_count", z.diff_count.load(Relaxed)),
+        ("snap_count", z.snap_count.load(Relaxed)),
+    ]
+}
+
+/// The rows ZooKeeper's default metrics provider prints for its quorum metrics. They
+/// are server-wide in ZooKeeper, so every server prints them (0 where unused).
+fn quorum_rows(core: &Rc<Core>, rows: &mut Vec<(String, Metric)>) {
+    for (name, v) in zookeeper_quorum_counters(core) {
+        rows.push((format!("zk_{name}"), int(v)));
+    }
+    for &(name, advanced) in ZOOKEEPER_QUORUM_SUMMARIES {
+        if let Some(s) = core.stats.zookeeper_summary(name) {
+            summary_rows(rows, name, &s, advanced);
+        }
+    }
+    for (sid, s) in core.stats.zab.ack_latency() {
+        summary_rows(rows, &format!("{sid}_ack_latency"), &s, true);
+    }
+}
+
+/// `zk_avg_NAME` ... `zk_sum_NAME` (an `AvgMinMaxCounter`), and with `percentiles`
+/// `zk_p50_NAME` ... `zk_p999_NAME` (an `AvgMinMaxPercentileCounter`), in ms.
+fn summary_rows(
+    rows: &mut Vec<(String, Metric)>,
+    name: &str,
+    s: &crate::ops::histogram::Summary,
+    percentiles: bool,
+) {
+    let ms = |us: u64| int(us / 1000);
+    rows.push((format!("zk_avg_{name}"), Metric::Double(s.mean_us / 1000.0)));
+    rows.push((format!("zk_min_{name}"), ms(s.min_us)));
+    rows.push((format!("zk_max_{name}"), ms(s.max_us)));
+    rows.push((format!("zk_cnt_{name}"), int(s.count)));
+    rows.push((format!("zk_sum_{name}"), ms(s.sum_us)));
+    if percentiles {
+        for (p, us) in [
+            ("p50", s.p50_us),
+            ("p95", s.p95_us),
+            ("p99", s.p99_us),
+            ("p999", s.p999_us),
+        ] {
+            rows.push((format!("zk_{p}_{name}"), ms(us)));
+        }
+    }
 }
 
 fn ratio(num: u64, den: u64) -> f64 {

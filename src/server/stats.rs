@@ -3,10 +3,10 @@
 //! The one count shared by all cores is connections per client IP (`maxClientCnxns`),
 //! taken under a lock at accept and close only.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use crate::ops::histogram::{AtomicHistogram, Summary};
@@ -208,8 +208,8 @@ pub struct ServerStats {
     mode: std::sync::atomic::AtomicU8,
     /// A leader's view of its learners, for `mntr`.
     pub leader: LeaderStats,
-    /// ZooKeeper's `election_time`: how long each leader election took.
-    pub election: ElectionStats,
+    /// ZooKeeper's quorum metrics.
+    pub zab: ZabMetrics,
     /// TLS handshakes on the client ports and the AdminServer's plaintext requests.
     pub tls: TlsStats,
 }
@@ -253,25 +253,123 @@ impl TlsStats {
     }
 }
 
-/// ZooKeeper's `election_time` (an `AvgMinMaxCounter`), in ms: `mntr`'s
-/// `zk_{avg,min,max,cnt,sum}_election_time` and Prometheus's `election_time`.
+/// ZooKeeper's quorum metrics (`ServerMetrics`), each recorded where ZooKeeper records
+/// it, by the ensemble driver (`server::quorum::peer`) on the quorum core only. The
+/// latencies are µs histograms; those ZooKeeper measures from a txn header's time
+/// (leader's wall clock, ms) hold whole ms × 1000. `quorum_ack_latency` is the
+/// leader's `Stage::QuorumAck`.
 #[derive(Default)]
-pub struct ElectionStats {
-    pub count: AtomicU64,
-    pub sum_ms: AtomicU64,
-    pub min_ms: AtomicU64,
-    pub max_ms: AtomicU64,
+pub struct ZabMetrics {
+    /// `looking_count`: times this server started looking for a leader.
+    pub looking_count: AtomicU64,
+    /// `proposal_count`: txns this server proposed as leader.
+    pub proposal_count: AtomicU64,
+    /// `commit_count`: txns this server committed as leader (one COMMIT each).
+    pub commit_count: AtomicU64,
+    /// `learner_proposal_received_count`: PROPOSALs a synced follower took.
+    pub learner_proposal_received_count: AtomicU64,
+    /// `learner_commit_received_count`: COMMITs (follower) and INFORMs (observer).
+    pub learner_commit_received_count: AtomicU64,
+    /// `diff_count`: learners this leader synced by DIFF or TRUNC (ZooKeeper counts
+    /// every sync that is not a SNAP here).
+    pub diff_count: AtomicU64,
+    /// `snap_count`: learners this leader synced by SNAP.
+    pub snap_count: AtomicU64,
+    /// `quorum_size`: the voting members in the ensemble's config.
+    pub quorum_size: AtomicU64,
+    /// `election_time`: from starting to look until the election's decision.
+    pub election_time: AtomicHistogram,
+    /// `follower_sync_time`: a follower's ACKEPOCH to the leader's UPTODATE.
+    pub follower_sync_time: AtomicHistogram,
+    /// `proposal_latency`: txn header time to its PROPOSAL's arrival on a follower.
+    pub proposal_latency: AtomicHistogram,
+    /// `proposal_ack_creation_latency`: until the txn is durable here and its ACK is
+    /// due (leader: from its PROPOSAL; learner: from its txn header time).
+    pub proposal_ack_creation_latency: AtomicHistogram,
+    /// `commit_propagation_latency`: txn header time to its COMMIT (or INFORM) here.
+    pub commit_propagation_latency: AtomicHistogram,
+    /// `propagation_latency`: txn header time to its apply here (every server).
+    pub propagation_latency: AtomicHistogram,
+    /// `ack_latency`, keyed by the acking server's sid (the leader's own included):
+    /// PROPOSAL to that ACK. A sid's histogram is added on its first ACK.
+    ack_latency: RwLock<BTreeMap<i64, AtomicHistogram>>,
 }
 
-impl ElectionStats {
-    pub fn record(&self, ms: u64) {
-        if self.count.fetch_add(1, Relaxed) == 0 {
-            self.min_ms.store(ms, Relaxed);
-        } else {
-            self.min_ms.fetch_min(ms, Relaxed);
+/// The most sids `ack_latency` keeps a summary for.
+const ACK_LATENCY_KEYS_MAX: usize = 256;
+
+impl ZabMetrics {
+    /// Records in `h` the ms from `created_ms` (a txn header's time, the leader's
+    /// wall clock) to `now_ms`, skipping a negative one (our clock behind the
+    /// leader's) as ZooKeeper's `Request.logLatency` does.
+    pub fn since_created(h: &AtomicHistogram, now_ms: i64, created_ms: i64) {
+        if let Ok(ms) = u64::try_from(now_ms - created_ms) {
+            h.record(ms.saturating_mul(1000));
         }
-        self.sum_ms.fetch_add(ms, Relaxed);
-        self.max_ms.fetch_max(ms, Relaxed);
+    }
+
+    /// One ACK from server `sid`, `us` after its PROPOSAL.
+    pub fn ack(&self, sid: i64, us: u64) {
+        let known = self
+            .ack_latency
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(h) = known.get(&sid) {
+            h.record(us);
+            return;
+        }
+        drop(known);
+        let mut all = self
+            .ack_latency
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Learners name their own sid: a peer making up new ones must not grow this
+        // without end.
+        if all.len() < ACK_LATENCY_KEYS_MAX {
+            all.entry(sid).or_default().record(us);
+        }
+    }
+
+    fn reset(&self) {
+        for c in [
+            &self.looking_count,
+            &self.proposal_count,
+            &self.commit_count,
+            &self.learner_proposal_received_count,
+            &self.learner_commit_received_count,
+            &self.diff_count,
+            &self.snap_count,
+        ] {
+            c.store(0, Relaxed);
+        }
+        for h in [
+            &self.election_time,
+            &self.follower_sync_time,
+            &self.proposal_latency,
+            &self.proposal_ack_creation_latency,
+            &self.commit_propagation_latency,
+            &self.propagation_latency,
+        ] {
+            h.reset();
+        }
+        // A set keeps its keys, each reset (ZooKeeper's `AvgMinMaxCounterSet`).
+        let acks = self
+            .ack_latency
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for h in acks.values() {
+            h.reset();
+        }
+    }
+
+    /// `ack_latency` per sid, ascending.
+    pub fn ack_latency(&self) -> Vec<(i64, Summary)> {
+        self.ack_latency
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(sid, h)| (*sid, AtomicHistogram::summarize([h])))
+            .collect()
     }
 }
 
@@ -279,6 +377,9 @@ impl ElectionStats {
 /// driver after each step of the leader.
 #[derive(Default)]
 pub struct LeaderStats {
+    /// When this server last became an established leader, in ms since its start
+    /// (`leader_uptime` counts from there).
+    pub established_ms: AtomicU64,
     pub learners: AtomicU64,
     pub synced_followers: AtomicU64,
     pub synced_non_voting_followers: AtomicU64,
@@ -357,7 +458,7 @@ impl ServerStats {
             open_conns: Mutex::new(OpenConns::default()),
             mode: std::sync::atomic::AtomicU8::new(ServerMode::Standalone as u8),
             leader: LeaderStats::default(),
-            election: ElectionStats::default(),
+            zab: ZabMetrics::default(),
             tls: TlsStats::default(),
         }
     }
@@ -447,10 +548,13 @@ impl ServerStats {
         t
     }
 
+    /// `srst`: ZooKeeper's `ServerStats.reset`, which resets every `ServerMetrics`
+    /// value too (the quorum metrics; `quorum_size` is a gauge and stays).
     pub fn reset(&self) {
         for s in &self.slots {
             s.reset();
         }
+        self.zab.reset();
     }
 
     /// Watches held over every session core.
@@ -464,5 +568,50 @@ impl ServerStats {
     /// Percentiles of one stage over every core.
     pub fn stage_summary(&self, stage: Stage) -> Summary {
         AtomicHistogram::summarize(self.slots.iter().map(|s| &s.stages[stage as usize]))
+    }
+
+    /// One of ZooKeeper's summaries by its name (`ServerMetrics`), `None` if it is not
+    /// one ringkeeper measures.
+    pub fn zookeeper_summary(&self, name: &str) -> Option<Summary> {
+        let z = &self.zab;
+        let one = |h: &AtomicHistogram| AtomicHistogram::summarize([h]);
+        Some(match name {
+            "election_time" => one(&z.election_time),
+            "follower_sync_time" => one(&z.follower_sync_time),
+            "proposal_latency" => one(&z.proposal_latency),
+            "proposal_ack_creation_latency" => one(&z.proposal_ack_creation_latency),
+            "commit_propagation_latency" => one(&z.commit_propagation_latency),
+            "propagation_latency" => one(&z.propagation_latency),
+            "quorum_ack_latency" => self.stage_summary(Stage::QuorumAck),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_latency_keeps_one_summary_per_sid_up_to_a_bound() {
+        let z = ZabMetrics::default();
+        z.ack(2, 1500);
+        z.ack(2, 500);
+        z.ack(3, 700);
+        let acks = z.ack_latency();
+        assert_eq!(acks.len(), 2);
+        assert_eq!((acks[0].0, acks[0].1.count, acks[0].1.sum_us), (2, 2, 2000));
+        assert_eq!((acks[0].1.min_us, acks[0].1.max_us), (500, 1500));
+        for sid in 0..1000 {
+            z.ack(sid, 1);
+        }
+        assert_eq!(z.ack_latency().len(), ACK_LATENCY_KEYS_MAX);
+        // A known sid is still counted; reset keeps the keys, empty.
+        let before = z.ack_latency()[0].1.count;
+        z.ack(0, 1);
+        assert_eq!(z.ack_latency()[0].1.count, before + 1);
+        z.reset();
+        assert!(z.ack_latency().iter().all(|(_, s)| s.count == 0));
+        assert_eq!(z.ack_latency().len(), ACK_LATENCY_KEYS_MAX);
     }
 }

@@ -822,3 +822,38 @@ pub fn longest_gap(acks: &[Instant], from: Instant, to: Instant) -> Duration {
         .max()
         .unwrap_or_default()
 }
+
+/// The body of `GET /metrics` from a Prometheus endpoint on 127.0.0.1:`port`.
+pub fn scrape(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("metrics endpoint");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("send");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    body.to_owned()
+}
+
+/// ZooKeeper's quorum metrics (`ServerMetrics`, `QuorumZooKeeperServer`) as its
+/// `PrometheusMetricsProvider` types them, which ringkeeper exports on every server.
+pub const ZOOKEEPER_QUORUM_METRICS: &[(&str, &str)] = &[
+    ("looking_count", "counter"),
+    ("proposal_count", "counter"),
+    ("commit_count", "counter"),
+    ("learner_proposal_received_count", "counter"),
+    ("learner_commit_received_count", "counter"),
+    ("diff_count", "counter"),
+    ("snap_count", "counter"),
+    ("election_time", "summary"),
+    ("follower_sync_time", "summary"),
+    ("proposal_latency", "summary"),
+    ("proposal_ack_creation_latency", "summary"),
+    ("commit_propagation_latency", "summary"),
+    ("propagation_latency", "summary"),
+    ("quorum_ack_latency", "summary"),
+    ("ack_latency", "summary"),
+];

@@ -42,7 +42,7 @@ use super::published::Published;
 use super::session_core::wall_clock_ms;
 use super::shutdown::StopNotice;
 use super::signal::Signal;
-use super::stats::{ServerStats, Stage};
+use super::stats::{ServerStats, Stage, ZabMetrics};
 use super::touches::TouchBoard;
 use crate::config::Config;
 use crate::proto::{ErrorCode, Id, OpCode, Request};
@@ -667,6 +667,12 @@ impl Quorum {
             }
         }
         let txns = batch.len() as u64;
+        // ZooKeeper's `propagation_latency` (its FinalRequestProcessor): each txn
+        // from its header's time to being applied here.
+        let wall = wall_clock_ms();
+        for c in &batch {
+            ZabMetrics::since_created(&self.stats.zab.propagation_latency, wall, c.hdr.time_ms);
+        }
         let applying = Instant::now();
         self.apply_and_publish(batch);
         self.stats

@@ -17,6 +17,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,13 +29,15 @@ use super::snapshots;
 use super::wire_io::{self, PacketSink};
 use super::{fatal, Origin, Quorum, Role, SyncMarker, Work};
 use crate::config::QuorumConfig;
+use crate::ops::histogram::AtomicHistogram;
 use crate::proto::codec::{Decode, Encode, Reader};
 use crate::proto::{ConnectRequest, ErrorCode, Id, OpCode, Request, SyncRequest};
 use crate::server::acceptor::Acceptor;
 use crate::server::election::Election;
 use crate::server::messages::{Committed, ConnId, CoreIdx, ToSession};
+use crate::server::session_core::wall_clock_ms;
 use crate::server::signal::Signal;
-use crate::server::stats::{ServerMode, Stage};
+use crate::server::stats::{ServerMode, Stage, ZabMetrics};
 use crate::session;
 use crate::storage::{self, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
 use crate::txn::{Outstanding, Txn, TxnHeader};
@@ -111,6 +114,8 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
         Ok(e) => Rc::new(e),
         Err(e) => fatal(&format!("cannot start the election: {e}")),
     };
+    let voters = election.quorum().voters().count() as u64;
+    q.stats.zab.quorum_size.store(voters, Relaxed);
     let Some(me) = qcfg.me() else {
         fatal(&format!("myid {} is not in the server list", qcfg.myid))
     };
@@ -175,9 +180,11 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
             Err(e) => fatal(&format!("cannot read {CURRENT_EPOCH_FILE}: {e}")),
         };
         let looking_since = Instant::now();
+        q.stats.zab.looking_count.fetch_add(1, Relaxed);
         let d = election.look(last, current).await;
-        let took = looking_since.elapsed().as_millis() as u64;
-        q.stats.election.record(took);
+        let took = looking_since.elapsed();
+        q.stats.zab.election_time.record(took.as_micros() as u64);
+        let took = took.as_millis();
         tracing::info!(
             "election: {} in {took} ms (leader {}, zxid 0x{:x}, epoch {})",
             match d.decision {
@@ -455,6 +462,8 @@ pub(super) struct Leading {
     done: Cell<bool>,
     wake: Signal,
     election: Rc<Election>,
+    /// This server's sid: the key of its own ACKs in `ack_latency`.
+    myid: Sid,
     /// When each recent txn was proposed (bounded), for the write-path stages: its
     /// commit (`Stage::QuorumAck`), each learner's ACK (`Stage::LearnerAck`) and our own
     /// sync (`Stage::LeaderPersist`).
@@ -492,6 +501,7 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
         done: Cell::new(false),
         wake: Signal::default(),
         election: election.clone(),
+        myid: qcfg.myid,
         sent_at: RefCell::new(VecDeque::new()),
         commit_counted: Cell::new(0),
         persist_counted: Cell::new(0),
@@ -514,19 +524,30 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
 
 impl Leading {
     /// Records, as `stage`, how long ago each txn after `*counted` and through
-    /// `through` was proposed, and moves `*counted` to `through`.
-    fn record_since(&self, q: &Quorum, counted: &Cell<i64>, through: i64, stage: Stage) {
+    /// `through` was proposed, calls `also` with each of those times, moves
+    /// `*counted` to `through`, and says how many txns it recorded.
+    fn record_since(
+        &self,
+        q: &Quorum,
+        counted: &Cell<i64>,
+        through: i64,
+        stage: Stage,
+        also: impl Fn(u64),
+    ) -> u64 {
         let sent = self.sent_at.borrow();
         let from = sent.partition_point(|(z, _)| *z <= counted.get());
+        let mut n = 0;
         for (z, t) in sent.range(from..) {
             if *z > through {
                 break;
             }
-            q.stats
-                .quorum()
-                .stage(stage, t.elapsed().as_micros() as u64);
+            let us = t.elapsed().as_micros() as u64;
+            q.stats.quorum().stage(stage, us);
+            also(us);
+            n += 1;
         }
         counted.set(counted.get().max(through));
+        n
     }
 
     /// When `zxid` was proposed, if it is still remembered.
@@ -551,7 +572,6 @@ impl Leading {
             .predict(&q.tree.borrow(), q.applied.get(), &q.unapplied.borrow(), c);
         let data = proposal_data(c, digest);
         {
-            use std::sync::atomic::Ordering::Relaxed;
             let s = &q.stats.leader;
             let size = data.len() as u64;
             s.last_proposal_size.store(size, Relaxed);
@@ -561,6 +581,7 @@ impl Leading {
                 s.min_proposal_size.store(size, Relaxed);
             }
         }
+        q.stats.zab.proposal_count.fetch_add(1, Relaxed);
         {
             let mut sent = self.sent_at.borrow_mut();
             if sent.len() >= SENT_AT_KEPT {
@@ -587,7 +608,18 @@ impl Leading {
 
     /// Our log is durable through `through`.
     pub(super) async fn persisted(&self, q: &Rc<Quorum>, through: i64) {
-        self.record_since(q, &self.persist_counted, through, Stage::LeaderPersist);
+        // ZooKeeper's AckRequestProcessor: the leader's own ACK of each txn.
+        let z = &q.stats.zab;
+        self.record_since(
+            q,
+            &self.persist_counted,
+            through,
+            Stage::LeaderPersist,
+            |us| {
+                z.proposal_ack_creation_latency.record(us);
+                z.ack(self.myid, us);
+            },
+        );
         self.step(q, leader::Input::Persisted { through });
         q.after_apply().await;
     }
@@ -645,7 +677,6 @@ impl Leading {
 
     /// The learner counts `mntr` shows.
     fn publish_counts(&self, q: &Quorum) {
-        use std::sync::atomic::Ordering::Relaxed;
         let (learners, voting, non_voting, observers) = self.machine.borrow().learner_counts();
         let s = &q.stats.leader;
         s.learners.store(learners as u64, Relaxed);
@@ -653,12 +684,22 @@ impl Leading {
         s.synced_non_voting_followers
             .store(non_voting as u64, Relaxed);
         s.synced_observers.store(observers as u64, Relaxed);
-        let pending = q
-            .waiting_syncs
-            .borrow()
-            .iter()
-            .filter(|(_, m)| matches!(m, SyncMarker::Learner(_)))
-            .count();
+        // ZooKeeper's `pendingSyncs` map: the zxids learners' syncs wait on the
+        // commit of (in order here, so a new zxid starts each run).
+        let mut last = None;
+        let mut zxids = 0;
+        for (after, _) in self.learner_syncs.borrow().iter() {
+            if last != Some(*after) {
+                zxids += 1;
+                last = Some(*after);
+            }
+        }
+        let pending = zxids
+            + q.waiting_syncs
+                .borrow()
+                .iter()
+                .filter(|(_, m)| matches!(m, SyncMarker::Learner(_)))
+                .count();
         s.pending_syncs.store(pending as u64, Relaxed);
     }
 
@@ -672,6 +713,16 @@ impl Leading {
                         // Commits go in zxid order: every sync waiting for an earlier
                         // txn is due, and goes before this COMMIT.
                         self.flush_learner_syncs(packet.zxid - 1);
+                    }
+                    // LearnerHandler.syncFollower counts every sync: SNAP or not.
+                    match packet.kind {
+                        PacketType::Diff | PacketType::Trunc => {
+                            q.stats.zab.diff_count.fetch_add(1, Relaxed);
+                        }
+                        PacketType::Snap => {
+                            q.stats.zab.snap_count.fetch_add(1, Relaxed);
+                        }
+                        _ => {}
                     }
                     if let Some(s) = self.conns.borrow().get(&conn) {
                         s.send(&packet);
@@ -690,7 +741,15 @@ impl Leading {
                 // The pipeline appended it already (checked in `propose`).
                 A::Persist(_) => {}
                 A::Apply { through } => {
-                    self.record_since(q, &self.commit_counted, through, Stage::QuorumAck);
+                    let n = self.record_since(
+                        q,
+                        &self.commit_counted,
+                        through,
+                        Stage::QuorumAck,
+                        |_| {},
+                    );
+                    // One COMMIT per txn this leader proposed (ZooKeeper's Leader.commit).
+                    q.stats.zab.commit_count.fetch_add(n, Relaxed);
                     q.apply_now(through);
                     applied = true;
                 }
@@ -702,6 +761,8 @@ impl Leading {
                     self.election.synced(epoch);
                     q.sessions.restart_deadlines(q.now_ms());
                     leave_read_only(q);
+                    let up = q.stats.started.elapsed().as_millis() as u64;
+                    q.stats.leader.established_ms.store(up, Relaxed);
                     q.stats.set_mode(ServerMode::Leader);
                     q.inbox_ready.raise();
                 }
@@ -844,9 +905,11 @@ impl Leading {
             },
             PacketType::Ack => {
                 if let Some(t) = self.sent_time(p.zxid) {
-                    q.stats
-                        .quorum()
-                        .stage(Stage::LearnerAck, t.elapsed().as_micros() as u64);
+                    let us = t.elapsed().as_micros() as u64;
+                    q.stats.quorum().stage(Stage::LearnerAck, us);
+                    if let Some(sid) = self.machine.borrow().sid_of(conn) {
+                        q.stats.zab.ack(sid, us);
+                    }
                 }
             }
             PacketType::Ping => {
@@ -963,10 +1026,22 @@ pub(super) struct Following {
     config_text: String,
     /// Whether the leader ever said UPTODATE on this connection.
     synced: Cell<bool>,
-    /// When each proposal not yet durable, and each not yet committed, arrived (for
-    /// `Stage::LearnerPersist` and `Stage::LearnerCommit`).
-    persist_at: RefCell<VecDeque<(i64, Instant)>>,
-    commit_at: RefCell<VecDeque<(i64, Instant)>>,
+    /// Each proposal not yet durable, and each not yet committed (for
+    /// `Stage::LearnerPersist` and `Stage::LearnerCommit`, and ZooKeeper's
+    /// `proposal_ack_creation_latency` and `commit_propagation_latency`).
+    persist_at: RefCell<VecDeque<Arrival>>,
+    commit_at: RefCell<VecDeque<Arrival>>,
+    /// When this follower sent ACKEPOCH (`follower_sync_time` runs to UPTODATE).
+    sync_started: Cell<Option<Instant>>,
+}
+
+/// A proposal a learner took: its zxid, when it arrived, and its txn header's time
+/// (the leader's wall clock, ms), which ZooKeeper's learner latencies start from.
+#[derive(Clone, Copy)]
+struct Arrival {
+    zxid: i64,
+    at: Instant,
+    created_ms: i64,
 }
 
 async fn follow(
@@ -1036,6 +1111,7 @@ async fn follow(
         synced: Cell::new(false),
         persist_at: RefCell::new(VecDeque::new()),
         commit_at: RefCell::new(VecDeque::new()),
+        sync_started: Cell::new(None),
     });
     *q.role.borrow_mut() = Role::Following(f.clone());
     glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
@@ -1090,22 +1166,28 @@ async fn follow(
     }
 }
 
-/// Records, as `stage`, how long each arrival up to `through` waited, and forgets it.
+/// Records, as `stage`, how long each arrival up to `through` waited, and in
+/// `since_created` (if any) how long ago its txn was created, and forgets it.
 fn record_arrivals(
     q: &Quorum,
-    arrivals: &RefCell<VecDeque<(i64, Instant)>>,
+    arrivals: &RefCell<VecDeque<Arrival>>,
     through: i64,
     stage: Stage,
+    since_created: Option<&AtomicHistogram>,
 ) {
     let mut at = arrivals.borrow_mut();
-    while let Some(&(zxid, t)) = at.front() {
-        if zxid > through {
+    let now_ms = wall_clock_ms();
+    while let Some(&a) = at.front() {
+        if a.zxid > through {
             break;
         }
         at.pop_front();
         q.stats
             .quorum()
-            .stage(stage, t.elapsed().as_micros() as u64);
+            .stage(stage, a.at.elapsed().as_micros() as u64);
+        if let Some(h) = since_created {
+            ZabMetrics::since_created(h, now_ms, a.created_ms);
+        }
     }
 }
 
@@ -1127,7 +1209,14 @@ async fn syncer(q: Rc<Quorum>, f: Rc<Following>) {
         let _ = q.log.sync(batch.len() as u64).await;
         q.unapplied.borrow_mut().extend(batch);
         q.batch_in_flight.set(false);
-        record_arrivals(&q, &f.persist_at, last, Stage::LearnerPersist);
+        record_arrivals(
+            &q,
+            &f.persist_at,
+            last,
+            Stage::LearnerPersist,
+            // An observer sends no ACK, so ZooKeeper's observer records none.
+            (f.kind != LearnerKind::Observer).then_some(&q.stats.zab.proposal_ack_creation_latency),
+        );
         f.step(&q, learner::Input::Persisted { through: last });
     }
 }
@@ -1159,7 +1248,22 @@ impl Following {
             }
             PacketType::Commit | PacketType::Inform => {
                 self.committed.set(self.committed.get().max(p.zxid));
-                record_arrivals(q, &self.commit_at, p.zxid, Stage::LearnerCommit);
+                if self.synced.get() {
+                    // ZooKeeper's Follower and Observer count these once synced.
+                    let z = &q.stats.zab;
+                    z.learner_commit_received_count.fetch_add(1, Relaxed);
+                }
+                record_arrivals(
+                    q,
+                    &self.commit_at,
+                    p.zxid,
+                    Stage::LearnerCommit,
+                    Some(&q.stats.zab.commit_propagation_latency),
+                );
+            }
+            PacketType::Proposal if self.synced.get() => {
+                let z = &q.stats.zab;
+                z.learner_proposal_received_count.fetch_add(1, Relaxed);
             }
             PacketType::Sync => {
                 let marker = self.pending_syncs.borrow_mut().pop_front();
@@ -1207,6 +1311,9 @@ impl Following {
                     } else {
                         p
                     };
+                    if p.kind == PacketType::AckEpoch && self.kind == LearnerKind::Follower {
+                        self.sync_started.set(Some(Instant::now()));
+                    }
                     self.sink.send(&p);
                 }
                 A::WriteAcceptedEpoch { epoch } => write_epoch(q, ACCEPTED_EPOCH_FILE, epoch),
@@ -1229,9 +1336,28 @@ impl Following {
                 A::Persist(t) => match decode_proposal(&t.data) {
                     Ok((c, digest)) if c.hdr.zxid == t.zxid => {
                         q.digests.expect(c.hdr.zxid, digest);
-                        let now = Instant::now();
-                        self.persist_at.borrow_mut().push_back((t.zxid, now));
-                        self.commit_at.borrow_mut().push_back((t.zxid, now));
+                        let a = Arrival {
+                            zxid: t.zxid,
+                            at: Instant::now(),
+                            created_ms: c.hdr.time_ms,
+                        };
+                        self.persist_at.borrow_mut().push_back(a);
+                        let z = &q.stats.zab;
+                        if self.kind == LearnerKind::Observer {
+                            // An INFORM is its own commit: it propagated now.
+                            let now = wall_clock_ms();
+                            ZabMetrics::since_created(
+                                &z.commit_propagation_latency,
+                                now,
+                                a.created_ms,
+                            );
+                        } else {
+                            self.commit_at.borrow_mut().push_back(a);
+                            if self.synced.get() {
+                                let now = wall_clock_ms();
+                                ZabMetrics::since_created(&z.proposal_latency, now, a.created_ms);
+                            }
+                        }
                         self.to_persist.borrow_mut().push_back(c);
                         self.persist_ready.raise();
                     }
@@ -1256,6 +1382,10 @@ impl Following {
                         mode.name()
                     );
                     self.synced.set(true);
+                    if let Some(t) = self.sync_started.take() {
+                        let us = t.elapsed().as_micros() as u64;
+                        q.stats.zab.follower_sync_time.record(us);
+                    }
                     self.election.synced(epoch);
                     leave_read_only(q);
                     q.stats.set_mode(mode);

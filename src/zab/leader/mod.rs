@@ -314,6 +314,14 @@ impl Leader {
         self.last_proposed
     }
 
+    /// The sid a learner connection said it has (once its FOLLOWERINFO came).
+    pub fn sid_of(&self, conn: ConnId) -> Option<Sid> {
+        self.handlers
+            .get(&conn)
+            .map(|h| h.sid)
+            .filter(|sid| *sid >= 0)
+    }
+
     /// The learners connected now, for `mntr`: `(learners, synced followers that
     /// vote, synced followers that do not, synced observers)`; synced means in
     /// broadcast.
