@@ -167,8 +167,9 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
         // As ZooKeeper's handshake listener: a failure (timeout included) counts in
         // `unsuccessful_handshake` and `auth_failed_count`.
         counted.ok = matches!(done, Some(Ok(_)));
+        let failed = !counted.ok;
         drop(counted);
-        if !matches!(done, Some(Ok(_))) {
+        if failed {
             core.my_stats().auth_failed();
         }
         match done {

@@ -122,14 +122,17 @@ fn listed(
     issuer: &X509Certificate<'_>,
     now: i64,
 ) -> Result<bool, String> {
-    let der = if data.starts_with(b"-----") || data.starts_with(b"\n-----") {
-        CertificateRevocationListDer::from_pem_slice(data)
-            .map_err(|e| format!("not a PEM CRL: {e}"))?
-            .as_ref()
-            .to_vec()
-    } else {
-        data.to_vec()
-    };
+    // DER is parsed where it lies; only PEM is decoded into a buffer of its own.
+    let der: std::borrow::Cow<'_, [u8]> =
+        if data.starts_with(b"-----") || data.starts_with(b"\n-----") {
+            CertificateRevocationListDer::from_pem_slice(data)
+                .map_err(|e| format!("not a PEM CRL: {e}"))?
+                .as_ref()
+                .to_vec()
+                .into()
+        } else {
+            data.into()
+        };
     let (_, crl) =
         CertificateRevocationList::from_der(&der).map_err(|e| format!("not a CRL: {e}"))?;
     if crl.issuer().as_raw() != cert.issuer().as_raw() {

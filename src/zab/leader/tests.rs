@@ -138,7 +138,11 @@ fn looking(out: &[Action]) -> bool {
 
 /// Three voters; server 2 on conn 10 sent FOLLOWERINFO and got LEADERINFO(2).
 fn awaiting_ack_epoch() -> Leader {
-    let mut l = leader(3);
+    awaiting_ack_epoch_with(CONFIG)
+}
+
+fn awaiting_ack_epoch_with(config: ZabConfig) -> Leader {
+    let mut l = leader_with(3, config);
     step(&mut l, Input::Accepted { conn: 10 });
     rx(&mut l, 10, info(2, 1));
     l
@@ -310,16 +314,10 @@ fn leader_sync_follower_snap_below_the_window() {
 
 /// Like `awaiting_ack_epoch`, with syncs from the on-disk log allowed.
 fn awaiting_ack_epoch_log_sync() -> Leader {
-    let mut l = leader_with(
-        3,
-        ZabConfig {
-            log_sync: true,
-            ..CONFIG
-        },
-    );
-    step(&mut l, Input::Accepted { conn: 10 });
-    rx(&mut l, 10, info(2, 1));
-    l
+    awaiting_ack_epoch_with(ZabConfig {
+        log_sync: true,
+        ..CONFIG
+    })
 }
 
 #[test]
