@@ -14,7 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    create_children, longest_gap, request, try_connect, try_four_letter, Jute, Reader, SteadyWriter,
+    create_children, longest_gap, open_session, request, request_or_closed, try_connect,
+    try_four_letter, Jute, Reader, SteadyWriter,
 };
 
 const SETTLE: Duration = Duration::from_secs(20);
@@ -393,6 +394,49 @@ fn a_followers_session_lives_while_its_client_pings_and_expires_when_it_is_gone(
         xid += 1;
         !exists(&mut other, xid, "/eph")
     });
+}
+
+/// `setData` by hand on a raw session; `None` when the server closes the connection
+/// instead of answering.
+fn set_data(s: &mut TcpStream, xid: i32, path: &str, data: &[u8]) -> Option<i32> {
+    let body = Jute::new().string(path).buffer(data).int(-1).into_vec();
+    request_or_closed(s, xid, SET_DATA, &body).map(|r| r.err)
+}
+
+#[test]
+fn a_write_through_the_server_a_session_moved_away_from_is_refused_and_its_connection_closed() {
+    let e = Ensemble::start("moved", 3);
+    let leader = e.settled();
+    let f = others(3, leader);
+    let (a, b) = (&e.members[f[0]], &e.members[f[1]]);
+    // The session opens on follower A, then moves to follower B (its REVALIDATE makes
+    // B's learner connection the session's owner on the leader), while its old
+    // connection to A stays open, as when a client gave up on a slow server.
+    let mut on_a = open_session(&a.addr(), 10_000, 0, &[0; 16]).expect("session on A");
+    assert_eq!(create(&mut on_a.stream, 1, "/moved", b"v0", 0), 0);
+    let mut on_b = open_session(&b.addr(), 10_000, on_a.id, &on_a.passwd).expect("moved to B");
+    // A stale write through A: ZooKeeper's leader logs it as SESSIONMOVED, and A closes
+    // that connection without an answer.
+    assert_eq!(
+        set_data(&mut on_a.stream, 2, "/moved", b"stale"),
+        None,
+        "a write through the server the session left was answered"
+    );
+    assert_eq!(
+        synced_get(&mut on_b.stream, 1, "/moved").as_deref(),
+        Some(&b"v0"[..])
+    );
+    // The session itself lives on, through B.
+    assert_eq!(set_data(&mut on_b.stream, 3, "/moved", b"v1"), Some(0));
+    // Moved again, to the leader's own clients: B is now the stale one.
+    let leader_addr = e.members[leader].addr();
+    let mut on_l = open_session(&leader_addr, 10_000, on_a.id, &on_a.passwd).expect("to leader");
+    assert_eq!(set_data(&mut on_b.stream, 4, "/moved", b"stale"), None);
+    assert_eq!(
+        synced_get(&mut on_l.stream, 1, "/moved").as_deref(),
+        Some(&b"v1"[..])
+    );
+    assert_eq!(set_data(&mut on_l.stream, 3, "/moved", b"v2"), Some(0));
 }
 
 #[test]

@@ -27,8 +27,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    create_children, longest_gap, read_frame, request, send_frame, try_connect, zk_java, Jute,
-    Reader, SteadyWriter,
+    create_children, longest_gap, open_session, request, request_or_closed, send_frame,
+    try_connect, zk_java, Jute, Reader, SteadyWriter,
 };
 
 /// A JVM on a loaded 2-CPU machine can take a while to start and join.
@@ -497,51 +497,6 @@ fn ping_for(s: &mut TcpStream, how_long: Duration) {
 }
 
 /// A session opened on one server.
-struct Session {
-    stream: TcpStream,
-    id: i64,
-    passwd: Vec<u8>,
-}
-
-/// Opens a new session (`id` 0) or resumes one elsewhere; `None` when the server
-/// refuses to resume it (an expired or unknown session, or a wrong password).
-fn open_session(addr: &str, timeout_ms: i32, id: i64, passwd: &[u8]) -> Option<Session> {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let attempt = || -> std::io::Result<Option<Session>> {
-            let mut s =
-                TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(2))?;
-            s.set_nodelay(true)?;
-            s.set_read_timeout(Some(Duration::from_secs(10)))?;
-            let req = Jute::new()
-                .int(0)
-                .long(0)
-                .int(timeout_ms)
-                .long(id)
-                .buffer(passwd)
-                .boolean(false)
-                .into_vec();
-            send_frame(&mut s, &req)?;
-            let resp = read_frame(&mut s)?;
-            let mut r = Reader(&resp);
-            let _version = r.int();
-            let timeout = r.int();
-            let sid = r.long();
-            let pw = r.buffer();
-            Ok((timeout > 0 && sid != 0).then_some(Session {
-                stream: s,
-                id: sid,
-                passwd: pw,
-            }))
-        };
-        match attempt() {
-            Ok(s) => return s,
-            Err(e) if Instant::now() > deadline => panic!("cannot connect to {addr}: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-}
-
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + SETTLE;
     while !f() {
@@ -824,6 +779,27 @@ fn java_leads_a_ringkeeper_follower() {
         !exists(&mut leader, x, "/eph-closed")
     });
     drop(rk);
+
+    // A session moves from ringkeeper to the Java follower while its old connection
+    // stays open: a write through ringkeeper is stale, the Java leader logs it as
+    // SESSIONMOVED, and ringkeeper closes that connection unanswered, as Java does.
+    let mut old = open_session(&e.m(1).addr(), 4000, 0, &[0; 16]).expect("session on rk");
+    assert_eq!(create(&mut old.stream, 1, "/moving", b"m0", 0), 0);
+    let mut moved = open_session(&e.m(2).addr(), 4000, old.id, &old.passwd).expect("to Java");
+    let stale = Jute::new()
+        .string("/moving")
+        .buffer(b"x")
+        .int(-1)
+        .into_vec();
+    assert!(
+        request_or_closed(&mut old.stream, 2, SET_DATA, &stale).is_none(),
+        "a stale write through ringkeeper was answered"
+    );
+    assert_eq!(
+        synced_get(&mut moved.stream, 1, "/moving").as_deref(),
+        Some(&b"m0"[..])
+    );
+    drop((old, moved));
 
     // ringkeeper comes back behind: DIFF.
     comes_back_behind(&mut e, 1, 3, &mut leader, "sync from the leader: DIFF");

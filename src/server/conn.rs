@@ -155,6 +155,14 @@ impl Conn {
         }
     }
 
+    /// Whether write `xid` was sent to the quorum and waits for its commit here.
+    pub fn has_write_in_flight(&self, xid: i32) -> bool {
+        self.pending
+            .borrow()
+            .iter()
+            .any(|p| matches!(p, Pending::Write { xid: x, reply: None, .. } if *x == xid))
+    }
+
     /// Queues a frame for the client and counts it.
     pub fn send(&self, frame: Bytes) {
         self.stats

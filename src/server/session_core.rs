@@ -28,7 +28,7 @@ use super::signal::Signal;
 use super::stats::{ServerStats, Stage};
 use super::touches::TouchBoard;
 use crate::config::Config;
-use crate::proto::{keeper_state, perms, xid, WatcherEvent};
+use crate::proto::{keeper_state, perms, xid, ErrorCode, WatcherEvent};
 use crate::session::{self, SessionIdGen};
 use crate::tree::check_acl;
 use crate::tree::TreeVersion;
@@ -257,6 +257,13 @@ impl Core {
                 .get(&hdr.client_id)
                 .and_then(|id| self.conns.borrow().get(id).cloned());
             if let Some(c) = conn {
+                if is_session_moved(&outcome.result) && c.has_write_in_flight(hdr.cxid) {
+                    // ZooKeeper's FinalRequestProcessor: a connection-level error, so
+                    // the connection is closed unanswered and the client reconnects to
+                    // where its session now is (ZOOKEEPER-710).
+                    self.close_session_conn(c.id, hdr.client_id, "moved to another server");
+                    continue;
+                }
                 let answer = || replies::write_reply(hdr.cxid, hdr.zxid, outcome);
                 if self.answer_write(&c, hdr.cxid, answer) {
                     answered.push(c.id);
@@ -697,4 +704,17 @@ pub async fn run(
     acceptor.stop();
     let drained = core.stop_connections().await;
     let _ = report.send(drained);
+}
+
+/// A write the leader refused because its session had moved to another server: an
+/// error txn, or a multi whose first failed op says so (as a ZooKeeper leader logs it).
+fn is_session_moved(result: &OpOutcome) -> bool {
+    matches!(
+        result,
+        OpOutcome::Failed(ErrorCode::SessionMoved)
+            | OpOutcome::Multi {
+                err: ErrorCode::SessionMoved,
+                ..
+            }
+    )
 }

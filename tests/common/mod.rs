@@ -511,6 +511,24 @@ pub fn request(stream: &mut TcpStream, xid: i32, op: i32, body: &[u8]) -> std::i
     Ok(reply)
 }
 
+/// As [`request`], but the server closing the connection instead of answering is
+/// `None` (a timeout or any other error still panics: it is neither an answer nor a
+/// close).
+pub fn request_or_closed(stream: &mut TcpStream, xid: i32, op: i32, body: &[u8]) -> Option<Reply> {
+    match request(stream, xid, op, body) {
+        Ok(r) => Some(r),
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
+            ) =>
+        {
+            None
+        }
+        Err(e) => panic!("request {op}: neither an answer nor a close: {e}"),
+    }
+}
+
 /// The 45-byte ConnectRequest (protocolVersion 0, lastZxidSeen 0, timeout 30000,
 /// sessionId 0, 16-byte zero password, readOnly false).
 pub fn connect_request() -> Vec<u8> {
@@ -552,6 +570,53 @@ pub fn try_connect(
         ));
     }
     Ok(s)
+}
+
+/// A session opened (or resumed) by hand.
+pub struct Session {
+    pub stream: TcpStream,
+    pub id: i64,
+    pub passwd: Vec<u8>,
+}
+
+/// Opens a new session (`id` 0) or resumes one elsewhere; `None` when the server
+/// refuses to resume it (an expired or unknown session, or a wrong password).
+/// Connection attempts go on for 40 s (a JVM member may be slow to start serving).
+pub fn open_session(addr: &str, timeout_ms: i32, id: i64, passwd: &[u8]) -> Option<Session> {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let attempt = || -> std::io::Result<Option<Session>> {
+            let mut s =
+                TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(2))?;
+            s.set_nodelay(true)?;
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            let req = Jute::new()
+                .int(0)
+                .long(0)
+                .int(timeout_ms)
+                .long(id)
+                .buffer(passwd)
+                .boolean(false)
+                .into_vec();
+            send_frame(&mut s, &req)?;
+            let resp = read_frame(&mut s)?;
+            let mut r = Reader(&resp);
+            let _version = r.int();
+            let timeout = r.int();
+            let sid = r.long();
+            let pw = r.buffer();
+            Ok((timeout > 0 && sid != 0).then_some(Session {
+                stream: s,
+                id: sid,
+                passwd: pw,
+            }))
+        };
+        match attempt() {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("cannot connect to {addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }
 
 /// Opens a TCP connection and completes the handshake by hand.

@@ -34,7 +34,7 @@ mod snapshots;
 mod wire_io;
 
 use log_writer::LogWriter;
-use sessions::Sessions;
+use sessions::{Sessions, Via};
 use snapshots::Snapshots;
 
 use super::messages::{Committed, ConnId, CoreIdx, ToQuorum, ToSession};
@@ -78,6 +78,8 @@ enum Work {
         /// The body as the client sent it (what a follower forwards).
         body: bytes::Bytes,
         auth: Arc<[Id]>,
+        /// Where it reached this server from (checked against the session's owner).
+        via: Via,
     },
     /// A forwarded request whose body did not decode: logged as an error txn, so the
     /// learner's client gets its answer (ZooKeeper proposes failed requests too).
@@ -223,6 +225,7 @@ impl Quorum {
                 request,
                 body,
                 auth,
+                via: Via::Here,
             }),
             ToQuorum::Sync {
                 core,
@@ -309,11 +312,12 @@ impl Quorum {
                 xid,
                 request,
                 auth,
+                via,
                 ..
             } => {
                 let op = request.op_code();
                 let mut hdr = self.next_header(session, xid, op);
-                let txn = self.prep_checked(session, &auth, &request, hdr.zxid);
+                let txn = self.prep_checked(session, via, &auth, &request, hdr.zxid);
                 // The header names the txn actually logged (error, multi, ...), as
                 // ZooKeeper's does.
                 hdr.op = txn.op_code() as i32;
@@ -402,9 +406,25 @@ impl Quorum {
     }
 
     /// `prep` behind the session check ZooKeeper's PrepRequestProcessor does first.
-    fn prep_checked(&self, session: i64, auth: &[Id], request: &Request, zxid: i64) -> Txn {
+    fn prep_checked(
+        &self,
+        session: i64,
+        via: Via,
+        auth: &[Id],
+        request: &Request,
+        zxid: i64,
+    ) -> Txn {
         if !self.sessions.is_live(session) {
             return Txn::error(ErrorCode::SessionExpired);
+        }
+        // ZooKeeper checks the owner of every write but closeSession (which expiry
+        // also sends). A multi fails whole here, where ZooKeeper fails its first op;
+        // either way its client's connection is closed and nothing changes.
+        if !matches!(request, Request::CloseSession) && !self.sessions.check_via(session, via) {
+            tracing::debug!(
+                "session 0x{session:x}: a write through {via:?}, which no longer owns it"
+            );
+            return Txn::error(ErrorCode::SessionMoved);
         }
         let Some(req) = WriteRequest::from_request(request.clone()) else {
             return Txn::error(ErrorCode::Unimplemented);

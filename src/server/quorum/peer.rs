@@ -27,7 +27,7 @@ use glommio::net::TcpStream;
 use super::digests;
 use super::snapshots;
 use super::wire_io::{self, PacketSink};
-use super::{fatal, Origin, Quorum, Role, SyncMarker, Work};
+use super::{fatal, Origin, Quorum, Role, SyncMarker, Via, Work};
 use crate::config::QuorumConfig;
 use crate::ops::histogram::AtomicHistogram;
 use crate::proto::codec::{Decode, Encode, Reader};
@@ -880,7 +880,8 @@ impl Leading {
             ),
             PacketType::Revalidate if self.is_broadcasting() => match Revalidate::read(&p) {
                 Ok(r) => {
-                    let (valid, moved) = q.sessions.revalidate_remote(r.session_id, q.now_ms());
+                    let (valid, moved) =
+                        q.sessions.revalidate_remote(r.session_id, conn, q.now_ms());
                     if let Some((core, old)) = moved {
                         let q = q.clone();
                         glommio::spawn_local(async move {
@@ -959,6 +960,7 @@ impl Leading {
                 request: Request::CloseSession,
                 body: Bytes::new(),
                 auth,
+                via: Via::Learner(conn),
             },
             _ => match Request::decode(r.op, r.body.clone()) {
                 Ok(request) if request.op_code().is_write() => Work::Write {
@@ -967,6 +969,7 @@ impl Leading {
                     request,
                     body: r.body,
                     auth,
+                    via: Via::Learner(conn),
                 },
                 Ok(_) | Err(_) => {
                     tracing::warn!(
@@ -1513,6 +1516,7 @@ impl Following {
                 request,
                 body,
                 auth,
+                ..
             } => ForwardedRequest {
                 session_id: session,
                 cxid: xid,

@@ -3,6 +3,11 @@
 //! attached to, so a session that reconnects elsewhere is moved and its old
 //! connection closed. The txns that open and close sessions are prepared by the
 //! pipeline; this table follows them.
+//!
+//! A leader also keeps, as ZooKeeper's `SessionTrackerImpl` does, the server each
+//! session's requests come through (its "owner"): this leader, or one learner
+//! connection. A write from anywhere else is stale (the client has moved on) and is
+//! logged as a SESSIONMOVED error, which closes the connection it came from.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,7 +23,20 @@ pub struct Sessions {
     tracker: RefCell<SessionTracker>,
     /// Where each live session is attached (core, connection).
     owners: RefCell<HashMap<i64, (CoreIdx, ConnId)>>,
+    /// Where each session's requests reach the leader from; unset until its first
+    /// request after a new leadership (ZooKeeper's owner starts as null).
+    via: RefCell<HashMap<i64, Via>>,
     stats: Arc<ServerStats>,
+}
+
+/// Where a session's requests reach the leader from (ZooKeeper's session owner:
+/// `ServerCnxn.me` for the leader's own clients, the `LearnerHandler` otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A client of this server.
+    Here,
+    /// A learner connection on the quorum port (a new connection is a new owner).
+    Learner(crate::zab::leader::ConnId),
 }
 
 /// The outcome of a reconnect with a session id.
@@ -33,6 +51,7 @@ impl Sessions {
         let s = Self {
             tracker: RefCell::new(tracker),
             owners: RefCell::new(HashMap::new()),
+            via: RefCell::new(HashMap::new()),
             stats,
         };
         s.publish_count();
@@ -61,6 +80,8 @@ impl Sessions {
         let alive =
             session::check_password(id, passwd) && self.tracker.borrow_mut().touch(id, now_ms);
         let moved_from = if alive {
+            // ZooKeeper's `LeaderZooKeeperServer.revalidateSession`: the leader owns it.
+            self.via.borrow_mut().insert(id, Via::Here);
             self.owners.borrow_mut().insert(id, (core, conn))
         } else {
             None
@@ -91,9 +112,14 @@ impl Sessions {
         self.tracker
             .borrow_mut()
             .add_new(id, timeout_ms.max(0) as u32, now_ms)?;
-        if let super::Origin::Local { core, conn } = origin {
-            self.owners.borrow_mut().insert(id, (core, conn));
-        }
+        let via = match origin {
+            super::Origin::Local { core, conn } => {
+                self.owners.borrow_mut().insert(id, (core, conn));
+                Via::Here
+            }
+            super::Origin::Learner(c) => Via::Learner(c),
+        };
+        self.via.borrow_mut().insert(id, via);
         self.publish_count();
         Ok(())
     }
@@ -114,6 +140,7 @@ impl Sessions {
             Txn::CloseSession(_) => {
                 self.tracker.borrow_mut().remove(hdr.client_id);
                 self.owners.borrow_mut().remove(&hdr.client_id);
+                self.via.borrow_mut().remove(&hdr.client_id);
             }
             _ => return,
         }
@@ -133,12 +160,19 @@ impl Sessions {
             .map(|t| t.min(i32::MAX as u32) as i32)
     }
 
-    /// A learner's REVALIDATE (ZooKeeper's `Leader.revalidateSession`): alive if the
-    /// session lives (which touches it). A local connection holding it is returned, to
-    /// be closed: the session moved to the learner.
-    pub fn revalidate_remote(&self, id: i64, now_ms: u64) -> (bool, Option<(CoreIdx, ConnId)>) {
+    /// A learner's REVALIDATE on learner connection `from` (ZooKeeper's
+    /// `Leader.revalidateSession`): alive if the session lives (which touches it), and
+    /// then its requests come through `from`. A local connection holding it is
+    /// returned, to be closed: the session moved to the learner.
+    pub fn revalidate_remote(
+        &self,
+        id: i64,
+        from: crate::zab::leader::ConnId,
+        now_ms: u64,
+    ) -> (bool, Option<(CoreIdx, ConnId)>) {
         let alive = self.tracker.borrow_mut().touch(id, now_ms);
         let moved = if alive {
+            self.via.borrow_mut().insert(id, Via::Learner(from));
             self.owners.borrow_mut().remove(&id)
         } else {
             None
@@ -161,6 +195,7 @@ impl Sessions {
             }
         }
         self.owners.borrow_mut().clear();
+        self.via.borrow_mut().clear();
         self.publish_count();
     }
 
@@ -168,8 +203,18 @@ impl Sessions {
     /// their clients had no leader to touch them meanwhile. Closing flags left by an
     /// earlier leadership of this server whose closeSessions never committed are
     /// dropped, or those sessions would never expire (`SessionTracker::restart_all`).
+    /// Owners are forgotten too: the learner connections they named belong to an
+    /// older leadership, and each session's next request names its owner again.
     pub fn restart_deadlines(&self, now_ms: u64) {
         self.tracker.borrow_mut().restart_all(now_ms);
+        self.via.borrow_mut().clear();
+    }
+
+    /// Whether a request of session `id` arriving through `via` may be prepared
+    /// (ZooKeeper's `checkSession` owner test): the first request names the owner;
+    /// one from another owner is stale and gets SESSIONMOVED.
+    pub fn check_via(&self, id: i64, via: Via) -> bool {
+        *self.via.borrow_mut().entry(id).or_insert(via) == via
     }
 
     /// Whether requests of `id` may be prepared: tracked and not closing.
@@ -191,6 +236,7 @@ impl Sessions {
     pub fn closed(&self, id: i64) {
         self.tracker.borrow_mut().remove(id);
         self.owners.borrow_mut().remove(&id);
+        self.via.borrow_mut().remove(&id);
         self.publish_count();
     }
 
