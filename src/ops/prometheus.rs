@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::ops::histogram::Summary;
 use crate::ops::http;
 use crate::ops::report::{self, Metric};
-use crate::server::stats::Stage;
+use crate::server::stats::{Stage, ZOOKEEPER_QUORUM_SUMMARIES};
 use crate::server::Core;
 
 /// How long a scraper may take to send its request.
@@ -123,10 +123,9 @@ pub fn render(core: &Rc<Core>) -> String {
         &stats.stage_summary(Stage::Fsync),
         BASIC,
     );
-    for &(name, advanced) in report::ZOOKEEPER_QUORUM_SUMMARIES {
-        if let Some(s) = stats.zookeeper_summary(name) {
-            zookeeper_summary(&mut out, name, &s, if advanced { ADVANCED } else { BASIC });
-        }
+    for &(name, advanced, of) in ZOOKEEPER_QUORUM_SUMMARIES {
+        let qs = if advanced { ADVANCED } else { BASIC };
+        zookeeper_summary(&mut out, name, &of(stats), qs);
     }
     // A SummarySet: one series per acking server, labelled `key` as ZooKeeper's
     // provider labels its sets.
@@ -182,9 +181,9 @@ fn is_summary_row(name: &str) -> bool {
     .iter()
     .any(|p| name.starts_with(p));
     prefixed
-        && (report::ZOOKEEPER_QUORUM_SUMMARIES
+        && (ZOOKEEPER_QUORUM_SUMMARIES
             .iter()
-            .any(|(n, _)| *n == metric)
+            .any(|(n, _, _)| *n == metric)
             || metric.ends_with("_ack_latency"))
 }
 

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crate::server::messages::{GatherKind, GatherPart};
-use crate::server::stats::{ServerMode, Stage};
+use crate::server::stats::{ServerMode, Stage, ZOOKEEPER_QUORUM_SUMMARIES};
 use crate::server::Core;
 
 /// The version string clients read (kazoo parses it from `envi`): the ZooKeeper
@@ -402,19 +402,6 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
     rows
 }
 
-/// ZooKeeper's quorum summaries ringkeeper measures (`ServerMetrics`), and whether
-/// each is ADVANCED there (percentile rows in `mntr`, quantiles 0.5/0.9/0.99 in
-/// Prometheus) rather than BASIC (avg/min/max/cnt/sum, the median).
-pub const ZOOKEEPER_QUORUM_SUMMARIES: &[(&str, bool)] = &[
-    ("election_time", false),
-    ("follower_sync_time", false),
-    ("proposal_latency", true),
-    ("proposal_ack_creation_latency", true),
-    ("commit_propagation_latency", true),
-    ("propagation_latency", true),
-    ("quorum_ack_latency", true),
-];
-
 /// ZooKeeper's quorum counters ringkeeper counts, with their values.
 pub fn zookeeper_quorum_counters(core: &Core) -> [(&'static str, u64); 7] {
     let z = &core.stats.zab;
@@ -441,10 +428,8 @@ fn quorum_rows(core: &Rc<Core>, rows: &mut Vec<(String, Metric)>) {
     for (name, v) in zookeeper_quorum_counters(core) {
         rows.push((format!("zk_{name}"), int(v)));
     }
-    for &(name, advanced) in ZOOKEEPER_QUORUM_SUMMARIES {
-        if let Some(s) = core.stats.zookeeper_summary(name) {
-            summary_rows(rows, name, &s, advanced);
-        }
+    for &(name, advanced, of) in ZOOKEEPER_QUORUM_SUMMARIES {
+        summary_rows(rows, name, &of(&core.stats), advanced);
     }
     for (sid, s) in core.stats.zab.ack_latency() {
         summary_rows(rows, &format!("{sid}_ack_latency"), &s, true);

@@ -569,23 +569,37 @@ impl ServerStats {
     pub fn stage_summary(&self, stage: Stage) -> Summary {
         AtomicHistogram::summarize(self.slots.iter().map(|s| &s.stages[stage as usize]))
     }
+}
 
-    /// One of ZooKeeper's summaries by its name (`ServerMetrics`), `None` if it is not
-    /// one ringkeeper measures.
-    pub fn zookeeper_summary(&self, name: &str) -> Option<Summary> {
-        let z = &self.zab;
-        let one = |h: &AtomicHistogram| AtomicHistogram::summarize([h]);
-        Some(match name {
-            "election_time" => one(&z.election_time),
-            "follower_sync_time" => one(&z.follower_sync_time),
-            "proposal_latency" => one(&z.proposal_latency),
-            "proposal_ack_creation_latency" => one(&z.proposal_ack_creation_latency),
-            "commit_propagation_latency" => one(&z.commit_propagation_latency),
-            "propagation_latency" => one(&z.propagation_latency),
-            "quorum_ack_latency" => self.stage_summary(Stage::QuorumAck),
-            _ => return None,
-        })
-    }
+/// ZooKeeper's quorum summaries ringkeeper measures (`ServerMetrics`), each with
+/// whether it is ADVANCED there (percentile rows in `mntr`, quantiles 0.5/0.9/0.99 in
+/// Prometheus) rather than BASIC (avg/min/max/cnt/sum, the median), and where its
+/// samples are: the one table `mntr`, `monitor` and Prometheus read.
+pub const ZOOKEEPER_QUORUM_SUMMARIES: &[(&str, bool, SummaryOf)] = &[
+    ("election_time", false, |s| one(&s.zab.election_time)),
+    ("follower_sync_time", false, |s| {
+        one(&s.zab.follower_sync_time)
+    }),
+    ("proposal_latency", true, |s| one(&s.zab.proposal_latency)),
+    ("proposal_ack_creation_latency", true, |s| {
+        one(&s.zab.proposal_ack_creation_latency)
+    }),
+    ("commit_propagation_latency", true, |s| {
+        one(&s.zab.commit_propagation_latency)
+    }),
+    ("propagation_latency", true, |s| {
+        one(&s.zab.propagation_latency)
+    }),
+    ("quorum_ack_latency", true, |s| {
+        s.stage_summary(Stage::QuorumAck)
+    }),
+];
+
+/// Reads one summary's samples out of the server's stats.
+pub type SummaryOf = fn(&ServerStats) -> Summary;
+
+fn one(h: &AtomicHistogram) -> Summary {
+    AtomicHistogram::summarize([h])
 }
 
 #[cfg(test)]
