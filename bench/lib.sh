@@ -78,7 +78,7 @@ wait_serving() { # TIMEOUT_SECS
   while [ "$(date +%s)" -lt "$deadline" ]; do
     reply="$(four_letter srvr)"
     case "$reply" in *Zxid*) return 0 ;; esac
-    sleep 0.2
+    sleep 0.05
   done
   echo "$PROG: 127.0.0.1:$PORT not serving after $t s" >&2; exit 1
 }
