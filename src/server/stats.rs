@@ -185,7 +185,11 @@ impl CoreStats {
         self.fsynced_bytes.fetch_add(bytes, Relaxed);
     }
 
+    /// `srst`'s share of this core: ZooKeeper's `ServerStats.reset` (latency, packet
+    /// counts) and the `ServerMetrics` it resets (`digest_mismatches_count`, the
+    /// summaries); `fsync_threshold_exceed_count` and the auth failures stay, as there.
     pub fn reset(&self) {
+        self.digest_mismatches.store(0, Relaxed);
         self.packets_received.store(0, Relaxed);
         self.packets_sent.store(0, Relaxed);
         self.latency_sum_us.store(0, Relaxed);
@@ -605,6 +609,20 @@ fn one(h: &AtomicHistogram) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn srst_resets_what_zookeepers_reset_does_and_keeps_the_rest() {
+        let c = CoreStats::new();
+        c.digest_mismatch();
+        c.fsync_slow();
+        c.auth_failed();
+        c.packet_received();
+        c.reset();
+        assert_eq!(c.digest_mismatches.load(Relaxed), 0);
+        assert_eq!(c.packets_received.load(Relaxed), 0);
+        assert_eq!(c.fsync_threshold_exceeded.load(Relaxed), 1);
+        assert_eq!(c.auth_failed.load(Relaxed), 1);
+    }
 
     #[test]
     fn ack_latency_keeps_one_summary_per_sid_up_to_a_bound() {
