@@ -9,6 +9,7 @@
 //! sent to anyone.
 
 use std::fs::OpenOptions;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use super::log::{check_header, first_needed_segment, scan_records};
@@ -38,12 +39,13 @@ pub fn newest_snapshot_bytes(data_dir: &Path) -> Result<Option<u64>> {
 }
 
 /// Calls `each` with every record of the log in `log_dir` whose zxid is above
-/// `after`, in zxid order. Returns the zxid of the last record read (`after` if none).
-/// A segment missing in the middle is an error, as in recovery.
+/// `after`, in zxid order, until it answers `Break` (no later segment is read then).
+/// Returns the zxid of the last record given to `each` (`after` if none). A segment
+/// missing in the middle is an error, as in recovery.
 pub fn read_log_after(
     log_dir: &Path,
     after: i64,
-    mut each: impl FnMut(TxnHeader, Txn) -> Result<()>,
+    mut each: impl FnMut(TxnHeader, Txn) -> Result<ControlFlow<()>>,
 ) -> Result<i64> {
     let segs = names::list(log_dir, LOG_PREFIX)?;
     let start = first_needed_segment(&segs, after);
@@ -51,17 +53,21 @@ pub fn read_log_after(
     let mut prev = i64::MIN;
     let mut last = after;
     let newest = segs.len().saturating_sub(1);
+    let mut stopped = false;
     for (i, (first, path)) in segs.iter().enumerate().skip(start) {
         check_no_missing_segment(path, prev, *first)?;
         read_segment(path, &mut bytes)?;
         check_header(path, &bytes, i == newest)?;
         let end = scan_records(path, &bytes, i == newest, *first, prev, |_, hdr, txn| {
-            if hdr.zxid > after {
+            if !stopped && hdr.zxid > after {
                 last = hdr.zxid;
-                each(hdr, txn)?;
+                stopped = each(hdr, txn)?.is_break();
             }
             Ok(())
         })?;
+        if stopped {
+            break;
+        }
         if let Some(z) = end.last_zxid {
             prev = z;
         }

@@ -1551,7 +1551,7 @@ fn zxids_after(dir: &Path, after: i64) -> Vec<i64> {
     let mut seen = Vec::new();
     let last = read_log_after(dir, after, |h, _| {
         seen.push(h.zxid);
-        Ok(())
+        Ok(std::ops::ControlFlow::Continue(()))
     })
     .expect("read");
     assert_eq!(last, seen.last().copied().unwrap_or(after));
@@ -1572,6 +1572,29 @@ fn the_log_reads_back_from_any_zxid_across_segments() {
     assert_eq!(zxids_after(&d.log(), 7), (8..=30).collect::<Vec<_>>());
     assert_eq!(zxids_after(&d.log(), 23), (24..=30).collect::<Vec<_>>());
     assert!(zxids_after(&d.log(), 30).is_empty());
+}
+
+#[test]
+fn a_read_of_the_log_that_stops_reads_no_later_segment() {
+    let d = TempDir::new("readstop");
+    log_of_creates(&d.log(), 30, 7);
+    let segs = names::list(&d.log(), names::LOG_PREFIX).expect("list");
+    assert!(segs.len() >= 4);
+    // A segment missing in the middle: a reader that got that far would refuse the log.
+    std::fs::remove_file(&segs[2].1).expect("remove a middle segment");
+    let mut seen = Vec::new();
+    let last = read_log_after(&d.log(), 0, |h, _| {
+        seen.push(h.zxid);
+        Ok(if h.zxid == 3 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        })
+    })
+    .expect("a read that stops before the gap");
+    assert_eq!((seen, last), (vec![1, 2, 3], 3));
+    read_log_after(&d.log(), 0, |_, _| Ok(std::ops::ControlFlow::Continue(())))
+        .expect_err("a read through the gap");
 }
 
 #[test]

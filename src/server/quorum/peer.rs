@@ -16,6 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::ops::ControlFlow;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -266,7 +267,7 @@ fn load_window(q: &Quorum) {
                 data: proposal_data(&Committed { hdr, txn }, None),
             });
         }
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     });
     match read {
         // Only a gap-free run ending at our last zxid is a window.
@@ -300,17 +301,19 @@ fn read_log_from(
     let mut txns = Vec::new();
     let mut bytes = 0u64;
     let mut over = false;
-    // Everything above `from - 1` is `from` and later, in any epoch.
+    // Everything above `from - 1` is `from` and later, in any epoch. Past the limit
+    // the learner gets SNAP: no later segment is read.
     storage::read_log_after(log_dir, from - 1, |hdr, txn| {
-        if over {
-            return Ok(());
-        }
         let zxid = hdr.zxid;
         let data = proposal_data(&Committed { hdr, txn }, None);
         bytes += data.len() as u64;
         over = limit.is_some_and(|l| bytes > l);
         txns.push(history::Txn { zxid, data });
-        Ok(())
+        Ok(if over {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
     })
     .map_err(|e| e.to_string())?;
     if over {
