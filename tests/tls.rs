@@ -1147,16 +1147,20 @@ fn ssl_crl_refuses_a_revoked_client_certificate_and_one_whose_status_is_unknown(
         "a certificate whose CRL is missing was served"
     );
     wait_for_log(&server, "its revocation status is unknown");
-    // ssl.ocsp alone checks the CRLs too, and says at start that OCSP is not done.
+    // ssl.ocsp checks the CRLs too when a certificate names no OCSP responder (Java's
+    // PREFER_OCSP falls back to them).
     make_crl(&pki, &["bad.crt"]);
     let port = free_port();
     let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true"));
-    wait_for_log(&server, "ssl.ocsp=true: OCSP is not implemented");
     assert!(served(&pki, port, "good"), "{}", server.output());
+    wait_for_log(&server, "names no OCSP responder");
+    wait_for_log(&server, "a CRL shows it unrevoked");
     assert!(
         !served(&pki, port, "bad"),
         "a revoked certificate was served with ssl.ocsp"
     );
+    assert_eq!(mntr(&server, "rk_ocsp_crl_fallback"), 1);
+    assert_eq!(mntr(&server, "rk_ocsp_revoked"), 1);
 }
 
 /// Whether client `who` gets `/` read over TLS.
@@ -1231,4 +1235,274 @@ fn tls_handshakes_are_counted_in_zookeepers_metrics() {
     assert!(served(&pki, port, "one"));
     assert_eq!(mntr(&server, "zk_unsuccessful_handshake"), 2);
     assert_eq!(mntr(&server, "zk_tls_handshake_exceeded"), 1);
+}
+
+/// What the test OCSP responder does with a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Respond {
+    /// Answers, signed by `ocsp.crt` (the CA's delegated responder, OCSPSigning).
+    Signed = 0,
+    /// Answers, signed by `rogue.crt` (CA-signed, but not for OCSP signing).
+    Rogue = 1,
+    /// Takes the connection and never answers.
+    Hang = 2,
+    /// Stops listening: nothing answers on its port any more.
+    Down = 3,
+}
+
+/// An OCSP responder on 127.0.0.1: a small HTTP server here, and `openssl ocsp`
+/// (its responder mode, `-index ... -rsigner ... -CA ...`, on the request it got)
+/// making each answer. Not `openssl ocsp -port`, which listens on every address.
+struct Responder {
+    port: u16,
+    mode: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    /// OCSP requests answered.
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Responder {
+    fn start(pki: &Path) -> Responder {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let mode = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Respond::Signed as u8));
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (m, n, dir) = (mode.clone(), answered.clone(), pki.to_path_buf());
+        std::thread::spawn(move || {
+            // Bounded: the test process ends well within this.
+            let deadline = Instant::now() + Duration::from_secs(600);
+            let mut held = Vec::new();
+            while Instant::now() < deadline && m.load(SeqCst) != Respond::Down as u8 {
+                let mut conn = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                let mode = m.load(SeqCst);
+                if mode == Respond::Hang as u8 {
+                    held.push(conn);
+                    continue;
+                }
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                let body = loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break None,
+                        Ok(k) => req.extend_from_slice(&buf[..k]),
+                    }
+                    let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if req.len() >= end + 4 + len {
+                        break Some(req[end + 4..end + 4 + len].to_vec());
+                    }
+                };
+                let Some(body) = body else { continue };
+                std::fs::write(dir.join("ocsp-req.der"), body).expect("write request");
+                let signer = if mode == Respond::Rogue as u8 {
+                    "rogue"
+                } else {
+                    "ocsp"
+                };
+                let (crt, key) = (format!("{signer}.crt"), format!("{signer}.key"));
+                openssl(
+                    &dir,
+                    &[
+                        "ocsp",
+                        "-index",
+                        "ocsp-index.txt",
+                        "-CA",
+                        "ca.pem",
+                        "-rsigner",
+                        &crt,
+                        "-rkey",
+                        &key,
+                        "-nmin",
+                        "5",
+                        "-reqin",
+                        "ocsp-req.der",
+                        "-respout",
+                        "ocsp-resp.der",
+                    ],
+                );
+                let resp = std::fs::read(dir.join("ocsp-resp.der")).expect("read response");
+                let head = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\n\
+                     Content-Length: {}\r\n\r\n",
+                    resp.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&resp);
+                n.fetch_add(1, SeqCst);
+            }
+        });
+        Responder {
+            port,
+            mode,
+            answered,
+        }
+    }
+
+    fn set(&self, mode: Respond) {
+        self.mode
+            .store(mode as u8, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn answered(&self) -> usize {
+        self.answered.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// `NAME.crt`/`NAME.key`: a v3 client certificate whose Authority Information Access
+/// names the OCSP responder at `url` (and `extra` extension lines).
+fn signed_with_ocsp_url(pki: &Path, name: &str, url: &str, extra: &str) {
+    let ext = format!("authorityInfoAccess=OCSP;URI:{url}\n{extra}");
+    std::fs::write(pki.join("aia.ext"), ext).expect("write ext");
+    signed_pem(pki, name, &format!("/CN={name}"), &["-extfile", "aia.ext"]);
+}
+
+/// The responder's database (`ocsp-index.txt`, as `openssl ca` keeps it): each of
+/// `valid` known and good, each of `revoked` revoked.
+fn ocsp_index(pki: &Path, valid: &[&str], revoked: &[&str]) {
+    std::fs::write(
+        pki.join("ocsp-ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = ocsp-index.txt\ndefault_md = sha256\n",
+    )
+    .expect("write ocsp-ca.cnf");
+    std::fs::write(pki.join("ocsp-index.txt"), "").expect("index");
+    for (flag, names) in [("-valid", valid), ("-revoke", revoked)] {
+        for n in names {
+            let crt = format!("{n}.crt");
+            openssl(
+                pki,
+                &[
+                    "ca",
+                    "-config",
+                    "ocsp-ca.cnf",
+                    "-keyfile",
+                    "ca.key",
+                    "-cert",
+                    "ca.pem",
+                    flag,
+                    &crt,
+                ],
+            );
+        }
+    }
+}
+
+#[test]
+fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() {
+    let pki = pki_dir("ocsp");
+    let responder = Responder::start(&pki);
+    let url = format!("http://127.0.0.1:{}/", responder.port);
+    // The CA's delegated responder, and a CA-signed certificate not for OCSP signing.
+    signed_pem(&pki, "ocsp", "/CN=OCSP responder", &[]);
+    std::fs::write(pki.join("eku.ext"), "extendedKeyUsage=OCSPSigning\n").expect("ext");
+    sign(&pki, "ocsp.csr", "ocsp.crt", "2", &["-extfile", "eku.ext"]);
+    signed_pem(&pki, "rogue", "/CN=rogue responder", &[]);
+    for name in ["good", "bad", "stray", "two", "three", "four"] {
+        signed_with_ocsp_url(&pki, name, &url, "");
+    }
+    // One whose responder is nowhere, with a CRL point whose CRL does not list it.
+    let nowhere = format!("http://127.0.0.1:{}/", free_port());
+    let crldp = format!(
+        "crlDistributionPoints=URI:file://{}\n",
+        pki.join("ca.crl").display()
+    );
+    signed_with_ocsp_url(&pki, "five", &nowhere, &crldp);
+    make_crl(&pki, &["bad.crt"]);
+    ocsp_index(&pki, &["good", "two", "three", "four", "five"], &["bad"]);
+
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true\ncores=1"));
+    assert!(
+        served(&pki, port, "good"),
+        "a certificate its responder says is good was refused\n{}",
+        server.output()
+    );
+    assert_eq!(responder.answered(), 1);
+    assert!(
+        !served(&pki, port, "bad"),
+        "a revoked certificate was served"
+    );
+    wait_for_log(&server, "CN=bad is revoked (OCSP: revoked at");
+    // Not in the responder's database: `unknown`, refused.
+    assert!(
+        !served(&pki, port, "stray"),
+        "an unknown certificate was served"
+    );
+    wait_for_log(&server, "does not know the certificate (unknown)");
+    // The good answer had a nextUpdate (-nmin 5): cached, not asked again.
+    assert!(served(&pki, port, "good"));
+    assert_eq!(responder.answered(), 3, "the good answer was not cached");
+    assert_eq!(mntr(&server, "rk_ocsp_cached"), 1);
+
+    // Signed by a certificate the CA issued, but not for OCSP signing: refused.
+    responder.set(Respond::Rogue);
+    assert!(
+        !served(&pki, port, "four"),
+        "an answer from an unauthorised signer was taken"
+    );
+    wait_for_log(
+        &server,
+        "CN=rogue responder, whose certificate is not for OCSP signing",
+    );
+
+    // A responder that never answers: the lookup waits on its own thread, and the
+    // session core serves its other clients meanwhile; then the client is refused.
+    responder.set(Respond::Hang);
+    let (pki2, waiting) = (pki.clone(), Instant::now());
+    let hung = std::thread::spawn(move || served(&pki2, port, "three"));
+    wait_for_mntr(&server, "zk_outstanding_tls_handshake", 1);
+    for _ in 0..20 {
+        let t = Instant::now();
+        assert_eq!(plain_get_err(&server, "/"), 0);
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "a plaintext get took {:?} while an OCSP lookup hung",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        served(&pki, port, "good"),
+        "a cached certificate waited behind a hung lookup"
+    );
+    assert!(
+        !hung.join().expect("client thread"),
+        "served without an OCSP answer"
+    );
+    assert!(waiting.elapsed() >= Duration::from_secs(4), "no OCSP wait?");
+    wait_for_log(&server, "refusing client certificate from 127.0.0.1");
+
+    // The responder down: fail closed.
+    responder.set(Respond::Down);
+    assert!(!served(&pki, port, "two"), "served with its responder down");
+    wait_for_log(
+        &server,
+        "the revocation status of CN=two is unknown: OCSP: http://127.0.0.1",
+    );
+    // Java falls back to the CRLs: one that shows the certificate unrevoked admits it.
+    assert!(
+        served(&pki, port, "five"),
+        "the CRL fallback was not taken\n{}",
+        server.output()
+    );
+    assert_eq!(mntr(&server, "rk_ocsp_crl_fallback"), 1);
+    assert_eq!(mntr(&server, "rk_ocsp_revoked"), 1);
+    assert!(mntr(&server, "zk_unsuccessful_handshake") >= 5);
 }
