@@ -1249,6 +1249,13 @@ enum Respond {
     Hang = 2,
     /// Stops listening: nothing answers on its port any more.
     Down = 3,
+    /// Answers signed by the CA itself (no certificate in the response).
+    Ca = 4,
+    /// As `Ca`, with the signature's last byte changed.
+    Tampered = 5,
+    /// Answers made two days ago (thisUpdate, and nextUpdate 5 minutes later, long
+    /// past), by `openssl ocsp` under `faketime`.
+    Stale = 6,
 }
 
 /// An OCSP responder on 127.0.0.1: a small HTTP server here, and `openssl ocsp`
@@ -1312,33 +1319,52 @@ impl Responder {
                 };
                 let Some(body) = body else { continue };
                 std::fs::write(dir.join("ocsp-req.der"), body).expect("write request");
-                let signer = if mode == Respond::Rogue as u8 {
-                    "rogue"
-                } else {
-                    "ocsp"
+                let by_ca = mode == Respond::Ca as u8 || mode == Respond::Tampered as u8;
+                let (crt, key) = match mode {
+                    _ if by_ca => ("ca.pem", "ca.key"),
+                    m if m == Respond::Rogue as u8 => ("rogue.crt", "rogue.key"),
+                    _ => ("ocsp.crt", "ocsp.key"),
                 };
-                let (crt, key) = (format!("{signer}.crt"), format!("{signer}.key"));
-                openssl(
-                    &dir,
-                    &[
-                        "ocsp",
-                        "-index",
-                        "ocsp-index.txt",
-                        "-CA",
-                        "ca.pem",
-                        "-rsigner",
-                        &crt,
-                        "-rkey",
-                        &key,
-                        "-nmin",
-                        "5",
-                        "-reqin",
-                        "ocsp-req.der",
-                        "-respout",
-                        "ocsp-resp.der",
-                    ],
-                );
-                let resp = std::fs::read(dir.join("ocsp-resp.der")).expect("read response");
+                let mut args = vec![
+                    "ocsp",
+                    "-index",
+                    "ocsp-index.txt",
+                    "-CA",
+                    "ca.pem",
+                    "-rsigner",
+                    crt,
+                    "-rkey",
+                    key,
+                    "-nmin",
+                    "5",
+                    "-reqin",
+                    "ocsp-req.der",
+                    "-respout",
+                    "ocsp-resp.der",
+                ];
+                if by_ca {
+                    args.push("-resp_no_certs");
+                }
+                if mode == Respond::Stale as u8 {
+                    let out = Command::new("faketime")
+                        .arg("-f")
+                        .arg("-2d")
+                        .arg("openssl")
+                        .args(&args)
+                        .current_dir(&dir)
+                        .output()
+                        .expect("run faketime (tests/tls.rs needs it on the PATH)");
+                    assert!(out.status.success(), "faketime openssl ocsp failed");
+                } else {
+                    openssl(&dir, &args);
+                }
+                let mut resp = std::fs::read(dir.join("ocsp-resp.der")).expect("read response");
+                // Without certificates the response ends with the signature's bits.
+                if mode == Respond::Tampered as u8 {
+                    if let Some(b) = resp.last_mut() {
+                        *b ^= 1;
+                    }
+                }
                 let head = format!(
                     "HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\n\
                      Content-Length: {}\r\n\r\n",
@@ -1414,7 +1440,9 @@ fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() 
     std::fs::write(pki.join("eku.ext"), "extendedKeyUsage=OCSPSigning\n").expect("ext");
     sign(&pki, "ocsp.csr", "ocsp.crt", "2", &["-extfile", "eku.ext"]);
     signed_pem(&pki, "rogue", "/CN=rogue responder", &[]);
-    for name in ["good", "bad", "stray", "two", "three", "four"] {
+    for name in [
+        "good", "bad", "stray", "two", "three", "four", "six", "seven", "eight",
+    ] {
         signed_with_ocsp_url(&pki, name, &url, "");
     }
     // One whose responder is nowhere, with a CRL point whose CRL does not list it.
@@ -1425,7 +1453,13 @@ fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() 
     );
     signed_with_ocsp_url(&pki, "five", &nowhere, &crldp);
     make_crl(&pki, &["bad.crt"]);
-    ocsp_index(&pki, &["good", "two", "three", "four", "five"], &["bad"]);
+    ocsp_index(
+        &pki,
+        &[
+            "good", "two", "three", "four", "five", "six", "seven", "eight",
+        ],
+        &["bad"],
+    );
 
     let port = free_port();
     let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true\ncores=1"));
@@ -1461,6 +1495,20 @@ fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() 
         &server,
         "CN=rogue responder, whose certificate is not for OCSP signing",
     );
+    // Signed by the issuer itself: taken; with its signature changed: refused.
+    responder.set(Respond::Ca);
+    assert!(
+        served(&pki, port, "seven"),
+        "an answer signed by the issuer was refused\n{}",
+        server.output()
+    );
+    responder.set(Respond::Tampered);
+    assert!(!served(&pki, port, "six"), "a tampered answer was taken");
+    wait_for_log(&server, "its signature does not verify");
+    // An answer past its nextUpdate (and Java's 15 minutes of skew): refused.
+    responder.set(Respond::Stale);
+    assert!(!served(&pki, port, "eight"), "a stale answer was taken");
+    wait_for_log(&server, "the response is out of date");
 
     // A responder that never answers: the lookup waits on its own thread, and the
     // session core serves its other clients meanwhile; then the client is refused.
@@ -1504,5 +1552,5 @@ fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() 
     );
     assert_eq!(mntr(&server, "rk_ocsp_crl_fallback"), 1);
     assert_eq!(mntr(&server, "rk_ocsp_revoked"), 1);
-    assert!(mntr(&server, "zk_unsuccessful_handshake") >= 5);
+    assert!(mntr(&server, "zk_unsuccessful_handshake") >= 7);
 }
