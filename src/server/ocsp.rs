@@ -142,22 +142,23 @@ impl Ocsp {
                 "its revocation status is unknown: {IN_FLIGHT_MAX} OCSP lookups are under way"
             ));
         }
+        // Uncounted when the thread ends, however (a panic included), or is not started.
+        let counted = InFlight(self.clone());
         let n = todo.len() as u32;
         let (tx, rx) = async_channel::bounded(1);
         let links: Vec<Link> = todo
             .iter()
             .map(|(c, i, _)| (c.clone(), i.clone()))
             .collect();
-        let me = self.clone();
         let spawned = std::thread::Builder::new()
             .name("rk-ocsp".into())
             .spawn(move || {
+                let _counted = counted;
                 let out: Vec<Outcome> = links.iter().map(|(c, i)| lookup(c, i, now)).collect();
-                me.in_flight.fetch_sub(1, Relaxed);
                 let _ = tx.try_send(out);
             });
         if let Err(e) = spawned {
-            self.in_flight.fetch_sub(1, Relaxed);
+            stats.failed.fetch_add(1, Relaxed);
             return Err(format!(
                 "its revocation status is unknown: no OCSP thread: {e}"
             ));
@@ -230,6 +231,15 @@ impl Ocsp {
         if cache.len() < CACHE_MAX {
             cache.insert(key, until);
         }
+    }
+}
+
+/// A lookup thread counted in `Ocsp::in_flight` until this is dropped.
+struct InFlight(Arc<Ocsp>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
     }
 }
 
