@@ -489,31 +489,45 @@ fn jks_key_and_trust_stores_written_by_keytool_are_read() {
 /// client up: `zookeeper.client.secure`, the Netty socket, a PKCS12 key store and a
 /// PEM trust store. Debian's zkCli.sh leaves Netty off its class path, so the class
 /// path is spelled out here.
-#[test]
-fn zkcli_over_tls_creates_and_reads() {
-    let java = Path::new("/usr/share/java");
-    if !java.join("zookeeper.jar").exists() || !java.join("netty-handler.jar").exists() {
-        eprintln!("skipping: Debian's zookeeper (and its netty jars) not installed");
-        return;
-    }
-    let pki = pki_dir("zkcli");
+/// `NAME.p12`: `NAME.crt` and `NAME.key` in a PKCS12 store, password `secret`.
+fn p12(pki: &Path, name: &str) {
+    let (crt, key, out) = (
+        format!("{name}.crt"),
+        format!("{name}.key"),
+        format!("{name}.p12"),
+    );
     openssl(
-        &pki,
+        pki,
         &[
             "pkcs12",
             "-export",
             "-in",
-            "one.crt",
+            &crt,
             "-inkey",
-            "one.key",
+            &key,
             "-out",
-            "one.p12",
+            &out,
             "-passout",
             "pass:secret",
         ],
     );
-    let port = free_port();
-    let server = Server::start(&tls_cfg(&pki, port, ""));
+}
+
+/// Whether Debian's zookeeper (and its netty jars) is installed; says so if not.
+fn zkcli_installed() -> bool {
+    let java = Path::new("/usr/share/java");
+    let there = java.join("zookeeper.jar").exists() && java.join("netty-handler.jar").exists();
+    if !there {
+        eprintln!("skipping: Debian's zookeeper (and its netty jars) not installed");
+    }
+    there
+}
+
+/// Runs Debian's zkCli (ZooKeeper 3.8's `ZooKeeperMain`, Netty socket) over TLS
+/// against 127.0.0.1:`port` with the PKCS12 key store `key_store` of `pki` (password
+/// `secret`) and `cmd`, for at most 60 s: its output.
+fn zkcli(pki: &Path, port: u16, key_store: &str, cmd: &[&str]) -> String {
+    let java = Path::new("/usr/share/java");
     let jars = [
         "zookeeper.jar",
         "zookeeper-jute.jar",
@@ -531,31 +545,41 @@ fn zkcli_over_tls_creates_and_reads() {
         .iter()
         .map(|j| java.join(j).display().to_string())
         .collect();
-    let zkcli = |cmd: &[&str]| -> String {
-        let out = Command::new("java")
-            .args(["-Xmx128m", "-XX:TieredStopAtLevel=1"])
-            .arg("-Dzookeeper.client.secure=true")
-            .arg("-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty")
-            .arg(format!(
-                "-Dzookeeper.ssl.keyStore.location={}",
-                pki.join("one.p12").display()
-            ))
-            .arg("-Dzookeeper.ssl.keyStore.password=secret")
-            .arg(format!(
-                "-Dzookeeper.ssl.trustStore.location={}",
-                pki.join("ca.pem").display()
-            ))
-            // The server's certificate names localhost, not 127.0.0.1.
-            .arg("-Dzookeeper.ssl.hostnameVerification=false")
-            .arg("-cp")
-            .arg(cp.join(":"))
-            .arg("org.apache.zookeeper.ZooKeeperMain")
-            .args(["-server", &format!("127.0.0.1:{port}")])
-            .args(cmd)
-            .output()
-            .expect("run java");
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-    };
+    let out = Command::new("timeout")
+        .args(["60", "java", "-Xmx128m", "-XX:TieredStopAtLevel=1"])
+        .arg("-Dzookeeper.client.secure=true")
+        .arg("-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty")
+        .arg(format!(
+            "-Dzookeeper.ssl.keyStore.location={}",
+            pki.join(key_store).display()
+        ))
+        .arg("-Dzookeeper.ssl.keyStore.password=secret")
+        .arg(format!(
+            "-Dzookeeper.ssl.trustStore.location={}",
+            pki.join("ca.pem").display()
+        ))
+        // The server's certificate names localhost, not 127.0.0.1.
+        .arg("-Dzookeeper.ssl.hostnameVerification=false")
+        .arg("-cp")
+        .arg(cp.join(":"))
+        .arg("org.apache.zookeeper.ZooKeeperMain")
+        .args(["-server", &format!("127.0.0.1:{port}")])
+        .args(cmd)
+        .output()
+        .expect("run java");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn zkcli_over_tls_creates_and_reads() {
+    if !zkcli_installed() {
+        return;
+    }
+    let pki = pki_dir("zkcli");
+    p12(&pki, "one");
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, ""));
+    let zkcli = |cmd: &[&str]| zkcli(&pki, port, "one.p12", cmd);
     let out = zkcli(&["create", "/zkcli-tls", "hello"]);
     assert!(
         out.contains("Created /zkcli-tls"),
@@ -1400,6 +1424,13 @@ fn signed_with_ocsp_url(pki: &Path, name: &str, url: &str, extra: &str) {
     signed_pem(pki, name, &format!("/CN={name}"), &["-extfile", "aia.ext"]);
 }
 
+/// `ocsp.crt`/`ocsp.key`: the CA's delegated OCSP responder (OCSPSigning).
+fn ocsp_signer(pki: &Path) {
+    signed_pem(pki, "ocsp", "/CN=OCSP responder", &[]);
+    std::fs::write(pki.join("eku.ext"), "extendedKeyUsage=OCSPSigning\n").expect("ext");
+    sign(pki, "ocsp.csr", "ocsp.crt", "2", &["-extfile", "eku.ext"]);
+}
+
 /// The responder's database (`ocsp-index.txt`, as `openssl ca` keeps it): each of
 /// `valid` known and good, each of `revoked` revoked.
 fn ocsp_index(pki: &Path, valid: &[&str], revoked: &[&str]) {
@@ -1436,9 +1467,7 @@ fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() 
     let responder = Responder::start(&pki);
     let url = format!("http://127.0.0.1:{}/", responder.port);
     // The CA's delegated responder, and a CA-signed certificate not for OCSP signing.
-    signed_pem(&pki, "ocsp", "/CN=OCSP responder", &[]);
-    std::fs::write(pki.join("eku.ext"), "extendedKeyUsage=OCSPSigning\n").expect("ext");
-    sign(&pki, "ocsp.csr", "ocsp.crt", "2", &["-extfile", "eku.ext"]);
+    ocsp_signer(&pki);
     signed_pem(&pki, "rogue", "/CN=rogue responder", &[]);
     for name in [
         "good", "bad", "stray", "two", "three", "four", "six", "seven", "eight",
@@ -1553,4 +1582,36 @@ fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() 
     assert_eq!(mntr(&server, "rk_ocsp_crl_fallback"), 1);
     assert_eq!(mntr(&server, "rk_ocsp_revoked"), 1);
     assert!(mntr(&server, "zk_unsuccessful_handshake") >= 7);
+}
+
+#[test]
+fn zkcli_with_ssl_ocsp_is_served_with_a_good_certificate_and_refused_with_a_revoked_one() {
+    if !zkcli_installed() {
+        return;
+    }
+    let pki = pki_dir("zkcli-ocsp");
+    let responder = Responder::start(&pki);
+    let url = format!("http://127.0.0.1:{}/", responder.port);
+    ocsp_signer(&pki);
+    for name in ["good", "bad"] {
+        signed_with_ocsp_url(&pki, name, &url, "");
+        p12(&pki, name);
+    }
+    ocsp_index(&pki, &["good"], &["bad"]);
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true"));
+    let out = zkcli(&pki, port, "good.p12", &["create", "/zkcli-ocsp", "hello"]);
+    assert!(
+        out.contains("Created /zkcli-ocsp"),
+        "{out}\n{}",
+        server.output()
+    );
+    assert!(mntr(&server, "rk_ocsp_good") >= 1);
+    let out = zkcli(&pki, port, "bad.p12", &["create", "/zkcli-revoked", "x"]);
+    assert!(
+        !out.contains("Created") && out.contains("KeeperErrorCode = ConnectionLoss"),
+        "a revoked certificate was served: {out}"
+    );
+    wait_for_log(&server, "CN=bad is revoked (OCSP: revoked at");
+    assert_eq!(plain_get_err(&server, "/zkcli-revoked"), -101, "NONODE");
 }
