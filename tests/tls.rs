@@ -4,7 +4,8 @@
 //! made by the `openssl` command, as X.509 v1 (no extensions), as kazoo's test
 //! harness makes them: webpki would refuse these, ZooKeeper accepts them.
 //!
-//! Needs `openssl`, `python3` and a JDK's `keytool` on the PATH.
+//! Needs `openssl`, `python3`, `faketime` (an OCSP answer made in the past) and a JDK's
+//! `keytool` on the PATH.
 
 mod common;
 mod zk38;
