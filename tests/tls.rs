@@ -1291,6 +1291,8 @@ struct Responder {
     mode: std::sync::Arc<std::sync::atomic::AtomicU8>,
     /// OCSP requests answered.
     answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Of the requests, those sent as GET.
+    gets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Responder {
@@ -1302,7 +1304,13 @@ impl Responder {
         let port = listener.local_addr().expect("addr").port();
         let mode = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Respond::Signed as u8));
         let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (m, n, dir) = (mode.clone(), answered.clone(), pki.to_path_buf());
+        let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (m, n, g, dir) = (
+            mode.clone(),
+            answered.clone(),
+            gets.clone(),
+            pki.to_path_buf(),
+        );
         std::thread::spawn(move || {
             // Bounded: the test process ends well within this.
             let deadline = Instant::now() + Duration::from_secs(600);
@@ -1333,6 +1341,17 @@ impl Responder {
                         continue;
                     };
                     let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
+                    // GET /<base64 of the request, URL-encoded> (RFC 6960 A.1).
+                    if let Some(path) = head.lines().next().and_then(|l| l.strip_prefix("get /")) {
+                        let line = String::from_utf8_lossy(&req[5..end]).into_owned();
+                        let b64 = line[..path.find(' ').unwrap_or(path.len())]
+                            .replace("%2B", "+")
+                            .replace("%2F", "/")
+                            .replace("%3D", "=");
+                        use base64::Engine as _;
+                        g.fetch_add(1, SeqCst);
+                        break base64::engine::general_purpose::STANDARD.decode(b64).ok();
+                    }
                     let len: usize = head
                         .lines()
                         .find_map(|l| l.strip_prefix("content-length:"))
@@ -1404,6 +1423,7 @@ impl Responder {
             port,
             mode,
             answered,
+            gets,
         }
     }
 
@@ -1499,6 +1519,8 @@ fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() 
         server.output()
     );
     assert_eq!(responder.answered(), 1);
+    // As Java sends a request this small: a GET.
+    assert_eq!(responder.gets.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert!(
         !served(&pki, port, "bad"),
         "a revoked certificate was served"

@@ -16,8 +16,9 @@
 //! [thisUpdate − 15 min, (nextUpdate or thisUpdate) + 15 min] (Java's clock skew).
 //!
 //! What is done here, the same, with these differences: only `http:` responders are
-//! asked (as `file:` is the only CRL point read); each request is a POST without a
-//! nonce (Java sends none by default either); a `good` answer with a nextUpdate is
+//! asked (as `file:` is the only CRL point read); each request is sent as Java sends
+//! it (GET when the URL stays within 255 characters, else POST), without a nonce (Java
+//! sends none by default either); a `good` answer with a nextUpdate is
 //! cached until then (at most [`CACHE_TTL_MAX`], in a cache of [`CACHE_MAX`] entries),
 //! where Java asks at every handshake; the lookup waits [`FETCH_TIMEOUT`] per
 //! certificate (Java's default is 15 s).
@@ -346,7 +347,9 @@ fn cert_id(cert_der: &[u8], issuer_der: &[u8]) -> Result<CertId, String> {
     })
 }
 
-/// POSTs the request to `url` (no proxy, as Java's default); the response body.
+/// Sends the request to `url` as Java's `OCSP.check` does (no proxy, Java's default):
+/// a GET of `url/<base64 of the request, URL-encoded>` when that is at most 255
+/// characters (RFC 5019), else a POST; the response body.
 fn fetch(url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(FETCH_TIMEOUT))
@@ -354,14 +357,19 @@ fn fetch(url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
         .http_status_as_error(false)
         .build()
         .into();
-    let mut resp = agent
-        .post(url)
-        .header("Content-Type", "application/ocsp-request")
-        .send(request)
-        .map_err(|e| match e {
-            ureq::Error::Timeout(_) => format!("no answer within {FETCH_TIMEOUT:?}"),
-            e => format!("unreachable: {e}"),
-        })?;
+    let get = get_url(url, request);
+    let sent = if get.len() <= 255 {
+        agent.get(&get).call()
+    } else {
+        agent
+            .post(url)
+            .header("Content-Type", "application/ocsp-request")
+            .send(request)
+    };
+    let mut resp = sent.map_err(|e| match e {
+        ureq::Error::Timeout(_) => format!("no answer within {FETCH_TIMEOUT:?}"),
+        e => format!("unreachable: {e}"),
+    })?;
     if resp.status() != 200 {
         return Err(format!("answered HTTP {}", resp.status()));
     }
@@ -370,6 +378,28 @@ fn fetch(url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
         .limit(RESPONSE_BYTES_MAX)
         .read_to_vec()
         .map_err(|e| format!("reading the response: {e}"))
+}
+
+/// `url`, a `/` unless it ends with one, and the request in base64 with the three
+/// characters base64 has that a URL path may not carry percent-encoded (what Java's
+/// `URLEncoder` does to a base64 string).
+fn get_url(url: &str, request: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(request);
+    let mut out = String::with_capacity(url.len() + 1 + b64.len() * 3 / 2);
+    out.push_str(url);
+    if !url.ends_with('/') {
+        out.push('/');
+    }
+    for c in b64.chars() {
+        match c {
+            '+' => out.push_str("%2B"),
+            '/' => out.push_str("%2F"),
+            '=' => out.push_str("%3D"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The answer in `body` for `id`, once the response is found signed by the issuer
@@ -549,6 +579,19 @@ mod tests {
         // ...until the others have expired, when they make room.
         o.remember(b"late".to_vec(), 3000, 2000);
         assert!(o.cached(b"late", 2001));
+    }
+
+    #[test]
+    fn a_get_url_carries_the_request_in_url_encoded_base64() {
+        // base64 of fb ff bf is "+/+/" and of ff is "/w==".
+        assert_eq!(
+            get_url("http://ca.test/ocsp", &[0xfb, 0xff, 0xbf]),
+            "http://ca.test/ocsp/%2B%2F%2B%2F"
+        );
+        assert_eq!(
+            get_url("http://ca.test/", &[0xff]),
+            "http://ca.test/%2Fw%3D%3D"
+        );
     }
 
     #[test]
