@@ -12,7 +12,10 @@
 //! only, while ZooKeeper (Java's PKIX) also trusts v1 certificates, which kazoo's test
 //! harness and many older setups issue. [`ChainVerifier`] parses certificates with
 //! x509-parser, checks each signature up to a certificate of the trust store, and
-//! checks the handshake signature with rustls's own signature algorithms.
+//! checks the handshake signature with rustls's own signature algorithms. Revocation:
+//! with `ssl.crl` alone it reads the chain's CRLs in the handshake (`super::crl`); with
+//! `ssl.ocsp` it checks the chain only, and the connection task asks OCSP after the
+//! handshake, off the core (`super::ocsp`), with [`ChainVerifier::revocation_path`].
 //!
 //! Stores: PEM, PKCS12 (p12-keystore) and JKS (`jks`, no crate reads it) are read. The store type is the `.type` key or,
 //! without it, the file name's extension, as ZooKeeper's
