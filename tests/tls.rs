@@ -4,7 +4,8 @@
 //! made by the `openssl` command, as X.509 v1 (no extensions), as kazoo's test
 //! harness makes them: webpki would refuse these, ZooKeeper accepts them.
 //!
-//! Needs `openssl`, `python3` and a JDK's `keytool` on the PATH.
+//! Needs `openssl`, `python3`, `faketime` (an OCSP answer made in the past) and a JDK's
+//! `keytool` on the PATH.
 
 mod common;
 mod zk38;
@@ -489,31 +490,45 @@ fn jks_key_and_trust_stores_written_by_keytool_are_read() {
 /// client up: `zookeeper.client.secure`, the Netty socket, a PKCS12 key store and a
 /// PEM trust store. Debian's zkCli.sh leaves Netty off its class path, so the class
 /// path is spelled out here.
-#[test]
-fn zkcli_over_tls_creates_and_reads() {
-    let java = Path::new("/usr/share/java");
-    if !java.join("zookeeper.jar").exists() || !java.join("netty-handler.jar").exists() {
-        eprintln!("skipping: Debian's zookeeper (and its netty jars) not installed");
-        return;
-    }
-    let pki = pki_dir("zkcli");
+/// `NAME.p12`: `NAME.crt` and `NAME.key` in a PKCS12 store, password `secret`.
+fn p12(pki: &Path, name: &str) {
+    let (crt, key, out) = (
+        format!("{name}.crt"),
+        format!("{name}.key"),
+        format!("{name}.p12"),
+    );
     openssl(
-        &pki,
+        pki,
         &[
             "pkcs12",
             "-export",
             "-in",
-            "one.crt",
+            &crt,
             "-inkey",
-            "one.key",
+            &key,
             "-out",
-            "one.p12",
+            &out,
             "-passout",
             "pass:secret",
         ],
     );
-    let port = free_port();
-    let server = Server::start(&tls_cfg(&pki, port, ""));
+}
+
+/// Whether Debian's zookeeper (and its netty jars) is installed; says so if not.
+fn zkcli_installed() -> bool {
+    let java = Path::new("/usr/share/java");
+    let there = java.join("zookeeper.jar").exists() && java.join("netty-handler.jar").exists();
+    if !there {
+        eprintln!("skipping: Debian's zookeeper (and its netty jars) not installed");
+    }
+    there
+}
+
+/// Runs Debian's zkCli (ZooKeeper 3.8's `ZooKeeperMain`, Netty socket) over TLS
+/// against 127.0.0.1:`port` with the PKCS12 key store `key_store` of `pki` (password
+/// `secret`) and `cmd`, for at most 60 s: its output.
+fn zkcli(pki: &Path, port: u16, key_store: &str, cmd: &[&str]) -> String {
+    let java = Path::new("/usr/share/java");
     let jars = [
         "zookeeper.jar",
         "zookeeper-jute.jar",
@@ -531,31 +546,41 @@ fn zkcli_over_tls_creates_and_reads() {
         .iter()
         .map(|j| java.join(j).display().to_string())
         .collect();
-    let zkcli = |cmd: &[&str]| -> String {
-        let out = Command::new("java")
-            .args(["-Xmx128m", "-XX:TieredStopAtLevel=1"])
-            .arg("-Dzookeeper.client.secure=true")
-            .arg("-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty")
-            .arg(format!(
-                "-Dzookeeper.ssl.keyStore.location={}",
-                pki.join("one.p12").display()
-            ))
-            .arg("-Dzookeeper.ssl.keyStore.password=secret")
-            .arg(format!(
-                "-Dzookeeper.ssl.trustStore.location={}",
-                pki.join("ca.pem").display()
-            ))
-            // The server's certificate names localhost, not 127.0.0.1.
-            .arg("-Dzookeeper.ssl.hostnameVerification=false")
-            .arg("-cp")
-            .arg(cp.join(":"))
-            .arg("org.apache.zookeeper.ZooKeeperMain")
-            .args(["-server", &format!("127.0.0.1:{port}")])
-            .args(cmd)
-            .output()
-            .expect("run java");
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-    };
+    let out = Command::new("timeout")
+        .args(["60", "java", "-Xmx128m", "-XX:TieredStopAtLevel=1"])
+        .arg("-Dzookeeper.client.secure=true")
+        .arg("-Dzookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty")
+        .arg(format!(
+            "-Dzookeeper.ssl.keyStore.location={}",
+            pki.join(key_store).display()
+        ))
+        .arg("-Dzookeeper.ssl.keyStore.password=secret")
+        .arg(format!(
+            "-Dzookeeper.ssl.trustStore.location={}",
+            pki.join("ca.pem").display()
+        ))
+        // The server's certificate names localhost, not 127.0.0.1.
+        .arg("-Dzookeeper.ssl.hostnameVerification=false")
+        .arg("-cp")
+        .arg(cp.join(":"))
+        .arg("org.apache.zookeeper.ZooKeeperMain")
+        .args(["-server", &format!("127.0.0.1:{port}")])
+        .args(cmd)
+        .output()
+        .expect("run java");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn zkcli_over_tls_creates_and_reads() {
+    if !zkcli_installed() {
+        return;
+    }
+    let pki = pki_dir("zkcli");
+    p12(&pki, "one");
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, ""));
+    let zkcli = |cmd: &[&str]| zkcli(&pki, port, "one.p12", cmd);
     let out = zkcli(&["create", "/zkcli-tls", "hello"]);
     assert!(
         out.contains("Created /zkcli-tls"),
@@ -1147,16 +1172,20 @@ fn ssl_crl_refuses_a_revoked_client_certificate_and_one_whose_status_is_unknown(
         "a certificate whose CRL is missing was served"
     );
     wait_for_log(&server, "its revocation status is unknown");
-    // ssl.ocsp alone checks the CRLs too, and says at start that OCSP is not done.
+    // ssl.ocsp checks the CRLs too when a certificate names no OCSP responder (Java's
+    // PREFER_OCSP falls back to them).
     make_crl(&pki, &["bad.crt"]);
     let port = free_port();
     let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true"));
-    wait_for_log(&server, "ssl.ocsp=true: OCSP is not implemented");
     assert!(served(&pki, port, "good"), "{}", server.output());
+    wait_for_log(&server, "names no OCSP responder");
+    wait_for_log(&server, "a CRL shows it unrevoked");
     assert!(
         !served(&pki, port, "bad"),
         "a revoked certificate was served with ssl.ocsp"
     );
+    assert_eq!(mntr(&server, "rk_ocsp_crl_fallback"), 1);
+    assert_eq!(mntr(&server, "rk_ocsp_revoked"), 1);
 }
 
 /// Whether client `who` gets `/` read over TLS.
@@ -1231,4 +1260,381 @@ fn tls_handshakes_are_counted_in_zookeepers_metrics() {
     assert!(served(&pki, port, "one"));
     assert_eq!(mntr(&server, "zk_unsuccessful_handshake"), 2);
     assert_eq!(mntr(&server, "zk_tls_handshake_exceeded"), 1);
+}
+
+/// What the test OCSP responder does with a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Respond {
+    /// Answers, signed by `ocsp.crt` (the CA's delegated responder, OCSPSigning).
+    Signed = 0,
+    /// Answers, signed by `rogue.crt` (CA-signed, but not for OCSP signing).
+    Rogue = 1,
+    /// Takes the connection and never answers.
+    Hang = 2,
+    /// Stops listening: nothing answers on its port any more.
+    Down = 3,
+    /// Answers signed by the CA itself (no certificate in the response).
+    Ca = 4,
+    /// As `Ca`, with the signature's last byte changed.
+    Tampered = 5,
+    /// Answers made two days ago (thisUpdate, and nextUpdate 5 minutes later, long
+    /// past), by `openssl ocsp` under `faketime`.
+    Stale = 6,
+}
+
+/// An OCSP responder on 127.0.0.1: a small HTTP server here, and `openssl ocsp`
+/// (its responder mode, `-index ... -rsigner ... -CA ...`, on the request it got)
+/// making each answer. Not `openssl ocsp -port`, which listens on every address.
+struct Responder {
+    port: u16,
+    mode: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    /// OCSP requests answered.
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Of the requests, those sent as GET.
+    gets: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Responder {
+    fn start(pki: &Path) -> Responder {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let mode = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Respond::Signed as u8));
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (m, n, g, dir) = (
+            mode.clone(),
+            answered.clone(),
+            gets.clone(),
+            pki.to_path_buf(),
+        );
+        std::thread::spawn(move || {
+            // Bounded: the test process ends well within this.
+            let deadline = Instant::now() + Duration::from_secs(600);
+            let mut held = Vec::new();
+            while Instant::now() < deadline && m.load(SeqCst) != Respond::Down as u8 {
+                let mut conn = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
+                };
+                let mode = m.load(SeqCst);
+                if mode == Respond::Hang as u8 {
+                    held.push(conn);
+                    continue;
+                }
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                let body = loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break None,
+                        Ok(k) => req.extend_from_slice(&buf[..k]),
+                    }
+                    let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
+                    // GET /<base64 of the request, URL-encoded> (RFC 6960 A.1).
+                    if let Some(path) = head.lines().next().and_then(|l| l.strip_prefix("get /")) {
+                        let line = String::from_utf8_lossy(&req[5..end]).into_owned();
+                        let b64 = line[..path.find(' ').unwrap_or(path.len())]
+                            .replace("%2B", "+")
+                            .replace("%2F", "/")
+                            .replace("%3D", "=");
+                        use base64::Engine as _;
+                        g.fetch_add(1, SeqCst);
+                        break base64::engine::general_purpose::STANDARD.decode(b64).ok();
+                    }
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if req.len() >= end + 4 + len {
+                        break Some(req[end + 4..end + 4 + len].to_vec());
+                    }
+                };
+                let Some(body) = body else { continue };
+                std::fs::write(dir.join("ocsp-req.der"), body).expect("write request");
+                let by_ca = mode == Respond::Ca as u8 || mode == Respond::Tampered as u8;
+                let (crt, key) = match mode {
+                    _ if by_ca => ("ca.pem", "ca.key"),
+                    m if m == Respond::Rogue as u8 => ("rogue.crt", "rogue.key"),
+                    _ => ("ocsp.crt", "ocsp.key"),
+                };
+                let mut args = vec![
+                    "ocsp",
+                    "-index",
+                    "ocsp-index.txt",
+                    "-CA",
+                    "ca.pem",
+                    "-rsigner",
+                    crt,
+                    "-rkey",
+                    key,
+                    "-nmin",
+                    "5",
+                    "-reqin",
+                    "ocsp-req.der",
+                    "-respout",
+                    "ocsp-resp.der",
+                ];
+                if by_ca {
+                    args.push("-resp_no_certs");
+                }
+                if mode == Respond::Stale as u8 {
+                    let out = Command::new("faketime")
+                        .arg("-f")
+                        .arg("-2d")
+                        .arg("openssl")
+                        .args(&args)
+                        .current_dir(&dir)
+                        .output()
+                        .expect("run faketime (tests/tls.rs needs it on the PATH)");
+                    assert!(out.status.success(), "faketime openssl ocsp failed");
+                } else {
+                    openssl(&dir, &args);
+                }
+                let mut resp = std::fs::read(dir.join("ocsp-resp.der")).expect("read response");
+                // Without certificates the response ends with the signature's bits.
+                if mode == Respond::Tampered as u8 {
+                    if let Some(b) = resp.last_mut() {
+                        *b ^= 1;
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: application/ocsp-response\r\n\
+                     Content-Length: {}\r\n\r\n",
+                    resp.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&resp);
+                n.fetch_add(1, SeqCst);
+            }
+        });
+        Responder {
+            port,
+            mode,
+            answered,
+            gets,
+        }
+    }
+
+    fn set(&self, mode: Respond) {
+        self.mode
+            .store(mode as u8, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn answered(&self) -> usize {
+        self.answered.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// `NAME.crt`/`NAME.key`: a v3 client certificate whose Authority Information Access
+/// names the OCSP responder at `url` (and `extra` extension lines).
+fn signed_with_ocsp_url(pki: &Path, name: &str, url: &str, extra: &str) {
+    let ext = format!("authorityInfoAccess=OCSP;URI:{url}\n{extra}");
+    std::fs::write(pki.join("aia.ext"), ext).expect("write ext");
+    signed_pem(pki, name, &format!("/CN={name}"), &["-extfile", "aia.ext"]);
+}
+
+/// `ocsp.crt`/`ocsp.key`: the CA's delegated OCSP responder (OCSPSigning).
+fn ocsp_signer(pki: &Path) {
+    signed_pem(pki, "ocsp", "/CN=OCSP responder", &[]);
+    std::fs::write(pki.join("eku.ext"), "extendedKeyUsage=OCSPSigning\n").expect("ext");
+    sign(pki, "ocsp.csr", "ocsp.crt", "2", &["-extfile", "eku.ext"]);
+}
+
+/// The responder's database (`ocsp-index.txt`, as `openssl ca` keeps it): each of
+/// `valid` known and good, each of `revoked` revoked.
+fn ocsp_index(pki: &Path, valid: &[&str], revoked: &[&str]) {
+    std::fs::write(
+        pki.join("ocsp-ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = ocsp-index.txt\ndefault_md = sha256\n",
+    )
+    .expect("write ocsp-ca.cnf");
+    std::fs::write(pki.join("ocsp-index.txt"), "").expect("index");
+    for (flag, names) in [("-valid", valid), ("-revoke", revoked)] {
+        for n in names {
+            let crt = format!("{n}.crt");
+            openssl(
+                pki,
+                &[
+                    "ca",
+                    "-config",
+                    "ocsp-ca.cnf",
+                    "-keyfile",
+                    "ca.key",
+                    "-cert",
+                    "ca.pem",
+                    flag,
+                    &crt,
+                ],
+            );
+        }
+    }
+}
+
+#[test]
+fn ssl_ocsp_asks_the_responder_each_client_certificate_names_and_fails_closed() {
+    let pki = pki_dir("ocsp");
+    let responder = Responder::start(&pki);
+    let url = format!("http://127.0.0.1:{}/", responder.port);
+    // The CA's delegated responder, and a CA-signed certificate not for OCSP signing.
+    ocsp_signer(&pki);
+    signed_pem(&pki, "rogue", "/CN=rogue responder", &[]);
+    for name in [
+        "good", "bad", "stray", "two", "three", "four", "six", "seven", "eight",
+    ] {
+        signed_with_ocsp_url(&pki, name, &url, "");
+    }
+    // One whose responder is nowhere, with a CRL point whose CRL does not list it.
+    let nowhere = format!("http://127.0.0.1:{}/", free_port());
+    let crldp = format!(
+        "crlDistributionPoints=URI:file://{}\n",
+        pki.join("ca.crl").display()
+    );
+    signed_with_ocsp_url(&pki, "five", &nowhere, &crldp);
+    make_crl(&pki, &["bad.crt"]);
+    ocsp_index(
+        &pki,
+        &[
+            "good", "two", "three", "four", "five", "six", "seven", "eight",
+        ],
+        &["bad"],
+    );
+
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true\ncores=1"));
+    assert!(
+        served(&pki, port, "good"),
+        "a certificate its responder says is good was refused\n{}",
+        server.output()
+    );
+    assert_eq!(responder.answered(), 1);
+    // As Java sends a request this small: a GET.
+    assert_eq!(responder.gets.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(
+        !served(&pki, port, "bad"),
+        "a revoked certificate was served"
+    );
+    wait_for_log(&server, "CN=bad is revoked (OCSP: revoked at");
+    // Not in the responder's database: `unknown`, refused.
+    assert!(
+        !served(&pki, port, "stray"),
+        "an unknown certificate was served"
+    );
+    wait_for_log(&server, "does not know the certificate (unknown)");
+    // The good answer had a nextUpdate (-nmin 5): cached, not asked again.
+    assert!(served(&pki, port, "good"));
+    assert_eq!(responder.answered(), 3, "the good answer was not cached");
+    assert_eq!(mntr(&server, "rk_ocsp_cached"), 1);
+
+    // Signed by a certificate the CA issued, but not for OCSP signing: refused.
+    responder.set(Respond::Rogue);
+    assert!(
+        !served(&pki, port, "four"),
+        "an answer from an unauthorised signer was taken"
+    );
+    wait_for_log(
+        &server,
+        "CN=rogue responder, whose certificate is not for OCSP signing",
+    );
+    // Signed by the issuer itself: taken; with its signature changed: refused.
+    responder.set(Respond::Ca);
+    assert!(
+        served(&pki, port, "seven"),
+        "an answer signed by the issuer was refused\n{}",
+        server.output()
+    );
+    responder.set(Respond::Tampered);
+    assert!(!served(&pki, port, "six"), "a tampered answer was taken");
+    wait_for_log(&server, "its signature does not verify");
+    // An answer past its nextUpdate (and Java's 15 minutes of skew): refused.
+    responder.set(Respond::Stale);
+    assert!(!served(&pki, port, "eight"), "a stale answer was taken");
+    wait_for_log(&server, "the response is out of date");
+
+    // A responder that never answers: the lookup waits on its own thread, and the
+    // session core serves its other clients meanwhile; then the client is refused.
+    responder.set(Respond::Hang);
+    let (pki2, waiting) = (pki.clone(), Instant::now());
+    let hung = std::thread::spawn(move || served(&pki2, port, "three"));
+    wait_for_mntr(&server, "zk_outstanding_tls_handshake", 1);
+    for _ in 0..20 {
+        let t = Instant::now();
+        assert_eq!(plain_get_err(&server, "/"), 0);
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "a plaintext get took {:?} while an OCSP lookup hung",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        served(&pki, port, "good"),
+        "a cached certificate waited behind a hung lookup"
+    );
+    assert!(
+        !hung.join().expect("client thread"),
+        "served without an OCSP answer"
+    );
+    assert!(waiting.elapsed() >= Duration::from_secs(4), "no OCSP wait?");
+    wait_for_log(&server, "refusing client certificate from 127.0.0.1");
+
+    // The responder down: fail closed.
+    responder.set(Respond::Down);
+    assert!(!served(&pki, port, "two"), "served with its responder down");
+    wait_for_log(
+        &server,
+        "the revocation status of CN=two is unknown: OCSP: http://127.0.0.1",
+    );
+    // Java falls back to the CRLs: one that shows the certificate unrevoked admits it.
+    assert!(
+        served(&pki, port, "five"),
+        "the CRL fallback was not taken\n{}",
+        server.output()
+    );
+    assert_eq!(mntr(&server, "rk_ocsp_crl_fallback"), 1);
+    assert_eq!(mntr(&server, "rk_ocsp_revoked"), 1);
+    assert!(mntr(&server, "zk_unsuccessful_handshake") >= 7);
+}
+
+#[test]
+fn zkcli_with_ssl_ocsp_is_served_with_a_good_certificate_and_refused_with_a_revoked_one() {
+    if !zkcli_installed() {
+        return;
+    }
+    let pki = pki_dir("zkcli-ocsp");
+    let responder = Responder::start(&pki);
+    let url = format!("http://127.0.0.1:{}/", responder.port);
+    ocsp_signer(&pki);
+    for name in ["good", "bad"] {
+        signed_with_ocsp_url(&pki, name, &url, "");
+        p12(&pki, name);
+    }
+    ocsp_index(&pki, &["good"], &["bad"]);
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.ocsp=true"));
+    let out = zkcli(&pki, port, "good.p12", &["create", "/zkcli-ocsp", "hello"]);
+    assert!(
+        out.contains("Created /zkcli-ocsp"),
+        "{out}\n{}",
+        server.output()
+    );
+    assert!(mntr(&server, "rk_ocsp_good") >= 1);
+    let out = zkcli(&pki, port, "bad.p12", &["create", "/zkcli-revoked", "x"]);
+    assert!(
+        !out.contains("Created") && out.contains("KeeperErrorCode = ConnectionLoss"),
+        "a revoked certificate was served: {out}"
+    );
+    wait_for_log(&server, "CN=bad is revoked (OCSP: revoked at");
+    assert_eq!(plain_get_err(&server, "/zkcli-revoked"), -101, "NONODE");
 }

@@ -330,6 +330,25 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
             "zk_insecure_admin_count",
             int(core.stats.tls.insecure_admin.load(Relaxed)),
         ),
+        // ssl.ocsp: client certificates shown good by a fetched or a cached answer,
+        // refused as revoked, without an OCSP answer, and of those saved by a CRL.
+        ("rk_ocsp_good", int(core.stats.tls.ocsp.good.load(Relaxed))),
+        (
+            "rk_ocsp_cached",
+            int(core.stats.tls.ocsp.cached.load(Relaxed)),
+        ),
+        (
+            "rk_ocsp_revoked",
+            int(core.stats.tls.ocsp.revoked.load(Relaxed)),
+        ),
+        (
+            "rk_ocsp_failed",
+            int(core.stats.tls.ocsp.failed.load(Relaxed)),
+        ),
+        (
+            "rk_ocsp_crl_fallback",
+            int(core.stats.tls.ocsp.crl_fallback.load(Relaxed)),
+        ),
         ("zk_fsync_count", int(fsyncs)),
         (
             "zk_avg_fsynctime",

@@ -152,8 +152,14 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
             core.stats.conn_closed_from(ip);
             return;
         }
-        let tls = tls.current();
-        let handshake = async { Some(futures_rustls::TlsAcceptor::from(tls).accept(stream).await) };
+        let current = tls.current();
+        let handshake = async {
+            Some(
+                futures_rustls::TlsAcceptor::from(current.config)
+                    .accept(stream)
+                    .await,
+            )
+        };
         let late = async {
             glommio::timer::sleep(HANDSHAKE_TIMEOUT).await;
             None
@@ -163,7 +169,26 @@ pub fn accept(core: Rc<Core>, accepted: Accepted) {
             stats: &core.stats.tls,
             ok: false,
         };
-        let done = futures_lite::future::or(handshake, late).await;
+        let mut done = futures_lite::future::or(handshake, late).await;
+        // `ssl.ocsp`: the client's chain is checked before its first request is read
+        // (see `super::ocsp`), as part of the handshake in its outcome and counters.
+        if let (Some(Ok(s)), Some(ocsp), Some(verifier)) = (&done, tls.ocsp(), &current.verifier) {
+            if let Some(peer_certs) = s.get_ref().1.peer_certificates() {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                let checked = match verifier.revocation_path(peer_certs, now) {
+                    Ok(path) => ocsp.check(path, now, &core.stats.tls.ocsp).await,
+                    Err(e) => Err(format!("its chain no longer verifies: {e:?}")),
+                };
+                if let Err(why) = checked {
+                    tracing::warn!("refusing client certificate from {peer} (ssl.ocsp): {why}");
+                    done = Some(Err(std::io::Error::other(
+                        "client certificate refused by the OCSP check",
+                    )));
+                }
+            }
+        }
         // As ZooKeeper's handshake listener: a failure (timeout included) counts in
         // `unsuccessful_handshake` and `auth_failed_count`.
         counted.ok = matches!(done, Some(Ok(_)));

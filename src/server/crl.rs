@@ -14,10 +14,10 @@
 //! handshake, so a CRL replaced on disk counts at once; the CRL must be issued by the
 //! certificate's issuer, signed with its key and current (`thisUpdate` passed,
 //! `nextUpdate` not). `http:` and `ldap:` points are not fetched (this server makes
-//! no outgoing connections); a certificate that names only those is refused, as Java
-//! refuses one whose CRL it cannot fetch, with a WARN naming the point. OCSP is not
-//! done: `ssl.ocsp` checks CRLs the same way (what Java falls back to without an
-//! OCSP answer) and the configuration says so at start.
+//! no outgoing connections for CRLs); a certificate that names only those is refused,
+//! as Java refuses one whose CRL it cannot fetch, with a WARN naming the point. With
+//! `ssl.ocsp` this check is the fallback when OCSP gives no answer (`super::ocsp`),
+//! run there on the lookup thread rather than in the handshake.
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateRevocationListDer;

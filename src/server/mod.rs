@@ -17,6 +17,7 @@ pub mod frame_out;
 mod jks;
 mod listeners;
 pub mod messages;
+mod ocsp;
 mod outbox;
 mod published;
 pub use published::live_entries as published_versions;

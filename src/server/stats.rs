@@ -232,6 +232,8 @@ pub struct TlsStats {
     /// `insecure_admin_count`: plaintext HTTP connections taken by the AdminServer
     /// under `admin.portUnification`.
     pub insecure_admin: AtomicU64,
+    /// `ssl.ocsp`'s lookups (`rk_ocsp_*` in `mntr`).
+    pub ocsp: super::ocsp::OcspStats,
 }
 
 impl TlsStats {

@@ -12,7 +12,10 @@
 //! only, while ZooKeeper (Java's PKIX) also trusts v1 certificates, which kazoo's test
 //! harness and many older setups issue. [`ChainVerifier`] parses certificates with
 //! x509-parser, checks each signature up to a certificate of the trust store, and
-//! checks the handshake signature with rustls's own signature algorithms.
+//! checks the handshake signature with rustls's own signature algorithms. Revocation:
+//! with `ssl.crl` alone it reads the chain's CRLs in the handshake (`super::crl`); with
+//! `ssl.ocsp` it checks the chain only, and the connection task asks OCSP after the
+//! handshake, off the core (`super::ocsp`), with [`ChainVerifier::revocation_path`].
 //!
 //! Stores: PEM, PKCS12 (p12-keystore) and JKS (`jks`, no crate reads it) are read. The store type is the `.type` key or,
 //! without it, the file name's extension, as ZooKeeper's
@@ -49,27 +52,43 @@ const RELOAD_POLL: Duration = Duration::from_millis(500);
 /// The TLS configuration new handshakes take, shared by the session cores. Replaced
 /// as a whole on reload; a handshake under way keeps the one it started with.
 pub struct TlsContext {
-    current: RwLock<Arc<ServerConfig>>,
+    current: RwLock<Handshakes>,
+    /// `ssl.ocsp`: the OCSP checker (its cache outlives reloads).
+    ocsp: Option<Arc<super::ocsp::Ocsp>>,
+}
+
+/// What a handshake takes: the rustls configuration and, when client certificates
+/// are asked for, its verifier (whose trust anchors the OCSP check walks the chain to).
+#[derive(Clone)]
+pub struct Handshakes {
+    pub config: Arc<ServerConfig>,
+    pub verifier: Option<Arc<ChainVerifier>>,
 }
 
 impl TlsContext {
-    /// Built from the `ssl.*` keys, checked as at start (see [`server_config`]).
+    /// Built from the `ssl.*` keys, checked as at start (see [`handshakes`]).
     pub fn new(tls: &TlsConfig) -> Result<Arc<TlsContext>, String> {
         Ok(Arc::new(TlsContext {
-            current: RwLock::new(server_config(tls)?),
+            current: RwLock::new(handshakes(tls)?),
+            ocsp: tls.ocsp.then(super::ocsp::Ocsp::new),
         }))
     }
 
-    /// The configuration for a new handshake: one read lock and one `Arc` clone per
+    /// The configuration for a new handshake: one read lock and two `Arc` clones per
     /// TLS connection, none on the plaintext path.
-    pub fn current(&self) -> Arc<ServerConfig> {
+    pub fn current(&self) -> Handshakes {
         match self.current.read() {
             Ok(c) => c.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    fn replace(&self, cfg: Arc<ServerConfig>) {
+    /// The OCSP checker, with `ssl.ocsp=true`.
+    pub fn ocsp(&self) -> Option<&Arc<super::ocsp::Ocsp>> {
+        self.ocsp.as_ref()
+    }
+
+    fn replace(&self, cfg: Handshakes) {
         match self.current.write() {
             Ok(mut c) => *c = cfg,
             Err(poisoned) => *poisoned.into_inner() = cfg,
@@ -122,7 +141,7 @@ pub fn watch(ctx: &Arc<TlsContext>, tls: TlsConfig) -> std::io::Result<()> {
                 continue;
             }
             loaded = seen.clone();
-            match server_config(&tls) {
+            match handshakes(&tls) {
                 Ok(cfg) => {
                     ctx.replace(cfg);
                     tracing::info!(
@@ -142,8 +161,9 @@ pub fn watch(ctx: &Arc<TlsContext>, tls: TlsConfig) -> std::io::Result<()> {
 
 /// The secure port's TLS configuration, checked at start: an error names the key
 /// and the file.
-pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
-    build(tls, "keyStore", "trustStore")
+fn handshakes(tls: &TlsConfig) -> Result<Handshakes, String> {
+    let (config, verifier) = build(tls, "keyStore", "trustStore")?;
+    Ok(Handshakes { config, verifier })
 }
 
 /// The AdminServer's HTTPS configuration (`admin.forceHttps`,
@@ -171,28 +191,38 @@ pub fn admin_server_config(admin: &AdminTls) -> Result<Arc<ServerConfig>, String
         ocsp: false,
         handshake_limit: None,
     };
-    build(&tls, "quorum.keyStore", "quorum.trustStore")
+    build(&tls, "quorum.keyStore", "quorum.trustStore").map(|(config, _)| config)
 }
 
 /// A rustls configuration from `tls`, whose stores are named `ssl.<key_store>.*`
-/// and `ssl.<trust_store>.*` in messages.
-fn build(tls: &TlsConfig, key_store: &str, trust_store: &str) -> Result<Arc<ServerConfig>, String> {
+/// and `ssl.<trust_store>.*` in messages, and its client-certificate verifier.
+fn build(
+    tls: &TlsConfig,
+    key_store: &str,
+    trust_store: &str,
+) -> Result<(Arc<ServerConfig>, Option<Arc<ChainVerifier>>), String> {
     let provider = Arc::new(provider(tls)?);
     let versions = protocol_versions(tls)?;
     let (certs, key) = load_key_store(&tls.key_store, key_store)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| format!("ssl.enabledProtocols / ssl.ciphersuites: {e}"))?;
-    let builder = if tls.client_auth == ClientAuth::None {
-        builder.with_no_client_auth()
+    let (builder, verifier) = if tls.client_auth == ClientAuth::None {
+        (builder.with_no_client_auth(), None)
     } else {
         let anchors = load_trust_store(&tls.trust_store, trust_store)?;
-        builder.with_client_cert_verifier(Arc::new(ChainVerifier::new(
+        // With `ssl.ocsp` the revocation check (OCSP, then CRLs) runs after the
+        // handshake, off the verifier (see `super::ocsp`).
+        let verifier = Arc::new(ChainVerifier::new(
             anchors,
             tls.client_auth == ClientAuth::Need,
-            tls.crl || tls.ocsp,
+            tls.crl && !tls.ocsp,
             provider.signature_verification_algorithms,
-        )?))
+        )?);
+        (
+            builder.with_client_cert_verifier(verifier.clone()),
+            Some(verifier),
+        )
     };
     // Not `with_single_cert`: its key check parses the certificate with webpki, which
     // refuses X.509 v1 (see the module doc); the same SPKI comparison is done here.
@@ -218,7 +248,7 @@ fn build(tls: &TlsConfig, key_store: &str, trust_store: &str) -> Result<Arc<Serv
     }
     let certified = rustls::sign::CertifiedKey::new(certs, signing);
     let cfg = builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
-    Ok(Arc::new(cfg))
+    Ok((Arc::new(cfg), verifier))
 }
 
 /// ring's provider with the cipher suites `ssl.ciphersuites` names (Java's names,
@@ -512,8 +542,8 @@ pub struct ChainVerifier {
     anchors: Vec<CertificateDer<'static>>,
     hints: Vec<DistinguishedName>,
     mandatory: bool,
-    /// `ssl.crl`/`ssl.ocsp`: every certificate of the chain but the trust anchor must
-    /// be shown unrevoked by a CRL (see `super::crl`).
+    /// `ssl.crl` without `ssl.ocsp`: every certificate of the chain but the trust
+    /// anchor must be shown unrevoked by a CRL (see `super::crl`), in the handshake.
     revocation: bool,
     algorithms: WebPkiSupportedAlgorithms,
 }
@@ -593,6 +623,22 @@ impl ChainVerifier {
             }
         }
         Err(CertificateError::UnknownIssuer)
+    }
+
+    /// The chain a handshake's verified client certificates (`peer`: the client's
+    /// certificate first) make up to the trust anchor, each certificate with its
+    /// issuer, for the OCSP check after the handshake.
+    pub fn revocation_path(
+        &self,
+        peer: &[CertificateDer<'_>],
+        now: i64,
+    ) -> Result<Vec<super::ocsp::Link>, CertificateError> {
+        let (leaf, intermediates) = peer.split_first().ok_or(CertificateError::BadEncoding)?;
+        let path = self.verify_chain(leaf.as_ref(), intermediates, now)?;
+        Ok(path
+            .into_iter()
+            .map(|(c, i)| (c.to_vec(), i.to_vec()))
+            .collect())
     }
 
     /// The handshake signature, by the algorithm rustls maps `dss.scheme` to whose
