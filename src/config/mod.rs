@@ -306,8 +306,12 @@ pub fn jvm_flag_props(
 pub struct StoreConfig {
     /// `.location`; empty when not set.
     pub location: String,
-    /// `.password`, or the content of the file `.passwordPath` names.
+    /// `.password`, or the content of the file `.passwordPath` names: a non-empty
+    /// `.passwordPath` wins, wherever the two stand in the file, as in ZooKeeper
+    /// (`X509Util.getPasswordFromConfigPropertyOrFile`).
     pub password: String,
+    /// `password` came from `.passwordPath` (a later `.password` is then ignored).
+    pub password_from_path: bool,
     /// `.type` as given (JKS, PKCS12, PEM); `None`: inferred from the file name.
     pub store_type: Option<String>,
 }
@@ -1355,13 +1359,16 @@ impl TlsKeys {
         let store = |s: &mut StoreConfig, field: &str| -> Result<(), String> {
             match field {
                 "location" => s.location = value.to_owned(),
-                "password" => s.password = value.to_owned(),
+                "password" if !s.password_from_path => s.password = value.to_owned(),
+                "password" => {}
                 // ZooKeeper reads the password from this file, trailing newline and all
-                // stripped (`SecretUtils.readSecret`).
+                // stripped (`SecretUtils.readSecret`); an empty value is no path.
+                "passwordPath" if value.is_empty() => {}
                 "passwordPath" => {
                     let text = std::fs::read_to_string(value)
                         .map_err(|e| format!("cannot read the password file {value}: {e}"))?;
                     s.password = text.trim_end_matches(['\r', '\n']).to_owned();
+                    s.password_from_path = true;
                 }
                 "type" => s.store_type = Some(value.to_owned()).filter(|t| !t.is_empty()),
                 _ => unreachable!("only the fields matched below"),
@@ -2114,6 +2121,56 @@ mod tests {
             "{:?}",
             cfg.warnings
         );
+    }
+
+    #[test]
+    fn a_password_path_wins_over_the_password_in_any_order() {
+        let dir = std::env::temp_dir().join(format!("rk-cfg-pwpath-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let file = dir.join("pw");
+        std::fs::write(&file, "from-file\n").expect("write");
+        let f = file.display();
+        // Every store prefix, with `.passwordPath` first and `.password` after it (the
+        // order where the last one read used to win), and the other way round.
+        let mut text = "dataDir=/d\nclientPort=1\nsecureClientPort=2281\n\
+                        admin.forceHttps=true\nadmin.needClientAuth=true\n"
+            .to_owned();
+        for (i, prefix) in [
+            "ssl.keyStore",
+            "ssl.trustStore",
+            "ssl.quorum.keyStore",
+            "ssl.quorum.trustStore",
+        ]
+        .iter()
+        .enumerate()
+        {
+            text += &format!("{prefix}.location=/s{i}.jks\n");
+            if i % 2 == 0 {
+                text += &format!("{prefix}.passwordPath={f}\n{prefix}.password=inline\n");
+            } else {
+                text += &format!("{prefix}.password=inline\n{prefix}.passwordPath={f}\n");
+            }
+        }
+        let cfg = Config::parse(&text, "zoo.cfg").expect("parses");
+        let tls = cfg.tls.expect("a secure port");
+        let admin = cfg.admin.and_then(|a| a.tls).expect("admin TLS");
+        for s in [
+            &tls.key_store,
+            &tls.trust_store,
+            &admin.key_store,
+            &admin.trust_store,
+        ] {
+            assert_eq!(s.password, "from-file", "{s:?}");
+        }
+        // An empty `.passwordPath` is no path: the password stands.
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\nsecureClientPort=2281\n\
+             ssl.keyStore.password=inline\nssl.keyStore.passwordPath=\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        assert_eq!(cfg.tls.expect("tls").key_store.password, "inline");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
