@@ -179,7 +179,17 @@ pub struct AdminConfig {
     pub idle_timeout_ms: u64,
     /// HTTPS (`admin.forceHttps` or `admin.portUnification`); `None`: plain HTTP.
     pub tls: Option<AdminTls>,
+    /// `admin.snapshot.enabled` (ZooKeeper 3.9; default true): the `snapshot` command.
+    pub snapshot_enabled: bool,
+    /// `admin.restore.enabled` (ZooKeeper 3.9; default true): the `restore` command.
+    pub restore_enabled: bool,
+    /// `admin.rateLimiterIntervalInMS` (ZooKeeper 3.9; 5 minutes): `snapshot` and
+    /// `restore` each run at most once per interval.
+    pub rate_limit_interval_ms: u64,
 }
+
+/// ZooKeeper 3.9's `admin.rateLimiterIntervalInMS` default: 5 minutes.
+pub const ADMIN_RATE_LIMIT_INTERVAL_MS_DEFAULT: u64 = 300_000;
 
 /// The AdminServer's HTTPS, as ZooKeeper's `JettyAdminServer` sets it up: the key and
 /// trust stores are the quorum's (`ssl.quorum.keyStore.*`, `ssl.quorum.trustStore.*`).
@@ -442,7 +452,7 @@ const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
     (
         "admin.",
         "the AdminServer serves HTTP/1.1 (plain, or HTTPS with admin.forceHttps or \
-         admin.portUnification) and no snapshot or restore",
+         admin.portUnification)",
     ),
     ("ssl.", NO_TLS),
     (
@@ -581,6 +591,9 @@ impl Config {
                 command_url: ADMIN_COMMAND_URL_DEFAULT.into(),
                 idle_timeout_ms: ADMIN_IDLE_TIMEOUT_MS_DEFAULT,
                 tls: None,
+                snapshot_enabled: true,
+                restore_enabled: true,
+                rate_limit_interval_ms: ADMIN_RATE_LIMIT_INTERVAL_MS_DEFAULT,
             }),
             initial_config: String::new(),
             tls: None,
@@ -943,6 +956,26 @@ impl Config {
                 "admin.commandURL" => {
                     if let Some(a) = cfg.admin.as_mut() {
                         a.command_url = command_url(value);
+                    }
+                }
+                // `Boolean.parseBoolean(System.getProperty(.., "true"))`: anything but
+                // "true" (any case) turns the command off.
+                "admin.snapshot.enabled" => {
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.snapshot_enabled = value.eq_ignore_ascii_case("true");
+                    }
+                }
+                "admin.restore.enabled" => {
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.restore_enabled = value.eq_ignore_ascii_case("true");
+                    }
+                }
+                "admin.rateLimiterIntervalInMS" => {
+                    let ms = value
+                        .parse::<u64>()
+                        .map_err(|_| bad("not a duration in ms"))?;
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.rate_limit_interval_ms = ms;
                     }
                 }
                 "admin.idleTimeout" => {
@@ -1982,9 +2015,14 @@ mod tests {
         assert_eq!(admin.addr, "0.0.0.0:8080".parse().expect("addr"));
         assert_eq!(admin.command_url, "/commands");
         assert_eq!(admin.idle_timeout_ms, 30_000);
+        // ZooKeeper 3.9: snapshot and restore on, once per 5 minutes.
+        assert!(admin.snapshot_enabled && admin.restore_enabled);
+        assert_eq!(admin.rate_limit_interval_ms, 300_000);
         let cfg = Config::parse(
             "dataDir=/d\nclientPort=1\nadmin.serverAddress=127.0.0.2\nadmin.serverPort=9\n\
-             zookeeper.admin.commandURL=cmds/\nadmin.idleTimeout=500\n",
+             zookeeper.admin.commandURL=cmds/\nadmin.idleTimeout=500\n\
+             admin.snapshot.enabled=no\nzookeeper.admin.restore.enabled=False\n\
+             admin.rateLimiterIntervalInMS=0\n",
             "f",
         )
         .expect("parses");
@@ -1992,6 +2030,8 @@ mod tests {
         assert_eq!(admin.addr, "127.0.0.2:9".parse().expect("addr"));
         assert_eq!(admin.command_url, "/cmds");
         assert_eq!(admin.idle_timeout_ms, 500);
+        assert!(!admin.snapshot_enabled && !admin.restore_enabled);
+        assert_eq!(admin.rate_limit_interval_ms, 0);
         assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
         // Java's parseBoolean: anything but "true" turns it off.
         for off in ["false", "no", "0"] {
