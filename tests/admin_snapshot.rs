@@ -297,6 +297,28 @@ fn a_streamed_snapshot_is_zookeepers_format_and_restores_onto_another_server() {
         );
         assert_eq!(get(&dst.addr(), "/other"), (0, b"mine".to_vec()), "{what}");
     }
+    // `Expect: 100-continue` (curl's, for a body over 1 KiB) gets its interim answer
+    // once the request passed auth, before the body is sent.
+    let mut c = TcpStream::connect(("127.0.0.1", dst_port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = b"garbage after the interim answer";
+    c.write_all(
+        format!(
+            "POST /commands/restore HTTP/1.1\r\nAuthorization: digest admin:secret\r\n\
+             Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .expect("send head");
+    let mut interim = [0u8; 25];
+    c.read_exact(&mut interim).expect("an interim answer");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.write_all(body).expect("send body");
+    let mut rest = String::new();
+    let _ = c.read_to_string(&mut rest);
+    assert!(rest.starts_with("HTTP/1.1 500"), "{rest}");
     // A session connected before the restore is disconnected by it.
     let mut before = raw_connect(&dst.addr());
     let a = http(dst_port, "POST", "/commands/restore", ADMIN, &snap);
