@@ -2,7 +2,8 @@
 //! 3.8 lacks): their auth, flags and rate limit answered as 3.9's `Commands` answers,
 //! a streamed snapshot read back by ZooKeeper 3.8's own `SnapshotFormatter` (when java
 //! and Debian's jars are there) and by import-zk's reader, and a restore that clients
-//! see, that survives a restart, and that bad bodies cannot start.
+//! see, that survives a restart, and that bad bodies cannot start; in an ensemble,
+//! restore refused.
 
 mod common;
 
@@ -338,4 +339,111 @@ fn a_streamed_snapshot_is_zookeepers_format_and_restores_onto_another_server() {
     assert_eq!(get(&dst.addr(), "/app/n0"), (0, b"x".to_vec()));
     assert_eq!(get(&dst.addr(), "/after"), (0, b"a".to_vec()));
     assert_eq!(get(&dst.addr(), "/other").0, -101);
+}
+
+/// Three ringkeeper members, each with its AdminServer; killed on drop.
+struct Trio {
+    children: Vec<std::process::Child>,
+    root: std::path::PathBuf,
+}
+
+impl Drop for Trio {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// In an ensemble `snapshot` is served by every member and `restore` refused with the
+/// reason (ringkeeper's choice: ZooKeeper 3.9 would replace one member's tree behind
+/// ZAB), the data untouched.
+#[test]
+fn in_an_ensemble_snapshot_is_served_and_restore_refused() {
+    if common::against_zookeeper() {
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("rk-admin-snap-trio-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    let ports = common::free_ports(12);
+    let lines: String = (0..3)
+        .map(|i| {
+            format!(
+                "server.{}=127.0.0.1:{}:{}\n",
+                i + 1,
+                ports[4 * i + 1],
+                ports[4 * i + 2]
+            )
+        })
+        .collect();
+    let mut trio = Trio {
+        children: Vec::new(),
+        root: root.clone(),
+    };
+    for i in 0..3 {
+        let dir = root.join(format!("s{}", i + 1));
+        fs::create_dir_all(dir.join("data")).expect("mkdir");
+        fs::write(dir.join("data/myid"), format!("{}\n", i + 1)).expect("myid");
+        fs::write(
+            dir.join("zoo.cfg"),
+            format!(
+                "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir={}\nclientPort={}\n\
+                 clientPortAddress=127.0.0.1\nadmin.serverAddress=127.0.0.1\n\
+                 admin.serverPort={}\npreAllocSize=1024\n{lines}",
+                dir.join("data").display(),
+                ports[4 * i],
+                ports[4 * i + 3]
+            ),
+        )
+        .expect("zoo.cfg");
+        let log = fs::File::create(dir.join("log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
+            .args(["server", "-c"])
+            .arg(dir.join("zoo.cfg"))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ringkeeper");
+        trio.children.push(child);
+    }
+    let (addr, admin) = (format!("127.0.0.1:{}", ports[0]), ports[3]);
+    // A member's snapshot once it serves (before, its AdminServer may not listen yet,
+    // then answers that it is not serving, which does not count in the rate limit).
+    let snapshot_of = |admin: u16| -> Answer {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if TcpStream::connect(("127.0.0.1", admin)).is_ok() {
+                let a = http(admin, "GET", "/commands/snapshot", ADMIN, b"");
+                if a.header("content-type") == Some("application/octet-stream") {
+                    return a;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "no ensemble");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let a = snapshot_of(admin);
+    assert_eq!(a.status, 200);
+    create(&addr, "/kept", b"k");
+    // The limiter: the answer above took this interval's call.
+    assert_eq!(
+        http(admin, "GET", "/commands/snapshot", ADMIN, b"").status,
+        429
+    );
+    let snap = snapshot_of(ports[4 + 3]).body;
+    assert!(snap.starts_with(b"ZKSN"));
+    let a = http(admin, "POST", "/commands/restore", ADMIN, &snap);
+    assert_eq!(a.status, 500);
+    let m = a.json();
+    assert!(
+        m["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("standalone")),
+        "{m:?}"
+    );
+    assert_eq!(get(&addr, "/kept"), (0, b"k".to_vec()));
 }
