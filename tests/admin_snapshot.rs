@@ -208,6 +208,14 @@ fn snapshot_and_restore_ask_auth_flags_and_rate_as_zookeeper_3_9() {
         assert_eq!(a.json()["command"], cmd);
         assert_eq!(a.json()["error"], Value::Null);
     }
+    // Without 3.9's zxid section: 500, as 3.9 answers.
+    let no_zxid = free_port();
+    let _rk_no_zxid = server(no_zxid, "serializeLastProcessedZxid.enabled=false\n");
+    for (method, cmd) in [("GET", "snapshot"), ("POST", "restore")] {
+        let a = http(no_zxid, method, &format!("/commands/{cmd}"), ADMIN, b"x");
+        assert_eq!(a.status, 500, "{cmd}");
+        assert_eq!(a.json()["error"], Value::Null);
+    }
 }
 
 /// Runs ZooKeeper 3.8's `SnapshotFormatter -d` on `file`: its output, or `None`

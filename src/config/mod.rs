@@ -186,6 +186,11 @@ pub struct AdminConfig {
     /// `admin.rateLimiterIntervalInMS` (ZooKeeper 3.9; 5 minutes): `snapshot` and
     /// `restore` each run at most once per interval.
     pub rate_limit_interval_ms: u64,
+    /// `serializeLastProcessedZxid.enabled` (ZooKeeper 3.9; default true): with it
+    /// off, 3.9 answers `snapshot` and `restore` with 500, as they need the zxid in
+    /// the snapshot. Nothing else reads it here: ringkeeper's own snapshots name
+    /// their zxid.
+    pub serialize_last_processed_zxid: bool,
 }
 
 /// ZooKeeper 3.9's `admin.rateLimiterIntervalInMS` default: 5 minutes.
@@ -594,6 +599,7 @@ impl Config {
                 snapshot_enabled: true,
                 restore_enabled: true,
                 rate_limit_interval_ms: ADMIN_RATE_LIMIT_INTERVAL_MS_DEFAULT,
+                serialize_last_processed_zxid: true,
             }),
             initial_config: String::new(),
             tls: None,
@@ -968,6 +974,11 @@ impl Config {
                 "admin.restore.enabled" => {
                     if let Some(a) = cfg.admin.as_mut() {
                         a.restore_enabled = value.eq_ignore_ascii_case("true");
+                    }
+                }
+                "serializeLastProcessedZxid.enabled" => {
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.serialize_last_processed_zxid = value.eq_ignore_ascii_case("true");
                     }
                 }
                 "admin.rateLimiterIntervalInMS" => {
@@ -2018,11 +2029,12 @@ mod tests {
         // ZooKeeper 3.9: snapshot and restore on, once per 5 minutes.
         assert!(admin.snapshot_enabled && admin.restore_enabled);
         assert_eq!(admin.rate_limit_interval_ms, 300_000);
+        assert!(admin.serialize_last_processed_zxid);
         let cfg = Config::parse(
             "dataDir=/d\nclientPort=1\nadmin.serverAddress=127.0.0.2\nadmin.serverPort=9\n\
              zookeeper.admin.commandURL=cmds/\nadmin.idleTimeout=500\n\
              admin.snapshot.enabled=no\nzookeeper.admin.restore.enabled=False\n\
-             admin.rateLimiterIntervalInMS=0\n",
+             admin.rateLimiterIntervalInMS=0\nserializeLastProcessedZxid.enabled=false\n",
             "f",
         )
         .expect("parses");
@@ -2032,6 +2044,7 @@ mod tests {
         assert_eq!(admin.idle_timeout_ms, 500);
         assert!(!admin.snapshot_enabled && !admin.restore_enabled);
         assert_eq!(admin.rate_limit_interval_ms, 0);
+        assert!(!admin.serialize_last_processed_zxid);
         assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
         // Java's parseBoolean: anything but "true" turns it off.
         for off in ["false", "no", "0"] {

@@ -9,7 +9,7 @@
 //! their providers' `handleAuthentication(HttpServletRequest, ..)`); ids that do not
 //! hold every permission (ALL) on `/` by its ACL answer 403 "Not authorized"; a
 //! command turned off (`admin.snapshot.enabled`, `admin.restore.enabled`, both on by
-//! default) answers 503; more than one call per `admin.rateLimiterIntervalInMS` (5
+//! default) answers 503; `serializeLastProcessedZxid.enabled=false` 500; more than one call per `admin.rateLimiterIntervalInMS` (5
 //! minutes) answers 429. The last three carry `"error": null`, as ZooKeeper's do.
 //!
 //! `snapshot` (GET) writes the committed tree in ZooKeeper's snapshot file format
@@ -154,6 +154,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     if !enabled {
         tracing::warn!("AdminServer: the {primary} command is disabled");
         return answer_json(stream, 503, &[], primary, None, no_fields()).await;
+    }
+    if !cfg.is_some_and(|a| a.serialize_last_processed_zxid) {
+        tracing::warn!(
+            "AdminServer: the {primary} command needs serializeLastProcessedZxid.enabled=true"
+        );
+        return answer_json(stream, 500, &[], primary, None, no_fields()).await;
     }
     if !limiter.allow() {
         tracing::warn!(
