@@ -288,6 +288,42 @@ fn client_auth_want_serves_a_client_without_a_certificate() {
     );
 }
 
+/// `addauth x509` (an auth packet of scheme `x509`) does what ZooKeeper's
+/// `X509AuthenticationProvider.handleAuthentication(ServerCnxn, ..)` does: the
+/// connection's verified client certificate is the credential, so a TLS client with
+/// one gets OK (and keeps its x509 id), and one without a certificate, or a plaintext
+/// client, gets AUTHFAILED and a closed connection.
+#[test]
+fn addauth_x509_checks_the_connections_client_certificate() {
+    let pki = pki_dir("addauth");
+    let port = free_port();
+    let server = Server::start(&tls_cfg(&pki, port, "ssl.clientAuth=want"));
+    let out = py_client(
+        &pki,
+        port,
+        "one",
+        &[
+            "auth:x509:".into(),
+            format!("create:/mine:m:x509={CLIENT_ONE_DN}"),
+            "get:/mine".into(),
+        ],
+    );
+    assert_eq!(
+        out[1..],
+        ["auth 0", "create 0", "get 0 m"],
+        "{out:?}\n{}",
+        server.output()
+    );
+    // No certificate: AUTHFAILED (-115), then the connection is closed.
+    let out = py_client(&pki, port, "-", &["auth:x509:".into(), "get:/mine".into()]);
+    assert_eq!(out[1..], ["auth -115", "closed"], "{out:?}");
+    // A plaintext connection has no certificate either.
+    let mut s = raw_connect(&server.addr());
+    let body = Jute::new().int(0).string("x509").buffer(b"").into_vec();
+    assert_eq!(request(&mut s, -4, 100, &body).expect("auth").err, -115);
+    wait_for_log(&server, "with scheme x509: no verified client certificate");
+}
+
 #[test]
 fn enabled_protocols_limit_the_version_and_a_pem_key_store_is_read() {
     let pki = pki_dir("proto");

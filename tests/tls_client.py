@@ -3,11 +3,11 @@ a TLS stack and a protocol encoder nobody on the team wrote.
 
 usage: tls_client.py HOST PORT CA_PEM CERT_PEM|- KEY_PEM|- [STEP ...]
 STEP: create:PATH:DATA:ACL (ACL is world or x509=<DN>) | get:PATH | servercert |
-      waitfile:PATH (waits, up to 60 s, until PATH exists)
+      waitfile:PATH (waits, up to 60 s, until PATH exists) | auth:SCHEME:DATA (addauth)
 A single STEP 4lw:WORD sends that four-letter word instead of a session and prints
 the answer after `4lw`.
 Prints one line per step: `connected <tls version>`, `create <err>`, `get <err> <data>`,
-`servercert <the server certificate's CN>`, `waitfile <found|timeout>`;
+`servercert <the server certificate's CN>`, `waitfile <found|timeout>`, `auth <err>`;
 a failed handshake prints `handshake-failed <reason>`, a closed connection `closed`.
 """
 
@@ -98,6 +98,15 @@ def main():
                     (n,) = struct.unpack(">i", r[16:20])
                     data = r[20:20 + n].decode() if n > 0 else ""
                 print("get", err, data, flush=True)
+            elif op == "auth":
+                scheme, data = rest.split(":", 1)
+                # AuthPacket {int type; ustring scheme; buffer auth}, xid -4.
+                req = struct.pack(">ii", -4, 100) + struct.pack(">i", 0) + string(scheme)
+                req += struct.pack(">i", len(data)) + data.encode()
+                sock.sendall(frame(req))
+                r = read_frame(sock)
+                (_, _, err) = struct.unpack(">iqi", r[:16])
+                print("auth", err, flush=True)
             elif op == "servercert":
                 subject = dict(kv for rdn in sock.getpeercert()["subject"] for kv in rdn)
                 print("servercert", subject.get("commonName", ""), flush=True)

@@ -179,7 +179,22 @@ pub struct AdminConfig {
     pub idle_timeout_ms: u64,
     /// HTTPS (`admin.forceHttps` or `admin.portUnification`); `None`: plain HTTP.
     pub tls: Option<AdminTls>,
+    /// `admin.snapshot.enabled` (ZooKeeper 3.9; default true): the `snapshot` command.
+    pub snapshot_enabled: bool,
+    /// `admin.restore.enabled` (ZooKeeper 3.9; default true): the `restore` command.
+    pub restore_enabled: bool,
+    /// `admin.rateLimiterIntervalInMS` (ZooKeeper 3.9; 5 minutes): `snapshot` and
+    /// `restore` each run at most once per interval.
+    pub rate_limit_interval_ms: u64,
+    /// `serializeLastProcessedZxid.enabled` (ZooKeeper 3.9; default true): with it
+    /// off, 3.9 answers `snapshot` and `restore` with 500, as they need the zxid in
+    /// the snapshot. Nothing else reads it here: ringkeeper's own snapshots name
+    /// their zxid.
+    pub serialize_last_processed_zxid: bool,
 }
+
+/// ZooKeeper 3.9's `admin.rateLimiterIntervalInMS` default: 5 minutes.
+pub const ADMIN_RATE_LIMIT_INTERVAL_MS_DEFAULT: u64 = 300_000;
 
 /// The AdminServer's HTTPS, as ZooKeeper's `JettyAdminServer` sets it up: the key and
 /// trust stores are the quorum's (`ssl.quorum.keyStore.*`, `ssl.quorum.trustStore.*`).
@@ -306,8 +321,12 @@ pub fn jvm_flag_props(
 pub struct StoreConfig {
     /// `.location`; empty when not set.
     pub location: String,
-    /// `.password`, or the content of the file `.passwordPath` names.
+    /// `.password`, or the content of the file `.passwordPath` names: a non-empty
+    /// `.passwordPath` wins, wherever the two stand in the file, as in ZooKeeper
+    /// (`X509Util.getPasswordFromConfigPropertyOrFile`).
     pub password: String,
+    /// `password` came from `.passwordPath` (a later `.password` is then ignored).
+    pub password_from_path: bool,
     /// `.type` as given (JKS, PKCS12, PEM); `None`: inferred from the file name.
     pub store_type: Option<String>,
 }
@@ -438,7 +457,7 @@ const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
     (
         "admin.",
         "the AdminServer serves HTTP/1.1 (plain, or HTTPS with admin.forceHttps or \
-         admin.portUnification) and no snapshot or restore",
+         admin.portUnification)",
     ),
     ("ssl.", NO_TLS),
     (
@@ -577,6 +596,10 @@ impl Config {
                 command_url: ADMIN_COMMAND_URL_DEFAULT.into(),
                 idle_timeout_ms: ADMIN_IDLE_TIMEOUT_MS_DEFAULT,
                 tls: None,
+                snapshot_enabled: true,
+                restore_enabled: true,
+                rate_limit_interval_ms: ADMIN_RATE_LIMIT_INTERVAL_MS_DEFAULT,
+                serialize_last_processed_zxid: true,
             }),
             initial_config: String::new(),
             tls: None,
@@ -939,6 +962,31 @@ impl Config {
                 "admin.commandURL" => {
                     if let Some(a) = cfg.admin.as_mut() {
                         a.command_url = command_url(value);
+                    }
+                }
+                // `Boolean.parseBoolean(System.getProperty(.., "true"))`: anything but
+                // "true" (any case) turns the command off.
+                "admin.snapshot.enabled" => {
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.snapshot_enabled = value.eq_ignore_ascii_case("true");
+                    }
+                }
+                "admin.restore.enabled" => {
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.restore_enabled = value.eq_ignore_ascii_case("true");
+                    }
+                }
+                "serializeLastProcessedZxid.enabled" => {
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.serialize_last_processed_zxid = value.eq_ignore_ascii_case("true");
+                    }
+                }
+                "admin.rateLimiterIntervalInMS" => {
+                    let ms = value
+                        .parse::<u64>()
+                        .map_err(|_| bad("not a duration in ms"))?;
+                    if let Some(a) = cfg.admin.as_mut() {
+                        a.rate_limit_interval_ms = ms;
                     }
                 }
                 "admin.idleTimeout" => {
@@ -1346,13 +1394,16 @@ impl TlsKeys {
         let store = |s: &mut StoreConfig, field: &str| -> Result<(), String> {
             match field {
                 "location" => s.location = value.to_owned(),
-                "password" => s.password = value.to_owned(),
+                "password" if !s.password_from_path => s.password = value.to_owned(),
+                "password" => {}
                 // ZooKeeper reads the password from this file, trailing newline and all
-                // stripped (`SecretUtils.readSecret`).
+                // stripped (`SecretUtils.readSecret`); an empty value is no path.
+                "passwordPath" if value.is_empty() => {}
                 "passwordPath" => {
                     let text = std::fs::read_to_string(value)
                         .map_err(|e| format!("cannot read the password file {value}: {e}"))?;
                     s.password = text.trim_end_matches(['\r', '\n']).to_owned();
+                    s.password_from_path = true;
                 }
                 "type" => s.store_type = Some(value.to_owned()).filter(|t| !t.is_empty()),
                 _ => unreachable!("only the fields matched below"),
@@ -1966,9 +2017,15 @@ mod tests {
         assert_eq!(admin.addr, "0.0.0.0:8080".parse().expect("addr"));
         assert_eq!(admin.command_url, "/commands");
         assert_eq!(admin.idle_timeout_ms, 30_000);
+        // ZooKeeper 3.9: snapshot and restore on, once per 5 minutes.
+        assert!(admin.snapshot_enabled && admin.restore_enabled);
+        assert_eq!(admin.rate_limit_interval_ms, 300_000);
+        assert!(admin.serialize_last_processed_zxid);
         let cfg = Config::parse(
             "dataDir=/d\nclientPort=1\nadmin.serverAddress=127.0.0.2\nadmin.serverPort=9\n\
-             zookeeper.admin.commandURL=cmds/\nadmin.idleTimeout=500\n",
+             zookeeper.admin.commandURL=cmds/\nadmin.idleTimeout=500\n\
+             admin.snapshot.enabled=no\nzookeeper.admin.restore.enabled=False\n\
+             admin.rateLimiterIntervalInMS=0\nserializeLastProcessedZxid.enabled=false\n",
             "f",
         )
         .expect("parses");
@@ -1976,6 +2033,9 @@ mod tests {
         assert_eq!(admin.addr, "127.0.0.2:9".parse().expect("addr"));
         assert_eq!(admin.command_url, "/cmds");
         assert_eq!(admin.idle_timeout_ms, 500);
+        assert!(!admin.snapshot_enabled && !admin.restore_enabled);
+        assert_eq!(admin.rate_limit_interval_ms, 0);
+        assert!(!admin.serialize_last_processed_zxid);
         assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
         // Java's parseBoolean: anything but "true" turns it off.
         for off in ["false", "no", "0"] {
@@ -2105,6 +2165,56 @@ mod tests {
             "{:?}",
             cfg.warnings
         );
+    }
+
+    #[test]
+    fn a_password_path_wins_over_the_password_in_any_order() {
+        let dir = std::env::temp_dir().join(format!("rk-cfg-pwpath-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let file = dir.join("pw");
+        std::fs::write(&file, "from-file\n").expect("write");
+        let f = file.display();
+        // Every store prefix, with `.passwordPath` first and `.password` after it (the
+        // order where the last one read used to win), and the other way round.
+        let mut text = "dataDir=/d\nclientPort=1\nsecureClientPort=2281\n\
+                        admin.forceHttps=true\nadmin.needClientAuth=true\n"
+            .to_owned();
+        for (i, prefix) in [
+            "ssl.keyStore",
+            "ssl.trustStore",
+            "ssl.quorum.keyStore",
+            "ssl.quorum.trustStore",
+        ]
+        .iter()
+        .enumerate()
+        {
+            text += &format!("{prefix}.location=/s{i}.jks\n");
+            if i % 2 == 0 {
+                text += &format!("{prefix}.passwordPath={f}\n{prefix}.password=inline\n");
+            } else {
+                text += &format!("{prefix}.password=inline\n{prefix}.passwordPath={f}\n");
+            }
+        }
+        let cfg = Config::parse(&text, "zoo.cfg").expect("parses");
+        let tls = cfg.tls.expect("a secure port");
+        let admin = cfg.admin.and_then(|a| a.tls).expect("admin TLS");
+        for s in [
+            &tls.key_store,
+            &tls.trust_store,
+            &admin.key_store,
+            &admin.trust_store,
+        ] {
+            assert_eq!(s.password, "from-file", "{s:?}");
+        }
+        // An empty `.passwordPath` is no path: the password stands.
+        let cfg = Config::parse(
+            "dataDir=/d\nclientPort=1\nsecureClientPort=2281\n\
+             ssl.keyStore.password=inline\nssl.keyStore.passwordPath=\n",
+            "zoo.cfg",
+        )
+        .expect("parses");
+        assert_eq!(cfg.tls.expect("tls").key_store.password, "inline");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

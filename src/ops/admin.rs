@@ -6,8 +6,9 @@
 //! command's fields, `command` (the primary name) and `error` (`null`, or why it
 //! failed), with the names and types of ZooKeeper 3.8/3.9's `Commands`. An unknown
 //! name answers 200 with `error` set, as ZooKeeper does. Only the commands that mean
-//! something for a standalone ringkeeper are served; ZooKeeper's trace-mask commands
-//! and 3.9's `snapshot`/`restore` (the only ones 3.9 guards with auth) are not.
+//! something for ringkeeper are served; ZooKeeper's trace-mask commands are not.
+//! 3.9's `snapshot` and `restore`, the only ones it guards with auth, are
+//! [`admin_snapshot`]'s.
 //!
 //! The values come from [`report`], the same source as the four-letter words. The
 //! server runs on session core 0's low-priority operator queue (see
@@ -23,6 +24,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 
 use serde_json::{json, Map, Value};
 
+use crate::ops::admin_snapshot::{self, Limits, RateLimiter, Requester};
 use crate::ops::http;
 use crate::ops::report::{self, ConnInfo, Metric};
 use crate::server::Core;
@@ -47,8 +49,10 @@ pub const COMMANDS: &[&[&str]] = &[
     &["monitor", "mntr"],
     &["observer_connection_stat_reset", "orst"],
     &["observers", "obsr"],
+    &["restore", "rest"],
     &["ruok"],
     &["server_stats", "srvr"],
+    &["snapshot", "snap"],
     &["stat_reset", "srst"],
     &["stats", "stat"],
     &["system_properties", "sysp"],
@@ -256,6 +260,8 @@ pub async fn run(core: &Rc<Core>, name: &str) -> Map<String, Value> {
             m.insert("voting".into(), json!(false));
             m.insert("zabstate".into(), json!(""));
         }
+        // Streams and bodies, with auth: `answer` serves them (`admin_snapshot`).
+        "snapshot" | "restore" => error = Some(format!("{primary} is served over HTTP only")),
         other => error = Some(format!("Unknown command: {other}")),
     }
     match error {
@@ -387,23 +393,39 @@ pub async fn serve(
     tracing::info!("AdminServer on {scheme}://{addr}{}", cfg.command_url);
     let idle = Duration::from_millis(cfg.idle_timeout_ms);
     let url: Rc<str> = cfg.command_url.into();
+    let limits = Rc::new(Limits {
+        snapshot: RateLimiter::new(cfg.rate_limit_interval_ms),
+        restore: RateLimiter::new(cfg.rate_limit_interval_ms),
+    });
     http::serve(listener, "AdminServer", CONCURRENT_MAX, move |stream| {
         let core = core.clone();
         let url = url.clone();
         let tls = tls.clone();
+        let limits = limits.clone();
         async move {
-            let Some(tls) = tls else {
-                return answer(&core, &url, idle, stream).await;
+            let Ok(peer_addr) = stream.peer_addr() else {
+                return;
             };
-            let peer = stream
-                .peer_addr()
-                .map_or_else(|_| "?".into(), |a| a.to_string());
+            let mut who = Requester {
+                peer: peer_addr,
+                cert_ids: Vec::new(),
+            };
+            let site = Site {
+                core: &core,
+                url: &url,
+                idle,
+                limits: &limits,
+            };
+            let Some(tls) = tls else {
+                return answer(&site, &who, stream).await;
+            };
+            let peer = peer_addr.to_string();
             if !force_https {
                 match crate::server::first_byte(&stream, idle).await {
                     Ok(crate::server::TLS_HANDSHAKE_RECORD) => {}
                     Ok(_) => {
                         core.stats.tls.insecure_admin.fetch_add(1, Relaxed);
-                        return answer(&core, &url, idle, stream).await;
+                        return answer(&site, &who, stream).await;
                     }
                     Err(why) => {
                         return tracing::debug!("AdminServer: connection from {peer}: {why}")
@@ -412,7 +434,16 @@ pub async fn serve(
             }
             let accept = futures_rustls::TlsAcceptor::from(tls).accept(stream);
             match glommio::timer::timeout(idle, async { Ok(accept.await) }).await {
-                Ok(Ok(s)) => answer(&core, &url, idle, s).await,
+                Ok(Ok(s)) => {
+                    let super_user = core
+                        .cfg
+                        .tls
+                        .as_ref()
+                        .and_then(|t| t.x509_super_user.as_deref());
+                    who.cert_ids =
+                        crate::server::auth_ids(s.get_ref().1.peer_certificates(), super_user);
+                    answer(&site, &who, s).await
+                }
                 Ok(Err(e)) => {
                     tracing::info!("AdminServer: TLS handshake with {peer} failed: {e}")
                 }
@@ -425,15 +456,23 @@ pub async fn serve(
     .await;
 }
 
+/// What every request of one AdminServer shares.
+struct Site<'a> {
+    core: &'a Rc<Core>,
+    url: &'a str,
+    idle: Duration,
+    limits: &'a Limits,
+}
+
 /// Reads one request from `stream` and answers it.
 async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
-    core: &Rc<Core>,
-    url: &str,
-    idle: Duration,
+    site: &Site<'_>,
+    who: &Requester,
     mut stream: S,
 ) {
+    let (core, url, idle) = (site.core, site.url, site.idle);
     let stream = &mut stream;
-    let req = match http::read_request(stream, idle).await {
+    let mut req = match http::read_request(stream, idle).await {
         Ok(r) => r,
         Err(http::ReadError::Malformed(why)) => {
             tracing::debug!("AdminServer: bad request: {why}");
@@ -449,11 +488,16 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     if !rest.is_empty() && !rest.starts_with('/') {
         return http::respond_error(stream, 404).await;
     }
-    // ZooKeeper 3.8 serves GET only (3.9's POST is for `restore`).
+    let name = rest.strip_prefix('/').unwrap_or("").to_owned();
+    let name = name.as_str();
+    if let Some(p @ ("snapshot" | "restore")) = primary_name(name) {
+        let limits = site.limits;
+        return admin_snapshot::serve(core, p, name, &mut req, who, limits, idle, stream).await;
+    }
+    // ZooKeeper serves GET (3.9's POST is for `restore`).
     if req.method != "GET" {
         return http::respond_error(stream, 405).await;
     }
-    let name = rest.strip_prefix('/').unwrap_or("");
     if name.is_empty() {
         let page = links(url);
         return http::respond(stream, 200, "text/html; charset=utf-8", page.as_bytes()).await;

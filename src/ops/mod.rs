@@ -3,6 +3,7 @@
 //! ([`report`]), and the lock-free latency histograms behind them.
 
 pub mod admin;
+pub mod admin_snapshot;
 pub mod four_letter;
 pub mod histogram;
 pub mod http;

@@ -45,6 +45,24 @@ pub fn handle(
             conn.add_auth(Id::new("ip", &conn.peer.ip().to_string()));
             true
         }
+        // `X509AuthenticationProvider.handleAuthentication(ServerCnxn, ..)`: the
+        // connection's client certificate chain, not the packet, is the credential.
+        // Its ids were added when the TLS handshake verified the chain (this
+        // connection's only chain), so the packet succeeds exactly when the
+        // connection has them; a plaintext connection, or a TLS one without a
+        // client certificate, has none and fails as in ZooKeeper.
+        "x509" if core.cfg.auth_providers.x509 => {
+            let has_cert = conn.auth.borrow().iter().any(|id| id.scheme == "x509");
+            if !has_cert {
+                tracing::error!(
+                    "failed to authenticate session 0x{:x} from {} with scheme x509: \
+                     no verified client certificate on this connection",
+                    conn.session.get(),
+                    conn.peer
+                );
+            }
+            has_cert
+        }
         other => {
             tracing::warn!(
                 "no authentication provider for scheme {other} (from {})",

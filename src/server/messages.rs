@@ -76,6 +76,45 @@ pub enum ToQuorum {
         id: u64,
         part: GatherPart,
     },
+    /// The AdminServer's `snapshot`: the committed tree, its zxid and the sessions,
+    /// taken together so they agree.
+    AdminSnapshot {
+        reply: async_channel::Sender<AdminSnapshot>,
+    },
+    /// The AdminServer's `restore`: the tree and sessions to serve from now on; the
+    /// answer is the restored snapshot's zxid, or why nothing changed.
+    Restore {
+        restore: Box<Restore>,
+        reply: async_channel::Sender<Result<i64, String>>,
+    },
+}
+
+/// What `ToQuorum::AdminSnapshot` answers.
+pub struct AdminSnapshot {
+    pub version: crate::tree::TreeVersion,
+    /// zxid of the last txn applied to `version`.
+    pub zxid: i64,
+    pub sessions: Vec<(i64, i32)>,
+}
+
+impl std::fmt::Debug for AdminSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AdminSnapshot(0x{:x})", self.zxid)
+    }
+}
+
+/// A ZooKeeper snapshot read by the AdminServer's `restore`.
+pub struct Restore {
+    pub tree: crate::tree::DataTree,
+    pub sessions: Vec<(i64, i32)>,
+    /// The snapshot's last processed zxid (3.9's section, else its digest's zxid).
+    pub zxid: i64,
+}
+
+impl std::fmt::Debug for Restore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Restore(0x{:x})", self.zxid)
+    }
 }
 
 /// What a four-letter word or AdminServer command needs from every session core,

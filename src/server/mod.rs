@@ -33,7 +33,9 @@ mod tls;
 mod touches;
 
 pub(crate) use connection::{first_byte, TLS_HANDSHAKE_RECORD};
+pub(crate) use quorum::{stream_zk_snapshot, StreamChunk};
 pub use session_core::Core;
+pub(crate) use tls::auth_ids;
 
 use std::sync::Arc;
 

@@ -868,8 +868,8 @@ mod tests {
     fn store(location: &str, t: Option<&str>) -> StoreConfig {
         StoreConfig {
             location: location.into(),
-            password: String::new(),
             store_type: t.map(str::to_owned),
+            ..StoreConfig::default()
         }
     }
 

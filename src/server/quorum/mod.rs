@@ -29,13 +29,16 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 mod digests;
 mod log_writer;
 mod peer;
+mod restore;
 mod sessions;
 mod snapshots;
 mod wire_io;
 
 use log_writer::LogWriter;
 use sessions::{Sessions, Via};
+pub(crate) use snapshots::stream_zk_snapshot;
 use snapshots::Snapshots;
+pub(crate) use wire_io::StreamChunk;
 
 use super::messages::{Committed, ConnId, CoreIdx, ToQuorum, ToSession};
 use super::published::Published;
@@ -200,8 +203,24 @@ impl Quorum {
     }
 
     /// Messages from one session core.
-    async fn on_message(&self, msg: ToQuorum) {
+    async fn on_message(self: &Rc<Self>, msg: ToQuorum) {
         match msg {
+            ToQuorum::AdminSnapshot { reply } => {
+                // Nobody waiting is no error: the AdminServer's client went away.
+                let _ = reply.try_send(super::messages::AdminSnapshot {
+                    version: self.tree.borrow().version(),
+                    zxid: self.applied.get(),
+                    sessions: self.sessions.list(),
+                });
+            }
+            ToQuorum::Restore { restore, reply } => {
+                let q = self.clone();
+                glommio::spawn_local(async move {
+                    let answer = q.restore(*restore).await;
+                    let _ = reply.send(answer).await;
+                })
+                .detach();
+            }
             // Four-letter words are rare: routed here, as cores only talk to the quorum.
             ToQuorum::Gather { asker, id, kind } => {
                 for out in &self.outs {

@@ -432,7 +432,7 @@ fn write_epoch(q: &Quorum, name: &str, epoch: i64) {
 }
 
 /// Leaves a role: stop serving, drop queued work, apply what the log holds.
-async fn end_role(q: &Rc<Quorum>) {
+pub(super) async fn end_role(q: &Rc<Quorum>) {
     *q.role.borrow_mut() = Role::NotServing;
     q.stats.set_mode(ServerMode::NotServing);
     for out in &q.outs {
@@ -1329,7 +1329,7 @@ impl Following {
                     let res = storage::truncate_log_after(&q.cfg.data_log_dir, zxid)
                         .and_then(|_| storage::remove_snapshots_after(&q.cfg.data_dir, zxid))
                         .map_err(|e| e.to_string())
-                        .and_then(|_| reload(q, zxid, &self.config_text));
+                        .and_then(|_| reload(q, zxid, Some(&self.config_text)));
                     if let Err(e) = res {
                         self.fail(format!("TRUNC to 0x{zxid:x} failed: {e}"));
                     }
@@ -1433,7 +1433,7 @@ impl Following {
         storage::remove_log(&q.cfg.data_log_dir).map_err(|e| e.to_string())?;
         storage::write_snapshot(&q.cfg.data_dir, &snap.tree.version(), &snap.sessions, zxid)
             .map_err(|e| e.to_string())?;
-        reload(q, zxid, &self.config_text)
+        reload(q, zxid, Some(&self.config_text))
     }
 
     /// A session's client reconnected here: the leader says whether it lives.
@@ -1569,7 +1569,11 @@ impl Following {
 /// Rebuilds the quorum task's state from the data directory after the log was cut
 /// (TRUNC) or replaced by a leader's snapshot (SNAP): recovery as at a start, then the
 /// new tree is published to the session cores (no client is connected meanwhile).
-fn reload(q: &Rc<Quorum>, expect_zxid: i64, config_text: &str) -> Result<(), String> {
+pub(super) fn reload(
+    q: &Rc<Quorum>,
+    expect_zxid: i64,
+    config_text: Option<&str>,
+) -> Result<(), String> {
     let opts = storage::RecoverOptions {
         extended_types: q.cfg.extended_types_enabled,
         prealloc_bytes: q.cfg.prealloc_bytes,
@@ -1587,7 +1591,9 @@ fn reload(q: &Rc<Quorum>, expect_zxid: i64, config_text: &str) -> Result<(), Str
     rec.log.make_spare_now().map_err(|e| e.to_string())?;
     q.log.replace(rec.log);
     *q.tree.borrow_mut() = rec.tree;
-    write_config_node(q, config_text);
+    if let Some(text) = config_text {
+        write_config_node(q, text);
+    }
     q.applied.set(rec.last_zxid);
     q.last_zxid.set(rec.last_zxid);
     q.unapplied.borrow_mut().clear();

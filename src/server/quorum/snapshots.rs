@@ -127,36 +127,49 @@ pub fn stream_snap_body(
     zxid: i64,
     conn: u64,
 ) -> async_channel::Receiver<StreamChunk> {
+    stream_zk_snapshot(
+        version,
+        sessions,
+        storage::zk::SnapshotForm::SnapStream,
+        format!("SNAP 0x{zxid:x} to learner connection {conn}"),
+    )
+}
+
+/// Writes `version` and `sessions` in ZooKeeper's serialization, framed as `form`, on
+/// a thread of its own, as bounded chunks for a connection's writer (a learner's SNAP
+/// body, the AdminServer's `snapshot`). `what` names the stream in the log.
+pub fn stream_zk_snapshot(
+    version: TreeVersion,
+    sessions: Vec<(i64, i32)>,
+    form: storage::zk::SnapshotForm,
+    what: String,
+) -> async_channel::Receiver<StreamChunk> {
     let (tx, rx) = async_channel::bounded(SNAP_CHUNKS_QUEUED);
     // At the executors' priority, unlike our own snapshots: the learner must be
     // synced within initLimit, and at nice 10 on a busy machine a 1,000,000-node body
     // took 18 s instead of 2.
+    let thread_what = what.clone();
     let write = move || {
+        let what = thread_what;
         let started = Instant::now();
         let mut out = ChunkSender {
             tx: &tx,
             buf: Vec::with_capacity(SNAP_CHUNK),
             sent: 0,
         };
-        let written = storage::zk::write_zk_snapshot(
-            &mut out,
-            &version,
-            &sessions,
-            storage::zk::SnapshotForm::SnapStream,
-        )
-        .and_then(|()| out.send_buffered());
+        let written = storage::zk::write_zk_snapshot(&mut out, &version, &sessions, form)
+            .and_then(|()| out.send_buffered());
         let last = match written {
             Ok(()) => {
                 tracing::info!(
-                    "SNAP 0x{zxid:x} to learner connection {conn}: {} nodes, {} bytes \
-                     written in {} ms",
+                    "{what}: {} nodes, {} bytes written in {} ms",
                     version.node_count().saturating_sub(1),
                     out.sent,
                     started.elapsed().as_millis()
                 );
                 StreamChunk::Done
             }
-            Err(e) => StreamChunk::Failed(format!("the SNAP body 0x{zxid:x} failed: {e}")),
+            Err(e) => StreamChunk::Failed(format!("{what} failed: {e}")),
         };
         // Refused only when the connection is gone already, which is what it would say.
         let _ = tx.send_blocking(last);
@@ -167,7 +180,7 @@ pub fn stream_snap_body(
     {
         // The closure (and its sender) is gone: the writer sees the stream end early
         // and closes the connection; the learner retries.
-        tracing::error!("no thread for the SNAP body to learner connection {conn}: {e}");
+        tracing::error!("no thread for {what}: {e}");
     }
     rx
 }
@@ -189,7 +202,7 @@ impl ChunkSender<'_> {
         self.sent += chunk.len() as u64;
         self.tx
             .send_blocking(StreamChunk::Bytes(chunk.into()))
-            .map_err(|_| std::io::Error::other("the learner connection is gone"))
+            .map_err(|_| std::io::Error::other("the connection is gone"))
     }
 }
 

@@ -50,6 +50,11 @@ pub enum SnapshotForm {
     /// A `snapshot.<zxid>` file of the tree at `zxid`: file header, body, seal
     /// (Adler-32 of every byte before it, then "/"), then the digest and a seal.
     File { zxid: i64 },
+    /// A file as ZooKeeper 3.9 writes it with `serializeLastProcessedZxid.enabled` (its
+    /// default): `File`, then `zxid` as the last processed zxid and a third seal. What
+    /// the AdminServer's `snapshot` streams, so that 3.9's `restore` (which has no file
+    /// name to take the zxid from) reads it.
+    FileWithLastZxid { zxid: i64 },
     /// The body a leader sends after SNAP: no header, no seal, then "BenWasHere".
     SnapStream,
 }
@@ -67,7 +72,7 @@ pub fn write_zk_snapshot(
         sum: adler2::Adler32::new(),
     };
     let mut buf = BytesMut::with_capacity(CHUNK + 1024);
-    if let SnapshotForm::File { .. } = form {
+    if let SnapshotForm::File { .. } | SnapshotForm::FileWithLastZxid { .. } = form {
         buf.put_i32(SNAP_MAGIC);
         buf.put_i32(SNAP_VERSION);
         buf.put_i64(DBID);
@@ -114,13 +119,18 @@ pub fn write_zk_snapshot(
     out.put(&buf)?;
     buf.clear();
     match form {
-        SnapshotForm::File { zxid } => {
+        SnapshotForm::File { zxid } | SnapshotForm::FileWithLastZxid { zxid } => {
             seal(&mut out, &mut buf)?;
             // `DataTree.serializeZxidDigest`: written only with the digest on.
             if tree.digest_enabled() {
                 buf.put_i64(zxid);
                 buf.put_i32(crate::tree::digest::DIGEST_VERSION);
                 buf.put_i64(tree.digest() as i64);
+                seal(&mut out, &mut buf)?;
+            }
+            // `DataTree.serializeLastProcessedZxid`.
+            if let SnapshotForm::FileWithLastZxid { .. } = form {
+                buf.put_i64(zxid);
                 seal(&mut out, &mut buf)?;
             }
         }
