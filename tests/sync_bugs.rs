@@ -16,7 +16,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::ensemble::{
@@ -88,6 +87,17 @@ fn crashed_at(e: &mut Ensemble, i: usize, point: &str) {
     assert!(
         log.contains(&format!("failpoint {point}: crashing")),
         "member {i} ended otherwise than at {point}:\n{log}"
+    );
+}
+
+/// Member `i` rejoined with a txn the new history lacks: the leader cut its log
+/// (TRUNC) or replaced it (SNAP), either of which takes the txn away; a DIFF would not.
+fn assert_history_cut(e: &Ensemble, i: usize) {
+    let log = e.members[i].log();
+    assert!(
+        log.contains("TRUNC: cutting the log after")
+            || log.contains("SNAP: loading the leader's snapshot"),
+        "member {i} kept its history past the new leader's:\n{log}"
     );
 }
 
@@ -271,15 +281,15 @@ fn zk_4643_a_learner_that_crashes_after_its_epoch_write_has_logged_its_diff() {
 /// SyncThread); the leader serves on that ACK; the quorum crashes; a new quorum forms
 /// without the leader and the follower's missing txns are lost.
 ///
-/// Here A's log append is held 1.5 s and A crashes 0.5 s after its NEWLEADER ACK
-/// (`learner.after_newleader_ack`). Fixed, the ACK waits for the append, so the leader
-/// serves only on a follower that holds z1. Re-injected:
+/// Here A's log append is held 0.8 s (inside initLimit, 2 s) and A crashes 0.3 s
+/// after its NEWLEADER ACK (`learner.after_newleader_ack`). Fixed, the ACK waits for
+/// the append, so the leader serves only on a follower that holds z1. Re-injected:
 /// `LearnerAcksNewLeaderBeforePersist` (the ACK, and the crash, come before the log).
 #[test]
 fn zk_3911_zk_4646_a_learner_acks_newleader_only_once_its_diff_is_durable() {
     let mut e = Ensemble::configured("zk3911", 3);
     let fp = format!(
-        "learner.delay_log_append=return(1500);learner.after_newleader_ack=return(500){}",
+        "learner.delay_log_append=return(800);learner.after_newleader_ack=return(300){}",
         reinject("LearnerAcksNewLeaderBeforePersist")
     );
     let s = behind_by_one_then_crash_in_sync(&mut e, &fp, "learner.after_newleader_ack");
@@ -336,57 +346,56 @@ fn zk_2845_an_isolated_leaders_uncommitted_txn_is_gone_when_it_rejoins_and_resta
         e.members[l].mode() == "follower"
     });
     check(&e, &[("/base", b"b"), ("/after", b"a")], &["/ghost"]);
+    assert_history_cut(&e, l);
     e.members[l].kill9();
     e.members[l].start_clean();
     e.settled();
     check(&e, &[("/base", b"b"), ("/after", b"a")], &["/ghost"]);
 }
 
-/// ZOOKEEPER-5010: the leader crashes right after proposing an ephemeral create, before
-/// its COMMIT; the new leader DIFF-syncs followers that held the uncommitted ephemeral
-/// in memory, and the replicas diverge for good.
+/// ZOOKEEPER-5010: the leader crashes right after proposing an ephemeral create that
+/// only some followers logged; the new leader, which never had it, DIFF-syncs them
+/// and they keep the ephemeral, absent on the leader, for good.
 ///
-/// Here sid 3 leads (it starts with sid 1, and wins on its sid) with
-/// `leader.before_commit` on its second proposal (the session's createSession is the
-/// first): the followers log and ACK the ephemeral create and never hear its COMMIT.
-/// The survivors must agree node for node; once the session expires the ephemeral is
-/// gone everywhere, the old leader included when it comes back.
+/// Here sid 3 leads (it starts with sid 1 and wins on its sid); sid 2 is down; sid 3
+/// crashes 0.5 s after proposing its second txn (the session's createSession is the
+/// first), before its own append (`leader.before_log_append`): only sid 1 logged the
+/// ephemeral /e. sid 1 goes down, sids 2 and 3 elect and commit /after, sid 1 comes
+/// back: /e must be cut from it (TRUNC) and be on no member. Re-injected on the new
+/// leader: `LeaderDiffsInsteadOfTrunc`.
 #[test]
-fn zk_5010_an_ephemeral_proposed_by_a_crashed_leader_leaves_no_divergence() {
+fn zk_5010_an_uncommitted_ephemeral_of_a_crashed_leader_is_on_no_member() {
     let mut e = Ensemble::configured("zk5010", 3);
-    e.members[2].start_with_failpoints("leader.before_commit=1*off->return");
+    e.members[2].start_with_failpoints("leader.before_log_append=1*off->return(500)");
     e.members[0].start_clean();
     assert_eq!(e.settled(), 2, "sid 3 should lead");
     e.members[1].start_clean();
     e.settled();
-    let mut c = connect(&e.members[0].addr(), 2_000);
+    e.members[1].kill9();
+    let mut c = connect(&e.members[0].addr(), 10_000);
     let body = Jute::new()
         .string("/e")
         .buffer(b"eph")
         .open_acl()
         .int(EPHEMERAL)
         .into_vec();
-    // No answer is due: the leader dies before the COMMIT (the follower then closes
-    // the connection, or the read times out).
+    // No answer is due: the leader dies before anything commits it.
     common::send_frame(
         &mut c,
         &Jute::new().int(1).int(op::CREATE).raw(&body).into_vec(),
     )
     .expect("send the create");
-    crashed_at(&mut e, 2, "leader.before_commit");
+    crashed_at(&mut e, 2, "leader.before_log_append");
     drop(c);
+    e.members[0].kill9();
+    let canary = reinject("LeaderDiffsInsteadOfTrunc");
+    for i in [1, 2] {
+        e.members[i].start_with_failpoints(canary.trim_start_matches(';'));
+    }
+    let second = e.settled();
+    write(&e, second, "/after", b"a");
+    e.members[0].start_clean();
     e.settled();
-    check(&e, &[], &[]);
-    // The session (2 s) expires under the new leader: its ephemeral goes everywhere.
-    let mut s: TcpStream = connect(&e.members[0].addr(), 10_000);
-    let mut xid = 1;
-    wait_for("the ephemeral to go", SETTLE, || {
-        xid += 1;
-        !exists(&mut s, xid, "/e")
-    });
-    drop(s);
-    e.members[2].start_clean();
-    e.settled();
-    write(&e, 0, "/after", b"a");
     check(&e, &[("/after", b"a")], &["/e"]);
+    assert_history_cut(&e, 0);
 }

@@ -21,6 +21,7 @@
 //! | `learner.after_log_sync` (crash) | after a batch is durable, before it is reported (no ACK) |
 //! | `learner.after_epoch_write` (crash) | right after `currentEpoch` is written |
 //! | `learner.after_newleader_ack` (crash) | after the ACK of NEWLEADER is queued, before UPTODATE |
+//! | `leader.before_log_append` (crash) | after proposing a txn, before the leader's own append: followers may log it, the leader never does |
 //! | `leader.before_commit` (crash) | evaluated once per proposal; when it fires, the leader exits before that txn's COMMIT leaves |
 
 use std::time::Duration;
@@ -30,6 +31,7 @@ pub const LEARNER_BEFORE_LOG_APPEND: &str = "learner.before_log_append";
 pub const LEARNER_AFTER_LOG_SYNC: &str = "learner.after_log_sync";
 pub const LEARNER_AFTER_EPOCH_WRITE: &str = "learner.after_epoch_write";
 pub const LEARNER_AFTER_NEWLEADER_ACK: &str = "learner.after_newleader_ack";
+pub const LEADER_BEFORE_LOG_APPEND: &str = "leader.before_log_append";
 pub const LEADER_BEFORE_COMMIT: &str = "leader.before_commit";
 
 /// Configures the fail points `FAILPOINTS` names and logs each one set.
