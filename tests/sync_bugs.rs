@@ -399,3 +399,57 @@ fn zk_5010_an_uncommitted_ephemeral_of_a_crashed_leader_is_on_no_member() {
     check(&e, &[("/after", b"a")], &["/e"]);
     assert_history_cut(&e, 0);
 }
+
+/// ZOOKEEPER-4394: a follower receives DIFF, PROPOSAL, COMMIT, ..., NEWLEADER, then a
+/// COMMIT after its NEWLEADER ACK and before UPTODATE; Java's learner threw a
+/// NullPointerException there and dropped out of the ensemble.
+///
+/// Here A rejoins a leader that three clients keep writing to, and the leader reads
+/// A's NEWLEADER ACK 0.3 s late (`leader.delay_newleader_ack`, which holds the
+/// connection's reader, so nothing of A's overtakes it): COMMITs stream to A between
+/// its ACK and UPTODATE. A must sync at its first try (no fall back to LOOKING), and
+/// every member end with the same tree. Re-injected on A:
+/// `LearnerFailsOnCommitAfterNewLeader`.
+#[test]
+fn zk_4394_a_commit_between_the_newleader_ack_and_uptodate_is_taken() {
+    let mut e = Ensemble::configured("zk4394", 3);
+    for m in &mut e.members {
+        m.start_with_failpoints("leader.delay_newleader_ack=return(300)");
+    }
+    let l = e.settled();
+    let a = others(3, l)[0];
+    let la = e.members[l].addr();
+    let mut c = connect(&la, 10_000);
+    for k in 0..3 {
+        assert_eq!(create(&mut c, k + 1, &format!("/w{k}"), b"", 0), 0);
+    }
+    e.members[a].kill9();
+    // A SteadyWriter keeps one request in flight: three of them keep COMMITs coming.
+    let writers: Vec<common::SteadyWriter> = (0..3)
+        .map(|k| common::SteadyWriter::start(connect(&la, 10_000), &format!("/w{k}")))
+        .collect();
+    wait_for("writes", SETTLE, || writers.iter().all(|w| w.acked() > 50));
+    // A's log goes on from its first start: only what it writes from here counts.
+    let before = e.members[a].log().len();
+    e.members[a].start_with_failpoints(
+        reinject("LearnerFailsOnCommitAfterNewLeader").trim_start_matches(';'),
+    );
+    let since = |e: &Ensemble| e.members[a].log().get(before..).unwrap_or("").to_owned();
+    wait_for("A to sync", SETTLE, || {
+        since(&e).contains("synchronized with the leader")
+    });
+    // More writes once A serves, then quiet.
+    let synced: Vec<usize> = writers.iter().map(|w| w.acked()).collect();
+    wait_for("writes after the sync", SETTLE, || {
+        writers.iter().zip(&synced).all(|(w, s)| w.acked() > s + 50)
+    });
+    for w in writers {
+        w.stop().expect("a writer failed");
+    }
+    let log = since(&e);
+    assert!(
+        !log.contains("going back to LOOKING"),
+        "A dropped out while syncing:\n{log}"
+    );
+    check(&e, &[], &[]);
+}

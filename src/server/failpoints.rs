@@ -21,6 +21,7 @@
 //! | `learner.after_log_sync` (crash) | after a batch is durable, before it is reported (no ACK) |
 //! | `learner.after_epoch_write` (crash) | right after `currentEpoch` is written |
 //! | `learner.after_newleader_ack` (crash) | after the ACK of NEWLEADER is queued, before UPTODATE |
+//! | `leader.delay_newleader_ack` (delay) | a learner connection's reader, holding the NEWLEADER ACK (and all after it) before the leader sees it: the leader goes on sending COMMITs before UPTODATE |
 //! | `leader.before_log_append` (crash) | after proposing a txn, before the leader's own append: followers may log it, the leader never does |
 //! | `leader.before_commit` (crash) | evaluated once per proposal; when it fires, the leader exits before that txn's COMMIT leaves |
 
@@ -31,6 +32,7 @@ pub const LEARNER_BEFORE_LOG_APPEND: &str = "learner.before_log_append";
 pub const LEARNER_AFTER_LOG_SYNC: &str = "learner.after_log_sync";
 pub const LEARNER_AFTER_EPOCH_WRITE: &str = "learner.after_epoch_write";
 pub const LEARNER_AFTER_NEWLEADER_ACK: &str = "learner.after_newleader_ack";
+pub const LEADER_DELAY_NEWLEADER_ACK: &str = "leader.delay_newleader_ack";
 pub const LEADER_BEFORE_LOG_APPEND: &str = "leader.before_log_append";
 pub const LEADER_BEFORE_COMMIT: &str = "leader.before_commit";
 

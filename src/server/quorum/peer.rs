@@ -879,12 +879,20 @@ impl Leading {
         let l = self.clone();
         let q = q.clone();
         glommio::spawn_local(async move {
+            let mut epoch_acked = false;
             let why = loop {
                 if l.done.get() || sink.is_closed() {
                     break "closed".to_owned();
                 }
                 match reader.next().await {
-                    Ok(p) => l.received(&q, conn, p),
+                    Ok(p) => {
+                        // The learner's first epoch ACK is its NEWLEADER ACK.
+                        let epoch_ack = p.kind == PacketType::Ack && p.zxid & 0xffff_ffff == 0;
+                        if epoch_ack && !std::mem::replace(&mut epoch_acked, true) {
+                            fp::delay_point(fp::LEADER_DELAY_NEWLEADER_ACK).await;
+                        }
+                        l.received(&q, conn, p)
+                    }
                     Err(e) => break e,
                 }
             };
