@@ -723,15 +723,11 @@ impl Leading {
         for a in actions {
             match a {
                 A::Send { conn, packet } => {
-                    if matches!(packet.kind, PacketType::Commit | PacketType::Inform)
-                        && self
-                            .crash_before_commit
-                            .get()
-                            .is_some_and(|z| packet.zxid >= z)
-                    {
-                        fp::crash(fp::LEADER_BEFORE_COMMIT);
-                    }
                     if matches!(packet.kind, PacketType::Commit | PacketType::Inform) {
+                        let doomed = self.crash_before_commit.get();
+                        if doomed.is_some_and(|z| packet.zxid >= z) {
+                            fp::crash(fp::LEADER_BEFORE_COMMIT);
+                        }
                         // Commits go in zxid order: every sync waiting for an earlier
                         // txn is due, and goes before this COMMIT.
                         self.flush_learner_syncs(packet.zxid - 1);
