@@ -26,16 +26,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::ensemble::{exists, synced_get};
 use common::{
     create_children, longest_gap, open_session, request, request_or_closed, send_frame,
-    try_connect, zk_java, Jute, Reader, SteadyWriter,
+    try_connect, zk_java, Jute, SteadyWriter,
 };
 
 /// A JVM on a loaded 2-CPU machine can take a while to start and join.
 const SETTLE: Duration = Duration::from_secs(40);
 
 const CREATE: i32 = 1;
-const EXISTS: i32 = 3;
 const GET_DATA: i32 = 4;
 const SET_DATA: i32 = 5;
 const SYNC: i32 = 9;
@@ -454,35 +454,6 @@ fn set_data(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], version: i32) 
         .int(version)
         .into_vec();
     request(s, xid, SET_DATA, &body).expect("setData").err
-}
-
-/// `sync` then `getData`: what a linearizable read of `path` returns on this server.
-fn synced_get(s: &mut TcpStream, xid: i32, path: &str) -> Option<Vec<u8>> {
-    let r = request(s, xid, SYNC, &Jute::new().string(path).into_vec()).expect("sync");
-    assert_eq!(r.err, 0, "sync of {path}");
-    let r = request(
-        s,
-        xid + 1,
-        GET_DATA,
-        &Jute::new().string(path).boolean(false).into_vec(),
-    )
-    .expect("getData");
-    match r.err {
-        0 => Some(Reader(&r.body).buffer()),
-        -101 => None,
-        e => panic!("getData {path}: error {e}"),
-    }
-}
-
-fn exists(s: &mut TcpStream, xid: i32, path: &str) -> bool {
-    let r = request(
-        s,
-        xid,
-        EXISTS,
-        &Jute::new().string(path).boolean(false).into_vec(),
-    )
-    .expect("exists");
-    r.err == 0
 }
 
 /// Pings for `how_long`: the session lives only if its server's touches reach the

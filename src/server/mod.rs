@@ -13,6 +13,7 @@ mod conn;
 mod connection;
 mod crl;
 pub mod election;
+mod failpoints;
 pub mod frame_out;
 mod jks;
 mod listeners;
@@ -108,6 +109,7 @@ pub fn run(
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
+    failpoints::setup();
     for dir in [&cfg.data_dir, &cfg.data_log_dir] {
         if let Some(found) = crate::storage::zk::zookeeper_files_in(dir) {
             return Err(ServerError::ZooKeeperDataDir {

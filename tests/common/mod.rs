@@ -3,6 +3,7 @@
 //! zoo.cfg and data directory, plus raw-socket helpers that speak the wire protocol by hand.
 #![allow(dead_code)]
 
+pub mod ensemble;
 pub mod zk_java;
 
 use std::fs;

@@ -581,6 +581,10 @@ impl Quorum {
                     if let Role::Leading(l) = &role {
                         // Followers get the PROPOSAL while our own append and sync run.
                         l.propose(self, &c);
+                        crate::server::failpoints::crash_point_async(
+                            crate::server::failpoints::LEADER_BEFORE_LOG_APPEND,
+                        )
+                        .await;
                     }
                     self.log.append(std::slice::from_ref(&c));
                     append_us += t1.elapsed().as_micros() as u64;

@@ -35,6 +35,7 @@ use crate::proto::codec::{Decode, Encode, Reader};
 use crate::proto::{ConnectRequest, ErrorCode, Id, OpCode, Request, SyncRequest};
 use crate::server::acceptor::Acceptor;
 use crate::server::election::Election;
+use crate::server::failpoints as fp;
 use crate::server::messages::{Committed, ConnId, CoreIdx, ToSession};
 use crate::server::session_core::wall_clock_ms;
 use crate::server::signal::Signal;
@@ -96,6 +97,12 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
         sync_limit: qcfg.sync_limit,
         log_sync: q.cfg.snapshot_size_factor >= 0.0,
         ..ZabConfig::default()
+    };
+    // Tests only: a deliberate bug asked for through FAILPOINTS (tests/sync_bugs.rs).
+    #[cfg(all(feature = "failpoints", feature = "zab-canary"))]
+    let zab = ZabConfig {
+        canary: fp::canary(),
+        ..zab
     };
     let dir = q.cfg.data_dir.clone();
     let epochs = match storage::load_epochs(&dir, q.log.last_zxid()) {
@@ -478,6 +485,9 @@ pub(super) struct Leading {
     /// Learners' `sync`s waiting for the commit of the txn proposed before them:
     /// (that zxid, the learner's connection), in order.
     learner_syncs: RefCell<VecDeque<(i64, leader::ConnId)>>,
+    /// Tests only: the txn before whose COMMIT the `leader.before_commit` failpoint
+    /// crashes this server.
+    crash_before_commit: Cell<Option<i64>>,
 }
 
 /// Proposals remembered for `Leading::sent_at`: a learner slower than this many txns
@@ -509,6 +519,7 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
         commit_counted: Cell::new(0),
         persist_counted: Cell::new(0),
         learner_syncs: RefCell::new(VecDeque::new()),
+        crash_before_commit: Cell::new(None),
     });
     *q.role.borrow_mut() = Role::Leading(l.clone());
     l.step(q, leader::Input::Start);
@@ -585,6 +596,9 @@ impl Leading {
             }
         }
         q.stats.zab.proposal_count.fetch_add(1, Relaxed);
+        if fp::fires(fp::LEADER_BEFORE_COMMIT) && self.crash_before_commit.get().is_none() {
+            self.crash_before_commit.set(Some(c.hdr.zxid));
+        }
         {
             let mut sent = self.sent_at.borrow_mut();
             if sent.len() >= SENT_AT_KEPT {
@@ -713,6 +727,10 @@ impl Leading {
             match a {
                 A::Send { conn, packet } => {
                     if matches!(packet.kind, PacketType::Commit | PacketType::Inform) {
+                        let doomed = self.crash_before_commit.get();
+                        if doomed.is_some_and(|z| packet.zxid >= z) {
+                            fp::crash(fp::LEADER_BEFORE_COMMIT);
+                        }
                         // Commits go in zxid order: every sync waiting for an earlier
                         // txn is due, and goes before this COMMIT.
                         self.flush_learner_syncs(packet.zxid - 1);
@@ -744,6 +762,9 @@ impl Leading {
                 // The pipeline appended it already (checked in `propose`).
                 A::Persist(_) => {}
                 A::Apply { through } => {
+                    if self.crash_before_commit.get().is_some_and(|z| through >= z) {
+                        fp::crash(fp::LEADER_BEFORE_COMMIT);
+                    }
                     let n = self.record_since(
                         q,
                         &self.commit_counted,
@@ -857,12 +878,20 @@ impl Leading {
         let l = self.clone();
         let q = q.clone();
         glommio::spawn_local(async move {
+            let mut epoch_acked = false;
             let why = loop {
                 if l.done.get() || sink.is_closed() {
                     break "closed".to_owned();
                 }
                 match reader.next().await {
-                    Ok(p) => l.received(&q, conn, p),
+                    Ok(p) => {
+                        // The learner's first epoch ACK is its NEWLEADER ACK.
+                        let epoch_ack = p.kind == PacketType::Ack && p.zxid & 0xffff_ffff == 0;
+                        if epoch_ack && !std::mem::replace(&mut epoch_acked, true) {
+                            fp::delay_point(fp::LEADER_DELAY_NEWLEADER_ACK).await;
+                        }
+                        l.received(&q, conn, p)
+                    }
                     Err(e) => break e,
                 }
             };
@@ -1039,6 +1068,9 @@ pub(super) struct Following {
     commit_at: RefCell<VecDeque<Arrival>>,
     /// When this follower sent ACKEPOCH (`follower_sync_time` runs to UPTODATE).
     sync_started: Cell<Option<Instant>>,
+    /// Whether the ACK of NEWLEADER went out (the first epoch ACK; UPTODATE's is the
+    /// second), for the `learner.after_newleader_ack` failpoint.
+    new_leader_acked: Cell<bool>,
 }
 
 /// A proposal a learner took: its zxid, when it arrived, and its txn header's time
@@ -1118,6 +1150,7 @@ async fn follow(
         persist_at: RefCell::new(VecDeque::new()),
         commit_at: RefCell::new(VecDeque::new()),
         sync_started: Cell::new(None),
+        new_leader_acked: Cell::new(false),
     });
     *q.role.borrow_mut() = Role::Following(f.clone());
     glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
@@ -1206,6 +1239,8 @@ async fn syncer(q: Rc<Quorum>, f: Rc<Following>) {
         if f.done.get() {
             return;
         }
+        fp::delay_point(fp::LEARNER_DELAY_LOG_APPEND).await;
+        fp::crash_point_async(fp::LEARNER_BEFORE_LOG_APPEND).await;
         let batch: Vec<Committed> = f.to_persist.borrow_mut().drain(..).collect();
         let Some(last) = batch.last().map(|c| c.hdr.zxid) else {
             continue;
@@ -1213,6 +1248,7 @@ async fn syncer(q: Rc<Quorum>, f: Rc<Following>) {
         q.batch_in_flight.set(true);
         q.log.append(&batch);
         let _ = q.log.sync(batch.len() as u64).await;
+        fp::crash_point_async(fp::LEARNER_AFTER_LOG_SYNC).await;
         q.unapplied.borrow_mut().extend(batch);
         q.batch_in_flight.set(false);
         record_arrivals(
@@ -1321,9 +1357,16 @@ impl Following {
                         self.sync_started.set(Some(Instant::now()));
                     }
                     self.sink.send(&p);
+                    let epoch_ack = p.kind == PacketType::Ack && p.zxid & 0xffff_ffff == 0;
+                    if epoch_ack && !self.new_leader_acked.replace(true) {
+                        fp::crash_point(fp::LEARNER_AFTER_NEWLEADER_ACK);
+                    }
                 }
                 A::WriteAcceptedEpoch { epoch } => write_epoch(q, ACCEPTED_EPOCH_FILE, epoch),
-                A::WriteCurrentEpoch { epoch } => write_epoch(q, CURRENT_EPOCH_FILE, epoch),
+                A::WriteCurrentEpoch { epoch } => {
+                    write_epoch(q, CURRENT_EPOCH_FILE, epoch);
+                    fp::crash_point(fp::LEARNER_AFTER_EPOCH_WRITE);
+                }
                 A::Truncate { zxid } => {
                     tracing::info!("TRUNC: cutting the log after 0x{zxid:x}");
                     let res = storage::truncate_log_after(&q.cfg.data_log_dir, zxid)
