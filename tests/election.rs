@@ -352,7 +352,11 @@ fn a_bad_ensemble_config_is_refused_with_a_message() {
 #[test]
 fn a_busy_election_port_is_retried_then_refused() {
     let root = test_dir("election-bind");
-    let ports = free_ports(3);
+    let mut ports = free_ports(3);
+    // The busy port is held from the moment it is chosen: picking a free port and
+    // binding it later let a test running beside this one take it in between.
+    let busy = TcpListener::bind(("127.0.0.1", 0)).expect("occupy");
+    ports[0].election = busy.local_addr().expect("addr").port();
     std::fs::write(root.join("myid"), "1\n").expect("myid");
     let cfg_path = root.join("zoo.cfg");
     std::fs::write(
@@ -364,7 +368,6 @@ fn a_busy_election_port_is_retried_then_refused() {
         ),
     )
     .expect("zoo.cfg");
-    let _busy = TcpListener::bind(("127.0.0.1", ports[0].election)).expect("occupy");
     let started = std::time::Instant::now();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringkeeper"))
         .args(["election", "-c"])
