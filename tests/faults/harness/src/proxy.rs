@@ -8,7 +8,9 @@
 //! connection and direction a reader and a writer joined by a bounded channel (so a
 //! delay does not add up over pipelined chunks, and a stalled writer stops the reader
 //! through the bound). Every blocking call has a timeout that checks `stop`; dropping
-//! the [`Proxy`] stops and joins all of them.
+//! the [`Proxy`] stops and joins all of them. A connection whose four threads have
+//! ended is joined and its sockets closed by its acceptor, so an hour of reconnecting
+//! clients holds no more threads or descriptors than the connections open now.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -48,14 +50,47 @@ impl LinkFault {
     }
 }
 
+/// One proxied connection: its pump threads and both sockets (shut down on drop of
+/// the [`Proxy`], so no thread waits on a peer).
+struct Conn {
+    threads: Vec<JoinHandle<()>>,
+    sockets: [TcpStream; 2],
+}
+
+impl Conn {
+    fn ended(&self) -> bool {
+        self.threads.iter().all(JoinHandle::is_finished)
+    }
+
+    fn join(self) {
+        for h in self.threads {
+            let _ = h.join();
+        }
+    }
+}
+
+type Conns = Arc<Mutex<Vec<Conn>>>;
+
+/// Joins the connections that have ended and drops their sockets.
+fn reap(conns: &Conns) {
+    let ended: Vec<Conn> = match conns.lock() {
+        Ok(mut c) => {
+            let (ended, open) = c.drain(..).partition(Conn::ended);
+            *c = open;
+            ended
+        }
+        Err(_) => return,
+    };
+    ended.into_iter().for_each(Conn::join);
+}
+
 /// The proxies of a run, one per server.
 pub struct Proxy {
     pub links: Vec<Arc<LinkFault>>,
     pub addrs: Vec<SocketAddr>,
     stop: Arc<AtomicBool>,
-    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    /// Every proxied socket, shut down on drop so no thread waits on a peer.
-    sockets: Arc<Mutex<Vec<TcpStream>>>,
+    acceptors: Vec<JoinHandle<()>>,
+    conns: Conns,
 }
 
 impl Proxy {
@@ -67,8 +102,8 @@ impl Proxy {
             links: Vec::new(),
             addrs: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
-            threads: Arc::new(Mutex::new(Vec::new())),
-            sockets: Arc::new(Mutex::new(Vec::new())),
+            acceptors: Vec::new(),
+            conns: Arc::new(Mutex::new(Vec::new())),
         };
         for (i, up) in upstreams.iter().enumerate() {
             let port = match port_base {
@@ -84,17 +119,13 @@ impl Proxy {
             let link = Arc::new(LinkFault::default());
             let ns = ns.try_clone()?;
             let (up, link2, stop) = (*up, link.clone(), p.stop.clone());
-            let (threads, sockets) = (p.threads.clone(), p.sockets.clone());
-            let h = std::thread::spawn(move || {
+            let conns = p.conns.clone();
+            p.acceptors.push(std::thread::spawn(move || {
                 // Connections to the server are made from the client namespace too.
                 if net::enter(&ns).is_ok() {
-                    accept_loop(listener, up, link2, stop, threads, sockets);
+                    accept_loop(listener, up, link2, stop, conns);
                 }
-            });
-            p.threads
-                .lock()
-                .map_err(|_| io::Error::other("poisoned"))?
-                .push(h);
+            }));
             p.links.push(link);
             p.addrs.push(addr);
         }
@@ -106,29 +137,30 @@ impl Proxy {
             l.heal();
         }
     }
+
+    /// Connections held now (open, or ended and not yet reaped).
+    pub fn connections(&self) -> usize {
+        self.conns.lock().map_or(0, |c| c.len())
+    }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Ok(socks) = self.sockets.lock() {
-            for s in socks.iter() {
+        // The acceptors first: once they are joined no connection is added.
+        for h in self.acceptors.drain(..) {
+            let _ = h.join();
+        }
+        let conns: Vec<Conn> = match self.conns.lock() {
+            Ok(mut c) => c.drain(..).collect(),
+            Err(_) => return,
+        };
+        for c in &conns {
+            for s in &c.sockets {
                 let _ = s.shutdown(Shutdown::Both);
             }
         }
-        // Threads only add threads while not stopped; take until none are left.
-        loop {
-            let hs: Vec<JoinHandle<()>> = match self.threads.lock() {
-                Ok(mut t) => t.drain(..).collect(),
-                Err(_) => break,
-            };
-            if hs.is_empty() {
-                break;
-            }
-            for h in hs {
-                let _ = h.join();
-            }
-        }
+        conns.into_iter().for_each(Conn::join);
     }
 }
 
@@ -137,10 +169,10 @@ fn accept_loop(
     up: SocketAddr,
     link: Arc<LinkFault>,
     stop: Arc<AtomicBool>,
-    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    sockets: Arc<Mutex<Vec<TcpStream>>>,
+    conns: Conns,
 ) {
     while !stop.load(Ordering::Relaxed) {
+        reap(&conns);
         let client = match listener.accept() {
             Ok((s, _)) => s,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -154,19 +186,20 @@ fn accept_loop(
             continue;
         };
         let pairs = [(&client, &server), (&server, &client)];
-        let mut new = Vec::new();
+        let mut threads = Vec::new();
         for (from, to) in pairs {
             let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) else {
                 continue;
             };
             let _ = from.set_nodelay(true);
             let _ = from.set_read_timeout(Some(POLL));
-            new.extend(pump(from, to, link.clone(), stop.clone()));
+            threads.extend(pump(from, to, link.clone(), stop.clone()));
         }
-        if let (Ok(mut t), Ok(mut s)) = (threads.lock(), sockets.lock()) {
-            t.extend(new);
-            s.push(client);
-            s.push(server);
+        if let Ok(mut c) = conns.lock() {
+            c.push(Conn {
+                threads,
+                sockets: [client, server],
+            });
         }
     }
 }
@@ -276,6 +309,38 @@ mod tests {
         c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         c.read_exact(&mut b).unwrap();
         assert_eq!(&b, b"held");
+        drop(p);
+    }
+
+    /// Connections that both ends closed are joined and their sockets closed while
+    /// the proxy runs (an hour-long soak reconnects thousands of times).
+    #[test]
+    fn ended_connections_are_reaped() {
+        let echo = TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = echo.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in echo.incoming().take(20) {
+                let Ok(mut s) = s else { continue };
+                std::thread::spawn(move || {
+                    let mut r = s.try_clone().unwrap();
+                    let _ = io::copy(&mut r, &mut s);
+                });
+            }
+        });
+        let ns = File::open("/proc/self/ns/net").unwrap();
+        let p = Proxy::start(&ns, &[up], 0).unwrap();
+        for _ in 0..20 {
+            let mut c = TcpStream::connect(p.addrs[0]).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut b = [0u8; 2];
+            c.write_all(b"hi").unwrap();
+            c.read_exact(&mut b).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while p.connections() > 0 && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        assert_eq!(p.connections(), 0, "ended connections are still held");
         drop(p);
     }
 }
