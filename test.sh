@@ -78,13 +78,13 @@ target/release/ringkeeper-faults run --target ringkeeper --servers 3 --duration-
 # ZooKeeper's own behaviour (a `sync` + read answered by a ZooKeeper leader can miss a
 # write a follower already acknowledged; RESULTS.md, "Mixed kills in CI"), and a CI
 # step that fails on the reference's known anomaly would be a flaky step.
-# QUARANTINED (README, "Quarantined"): the partition step itself failed once on
-# 12-05 (seed 16724477751148866365) when the ZooKeeper member, leading, sent a
-# ringkeeper follower a SNAP that already held txns after its zxid (ZooKeeper writes
-# SNAP from its live tree); the follower's `hash` digest differed at one zxid while it
-# re-applied them, then every tree agreed. Until the harness tells that apart, it is
-# a documented command:
-#   target/release/ringkeeper-faults run --members rk,zk,rk --duration-s 25 --nemesis partition
+# A ZooKeeper leader's SNAP can hold txns after the zxid it announces (it writes SNAP
+# from its live tree); a ringkeeper follower logs and compares no digest until it has
+# re-applied past them (docs/zab.md, the txn digest), so its `hash` agrees (this step
+# was quarantined on 12-05 until then: RESULTS.md).
+step "faults: 25 s of the same load on a mixed ensemble (rk,zk,rk) under partitions, checked, trees and digests compared"
+target/release/ringkeeper-faults run --members rk,zk,rk --duration-s 25 \
+  --nemesis partition "${faults_seed[@]}"
 
 # The canary of the whole pipeline: two standalone servers that share nothing, posing
 # as one ensemble (workers spread over both). The checker must reject the history,

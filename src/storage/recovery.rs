@@ -93,6 +93,12 @@ pub fn recover_with(data_dir: &Path, log_dir: &Path, opts: &RecoverOptions) -> R
     drop_unwritten_newest(log_dir, &mut segs, &mut bytes)?;
 
     let (mut tree, sessions, snap_zxid, snapshot) = load_snapshot(data_dir, &segs, opts)?;
+    if let Some(through) = tree.mark_fuzzy_after(snap_zxid) {
+        tracing::info!(
+            "the snapshot at 0x{snap_zxid:x} holds changes up to 0x{through:x} (a leader's \
+             fuzzy SNAP): no digest is logged or compared before that zxid"
+        );
+    }
     let mut sessions: HashMap<i64, i32> = sessions.into_iter().collect();
 
     let start = first_needed_segment(&segs, snap_zxid);

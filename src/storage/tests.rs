@@ -1243,6 +1243,49 @@ fn fuzzy_snapshot_replays_to_the_live_tree() {
     }
 }
 
+/// A snapshot announced at 200 that holds the creates up to 260 (as a ZooKeeper
+/// leader's SNAP can): replaying 201..260 over it leaves the tree ahead of each zxid,
+/// so the digest history (`hash`) must not take 256 (ZooKeeper logs none while fuzzy),
+/// and takes 384 again, equal to the digest of the tree that applied every txn once.
+#[test]
+fn a_fuzzy_snapshot_logs_no_digest_until_the_replay_passes_its_newest_change() {
+    let d = TempDir::new("fuzzy-digest");
+    let mut live = Live::new();
+    let mut digests = BTreeMap::new();
+    let mut ahead = None;
+    for i in 1..=400 {
+        let t = live.create(&format!("/n{i}"), data("x"), false);
+        live.push(1, t);
+        if live.zxid % 128 == 0 {
+            digests.insert(live.zxid, live.tree.digest());
+        }
+        if live.zxid == 260 {
+            ahead = Some((live.tree.clone(), live.sessions()));
+        }
+    }
+    write_log(&d.log(), 1 << 20, &live.records);
+    let (tree260, sessions) = ahead.expect("zxid 260 was reached");
+    write_snapshot(&d.data(), &tree260, &sessions, 200).expect("snapshot");
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert!(r.tree == live.tree, "the replay converges");
+    let logged: Vec<(i64, u64)> = r.tree.digest_log().collect();
+    assert_eq!(
+        logged,
+        vec![(384, digests[&384])],
+        "256 is fuzzy; 384 is exact"
+    );
+    // What would have been logged at 256 is not the digest of the tree at 256.
+    let mut fuzzy = tree260.clone();
+    for (h, t) in &live.records[200..256] {
+        let _ = apply(&mut fuzzy, h, t);
+    }
+    assert_ne!(fuzzy.digest(), digests[&256]);
+    assert!(!fuzzy.is_fuzzy_at(256), "a tree not marked is never fuzzy");
+    assert_eq!(fuzzy.mark_fuzzy_after(256), Some(260));
+    assert!(fuzzy.is_fuzzy_at(259) && !fuzzy.is_fuzzy_at(260));
+    assert_eq!(live.tree.clone().mark_fuzzy_after(400), None);
+}
+
 #[test]
 fn snapshot_walked_while_the_tree_changes_replays_to_the_live_tree() {
     for seed in 0..60u64 {

@@ -128,6 +128,10 @@ pub struct DataTree {
     /// [`DataTree::recompute_quotas`] exactly the leaf limits nodes. Derived from the
     /// nodes, so not part of equality.
     quotas: Arc<QuotaIndex>,
+    /// The tree holds changes of txns up to this zxid that are replayed again after it
+    /// (it came from a fuzzy snapshot: see [`DataTree::mark_fuzzy_after`]); 0 when it
+    /// does not. Digests of those zxids are of a tree no other replica held there.
+    fuzzy_through: i64,
 }
 
 impl std::ops::Deref for DataTree {
@@ -293,10 +297,12 @@ impl DataTree {
 
     /// After the txn `zxid` is applied (`DataTree.logZxidDigest`): every 128th zxid's
     /// digest joins the history, which keeps the newest 1024.
+    /// Not while the tree is fuzzy at `zxid` (ZooKeeper: "only start recording digest
+    /// when we're not in fuzzy state").
     pub fn log_digest(&mut self, zxid: i64) {
         const INTERVAL: i64 = 128;
         const LIMIT: usize = 1024;
-        if !self.v.digest_enabled || zxid % INTERVAL != 0 {
+        if !self.v.digest_enabled || zxid % INTERVAL != 0 || self.is_fuzzy_at(zxid) {
             return;
         }
         let log = Arc::make_mut(&mut self.v.digest_log);
@@ -304,6 +310,34 @@ impl DataTree {
         if log.len() > LIMIT {
             log.pop_front();
         }
+    }
+
+    /// A tree just read from a snapshot taken at `snap_zxid`: if its nodes carry a
+    /// later zxid (czxid, mzxid or pzxid), the snapshot was written while txns after
+    /// `snap_zxid` were being applied (ZooKeeper's leader serializes SNAP from its live
+    /// tree), and re-applying those txns leaves the tree ahead of the zxid applied.
+    /// Until the replay passes the newest zxid the nodes carry, the tree is fuzzy: no
+    /// digest is logged, and [`DataTree::is_fuzzy_at`] tells a replica not to compare
+    /// its leader's. O(n) once, on load. (A setACL is the one change that leaves no
+    /// zxid on a node; a trailing run of them past the newest carried zxid is not seen.)
+    /// Returns that newest zxid when it is above `snap_zxid`.
+    pub fn mark_fuzzy_after(&mut self, snap_zxid: i64) -> Option<i64> {
+        let mut newest = 0i64;
+        let mut stack: Vec<&Node> = self.v.root.as_deref().into_iter().collect();
+        while let Some(node) = stack.pop() {
+            let s = &node.stat;
+            newest = newest.max(s.czxid).max(s.mzxid).max(s.pzxid);
+            stack.extend(node.child_nodes().map(|(_, c)| c));
+        }
+        self.fuzzy_through = if newest > snap_zxid { newest } else { 0 };
+        (self.fuzzy_through != 0).then_some(newest)
+    }
+
+    /// Whether the tree after the txn `zxid` holds changes of later txns (see
+    /// [`DataTree::mark_fuzzy_after`]), so its digest there is not the one the
+    /// replicas that applied the txns in order computed.
+    pub fn is_fuzzy_at(&self, zxid: i64) -> bool {
+        zxid < self.fuzzy_through
     }
 
     /// The digest computed from scratch over every node.
@@ -608,6 +642,7 @@ impl DataTree {
             containers: Arc::default(),
             ttls: Arc::default(),
             quotas: Arc::default(),
+            fuzzy_through: 0,
         }
     }
 

@@ -786,10 +786,15 @@ impl Quorum {
             for c in batch {
                 self.applied.set(c.hdr.zxid);
                 let outcome = txn::apply(&mut tree, &c.hdr, &c.txn);
-                self.digests.check(c.hdr.zxid, &tree, self.stats.quorum());
+                // Over a fuzzy SNAP the tree is ahead of this txn: its digest is not
+                // the leader's here, and a learner synced from us must not get it.
+                let exact = !tree.is_fuzzy_at(c.hdr.zxid);
+                if exact {
+                    self.digests.check(c.hdr.zxid, &tree, self.stats.quorum());
+                }
                 if self.cfg.ensemble {
                     // With the digest after it, as ZooKeeper's committedLog has it.
-                    let digest = tree.digest_enabled().then(|| tree.digest());
+                    let digest = (exact && tree.digest_enabled()).then(|| tree.digest());
                     window.push_back(crate::zab::history::Txn {
                         zxid: c.hdr.zxid,
                         data: peer::proposal_data(&c, digest),
