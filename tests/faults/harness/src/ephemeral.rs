@@ -13,7 +13,9 @@
 //!   The end is the reply to `close`; the "session expired" notice plus a margin; or,
 //!   for a silent session, when it went silent plus its timeout plus a margin, pushed
 //!   past any kill or pause of a server (a restarted server gives restored sessions a
-//!   fresh timeout, a paused one expires nothing);
+//!   fresh timeout, a paused one expires nothing) and, if it went silent inside a
+//!   network fault, counted from when its last bytes can have arrived (see
+//!   [`gone_by`]);
 //! - **phantom**: a read lists an ephemeral never created, refused, or created after
 //!   the read;
 //! - **wrongful expiry**: a session told "expired" although no fault at all was active
@@ -126,6 +128,17 @@ pub fn gone_by(life: &Life, windows: &[Window]) -> u64 {
         End::Expired { at_ns } => at_ns + EXPIRY_MARGIN_NS,
         End::Silent { at_ns } => {
             let mut d = at_ns + timeout + EXPIRY_MARGIN_NS;
+            // What the client sent before it went silent waits out a network fault
+            // on the way (a partition's drops are retransmitted after the heal, with
+            // TCP's backoff: the next try comes up to about as long after the heal as
+            // the drops had lasted; a stalled or slowed link lets its bytes go on
+            // heal), and the server hears from the session only then.
+            for w in windows.iter().filter(|w| !w.server_down) {
+                if w.start_ns <= at_ns && at_ns < w.end_ns {
+                    let heard = w.end_ns + (w.end_ns - w.start_ns);
+                    d = d.max(heard + timeout + EXPIRY_MARGIN_NS);
+                }
+            }
             // Each server outage overlapping the wait restarts it; bounded by the
             // number of windows.
             for _ in 0..=windows.len() {
@@ -542,6 +555,24 @@ mod tests {
         let (l, mut r, w) = good();
         r.push(read(30 * S, &[3]));
         assert!(!check(&l, &r, &w).ok());
+    }
+
+    /// Seed 4242 (standalone, `link,kill,partition`): a client went silent inside a
+    /// 4.3-s partition of its link, the requests it had sent reached the server after
+    /// the heal and kept the session alive a timeout longer.
+    #[test]
+    fn a_session_silent_inside_a_network_fault_is_waited_for_from_the_heal() {
+        let (l, _, w) = good();
+        // Life 2 went silent at 2 s, before the window (3 s to 8 s): not moved.
+        assert_eq!(gone_by(&l[1], &w), 2 * S + 4 * S + EXPIRY_MARGIN_NS);
+        let mut inside = l[1].clone();
+        inside.end = End::Silent { at_ns: 4 * S };
+        // Heard as late as 8 s + 5 s of backoff, then its timeout and the margin.
+        assert_eq!(gone_by(&inside, &w), 13 * S + 4 * S + EXPIRY_MARGIN_NS);
+        let reads = vec![read(12 * S, &[2]), read(30 * S, &[])];
+        assert!(check(&[inside.clone()], &reads, &w).ok());
+        let late = vec![read(20 * S, &[2]), read(30 * S, &[])];
+        assert!(!check(&[inside], &late, &w).ok());
     }
 
     #[test]
