@@ -21,8 +21,15 @@ use crate::net::{self, Net, Node};
 /// libfaketime from Debian's `faketime` package.
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
-/// Size of the tmpfs under `dataLogDir` when the run fills disks.
-pub const LOG_TMPFS_MIB: u64 = 16;
+/// Size of the tmpfs under `dataLogDir` when the run fills disks, for a run of
+/// `duration`: 16 MiB, and 4 MiB more per minute. The log grows under the load (about
+/// 1 MiB a minute here; nothing is purged in a run), and the tmpfs is there for the
+/// filler to fill, not to stop a server that was never faulted: with 16 MiB flat,
+/// every member of an hour-long ensemble run stopped on its own full log after
+/// 17–28 minutes. The filler takes whatever is free, so the fault is the same.
+pub fn log_tmpfs_mib(duration: std::time::Duration) -> u64 {
+    16 + 4 * duration.as_secs().div_ceil(60)
+}
 
 /// `preAllocSize` (KiB) with a small log disk: segments (ringkeeper) or
 /// preallocation steps (ZooKeeper) come every second or two under the load, so a

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use crate::cluster::{Cluster, ServerSpec, CLIENT_PORT, LOG_TMPFS_MIB};
+use crate::cluster::{log_tmpfs_mib, Cluster, ServerSpec, CLIENT_PORT};
 use crate::history::Op;
 use crate::nemesis::{self, Kind};
 use crate::net::{self, Net, Node};
@@ -102,7 +102,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
 
     let mut spec = cfg.spec.clone();
     if cfg.nemeses.contains(&Kind::Disk) && spec.log_tmpfs_mib.is_none() {
-        spec.log_tmpfs_mib = Some(LOG_TMPFS_MIB);
+        spec.log_tmpfs_mib = Some(log_tmpfs_mib(cfg.duration));
     }
     if cfg.nemeses.contains(&Kind::Clock) && spec.clock.is_none() {
         spec.clock = Some("+0".into());
