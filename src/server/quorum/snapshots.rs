@@ -58,7 +58,8 @@ impl Snapshots {
         glommio::spawn_local(async move {
             let started = Instant::now();
             let dir = cfg.data_dir.clone();
-            let (version, sessions, written) = super::blocking(move || {
+            let nodes = version.node_count().saturating_sub(1);
+            let written = super::blocking(move || {
                 // A thread of its own, so its lowered priority goes with it.
                 let write = || storage::write_snapshot(&dir, &version, &sessions, zxid);
                 let written = std::thread::scope(|scope| {
@@ -79,7 +80,16 @@ impl Snapshots {
                         }
                     }
                 });
-                (version, sessions, written)
+                let written = written.map_err(|e| {
+                    let advice =
+                        storage::snapshot::failure_advice(&dir, &e, &version, sessions.len());
+                    (e, advice)
+                });
+                // The version is dropped here, not on the executor: the nodes the
+                // writer replaced while the snapshot held it are freed with it (tens
+                // of thousands under a write load on a large tree).
+                drop(version);
+                written
             })
             .await;
             match written {
@@ -89,8 +99,7 @@ impl Snapshots {
                         .snapshots
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(
-                        "snapshot 0x{zxid:x} ({} nodes) written to {} in {} ms",
-                        version.node_count().saturating_sub(1),
+                        "snapshot 0x{zxid:x} ({nodes} nodes) written to {} in {} ms",
                         path.display(),
                         started.elapsed().as_millis()
                     );
@@ -98,10 +107,9 @@ impl Snapshots {
                 // The log still holds everything; a failed snapshot only costs
                 // recovery time, so it is logged, not fatal (its partial file is
                 // removed: see `SnapshotFile`).
-                Err(e) => tracing::error!(
+                Err((e, advice)) => tracing::error!(
                     "snapshot 0x{zxid:x} failed: {e}; the txn log holds every txn, and \
-                     the next snapshot is tried after snapCount more; {}",
-                    storage::snapshot::failure_advice(&cfg.data_dir, &e, &version, sessions.len())
+                     the next snapshot is tried after snapCount more; {advice}"
                 ),
             }
             running.set(false);
