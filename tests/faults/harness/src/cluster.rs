@@ -195,7 +195,13 @@ impl Server {
             .ok_or_else(|| io::Error::other("empty server command"))?;
         let ns_fd = self.ns.as_raw_fd();
         let mut cmd = Command::new(prog);
-        cmd.args(args)
+        // A process group of its own: when the shell that started the harness exits,
+        // the harness's group is orphaned, and the kernel sends SIGHUP (then SIGCONT)
+        // to a group that has a stopped member — a server the pause nemesis holds. A
+        // 60-minute soak lost its paused leader that way 4 s in. The server still dies
+        // with the harness (PR_SET_PDEATHSIG below).
+        cmd.process_group(0)
+            .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.dir)
             .stdin(Stdio::null())

@@ -168,6 +168,10 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     if played.is_ok() {
         // Healed: the set's final read may go.
         let _ = healed_tx.send(());
+    } else {
+        // The run has failed (a server exited on its own, a fault could not be
+        // applied): the load stops now, not at the deadline an hour away.
+        stop.store(true, Ordering::Relaxed);
     }
     drop(healed_tx);
     let loaded = load
