@@ -106,6 +106,17 @@ pub struct TreeVersion {
     digest_log: Arc<VecDeque<(i64, u64)>>,
 }
 
+/// `start` and every node below it, in no particular order (depth first, iterative:
+/// a deep tree does not deepen the call stack).
+fn subtree(start: Option<&Node>) -> impl Iterator<Item = &Node> {
+    let mut stack: Vec<&Node> = start.into_iter().collect();
+    std::iter::from_fn(move || {
+        let n = stack.pop()?;
+        stack.extend(n.child_nodes().map(|(_, c)| c));
+        Some(n)
+    })
+}
+
 /// A node's share of the tree digest, or 0 with the digest off.
 fn share(enabled: bool, path: &str, node: &Node) -> u64 {
     if !enabled {
@@ -217,13 +228,7 @@ impl TreeVersion {
     /// For "/" this includes the `/zookeeper` subtree, as ZooKeeper's `nodes.size() - 2`.
     pub fn count_descendants(&self, path: &str) -> Option<usize> {
         let start = self.get(path)?;
-        let mut count = 0usize;
-        let mut stack = vec![start];
-        while let Some(n) = stack.pop() {
-            count += n.num_children();
-            stack.extend(n.child_nodes().map(|(_, c)| c));
-        }
-        Some(count)
+        Some(subtree(Some(start)).map(Node::num_children).sum())
     }
 
     /// mntr `zk_znode_count`: ZooKeeper's `nodes.size()`, which counts the root twice
@@ -322,13 +327,10 @@ impl DataTree {
     /// zxid on a node; a trailing run of them past the newest carried zxid is not seen.)
     /// Returns that newest zxid when it is above `snap_zxid`.
     pub fn mark_fuzzy_after(&mut self, snap_zxid: i64) -> Option<i64> {
-        let mut newest = 0i64;
-        let mut stack: Vec<&Node> = self.v.root.as_deref().into_iter().collect();
-        while let Some(node) = stack.pop() {
-            let s = &node.stat;
-            newest = newest.max(s.czxid).max(s.mzxid).max(s.pzxid);
-            stack.extend(node.child_nodes().map(|(_, c)| c));
-        }
+        let newest = subtree(self.v.root.as_deref())
+            .map(|n| n.stat.czxid.max(n.stat.mzxid).max(n.stat.pzxid))
+            .max()
+            .unwrap_or(0);
         self.fuzzy_through = if newest > snap_zxid { newest } else { 0 };
         (self.fuzzy_through != 0).then_some(newest)
     }
@@ -852,11 +854,9 @@ impl DataTree {
             return;
         }
         let (mut count, mut bytes) = (0i64, 0i64);
-        let mut stack: Vec<&Node> = self.get(root).into_iter().collect();
-        while let Some(n) = stack.pop() {
+        for n in subtree(self.get(root)) {
             count += 1;
             bytes += data_len(n.data.as_ref());
-            stack.extend(n.child_nodes().map(|(_, c)| c));
         }
         let mut stats = StatsTrack::default();
         stats.set(COUNT, count);
