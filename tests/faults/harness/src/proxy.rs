@@ -266,19 +266,28 @@ fn pump(
 mod tests {
     use super::*;
 
+    /// An echo server on 127.0.0.1 for its first `connections` connections, each
+    /// echoed on a thread of its own until the client closes it.
+    fn echo_server(connections: usize) -> SocketAddr {
+        let echo = TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = echo.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in echo.incoming().take(connections) {
+                let Ok(mut s) = s else { continue };
+                std::thread::spawn(move || {
+                    let mut r = s.try_clone().unwrap();
+                    let _ = io::copy(&mut r, &mut s);
+                });
+            }
+        });
+        up
+    }
+
     /// An echo server on 127.0.0.1 behind a proxy built in this (root or not)
     /// namespace: bytes pass, delay delays, stall holds and heal releases.
     #[test]
     fn forwards_delays_and_stalls() {
-        let echo = TcpListener::bind("127.0.0.1:0").unwrap();
-        let up = echo.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for s in echo.incoming().take(1) {
-                let mut s = s.unwrap();
-                let mut r = s.try_clone().unwrap();
-                let _ = io::copy(&mut r, &mut s);
-            }
-        });
+        let up = echo_server(1);
         let ns = File::open("/proc/self/ns/net").unwrap();
         let p = Proxy::start(&ns, &[up], 0).unwrap();
         let mut c = TcpStream::connect(p.addrs[0]).unwrap();
@@ -316,17 +325,7 @@ mod tests {
     /// the proxy runs (an hour-long soak reconnects thousands of times).
     #[test]
     fn ended_connections_are_reaped() {
-        let echo = TcpListener::bind("127.0.0.1:0").unwrap();
-        let up = echo.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for s in echo.incoming().take(20) {
-                let Ok(mut s) = s else { continue };
-                std::thread::spawn(move || {
-                    let mut r = s.try_clone().unwrap();
-                    let _ = io::copy(&mut r, &mut s);
-                });
-            }
-        });
+        let up = echo_server(20);
         let ns = File::open("/proc/self/ns/net").unwrap();
         let p = Proxy::start(&ns, &[up], 0).unwrap();
         for _ in 0..20 {

@@ -92,24 +92,18 @@ impl Default for Limits {
 /// bookkeeping (an estimate).
 const MEMO_ENTRY_BYTES: usize = 64;
 
-/// Op `i`'s random 128-bit key: a linearized set's fingerprint is the XOR of its ops'
-/// keys (Zobrist hashing), updated in O(1) as ops are linearized and undone. Storing
-/// the fingerprint instead of the set's bitset keeps a memo entry at a few words
-/// whatever the history's length (a 138,000-op key made 17 KiB entries, and the memo
-/// bound stopped the search at 61,000 of them). Two sets sharing a fingerprint (odds
-/// about entries² / 2^128) could only prune a branch, never make a linearization up:
-/// a collision can turn a pass into a failure, never a failure into a pass.
-fn zobrist(i: usize) -> u128 {
-    // splitmix64, twice.
-    let mix = |mut z: u64| {
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let lo = mix(i as u64);
-    let hi = mix(lo ^ 0x5851_f42d_4c95_7f2d);
-    (u128::from(hi) << 64) | u128::from(lo)
+/// A random 128-bit key per op (fixed seed, so a verdict is reproducible): a linearized
+/// set's fingerprint is the XOR of its ops' keys (Zobrist hashing), updated in O(1) as
+/// ops are linearized and undone. Storing the fingerprint instead of the set's bitset
+/// keeps a memo entry at a few words whatever the history's length (a 138,000-op key
+/// made 17 KiB entries, and the memo bound stopped the search at 61,000 of them). Two
+/// sets sharing a fingerprint (odds about entries² / 2^128) could only prune a branch,
+/// never make a linearization up: a collision can turn a pass into a failure, never a
+/// failure into a pass.
+fn zobrist_keys(ops: usize) -> Vec<u128> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5a0b_7157);
+    (0..ops).map(|_| rng.gen()).collect()
 }
 
 /// Where an info write or CAS may take effect, from the versions the history reveals.
@@ -332,7 +326,7 @@ pub fn check_register(ops: &[Op], limits: Limits) -> Verdict {
     let entries_max = limits
         .cache_entries_max
         .min(limits.cache_bytes_max / MEMO_ENTRY_BYTES);
-    let keys: Vec<u128> = (0..ops.len()).map(zobrist).collect();
+    let keys = zobrist_keys(ops.len());
     let mut ev = Events::new(&ops);
     let mut linearized: u128 = 0;
     let mut cache: HashSet<(u128, State)> = HashSet::new();
