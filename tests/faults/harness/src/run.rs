@@ -177,9 +177,15 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     let loaded = load
         .join()
         .map_err(|_| "the load thread panicked".to_string())?;
-    let played = played?;
+    let (played, loaded) = match (played, loaded) {
+        (Ok(p), loaded) => (p, loaded?),
+        // A failed run still checks what it recorded: a liveness failure (a server
+        // that would not come back) says nothing about safety, and an hour's history
+        // should not go unread because of it.
+        (Err(e), Ok(loaded)) => return Err(format!("{e}\n{}", partial_verdict(cfg, &loaded))),
+        (Err(e), Err(le)) => return Err(format!("{e}\n(no history: {le})")),
+    };
     let log = &played.log;
-    let loaded = loaded?;
     for s in &mut cluster.servers {
         s.check_alive()?;
     }
@@ -301,6 +307,37 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         text,
         history_file,
     })
+}
+
+/// For a run that failed before its end: the history recorded until then, saved and
+/// checked by the checkers that need no final read (registers, lock). The set, queue
+/// and ephemeral checkers need a read after healing, which a failed run did not get.
+fn partial_verdict(cfg: &RunConfig, loaded: &workload::LoadResult) -> String {
+    let mut out = String::new();
+    let mut h = String::new();
+    for op in &loaded.ops {
+        let _ = writeln!(h, "{op}");
+    }
+    let file = cfg.dir.join("history.txt");
+    match std::fs::write(&file, h) {
+        Ok(()) => {
+            let _ = writeln!(out, "history until the failure: {}", file.display());
+        }
+        Err(e) => {
+            let _ = writeln!(out, "history not saved ({}: {e})", file.display());
+        }
+    }
+    let check = wgl::check(&loaded.ops, wgl::Limits::default());
+    out.push_str(&describe(&check, &loaded.ops));
+    if cfg.lock_workers > 0 {
+        out.push_str(&lock::check(&loaded.holds).describe());
+    }
+    let _ = writeln!(
+        out,
+        "not checked (they need a read after healing): the set, the queue, the ephemerals, \
+         the members' trees"
+    );
+    out
 }
 
 /// The verdicts as text; for a violation, the ops of that key around the stuck op.
