@@ -182,7 +182,12 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         // A failed run still checks what it recorded: a liveness failure (a server
         // that would not come back) says nothing about safety, and an hour's history
         // should not go unread because of it.
-        (Err(e), Ok(loaded)) => return Err(format!("{e}\n{}", partial_verdict(cfg, &loaded))),
+        (Err(e), Ok(loaded)) => {
+            // The servers are of no more use to the check.
+            drop(proxy);
+            drop(cluster);
+            return Err(format!("{e}\n{}", partial_verdict(cfg, &loaded)));
+        }
         (Err(e), Err(le)) => return Err(format!("{e}\n(no history: {le})")),
     };
     let log = &played.log;
@@ -251,11 +256,7 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
         std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
         Ok(file)
     };
-    let mut h = String::new();
-    for op in &loaded.ops {
-        let _ = writeln!(h, "{op}");
-    }
-    let history_file = save("history.txt", h)?;
+    let history_file = save("history.txt", history_text(&loaded.ops))?;
 
     let t = Instant::now();
     let check = wgl::check(&loaded.ops, wgl::Limits::default());
@@ -309,17 +310,22 @@ pub fn run(cfg: &RunConfig, stop: Arc<AtomicBool>) -> Result<RunReport, String> 
     })
 }
 
+/// The history file's text: one op per line (format in `history.rs`).
+fn history_text(ops: &[Op]) -> String {
+    let mut h = String::new();
+    for op in ops {
+        let _ = writeln!(h, "{op}");
+    }
+    h
+}
+
 /// For a run that failed before its end: the history recorded until then, saved and
 /// checked by the checkers that need no final read (registers, lock). The set, queue
 /// and ephemeral checkers need a read after healing, which a failed run did not get.
 fn partial_verdict(cfg: &RunConfig, loaded: &workload::LoadResult) -> String {
     let mut out = String::new();
-    let mut h = String::new();
-    for op in &loaded.ops {
-        let _ = writeln!(h, "{op}");
-    }
     let file = cfg.dir.join("history.txt");
-    match std::fs::write(&file, h) {
+    match std::fs::write(&file, history_text(&loaded.ops)) {
         Ok(()) => {
             let _ = writeln!(out, "history until the failure: {}", file.display());
         }
