@@ -219,6 +219,117 @@ fn an_observer_serves_reads_and_writes_but_is_no_part_of_the_quorum() {
     assert!(try_connect(&e.members[3].addr(), 5000, Duration::from_secs(2)).is_err());
 }
 
+/// The follower an observer synced through, from the observer's log (the sid of its
+/// newest "observing through observer master N").
+fn observer_master_of(e: &Ensemble, observer: usize) -> Option<usize> {
+    let log = e.members[observer].log();
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("observing through observer master"))?;
+    let sid: usize = line
+        .split("observer master ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(sid - 1)
+}
+
+#[test]
+fn observers_sync_from_a_followers_observer_master_port_and_move_on_when_it_dies() {
+    let mut e = Ensemble::start_observer_masters("om", 3, 1);
+    let leader = e.settled();
+    wait_for("the observer to sync", SETTLE, || {
+        e.members[3].mode() == "observer"
+    });
+    // Synced through a follower: the leader carries no observer, that follower one.
+    let master = observer_master_of(&e, 3).expect("an observer master in the log");
+    assert_ne!(master, leader, "the leader serves no observer master port");
+    let (la, ma) = (e.members[leader].addr(), e.members[master].addr());
+    assert_eq!(mntr_num(&la, "zk_synced_observers"), 0);
+    assert_eq!(mntr_reaches(&ma, "zk_synced_observers", 1), 1);
+
+    // INFORM through the follower: a write on the leader shows on the observer with no
+    // sync; the observer's own writes, a failed one and its `sync` go through it.
+    let mut l = connect(&la, 5000);
+    let mut o = connect(&e.members[3].addr(), 1000);
+    assert_eq!(create(&mut l, 1, "/on-leader", b"L", 0), 0);
+    let mut x = 10;
+    wait_for("the INFORM", Duration::from_secs(5), || {
+        x += 1;
+        exists(&mut o, x, "/on-leader")
+    });
+    assert_eq!(create(&mut o, 100, "/from-observer", b"O", 0), 0);
+    assert_eq!(set_data(&mut o, 101, "/from-observer", b"O2"), Some(0));
+    assert_eq!(
+        create(&mut o, 102, "/from-observer", b"again", 0),
+        -110,
+        "NODEEXISTS through the follower"
+    );
+    assert_eq!(
+        synced_get(&mut l, 2, "/from-observer").as_deref(),
+        Some(&b"O2"[..])
+    );
+    assert_eq!(set_data(&mut l, 4, "/on-leader", b"L2"), Some(0));
+    assert_eq!(
+        synced_get(&mut o, 103, "/on-leader").as_deref(),
+        Some(&b"L2"[..])
+    );
+    // An ephemeral of the observer's session lives past its 1 s timeout while the
+    // client pings the observer only: its touches reach the leader through the
+    // follower's PING replies.
+    assert_eq!(create(&mut o, 105, "/eph", b"", EPHEMERAL), 0);
+    let until = Instant::now() + Duration::from_millis(3000);
+    while Instant::now() < until {
+        assert_eq!(request(&mut o, -2, PING, &[]).expect("ping").err, 0);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // (The leader's client idled past its own timeout meanwhile: a new one.)
+    let mut l = connect(&la, 5000);
+    assert!(
+        exists(&mut l, 5, "/eph"),
+        "the ephemeral died with a live session"
+    );
+
+    // The observer master dies: the observer syncs through the other follower.
+    drop(o);
+    e.members[master].kill9();
+    let other = others(3, leader)
+        .into_iter()
+        .find(|&i| i != master)
+        .expect("the other follower");
+    wait_for("the observer to move", SETTLE, || {
+        observer_master_of(&e, 3) == Some(other) && e.members[3].mode() == "observer"
+    });
+    let mut o = connect(&e.members[3].addr(), 5000);
+    assert_eq!(
+        synced_get(&mut o, 1, "/from-observer").as_deref(),
+        Some(&b"O2"[..])
+    );
+    assert_eq!(create(&mut o, 3, "/after-move", b"M", 0), 0);
+    assert_eq!(
+        synced_get(&mut l, 10, "/after-move").as_deref(),
+        Some(&b"M"[..])
+    );
+    // The dead master comes back and syncs; every member ends with the same tree, and
+    // no learner found a txn whose digest differed from its leader's.
+    e.members[master].start();
+    e.settled();
+    let mut m = connect(&e.members[master].addr(), 5000);
+    assert_eq!(
+        synced_get(&mut m, 1, "/after-move").as_deref(),
+        Some(&b"M"[..])
+    );
+    let count = mntr_num(&la, "zk_znode_count");
+    for member in &e.members {
+        let a = member.addr();
+        assert_eq!(mntr_reaches(&a, "zk_znode_count", count), count, "{a}");
+        assert_eq!(mntr_num(&a, "zk_digest_mismatches_count"), 0, "{a}");
+    }
+}
+
 #[test]
 fn a_leaders_txn_that_no_quorum_logged_is_truncated_when_it_comes_back() {
     let mut e = Ensemble::start("trunc", 3);

@@ -74,6 +74,8 @@ struct Member {
     java_heap: &'static str,
     /// An observer (`peerType=observer`): settled means `Mode: observer`.
     observer: bool,
+    /// The ensemble's `observerMasterPort`, if set.
+    observer_master_port: Option<u16>,
 }
 
 impl Member {
@@ -238,10 +240,36 @@ impl Member {
     fn assert_java_content(&mut self) {
         self.assert_running();
         let log = self.log();
-        let bad: Vec<&str> = log
+        let lines: Vec<&str> = log
             .get(self.log_mark..)
             .unwrap_or_default()
             .lines()
+            .collect();
+        // An observer master's connection to an observer that was killed, or that it
+        // closed itself on leaving its leader, ends in an exception on the socket,
+        // which Java's LearnerHandler logs as an ERROR: the peer went away, it sent
+        // nothing wrong.
+        let peer_gone = |i: usize| {
+            lines[i].contains("Unexpected exception in LearnerHandler")
+                && lines.get(i + 1).is_some_and(|next| {
+                    ["java.io.EOFException", "java.net.SocketException"]
+                        .iter()
+                        .any(|e| next.starts_with(e))
+                })
+        };
+        // A Java observer tries every voter's observer master port in turn; the leader
+        // does not listen on it (in ZooKeeper either), and Java logs each refusal as
+        // an ERROR.
+        let master_refused = |l: &str| {
+            self.observer_master_port.is_some_and(|port| {
+                l.contains("Learner$LeaderConnector") && l.contains(&format!(":{port}"))
+            })
+        };
+        let bad: Vec<&str> = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| !peer_gone(*i) && !master_refused(l))
+            .map(|(_, l)| *l)
             .filter(|l| l.contains(" ERROR ") || l.contains("Exiting JVM"))
             // A client socket that closed while Java drops its client connections (it
             // does on losing its leader): Java's own noise about a client, not about
@@ -285,17 +313,20 @@ struct Ensemble {
 impl Ensemble {
     /// Writes each member's zoo.cfg; starts nobody.
     fn new(name: &str, kinds: [Kind; 3]) -> Ensemble {
-        Ensemble::new_with(name, kinds, 20, "-Xmx128m", None)
+        Ensemble::new_with(name, kinds, 20, "-Xmx128m", None, false)
     }
 
     /// As `new`, with `initLimit` in ticks of 200 ms (a large SNAP needs more), the
-    /// Java members' heap option, and which member (if any) is an observer.
+    /// Java members' heap option, which member (if any) is an observer, and whether
+    /// `observerMasterPort` is set (then server N's quorum and election ports are on
+    /// 127.0.0.N, so each follower can listen on that port).
     fn new_with(
         name: &str,
         kinds: [Kind; 3],
         init_limit: u32,
         java_heap: &'static str,
         observer: Option<u32>,
+        observer_masters: bool,
     ) -> Ensemble {
         let root = std::env::temp_dir().join(format!("rk-mixed-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
@@ -304,13 +335,22 @@ impl Ensemble {
             .map(|c| (c[0], c[1], c[2]))
             .collect();
         let mut lines = String::new();
+        let observer_master_port = observer_masters.then(|| common::free_ports(1)[0]);
+        if let Some(port) = observer_master_port {
+            lines.push_str(&format!("observerMasterPort={port}\n"));
+        }
         for (i, (_, q, e)) in ports.iter().enumerate() {
             let kind = if observer == Some(i as u32 + 1) {
                 ":observer"
             } else {
                 ""
             };
-            lines.push_str(&format!("server.{}=127.0.0.1:{q}:{e}{kind}\n", i + 1));
+            let host = if observer_masters {
+                format!("127.0.0.{}", i + 1)
+            } else {
+                "127.0.0.1".to_owned()
+            };
+            lines.push_str(&format!("server.{}={host}:{q}:{e}{kind}\n", i + 1));
         }
         let mut members = Vec::new();
         for (i, (client, _, _)) in ports.iter().enumerate() {
@@ -340,6 +380,7 @@ impl Ensemble {
                 log_mark: 0,
                 java_heap,
                 observer: is_observer,
+                observer_master_port,
             });
         }
         Ensemble { root, members }
@@ -838,8 +879,10 @@ fn comes_back_behind(
 /// behind) and by SNAP (wiped), applies INFORMs (a write on either voter shows up on
 /// it with no `sync`), serves synced reads, forwards its clients' writes and `sync`,
 /// keeps its sessions alive on the leader through its pings, and after the leader is
-/// killed and restarted syncs with whichever voter leads then.
-fn observer_of_the_other_kind(name: &str, voter: Kind, observer: Kind) {
+/// killed and restarted syncs with whichever voter leads then. With
+/// `observer_masters`, all of that through the follower's `observerMasterPort`
+/// instead of the leader: the leader never carries the observer.
+fn observer_of_the_other_kind(name: &str, voter: Kind, observer: Kind, observer_masters: bool) {
     let (diff, snap) = match observer {
         Kind::Rk => (
             "sync from the leader: DIFF",
@@ -850,7 +893,14 @@ fn observer_of_the_other_kind(name: &str, voter: Kind, observer: Kind) {
             "Getting a snapshot from leader",
         ),
     };
-    let mut e = Ensemble::new_with(name, [voter, voter, observer], 20, "-Xmx128m", Some(3));
+    let mut e = Ensemble::new_with(
+        name,
+        [voter, voter, observer],
+        20,
+        "-Xmx128m",
+        Some(3),
+        observer_masters,
+    );
     e.m(1).start();
     e.m(2).start();
     let leader = e.settled_among(&[1, 2]);
@@ -869,6 +919,22 @@ fn observer_of_the_other_kind(name: &str, voter: Kind, observer: Kind) {
     e.settled(leader);
     wait_for("the observer's first sync", || syncs(&mut e) > 0);
     assert_eq!(e.m(3).mode(), "observer");
+    // Who carries the observer: the leader, or (observer masters) the follower.
+    let carried = |e: &mut Ensemble, sid: u32| {
+        four_letter(&e.m(sid).addr(), "mntr")
+            .lines()
+            .find_map(|l| l.strip_prefix("zk_synced_observers\t"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let via_leader = if observer_masters { 0 } else { 1 };
+    wait_for("the leader's synced_observers", || {
+        carried(&mut e, leader) == Some(via_leader)
+    });
+    if observer_masters {
+        wait_for("the follower to report its observer", || {
+            carried(&mut e, follower) == Some(1)
+        });
+    }
     let mut o = connect(&e.m(3).addr(), 1000);
     assert_eq!(synced_get(&mut o, 1, "/early9").as_deref(), Some(&b"e"[..]));
     // INFORM: writes on the leader and on the follower reach the observer with no
@@ -914,6 +980,12 @@ fn observer_of_the_other_kind(name: &str, voter: Kind, observer: Kind) {
     e.m(3).wipe();
     assert_eq!(create(&mut l, 200, "/before-snap", b"S", 0), 0);
     e.start_synced_by(3, leader, snap);
+    if observer_masters && voter == Kind::Rk {
+        // The snapshot came from the follower's tree, not the leader's.
+        let sent = "observer master: sending a snapshot";
+        assert!(e.m(follower).log().contains(sent), "no {sent:?}");
+        assert!(!e.m(leader).log().contains(sent));
+    }
     let mut o = connect(&e.m(3).addr(), 4000);
     assert_eq!(
         synced_get(&mut o, 1, "/before-snap").as_deref(),
@@ -958,7 +1030,23 @@ fn java_leads_a_ringkeeper_observer() {
     if skip() {
         return;
     }
-    observer_of_the_other_kind("java-rk-observer", Kind::Java, Kind::Rk);
+    observer_of_the_other_kind("java-rk-observer", Kind::Java, Kind::Rk, false);
+}
+
+#[test]
+fn java_followers_serve_a_ringkeeper_observer_on_the_observer_master_port() {
+    if skip() {
+        return;
+    }
+    observer_of_the_other_kind("java-rk-om", Kind::Java, Kind::Rk, true);
+}
+
+#[test]
+fn ringkeeper_followers_serve_a_java_observer_on_the_observer_master_port() {
+    if skip() {
+        return;
+    }
+    observer_of_the_other_kind("rk-java-om", Kind::Rk, Kind::Java, true);
 }
 
 #[test]
@@ -966,7 +1054,7 @@ fn ringkeeper_leads_a_java_observer() {
     if skip() {
         return;
     }
-    observer_of_the_other_kind("rk-java-observer", Kind::Rk, Kind::Java);
+    observer_of_the_other_kind("rk-java-observer", Kind::Rk, Kind::Java, false);
 }
 
 /// `n` creates sent back to back on one connection, then their answers.
@@ -1403,7 +1491,14 @@ fn a_java_learner_snap_of_a_million_nodes_from_a_ringkeeper_leader() {
         .unwrap_or(1_000_000);
     // A second (5 ticks) per 10,000 nodes to sync, at least the usual 4 s.
     let init_limit = (nodes / 2_000).max(20);
-    let mut e = Ensemble::new_with("java-bigsnap", [Java, Rk, Rk], init_limit, "-Xmx3g", None);
+    let mut e = Ensemble::new_with(
+        "java-bigsnap",
+        [Java, Rk, Rk],
+        init_limit,
+        "-Xmx3g",
+        None,
+        false,
+    );
     e.m(2).start();
     e.m(3).start();
     e.settled(3);

@@ -46,6 +46,9 @@ pub struct QuorumConfig {
     pub listen_on_all_ips: bool,
     /// `electionPortBindRetry`: binds tried, one second apart; 0 = forever.
     pub election_port_bind_retry: u32,
+    /// `observerMasterPort`: a follower serves observers on this port (on its quorum
+    /// address), and an observer syncs from a follower there instead of the leader.
+    pub observer_master_port: Option<u16>,
     /// What was accepted but differs from the file (`peerType` against the server
     /// list), for the caller to log.
     pub warnings: Vec<String>,
@@ -115,6 +118,7 @@ impl QuorumConfig {
             handshake_timeout_ms: None,
             listen_on_all_ips: false,
             election_port_bind_retry: ELECTION_PORT_BIND_RETRY_DEFAULT,
+            observer_master_port: None,
             warnings: Vec::new(),
         };
         let mut peer_type: Option<(String, LearnerType)> = None;
@@ -148,6 +152,15 @@ impl QuorumConfig {
                     cfg.election_port_bind_retry = value
                         .parse()
                         .map_err(|_| bad("not a count (0 = forever)"))?
+                }
+                // ZooKeeper reads it as an int; 0 or less leaves observer masters off.
+                "observerMasterPort" => {
+                    let port: i64 = value.trim().parse().map_err(|_| bad("not a port number"))?;
+                    cfg.observer_master_port = match port {
+                        ..=0 => None,
+                        1..=65535 => Some(port as u16),
+                        _ => return Err(bad("not a port number")),
+                    };
                 }
                 "electionAlg" => {
                     if value.trim() != "3" {
@@ -334,6 +347,25 @@ mod tests {
                          server.2=127.0.0.2:2889:3889:participant;2182\n\
                          server.3=[::1]:2890:3890:observer;127.0.0.1:2183\n\
                          cnxTimeout=700\nelectionAlg=3\nquorumListenOnAllIPs=true\n";
+
+    #[test]
+    fn observer_master_port_is_read_as_zookeeper_reads_it() {
+        let cfg = QuorumConfig::parse(THREE, "zoo.cfg", 2).expect("parses");
+        assert_eq!(cfg.observer_master_port, None);
+        let with = |v: &str| {
+            QuorumConfig::parse(&format!("{THREE}observerMasterPort={v}\n"), "zoo.cfg", 2)
+        };
+        assert_eq!(
+            with("2191").expect("parses").observer_master_port,
+            Some(2191)
+        );
+        // Zero or less: off, as ZooKeeper's `observerMasterPort <= 0`.
+        assert_eq!(with("0").expect("parses").observer_master_port, None);
+        assert_eq!(with("-1").expect("parses").observer_master_port, None);
+        for bad in ["70000", "port"] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn reads_server_lines_as_zookeeper_does() {

@@ -399,7 +399,6 @@ const NOT_HONOURED: &[(&str, &str)] = &[
     ("syncEnabled", ENSEMBLE_ONLY),
     ("leaderServes", ENSEMBLE_ONLY),
     ("commitLogCount", ENSEMBLE_ONLY),
-    ("observerMasterPort", ENSEMBLE_ONLY),
     ("standaloneEnabled", ENSEMBLE_ONLY),
     (
         "reconfigEnabled",
@@ -1042,6 +1041,7 @@ impl Config {
                 | "cnxTimeout"
                 | "quorumCnxnTimeoutMs"
                 | "quorumListenOnAllIPs"
+                | "observerMasterPort"
                 | "peerType" => {}
                 "dynamicConfigFile" => {
                     let text = std::fs::read_to_string(value).map_err(|e| {

@@ -409,6 +409,12 @@ pub fn monitor(core: &Rc<Core>) -> Vec<(String, Metric)> {
             rows.push((k.to_owned(), int(v.load(Relaxed))));
         }
     }
+    let l = &core.stats.leader;
+    if core.stats.mode() == ServerMode::Follower && l.observer_master.load(Relaxed) {
+        // FollowerZooKeeperServer's gauge, while its ObserverMaster runs.
+        let n = l.synced_observers.load(Relaxed);
+        rows.push(("zk_synced_observers".to_owned(), int(n)));
+    }
     for stage in Stage::ALL {
         let sum = core.stats.stage_summary(stage);
         let name = stage.name();

@@ -184,6 +184,26 @@ impl Acceptor {
     /// Stops accepting: the listening socket is shut down (the kernel refuses new
     /// connections from here on), which also ends the thread's `accept`.
     pub fn stop(&self) {
+        self.stopper().stop();
+    }
+
+    /// What stops this acceptor from elsewhere while a task awaits [`Acceptor::next`].
+    /// Call it once: after the stop the thread closes the socket, and its number may
+    /// be reused.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            listen_fd: self.listen_fd,
+        }
+    }
+}
+
+/// Stops an [`Acceptor`] whose `next` another task awaits.
+pub struct Stopper {
+    listen_fd: RawFd,
+}
+
+impl Stopper {
+    pub fn stop(&self) {
         // SAFETY: plain syscall on a socket the thread keeps open until it returns.
         unsafe {
             libc::shutdown(self.listen_fd, libc::SHUT_RDWR);

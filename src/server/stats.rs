@@ -380,7 +380,9 @@ impl ZabMetrics {
 }
 
 /// What a leader's `mntr` adds (ZooKeeper's names without `zk_`), set by the ensemble
-/// driver after each step of the leader.
+/// driver after each step of the leader; `synced_observers` also by a follower's
+/// observer master (`observer_master` set while it runs), as ZooKeeper's follower
+/// reports its own observers under that name.
 #[derive(Default)]
 pub struct LeaderStats {
     /// When this server last became an established leader, in ms since its start
@@ -390,6 +392,7 @@ pub struct LeaderStats {
     pub synced_followers: AtomicU64,
     pub synced_non_voting_followers: AtomicU64,
     pub synced_observers: AtomicU64,
+    pub observer_master: std::sync::atomic::AtomicBool,
     pub pending_syncs: AtomicU64,
     pub last_proposal_size: AtomicU64,
     pub min_proposal_size: AtomicU64,

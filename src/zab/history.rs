@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::wire::payload::Bare;
+use super::wire::quorum_packet::{PacketType, QuorumPacket};
 use super::{counter_of, epoch_of, Zxid};
 
 /// `zookeeper.commitLogCount`: how many committed proposals the leader keeps in memory
@@ -96,6 +98,14 @@ impl ZabConfig {
     pub fn ping_interval_ms(&self) -> u64 {
         (self.tick_ms / 2).max(1)
     }
+}
+
+/// A txn as a sync sends it: its PROPOSAL, then its COMMIT.
+pub fn pair_packets(t: &Txn) -> [QuorumPacket; 2] {
+    [
+        QuorumPacket::with_data(PacketType::Proposal, t.zxid, t.data.clone()),
+        Bare::commit(t.zxid),
+    ]
 }
 
 /// One transaction: its zxid and the PROPOSAL data that carries it.
@@ -191,6 +201,17 @@ pub enum SyncPlan {
 }
 
 impl SyncPlan {
+    /// The plan on the wire: the packet that opens it (DIFF, TRUNC or SNAP), the zxid of
+    /// the database to stream right after it for SNAP, and the txns that follow as
+    /// PROPOSAL + COMMIT pairs ([`pair_packets`]).
+    pub fn into_wire(self) -> (QuorumPacket, Option<Zxid>, Vec<Txn>) {
+        match self {
+            SyncPlan::Diff { zxid, txns } => (Bare::diff(zxid), None, txns),
+            SyncPlan::Trunc { zxid, txns } => (Bare::trunc(zxid), None, txns),
+            SyncPlan::Snap { zxid } => (Bare::snap(zxid), Some(zxid), Vec::new()),
+        }
+    }
+
     /// The last zxid the plan brings the learner to (`currentZxid`, from which
     /// `startForwarding` queues outstanding proposals).
     pub fn last_queued(&self, peer_last_zxid: Zxid) -> Zxid {

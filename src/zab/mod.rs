@@ -35,6 +35,7 @@ pub mod fle;
 pub mod history;
 pub mod leader;
 pub mod learner;
+pub mod observer_master;
 pub mod quorum;
 pub mod vote;
 pub mod wire;

@@ -167,15 +167,24 @@ impl Ensemble {
             client_in_lines,
             prometheus,
             true,
+            false,
         )
+    }
+
+    /// Started as `start_with`, each member's quorum and election ports on an address
+    /// of its own (server N on 127.0.0.N) and `observerMasterPort` set, so every
+    /// follower can listen on it: observers sync from followers.
+    pub fn start_observer_masters(name: &str, voters: u32, observers: u32) -> Ensemble {
+        Ensemble::configure(name, voters, observers, 20, false, false, true, true)
     }
 
     /// `voters` members configured and not started: a test starts each (with its own
     /// environment) in the order its schedule needs.
     pub fn configured(name: &str, voters: u32) -> Ensemble {
-        Ensemble::configure(name, voters, 0, 20, false, false, false)
+        Ensemble::configure(name, voters, 0, 20, false, false, false, false)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn configure(
         name: &str,
         voters: u32,
@@ -184,6 +193,7 @@ impl Ensemble {
         client_in_lines: bool,
         prometheus: bool,
         start: bool,
+        observer_masters: bool,
     ) -> Ensemble {
         let n = voters + observers;
         let root = std::env::temp_dir().join(format!("rk-ensemble-{name}-{}", std::process::id()));
@@ -193,17 +203,22 @@ impl Ensemble {
             .map(|c| (c[0], c[1], c[2]))
             .collect();
         let mut lines = String::new();
+        if observer_masters {
+            lines.push_str(&format!("observerMasterPort={}\n", super::free_ports(1)[0]));
+        }
         for (i, (c, q, e)) in ports.iter().enumerate() {
+            let host = if observer_masters {
+                format!("127.0.0.{}", i + 1)
+            } else {
+                "127.0.0.1".to_owned()
+            };
             let kind = if i as u32 >= voters { ":observer" } else { "" };
             let client = if client_in_lines {
                 format!(";127.0.0.1:{c}")
             } else {
                 String::new()
             };
-            lines.push_str(&format!(
-                "server.{}=127.0.0.1:{q}:{e}{kind}{client}\n",
-                i + 1
-            ));
+            lines.push_str(&format!("server.{}={host}:{q}:{e}{kind}{client}\n", i + 1));
         }
         let mut members = Vec::new();
         for (i, (client, quorum, _)) in ports.iter().enumerate() {

@@ -28,6 +28,7 @@ use glommio::channels::shared_channel::{ConnectedSender, SharedReceiver, SharedS
 
 mod digests;
 mod log_writer;
+mod observer_master;
 mod peer;
 mod restore;
 mod sessions;
@@ -115,6 +116,9 @@ enum SyncMarker {
     },
     /// A learner forwarded it: answered with a SYNC packet on its connection.
     Learner(crate::zab::leader::ConnId),
+    /// An observer of this follower (`observerMasterPort`) forwarded it: the leader's
+    /// SYNC is relayed to it on its connection.
+    Observer(crate::zab::observer_master::ConnId),
 }
 
 /// What the pipeline does with work (see the module doc).
@@ -685,7 +689,10 @@ impl Quorum {
     /// yet, and publishes them: the only way a txn reaches the tree. Synchronous, so
     /// the tree and `applied` agree with whoever asked (a SNAP sent right after an
     /// apply sends this tree). `after_apply` then tells the session cores.
-    fn apply_now(&self, through: i64) {
+    ///
+    /// Returns the applied txns as the DIFF window holds them (empty outside an
+    /// ensemble), for a follower's observer master.
+    fn apply_now(&self, through: i64) -> Vec<crate::zab::history::Txn> {
         let batch: Vec<Committed> = {
             let mut u = self.unapplied.borrow_mut();
             let mut b = Vec::new();
@@ -699,7 +706,7 @@ impl Quorum {
             b
         };
         if batch.is_empty() {
-            return;
+            return Vec::new();
         }
         if !self.is_authority() {
             // A leader tracks sessions as it prepares their txns; everyone else as
@@ -717,11 +724,12 @@ impl Quorum {
             ZabMetrics::since_created(&self.stats.zab.propagation_latency, wall, c.hdr.time_ms);
         }
         let applying = Instant::now();
-        self.apply_and_publish(batch);
+        let windowed = self.apply_and_publish(batch);
         self.stats
             .quorum()
             .stage(Stage::Apply, applying.elapsed().as_micros() as u64);
         self.maybe_snapshot(txns);
+        windowed
     }
 
     /// After `apply_now`: wakes the session cores and answers the syncs now due.
@@ -772,14 +780,17 @@ impl Quorum {
                         l.send_sync(conn);
                     }
                 }
+                // Relayed as soon as the leader's SYNC came (`Following::received`).
+                SyncMarker::Observer(_) => {}
             }
         }
     }
 
     /// Applies a synced batch to the committed tree, once for the whole process, and
     /// publishes it with the version after it.
-    fn apply_and_publish(&self, batch: Vec<Committed>) {
+    fn apply_and_publish(&self, batch: Vec<Committed>) -> Vec<crate::zab::history::Txn> {
         let mut applied = Vec::with_capacity(batch.len());
+        let mut windowed = Vec::new();
         {
             let mut tree = self.tree.borrow_mut();
             let mut window = self.window.borrow_mut();
@@ -795,10 +806,12 @@ impl Quorum {
                 if self.cfg.ensemble {
                     // With the digest after it, as ZooKeeper's committedLog has it.
                     let digest = (exact && tree.digest_enabled()).then(|| tree.digest());
-                    window.push_back(crate::zab::history::Txn {
+                    let t = crate::zab::history::Txn {
                         zxid: c.hdr.zxid,
                         data: peer::proposal_data(&c, digest),
-                    });
+                    };
+                    windowed.push(t.clone());
+                    window.push_back(t);
                 }
                 applied.push((c, outcome));
             }
@@ -813,6 +826,7 @@ impl Quorum {
             .append(version, self.applied.get(), applied);
         *self.newest.borrow_mut() = next;
         self.drop_retired();
+        windowed
     }
 
     /// Publishes the tree as it is now with no batch: a change made outside any txn

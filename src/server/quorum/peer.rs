@@ -26,6 +26,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use glommio::net::TcpStream;
 
 use super::digests;
+use super::observer_master::Mastering;
 use super::snapshots;
 use super::wire_io::{self, PacketSink};
 use super::{fatal, Origin, Quorum, Role, SyncMarker, Via, Work};
@@ -47,6 +48,7 @@ use crate::zab::fle::Decision;
 use crate::zab::history::{self, ZabConfig};
 use crate::zab::leader::{self, Leader};
 use crate::zab::learner::{self, Learner};
+use crate::zab::observer_master;
 use crate::zab::wire::payload::{
     Bare, ForwardedRequest, LearnerKind, Ping, Revalidate, RevalidateReply, SessionTouch,
 };
@@ -297,7 +299,7 @@ fn load_window(q: &Quorum) {
 /// data, if the log holds `from` itself and what follows it is at most
 /// `snapshotSizeFactor` × the newest snapshot's size (no snapshot: no limit). ZooKeeper
 /// compares the log files' sizes, which are preallocated; this counts the records.
-fn read_log_from(
+pub(super) fn read_log_from(
     log_dir: &std::path::Path,
     data_dir: &std::path::Path,
     factor: f64,
@@ -410,7 +412,7 @@ fn leave_read_only(q: &Rc<Quorum>) {
 }
 
 /// Calls `tick` every `TICK` for as long as it returns true (its machine lives).
-fn spawn_ticker(tick: impl Fn() -> bool + 'static) {
+pub(super) fn spawn_ticker(tick: impl Fn() -> bool + 'static) {
     glommio::spawn_local(async move {
         loop {
             glommio::timer::sleep(TICK).await;
@@ -1025,8 +1027,13 @@ impl Leading {
 // ---------------------------------------------------------------------------------
 // Following (and observing)
 
-/// A client reconnecting with a session: its core, connection and timeout.
-type Reconnect = (CoreIdx, ConnId, i32);
+/// A session reconnecting here, waiting for the leader's REVALIDATE answer.
+enum Reconnect {
+    /// A client of session core `core` on `conn`, with its timeout.
+    Client(CoreIdx, ConnId, i32),
+    /// An observer of this follower (`observerMasterPort`) asked on `conn`.
+    Observer(crate::zab::observer_master::ConnId, i32),
+}
 
 /// One connection to a leader.
 /// How a connection to a leader went.
@@ -1071,6 +1078,16 @@ pub(super) struct Following {
     /// Whether the ACK of NEWLEADER went out (the first epoch ACK; UPTODATE's is the
     /// second), for the `learner.after_newleader_ack` failpoint.
     new_leader_acked: Cell<bool>,
+    /// Where to serve observers once synced (`observerMasterPort`, followers only).
+    om_listen: Option<SocketAddr>,
+    zab: ZabConfig,
+    /// The ensemble's config text, as NEWLEADER carries it to observers.
+    config_bytes: Bytes,
+    /// With an observer master port: each PROPOSAL not yet committed, in zxid order,
+    /// so its COMMIT can go to observers as an INFORM (`ObserverMaster.proposedPkts`).
+    proposed: RefCell<VecDeque<history::Txn>>,
+    /// The observer master while synced.
+    om: RefCell<Option<Rc<Mastering>>>,
 }
 
 /// A proposal a learner took: its zxid, when it arrived, and its txn header's time
@@ -1090,34 +1107,11 @@ async fn follow(
     leader_sid: Sid,
     kind: LearnerKind,
 ) -> Followed {
-    let Some(server) = qcfg.servers.iter().find(|s| s.id == leader_sid) else {
-        tracing::warn!("the elected leader {leader_sid} is not in the server list");
-        return Followed::NotReached;
+    let stream = match (kind, qcfg.observer_master_port) {
+        (LearnerKind::Observer, Some(port)) => connect_observer_master(qcfg, port).await,
+        _ => connect_leader(qcfg, leader_sid).await,
     };
-    let addr = match resolve(&server.host, server.quorum_port) {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::warn!("leader {leader_sid}: {e}");
-            return Followed::NotReached;
-        }
-    };
-    // As Java's learner: a few tries, a moment apart (the leader may not be listening
-    // on its quorum port yet).
-    let mut stream = None;
-    for attempt in 1..=5 {
-        match TcpStream::connect(addr).await {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => {
-                tracing::info!("connecting to leader {leader_sid} at {addr} (try {attempt}): {e}");
-                glommio::timer::sleep(Duration::from_millis(200 * attempt)).await;
-            }
-        }
-    }
     let Some(stream) = stream else {
-        tracing::warn!("cannot reach leader {leader_sid} at {addr}; looking again");
         return Followed::NotReached;
     };
     let (mut reader, sink) = wire_io::open(stream);
@@ -1151,6 +1145,14 @@ async fn follow(
         commit_at: RefCell::new(VecDeque::new()),
         sync_started: Cell::new(None),
         new_leader_acked: Cell::new(false),
+        om_listen: match (kind, qcfg.observer_master_port) {
+            (LearnerKind::Follower, Some(port)) => observer_master_listen(qcfg, port),
+            _ => None,
+        },
+        zab,
+        config_bytes: election.quorum().text().clone(),
+        proposed: RefCell::new(VecDeque::new()),
+        om: RefCell::new(None),
     });
     *q.role.borrow_mut() = Role::Following(f.clone());
     glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
@@ -1198,11 +1200,109 @@ async fn follow(
     }
     f.sink.close();
     f.persist_ready.raise();
+    if let Some(m) = f.om.borrow_mut().take() {
+        m.stop(q);
+    }
     if f.synced.get() {
         Followed::Synced
     } else {
         Followed::FailedInSync
     }
+}
+
+/// Connects to the elected leader's quorum port.
+async fn connect_leader(qcfg: &QuorumConfig, leader_sid: Sid) -> Option<TcpStream> {
+    let Some(server) = qcfg.servers.iter().find(|s| s.id == leader_sid) else {
+        tracing::warn!("the elected leader {leader_sid} is not in the server list");
+        return None;
+    };
+    let addr = match resolve(&server.host, server.quorum_port) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!("leader {leader_sid}: {e}");
+            return None;
+        }
+    };
+    // As Java's learner: a few tries, a moment apart (the leader may not be listening
+    // on its quorum port yet).
+    for attempt in 1..=5 {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Some(s),
+            Err(e) => {
+                tracing::info!("connecting to leader {leader_sid} at {addr} (try {attempt}): {e}");
+                glommio::timer::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    }
+    tracing::warn!("cannot reach leader {leader_sid} at {addr}; looking again");
+    None
+}
+
+/// An observer with `observerMasterPort`: a voting member's observer master port, as
+/// ZooKeeper's observer picks one (`QuorumPeer.findLearnerMaster`): every voter's
+/// quorum address with that port, tried in turn from a place that differs per
+/// observer and per attempt. The leader and members between roles refuse (only a
+/// synced follower listens), so the first that accepts is a follower.
+async fn connect_observer_master(qcfg: &QuorumConfig, port: u16) -> Option<TcpStream> {
+    thread_local! {
+        static ATTEMPT: Cell<usize> = const { Cell::new(0) };
+    }
+    let voters: Vec<&crate::zab::quorum::QuorumServer> = qcfg
+        .servers
+        .iter()
+        .filter(|s| s.learner_type == crate::zab::vote::LearnerType::Participant)
+        .collect();
+    if voters.is_empty() {
+        return None;
+    }
+    let start = ATTEMPT.with(|a| {
+        let n = a.get();
+        a.set(n + 1);
+        (n + qcfg.myid.unsigned_abs() as usize) % voters.len()
+    });
+    for k in 0..voters.len() {
+        let server = voters[(start + k) % voters.len()];
+        let addr = match resolve(&server.host, port) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("observer master {}: {e}", server.id);
+                continue;
+            }
+        };
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                tracing::info!("observing through observer master {} at {addr}", server.id);
+                return Some(s);
+            }
+            Err(e) => tracing::info!("observer master {} at {addr}: {e}", server.id),
+        }
+    }
+    tracing::warn!("no observer master accepted (port {port}); looking again");
+    glommio::timer::sleep(Duration::from_millis(200)).await;
+    None
+}
+
+/// Where a follower listens for observers: its quorum address with `port` (the
+/// wildcard address with `quorumListenOnAllIPs`).
+fn observer_master_listen(qcfg: &QuorumConfig, port: u16) -> Option<SocketAddr> {
+    let me = qcfg.me()?;
+    let own = match resolve(&me.host, port) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!("the observer master port: {e}");
+            return None;
+        }
+    };
+    Some(if qcfg.listen_on_all_ips {
+        let any: std::net::IpAddr = if own.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        };
+        SocketAddr::new(any, port)
+    } else {
+        own
+    })
 }
 
 /// Records, as `stage`, how long each arrival up to `through` waited, and in
@@ -1290,6 +1390,9 @@ impl Following {
             }
             PacketType::Commit | PacketType::Inform => {
                 self.committed.set(self.committed.get().max(p.zxid));
+                if p.kind == PacketType::Commit {
+                    self.inform_observers(q, p.zxid);
+                }
                 if self.synced.get() {
                     // ZooKeeper's Follower and Observer count these once synced.
                     let z = &q.stats.zab;
@@ -1309,7 +1412,12 @@ impl Following {
             }
             PacketType::Sync => {
                 let marker = self.pending_syncs.borrow_mut().pop_front();
-                if let Some(m) = marker {
+                if let Some(SyncMarker::Observer(conn)) = marker {
+                    // Behind the INFORMs of every COMMIT before it, as Java relays it.
+                    if let Some(m) = self.observer_master() {
+                        m.send(conn, &p);
+                    }
+                } else if let Some(m) = marker {
                     // Answered once everything the leader committed before it is applied.
                     q.waiting_syncs
                         .borrow_mut()
@@ -1319,7 +1427,7 @@ impl Following {
                 }
             }
             PacketType::Revalidate => match RevalidateReply::read(&p) {
-                Ok(r) => self.revalidated(q, r),
+                Ok(r) => self.revalidated(q, r, &p),
                 Err(e) => tracing::warn!("bad REVALIDATE answer from the leader: {e}"),
             },
             _ => {}
@@ -1384,6 +1492,9 @@ impl Following {
                 }
                 A::Persist(t) => match decode_proposal(&t.data) {
                     Ok((c, digest)) if c.hdr.zxid == t.zxid => {
+                        if self.om_listen.is_some() {
+                            self.proposed.borrow_mut().push_back(t.clone());
+                        }
                         q.digests.expect(c.hdr.zxid, digest);
                         let a = Arrival {
                             zxid: t.zxid,
@@ -1417,11 +1528,26 @@ impl Following {
                     Err(e) => self.fail(format!("PROPOSAL 0x{:x}: {e}", t.zxid)),
                 },
                 A::Apply { through } => {
-                    q.apply_now(through);
+                    let txns = q.apply_now(through);
+                    if let Some(m) = self.observer_master() {
+                        let through = q.applied.get();
+                        m.step(q, observer_master::Input::Applied { txns, through });
+                    }
                     applied = true;
                 }
                 A::SetTimer { .. } => {}
                 A::Synced { epoch } => {
+                    if let Some(listen) = self.om_listen {
+                        let m = Mastering::start(
+                            q,
+                            listen,
+                            self.zab,
+                            epoch,
+                            Some(self.config_bytes.clone()),
+                            observer_packet,
+                        );
+                        *self.om.borrow_mut() = m;
+                    }
                     let mode = match self.kind {
                         LearnerKind::Observer => ServerMode::Observer,
                         _ => ServerMode::Follower,
@@ -1503,7 +1629,7 @@ impl Following {
             .borrow_mut()
             .entry(id)
             .or_default()
-            .push_back((core, conn, req.timeout_ms));
+            .push_back(Reconnect::Client(core, conn, req.timeout_ms));
         self.sink.send(
             &Revalidate {
                 session_id: id,
@@ -1513,7 +1639,7 @@ impl Following {
         );
     }
 
-    fn revalidated(&self, q: &Rc<Quorum>, r: RevalidateReply) {
+    fn revalidated(&self, q: &Rc<Quorum>, r: RevalidateReply, p: &QuorumPacket) {
         let waiting = {
             let mut m = self.revalidating.borrow_mut();
             let w = m.get_mut(&r.session_id).and_then(|v| v.pop_front());
@@ -1522,13 +1648,26 @@ impl Following {
             }
             w
         };
-        let Some((core, conn, timeout)) = waiting else {
+        let Some(waiting) = waiting else {
             return;
+        };
+        let timeout = match waiting {
+            Reconnect::Client(_, _, t) | Reconnect::Observer(_, t) => t,
         };
         if r.valid {
             q.sessions.touch(vec![r.session_id], q.now_ms());
             self.touches.borrow_mut().insert(r.session_id, timeout);
         }
+        let (core, conn) = match waiting {
+            Reconnect::Client(core, conn, _) => (core, conn),
+            Reconnect::Observer(conn, _) => {
+                // ObserverMaster.revalidateLearnerSession: the leader's answer as is.
+                if let Some(m) = self.observer_master() {
+                    m.send(conn, p);
+                }
+                return;
+            }
+        };
         let q = q.clone();
         glommio::spawn_local(async move {
             let _ = q.outs[core]
@@ -1541,6 +1680,33 @@ impl Following {
                 .await;
         })
         .detach();
+    }
+
+    /// The observer master, while this follower serves observers.
+    pub(super) fn observer_master(&self) -> Option<Rc<Mastering>> {
+        self.om.borrow().clone()
+    }
+
+    /// The leader committed `zxid`: its proposal goes to the observers as an INFORM
+    /// (`ObserverMaster.proposalCommitted`), before this follower applies it.
+    fn inform_observers(&self, q: &Rc<Quorum>, zxid: i64) {
+        if self.om_listen.is_none() {
+            return;
+        }
+        let txn = {
+            let mut proposed = self.proposed.borrow_mut();
+            while proposed.front().is_some_and(|t| t.zxid < zxid) {
+                proposed.pop_front();
+            }
+            if proposed.front().is_some_and(|t| t.zxid == zxid) {
+                proposed.pop_front()
+            } else {
+                None
+            }
+        };
+        if let (Some(txn), Some(m)) = (txn, self.observer_master()) {
+            m.step(q, observer_master::Input::Committed(txn));
+        }
     }
 
     /// Client traffic of `ids`: reported to the leader with the next PING reply.
@@ -1590,7 +1756,7 @@ impl Following {
                     SyncMarker::Local {
                         session, xid, path, ..
                     } => (*session, *xid, path.clone()),
-                    SyncMarker::Learner(_) => return,
+                    SyncMarker::Learner(_) | SyncMarker::Observer(_) => return,
                 };
                 self.pending_syncs.borrow_mut().push_back(marker);
                 ForwardedRequest {
@@ -1607,6 +1773,63 @@ impl Following {
         };
         self.sink.send(&req.packet());
     }
+}
+
+/// A packet from an observer of this follower: what it asks of the ensemble goes to
+/// the leader over our link (REQUEST as it came, a `sync`'s SYNC answer relayed back in
+/// order; REVALIDATE, its answer relayed back), its PING reply's session touches join
+/// ours; then the observer master's machine.
+fn observer_packet(
+    q: &Rc<Quorum>,
+    m: &Rc<Mastering>,
+    conn: crate::zab::observer_master::ConnId,
+    p: QuorumPacket,
+) {
+    let role = q.role.borrow().clone();
+    let Role::Following(f) = role else {
+        return;
+    };
+    let synced = m.is_broadcasting(conn);
+    match p.kind {
+        PacketType::Request if synced => match ForwardedRequest::read(&p) {
+            Ok(r) => {
+                if r.op == OpCode::Sync as i32 {
+                    f.pending_syncs
+                        .borrow_mut()
+                        .push_back(SyncMarker::Observer(conn));
+                }
+                f.sink.send(&p);
+            }
+            Err(e) => tracing::warn!("observer connection {conn}: bad REQUEST: {e}"),
+        },
+        PacketType::Revalidate if synced => match Revalidate::read(&p) {
+            Ok(r) => {
+                f.revalidating
+                    .borrow_mut()
+                    .entry(r.session_id)
+                    .or_default()
+                    .push_back(Reconnect::Observer(conn, r.timeout_ms));
+                f.sink.send(&p);
+            }
+            Err(e) => tracing::warn!("observer connection {conn}: bad REVALIDATE: {e}"),
+        },
+        PacketType::Request | PacketType::Revalidate => tracing::warn!(
+            "observer connection {conn}: {:?} before its sync; dropped",
+            p.kind
+        ),
+        PacketType::Ping => {
+            if let Ok(touches) = Ping::read_reply(&p) {
+                q.sessions
+                    .touch(touches.iter().map(|t| t.session_id).collect(), q.now_ms());
+                let mut mine = f.touches.borrow_mut();
+                for t in touches {
+                    mine.insert(t.session_id, t.timeout_ms);
+                }
+            }
+        }
+        _ => {}
+    }
+    m.step(q, observer_master::Input::Received { conn, packet: p });
 }
 
 /// Rebuilds the quorum task's state from the data directory after the log was cut

@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 
 use super::history::{
-    sync_follower, sync_follower_from_log, CommittedLog, SyncPlan, Txn, ZabConfig,
+    pair_packets, sync_follower, sync_follower_from_log, CommittedLog, SyncPlan, Txn, ZabConfig,
 };
 use super::quorum::QuorumMaj;
 use super::wire::payload::{
@@ -627,30 +627,14 @@ impl Leader {
             plan
         };
         let last_queued = plan.last_queued(peer);
-        let pairs = match plan {
-            SyncPlan::Diff { zxid, txns } => {
-                out.push(Action::Send {
-                    conn,
-                    packet: Bare::diff(zxid),
-                });
-                txns
-            }
-            SyncPlan::Trunc { zxid, txns } => {
-                out.push(Action::Send {
-                    conn,
-                    packet: Bare::trunc(zxid),
-                });
-                txns
-            }
-            SyncPlan::Snap { zxid } => {
-                out.push(Action::Send {
-                    conn,
-                    packet: Bare::snap(zxid),
-                });
-                out.push(Action::SendSnapshot { conn, zxid });
-                Vec::new()
-            }
-        };
+        let (opening, snapshot, pairs) = plan.into_wire();
+        out.push(Action::Send {
+            conn,
+            packet: opening,
+        });
+        if let Some(zxid) = snapshot {
+            out.push(Action::SendSnapshot { conn, zxid });
+        }
         for t in &pairs {
             Self::send_pair(conn, t, out);
         }
@@ -688,14 +672,9 @@ impl Leader {
     }
 
     fn send_pair(conn: ConnId, t: &Txn, out: &mut Vec<Action>) {
-        out.push(Action::Send {
-            conn,
-            packet: QuorumPacket::with_data(PacketType::Proposal, t.zxid, t.data.clone()),
-        });
-        out.push(Action::Send {
-            conn,
-            packet: Bare::commit(t.zxid),
-        });
+        for packet in pair_packets(t) {
+            out.push(Action::Send { conn, packet });
+        }
     }
 
     /// `LeaderProcessACKLD`: the one packet after NEWLEADER must be an ACK; it counts
