@@ -1,6 +1,8 @@
 //! A deterministic simulation of ZAB after the election: discovery, synchronization
 //! and broadcast, with `zab::leader::Leader` and `zab::learner::Learner` for 3 or 5
-//! voters in one thread; everything drawn from one `u64` seed.
+//! voters in one thread; everything drawn from one `u64` seed. With observer masters
+//! (`observerMasterPort`) each synced follower also runs `zab::observer_master`, and the
+//! observer syncs from and is fed by one of them, picked at random in its partition.
 //!
 //! The network carries each packet as quorum-port bytes through `zab::wire`, over one
 //! TCP-like link per learner connection: in order on the link, delayed 1–30 ms, and
@@ -39,7 +41,7 @@
 //! `docs/zab.md`).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::time::Instant;
 
 mod sim;
@@ -49,6 +51,7 @@ use bytes::{Bytes, BytesMut};
 use ringkeeper::zab::history::{Canary, Txn, ZabConfig};
 use ringkeeper::zab::leader::{self, Leader};
 use ringkeeper::zab::learner::{self, Learner};
+use ringkeeper::zab::observer_master::{self as om, ObserverMaster};
 use ringkeeper::zab::quorum::{QuorumMaj, QuorumServer};
 use ringkeeper::zab::vote::LearnerType;
 use ringkeeper::zab::wire::payload::LearnerKind;
@@ -141,6 +144,11 @@ enum Role {
         snap: Option<QuorumPacket>,
         /// The body just received, for `LoadSnapshot`.
         body: Option<Vec<Txn>>,
+        /// With observer masters, a synced follower's: observers sync from it.
+        om: Option<Box<ObserverMaster>>,
+        /// With observer masters, a follower's proposals not yet committed, whose
+        /// COMMIT becomes an INFORM to its observers.
+        proposals: VecDeque<Txn>,
     },
 }
 
@@ -197,6 +205,9 @@ struct Link {
     /// between, ZOOKEEPER-4394).
     learner_acked_new_leader: bool,
     up_to_date: bool,
+    /// An observer's link to a follower's observer master (the `leader` end is that
+    /// follower).
+    om: bool,
 }
 
 /// A client write: its session (client), its place in the session's order, and the
@@ -229,6 +240,8 @@ const ILLEGAL_MESSAGE: &[&str] = &[
     "expected ACKEPOCH",
     "PING reply",
     "NullPointerException",
+    "non observer",
+    "observers shouldn't",
 ];
 
 #[derive(Debug, Clone)]
@@ -272,6 +285,8 @@ enum Event {
         role_gen: u64,
         conn: u64,
         txns: Vec<Txn>,
+        /// For the follower's observer master, not a leader.
+        om: bool,
     },
     Partition,
     Heal,
@@ -323,6 +338,10 @@ struct Sim {
     max_acked: Zxid,
     /// COMMITs a learner received between its NEWLEADER ACK and UPTODATE (coverage).
     commits_after_new_leader: u64,
+    /// Observers sync from followers (`observerMasterPort`).
+    observer_masters: bool,
+    /// Observer syncs through a follower's observer master (coverage).
+    om_syncs: u64,
 }
 
 impl Sim {
@@ -398,6 +417,8 @@ impl Sim {
             session_acks: BTreeMap::new(),
             max_acked: -1,
             commits_after_new_leader: 0,
+            observer_masters: false,
+            om_syncs: 0,
         };
         let first = sim.rng.range(0, 50);
         sim.at(first, Event::Election);
@@ -510,12 +531,15 @@ impl Sim {
                 role_gen,
                 conn,
                 txns,
+                om,
             } => {
                 let current = self
                     .nodes
                     .get(&sid)
                     .is_some_and(|n| n.inc == inc && n.role_gen == role_gen);
-                if current && matches!(self.nodes[&sid].role, Role::Leading(_)) {
+                if current && om {
+                    self.step_om(sid, om::Input::LogRead { conn, txns });
+                } else if current && matches!(self.nodes[&sid].role, Role::Leading(_)) {
                     self.step_leader(sid, leader::Input::LogRead { conn, txns });
                 }
             }
@@ -649,6 +673,7 @@ impl Sim {
                 last_ack: -1,
                 learner_acked_new_leader: false,
                 up_to_date: false,
+                om: false,
             },
         );
         id
@@ -721,7 +746,9 @@ impl Sim {
         let Some(sid) = self.end_of(link, to_leader) else {
             return;
         };
-        if to_leader {
+        if to_leader && self.links[&link].om {
+            self.step_om(sid, om::Input::Disconnected { conn: link });
+        } else if to_leader {
             if matches!(self.nodes[&sid].role, Role::Leading(_)) {
                 self.step_leader(sid, leader::Input::Disconnected { conn: link });
             }
@@ -797,7 +824,9 @@ impl Sim {
             PacketType::Snap => self.syncs[2] += 1,
             _ => {}
         }
-        if to_leader {
+        if to_leader && self.links[&link].om {
+            self.step_om(sid, om::Input::Received { conn: link, packet });
+        } else if to_leader {
             if matches!(self.nodes[&sid].role, Role::Leading(_)) {
                 self.step_leader(sid, leader::Input::Received { conn: link, packet });
             }
@@ -815,6 +844,9 @@ impl Sim {
                 if packet.kind == PacketType::Snap {
                     *snap = Some(packet);
                     return;
+                }
+                if packet.kind == PacketType::Commit {
+                    self.inform_observers(sid, packet.zxid);
                 }
                 self.step_learner(sid, learner::Input::Received(packet));
             }
@@ -940,6 +972,8 @@ impl Sim {
             link: None,
             snap: None,
             body: None,
+            om: None,
+            proposals: VecDeque::new(),
         };
         n.role_gen += 1;
         n.timer_at = None;
@@ -956,6 +990,9 @@ impl Sim {
         let Role::Following { leader, .. } = n.role else {
             return;
         };
+        if self.observer_masters && !self.quorum.is_voter(sid) {
+            return self.connect_observer_master(sid);
+        }
         let l = &self.nodes[&leader];
         let reachable = l.group == n.group && matches!(&l.role, Role::Leading(m) if !m.is_done());
         if !reachable {
@@ -968,6 +1005,138 @@ impl Sim {
         }
         self.step_leader(leader, leader::Input::Accepted { conn: link });
         self.step_learner(sid, learner::Input::Connected);
+    }
+
+    /// An observer with observer masters: the port of a synced follower in its group
+    /// (any of them, as voters are tried in turn); none listening sends it looking.
+    fn connect_observer_master(&mut self, sid: Sid) {
+        let group = self.nodes[&sid].group;
+        let masters: Vec<(Sid, Sid)> = self
+            .nodes
+            .values()
+            .filter(|n| n.group == group)
+            .filter_map(|n| match &n.role {
+                Role::Following {
+                    leader,
+                    om: Some(_),
+                    ..
+                } => Some((n.sid, *leader)),
+                _ => None,
+            })
+            .collect();
+        if masters.is_empty() {
+            self.step_learner(sid, learner::Input::Disconnected);
+            return;
+        }
+        let (master, its_leader) = masters[self.rng.below(masters.len() as u64) as usize];
+        let link = self.open_link(sid, master);
+        if let Some(l) = self.links.get_mut(&link) {
+            l.om = true;
+        }
+        if let Role::Following {
+            link: l, leader, ..
+        } = &mut self.nodes.get_mut(&sid).expect("node").role
+        {
+            *l = Some(link);
+            // Whose txns it gets now (`PrimaryIntegrity`).
+            *leader = its_leader;
+        }
+        self.om_syncs += 1;
+        self.note(format!("{sid} observes through {master}"));
+        self.step_om(master, om::Input::Accepted { conn: link });
+        self.step_learner(sid, learner::Input::Connected);
+    }
+
+    fn step_om(&mut self, sid: Sid, input: om::Input) {
+        let mut out = Vec::new();
+        if let Role::Following { om: Some(m), .. } =
+            &mut self.nodes.get_mut(&sid).expect("node").role
+        {
+            m.step(input, self.now, &mut out);
+        }
+        for a in out {
+            if !matches!(self.nodes[&sid].role, Role::Following { om: Some(_), .. }) {
+                break;
+            }
+            self.om_action(sid, a);
+        }
+    }
+
+    fn om_action(&mut self, sid: Sid, a: om::Action) {
+        match a {
+            om::Action::Send { conn, packet } => self.send(conn, false, encode(&packet)),
+            om::Action::SendSnapshot { conn, zxid } => {
+                // The follower's tree: what it has applied, which must end at `zxid`.
+                let n = &self.nodes[&sid];
+                let applied = n.delivered.last().map_or(0, |d| d.0);
+                if applied != zxid {
+                    self.fail(
+                        "Wire",
+                        format!("{sid}: observer master SNAP at {zxid:#x}, tree at {applied:#x}"),
+                    );
+                    return;
+                }
+                let body: Vec<Txn> = n
+                    .disk
+                    .log
+                    .iter()
+                    .take_while(|t| t.zxid <= zxid)
+                    .cloned()
+                    .collect();
+                self.send(conn, false, Msg::SnapBody(body));
+            }
+            om::Action::ReadLog { conn, from } => {
+                let n = &self.nodes[&sid];
+                let mut txns: Vec<Txn> = n
+                    .disk
+                    .log
+                    .iter()
+                    .filter(|t| t.zxid >= from)
+                    .cloned()
+                    .collect();
+                if txns.first().is_none_or(|t| t.zxid != from) {
+                    txns.clear();
+                }
+                self.log_reads[usize::from(txns.is_empty())] += 1;
+                let (inc, role_gen) = (n.inc, n.role_gen);
+                let at = self.now + self.rng.range(1, 20);
+                self.at(
+                    at,
+                    Event::LogRead {
+                        sid,
+                        inc,
+                        role_gen,
+                        conn,
+                        txns,
+                        om: true,
+                    },
+                );
+            }
+            om::Action::Close { conn, reason } => {
+                self.note(format!("observer master {sid} closes {conn}: {reason}"));
+                self.message_legal(sid, &reason);
+                self.close_link(conn);
+            }
+        }
+    }
+
+    /// A follower got the COMMIT of `zxid`: with an observer master, its proposal goes
+    /// to the observers as an INFORM before the follower applies it.
+    fn inform_observers(&mut self, sid: Sid, zxid: Zxid) {
+        let n = self.nodes.get_mut(&sid).expect("node");
+        let Role::Following { proposals, om, .. } = &mut n.role else {
+            return;
+        };
+        while proposals.front().is_some_and(|t| t.zxid < zxid) {
+            proposals.pop_front();
+        }
+        let txn = match proposals.front() {
+            Some(t) if t.zxid == zxid => proposals.pop_front(),
+            _ => None,
+        };
+        if let (Some(txn), true) = (txn, om.is_some()) {
+            self.step_om(sid, om::Input::Committed(txn));
+        }
     }
 
     fn client_write(&mut self) {
@@ -996,7 +1165,10 @@ impl Sim {
     fn tick(&mut self, sid: Sid) {
         match self.nodes[&sid].role {
             Role::Leading(_) => self.step_leader(sid, leader::Input::Tick),
-            Role::Following { .. } => self.step_learner(sid, learner::Input::Tick),
+            Role::Following { .. } => {
+                self.step_learner(sid, learner::Input::Tick);
+                self.step_om(sid, om::Input::Tick);
+            }
             _ => {}
         }
     }
@@ -1066,6 +1238,7 @@ impl Sim {
                         role_gen,
                         conn,
                         txns,
+                        om: false,
                     },
                 );
             }
@@ -1183,12 +1356,54 @@ impl Sim {
                 }
                 self.note(format!("{sid} loads snapshot at {zxid:#x}"));
             }
-            learner::Action::Persist(txn) => self.persist(sid, txn),
-            learner::Action::Apply { through } => self.apply(sid, through, false),
+            learner::Action::Persist(txn) => {
+                if self.observer_masters && self.quorum.is_voter(sid) {
+                    if let Role::Following { proposals, .. } =
+                        &mut self.nodes.get_mut(&sid).expect("node").role
+                    {
+                        proposals.push_back(txn.clone());
+                    }
+                }
+                self.persist(sid, txn)
+            }
+            learner::Action::Apply { through } => {
+                let before = self.nodes[&sid].delivered.len();
+                self.apply(sid, through, false);
+                let n = &self.nodes[&sid];
+                if matches!(n.role, Role::Following { om: Some(_), .. }) {
+                    let txns: Vec<Txn> = n.delivered[before.min(n.delivered.len())..]
+                        .iter()
+                        .map(|(zxid, data)| Txn {
+                            zxid: *zxid,
+                            data: data.clone(),
+                        })
+                        .collect();
+                    let through = n.delivered.last().map_or(0, |d| d.0);
+                    self.step_om(sid, om::Input::Applied { txns, through });
+                }
+            }
             learner::Action::SetTimer { at_ms } => self.set_timer(sid, at_ms),
             learner::Action::Synced { epoch } => {
                 self.note(format!("{sid} synced in epoch {epoch}"));
                 self.process_consistency(sid);
+                if self.observer_masters && self.quorum.is_voter(sid) {
+                    let zab = self.zab();
+                    let n = self.nodes.get_mut(&sid).expect("node");
+                    let applied = n.delivered.last().map_or(0, |d| d.0);
+                    let from = n.delivered.len().saturating_sub(ZAB.commit_log_count);
+                    let window: Vec<Txn> = n.delivered[from..]
+                        .iter()
+                        .map(|(zxid, data)| Txn {
+                            zxid: *zxid,
+                            data: data.clone(),
+                        })
+                        .collect();
+                    if let Role::Following { om, .. } = &mut n.role {
+                        *om = Some(Box::new(ObserverMaster::new(
+                            zab, epoch, None, applied, window,
+                        )));
+                    }
+                }
             }
             learner::Action::GoLooking { reason } => {
                 self.note(format!("learner {sid} goes looking: {reason}"));
@@ -1812,9 +2027,11 @@ struct Totals {
     syncs: [u64; 3],
     log_reads: [u64; 2],
     commits_after_new_leader: u64,
+    om_syncs: u64,
 }
 
-fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
+/// `observer_masters`: the observer syncs from followers (`observerMasterPort`).
+fn run_seeds(voters: usize, observer: bool, observer_masters: bool, base: u64, default_seeds: u64) {
     let seeds = seeds("SYNC_SIM", base, default_seeds);
     let single = seeds.single;
     let started = Instant::now();
@@ -1828,9 +2045,11 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         syncs: [0; 3],
         log_reads: [0; 2],
         commits_after_new_leader: 0,
+        om_syncs: 0,
     };
     for seed in seeds.list {
         let mut sim = Sim::new(seed, voters, observer, Bugs::default());
+        sim.observer_masters = observer_masters;
         sim.run();
         if let Some(why) = &sim.failure {
             let tail = if single {
@@ -1855,6 +2074,7 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         t.acked += sim.acked.len() as u64;
         t.epochs += sim.established.len() as u64;
         t.commits_after_new_leader += sim.commits_after_new_leader;
+        t.om_syncs += sim.om_syncs;
         for (a, b) in t.syncs.iter_mut().zip(sim.syncs) {
             *a += b;
         }
@@ -1865,7 +2085,8 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
     println!(
         "{voters} voters{}: {} seeds, {} events, {} simulated s, {} txns committed, {} writes \
          acknowledged, {} epochs established, syncs DIFF/TRUNC/SNAP {:?}, log reads with/without \
-         records {:?}, {} COMMITs between a NEWLEADER ACK and UPTODATE, {:.2} s wall",
+         records {:?}, {} COMMITs between a NEWLEADER ACK and UPTODATE, {} observer connections \
+         to an observer master, {:.2} s wall",
         if observer { " + observer" } else { "" },
         t.runs,
         t.events,
@@ -1876,6 +2097,7 @@ fn run_seeds(voters: usize, observer: bool, base: u64, default_seeds: u64) {
         t.syncs,
         t.log_reads,
         t.commits_after_new_leader,
+        t.om_syncs,
         started.elapsed().as_secs_f64()
     );
 }
@@ -1909,12 +2131,17 @@ fn expect_caught(voters: usize, base: u64, limit: u64, bugs: Bugs, expected: &[&
 
 #[test]
 fn three_voters_and_an_observer() {
-    run_seeds(3, true, 0x3000_0000, 3_000);
+    run_seeds(3, true, false, 0x3000_0000, 3_000);
+}
+
+#[test]
+fn three_voters_and_an_observer_through_observer_masters() {
+    run_seeds(3, true, true, 0x3400_0000, 1_000);
 }
 
 #[test]
 fn five_voters() {
-    run_seeds(5, false, 0x5000_0000, 2_000);
+    run_seeds(5, false, false, 0x5000_0000, 2_000);
 }
 
 #[test]
