@@ -1076,42 +1076,9 @@ impl Sim {
                     );
                     return;
                 }
-                let body: Vec<Txn> = n
-                    .disk
-                    .log
-                    .iter()
-                    .take_while(|t| t.zxid <= zxid)
-                    .cloned()
-                    .collect();
-                self.send(conn, false, Msg::SnapBody(body));
+                self.send_snapshot(sid, conn, zxid);
             }
-            om::Action::ReadLog { conn, from } => {
-                let n = &self.nodes[&sid];
-                let mut txns: Vec<Txn> = n
-                    .disk
-                    .log
-                    .iter()
-                    .filter(|t| t.zxid >= from)
-                    .cloned()
-                    .collect();
-                if txns.first().is_none_or(|t| t.zxid != from) {
-                    txns.clear();
-                }
-                self.log_reads[usize::from(txns.is_empty())] += 1;
-                let (inc, role_gen) = (n.inc, n.role_gen);
-                let at = self.now + self.rng.range(1, 20);
-                self.at(
-                    at,
-                    Event::LogRead {
-                        sid,
-                        inc,
-                        role_gen,
-                        conn,
-                        txns,
-                        om: true,
-                    },
-                );
-            }
+            om::Action::ReadLog { conn, from } => self.read_log(sid, conn, from, true),
             om::Action::Close { conn, reason } => {
                 self.note(format!("observer master {sid} closes {conn}: {reason}"));
                 self.message_legal(sid, &reason);
@@ -1202,46 +1169,8 @@ impl Sim {
     fn leader_action(&mut self, sid: Sid, a: leader::Action) {
         match a {
             leader::Action::Send { conn, packet } => self.send(conn, false, encode(&packet)),
-            leader::Action::SendSnapshot { conn, zxid } => {
-                let body: Vec<Txn> = self.nodes[&sid]
-                    .disk
-                    .log
-                    .iter()
-                    .take_while(|t| t.zxid <= zxid)
-                    .cloned()
-                    .collect();
-                self.send(conn, false, Msg::SnapBody(body));
-            }
-            leader::Action::ReadLog { conn, from } => {
-                // What the log holds now (unsynced records included, as a read of the
-                // page cache sees them), from `from` on if it holds `from`; the read
-                // takes a while, during which the leader goes on.
-                let n = &self.nodes[&sid];
-                let mut txns: Vec<Txn> = n
-                    .disk
-                    .log
-                    .iter()
-                    .filter(|t| t.zxid >= from)
-                    .cloned()
-                    .collect();
-                if txns.first().is_none_or(|t| t.zxid != from) {
-                    txns.clear();
-                }
-                self.log_reads[usize::from(txns.is_empty())] += 1;
-                let (inc, role_gen) = (n.inc, n.role_gen);
-                let at = self.now + self.rng.range(1, 20);
-                self.at(
-                    at,
-                    Event::LogRead {
-                        sid,
-                        inc,
-                        role_gen,
-                        conn,
-                        txns,
-                        om: false,
-                    },
-                );
-            }
+            leader::Action::SendSnapshot { conn, zxid } => self.send_snapshot(sid, conn, zxid),
+            leader::Action::ReadLog { conn, from } => self.read_log(sid, conn, from, false),
             leader::Action::Close { conn, reason } => {
                 self.note(format!("leader {sid} closes {conn}: {reason}"));
                 self.message_legal(sid, &reason);
@@ -1265,6 +1194,50 @@ impl Sim {
                 self.go_looking(sid);
             }
         }
+    }
+
+    /// The SNAP body: `sid`'s log up to `zxid`.
+    fn send_snapshot(&mut self, sid: Sid, conn: u64, zxid: Zxid) {
+        let body: Vec<Txn> = self.nodes[&sid]
+            .disk
+            .log
+            .iter()
+            .take_while(|t| t.zxid <= zxid)
+            .cloned()
+            .collect();
+        self.send(conn, false, Msg::SnapBody(body));
+    }
+
+    /// A read of `sid`'s log for a learner (an observer, with `om`) below the window:
+    /// what the log holds now (unsynced records included, as a read of the page cache
+    /// sees them), from `from` on if it holds `from`; the read takes a while, during
+    /// which the machine goes on.
+    fn read_log(&mut self, sid: Sid, conn: u64, from: Zxid, om: bool) {
+        let n = &self.nodes[&sid];
+        let mut txns: Vec<Txn> = n
+            .disk
+            .log
+            .iter()
+            .filter(|t| t.zxid >= from)
+            .cloned()
+            .collect();
+        if txns.first().is_none_or(|t| t.zxid != from) {
+            txns.clear();
+        }
+        self.log_reads[usize::from(txns.is_empty())] += 1;
+        let (inc, role_gen) = (n.inc, n.role_gen);
+        let at = self.now + self.rng.range(1, 20);
+        self.at(
+            at,
+            Event::LogRead {
+                sid,
+                inc,
+                role_gen,
+                conn,
+                txns,
+                om,
+            },
+        );
     }
 
     fn learner_action(&mut self, sid: Sid, a: learner::Action) {
