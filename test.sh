@@ -129,6 +129,11 @@ KAZOO_CLUSTER_SIZE=3 KAZOO_OUT="$PWD/target/interop/kazoo-ensemble" \
 step "rolling replacement: ZooKeeper 3.8 ensemble -> ringkeeper -> ZooKeeper, member by member under kazoo load, checked"
 INTEROP_SKIP_INSTALL=1 bash tests/rolling/run.sh "$PWD/target/release/ringkeeper" --out "$PWD/target/rolling"
 
+step "ZooKeeper 3.9.3 (its release jars from PyPI's pyspark 4.0.1 sdist): the mixed election and ensemble tests and the rolling replacement again"
+zk39="$(bash tests/interop/zk39-jars.sh)"
+ZK_JAVA_LIB="$zk39" cargo test --release --test ensemble_java --test election_java
+ZK_JAVA_LIB="$zk39" INTEROP_SKIP_INSTALL=1 bash tests/rolling/run.sh "$PWD/target/release/ringkeeper" \
+  --out "$PWD/target/rolling-zk39"
 step "the Debian package: build, dpkg -i, start as the systemd unit does (READY=1), purge"
 bash tests/package.sh
 

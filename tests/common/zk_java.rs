@@ -1,13 +1,20 @@
 //! Apache ZooKeeper 3.8 as a process, from Debian's jars (`zookeeper`): the class path,
 //! a log4j file log, and `QuorumPeerMain` on a zoo.cfg. Shared by the tests that run
-//! the real server beside ringkeeper.
+//! the real server beside ringkeeper. With `ZK_JAVA_LIB` set to a directory of jars
+//! (ZooKeeper 3.9.3 and its dependencies, `tests/interop/zk39-jars.sh`), that ZooKeeper
+//! runs instead, logging through log4j 2 to the same files.
 #![allow(dead_code)]
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 pub const JARS: &str = "/usr/share/java";
+
+/// The directory of another ZooKeeper's jars (`ZK_JAVA_LIB`), if one is asked for.
+pub fn alternate_lib() -> Option<PathBuf> {
+    std::env::var_os("ZK_JAVA_LIB").map(PathBuf::from)
+}
 
 /// Why ZooKeeper cannot be started here, if it cannot.
 pub fn java_missing() -> Option<String> {
@@ -18,6 +25,13 @@ pub fn java_missing() -> Option<String> {
         .status();
     if !java.map(|s| s.success()).unwrap_or(false) {
         return Some("`java -version` does not run".into());
+    }
+    if let Some(lib) = alternate_lib() {
+        let has_zk = fs::read_dir(&lib).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("zookeeper-3"))
+        });
+        return (!has_zk).then(|| format!("no zookeeper-3*.jar in ZK_JAVA_LIB={}", lib.display()));
     }
     let jar = Path::new(JARS).join("zookeeper.jar");
     if !jar.exists() {
@@ -65,12 +79,36 @@ pub fn quorum_peer_main_with(
     let mut c = Command::new("java");
     c.args(jvm_args)
         .arg("-XX:+UseSerialGC")
-        .arg("-XX:TieredStopAtLevel=1")
-        .arg(format!(
-            "-Dlog4j.configuration=file:{}",
-            dir.join("log4j.properties").display()
-        ))
-        .arg("-cp")
+        .arg("-XX:TieredStopAtLevel=1");
+    let cp = match alternate_lib() {
+        Some(lib) => {
+            // log4j 2: the same file and layout; PrepRequestProcessor at TRACE, as the
+            // mixed-ensemble tests ask of log4j 1 by appending to log4j.properties.
+            let conf = dir.join("log4j2.properties");
+            fs::write(
+                &conf,
+                format!(
+                    "appender.f.type = File\nappender.f.name = F\nappender.f.fileName = {}\n\
+                     appender.f.layout.type = PatternLayout\n\
+                     appender.f.layout.pattern = %d{{ISO8601}} %-5p [%t:%C{{1}}@%L] - %m%n\n\
+                     rootLogger.level = INFO\nrootLogger.appenderRef.f.ref = F\n\
+                     logger.prep.name = org.apache.zookeeper.server.PrepRequestProcessor\n\
+                     logger.prep.level = TRACE\n",
+                    dir.join("zk.log").display()
+                ),
+            )?;
+            c.arg(format!("-Dlog4j2.configurationFile={}", conf.display()));
+            format!("{}/*", lib.display())
+        }
+        None => {
+            c.arg(format!(
+                "-Dlog4j.configuration=file:{}",
+                dir.join("log4j.properties").display()
+            ));
+            cp
+        }
+    };
+    c.arg("-cp")
         .arg(cp)
         .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
         .arg(cfg)

@@ -50,6 +50,10 @@ CLASSPATH = ":".join(
         "log4j-1.2.jar",
     ]
 )
+# ZK_JAVA_LIB: a directory of another ZooKeeper's jars (tests/interop/zk39-jars.sh:
+# 3.9.3) for the servers, logging through log4j 2; the Java clients stay on Debian's.
+ZK_JAVA_LIB = os.environ.get("ZK_JAVA_LIB")
+SERVER_CLASSPATH = f"{ZK_JAVA_LIB}/*" if ZK_JAVA_LIB else CLASSPATH
 TICK_MS = 500
 SESSION_TIMEOUT_S = 10.0
 # Errors a client may see while its server goes away: the request's fate is unknown
@@ -106,6 +110,14 @@ def srvr(port):
     return mode, zxid
 
 
+def zk_version(port):
+    """The "Zookeeper version:" of `srvr`, or "" while the server does not answer."""
+    for line in four_letter(port, "srvr").splitlines():
+        if line.startswith("Zookeeper version: "):
+            return line[len("Zookeeper version: "):].split(",")[0].strip()
+    return ""
+
+
 def mntr(port):
     """`mntr` as a dict of strings."""
     out = {}
@@ -144,6 +156,14 @@ class Member:
                 "log4j.appender.F.layout=org.apache.log4j.PatternLayout\n"
                 "log4j.appender.F.layout.ConversionPattern=%d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n\n"
             )
+        with open(os.path.join(self.dir, "log4j2.properties"), "w") as f:
+            f.write(
+                "appender.f.type = File\nappender.f.name = F\n"
+                f"appender.f.fileName = {self.dir}/zk.log\n"
+                "appender.f.layout.type = PatternLayout\n"
+                "appender.f.layout.pattern = %d{ISO8601} %-5p [%t:%C{1}@%L] - %m%n\n"
+                "rootLogger.level = INFO\nrootLogger.appenderRef.f.ref = F\n"
+            )
 
     def log_name(self, kind=None):
         kind = kind or self.kind
@@ -170,7 +190,9 @@ class Member:
             cmd = [
                 "java", "-Xmx160m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 f"-Dlog4j.configuration=file:{self.dir}/log4j.properties",
-                "-cp", CLASSPATH, "org.apache.zookeeper.server.quorum.QuorumPeerMain", self.cfg,
+                f"-Dlog4j2.configurationFile={self.dir}/log4j2.properties",
+                "-cp", SERVER_CLASSPATH, "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                self.cfg,
             ]
         else:
             out = open(os.path.join(self.dir, "rk.log"), "a")
@@ -722,14 +744,16 @@ def main():
         run["pause"].clear()
         pauses.append((t0, time.time()))
 
+    zk_versions = []
     try:
-        log(f"3 ZooKeeper 3.8 members under {root}")
+        log(f"3 ZooKeeper members under {root}")
         for m in members:
             m.start("zk", wipe=True)
         leader = wait_synced(members[0], "initial ensemble")
         for m in members:
             wait_synced(m, "initial ensemble")
-        log(f"ensemble up, leader {leader}")
+        zk_versions = sorted({zk_version(m.client_port) for m in members})
+        log(f"ensemble up, leader {leader}; ZooKeeper {', '.join(zk_versions)}")
         admin = KazooClient(hosts=",".join(f"127.0.0.1:{m.client_port}" for m in members))
         admin.start(timeout=60)
         for p in ["/rolling/seq", "/rolling/ctr", "/rolling/eph", "/rolling/kids", "/rolling/doomed"]:
@@ -912,7 +936,8 @@ def main():
         if name not in ALLOWED_ERRORS:
             failures.append(f"clients saw {errors[name]} x {name}, not a reconnect")
     mode = "ZooKeeper alone (rolling restart, empty data dirs)" if args.zk_only else "ZooKeeper -> ringkeeper -> ZooKeeper"
-    report = [f"## {mode}", "", f"{len(workers)} clients, {len(acks)} acknowledged writes, "
+    report = [f"## {mode}", "", f"ZooKeeper {', '.join(zk_versions) or '(version unknown)'}; "
+              f"{len(workers)} clients, {len(acks)} acknowledged writes, "
               f"{sum(len(w.event_log) for w in workers)} watch events "
               f"({sum(w.spurious for w in workers)} with no newer zxid on re-read)", "",
               "| step | synced by | step time (s) | longest gap, any client (s) | longest gap, one client (s) |",

@@ -107,8 +107,31 @@ impl ServerSpec {
     }
 
     /// Apache ZooKeeper from Debian's `zookeeper` package, started as
-    /// tests/interop/start-zk.sh does.
+    /// tests/interop/start-zk.sh does; or, with `ZK_JAVA_LIB` set to a directory of jars
+    /// (`tests/interop/zk39-jars.sh`: 3.9.3), that one, logging through log4j 2.
     pub fn zookeeper() -> ServerSpec {
+        let template = match std::env::var("ZK_JAVA_LIB") {
+            Ok(lib) => format!(
+                "java -cp {lib}/* -Xmx256m -Dlog4j2.configurationFile={{dir}}/log4j2.properties \
+                 org.apache.zookeeper.server.quorum.QuorumPeerMain {{cfg}}"
+            ),
+            Err(_) => Self::debian_zookeeper(),
+        };
+        ServerSpec {
+            name: "zookeeper".into(),
+            template,
+            props: Vec::new(),
+            independent: false,
+            clock: None,
+            clock_realtime_only: false,
+            log_tmpfs_mib: None,
+            members: Vec::new(),
+            observers: 0,
+        }
+    }
+
+    /// Debian's ZooKeeper 3.8.0 command line.
+    fn debian_zookeeper() -> String {
         let j = "/usr/share/java";
         let cp = [
             "zookeeper.jar",
@@ -120,20 +143,10 @@ impl ServerSpec {
         ]
         .map(|f| format!("{j}/{f}"))
         .join(":");
-        ServerSpec {
-            name: "zookeeper".into(),
-            template: format!(
-                "java -cp {cp} -Xmx256m -Dlog4j.configuration=file:{{dir}}/log4j.properties \
-                 org.apache.zookeeper.server.quorum.QuorumPeerMain {{cfg}}"
-            ),
-            props: Vec::new(),
-            independent: false,
-            clock: None,
-            clock_realtime_only: false,
-            log_tmpfs_mib: None,
-            members: Vec::new(),
-            observers: 0,
-        }
+        format!(
+            "java -cp {cp} -Xmx256m -Dlog4j.configuration=file:{{dir}}/log4j.properties \
+             org.apache.zookeeper.server.quorum.QuorumPeerMain {{cfg}}"
+        )
     }
 }
 
@@ -353,6 +366,7 @@ impl Cluster {
             let cfg = sdir.join("zoo.cfg");
             fs::write(&cfg, zoo_cfg(&spec, id, n, &sdir))?;
             fs::write(sdir.join("log4j.properties"), log4j(&sdir))?;
+            fs::write(sdir.join("log4j2.properties"), log4j2(&sdir))?;
             if n > 1 {
                 fs::write(sdir.join("data").join("myid"), format!("{id}\n"))?;
             }
@@ -628,6 +642,18 @@ fn zoo_cfg(spec: &ServerSpec, id: u32, n: u32, dir: &Path) -> String {
         cfg.push('\n');
     }
     cfg
+}
+
+/// The same file log for a ZooKeeper that logs through log4j 2 (3.9 from
+/// `ZK_JAVA_LIB`).
+fn log4j2(dir: &Path) -> String {
+    format!(
+        "appender.f.type = File\nappender.f.name = F\nappender.f.fileName = {}\n\
+         appender.f.layout.type = PatternLayout\n\
+         appender.f.layout.pattern = %d{{ISO8601}} %-5p [%t:%C{{1}}@%L] - %m%n\n\
+         rootLogger.level = INFO\nrootLogger.appenderRef.f.ref = F\n",
+        dir.join("zk.log").display()
+    )
 }
 
 fn log4j(dir: &Path) -> String {
