@@ -30,9 +30,11 @@ mod digests;
 mod log_writer;
 mod observer_master;
 mod peer;
+mod proposals;
 mod restore;
 mod sessions;
 mod snapshots;
+mod ticker;
 mod wire_io;
 
 use log_writer::LogWriter;
@@ -808,7 +810,7 @@ impl Quorum {
                     let digest = (exact && tree.digest_enabled()).then(|| tree.digest());
                     let t = crate::zab::history::Txn {
                         zxid: c.hdr.zxid,
-                        data: peer::proposal_data(&c, digest),
+                        data: proposals::proposal_data(&c, digest),
                     };
                     windowed.push(t.clone());
                     window.push_back(t);

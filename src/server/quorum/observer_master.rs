@@ -18,8 +18,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use glommio::net::TcpStream;
 
-use super::peer::{read_log_from, spawn_ticker};
+use super::proposals::read_log_from;
 use super::snapshots;
+use super::ticker::spawn_ticker;
 use super::wire_io::{self, PacketSink};
 use super::Quorum;
 use crate::server::acceptor::{Acceptor, Stopper};
@@ -114,7 +115,7 @@ impl Mastering {
         tracing::info!("observer master: stopped");
     }
 
-    pub(super) fn step(&self, q: &Rc<Quorum>, input: om::Input) {
+    pub(super) fn step(self: &Rc<Self>, q: &Rc<Quorum>, input: om::Input) {
         if self.done.get() {
             return;
         }
@@ -140,7 +141,7 @@ impl Mastering {
         }
     }
 
-    fn execute(&self, q: &Rc<Quorum>, actions: Vec<om::Action>) {
+    fn execute(self: &Rc<Self>, q: &Rc<Quorum>, actions: Vec<om::Action>) {
         for a in actions {
             match a {
                 om::Action::Send { conn, packet } => self.send(conn, &packet),
@@ -182,9 +183,9 @@ impl Mastering {
     }
 
     /// An observer below the window: our log from its zxid on, read on the blocking
-    /// pool; the answer is dropped if this master stopped meanwhile.
-    fn read_log_for(&self, q: &Rc<Quorum>, conn: ConnId, from: i64) {
-        let Some(me) = self.myself(q) else { return };
+    /// pool; the answer is dropped if this master stopped meanwhile (`step` does).
+    fn read_log_for(self: &Rc<Self>, q: &Rc<Quorum>, conn: ConnId, from: i64) {
+        let me = self.clone();
         let q = q.clone();
         let (log_dir, data_dir) = (q.cfg.data_log_dir.clone(), q.cfg.data_dir.clone());
         let factor = q.cfg.snapshot_size_factor;
@@ -198,17 +199,6 @@ impl Mastering {
             me.step(&q, om::Input::LogRead { conn, txns });
         })
         .detach();
-    }
-
-    /// This master as an `Rc`, from the following that holds it.
-    fn myself(&self, q: &Rc<Quorum>) -> Option<Rc<Mastering>> {
-        let role = q.role.borrow().clone();
-        match role {
-            super::Role::Following(f) => f
-                .observer_master()
-                .filter(|m| std::ptr::eq(Rc::as_ptr(m), self)),
-            _ => None,
-        }
     }
 
     fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: TcpStream, on_packet: OnPacket) {

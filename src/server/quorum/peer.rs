@@ -25,14 +25,15 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, Bytes, BytesMut};
 use glommio::net::TcpStream;
 
-use super::digests;
 use super::observer_master::Mastering;
+use super::proposals::{decode_proposal, proposal_data, read_log_from};
 use super::snapshots;
+use super::ticker::spawn_ticker;
 use super::wire_io::{self, PacketSink};
 use super::{fatal, Origin, Quorum, Role, SyncMarker, Via, Work};
 use crate::config::QuorumConfig;
 use crate::ops::histogram::AtomicHistogram;
-use crate::proto::codec::{Decode, Encode, Reader};
+use crate::proto::codec::Encode;
 use crate::proto::{ConnectRequest, ErrorCode, Id, OpCode, Request, SyncRequest};
 use crate::server::acceptor::Acceptor;
 use crate::server::election::Election;
@@ -43,7 +44,7 @@ use crate::server::signal::Signal;
 use crate::server::stats::{ServerMode, Stage, ZabMetrics};
 use crate::session;
 use crate::storage::{self, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE};
-use crate::txn::{Outstanding, Txn, TxnHeader};
+use crate::txn::Outstanding;
 use crate::zab::fle::Decision;
 use crate::zab::history::{self, ZabConfig};
 use crate::zab::leader::{self, Leader};
@@ -54,33 +55,6 @@ use crate::zab::wire::payload::{
 };
 use crate::zab::wire::quorum_packet::{PacketType, QuorumPacket};
 use crate::zab::Sid;
-
-/// How often the machines get a `Tick` (their timers are coarser: pings every half
-/// tickTime, limits in whole ticks).
-const TICK: Duration = Duration::from_millis(50);
-
-/// A txn as PROPOSAL data: its header and body as ZooKeeper serializes them, then the
-/// tree digest after it (`TxnDigest`) if there is one; a Java learner reads a
-/// proposal without one as "no digest" and skips its check.
-pub(super) fn proposal_data(c: &Committed, digest: Option<u64>) -> Bytes {
-    let mut b = BytesMut::with_capacity(80);
-    c.hdr.encode(&mut b);
-    c.txn.encode(&mut b);
-    if let Some(d) = digest {
-        digests::encode(d, &mut b);
-    }
-    b.freeze()
-}
-
-/// The txn in PROPOSAL (or INFORM) data, and the leader's digest after it if any.
-fn decode_proposal(data: &Bytes) -> Result<(Committed, Option<u64>), String> {
-    let mut r = Reader::new(data.clone());
-    let hdr = TxnHeader::decode(&mut r).map_err(|e| format!("txn header: {e}"))?;
-    let txn = Txn::decode_body(hdr.op, &mut r).map_err(|e| format!("txn body: {e}"))?;
-    let consumed = data.len() - r.remaining();
-    let digest = data.get(consumed..).and_then(digests::decode);
-    Ok((Committed { hdr, txn }, digest))
-}
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     (host, port)
@@ -295,53 +269,6 @@ fn load_window(q: &Quorum) {
     }
 }
 
-/// `getProposalsFromTxnLog`: the log's records from the txn `from` on, as PROPOSAL
-/// data, if the log holds `from` itself and what follows it is at most
-/// `snapshotSizeFactor` × the newest snapshot's size (no snapshot: no limit). ZooKeeper
-/// compares the log files' sizes, which are preallocated; this counts the records.
-pub(super) fn read_log_from(
-    log_dir: &std::path::Path,
-    data_dir: &std::path::Path,
-    factor: f64,
-    from: i64,
-) -> Result<Vec<history::Txn>, String> {
-    let snap = storage::newest_snapshot_bytes(data_dir).map_err(|e| e.to_string())?;
-    let limit = snap.map(|b| (b as f64 * factor) as u64);
-    let mut txns = Vec::new();
-    let mut bytes = 0u64;
-    let mut over = false;
-    // Everything above `from - 1` is `from` and later, in any epoch. Past the limit
-    // the learner gets SNAP: no later segment is read.
-    storage::read_log_after(log_dir, from - 1, |hdr, txn| {
-        let zxid = hdr.zxid;
-        let data = proposal_data(&Committed { hdr, txn }, None);
-        bytes += data.len() as u64;
-        over = limit.is_some_and(|l| bytes > l);
-        txns.push(history::Txn { zxid, data });
-        Ok(if over {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        })
-    })
-    .map_err(|e| e.to_string())?;
-    if over {
-        return Err(format!(
-            "the log from 0x{from:x} is over {} bytes (snapshotSizeFactor {factor} of the \
-             newest snapshot)",
-            limit.unwrap_or(0)
-        ));
-    }
-    match txns.first() {
-        Some(t) if t.zxid == from => Ok(txns),
-        Some(t) => Err(format!(
-            "the log starts at 0x{:x}, after 0x{from:x}",
-            t.zxid
-        )),
-        None => Err(format!("the log holds nothing from 0x{from:x}")),
-    }
-}
-
 /// A learner's connection goes to the current leadership. One that arrives before this
 /// server leads (learners may decide sooner than their leader) is held for up to
 /// `hold` (initLimit), then closed: Java's leader opens its port only when it starts
@@ -406,19 +333,6 @@ fn leave_read_only(q: &Rc<Quorum>) {
     glommio::spawn_local(async move {
         for out in &q.outs {
             let _ = out.send(ToSession::StopServing).await;
-        }
-    })
-    .detach();
-}
-
-/// Calls `tick` every `TICK` for as long as it returns true (its machine lives).
-pub(super) fn spawn_ticker(tick: impl Fn() -> bool + 'static) {
-    glommio::spawn_local(async move {
-        loop {
-            glommio::timer::sleep(TICK).await;
-            if !tick() {
-                break;
-            }
         }
     })
     .detach();
