@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use glommio::net::TcpStream;
 
-use super::proposals::read_log_from;
+use super::proposals::read_log_for_sync;
 use super::snapshots;
 use super::ticker::spawn_ticker;
 use super::wire_io::{self, PacketSink};
@@ -187,15 +187,9 @@ impl Mastering {
     fn read_log_for(self: &Rc<Self>, q: &Rc<Quorum>, conn: ConnId, from: i64) {
         let me = self.clone();
         let q = q.clone();
-        let (log_dir, data_dir) = (q.cfg.data_log_dir.clone(), q.cfg.data_dir.clone());
-        let factor = q.cfg.snapshot_size_factor;
         glommio::spawn_local(async move {
-            let read =
-                super::blocking(move || read_log_from(&log_dir, &data_dir, factor, from)).await;
-            let txns = read.unwrap_or_else(|why| {
-                tracing::info!("observer connection {conn}: no sync from the log: {why}");
-                Vec::new()
-            });
+            let whom = format!("observer connection {conn}");
+            let txns = read_log_for_sync(&q, whom, from).await;
             me.step(&q, om::Input::LogRead { conn, txns });
         })
         .detach();

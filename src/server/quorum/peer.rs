@@ -26,7 +26,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use glommio::net::TcpStream;
 
 use super::observer_master::Mastering;
-use super::proposals::{decode_proposal, proposal_data, read_log_from};
+use super::proposals::{decode_proposal, proposal_data, read_log_for_sync};
 use super::snapshots;
 use super::ticker::spawn_ticker;
 use super::wire_io::{self, PacketSink};
@@ -727,24 +727,9 @@ impl Leading {
     fn read_log_for(&self, q: &Rc<Quorum>, conn: leader::ConnId, from: i64) {
         let me: *const Leading = self;
         let q = q.clone();
-        let (log_dir, data_dir) = (q.cfg.data_log_dir.clone(), q.cfg.data_dir.clone());
-        let factor = q.cfg.snapshot_size_factor;
         glommio::spawn_local(async move {
-            let read =
-                super::blocking(move || read_log_from(&log_dir, &data_dir, factor, from)).await;
-            let txns = match read {
-                Ok(txns) => {
-                    tracing::info!(
-                        "learner connection {conn}: {} txns from the log on disk from 0x{from:x}",
-                        txns.len()
-                    );
-                    txns
-                }
-                Err(why) => {
-                    tracing::info!("learner connection {conn}: no sync from the log: {why}");
-                    Vec::new()
-                }
-            };
+            let whom = format!("learner connection {conn}");
+            let txns = read_log_for_sync(&q, whom, from).await;
             let role = q.role.borrow().clone();
             if let Role::Leading(l) = role {
                 if std::ptr::eq(Rc::as_ptr(&l), me) {
@@ -1565,9 +1550,7 @@ impl Following {
         let Some(waiting) = waiting else {
             return;
         };
-        let timeout = match waiting {
-            Reconnect::Client(_, _, t) | Reconnect::Observer(_, t) => t,
-        };
+        let (Reconnect::Client(_, _, timeout) | Reconnect::Observer(_, timeout)) = waiting;
         if r.valid {
             q.sessions.touch(vec![r.session_id], q.now_ms());
             self.touches.borrow_mut().insert(r.session_id, timeout);

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 
 use bytes::{Bytes, BytesMut};
 
-use super::digests;
+use super::{blocking, digests, Quorum};
 use crate::proto::codec::{Decode, Encode, Reader};
 use crate::server::messages::Committed;
 use crate::storage;
@@ -81,5 +81,26 @@ pub fn read_log_from(
             t.zxid
         )),
         None => Err(format!("the log holds nothing from 0x{from:x}")),
+    }
+}
+
+/// [`read_log_from`] on the blocking pool for the sync of `whom` (a learner's or an
+/// observer's connection, as the log names it): the records, or none where the log
+/// cannot serve it. The caller's machine goes on meanwhile.
+pub async fn read_log_for_sync(q: &Quorum, whom: String, from: i64) -> Vec<history::Txn> {
+    let (log_dir, data_dir) = (q.cfg.data_log_dir.clone(), q.cfg.data_dir.clone());
+    let factor = q.cfg.snapshot_size_factor;
+    match blocking(move || read_log_from(&log_dir, &data_dir, factor, from)).await {
+        Ok(txns) => {
+            tracing::info!(
+                "{whom}: {} txns from the log on disk from 0x{from:x}",
+                txns.len()
+            );
+            txns
+        }
+        Err(why) => {
+            tracing::info!("{whom}: no sync from the log: {why}");
+            Vec::new()
+        }
     }
 }

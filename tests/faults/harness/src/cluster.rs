@@ -93,9 +93,14 @@ impl ServerSpec {
 
     /// ringkeeper's release binary.
     pub fn ringkeeper(bin: &Path) -> ServerSpec {
+        ServerSpec::plain("ringkeeper", format!("{} server {{cfg}}", bin.display()))
+    }
+
+    /// One server kind run by `template`, with no extras.
+    fn plain(name: &str, template: String) -> ServerSpec {
         ServerSpec {
-            name: "ringkeeper".into(),
-            template: format!("{} server {{cfg}}", bin.display()),
+            name: name.into(),
+            template,
             props: Vec::new(),
             independent: false,
             clock: None,
@@ -117,17 +122,7 @@ impl ServerSpec {
             ),
             Err(_) => Self::debian_zookeeper(),
         };
-        ServerSpec {
-            name: "zookeeper".into(),
-            template,
-            props: Vec::new(),
-            independent: false,
-            clock: None,
-            clock_realtime_only: false,
-            log_tmpfs_mib: None,
-            members: Vec::new(),
-            observers: 0,
-        }
+        ServerSpec::plain("zookeeper", template)
     }
 
     /// Debian's ZooKeeper 3.8.0 command line.
