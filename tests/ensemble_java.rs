@@ -247,10 +247,11 @@ impl Member {
             .collect();
         // An observer master's connection to an observer that was killed, or that it
         // closed itself on leaving its leader, ends in an exception on the socket,
-        // which Java's LearnerHandler logs as an ERROR: the peer went away, it sent
-        // nothing wrong.
+        // which Java's LearnerHandler logs as an ERROR from its reader, and sometimes
+        // a second from its sender thread: the peer went away, it sent nothing wrong.
         let peer_gone = |i: usize| {
-            lines[i].contains("Unexpected exception in LearnerHandler")
+            (lines[i].contains("Unexpected exception in LearnerHandler")
+                || lines[i].contains("Exception while sending packets in LearnerHandler"))
                 && lines.get(i + 1).is_some_and(|next| {
                     ["java.io.EOFException", "java.net.SocketException"]
                         .iter()
