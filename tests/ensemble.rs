@@ -247,6 +247,13 @@ fn observers_sync_from_a_followers_observer_master_port_and_move_on_when_it_dies
     // Synced through a follower: the leader carries no observer, that follower one.
     let master = observer_master_of(&e, 3).expect("an observer master in the log");
     assert_ne!(master, leader, "the leader serves no observer master port");
+    // What an operator reads in the observer's log names where it synced from.
+    let olog = e.members[3].log();
+    assert!(
+        olog.contains("synchronized with its observer master; serving clients")
+            && !olog.contains("synchronized with the leader"),
+        "the observer's log names its observer master:\n{olog}"
+    );
     let (la, ma) = (e.members[leader].addr(), e.members[master].addr());
     assert_eq!(mntr_num(&la, "zk_synced_observers"), 0);
     assert_eq!(mntr_reaches(&ma, "zk_synced_observers", 1), 1);

@@ -987,6 +987,9 @@ pub(super) struct Following {
     proposed: RefCell<VecDeque<history::Txn>>,
     /// The observer master while synced.
     om: RefCell<Option<Rc<Mastering>>>,
+    /// Whom this learner syncs from, for its log lines: the leader, or a follower's
+    /// observer master port.
+    upstream: &'static str,
 }
 
 /// A proposal a learner took: its zxid, when it arrived, and its txn header's time
@@ -1006,9 +1009,12 @@ async fn follow(
     leader_sid: Sid,
     kind: LearnerKind,
 ) -> Followed {
-    let stream = match (kind, qcfg.observer_master_port) {
-        (LearnerKind::Observer, Some(port)) => connect_observer_master(qcfg, port).await,
-        _ => connect_leader(qcfg, leader_sid).await,
+    let (stream, upstream) = match (kind, qcfg.observer_master_port) {
+        (LearnerKind::Observer, Some(port)) => (
+            connect_observer_master(qcfg, port).await,
+            "its observer master",
+        ),
+        _ => (connect_leader(qcfg, leader_sid).await, "the leader"),
     };
     let Some(stream) = stream else {
         return Followed::NotReached;
@@ -1052,6 +1058,7 @@ async fn follow(
         config_bytes: election.quorum().text().clone(),
         proposed: RefCell::new(VecDeque::new()),
         om: RefCell::new(None),
+        upstream,
     });
     *q.role.borrow_mut() = Role::Following(f.clone());
     glommio::spawn_local(syncer(q.clone(), f.clone())).detach();
@@ -1093,7 +1100,10 @@ async fn follow(
     };
     let why = futures_lite::future::or(reading, ended).await;
     if !f.done.get() {
-        tracing::warn!("connection to leader {leader_sid} ended: {why}");
+        tracing::warn!(
+            "connection to {} (leader {leader_sid}) ended: {why}",
+            f.upstream
+        );
         f.step(q, learner::Input::Disconnected);
         f.done.set(true);
     }
@@ -1452,8 +1462,9 @@ impl Following {
                         _ => ServerMode::Follower,
                     };
                     tracing::info!(
-                        "{} epoch {epoch}: synchronized with the leader; serving clients",
-                        mode.name()
+                        "{} epoch {epoch}: synchronized with {}; serving clients",
+                        mode.name(),
+                        self.upstream
                     );
                     self.synced.set(true);
                     if let Some(t) = self.sync_started.take() {
