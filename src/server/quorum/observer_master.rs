@@ -162,24 +162,8 @@ impl Mastering {
         let Some(sink) = self.conns.borrow().get(&conn).cloned() else {
             return;
         };
-        if q.applied.get() != zxid {
-            tracing::error!(
-                "observer master: SNAP at 0x{zxid:x} but the tree is at 0x{:x}; closing the \
-                 observer",
-                q.applied.get()
-            );
-            sink.close();
-            return;
-        }
-        let version = q.tree.borrow().version();
-        let sessions = q.sessions.list();
-        tracing::info!(
-            "observer master: sending a snapshot at 0x{zxid:x} ({} nodes, {} sessions) to \
-             observer connection {conn}",
-            version.node_count().saturating_sub(1),
-            sessions.len()
-        );
-        sink.send_stream(snapshots::stream_snap_body(version, sessions, zxid, conn));
+        let whom = format!("observer connection {conn} (observer master)");
+        snapshots::send_snap(q, &sink, zxid, conn, &whom);
     }
 
     /// An observer below the window: our log from its zxid on, read on the blocking

@@ -748,24 +748,7 @@ impl Leading {
         let Some(sink) = self.conns.borrow().get(&conn).cloned() else {
             return;
         };
-        if q.applied.get() != zxid {
-            tracing::error!(
-                "SNAP at 0x{zxid:x} but the tree is at 0x{:x}; closing the learner",
-                q.applied.get()
-            );
-            sink.close();
-            return;
-        }
-        // Both taken now, at the SNAP zxid: the version is frozen, and the sessions
-        // are the ones the tree's txns opened and closed.
-        let version = q.tree.borrow().version();
-        let sessions = q.sessions.list();
-        tracing::info!(
-            "sending a snapshot at 0x{zxid:x} ({} nodes, {} sessions) to learner connection {conn}",
-            version.node_count().saturating_sub(1),
-            sessions.len()
-        );
-        sink.send_stream(snapshots::stream_snap_body(version, sessions, zxid, conn));
+        snapshots::send_snap(q, &sink, zxid, conn, &format!("learner connection {conn}"));
     }
 
     fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: TcpStream) {

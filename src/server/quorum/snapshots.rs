@@ -124,6 +124,38 @@ impl Snapshots {
 const SNAP_CHUNK: usize = 512 << 10;
 const SNAP_CHUNKS_QUEUED: usize = 4;
 
+/// Sends SNAP's body at `zxid` on `sink` (connection `conn`, the log's `whom`, e.g.
+/// "learner connection 3"): the tree as it is now, which must have applied exactly
+/// through `zxid`, frozen, with the sessions its txns opened and closed, streamed by
+/// [`stream_snap_body`]. A tree at any other zxid would be a body that is not the
+/// snapshot announced, so the connection is closed instead.
+pub fn send_snap(
+    q: &super::Quorum,
+    sink: &super::wire_io::PacketSink,
+    zxid: i64,
+    conn: u64,
+    whom: &str,
+) {
+    if q.applied.get() != zxid {
+        tracing::error!(
+            "SNAP at 0x{zxid:x} for {whom} but the tree is at 0x{:x}; closing it",
+            q.applied.get()
+        );
+        sink.close();
+        return;
+    }
+    // Both taken now, at the SNAP zxid: the version is frozen, and the sessions are
+    // the ones the tree's txns opened and closed.
+    let version = q.tree.borrow().version();
+    let sessions = q.sessions.list();
+    tracing::info!(
+        "sending a snapshot at 0x{zxid:x} ({} nodes, {} sessions) to {whom}",
+        version.node_count().saturating_sub(1),
+        sessions.len()
+    );
+    sink.send_stream(stream_snap_body(version, sessions, zxid, conn));
+}
+
 /// Starts writing `version` (the tree at a SNAP's zxid) and `sessions` as ZooKeeper's
 /// SNAP body on a thread of its own, and returns the chunks as they are produced for
 /// the learner connection's writer (`PacketSink::send_stream`). The thread waits while
