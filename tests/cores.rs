@@ -215,3 +215,40 @@ fn four_letter_words_list_every_core() {
         assert_eq!(clients, 7, "{stat}");
     }
 }
+
+/// A `getData` sent right behind a `sync`, without waiting for the sync's answer (as an
+/// asynchronous client does), is answered right after it, on one core and on two. It
+/// waited for the connection's next request (the client's next ping) before.
+#[test]
+fn a_read_pipelined_behind_a_sync_is_answered_with_it() {
+    let layouts: &[&str] = if common::against_zookeeper() {
+        &[""]
+    } else {
+        &["", "cores=2\nquorumCore=dedicated"]
+    };
+    for cfg in layouts {
+        let server = Server::start(cfg);
+        let mut c = raw_connect(&server.addr());
+        let sync = Jute::new().int(10).int(op::SYNC).string("/").into_vec();
+        let get = Jute::new()
+            .int(11)
+            .int(op::GET_DATA)
+            .string("/")
+            .boolean(false)
+            .into_vec();
+        send_frame(&mut c, &sync).expect("send sync");
+        send_frame(&mut c, &get).expect("send getData");
+        c.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+            .expect("read timeout");
+        for want in [10, 11] {
+            let f = read_frame(&mut c)
+                .unwrap_or_else(|e| panic!("{cfg:?}: no answer for xid {want}: {e}"));
+            let mut r = Reader(&f);
+            assert_eq!(
+                (r.int(), r.long() >= 0, r.int()),
+                (want, true, err::OK),
+                "{cfg:?}"
+            );
+        }
+    }
+}

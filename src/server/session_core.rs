@@ -314,7 +314,7 @@ impl Core {
             0,
             Some(&crate::proto::SyncResponse { path }),
         );
-        self.complete_write(conn, xid, frame);
+        self.answer_sync(conn, xid, frame);
     }
 
     pub fn on_message(self: &Rc<Self>, msg: ToSession) {
@@ -491,7 +491,9 @@ impl Core {
     /// The committed answer to a write arrived: record it and send the answers now at
     /// the front of the connection's queue, up to a queued read (reads wait for the
     /// batch's version: see `take`).
-    fn complete_write(&self, conn: ConnId, xid: i32, frame: bytes::Bytes) {
+    /// Answers `conn`'s `sync` `xid` with `frame`, then serves the reads queued behind
+    /// it: the caller has caught up, so they see everything the sync waited for.
+    fn answer_sync(&self, conn: ConnId, xid: i32, frame: bytes::Bytes) {
         let c = self.conns.borrow().get(&conn).cloned();
         let Some(c) = c else { return };
         if !self.answer_write(&c, xid, || frame) {
@@ -500,6 +502,10 @@ impl Core {
                 c.peer
             );
         }
+        // `answer_write` stops at a queued read (inside `take` the version is not
+        // switched yet); without this a read pipelined behind a sync waited for the
+        // connection's next request (a ping, a third of the session timeout later).
+        self.drain(&c);
     }
 
     /// If `c` has a write `xid` in flight, gives it its answer (built only then) and

@@ -725,6 +725,7 @@ pub mod op {
     pub const GET_DATA: i32 = 4;
     pub const SET_DATA: i32 = 5;
     pub const GET_CHILDREN: i32 = 8;
+    pub const SYNC: i32 = 9;
     pub const CREATE2: i32 = 15;
     pub const MULTI: i32 = 14;
     pub const CLOSE_SESSION: i32 = -11;
