@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::ensemble::{
     connect, create, digests, exists, others, synced_get, wait_for, Ensemble, CREATE, EPHEMERAL,
-    PING, SETTLE, SET_DATA,
+    GET_DATA, PING, SETTLE, SET_DATA, SYNC,
 };
 use common::{
     create_children, longest_gap, open_session, request, request_or_closed, try_connect,
@@ -919,4 +919,73 @@ fn quorum_metrics_count_what_zookeeper_counts_under_its_names() {
         assert_eq!(mntr_num(&la, key), 0, "{key} after srst");
     }
     assert_eq!(mntr_num(&la, "zk_quorum_size"), 3);
+}
+
+/// A leader cut off from its followers past `syncLimit`, while they elected another,
+/// must not answer `sync` + read from its old tree before its timer tells it to give
+/// up. ZooKeeper 3.8's leader does (tests/faults/RESULTS.md, 12-06: a paused Java
+/// leader answered six such reads in the 250 ms before its timer ran). Here sid 3's
+/// ticks stop after 2 s (`leader.skip_tick`, a timer that is late), it is paused while
+/// the others elect sid 2 and commit /after, and a `sync` + `getData` wait in its
+/// socket for the moment it runs again.
+#[test]
+fn a_leader_whose_timer_is_late_answers_no_sync_from_its_old_tree() {
+    let mut e = Ensemble::configured("lateleader", 3);
+    // The client's session must outlive the pause (tickTime is 100 ms here).
+    for m in &e.members {
+        let cfg = m.dir.join("zoo.cfg");
+        let text = std::fs::read_to_string(&cfg).expect("zoo.cfg");
+        std::fs::write(&cfg, text + "maxSessionTimeout=60000\n").expect("zoo.cfg");
+    }
+    e.members[2].start_with_failpoints("leader.skip_tick=40*off->return");
+    e.members[0].start_clean();
+    assert_eq!(e.settled(), 2, "sid 3 should lead");
+    e.members[1].start_clean();
+    let l = e.settled();
+    assert_eq!(l, 2);
+    let mut old = connect(&e.members[l].addr(), 30_000);
+    assert!(!exists(&mut old, 1, "/after"));
+    // Past its 40 ticks (50 ms each): it neither pings nor checks its quorum now.
+    std::thread::sleep(Duration::from_millis(2500));
+    e.signal(l, libc::SIGSTOP);
+    let second = e.settled_without(l);
+    let mut c = connect(&e.members[second].addr(), 10_000);
+    assert_eq!(create(&mut c, 1, "/after", b"a", 0), 0);
+    // Acknowledged by the new leader: a sync + read anywhere must now see /after.
+    let sync = Jute::new().int(10).int(SYNC).string("/after").into_vec();
+    let get = Jute::new()
+        .int(11)
+        .int(GET_DATA)
+        .string("/after")
+        .boolean(false)
+        .into_vec();
+    common::send_frame(&mut old, &sync).expect("queue the sync");
+    common::send_frame(&mut old, &get).expect("queue the read");
+    e.signal(l, libc::SIGCONT);
+    // Either the resumed server closes the connection (it gave up leading), or it
+    // answers the sync only with what follows it, a read that includes /after.
+    let replies: Vec<common::Reply> = (0..2)
+        .map_while(|_| common::read_reply(&mut old).ok())
+        .collect();
+    if let Some(sync) = replies.first() {
+        assert_eq!((sync.xid, sync.err), (10, 0), "the sync's answer");
+        let read = replies
+            .get(1)
+            .map(|r| (r.err, common::Reader(&r.body).buffer()));
+        assert_eq!(
+            read,
+            Some((0, b"a".to_vec())),
+            "the old leader answered the sync; the read after it must see /after \
+             (-101: a stale read; None: no answer)"
+        );
+    }
+    // And it rejoins as a follower of the new leader, /after in its tree.
+    wait_for("the old leader to follow", SETTLE, || {
+        e.members[l].mode() == "follower"
+    });
+    let mut again = connect(&e.members[l].addr(), 10_000);
+    assert_eq!(
+        synced_get(&mut again, 1, "/after").as_deref(),
+        Some(&b"a"[..])
+    );
 }

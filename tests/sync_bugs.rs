@@ -16,7 +16,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::ensemble::{
     connect, create, exists, others, synced_get, wait_for, Ensemble, EPHEMERAL, SETTLE,
@@ -47,36 +47,6 @@ fn start_all(e: &mut Ensemble) -> usize {
 fn write(e: &Ensemble, i: usize, path: &str, data: &[u8]) {
     let mut c = connect(&e.members[i].addr(), 10_000);
     assert_eq!(create(&mut c, 1, path, data, 0), 0, "create {path} on {i}");
-}
-
-/// Waits for the running members to agree on a leader while a stopped (SIGSTOP)
-/// member cannot answer `srvr`; the leader's index.
-fn settled_without(e: &Ensemble, stopped: usize) -> usize {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let modes: Vec<(usize, String)> = others(e.members.len(), stopped)
-            .into_iter()
-            .map(|i| (i, e.members[i].mode()))
-            .collect();
-        let leader = modes.iter().find(|(_, m)| m == "leader").map(|(i, _)| *i);
-        if let Some(l) = leader {
-            if modes.iter().all(|(_, m)| m == "leader" || m == "follower") {
-                return l;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no leader without {stopped}: {modes:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn signal(e: &Ensemble, i: usize, sig: i32) {
-    let pid = e.members[i].child.as_ref().expect("running").id();
-    // SAFETY: a signal to a child process this test started and still holds.
-    let rc = unsafe { libc::kill(pid as i32, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig})");
 }
 
 /// The member crashed at `point` (the failpoint's log line) within 30 s.
@@ -332,14 +302,14 @@ fn zk_2845_an_isolated_leaders_uncommitted_txn_is_gone_when_it_rejoins_and_resta
         .into_vec();
     common::send_frame(&mut c, &ghost).expect("send the create");
     std::thread::sleep(Duration::from_millis(500));
-    signal(&e, l, libc::SIGSTOP);
+    e.signal(l, libc::SIGSTOP);
     let canary = reinject("LeaderDiffsInsteadOfTrunc");
     for &i in &f {
         e.members[i].start_with_failpoints(canary.trim_start_matches(';'));
     }
-    let second = settled_without(&e, l);
+    let second = e.settled_without(l);
     write(&e, second, "/after", b"a");
-    signal(&e, l, libc::SIGCONT);
+    e.signal(l, libc::SIGCONT);
     drop(c);
     // Back as the same process: it must follow the new leader, its txn cut away.
     wait_for("the old leader to follow", SETTLE, || {

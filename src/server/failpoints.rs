@@ -24,6 +24,7 @@
 //! | `leader.delay_newleader_ack` (delay) | a learner connection's reader, holding the NEWLEADER ACK (and all after it) before the leader sees it: the leader goes on sending COMMITs before UPTODATE |
 //! | `leader.before_log_append` (crash) | after proposing a txn, before the leader's own append: followers may log it, the leader never does |
 //! | `leader.before_commit` (crash) | evaluated once per proposal; when it fires, the leader exits before that txn's COMMIT leaves |
+//! | `leader.skip_tick` (skip) | evaluated at each of the leader's ticks; when it fires, that tick does not run (no pings, no quorum check): a leader whose timer is late |
 
 use std::time::Duration;
 
@@ -35,6 +36,7 @@ pub const LEARNER_AFTER_NEWLEADER_ACK: &str = "learner.after_newleader_ack";
 pub const LEADER_DELAY_NEWLEADER_ACK: &str = "leader.delay_newleader_ack";
 pub const LEADER_BEFORE_LOG_APPEND: &str = "leader.before_log_append";
 pub const LEADER_BEFORE_COMMIT: &str = "leader.before_commit";
+pub const LEADER_SKIP_TICK: &str = "leader.skip_tick";
 
 /// Configures the fail points `FAILPOINTS` names and logs each one set.
 pub fn setup() {

@@ -291,6 +291,37 @@ impl Ensemble {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+
+    /// Waits for the running members to agree on a leader while a stopped (SIGSTOP)
+    /// member cannot answer `srvr`; the leader's index.
+    pub fn settled_without(&self, stopped: usize) -> usize {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let modes: Vec<(usize, String)> = others(self.members.len(), stopped)
+                .into_iter()
+                .map(|i| (i, self.members[i].mode()))
+                .collect();
+            let leader = modes.iter().find(|(_, m)| m == "leader").map(|(i, _)| *i);
+            if let Some(l) = leader {
+                if modes.iter().all(|(_, m)| m == "leader" || m == "follower") {
+                    return l;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no leader without {stopped}: {modes:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends `sig` (SIGSTOP, SIGCONT, ...) to member `i`'s process.
+    pub fn signal(&self, i: usize, sig: i32) {
+        let pid = self.members[i].child.as_ref().expect("running").id();
+        // SAFETY: a signal to a child process this test started and still holds.
+        let rc = unsafe { libc::kill(pid as i32, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig})");
+    }
 }
 
 pub fn connect(addr: &str, timeout_ms: i32) -> TcpStream {

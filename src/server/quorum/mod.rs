@@ -567,7 +567,7 @@ impl Quorum {
                         match (&marker, &role) {
                             // A learner's: answered in order with the COMMITs.
                             (SyncMarker::Learner(conn), Role::Leading(l)) => {
-                                l.learner_sync(*conn, after)
+                                l.learner_sync(self, *conn, after)
                             }
                             // A local client's: once everything prepared before it
                             // is applied here.
@@ -682,7 +682,7 @@ impl Quorum {
     }
 
     /// Applies every logged txn up to `through` and tells the session cores.
-    async fn apply_through(&self, through: i64) {
+    async fn apply_through(self: &Rc<Self>, through: i64) {
         self.apply_now(through);
         self.after_apply().await;
     }
@@ -735,7 +735,7 @@ impl Quorum {
     }
 
     /// After `apply_now`: wakes the session cores and answers the syncs now due.
-    async fn after_apply(&self) {
+    async fn after_apply(self: &Rc<Self>) {
         let fanout = Instant::now();
         self.notify_cores().await;
         self.stats
@@ -753,8 +753,23 @@ impl Quorum {
         }
     }
 
-    /// Answers the syncs whose txns are all applied and published.
-    async fn answer_due_syncs(&self) {
+    /// Answers the syncs whose txns are all applied and published; a leader, only
+    /// while it still leads (`Leading::may_answer_sync`; if not, they wait for the
+    /// role's end, which closes their connections).
+    async fn answer_due_syncs(self: &Rc<Self>) {
+        let due_now = self
+            .waiting_syncs
+            .borrow()
+            .front()
+            .is_some_and(|(after, _)| *after <= self.applied.get());
+        if due_now {
+            let role = self.role.borrow().clone();
+            if let Role::Leading(l) = role {
+                if !l.may_answer_sync(self) {
+                    return;
+                }
+            }
+        }
         loop {
             let due = {
                 let mut w = self.waiting_syncs.borrow_mut();

@@ -441,7 +441,9 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
     l.step(q, leader::Input::Start);
     let (ticking, tq) = (l.clone(), q.clone());
     spawn_ticker(move || {
-        ticking.step(&tq, leader::Input::Tick);
+        if !fp::fires(fp::LEADER_SKIP_TICK) {
+            ticking.step(&tq, leader::Input::Tick);
+        }
         !ticking.done.get()
     });
     while !l.done.get() {
@@ -563,13 +565,34 @@ impl Leading {
     /// its forwarded requests, syncs included, to those requests in the order it sent
     /// them, and one that comes out of order is never answered, nor is any request of
     /// that learner after it.
-    pub(super) fn learner_sync(&self, conn: leader::ConnId, after: i64) {
+    pub(super) fn learner_sync(&self, q: &Rc<Quorum>, conn: leader::ConnId, after: i64) {
         if after <= self.machine.borrow().last_committed() && self.learner_syncs.borrow().is_empty()
         {
-            self.send_sync(conn);
+            // Answered now only while we still lead (see `may_answer_sync`); a SYNC
+            // sent later would come after COMMITs, out of order. Once given up, the
+            // learner's connection is closed: its sync is never answered.
+            if self.may_answer_sync(q) {
+                self.send_sync(conn);
+            }
         } else {
             self.learner_syncs.borrow_mut().push_back((after, conn));
         }
+    }
+
+    /// Whether a `sync` may be answered now from what this leader has committed: only
+    /// while it still counts a quorum as synced (`Leader::holds_quorum`). If it does
+    /// not, its tick runs at once and gives the leadership up, as the next timer would:
+    /// a leader resumed after a pause longer than `syncLimit`, or cut off that long,
+    /// answers no `sync` from a tree that a newer leader may have moved past. (A
+    /// `sync` that waited for a commit is answered right after it: the quorum that
+    /// acked it was just heard.)
+    pub(super) fn may_answer_sync(&self, q: &Rc<Quorum>) -> bool {
+        if self.machine.borrow().holds_quorum(q.now_ms()) {
+            return true;
+        }
+        tracing::warn!("leader: a sync arrived after the quorum was last heard; ticking now");
+        self.step(q, leader::Input::Tick);
+        false
     }
 
     /// Sends the SYNCs due once everything through `committed` is committed.

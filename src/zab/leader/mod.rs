@@ -888,15 +888,7 @@ impl Leader {
         }
         self.close_silent_handlers(now, out);
         if self.phase == Phase::Broadcast {
-            let mut synced: BTreeSet<Sid> = self
-                .handlers
-                .values()
-                .filter(|h| {
-                    h.forwarding() && h.participant(&self.quorum) && now <= h.synced_until_ms
-                })
-                .map(|h| h.sid)
-                .collect();
-            synced.insert(self.myid);
+            let synced = self.synced_voters(now);
             if !self.quorum.contains_quorum(&synced) {
                 return self.go_looking(
                     format!("not sufficient followers synced, only synced with sids: {synced:?}"),
@@ -932,6 +924,29 @@ impl Leader {
         out.push(Action::SetTimer {
             at_ms: now + self.config.ping_interval_ms(),
         });
+    }
+
+    /// The voters that count as synced at `now`, this leader included: those heard from
+    /// within `syncLimit` ticks (`Leader.lead`'s `syncedAckSet`).
+    fn synced_voters(&self, now: u64) -> BTreeSet<Sid> {
+        let mut synced: BTreeSet<Sid> = self
+            .handlers
+            .values()
+            .filter(|h| h.forwarding() && h.participant(&self.quorum) && now <= h.synced_until_ms)
+            .map(|h| h.sid)
+            .collect();
+        synced.insert(self.myid);
+        synced
+    }
+
+    /// Whether this leader, in broadcast, still counts a quorum as synced at `now`:
+    /// what its next tick checks before it leads on. The driver answers a `sync` only
+    /// while this holds, and otherwise ticks at once (the tick then gives up). Java's
+    /// leader answers a `sync` from its tree until that tick (`Leader.processSync`): a
+    /// leader resumed after a pause longer than `syncLimit`, whose followers elected
+    /// another meanwhile, answered `sync` + read with its old tree until its timer ran.
+    pub fn holds_quorum(&self, now: u64) -> bool {
+        self.phase == Phase::Broadcast && self.quorum.contains_quorum(&self.synced_voters(now))
     }
 
     /// The handlers' socket timeouts: `initLimit` ticks while the handler reads during

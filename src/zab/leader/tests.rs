@@ -648,6 +648,20 @@ fn observers_get_inform_not_proposals() {
 }
 
 #[test]
+fn a_leader_holds_its_quorum_until_the_tick_that_would_give_it_up() {
+    let mut l = broadcasting();
+    // Server 2 was last heard at 100: synced through 100 + syncLimit (500 ms).
+    assert!(l.holds_quorum(600));
+    assert!(!l.holds_quorum(601));
+    let mut out = Vec::new();
+    l.step(Input::Tick, 601, &mut out);
+    assert!(looking(&out), "{out:?}");
+    // A leader that gave up holds nothing, whatever it hears afterwards.
+    assert!(!l.holds_quorum(601));
+    assert!(!leader(3).holds_quorum(0), "not before broadcast");
+}
+
+#[test]
 fn broadcast_ticks_ping_and_give_up_without_a_synced_quorum() {
     let mut l = broadcasting();
     let mut out = Vec::new();
