@@ -989,3 +989,54 @@ fn a_leader_whose_timer_is_late_answers_no_sync_from_its_old_tree() {
         Some(&b"a"[..])
     );
 }
+
+/// On a follower, a `getData` sent right behind a `sync` (both in one write, as an
+/// asynchronous client may) is answered once the leader's SYNC comes back, with the
+/// write acknowledged before the sync; it used to wait for the connection's next
+/// request (tests/cores.rs has the standalone case).
+#[test]
+fn a_read_pipelined_behind_a_sync_on_a_follower_is_answered_with_it() {
+    let mut e = Ensemble::start("pipesync", 3);
+    let leader = e.settled();
+    let f = others(3, leader)[0];
+    let mut l = connect(&e.members[leader].addr(), 10_000);
+    let mut c = connect(&e.members[f].addr(), 10_000);
+    for round in 0..20 {
+        let data = format!("v{round}");
+        if round == 0 {
+            assert_eq!(create(&mut l, 1, "/piped", data.as_bytes(), 0), 0);
+        } else {
+            let body = Jute::new()
+                .string("/piped")
+                .buffer(data.as_bytes())
+                .int(-1)
+                .into_vec();
+            assert_eq!(request(&mut l, 1, SET_DATA, &body).expect("setData").err, 0);
+        }
+        let xid = 10 + 2 * round;
+        let mut both = Jute::new().int(xid).int(SYNC).string("/piped").into_vec();
+        let get = Jute::new()
+            .int(xid + 1)
+            .int(GET_DATA)
+            .string("/piped")
+            .boolean(false)
+            .into_vec();
+        both = {
+            let mut framed = (both.len() as u32).to_be_bytes().to_vec();
+            framed.extend_from_slice(&both);
+            framed.extend_from_slice(&(get.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&get);
+            framed
+        };
+        std::io::Write::write_all(&mut c, &both).expect("send sync + getData");
+        let sync = common::read_reply(&mut c).expect("the sync's answer");
+        assert_eq!((sync.xid, sync.err), (xid, 0));
+        let read = common::read_reply(&mut c).expect("the read's answer, with the sync's");
+        assert_eq!((read.xid, read.err), (xid + 1, 0));
+        assert_eq!(
+            common::Reader(&read.body).buffer(),
+            data.as_bytes(),
+            "round {round}"
+        );
+    }
+}
