@@ -996,7 +996,7 @@ fn a_leader_whose_timer_is_late_answers_no_sync_from_its_old_tree() {
 /// request (tests/cores.rs has the standalone case).
 #[test]
 fn a_read_pipelined_behind_a_sync_on_a_follower_is_answered_with_it() {
-    let mut e = Ensemble::start("pipesync", 3);
+    let e = Ensemble::start("pipesync", 3);
     let leader = e.settled();
     let f = others(3, leader)[0];
     let mut l = connect(&e.members[leader].addr(), 10_000);
@@ -1006,12 +1006,7 @@ fn a_read_pipelined_behind_a_sync_on_a_follower_is_answered_with_it() {
         if round == 0 {
             assert_eq!(create(&mut l, 1, "/piped", data.as_bytes(), 0), 0);
         } else {
-            let body = Jute::new()
-                .string("/piped")
-                .buffer(data.as_bytes())
-                .int(-1)
-                .into_vec();
-            assert_eq!(request(&mut l, 1, SET_DATA, &body).expect("setData").err, 0);
+            assert_eq!(set_data(&mut l, 1, "/piped", data.as_bytes()), Some(0));
         }
         let xid = 10 + 2 * round;
         let mut both = Jute::new().int(xid).int(SYNC).string("/piped").into_vec();
