@@ -488,9 +488,6 @@ impl Core {
         }
     }
 
-    /// The committed answer to a write arrived: record it and send the answers now at
-    /// the front of the connection's queue, up to a queued read (reads wait for the
-    /// batch's version: see `take`).
     /// Answers `conn`'s `sync` `xid` with `frame`, then serves the reads queued behind
     /// it: the caller has caught up, so they see everything the sync waited for.
     fn answer_sync(&self, conn: ConnId, xid: i32, frame: bytes::Bytes) {
