@@ -229,15 +229,8 @@ fn a_read_pipelined_behind_a_sync_is_answered_with_it() {
     for cfg in layouts {
         let server = Server::start(cfg);
         let mut c = raw_connect(&server.addr());
-        let sync = Jute::new().int(10).int(op::SYNC).string("/").into_vec();
-        let get = Jute::new()
-            .int(11)
-            .int(op::GET_DATA)
-            .string("/")
-            .boolean(false)
-            .into_vec();
-        send_frame(&mut c, &sync).expect("send sync");
-        send_frame(&mut c, &get).expect("send getData");
+        std::io::Write::write_all(&mut c, &common::sync_then_get(10, "/"))
+            .expect("send sync + getData");
         c.set_read_timeout(Some(std::time::Duration::from_secs(3)))
             .expect("read timeout");
         for want in [10, 11] {

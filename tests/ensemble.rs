@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::ensemble::{
     connect, create, digests, exists, others, synced_get, wait_for, Ensemble, CREATE, EPHEMERAL,
-    GET_DATA, PING, SETTLE, SET_DATA, SYNC,
+    PING, SETTLE, SET_DATA,
 };
 use common::{
     create_children, longest_gap, open_session, request, request_or_closed, try_connect,
@@ -952,15 +952,8 @@ fn a_leader_whose_timer_is_late_answers_no_sync_from_its_old_tree() {
     let mut c = connect(&e.members[second].addr(), 10_000);
     assert_eq!(create(&mut c, 1, "/after", b"a", 0), 0);
     // Acknowledged by the new leader: a sync + read anywhere must now see /after.
-    let sync = Jute::new().int(10).int(SYNC).string("/after").into_vec();
-    let get = Jute::new()
-        .int(11)
-        .int(GET_DATA)
-        .string("/after")
-        .boolean(false)
-        .into_vec();
-    common::send_frame(&mut old, &sync).expect("queue the sync");
-    common::send_frame(&mut old, &get).expect("queue the read");
+    std::io::Write::write_all(&mut old, &common::sync_then_get(10, "/after"))
+        .expect("queue the sync and the read");
     e.signal(l, libc::SIGCONT);
     // Either the resumed server closes the connection (it gave up leading), or it
     // answers the sync only with what follows it, a read that includes /after.
@@ -1009,21 +1002,8 @@ fn a_read_pipelined_behind_a_sync_on_a_follower_is_answered_with_it() {
             assert_eq!(set_data(&mut l, 1, "/piped", data.as_bytes()), Some(0));
         }
         let xid = 10 + 2 * round;
-        let mut both = Jute::new().int(xid).int(SYNC).string("/piped").into_vec();
-        let get = Jute::new()
-            .int(xid + 1)
-            .int(GET_DATA)
-            .string("/piped")
-            .boolean(false)
-            .into_vec();
-        both = {
-            let mut framed = (both.len() as u32).to_be_bytes().to_vec();
-            framed.extend_from_slice(&both);
-            framed.extend_from_slice(&(get.len() as u32).to_be_bytes());
-            framed.extend_from_slice(&get);
-            framed
-        };
-        std::io::Write::write_all(&mut c, &both).expect("send sync + getData");
+        std::io::Write::write_all(&mut c, &common::sync_then_get(xid, "/piped"))
+            .expect("send sync + getData");
         let sync = common::read_reply(&mut c).expect("the sync's answer");
         assert_eq!((sync.xid, sync.err), (xid, 0));
         let read = common::read_reply(&mut c).expect("the read's answer, with the sync's");

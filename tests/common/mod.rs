@@ -440,12 +440,33 @@ impl Reader<'_> {
     }
 }
 
-/// Writes one length-prefixed frame.
-pub fn send_frame(stream: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
+/// `payload` with its length prefix, as it goes on the wire.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(payload.len() + 4);
     buf.extend_from_slice(&(payload.len() as i32).to_be_bytes());
     buf.extend_from_slice(payload);
-    stream.write_all(&buf)
+    buf
+}
+
+/// Writes one length-prefixed frame.
+pub fn send_frame(stream: &mut TcpStream, payload: &[u8]) -> std::io::Result<()> {
+    stream.write_all(&frame(payload))
+}
+
+/// A `sync` of `path` (xid `xid`) and a `getData` of it (xid `xid + 1`), framed back to
+/// back: what an asynchronous client sends when it reads without waiting for the
+/// sync's answer. Write it in one call.
+pub fn sync_then_get(xid: i32, path: &str) -> Vec<u8> {
+    let sync = Jute::new().int(xid).int(op::SYNC).string(path).into_vec();
+    let get = Jute::new()
+        .int(xid + 1)
+        .int(op::GET_DATA)
+        .string(path)
+        .boolean(false)
+        .into_vec();
+    let mut both = frame(&sync);
+    both.extend_from_slice(&frame(&get));
+    both
 }
 
 /// Reads one length-prefixed frame, failing after `timeout` or on EOF.
