@@ -921,6 +921,65 @@ fn quorum_metrics_count_what_zookeeper_counts_under_its_names() {
     assert_eq!(mntr_num(&la, "zk_quorum_size"), 3);
 }
 
+/// A deposed leader: sid 3 leads with `failpoints`, every client in `clients` connects
+/// to it, then it is paused (2.5 s in, past the 40 ticks `leader.skip_tick=40*off`
+/// lets run) while the others elect another and commit /after, acknowledged. Returns
+/// the ensemble and sid 3's index; sid 3 is still paused. `clients[0]` did a `sync`
+/// while sid 3 led its followers.
+fn deposed_leader(
+    name: &str,
+    failpoints: &str,
+    clients: &mut Vec<TcpStream>,
+    n: usize,
+) -> (Ensemble, usize) {
+    let mut e = Ensemble::configured(name, 3);
+    // The clients' sessions must outlive the pause (tickTime is 100 ms here).
+    for m in &e.members {
+        let cfg = m.dir.join("zoo.cfg");
+        let text = std::fs::read_to_string(&cfg).expect("zoo.cfg");
+        std::fs::write(&cfg, text + "maxSessionTimeout=60000\n").expect("zoo.cfg");
+    }
+    e.members[2].start_with_failpoints(failpoints);
+    e.members[0].start_clean();
+    assert_eq!(e.settled(), 2, "sid 3 should lead");
+    e.members[1].start_clean();
+    let l = e.settled();
+    assert_eq!(l, 2);
+    clients.extend((0..n).map(|_| connect(&e.members[l].addr(), 30_000)));
+    assert!(!exists(&mut clients[0], 1, "/after"));
+    // While it leads with its followers, a sync is answered (the PING round).
+    assert_eq!(synced_get(&mut clients[0], 2, "/"), Some(Vec::new()));
+    std::thread::sleep(Duration::from_millis(2500));
+    e.signal(l, libc::SIGSTOP);
+    let second = e.settled_without(l);
+    let mut c = connect(&e.members[second].addr(), 10_000);
+    assert_eq!(create(&mut c, 1, "/after", b"a", 0), 0);
+    (e, l)
+}
+
+/// The answers to the `sync` (xid 10) + `getData` of /after queued on `old`: none
+/// (the server closed the connection, or never proved the sync), or the sync's and
+/// then a read that sees /after.
+fn no_stale_read_after_sync(old: &mut TcpStream) {
+    let replies: Vec<common::Reply> = (0..2).map_while(|_| common::read_reply(old).ok()).collect();
+    if let Some(sync) = replies.first() {
+        assert_eq!((sync.xid, sync.err), (10, 0), "the sync's answer");
+        let read = replies.get(1).map(|r| {
+            let data = match r.err {
+                0 => common::Reader(&r.body).buffer(),
+                _ => Vec::new(),
+            };
+            (r.err, data)
+        });
+        assert_eq!(
+            read,
+            Some((0, b"a".to_vec())),
+            "the old leader answered the sync; the read after it must see /after \
+             (-101: a stale read; None: no answer)"
+        );
+    }
+}
+
 /// A leader cut off from its followers past `syncLimit`, while they elected another,
 /// must not answer `sync` + read from its old tree before its timer tells it to give
 /// up. ZooKeeper 3.8's leader does (tests/faults/RESULTS.md, 12-06: a paused Java
@@ -930,48 +989,32 @@ fn quorum_metrics_count_what_zookeeper_counts_under_its_names() {
 /// socket for the moment it runs again.
 #[test]
 fn a_leader_whose_timer_is_late_answers_no_sync_from_its_old_tree() {
-    let mut e = Ensemble::configured("lateleader", 3);
-    // The client's session must outlive the pause (tickTime is 100 ms here).
-    for m in &e.members {
-        let cfg = m.dir.join("zoo.cfg");
-        let text = std::fs::read_to_string(&cfg).expect("zoo.cfg");
-        std::fs::write(&cfg, text + "maxSessionTimeout=60000\n").expect("zoo.cfg");
-    }
-    e.members[2].start_with_failpoints("leader.skip_tick=40*off->return");
-    e.members[0].start_clean();
-    assert_eq!(e.settled(), 2, "sid 3 should lead");
-    e.members[1].start_clean();
-    let l = e.settled();
-    assert_eq!(l, 2);
-    let mut old = connect(&e.members[l].addr(), 30_000);
-    assert!(!exists(&mut old, 1, "/after"));
-    // Past its 40 ticks (50 ms each): it neither pings nor checks its quorum now.
-    std::thread::sleep(Duration::from_millis(2500));
-    e.signal(l, libc::SIGSTOP);
-    let second = e.settled_without(l);
-    let mut c = connect(&e.members[second].addr(), 10_000);
-    assert_eq!(create(&mut c, 1, "/after", b"a", 0), 0);
+    let mut clients = Vec::new();
+    let (e, l) = deposed_leader(
+        "lateleader",
+        "leader.skip_tick=40*off->return",
+        &mut clients,
+        5,
+    );
     // Acknowledged by the new leader: a sync + read anywhere must now see /after.
-    std::io::Write::write_all(&mut old, &common::sync_then_get(10, "/after"))
+    std::io::Write::write_all(&mut clients[0], &common::sync_then_get(10, "/after"))
         .expect("queue the sync and the read");
-    e.signal(l, libc::SIGCONT);
-    // Either the resumed server closes the connection (it gave up leading), or it
-    // answers the sync only with what follows it, a read that includes /after.
-    let replies: Vec<common::Reply> = (0..2)
-        .map_while(|_| common::read_reply(&mut old).ok())
-        .collect();
-    if let Some(sync) = replies.first() {
-        assert_eq!((sync.xid, sync.err), (10, 0), "the sync's answer");
-        let read = replies
-            .get(1)
-            .map(|r| (r.err, common::Reader(&r.body).buffer()));
-        assert_eq!(
-            read,
-            Some((0, b"a".to_vec())),
-            "the old leader answered the sync; the read after it must see /after \
-             (-101: a stale read; None: no answer)"
-        );
+    // Writes of other clients, waiting with them: those the server takes in the
+    // sync's batch come after the sync has ended the leadership (it checks the quorum
+    // at once), and the batch must stop there (the next write once reused a zxid,
+    // and the server aborted).
+    let set = Jute::new()
+        .int(2)
+        .int(SET_DATA)
+        .string("/")
+        .buffer(b"x")
+        .int(-1)
+        .into_vec();
+    for w in &mut clients[1..] {
+        common::send_frame(w, &set).expect("queue a write");
     }
+    e.signal(l, libc::SIGCONT);
+    no_stale_read_after_sync(&mut clients[0]);
     // And it rejoins as a follower of the new leader, /after in its tree.
     wait_for("the old leader to follow", SETTLE, || {
         e.members[l].mode() == "follower"
@@ -981,6 +1024,30 @@ fn a_leader_whose_timer_is_late_answers_no_sync_from_its_old_tree() {
         synced_get(&mut again, 1, "/after").as_deref(),
         Some(&b"a"[..])
     );
+}
+
+/// The same leader, except that it also trusts its last view of the quorum
+/// (`leader.trust_quorum`: its clock runs slow, so the followers it heard from seem
+/// recent): the timing check above passes, and only the leadership check each `sync`
+/// waits for (a quorum answering a PING sent after the sync arrived) stands between
+/// the client and the old tree. The followers that elected sid 2 closed their
+/// connections to sid 3, so no quorum answers and the sync stays unanswered.
+#[test]
+fn a_leader_that_trusts_a_stale_view_of_its_quorum_answers_no_sync_from_its_old_tree() {
+    let mut clients = Vec::new();
+    let (e, l) = deposed_leader(
+        "staleview",
+        "leader.skip_tick=40*off->return;leader.trust_quorum=return",
+        &mut clients,
+        1,
+    );
+    std::io::Write::write_all(&mut clients[0], &common::sync_then_get(10, "/after"))
+        .expect("queue the sync and the read");
+    e.signal(l, libc::SIGCONT);
+    clients[0]
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("read timeout");
+    no_stale_read_after_sync(&mut clients[0]);
 }
 
 /// On a follower, a `getData` sent right behind a `sync` (both in one write, as an

@@ -103,6 +103,9 @@ struct Bugs {
     /// The leader's window of committed txns misses one (ZOOKEEPER-4925: holes in
     /// `committedLog`), so a DIFF skips it.
     window_hole: bool,
+    /// A leader answers `sync` without proving that it still leads, from what it has
+    /// proposed (ZooKeeper's `processSync`, and ringkeeper before the PING round).
+    sync_unconfirmed: bool,
 }
 
 /// The disk of one server; survives crashes up to `durable`.
@@ -342,6 +345,17 @@ struct Sim {
     observer_masters: bool,
     /// Observer syncs through a follower's observer master (coverage).
     om_syncs: u64,
+    /// Clients also send `sync`s to every leader in broadcast, with each write
+    /// (`LinearizableSync`), and leaders' timers now and then run late (`set_timer`);
+    /// the random runs only, so scripted schedules stay as written.
+    syncs_on: bool,
+    /// Leadership checks a leader has not proven yet, by (leader, id): what it had
+    /// proposed when the `sync` arrived, and the highest zxid acknowledged to any
+    /// client by then.
+    confirm_requests: BTreeMap<(Sid, u64), (Zxid, Zxid)>,
+    next_confirm: u64,
+    /// Syncs answered (coverage).
+    syncs_answered: u64,
 }
 
 impl Sim {
@@ -419,6 +433,10 @@ impl Sim {
             commits_after_new_leader: 0,
             observer_masters: false,
             om_syncs: 0,
+            syncs_on: false,
+            confirm_requests: BTreeMap::new(),
+            next_confirm: 0,
+            syncs_answered: 0,
         };
         let first = sim.rng.range(0, 50);
         sim.at(first, Event::Election);
@@ -940,6 +958,8 @@ impl Sim {
         );
         n.role = Role::Leading(Box::new(machine));
         n.role_gen += 1;
+        // An earlier leadership's unanswered syncs went with its connections.
+        self.confirm_requests.retain(|(s, _), _| *s != sid);
         n.timer_at = None;
         self.note(format!("{sid} leads"));
         self.step_leader(sid, leader::Input::Start);
@@ -1124,6 +1144,52 @@ impl Sim {
             };
             self.writes.insert(data.clone(), info);
             self.step_leader(sid, leader::Input::Propose { data });
+            if self.syncs_on {
+                self.client_sync(sid);
+            }
+        }
+    }
+
+    /// A client's `sync` reaches leader `sid`: it is answered, with the tree through
+    /// what the leader has proposed, once the leader proves it still leads.
+    fn client_sync(&mut self, sid: Sid) {
+        let proposed = match &self.nodes[&sid].role {
+            Role::Leading(l) if l.is_broadcasting() => l.last_proposed(),
+            _ => return,
+        };
+        self.next_confirm += 1;
+        let id = self.next_confirm;
+        self.confirm_requests
+            .insert((sid, id), (proposed, self.max_acked));
+        if self.bugs.sync_unconfirmed {
+            self.confirmed(sid, id);
+        } else {
+            self.step_leader(sid, leader::Input::ConfirmLeadership { id });
+        }
+    }
+
+    /// `LinearizableSync`: every `sync` leader `sid` answers through `id` reads what it
+    /// had proposed when the sync arrived; each write acknowledged to any client before
+    /// then must be in it. A leader that a newer one has replaced unnoticed would read
+    /// without that newer leader's writes.
+    fn confirmed(&mut self, sid: Sid, id: u64) {
+        let due: Vec<((Sid, u64), (Zxid, Zxid))> = self
+            .confirm_requests
+            .range((sid, 0)..=(sid, id))
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        for ((_, i), (proposed, acked)) in due {
+            self.confirm_requests.remove(&(sid, i));
+            self.syncs_answered += 1;
+            if proposed < acked {
+                self.fail(
+                    "LinearizableSync",
+                    format!(
+                        "leader {sid} answers sync {i} through {proposed:#x}, but {acked:#x} \
+                         was acknowledged before the sync arrived"
+                    ),
+                );
+            }
         }
     }
 
@@ -1193,6 +1259,7 @@ impl Sim {
                 self.note(format!("leader {sid} goes looking: {reason}"));
                 self.go_looking(sid);
             }
+            leader::Action::LeadershipConfirmed { id } => self.confirmed(sid, id),
         }
     }
 
@@ -1399,11 +1466,23 @@ impl Sim {
     }
 
     fn set_timer(&mut self, sid: Sid, at: u64) {
+        // With syncs on, now and then a leader's timer runs late by up to four times
+        // syncLimit (a pause, a slow clock): its followers elect another meanwhile,
+        // and it still thinks it leads when it next looks.
+        let late = if self.syncs_on
+            && self.faults_on
+            && matches!(self.nodes[&sid].role, Role::Leading(_))
+            && self.rng.chance_per_mille(10)
+        {
+            self.rng.range(1, 4 * ZAB.sync_limit_ms())
+        } else {
+            0
+        };
         let n = self.nodes.get_mut(&sid).expect("node");
         n.timer_at = Some(at);
         let (inc, role_gen) = (n.inc, n.role_gen);
         self.at(
-            at,
+            at + late,
             Event::Timer {
                 sid,
                 inc,
@@ -2001,6 +2080,7 @@ struct Totals {
     log_reads: [u64; 2],
     commits_after_new_leader: u64,
     om_syncs: u64,
+    syncs_answered: u64,
 }
 
 /// `observer_masters`: the observer syncs from followers (`observerMasterPort`).
@@ -2019,10 +2099,12 @@ fn run_seeds(voters: usize, observer: bool, observer_masters: bool, base: u64, d
         log_reads: [0; 2],
         commits_after_new_leader: 0,
         om_syncs: 0,
+        syncs_answered: 0,
     };
     for seed in seeds.list {
         let mut sim = Sim::new(seed, voters, observer, Bugs::default());
         sim.observer_masters = observer_masters;
+        sim.syncs_on = true;
         sim.run();
         if let Some(why) = &sim.failure {
             let tail = if single {
@@ -2048,6 +2130,7 @@ fn run_seeds(voters: usize, observer: bool, observer_masters: bool, base: u64, d
         t.epochs += sim.established.len() as u64;
         t.commits_after_new_leader += sim.commits_after_new_leader;
         t.om_syncs += sim.om_syncs;
+        t.syncs_answered += sim.syncs_answered;
         for (a, b) in t.syncs.iter_mut().zip(sim.syncs) {
             *a += b;
         }
@@ -2059,7 +2142,7 @@ fn run_seeds(voters: usize, observer: bool, observer_masters: bool, base: u64, d
         "{voters} voters{}: {} seeds, {} events, {} simulated s, {} txns committed, {} writes \
          acknowledged, {} epochs established, syncs DIFF/TRUNC/SNAP {:?}, log reads with/without \
          records {:?}, {} COMMITs between a NEWLEADER ACK and UPTODATE, {} observer connections \
-         to an observer master, {:.2} s wall",
+         to an observer master, {} client syncs answered, {:.2} s wall",
         if observer { " + observer" } else { "" },
         t.runs,
         t.events,
@@ -2071,6 +2154,7 @@ fn run_seeds(voters: usize, observer: bool, observer_masters: bool, base: u64, d
         t.log_reads,
         t.commits_after_new_leader,
         t.om_syncs,
+        t.syncs_answered,
         started.elapsed().as_secs_f64()
     );
 }
@@ -2086,8 +2170,21 @@ const LOSS: &[&str] = &[
 /// Runs seeds with `bugs` until one fails naming `expected`; panics if none does within
 /// `limit` seeds (the checkers would have missed the bug).
 fn expect_caught(voters: usize, base: u64, limit: u64, bugs: Bugs, expected: &[&str]) {
+    expect_caught_with(voters, base, limit, bugs, expected, false)
+}
+
+/// [`expect_caught`], with clients' syncs on or off (`Sim::syncs_on`).
+fn expect_caught_with(
+    voters: usize,
+    base: u64,
+    limit: u64,
+    bugs: Bugs,
+    expected: &[&str],
+    syncs_on: bool,
+) {
     for seed in base..base + limit {
         let mut sim = Sim::new(seed, voters, false, bugs);
+        sim.syncs_on = syncs_on;
         sim.run();
         if let Some(why) = sim.failure {
             if expected.iter().any(|e| why.starts_with(e)) {
@@ -2115,6 +2212,15 @@ fn three_voters_and_an_observer_through_observer_masters() {
 #[test]
 fn five_voters() {
     run_seeds(5, false, false, 0x5000_0000, 2_000);
+}
+
+#[test]
+fn canary_a_leader_answering_sync_without_proof_that_it_leads_reads_stale() {
+    let bugs = Bugs {
+        sync_unconfirmed: true,
+        ..Bugs::default()
+    };
+    expect_caught_with(3, 0xc5_0000, 1_000, bugs, &["LinearizableSync"], true);
 }
 
 #[test]

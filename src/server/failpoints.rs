@@ -25,6 +25,7 @@
 //! | `leader.before_log_append` (crash) | after proposing a txn, before the leader's own append: followers may log it, the leader never does |
 //! | `leader.before_commit` (crash) | evaluated once per proposal; when it fires, the leader exits before that txn's COMMIT leaves |
 //! | `leader.skip_tick` (skip) | evaluated at each of the leader's ticks; when it fires, that tick does not run (no pings, no quorum check): a leader whose timer is late |
+//! | `leader.trust_quorum` (skip) | evaluated when a `sync` is due; when it fires, the leader skips its check that a quorum was heard within `syncLimit` (`Leader::holds_quorum`): a leader whose clock runs slow |
 
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ pub const LEADER_DELAY_NEWLEADER_ACK: &str = "leader.delay_newleader_ack";
 pub const LEADER_BEFORE_LOG_APPEND: &str = "leader.before_log_append";
 pub const LEADER_BEFORE_COMMIT: &str = "leader.before_commit";
 pub const LEADER_SKIP_TICK: &str = "leader.skip_tick";
+pub const LEADER_TRUST_QUORUM: &str = "leader.trust_quorum";
 
 /// Configures the fail points `FAILPOINTS` names and logs each one set.
 pub fn setup() {

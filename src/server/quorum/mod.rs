@@ -172,8 +172,9 @@ struct Quorum {
     role: RefCell<Role>,
     /// Txns in the log and not yet applied, in zxid order.
     unapplied: RefCell<VecDeque<Committed>>,
-    /// Syncs waiting for the tree to reach a zxid, in order.
-    waiting_syncs: RefCell<VecDeque<(i64, SyncMarker)>>,
+    /// Syncs waiting for the tree to reach a zxid, in order, and (a leader's) for the
+    /// proof that it still leads: (that zxid, the `Leading::confirm` id or 0, who asked).
+    waiting_syncs: RefCell<VecDeque<(i64, u64, SyncMarker)>>,
     /// The newest applied txns as PROPOSAL data, for a leader's DIFF syncs
     /// (`committedLog`); at most `commitLogCount`.
     window: RefCell<VecDeque<crate::zab::history::Txn>>,
@@ -555,8 +556,18 @@ impl Quorum {
                 .commit_up_to(self.applied.get());
             let mut txns = 0usize;
             let mut append_us = 0u64;
+            // One leadership check stands for every sync this batch takes: each of
+            // them arrived before it was asked.
+            let mut confirm: Option<u64> = None;
             loop {
                 if txns >= max_txns || self.log.bytes_appended() - start_bytes >= max_bytes {
+                    break;
+                }
+                // A sync may have ended the leadership just now (its quorum check
+                // ticks at once): the machine proposes nothing more, so nothing more
+                // of this batch may be prepared (it would reuse a zxid). What is left
+                // in the inbox goes with the role.
+                if matches!(&role, Role::Leading(l) if !l.is_broadcasting()) {
                     break;
                 }
                 let next = self.inbox.borrow_mut().pop_front();
@@ -564,14 +575,21 @@ impl Quorum {
                 let w = match w {
                     Work::Sync(marker) => {
                         let after = self.last_zxid.get();
+                        let id = match &role {
+                            Role::Leading(l) => *confirm.get_or_insert_with(|| l.confirm(self)),
+                            _ => 0,
+                        };
                         match (&marker, &role) {
                             // A learner's: answered in order with the COMMITs.
                             (SyncMarker::Learner(conn), Role::Leading(l)) => {
-                                l.learner_sync(self, *conn, after)
+                                l.learner_sync(self, *conn, after, id)
                             }
                             // A local client's: once everything prepared before it
-                            // is applied here.
-                            _ => self.waiting_syncs.borrow_mut().push_back((after, marker)),
+                            // is applied here (and, leading, we are proven to lead).
+                            _ => self
+                                .waiting_syncs
+                                .borrow_mut()
+                                .push_back((after, id, marker)),
                         }
                         continue;
                     }
@@ -754,18 +772,23 @@ impl Quorum {
     }
 
     /// Answers the syncs whose txns are all applied and published; a leader, only
-    /// while it still leads (`Leading::may_answer_sync`; if not, they wait for the
-    /// role's end, which closes their connections).
+    /// once it has proven that it still led when they arrived (`Leading::confirm`) and
+    /// while it still counts its quorum (`Leading::holds_quorum_now`); otherwise they
+    /// wait for the role's end, which closes their connections.
     async fn answer_due_syncs(self: &Rc<Self>) {
-        let due_now = self
-            .waiting_syncs
-            .borrow()
-            .front()
-            .is_some_and(|(after, _)| *after <= self.applied.get());
+        let role = self.role.borrow().clone();
+        // Outside a leadership nothing waits for a check (ids are 0).
+        let confirmed = match &role {
+            Role::Leading(l) => l.confirmed(),
+            _ => u64::MAX,
+        };
+        let is_due = |(after, confirm, _): &(i64, u64, SyncMarker)| {
+            *after <= self.applied.get() && *confirm <= confirmed
+        };
+        let due_now = self.waiting_syncs.borrow().front().is_some_and(is_due);
         if due_now {
-            let role = self.role.borrow().clone();
-            if let Role::Leading(l) = role {
-                if !l.may_answer_sync(self) {
+            if let Role::Leading(l) = &role {
+                if !l.holds_quorum_now(self) {
                     return;
                 }
             }
@@ -774,11 +797,11 @@ impl Quorum {
             let due = {
                 let mut w = self.waiting_syncs.borrow_mut();
                 match w.front() {
-                    Some((after, _)) if *after <= self.applied.get() => w.pop_front(),
+                    Some(s) if is_due(s) => w.pop_front(),
                     _ => None,
                 }
             };
-            let Some((_, marker)) = due else { break };
+            let Some((_, _, marker)) = due else { break };
             match marker {
                 SyncMarker::Local {
                     core,

@@ -398,9 +398,13 @@ pub(super) struct Leading {
     commit_counted: Cell<i64>,
     /// The last zxid counted in `Stage::LeaderPersist`.
     persist_counted: Cell<i64>,
-    /// Learners' `sync`s waiting for the commit of the txn proposed before them:
-    /// (that zxid, the learner's connection), in order.
-    learner_syncs: RefCell<VecDeque<(i64, leader::ConnId)>>,
+    /// Learners' `sync`s waiting for the commit of the txn proposed before them and
+    /// for proof that we still lead: (that zxid, the confirmation request standing for
+    /// it, the learner's connection), in order.
+    learner_syncs: RefCell<VecDeque<(i64, u64, leader::ConnId)>>,
+    /// The last `ConfirmLeadership` id requested, and the last one proven.
+    last_confirm: Cell<u64>,
+    confirmed: Cell<u64>,
     /// Tests only: the txn before whose COMMIT the `leader.before_commit` failpoint
     /// crashes this server.
     crash_before_commit: Cell<Option<i64>>,
@@ -435,6 +439,8 @@ async fn lead(q: &Rc<Quorum>, qcfg: &QuorumConfig, zab: ZabConfig, election: &Rc
         commit_counted: Cell::new(0),
         persist_counted: Cell::new(0),
         learner_syncs: RefCell::new(VecDeque::new()),
+        last_confirm: Cell::new(0),
+        confirmed: Cell::new(0),
         crash_before_commit: Cell::new(None),
     });
     *q.role.borrow_mut() = Role::Leading(l.clone());
@@ -565,29 +571,61 @@ impl Leading {
     /// its forwarded requests, syncs included, to those requests in the order it sent
     /// them, and one that comes out of order is never answered, nor is any request of
     /// that learner after it.
-    pub(super) fn learner_sync(&self, q: &Rc<Quorum>, conn: leader::ConnId, after: i64) {
-        if after <= self.machine.borrow().last_committed() && self.learner_syncs.borrow().is_empty()
+    ///
+    /// `confirm` is the leadership check it waits for too ([`Leading::confirm`]): the
+    /// machine proves it before any COMMIT of a txn proposed after it, so the SYNC is
+    /// never held behind such a COMMIT.
+    pub(super) fn learner_sync(
+        &self,
+        q: &Rc<Quorum>,
+        conn: leader::ConnId,
+        after: i64,
+        confirm: u64,
+    ) {
+        if after <= self.machine.borrow().last_committed()
+            && confirm <= self.confirmed.get()
+            && self.learner_syncs.borrow().is_empty()
         {
-            // Answered now only while we still lead (see `may_answer_sync`); a SYNC
+            // Answered now only while we still lead (see `holds_quorum_now`); a SYNC
             // sent later would come after COMMITs, out of order. Once given up, the
             // learner's connection is closed: its sync is never answered.
-            if self.may_answer_sync(q) {
+            if self.holds_quorum_now(q) {
                 self.send_sync(conn);
             }
         } else {
-            self.learner_syncs.borrow_mut().push_back((after, conn));
+            self.learner_syncs
+                .borrow_mut()
+                .push_back((after, confirm, conn));
         }
     }
 
-    /// Whether a `sync` may be answered now from what this leader has committed: only
-    /// while it still counts a quorum as synced (`Leader::holds_quorum`). If it does
-    /// not, its tick runs at once and gives the leadership up, as the next timer would:
-    /// a leader resumed after a pause longer than `syncLimit`, or cut off that long,
-    /// answers no `sync` from a tree that a newer leader may have moved past. (A
-    /// `sync` that waited for a commit is answered right after it: the quorum that
-    /// acked it was just heard.)
-    pub(super) fn may_answer_sync(&self, q: &Rc<Quorum>) -> bool {
-        if self.machine.borrow().holds_quorum(q.now_ms()) {
+    /// Asks the machine to prove that we still lead, for the `sync`s that arrived
+    /// before now (`leader::Input::ConfirmLeadership`); returns the request's id, which
+    /// [`Leading::confirmed`] reaches once it is proven.
+    pub(super) fn confirm(&self, q: &Rc<Quorum>) -> u64 {
+        // A leader that sees at once that its quorum is stale gives up now, not at
+        // its next tick (the check is on our clock; the PING round is the proof).
+        self.holds_quorum_now(q);
+        let id = self.last_confirm.get() + 1;
+        self.last_confirm.set(id);
+        self.step(q, leader::Input::ConfirmLeadership { id });
+        id
+    }
+
+    /// The newest leadership check proven.
+    pub(super) fn confirmed(&self) -> u64 {
+        self.confirmed.get()
+    }
+
+    /// Whether this leader still counts a quorum as synced (`Leader::holds_quorum`),
+    /// checked when a `sync` arrives and again when it is answered. If not, its tick
+    /// runs at once and gives the leadership up, as the next timer would: a leader
+    /// resumed after a pause longer than `syncLimit`, or cut off that long, steps down
+    /// as soon as a `sync` comes instead of leaving it waiting for a PING round no
+    /// quorum will answer. This reads our clock; the round ([`Leading::confirm`]) is
+    /// what proves a `sync` safe.
+    pub(super) fn holds_quorum_now(&self, q: &Rc<Quorum>) -> bool {
+        if fp::fires(fp::LEADER_TRUST_QUORUM) || self.machine.borrow().holds_quorum(q.now_ms()) {
             return true;
         }
         tracing::warn!("leader: a sync arrived after the quorum was last heard; ticking now");
@@ -601,11 +639,15 @@ impl Leading {
             let due = {
                 let mut w = self.learner_syncs.borrow_mut();
                 match w.front() {
-                    Some((after, _)) if *after <= committed => w.pop_front(),
+                    Some((after, confirm, _))
+                        if *after <= committed && *confirm <= self.confirmed.get() =>
+                    {
+                        w.pop_front()
+                    }
                     _ => None,
                 }
             };
-            let Some((_, conn)) = due else { break };
+            let Some((_, _, conn)) = due else { break };
             self.send_sync(conn);
         }
     }
@@ -644,7 +686,7 @@ impl Leading {
         // commit of (in order here, so a new zxid starts each run).
         let mut last = None;
         let mut zxids = 0;
-        for (after, _) in self.learner_syncs.borrow().iter() {
+        for (after, _, _) in self.learner_syncs.borrow().iter() {
             if last != Some(*after) {
                 zxids += 1;
                 last = Some(*after);
@@ -654,7 +696,7 @@ impl Leading {
             + q.waiting_syncs
                 .borrow()
                 .iter()
-                .filter(|(_, m)| matches!(m, SyncMarker::Learner(_)))
+                .filter(|(_, _, m)| matches!(m, SyncMarker::Learner(_)))
                 .count();
         s.pending_syncs.store(pending as u64, Relaxed);
     }
@@ -662,8 +704,13 @@ impl Leading {
     fn execute(&self, q: &Rc<Quorum>, actions: Vec<leader::Action>) {
         use leader::Action as A;
         let mut applied = false;
+        let mut confirmed = false;
         for a in actions {
             match a {
+                A::LeadershipConfirmed { id } => {
+                    self.confirmed.set(id);
+                    confirmed = true;
+                }
                 A::Send { conn, packet } => {
                     if matches!(packet.kind, PacketType::Commit | PacketType::Inform) {
                         let doomed = self.crash_before_commit.get();
@@ -741,6 +788,10 @@ impl Leading {
         if applied {
             let q = q.clone();
             glommio::spawn_local(async move { q.after_apply().await }).detach();
+        } else if confirmed {
+            // Local clients' syncs waiting for this proof only.
+            let q = q.clone();
+            glommio::spawn_local(async move { q.answer_due_syncs().await }).detach();
         }
     }
 
@@ -1336,7 +1387,7 @@ impl Following {
                     // Answered once everything the leader committed before it is applied.
                     q.waiting_syncs
                         .borrow_mut()
-                        .push_back((self.committed.get(), m));
+                        .push_back((self.committed.get(), 0, m));
                     let q = q.clone();
                     glommio::spawn_local(async move { q.answer_due_syncs().await }).detach();
                 }

@@ -81,6 +81,11 @@ pub enum Input {
     /// learner's zxid on, or nothing where the log cannot serve it (it does not reach
     /// back that far, it is over the size limit, or it could not be read).
     LogRead { conn: ConnId, txns: Vec<Txn> },
+    /// A `sync` arrived (one request may stand for several that arrived before it):
+    /// prove that we still lead before it is answered. PINGs go to the voters now;
+    /// [`Action::LeadershipConfirmed`] with this `id` follows once a quorum has
+    /// answered something sent from here on. `id`s must increase.
+    ConfirmLeadership { id: u64 },
 }
 
 /// What the driver must do, in order.
@@ -114,6 +119,11 @@ pub enum Action {
     /// Stop leading; the machine is done. The driver closes every learner connection
     /// and starts an election.
     GoLooking { reason: String },
+    /// Every [`Input::ConfirmLeadership`] up to `id` is proven: a quorum of voters
+    /// still followed us after it arrived, so no other leader had committed anything
+    /// then. It comes before any COMMIT of a txn proposed after that request, so a
+    /// learner's SYNC, due at that COMMIT, is never held behind it.
+    LeadershipConfirmed { id: u64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -163,6 +173,14 @@ struct Handler {
     synced_until_ms: u64,
     /// Its proposals in broadcast not yet acked, as Java tracks them.
     sync_check: SyncLimitCheck,
+    /// PINGs sent in broadcast, and the PING replies received. A learner answers each
+    /// PING that comes after UPTODATE, once and in order (Java's `Learner.ping`; a
+    /// PING before UPTODATE is dropped unanswered), so reply number n answers the n-th
+    /// PING sent in broadcast.
+    pings_sent: u64,
+    pongs: u64,
+    /// The highest zxid it acked in broadcast.
+    last_ack: Zxid,
 }
 
 /// `LearnerHandler.SyncLimitCheck`: the oldest PROPOSAL sent to a follower in broadcast
@@ -218,6 +236,16 @@ impl Handler {
     }
 }
 
+/// An [`Input::ConfirmLeadership`] waiting for its quorum.
+#[derive(Debug, Clone)]
+struct Confirmation {
+    id: u64,
+    /// What we had proposed when it arrived: an ACK of anything later was sent after it.
+    proposed: Zxid,
+    /// Per learner connection, the number of PINGs it had been sent with this one's.
+    pings: BTreeMap<ConnId, u64>,
+}
+
 /// A proposal waiting for its quorum.
 #[derive(Debug, Clone)]
 struct Outstanding {
@@ -258,6 +286,8 @@ pub struct Leader {
     /// Our own log is durable up to here.
     persisted: Zxid,
     handlers: BTreeMap<ConnId, Handler>,
+    /// Leadership checks not yet proven, oldest first.
+    confirmations: VecDeque<Confirmation>,
 }
 
 impl Leader {
@@ -294,6 +324,7 @@ impl Leader {
             last_committed: last_zxid,
             persisted: last_zxid,
             handlers: BTreeMap::new(),
+            confirmations: VecDeque::new(),
         }
     }
 
@@ -372,6 +403,9 @@ impl Leader {
                             + self.config.init_limit_ms()
                             + self.config.sync_limit_ms(),
                         sync_check: SyncLimitCheck::default(),
+                        pings_sent: 0,
+                        pongs: 0,
+                        last_ack: 0,
                     },
                 );
             }
@@ -383,6 +417,7 @@ impl Leader {
             Input::Propose { data } => self.propose(data, now_ms, out),
             Input::Tick => self.tick(now_ms, out),
             Input::LogRead { conn, txns } => self.log_read(conn, &txns, out),
+            Input::ConfirmLeadership { id } => self.confirm_leadership(id, out),
         }
         #[cfg(test)]
         self.validate();
@@ -738,15 +773,26 @@ impl Leader {
         };
         if p.kind == PacketType::Ack {
             h.sync_check.acked(p.zxid);
+            if counter_of(p.zxid) != 0 {
+                h.last_ack = h.last_ack.max(p.zxid);
+            }
         }
         match p.kind {
             PacketType::Ack if h.participant(&self.quorum) => {
                 let sid = h.sid;
+                // Before the ACK can commit: a COMMIT of a txn proposed after a
+                // confirmation request must find that request proven.
+                self.check_confirmations(out);
                 self.process_ack(sid, p.zxid, out);
             }
             PacketType::Ping => {
                 if let Err(e) = Ping::read_reply(p) {
                     self.close(conn, format!("PING reply: {e}"), out);
+                } else {
+                    // A reply to no PING (a learner answering twice) must not stand
+                    // for a later one.
+                    h.pongs = (h.pongs + 1).min(h.pings_sent);
+                    self.check_confirmations(out);
                 }
             }
             // REQUEST and REVALIDATE need sessions (not here yet); unknown types are
@@ -912,8 +958,11 @@ impl Leader {
                 );
             }
             let ping = Ping::packet(self.last_proposed);
-            for (&conn, h) in &self.handlers {
+            for (&conn, h) in self.handlers.iter_mut() {
                 if h.forwarding() {
+                    if h.stage == Stage::Broadcast {
+                        h.pings_sent += 1;
+                    }
                     out.push(Action::Send {
                         conn,
                         packet: ping.clone(),
@@ -939,12 +988,69 @@ impl Leader {
         synced
     }
 
+    /// `Input::ConfirmLeadership`: a PING to every voter in broadcast; proven once a
+    /// quorum answers one sent from now on (or acks a txn proposed from now on).
+    ///
+    /// Why: ZooKeeper's leader answers a `sync` from its own tree (`processSync`). A
+    /// leader that lost its followers to a newer leader but has not noticed yet (its
+    /// timer late, its clock slow, or a pause) answers `sync` + read with old data.
+    /// The followers that answer this PING were still ours after the `sync` arrived;
+    /// any quorum that elected another leader since shares one of them, so nothing was
+    /// committed elsewhere before that. (etcd's ReadIndex makes the same round.)
+    fn confirm_leadership(&mut self, id: u64, out: &mut Vec<Action>) {
+        if self.phase != Phase::Broadcast {
+            return;
+        }
+        let ping = Ping::packet(self.last_proposed);
+        let mut pings = BTreeMap::new();
+        for (&conn, h) in self.handlers.iter_mut() {
+            if h.stage == Stage::Broadcast && h.participant(&self.quorum) {
+                h.pings_sent += 1;
+                pings.insert(conn, h.pings_sent);
+                out.push(Action::Send {
+                    conn,
+                    packet: ping.clone(),
+                });
+            }
+        }
+        self.confirmations.push_back(Confirmation {
+            id,
+            proposed: self.last_proposed,
+            pings,
+        });
+        self.check_confirmations(out);
+    }
+
+    /// Reports the confirmation requests a quorum has proven, in order (a later
+    /// request's PINGs went after an earlier one's, so it is never proven first).
+    fn check_confirmations(&mut self, out: &mut Vec<Action>) {
+        while let Some(c) = self.confirmations.front() {
+            let mut heard: BTreeSet<Sid> = self
+                .handlers
+                .iter()
+                .filter(|(conn, h)| {
+                    h.stage == Stage::Broadcast
+                        && h.participant(&self.quorum)
+                        && (c.pings.get(conn).is_some_and(|&n| h.pongs >= n)
+                            || h.last_ack > c.proposed)
+                })
+                .map(|(_, h)| h.sid)
+                .collect();
+            heard.insert(self.myid);
+            if !self.quorum.contains_quorum(&heard) {
+                break;
+            }
+            out.push(Action::LeadershipConfirmed { id: c.id });
+            self.confirmations.pop_front();
+        }
+    }
+
     /// Whether this leader, in broadcast, still counts a quorum as synced at `now`:
-    /// what its next tick checks before it leads on. The driver answers a `sync` only
-    /// while this holds, and otherwise ticks at once (the tick then gives up). Java's
-    /// leader answers a `sync` from its tree until that tick (`Leader.processSync`): a
-    /// leader resumed after a pause longer than `syncLimit`, whose followers elected
-    /// another meanwhile, answered `sync` + read with its old tree until its timer ran.
+    /// what its next tick checks before it leads on. When a `sync` arrives and when it
+    /// is answered, the driver ticks at once if this fails (the tick then gives up), so
+    /// a leader resumed after a pause longer than `syncLimit` steps down as soon as a
+    /// `sync` comes. What makes the `sync` safe is the PING round
+    /// ([`Input::ConfirmLeadership`]), which reads no clock.
     pub fn holds_quorum(&self, now: u64) -> bool {
         self.phase == Phase::Broadcast && self.quorum.contains_quorum(&self.synced_voters(now))
     }

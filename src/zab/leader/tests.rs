@@ -819,3 +819,99 @@ fn a_non_voting_follower_gets_proposals_but_its_acks_do_not_count() {
         ]
     );
 }
+
+fn propose(l: &mut Leader, data: &'static str) -> Vec<Action> {
+    step(l, Input::Propose { data: data.into() })
+}
+
+fn pong() -> QuorumPacket {
+    Ping::reply(&Ping::packet(0), &[])
+}
+
+#[test]
+fn leader_confirms_leadership_once_a_quorum_answers_a_ping_sent_after_the_request() {
+    let mut l = broadcasting();
+    // Server 2 and we are a quorum of 3: its answer to this PING proves the request.
+    assert_eq!(
+        step(&mut l, Input::ConfirmLeadership { id: 1 }),
+        vec![send(10, Ping::packet(l.last_proposed()))]
+    );
+    assert_eq!(
+        rx(&mut l, 10, pong()),
+        vec![Action::LeadershipConfirmed { id: 1 }]
+    );
+    // Not again for a later answer; a later request needs an answer of its own.
+    assert_eq!(rx(&mut l, 10, pong()), vec![]);
+    assert_eq!(step(&mut l, Input::ConfirmLeadership { id: 2 }).len(), 1);
+    assert_eq!(
+        rx(&mut l, 10, pong()),
+        vec![Action::LeadershipConfirmed { id: 2 }]
+    );
+}
+
+#[test]
+fn an_answer_to_a_ping_sent_before_the_request_proves_nothing() {
+    let mut l = broadcasting();
+    let mut out = Vec::new();
+    l.step(Input::Tick, 50, &mut out);
+    assert!(out.contains(&send(10, Ping::packet(l.last_proposed()))));
+    step(&mut l, Input::ConfirmLeadership { id: 1 });
+    // This answers the tick's PING: server 2 may have left us before the request.
+    assert_eq!(rx(&mut l, 10, pong()), vec![]);
+    assert_eq!(
+        rx(&mut l, 10, pong()),
+        vec![Action::LeadershipConfirmed { id: 1 }]
+    );
+}
+
+#[test]
+fn an_ack_of_a_txn_proposed_after_the_request_proves_it_before_that_txn_commits() {
+    let mut l = broadcasting();
+    propose(&mut l, "t2.1");
+    step(&mut l, Input::ConfirmLeadership { id: 1 });
+    // (2,1) was proposed before the request: its ACK proves nothing.
+    assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(2, 1))), vec![]);
+    assert_eq!(
+        persisted(&mut l, 2, 1),
+        vec![send(10, Bare::commit(make_zxid(2, 1))), apply(2, 1)]
+    );
+    propose(&mut l, "t2.2");
+    persisted(&mut l, 2, 2);
+    // (2,2)'s ACK proves it, and the proof comes before (2,2)'s COMMIT: a learner's
+    // SYNC due before that COMMIT is not held behind it.
+    assert_eq!(
+        rx(&mut l, 10, Bare::ack(make_zxid(2, 2))),
+        vec![
+            Action::LeadershipConfirmed { id: 1 },
+            send(10, Bare::commit(make_zxid(2, 2))),
+            apply(2, 2),
+        ]
+    );
+}
+
+#[test]
+fn leadership_is_not_proven_without_a_quorum_in_broadcast() {
+    // Five voters: server 2 alone answering is not a quorum.
+    let mut l = leader(5);
+    step(&mut l, Input::Accepted { conn: 10 });
+    step(&mut l, Input::Accepted { conn: 11 });
+    rx(&mut l, 10, info(2, 1));
+    let info3 = LearnerInfo {
+        sid: 3,
+        protocol_version: 0x10000,
+        config_version: 0,
+    }
+    .packet(LearnerKind::Follower, 1);
+    rx(&mut l, 11, info3);
+    rx(&mut l, 10, ack_epoch(make_zxid(1, 5), 1));
+    rx(&mut l, 11, ack_epoch(make_zxid(1, 5), 1));
+    rx(&mut l, 10, Bare::ack(2 << 32));
+    rx(&mut l, 11, Bare::ack(2 << 32));
+    assert!(l.is_broadcasting());
+    assert_eq!(step(&mut l, Input::ConfirmLeadership { id: 1 }).len(), 2);
+    assert_eq!(rx(&mut l, 10, pong()), vec![]);
+    assert_eq!(
+        rx(&mut l, 11, pong()),
+        vec![Action::LeadershipConfirmed { id: 1 }]
+    );
+}
