@@ -662,6 +662,15 @@ impl Leader {
             plan
         };
         let last_queued = plan.last_queued(peer);
+        // Its ACKs of outstanding proposals from an earlier connection no longer
+        // stand: this sync may TRUNC them away (to what we have committed) before it
+        // gets them again, below, and ACKs them again. Counted still, they could
+        // commit a txn that only a minority holds (found by the simulator: 5 voters,
+        // a follower TRUNCed below a proposal it had acked, then crashed).
+        let sid = h.sid;
+        for p in self.outstanding.values_mut() {
+            p.acks.remove(&sid);
+        }
         let (opening, snapshot, pairs) = plan.into_wire();
         out.push(Action::Send {
             conn,
@@ -768,6 +777,13 @@ impl Leader {
     }
 
     fn process_in_broadcast(&mut self, conn: ConnId, p: &QuorumPacket, out: &mut Vec<Action>) {
+        // A learner's newest connection speaks for it: what an older one still
+        // delivers describes its log before the newer one's sync.
+        let superseded = self.handlers.get(&conn).is_some_and(|h| {
+            self.handlers
+                .range(conn + 1..)
+                .any(|(_, other)| other.sid == h.sid)
+        });
         let Some(h) = self.handlers.get_mut(&conn) else {
             return;
         };
@@ -778,7 +794,7 @@ impl Leader {
             }
         }
         match p.kind {
-            PacketType::Ack if h.participant(&self.quorum) => {
+            PacketType::Ack if h.participant(&self.quorum) && !superseded => {
                 let sid = h.sid;
                 // Before the ACK can commit: a COMMIT of a txn proposed after a
                 // confirmation request must find that request proven.

@@ -915,3 +915,32 @@ fn leadership_is_not_proven_without_a_quorum_in_broadcast() {
         vec![Action::LeadershipConfirmed { id: 1 }]
     );
 }
+
+#[test]
+fn a_follower_resynced_after_acking_a_proposal_acks_it_again_before_it_counts() {
+    let mut l = broadcasting();
+    propose(&mut l, "t2.1");
+    assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(2, 1))), vec![]);
+    // Server 2 connects again (its first connection not closed yet) with (2,1) in its
+    // log; we have committed only (1,5), so its sync TRUNCs (2,1) away before it gets
+    // it again. Its first ACK must not count any more.
+    step(&mut l, Input::Accepted { conn: 11 });
+    rx(&mut l, 11, info(2, 2));
+    let resync = rx(&mut l, 11, ack_epoch(make_zxid(2, 1), 2));
+    assert!(
+        resync.contains(&send(11, Bare::trunc(make_zxid(1, 5)))),
+        "{resync:?}"
+    );
+    assert_eq!(persisted(&mut l, 2, 1), vec![]);
+    // Nor an ACK that comes late on the old connection.
+    assert_eq!(rx(&mut l, 10, Bare::ack(make_zxid(2, 1))), vec![]);
+    rx(&mut l, 11, Bare::ack(2 << 32));
+    assert_eq!(
+        rx(&mut l, 11, Bare::ack(make_zxid(2, 1))),
+        vec![
+            send(10, Bare::commit(make_zxid(2, 1))),
+            send(11, Bare::commit(make_zxid(2, 1))),
+            apply(2, 1),
+        ]
+    );
+}
