@@ -16,8 +16,10 @@
 //! last logged zxid, sid)`, which is what FLE guarantees.
 //!
 //! Faults for `CHAOS_MS`: crashes and restarts, partitions into random groups, single
-//! links closed. Clients write to every leader in broadcast. Then everything heals and
-//! a quorum must converge on one leader holding every acknowledged write.
+//! links closed; in the random runs also a leader's timer now and then late by up to
+//! four times `syncLimit` (a pause, a slow clock). Clients write to every leader in
+//! broadcast, and in the random runs send a `sync` with each write. Then everything
+//! heals and a quorum must converge on one leader holding every acknowledged write.
 //!
 //! One checker per invariant, each failing with its name (names from `Zab.tla`, the
 //! system spec and Remix; the reference `fault-testing.md` §2): `Integrity`,
@@ -28,7 +30,8 @@
 //! UPTODATE serves only committed txns: what recovery loaded beyond them went at TRUNC
 //! or SNAP), `AckConsistent`, `MessageIllegal`, `ApplyOnlyDurable`; client-visible:
 //! `NoAckedWriteLost`, `SessionFIFO`, `LinearizableWrites` (writes go out from 4
-//! client sessions); and `Liveness` after healing. A failure prints the seed and the
+//! client sessions), `LinearizableSync` (a leader proves it still leads before it
+//! answers a `sync`); and `Liveness` after healing. A failure prints the seed and the
 //! last events; replay with `SYNC_SIM_SEED=<seed> cargo test --release --test
 //! zab_sync_sim -- --nocapture`, soak with `SYNC_SIM_SEEDS=<n>`.
 //!
