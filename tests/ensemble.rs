@@ -921,17 +921,12 @@ fn quorum_metrics_count_what_zookeeper_counts_under_its_names() {
     assert_eq!(mntr_num(&la, "zk_quorum_size"), 3);
 }
 
-/// A deposed leader: sid 3 leads with `failpoints`, every client in `clients` connects
-/// to it, then it is paused (2.5 s in, past the 40 ticks `leader.skip_tick=40*off`
-/// lets run) while the others elect another and commit /after, acknowledged. Returns
-/// the ensemble and sid 3's index; sid 3 is still paused. `clients[0]` did a `sync`
-/// while sid 3 led its followers.
-fn deposed_leader(
-    name: &str,
-    failpoints: &str,
-    clients: &mut Vec<TcpStream>,
-    n: usize,
-) -> (Ensemble, usize) {
+/// A deposed leader: sid 3 leads with `failpoints`, `n` clients connect to it, then it
+/// is paused (2.5 s in, past the 40 ticks `leader.skip_tick=40*off` lets run) while the
+/// others elect another and commit /after, acknowledged. Returns the ensemble, sid 3's
+/// index (still paused) and the clients; `clients[0]` did a `sync` while sid 3 led its
+/// followers.
+fn deposed_leader(name: &str, failpoints: &str, n: usize) -> (Ensemble, usize, Vec<TcpStream>) {
     let mut e = Ensemble::configured(name, 3);
     // The clients' sessions must outlive the pause (tickTime is 100 ms here).
     for m in &e.members {
@@ -945,7 +940,9 @@ fn deposed_leader(
     e.members[1].start_clean();
     let l = e.settled();
     assert_eq!(l, 2);
-    clients.extend((0..n).map(|_| connect(&e.members[l].addr(), 30_000)));
+    let mut clients: Vec<TcpStream> = (0..n)
+        .map(|_| connect(&e.members[l].addr(), 30_000))
+        .collect();
     assert!(!exists(&mut clients[0], 1, "/after"));
     // While it leads with its followers, a sync is answered (the PING round).
     assert_eq!(synced_get(&mut clients[0], 2, "/"), Some(Vec::new()));
@@ -954,7 +951,7 @@ fn deposed_leader(
     let second = e.settled_without(l);
     let mut c = connect(&e.members[second].addr(), 10_000);
     assert_eq!(create(&mut c, 1, "/after", b"a", 0), 0);
-    (e, l)
+    (e, l, clients)
 }
 
 /// The answers to the `sync` (xid 10) + `getData` of /after queued on `old`: none
@@ -989,13 +986,7 @@ fn no_stale_read_after_sync(old: &mut TcpStream) {
 /// socket for the moment it runs again.
 #[test]
 fn a_leader_whose_timer_is_late_answers_no_sync_from_its_old_tree() {
-    let mut clients = Vec::new();
-    let (e, l) = deposed_leader(
-        "lateleader",
-        "leader.skip_tick=40*off->return",
-        &mut clients,
-        5,
-    );
+    let (e, l, mut clients) = deposed_leader("lateleader", "leader.skip_tick=40*off->return", 5);
     // Acknowledged by the new leader: a sync + read anywhere must now see /after.
     std::io::Write::write_all(&mut clients[0], &common::sync_then_get(10, "/after"))
         .expect("queue the sync and the read");
@@ -1034,11 +1025,9 @@ fn a_leader_whose_timer_is_late_answers_no_sync_from_its_old_tree() {
 /// connections to sid 3, so no quorum answers and the sync stays unanswered.
 #[test]
 fn a_leader_that_trusts_a_stale_view_of_its_quorum_answers_no_sync_from_its_old_tree() {
-    let mut clients = Vec::new();
-    let (e, l) = deposed_leader(
+    let (e, l, mut clients) = deposed_leader(
         "staleview",
         "leader.skip_tick=40*off->return;leader.trust_quorum=return",
-        &mut clients,
         1,
     );
     std::io::Write::write_all(&mut clients[0], &common::sync_then_get(10, "/after"))

@@ -777,13 +777,14 @@ impl Leader {
     }
 
     fn process_in_broadcast(&mut self, conn: ConnId, p: &QuorumPacket, out: &mut Vec<Action>) {
-        // A learner's newest connection speaks for it: what an older one still
+        // A learner's newest connection speaks for its ACKs: what an older one still
         // delivers describes its log before the newer one's sync.
-        let superseded = self.handlers.get(&conn).is_some_and(|h| {
-            self.handlers
-                .range(conn + 1..)
-                .any(|(_, other)| other.sid == h.sid)
-        });
+        let superseded = p.kind == PacketType::Ack
+            && self.handlers.get(&conn).is_some_and(|h| {
+                self.handlers
+                    .range(conn + 1..)
+                    .any(|(_, other)| other.sid == h.sid)
+            });
         let Some(h) = self.handlers.get_mut(&conn) else {
             return;
         };

@@ -896,13 +896,7 @@ fn leadership_is_not_proven_without_a_quorum_in_broadcast() {
     step(&mut l, Input::Accepted { conn: 10 });
     step(&mut l, Input::Accepted { conn: 11 });
     rx(&mut l, 10, info(2, 1));
-    let info3 = LearnerInfo {
-        sid: 3,
-        protocol_version: 0x10000,
-        config_version: 0,
-    }
-    .packet(LearnerKind::Follower, 1);
-    rx(&mut l, 11, info3);
+    rx(&mut l, 11, info(3, 1));
     rx(&mut l, 10, ack_epoch(make_zxid(1, 5), 1));
     rx(&mut l, 11, ack_epoch(make_zxid(1, 5), 1));
     rx(&mut l, 10, Bare::ack(2 << 32));
