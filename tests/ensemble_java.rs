@@ -76,6 +76,8 @@ struct Member {
     observer: bool,
     /// The ensemble's `observerMasterPort`, if set.
     observer_master_port: Option<u16>,
+    /// The sids of the ensemble's Java members.
+    java_sids: Vec<u32>,
 }
 
 impl Member {
@@ -266,10 +268,36 @@ impl Member {
                 l.contains("Learner$LeaderConnector") && l.contains(&format!(":{port}"))
             })
         };
+        // ZooKeeper 3.8's own race between two Java servers (ZOOKEEPER-4685, fixed
+        // upstream in 2024): a Java follower's SyncThread may ACK a DIFF proposal before its
+        // QuorumPeer thread ACKs NEWLEADER. The Java leader takes the first ACK for
+        // NEWLEADER's, logs this, and gives its leadership up after initLimit, which
+        // interrupts its LearnerHandlers. Only a Java sid is passed over: the same
+        // line about a ringkeeper learner would be our bug.
+        let java_ack_race = |l: &str| {
+            self.java_sids.iter().any(|sid| {
+                l.contains(&format!(
+                    "NEWLEADER ACK from sid: {sid} is from a different epoch"
+                ))
+            })
+        };
+        let raced = lines.iter().position(|l| java_ack_race(l));
+        let interrupted_after_race = |i: usize| {
+            raced.is_some_and(|r| r < i)
+                && lines[i].contains("Unexpected exception in LearnerHandler")
+                && lines
+                    .get(i + 1)
+                    .is_some_and(|next| next.starts_with("java.lang.InterruptedException"))
+        };
         let bad: Vec<&str> = lines
             .iter()
             .enumerate()
-            .filter(|(i, l)| !peer_gone(*i) && !master_refused(l))
+            .filter(|(i, l)| {
+                !peer_gone(*i)
+                    && !master_refused(l)
+                    && !java_ack_race(l)
+                    && !interrupted_after_race(*i)
+            })
             .map(|(_, l)| *l)
             .filter(|l| l.contains(" ERROR ") || l.contains("Exiting JVM"))
             // A client socket that closed while Java drops its client connections (it
@@ -312,6 +340,42 @@ struct Ensemble {
     root: PathBuf,
     /// Index i is server i+1.
     members: Vec<Member>,
+    /// Released after the members are killed (fields drop after `Drop::drop`).
+    _slot: Slot,
+}
+
+/// How many ensembles of this file run at once. Every test starts two or three
+/// JVMs; all twelve at once on a 2-CPU machine starve them for seconds (JIT and
+/// class loading), longer than the 2 s `syncLimit` and the 4 s sessions the tests
+/// rely on, and a create then waits out its session (seen once in CI as an EOF).
+const ENSEMBLES_AT_ONCE: usize = 4;
+
+/// One of the `ENSEMBLES_AT_ONCE` places, held while an ensemble exists.
+struct Slot;
+
+static SLOTS: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+impl Slot {
+    fn take() -> Slot {
+        let (used, freed) = &SLOTS;
+        // A test that panicked while holding the lock poisons it; the count is
+        // still right (it is changed only under the lock, in one step).
+        let mut n = used.lock().unwrap_or_else(|p| p.into_inner());
+        while *n >= ENSEMBLES_AT_ONCE {
+            n = freed.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (used, freed) = &SLOTS;
+        *used.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        freed.notify_one();
+    }
 }
 
 impl Ensemble {
@@ -332,6 +396,7 @@ impl Ensemble {
         observer: Option<u32>,
         observer_masters: bool,
     ) -> Ensemble {
+        let slot = Slot::take();
         let root = std::env::temp_dir().join(format!("rk-mixed-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let ports: Vec<(u16, u16, u16)> = common::free_ports(9)
@@ -356,6 +421,9 @@ impl Ensemble {
             };
             lines.push_str(&format!("server.{}={host}:{q}:{e}{kind}\n", i + 1));
         }
+        let java_sids: Vec<u32> = (1..=3)
+            .filter(|sid| kinds[*sid as usize - 1] == Kind::Java)
+            .collect();
         let mut members = Vec::new();
         for (i, (client, _, _)) in ports.iter().enumerate() {
             let is_observer = observer == Some(i as u32 + 1);
@@ -385,9 +453,14 @@ impl Ensemble {
                 java_heap,
                 observer: is_observer,
                 observer_master_port,
+                java_sids: java_sids.clone(),
             });
         }
-        Ensemble { root, members }
+        Ensemble {
+            root,
+            members,
+            _slot: slot,
+        }
     }
 
     /// Starts server `sid` (down) and waits until it follows `leader` and its log
@@ -487,9 +560,17 @@ fn create_body(path: &str, data: &[u8], flags: i32) -> Vec<u8> {
 }
 
 fn create(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], flags: i32) -> i32 {
-    request(s, xid, CREATE, &create_body(path, data, flags))
-        .expect("create")
-        .err
+    let asked = Instant::now();
+    match request(s, xid, CREATE, &create_body(path, data, flags)) {
+        Ok(reply) => reply.err,
+        // Which member and how long: a session that expired while its request
+        // waited ends in EOF after about its timeout.
+        Err(e) => panic!(
+            "create {path} on {:?}: {e} after {} ms",
+            s.peer_addr(),
+            asked.elapsed().as_millis()
+        ),
+    }
 }
 
 fn set_data(s: &mut TcpStream, xid: i32, path: &str, data: &[u8], version: i32) -> i32 {
