@@ -269,11 +269,11 @@ impl Member {
             })
         };
         // ZooKeeper 3.8's own race between two Java servers (ZOOKEEPER-4685, fixed
-        // upstream in 2024): a Java follower's SyncThread may ACK a DIFF proposal before its
-        // QuorumPeer thread ACKs NEWLEADER. The Java leader takes the first ACK for
-        // NEWLEADER's, logs this, and gives its leadership up after initLimit, which
-        // interrupts its LearnerHandlers. Only a Java sid is passed over: the same
-        // line about a ringkeeper learner would be our bug.
+        // upstream in 2024): a Java follower's SyncThread may ACK a DIFF proposal
+        // before its QuorumPeer thread ACKs NEWLEADER. The Java leader takes the first
+        // ACK for NEWLEADER's, logs this, and gives its leadership up after initLimit,
+        // which interrupts its LearnerHandlers. Only a Java sid is passed over: the
+        // same line about a ringkeeper learner would be our bug.
         let java_ack_race = |l: &str| {
             self.java_sids.iter().any(|sid| {
                 l.contains(&format!(
@@ -345,9 +345,10 @@ struct Ensemble {
 }
 
 /// How many ensembles of this file run at once. Every test starts two or three
-/// JVMs; all twelve at once on a 2-CPU machine starve them for seconds (JIT and
+/// JVMs; all twelve at once on a 2-CPU machine can starve them for seconds (JIT and
 /// class loading), longer than the 2 s `syncLimit` and the 4 s sessions the tests
-/// rely on, and a create then waits out its session (seen once in CI as an EOF).
+/// rely on (the likely cause of a create that CI once saw end in EOF: the session
+/// expired while the create waited).
 const ENSEMBLES_AT_ONCE: usize = 4;
 
 /// One of the `ENSEMBLES_AT_ONCE` places, held while an ensemble exists.
