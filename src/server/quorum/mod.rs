@@ -776,6 +776,10 @@ impl Quorum {
     /// while it still counts its quorum (`Leading::holds_quorum_now`); otherwise they
     /// wait for the role's end, which closes their connections.
     async fn answer_due_syncs(self: &Rc<Self>) {
+        // Called after every apply; most of the time no sync waits.
+        if self.waiting_syncs.borrow().is_empty() {
+            return;
+        }
         let role = self.role.borrow().clone();
         // Outside a leadership nothing waits for a check (ids are 0).
         let confirmed = match &role {

@@ -163,6 +163,24 @@ fn broadcasting() -> Leader {
     l
 }
 
+/// `voters` voters, established in epoch 2 with the followers given as (conn, sid),
+/// each synced by DIFF from (1,5).
+fn broadcasting_among(voters: i64, followers: &[(ConnId, Sid)]) -> Leader {
+    let mut l = leader(voters);
+    for &(conn, sid) in followers {
+        step(&mut l, Input::Accepted { conn });
+        rx(&mut l, conn, info(sid, 1));
+    }
+    for &(conn, _) in followers {
+        rx(&mut l, conn, ack_epoch(make_zxid(1, 5), 1));
+    }
+    for &(conn, _) in followers {
+        rx(&mut l, conn, Bare::ack(2 << 32));
+    }
+    assert!(l.is_broadcasting());
+    l
+}
+
 #[test]
 fn leader_process_followerinfo_decides_the_epoch_with_a_quorum() {
     let mut l = leader(3);
@@ -531,18 +549,7 @@ fn leader_process_ack_commits_in_zxid_order() {
 #[test]
 fn leader_commit_defers_apply_until_its_own_persist() {
     // Five voters: three followers commit it before our write is durable.
-    let mut l = leader(5);
-    for (conn, sid) in [(10, 2), (11, 3), (12, 4)] {
-        step(&mut l, Input::Accepted { conn });
-        rx(&mut l, conn, info(sid, 1));
-    }
-    for conn in [10, 11, 12] {
-        rx(&mut l, conn, ack_epoch(make_zxid(1, 5), 1));
-    }
-    for conn in [10, 11, 12] {
-        rx(&mut l, conn, Bare::ack(2 << 32));
-    }
-    assert!(l.is_broadcasting());
+    let mut l = broadcasting_among(5, &[(10, 2), (11, 3), (12, 4)]);
     step(
         &mut l,
         Input::Propose {
@@ -892,16 +899,7 @@ fn an_ack_of_a_txn_proposed_after_the_request_proves_it_before_that_txn_commits(
 #[test]
 fn leadership_is_not_proven_without_a_quorum_in_broadcast() {
     // Five voters: server 2 alone answering is not a quorum.
-    let mut l = leader(5);
-    step(&mut l, Input::Accepted { conn: 10 });
-    step(&mut l, Input::Accepted { conn: 11 });
-    rx(&mut l, 10, info(2, 1));
-    rx(&mut l, 11, info(3, 1));
-    rx(&mut l, 10, ack_epoch(make_zxid(1, 5), 1));
-    rx(&mut l, 11, ack_epoch(make_zxid(1, 5), 1));
-    rx(&mut l, 10, Bare::ack(2 << 32));
-    rx(&mut l, 11, Bare::ack(2 << 32));
-    assert!(l.is_broadcasting());
+    let mut l = broadcasting_among(5, &[(10, 2), (11, 3)]);
     assert_eq!(step(&mut l, Input::ConfirmLeadership { id: 1 }).len(), 2);
     assert_eq!(rx(&mut l, 10, pong()), vec![]);
     assert_eq!(
