@@ -4,8 +4,8 @@
 //! made by the `openssl` command, as X.509 v1 (no extensions), as kazoo's test
 //! harness makes them: webpki would refuse these, ZooKeeper accepts them.
 //!
-//! Needs `openssl`, `python3`, `faketime` (an OCSP answer made in the past) and a JDK's
-//! `keytool` on the PATH.
+//! Needs `openssl`, `python3`, Debian's `faketime` package (its libfaketime makes an
+//! OCSP answer in the past) and a JDK's `keytool` on the PATH.
 
 mod common;
 mod zk38;
@@ -21,6 +21,13 @@ use common::{raw_connect, request, Jute, Server};
 /// writes it (the `x509` id ZooKeeper gives the session).
 const CLIENT_ONE_DN: &str = "CN=client one,O=Acme\\, Inc.,C=US";
 const ADMIN_DN: &str = "CN=admin";
+
+/// libfaketime from Debian's `faketime` package, preloaded directly. The `faketime`
+/// wrapper would create a semaphore named after its pid (`O_EXCL`) and fail with
+/// "sem_open: File exists" whenever a process under libfaketime that once had the same
+/// pid was SIGKILLed and left its semaphore in /dev/shm, as the fault harness's clock
+/// runs leave them.
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -1315,7 +1322,7 @@ enum Respond {
     /// As `Ca`, with the signature's last byte changed.
     Tampered = 5,
     /// Answers made two days ago (thisUpdate, and nextUpdate 5 minutes later, long
-    /// past), by `openssl ocsp` under `faketime`.
+    /// past), by `openssl ocsp` under libfaketime.
     Stale = 6,
 }
 
@@ -1426,15 +1433,18 @@ impl Responder {
                     args.push("-resp_no_certs");
                 }
                 if mode == Respond::Stale as u8 {
-                    let out = Command::new("faketime")
-                        .arg("-f")
-                        .arg("-2d")
-                        .arg("openssl")
+                    let out = Command::new("openssl")
                         .args(&args)
+                        .env("LD_PRELOAD", LIBFAKETIME)
+                        .env("FAKETIME", "-2d")
                         .current_dir(&dir)
                         .output()
-                        .expect("run faketime (tests/tls.rs needs it on the PATH)");
-                    assert!(out.status.success(), "faketime openssl ocsp failed");
+                        .expect("run openssl under libfaketime");
+                    assert!(
+                        out.status.success(),
+                        "openssl ocsp under libfaketime ({LIBFAKETIME}) failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
                 } else {
                     openssl(&dir, &args);
                 }

@@ -153,6 +153,19 @@ pub enum Started {
     Exited(String),
 }
 
+/// libfaketime keeps a shared-memory segment and a semaphore named after the process's
+/// pid in /dev/shm and removes them when the process exits; a SIGKILL leaves them, and
+/// a later `faketime` wrapper that happens to get the same pid then fails ("sem_open:
+/// File exists"). Either may already be gone.
+fn remove_libfaketime_leftovers(pid: u32) {
+    for name in [
+        format!("faketime_shm_{pid}"),
+        format!("sem.faketime_sem_{pid}"),
+    ] {
+        let _ = fs::remove_file(Path::new("/dev/shm").join(name));
+    }
+}
+
 /// One server: its directory, command and process.
 pub struct Server {
     pub id: u32,
@@ -248,8 +261,12 @@ impl Server {
     /// SIGKILL, then reap.
     pub fn kill(&mut self) -> io::Result<()> {
         if let Some(mut c) = self.child.take() {
+            let pid = c.id();
             c.kill()?;
             c.wait()?;
+            if self.clock_file.is_some() {
+                remove_libfaketime_leftovers(pid);
+            }
         }
         self.paused = false;
         Ok(())
