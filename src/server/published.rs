@@ -30,8 +30,9 @@ pub fn live_entries() -> usize {
 /// Where a session core sends the entries it has moved past, for the writer to drop.
 /// The last holder of an entry frees the tree records that only its version used, and
 /// the writer allocated them: freed on the writer's thread, they go back to its own
-/// allocator caches instead of crossing threads (glibc takes the owning arena's lock
-/// for a remote free once the freeing thread's cache for that size is full).
+/// allocator caches instead of crossing threads (a remote free ends in a lock on the
+/// allocating thread's arena once the freeing thread's cache for that size is full:
+/// measured with glibc's malloc, and jemalloc, the server's allocator now, does the same).
 pub type Retire = std::sync::mpsc::Sender<Arc<Published>>;
 
 /// One committed batch, applied.

@@ -2,7 +2,8 @@
 //! with equal ACLs share one list, and an entry lives while nodes use it. A node's
 //! ephemeral owner is interned with its ACL: the pair is one 8-byte pointer in the
 //! node instead of a pointer and an 8-byte owner, which keeps `Node` at 80 bytes, so
-//! a record with its count fits glibc's 96-byte chunk rather than the 112-byte one.
+//! a record with its count fits the allocator's 96-byte size class rather than the
+//! 112-byte one.
 //! Almost every node has owner 0 and one of a few lists, so the pairs are few: one
 //! per list for persistent nodes, one per list and session for ephemerals.
 //!

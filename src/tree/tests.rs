@@ -311,9 +311,9 @@ fn child_after_resumes_a_walk_across_changes() {
 }
 
 /// The record's size is what every znode pays (see `examples/tree_rss.rs`): 88 bytes
-/// with the shared record's one-word count, the most that glibc serves from a 96-byte
-/// chunk (96 would take 112); a field that grows it should be a choice, not an
-/// accident.
+/// with the shared record's one-word count, the most that fits a 96-byte size class
+/// (glibc's chunk and jemalloc's class alike; 96 would take 112); a field that grows it
+/// should be a choice, not an accident.
 #[cfg(target_pointer_width = "64")]
 #[test]
 fn node_record_is_80_bytes() {

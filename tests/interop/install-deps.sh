@@ -38,7 +38,8 @@ need_apt=()
 # nftables: the fault harness's partitions; faketime: its clock nemesis (tests/faults/harness)
 # and tests/tls.rs's out-of-date OCSP answers.
 # openssl and curl: the certificates and the OCSP responder (openssl ocsp) of tests/tls.rs, and the HTTPS client of tests/admin_server.rs.
-for p in zookeeper zookeeper-bin libzookeeper-mt-dev python3-venv gcc libc6-dev nftables faketime openssl curl; do
+# make: the jemalloc the server is built with (tikv-jemalloc-sys runs its configure and make).
+for p in zookeeper zookeeper-bin libzookeeper-mt-dev python3-venv gcc libc6-dev make nftables faketime openssl curl; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     need_apt+=("$p")
   fi
