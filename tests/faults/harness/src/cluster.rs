@@ -21,6 +21,11 @@ use crate::net::{self, Net, Node};
 /// libfaketime from Debian's `faketime` package.
 pub const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
+/// How often (seconds) a process under libfaketime re-reads its clock file
+/// (`FAKETIME_CACHE_DURATION`): a clock the nemesis rewrites moves in the server up to
+/// this long later.
+pub const FAKETIME_CACHE_S: u64 = 1;
+
 /// Size of the tmpfs under `dataLogDir` when the run fills disks, for a run of
 /// `duration`: 16 MiB, and 4 MiB more per minute. The log grows under the load (about
 /// 1 MiB a minute here; nothing is purged in a run), and the tmpfs is there for the
@@ -367,7 +372,10 @@ impl Cluster {
                         f.display().to_string(),
                     ));
                     // Re-read each second, so the clock nemesis takes effect.
-                    env.push(("FAKETIME_CACHE_DURATION".to_string(), "1".to_string()));
+                    env.push((
+                        "FAKETIME_CACHE_DURATION".to_string(),
+                        FAKETIME_CACHE_S.to_string(),
+                    ));
                     if spec.clock_realtime_only {
                         env.push(("FAKETIME_DONT_FAKE_MONOTONIC".to_string(), "1".to_string()));
                     }

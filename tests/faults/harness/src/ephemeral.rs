@@ -140,11 +140,16 @@ pub fn gone_by(life: &Life, windows: &[Window]) -> u64 {
                 }
             }
             // Each server outage overlapping the wait restarts it; bounded by the
-            // number of windows.
+            // number of windows. A step of the monotonic clock reaches past its
+            // window: when it is undone (the clock steps back by `defer`), every timer
+            // the server had armed, its session expiry tick among them, waits
+            // `defer` longer (glommio's timers are absolute instants), so a session
+            // that goes silent up to `defer` after the heal may live that long too
+            // (seed 9104: silent 4.6 s after a 207-s step was undone).
             for _ in 0..=windows.len() {
                 let before = d;
                 for w in windows.iter().filter(|w| w.server_down) {
-                    if w.start_ns < d && w.end_ns > at_ns {
+                    if w.start_ns < d && w.end_ns + w.defer_ns > at_ns {
                         d = d.max(w.end_ns + timeout + EXPIRY_MARGIN_NS + w.defer_ns);
                     }
                 }
@@ -555,6 +560,42 @@ mod tests {
         let (l, mut r, w) = good();
         r.push(read(30 * S, &[3]));
         assert!(!check(&l, &r, &w).ok());
+    }
+
+    /// Seed 9104 (`--servers 3 --nemesis kill,clock`): the leader's clocks ran 207 s
+    /// ahead until 25.5 s; the heal stepped its monotonic clock back, and its expiry
+    /// tick, armed on the stepped clock, slept 207 s more. A session that went silent
+    /// at 30.06 s, after the window, lived on: it is deferred, one silent after the
+    /// stall is not.
+    #[test]
+    fn a_session_silent_after_a_monotonic_step_is_deferred_until_the_stall_ends() {
+        let (l, _, _) = good();
+        let mut after = l[1].clone();
+        after.end = End::Silent { at_ns: 30 * S };
+        let step = Window {
+            start_ns: 20 * S,
+            end_ns: 25 * S,
+            server_down: true,
+            defer_ns: 207 * S,
+        };
+        let plain = 30 * S + 4 * S + EXPIRY_MARGIN_NS;
+        let w = vec![step];
+        assert_eq!(
+            gone_by(&after, &w),
+            25 * S + 4 * S + EXPIRY_MARGIN_NS + 207 * S
+        );
+        let reads = vec![read(plain + S, &[2]), read(300 * S, &[])];
+        assert!(check(&[after.clone()], &reads, &w).ok());
+        // Without the step's deferral the same read is a survivor.
+        let no_defer = vec![Window {
+            defer_ns: 0,
+            ..step
+        }];
+        assert!(!check(&[after.clone()], &reads, &no_defer).ok());
+        // Silent once the stall is over: waited for as usual.
+        let mut later = after;
+        later.end = End::Silent { at_ns: 240 * S };
+        assert_eq!(gone_by(&later, &w), 240 * S + 4 * S + EXPIRY_MARGIN_NS);
     }
 
     /// Seed 4242 (standalone, `link,kill,partition`): a client went silent inside a
