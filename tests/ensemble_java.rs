@@ -98,14 +98,17 @@ impl Member {
             Kind::Java => {
                 let c = zk_java::quorum_peer_main(&self.dir, &cfg, &[self.java_heap]);
                 let mut c = c.expect("java command");
-                // Every request the leader prepares, with its session (ZooTrace 'P').
+                // Every request the leader prepares, with its session (ZooTrace 'P'),
+                // and every request a member answers (with its txn type: an error
+                // txn says why a client's connection was closed; see `varied_round`).
                 let mut props = std::fs::OpenOptions::new()
                     .append(true)
                     .open(self.dir.join("log4j.properties"))
                     .expect("log4j.properties");
                 writeln!(
                     props,
-                    "log4j.logger.org.apache.zookeeper.server.PrepRequestProcessor=TRACE"
+                    "log4j.logger.org.apache.zookeeper.server.PrepRequestProcessor=TRACE\n\
+                     log4j.logger.org.apache.zookeeper.server.FinalRequestProcessor=DEBUG"
                 )
                 .expect("log4j.properties");
                 c.spawn().expect("start java")
@@ -1222,13 +1225,15 @@ fn a_ringkeeper_leader_that_dies_with_an_uncommitted_txn_is_truncated_by_a_java_
     std::thread::sleep(Duration::from_millis(500));
     e.m(3).kill9();
     e.m(2).kill9();
-    // The Java pair elects 2; ringkeeper comes back ahead of it, in the same epoch:
-    // TRUNC to the last committed txn.
+    // The Java pair elects one of them: 2, or 1 when the freeze caught 2 before it
+    // logged the last create (the leader needed one follower's ACK, and 1's may have
+    // been it). ringkeeper comes back ahead of both, in the same epoch: TRUNC to the
+    // last committed txn.
     e.m(1).start();
     e.m(2).start();
-    e.settled(2);
+    let java_leader = e.settled_among(&[1, 2]);
     e.m(3).start();
-    e.settled(2);
+    e.settled(java_leader);
     e.m(3).wait_log("sync from the leader: TRUNC");
     // The cut held: no failed TRUNC, no SNAP to repair it.
     let log = e.m(3).log();
@@ -1245,7 +1250,7 @@ fn a_ringkeeper_leader_that_dies_with_an_uncommitted_txn_is_truncated_by_a_java_
     let mut java2 = connect(&e.m(2).addr(), 4000);
     burst(&mut java2, 10, "/after-trunc-", 20);
     ping_for(&mut rk, Duration::from_millis(2500));
-    assert_no_drop(&mut e, 2, 3);
+    assert_no_drop(&mut e, java_leader, 3);
     let mut java = connect(&e.m(1).addr(), 4000);
     assert_eq!(
         synced_get(&mut java, 1, "/after-trunc").as_deref(),
@@ -1277,13 +1282,14 @@ fn a_java_leader_that_dies_with_an_uncommitted_txn_is_truncated_by_a_ringkeeper_
     std::thread::sleep(Duration::from_millis(500));
     e.m(3).kill9();
     e.m(2).kill9();
-    // The ringkeeper pair elects 2; Java comes back ahead of it: TRUNC, which a Java
-    // learner that cannot apply exits on.
+    // The ringkeeper pair elects one of them (1 when the freeze caught 2 before it
+    // logged the last create, as in the test above); Java comes back ahead of it:
+    // TRUNC, which a Java learner that cannot apply exits on.
     e.m(1).start();
     e.m(2).start();
-    e.settled(2);
+    let rk_leader = e.settled_among(&[1, 2]);
     e.m(3).start();
-    e.settled(2);
+    e.settled(rk_leader);
     e.m(3)
         .wait_log("Truncating log to get in sync with the leader");
     let mut java = connect(&e.m(3).addr(), 4000);
@@ -1335,19 +1341,61 @@ fn digest_mismatches(addr: &str) -> u64 {
         .expect("a count")
 }
 
-/// One round of every kind of write ZooKeeper's digest covers, through `s` (whose
-/// session owns the ephemerals), on names under `/w{round}`; then the session closes,
-/// which deletes its ephemerals. 21 txns.
-fn varied_workload(addr: &str, round: i32) {
-    let mut s = connect(addr, 4000);
+/// [`varied_workload`] through member `sid` under `/w{round}`; returns the path of
+/// its last node.
+///
+/// A Java member that closes the client's connection in the middle of the round
+/// costs one retry under `/w{round}r`, after the stranded session has expired (its
+/// ephemerals go in a txn every member applies). Seen twice, in CI and in a test.sh
+/// run, never when the test runs alone: Debian's ZooKeeper 3.8 follower closed the
+/// connection right after forwarding a create (the Java leader had prepared it),
+/// with nothing in either INFO log; the member's log is printed here when it
+/// happens, with its DEBUG lines of the requests it answered. A ringkeeper member
+/// that does the same fails the test.
+fn varied_round(e: &mut Ensemble, sid: u32, round: i32) -> String {
+    let addr = e.m(sid).addr();
     let base = format!("/w{round}");
+    let first = std::panic::catch_unwind(|| varied_workload(&addr, &base));
+    let Err(panic) = first else {
+        return format!("{base}/tail");
+    };
+    let why = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    let closed = [
+        "failed to fill whole buffer",
+        "Connection reset",
+        "Broken pipe",
+    ]
+    .iter()
+    .any(|c| why.contains(c));
+    if e.m(sid).kind != Kind::Java || !closed {
+        std::panic::resume_unwind(panic);
+    }
+    eprintln!(
+        "round {round}: Java member {sid} closed the connection ({why}); its log:\n{}",
+        tail(&e.m(sid).log())
+    );
+    std::thread::sleep(Duration::from_millis(5_000));
+    let base = format!("/w{round}r");
+    varied_workload(&addr, &base);
+    format!("{base}/tail")
+}
+
+/// One round of every kind of write ZooKeeper's digest covers, through `s` (whose
+/// session owns the ephemerals), on names under `base`; then the session closes,
+/// which deletes its ephemerals. 21 txns.
+fn varied_workload(addr: &str, base: &str) {
+    let mut s = connect(addr, 4000);
     let p = |name: &str| format!("{base}/{name}");
     let mut x = 1;
     let mut next = || {
         x += 1;
         x
     };
-    assert_eq!(create(&mut s, next(), &base, b"base", 0), 0);
+    assert_eq!(create(&mut s, next(), base, b"base", 0), 0);
     assert_eq!(create(&mut s, next(), &p("a"), b"one", 0), 0);
     assert_eq!(create(&mut s, next(), &p("seq-"), b"s", 2), 0);
     assert_eq!(create(&mut s, next(), &p("seq-"), b"s", 2), 0);
@@ -1410,7 +1458,7 @@ fn varied_workload(addr: &str, round: i32) {
     failing.extend(Jute::new().string(&p("a")).int(99).into_vec());
     failing.extend(Jute::new().int(-1).boolean(true).int(-1).into_vec());
     request(&mut s, next(), MULTI, &failing).expect("failing multi");
-    assert_eq!(set_data(&mut s, next(), &base, b"", -1), 0);
+    assert_eq!(set_data(&mut s, next(), base, b"", -1), 0);
     assert_eq!(create(&mut s, next(), &p("tail"), b"t", 0), 0);
     // closeSession: its two ephemerals go in the same txn.
     request(&mut s, next(), CLOSE_SESSION, &[]).expect("closeSession");
@@ -1483,19 +1531,17 @@ fn digests_agree_with_a_ringkeeper_leader() {
     let mut e = ensemble_of("digest-rk", [Java, Rk, Rk], 2, 3, 1);
     e.m(1).wait_log("Getting a diff from the leader");
     // Through each member in turn (Java's writes are forwarded), past zxid 0x80.
+    let mut last = String::new();
     for round in 0..7 {
-        let addr = e.m(1 + round as u32 % 3).addr();
-        varied_workload(&addr, round);
+        last = varied_round(&mut e, 1 + round as u32 % 3, round);
     }
-    assert_digests_agree(&mut e, "/w6/tail");
+    assert_digests_agree(&mut e, &last);
     // A Java member that comes back behind gets DIFF proposals with their digests.
     e.m(1).kill9();
-    let addr = e.m(3).addr();
-    varied_workload(&addr, 7);
+    varied_round(&mut e, 3, 7);
     e.start_synced_by(1, 3, "Getting a diff from the leader");
-    let addr = e.m(1).addr();
-    varied_workload(&addr, 8);
-    assert_digests_agree(&mut e, "/w8/tail");
+    let last = varied_round(&mut e, 1, 8);
+    assert_digests_agree(&mut e, &last);
     e.m(1).assert_java_content();
 }
 
@@ -1506,11 +1552,11 @@ fn digests_agree_with_a_java_leader() {
     }
     use Kind::*;
     let mut e = ensemble_of("digest-java", [Rk, Java, Java], 1, 3, 2);
+    let mut last = String::new();
     for round in 0..7 {
-        let addr = e.m(1 + round as u32 % 3).addr();
-        varied_workload(&addr, round);
+        last = varied_round(&mut e, 1 + round as u32 % 3, round);
     }
-    assert_digests_agree(&mut e, "/w6/tail");
+    assert_digests_agree(&mut e, &last);
     e.m(2).assert_java_content();
     e.m(3).assert_java_content();
 }
@@ -1527,11 +1573,10 @@ fn a_tree_changed_behind_a_members_back_is_caught_by_the_digest() {
     use ringkeeper::txn::{CreateTxn, Txn, TxnHeader};
     use Kind::*;
     let mut e = ensemble_of("digest-diverged", [Rk, Java, Java], 1, 3, 2);
-    let leader = e.m(3).addr();
-    varied_workload(&leader, 0);
     let follower = e.m(1).addr();
+    let last = varied_round(&mut e, 3, 0);
     let mut s = connect(&follower, 4000);
-    assert!(synced_get(&mut s, 1, "/w0/tail").is_some());
+    assert!(synced_get(&mut s, 1, &last).is_some());
     drop(s);
     assert_eq!(digest_mismatches(&follower), 0);
     e.m(1).kill9();
@@ -1549,11 +1594,11 @@ fn a_tree_changed_behind_a_members_back_is_caught_by_the_digest() {
     rec.log.append(&hdr, &txn).expect("append");
     rec.log.sync().expect("sync");
     drop(rec);
-    varied_workload(&leader, 1);
+    varied_round(&mut e, 3, 1);
     e.start_synced_by(1, 3, "sync from the leader: DIFF");
-    varied_workload(&leader, 2);
+    let last = varied_round(&mut e, 3, 2);
     let mut s = connect(&follower, 4000);
-    assert!(synced_get(&mut s, 1, "/w2/tail").is_some());
+    assert!(synced_get(&mut s, 1, &last).is_some());
     assert!(
         digest_mismatches(&follower) > 0,
         "the diverged tree went unnoticed"
