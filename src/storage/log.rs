@@ -30,7 +30,9 @@
 //! # Preallocation
 //!
 //! A segment file is `prealloc_bytes` long (zoo.cfg `preAllocSize`, in KiB; default
-//! 64 MiB). Its blocks are reserved with `fallocate`, written with zeros and its header
+//! 64 MiB), except a spare made after a [`TxnLog::roll`] (the server rolls at each
+//! snapshot): that one is twice what the rolled segment held, between a sixteenth
+//! of `prealloc_bytes` and all of it (`TxnLog::spare_bytes`). Its blocks are reserved with `fallocate`, written with zeros and its header
 //! with `pwrite`, the file fsynced, and only then is it mapped `MAP_SHARED`: a full
 //! disk is an error at creation, and no store through the map ever needs a block the
 //! file system might not have (that page fault could only fail as a SIGBUS; see
@@ -488,6 +490,10 @@ pub struct TxnLog {
     roll_pending: bool,
     spare: Arc<Mutex<SpareSlot>>,
     spares_made: u64,
+    /// Bytes the segment left at the last [`TxnLog::roll`] held, which sizes the next
+    /// spare (see [`TxnLog::spare_bytes`]); `None` before any roll and after a segment
+    /// filled up.
+    rolled_bytes: Option<u64>,
     /// Started with the first [`TxnLog::start_job`].
     job_thread: Option<JobThread>,
     /// The log directory, for the fsync that makes a new segment's entry durable.
@@ -538,6 +544,7 @@ impl TxnLog {
             roll_pending: false,
             spare: Arc::default(),
             spares_made: 0,
+            rolled_bytes: None,
             job_thread: None,
             dir_file,
             dir_generation: 0,
@@ -685,6 +692,9 @@ impl TxnLog {
                     Some(first_zxid),
                     "txn log: a segment was created for a record no longer staged"
                 );
+                // No spare had room (none ready, or the load outgrew it): spares go
+                // back to full size.
+                self.rolled_bytes = None;
                 self.retire_active();
                 self.active = Some(Segment::fresh(path, None, file, map, first_zxid));
                 self.dir_generation += 1;
@@ -839,11 +849,30 @@ impl TxnLog {
             jobs.push(BackgroundJob(BgKind::Spare {
                 slot: self.spare.clone(),
                 temp,
-                size: self.prealloc_bytes,
+                size: self.spare_bytes(),
                 dbid: self.dbid,
             }));
         }
         jobs
+    }
+
+    /// The size of the next spare. The server rolls the log at each snapshot, so a
+    /// spare made after a roll will hold about one snapshot interval's records, as
+    /// the rolled segment did: it gets twice what that segment used, at least a
+    /// sixteenth of `prealloc_bytes` and at most all of it. Zero-filling is the cost of
+    /// a spare, and a 64 MiB one for an interval that writes 15 MiB wrote 49 MiB of
+    /// zeros to truncate away at the next roll. After a segment filled up (the load
+    /// outgrew the estimate), and before the first roll, spares are `prealloc_bytes`.
+    fn spare_bytes(&self) -> u64 {
+        let Some(used) = self.rolled_bytes else {
+            return self.prealloc_bytes;
+        };
+        let floor = (self.prealloc_bytes / 16)
+            .max(HEADER_BYTES as u64 + 1)
+            .min(self.prealloc_bytes);
+        used.saturating_mul(2)
+            .next_multiple_of(4096)
+            .clamp(floor, self.prealloc_bytes)
     }
 
     /// Makes the next segment (the spare) now, on this thread, blocking. The server
@@ -915,10 +944,18 @@ impl TxnLog {
     /// and its unsynced bytes stay in `pending_sync` until then.
     pub fn roll(&mut self) {
         if self.staged.is_empty() {
-            self.retire_active();
+            self.retire_rolled();
         } else {
             self.roll_pending = true;
         }
+    }
+
+    /// Leaves the active segment at a roll, noting what it held for the next spare.
+    fn retire_rolled(&mut self) {
+        if let Some(seg) = &self.active {
+            self.rolled_bytes = Some(seg.write_pos as u64);
+        }
+        self.retire_active();
     }
 
     /// Deletes the segment files whose records all precede `zxid` (every segment
@@ -952,6 +989,10 @@ impl TxnLog {
         let Some(spare) = spare else {
             return false;
         };
+        if self.active.is_some() {
+            // The active segment is full: spares go back to full size.
+            self.rolled_bytes = None;
+        }
         self.retire_active();
         let path = self.segment_path(zxid);
         self.active = Some(Segment::fresh(
@@ -969,7 +1010,7 @@ impl TxnLog {
     fn place_staged(&mut self) {
         while let Some(front) = self.staged.front_mut() {
             if std::mem::take(&mut front.new_segment) {
-                self.retire_active();
+                self.retire_rolled();
                 continue;
             }
             let (zxid, len) = (front.zxid, front.record.len());

@@ -1675,3 +1675,60 @@ fn truncation_at_a_zxid_the_log_never_had_is_refused() {
     assert!(err.to_string().contains("holds no such txn"), "{err}");
     assert_eq!(zxids_after(&d.log(), 0), (1..=10).collect::<Vec<_>>());
 }
+
+/// After a roll (the server rolls at each snapshot) the next spare is sized for what
+/// the rolled segment held: twice that, rounded up to 4 KiB, between a sixteenth of
+/// `preAllocSize` and all of it. A segment that fills up brings full-size spares back.
+#[test]
+fn a_spare_after_a_roll_is_sized_by_what_the_rolled_segment_held() {
+    let d = TempDir::new("spare-size");
+    let mut live = Live::new();
+    let mut rng = StdRng::seed_from_u64(21);
+    let prealloc: u64 = 1 << 20;
+    let floor = prealloc / 16;
+    let mut log = TxnLog::create(&d.log(), prealloc, 0).expect("create");
+    let spare_len = |log: &mut TxnLog| {
+        run_background(log);
+        let s = spares(&d.log());
+        assert_eq!(s.len(), 1, "one spare: {s:?}");
+        std::fs::metadata(&s[0]).expect("stat").len()
+    };
+    // One record into a new segment (the ready spare), synced: the rename done and
+    // the left segment closed, truncated to what it held. Returns the new one's path.
+    let start_segment = |log: &mut TxnLog, live: &mut Live, rng: &mut StdRng| {
+        let (h, t) = live.random(rng);
+        log.append(&h, &t).expect("append");
+        log.sync().expect("sync");
+        d.log().join(names::file_name(names::LOG_PREFIX, h.zxid))
+    };
+    let (h, t) = live.random(&mut rng);
+    log.append(&h, &t).expect("append");
+    log.sync().expect("sync");
+    assert_eq!(spare_len(&mut log), prealloc, "no roll yet: full size");
+
+    // The roll of a segment that held one record: the floor.
+    log.roll();
+    let mid = start_segment(&mut log, &mut live, &mut rng);
+    assert_eq!(spare_len(&mut log), floor);
+
+    // The roll of one that held more than half the floor: twice what it held.
+    let from = log.bytes_appended();
+    while log.bytes_appended() - from < floor {
+        let (h, t) = live.random(&mut rng);
+        log.append(&h, &t).expect("append");
+        log.sync().expect("sync");
+    }
+    log.roll();
+    start_segment(&mut log, &mut live, &mut rng);
+    let held = std::fs::metadata(&mid).expect("stat").len();
+    assert!(held > floor / 2, "{held}");
+    assert_eq!(spare_len(&mut log), (2 * held).next_multiple_of(4096));
+
+    // Appends past the end of that spare, now the active segment: full size again.
+    append_until_rollover(&mut log, &mut live, &mut rng, true);
+    log.sync().expect("sync");
+    assert_eq!(spare_len(&mut log), prealloc);
+    drop(log);
+    let r = recover(&d.data(), &d.log(), false).expect("recover");
+    assert_same(&r, &live.tree, &live.sessions(), live.zxid);
+}
