@@ -32,7 +32,8 @@
 //! A segment file is `prealloc_bytes` long (zoo.cfg `preAllocSize`, in KiB; default
 //! 64 MiB), except a spare made after a [`TxnLog::roll`] (the server rolls at each
 //! snapshot): that one is twice what the rolled segment held, between a sixteenth
-//! of `prealloc_bytes` and all of it (`TxnLog::spare_bytes`). Its blocks are reserved with `fallocate`, written with zeros and its header
+//! of `prealloc_bytes` and all of it (`TxnLog::spare_bytes`). Its blocks are
+//! reserved with `fallocate`, written with zeros and its header
 //! with `pwrite`, the file fsynced, and only then is it mapped `MAP_SHARED`: a full
 //! disk is an error at creation, and no store through the map ever needs a block the
 //! file system might not have (that page fault could only fail as a SIGBUS; see
