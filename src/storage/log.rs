@@ -619,7 +619,7 @@ impl TxnLog {
         let new_segment = std::mem::take(&mut self.roll_pending);
         if self.staged.is_empty() {
             if new_segment {
-                self.retire_active();
+                self.retire_rolled();
             }
             if self.make_room(hdr.zxid, record_len) {
                 let Some(seg) = self.active.as_mut() else {
