@@ -348,10 +348,10 @@ struct Ensemble {
 }
 
 /// How many ensembles of this file run at once. Every test starts two or three
-/// JVMs; all twelve at once on a 2-CPU machine can starve them for seconds (JIT and
-/// class loading), longer than the 2 s `syncLimit` and the 4 s sessions the tests
-/// rely on (the likely cause of a create that CI once saw end in EOF: the session
-/// expired while the create waited).
+/// JVMs; on a machine whose test harness runs many tests at once (one thread per CPU)
+/// and has few CPUs to spare, they can starve each other for seconds (JIT and class
+/// loading), longer than the 2 s `syncLimit` and the 4 s sessions the tests rely on.
+/// (The EOF CI once saw on a create was not that: see `varied_round`.)
 const ENSEMBLES_AT_ONCE: usize = 4;
 
 /// One of the `ENSEMBLES_AT_ONCE` places, held while an ensemble exists.
