@@ -997,6 +997,11 @@ fn comes_back_behind(
 /// `observer_masters`, all of that through the follower's `observerMasterPort`
 /// instead of the leader: the leader never carries the observer.
 fn observer_of_the_other_kind(name: &str, voter: Kind, observer: Kind, observer_masters: bool) {
+    observer_with_tls(name, voter, observer, observer_masters, false);
+}
+
+/// [`observer_of_the_other_kind`], every member with `sslQuorum` when `tls`.
+fn observer_with_tls(name: &str, voter: Kind, observer: Kind, observer_masters: bool, tls: bool) {
     let (diff, snap) = match observer {
         Kind::Rk => (
             "sync from the leader: DIFF",
@@ -1015,6 +1020,9 @@ fn observer_of_the_other_kind(name: &str, voter: Kind, observer: Kind, observer_
         Some(3),
         observer_masters,
     );
+    if tls {
+        e.with_ssl_quorum();
+    }
     e.m(1).start();
     e.m(2).start();
     let leader = e.settled_among(&[1, 2]);
@@ -1728,4 +1736,200 @@ fn java_complaints_pass_over_only_java_to_java_election_redials() {
         java_complaints(&lines, &[2, 3], None),
         vec![about_rk.as_str(), other]
     );
+}
+
+/// `sslQuorum`'s certificates, made by openssl in `dir`: a CA (`ca.pem`), and PEM key
+/// stores (key and certificate in one file, as both servers read them) for `member`
+/// (signed by the CA, naming 127.0.0.1–3: with observer masters, server N is on
+/// 127.0.0.N), `stranger` (naming 127.0.0.1, from another
+/// CA) and `misnamed` (the CA's, naming 127.0.0.9 and elsewhere.invalid). X.509 v3,
+/// with subjectAltName, as Java's host name check wants.
+fn quorum_pki(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).expect("pki dir");
+    let script = r#"
+        set -e
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout ca.key -out ca.pem -subj /CN=QuorumCA
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout other.key -out other.pem -subj /CN=OtherCA
+        issue() {
+            openssl req -newkey rsa:2048 -nodes -keyout $1.key -out $1.csr -subj /CN=$1
+            printf 'subjectAltName=%s\n' "$3" > $1.ext
+            openssl x509 -req -in $1.csr -CA $2.pem -CAkey $2.key -CAcreateserial -days 2 \
+                -extfile $1.ext -out $1.crt
+            cat $1.key $1.crt > $1.pem
+        }
+        issue member ca IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3
+        issue stranger other IP:127.0.0.1
+        issue misnamed ca IP:127.0.0.9,DNS:elsewhere.invalid
+    "#;
+    let out = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("run sh and openssl (the sslQuorum tests need openssl on the PATH)");
+    assert!(
+        out.status.success(),
+        "making the quorum's certificates: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The zoo.cfg lines of a member with `sslQuorum` whose key store is `store`.
+fn ssl_quorum_cfg(pki: &std::path::Path, store: &str) -> String {
+    format!(
+        "sslQuorum=true\nssl.quorum.keyStore.location={}\nssl.quorum.trustStore.location={}\n",
+        pki.join(format!("{store}.pem")).display(),
+        pki.join("ca.pem").display()
+    )
+}
+
+impl Ensemble {
+    /// Every member with `sslQuorum` and the `member` certificate; returns where the
+    /// certificates are.
+    fn with_ssl_quorum(&mut self) -> PathBuf {
+        let pki = self.root.join("pki");
+        quorum_pki(&pki);
+        for sid in 1..=3 {
+            self.m(sid).set_ssl_quorum(&pki, "member");
+        }
+        pki
+    }
+}
+
+impl Member {
+    /// Its zoo.cfg with `sslQuorum` and key store `store` (replacing any earlier one).
+    fn set_ssl_quorum(&mut self, pki: &std::path::Path, store: &str) {
+        let path = self.dir.join("zoo.cfg");
+        let cfg = std::fs::read_to_string(&path).expect("zoo.cfg");
+        let kept: String = cfg
+            .lines()
+            .filter(|l| !l.starts_with("sslQuorum=") && !l.starts_with("ssl.quorum."))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, kept + &ssl_quorum_cfg(pki, store)).expect("zoo.cfg");
+    }
+}
+
+/// For each `(from, to, path)`: a create of `path` through member `from` is read,
+/// after a `sync`, on member `to`.
+fn writes_reach(e: &mut Ensemble, writes: &[(u32, u32, &str)]) {
+    for (from, to, path) in writes {
+        let mut w = connect(&e.m(*from).addr(), 4000);
+        assert_eq!(create(&mut w, 1, path, path.as_bytes(), 0), 0);
+        let mut r = connect(&e.m(*to).addr(), 4000);
+        assert_eq!(
+            synced_get(&mut r, 1, path).as_deref(),
+            Some(path.as_bytes()),
+            "{path}: made through server {from}, read on {to}"
+        );
+    }
+}
+
+/// With `sslQuorum` a Java leader and a ringkeeper follower speak TLS on the election
+/// and quorum ports (the Java members take nothing else), and a write made through
+/// either kind reaches the other.
+#[test]
+fn ssl_quorum_java_leads_a_ringkeeper_follower() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    let mut e = Ensemble::new("tls-java-leads", [Rk, Java, Java]);
+    e.with_ssl_quorum();
+    e.m(1).start();
+    e.m(3).start();
+    e.settled(3);
+    // Java 3 dialled ringkeeper's election port (the larger sid keeps its connection),
+    // the only peer up so far.
+    e.m(3).wait_log("SSL handshake complete with");
+    e.m(2).start();
+    e.settled(3);
+    e.m(1).wait_log("sync from the leader: DIFF");
+    assert!(e.m(1).log().contains("sslQuorum: the election, quorum"));
+
+    // Forwarded to the Java leader, and proposed by it.
+    writes_reach(&mut e, &[(1, 2, "/from-rk"), (3, 1, "/from-java")]);
+    e.m(2).assert_java_content();
+    e.m(3).assert_java_content();
+}
+
+/// With `sslQuorum` a ringkeeper leader syncs a Java follower over TLS and takes its
+/// forwarded writes.
+#[test]
+fn ssl_quorum_ringkeeper_leads_a_java_follower() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    let mut e = Ensemble::new("tls-rk-leads", [Java, Rk, Rk]);
+    e.with_ssl_quorum();
+    e.m(2).start();
+    e.m(3).start();
+    e.settled(3);
+    e.m(1).start();
+    e.settled(3);
+    e.m(1).wait_log("Getting a diff from the leader");
+    // Java 1 knocked at ringkeeper's election ports over TLS.
+    e.m(1).wait_log("SSL handshake complete with");
+
+    // Forwarded to the ringkeeper leader, and proposed by it.
+    writes_reach(&mut e, &[(1, 2, "/from-java"), (3, 1, "/from-rk")]);
+    e.m(1).assert_java_content();
+}
+
+/// ringkeeper keeps a member out whose certificate does not check: one from a CA its
+/// trust store lacks, then one of the right CA that names another address. With the
+/// right certificate the same member joins.
+#[test]
+fn ssl_quorum_keeps_out_a_member_whose_certificate_does_not_check() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    let mut e = Ensemble::new("tls-refuse", [Rk, Rk, Java]);
+    let pki = e.with_ssl_quorum();
+    e.m(1).start();
+    e.m(2).start();
+    e.settled(2);
+    // Java offers no certificate the CA hint (ringkeeper's trust store) does not
+    // name, so the stranger's handshake ends for want of one.
+    for (store, refusal) in [
+        (
+            "stranger",
+            "TLS handshake failed: peer sent no certificates",
+        ),
+        ("misnamed", "its certificate names neither 127.0.0.1"),
+    ] {
+        e.m(3).set_ssl_quorum(&pki, store);
+        e.m(3).start();
+        // Java 3 dials both ringkeeper members' election ports (its sid is larger).
+        wait_for(&format!("a refusal for {store}"), || {
+            e.members[..2].iter().any(|m| m.log().contains(refusal))
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        assert_ne!(e.m(3).mode(), "follower", "{store}: joined");
+        assert_eq!(e.m(2).mode(), "leader");
+        e.m(3).kill9();
+    }
+    e.m(3).set_ssl_quorum(&pki, "member");
+    e.m(3).start();
+    e.settled(2);
+}
+
+/// With `sslQuorum` an observer reaches a follower's observer master port over TLS,
+/// as it reaches a leader: ringkeeper followers serve a Java observer, and Java
+/// followers a ringkeeper observer.
+#[test]
+fn ssl_quorum_ringkeeper_followers_serve_a_java_observer_on_the_observer_master_port() {
+    if skip() {
+        return;
+    }
+    observer_with_tls("tls-rk-java-om", Kind::Rk, Kind::Java, true, true);
+}
+
+#[test]
+fn ssl_quorum_java_followers_serve_a_ringkeeper_observer_on_the_observer_master_port() {
+    if skip() {
+        return;
+    }
+    observer_with_tls("tls-java-rk-om", Kind::Java, Kind::Rk, true, true);
 }

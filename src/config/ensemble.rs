@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{settings_of, ConfigError, Setting};
+use super::{settings_of, ConfigError, Setting, TlsConfig, TlsKeys};
 use crate::zab::quorum::{QuorumMaj, QuorumServer};
 use crate::zab::vote::LearnerType;
 use crate::zab::Sid;
@@ -49,9 +49,25 @@ pub struct QuorumConfig {
     /// `observerMasterPort`: a follower serves observers on this port (on its quorum
     /// address), and an observer syncs from a follower there instead of the leader.
     pub observer_master_port: Option<u16>,
+    /// `sslQuorum=true`: TLS on the election, quorum and observer master ports and on
+    /// every connection to them; `None`: plaintext.
+    pub tls: Option<QuorumTls>,
     /// What was accepted but differs from the file (`peerType` against the server
     /// list), for the caller to log.
     pub warnings: Vec<String>,
+}
+
+/// The quorum's TLS, ZooKeeper's `ssl.quorum.*` keys (`QuorumX509Util`), as read; the
+/// stores are loaded (and checked) when the ensemble starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumTls {
+    /// `ssl.quorum.keyStore.*`, `ssl.quorum.trustStore.*`, `ssl.quorum.protocol`,
+    /// `ssl.quorum.enabledProtocols`, `ssl.quorum.ciphersuites`,
+    /// `ssl.quorum.clientAuth` and `ssl.quorum.crl`, in the client port's shape.
+    pub tls: TlsConfig,
+    /// `ssl.quorum.hostnameVerification` (default true): a peer's certificate must
+    /// name its address or its member host name.
+    pub hostname_verification: bool,
 }
 
 impl QuorumConfig {
@@ -119,8 +135,12 @@ impl QuorumConfig {
             listen_on_all_ips: false,
             election_port_bind_retry: ELECTION_PORT_BIND_RETRY_DEFAULT,
             observer_master_port: None,
+            tls: None,
             warnings: Vec::new(),
         };
+        let mut ssl_quorum = false;
+        let mut hostname_verification = true;
+        let mut quorum_keys = TlsKeys::default();
         let mut peer_type: Option<(String, LearnerType)> = None;
         let mut lines = settings;
         let mut i = 0;
@@ -161,6 +181,25 @@ impl QuorumConfig {
                         1..=65535 => Some(port as u16),
                         _ => return Err(bad("not a port number")),
                     };
+                }
+                // `Boolean.parseBoolean`, as ZooKeeper reads both.
+                "sslQuorum" => ssl_quorum = value.trim().eq_ignore_ascii_case("true"),
+                "ssl.quorum.hostnameVerification" => {
+                    hostname_verification = value.trim().eq_ignore_ascii_case("true")
+                }
+                k if k.strip_prefix("ssl.quorum.").is_some_and(|rest| {
+                    ["keyStore.", "trustStore."]
+                        .iter()
+                        .any(|p| rest.starts_with(p))
+                        || matches!(
+                            rest,
+                            "protocol" | "enabledProtocols" | "ciphersuites" | "clientAuth" | "crl"
+                        )
+                }) =>
+                {
+                    // The client port's reader, under the client port's names.
+                    let client_key = format!("ssl.{}", &k["ssl.quorum.".len()..]);
+                    quorum_keys.take(&client_key, &value).map_err(|r| bad(&r))?;
                 }
                 "electionAlg" => {
                     if value.trim() != "3" {
@@ -227,6 +266,12 @@ impl QuorumConfig {
         }
         cfg.quorum()
             .map_err(|e| ConfigError::Invalid(format!("{file}: {e}")))?;
+        if ssl_quorum {
+            cfg.tls = Some(QuorumTls {
+                tls: quorum_keys.into_config(None),
+                hostname_verification,
+            });
+        }
         Ok(cfg)
     }
 
@@ -365,6 +410,51 @@ mod tests {
         for bad in ["70000", "port"] {
             assert!(with(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ssl_quorum_reads_the_quorum_keys_as_zookeeper_names_them() {
+        let cfg = QuorumConfig::parse(THREE, "zoo.cfg", 2).expect("parses");
+        assert_eq!(cfg.tls, None);
+        // The keys alone turn nothing on: sslQuorum does.
+        let keys = "ssl.quorum.keyStore.location=/k.pem\nssl.quorum.keyStore.password=kp\n\
+                    zookeeper.ssl.quorum.trustStore.location=/t.jks\n\
+                    ssl.quorum.trustStore.password=tp\nssl.quorum.protocol=TLSv1.2\n\
+                    ssl.quorum.clientAuth=want\nssl.keyStore.location=/client-port.pem\n";
+        let without = QuorumConfig::parse(&format!("{THREE}{keys}"), "zoo.cfg", 2).expect("parses");
+        assert_eq!(without.tls, None);
+        let cfg = QuorumConfig::parse(&format!("{THREE}{keys}sslQuorum=true\n"), "zoo.cfg", 2)
+            .expect("parses");
+        let q = cfg.tls.expect("sslQuorum=true");
+        assert!(q.hostname_verification, "Java's default");
+        assert_eq!(q.tls.key_store.location, "/k.pem");
+        assert_eq!(q.tls.key_store.password, "kp");
+        assert_eq!(q.tls.trust_store.location, "/t.jks");
+        assert_eq!(q.tls.trust_store.password, "tp");
+        assert_eq!(q.tls.protocol, "TLSv1.2");
+        assert_eq!(q.tls.client_auth, super::super::ClientAuth::Want);
+        let off = QuorumConfig::parse(
+            &format!("{THREE}sslQuorum=true\nssl.quorum.hostnameVerification=false\n"),
+            "zoo.cfg",
+            2,
+        )
+        .expect("parses");
+        let q = off.tls.expect("sslQuorum=true");
+        assert!(!q.hostname_verification);
+        assert_eq!(
+            q.tls.client_auth,
+            super::super::ClientAuth::Need,
+            "Java's default"
+        );
+        assert_eq!(q.tls.protocol, "TLSv1.3");
+        let bad = QuorumConfig::parse(
+            &format!("{THREE}sslQuorum=true\nssl.quorum.clientAuth=sometimes\n"),
+            "zoo.cfg",
+            2,
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(bad.contains("ssl.quorum.clientAuth"), "{bad}");
     }
 
     #[test]

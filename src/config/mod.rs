@@ -16,7 +16,9 @@
 //! every message names where a setting came from (`zoo.cfg:12` or `-D`).
 
 mod ensemble;
-pub use ensemble::{QuorumConfig, CNX_TIMEOUT_MS_DEFAULT, ELECTION_PORT_BIND_RETRY_DEFAULT};
+pub use ensemble::{
+    QuorumConfig, QuorumTls, CNX_TIMEOUT_MS_DEFAULT, ELECTION_PORT_BIND_RETRY_DEFAULT,
+};
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -408,7 +410,15 @@ const NOT_HONOURED: &[(&str, &str)] = &[
         "dynamicConfigFile",
         "dynamic configuration is not supported; only its server lines are read, to refuse an ensemble",
     ),
-    ("sslQuorum", ENSEMBLE_ONLY),
+    (
+        "sslQuorumReloadCertFiles",
+        "the quorum's key and trust stores are read when the ensemble starts",
+    ),
+    (
+        "portUnification",
+        "with sslQuorum the election, quorum and observer master ports take TLS only; \
+         without it, plaintext only",
+    ),
     ("serverCnxnFactory", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
     ("clientCnxnSocket", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
     ("skipACL", "ACLs are always checked"),
@@ -448,8 +458,10 @@ const NOT_HONOURED: &[(&str, &str)] = &[
 const ENSEMBLE_ONLY: &str = "an ensemble setting ringkeeper does not implement yet";
 const NO_TLS: &str = "only the client port's TLS keys are read (ssl.keyStore.*, \
      ssl.trustStore.*, ssl.clientAuth, ssl.protocol, ssl.enabledProtocols, ssl.ciphersuites, \
-     ssl.authProvider, ssl.crl, ssl.ocsp) and, for the AdminServer, ssl.quorum.keyStore.* and \
-     ssl.quorum.trustStore.*";
+     ssl.authProvider, ssl.crl, ssl.ocsp) and the quorum's (ssl.quorum.keyStore.*, \
+     ssl.quorum.trustStore.*, ssl.quorum.clientAuth, ssl.quorum.protocol, \
+     ssl.quorum.enabledProtocols, ssl.quorum.ciphersuites, ssl.quorum.crl, \
+     ssl.quorum.hostnameVerification)";
 
 /// Key prefixes accepted the same way (each key present gets the warning).
 const NOT_HONOURED_PREFIXES: &[(&str, &str)] = &[
@@ -1042,6 +1054,7 @@ impl Config {
                 | "quorumCnxnTimeoutMs"
                 | "quorumListenOnAllIPs"
                 | "observerMasterPort"
+                | "sslQuorum"
                 | "peerType" => {}
                 "dynamicConfigFile" => {
                     let text = std::fs::read_to_string(value).map_err(|e| {
@@ -1363,8 +1376,9 @@ fn sasl_login(
 struct TlsKeys {
     key_store: StoreConfig,
     trust_store: StoreConfig,
-    /// `ssl.quorum.keyStore.*` and `ssl.quorum.trustStore.*`: only the AdminServer's
-    /// HTTPS reads them here, as ZooKeeper's JettyAdminServer does.
+    /// `ssl.quorum.keyStore.*` and `ssl.quorum.trustStore.*`: the AdminServer's HTTPS
+    /// reads them here, as ZooKeeper's JettyAdminServer does (an ensemble's
+    /// `QuorumConfig` reads them again, with the rest of `ssl.quorum.*`).
     quorum_key_store: StoreConfig,
     quorum_trust_store: StoreConfig,
     client_auth: Option<ClientAuth>,
@@ -1452,6 +1466,22 @@ impl TlsKeys {
             // certificate (`ClientX509Util.shouldVerifyClientHostname` is false); the
             // key is about the server's own name, which concerns clients.
             "ssl.hostnameVerification" => {}
+            // The quorum's other TLS keys: read by an ensemble's `QuorumConfig` (with
+            // `sslQuorum`); a standalone server has no quorum ports to use them on.
+            k if k.strip_prefix("ssl.quorum.").is_some_and(|rest| {
+                matches!(
+                    rest,
+                    "protocol"
+                        | "enabledProtocols"
+                        | "ciphersuites"
+                        | "clientAuth"
+                        | "crl"
+                        | "hostnameVerification"
+                )
+            }) =>
+            {
+                return Ok(true)
+            }
             "X509AuthenticationProvider.superUser" => {
                 self.x509_super_user = Some(value.to_owned());
                 return Ok(true);
@@ -2092,24 +2122,26 @@ mod tests {
     #[test]
     fn keys_not_honoured_are_warned_with_where_they_came_from() {
         let cfg = Config::parse(
-            "dataDir=/d\nclientPort=1\nsyncEnabled=true\nsslQuorum=true\nadmin.httpVersion=2\n\
-             ssl.quorum.hostnameVerification=true\nskipACL=yes\nnoSuchKey=1\n",
+            "dataDir=/d\nclientPort=1\nsyncEnabled=true\nsslQuorumReloadCertFiles=true\n\
+             admin.httpVersion=2\nssl.quorum.ocsp=true\nskipACL=yes\nnoSuchKey=1\n\
+             sslQuorum=true\nssl.quorum.hostnameVerification=false\n",
             "zoo.cfg",
         )
         .expect("parses");
         let w = cfg.warnings.join("\n");
         for needle in [
             "zoo.cfg:3: syncEnabled is read but not honoured: an ensemble setting",
-            "zoo.cfg:4: sslQuorum is read but not honoured: an ensemble setting",
+            "zoo.cfg:4: sslQuorumReloadCertFiles is read but not honoured: the quorum's",
             "zoo.cfg:5: admin.httpVersion is read but not honoured: the AdminServer serves",
-            "zoo.cfg:6: ssl.quorum.hostnameVerification is read but not honoured: only the",
+            "zoo.cfg:6: ssl.quorum.ocsp is read but not honoured: only the",
             "zoo.cfg:7: skipACL is read but not honoured: ACLs are always checked",
             "zoo.cfg:8: unknown key noSuchKey ignored",
         ] {
             assert!(w.contains(needle), "missing {needle:?} in:\n{w}");
         }
-        // Keys it honours say nothing.
+        // Keys it honours say nothing (the quorum's TLS keys are an ensemble's).
         assert!(!w.contains("dataDir") && !w.contains("clientPort"), "{w}");
+        assert!(!w.contains(":9:") && !w.contains(":10:"), "{w}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod listeners;
 pub mod messages;
 mod ocsp;
 mod outbox;
+pub mod peer_tls;
 mod published;
 pub use published::live_entries as published_versions;
 mod quorum;

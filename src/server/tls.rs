@@ -31,7 +31,7 @@
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
-use rustls::client::danger::HandshakeSignatureValid;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
@@ -224,6 +224,19 @@ fn build(
             Some(verifier),
         )
     };
+    let certified = certified_key(tls, key_store, &provider, certs, key)?;
+    let cfg = builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
+    Ok((Arc::new(cfg), verifier))
+}
+
+/// The key store's chain with its key, checked to belong together.
+fn certified_key(
+    tls: &TlsConfig,
+    key_store: &str,
+    provider: &CryptoProvider,
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<rustls::sign::CertifiedKey, String> {
     // Not `with_single_cert`: its key check parses the certificate with webpki, which
     // refuses X.509 v1 (see the module doc); the same SPKI comparison is done here.
     let bad = |what: String| {
@@ -246,9 +259,96 @@ fn build(
             "the private key does not belong to the certificate".into()
         ));
     }
-    let certified = rustls::sign::CertifiedKey::new(certs, signing);
-    let cfg = builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
-    Ok((Arc::new(cfg), verifier))
+    Ok(rustls::sign::CertifiedKey::new(certs, signing))
+}
+
+/// TLS between ensemble members (`sslQuorum`), as ZooKeeper's `QuorumX509Util` sets it
+/// up from the `ssl.quorum.*` keys (`tls` holds them in the client port's shape): the
+/// configuration the election, quorum and observer master ports accept with, and the
+/// one a member dials its peers with. Both sides present the key store's certificate
+/// and check the other's chain against the trust store; whether the certificate names
+/// the peer's address is checked after the handshake ([`names_peer`]), as Java's trust
+/// manager checks it against the socket's address.
+pub fn quorum_configs(
+    tls: &TlsConfig,
+) -> Result<(Arc<ServerConfig>, Arc<rustls::ClientConfig>), String> {
+    let (server, _) = build(tls, "quorum.keyStore", "quorum.trustStore")?;
+    let provider = Arc::new(provider(tls)?);
+    let versions = protocol_versions(tls)?;
+    let anchors = load_trust_store(&tls.trust_store, "quorum.trustStore")?;
+    let verifier = Arc::new(ChainVerifier::new(
+        anchors,
+        true,
+        tls.crl,
+        provider.signature_verification_algorithms,
+    )?);
+    let (certs, key) = load_key_store(&tls.key_store, "quorum.keyStore")?;
+    let certified = certified_key(tls, "quorum.keyStore", &provider, certs, key)?;
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("ssl.quorum.enabledProtocols / ssl.quorum.ciphersuites: {e}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
+    Ok((server, Arc::new(client)))
+}
+
+/// Whether a peer's certificate (DER) is for the address it was reached at or came
+/// from, as ZooKeeper's `ZKHostnameVerifier` decides: `ip` among its subjectAltName
+/// iPAddress entries, or else one of `names` (the host names that address goes by)
+/// among its dNSName entries, or in its subject's CN when it has none. Names compare
+/// without case; a `*.` label stands for exactly one label.
+pub fn names_peer(cert: &[u8], ip: std::net::IpAddr, names: &[String]) -> bool {
+    use x509_parser::extensions::GeneralName;
+    let Ok(c) = parse(cert) else {
+        return false;
+    };
+    let san = c.subject_alternative_name().ok().flatten();
+    let sans: &[GeneralName<'_>] = san.as_ref().map_or(&[], |e| &e.value.general_names);
+    let ip_listed = sans.iter().any(|n| match (n, ip) {
+        (GeneralName::IPAddress(b), std::net::IpAddr::V4(v4)) => v4.octets()[..] == b[..],
+        (GeneralName::IPAddress(b), std::net::IpAddr::V6(v6)) => {
+            v6.octets()[..] == b[..]
+                // An IPv4 peer seen through an IPv6 socket as ::ffff:a.b.c.d.
+                || v6.to_ipv4_mapped().is_some_and(|v4| v4.octets()[..] == b[..])
+        }
+        _ => false,
+    });
+    if ip_listed {
+        return true;
+    }
+    let dns: Vec<&str> = sans
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::DNSName(d) => Some(*d),
+            _ => None,
+        })
+        .collect();
+    let candidates: Vec<&str> = if dns.is_empty() {
+        c.subject()
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok())
+            .collect()
+    } else {
+        dns
+    };
+    names.iter().any(|name| {
+        candidates
+            .iter()
+            .any(|pattern| dns_name_matches(pattern, name))
+    })
+}
+
+/// `pattern` (a certificate's name, maybe `*.example.com`) against a host name.
+fn dns_name_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    match pattern.strip_prefix("*.") {
+        Some(rest) => host
+            .split_once('.')
+            .is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
+        None => pattern == host,
+    }
 }
 
 /// ring's provider with the cipher suites `ssl.ciphersuites` names (Java's names,
@@ -716,6 +816,21 @@ impl ClientCertVerifier for ChainVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verify_tls13(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+impl ChainVerifier {
+    fn verify_tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         // TLS 1.3 forbids PKCS#1 v1.5 and SHA-1 in handshake signatures.
         use SignatureScheme as S;
         if matches!(
@@ -731,6 +846,41 @@ impl ClientCertVerifier for ChainVerifier {
             ));
         }
         self.verify_signature(message, cert, dss)
+    }
+}
+
+/// A member dialling a peer (`sslQuorum`) checks the peer's chain as the ports check a
+/// dialler's. The name it dialled is checked after the handshake (see
+/// [`quorum_configs`]), so the name rustls passes here is not looked at.
+impl ServerCertVerifier for ChainVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verify_client_cert(end_entity, intermediates, now)
+            .map(|_| ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verify_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verify_tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -864,6 +1014,18 @@ fn escape_rfc2253(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_name_matches_a_host_as_zookeeper_matches_it() {
+        assert!(dns_name_matches("zk1.example.com", "ZK1.Example.com"));
+        assert!(dns_name_matches("zk1.example.com.", "zk1.example.com"));
+        assert!(!dns_name_matches("zk1.example.com", "zk2.example.com"));
+        // A wildcard stands for one whole label, never for a dot or nothing.
+        assert!(dns_name_matches("*.example.com", "zk1.example.com"));
+        assert!(!dns_name_matches("*.example.com", "a.zk1.example.com"));
+        assert!(!dns_name_matches("*.example.com", "example.com"));
+        assert!(!dns_name_matches("*.example.com", ".example.com"));
+    }
 
     fn store(location: &str, t: Option<&str>) -> StoreConfig {
         StoreConfig {

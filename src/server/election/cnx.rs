@@ -12,6 +12,9 @@
 //! - Connecting is bounded by `cnxTimeout`, the initial message by
 //!   `quorumCnxnTimeoutMs` (tickTime × syncLimit), frames by 512 KiB, and handshakes in
 //!   progress by [`MAX_HANDSHAKES`]. A peer that sends garbage is closed with a log line.
+//! - With `sslQuorum` each connection is TLS from its first byte (`super::super::peer_tls`):
+//!   the handshake counts in the initial message's time on the receiving side and in
+//!   `cnxTimeout` on the initiating side.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -24,6 +27,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use super::super::acceptor::Acceptor;
+use super::super::peer_tls::{PeerStream, PeerTls};
 use super::super::signal::Signal;
 use super::{Core, ElectionError};
 use crate::zab::fle::Input;
@@ -144,17 +148,20 @@ pub(super) fn spawn_listener(
 /// garbage, a timeout or EOF.
 async fn read_hello(
     core: &Core,
-    mut stream: TcpStream,
+    stream: TcpStream,
     from: Option<SocketAddr>,
-) -> Option<(InitialMessage, TcpStream, Vec<u8>)> {
+) -> Option<(InitialMessage, PeerStream, Vec<u8>)> {
     let read = async {
+        // Bounded by the timeout below, with the initial message.
+        let mut stream =
+            PeerTls::accept(core.tls.as_deref(), stream, core.handshake_timeout).await?;
         let mut buf = Vec::with_capacity(64);
         let mut chunk = [0u8; 512];
         loop {
             match InitialMessage::decode(&buf) {
                 Err(e) => return Err(format!("bad initial message: {e}")),
                 Ok(Decoded::Complete { value, consumed }) => {
-                    return Ok((value, buf.split_off(consumed)));
+                    return Ok((value, stream, buf.split_off(consumed)));
                 }
                 Ok(Decoded::Incomplete) if buf.len() >= MAX_HELLO => {
                     return Err("initial message too long".into());
@@ -177,7 +184,7 @@ async fn read_hello(
         ))
     };
     match or(read, timeout).await {
-        Ok((msg, rest)) => Some((msg, stream, rest)),
+        Ok((msg, stream, rest)) => Some((msg, stream, rest)),
         Err(why) => {
             tracing::warn!("election: closing the connection from {from:?}: {why}");
             None
@@ -189,7 +196,7 @@ async fn read_hello(
 fn received_hello(
     core: &Rc<Core>,
     msg: InitialMessage,
-    stream: TcpStream,
+    stream: PeerStream,
     rest: Vec<u8>,
     from: Option<SocketAddr>,
 ) {
@@ -323,27 +330,36 @@ impl From<String> for Dial {
     }
 }
 
-async fn initiate(core: &Core, sid: Sid, addr: SocketAddr) -> Result<Option<TcpStream>, Dial> {
-    let mut stream = TcpStream::connect_timeout(addr, core.cnx_timeout)
+async fn initiate(core: &Core, sid: Sid, addr: SocketAddr) -> Result<Option<PeerStream>, Dial> {
+    let tcp = TcpStream::connect_timeout(addr, core.cnx_timeout)
         .await
         .map_err(|e| Dial {
             refused: connection_refused(&e),
             why: e.to_string(),
         })?;
-    let _ = stream.set_nodelay(true);
+    let _ = tcp.set_nodelay(true);
+    let host = core
+        .hosts
+        .get(&sid)
+        .cloned()
+        .unwrap_or_else(|| addr.ip().to_string());
     let write = async {
+        let mut stream = PeerTls::dial(core.tls.as_deref(), tcp, &host, core.cnx_timeout).await?;
         stream
             .write_all(&core.hello)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // TLS may hold the record back until a flush.
+        stream.flush().await.map_err(|e| e.to_string())?;
+        Ok(stream)
     };
     let timeout = async {
         glommio::timer::sleep(core.cnx_timeout).await;
         Err("timed out sending the initial message".to_owned())
     };
-    or(write, timeout).await?;
+    let mut stream = or(write, timeout).await?;
     if sid > core.myid {
-        let _ = stream.flush().await;
+        let _ = stream.close().await;
         return Ok(None);
     }
     Ok(Some(stream))
@@ -360,11 +376,11 @@ fn connection_refused(e: &glommio::GlommioError<()>) -> bool {
 
 /// Makes `stream` the connection to `sid`, replacing any old one, and starts its
 /// reader and writer. `rest`: bytes already read after the initial message.
-fn install(core: &Rc<Core>, sid: Sid, stream: TcpStream, rest: Vec<u8>) {
+fn install(core: &Rc<Core>, sid: Sid, stream: PeerStream, rest: Vec<u8>) {
     if core.stopped.get() {
         return;
     }
-    let _ = stream.set_nodelay(true);
+    stream.set_nodelay(true);
     let id = NEXT_CONN.with(|n| n.replace(n.get() + 1));
     let conn = Rc::new(Conn {
         id,
@@ -402,7 +418,7 @@ async fn read_loop(
     core: Rc<Core>,
     sid: Sid,
     conn: Rc<Conn>,
-    mut reader: futures_lite::io::ReadHalf<TcpStream>,
+    mut reader: futures_lite::io::ReadHalf<PeerStream>,
     mut buf: Vec<u8>,
 ) {
     let mut chunk = vec![0u8; 16 * 1024];
@@ -492,7 +508,7 @@ async fn write_loop(
     core: Rc<Core>,
     sid: Sid,
     conn: Rc<Conn>,
-    mut writer: futures_lite::io::WriteHalf<TcpStream>,
+    mut writer: futures_lite::io::WriteHalf<PeerStream>,
 ) {
     loop {
         if conn.closed.get() {
@@ -507,7 +523,14 @@ async fn write_loop(
             conn.wake_writer.wait().await;
             continue;
         };
-        let write = async { Some(writer.write_all(&frame).await) };
+        // Flushed: TLS may hold a record back until then.
+        let write = async {
+            let written = writer.write_all(&frame).await;
+            Some(match written {
+                Ok(()) => writer.flush().await,
+                e => e,
+            })
+        };
         let closed = async {
             while !conn.closed.get() {
                 conn.wake_writer.wait().await;

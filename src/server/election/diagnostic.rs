@@ -42,7 +42,8 @@ async fn serve(
     last_zxid: Zxid,
     current_epoch: i64,
 ) -> Result<(), ElectionError> {
-    let election = Election::start(&cfg, last_zxid, current_epoch).await?;
+    let tls = super::super::peer_tls::PeerTls::new(&cfg).map_err(ElectionError::Config)?;
+    let election = Election::start(&cfg, tls, last_zxid, current_epoch).await?;
     let grace = Duration::from_millis(cfg.tick_time_ms.saturating_mul(cfg.sync_limit));
     loop {
         let d = election.look(last_zxid, current_epoch).await;

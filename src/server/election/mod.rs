@@ -71,6 +71,10 @@ struct Core {
     start: Instant,
     /// Configured election addresses of the other members.
     addrs: BTreeMap<Sid, SocketAddr>,
+    /// Their hosts as `server.N` writes them: what a TLS peer's certificate may name.
+    hosts: BTreeMap<Sid, String>,
+    /// `sslQuorum`: the TLS every connection speaks; `None`: plaintext.
+    tls: Option<Rc<super::peer_tls::PeerTls>>,
     /// The initial message we send on each connection we open, encoded once.
     hello: Bytes,
     cnx_timeout: Duration,
@@ -95,6 +99,7 @@ impl Election {
     /// glommio executor.
     pub async fn start(
         cfg: &QuorumConfig,
+        tls: Option<Rc<super::peer_tls::PeerTls>>,
         last_zxid: Zxid,
         current_epoch: i64,
     ) -> Result<Election, ElectionError> {
@@ -105,7 +110,9 @@ impl Election {
             .me()
             .ok_or_else(|| ElectionError::Config(format!("myid {} is not listed", cfg.myid)))?;
         let mut addrs = BTreeMap::new();
+        let mut hosts = BTreeMap::new();
         for s in quorum.servers().filter(|s| s.id != cfg.myid) {
+            hosts.insert(s.id, s.host.clone());
             addrs.insert(
                 s.id,
                 resolve(&format!("server.{}", s.id), &s.host, s.election_port)?,
@@ -146,6 +153,8 @@ impl Election {
             fle: RefCell::new(fle),
             start: Instant::now(),
             addrs,
+            hosts,
+            tls,
             hello: hello.freeze(),
             cnx_timeout: Duration::from_millis(cfg.cnx_timeout_ms),
             handshake_timeout: Duration::from_millis(cfg.handshake_timeout_ms().max(1)),

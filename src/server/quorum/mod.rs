@@ -170,6 +170,10 @@ struct Quorum {
     /// The server is stopping (see `shutdown`).
     stopping: Cell<bool>,
     role: RefCell<Role>,
+    /// `sslQuorum`: the TLS of the quorum and observer master ports and of the
+    /// connections this member opens to them; `None`: plaintext. Set once, when the
+    /// ensemble task starts.
+    peer_tls: RefCell<Option<Rc<super::peer_tls::PeerTls>>>,
     /// Txns in the log and not yet applied, in zxid order.
     unapplied: RefCell<VecDeque<Committed>>,
     /// Syncs waiting for the tree to reach a zxid, in order, and (a leader's) for the
@@ -1014,6 +1018,7 @@ pub async fn run(
         log: LogWriter::new(cfg.clone(), stats.clone(), durable.log),
         snapshots: Snapshots::new(cfg.clone(), stats.clone()),
         stopping: Cell::new(false),
+        peer_tls: RefCell::new(None),
         role: RefCell::new(if ensemble.is_some() {
             Role::NotServing
         } else {

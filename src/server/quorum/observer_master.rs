@@ -14,9 +14,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use bytes::Bytes;
-use glommio::net::TcpStream;
 
 use super::proposals::read_log_for_sync;
 use super::snapshots;
@@ -24,6 +24,7 @@ use super::ticker::spawn_ticker;
 use super::wire_io::{self, PacketSink};
 use super::Quorum;
 use crate::server::acceptor::{Acceptor, Stopper};
+use crate::server::peer_tls::{PeerStream, PeerTls};
 use crate::zab::history::{Txn, ZabConfig};
 use crate::zab::observer_master::{self as om, ConnId, ObserverMaster};
 use crate::zab::wire::quorum_packet::QuorumPacket;
@@ -84,12 +85,27 @@ impl Mastering {
         q.stats.leader.synced_observers.store(0, Relaxed);
         q.stats.leader.observer_master.store(true, Relaxed);
         let (accepting, aq) = (m.clone(), q.clone());
+        // `sslQuorum`: an observer's handshake may take initLimit, as it may on the
+        // leader's quorum port.
+        let limit = Duration::from_millis(zab.init_limit_ms().max(1));
         glommio::spawn_local(async move {
             while let Some(stream) = acceptor.next().await {
                 if accepting.done.get() {
                     break;
                 }
-                accepting.accept(&aq, stream, on_packet);
+                let tls = aq.peer_tls.borrow().clone();
+                let (m, q) = (accepting.clone(), aq.clone());
+                glommio::spawn_local(async move {
+                    let from = stream.peer_addr().ok();
+                    match PeerTls::accept(tls.as_deref(), stream, limit).await {
+                        Ok(s) if !m.done.get() => m.accept(&q, s, on_packet),
+                        Ok(_) => {}
+                        Err(why) => tracing::warn!(
+                            "observer master: closing the connection from {from:?}: {why}"
+                        ),
+                    }
+                })
+                .detach();
             }
         })
         .detach();
@@ -179,10 +195,10 @@ impl Mastering {
         .detach();
     }
 
-    fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: TcpStream, on_packet: OnPacket) {
+    fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: PeerStream, on_packet: OnPacket) {
         let conn = self.next_conn.get();
         self.next_conn.set(conn + 1);
-        let peer = stream.peer_addr().ok();
+        let peer = stream.peer_addr();
         let (mut reader, sink) = wire_io::open(stream);
         self.conns.borrow_mut().insert(conn, sink.clone());
         tracing::info!("observer master: observer connection {conn} from {peer:?}");

@@ -39,6 +39,7 @@ use crate::server::acceptor::Acceptor;
 use crate::server::election::Election;
 use crate::server::failpoints as fp;
 use crate::server::messages::{Committed, ConnId, CoreIdx, ToSession};
+use crate::server::peer_tls::{PeerStream, PeerTls};
 use crate::server::session_core::wall_clock_ms;
 use crate::server::signal::Signal;
 use crate::server::stats::{ServerMode, Stage, ZabMetrics};
@@ -94,7 +95,15 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
     );
     load_window(&q);
     set_config_node(&q, &qcfg).await;
-    let election = match Election::start(&qcfg, q.log.last_zxid(), epochs.current).await {
+    let tls = match PeerTls::new(&qcfg) {
+        Ok(t) => t,
+        Err(e) => fatal(&format!("sslQuorum: {e}")),
+    };
+    if tls.is_some() {
+        tracing::info!("sslQuorum: the election, quorum and observer master ports speak TLS");
+    }
+    *q.peer_tls.borrow_mut() = tls.clone();
+    let election = match Election::start(&qcfg, tls, q.log.last_zxid(), epochs.current).await {
         Ok(e) => Rc::new(e),
         Err(e) => fatal(&format!("cannot start the election: {e}")),
     };
@@ -275,6 +284,15 @@ fn load_window(q: &Quorum) {
 /// leading, and its learners retry; here the port stays bound, so the wait is ours.
 async fn hand_to_leader(q: Rc<Quorum>, stream: TcpStream, hold: Duration) {
     let deadline = std::time::Instant::now() + hold;
+    let tls = q.peer_tls.borrow().clone();
+    let from = stream.peer_addr().ok();
+    let stream = match PeerTls::accept(tls.as_deref(), stream, hold).await {
+        Ok(s) => s,
+        Err(why) => {
+            tracing::warn!("quorum port: closing the connection from {from:?}: {why}");
+            return;
+        }
+    };
     loop {
         let role = q.role.borrow().clone();
         match role {
@@ -825,10 +843,10 @@ impl Leading {
         snapshots::send_snap(q, &sink, zxid, conn, &format!("learner connection {conn}"));
     }
 
-    fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: TcpStream) {
+    fn accept(self: &Rc<Self>, q: &Rc<Quorum>, stream: PeerStream) {
         let conn = self.next_conn.get();
         self.next_conn.set(conn + 1);
-        let peer = stream.peer_addr().ok();
+        let peer = stream.peer_addr();
         let (mut reader, sink) = wire_io::open(stream);
         self.conns.borrow_mut().insert(conn, sink.clone());
         tracing::info!("quorum port: learner connection {conn} from {peer:?}");
@@ -1068,10 +1086,10 @@ async fn follow(
 ) -> Followed {
     let (stream, upstream) = match (kind, qcfg.observer_master_port) {
         (LearnerKind::Observer, Some(port)) => (
-            connect_observer_master(qcfg, port).await,
+            connect_observer_master(q, qcfg, port).await,
             "its observer master",
         ),
-        _ => (connect_leader(qcfg, leader_sid).await, "the leader"),
+        _ => (connect_leader(q, qcfg, leader_sid).await, "the leader"),
     };
     let Some(stream) = stream else {
         return Followed::NotReached;
@@ -1177,7 +1195,7 @@ async fn follow(
 }
 
 /// Connects to the elected leader's quorum port.
-async fn connect_leader(qcfg: &QuorumConfig, leader_sid: Sid) -> Option<TcpStream> {
+async fn connect_leader(q: &Quorum, qcfg: &QuorumConfig, leader_sid: Sid) -> Option<PeerStream> {
     let Some(server) = qcfg.servers.iter().find(|s| s.id == leader_sid) else {
         tracing::warn!("the elected leader {leader_sid} is not in the server list");
         return None;
@@ -1192,13 +1210,15 @@ async fn connect_leader(qcfg: &QuorumConfig, leader_sid: Sid) -> Option<TcpStrea
     // As Java's learner: a few tries, a moment apart (the leader may not be listening
     // on its quorum port yet).
     for attempt in 1..=5 {
-        match TcpStream::connect(addr).await {
-            Ok(s) => return Some(s),
-            Err(e) => {
-                tracing::info!("connecting to leader {leader_sid} at {addr} (try {attempt}): {e}");
-                glommio::timer::sleep(Duration::from_millis(200 * attempt)).await;
-            }
-        }
+        let why = match TcpStream::connect(addr).await {
+            Ok(s) => match dial(q, qcfg, s, &server.host).await {
+                Ok(s) => return Some(s),
+                Err(why) => why,
+            },
+            Err(e) => e.to_string(),
+        };
+        tracing::info!("connecting to leader {leader_sid} at {addr} (try {attempt}): {why}");
+        glommio::timer::sleep(Duration::from_millis(200 * attempt)).await;
     }
     tracing::warn!("cannot reach leader {leader_sid} at {addr}; looking again");
     None
@@ -1209,7 +1229,7 @@ async fn connect_leader(qcfg: &QuorumConfig, leader_sid: Sid) -> Option<TcpStrea
 /// quorum address with that port, tried in turn from a place that differs per
 /// observer and per attempt. The leader and members between roles refuse (only a
 /// synced follower listens), so the first that accepts is a follower.
-async fn connect_observer_master(qcfg: &QuorumConfig, port: u16) -> Option<TcpStream> {
+async fn connect_observer_master(q: &Quorum, qcfg: &QuorumConfig, port: u16) -> Option<PeerStream> {
     thread_local! {
         static ATTEMPT: Cell<usize> = const { Cell::new(0) };
     }
@@ -1235,17 +1255,34 @@ async fn connect_observer_master(qcfg: &QuorumConfig, port: u16) -> Option<TcpSt
                 continue;
             }
         };
-        match TcpStream::connect(addr).await {
+        let connected = match TcpStream::connect(addr).await {
+            Ok(s) => dial(q, qcfg, s, &server.host).await,
+            Err(e) => Err(e.to_string()),
+        };
+        match connected {
             Ok(s) => {
                 tracing::info!("observing through observer master {} at {addr}", server.id);
                 return Some(s);
             }
-            Err(e) => tracing::info!("observer master {} at {addr}: {e}", server.id),
+            Err(why) => tracing::info!("observer master {} at {addr}: {why}", server.id),
         }
     }
     tracing::warn!("no observer master accepted (port {port}); looking again");
     glommio::timer::sleep(Duration::from_millis(200)).await;
     None
+}
+
+/// A connection just opened to a member's quorum or observer master port, with TLS
+/// under `sslQuorum`: the handshake may take `cnxTimeout`, as the election's does.
+async fn dial(
+    q: &Quorum,
+    qcfg: &QuorumConfig,
+    stream: TcpStream,
+    host: &str,
+) -> Result<PeerStream, String> {
+    let tls = q.peer_tls.borrow().clone();
+    let limit = Duration::from_millis(qcfg.cnx_timeout_ms.max(1));
+    PeerTls::dial(tls.as_deref(), stream, host, limit).await
 }
 
 /// Where a follower listens for observers: its quorum address with `port` (the

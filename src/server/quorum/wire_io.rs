@@ -11,10 +11,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use crate::server::peer_tls::PeerStream;
 use bytes::{Bytes, BytesMut};
 use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 
 use crate::server::signal::Signal;
 use crate::storage::zk::SnapBodyScanner;
@@ -26,7 +26,7 @@ const READ_CHUNK: usize = 64 << 10;
 
 /// The reading half of a quorum-port connection.
 pub struct PacketReader {
-    reader: ReadHalf<TcpStream>,
+    reader: ReadHalf<PeerStream>,
     buf: BytesMut,
 }
 
@@ -144,8 +144,8 @@ impl PacketSink {
 /// Splits `stream` into its reader and a sink whose writer task runs until the sink is
 /// closed or a write fails (then the stream's write half is shut down, which the
 /// peer's reader sees).
-pub fn open(stream: TcpStream) -> (PacketReader, Rc<PacketSink>) {
-    let _ = stream.set_nodelay(true);
+pub fn open(stream: PeerStream) -> (PacketReader, Rc<PacketSink>) {
+    stream.set_nodelay(true);
     let (reader, writer) = futures_lite::io::split(stream);
     let sink = Rc::new(PacketSink {
         queue: RefCell::new(VecDeque::new()),
@@ -199,7 +199,7 @@ fn take_queued(queue: &mut VecDeque<Queued>) -> Option<Queued> {
 /// dropping the receiver stops its producer.
 async fn write_stream(
     sink: &PacketSink,
-    writer: &mut WriteHalf<TcpStream>,
+    writer: &mut WriteHalf<PeerStream>,
     chunks: async_channel::Receiver<StreamChunk>,
 ) -> Result<(), String> {
     loop {
@@ -218,7 +218,7 @@ async fn write_stream(
     }
 }
 
-async fn write_loop(sink: Rc<PacketSink>, mut writer: WriteHalf<TcpStream>) {
+async fn write_loop(sink: Rc<PacketSink>, mut writer: WriteHalf<PeerStream>) {
     loop {
         let next = take_queued(&mut sink.queue.borrow_mut());
         let written = match next {
