@@ -1798,14 +1798,33 @@ impl Ensemble {
 impl Member {
     /// Its zoo.cfg with `sslQuorum` and key store `store` (replacing any earlier one).
     fn set_ssl_quorum(&mut self, pki: &std::path::Path, store: &str) {
+        self.set_quorum_tls(pki, store, true, false);
+    }
+
+    /// Its zoo.cfg with key store `store`, `sslQuorum=ssl_quorum` and
+    /// `portUnification=port_unification` (replacing any earlier ones).
+    fn set_quorum_tls(
+        &mut self,
+        pki: &std::path::Path,
+        store: &str,
+        ssl_quorum: bool,
+        port_unification: bool,
+    ) {
         let path = self.dir.join("zoo.cfg");
         let cfg = std::fs::read_to_string(&path).expect("zoo.cfg");
         let kept: String = cfg
             .lines()
-            .filter(|l| !l.starts_with("sslQuorum=") && !l.starts_with("ssl.quorum."))
+            .filter(|l| {
+                !["sslQuorum=", "ssl.quorum.", "portUnification="]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+            })
             .map(|l| format!("{l}\n"))
             .collect();
-        std::fs::write(&path, kept + &ssl_quorum_cfg(pki, store)).expect("zoo.cfg");
+        let tls = ssl_quorum_cfg(pki, store)
+            .replace("sslQuorum=true", &format!("sslQuorum={ssl_quorum}"))
+            + &format!("portUnification={port_unification}\n");
+        std::fs::write(&path, kept + &tls).expect("zoo.cfg");
     }
 }
 
@@ -1932,4 +1951,54 @@ fn ssl_quorum_java_followers_serve_a_ringkeeper_observer_on_the_observer_master_
         return;
     }
     observer_with_tls("tls-java-rk-om", Kind::Java, Kind::Rk, true, true);
+}
+
+/// ZooKeeper's way to turn quorum TLS on in a running ensemble, members of both
+/// kinds: `portUnification=true` everywhere (the ports take TLS and plaintext), then
+/// `sslQuorum=true` member by member with rolling restarts; in between, some members
+/// dial their peers with TLS and some in plaintext, and the ensemble keeps taking
+/// writes through each step.
+#[test]
+fn ssl_quorum_switches_on_member_by_member_through_port_unification() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    let mut e = Ensemble::new("tls-rolling", [Java, Rk, Rk]);
+    let pki = e.root.join("pki");
+    quorum_pki(&pki);
+    for sid in 1..=3 {
+        e.m(sid).set_quorum_tls(&pki, "member", false, true);
+    }
+    e.m(2).start();
+    e.m(3).start();
+    e.settled(3);
+    e.m(1).start();
+    e.settled(3);
+    assert!(e
+        .m(2)
+        .log()
+        .contains("connections to peers are opened in plaintext"));
+    writes_reach(&mut e, &[(1, 2, "/plain")]);
+    for (step, sid) in [1u32, 2, 3].into_iter().enumerate() {
+        e.m(sid).kill9();
+        e.m(sid).set_quorum_tls(&pki, "member", true, true);
+        e.m(sid).start();
+        let leader = e.settled_among(&[1, 2, 3]);
+        let other = if sid == leader { 1 + sid % 3 } else { leader };
+        writes_reach(
+            &mut e,
+            &[
+                (sid, other, &format!("/step{step}a")),
+                (other, sid, &format!("/step{step}b")),
+            ],
+        );
+    }
+    // Java 1, restarted with sslQuorum, dialled its peers with TLS.
+    e.m(1).wait_log("SSL handshake complete with");
+    assert!(e
+        .m(3)
+        .log()
+        .contains("connections to peers are opened with TLS"));
+    e.m(1).assert_java_content();
 }

@@ -49,8 +49,8 @@ pub struct QuorumConfig {
     /// `observerMasterPort`: a follower serves observers on this port (on its quorum
     /// address), and an observer syncs from a follower there instead of the leader.
     pub observer_master_port: Option<u16>,
-    /// `sslQuorum=true`: TLS on the election, quorum and observer master ports and on
-    /// every connection to them; `None`: plaintext.
+    /// `sslQuorum=true` or `portUnification=true`: TLS on the election, quorum and
+    /// observer master ports (see [`QuorumTls`]); `None`: plaintext only.
     pub tls: Option<QuorumTls>,
     /// What was accepted but differs from the file (`peerType` against the server
     /// list), for the caller to log.
@@ -68,6 +68,13 @@ pub struct QuorumTls {
     /// `ssl.quorum.hostnameVerification` (default true): a peer's certificate must
     /// name its address or its member host name.
     pub hostname_verification: bool,
+    /// `sslQuorum`: connections this member opens to its peers start with TLS;
+    /// without it (under `portUnification` alone) they are plaintext.
+    pub dial_tls: bool,
+    /// `portUnification`: the member's ports also take plaintext connections (a
+    /// connection's first byte tells), as ZooKeeper's `UnifiedServerSocket` does for
+    /// switching an ensemble to or from quorum TLS with rolling restarts.
+    pub accept_plaintext: bool,
 }
 
 impl QuorumConfig {
@@ -139,6 +146,7 @@ impl QuorumConfig {
             warnings: Vec::new(),
         };
         let mut ssl_quorum = false;
+        let mut port_unification = false;
         let mut hostname_verification = true;
         let mut quorum_keys = TlsKeys::default();
         let mut peer_type: Option<(String, LearnerType)> = None;
@@ -184,6 +192,7 @@ impl QuorumConfig {
                 }
                 // `Boolean.parseBoolean`, as ZooKeeper reads both.
                 "sslQuorum" => ssl_quorum = value.trim().eq_ignore_ascii_case("true"),
+                "portUnification" => port_unification = value.trim().eq_ignore_ascii_case("true"),
                 "ssl.quorum.hostnameVerification" => {
                     hostname_verification = value.trim().eq_ignore_ascii_case("true")
                 }
@@ -266,11 +275,21 @@ impl QuorumConfig {
         }
         cfg.quorum()
             .map_err(|e| ConfigError::Invalid(format!("{file}: {e}")))?;
-        if ssl_quorum {
+        // Under portUnification alone a member dials in plaintext; it takes TLS from
+        // the peers that dial with it only if it has a key store to answer with.
+        let tls = quorum_keys.into_config(None);
+        if ssl_quorum || (port_unification && !tls.key_store.location.is_empty()) {
             cfg.tls = Some(QuorumTls {
-                tls: quorum_keys.into_config(None),
+                tls,
                 hostname_verification,
+                dial_tls: ssl_quorum,
+                accept_plaintext: port_unification,
             });
+        } else if port_unification {
+            cfg.warnings.push(format!(
+                "{file}: portUnification without ssl.quorum.keyStore.location: the \
+                 election and quorum ports take plaintext connections only"
+            ));
         }
         Ok(cfg)
     }
@@ -447,6 +466,29 @@ mod tests {
             "Java's default"
         );
         assert_eq!(q.tls.protocol, "TLSv1.3");
+        assert!(q.dial_tls && !q.accept_plaintext);
+        // portUnification: both kinds taken; TLS dialled only with sslQuorum.
+        let unified = |more: &str| {
+            QuorumConfig::parse(
+                &format!("{THREE}{keys}portUnification=true\n{more}"),
+                "zoo.cfg",
+                2,
+            )
+            .expect("parses")
+            .tls
+            .expect("portUnification with a key store")
+        };
+        let q = unified("");
+        assert!(!q.dial_tls && q.accept_plaintext);
+        let q = unified("sslQuorum=true\n");
+        assert!(q.dial_tls && q.accept_plaintext);
+        let no_store = QuorumConfig::parse(&format!("{THREE}portUnification=true\n"), "zoo.cfg", 2)
+            .expect("parses");
+        assert_eq!(no_store.tls, None);
+        assert!(no_store
+            .warnings
+            .iter()
+            .any(|w| w.contains("plaintext connections only")));
         let bad = QuorumConfig::parse(
             &format!("{THREE}sslQuorum=true\nssl.quorum.clientAuth=sometimes\n"),
             "zoo.cfg",

@@ -414,11 +414,6 @@ const NOT_HONOURED: &[(&str, &str)] = &[
         "sslQuorumReloadCertFiles",
         "the quorum's key and trust stores are read when the ensemble starts",
     ),
-    (
-        "portUnification",
-        "with sslQuorum the election, quorum and observer master ports take TLS only; \
-         without it, plaintext only",
-    ),
     ("serverCnxnFactory", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
     ("clientCnxnSocket", "ringkeeper has its own network layer (io_uring); no Java class is loaded"),
     ("skipACL", "ACLs are always checked"),
@@ -1055,6 +1050,7 @@ impl Config {
                 | "quorumListenOnAllIPs"
                 | "observerMasterPort"
                 | "sslQuorum"
+                | "portUnification"
                 | "peerType" => {}
                 "dynamicConfigFile" => {
                     let text = std::fs::read_to_string(value).map_err(|e| {

@@ -12,8 +12,13 @@
 //! (Java asks reverse DNS for the name; resolving the configured names once, at
 //! start, needs no DNS on the quorum core and admits only names of members).
 //!
-//! Without `sslQuorum` a connection is [`PeerStream::Plain`]: the same socket as
-//! before, one `match` per read or write added.
+//! With `portUnification` the ports take plaintext connections too (the first byte
+//! tells: a TLS handshake record or not), and without `sslQuorum` connections to peers
+//! are opened in plaintext: ZooKeeper's steps for switching a running ensemble to
+//! quorum TLS (or back) with rolling restarts, members of either kind.
+//!
+//! A plaintext connection is [`PeerStream::Plain`]: the same socket as before, one
+//! `match` per read or write added.
 
 use std::collections::HashMap;
 use std::io;
@@ -107,14 +112,19 @@ pub struct PeerTls {
     acceptor: futures_rustls::TlsAcceptor,
     connector: futures_rustls::TlsConnector,
     verify_names: bool,
+    /// `sslQuorum`: connections to peers start with TLS.
+    dial_tls: bool,
+    /// `portUnification`: accepted connections may also be plaintext.
+    accept_plaintext: bool,
     /// Per address, the member host names (as `server.N` writes them, IP literals
     /// left out) that resolve to it.
     names_at: HashMap<IpAddr, Vec<String>>,
 }
 
 impl PeerTls {
-    /// From the ensemble's configuration: `Ok(None)` without `sslQuorum`; an error (a
-    /// store that does not load, a bad protocol) names the key.
+    /// From the ensemble's configuration: `Ok(None)` for plaintext only (neither
+    /// `sslQuorum` nor `portUnification` with a key store); an error (a store that does
+    /// not load, a bad protocol) names the key.
     pub fn new(qcfg: &QuorumConfig) -> Result<Option<Rc<PeerTls>>, String> {
         let Some(q) = &qcfg.tls else {
             return Ok(None);
@@ -142,6 +152,8 @@ impl PeerTls {
             acceptor: futures_rustls::TlsAcceptor::from(server),
             connector: futures_rustls::TlsConnector::from(client),
             verify_names: q.hostname_verification,
+            dial_tls: q.dial_tls,
+            accept_plaintext: q.accept_plaintext,
             names_at,
         })))
     }
@@ -160,6 +172,12 @@ impl PeerTls {
         let from = stream
             .peer_addr()
             .map_err(|e| format!("its address is unknown: {e}"))?;
+        if tls.accept_plaintext {
+            let first = crate::server::first_byte(&stream, limit).await?;
+            if first != crate::server::TLS_HANDSHAKE_RECORD {
+                return Ok(PeerStream::Plain(stream));
+            }
+        }
         let handshake = async {
             tls.acceptor
                 .accept(stream)
@@ -182,7 +200,7 @@ impl PeerTls {
         host: &str,
         limit: Duration,
     ) -> Result<PeerStream, String> {
-        let Some(tls) = tls else {
+        let Some(tls) = tls.filter(|t| t.dial_tls) else {
             return Ok(PeerStream::Plain(stream));
         };
         let to = stream

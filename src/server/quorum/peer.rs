@@ -99,8 +99,20 @@ pub(super) async fn run(q: Rc<Quorum>, qcfg: QuorumConfig) {
         Ok(t) => t,
         Err(e) => fatal(&format!("sslQuorum: {e}")),
     };
-    if tls.is_some() {
-        tracing::info!("sslQuorum: the election, quorum and observer master ports speak TLS");
+    match &qcfg.tls {
+        Some(t) if !t.accept_plaintext => {
+            tracing::info!("sslQuorum: the election, quorum and observer master ports speak TLS")
+        }
+        Some(t) => tracing::info!(
+            "portUnification: the election, quorum and observer master ports take TLS and \
+             plaintext; connections to peers are opened {}",
+            if t.dial_tls {
+                "with TLS (sslQuorum)"
+            } else {
+                "in plaintext"
+            }
+        ),
+        None => {}
     }
     *q.peer_tls.borrow_mut() = tls.clone();
     let election = match Election::start(&qcfg, tls, q.log.last_zxid(), epochs.current).await {
