@@ -2000,5 +2000,15 @@ fn ssl_quorum_switches_on_member_by_member_through_port_unification() {
         .m(3)
         .log()
         .contains("connections to peers are opened with TLS"));
+    // A killed member's TLS connections ended as plaintext ones do, with no warning
+    // about the close_notify a killed process cannot send.
+    for sid in [2, 3] {
+        let log = e.m(sid).log();
+        assert!(
+            !log.contains("close_notify"),
+            "server {sid}:\n{}",
+            tail(&log)
+        );
+    }
     e.m(1).assert_java_content();
 }
