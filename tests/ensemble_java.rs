@@ -2012,3 +2012,30 @@ fn ssl_quorum_switches_on_member_by_member_through_port_unification() {
     }
     e.m(1).assert_java_content();
 }
+
+/// `ssl.quorum.clientAuth=none`: the ports ask no certificate of whoever dials them,
+/// so there is none to check a name on, and a Java follower that presents none still
+/// syncs with a ringkeeper leader (members still check the certificates of the
+/// members they dial).
+#[test]
+fn ssl_quorum_without_client_auth_takes_peers_that_present_no_certificate() {
+    if skip() {
+        return;
+    }
+    use Kind::*;
+    let mut e = Ensemble::new("tls-no-client-auth", [Java, Rk, Rk]);
+    e.with_ssl_quorum();
+    for sid in 1..=3 {
+        let cfg = e.m(sid).dir.join("zoo.cfg");
+        let text = std::fs::read_to_string(&cfg).expect("zoo.cfg");
+        std::fs::write(&cfg, text + "ssl.quorum.clientAuth=none\n").expect("zoo.cfg");
+    }
+    e.m(2).start();
+    e.m(3).start();
+    e.settled(3);
+    e.m(1).start();
+    e.settled(3);
+    e.m(1).wait_log("Getting a diff from the leader");
+    writes_reach(&mut e, &[(1, 2, "/no-client-cert")]);
+    e.m(1).assert_java_content();
+}

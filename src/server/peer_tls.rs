@@ -201,7 +201,12 @@ impl PeerTls {
         let s = within(limit, handshake).await?;
         let ip = canonical(from.ip());
         let names = tls.names_at.get(&ip).map_or(&[][..], Vec::as_slice);
-        tls.check_names(s.get_ref().1.peer_certificates(), ip, names)?;
+        // A peer that presented no certificate got in because ssl.quorum.clientAuth
+        // let it (want or none): as Java's trust manager, which checks names only
+        // for a chain it is handed, there is no name to check.
+        if let Some(certs) = s.get_ref().1.peer_certificates() {
+            tls.check_names(Some(certs), ip, names)?;
+        }
         Ok(PeerStream::Accepted(Box::new(s)))
     }
 
