@@ -1547,12 +1547,20 @@ fn assert_digests_agree(e: &mut Ensemble, last_path: &str) {
 /// joins them.
 fn ensemble_of(name: &str, kinds: [Kind; 3], first: u32, leader: u32, last: u32) -> Ensemble {
     let mut e = Ensemble::new(name, kinds);
-    e.m(first).start();
-    e.m(leader).start();
-    e.settled(leader);
-    e.m(last).start();
-    e.settled(leader);
+    e.start_in_order(first, leader, last);
     e
+}
+
+impl Ensemble {
+    /// Starts `first` and `leader`, waits until `leader` leads, then starts `last`
+    /// and waits until it follows.
+    fn start_in_order(&mut self, first: u32, leader: u32, last: u32) {
+        self.m(first).start();
+        self.m(leader).start();
+        self.settled(leader);
+        self.m(last).start();
+        self.settled(leader);
+    }
 }
 
 #[test]
@@ -1666,11 +1674,7 @@ fn a_java_learner_snap_of_a_million_nodes_from_a_ringkeeper_leader() {
         None,
         false,
     );
-    e.m(2).start();
-    e.m(3).start();
-    e.settled(3);
-    e.m(1).start();
-    e.settled(3);
+    e.start_in_order(2, 3, 1);
     let leader_addr = e.m(3).addr();
     let mut l = connect(&leader_addr, 30_000);
     assert_eq!(create(&mut l, 1, "/big", b"", 0), 0);
@@ -1881,11 +1885,7 @@ fn ssl_quorum_ringkeeper_leads_a_java_follower() {
     use Kind::*;
     let mut e = Ensemble::new("tls-rk-leads", [Java, Rk, Rk]);
     e.with_ssl_quorum();
-    e.m(2).start();
-    e.m(3).start();
-    e.settled(3);
-    e.m(1).start();
-    e.settled(3);
+    e.start_in_order(2, 3, 1);
     e.m(1).wait_log("Getting a diff from the leader");
     // Java 1 knocked at ringkeeper's election ports over TLS.
     e.m(1).wait_log("SSL handshake complete with");
@@ -1970,11 +1970,7 @@ fn ssl_quorum_switches_on_member_by_member_through_port_unification() {
     for sid in 1..=3 {
         e.m(sid).set_quorum_tls(&pki, "member", false, true);
     }
-    e.m(2).start();
-    e.m(3).start();
-    e.settled(3);
-    e.m(1).start();
-    e.settled(3);
+    e.start_in_order(2, 3, 1);
     assert!(e
         .m(2)
         .log()
@@ -2030,11 +2026,7 @@ fn ssl_quorum_without_client_auth_takes_peers_that_present_no_certificate() {
         let text = std::fs::read_to_string(&cfg).expect("zoo.cfg");
         std::fs::write(&cfg, text + "ssl.quorum.clientAuth=none\n").expect("zoo.cfg");
     }
-    e.m(2).start();
-    e.m(3).start();
-    e.settled(3);
-    e.m(1).start();
-    e.settled(3);
+    e.start_in_order(2, 3, 1);
     e.m(1).wait_log("Getting a diff from the leader");
     writes_reach(&mut e, &[(1, 2, "/no-client-cert")]);
     e.m(1).assert_java_content();

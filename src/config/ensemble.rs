@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{settings_of, ConfigError, Setting, TlsConfig, TlsKeys};
+use super::{settings_of, ConfigError, Setting, TlsConfig, TlsKeys, QUORUM_TLS_KEYS};
 use crate::zab::quorum::{QuorumMaj, QuorumServer};
 use crate::zab::vote::LearnerType;
 use crate::zab::Sid;
@@ -200,10 +200,7 @@ impl QuorumConfig {
                     ["keyStore.", "trustStore."]
                         .iter()
                         .any(|p| rest.starts_with(p))
-                        || matches!(
-                            rest,
-                            "protocol" | "enabledProtocols" | "ciphersuites" | "clientAuth" | "crl"
-                        )
+                        || QUORUM_TLS_KEYS.contains(&rest)
                 }) =>
                 {
                     // The client port's reader, under the client port's names.

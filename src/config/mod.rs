@@ -1367,6 +1367,16 @@ fn sasl_login(
     }))
 }
 
+/// The `ssl.quorum.*` keys (less `ssl.quorum.`) an ensemble reads as the client
+/// port reads its `ssl.*` namesakes, besides the `keyStore.*` and `trustStore.*` ones.
+const QUORUM_TLS_KEYS: &[&str] = &[
+    "protocol",
+    "enabledProtocols",
+    "ciphersuites",
+    "clientAuth",
+    "crl",
+];
+
 /// The client-side `ssl.*` keys as they are read (`ClientX509Util`'s names).
 #[derive(Default)]
 struct TlsKeys {
@@ -1465,15 +1475,7 @@ impl TlsKeys {
             // The quorum's other TLS keys: read by an ensemble's `QuorumConfig` (with
             // `sslQuorum`); a standalone server has no quorum ports to use them on.
             k if k.strip_prefix("ssl.quorum.").is_some_and(|rest| {
-                matches!(
-                    rest,
-                    "protocol"
-                        | "enabledProtocols"
-                        | "ciphersuites"
-                        | "clientAuth"
-                        | "crl"
-                        | "hostnameVerification"
-                )
+                QUORUM_TLS_KEYS.contains(&rest) || rest == "hostnameVerification"
             }) =>
             {
                 return Ok(true)
